@@ -1,0 +1,3 @@
+build/asan/obj/run.o: src/run.c src/run.h src/util.h
+src/run.h:
+src/util.h:

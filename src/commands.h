@@ -1,0 +1,8 @@
+/* commands.h -- one entry point per subcommand, each in src/cmd_<name>.c.
+ * argv[0] is the subcommand name; return the process exit code. */
+#ifndef TK_COMMANDS_H
+#define TK_COMMANDS_H
+
+/* one declaration per command, e.g.  int cmd_collect(int argc, char **argv); */
+
+#endif

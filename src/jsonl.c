@@ -1,0 +1,456 @@
+#include "jsonl.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void jb_init(struct jbuf *b)
+{
+    memset(b, 0, sizeof *b);
+    b->cap = 256;
+    b->p = xmalloc(b->cap);
+}
+
+void jb_free(struct jbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+static inline void reserve(struct jbuf *b, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        while (b->len + n + 1 > b->cap)
+            b->cap = b->cap ? b->cap * 2 : 256;
+        b->p = xrealloc(b->p, b->cap);
+    }
+}
+
+void jb_append(struct jbuf *b, const char *s, size_t n)
+{
+    reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void put_escaped(struct jbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    reserve(b, n * 6 + 2);
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': *o++ = '\\'; *o++ = '"'; break;
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\n': *o++ = '\\'; *o++ = 'n'; break;
+        case '\r': *o++ = '\\'; *o++ = 'r'; break;
+        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                *o++ = '\\'; *o++ = 'u'; *o++ = '0'; *o++ = '0';
+                *o++ = hex[c >> 4]; *o++ = hex[c & 15];
+            } else {
+                *o++ = (char)c;  /* UTF-8 passes through */
+            }
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
+}
+
+/* Separator and key before a value. */
+static void prefix(struct jbuf *b, const char *key)
+{
+    if (b->depth > 0) {
+        if (!b->first[b->depth - 1])
+            jb_append(b, ", ", 2);
+        b->first[b->depth - 1] = false;
+    }
+    if (key) {
+        put_escaped(b, key, strlen(key));
+        jb_append(b, ": ", 2);
+    }
+}
+
+static void open_container(struct jbuf *b, const char *key, char c)
+{
+    prefix(b, key);
+    jb_append(b, &c, 1);
+    if (b->depth < JB_MAX_DEPTH)
+        b->first[b->depth] = true;
+    b->depth++;
+}
+
+static void close_container(struct jbuf *b, char c)
+{
+    if (b->depth > 0)
+        b->depth--;
+    jb_append(b, &c, 1);
+}
+
+void jb_obj_open(struct jbuf *b, const char *key) { open_container(b, key, '{'); }
+void jb_obj_close(struct jbuf *b) { close_container(b, '}'); }
+void jb_arr_open(struct jbuf *b, const char *key) { open_container(b, key, '['); }
+void jb_arr_close(struct jbuf *b) { close_container(b, ']'); }
+
+/* Integer to text without printf: this is on the sampler's hot path. */
+static size_t u64_text(char *out, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+void jb_uint(struct jbuf *b, const char *key, uint64_t v)
+{
+    prefix(b, key);
+    reserve(b, 24);
+    b->len += u64_text(b->p + b->len, v);
+    b->p[b->len] = '\0';
+}
+
+void jb_int(struct jbuf *b, const char *key, int64_t v)
+{
+    prefix(b, key);
+    reserve(b, 24);
+    if (v < 0) {
+        b->p[b->len++] = '-';
+        b->len += u64_text(b->p + b->len, (uint64_t)0 - (uint64_t)v);
+    } else {
+        b->len += u64_text(b->p + b->len, (uint64_t)v);
+    }
+    b->p[b->len] = '\0';
+}
+
+void jb_double(struct jbuf *b, const char *key, double v)
+{
+    if (!isfinite(v)) {
+        jb_null(b, key);
+        return;
+    }
+    prefix(b, key);
+    char tmp[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    /* Keep it recognisably a float, like Python (1.0, not 1). */
+    if (!strpbrk(tmp, ".eEn"))
+        strcat(tmp, ".0");
+    jb_append(b, tmp, strlen(tmp));
+}
+
+void jb_fixed(struct jbuf *b, const char *key, double v, int decimals)
+{
+    if (!isfinite(v)) {
+        jb_null(b, key);
+        return;
+    }
+    static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    if (decimals < 0 || decimals > 6 || fabs(v) > 9e12) {
+        prefix(b, key);
+        char tmp[48];
+        int n = snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
+        jb_append(b, tmp, (size_t)n);
+        return;
+    }
+    prefix(b, key);
+    reserve(b, 40);
+    bool neg = v < 0;
+    uint64_t q = (uint64_t)llround(fabs(v) * scale[decimals]);
+    uint64_t ip = q / (uint64_t)scale[decimals], fp = q % (uint64_t)scale[decimals];
+    if (neg && q)
+        b->p[b->len++] = '-';
+    b->len += u64_text(b->p + b->len, ip);
+    if (decimals > 0) {
+        b->p[b->len++] = '.';
+        for (int i = decimals - 1; i >= 0; i--) {
+            b->p[b->len + (size_t)i] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        b->len += (size_t)decimals;
+    }
+    b->p[b->len] = '\0';
+}
+
+void jb_str(struct jbuf *b, const char *key, const char *s)
+{
+    if (!s) {
+        jb_null(b, key);
+        return;
+    }
+    jb_strn(b, key, s, strlen(s));
+}
+
+void jb_strn(struct jbuf *b, const char *key, const char *s, size_t n)
+{
+    prefix(b, key);
+    put_escaped(b, s, n);
+}
+
+void jb_bool(struct jbuf *b, const char *key, bool v)
+{
+    prefix(b, key);
+    jb_append(b, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jb_null(struct jbuf *b, const char *key)
+{
+    prefix(b, key);
+    jb_append(b, "null", 4);
+}
+
+void jb_raw(struct jbuf *b, const char *key, const char *json)
+{
+    prefix(b, key);
+    jb_append(b, json, strlen(json));
+}
+
+void jb_json(struct jbuf *b, const char *key, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        jb_obj_open(b, key);
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+            jb_json(b, k, x);
+        jb_obj_close(b);
+        break;
+    }
+    case JSON_ARRAY: {
+        jb_arr_open(b, key);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+            jb_json(b, NULL, x);
+        jb_arr_close(b);
+        break;
+    }
+    case JSON_STRING:
+        jb_strn(b, key, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        jb_int(b, key, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        jb_double(b, key, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        jb_bool(b, key, true);
+        break;
+    case JSON_FALSE:
+        jb_bool(b, key, false);
+        break;
+    default:
+        jb_null(b, key);
+    }
+}
+
+void jb_newline(struct jbuf *b) { jb_append(b, "\n", 1); }
+
+/* ---- writer ---- */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* If the file's last byte is not '\n', a previous writer died mid-line. */
+static int close_torn_line(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size == 0)
+        return 0;
+    char c;
+    if (pread(fd, &c, 1, st.st_size - 1) == 1 && c != '\n')
+        return write_all(fd, "\n", 1);
+    return 0;
+}
+
+int jsonl_open(struct jsonl_writer *w, const char *path, int sync_every_ms)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (w->fd < 0)
+        return -1;
+    if (close_torn_line(w->fd) < 0) {
+        int e = errno;
+        close(w->fd);
+        errno = e;
+        return -1;
+    }
+    w->path = xstrdup(path);
+    jb_init(&w->pending);
+    w->sync_every_ns = (int64_t)sync_every_ms * 1000000;
+    w->last_sync_ns = now_mono_ns();
+    return 0;
+}
+
+void jsonl_add(struct jsonl_writer *w, const struct jbuf *line)
+{
+    jb_append(&w->pending, line->p, line->len);
+    jb_append(&w->pending, "\n", 1);
+    w->lines++;
+}
+
+int jsonl_flush(struct jsonl_writer *w)
+{
+    if (w->fd < 0)
+        return -1;
+    int rc = 0;
+    if (w->pending.len) {
+        if (write_all(w->fd, w->pending.p, w->pending.len) < 0) {
+            w->write_errors++;
+            rc = -1;
+        } else {
+            w->bytes += w->pending.len;
+        }
+        w->pending.len = 0;
+    }
+    int64_t now = now_mono_ns();
+    if (now - w->last_sync_ns >= w->sync_every_ns) {
+        if (fdatasync(w->fd) < 0)
+            rc = -1;
+        w->last_sync_ns = now;
+    }
+    return rc;
+}
+
+int jsonl_sync(struct jsonl_writer *w)
+{
+    w->last_sync_ns = INT64_MIN / 2;
+    return jsonl_flush(w);
+}
+
+int jsonl_close(struct jsonl_writer *w)
+{
+    int rc = 0;
+    if (w->fd >= 0) {
+        rc = jsonl_sync(w);
+        if (close(w->fd) < 0)
+            rc = -1;
+    }
+    w->fd = -1;
+    free(w->path);
+    w->path = NULL;
+    jb_free(&w->pending);
+    return rc;
+}
+
+int jsonl_append_line(const char *path, const struct jbuf *line)
+{
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    char *buf = xmalloc(line->len + 2);
+    memcpy(buf, line->p, line->len);
+    buf[line->len] = '\n';
+    /* A lone record may follow a torn line: start it on its own line. */
+    int rc = close_torn_line(fd);
+    if (rc == 0)
+        rc = write_all(fd, buf, line->len + 1);
+    if (rc == 0)
+        rc = fdatasync(fd);
+    int e = errno;
+    free(buf);
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+/* ---- reader ---- */
+
+int jsonl_reader_open(struct jsonl_reader *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    r->f = fopen(path, "re");
+    if (!r->f)
+        return -1;
+    r->path = xstrdup(path);
+    return 0;
+}
+
+int jsonl_next_line(struct jsonl_reader *r, const char **line, size_t *len, bool *complete)
+{
+    ssize_t n = getline(&r->line, &r->cap, r->f);
+    if (n < 0)
+        return ferror(r->f) ? -1 : 0;
+    r->lineno++;
+    bool nl = n > 0 && r->line[n - 1] == '\n';
+    if (nl)
+        r->line[--n] = '\0';
+    if (n > 0 && r->line[n - 1] == '\r')
+        r->line[--n] = '\0';
+    *line = r->line;
+    *len = (size_t)n;
+    if (complete)
+        *complete = nl;
+    return 1;
+}
+
+int jsonl_next(struct jsonl_reader *r, json_t **obj)
+{
+    const char *line;
+    size_t len;
+    bool complete;
+    int rc;
+    while ((rc = jsonl_next_line(r, &line, &len, &complete)) == 1) {
+        size_t i = 0;
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        if (i == len) {
+            r->blank++;
+            continue;
+        }
+        json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (!v || !json_is_object(v)) {
+            json_decref(v);
+            if (complete)
+                r->malformed++;
+            else
+                r->torn++;
+            continue;
+        }
+        r->good++;
+        *obj = v;
+        return 1;
+    }
+    return rc;
+}
+
+void jsonl_reader_close(struct jsonl_reader *r)
+{
+    if (r->f)
+        fclose(r->f);
+    free(r->line);
+    free(r->path);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,105 @@
+/* jsonl.h -- JSON Lines: a fast object builder for hot paths, an append-only
+ * writer that flushes and fsyncs at safe points, and a tolerant reader that
+ * skips (and counts) malformed lines and a torn last line.
+ *
+ * Output uses Python's json.dumps spacing (", " and ": ") so lines look like
+ * the ones the original tools wrote. */
+#ifndef TK_JSONL_H
+#define TK_JSONL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- building one line ---- */
+
+#define JB_MAX_DEPTH 16
+
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    int depth;
+    bool first[JB_MAX_DEPTH];
+};
+
+void jb_init(struct jbuf *b);
+void jb_free(struct jbuf *b);
+static inline void jb_reset(struct jbuf *b) { b->len = 0; b->depth = 0; }
+
+/* Objects and arrays; `key` is NULL inside arrays and for the outermost value. */
+void jb_obj_open(struct jbuf *b, const char *key);
+void jb_obj_close(struct jbuf *b);
+void jb_arr_open(struct jbuf *b, const char *key);
+void jb_arr_close(struct jbuf *b);
+
+void jb_int(struct jbuf *b, const char *key, int64_t v);
+void jb_uint(struct jbuf *b, const char *key, uint64_t v);
+/* Shortest text that reads back as the same double (like Python's repr);
+ * NaN and infinities are written as null (JSON has no such numbers). */
+void jb_double(struct jbuf *b, const char *key, double v);
+/* Fixed number of decimals, trailing zeros kept (fast, for hot paths). */
+void jb_fixed(struct jbuf *b, const char *key, double v, int decimals);
+void jb_str(struct jbuf *b, const char *key, const char *s);
+void jb_strn(struct jbuf *b, const char *key, const char *s, size_t n);
+void jb_bool(struct jbuf *b, const char *key, bool v);
+void jb_null(struct jbuf *b, const char *key);
+/* Insert already-encoded JSON text as a value. */
+void jb_raw(struct jbuf *b, const char *key, const char *json);
+/* Append a jansson value (used when re-emitting records read from disk). */
+void jb_json(struct jbuf *b, const char *key, const json_t *v);
+void jb_newline(struct jbuf *b);
+/* Raw bytes (no separators). */
+void jb_append(struct jbuf *b, const char *s, size_t n);
+
+/* ---- appending lines to a file ---- */
+
+struct jsonl_writer {
+    int fd;
+    char *path;
+    struct jbuf pending;        /* lines not yet written */
+    int64_t sync_every_ns;      /* fsync at most this often from jsonl_flush */
+    int64_t last_sync_ns;
+    uint64_t lines, bytes;      /* totals written by this writer */
+    uint64_t write_errors;
+};
+
+/* Open for append (create if missing).  A previous torn last line is closed
+ * with a newline first so new records are never glued onto it.
+ * sync_every_ms: 0 = fsync on every flush. Returns 0 or -1 with errno. */
+int jsonl_open(struct jsonl_writer *w, const char *path, int sync_every_ms);
+/* Queue one line (the builder's content plus '\n'). */
+void jsonl_add(struct jsonl_writer *w, const struct jbuf *line);
+/* Write queued lines with one write(2); fsync when due. 0 or -1. */
+int jsonl_flush(struct jsonl_writer *w);
+/* Write queued lines and fsync now. */
+int jsonl_sync(struct jsonl_writer *w);
+int jsonl_close(struct jsonl_writer *w);
+/* One-shot: append one line to a file and fsync (for rare records such as
+ * task events written by many processes: a single O_APPEND write each). */
+int jsonl_append_line(const char *path, const struct jbuf *line);
+
+/* ---- reading ---- */
+
+struct jsonl_reader {
+    FILE *f;
+    char *path;
+    char *line;
+    size_t cap;
+    uint64_t lineno;     /* lines seen */
+    uint64_t good;       /* objects returned */
+    uint64_t malformed;  /* complete lines that were not a JSON object */
+    uint64_t torn;       /* unterminated last line that did not parse */
+    uint64_t blank;
+};
+
+int jsonl_reader_open(struct jsonl_reader *r, const char *path);
+/* Next line as raw text (without '\n'); 1 = line, 0 = EOF, -1 = error.
+ * *complete says whether it ended with '\n'. */
+int jsonl_next_line(struct jsonl_reader *r, const char **line, size_t *len, bool *complete);
+/* Next JSON object; malformed/torn lines are counted and skipped.
+ * 1 = *obj set (caller json_decref), 0 = EOF, -1 = I/O error. */
+int jsonl_next(struct jsonl_reader *r, json_t **obj);
+void jsonl_reader_close(struct jsonl_reader *r);
+
+#endif

@@ -1,0 +1,72 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *command = "tracekit";
+static enum log_level min_level = LOG_INFO;
+static FILE *log_file;
+
+void log_set_command(const char *name) { command = name; }
+void log_set_level(enum log_level level) { min_level = level; }
+
+int log_set_file(const char *path)
+{
+    log_close();
+    if (!path)
+        return 0;
+    log_file = fopen(path, "ae");
+    return log_file ? 0 : -1;
+}
+
+void log_close(void)
+{
+    if (log_file)
+        fclose(log_file);
+    log_file = NULL;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    if (level < min_level)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    /* One write per line so concurrent processes do not interleave. */
+    char line[2200];
+    int len = snprintf(line, sizeof line, "%s %-5s %s: %s\n", when, names[level], command, msg);
+    if (len > (int)sizeof line - 1)
+        len = (int)sizeof line - 1;
+    ssize_t w = write(STDERR_FILENO, line, (size_t)len);
+    (void)w;
+    if (log_file) {
+        fwrite(line, 1, (size_t)len, log_file);
+        fflush(log_file);
+    }
+}
+
+void cli_error(const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "tracekit %s: error: %s\n", command, msg);
+}

@@ -1,0 +1,26 @@
+/* log.h -- one line per event on stderr (or a log file): time, level,
+ * command, message.  Secrets never reach here: callers redact first. */
+#ifndef TK_LOG_H
+#define TK_LOG_H
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Name shown in every line ("collect", "exec", ...). */
+void log_set_command(const char *name);
+void log_set_level(enum log_level level);
+/* Also append every line to this file (NULL to stop).  Returns 0 or -1. */
+int log_set_file(const char *path);
+void log_close(void);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* A plain, untimed "tracekit COMMAND: error: ..." line for command-line
+ * mistakes, where a timestamp would only be noise. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#endif

@@ -1,0 +1,27 @@
+# lib.sh -- helpers for integration tests (sourced).  Tests print one
+# "ok - ..." or "not ok - ..." line per check; run.sh counts them.
+set -u
+TRACEKIT=${TRACEKIT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/asan/tracekit}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/tk-test.XXXXXX")
+_pids_to_kill=()
+cleanup() {
+  local p
+  for p in "${_pids_to_kill[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  if [ -n "${TEST_OUTPUT:-}" ] && [ "${KEEP_TEST_DIRS:-0}" = 1 ]; then cp -a "$T" "$TEST_OUTPUT/" 2>/dev/null; fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+# Remember a PID we started, so cleanup stops it (never by name).
+track_pid() { _pids_to_kill+=("$1"); }
+
+ok()     { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; }
+# check DESCRIPTION COMMAND...: ok if the command succeeds.
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+# expect_fail DESCRIPTION COMMAND...: ok if the command fails (non-zero).
+expect_fail() { local d=$1; shift; if "$@"; then not_ok "$d (succeeded)"; else ok "$d"; fi; }
+# py EXPR...: run a python3 snippet (stdlib only) for checks on JSON files.
+py() { python3 -c "$@"; }
+skip() { echo "ok - SKIP $*"; }

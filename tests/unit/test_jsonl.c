@@ -1,0 +1,139 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jsonl.h"
+#include "util.h"
+
+static void test_builder_python_spacing(void **state)
+{
+    (void)state;
+    struct jbuf b;
+    jb_init(&b);
+    jb_obj_open(&b, NULL);
+    jb_int(&b, "ts_ms", 1758580001000);
+    jb_int(&b, "neg", -42);
+    jb_str(&b, "s", "a\"b\\c\n\x01");
+    jb_null(&b, "n");
+    jb_bool(&b, "t", true);
+    jb_arr_open(&b, "arr");
+    jb_int(&b, NULL, 1);
+    jb_int(&b, NULL, 2);
+    jb_arr_close(&b);
+    jb_obj_open(&b, "o");
+    jb_fixed(&b, "x", 1.5, 3);
+    jb_obj_close(&b);
+    jb_obj_close(&b);
+    assert_string_equal(b.p, "{\"ts_ms\": 1758580001000, \"neg\": -42, \"s\": \"a\\\"b\\\\c\\n\\u0001\", "
+                             "\"n\": null, \"t\": true, \"arr\": [1, 2], \"o\": {\"x\": 1.500}}");
+    jb_free(&b);
+}
+
+static void test_doubles_round_trip(void **state)
+{
+    (void)state;
+    struct jbuf b;
+    jb_init(&b);
+    const double vals[] = {4438.150000000001, 0.1, 1.0, -2.5, 1e-7, 123456789.125, 0.0};
+    const char *want[] = {"4438.150000000001", "0.1", "1.0", "-2.5", "1e-07", "123456789.125", "0.0"};
+    for (size_t i = 0; i < ARRAY_LEN(vals); i++) {
+        jb_reset(&b);
+        jb_double(&b, NULL, vals[i]);
+        assert_string_equal(b.p, want[i]);
+        assert_true(strtod(b.p, NULL) == vals[i]);
+    }
+    jb_reset(&b);
+    jb_fixed(&b, NULL, -0.0004, 3);
+    assert_string_equal(b.p, "0.000");
+    jb_reset(&b);
+    jb_fixed(&b, NULL, 12.3456, 2);
+    assert_string_equal(b.p, "12.35");
+    jb_reset(&b);
+    jb_double(&b, NULL, 0.0 / 0.0);
+    assert_string_equal(b.p, "null");
+    jb_free(&b);
+}
+
+static char *tmpfile_path(void)
+{
+    char *p = xstrdup("/tmp/tk-jsonl-XXXXXX");
+    int fd = mkstemp(p);
+    assert_true(fd >= 0);
+    close(fd);
+    return p;
+}
+
+static void test_writer_closes_torn_line_and_reader_counts(void **state)
+{
+    (void)state;
+    char *path = tmpfile_path();
+    /* A previous writer died mid-line. */
+    FILE *f = fopen(path, "w");
+    fputs("{\"a\": 1}\nnot json\n{\"b\": 2", f);
+    fclose(f);
+
+    struct jsonl_writer w;
+    assert_int_equal(jsonl_open(&w, path, 1000), 0);
+    struct jbuf b;
+    jb_init(&b);
+    jb_obj_open(&b, NULL);
+    jb_int(&b, "c", 3);
+    jb_obj_close(&b);
+    jsonl_add(&w, &b);
+    assert_int_equal(jsonl_close(&w), 0);
+    /* And a new torn line at the end. */
+    f = fopen(path, "a");
+    fputs("{\"d\": ", f);
+    fclose(f);
+
+    struct jsonl_reader r;
+    assert_int_equal(jsonl_reader_open(&r, path), 0);
+    json_t *o;
+    int keys = 0;
+    while (jsonl_next(&r, &o) == 1) {
+        keys++;
+        json_decref(o);
+    }
+    assert_int_equal(keys, 2);       /* a, c */
+    assert_int_equal(r.malformed, 2); /* "not json", the old torn {"b": 2 now closed by '\n' */
+    assert_int_equal(r.torn, 1);      /* the new unterminated last line */
+    jsonl_reader_close(&r);
+    jb_free(&b);
+    unlink(path);
+    free(path);
+}
+
+static void test_append_line(void **state)
+{
+    (void)state;
+    char *path = tmpfile_path();
+    struct jbuf b;
+    jb_init(&b);
+    jb_obj_open(&b, NULL);
+    jb_str(&b, "x", "y");
+    jb_obj_close(&b);
+    assert_int_equal(jsonl_append_line(path, &b), 0);
+    assert_int_equal(jsonl_append_line(path, &b), 0);
+    char *text = read_file(path, NULL);
+    assert_string_equal(text, "{\"x\": \"y\"}\n{\"x\": \"y\"}\n");
+    free(text);
+    jb_free(&b);
+    unlink(path);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_builder_python_spacing),
+        cmocka_unit_test(test_doubles_round_trip),
+        cmocka_unit_test(test_writer_closes_torn_line_and_reader_counts),
+        cmocka_unit_test(test_append_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

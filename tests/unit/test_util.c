@@ -1,0 +1,120 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "util.h"
+
+static void test_parse_i64_strict(void **state)
+{
+    (void)state;
+    int64_t v = 7;
+    assert_true(parse_i64("200", 1, 1000, &v));
+    assert_int_equal(v, 200);
+    assert_false(parse_i64("0", 1, 1000, &v));
+    assert_false(parse_i64("-5", 1, 1000, &v));
+    assert_false(parse_i64("10ms", 1, 1000, &v));
+    assert_false(parse_i64("", 1, 1000, &v));
+    assert_false(parse_i64(" 5", 1, 1000, &v));
+    assert_false(parse_i64("99999999999999999999", 1, INT64_MAX, &v));
+    assert_int_equal(v, 200);
+    double d;
+    assert_true(parse_double("1.25", 0, 10, &d));
+    assert_true(d == 1.25);
+    assert_false(parse_double("nan", 0, 10, &d));
+    assert_false(parse_double("11", 0, 10, &d));
+}
+
+static void test_run_id_rules(void **state)
+{
+    (void)state;
+    assert_true(run_id_valid("20250922T101010Z"));
+    assert_true(run_id_valid("20250922002(c1)"));
+    assert_false(run_id_valid("../etc"));
+    assert_false(run_id_valid("a/b"));
+    assert_false(run_id_valid(""));
+    assert_false(run_id_valid(".."));
+}
+
+static void test_run_id_env_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/tk-runid-XXXXXX";
+    int fd = mkstemp(path);
+    const char *text = "# comment\nexport RUN_ID=\"abc123\"\nRUN_ID=other\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    char *id = run_id_from_env_file(path);
+    assert_string_equal(id, "abc123");
+    free(id);
+    unlink(path);
+    assert_null(run_id_from_env_file(path));
+}
+
+static void test_resolve_precedence(void **state)
+{
+    (void)state;
+    struct run_ctx c;
+    char err[256];
+    setenv("RUN_ID", "fromenv", 1);
+    setenv("NODE_ID", "n1", 1);
+    unsetenv("STAGE");
+    assert_int_equal(run_ctx_resolve(&c, "fromflag", NULL, NULL, "/tmp/x", RUNID_REQUIRED, err, sizeof err), 0);
+    assert_string_equal(c.run_id, "fromflag");
+    assert_string_equal(c.node_id, "n1");
+    assert_string_equal(c.stage, "cloud");
+    assert_string_equal(c.run_dir, "/tmp/x/fromflag");
+    run_ctx_free(&c);
+    assert_int_equal(run_ctx_resolve(&c, NULL, "n2", "edge", NULL, RUNID_REQUIRED, err, sizeof err), 0);
+    assert_string_equal(c.run_id, "fromenv");
+    assert_string_equal(c.run_id_source, "RUN_ID");
+    assert_string_equal(c.node_id, "n2");
+    assert_string_equal(c.run_dir, "logs/fromenv");
+    run_ctx_free(&c);
+    assert_int_equal(run_ctx_resolve(&c, "bad/id", NULL, NULL, NULL, RUNID_NEW, err, sizeof err), -1);
+    assert_non_null(strstr(err, "bad/id"));
+    unsetenv("RUN_ID");
+    unsetenv("NODE_ID");
+}
+
+static void test_write_file_atomic(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tk-atomic-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *p = path_join(dir, "sub/deeper");
+    assert_int_equal(mkdir_p(p, 0755), 0);
+    assert_int_equal(mkdir_p(p, 0755), 0);
+    char *f = path_join(p, "x.json");
+    assert_int_equal(write_file_atomic(f, "hello", 5), 0);
+    size_t n;
+    char *t = read_file(f, &n);
+    assert_int_equal(n, 5);
+    assert_string_equal(t, "hello");
+    free(t);
+    unlink(f);
+    free(f);
+    rmdir(p);
+    free(p);
+    p = path_join(dir, "sub");
+    rmdir(p);
+    free(p);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_i64_strict),
+        cmocka_unit_test(test_run_id_rules),
+        cmocka_unit_test(test_run_id_env_file),
+        cmocka_unit_test(test_resolve_precedence),
+        cmocka_unit_test(test_write_file_atomic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
