@@ -84,6 +84,7 @@ clean:
 # passed through unexpanded too.
 ifneq ($(filter command line,$(origin PROC_MATCH)),)
 override PROC_MATCH := $(value PROC_MATCH)
+export PROC_MATCH
 endif
 export RUN_ID NODE_ID STAGE IFACE PROC_INTERVAL_MS PROC_PID_DIR CPU_FREQ_MHZ
 

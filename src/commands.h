@@ -3,6 +3,6 @@
 #ifndef TK_COMMANDS_H
 #define TK_COMMANDS_H
 
-/* one declaration per command, e.g.  int cmd_collect(int argc, char **argv); */
+int cmd_collect(int argc, char **argv);
 
 #endif

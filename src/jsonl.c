@@ -43,6 +43,20 @@ void jb_append(struct jbuf *b, const char *s, size_t n)
 static void put_escaped(struct jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    /* Fast path: nothing to escape (keys, names, most values). */
+    size_t k = 0;
+    while (k < n && (unsigned char)s[k] >= 0x20 && s[k] != '"' && s[k] != '\\' && s[k] != 0x7f)
+        k++;
+    if (k == n) {
+        reserve(b, n + 2);
+        char *o = b->p + b->len;
+        *o++ = '"';
+        memcpy(o, s, n);
+        o[n] = '"';
+        b->len += n + 2;
+        b->p[b->len] = '\0';
+        return;
+    }
     reserve(b, n * 6 + 2);
     char *o = b->p + b->len;
     *o++ = '"';

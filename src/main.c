@@ -14,6 +14,7 @@ struct command {
 
 /* Keep in the order shown by --help; one line per command. */
 static const struct command commands[] = {
+    {"collect", cmd_collect, "sample processes and the host into logs/RUN_ID/"},
     {NULL, NULL, NULL},
 };
 

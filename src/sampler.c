@@ -1,0 +1,969 @@
+#include "sampler.h"
+#include "jsonl.h"
+#include "log.h"
+#include "procfs.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* epoll tags: the low 32 bits carry a PID for pidfd events. */
+enum { EV_TICK = 1, EV_HOST, EV_INOTIFY, EV_SIGNAL, EV_EXIT };
+#define EV_TAG(type, pid) (((uint64_t)(type) << 32) | (uint32_t)(pid))
+
+#define HIST_BUCKETS 2000   /* 10 µs buckets up to 20 ms; the last one collects the rest */
+#define HIST_WIDTH_US 10
+#define RESCAN_MS 2000      /* healing rescan of the pid folder (missed inotify events) */
+#define RECHECK_MS 1000     /* scan mode: re-read the name of rejected processes (exec) */
+#define STATUS_MS 5000
+#define MAX_NET 64
+
+/* One tracked process. */
+struct tproc {
+    int pid;
+    uint64_t start_ticks;
+    int stat_fd, sched_fd, pidfd;
+    bool multi;      /* has had more than one thread: schedstat no longer covers it */
+    bool gone;
+    uint64_t last_ticks;   /* utime+stime at the last schedstat read */
+    double last_sched_ms;  /* runtime then; < 0 = not read yet */
+};
+
+/* Open-addressing map pid -> int, linear probing with backward-shift delete. */
+struct pidmap {
+    int *keys;      /* 0 = empty */
+    int64_t *vals;
+    size_t cap, n;
+};
+
+struct hoststate {
+    int fd_stat, fd_mem, fd_net;
+    bool have_prev;
+    int64_t prev_mono_us;
+    struct cpu_times prev_cpu;
+    struct netdev prev_net[MAX_NET];
+    int prev_nnet;
+};
+
+struct sampler {
+    struct sampler_opts o;
+    int epfd, tick_fd, host_fd, ino_fd, sig_fd, dir_fd;
+    struct jsonl_writer procw, hostw;
+    struct jbuf line;
+    struct tproc *procs;
+    int nprocs, capprocs;
+    struct pidmap index;     /* pid -> slot in procs */
+    struct pidmap rejected;  /* scan mode: pid -> last check (ms) */
+    struct hoststate host;
+    long clk_tck, page_kb;
+    int self_pid;
+    uint64_t self_start_ticks;
+    int64_t start_mono_ns, end_mono_ns, interval_ns;
+    int64_t next_deadline_ns, last_tick_ns, last_rescan_ms, last_status_ms;
+    char buf[4096];
+    /* statistics */
+    int64_t started_ms;
+    uint64_t ticks, overruns, proc_samples, host_samples, seen, exited, stale, read_errors;
+    uint32_t late_hist[HIST_BUCKETS], gap_hist[HIST_BUCKETS];
+    int64_t late_max_us, gap_max_us;
+    double sample_cpu_ns;     /* CPU spent in sampling passes (thread CPU clock) */
+    uint64_t sampled_in_passes;
+};
+
+/* ---------------------------------------------------------------- pidmap */
+
+static size_t pm_slot(const struct pidmap *m, int key)
+{
+    return ((uint32_t)key * 2654435761u) & (m->cap - 1);
+}
+
+static void pm_init(struct pidmap *m)
+{
+    m->cap = 256;
+    m->n = 0;
+    m->keys = xcalloc(m->cap, sizeof *m->keys);
+    m->vals = xcalloc(m->cap, sizeof *m->vals);
+}
+
+static void pm_free(struct pidmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+}
+
+static int64_t *pm_get(const struct pidmap *m, int key)
+{
+    for (size_t i = pm_slot(m, key);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key)
+            return &m->vals[i];
+        if (m->keys[i] == 0)
+            return NULL;
+    }
+}
+
+static void pm_put(struct pidmap *m, int key, int64_t val);
+
+static void pm_grow(struct pidmap *m)
+{
+    struct pidmap old = *m;
+    m->cap *= 2;
+    m->n = 0;
+    m->keys = xcalloc(m->cap, sizeof *m->keys);
+    m->vals = xcalloc(m->cap, sizeof *m->vals);
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.keys[i])
+            pm_put(m, old.keys[i], old.vals[i]);
+    pm_free(&old);
+}
+
+static void pm_put(struct pidmap *m, int key, int64_t val)
+{
+    if ((m->n + 1) * 2 > m->cap)
+        pm_grow(m);
+    size_t i = pm_slot(m, key);
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
+    if (!m->keys[i])
+        m->n++;
+    m->keys[i] = key;
+    m->vals[i] = val;
+}
+
+static void pm_del(struct pidmap *m, int key)
+{
+    size_t i = pm_slot(m, key);
+    while (m->keys[i] != key) {
+        if (!m->keys[i])
+            return;
+        i = (i + 1) & (m->cap - 1);
+    }
+    m->keys[i] = 0;
+    m->n--;
+    /* Shift back the entries that probed past the hole. */
+    for (size_t j = (i + 1) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1)) {
+        size_t home = pm_slot(m, m->keys[j]);
+        bool between = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (between)
+            continue;
+        m->keys[i] = m->keys[j];
+        m->vals[i] = m->vals[j];
+        m->keys[j] = 0;
+        i = j;
+    }
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+uint64_t sampler_parse_sentinel(const char *text)
+{
+    unsigned long long pid, start;
+    if (text && sscanf(text, "%llu %llu", &pid, &start) == 2)
+        return start;
+    return 0;
+}
+
+int64_t hist_percentile(const uint32_t *counts, int nbuckets, int64_t width, double p)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < nbuckets; i++)
+        total += counts[i];
+    if (!total)
+        return 0;
+    uint64_t want = (uint64_t)ceil(p * (double)total);
+    if (want == 0)
+        want = 1;
+    uint64_t acc = 0;
+    for (int i = 0; i < nbuckets; i++) {
+        acc += counts[i];
+        if (acc >= want)
+            return (int64_t)(i + 1) * width;  /* upper edge: never under-state */
+    }
+    return (int64_t)nbuckets * width;
+}
+
+static void hist_add(uint32_t *h, int64_t *max, int64_t us)
+{
+    if (us < 0)
+        us = -us;
+    if (us > *max)
+        *max = us;
+    int64_t b = us / HIST_WIDTH_US;
+    h[b >= HIST_BUCKETS ? HIST_BUCKETS - 1 : b]++;
+}
+
+static ssize_t pread_text(int fd, char *buf, size_t n)
+{
+    ssize_t r;
+    do
+        r = pread(fd, buf, n - 1, 0);
+    while (r < 0 && errno == EINTR);
+    if (r >= 0)
+        buf[r] = '\0';
+    return r;
+}
+
+static int open_proc(int pid, const char *file)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static bool parse_pid_name(const char *name, int *pid)
+{
+    int64_t v;
+    if (!parse_i64(name, 1, INT32_MAX, &v))
+        return false;
+    *pid = (int)v;
+    return true;
+}
+
+static double thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- process samples */
+
+/* Read one process and queue its record.  Returns false when it is gone. */
+static bool sample_proc(struct sampler *s, struct tproc *p, const char *ev)
+{
+    ssize_t n = pread_text(p->stat_fd, s->buf, sizeof s->buf);
+    if (n <= 0)
+        return false;  /* ESRCH: reaped (a reused PID is never read through this fd) */
+    struct timespec wall, mono;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    struct proc_stat st;
+    if (procfs_parse_stat(s->buf, (size_t)n, &st) < 0) {
+        s->read_errors++;
+        return true;
+    }
+    if (st.state == 'Z' || st.state == 'X')
+        ev = "exit";
+    double tick_ms = (double)(st.utime + st.stime) * 1000.0 / (double)s->clk_tck;
+    double cpu_ms = tick_ms;
+    if (st.num_threads > 1)
+        p->multi = true;
+    if (!p->multi && p->sched_fd >= 0) {
+        /* schedstat costs another read.  utime+stime is the same runtime
+         * truncated to ticks, so while it has not moved the process ran less
+         * than one tick since the last exact reading: reuse that reading
+         * (idle processes are the common case) and re-read when it moves. */
+        uint64_t ticks = st.utime + st.stime;
+        if (p->last_sched_ms < 0 || ticks != p->last_ticks || ev[0] != 't') {
+            uint64_t ns;
+            char sb[128];
+            if (pread_text(p->sched_fd, sb, sizeof sb) > 0 && procfs_parse_schedstat(sb, &ns) == 0) {
+                p->last_sched_ms = (double)ns / 1e6;
+                p->last_ticks = ticks;
+            }
+        }
+        /* The leader's runtime must explain the tick counters; if it does
+         * not, threads ran before we saw the process: counters only. */
+        if (p->last_sched_ms >= 0 && p->last_sched_ms + 1000.0 / (double)s->clk_tck + 1.0 >= tick_ms)
+            cpu_ms = p->last_sched_ms > tick_ms ? p->last_sched_ms : tick_ms;
+        else if (p->last_sched_ms >= 0)
+            p->multi = true;
+    }
+    if (p->multi && p->sched_fd >= 0) {
+        close(p->sched_fd);
+        p->sched_fd = -1;
+    }
+
+    struct jbuf *b = &s->line;
+    jb_reset(b);
+    jb_obj_open(b, NULL);
+    jb_int(b, "ts_ms", (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000);
+    jb_int(b, "pid", p->pid);
+    jb_int(b, "rss_kb", st.rss_pages > 0 ? st.rss_pages * s->page_kb : 0);
+    jb_uint(b, "utime", st.utime);
+    jb_uint(b, "stime", st.stime);
+    jb_uint(b, "start_ticks", st.start_ticks);
+    jb_str(b, "comm", st.comm);
+    jb_fixed(b, "cpu_ms", cpu_ms, 3);
+    jb_int(b, "mono_us", (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000);
+    jb_int(b, "threads", st.num_threads);
+    jb_str(b, "ev", ev);
+    jb_obj_close(b);
+    jsonl_add(&s->procw, b);
+    s->proc_samples++;
+    return true;
+}
+
+static void untrack(struct sampler *s, struct tproc *p)
+{
+    if (p->gone)
+        return;
+    p->gone = true;
+    if (p->pidfd >= 0) {
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+        close(p->pidfd);
+    }
+    if (p->stat_fd >= 0)
+        close(p->stat_fd);
+    if (p->sched_fd >= 0)
+        close(p->sched_fd);
+    p->pidfd = p->stat_fd = p->sched_fd = -1;
+    pm_del(&s->index, p->pid);
+    s->exited++;
+}
+
+/* Drop untracked slots, keeping the index in step. */
+static void compact(struct sampler *s)
+{
+    int j = 0;
+    for (int i = 0; i < s->nprocs; i++) {
+        if (s->procs[i].gone)
+            continue;
+        if (i != j) {
+            s->procs[j] = s->procs[i];
+            pm_put(&s->index, s->procs[j].pid, j);
+        }
+        j++;
+    }
+    s->nprocs = j;
+}
+
+static struct tproc *find(struct sampler *s, int pid)
+{
+    int64_t *slot = pm_get(&s->index, pid);
+    return slot ? &s->procs[*slot] : NULL;
+}
+
+/* Start tracking pid.  want_start != 0 binds to that exact process.
+ * Returns 1 tracked, 0 not (gone, or another process now has the PID). */
+static int track(struct sampler *s, int pid, uint64_t want_start, const char *ev)
+{
+    if (find(s, pid))
+        return 1;
+    int fd = open_proc(pid, "stat");
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread_text(fd, s->buf, sizeof s->buf);
+    struct proc_stat st;
+    if (n <= 0 || procfs_parse_stat(s->buf, (size_t)n, &st) < 0 ||
+        (want_start && st.start_ticks != want_start)) {
+        close(fd);
+        return 0;
+    }
+    if (s->nprocs == s->capprocs) {
+        s->capprocs = s->capprocs ? s->capprocs * 2 : 64;
+        s->procs = xrealloc(s->procs, (size_t)s->capprocs * sizeof *s->procs);
+    }
+    struct tproc *p = &s->procs[s->nprocs];
+    memset(p, 0, sizeof *p);
+    p->pid = pid;
+    p->start_ticks = st.start_ticks;
+    p->stat_fd = fd;
+    p->multi = st.num_threads > 1;
+    p->sched_fd = p->multi ? -1 : open_proc(pid, "schedstat");
+    p->last_sched_ms = -1;
+    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (p->pidfd >= 0) {
+        struct epoll_event e = {.events = EPOLLIN, .data.u64 = EV_TAG(EV_EXIT, pid)};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, p->pidfd, &e) < 0) {
+            close(p->pidfd);
+            p->pidfd = -1;
+        }
+    }
+    pm_put(&s->index, pid, s->nprocs);
+    s->nprocs++;
+    s->seen++;
+    /* First reading right away: a process that lives less than one interval
+     * is still recorded, and the baseline is as early as possible. */
+    if (!sample_proc(s, p, ev))
+        untrack(s, p);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- whitelist */
+
+static void remove_sentinel(struct sampler *s, const char *name)
+{
+    if (unlinkat(s->dir_fd, name, 0) == 0)
+        s->stale++;
+}
+
+static void sentinel_added(struct sampler *s, const char *name)
+{
+    int pid;
+    if (!parse_pid_name(name, &pid) || find(s, pid))
+        return;
+    uint64_t want = 0;
+    int fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char text[128];
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        text[n > 0 ? n : 0] = '\0';
+        want = sampler_parse_sentinel(text);
+    }
+    if (!track(s, pid, want, "new"))
+        remove_sentinel(s, name);  /* process gone, or the PID now belongs to another */
+}
+
+static void sentinel_removed(struct sampler *s, const char *name)
+{
+    int pid;
+    struct tproc *p;
+    if (!parse_pid_name(name, &pid) || !(p = find(s, pid)))
+        return;
+    /* The task is over: read it once more (an unreaped process still shows
+     * its final counters) and stop following it. */
+    sample_proc(s, p, "exit");
+    untrack(s, p);
+}
+
+static void rescan_pid_dir(struct sampler *s)
+{
+    int fd = dup(s->dir_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    rewinddir(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            sentinel_added(s, e->d_name);
+    closedir(d);
+}
+
+static void handle_inotify(struct sampler *s)
+{
+    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(s->ino_fd, buf, sizeof buf);
+        if (n <= 0)
+            return;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (ev->mask & IN_Q_OVERFLOW)
+                rescan_pid_dir(s);
+            else if (ev->len && (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE)))
+                sentinel_added(s, ev->name);
+            else if (ev->len && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
+                sentinel_removed(s, ev->name);
+            p += sizeof *ev + ev->len;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- scan mode */
+
+static void scan_proc(struct sampler *s, int64_t now_ms)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        int pid;
+        if (!parse_pid_name(e->d_name, &pid) || find(s, pid))
+            continue;
+        if (pid == s->self_pid && !s->o.self_sample)
+            continue;
+        int64_t *last = pm_get(&s->rejected, pid);
+        if (last && now_ms - *last < RECHECK_MS)
+            continue;
+        int fd = open_proc(pid, "stat");
+        if (fd < 0)
+            continue;
+        ssize_t n = pread_text(fd, s->buf, sizeof s->buf);
+        close(fd);
+        struct proc_stat st;
+        if (n <= 0 || procfs_parse_stat(s->buf, (size_t)n, &st) < 0)
+            continue;
+        if (regexec(s->o.match, st.comm, 0, NULL, 0) == 0) {
+            pm_del(&s->rejected, pid);
+            track(s, pid, st.start_ticks, "new");
+        } else {
+            pm_put(&s->rejected, pid, now_ms);
+        }
+    }
+    closedir(d);
+    /* Forget rejected PIDs that no longer exist, so the map stays small. */
+    if (s->rejected.n > 4096) {
+        pm_free(&s->rejected);
+        pm_init(&s->rejected);
+    }
+}
+
+/* ---------------------------------------------------------------- host */
+
+static void host_open(struct sampler *s)
+{
+    s->host.fd_stat = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+    s->host.fd_mem = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+    s->host.fd_net = open("/proc/net/dev", O_RDONLY | O_CLOEXEC);
+}
+
+static void sample_host(struct sampler *s)
+{
+    struct hoststate *h = &s->host;
+    static char text[65536];
+    struct cpu_times cpu;
+    struct meminfo mem;
+    struct netdev net[MAX_NET];
+    int nnet = 0;
+    int64_t mono_us = now_mono_us(), wall = now_wall_ms();
+    if (pread_text(h->fd_stat, text, sizeof text) <= 0 || procfs_parse_cpu(text, &cpu) < 0)
+        return;
+    bool have_mem = pread_text(h->fd_mem, text, sizeof text) > 0 && procfs_parse_meminfo(text, &mem) == 0;
+    if (h->fd_net >= 0 && pread_text(h->fd_net, text, sizeof text) > 0) {
+        nnet = procfs_parse_netdev(text, net, MAX_NET);
+        if (nnet > MAX_NET)
+            nnet = MAX_NET;
+    }
+    if (!h->have_prev) {
+        h->have_prev = true;
+        goto keep;
+    }
+    double dt_s = (double)(mono_us - h->prev_mono_us) / 1e6;
+    if (dt_s <= 0)
+        goto keep;
+    struct cpu_times *o = &h->prev_cpu;
+#define D(f) ((double)(cpu.f >= o->f ? cpu.f - o->f : 0))
+    double du = D(user), dn = D(nice), ds = D(system), di = D(idle), dw = D(iowait), dq = D(irq),
+           dsq = D(softirq), dst = D(steal);
+#undef D
+    double tot = du + dn + ds + di + dw + dq + dsq + dst;
+    if (tot <= 0)
+        tot = 1;
+
+    struct jbuf *b = &s->line;
+    jb_reset(b);
+    jb_obj_open(b, NULL);
+    jb_int(b, "ts_ms", wall);
+    jb_int(b, "mono_us", mono_us);
+    jb_str(b, "node", s->o.node_id);
+    jb_fixed(b, "dt_ms", dt_s * 1000.0, 3);
+    jb_fixed(b, "cpu_user", du / tot, 4);
+    jb_fixed(b, "cpu_nice", dn / tot, 4);
+    jb_fixed(b, "cpu_system", ds / tot, 4);
+    jb_fixed(b, "cpu_idle", di / tot, 4);
+    jb_fixed(b, "cpu_iowait", dw / tot, 4);
+    jb_fixed(b, "cpu_irq", dq / tot, 4);
+    jb_fixed(b, "cpu_softirq", dsq / tot, 4);
+    jb_fixed(b, "cpu_steal", dst / tot, 4);
+    jb_fixed(b, "cpu_util", 100.0 * (1.0 - (di + dw) / tot), 2);
+    if (have_mem) {
+        jb_int(b, "mem_total_mb", mem.total_kb / 1024);
+        jb_int(b, "mem_available_mb", mem.available_kb / 1024);
+        jb_int(b, "mem_used_mb", (mem.total_kb - mem.available_kb) / 1024);
+        jb_int(b, "mem_free_mb", mem.free_kb / 1024);
+    }
+    jb_obj_open(b, "net");
+    for (int i = 0; i < nnet; i++) {
+        if (s->o.iface && strcmp(s->o.iface, net[i].name) != 0)
+            continue;
+        const struct netdev *prev = NULL;
+        for (int j = 0; j < h->prev_nnet; j++)
+            if (strcmp(h->prev_net[j].name, net[i].name) == 0)
+                prev = &h->prev_net[j];
+        jb_obj_open(b, net[i].name);
+        /* Counters can reset (interface re-created): a negative delta is 0. */
+#define RATE(f) (prev && net[i].f >= prev->f ? (double)(net[i].f - prev->f) / dt_s : 0.0)
+        jb_fixed(b, "rx_bytes_ps", RATE(rx_bytes), 1);
+        jb_fixed(b, "tx_bytes_ps", RATE(tx_bytes), 1);
+        jb_fixed(b, "rx_packets_ps", RATE(rx_packets), 1);
+        jb_fixed(b, "tx_packets_ps", RATE(tx_packets), 1);
+#undef RATE
+        jb_uint(b, "rx_bytes", net[i].rx_bytes);
+        jb_uint(b, "tx_bytes", net[i].tx_bytes);
+        jb_obj_close(b);
+    }
+    jb_obj_close(b);
+    jb_obj_close(b);
+    jsonl_add(&s->hostw, b);
+    jsonl_flush(&s->hostw);
+    s->host_samples++;
+keep:
+    h->prev_mono_us = mono_us;
+    h->prev_cpu = cpu;
+    memcpy(h->prev_net, net, (size_t)nnet * sizeof net[0]);
+    h->prev_nnet = nnet;
+}
+
+/* ---------------------------------------------------------------- status */
+
+static void write_status(struct sampler *s, const char *state)
+{
+    if (!s->o.status_path)
+        return;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    struct jbuf b;
+    jb_init(&b);
+    jb_obj_open(&b, NULL);
+    jb_str(&b, "state", state);
+    jb_int(&b, "pid", s->self_pid);
+    jb_uint(&b, "start_ticks", s->self_start_ticks);
+    jb_str(&b, "node", s->o.node_id);
+    jb_str(&b, "mode", s->o.pid_dir ? "whitelist" : "scan");
+    jb_str(&b, "pid_dir", s->o.pid_dir);
+    jb_str(&b, "match", s->o.pid_dir ? NULL : s->o.match_text);
+    jb_int(&b, "interval_ms", s->o.interval_ms);
+    jb_int(&b, "host_interval_ms", s->o.host_interval_ms);
+    jb_int(&b, "started_ms", s->started_ms);
+    jb_int(&b, "updated_ms", now_wall_ms());
+    jb_obj_open(&b, "stats");
+    jb_uint(&b, "ticks", s->ticks);
+    jb_uint(&b, "overruns", s->overruns);
+    jb_uint(&b, "proc_samples", s->proc_samples);
+    jb_uint(&b, "host_samples", s->host_samples);
+    jb_uint(&b, "processes_seen", s->seen);
+    jb_uint(&b, "processes_ended", s->exited);
+    jb_int(&b, "processes_tracked", s->nprocs);
+    jb_uint(&b, "stale_sentinels_removed", s->stale);
+    jb_uint(&b, "read_errors", s->read_errors);
+    jb_uint(&b, "write_errors", s->procw.write_errors + s->hostw.write_errors);
+    jb_int(&b, "tick_late_us_p50", hist_percentile(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.50));
+    jb_int(&b, "tick_late_us_p99", hist_percentile(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.99));
+    jb_int(&b, "tick_late_us_max", s->late_max_us);
+    jb_int(&b, "interval_err_us_p50", hist_percentile(s->gap_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.50));
+    jb_int(&b, "interval_err_us_p99", hist_percentile(s->gap_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.99));
+    jb_int(&b, "interval_err_us_max", s->gap_max_us);
+    jb_fixed(&b, "cpu_ms", cpu_ms, 3);
+    jb_fixed(&b, "sampling_cpu_us_per_sample",
+             s->sampled_in_passes ? s->sample_cpu_ns / 1e3 / (double)s->sampled_in_passes : 0, 3);
+    jb_obj_close(&b);
+    jb_obj_close(&b);
+    jb_newline(&b);
+    if (write_file_atomic(s->o.status_path, b.p, b.len) < 0)
+        log_warn("cannot write %s: %s", s->o.status_path, strerror(errno));
+    jb_free(&b);
+    s->last_status_ms = now_wall_ms();
+}
+
+void sampler_set_identity(struct sampler *s, int pid, uint64_t start_ticks)
+{
+    s->self_pid = pid;
+    s->self_start_ticks = start_ticks;
+    write_status(s, "running");
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static int arm_timer(int fd, int64_t first_ns, int64_t period_ns)
+{
+    struct itimerspec its = {
+        .it_value = {first_ns / 1000000000, first_ns % 1000000000},
+        .it_interval = {period_ns / 1000000000, period_ns % 1000000000},
+    };
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static int watch(struct sampler *s, int fd, uint64_t tag)
+{
+    struct epoll_event e = {.events = EPOLLIN, .data.u64 = tag};
+    return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t errlen)
+{
+    struct sampler *s = xcalloc(1, sizeof *s);
+    s->o = *o;
+    s->epfd = s->tick_fd = s->host_fd = s->ino_fd = s->sig_fd = s->dir_fd = -1;
+    s->procw.fd = s->hostw.fd = -1;
+    s->host.fd_stat = s->host.fd_mem = s->host.fd_net = -1;
+    s->clk_tck = sysconf(_SC_CLK_TCK);
+    s->page_kb = sysconf(_SC_PAGESIZE) / 1024;
+    s->self_pid = getpid();
+    pm_init(&s->index);
+    pm_init(&s->rejected);
+    jb_init(&s->line);
+
+    /* Enough descriptors for 3 per tracked process. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    char *path = path_join(o->run_dir, "proc_metrics.jsonl");
+    int rc = jsonl_open(&s->procw, path, o->sync_every_ms);
+    if (rc < 0)
+        snprintf(err, errlen, "cannot open %s for appending: %s", path, strerror(errno));
+    free(path);
+    if (rc < 0)
+        goto fail;
+    if (o->host_interval_ms > 0) {
+        path = path_join(o->run_dir, "host_metrics.jsonl");
+        rc = jsonl_open(&s->hostw, path, o->sync_every_ms);
+        if (rc < 0)
+            snprintf(err, errlen, "cannot open %s for appending: %s", path, strerror(errno));
+        free(path);
+        if (rc < 0)
+            goto fail;
+        host_open(s);
+    }
+
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (s->epfd < 0 || s->tick_fd < 0) {
+        snprintf(err, errlen, "cannot create timers: %s", strerror(errno));
+        goto fail;
+    }
+    watch(s, s->tick_fd, EV_TAG(EV_TICK, 0));
+    if (o->host_interval_ms > 0) {
+        s->host_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        watch(s, s->host_fd, EV_TAG(EV_HOST, 0));
+    }
+
+    if (o->pid_dir) {
+        if (mkdir_p(o->pid_dir, 0755) < 0) {
+            snprintf(err, errlen, "cannot create pid folder %s: %s", o->pid_dir, strerror(errno));
+            goto fail;
+        }
+        s->dir_fd = open(o->pid_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (s->dir_fd < 0 || s->ino_fd < 0 ||
+            inotify_add_watch(s->ino_fd, o->pid_dir,
+                              IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM) < 0) {
+            snprintf(err, errlen, "cannot watch pid folder %s: %s", o->pid_dir, strerror(errno));
+            goto fail;
+        }
+        watch(s, s->ino_fd, EV_TAG(EV_INOTIFY, 0));
+    }
+
+    /* Block the stop signals now (before any daemon fork) so none is lost;
+     * the signalfd itself is made in sampler_loop: a signalfd registered in
+     * epoll keeps waking the process that registered it, not a forked child. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    return s;
+fail:
+    sampler_close(s);
+    return NULL;
+}
+
+static void go_realtime(void)
+{
+    struct sched_param sp = {.sched_priority = 10};
+    if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
+        log_warn("real-time priority refused (%s): sampling with normal priority", strerror(errno));
+    else
+        log_info("sampling with SCHED_FIFO priority 10");
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+        log_warn("mlockall refused (%s)", strerror(errno));
+}
+
+static void do_tick(struct sampler *s)
+{
+    uint64_t expirations = 0;
+    if (read(s->tick_fd, &expirations, sizeof expirations) != sizeof expirations)
+        return;
+    int64_t now = now_mono_ns();
+    /* The deadline that just fired is the latest one not after now. */
+    if (expirations > 1)
+        s->overruns += expirations - 1;
+    s->next_deadline_ns += (int64_t)expirations * s->interval_ns;
+    int64_t deadline = s->next_deadline_ns - s->interval_ns;
+    hist_add(s->late_hist, &s->late_max_us, (now - deadline) / 1000);
+    if (s->last_tick_ns)
+        hist_add(s->gap_hist, &s->gap_max_us, (now - s->last_tick_ns - s->interval_ns) / 1000);
+    s->last_tick_ns = now;
+    s->ticks++;
+
+    double c0 = thread_cpu_ns();
+    int removed = 0, sampled = 0;
+    for (int i = 0; i < s->nprocs; i++) {
+        struct tproc *p = &s->procs[i];
+        if (p->gone)
+            continue;
+        if (sample_proc(s, p, "tick")) {
+            sampled++;
+        } else {
+            if (s->o.pid_dir) {
+                char name[24];
+                snprintf(name, sizeof name, "%d", p->pid);
+                remove_sentinel(s, name);
+            }
+            untrack(s, p);
+            removed++;
+        }
+    }
+    jsonl_flush(&s->procw);
+    s->sample_cpu_ns += thread_cpu_ns() - c0;
+    s->sampled_in_passes += (uint64_t)sampled;
+    if (removed || s->nprocs != (int)s->index.n)
+        compact(s);
+    /* Discovery after the samples, so it never delays them; processes found
+     * now get their first reading at once. */
+    int64_t now_ms = now_wall_ms();
+    if (s->o.pid_dir) {
+        if (now_ms - s->last_rescan_ms >= RESCAN_MS) {
+            rescan_pid_dir(s);
+            s->last_rescan_ms = now_ms;
+        }
+    } else {
+        scan_proc(s, now_ms);
+    }
+    jsonl_flush(&s->procw);
+    if (now_ms - s->last_status_ms >= STATUS_MS)
+        write_status(s, "running");
+}
+
+static void handle_exit_event(struct sampler *s, int pid)
+{
+    struct tproc *p = find(s, pid);
+    if (!p)
+        return;
+    /* The process has ended; until its parent reaps it, stat still shows
+     * the final counters.  Record them now rather than at the next tick. */
+    sample_proc(s, p, "exit");
+    jsonl_flush(&s->procw);
+    /* Keep tracking until the sentinel goes or the fd reports ESRCH, but
+     * stop listening on the pidfd (it stays readable). */
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+    close(p->pidfd);
+    p->pidfd = -1;
+}
+
+int sampler_loop(struct sampler *s)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (s->sig_fd < 0 || watch(s, s->sig_fd, EV_TAG(EV_SIGNAL, 0)) < 0) {
+        log_error("cannot watch signals: %s", strerror(errno));
+        return -1;
+    }
+    if (s->o.realtime)
+        go_realtime();
+    s->started_ms = now_wall_ms();
+    s->interval_ns = (int64_t)s->o.interval_ms * 1000000;
+    s->start_mono_ns = now_mono_ns();
+    s->end_mono_ns = s->o.duration_s > 0 ? s->start_mono_ns + (int64_t)(s->o.duration_s * 1e9) : 0;
+    s->next_deadline_ns = s->start_mono_ns + s->interval_ns;
+    arm_timer(s->tick_fd, s->next_deadline_ns, s->interval_ns);
+    if (s->host_fd >= 0) {
+        int64_t hp = (int64_t)s->o.host_interval_ms * 1000000;
+        sample_host(s);  /* baseline */
+        arm_timer(s->host_fd, s->start_mono_ns + hp, hp);
+    }
+    if (s->o.pid_dir) {
+        rescan_pid_dir(s);
+        s->last_rescan_ms = now_wall_ms();
+    } else {
+        scan_proc(s, now_wall_ms());
+    }
+    jsonl_flush(&s->procw);
+    write_status(s, "running");
+
+    int rc = 0;
+    bool stop = false;
+    while (!stop) {
+        int timeout = -1;
+        if (s->end_mono_ns) {
+            int64_t left = s->end_mono_ns - now_mono_ns();
+            if (left <= 0)
+                break;
+            timeout = (int)((left + 999999) / 1000000);
+        }
+        struct epoll_event evs[64];
+        int n = epoll_wait(s->epfd, evs, 64, timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("epoll_wait: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = evs[i].data.u64;
+            switch ((int)(tag >> 32)) {
+            case EV_TICK:
+                do_tick(s);
+                break;
+            case EV_HOST: {
+                uint64_t x;
+                if (read(s->host_fd, &x, sizeof x) == sizeof x)
+                    sample_host(s);
+                break;
+            }
+            case EV_INOTIFY:
+                handle_inotify(s);
+                jsonl_flush(&s->procw);
+                break;
+            case EV_EXIT:
+                handle_exit_event(s, (int)(uint32_t)tag);
+                break;
+            case EV_SIGNAL: {
+                struct signalfd_siginfo si;
+                if (read(s->sig_fd, &si, sizeof si) == sizeof si) {
+                    log_info("received signal %u: stopping", si.ssi_signo);
+                    stop = true;
+                }
+                break;
+            }
+            }
+        }
+        if (s->procw.write_errors + s->hostw.write_errors > 0 && rc == 0) {
+            log_error("writing records failed: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+    }
+    return rc;
+}
+
+void sampler_close(struct sampler *s)
+{
+    if (!s)
+        return;
+    if (s->procw.fd >= 0 && jsonl_close(&s->procw) < 0)
+        log_error("closing proc_metrics.jsonl: %s", strerror(errno));
+    if (s->hostw.fd >= 0 && jsonl_close(&s->hostw) < 0)
+        log_error("closing host_metrics.jsonl: %s", strerror(errno));
+    if (s->started_ms)
+        write_status(s, "stopped");
+    for (int i = 0; i < s->nprocs; i++)
+        untrack(s, &s->procs[i]);
+    free(s->procs);
+    pm_free(&s->index);
+    pm_free(&s->rejected);
+    jb_free(&s->line);
+    int fds[] = {s->epfd, s->tick_fd, s->host_fd, s->ino_fd, s->sig_fd, s->dir_fd,
+                 s->host.fd_stat, s->host.fd_mem, s->host.fd_net};
+    for (size_t i = 0; i < ARRAY_LEN(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(s);
+}
