@@ -3,19 +3,21 @@
 # (release build; the ASan build covers the rest of the suite).
 source "$(dirname "$0")/lib.sh"
 cd "$T"
-vg() { # desc, args...
-  local d=$1; shift
-  if valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+vg() { # desc, expected exit code, args...
+  local d=$1 want=$2 rc; shift 2
+  valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
        --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
-       "$TRACEKIT_RELEASE" "$@" >"$T/vg.out" 2>"$T/vg.err"; then
+       "$TRACEKIT_RELEASE" "$@" >"$T/vg.out" 2>"$T/vg.err"
+  rc=$?
+  if [ "$rc" = "$want" ]; then
     ok "valgrind clean: $d"
   else
-    not_ok "valgrind: $d (rc=$?)"; grep -E '==[0-9]+==' "$T/vg.err" | head -20
+    not_ok "valgrind: $d (rc=$rc, expected $want)"; grep -E '==[0-9]+==' "$T/vg.err" | head -20
   fi
 }
 sleep 5 & sl=$!; track_pid $sl
 mkdir -p logs/vg/pids && echo "$sl" > logs/vg/pids/$sl
-vg "collect run (whitelist)" collect run --run-id vg --interval-ms 50 --duration-s 1 --host-interval-ms 200
-vg "collect run (scan)" collect run --run-id vg2 --no-pid-dir --match '^sleep$' --interval-ms 50 --duration-s 0.5
-vg "collect status" collect status --run-id vg
-vg "collect --help" collect --help
+vg "collect run (whitelist)" 0 collect run --run-id vg --interval-ms 50 --duration-s 1 --host-interval-ms 200
+vg "collect run (scan)" 0 collect run --run-id vg2 --no-pid-dir --match '^sleep$' --interval-ms 50 --duration-s 0.5
+vg "collect status (not running: exit 3)" 3 collect status --run-id vg
+vg "collect --help" 0 collect --help
