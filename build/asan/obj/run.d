@@ -1,3 +1,0 @@
-build/asan/obj/run.o: src/run.c src/run.h src/util.h
-src/run.h:
-src/util.h:

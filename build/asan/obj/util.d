@@ -1,2 +1,0 @@
-build/asan/obj/util.o: src/util.c src/util.h
-src/util.h:
