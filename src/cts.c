@@ -208,19 +208,35 @@ size_t cts_fmt_ms(char *buf, double v)
 {
     if (!isfinite(v) || fabs(v) > 9e15)
         return (size_t)snprintf(buf, 32, "%.3f", isfinite(v) ? v : 0.0);
+    /* by hand: this runs once per CTS record, twice */
     long long q = llround(v * 1000.0);
-    bool neg = q < 0;
-    unsigned long long a = neg ? 0ULL - (unsigned long long)q : (unsigned long long)q;
-    unsigned long long ip = a / 1000, fp = a % 1000;
-    int n = snprintf(buf, 32, "%s%llu", neg ? "-" : "", ip);
-    if (fp) {
-        char frac[4] = {(char)('0' + fp / 100), (char)('0' + fp / 10 % 10), (char)('0' + fp % 10), 0};
-        int fl = 3;
-        while (fl > 0 && frac[fl - 1] == '0')
-            frac[--fl] = '\0';
-        n += snprintf(buf + n, (size_t)(32 - n), ".%s", frac);
+    char tmp[32];
+    size_t n = 0;
+    unsigned long long a = q < 0 ? 0ULL - (unsigned long long)q : (unsigned long long)q;
+    unsigned frac = (unsigned)(a % 1000);
+    a /= 1000;
+    if (frac) {
+        int digits = 3;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            digits--;
+        }
+        while (digits--) {
+            tmp[n++] = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        tmp[n++] = '.';
     }
-    return (size_t)n;
+    do {
+        tmp[n++] = (char)('0' + a % 10);
+        a /= 10;
+    } while (a);
+    if (q < 0)
+        tmp[n++] = '-';
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
 }
 
 void cts_put_ms(struct jbuf *b, const char *key, double v)
