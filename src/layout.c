@@ -265,25 +265,24 @@ void layout_assign_names(struct layout_node *nodes, size_t n)
         }
         i = j;
     }
-    /* A made-up name can still equal another node's real id: number on. */
+    /* A made-up name ("n-1") can still equal another node's real id: the
+     * real id keeps it, the made-up one numbers on. */
     for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < i; k++) {
-            if (strcmp(s[i].node->name, s[k].node->name) != 0)
-                continue;
-            for (unsigned sfx = 2;; sfx++) {
-                char *cand = xasprintf("%s-%u", s[i].node->name, sfx);
-                bool clash = false;
-                for (size_t m = 0; m < n && !clash; m++)
-                    clash = m != i && s[m].node->name && !strcmp(s[m].node->name, cand);
-                if (!clash) {
-                    free(s[i].node->name);
-                    s[i].node->name = cand;
-                    break;
-                }
-                free(cand);
+        if (!strcmp(s[i].node->name, s[i].base))
+            continue;
+        char *orig = xstrdup(s[i].node->name);
+        for (unsigned sfx = 2;; sfx++) {
+            bool clash = false;
+            for (size_t m = 0; m < n && !clash; m++) {
+                bool settled = !strcmp(s[m].node->name, s[m].base) || m < i;
+                clash = m != i && settled && !strcmp(s[m].node->name, s[i].node->name);
             }
-            k = (size_t)-1;  /* restart the check for this node */
+            if (!clash)
+                break;
+            free(s[i].node->name);
+            s[i].node->name = xasprintf("%s-%u", orig, sfx);
         }
+        free(orig);
     }
     for (size_t i = 0; i < n; i++)
         free(s[i].base);
