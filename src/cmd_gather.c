@@ -199,6 +199,7 @@ int cmd_gather(int argc, char **argv)
     size_t nn = 0;
     char *out_real = NULL;
 
+    bool created = !is_dir(output);
     if (mkdir_p(output, 0755) < 0 || !(out_real = realpath(output, NULL))) {
         log_error("cannot create the experiment folder %s: %s", output, strerror(errno));
         goto done;
@@ -220,6 +221,8 @@ int cmd_gather(int argc, char **argv)
             if (within(real, out_real) || within(out_real, real)) {
                 log_error("%s and the experiment folder %s overlap: give a separate --output",
                           runs[j], output);
+                if (created)
+                    rmdir(out_real);  /* leave the source as it was */
                 free(real);
                 layout_free_list(runs);
                 goto done;
