@@ -686,6 +686,8 @@ static void md_jitter(const struct audit *a, struct jbuf *b)
             (unsigned long long)c->steps_back);
         mdf(b, "CPU counter dips held at the previous value: %llu\n", (unsigned long long)c->cpu_dips);
         mdf(b, "Raw samples without CPU counters: %llu\n", (unsigned long long)c->no_cpu);
+        mdf(b, "CPU of folded samples after a process's last record (not in any record): %s ms\n",
+            ms_text(x, c->cpu_carried_ms));
     }
 }
 
@@ -921,6 +923,7 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
     jb_uint(b, "cpu_dips", c ? c->cpu_dips : 0);
     jb_uint(b, "no_cpu_counters", c ? c->no_cpu : 0);
     jb_uint(b, "pid_splits_without_start_ticks", c ? c->splits : 0);
+    cts_put_ms(b, "cpu_carried_ms", c ? c->cpu_carried_ms : 0);
     jb_obj_close(b);
 
     jb_arr_open(b, "failed_tasks");

@@ -189,6 +189,10 @@ int cmd_parse(int argc, char **argv)
         lim.strict = true;
     else if (lim.strict)
         lim.max_unsampled = 0;
+    if (run_id && !run_id_valid(run_id)) {
+        cli_error("--run-id '%s': expected 1-128 letters, digits and ._-()+:", run_id);
+        return TK_EXIT_USAGE;
+    }
     if (node && !run_id_valid(node)) {
         cli_error("--node-id '%s': expected 1-128 letters, digits and ._-()+:", node);
         return TK_EXIT_USAGE;

@@ -204,6 +204,16 @@ bool cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec *out)
     return emit;
 }
 
+void cts_finish(struct cts *c)
+{
+    c->cpu_carried_ms = 0;
+    for (size_t i = 0; i < c->nids; i++) {
+        const struct cts_ident *id = &c->ids[i];
+        if (id->started && id->seen_has_cum && id->seen_cum > id->cpu_base)
+            c->cpu_carried_ms += id->seen_cum - id->cpu_base;
+    }
+}
+
 size_t cts_fmt_ms(char *buf, double v)
 {
     if (!isfinite(v) || fabs(v) > 9e15)

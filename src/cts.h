@@ -90,6 +90,7 @@ struct cts {
     uint64_t cpu_dips;            /* cumulative CPU went down within one identity */
     uint64_t splits;              /* no start_ticks: PID judged reused */
     uint64_t no_cpu;              /* raw samples without any CPU counter */
+    double cpu_carried_ms;        /* (cts_finish) CPU of folded samples with no record after them */
 };
 
 #define CTS_NO_START INT64_MIN
@@ -100,6 +101,10 @@ void cts_free(struct cts *c);
  * CTS record is to be written, false when the sample was folded into the
  * next one.  out->comm points into *s or into c (valid until the next call). */
 bool cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec *out);
+/* After the last sample: add up the CPU that was being carried to a next
+ * record that never came (folded samples at the very end), so the audit can
+ * show it instead of losing it silently. */
+void cts_finish(struct cts *c);
 /* The CTS proc_metrics line (no newline):
  * ts_ms, pid, dt_ms, cpu_ms, rss_kb, start_ticks[, comm]. */
 void cts_rec_json(struct jbuf *b, const struct cts_rec *r);

@@ -497,6 +497,7 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
     path = NULL;
     if (of_close(&out) < 0)
         goto write_failed;
+    cts_finish(&c);
     r->records = c.emitted;
     r->processes = c.nids;
 

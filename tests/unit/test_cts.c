@@ -125,6 +125,12 @@ static void test_equal_timestamps_keep_cpu(void **state)
         assert_true(r.recs[i].dt_ms > 0);
     assert_true(r.recs[1].cpu_ms == 100 && r.recs[2].cpu_ms == 200);
     assert_true(cpu_total(&r) == 300);  /* all 30 ticks */
+    cts_finish(&r.c);
+    assert_true(r.c.cpu_carried_ms == 0);
+    /* a folded sample at the very end: its CPU is reported, not lost */
+    feed(&r, orig(3000, 7, 32));
+    cts_finish(&r.c);
+    assert_true(r.c.cpu_carried_ms == 20);
     cts_free(&r.c);
 
     /* with mono_us too */
