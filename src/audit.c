@@ -108,6 +108,15 @@ void audit_fmt_pct(char *buf, size_t len, double rate)
     snprintf(buf, len, "%.2f%%", rate * 100.0);
 }
 
+/* a - b for values read from files: saturates instead of overflowing. */
+static int64_t sub_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 /* ---- the original's checks ---- */
 
 static void original_checks(struct audit *a)
@@ -199,7 +208,7 @@ static void match_tasks(struct audit *a)
         a->failed += k->failed;
         k->has_window = v->has_start && v->has_end && v->ts_end > v->ts_start;
         if (k->has_window)
-            k->duration_ms = v->ts_end - v->ts_start;
+            k->duration_ms = sub_sat(v->ts_end, v->ts_start);
         int64_t first = INT64_MAX, last = INT64_MIN;
         int64_t *h = v->has_pid ? pairmap_get(&head, v->pid, 0) : NULL;
         for (size_t i = h ? (size_t)*h : SIZE_MAX; i != SIZE_MAX; i = next[i]) {
@@ -224,13 +233,13 @@ static void match_tasks(struct audit *a)
             int64_t lo = first > v->ts_start ? first : v->ts_start;
             int64_t hi = last < v->ts_end ? last : v->ts_end;
             k->has_coverage = true;
-            k->coverage = hi > lo ? (double)(hi - lo) / (double)k->duration_ms : 0.0;
+            k->coverage = hi > lo ? (double)sub_sat(hi, lo) / (double)k->duration_ms : 0.0;
             cov[ncov++] = k->coverage;
         }
         if (v->has_start)
-            k->first_delay_ms = first - v->ts_start;
+            k->first_delay_ms = sub_sat(first, v->ts_start);
         if (v->has_end)
-            k->last_gap_ms = v->ts_end - last;
+            k->last_gap_ms = sub_sat(v->ts_end, last);
         if (v->has_cpu && v->cpu_exact_ms > 0) {
             k->has_cpu_err = true;
             k->cpu_rel_err = (k->cpu_samples_ms - v->cpu_exact_ms) / v->cpu_exact_ms;
@@ -404,7 +413,7 @@ void audit_finish(struct audit *a, const struct audit_context *ctx, const struct
     for (size_t i = 0; i < ninv; i++) {
         const struct cts_inv *v = &invs[i];
         if (v->has_enqueue && v->has_start && v->ts_enqueue > v->ts_start) {
-            int64_t lead = v->ts_enqueue - v->ts_start;
+            int64_t lead = sub_sat(v->ts_enqueue, v->ts_start);
             if (a->enqueue_after_start == 0 || lead > a->max_enqueue_lead_ms)
                 a->max_enqueue_lead_ms = lead;
             a->enqueue_after_start++;

@@ -43,6 +43,18 @@ static size_t new_ident(struct cts *c, const struct raw_sample *s)
     return c->nids++;
 }
 
+/* Differences and sums of raw integers in double: the values come from
+ * files and must not overflow int64 (exact for any real clock or counter). */
+static inline double diff(int64_t a, int64_t b)
+{
+    return (double)a - (double)b;
+}
+
+static inline double ticks_of(const struct raw_sample *s)
+{
+    return (double)s->utime + (double)s->stime;
+}
+
 /* Cumulative CPU of a sample in ms: cpu_ms when the collector wrote it,
  * else the tick counters. */
 static bool sample_cpu(const struct cts *c, const struct raw_sample *s, double *cum)
@@ -52,7 +64,7 @@ static bool sample_cpu(const struct cts *c, const struct raw_sample *s, double *
         return true;
     }
     if (s->has_ticks) {
-        *cum = (double)(s->utime + s->stime) * 1000.0 / c->o.clk_tck;
+        *cum = ticks_of(s) * 1000.0 / c->o.clk_tck;
         return true;
     }
     return false;
@@ -70,15 +82,15 @@ static bool reused_pid(const struct cts *c, const struct cts_ident *id, const st
                        bool has_cum, double cum)
 {
     if (s->has_ticks && id->seen_has_ticks) {
-        if (s->utime + s->stime < id->seen_ticks)
+        if (ticks_of(s) < id->seen_ticks)
             return true;
     } else if (has_cum && id->seen_has_cum && cum < id->seen_cum - 1000.0 / c->o.clk_tck) {
         return true;
     }
     if (s->has_comm && id->comm[0] && strcmp(s->comm, id->comm) != 0) {
         double pause = s->has_mono && id->seen_has_mono
-                           ? (double)(s->mono_us - id->seen_mono_us) / 1000.0
-                           : (double)(s->ts_ms - id->seen_ts_ms);
+                           ? diff(s->mono_us, id->seen_mono_us) / 1000.0
+                           : diff(s->ts_ms, id->seen_ts_ms);
         if (pause > c->o.gap_ms)
             return true;
     }
@@ -91,7 +103,7 @@ static void remember_seen(struct cts_ident *id, const struct raw_sample *s, bool
     id->seen_mono_us = s->mono_us;
     id->seen_has_mono = s->has_mono;
     id->seen_has_ticks = s->has_ticks;
-    id->seen_ticks = s->has_ticks ? s->utime + s->stime : 0;
+    id->seen_ticks = s->has_ticks ? ticks_of(s) : 0;
     id->seen_has_cum = has_cum;
     id->seen_cum = has_cum ? cum : 0;
     if (s->has_comm)
@@ -166,10 +178,10 @@ bool cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec *out)
         out->has_dt = true;
     } else {
         double dt = s->has_mono && id->last_has_mono
-                        ? (double)(s->mono_us - id->last_mono_us) / 1000.0
-                        : (double)(s->ts_ms - id->last_ts_ms);
+                        ? diff(s->mono_us, id->last_mono_us) / 1000.0
+                        : diff(s->ts_ms, id->last_ts_ms);
         if (s->has_mono && id->last_has_mono &&
-            fabs((double)(s->ts_ms - id->last_ts_ms) - dt) > c->o.step_ms)
+            fabs(diff(s->ts_ms, id->last_ts_ms) - dt) > c->o.step_ms)
             c->wall_steps++;
         if (dt < 0) {
             /* The clock stepped back: the length of this interval is unknown.
@@ -216,8 +228,8 @@ void cts_finish(struct cts *c)
 
 size_t cts_fmt_ms(char *buf, double v)
 {
-    if (!isfinite(v) || fabs(v) > 9e15)
-        return (size_t)snprintf(buf, 32, "%.3f", isfinite(v) ? v : 0.0);
+    if (!isfinite(v) || fabs(v) > 9e15)  /* absurd values: still a JSON number, fits 32 bytes */
+        return (size_t)snprintf(buf, 32, "%.17g", isfinite(v) ? v : 0.0);
     /* by hand: this runs once per CTS record, twice */
     long long q = llround(v * 1000.0);
     char tmp[32];

@@ -52,8 +52,7 @@ struct cts_ident {
     /* last raw sample seen (also merged ones), for the no-start_ticks split */
     int64_t seen_ts_ms, seen_mono_us;
     bool seen_has_mono, seen_has_ticks, seen_has_cum;
-    int64_t seen_ticks;
-    double seen_cum;
+    double seen_ticks, seen_cum;
 
     /* aggregates */
     uint64_t records;             /* CTS records with a time (baseline included) */

@@ -84,7 +84,7 @@ static void sample(struct fixture *f, int64_t ts, int64_t pid, bool has_start, i
         s.has_cpu_ms = true;
         s.cpu_ms = cpu_ms;
         s.has_mono = true;
-        s.mono_us = ts * 1000;
+        s.mono_us = ts > -9000000000000000 && ts < 9000000000000000 ? ts * 1000 : ts;
         s.ev = RAW_EV_TICK;
     }
     struct cts_rec r;
@@ -287,6 +287,41 @@ static void test_interval_from_median(void **state)
     teardown(&f);
 }
 
+/* Values from files can be anything: no overflow (UBSan aborts on one). */
+static void test_extreme_values(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup(&f);
+    sample(&f, INT64_MIN, 1, false, 0, INT64_MAX, 0);
+    sample(&f, INT64_MAX, 1, false, 0, INT64_MAX, 0);
+    sample(&f, INT64_MIN, 1, true, INT64_MAX, 0, 0);
+    sample(&f, INT64_MAX, 1, true, INT64_MAX, 0, 1e300);
+    struct raw_sample s;
+    memset(&s, 0, sizeof s);
+    s.ts_ms = 0;
+    s.pid = 2;
+    s.has_ticks = true;
+    s.utime = s.stime = INT64_MAX;
+    s.has_mono = true;
+    s.mono_us = INT64_MIN;
+    struct cts_rec r;
+    cts_feed(&f.c, &s, &r);
+    s.utime = INT64_MIN;
+    s.mono_us = INT64_MAX;
+    cts_feed(&f.c, &s, &r);
+    event(&f, "{\"trace_id\": \"x\", \"ts_enqueue\": 9223372036854775807, "
+              "\"ts_start\": -9223372036854775808, \"ts_end\": 9223372036854775807, \"pid\": 1}");
+    struct audit_context ctx = {.run_id = "r", .node = "n", .stage = "s"};
+    audit_finish(&f.a, &ctx, &f.c, f.inv, f.ninv, NULL, 0);
+    struct jbuf b;
+    jb_init(&b);
+    audit_render_md(&f.a, &b);
+    audit_render_json(&f.a, &b);
+    jb_free(&b);
+    teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_original_layout),
         cmocka_unit_test(test_figures_and_limits),
         cmocka_unit_test(test_interval_from_median),
+        cmocka_unit_test(test_extreme_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -293,6 +293,9 @@ static void test_fmt_ms(void **state)
         assert_int_equal(cts_fmt_ms(buf, v[i]), strlen(w[i]));
         assert_string_equal(buf, w[i]);
     }
+    size_t len = cts_fmt_ms(buf, -1e300);
+    assert_int_equal(len, strlen(buf));
+    assert_true(strtod(buf, NULL) == -1e300);
 }
 
 static void test_events_sort_and_invocation(void **state)
