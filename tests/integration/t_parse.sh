@@ -266,3 +266,45 @@ echo '{"run_id": "r", "node": ' >"$N/node_meta.json"
 out=$("$TRACEKIT" parse --logs nometa/logs --run-id r --quiet 2>&1); rc=$?
 check "a broken node_meta.json is a warning, not a failure" test "$rc" = 0 -a -n "$(echo "$out" | grep node_meta.json)"
 check "the broken node_meta.json shows in the audit" grep -q "^| node_meta.json | - | 0 | unreadable" "$N/CTS/audit_report.md"
+
+# ---- garbage never makes parse fail ----
+mkdir -p fuzz/logs/f
+python3 - fuzz/logs/f <<'EOF2'
+import json, random, sys
+d = sys.argv[1]
+random.seed(7)
+base = {"ts_ms": 1758580001000, "pid": 1, "rss_kb": 1, "utime": 1, "stime": 1, "start_ticks": 1,
+        "comm": "ffmpeg", "cpu_ms": 1.5, "mono_us": 81234567890, "threads": 3, "ev": "tick"}
+odd = ['null', 'true', '-0', '1e999', '-9223372036854775808', '9223372036854775808', '"\\u0000"',
+       '[]', '{}', '1.5', '"x"', '-1', '""', '"\\u00e9"', '18446744073709551616']
+out = []
+for i in range(4000):
+    o = dict(base, ts_ms=base["ts_ms"] + i * 7, pid=random.randrange(4), utime=random.randrange(-5, 10**6),
+             mono_us=base["mono_us"] + random.randrange(-10**6, 10**7))
+    s = json.dumps(o)
+    r = random.random()
+    if r < 0.3:
+        k = random.choice(list(base))
+        s = s.replace(json.dumps({k: o[k]})[1:-1], '"%s": %s' % (k, random.choice(odd)))
+    elif r < 0.5:
+        p = random.randrange(len(s)); s = s[:p] + chr(random.randrange(1, 127)) + s[p + 1:]
+    elif r < 0.6:
+        s = s[:random.randrange(len(s))]
+    out.append(s)
+open(f"{d}/proc_metrics.jsonl", "w").write("\n".join(out))
+ev = [json.dumps({"trace_id": random.choice(["a", None, 5]), "pid": random.choice([0, 1, None, "x", 1.5]),
+                  "ts_enqueue": random.choice([None, 1, "s", 1e30]), "ts_start": random.choice([1, None, 2**63 - 1]),
+                  "ts_end": random.choice([2, None, 2.5]), "status": random.choice([0, 1, None, "x"]),
+                  "cpu_user_ms": random.choice([1, None, 1e308]), "cpu_sys_ms": random.choice([1, 1e308]),
+                  "error": random.choice([None, "boom", {"a": 1}])}) for _ in range(200)]
+open(f"{d}/events.a.jsonl", "w").write("\n".join(ev) + "\n")
+EOF2
+"$TRACEKIT" parse --logs fuzz/logs --run-id f --quiet 2>/dev/null; rc=$?
+check "random garbage in the raw files: parse still succeeds (ASan/UBSan clean)" test "$rc" = 0
+check "and every output is valid JSON" py '
+import json
+d = "fuzz/logs/f/CTS/"
+json.load(open(d + "audit.json")); json.load(open(d + "nodes.json"))
+for f in ("proc_metrics.jsonl", "invocations.jsonl"):
+    for l in open(d + f): json.loads(l)
+'
