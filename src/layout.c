@@ -24,7 +24,7 @@ static bool has_dir(const char *dir, const char *name)
 }
 
 /* events.APP.jsonl: "events." + something + ".jsonl" (not events.jsonl). */
-static bool is_event_file_name(const char *n)
+bool layout_is_event_file(const char *n)
 {
     size_t l = strlen(n);
     return l > strlen("events..jsonl") && str_starts(n, "events.") &&
@@ -39,7 +39,7 @@ static bool has_event_files(const char *dir)
     bool found = false;
     struct dirent *e;
     while (!found && (e = readdir(d)))
-        found = is_event_file_name(e->d_name);
+        found = layout_is_event_file(e->d_name);
     closedir(d);
     return found;
 }

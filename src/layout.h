@@ -11,6 +11,8 @@
 /* Does dir hold one node's run: node_meta.json, raw proc_metrics/events
  * files, or a CTS/cctf folder? */
 bool layout_is_run_dir(const char *dir);
+/* Is name a task event file, events.APP.jsonl (not the merged events.jsonl)? */
+bool layout_is_event_file(const char *name);
 /* Does dir hold raw files parse can read (proc_metrics.jsonl, events)? */
 bool layout_has_raw(const char *dir);
 /* The CTS folder of a run ("CTS", else legacy "cctf"), malloc'd; NULL if none. */

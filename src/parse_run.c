@@ -171,9 +171,7 @@ static char **event_files(const char *dir, size_t *n)
     char **v = NULL;
     struct dirent *e;
     while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l <= strlen("events..jsonl") || !str_starts(e->d_name, "events.") ||
-            strcmp(e->d_name + l - 6, ".jsonl") != 0)
+        if (!layout_is_event_file(e->d_name))
             continue;
         v = xrealloc(v, (*n + 1) * sizeof *v);
         v[(*n)++] = xstrdup(e->d_name);
