@@ -4,5 +4,7 @@
 #define TK_COMMANDS_H
 
 int cmd_collect(int argc, char **argv);
+int cmd_parse(int argc, char **argv);
+int cmd_gather(int argc, char **argv);
 
 #endif

@@ -1,0 +1,277 @@
+/* cmd_parse.c -- `tracekit parse`: one node's raw run files into CTS/ plus
+ * the audit (work done in parse_run.c). */
+#include "audit.h"
+#include "commands.h"
+#include "layout.h"
+#include "log.h"
+#include "parse_run.h"
+#include "run.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tracekit parse [--run-id ID] [--logs DIR] [--node-id N] [--stage S]\n"
+            "                      [--interval-ms MS] [--dir DIR] [--quiet]\n"
+            "                      [--strict] [--max-unsampled N] [--min-coverage F]\n"
+            "                      [--max-cpu-error F] [--max-jitter-ms MS]\n"
+            "\n"
+            "Turn one node's raw run files (LOGS/RUN_ID/node_meta.json, proc_metrics.jsonl,\n"
+            "events.*.jsonl, host_metrics.jsonl) into LOGS/RUN_ID/CTS/: invocations.jsonl,\n"
+            "proc_metrics.jsonl, host_metrics.jsonl, nodes.json, audit_report.md, audit.json.\n"
+            "Also merges events.*.jsonl into LOGS/RUN_ID/events.jsonl.  CTS/ is replaced as a\n"
+            "whole; malformed or torn raw lines are skipped and counted in the audit.\n"
+            "\n"
+            "  --run-id ID         run to parse (default: RUN_ID, run_id.env, else the newest\n"
+            "                      folder under the logs folder); folders RUN_ID(cN) of the\n"
+            "                      original's experiment layout are parsed one by one\n"
+            "  --logs DIR          logs folder (default logs)\n"
+            "  --dir DIR           parse this run folder instead (or every node folder in it,\n"
+            "                      e.g. an experiment made by 'tracekit gather')\n"
+            "  --node-id N         node id when node_meta.json has none (default NODE_ID or\n"
+            "                      the host name); given, it wins over node_meta.json\n"
+            "  --stage S           stage likewise (default STAGE or cloud)\n"
+            "  --interval-ms MS    sampling interval for the jitter figures (default: from\n"
+            "                      node_meta.json or collector.json, else the median interval)\n"
+            "  --quiet             print nothing but errors\n"
+            "\n"
+            "Checks (exit status 1 when a limit is exceeded; any limit implies --strict):\n"
+            "  --strict            check limits; alone it means --max-unsampled 0\n"
+            "  --max-unsampled N   most tasks allowed without any sample\n"
+            "  --min-coverage F    least share (0..1) of a sampled task's run time between\n"
+            "                      its first and last sample\n"
+            "  --max-cpu-error F   largest |CPU from samples - exact CPU| / exact CPU (0.1 = 10%%)\n"
+            "  --max-jitter-ms MS  largest p99 of |dt - interval| over regular ticks\n");
+}
+
+enum {
+    OPT_RUN_ID = 1000, OPT_LOGS, OPT_NODE, OPT_STAGE, OPT_INTERVAL, OPT_DIR, OPT_STRICT,
+    OPT_MAX_UNSAMPLED, OPT_MIN_COVERAGE, OPT_MAX_CPU_ERROR, OPT_MAX_JITTER, OPT_QUIET,
+};
+
+static const struct option options[] = {
+    {"run-id", required_argument, NULL, OPT_RUN_ID},
+    {"logs", required_argument, NULL, OPT_LOGS},
+    {"node-id", required_argument, NULL, OPT_NODE},
+    {"stage", required_argument, NULL, OPT_STAGE},
+    {"interval-ms", required_argument, NULL, OPT_INTERVAL},
+    {"dir", required_argument, NULL, OPT_DIR},
+    {"strict", no_argument, NULL, OPT_STRICT},
+    {"max-unsampled", required_argument, NULL, OPT_MAX_UNSAMPLED},
+    {"min-coverage", required_argument, NULL, OPT_MIN_COVERAGE},
+    {"max-cpu-error", required_argument, NULL, OPT_MAX_CPU_ERROR},
+    {"max-jitter-ms", required_argument, NULL, OPT_MAX_JITTER},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *nonempty_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* A folder's own name (for a node without node_meta.json and NODE_ID). */
+static const char *folder_name(const char *path, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", path);
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = '\0';
+    char *s = strrchr(buf, '/');
+    return s ? s + 1 : buf;
+}
+
+static void print_result(const char *dir, const struct parse_result *r)
+{
+    printf("[parse] %s: node %s, stage %s%s\n", dir, r->node ? r->node : "?",
+           r->stage ? r->stage : "?", r->has_meta ? "" : " (no node_meta.json)");
+    printf("[parse] events: %llu task(s) from %llu events.*.jsonl file(s), %llu line(s) skipped\n",
+           (unsigned long long)r->events, (unsigned long long)r->event_files,
+           (unsigned long long)r->events_skipped);
+    printf("[parse] proc_metrics: %llu raw line(s) -> %llu record(s) for %llu process(es), "
+           "%llu line(s) skipped\n",
+           (unsigned long long)r->raw_lines, (unsigned long long)r->records,
+           (unsigned long long)r->processes, (unsigned long long)r->raw_skipped);
+    if (r->host_lines || r->host_skipped)
+        printf("[parse] host_metrics: %llu line(s), %llu skipped\n",
+               (unsigned long long)r->host_lines, (unsigned long long)r->host_skipped);
+    printf("[parse] audit: %zu task(s), %zu without samples, %zu failed", r->tasks, r->unsampled,
+           r->failed);
+    if (!isnan(r->jitter_p99))
+        printf("; tick jitter p99 %.3f ms (interval %.3f ms from %s)", r->jitter_p99,
+               r->interval_ms, r->interval_source ? r->interval_source : "?");
+    printf("\n[parse] wrote %s/ (invocations.jsonl, proc_metrics.jsonl, %snodes.json, "
+           "audit_report.md, audit.json) in %.2f s\n",
+           r->cts_dir, r->host_lines || r->host_skipped ? "host_metrics.jsonl, " : "",
+           r->seconds);
+}
+
+int cmd_parse(int argc, char **argv)
+{
+    const char *run_id = NULL, *logs = NULL, *node = NULL, *stage = NULL, *dir = NULL;
+    double interval = 0;
+    bool quiet = false;
+    struct audit_limits lim;
+    audit_limits_default(&lim);
+    bool any_limit = false;
+
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_RUN_ID: run_id = optarg; break;
+        case OPT_LOGS: logs = optarg; break;
+        case OPT_NODE: node = optarg; break;
+        case OPT_STAGE: stage = optarg; break;
+        case OPT_DIR: dir = optarg; break;
+        case OPT_QUIET: quiet = true; break;
+        case OPT_STRICT: lim.strict = true; break;
+        case OPT_INTERVAL:
+            if (!parse_double(optarg, 0.001, 86400000, &interval)) {
+                cli_error("--interval-ms '%s': expected a positive number of milliseconds", optarg);
+                return TK_EXIT_USAGE;
+            }
+            break;
+        case OPT_MAX_UNSAMPLED:
+            if (!parse_i64(optarg, 0, INT64_MAX, &lim.max_unsampled)) {
+                cli_error("--max-unsampled '%s': expected a whole number >= 0", optarg);
+                return TK_EXIT_USAGE;
+            }
+            any_limit = true;
+            break;
+        case OPT_MIN_COVERAGE:
+            if (!parse_double(optarg, 0, 1, &lim.min_coverage)) {
+                cli_error("--min-coverage '%s': expected a share between 0 and 1 (e.g. 0.9)", optarg);
+                return TK_EXIT_USAGE;
+            }
+            any_limit = true;
+            break;
+        case OPT_MAX_CPU_ERROR:
+            if (!parse_double(optarg, 0, 1e9, &lim.max_cpu_error)) {
+                cli_error("--max-cpu-error '%s': expected a relative error >= 0 (e.g. 0.1 for 10%%)",
+                          optarg);
+                return TK_EXIT_USAGE;
+            }
+            any_limit = true;
+            break;
+        case OPT_MAX_JITTER:
+            if (!parse_double(optarg, 0, 1e9, &lim.max_jitter_ms)) {
+                cli_error("--max-jitter-ms '%s': expected milliseconds >= 0", optarg);
+                return TK_EXIT_USAGE;
+            }
+            any_limit = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return TK_EXIT_OK;
+        default:
+            fprintf(stderr, "(see 'tracekit parse --help')\n");
+            return TK_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s' (the run is chosen with --run-id or --dir)", argv[optind]);
+        return TK_EXIT_USAGE;
+    }
+    if (dir && logs) {
+        cli_error("--dir '%s' and --logs '%s' both name the data: give one", dir, logs);
+        return TK_EXIT_USAGE;
+    }
+    if (any_limit)
+        lim.strict = true;
+    else if (lim.strict)
+        lim.max_unsampled = 0;
+    if (run_id && !run_id_valid(run_id)) {
+        cli_error("--run-id '%s': expected 1-128 letters, digits and ._-()+:", run_id);
+        return TK_EXIT_USAGE;
+    }
+    if (node && !run_id_valid(node)) {
+        cli_error("--node-id '%s': expected 1-128 letters, digits and ._-()+:", node);
+        return TK_EXIT_USAGE;
+    }
+
+    struct run_ctx ctx = {0};
+    char **dirs = NULL;
+    size_t ndirs = 0;
+    char *node_default = NULL;
+    if (dir) {
+        if (layout_is_run_dir(dir)) {
+            dirs = xcalloc(2, sizeof *dirs);
+            dirs[0] = xstrdup(dir);
+            ndirs = 1;
+        } else if (!(dirs = layout_node_dirs(dir, NULL, &ndirs))) {
+            cli_error("--dir '%s': not a run folder (no node_meta.json or raw files) and no "
+                      "node folders in it",
+                      dir);
+            return TK_EXIT_FAIL;
+        }
+        node_default = nonempty_env("NODE_ID") ? xstrdup(nonempty_env("NODE_ID")) : NULL;
+    } else {
+        char err[512];
+        if (run_ctx_resolve(&ctx, run_id, node, stage, logs, RUNID_NEWEST, err, sizeof err) < 0) {
+            cli_error("%s", err);
+            return TK_EXIT_FAIL;
+        }
+        if (!quiet) {
+            if (!strcmp(ctx.run_id_source, "newest"))
+                printf("[parse] RUN_ID=%s (the newest run folder under %s; give --run-id or set "
+                       "RUN_ID to choose another)\n",
+                       ctx.run_id, ctx.logs);
+            else
+                printf("[parse] RUN_ID=%s (from %s)\n", ctx.run_id, ctx.run_id_source);
+        }
+        if (is_dir(ctx.run_dir)) {
+            dirs = xcalloc(2, sizeof *dirs);
+            dirs[0] = xstrdup(ctx.run_dir);
+            ndirs = 1;
+        } else if (!(dirs = layout_node_dirs(ctx.logs, ctx.run_id, &ndirs))) {
+            cli_error("no run folder '%s' (nor per-node folders %s(cN) in %s)", ctx.run_dir,
+                      ctx.run_id, ctx.logs);
+            run_ctx_free(&ctx);
+            return TK_EXIT_FAIL;
+        }
+        node_default = xstrdup(ctx.node_id);
+    }
+
+    int rc = TK_EXIT_OK;
+    for (size_t i = 0; i < ndirs; i++) {
+        char name[256];
+        struct parse_opts o = {
+            .run_dir = dirs[i],
+            .run_id = ndirs == 1 ? (ctx.run_id ? ctx.run_id : run_id) : NULL,
+            .node_id = node,
+            .node_default = node_default ? node_default : folder_name(dirs[i], name, sizeof name),
+            .stage = stage,
+            .stage_default = nonempty_env("STAGE") ? nonempty_env("STAGE") : "cloud",
+            .interval_ms = interval,
+            .limits = lim,
+        };
+        struct parse_result r;
+        char err[1024];
+        if (parse_run(&o, &r, err, sizeof err) < 0) {
+            log_error("%s", err);
+            parse_result_free(&r);
+            rc = TK_EXIT_FAIL;
+            continue;
+        }
+        if (!quiet)
+            print_result(dirs[i], &r);
+        for (size_t k = 0; k < r.nviolations; k++)
+            fprintf(stderr, "tracekit parse: %s: limit exceeded: %s\n", dirs[i], r.violations[k]);
+        if (r.nviolations)
+            rc = TK_EXIT_FAIL;
+        parse_result_free(&r);
+    }
+    layout_free_list(dirs);
+    free(node_default);
+    run_ctx_free(&ctx);
+    return rc;
+}

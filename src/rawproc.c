@@ -1,0 +1,327 @@
+/* rawproc.c -- raw proc_metrics lines (see rawproc.h). */
+#include "rawproc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum vtype { V_NULL, V_INT, V_REAL, V_STR, V_BOOL };
+
+struct value {
+    enum vtype type;
+    int64_t i;
+    double d;
+    const char *s;
+    size_t slen;
+};
+
+/* Which of the fields we know were seen with a usable type. */
+struct seen {
+    bool ts, pid, utime, stime;
+};
+
+static void set_comm(struct raw_sample *out, const char *s, size_t n)
+{
+    if (n >= RAW_COMM_MAX)
+        n = RAW_COMM_MAX - 1;
+    memcpy(out->comm, s, n);
+    out->comm[n] = '\0';
+    out->has_comm = true;
+}
+
+static enum raw_ev ev_kind(const char *s, size_t n)
+{
+    if (n == 4 && !memcmp(s, "tick", 4))
+        return RAW_EV_TICK;
+    if (n == 3 && !memcmp(s, "new", 3))
+        return RAW_EV_NEW;
+    if (n == 4 && !memcmp(s, "exit", 4))
+        return RAW_EV_EXIT;
+    return RAW_EV_OTHER;
+}
+
+#define KEY_IS(lit) (klen == sizeof(lit) - 1 && !memcmp(key, lit, sizeof(lit) - 1))
+
+/* Store one key/value pair.  Both parsers end up here, so they agree on
+ * types: a later duplicate key wins, like jansson. */
+static void assign(struct raw_sample *out, struct seen *seen, const char *key, size_t klen,
+                   const struct value *v)
+{
+    bool is_int = v->type == V_INT;
+    if (KEY_IS("ts_ms")) {
+        seen->ts = is_int;
+        out->ts_ms = v->i;
+    } else if (KEY_IS("pid")) {
+        seen->pid = is_int;
+        out->pid = v->i;
+    } else if (KEY_IS("rss_kb")) {
+        out->has_rss = is_int;
+        out->rss_kb = v->i;
+    } else if (KEY_IS("utime")) {
+        seen->utime = is_int;
+        out->utime = v->i;
+    } else if (KEY_IS("stime")) {
+        seen->stime = is_int;
+        out->stime = v->i;
+    } else if (KEY_IS("start_ticks")) {
+        out->has_start = is_int;
+        out->start_ticks = v->i;
+    } else if (KEY_IS("cpu_ms")) {
+        out->has_cpu_ms = is_int || v->type == V_REAL;
+        out->cpu_ms = is_int ? (double)v->i : v->d;
+    } else if (KEY_IS("mono_us")) {
+        out->has_mono = is_int;
+        out->mono_us = v->i;
+    } else if (KEY_IS("comm")) {
+        out->has_comm = false;
+        out->comm[0] = '\0';
+        if (v->type == V_STR)
+            set_comm(out, v->s, v->slen);
+    } else if (KEY_IS("ev")) {
+        out->ev = v->type == V_STR ? ev_kind(v->s, v->slen) : RAW_EV_NONE;
+    }
+}
+
+static enum raw_result finish(struct raw_sample *out, const struct seen *seen)
+{
+    out->has_ticks = seen->utime && seen->stime;
+    return seen->ts && seen->pid ? RAW_OK : RAW_INVALID;
+}
+
+/* ---- fast path ---- */
+
+static inline const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
+/* A plain string: no escapes, no control or non-ASCII bytes (those go to
+ * jansson, which validates UTF-8).  Returns the byte after the closing quote. */
+static const char *scan_string(const char *p, const char *e, const char **s, size_t *n)
+{
+    if (p >= e || *p != '"')
+        return NULL;
+    const char *start = ++p;
+    while (p < e) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            *s = start;
+            *n = (size_t)(p - start);
+            return p + 1;
+        }
+        if (c == '\\' || c < 0x20 || c >= 0x80)
+            return NULL;
+        p++;
+    }
+    return NULL;
+}
+
+/* A JSON number.  Integers are accumulated exactly; reals go to strtod. */
+static const char *scan_number(const char *p, const char *e, struct value *v)
+{
+    const char *start = p;
+    bool neg = false;
+    if (p < e && *p == '-') {
+        neg = true;
+        p++;
+    }
+    if (p >= e || *p < '0' || *p > '9')
+        return NULL;
+    if (*p == '0' && p + 1 < e && p[1] >= '0' && p[1] <= '9')
+        return NULL;  /* leading zero */
+    uint64_t acc = 0;
+    bool overflow = false;
+    while (p < e && *p >= '0' && *p <= '9') {
+        unsigned d = (unsigned)(*p - '0');
+        if (acc > (UINT64_MAX - d) / 10)
+            overflow = true;
+        acc = acc * 10 + d;
+        p++;
+    }
+    bool real = false;
+    uint64_t mant = acc;
+    int int_digits = (int)(p - start) - (neg ? 1 : 0), frac_digits = 0;
+    if (p < e && *p == '.') {
+        real = true;
+        p++;
+        if (p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9') {
+            if (frac_digits < 19)
+                mant = mant * 10 + (unsigned)(*p - '0');
+            frac_digits++;
+            p++;
+        }
+    }
+    bool exp = false;
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        real = true;
+        exp = true;
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (real && !exp && !overflow && int_digits + frac_digits <= 15) {
+        /* Both the mantissa (< 10^15 < 2^53) and the power of ten are exact
+         * doubles, so one division is correctly rounded: the same value
+         * strtod gives, several times faster ("1970.125"). */
+        static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+        double d = (double)mant / pow10[frac_digits];
+        v->type = V_REAL;
+        v->d = neg ? -d : d;
+        return p;
+    }
+    if (real) {
+        char buf[64];
+        size_t n = (size_t)(p - start);
+        if (n >= sizeof buf)
+            return NULL;
+        memcpy(buf, start, n);
+        buf[n] = '\0';
+        v->type = V_REAL;
+        v->d = strtod(buf, NULL);
+        if (!isfinite(v->d))
+            return NULL;  /* jansson rejects overflowing reals */
+        return p;
+    }
+    /* Out of int64 range: leave it to jansson. */
+    if (overflow || acc > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
+        return NULL;
+    v->type = V_INT;
+    v->i = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+    return p;
+}
+
+static const char *scan_literal(const char *p, const char *e, const char *lit, size_t n)
+{
+    if ((size_t)(e - p) < n || memcmp(p, lit, n))
+        return NULL;
+    return p + n;
+}
+
+enum raw_result raw_parse_fast(const char *line, size_t len, struct raw_sample *out)
+{
+    memset(out, 0, sizeof *out);
+    struct seen seen = {0};
+    const char *p = line, *e = line + len;
+    p = skip_ws(p, e);
+    if (p >= e || *p != '{')
+        return RAW_FALLBACK;
+    p = skip_ws(p + 1, e);
+    if (p < e && *p == '}') {
+        p++;
+    } else {
+        for (;;) {
+            const char *key;
+            size_t klen;
+            p = scan_string(p, e, &key, &klen);
+            if (!p)
+                return RAW_FALLBACK;
+            p = skip_ws(p, e);
+            if (p >= e || *p != ':')
+                return RAW_FALLBACK;
+            p = skip_ws(p + 1, e);
+            if (p >= e)
+                return RAW_FALLBACK;
+            struct value v = {.type = V_NULL};
+            switch (*p) {
+            case '"':
+                v.type = V_STR;
+                p = scan_string(p, e, &v.s, &v.slen);
+                break;
+            case 't':
+                v.type = V_BOOL;
+                p = scan_literal(p, e, "true", 4);
+                break;
+            case 'f':
+                v.type = V_BOOL;
+                p = scan_literal(p, e, "false", 5);
+                break;
+            case 'n':
+                p = scan_literal(p, e, "null", 4);
+                break;
+            default:
+                p = scan_number(p, e, &v);  /* NULL for '{', '[' and garbage */
+            }
+            if (!p)
+                return RAW_FALLBACK;
+            assign(out, &seen, key, klen, &v);
+            p = skip_ws(p, e);
+            if (p < e && *p == ',') {
+                p = skip_ws(p + 1, e);
+                continue;
+            }
+            if (p < e && *p == '}') {
+                p++;
+                break;
+            }
+            return RAW_FALLBACK;
+        }
+    }
+    if (skip_ws(p, e) != e)
+        return RAW_FALLBACK;
+    return finish(out, &seen);
+}
+
+/* ---- slow path ---- */
+
+enum raw_result raw_from_json(const json_t *obj, struct raw_sample *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(obj))
+        return RAW_MALFORMED;
+    struct seen seen = {0};
+    const char *key;
+    json_t *x;
+    json_object_foreach((json_t *)obj, key, x) {
+        struct value v = {.type = V_NULL};
+        switch (json_typeof(x)) {
+        case JSON_INTEGER:
+            v.type = V_INT;
+            v.i = json_integer_value(x);
+            break;
+        case JSON_REAL:
+            v.type = V_REAL;
+            v.d = json_real_value(x);
+            break;
+        case JSON_STRING:
+            v.type = V_STR;
+            v.s = json_string_value(x);
+            v.slen = json_string_length(x);
+            break;
+        case JSON_TRUE:
+        case JSON_FALSE:
+            v.type = V_BOOL;
+            break;
+        case JSON_NULL:
+            break;
+        default:
+            v.type = V_BOOL;  /* objects/arrays: a type no field accepts */
+        }
+        assign(out, &seen, key, strlen(key), &v);
+    }
+    return finish(out, &seen);
+}
+
+enum raw_result raw_parse_line(const char *line, size_t len, struct raw_sample *out)
+{
+    enum raw_result r = raw_parse_fast(line, len, out);
+    if (r != RAW_FALLBACK)
+        return r;
+    json_t *obj = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
+    if (!obj || !json_is_object(obj)) {
+        json_decref(obj);
+        memset(out, 0, sizeof *out);
+        return RAW_MALFORMED;
+    }
+    r = raw_from_json(obj, out);
+    json_decref(obj);
+    return r;
+}

@@ -1,0 +1,50 @@
+/* rawproc.h -- one raw proc_metrics.jsonl line into a struct.
+ *
+ * The raw file is the biggest input of `tracekit parse` (one line per process
+ * per tick), so flat lines are read by a small hand-written scanner instead of
+ * building a jansson tree per line.  Anything the scanner does not handle
+ * (escapes, nested values, odd numbers, broken lines) goes to jansson, which
+ * has the final word on what is valid JSON. */
+#ifndef TK_RAWPROC_H
+#define TK_RAWPROC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RAW_COMM_MAX 64
+
+enum raw_ev { RAW_EV_NONE, RAW_EV_TICK, RAW_EV_NEW, RAW_EV_EXIT, RAW_EV_OTHER };
+
+/* One raw sample.  ts_ms and pid are always set; everything else has a
+ * has_* flag because the original's lines carry only ts_ms, pid, rss_kb,
+ * utime and stime. */
+struct raw_sample {
+    int64_t ts_ms, pid;
+    bool has_rss, has_ticks, has_start, has_cpu_ms, has_mono, has_comm;
+    int64_t rss_kb;
+    int64_t utime, stime;          /* clock ticks */
+    int64_t start_ticks;
+    double cpu_ms;                 /* cumulative */
+    int64_t mono_us;
+    char comm[RAW_COMM_MAX];
+    enum raw_ev ev;
+};
+
+enum raw_result {
+    RAW_OK,        /* *out is a usable sample */
+    RAW_INVALID,   /* a JSON object, but ts_ms or pid is missing or not an integer */
+    RAW_FALLBACK,  /* (fast path only) not handled here: ask jansson */
+    RAW_MALFORMED, /* not a JSON object at all */
+};
+
+/* Fast path for flat objects.  Never returns RAW_MALFORMED: when in doubt it
+ * returns RAW_FALLBACK so that jansson decides. */
+enum raw_result raw_parse_fast(const char *line, size_t len, struct raw_sample *out);
+/* From a decoded object (the slow path; same rules as the fast one). */
+enum raw_result raw_from_json(const json_t *obj, struct raw_sample *out);
+/* Fast path, then jansson. */
+enum raw_result raw_parse_line(const char *line, size_t len, struct raw_sample *out);
+
+#endif

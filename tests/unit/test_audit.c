@@ -1,0 +1,335 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "cts.h"
+#include "util.h"
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_quantiles(void **state)
+{
+    (void)state;
+    const double s[] = {1, 2, 3, 4};
+    assert_true(audit_quantile(s, 4, 0.5) == 2.5);
+    assert_true(fabs(audit_quantile(s, 4, 0.99) - 3.97) < 1e-12);
+    assert_true(audit_quantile(s, 4, 0) == 1 && audit_quantile(s, 4, 1) == 4);
+    assert_true(audit_quantile(s, 1, 0.99) == 1);
+    assert_true(isnan(audit_quantile(s, 0, 0.5)));
+
+    /* selection gives the same as sorting, duplicates included */
+    srand(3);
+    for (int round = 0; round < 300; round++) {
+        size_t n = 1 + (size_t)(rand() % 200);
+        double *a = malloc(n * sizeof *a), *sorted = malloc(n * sizeof *a);
+        for (size_t i = 0; i < n; i++)
+            a[i] = sorted[i] = (double)(rand() % (round % 2 ? 5 : 1000));
+        qsort(sorted, n, sizeof *sorted, cmp_d);
+        const double ps[] = {0, 0.25, 0.5, 0.9, 0.99, 1};
+        for (size_t k = 0; k < ARRAY_LEN(ps); k++)
+            assert_true(audit_quantile_select(a, n, ps[k]) == audit_quantile(sorted, n, ps[k]));
+        free(a);
+        free(sorted);
+    }
+    assert_true(isnan(audit_quantile_select(NULL, 0, 0.5)));
+
+    char buf[32];
+    audit_fmt_pct(buf, sizeof buf, 5.0 / 6.0);
+    assert_string_equal(buf, "83.33%");
+    audit_fmt_pct(buf, sizeof buf, 0);
+    assert_string_equal(buf, "0.00%");
+}
+
+/* Everything an audit needs, built in memory. */
+struct fixture {
+    struct cts c;
+    struct audit a;
+    struct cts_inv inv[8];
+    size_t ninv;
+};
+
+static void setup(struct fixture *f)
+{
+    struct cts_opts o;
+    cts_opts_default(&o);
+    cts_init(&f->c, &o);
+    audit_init(&f->a);
+    f->ninv = 0;
+}
+
+static void sample(struct fixture *f, int64_t ts, int64_t pid, bool has_start, int64_t start,
+                   int64_t ticks, double cpu_ms)
+{
+    struct raw_sample s;
+    memset(&s, 0, sizeof s);
+    s.ts_ms = ts;
+    s.pid = pid;
+    s.has_rss = true;
+    s.rss_kb = 50100;
+    s.has_ticks = true;
+    s.utime = ticks;
+    if (has_start) {
+        s.has_start = true;
+        s.start_ticks = start;
+        s.has_cpu_ms = true;
+        s.cpu_ms = cpu_ms;
+        s.has_mono = true;
+        s.mono_us = ts > -9000000000000000 && ts < 9000000000000000 ? ts * 1000 : ts;
+        s.ev = RAW_EV_TICK;
+    }
+    struct cts_rec r;
+    if (cts_feed(&f->c, &s, &r))
+        audit_add_rec(&f->a, &r);
+}
+
+static void event(struct fixture *f, const char *json)
+{
+    json_t *e = json_loads(json, 0, NULL);
+    assert_non_null(e);
+    cts_inv_from_event(e, &f->inv[f->ninv++]);
+    json_decref(e);
+}
+
+static void teardown(struct fixture *f)
+{
+    audit_free(&f->a);
+    cts_free(&f->c);
+    for (size_t i = 0; i < f->ninv; i++)
+        cts_inv_free(&f->inv[i]);
+}
+
+/* The example of the original's report (upstream spec §8.1), line for line. */
+static void test_original_layout(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup(&f);
+    for (int i = 0; i < 5; i++)
+        sample(&f, 1758580000000 + i * 1000, 4242, false, 0, i * 185, 0);
+    event(&f, "{\"trace_id\": \"6f1c\", \"ts_enqueue\": 1758579997000, \"ts_start\": 1758579999300, "
+              "\"ts_end\": 1758580004300, \"pid\": 4242, \"status\": 0}");
+    event(&f, "{\"trace_id\": \"77\", \"ts_enqueue\": 1758580009000, \"ts_start\": 1758580005000, "
+              "\"ts_end\": 1758580006000, \"pid\": 777, \"status\": 0}");
+    struct audit_context ctx = {.run_id = "r", .node = "cloud1gxie", .stage = "cloud"};
+    audit_finish(&f.a, &ctx, &f.c, f.inv, f.ninv, NULL, 0);
+    struct jbuf b;
+    jb_init(&b);
+    audit_render_md(&f.a, &b);
+    const char *want =
+        "# CTS Audit Report\n"
+        "Node: cloud1gxie  |  Stage: cloud\n"
+        "\n"
+        "## Summary\n"
+        "Invocations: 2\n"
+        "Proc metrics samples: 5\n"
+        "Distinct PIDs (invocations): 2\n"
+        "Distinct PIDs (proc_metrics): 1\n"
+        "PID match rate: 50.00%\n"
+        "\n"
+        "## Field completeness (missing counts / rate)\n"
+        "- invocations.trace_id: 0 (0.00%)\n"
+        "- invocations.ts_enqueue: 0 (0.00%)\n"
+        "- invocations.ts_start: 0 (0.00%)\n"
+        "- invocations.ts_end: 0 (0.00%)\n"
+        "- invocations.pid: 0 (0.00%)\n"
+        "- proc_metrics.ts_ms: 0 (0.00%)\n"
+        "- proc_metrics.pid: 0 (0.00%)\n"
+        "- proc_metrics.dt_ms: 0 (0.00%)\n"
+        "- proc_metrics.cpu_ms: 0 (0.00%)\n"
+        "- proc_metrics.rss_kb: 0 (0.00%)\n"
+        "\n"
+        "## Temporal consistency\n"
+        "- invocations ts_enqueue \xe2\x89\xa4 ts_start \xe2\x89\xa4 ts_end violations: 1\n"
+        "- proc_metrics per-pid strictly increasing ts_ms violations: 0\n"
+        "- proc_metrics records with dt_ms < 0: 0\n"
+        "\n"
+        "## Cross-reference\n"
+        "- invocations without matching proc_metrics PID: 1\n"
+        "  sample unmatched PIDs: [777]\n";
+    assert_true(b.len > strlen(want));
+    assert_memory_equal(b.p, want, strlen(want));
+    /* our sections follow, after a blank line */
+    assert_true(str_starts(b.p + strlen(want), "\n## Sampling coverage (per task)\n"));
+    jb_free(&b);
+    teardown(&f);
+}
+
+static void test_figures_and_limits(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup(&f);
+    /* task A: pid 10 (start ticks 100), sampled 1100..2900 every 200 ms, 100 ms CPU each */
+    for (int i = 0; i < 10; i++)
+        sample(&f, 1100 + i * 200, 10, true, 100, 0, i * 100.0);
+    /* task C: pid 20, event without start_ticks; one late tick */
+    const int64_t ts_c[] = {1000, 1200, 1410, 1800};
+    for (int i = 0; i < 4; i++)
+        sample(&f, ts_c[i], 20, true, 7, 0, i * 50.0);
+    /* a process no task owns */
+    sample(&f, 1000, 99, true, 1, 0, 0);
+    sample(&f, 1200, 99, true, 1, 0, 5);
+    event(&f, "{\"trace_id\": \"A\", \"ts_enqueue\": 900, \"ts_start\": 1000, \"ts_end\": 3000, "
+              "\"pid\": 10, \"start_ticks\": 100, \"status\": 0, \"cpu_user_ms\": 800, "
+              "\"cpu_sys_ms\": 200}");
+    event(&f, "{\"trace_id\": \"B\", \"ts_enqueue\": 3900, \"ts_start\": 4000, \"ts_end\": 5000, "
+              "\"pid\": 10, \"start_ticks\": 500, \"status\": 1, \"signal\": null, "
+              "\"error\": null}");
+    event(&f, "{\"trace_id\": \"C\", \"ts_enqueue\": 1500, \"ts_start\": 1000, \"ts_end\": 2000, "
+              "\"pid\": 20, \"status\": 0}");
+    struct audit_context ctx = {.run_id = "r", .node = "n1", .stage = "cloud", .interval_ms = 200,
+                                .interval_source = "node_meta.json", .has_clock_offset = true,
+                                .clock_offset_ms = -2.5};
+    struct audit_file files[1] = {{.name = "proc_metrics.jsonl", .lines = 17, .good = 16, .torn = 1}};
+    audit_finish(&f.a, &ctx, &f.c, f.inv, f.ninv, files, 1);
+    const struct audit *a = &f.a;
+
+    assert_int_equal(a->sampled, 2);
+    assert_int_equal(a->unsampled, 1);
+    assert_int_equal(a->failed, 1);
+    assert_int_equal(a->idents_without_task, 1);
+    const struct audit_task *ta = &a->tasks[0], *tb = &a->tasks[1], *tc = &a->tasks[2];
+    assert_true(ta->has_coverage && fabs(ta->coverage - 0.9) < 1e-12);
+    assert_true(ta->first_delay_ms == 100 && ta->last_gap_ms == 100);
+    assert_true(ta->cpu_samples_ms == 900 && fabs(ta->cpu_rel_err + 0.1) < 1e-12);
+    assert_true(tb->samples == 0 && !tb->has_coverage && tb->failed);
+    assert_true(tc->samples == 4 && fabs(tc->coverage - 0.8) < 1e-12 && !tc->has_cpu_err);
+    assert_true(a->cov_min == 0.8 && fabs(a->cov_p50 - 0.85) < 1e-12);
+    /* jitter over the 12 on-grid intervals (9 x 200, 200, 210, 390 ms) */
+    assert_int_equal(a->jitter_n, 13);  /* + the orphan's 200 ms */
+    assert_true(a->jitter_p50 == 0 && a->jitter_max == 190);
+    assert_int_equal(a->late_ticks, 1);
+    /* pid 10: one process sampled, two tasks */
+    assert_int_equal(a->nreuse, 1);
+    assert_true(a->reuse[0].pid == 10 && a->reuse[0].idents == 1 && a->reuse[0].tasks == 2);
+    assert_int_equal(a->enqueue_after_start, 1);
+    assert_true(a->max_enqueue_lead_ms == 500);
+
+    struct audit_limits l;
+    audit_limits_default(&l);
+    l.strict = true;
+    l.max_unsampled = 1;
+    l.min_coverage = 0.5;
+    l.max_cpu_error = 0.2;
+    l.max_jitter_ms = 200;
+    assert_int_equal(audit_check(&f.a, &l), 0);
+    assert_true(a->passed);
+    l.max_unsampled = 0;
+    l.min_coverage = 0.85;
+    l.max_cpu_error = 0.05;
+    l.max_jitter_ms = 5;
+    assert_int_equal(audit_check(&f.a, &l), 4);
+    assert_false(a->passed);
+    assert_non_null(strstr(a->violations[0], "1 task(s) without samples"));
+    assert_non_null(strstr(a->violations[1], "lowest 80.00%, C"));
+    assert_non_null(strstr(a->violations[2], "worst 10.00%, A"));
+    assert_non_null(strstr(a->violations[3], "tick jitter p99"));
+
+    struct jbuf b;
+    jb_init(&b);
+    audit_render_md(&f.a, &b);
+    assert_non_null(strstr(b.p, "## Tasks without samples\n- B: pid 10, duration 1000 ms, status 1\n"));
+    assert_non_null(strstr(b.p, "## Failed tasks\n- B: pid 10, status 1, signal -\n"));
+    assert_non_null(strstr(b.p, "| A | 10 | 100 | 0 | 2000 | 10 | 90.00% | 100 | 100 | 1000 | 900 | -10.00% |\n"));
+    assert_non_null(strstr(b.p, "- pid 10: 1 process(es), 2 task(s)\n"));
+    assert_non_null(strstr(b.p, "Clock offset of this node (from node_meta.json): -2.5 ms\n"));
+    assert_non_null(strstr(b.p, "| proc_metrics.jsonl | 17 | 16 | 0 | 1 | 0 |\n"));
+    assert_non_null(strstr(b.p, "Interval: 200 ms (node_meta.json)\n"));
+    assert_non_null(strstr(b.p, "- FAIL: "));
+
+    jb_reset(&b);
+    audit_render_json(&f.a, &b);
+    json_error_t err;
+    json_t *j = json_loads(b.p, 0, &err);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "coverage"), "unsampled")), 1);
+    json_t *un = json_object_get(j, "unsampled_tasks");
+    assert_int_equal(json_array_size(un), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(un, 0), "trace_id")), "B");
+    json_t *jit = json_object_get(j, "jitter");
+    assert_true(json_number_value(json_object_get(jit, "max_ms")) == 190);
+    assert_true(json_number_value(json_object_get(jit, "interval_ms")) == 200);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "skipped_lines"), 0), "torn")), 1);
+    assert_true(json_is_false(json_object_get(json_object_get(j, "strict"), "passed")));
+    assert_int_equal(json_array_size(json_object_get(json_object_get(j, "strict"), "violations")), 4);
+    json_t *tasks = json_object_get(j, "tasks");
+    assert_true(json_real_value(json_object_get(json_array_get(tasks, 0), "coverage")) == 0.9);
+    json_decref(j);
+    jb_free(&b);
+    teardown(&f);
+}
+
+/* Without a known interval the jitter is measured against the median dt. */
+static void test_interval_from_median(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup(&f);
+    const int64_t ts[] = {0, 100, 200, 300, 420, 520};
+    for (int i = 0; i < 6; i++)
+        sample(&f, ts[i], 5, true, 1, 0, i * 10.0);
+    struct audit_context ctx = {.run_id = "r", .node = "n", .stage = "s"};
+    audit_finish(&f.a, &ctx, &f.c, NULL, 0, NULL, 0);
+    assert_true(f.a.interval_used == 100);
+    assert_string_equal(f.a.interval_used_source, "median dt");
+    assert_true(f.a.jitter_max == 20 && f.a.jitter_p50 == 0);
+    assert_int_equal(f.a.late_ticks, 0);
+    teardown(&f);
+}
+
+/* Values from files can be anything: no overflow (UBSan aborts on one). */
+static void test_extreme_values(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup(&f);
+    sample(&f, INT64_MIN, 1, false, 0, INT64_MAX, 0);
+    sample(&f, INT64_MAX, 1, false, 0, INT64_MAX, 0);
+    sample(&f, INT64_MIN, 1, true, INT64_MAX, 0, 0);
+    sample(&f, INT64_MAX, 1, true, INT64_MAX, 0, 1e300);
+    struct raw_sample s;
+    memset(&s, 0, sizeof s);
+    s.ts_ms = 0;
+    s.pid = 2;
+    s.has_ticks = true;
+    s.utime = s.stime = INT64_MAX;
+    s.has_mono = true;
+    s.mono_us = INT64_MIN;
+    struct cts_rec r;
+    cts_feed(&f.c, &s, &r);
+    s.utime = INT64_MIN;
+    s.mono_us = INT64_MAX;
+    cts_feed(&f.c, &s, &r);
+    event(&f, "{\"trace_id\": \"x\", \"ts_enqueue\": 9223372036854775807, "
+              "\"ts_start\": -9223372036854775808, \"ts_end\": 9223372036854775807, \"pid\": 1}");
+    struct audit_context ctx = {.run_id = "r", .node = "n", .stage = "s"};
+    audit_finish(&f.a, &ctx, &f.c, f.inv, f.ninv, NULL, 0);
+    struct jbuf b;
+    jb_init(&b);
+    audit_render_md(&f.a, &b);
+    audit_render_json(&f.a, &b);
+    jb_free(&b);
+    teardown(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantiles),
+        cmocka_unit_test(test_original_layout),
+        cmocka_unit_test(test_figures_and_limits),
+        cmocka_unit_test(test_interval_from_median),
+        cmocka_unit_test(test_extreme_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

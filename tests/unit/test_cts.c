@@ -1,0 +1,411 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cts.h"
+#include "util.h"
+
+/* A raw sample with CPU from ticks (no start_ticks, no mono: the original's). */
+static struct raw_sample orig(int64_t ts, int64_t pid, int64_t ticks)
+{
+    struct raw_sample s;
+    memset(&s, 0, sizeof s);
+    s.ts_ms = ts;
+    s.pid = pid;
+    s.has_ticks = true;
+    s.utime = ticks;
+    s.has_rss = true;
+    s.rss_kb = 1000;
+    return s;
+}
+
+/* One of ours: start_ticks, cpu_ms, mono_us. */
+static struct raw_sample ours(int64_t ts, int64_t mono_ms, int64_t pid, int64_t start, double cpu_ms)
+{
+    struct raw_sample s = orig(ts, pid, 0);
+    s.has_ticks = false;
+    s.has_start = true;
+    s.start_ticks = start;
+    s.has_cpu_ms = true;
+    s.cpu_ms = cpu_ms;
+    s.has_mono = true;
+    s.mono_us = mono_ms * 1000;
+    s.ev = RAW_EV_TICK;
+    return s;
+}
+
+struct run {
+    struct cts c;
+    struct cts_rec recs[32];
+    int n;
+};
+
+static void start(struct run *r, double clk_tck)
+{
+    struct cts_opts o;
+    cts_opts_default(&o);
+    o.clk_tck = clk_tck;
+    cts_init(&r->c, &o);
+    r->n = 0;
+}
+
+static void feed(struct run *r, struct raw_sample s)
+{
+    struct cts_rec rec;
+    if (cts_feed(&r->c, &s, &rec))
+        r->recs[r->n++] = rec;
+}
+
+static double cpu_total(const struct run *r)
+{
+    double t = 0;
+    for (int i = 0; i < r->n; i++)
+        t += r->recs[i].cpu_ms;
+    return t;
+}
+
+static void test_baseline_and_ticks(void **state)
+{
+    (void)state;
+    struct run r;
+    start(&r, 100);
+    feed(&r, orig(1000, 7, 10));
+    feed(&r, orig(2000, 7, 195));
+    feed(&r, orig(3000, 7, 295));
+    assert_int_equal(r.n, 3);
+    assert_true(r.recs[0].baseline && r.recs[0].dt_ms == 0 && r.recs[0].cpu_ms == 0);
+    assert_true(r.recs[1].dt_ms == 1000 && r.recs[1].cpu_ms == 1850);
+    assert_true(r.recs[2].cpu_ms == 1000);
+    assert_int_equal(r.c.nids, 1);
+    assert_true(r.c.ids[0].cpu_sum_ms == 2850 && r.c.ids[0].records == 3);
+    assert_true(r.c.ids[0].first_ts_ms == 1000 && r.c.ids[0].end_ts_ms == 3000);
+    cts_free(&r.c);
+
+    /* another USER_HZ */
+    start(&r, 250);
+    feed(&r, orig(1000, 7, 0));
+    feed(&r, orig(2000, 7, 125));
+    assert_true(r.recs[1].cpu_ms == 500);
+    cts_free(&r.c);
+}
+
+static void test_cpu_ms_wins_over_ticks(void **state)
+{
+    (void)state;
+    struct run r;
+    start(&r, 100);
+    struct raw_sample a = orig(1000, 7, 0), b = orig(1200, 7, 100);
+    a.has_cpu_ms = b.has_cpu_ms = true;
+    a.cpu_ms = 0.5;
+    b.cpu_ms = 123.625;  /* exact schedstat, not 100 ticks */
+    feed(&r, a);
+    feed(&r, b);
+    assert_true(fabs(r.recs[1].cpu_ms - 123.125) < 1e-9);
+    cts_free(&r.c);
+}
+
+/* Same timestamp twice: no dt 0 record, and its CPU is carried. */
+static void test_equal_timestamps_keep_cpu(void **state)
+{
+    (void)state;
+    struct run r;
+    start(&r, 100);
+    feed(&r, orig(1000, 7, 0));
+    feed(&r, orig(2000, 7, 10));
+    feed(&r, orig(2000, 7, 15));  /* a duplicate sampler, or a coarse clock */
+    feed(&r, orig(3000, 7, 30));
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.c.merged, 1);
+    for (int i = 1; i < r.n; i++)
+        assert_true(r.recs[i].dt_ms > 0);
+    assert_true(r.recs[1].cpu_ms == 100 && r.recs[2].cpu_ms == 200);
+    assert_true(cpu_total(&r) == 300);  /* all 30 ticks */
+    cts_finish(&r.c);
+    assert_true(r.c.cpu_carried_ms == 0);
+    /* a folded sample at the very end: its CPU is reported, not lost */
+    feed(&r, orig(3000, 7, 32));
+    cts_finish(&r.c);
+    assert_true(r.c.cpu_carried_ms == 20);
+    cts_free(&r.c);
+
+    /* with mono_us too */
+    start(&r, 100);
+    feed(&r, ours(1000, 50, 7, 9, 0));
+    feed(&r, ours(1001, 50, 7, 9, 4));
+    feed(&r, ours(1200, 250, 7, 9, 40));
+    assert_int_equal(r.n, 2);
+    assert_true(r.recs[1].dt_ms == 200 && r.recs[1].cpu_ms == 40);
+    cts_free(&r.c);
+}
+
+/* The wall clock steps: intervals come from mono_us when there is one; without
+ * it a backwards step restarts the interval and keeps the CPU. */
+static void test_wall_clock_step(void **state)
+{
+    (void)state;
+    struct run r;
+    start(&r, 100);
+    feed(&r, ours(1000, 100, 7, 9, 0));
+    feed(&r, ours(1200, 300, 7, 9, 20));
+    feed(&r, ours(1200 - 3600000, 500, 7, 9, 40));  /* NTP stepped back an hour */
+    feed(&r, ours(1200 + 3600000, 700, 7, 9, 60));  /* and forward two */
+    assert_int_equal(r.n, 4);
+    for (int i = 1; i < 4; i++)
+        assert_true(r.recs[i].dt_ms == 200 && r.recs[i].cpu_ms == 20);
+    assert_int_equal(r.c.wall_steps, 2);
+    assert_int_equal(r.c.steps_back, 0);
+    cts_free(&r.c);
+
+    start(&r, 100);
+    feed(&r, orig(10000, 7, 0));
+    feed(&r, orig(11000, 7, 10));
+    feed(&r, orig(5000, 7, 20));   /* stepped back: no record */
+    feed(&r, orig(6000, 7, 30));
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.c.steps_back, 1);
+    assert_true(r.recs[2].dt_ms == 1000 && r.recs[2].cpu_ms == 200);  /* both intervals' CPU */
+    assert_true(cpu_total(&r) == 300);
+    cts_free(&r.c);
+}
+
+/* PID reuse: by start_ticks when present, else by counters going backwards
+ * or a new comm after a pause. */
+static void test_pid_reuse(void **state)
+{
+    (void)state;
+    struct run r;
+    start(&r, 100);
+    feed(&r, ours(1000, 100, 7, 500, 0));
+    feed(&r, ours(1200, 300, 7, 500, 100));
+    feed(&r, ours(5000, 4100, 7, 900, 3));     /* another process, same PID */
+    feed(&r, ours(5200, 4300, 7, 900, 50));
+    assert_int_equal(r.c.nids, 2);
+    assert_true(r.recs[2].baseline && r.recs[2].cpu_ms == 0 && r.recs[2].ident == 1);
+    assert_true(r.recs[3].cpu_ms == 47);
+    assert_true(r.c.ids[0].start_ticks == 500 && r.c.ids[1].start_ticks == 900);
+    cts_free(&r.c);
+
+    /* original lines: the counter resets */
+    start(&r, 100);
+    feed(&r, orig(1000, 7, 0));
+    feed(&r, orig(2000, 7, 500));
+    feed(&r, orig(3000, 7, 20));   /* fewer ticks than before: a new process */
+    feed(&r, orig(4000, 7, 70));
+    assert_int_equal(r.c.nids, 2);
+    assert_int_equal(r.c.splits, 1);
+    assert_true(r.recs[2].baseline && r.recs[3].cpu_ms == 500);
+    assert_true(r.c.ids[0].cpu_sum_ms == 5000 && r.c.ids[1].cpu_sum_ms == 500);
+    cts_free(&r.c);
+
+    /* comm changes: right after exec (no pause) it is the same process,
+     * after a pause longer than gap_ms it is not */
+    start(&r, 100);
+    struct raw_sample s = orig(1000, 7, 0);
+    s.has_comm = true;
+    strcpy(s.comm, "systemd-run");
+    feed(&r, s);
+    s = orig(1200, 7, 5);
+    s.has_comm = true;
+    strcpy(s.comm, "ffmpeg");
+    feed(&r, s);
+    assert_int_equal(r.c.nids, 1);
+    s = orig(9000, 7, 50);
+    s.has_comm = true;
+    strcpy(s.comm, "python3");
+    feed(&r, s);
+    assert_int_equal(r.c.nids, 2);
+    cts_free(&r.c);
+}
+
+static void test_missing_fields(void **state)
+{
+    (void)state;
+    struct run r;
+    start(&r, 100);
+    struct raw_sample s = orig(1000, 7, 0);
+    s.has_ticks = false;
+    s.has_rss = false;
+    feed(&r, s);       /* no counters at all */
+    feed(&r, orig(2000, 7, 10));
+    feed(&r, orig(3000, 7, 30));
+    assert_int_equal(r.n, 3);
+    assert_false(r.recs[0].has_dt);
+    assert_int_equal(r.c.no_cpu, 1);
+    assert_true(r.recs[1].baseline);
+    assert_true(r.recs[2].cpu_ms == 200);
+
+    struct jbuf b;
+    jb_init(&b);
+    cts_rec_json(&b, &r.recs[0]);
+    assert_string_equal(b.p, "{\"ts_ms\": 1000, \"pid\": 7, \"dt_ms\": null, \"cpu_ms\": null, "
+                             "\"rss_kb\": null, \"start_ticks\": null}");
+    jb_reset(&b);
+    cts_rec_json(&b, &r.recs[2]);
+    assert_string_equal(b.p, "{\"ts_ms\": 3000, \"pid\": 7, \"dt_ms\": 1000, \"cpu_ms\": 200, "
+                             "\"rss_kb\": 1000, \"start_ticks\": null}");
+    cts_free(&r.c);
+
+    start(&r, 100);
+    s = ours(1000, 100, 7, 9, 0);
+    strcpy(s.comm, "ffmpeg");
+    s.has_comm = true;
+    struct cts_rec rec;
+    assert_true(cts_feed(&r.c, &s, &rec));
+    s.ts_ms = 1200;
+    s.mono_us = 300250;
+    s.cpu_ms = 12.5;
+    assert_true(cts_feed(&r.c, &s, &rec));
+    jb_reset(&b);
+    cts_rec_json(&b, &rec);  /* rec.comm points into s */
+    assert_string_equal(b.p, "{\"ts_ms\": 1200, \"pid\": 7, \"dt_ms\": 200.25, \"cpu_ms\": 12.5, "
+                             "\"rss_kb\": 1000, \"start_ticks\": 9, \"comm\": \"ffmpeg\"}");
+    jb_free(&b);
+    cts_free(&r.c);
+}
+
+/* cpu_ms switching source can dip: hold the high-water mark, never negative. */
+static void test_cpu_dip(void **state)
+{
+    (void)state;
+    struct run r;
+    start(&r, 100);
+    feed(&r, ours(1000, 100, 7, 9, 1000));
+    feed(&r, ours(1200, 300, 7, 9, 990));
+    feed(&r, ours(1400, 500, 7, 9, 1100));
+    assert_int_equal(r.c.cpu_dips, 1);
+    assert_int_equal(r.c.nids, 1);
+    assert_true(r.recs[1].cpu_ms == 0 && r.recs[2].cpu_ms == 100);
+    cts_free(&r.c);
+}
+
+static void test_fmt_ms(void **state)
+{
+    (void)state;
+    const double v[] = {0, 1000, 1000.2, 0.125, 1850.0004, -1.5, 0.0005, 81234.5678, 12.1};
+    const char *w[] = {"0", "1000", "1000.2", "0.125", "1850", "-1.5", "0.001", "81234.568", "12.1"};
+    char buf[32];
+    for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+        assert_int_equal(cts_fmt_ms(buf, v[i]), strlen(w[i]));
+        assert_string_equal(buf, w[i]);
+    }
+    size_t len = cts_fmt_ms(buf, -1e300);
+    assert_int_equal(len, strlen(buf));
+    assert_true(strtod(buf, NULL) == -1e300);
+}
+
+static void test_events_sort_and_invocation(void **state)
+{
+    (void)state;
+    const char *src[] = {
+        "{\"trace_id\": \"c\", \"ts_enqueue\": 300, \"pid\": 1}",
+        "{\"trace_id\": \"a\", \"ts_enqueue\": 0, \"ts_start\": 100, \"pid\": 9}",
+        "{\"trace_id\": \"b\", \"ts_enqueue\": 100, \"pid\": 2}",
+        "{\"trace_id\": \"d\", \"ts_enqueue\": 100, \"pid\": 2}",
+        "{\"trace_id\": \"e\"}",
+    };
+    json_t *ev[5];
+    for (int i = 0; i < 5; i++)
+        ev[i] = json_loads(src[i], 0, NULL);
+    cts_events_sort(ev, 5);
+    /* no time sorts first; a's ts_enqueue 0 is falsy so its ts_start counts;
+     * then by pid; b before d (stable) */
+    const char *want = "ebdac";
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(json_string_value(json_object_get(ev[i], "trace_id"))[0], want[i]);
+    cts_event_defaults(ev[0], "n1", "edge");
+    assert_string_equal(json_string_value(json_object_get(ev[0], "node")), "n1");
+    for (int i = 0; i < 5; i++)
+        json_decref(ev[i]);
+
+    json_t *e = json_loads(
+        "{\"trace_id\": \"t\", \"span_id\": null, \"module_id\": \"ffmpeg\", \"ts_enqueue\": 1, "
+        "\"ts_start\": 2, \"ts_end\": 5, \"node\": \"n\", \"stage\": \"cloud\", \"pid\": 42, "
+        "\"cpuset\": \"0-3\", \"status\": 137, \"start_ticks\": 99, \"signal\": 9, "
+        "\"cpu_user_ms\": 1200.5, \"cpu_sys_ms\": 99.5, \"max_rss_kb\": 5000, \"app\": \"ffmpeg\", "
+        "\"cpu_units\": 2, \"cpu_binding\": \"exclusive\", \"cpuset_applied\": \"2-3\", "
+        "\"cpu_weight_applied\": null, \"attempt\": 1, \"error\": null}",
+        0, NULL);
+    struct jbuf b;
+    jb_init(&b);
+    cts_inv_json(&b, e);
+    assert_string_equal(b.p,
+                        "{\"trace_id\": \"t\", \"pid\": 42, \"ts_enqueue\": 1, \"ts_start\": 2, "
+                        "\"ts_end\": 5, \"node\": \"n\", \"stage\": \"cloud\", \"status\": 137, "
+                        "\"signal\": 9, \"start_ticks\": 99, \"attempt\": 1, \"cpu_user_ms\": 1200.5, "
+                        "\"cpu_sys_ms\": 99.5, \"max_rss_kb\": 5000, \"cpu_units\": 2, "
+                        "\"cpuset\": \"2-3\", \"cpu_weight\": null, \"cpu_binding\": \"exclusive\", "
+                        "\"app\": \"ffmpeg\", \"error\": null}");
+    struct cts_inv inv;
+    cts_inv_from_event(e, &inv);
+    assert_true(inv.has_pid && inv.pid == 42 && inv.has_start_ticks && inv.start_ticks == 99);
+    assert_true(inv.has_cpu && inv.cpu_exact_ms == 1300);
+    assert_true(cts_inv_failed(&inv));
+    assert_false(inv.miss_trace_id || inv.miss_enqueue || inv.miss_pid);
+    cts_inv_free(&inv);
+    json_decref(e);
+
+    /* the original's 19 keys: nothing ours, status 0, not failed */
+    e = json_loads("{\"trace_id\": null, \"ts_enqueue\": 1, \"ts_start\": 2.7, \"pid\": 4, "
+                   "\"status\": 0, \"cpuset\": null}",
+                   0, NULL);
+    cts_inv_from_event(e, &inv);
+    assert_true(inv.miss_trace_id && inv.miss_end && !inv.miss_start);
+    assert_true(inv.has_start && inv.ts_start == 2);
+    assert_false(cts_inv_failed(&inv) || inv.has_cpu || inv.has_start_ticks);
+    cts_inv_free(&inv);
+    json_decref(e);
+    jb_free(&b);
+}
+
+static void test_nodes_json(void **state)
+{
+    (void)state;
+    json_t *meta = json_loads(
+        "{\"run_id\": \"r\", \"node\": \"cloud1\", \"stage\": \"cloud\", \"host\": \"h1\", "
+        "\"iface\": \"ens2\", \"cpu_cores\": 4, \"mem_mb\": 15997, \"cpu_model\": \"QEMU\", "
+        "\"cpu_freq_mhz\": 2399, \"boot_id\": \"b-1\", \"clk_tck\": 100, \"clock_offset_ms\": 1.25}",
+        0, NULL);
+    json_t *arr = json_array();
+    json_array_append_new(arr, cts_node_entry(meta, "ignored", "ignored"));
+    struct jbuf b;
+    jb_init(&b);
+    cts_pretty_json(&b, arr);
+    assert_string_equal(b.p, "[\n  {\n    \"node_id\": \"cloud1\",\n    \"stage\": \"cloud\",\n"
+                             "    \"cpu_cores\": 4,\n    \"mem_mb\": 15997,\n    \"cpu_model\": \"QEMU\",\n"
+                             "    \"cpu_freq_mhz\": 2399,\n    \"host\": \"h1\",\n    \"boot_id\": \"b-1\",\n"
+                             "    \"clk_tck\": 100,\n    \"run_id\": \"r\",\n"
+                             "    \"clock_offset_ms\": 1.25\n  }\n]");
+    json_decref(arr);
+    json_decref(meta);
+
+    /* no node_meta.json: the fallbacks, raw nulls */
+    json_t *e = cts_node_entry(NULL, "n2", "edge");
+    jb_reset(&b);
+    jb_json(&b, NULL, e);
+    assert_string_equal(b.p, "{\"node_id\": \"n2\", \"stage\": \"edge\", \"cpu_cores\": null, "
+                             "\"mem_mb\": null, \"cpu_model\": null, \"cpu_freq_mhz\": null}");
+    json_decref(e);
+    jb_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_baseline_and_ticks),
+        cmocka_unit_test(test_cpu_ms_wins_over_ticks),
+        cmocka_unit_test(test_equal_timestamps_keep_cpu),
+        cmocka_unit_test(test_wall_clock_step),
+        cmocka_unit_test(test_pid_reuse),
+        cmocka_unit_test(test_missing_fields),
+        cmocka_unit_test(test_cpu_dip),
+        cmocka_unit_test(test_fmt_ms),
+        cmocka_unit_test(test_events_sort_and_invocation),
+        cmocka_unit_test(test_nodes_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
