@@ -4,5 +4,7 @@
 #define TK_COMMANDS_H
 
 /* one declaration per command, e.g.  int cmd_collect(int argc, char **argv); */
+int cmd_exec(int argc, char **argv);
+int cmd_gen_inputs(int argc, char **argv);
 
 #endif

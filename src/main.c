@@ -14,6 +14,8 @@ struct command {
 
 /* Keep in the order shown by --help; one line per command. */
 static const struct command commands[] = {
+    {"exec", cmd_exec, "run a command as a traced task and record it"},
+    {"gen-inputs", cmd_gen_inputs, "generate test videos with ffmpeg's built-in sources"},
     {NULL, NULL, NULL},
 };
 
