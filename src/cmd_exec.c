@@ -351,6 +351,7 @@ int cmd_exec(int argc, char **argv)
         }
         free(dir);
         o.argv = built;
+        o.ffmpeg = true;
         if (!o.app)
             o.app = "ffmpeg";
     } else {

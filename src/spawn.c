@@ -45,6 +45,14 @@ int spawn_init(struct spawn *sp)
     if (sigprocmask(SIG_BLOCK, &set, &sp->old_mask) < 0)
         return -1;
     sp->inited = true;
+    /* An inherited SIGCHLD = SIG_IGN would auto-reap the command: no exit
+     * status, no rusage.  The child gets the original disposition back. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    if (sigaction(SIGCHLD, &dfl, &sp->old_chld) < 0)
+        return -1;
     sp->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sp->sig_fd < 0)
         return -1;
@@ -99,6 +107,7 @@ int spawn_fork(struct spawn *sp, char *const argv[])
         char go;
         if (read_full(rel[0], &go, 1) != 1)
             _exit(127);
+        sigaction(SIGCHLD, &sp->old_chld, NULL);
         sigprocmask(SIG_SETMASK, &sp->old_mask, NULL);
         execvp(argv[0], argv);
         int e = errno;
@@ -118,9 +127,16 @@ int spawn_release(struct spawn *sp)
 {
     char go = 1;
     ssize_t w;
+    /* A child that died while waiting must not take us down with SIGPIPE. */
+    struct sigaction ign, old;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
     do
         w = write(sp->release_fd, &go, 1);
     while (w < 0 && errno == EINTR);
+    sigaction(SIGPIPE, &old, NULL);
     close(sp->release_fd);
     sp->release_fd = -1;
     /* EOF: exec succeeded (the pipe was close-on-exec); data: its errno. */
@@ -262,8 +278,10 @@ void spawn_close(struct spawn *sp)
     if (sp->sig_fd >= 0)
         close(sp->sig_fd);
     sp->release_fd = sp->err_fd = sp->sig_fd = -1;
-    if (sp->inited)
+    if (sp->inited) {
+        sigaction(SIGCHLD, &sp->old_chld, NULL);
         sigprocmask(SIG_SETMASK, &sp->old_mask, NULL);
+    }
     sp->inited = false;
 }
 

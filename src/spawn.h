@@ -29,6 +29,7 @@ struct spawn {
     int err_fd;            /* read end of the exec-error pipe */
     int sig_fd;            /* signalfd for SIGCHLD + forwarded signals */
     sigset_t old_mask;
+    struct sigaction old_chld;  /* restored in the child before exec */
     bool inited;
 };
 

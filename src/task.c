@@ -248,8 +248,16 @@ static void bind_task(const struct task_opts *o, pid_t pid, uint64_t ticks, stru
         proc_read_stat(getpid(), &self_ticks, NULL);
         bd->holder = (struct cpu_holder){getpid(), self_ticks, pid, ticks};
         bd->state_path = path_join(o->run_dir, "cpus.state");
-        int rc = cpualloc_acquire(bd->state_path, &pool, o->cpu_units, &bd->holder, &got, err,
+        int rc = 1;
+        if (CPU_COUNT(&pool) < o->cpu_units) {
+            char *l = cpulist_format(&pool);
+            snprintf(err, sizeof err, "need %d CPUs but this task may only use %d (%s)",
+                     o->cpu_units, CPU_COUNT(&pool), *l ? l : "none");
+            free(l);
+        } else {
+            rc = cpualloc_acquire(bd->state_path, &pool, o->cpu_units, &bd->holder, &got, err,
                                   sizeof err);
+        }
         if (rc != 0) {
             char *msg = xasprintf("%s; running the task unpinned", err);
             warn_binding("exclusive", msg);
@@ -345,7 +353,7 @@ int task_run(const struct task_opts *o)
     /* ffmpeg: what it reads, measured before it runs */
     const char *inputs[64], *output = NULL;
     size_t nin = 0;
-    if (is_ffmpeg_command(o->argv[0])) {
+    if (o->ffmpeg || is_ffmpeg_command(o->argv[0])) {
         nin = ffmpeg_files(o->argv, inputs, ARRAY_LEN(inputs), &output);
         r.has_bytes = true;
         for (size_t i = 0; i < nin; i++)

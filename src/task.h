@@ -24,6 +24,7 @@ bool cpu_binding_parse(const char *s, enum cpu_binding *out);
 
 struct task_opts {
     char **argv;                /* the command */
+    bool ffmpeg;                /* measure ffmpeg files even if argv[0] is not "ffmpeg" */
     const char *app;            /* events.APP.jsonl; NULL = base name of argv[0] */
     const char *trace_id;       /* NULL = new UUIDv4 */
     bool has_ts_enqueue;

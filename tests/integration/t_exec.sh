@@ -96,6 +96,14 @@ sys.exit(0 if p.wait(timeout=20) == 130 else 1)"
 check "SIGINT: exec exits 130" [ $? = 0 ]
 check "SIGINT: record has signal 2" py "import json; r=[json.loads(l) for l in open('$R/events.intr.jsonl')][-1]; assert r['signal']==2 and r['status']==130"
 
+# Started with SIGCHLD ignored (inherited): exec still gets the status and rusage
+py "
+import signal, subprocess
+subprocess.run(['$TRACEKIT', 'exec', '-q', '--app', 'ign', '--', './burn', '20', 'repign'],
+               preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))"
+check "inherited SIGCHLD=SIG_IGN: record still has status and CPU" \
+  py "import json; r=[json.loads(l) for l in open('$R/events.ign.jsonl')][-1]; assert r['status']==0 and r['cpu_user_ms']+r['cpu_sys_ms'] >= 20, r"
+
 # The sentinel exists before the command runs its own code: the task reads it.
 "$TRACEKIT" exec -q --app selfcheck -- sh -c "cat $R/pids/\$\$ > seen; awk '{sub(/.*\) /, \"\"); print \$20}' /proc/\$\$/stat > myticks; echo \$\$ > mypid"
 check "the task saw its own sentinel 'PID START_TICKS' at its first line" [ "$(cat seen)" = "$(cat mypid) $(cat myticks)" ]

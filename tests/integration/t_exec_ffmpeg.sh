@@ -61,6 +61,12 @@ touch -d 2000-01-01 out/t1.mp4
 check "existing output: overwritten, no prompt (-y -nostdin)" \
   bash -c "[ $rc = 0 ] && [ \$(stat -c %Y out/t1.mp4) -gt 946771200 ]"
 
+# --profile with an ffmpeg under another name still measures its files
+ln -s "$(command -v ffmpeg)" myff
+"$TRACEKIT" exec -q --profile light1c --ffmpeg ./myff --input in/gen_96x64_1s.mp4 --output out/t3.mp4 2>/dev/null
+check "--profile --ffmpeg ./myff: bytes measured" \
+  py "import json,os; r=[json.loads(l) for l in open('$R/events.ffmpeg.jsonl')][-1]; assert r['argv'][0]=='./myff' and r['bytes_in']==os.path.getsize('in/gen_96x64_1s.mp4') and r['bytes_out']==os.path.getsize('out/t3.mp4')>0, r"
+
 # A plain ffmpeg command line: inputs and output detected from the arguments
 "$TRACEKIT" exec -q -- ffmpeg -hide_banner -loglevel error -nostdin -y -i in/gen_96x64_1s.mp4 -i in/gen_160x120_1s.mp4 -map 0:v -t 0.5 -c:v libx264 -preset ultrafast out/t2.mp4
 check "plain ffmpeg command: bytes_in sums both inputs, output detected" py "
