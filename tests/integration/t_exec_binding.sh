@@ -44,6 +44,27 @@ assert sorted(r['cpuset'] for r in rs) == ['0', '1'], rs
 assert all(r['cpu_binding'] == 'exclusive' and r['cpuset_applied'] == r['cpuset'] for r in rs), rs"
   check "leases are given back after the tasks" bash -c "[ \$(grep -vc '^#' $R/cpus.state) = 0 ]"
 
+  # Stress: 6 concurrent tasks for 2 CPUs.  Those that got a CPU must never
+  # share it in time (leases are taken before ts_start, given back after ts_end).
+  pids=()
+  for i in 1 2 3 4 5 6; do
+    "$TRACEKIT" exec -q --app stress --cpu-binding exclusive --cpuset 0-1 -- sleep 0.4 2>/dev/null & pids+=($!)
+  done
+  wait "${pids[@]}"
+  check "stress: no two tasks held the same CPU at the same time" py "
+import json
+rs = [json.loads(l) for l in open('$R/events.stress.jsonl')]
+assert len(rs) == 6, len(rs)
+pinned = [r for r in rs if r['cpu_binding'] == 'exclusive']
+assert 2 <= len(pinned) <= 6, rs
+for a in pinned:
+    for b in pinned:
+        if a is not b and a['cpuset'] == b['cpuset']:
+            assert a['ts_end'] <= b['ts_start'] or b['ts_end'] <= a['ts_start'], (a, b)
+for r in rs:
+    assert (r['cpu_binding'] == 'exclusive') == (r['cpuset'] is not None), r"
+  check "stress: all leases given back" bash -c "[ \$(grep -vc '^#' $R/cpus.state) = 0 ]"
+
   # A killed exec leaves its task running: the lease stays until the task is gone.
   "$TRACEKIT" exec -q --app exk --cpu-binding exclusive --cpuset 0-1 -- sleep 30 & ek=$!; track_pid $ek
   wait_sentinels 1
