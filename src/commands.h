@@ -6,5 +6,7 @@
 int cmd_collect(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 int cmd_gather(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_gen_inputs(int argc, char **argv);
 
 #endif

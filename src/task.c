@@ -1,0 +1,464 @@
+#include "task.h"
+#include "cgroup.h"
+#include "cpubind.h"
+#include "log.h"
+#include "procid.h"
+#include "profiles.h"
+#include "spawn.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- pure helpers ---- */
+
+const char *cpu_binding_name(enum cpu_binding b)
+{
+    return b == BIND_EXCLUSIVE ? "exclusive" : b == BIND_SHARED ? "shared" : "none";
+}
+
+bool cpu_binding_parse(const char *s, enum cpu_binding *out)
+{
+    static const enum cpu_binding all[] = {BIND_NONE, BIND_EXCLUSIVE, BIND_SHARED};
+    for (size_t i = 0; i < ARRAY_LEN(all); i++)
+        if (!strcmp(s, cpu_binding_name(all[i]))) {
+            *out = all[i];
+            return true;
+        }
+    return false;
+}
+
+void uuid4_format(const unsigned char bytes[16], char out[37])
+{
+    unsigned char b[16];
+    memcpy(b, bytes, 16);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);  /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
+}
+
+int uuid4_new(char out[37])
+{
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        got += (size_t)n;
+    }
+    uuid4_format(b, out);
+    return 0;
+}
+
+int sentinel_text(pid_t pid, uint64_t start_ticks, char *out, size_t outlen)
+{
+    return snprintf(out, outlen, "%d %" PRIu64 "\n", (int)pid, start_ticks);
+}
+
+const char *app_from_argv0(const char *argv0)
+{
+    const char *base = strrchr(argv0, '/');
+    return base && base[1] ? base + 1 : argv0;
+}
+
+static void str_or_null(struct jbuf *b, const char *key, const char *v)
+{
+    if (v)
+        jb_str(b, key, v);
+    else
+        jb_null(b, key);
+}
+
+static void int_or_null(struct jbuf *b, const char *key, bool has, int64_t v)
+{
+    if (has)
+        jb_int(b, key, v);
+    else
+        jb_null(b, key);
+}
+
+void task_record_json(const struct task_record *r, struct jbuf *b)
+{
+    jb_obj_open(b, NULL);
+    /* the original's 19 keys */
+    jb_str(b, "trace_id", r->trace_id);
+    jb_null(b, "span_id");
+    jb_null(b, "parent_id");
+    jb_str(b, "module_id", r->app);
+    jb_null(b, "instance_id");
+    jb_int(b, "ts_enqueue", r->ts_enqueue);
+    jb_int(b, "ts_start", r->ts_start);
+    jb_int(b, "ts_end", r->ts_end);
+    jb_str(b, "node", r->node);
+    jb_str(b, "stage", r->stage);
+    jb_str(b, "method", "CLI");
+    jb_str(b, "path", r->path);
+    str_or_null(b, "input", r->input);
+    str_or_null(b, "output", r->output);
+    int_or_null(b, "pid", r->pid > 0, r->pid);
+    str_or_null(b, "cpuset", r->cpuset);
+    int_or_null(b, "bytes_in", r->has_bytes, r->bytes_in);
+    int_or_null(b, "bytes_out", r->has_bytes, r->bytes_out);
+    jb_int(b, "status", r->status);
+    /* ours */
+    int_or_null(b, "start_ticks", r->has_start_ticks, (int64_t)r->start_ticks);
+    int_or_null(b, "signal", r->signal > 0, r->signal);
+    if (r->has_cpu) {
+        jb_fixed(b, "cpu_user_ms", r->cpu_user_ms, 3);
+        jb_fixed(b, "cpu_sys_ms", r->cpu_sys_ms, 3);
+    } else {
+        jb_null(b, "cpu_user_ms");
+        jb_null(b, "cpu_sys_ms");
+    }
+    int_or_null(b, "max_rss_kb", r->max_rss_kb >= 0, r->max_rss_kb);
+    jb_arr_open(b, "argv");
+    for (char *const *a = r->argv; a && *a; a++)
+        jb_str(b, NULL, *a);
+    jb_arr_close(b);
+    jb_str(b, "app", r->app);
+    jb_int(b, "cpu_units", r->cpu_units);
+    jb_str(b, "cpu_binding", r->cpu_binding);
+    str_or_null(b, "cpuset_applied", r->cpuset_applied);
+    int_or_null(b, "cpu_weight_applied", r->cpu_weight_applied >= 0, r->cpu_weight_applied);
+    int_or_null(b, "cpu_quota_applied", r->cpu_quota_applied >= 0, r->cpu_quota_applied);
+    str_or_null(b, "cgroup", r->cgroup);
+    jb_int(b, "attempt", r->attempt);
+    str_or_null(b, "error", r->error);
+    jb_obj_close(b);
+}
+
+/* ---- I/O ---- */
+
+/* Atomic for readers: the collector sees no file or a complete one.  Not
+ * fsynced: a sentinel only matters while this process is alive. */
+static int sentinel_write(const char *dir, pid_t pid, uint64_t ticks, char **path_out)
+{
+    char text[64];
+    int len = sentinel_text(pid, ticks, text, sizeof text);
+    char *tmp = xasprintf("%s/.%d.tmp", dir, (int)pid);
+    char *path = xasprintf("%s/%d", dir, (int)pid);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = -1;
+    if (fd >= 0) {
+        rc = write(fd, text, (size_t)len) == len ? 0 : -1;
+        if (close(fd) < 0)
+            rc = -1;
+        if (rc == 0)
+            rc = rename(tmp, path);
+        if (rc < 0) {
+            int e = errno;
+            unlink(tmp);
+            errno = e;
+        }
+    }
+    free(tmp);
+    if (rc == 0)
+        *path_out = path;
+    else
+        free(path);
+    return rc;
+}
+
+static int64_t file_size(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : 0;
+}
+
+static char *affinity_text(pid_t pid)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(pid, sizeof set, &set) < 0)
+        return NULL;
+    return cpulist_format(&set);
+}
+
+struct binding {
+    enum cpu_binding applied;
+    char *pinned;               /* CPU list the task was pinned to */
+    struct cg_task cg;
+    bool has_cg;
+    bool leased;
+    struct cpu_holder holder;
+    char *state_path;
+};
+
+static void warn_binding(const char *mode, const char *what)
+{
+    log_warn("%s CPU binding: %s; the record says what was applied", mode, what);
+}
+
+/* Pin pid to cpus with sched_setaffinity; false (with a warning) if refused. */
+static bool pin(pid_t pid, const cpu_set_t *cpus, const char *mode)
+{
+    if (sched_setaffinity(pid, sizeof *cpus, cpus) == 0)
+        return true;
+    char *l = cpulist_format(cpus);
+    char *msg = xasprintf("cannot pin the task to CPUs %s: %s", l, strerror(errno));
+    warn_binding(mode, msg);
+    free(msg);
+    free(l);
+    return false;
+}
+
+/* Everything between fork and release. */
+static void bind_task(const struct task_opts *o, pid_t pid, uint64_t ticks, struct binding *bd)
+{
+    char err[1024];
+    cpu_set_t want;
+    bool has_want = false;
+    if (o->cpuset) {
+        if (cpulist_parse(o->cpuset, &want, err, sizeof err) == 0)
+            has_want = true;
+        else
+            warn_binding(cpu_binding_name(o->binding), err);  /* checked by the caller */
+    }
+    char *name = xasprintf("task-%d-%" PRIu64, (int)pid, ticks);
+    struct cg_sys sys;
+    bool need_cg = o->binding != BIND_NONE;
+    if (need_cg)
+        cg_sys_detect(&sys);
+
+    if (o->binding == BIND_EXCLUSIVE) {
+        cpu_set_t pool, got;
+        if (sched_getaffinity(0, sizeof pool, &pool) < 0)
+            CPU_ZERO(&pool);
+        if (has_want)
+            CPU_AND(&pool, &pool, &want);
+        uint64_t self_ticks = 0;
+        proc_read_stat(getpid(), &self_ticks, NULL);
+        bd->holder = (struct cpu_holder){getpid(), self_ticks, pid, ticks};
+        bd->state_path = path_join(o->run_dir, "cpus.state");
+        int rc = 1;
+        if (CPU_COUNT(&pool) < o->cpu_units) {
+            char *l = cpulist_format(&pool);
+            snprintf(err, sizeof err, "need %d CPUs but this task may only use %d (%s)",
+                     o->cpu_units, CPU_COUNT(&pool), *l ? l : "none");
+            free(l);
+        } else {
+            rc = cpualloc_acquire(bd->state_path, &pool, o->cpu_units, &bd->holder, &got, err,
+                                  sizeof err);
+        }
+        if (rc != 0) {
+            char *msg = xasprintf("%s; running the task unpinned", err);
+            warn_binding("exclusive", msg);
+            free(msg);
+        } else {
+            bd->leased = true;
+            char *list = cpulist_format(&got);
+            struct cg_request rq = {o->cgroup_parent, name, -1, -1, list};
+            int crc = cg_task_create(&sys, &rq, &bd->cg, err, sizeof err);
+            if (crc == 0 || bd->cg.rel)
+                crc |= cg_task_attach(&bd->cg, pid, err, sizeof err);
+            bd->has_cg = bd->cg.rel != NULL;
+            if (crc != 0) {
+                char *msg = xasprintf("%s; pinning with sched_setaffinity only", err);
+                warn_binding("exclusive", msg);
+                free(msg);
+            }
+            if (pin(pid, &got, "exclusive")) {
+                bd->applied = BIND_EXCLUSIVE;
+                bd->pinned = list;
+                list = NULL;
+            }
+            free(list);
+        }
+    } else {
+        if (o->binding == BIND_SHARED) {
+            int weight = o->cpu_weight >= 0 ? o->cpu_weight : cg_weight_clamp(100LL * o->cpu_units);
+            struct cg_request rq = {o->cgroup_parent, name, weight, o->cpu_quota, NULL};
+            int crc = cg_task_create(&sys, &rq, &bd->cg, err, sizeof err);
+            if (bd->cg.rel)
+                crc |= cg_task_attach(&bd->cg, pid, err, sizeof err);
+            bd->has_cg = bd->cg.rel != NULL;
+            if (crc != 0)
+                warn_binding("shared", err);
+            if (bd->cg.cpu_dir)
+                bd->applied = BIND_SHARED;
+        }
+        if (has_want && pin(pid, &want, cpu_binding_name(o->binding)))
+            bd->pinned = cpulist_format(&want);
+    }
+    if (need_cg)
+        cg_sys_free(&sys);
+    free(name);
+}
+
+static void unbind_task(struct binding *bd)
+{
+    if (bd->has_cg && cg_task_remove(&bd->cg) < 0)
+        log_warn("could not remove the task's cgroup: %s", strerror(errno));
+    if (bd->leased && cpualloc_release(bd->state_path, &bd->holder) < 0)
+        log_warn("could not give back CPUs in %s: %s", bd->state_path, strerror(errno));
+    free(bd->pinned);
+    free(bd->state_path);
+}
+
+struct exit_ctx {
+    char *sentinel;
+};
+
+static void on_exit_seen(void *ud, int64_t ts_end_ms)
+{
+    (void)ts_end_ms;
+    struct exit_ctx *x = ud;
+    if (x->sentinel && unlink(x->sentinel) < 0 && errno != ENOENT)
+        log_warn("cannot remove sentinel %s: %s", x->sentinel, strerror(errno));
+}
+
+int task_run(const struct task_opts *o)
+{
+    struct task_record r;
+    memset(&r, 0, sizeof r);
+    char trace[37];
+    if (o->trace_id) {
+        r.trace_id = o->trace_id;
+    } else {
+        if (uuid4_new(trace) < 0) {
+            log_error("cannot get random bytes for a trace id: %s", strerror(errno));
+            return 127;
+        }
+        r.trace_id = trace;
+    }
+    r.app = o->app ? o->app : app_from_argv0(o->argv[0]);
+    r.path = app_from_argv0(o->argv[0]);
+    r.node = o->node;
+    r.stage = o->stage;
+    r.argv = o->argv;
+    r.cpu_units = o->cpu_units;
+    r.attempt = o->attempt;
+    r.max_rss_kb = -1;
+    r.cpu_weight_applied = r.cpu_quota_applied = -1;
+    r.cpu_binding = "none";
+
+    /* ffmpeg: what it reads, measured before it runs */
+    const char *inputs[64], *output = NULL;
+    size_t nin = 0;
+    if (o->ffmpeg || is_ffmpeg_command(o->argv[0])) {
+        nin = ffmpeg_files(o->argv, inputs, ARRAY_LEN(inputs), &output);
+        r.has_bytes = true;
+        for (size_t i = 0; i < nin; i++)
+            r.bytes_in += file_size(inputs[i]);
+        r.input = nin ? app_from_argv0(inputs[nin - 1]) : NULL;
+        r.output = output ? app_from_argv0(output) : NULL;
+    }
+
+    char *error = NULL, *applied = NULL;
+    struct binding bd;
+    memset(&bd, 0, sizeof bd);
+    struct exit_ctx ex = {NULL};
+    struct spawn sp;
+    struct spawn_result res;
+    memset(&res, 0, sizeof res);
+    int exec_err = 0;
+
+    if (spawn_init(&sp) < 0) {
+        error = xasprintf("cannot prepare to run '%s': %s", o->argv[0], strerror(errno));
+    } else if (spawn_fork(&sp, o->argv) < 0) {
+        error = xasprintf("cannot start '%s': fork: %s", o->argv[0], strerror(errno));
+    }
+    if (error) {
+        r.ts_start = r.ts_end = now_wall_ms();
+        r.status = 127;
+        spawn_close(&sp);
+        goto record;
+    }
+
+    /* The child waits: register it before it runs any of its own code. */
+    r.pid = sp.pid;
+    if (proc_read_stat(sp.pid, &r.start_ticks, NULL) == 0)
+        r.has_start_ticks = true;
+    else
+        log_warn("cannot read /proc/%d/stat: %s", (int)sp.pid, strerror(errno));
+    if (r.has_start_ticks && sentinel_write(o->pid_dir, sp.pid, r.start_ticks, &ex.sentinel) < 0)
+        log_warn("cannot write the sentinel for pid %d in %s: %s (the collector will not "
+                 "sample this task)",
+                 (int)sp.pid, o->pid_dir, strerror(errno));
+    bind_task(o, sp.pid, r.start_ticks, &bd);
+    applied = affinity_text(sp.pid);
+
+    r.ts_start = now_wall_ms();
+    exec_err = spawn_release(&sp);
+    if (exec_err)
+        error = xasprintf("cannot run '%s': %s", o->argv[0], strerror(exec_err));
+    if (spawn_wait(&sp, o->orphan_wait_ms, on_exit_seen, &ex, &res) < 0) {
+        log_error("waiting for pid %d failed: %s", (int)sp.pid, strerror(errno));
+        res.ts_end_ms = now_wall_ms();
+        res.wstatus = 127 << 8;
+    }
+    spawn_close(&sp);
+    on_exit_seen(&ex, 0);  /* no-op unless the wait failed */
+
+    r.ts_end = res.ts_end_ms;
+    r.status = status_from_wait(res.wstatus, &r.signal);
+    if (exec_err) {
+        r.status = 127;
+        r.signal = 0;
+    }
+    r.has_cpu = true;
+    r.cpu_user_ms = timeval_ms(&res.ru.ru_utime);
+    r.cpu_sys_ms = timeval_ms(&res.ru.ru_stime);
+    r.max_rss_kb = res.ru.ru_maxrss;
+    r.cpu_binding = cpu_binding_name(bd.applied);
+    r.cpuset = bd.pinned;
+    r.cpuset_applied = applied;
+    r.cpu_weight_applied = bd.has_cg ? bd.cg.weight : -1;
+    r.cpu_quota_applied = bd.has_cg ? bd.cg.quota_pct : -1;
+    r.cgroup = bd.has_cg ? bd.cg.rel : NULL;
+    if (res.orphans_signalled)
+        log_warn("terminated %d process%s the command left running", res.orphans_signalled,
+                 res.orphans_signalled == 1 ? "" : "es");
+    if (r.has_bytes)
+        r.bytes_out = file_size(output);
+
+record:;
+    r.ts_enqueue = o->has_ts_enqueue ? o->ts_enqueue : r.ts_start;
+    r.error = error;
+    if (error)
+        log_error("%s", error);
+    struct jbuf b;
+    jb_init(&b);
+    task_record_json(&r, &b);
+    char *fname = xasprintf("events.%s.jsonl", r.app);
+    char *events = path_join(o->run_dir, fname);
+    int status = r.status;
+    if (jsonl_append_line(events, &b) < 0) {
+        log_error("cannot append the record to %s: %s", events, strerror(errno));
+        if (status == 0)
+            status = 1;
+    } else {
+        char how[48] = "";
+        if (r.signal)
+            snprintf(how, sizeof how, " (killed by signal %d)", r.signal);
+        log_info("%s pid %d: status %d%s, %" PRId64 " ms, cpu %.1f ms -> %s", r.app, (int)r.pid,
+                 r.status, how, r.ts_end - r.ts_start, r.cpu_user_ms + r.cpu_sys_ms, events);
+    }
+    /* After the reap (cgroups must be empty); the record used their names. */
+    unbind_task(&bd);
+    jb_free(&b);
+    free(fname);
+    free(events);
+    free(ex.sentinel);
+    free(error);
+    free(applied);
+    return status;
+}

@@ -1,0 +1,175 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "jsonl.h"
+#include "procid.h"
+#include "spawn.h"
+#include "task.h"
+
+static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+static void assert_uuid4(const char *u)
+{
+    assert_int_equal(strlen(u), 36);
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            assert_int_equal(u[i], '-');
+        else
+            assert_true(is_hex(u[i]));
+    }
+    assert_int_equal(u[14], '4');                     /* version */
+    assert_non_null(strchr("89ab", u[19]));           /* variant 10xx */
+}
+
+static void test_uuid4(void **state)
+{
+    (void)state;
+    unsigned char zero[16] = {0}, ones[16];
+    memset(ones, 0xff, sizeof ones);
+    char u[37];
+    uuid4_format(zero, u);
+    assert_string_equal(u, "00000000-0000-4000-8000-000000000000");
+    uuid4_format(ones, u);
+    assert_string_equal(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+    unsigned char seq[16];
+    for (int i = 0; i < 16; i++)
+        seq[i] = (unsigned char)(i * 17);
+    uuid4_format(seq, u);
+    assert_string_equal(u, "00112233-4455-4677-8899-aabbccddeeff");
+    char a[37], b[37];
+    assert_int_equal(uuid4_new(a), 0);
+    assert_int_equal(uuid4_new(b), 0);
+    assert_uuid4(a);
+    assert_uuid4(b);
+    assert_string_not_equal(a, b);
+}
+
+static void test_status_mapping(void **state)
+{
+    (void)state;
+    int sig = -1;
+    assert_int_equal(status_from_wait(0, &sig), 0);
+    assert_int_equal(sig, 0);
+    assert_int_equal(status_from_wait(3 << 8, &sig), 3);
+    assert_int_equal(status_from_wait(127 << 8, &sig), 127);
+    assert_int_equal(sig, 0);
+    assert_int_equal(status_from_wait(15, &sig), 143);  /* killed by SIGTERM */
+    assert_int_equal(sig, 15);
+    assert_int_equal(status_from_wait(9 | 0x80, &sig), 137);  /* SIGKILL, core flag */
+    assert_int_equal(sig, 9);
+    assert_true(WIFSIGNALED(9 | 0x80));
+    struct timeval tv = {2, 345678};
+    assert_true(timeval_ms(&tv) == 2345.678);
+}
+
+static void test_binding_names(void **state)
+{
+    (void)state;
+    enum cpu_binding b;
+    assert_true(cpu_binding_parse("exclusive", &b));
+    assert_int_equal(b, BIND_EXCLUSIVE);
+    assert_true(cpu_binding_parse("shared", &b));
+    assert_int_equal(b, BIND_SHARED);
+    assert_true(cpu_binding_parse("none", &b));
+    assert_int_equal(b, BIND_NONE);
+    assert_false(cpu_binding_parse("Shared", &b));
+    assert_false(cpu_binding_parse("", &b));
+    assert_string_equal(cpu_binding_name(BIND_SHARED), "shared");
+}
+
+static void test_sentinel_and_stat(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_int_equal(sentinel_text(4242, 123456, buf, sizeof buf), 12);
+    assert_string_equal(buf, "4242 123456\n");
+
+    uint64_t ticks = 0;
+    pid_t ppid = 0;
+    /* a command name with blanks and parentheses */
+    const char *stat = "77 (a) b (c)) S 12 77 77 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 1 0 "
+                       "987654 1000 200 18446744073709551615\n";
+    assert_int_equal(procstat_parse(stat, &ticks, &ppid), 0);
+    assert_int_equal(ticks, 987654);
+    assert_int_equal(ppid, 12);
+    assert_int_equal(procstat_parse("77 (x) S 1 2 3", &ticks, &ppid), -1);
+    assert_int_equal(procstat_parse("no parens", &ticks, &ppid), -1);
+    assert_int_equal(ticks, 987654);  /* untouched on failure */
+
+    assert_string_equal(app_from_argv0("/usr/bin/ffmpeg"), "ffmpeg");
+    assert_string_equal(app_from_argv0("python3"), "python3");
+    assert_string_equal(app_from_argv0("./x/"), "./x/");
+}
+
+static void test_record_json(void **state)
+{
+    (void)state;
+    char *argv[] = {"ffmpeg", "-i", "in \"q\".mp4", "out.mp4", NULL};
+    struct task_record r = {
+        .trace_id = "t-1", .ts_enqueue = 1000, .ts_start = 1500, .ts_end = 2500,
+        .node = "cloud1", .stage = "cloud", .path = "ffmpeg", .input = "in \"q\".mp4",
+        .output = "out.mp4", .pid = 4242, .cpuset = "0-1", .has_bytes = true, .bytes_in = 10,
+        .bytes_out = 20, .status = 143, .has_start_ticks = true, .start_ticks = 99, .signal = 15,
+        .has_cpu = true, .cpu_user_ms = 12.3456, .cpu_sys_ms = 0.5, .max_rss_kb = 2048,
+        .argv = argv, .app = "ffmpeg", .cpu_units = 2, .cpu_binding = "exclusive",
+        .cpuset_applied = "0-1", .cpu_weight_applied = -1, .cpu_quota_applied = 50,
+        .cgroup = "/tracekit/task-4242-99", .attempt = 2, .error = NULL,
+    };
+    struct jbuf b;
+    jb_init(&b);
+    task_record_json(&r, &b);
+    jb_append(&b, "", 1);
+    assert_string_equal(
+        b.p,
+        "{\"trace_id\": \"t-1\", \"span_id\": null, \"parent_id\": null, \"module_id\": \"ffmpeg\", "
+        "\"instance_id\": null, \"ts_enqueue\": 1000, \"ts_start\": 1500, \"ts_end\": 2500, "
+        "\"node\": \"cloud1\", \"stage\": \"cloud\", \"method\": \"CLI\", \"path\": \"ffmpeg\", "
+        "\"input\": \"in \\\"q\\\".mp4\", \"output\": \"out.mp4\", \"pid\": 4242, \"cpuset\": "
+        "\"0-1\", \"bytes_in\": 10, \"bytes_out\": 20, \"status\": 143, \"start_ticks\": 99, "
+        "\"signal\": 15, \"cpu_user_ms\": 12.346, \"cpu_sys_ms\": 0.500, \"max_rss_kb\": 2048, "
+        "\"argv\": [\"ffmpeg\", \"-i\", \"in \\\"q\\\".mp4\", \"out.mp4\"], \"app\": \"ffmpeg\", "
+        "\"cpu_units\": 2, \"cpu_binding\": \"exclusive\", \"cpuset_applied\": \"0-1\", "
+        "\"cpu_weight_applied\": null, \"cpu_quota_applied\": 50, \"cgroup\": "
+        "\"/tracekit/task-4242-99\", \"attempt\": 2, \"error\": null}");
+
+    /* a command that never started: nulls where nothing was measured */
+    struct task_record f = {
+        .trace_id = "t-2", .ts_enqueue = 5, .ts_start = 5, .ts_end = 5, .node = "n",
+        .stage = "s", .path = "nope", .status = 127, .max_rss_kb = -1, .argv = argv + 3,
+        .app = "nope", .cpu_units = 1, .cpu_binding = "none", .cpu_weight_applied = -1,
+        .cpu_quota_applied = -1, .attempt = 1, .error = "cannot start",
+    };
+    jb_reset(&b);
+    task_record_json(&f, &b);
+    jb_append(&b, "", 1);
+    json_error_t je;
+    json_t *o = json_loads(b.p, 0, &je);
+    assert_non_null(o);
+    assert_true(json_is_null(json_object_get(o, "pid")));
+    assert_true(json_is_null(json_object_get(o, "bytes_in")));
+    assert_true(json_is_null(json_object_get(o, "cpu_user_ms")));
+    assert_true(json_is_null(json_object_get(o, "signal")));
+    assert_int_equal(json_integer_value(json_object_get(o, "status")), 127);
+    assert_string_equal(json_string_value(json_object_get(o, "error")), "cannot start");
+    assert_int_equal(json_object_size(o), 34);
+    json_decref(o);
+    jb_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uuid4),
+        cmocka_unit_test(test_status_mapping),
+        cmocka_unit_test(test_binding_names),
+        cmocka_unit_test(test_sentinel_and_stat),
+        cmocka_unit_test(test_record_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
