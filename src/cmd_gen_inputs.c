@@ -5,7 +5,7 @@
 #include "geninputs.h"
 #include "log.h"
 #include "profiles.h"
-#include "spawn.h"
+#include "launch.h"
 #include "util.h"
 
 #include <errno.h>

@@ -4,7 +4,7 @@
 #include "log.h"
 #include "procid.h"
 #include "profiles.h"
-#include "spawn.h"
+#include "launch.h"
 #include "util.h"
 
 #include <errno.h>

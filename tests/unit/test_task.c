@@ -9,7 +9,7 @@
 
 #include "jsonl.h"
 #include "procid.h"
-#include "spawn.h"
+#include "launch.h"
 #include "task.h"
 
 static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }

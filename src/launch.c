@@ -1,4 +1,4 @@
-#include "spawn.h"
+#include "launch.h"
 #include "procid.h"
 #include "util.h"
 

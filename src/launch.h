@@ -1,4 +1,4 @@
-/* spawn.h -- start a command as a traced task, in three steps:
+/* launch.h -- start a command as a traced task, in three steps:
  *
  *   spawn_init()     block SIGCHLD and the signals to forward, open a
  *                    signalfd, become a child subreaper;
@@ -14,8 +14,8 @@
  * CPU totals come from RUSAGE_CHILDREN once every descendant is reaped, so
  * the spawning process must have no other children (tracekit exec is one
  * process per task). */
-#ifndef TK_SPAWN_H
-#define TK_SPAWN_H
+#ifndef TK_LAUNCH_H
+#define TK_LAUNCH_H
 
 #include <signal.h>
 #include <stdbool.h>
