@@ -196,6 +196,14 @@ long policy_select(const struct policy *p, const struct pol_host *hosts, size_t 
     return chosen;
 }
 
+void policy_commit(struct pol_host *h, const struct pol_task *t)
+{
+    h->units_free -= need_units(t);
+    if (h->mem_total_mb > 0 && t->mem_mb > 0)
+        h->mem_free_mb -= t->mem_mb;
+    h->instances++;
+}
+
 bool policy_never_fits(const struct pol_host *hosts, size_t n, const struct pol_task *t)
 {
     if (n == 0)

@@ -136,6 +136,11 @@ long policy_select(const struct policy *p, const struct pol_host *hosts, size_t 
                    const struct pol_task *t, struct pyrand *rng, struct pol_rank *ranked,
                    size_t *nranked);
 
+/* Apply a placement to a host snapshot, as the placement script does:
+ * the task's units (at least 1) and memory are taken, instances + 1.  Lets a
+ * scheduler decide several queued tasks from one snapshot. */
+void policy_commit(struct pol_host *h, const struct pol_task *t);
+
 /* True if no host could ever take the task, even empty (needs more units
  * or memory than the largest host): waiting for it would block the queue
  * forever.  False when there are no hosts at all (they may still come). */

@@ -290,6 +290,26 @@ static void test_ratios_and_never_fits(void **state)
     policy_set_ratios(&p, 0, 1.5);
     assert_string_equal(pick(&p, h, 2, 2, 200), "o");
 
+    /* Deciding a queue from one snapshot: commit, then decide again. */
+    struct pol_host snap[2];
+    memcpy(snap, h, sizeof snap);
+    struct pol_task two = {2, 50, 0};
+    policy_set_ratios(&p, 1.0, 1.0);
+    struct pol_host roomy[2] = {{"r1", true, 4, 4, 4, 1000, 1000, 0, 2, 0},
+                                {"r2", true, 4, 4, 4, 1000, 900, 0, 0, 0}};
+    assert_string_equal(pick(&p, roomy, 2, 2, 50), "r1"); /* more free MiB */
+    policy_commit(&roomy[0], &two);
+    assert_int_equal(roomy[0].units_free, 2);
+    assert_int_equal(roomy[0].mem_free_mb, 950);
+    assert_int_equal(roomy[0].instances, 1);
+    assert_string_equal(pick(&p, roomy, 2, 2, 50), "r1"); /* 950 > 900 */
+    policy_commit(&roomy[0], &two);
+    assert_string_equal(pick(&p, roomy, 2, 1, 0), "r2");  /* r1 full (and --parallel 2) */
+    struct pol_task zero = {0, 0, 0};
+    policy_commit(&snap[1], &zero); /* 0 units still takes one, like the original */
+    assert_int_equal(snap[1].units_free, -1);
+    assert_int_equal(snap[1].mem_free_mb, 1000);
+
     struct pol_task big = {7, 0, 0}, fits = {6, 0, 0}, mem = {1, 1001, 0};
     assert_true(policy_never_fits(h, 2, &big));
     assert_false(policy_never_fits(h, 2, &fits)); /* o is busy, but 6 units total */
