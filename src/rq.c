@@ -46,6 +46,8 @@ struct rq {
     unsigned reconnects;
     int64_t id_next, id_end;  /* reserved task ids [next, end) */
     unsigned jitter;
+    uint32_t nonce;           /* with pid and batches: unique batch tokens */
+    uint64_t batches;
 };
 
 const char *rq_error(const struct rq *q) { return q->err; }
@@ -522,6 +524,8 @@ struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err
     q->desc = redisurl_describe(u);
     q->prefix = xasprintf("tk:%s:", o->run_id);
     q->jitter = (unsigned)getpid() ^ (unsigned)now_mono_ns();
+    if (getrandom(&q->nonce, sizeof q->nonce, 0) != (ssize_t)sizeof q->nonce)
+        q->nonce = (uint32_t)now_mono_ns();
 
     int rc = connect_once(q);
     if (rc == 0)
@@ -940,8 +944,11 @@ int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
 {
     if (n == 0)
         return 0;
+    char token[64];
+    snprintf(token, sizeof token, "%d.%08x.%llu", (int)getpid(), q->nonce,
+             (unsigned long long)++q->batches);
     char (*num)[2][24] = xmalloc(n * sizeof *num);
-    const char **args = xmalloc(n * 3 * sizeof *args);
+    const char **args = xmalloc(n * 5 * sizeof *args);
     for (size_t i = 0; i < n; i++) {
         if (!run_id_valid(r[i].node)) {
             set_err(q, "invalid node id '%s'", r[i].node ? r[i].node : "");
@@ -954,11 +961,13 @@ int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
             snprintf(num[i][1], 24, "%lld", (long long)r[i].expect_ver);
         else
             num[i][1][0] = 0;
-        args[i * 3] = num[i][0];
-        args[i * 3 + 1] = r[i].node;
-        args[i * 3 + 2] = num[i][1];
+        args[i * 5] = num[i][0];
+        args[i * 5 + 1] = r[i].node;
+        args[i * 5 + 2] = num[i][1];
+        args[i * 5 + 3] = token;
+        args[i * 5 + 4] = i > 0 && r[i].expect_ver >= 0 ? "1" : "0";
     }
-    struct batch b = {S_PLACE, n, 3, args, NULL};
+    struct batch b = {S_PLACE, n, 5, args, NULL};
     int rc = run_batch(q, &b);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = parse_place(q, b.replies[i], &res[i]);

@@ -109,7 +109,7 @@ void rq_host_to_pol(const struct rq_host *h, struct pol_host *out);
 
 enum rq_place_status {
     RQ_P_OK,        /* placed */
-    RQ_P_ALREADY,   /* it was already placed on that node (a retried call) */
+    RQ_P_ALREADY,   /* this very call placed it already (retried after a lost reply) */
     RQ_P_STALE,     /* the task is no longer at the head of q:pending */
     RQ_P_VERSION,   /* the state changed since expect_ver */
     RQ_P_NOCAP,     /* not enough free units */
@@ -123,7 +123,9 @@ enum rq_place_status {
 struct rq_place_req {
     int64_t task_id;     /* must be the head of q:pending */
     const char *node;
-    int64_t expect_ver;  /* < 0: do not check the version */
+    int64_t expect_ver;  /* < 0: do not check the version; in a batch the
+                            i-th request expects version + i, and also that
+                            every earlier request of the batch succeeded */
 };
 
 struct rq_place_res {
@@ -136,7 +138,9 @@ struct rq_place_res {
  * memory and a --parallel slot; then take the units and memory, move the
  * task to q:NODE and count it in run_count (B7, B8, B9). */
 int rq_place(struct rq *q, const struct rq_place_req *r, struct rq_place_res *res);
-/* Several placements in one pipelined round trip, applied in order. */
+/* Several placements in one pipelined round trip, applied in order.  With
+ * versions, once one fails every later one fails too (they were decided on
+ * a state that no longer exists). */
 int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
                   struct rq_place_res *res);
 /* Take the head task out of the queue for good (e.g. it can never fit):

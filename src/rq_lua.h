@@ -23,6 +23,12 @@ static const char LUA_PRELUDE[] =
     /* integers as text without an exponent (Lua numbers are doubles) */
     "local function int(v) return string.format('%d', v) end\n"
     "local function num(v) return tonumber(v) or 0 end\n"
+    /* every state change other than a placement: new version, and no batch
+     * of placements can chain onto it (see LUA_PLACE) */
+    "local function bump()\n"
+    "  redis.call('DEL', P..'lastbatch')\n"
+    "  return redis.call('INCR', P..'ver')\n"
+    "end\n"
     /* one ledger line per finished task */
     "local function record(id, status, rc, reason)\n"
     "  local f = redis.call('HMGET', P..'task:'..id, 'trace', 'attempt', 'node', 'worker',\n"
@@ -91,7 +97,7 @@ static const char LUA_PRELUDE[] =
     "  end\n"
     "  redis.call('DEL', inflight, P..'alive:'..W)\n"
     "  redis.call('HDEL', P..'workers', W)\n"
-    "  redis.call('INCR', P..'ver')\n"
+    "  bump()\n"
     "  return n, dead\n"
     "end\n"
     /* first delivery of a task that sits in W's in-flight list */
@@ -116,20 +122,33 @@ static const char LUA_ENQUEUE[] =
     "redis.call('HINCRBY', P..'stats', 'enqueued', 1)\n"
     "return 1\n";
 
-/* ARGV: P, id, node, expected version ('' = any).
+/* ARGV: P, id, node, expected version ('' = any), batch token, chain.
+ * The token is unique per rq_place_many call.  With a version given, the
+ * first placement of a batch needs the state to be at that version; the
+ * i-th needs version + i *and* the last state change to be this batch's own
+ * previous placement (lastbatch == token): then the state is exactly the
+ * one the decisions were made on, even with other schedulers around.
  * Returns {status, version[, free units]}. */
 static const char LUA_PLACE[] =
-    "local id, node = ARGV[2], ARGV[3]\n"
+    "local id, node, token = ARGV[2], ARGV[3], ARGV[5]\n"
     "local tk = P..'task:'..id\n"
     "local ver = num(redis.call('GET', P..'ver'))\n"
-    "local f = redis.call('HMGET', tk, 'state', 'node', 'cpu', 'mem')\n"
+    "local f = redis.call('HMGET', tk, 'state', 'node', 'cpu', 'mem', 'placed_by')\n"
     "if not f[1] then return {'gone', ver} end\n"
     "if f[1] ~= 'pending' then\n"
-    "  if f[2] == node and (f[1] == 'placed' or f[1] == 'running') then return {'already', ver} end\n"
+    /* a retry of this very call after a lost reply */
+    "  if f[2] == node and f[5] == token and (f[1] == 'placed' or f[1] == 'running') then\n"
+    "    return {'already', ver}\n"
+    "  end\n"
     "  return {'stale', ver}\n"
     "end\n"
     "if redis.call('LINDEX', P..'q:pending', 0) ~= id then return {'stale', ver} end\n"
-    "if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= ver then return {'version', ver} end\n"
+    "if ARGV[4] ~= '' then\n"
+    "  if tonumber(ARGV[4]) ~= ver then return {'version', ver} end\n"
+    "  if ARGV[6] == '1' and redis.call('GET', P..'lastbatch') ~= token then\n"
+    "    return {'version', ver}\n"
+    "  end\n"
+    "end\n"
     "if redis.call('SISMEMBER', P..'nodes', node) == 0 then return {'unknown', ver} end\n"
     "local w = redis.call('GET', P..'worker:'..node)\n"
     "if not w or redis.call('EXISTS', P..'alive:'..w) == 0 then return {'down', ver} end\n"
@@ -149,8 +168,10 @@ static const char LUA_PLACE[] =
     "redis.call('DECRBY', P..'cap:'..node, need)\n"
     "redis.call('INCR', P..'run_count:'..node)\n"
     "redis.call('RPUSH', P..'q:'..node, id)\n"
-    "redis.call('HSET', tk, 'state', 'placed', 'node', node, 'ts_place', int(now_ms()))\n"
+    "redis.call('HSET', tk, 'state', 'placed', 'node', node, 'ts_place', int(now_ms()),\n"
+    "           'placed_by', token)\n"
     "redis.call('HINCRBY', P..'stats', 'placed', 1)\n"
+    "redis.call('SET', P..'lastbatch', token)\n"
     "return {'ok', redis.call('INCR', P..'ver'), cap - need}\n";
 
 /* ARGV: P, worker, node, lease_ms, maxdel, held ids...
@@ -218,7 +239,7 @@ static const char LUA_COMPLETE[] =
     "redis.call('HSET', tk, 'state', status, 'rc', ARGV[6], 'lease', 0)\n"
     "redis.call('RPUSH', P..'results', record(id, status, tonumber(ARGV[6]), nil))\n"
     "redis.call('HINCRBY', P..'stats', status, 1)\n"
-    "redis.call('INCR', P..'ver')\n"
+    "bump()\n"
     "return {'ok'}\n";
 
 /* ARGV: P, maxdel.  Returns {workers reaped, requeued, dead}. */
@@ -243,7 +264,7 @@ static const char LUA_REAP[] =
     "    end\n"
     "  end\n"
     "end\n"
-    "if nq + nd > 0 then redis.call('INCR', P..'ver') end\n"
+    "if nq + nd > 0 then bump() end\n"
     "return {nw, nq, nd}\n";
 
 /* ARGV: P, node, worker, cap_total, phys, ratio, mem_total, parallel,
@@ -277,7 +298,7 @@ static const char LUA_REGISTER[] =
     "           P..'phys:'..node, ARGV[5], P..'ratio:'..node, ARGV[6],\n"
     "           P..'mem_total:'..node, ARGV[7], P..'mem:'..node, int(memtot - usedmem),\n"
     "           P..'parallel:'..node, ARGV[8], P..'run_count:'..node, int(n))\n"
-    "redis.call('INCR', P..'ver')\n"
+    "bump()\n"
     "return {'ok', int(total - used)}\n";
 
 /* ARGV: P, worker.  Returns the number of tasks handed back. */
@@ -319,6 +340,7 @@ static const char LUA_REJECT[] =
     "redis.call('HSET', P..'task:'..id, 'state', 'rejected')\n"
     "redis.call('RPUSH', P..'results', record(id, 'rejected', nil, ARGV[3]))\n"
     "redis.call('HINCRBY', P..'stats', 'rejected', 1)\n"
+    "bump()\n"
     "return 1\n";
 
 /* ARGV: P.  Returns {'ok'} or {'bad', what}. */

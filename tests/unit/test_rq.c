@@ -6,14 +6,17 @@
  * driver() below): they need several processes (concurrent schedulers,
  * workers killed with SIGKILL, a Redis restart), which a shell script
  * orchestrates better; building the driver here gets it the ASan/UBSan
- * build and leak checks for free. */
+ * build and leak checks for free.  The driver is at the end of the file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,7 +324,7 @@ static void test_place_rules(void **state)
     assert_int_equal(place(q, 999, "n1", -1, NULL), RQ_P_GONE);
     assert_int_equal(place(q, a, "n1", ver, &left), RQ_P_OK);
     assert_int_equal(left, 1);
-    assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_ALREADY); /* a retried call */
+    assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_STALE); /* another call: not its own */
     assert_int_equal(place(q, a, "n2", -1, NULL), RQ_P_STALE);
     assert_int_equal(place(q, b, "n1", -1, &left), RQ_P_NOCAP);  /* B7: never below 0 */
     assert_int_equal(left, 1);
@@ -737,10 +740,33 @@ static void test_reconnect_and_noscript(void **state)
     raw_int("SCRIPT FLUSH");
     assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_OK);
     raw_int("SCRIPT FLUSH");
-    struct rq_place_req r[2] = {{a, "n1", -1}, {a, "n1", -1}};
+    /* pipelined path; the same request twice in one call stands for a
+     * retry after a lost reply: the second finds its own placement */
+    int64_t b = enq(q, "{}");
+    struct rq_place_req r[2] = {{b, "n1", -1}, {b, "n1", -1}};
     struct rq_place_res res[2];
-    assert_int_equal(rq_place_many(q, r, 2, res), 0); /* pipelined path */
-    assert_int_equal(res[0].st, RQ_P_ALREADY);
+    assert_int_equal(rq_place_many(q, r, 2, res), 0);
+    assert_int_equal(res[0].st, RQ_P_OK);
+    assert_int_equal(res[1].st, RQ_P_ALREADY);
+
+    /* a batch chained on versions: once one fails, the rest fail */
+    int64_t c = enq(q, "{\"cpu_units\": 3}"), d = enq(q, "{}");
+    struct rq_state st;
+    assert_int_equal(rq_state(q, 2, &st), 0);
+    struct rq_place_req ch[2] = {{c, "n1", st.ver}, {d, "n1", st.ver + 1}};
+    assert_int_equal(rq_place_many(q, ch, 2, res), 0);
+    assert_int_equal(res[0].st, RQ_P_NOCAP); /* 2 of 4 units left */
+    assert_int_equal(res[1].st, RQ_P_STALE); /* d is not the head */
+    rq_state_free(&st);
+    ch[0] = (struct rq_place_req){c, "n2", -1};
+    reg(q, "n2", "w2", 4, 0, 0, 10000);
+    assert_int_equal(rq_state(q, 2, &st) == 0 && st.head[0].id == c, 1);
+    ch[0].expect_ver = st.ver;
+    ch[1] = (struct rq_place_req){d, "n1", st.ver + 1};
+    assert_int_equal(rq_place_many(q, ch, 2, res), 0);
+    assert_int_equal(res[0].st, RQ_P_OK);
+    assert_int_equal(res[1].st, RQ_P_OK);
+    rq_state_free(&st);
     assert_consistent(q);
     rq_purge(q);
     rq_close(q);
@@ -794,7 +820,7 @@ static int teardown(void **state)
     return 0;
 }
 
-int driver(int argc, char **argv);
+static int driver(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
@@ -823,11 +849,423 @@ int main(int argc, char **argv)
     return cmocka_run_group_tests(tests, setup, teardown);
 }
 
-/* ---- integration driver ---- */
+/* ---- the process-level driver of the t_rq*.sh integration tests ----
+ * A test tool, not a product command (`tracekit worker/scheduler/dispatch`
+ * come later).
+ *
+ *   test_rq COMMAND ARGS...     (Redis from $RQ_URL, run id from $RQ_RUN,
+ *                                password optionally from $RQ_PASSWORD_FILE)
+ *   connect                      open and close; the error on failure
+ *   enqueue N CPU_MAX SLEEP_MS   N tasks, cpu_units 1..CPU_MAX round robin
+ *   register NODE WORKER CAP PARALLEL TTL_MS
+ *   place NODE                   place the head task on NODE
+ *   placer POLICY BATCH IDLE_MS EXPECT
+ *                                placement rounds + reaping until EXPECT tasks
+ *                                finished, or IDLE_MS without a placement
+ *   worker NODE WORKER CAP PARALLEL TTL_MS EXPECT
+ *                                PARALLEL threads take, "run" (sleep_ms) and
+ *                                complete tasks until EXPECT finished;
+ *                                SIGTERM: stop, leave (hand tasks back)
+ *   take NODE WORKER             take one task, print "ID ATTEMPT", exit
+ *   complete WORKER ID ATTEMPT   print ok|dup|superseded|gone
+ *   reap MAXDEL                  print "WORKERS REQUEUED DEAD"
+ *   audit | counts | verify N
+ *
+ * Exit status 0 on success, 1 on failure, 2 on usage errors.  Headers it
+ * needs are included at the top of the file. */
 
-int driver(int argc, char **argv)
+static struct rq *drv_open(void)
 {
-    (void)argc;
-    fprintf(stderr, "unknown driver command %s\n", argv[0]);
-    return 2;
+    const char *url = getenv("RQ_URL"), *run = getenv("RQ_RUN"), *pwf = getenv("RQ_PASSWORD_FILE");
+    struct redis_url u;
+    char err[512];
+    if (redisurl_parse(redisurl_choose(url), &u, err, sizeof err) != 0 ||
+        (pwf && redisurl_password_file(&u, pwf, err, sizeof err) != 0)) {
+        fprintf(stderr, "%s\n", err);
+        return NULL;
+    }
+    struct rq_opts o = {.run_id = run ? run : "itest", .connect_timeout_ms = 1000,
+                        .retry_ms = 30000, .backoff_min_ms = 20, .backoff_max_ms = 500};
+    struct rq *q = rq_open(&u, &o, err, sizeof err);
+    redisurl_free(&u);
+    if (!q)
+        fprintf(stderr, "%s\n", err);
+    return q;
+}
+
+static int64_t drv_num(const char *s)
+{
+    int64_t v;
+    if (!s || !parse_i64(s, INT64_MIN, INT64_MAX, &v)) {
+        fprintf(stderr, "not a number: %s\n", s ? s : "(missing)");
+        exit(2);
+    }
+    return v;
+}
+
+static int64_t drv_finished(struct rq *q)
+{
+    struct rq_counts c;
+    if (rq_counts(q, &c) != 0)
+        return -1;
+    return c.done + c.failed + c.dead + c.rejected;
+}
+
+static int drv_enqueue(struct rq *q, int64_t n, int64_t cpu_max, int64_t sleep_ms)
+{
+    enum { CHUNK = 256 };
+    char *f[CHUNK];
+    for (int64_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; k < CHUNK && i < n; k++, i++)
+            f[k] = xasprintf("{\"n\": %lld, \"cpu_units\": %lld, \"sleep_ms\": %lld}",
+                             (long long)i, (long long)(1 + i % cpu_max), (long long)sleep_ms);
+        int rc = rq_enqueue_many(q, (const char *const *)f, k, NULL);
+        for (size_t j = 0; j < k; j++)
+            free(f[j]);
+        if (rc < 0) {
+            fprintf(stderr, "enqueue: %s\n", rq_error(q));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int drv_placer(struct rq *q, const char *pol, int64_t batch, int64_t idle_ms,
+                      int64_t expect)
+{
+    struct policy p;
+    char err[256];
+    if (policy_named(pol, &p, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    struct placer s;
+    placer_init(&s, q, &p, getpid(), (size_t)batch);
+    int64_t last_progress = now_mono_ns(), last_reap = 0;
+    for (;;) {
+        int n = placer_round(&s);
+        if (n < 0) {
+            fprintf(stderr, "placer: %s\n", rq_error(q));
+            return 1;
+        }
+        int64_t now = now_mono_ns();
+        if (n > 0)
+            last_progress = now;
+        if (now - last_reap > 200000000LL) {
+            struct rq_reap_stats rs;
+            if (rq_reap(q, 3, &rs) == 0 && rs.requeued + rs.dead > 0)
+                last_progress = now;
+            last_reap = now;
+        }
+        if (expect > 0 && drv_finished(q) >= expect)
+            break;
+        if (idle_ms > 0 && now - last_progress > idle_ms * 1000000LL)
+            break;
+        if (n == 0)
+            msleep(2); /* nothing to do or blocked: do not spin */
+    }
+    printf("placed %llu conflicts %llu rounds %llu reconnects %u\n",
+           (unsigned long long)s.st.placed, (unsigned long long)s.st.conflicts,
+           (unsigned long long)s.st.rounds, rq_reconnects(q));
+    return 0;
+}
+
+/* ---- worker ---- */
+
+static atomic_int drv_stop;
+
+static void drv_on_term(int sig)
+{
+    (void)sig;
+    atomic_store(&drv_stop, 1);
+}
+
+struct drv_worker {
+    const char *node;
+    char worker[96];
+    int64_t cap, parallel, expect;
+    int ttl_ms;
+    pthread_mutex_t mu;       /* serialises rq_take and guards held */
+    int64_t held[48];
+    size_t nheld;
+    int generation;           /* bumped on every re-registration */
+    atomic_long done, superseded, fenced;
+    atomic_int finished;
+};
+
+static int drv_register(struct rq *q, struct drv_worker *w)
+{
+    struct rq_worker_info info = {w->node, w->worker, w->cap, w->cap, 1.0, 0,
+                                  w->parallel, w->ttl_ms, 3};
+    int rc = rq_register(q, &info, NULL);
+    if (rc != RQ_REG_OK)
+        fprintf(stderr, "register %s: %s\n", w->worker, rq_error(q));
+    return rc;
+}
+
+/* After being fenced (reaped while alive, e.g. across a long Redis outage):
+ * register again under a new id.  Caller holds w->mu. */
+static void drv_reregister(struct rq *q, struct drv_worker *w, int seen_generation)
+{
+    if (w->generation != seen_generation)
+        return; /* another thread did it already */
+    atomic_fetch_add(&w->fenced, 1);
+    w->generation++;
+    char *dash = strstr(w->worker, "-g");
+    if (dash)
+        *dash = 0;
+    size_t len = strlen(w->worker);
+    snprintf(w->worker + len, sizeof w->worker - len, "-g%d", w->generation);
+    w->nheld = 0;
+    drv_register(q, w);
+}
+
+static void held_remove(struct drv_worker *w, int64_t id)
+{
+    for (size_t i = 0; i < w->nheld; i++) {
+        if (w->held[i] == id) {
+            w->held[i] = w->held[--w->nheld];
+            return;
+        }
+    }
+}
+
+static void *drv_heartbeat(void *arg)
+{
+    struct drv_worker *w = arg;
+    struct rq *q = drv_open();
+    if (!q)
+        return NULL;
+    while (!atomic_load(&w->finished) && !atomic_load(&drv_stop)) {
+        pthread_mutex_lock(&w->mu);
+        char id[96];
+        snprintf(id, sizeof id, "%s", w->worker);
+        int gen = w->generation;
+        pthread_mutex_unlock(&w->mu);
+        int rc = rq_heartbeat(q, id, w->ttl_ms, w->ttl_ms * 2);
+        if (rc == RQ_HB_FENCED) {
+            pthread_mutex_lock(&w->mu);
+            drv_reregister(q, w, gen);
+            pthread_mutex_unlock(&w->mu);
+        }
+        msleep(w->ttl_ms / 4);
+    }
+    rq_close(q);
+    return NULL;
+}
+
+static void *drv_executor(void *arg)
+{
+    struct drv_worker *w = arg;
+    struct rq *q = drv_open();
+    if (!q)
+        return NULL;
+    while (!atomic_load(&drv_stop) && !atomic_load(&w->finished)) {
+        struct rq_task t;
+        pthread_mutex_lock(&w->mu);
+        char id[96];
+        snprintf(id, sizeof id, "%s", w->worker);
+        int gen = w->generation;
+        int rc = rq_take(q, id, w->node, w->held, w->nheld, 200, w->ttl_ms * 2, &t);
+        if (rc == RQ_TAKE_OK && w->nheld < 48)
+            w->held[w->nheld++] = t.id;
+        else if (rc == RQ_TAKE_FENCED)
+            drv_reregister(q, w, gen);
+        pthread_mutex_unlock(&w->mu);
+        if (rc < 0) {
+            fprintf(stderr, "take: %s\n", rq_error(q));
+            break;
+        }
+        if (rc != RQ_TAKE_OK) {
+            if (w->expect > 0 && drv_finished(q) >= w->expect)
+                atomic_store(&w->finished, 1);
+            continue;
+        }
+        json_t *body = json_loads(t.json, 0, NULL);
+        int64_t sleep_ms = json_integer_value(json_object_get(body, "sleep_ms"));
+        json_decref(body);
+        for (int64_t s = 0; s < sleep_ms && !atomic_load(&drv_stop); s += 20)
+            msleep(sleep_ms - s < 20 ? (int)(sleep_ms - s) : 20);
+        if (atomic_load(&drv_stop)) {
+            rq_task_free(&t); /* left in flight: rq_leave hands it back */
+            break;
+        }
+        rc = rq_complete(q, id, t.id, t.attempt, true, 0);
+        pthread_mutex_lock(&w->mu);
+        held_remove(w, t.id);
+        pthread_mutex_unlock(&w->mu);
+        if (rc == RQ_DONE_OK)
+            atomic_fetch_add(&w->done, 1);
+        else if (rc == RQ_DONE_SUPERSEDED)
+            atomic_fetch_add(&w->superseded, 1);
+        else if (rc < 0)
+            fprintf(stderr, "complete: %s\n", rq_error(q));
+        rq_task_free(&t);
+    }
+    rq_close(q);
+    return NULL;
+}
+
+static int drv_worker_run(struct rq *q, char **argv)
+{
+    struct drv_worker w;
+    memset(&w, 0, sizeof w);
+    w.node = argv[0];
+    snprintf(w.worker, sizeof w.worker, "%s", argv[1]);
+    w.cap = drv_num(argv[2]);
+    w.parallel = drv_num(argv[3]);
+    w.ttl_ms = (int)drv_num(argv[4]);
+    w.expect = drv_num(argv[5]);
+    pthread_mutex_init(&w.mu, NULL);
+    if (drv_register(q, &w) != RQ_REG_OK)
+        return 1;
+    struct sigaction sa = {.sa_handler = drv_on_term};
+    sigaction(SIGTERM, &sa, NULL);
+    size_t n = w.parallel > 0 ? (size_t)w.parallel : 1;
+    pthread_t hb, ex[16];
+    if (n > 16)
+        n = 16;
+    pthread_create(&hb, NULL, drv_heartbeat, &w);
+    for (size_t i = 0; i < n; i++)
+        pthread_create(&ex[i], NULL, drv_executor, &w);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(ex[i], NULL);
+    atomic_store(&w.finished, 1);
+    pthread_join(hb, NULL);
+    int handed_back = 0;
+    if (atomic_load(&drv_stop))
+        handed_back = rq_leave(q, w.worker); /* B12: nothing stays stuck */
+    printf("worker %s: done %ld superseded %ld fenced %ld handed_back %d reconnects %u\n",
+           w.worker, (long)atomic_load(&w.done), (long)atomic_load(&w.superseded),
+           (long)atomic_load(&w.fenced), handed_back, rq_reconnects(q));
+    pthread_mutex_destroy(&w.mu);
+    return handed_back < 0;
+}
+
+/* Every task 1..n finished exactly once, as done. */
+static int drv_verify(struct rq *q, int64_t n)
+{
+    char **lines;
+    long k = rq_results(q, &lines);
+    if (k < 0) {
+        fprintf(stderr, "%s\n", rq_error(q));
+        return 1;
+    }
+    int *seen = xcalloc((size_t)n + 1, sizeof *seen);
+    long bad = 0, retried = 0;
+    for (long i = 0; i < k; i++) {
+        json_t *o = json_loads(lines[i], 0, NULL);
+        int64_t id = json_integer_value(json_object_get(o, "task_id"));
+        const char *st = json_string_value(json_object_get(o, "status"));
+        if (json_integer_value(json_object_get(o, "attempt")) > 1)
+            retried++;
+        if (!o || id < 1 || id > n || !st || strcmp(st, "done") != 0) {
+            fprintf(stderr, "unexpected record: %s\n", lines[i]);
+            bad++;
+        } else if (seen[id]++) {
+            fprintf(stderr, "task %lld recorded twice\n", (long long)id);
+            bad++;
+        }
+        json_decref(o);
+        free(lines[i]);
+    }
+    free(lines);
+    long missing = 0;
+    for (int64_t i = 1; i <= n; i++)
+        missing += !seen[i];
+    free(seen);
+    char msg[1024];
+    int a = rq_audit(q, msg, sizeof msg);
+    printf("records %ld missing %ld bad %ld retried %ld audit %s\n", k, missing, bad, retried,
+           a == 0 ? "ok" : msg);
+    return (missing || bad || a != 0) ? 1 : 0;
+}
+
+static int driver(int argc, char **argv)
+{
+    log_set_level(LOG_WARN);
+    const char *cmd = argv[0];
+    static const struct {
+        const char *name;
+        int nargs;
+    } usage[] = {
+        {"connect", 0}, {"enqueue", 3}, {"register", 5}, {"place", 1}, {"placer", 4},
+        {"worker", 6},  {"take", 2},    {"complete", 3}, {"reap", 1},  {"audit", 0},
+        {"counts", 0},  {"verify", 1},
+    };
+    size_t i;
+    for (i = 0; i < ARRAY_LEN(usage); i++)
+        if (!strcmp(cmd, usage[i].name))
+            break;
+    if (i == ARRAY_LEN(usage) || argc - 1 < usage[i].nargs) {
+        fprintf(stderr, "usage: test_rq COMMAND ARGS (see the end of tests/unit/test_rq.c)\n");
+        return 2;
+    }
+    struct rq *q = drv_open();
+    if (!q)
+        return 1;
+    int rc = 0;
+    char **a = argv + 1;
+    if (!strcmp(cmd, "connect")) {
+        printf("connected\n");
+    } else if (!strcmp(cmd, "enqueue")) {
+        rc = drv_enqueue(q, drv_num(a[0]), drv_num(a[1]), drv_num(a[2]));
+    } else if (!strcmp(cmd, "register")) {
+        struct rq_worker_info w = {a[0], a[1], drv_num(a[2]), drv_num(a[2]), 1.0, 0,
+                                   drv_num(a[3]), (int)drv_num(a[4]), 3};
+        rc = rq_register(q, &w, NULL) != RQ_REG_OK;
+        if (rc)
+            fprintf(stderr, "register: %s\n", rq_error(q));
+    } else if (!strcmp(cmd, "place")) {
+        struct rq_state st;
+        rc = rq_state(q, 1, &st) != 0 || st.nhead == 0;
+        if (!rc) {
+            struct rq_place_req r = {st.head[0].id, a[0], -1};
+            struct rq_place_res res;
+            rc = rq_place(q, &r, &res) != 0 || res.st != RQ_P_OK;
+            printf("place %lld -> %s: %s\n", (long long)r.task_id, a[0], rc ? "refused" : "ok");
+        }
+        rq_state_free(&st);
+    } else if (!strcmp(cmd, "placer")) {
+        rc = drv_placer(q, a[0], drv_num(a[1]), drv_num(a[2]), drv_num(a[3]));
+    } else if (!strcmp(cmd, "worker")) {
+        rc = drv_worker_run(q, a);
+    } else if (!strcmp(cmd, "take")) {
+        struct rq_task t;
+        int r = rq_take(q, a[1], a[0], NULL, 0, 1000, 60000, &t);
+        if (r == RQ_TAKE_OK) {
+            printf("%lld %d\n", (long long)t.id, t.attempt);
+            rq_task_free(&t);
+        } else {
+            printf("none\n");
+            rc = 1;
+        }
+    } else if (!strcmp(cmd, "complete")) {
+        int r = rq_complete(q, a[0], drv_num(a[1]), (int)drv_num(a[2]), true, 0);
+        static const char *names[] = {"ok", "dup", "superseded", "gone"};
+        printf("%s\n", r >= 0 && r <= 3 ? names[r] : rq_error(q));
+        rc = r < 0;
+    } else if (!strcmp(cmd, "reap")) {
+        struct rq_reap_stats s;
+        rc = rq_reap(q, (int)drv_num(a[0]), &s) != 0;
+        printf("%lld %lld %lld\n", (long long)s.workers, (long long)s.requeued,
+               (long long)s.dead);
+    } else if (!strcmp(cmd, "audit")) {
+        char msg[1024];
+        rc = rq_audit(q, msg, sizeof msg) != 0;
+        printf("%s\n", msg);
+    } else if (!strcmp(cmd, "counts")) {
+        struct rq_counts c;
+        rc = rq_counts(q, &c) != 0;
+        printf("{\"enqueued\": %lld, \"placed\": %lld, \"done\": %lld, \"failed\": %lld, "
+               "\"dead\": %lld, \"requeued\": %lld, \"superseded\": %lld, \"pending\": %lld}\n",
+               (long long)c.enqueued, (long long)c.placed, (long long)c.done,
+               (long long)c.failed, (long long)c.dead, (long long)c.requeued,
+               (long long)c.superseded, (long long)c.pending);
+    } else if (!strcmp(cmd, "verify")) {
+        rc = drv_verify(q, drv_num(a[0]));
+    }
+    rq_close(q);
+    return rc;
 }
