@@ -790,7 +790,7 @@ int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int6
 {
     if (n == 0)
         return 0;
-    int64_t first;
+    int64_t first = 0;
     int rc = reserve_ids(q, n, &first);
     if (rc)
         return rc;

@@ -991,6 +991,7 @@ struct drv_worker {
     size_t nheld;
     int generation;           /* bumped on every re-registration */
     atomic_long done, superseded, fenced;
+    atomic_uint reconnects;   /* summed over the threads' connections */
     atomic_int finished;
 };
 
@@ -1051,6 +1052,7 @@ static void *drv_heartbeat(void *arg)
         }
         msleep(w->ttl_ms / 4);
     }
+    atomic_fetch_add(&w->reconnects, rq_reconnects(q));
     rq_close(q);
     return NULL;
 }
@@ -1103,6 +1105,7 @@ static void *drv_executor(void *arg)
             fprintf(stderr, "complete: %s\n", rq_error(q));
         rq_task_free(&t);
     }
+    atomic_fetch_add(&w->reconnects, rq_reconnects(q));
     rq_close(q);
     return NULL;
 }
@@ -1138,7 +1141,8 @@ static int drv_worker_run(struct rq *q, char **argv)
         handed_back = rq_leave(q, w.worker); /* B12: nothing stays stuck */
     printf("worker %s: done %ld superseded %ld fenced %ld handed_back %d reconnects %u\n",
            w.worker, (long)atomic_load(&w.done), (long)atomic_load(&w.superseded),
-           (long)atomic_load(&w.fenced), handed_back, rq_reconnects(q));
+           (long)atomic_load(&w.fenced), handed_back,
+           rq_reconnects(q) + atomic_load(&w.reconnects));
     pthread_mutex_destroy(&w.mu);
     return handed_back < 0;
 }
