@@ -1,0 +1,74 @@
+/* mix.h -- the dispatcher's `--mix name=weight,...` profile mix: parsing,
+ * per-name task counts for `--total N`, the seeded shuffled sequence, and the
+ * weighted draw used when `--total 0` (one task per input file).
+ *
+ * Only names and weights live here; what a name means (scale, codec,
+ * cpu_units) is the profile table's business.  The arithmetic and the random
+ * draws reproduce the original Python dispatcher exactly (upstream §7.5), so
+ * the same `--mix --total --seed` gives the same task sequence.
+ *
+ * Deliberate differences from the original (bug B18):
+ *  - names are lower-cased (and optionally canonicalised, e.g. aliases)
+ *    before anything else, so `Light1c=1,light1c=2` is one name;
+ *  - a name given twice is one entry at its first position whose weight is
+ *    the last one given (the original counted it twice); `duplicates` says
+ *    how many such items there were so the command can warn;
+ *  - all weights <= 0 is an error in both modes (the original crashed with
+ *    --total 0 and silently produced fewer than N tasks with --total N);
+ *  - seed 0 is an ordinary seed: Random(0), reproducible.  The original
+ *    treated --seed 0 as "unseeded" (a different sequence every run). */
+#ifndef TK_MIX_H
+#define TK_MIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pyrand.h"
+
+/* Largest --total accepted (the sequence is held in memory). */
+#define MIX_MAX_TOTAL 10000000
+
+struct mix_entry {
+    char *name;      /* lower-cased (and canonical) name */
+    int64_t weight;  /* as given; <= 0 means "never chosen" */
+};
+
+struct mix {
+    struct mix_entry *e;
+    size_t n;
+    size_t skipped;     /* items ignored: empty, no '=', weight not an integer */
+    size_t duplicates;  /* items whose name was already given */
+};
+
+/* Maps a lower-cased name to its canonical spelling (e.g. "light_1c" ->
+ * "light1c"), or returns NULL to keep it.  May be NULL. */
+typedef const char *(*mix_canon_fn)(const char *name);
+
+/* Parse "name=weight,...".  Items are trimmed; empty items, items without
+ * '=', an empty name or a weight that is not an integer (Python int():
+ * optional sign, digits, single '_' between digits) are skipped and
+ * counted.  Returns 0, or -1 with a message in err when no item is usable
+ * or a weight is out of range. */
+int mix_parse(const char *spec, mix_canon_fn canon, struct mix *m, char *err, size_t errlen);
+void mix_free(struct mix *m);
+
+/* Sum of max(0, weight). */
+int64_t mix_weight_sum(const struct mix *m);
+
+/* Tasks per entry for --total N (N >= 1): floor(N * w / W), then the
+ * remainder one each to entries in descending weight order (stable).
+ * counts has m->n slots.  Returns 0, or -1 with err (all weights <= 0,
+ * N out of range). */
+int mix_counts(const struct mix *m, int64_t total, int64_t *counts, char *err, size_t errlen);
+
+/* The task sequence for --total N: entry indices, each entry repeated by its
+ * count in --mix order, then shuffled like random.Random(seed).shuffle.
+ * Returns a malloc'd array of N indices, or NULL with err. */
+size_t *mix_sequence(const struct mix *m, int64_t total, int64_t seed, char *err, size_t errlen);
+
+/* --total 0: one weighted draw, randint(1, W) and the first entry whose
+ * cumulative weight reaches it.  Returns the entry index, or -1 if all
+ * weights are <= 0.  Draw successive files from the same generator. */
+long mix_draw(const struct mix *m, struct pyrand *r);
+
+#endif

@@ -1,0 +1,48 @@
+/* placer.h -- one round of the central scheduler: read a snapshot (hosts and
+ * the first tasks of q:pending) in one script call, decide the queue head in
+ * FIFO order with a policy, and apply the decisions with pipelined placement
+ * scripts, each guarded by the snapshot's version (so a decision made on
+ * stale state is refused, never applied: optimistic concurrency like Nova's
+ * claim-and-retry).  Two round trips per round, whatever the batch size.
+ *
+ * Strict FIFO like the original and OpenDC's FilterScheduler: when the head
+ * fits nowhere the round stops there (head-of-line blocking). */
+#ifndef TK_PLACER_H
+#define TK_PLACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "pyrand.h"
+#include "rq.h"
+
+struct placer_stats {
+    uint64_t rounds;     /* snapshots read */
+    uint64_t placed;     /* tasks placed */
+    uint64_t conflicts;  /* placements refused because the state moved */
+    uint64_t idle;       /* rounds with an empty queue */
+    uint64_t blocked;    /* rounds that stopped at a head that fits nowhere */
+};
+
+typedef void (*placer_cb)(void *arg, int64_t task_id, const char *node, int64_t cap_left);
+
+struct placer {
+    struct rq *q;
+    struct policy pol;
+    struct pyrand rng;      /* subset picks; seeded, so runs repeat */
+    size_t batch;           /* head tasks decided per round (>= 1) */
+    struct placer_stats st;
+    int64_t blocked_id;     /* head that fits nowhere now (0: none) */
+    bool blocked_forever;   /* ... and bigger than every registered host */
+    placer_cb on_place;
+    void *cb_arg;
+};
+
+void placer_init(struct placer *s, struct rq *q, const struct policy *p, int64_t seed,
+                size_t batch);
+/* One round.  Returns the number of tasks placed (>= 0) or an rq error. */
+int placer_round(struct placer *s);
+
+#endif

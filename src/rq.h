@@ -1,0 +1,249 @@
+/* rq.h -- the Redis transport of the scheduling plane: a reliable task
+ * queue with atomic placement, leases renewed by heartbeats, fenced
+ * completions, a reaper and a dead-letter list.  One struct rq is one
+ * connection; use one per thread.
+ *
+ * All keys live under "tk:RUN_ID:" and keep the original's names
+ * (q:pending, q:NODE, cap:NODE, cap_total:NODE, run_count:NODE, phys:NODE,
+ * ratio:NODE); docs/redis.md lists every key and the state machine.
+ * Every state change is one Lua script (EVALSHA; reloaded after NOSCRIPT),
+ * so it happens completely or not at all, and every script can be re-run
+ * after a lost reply without doing its work twice: rq reconnects with
+ * exponential back-off and retries, also across a Redis restart.
+ *
+ * Task life:  enqueue -> pending -> (place) placed on q:NODE -> (take)
+ * running with a lease {worker, attempt, deadline} -> (complete) done or
+ * failed.  A worker that stops heartbeating is reaped: its tasks go back to
+ * the head of q:pending (after max deliveries: the dead list) and its
+ * node's capacity is returned.  A completion from a superseded attempt is
+ * recognised and changes nothing. */
+#ifndef TK_RQ_H
+#define TK_RQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "redisurl.h"
+
+/* Return codes (negative) of every rq call; rq_error() has the message. */
+enum {
+    RQ_ECONN = -1,    /* refused, reset, lost (after the retry budget) */
+    RQ_ETIMEOUT = -2, /* no answer in time */
+    RQ_EAUTH = -3,    /* wrong user/password, or a password is required */
+    RQ_EUNREACH = -4, /* cannot resolve or reach the host */
+    RQ_EPROTO = -5,   /* unexpected reply, script error, old server */
+    RQ_EARG = -6,     /* bad argument (id, JSON) */
+};
+
+struct rq_opts {
+    const char *run_id;      /* key prefix tk:RUN_ID: (required) */
+    int connect_timeout_ms;  /* per attempt; default 2000 */
+    int op_timeout_ms;       /* per command; default 5000 */
+    int retry_ms;            /* how long a call keeps reconnecting after the
+                                connection is lost; 0 = default 30000,
+                                < 0 = do not retry */
+    int backoff_min_ms;      /* default 50 */
+    int backoff_max_ms;      /* default 2000 */
+};
+
+struct rq;
+
+/* Connect, AUTH [user] password, SELECT db, check the server (>= 6.2) and
+ * load the scripts.  One attempt: a refused connection, a wrong password or
+ * an unreachable host fails at once with a message (never the password).
+ * Returns NULL with the message in err. */
+struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err,
+                   size_t errlen);
+void rq_close(struct rq *q);
+const char *rq_error(const struct rq *q);
+const char *rq_prefix(const struct rq *q);
+/* Reconnections done so far (for logs and tests). */
+unsigned rq_reconnects(const struct rq *q);
+
+/* Run, node and worker ids must pass run_id_valid() (run.h): safe in keys,
+ * JSON, glob patterns and file names. */
+
+/* ---- dispatcher side ---- */
+
+/* Enqueue one task.  fields: a JSON object with the task's own fields
+ * (upstream §7.3: input, output, cpu_units, ... or argv, mem_mb).  rq assigns
+ * task_id and fills in trace_id (a UUID4) and ts_enqueue (now, ms) unless the
+ * fields carry them; the stored body is
+ *   {"task_id": N, "trace_id": "...", <fields in order>, "ts_enqueue": T}.
+ * cpu_units (default 1, < 1 -> 1) and mem_mb (default 0) drive placement.
+ * Safe to retry: the id is fixed before the call.  0 or < 0. */
+int rq_enqueue(struct rq *q, const char *fields_json, int64_t *task_id);
+/* n tasks in one pipelined round trip; ids may be NULL.  Returns how many
+ * were enqueued (n) or < 0; on error some may have been enqueued. */
+int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids);
+
+/* ---- scheduler side ---- */
+
+struct rq_host {
+    char *node, *worker;        /* worker: "" if none */
+    bool up;                    /* the node's worker is alive */
+    int64_t cap, cap_total, run_count, mem, mem_total, phys, parallel;
+    double ratio;
+};
+
+struct rq_head {
+    int64_t id, cpu_units, mem_mb;
+};
+
+struct rq_state {
+    int64_t ver;                /* state version, for rq_place's expect_ver */
+    struct rq_host *hosts;      /* sorted by node id */
+    size_t nhosts;
+    struct rq_head *head;       /* first tasks of q:pending */
+    size_t nhead;
+    int64_t pending;            /* LLEN q:pending */
+};
+
+/* One consistent snapshot: hosts, the first nhead pending tasks, version. */
+int rq_state(struct rq *q, size_t nhead, struct rq_state *s);
+void rq_state_free(struct rq_state *s);
+/* Host i of the snapshot as the policy sees it (id points into s). */
+void rq_host_to_pol(const struct rq_host *h, struct pol_host *out);
+
+enum rq_place_status {
+    RQ_P_OK,        /* placed */
+    RQ_P_ALREADY,   /* this very call placed it already (retried after a lost reply) */
+    RQ_P_STALE,     /* the task is no longer at the head of q:pending */
+    RQ_P_VERSION,   /* the state changed since expect_ver */
+    RQ_P_NOCAP,     /* not enough free units */
+    RQ_P_BUSY,      /* the node's --parallel is reached */
+    RQ_P_NOMEM,     /* not enough free memory */
+    RQ_P_DOWN,      /* the node has no live worker */
+    RQ_P_UNKNOWN,   /* no such node */
+    RQ_P_GONE,      /* no such task */
+};
+
+struct rq_place_req {
+    int64_t task_id;     /* must be the head of q:pending */
+    const char *node;
+    int64_t expect_ver;  /* < 0: do not check the version; in a batch the
+                            i-th request expects version + i, and also that
+                            every earlier request of the batch succeeded */
+};
+
+struct rq_place_res {
+    enum rq_place_status st;
+    int64_t ver;         /* the version after the call */
+    int64_t cap_left;    /* the node's free units (OK, NOCAP, BUSY) */
+};
+
+/* Atomically: check the task is the head, the node is up, has the units,
+ * memory and a --parallel slot; then take the units and memory, move the
+ * task to q:NODE and count it in run_count (B7, B8, B9). */
+int rq_place(struct rq *q, const struct rq_place_req *r, struct rq_place_res *res);
+/* Several placements in one pipelined round trip, applied in order.  With
+ * versions, once one fails every later one fails too (they were decided on
+ * a state that no longer exists). */
+int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
+                  struct rq_place_res *res);
+/* Take the head task out of the queue for good (e.g. it can never fit):
+ * recorded as status "rejected" with the reason.  1 done, 0 not the head. */
+int rq_reject(struct rq *q, int64_t task_id, const char *reason);
+
+struct rq_reap_stats {
+    int64_t workers;    /* workers found dead and removed */
+    int64_t requeued;   /* tasks put back at the head of q:pending */
+    int64_t dead;       /* tasks moved to the dead-letter list */
+};
+/* Reap workers whose liveness key expired and leases that ran out;
+ * max_deliveries (>= 1) sends a task to the dead list instead. */
+int rq_reap(struct rq *q, int max_deliveries, struct rq_reap_stats *st);
+
+/* ---- worker side ---- */
+
+struct rq_worker_info {
+    const char *node, *worker;
+    int64_t cap_total;      /* capacity units */
+    int64_t phys;           /* logical CPUs */
+    double ratio;           /* allocation ratio */
+    int64_t mem_total_mb;   /* 0 = do not account memory */
+    int64_t parallel;       /* max tasks committed to the node; 0 = no limit */
+    int ttl_ms;             /* liveness: reaped this long after the last heartbeat */
+    int max_deliveries;     /* used when reaping a dead predecessor */
+};
+
+enum { RQ_REG_OK = 0, RQ_REG_BUSY = 1, RQ_REG_CONFLICT = 2 };
+/* Register (or re-register) a worker as the owner of its node.  A dead
+ * previous owner is reaped first; capacity and run_count are recomputed
+ * from the tasks actually committed to the node (no stale SETNX, B11).
+ * RQ_REG_BUSY: another live worker owns the node; RQ_REG_CONFLICT: this
+ * worker id is registered for another node.  *owner (may be NULL) gets the
+ * other worker's id (malloc'd). */
+int rq_register(struct rq *q, const struct rq_worker_info *w, char **owner);
+
+enum { RQ_HB_OK = 0, RQ_HB_FENCED = 1 };
+/* Renew the liveness key (ttl_ms) and the leases of running tasks
+ * (now + lease_ms).  RQ_HB_FENCED: this worker was reaped; stop, and
+ * register again (its running tasks were requeued). */
+int rq_heartbeat(struct rq *q, const char *worker, int ttl_ms, int lease_ms);
+
+struct rq_task {
+    int64_t id;
+    int attempt;         /* 1 for the first delivery */
+    int deliveries;
+    int64_t cpu_units, mem_mb;
+    char *body;          /* as enqueued */
+    char *json;          /* body with "attempt": N appended */
+};
+void rq_task_free(struct rq_task *t);
+
+enum { RQ_TAKE_NONE = 0, RQ_TAKE_OK = 1, RQ_TAKE_FENCED = 2 };
+/* Take the next task of the node into this worker's in-flight list with a
+ * lease (now + lease_ms), waiting up to timeout_ms (0 = do not wait).
+ * held: ids this worker is running already; a task of its in-flight list
+ * not among them (a reply lost to a reconnect) is returned first, with its
+ * attempt unchanged. */
+int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *held,
+            size_t nheld, int timeout_ms, int lease_ms, struct rq_task *t);
+
+enum { RQ_DONE_OK = 0, RQ_DONE_DUP = 1, RQ_DONE_SUPERSEDED = 2, RQ_DONE_GONE = 3 };
+/* Finish attempt `attempt` of a task: return its units and memory, drop it
+ * from run_count and the in-flight list, record done/failed exactly once
+ * (RQ_DONE_DUP: this very completion was recorded before -- a retry).
+ * RQ_DONE_SUPERSEDED: the attempt was requeued or re-delivered; nothing
+ * changed. */
+int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
+                int rc);
+
+/* Leave: hand back everything not completed (queued on the node and in
+ * flight) to the head of q:pending without counting a delivery, return the
+ * capacity and unregister (SIGTERM, B12).  Returns the tasks handed back. */
+int rq_leave(struct rq *q, const char *worker);
+
+/* ---- clocks, counters, checks ---- */
+
+/* Offset of the Redis server clock (TIME) to this host's CLOCK_REALTIME,
+ * server - local, in ms, from the sample with the smallest round trip
+ * (NTP-style midpoint).  rtt_ms (may be NULL) gets that round trip. */
+int rq_clock_offset(struct rq *q, int samples, double *offset_ms, double *rtt_ms);
+
+struct rq_counts {
+    int64_t enqueued, placed, done, failed, dead, rejected, requeued, superseded;
+    int64_t pending;     /* LLEN q:pending */
+};
+int rq_counts(struct rq *q, struct rq_counts *c);
+
+/* The ledger: one JSON record per finished task (done, failed, dead,
+ * rejected), oldest first.  Returns the count, *lines malloc'd (free each
+ * and the array). */
+long rq_results(struct rq *q, char ***lines);
+
+/* Check every invariant in one atomic read: each task in exactly one place
+ * that matches its state, and per node cap + committed units = cap_total,
+ * cap >= 0, run_count = committed tasks <= parallel, memory likewise.
+ * Blocks Redis for O(tasks): for tests and diagnosis.  0 consistent, 1 not
+ * (why in msg), < 0 error. */
+int rq_audit(struct rq *q, char *msg, size_t len);
+
+/* Delete every key of this run (SCAN + UNLINK, never KEYS).  Returns the
+ * number of keys deleted or < 0. */
+long rq_purge(struct rq *q);
+
+#endif
