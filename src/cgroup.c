@@ -1,7 +1,10 @@
 #include "cgroup.h"
+#include "procid.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -278,6 +281,28 @@ static void add_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A killed exec cannot remove its task's groups: remove empty groups of
+ * tasks that are gone ("task-PID-TICKS" whose process no longer exists).
+ * rmdir fails harmlessly on a group that still has processes. */
+static void sweep_stale(const char *pdir)
+{
+    DIR *d = opendir(pdir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid, used = 0;
+        uint64_t ticks;
+        if (sscanf(e->d_name, "task-%d-%" SCNu64 "%n", &pid, &ticks, &used) != 2 ||
+            e->d_name[used] != '\0' || proc_alive(pid, ticks))
+            continue;
+        char *p = path_join(pdir, e->d_name);
+        rmdir(p);
+        free(p);
+    }
+    closedir(d);
+}
+
 /* ---- the task's groups ---- */
 
 static int create_cpu(const struct cg_sys *sys, const struct cg_request *rq, struct cg_task *t,
@@ -297,6 +322,7 @@ static int create_cpu(const struct cg_sys *sys, const struct cg_request *rq, str
         add_err(err, errlen, "cannot prepare cgroup %s: %s", pdir, strerror(errno));
         goto out;
     }
+    sweep_stale(pdir);
     if (mkdir_fresh(dir) < 0) {
         add_err(err, errlen, "cannot create cgroup %s: %s", dir, strerror(errno));
         rc = -1;
@@ -352,6 +378,11 @@ static int create_cpuset(const struct cg_sys *sys, const struct cg_request *rq,
     if (rc < 0) {
         add_err(err, errlen, "cannot prepare the cpuset parent for %s: %s", dir, strerror(errno));
         goto out;
+    }
+    {
+        char *parent_dir = xasprintf("%s/%s", root, rq->parent);
+        sweep_stale(parent_dir);
+        free(parent_dir);
     }
     if (t->cpu_dir && !strcmp(t->cpu_dir, dir)) {
         t->cpuset_dir = xstrdup(dir);  /* v2: one group holds both */

@@ -66,7 +66,7 @@ for r in rs:
   check "stress: all leases given back" bash -c "[ \$(grep -vc '^#' $R/cpus.state) = 0 ]"
 
   # A killed exec leaves its task running: the lease stays until the task is gone.
-  "$TRACEKIT" exec -q --app exk --cpu-binding exclusive --cpuset 0-1 -- sleep 30 & ek=$!; track_pid $ek
+  "$TRACEKIT" exec -q --app exk --cgroup-parent "$PARENT" --cpu-binding exclusive --cpuset 0-1 -- sleep 30 & ek=$!; track_pid $ek
   wait_sentinels 1
   orphan=$(ls $R/pids | head -1); track_pid "$orphan"
   kill -KILL $ek; wait $ek 2>/dev/null
@@ -74,9 +74,12 @@ for r in rs:
   check "a CPU held by a task whose exec was killed is not handed out" grep -q "need 2 free CPUs" errk
   kill -TERM "$orphan"; for _ in $(seq 100); do kill -0 "$orphan" 2>/dev/null || break; sleep 0.02; done
   rm -f $R/pids/"$orphan"   # the collector removes stale sentinels; here we do
-  "$TRACEKIT" exec -q --app exk3 --cpu-binding exclusive --cpu-units 2 --cpuset 0-1 -- true
+  ls -d /sys/fs/cgroup/*/"$PARENT"/task-"$orphan"-* /sys/fs/cgroup/"$PARENT"/task-"$orphan"-* 2>/dev/null > stale_cg
+  "$TRACEKIT" exec -q --app exk3 --cgroup-parent "$PARENT" --cpu-binding exclusive --cpu-units 2 --cpuset 0-1 -- true
   check "... and is reclaimed once that task is gone" \
     py "import json; r=[json.loads(l) for l in open('$R/events.exk3.jsonl')][-1]; assert r['cpuset']=='0-1' and r['cpu_binding']=='exclusive', r"
+  check "the killed exec's leftover cgroup is swept by the next exec ($(wc -l < stale_cg) found)" \
+    bash -c "while read -r d; do [ -e \"\$d\" ] && exit 1; done < stale_cg; exit 0"
 
   # The exclusive task is also in a cpuset cgroup where the machine has one.
   "$TRACEKIT" exec -q --app exc --cgroup-parent "$PARENT" --cpu-binding exclusive --cpuset 0-1 -- python3 "$CGINFO" ci_ex.json 2>errc
