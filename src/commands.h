@@ -4,5 +4,7 @@
 #define TK_COMMANDS_H
 
 /* one declaration per command, e.g.  int cmd_collect(int argc, char **argv); */
+int cmd_export(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

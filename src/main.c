@@ -14,6 +14,8 @@ struct command {
 
 /* Keep in the order shown by --help; one line per command. */
 static const struct command commands[] = {
+    {"export", cmd_export, "write a parsed run as an OpenDC workload (tasks, fragments, topology)"},
+    {"verify", cmd_verify, "check an exported OpenDC workload the way OpenDC reads it"},
     {NULL, NULL, NULL},
 };
 
