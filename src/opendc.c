@@ -423,26 +423,20 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
     struct odc_result *res = b->res;
 
 
-    /* Which invocations become tasks. */
+    /* Which invocations become tasks: valid ones, the last attempt of each
+     * trace id, then failed ones by option. */
     size_t *keep = xmalloc((in->n_invs ? in->n_invs : 1) * sizeof *keep);
     size_t nk = 0;
     for (size_t i = 0; i < in->n_invs; i++) {
-        const struct odc_inv *v = &in->invs[i];
-        if (v->ts_end < v->ts_start) {
-            note(b, ODC_N_BAD_INVOCATION, v, -1, 0);
+        if (in->invs[i].ts_end < in->invs[i].ts_start) {
+            note(b, ODC_N_BAD_INVOCATION, &in->invs[i], -1, 0);
             continue;
-        }
-        if (v->has_status && v->status != 0) {
-            note(b, o->exclude_failed ? ODC_N_FAILED_DROPPED : ODC_N_FAILED_KEPT, v, -1, (double)v->status);
-            if (o->exclude_failed)
-                continue;
         }
         keep[nk++] = i;
     }
     g_invs = in->invs;
     g_nodes = in->nodes;
     if (!o->all_attempts) {
-        /* Keep the last attempt of each trace id. */
         size_t *withid = xmalloc((nk ? nk : 1) * sizeof *withid), nw = 0, nn = 0;
         for (size_t i = 0; i < nk; i++)
             if (in->invs[keep[i]].trace_id && *in->invs[keep[i]].trace_id)
@@ -460,6 +454,19 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         nk = nn;
         free(withid);
     }
+    size_t nf = 0;
+    for (size_t i = 0; i < nk; i++) {
+        const struct odc_inv *v = &in->invs[keep[i]];
+        if (v->has_status && v->status != 0) {
+            /* Kept ones are noted below, with their task id. */
+            if (o->exclude_failed) {
+                note(b, ODC_N_FAILED_DROPPED, v, -1, (double)v->status);
+                continue;
+            }
+        }
+        keep[nf++] = keep[i];
+    }
+    nk = nf;
     qsort(keep, nk, sizeof *keep, cmp_task_order);
 
     /* Ids: the PID when asked for or when PIDs are unique, else 1, 2, ... */
@@ -543,6 +550,8 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         struct odc_fill fill;
         size_t nseg = odc_fragments(v->ts_start, end, spans, ns, exact, cap, &segs, &fill);
 
+        if (v->has_status && v->status != 0)
+            note(b, ODC_N_FAILED_KEPT, v, id, (double)v->status);
         if (ns == 0)
             note(b, ODC_N_NO_SAMPLES, v, id, exact);
         else if (exact < 0 && fill.uncovered_ms >= 1)
@@ -914,9 +923,9 @@ int odc_check_nodes(const struct odc_input *in, char *err, size_t errlen)
 {
     for (size_t k = 0; k < in->n_nodes; k++) {
         const struct odc_node *nd = &in->nodes[k];
-        const char *what = !(nd->mhz > 0) ? "a CPU frequency (cpu_freq_mhz; set CPU_FREQ_MHZ when collecting)"
-                           : nd->cores <= 0 ? "a core count (cpu_cores)"
-                           : nd->mem_mb <= 0 ? "a memory size (mem_mb)" : NULL;
+        const char *what = !(nd->mhz > 0) ? "CPU frequency (cpu_freq_mhz; set CPU_FREQ_MHZ when collecting)"
+                           : nd->cores <= 0 ? "core count (cpu_cores)"
+                           : nd->mem_mb <= 0 ? "memory size (mem_mb)" : NULL;
         if (what) {
             snprintf(err, errlen, "node '%s' (folder %s) has no %s in CTS/nodes.json or node_meta.json; "
                      "the export will not invent one", nd->node_id, nd->folder, what);
