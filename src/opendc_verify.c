@@ -28,7 +28,7 @@ static void pass(struct vctx *v, const char *check, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    say(v, "ok", check, fmt, ap);
+    say(v, "pass", check, fmt, ap);
     va_end(ap);
     v->passed++;
 }
