@@ -361,6 +361,23 @@ static size_t lower_pid(const struct odc_input *in, const struct sample_index *x
     return lo;
 }
 
+#define JOIN_SLACK_MS 60000
+
+/* First position in x with (pid, ts_ms) >= (pid, ts). */
+static size_t lower_pid_ts(const struct odc_input *in, const struct sample_index *x, int64_t pid, int64_t ts)
+{
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct odc_sample *s = &in->samples[x->idx[mid]];
+        if (s->pid < pid || (s->pid == pid && s->ts_ms < ts))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Does sample s belong to invocation v?  By process identity when both
  * carry start ticks, else by time window (the original CTS). */
 static bool belongs(const struct odc_inv *v, const struct odc_sample *s)
@@ -527,8 +544,13 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         const struct sample_index *x = &ix[v->node];
         size_t ns = 0;
         int64_t rss = -1;
-        for (size_t p = lower_pid(in, x, v->pid); p < x->n && in->samples[x->idx[p]].pid == v->pid; p++) {
+        /* A process's samples lie within its life; the slack only guards
+         * against clock differences (what lies outside is clipped anyway). */
+        for (size_t p = lower_pid_ts(in, x, v->pid, v->ts_start - JOIN_SLACK_MS);
+             p < x->n && in->samples[x->idx[p]].pid == v->pid; p++) {
             const struct odc_sample *sm = &in->samples[x->idx[p]];
+            if (sm->ts_ms > v->ts_end + JOIN_SLACK_MS)
+                break;
             if (!belongs(v, sm))
                 continue;
             if (sm->rss_kb > rss)
