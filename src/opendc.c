@@ -309,11 +309,10 @@ struct sample_index {
     size_t n;
 };
 
-static const struct odc_sample *g_samples;   /* qsort has no context argument */
-
-static int cmp_sample(const void *a, const void *b)
+static int cmp_sample(const void *a, const void *b, void *ctx)
 {
-    const struct odc_sample *x = &g_samples[*(const size_t *)a], *y = &g_samples[*(const size_t *)b];
+    const struct odc_sample *smp = ctx;
+    const struct odc_sample *x = &smp[*(const size_t *)a], *y = &smp[*(const size_t *)b];
     if (x->pid != y->pid)
         return (x->pid > y->pid) - (x->pid < y->pid);
     if (x->ts_ms != y->ts_ms)
@@ -334,9 +333,8 @@ static struct sample_index *index_samples(const struct odc_input *in)
         struct sample_index *x = &ix[in->samples[i].node];
         x->idx[x->n++] = i;
     }
-    g_samples = in->samples;
     for (size_t k = 0; k < in->n_nodes; k++)
-        qsort(ix[k].idx, ix[k].n, sizeof *ix[k].idx, cmp_sample);
+        qsort_r(ix[k].idx, ix[k].n, sizeof *ix[k].idx, cmp_sample, (void *)in->samples);
     return ix;
 }
 
@@ -387,14 +385,12 @@ static bool belongs(const struct odc_inv *v, const struct odc_sample *s)
     return s->ts_ms >= v->ts_start && s->ts_ms <= v->ts_end;
 }
 
-static const struct odc_inv *g_invs;
-static const struct odc_node *g_nodes;
-
 /* Deterministic task order: node id, node folder, ts_start, pid. */
-static int cmp_task_order(const void *a, const void *b)
+static int cmp_task_order(const void *a, const void *b, void *ctx)
 {
-    const struct odc_inv *x = &g_invs[*(const size_t *)a], *y = &g_invs[*(const size_t *)b];
-    int c = strcmp(g_nodes[x->node].node_id, g_nodes[y->node].node_id);
+    const struct odc_input *in = ctx;
+    const struct odc_inv *x = &in->invs[*(const size_t *)a], *y = &in->invs[*(const size_t *)b];
+    int c = strcmp(in->nodes[x->node].node_id, in->nodes[y->node].node_id);
     if (c)
         return c;
     if (x->node != y->node)
@@ -407,9 +403,10 @@ static int cmp_task_order(const void *a, const void *b)
 }
 
 /* Retries: by trace id, then attempt, then start. */
-static int cmp_attempt(const void *a, const void *b)
+static int cmp_attempt(const void *a, const void *b, void *ctx)
 {
-    const struct odc_inv *x = &g_invs[*(const size_t *)a], *y = &g_invs[*(const size_t *)b];
+    const struct odc_inv *invs = ctx;
+    const struct odc_inv *x = &invs[*(const size_t *)a], *y = &invs[*(const size_t *)b];
     int c = strcmp(x->trace_id, y->trace_id);
     if (c)
         return c;
@@ -451,8 +448,6 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         }
         keep[nk++] = i;
     }
-    g_invs = in->invs;
-    g_nodes = in->nodes;
     if (!o->all_attempts) {
         size_t *withid = xmalloc((nk ? nk : 1) * sizeof *withid), nw = 0, nn = 0;
         for (size_t i = 0; i < nk; i++)
@@ -460,7 +455,7 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
                 withid[nw++] = keep[i];
             else
                 keep[nn++] = keep[i];
-        qsort(withid, nw, sizeof *withid, cmp_attempt);
+        qsort_r(withid, nw, sizeof *withid, cmp_attempt, (void *)in->invs);
         for (size_t i = 0; i < nw; i++) {
             if (i + 1 < nw && !strcmp(in->invs[withid[i]].trace_id, in->invs[withid[i + 1]].trace_id)) {
                 note(b, ODC_N_ATTEMPT_DROPPED, &in->invs[withid[i]], -1, (double)in->invs[withid[i]].attempt);
@@ -484,7 +479,7 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         keep[nf++] = keep[i];
     }
     nk = nf;
-    qsort(keep, nk, sizeof *keep, cmp_task_order);
+    qsort_r(keep, nk, sizeof *keep, cmp_task_order, (void *)in);
 
     /* Ids: the PID when asked for or when PIDs are unique, else 1, 2, ... */
     int64_t *pids = xmalloc((nk ? nk : 1) * sizeof *pids);
@@ -678,13 +673,12 @@ static size_t last_row(const struct pid_row *v, size_t n, int64_t pid)
     return lo > 0 && v[lo - 1].pid == pid ? v[lo - 1].row : SIZE_MAX;
 }
 
-static const struct odc_frag *g_frags;
-
-static int cmp_frag_id(const void *a, const void *b)
+static int cmp_frag_id(const void *a, const void *b, void *ctx)
 {
+    const struct odc_frag *fr = ctx;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    if (g_frags[i].id != g_frags[j].id)
-        return (g_frags[i].id > g_frags[j].id) - (g_frags[i].id < g_frags[j].id);
+    if (fr[i].id != fr[j].id)
+        return (fr[i].id > fr[j].id) - (fr[i].id < fr[j].id);
     return (i > j) - (i < j);
 }
 
@@ -694,8 +688,7 @@ static size_t *frags_by_id(const struct odc_result *res)
     size_t *o = xmalloc((res->n_frags ? res->n_frags : 1) * sizeof *o);
     for (size_t i = 0; i < res->n_frags; i++)
         o[i] = i;
-    g_frags = res->frags;
-    qsort(o, res->n_frags, sizeof *o, cmp_frag_id);
+    qsort_r(o, res->n_frags, sizeof *o, cmp_frag_id, res->frags);
     return o;
 }
 
@@ -834,7 +827,8 @@ static int export_upstream(struct builder *b, char *err, size_t errlen)
     qsort(last, res->n_tasks, sizeof *last, cmp_pid_row);
     for (size_t nd_i = 0; nd_i < in->n_nodes; nd_i++) {
         const struct sample_index *x = &ix[nd_i];
-        /* This node's PIDs with dt > 0 samples, in order of first appearance. */
+        /* This node's PIDs with dt > 0 samples, in order of first appearance
+         * (pid_row used as (first sample index, pid)). */
         struct pid_row *first = xmalloc((x->n ? x->n : 1) * sizeof *first);
         size_t nf = 0;
         for (size_t p = 0; p < x->n;) {

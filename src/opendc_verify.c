@@ -280,13 +280,12 @@ struct tasks {
     size_t *order;   /* indices sorted by id */
 };
 
-static const int32_t *g_ids;
-
-static int cmp_by_id(const void *a, const void *b)
+static int cmp_by_id(const void *a, const void *b, void *ctx)
 {
+    const int32_t *ids = ctx;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    if (g_ids[i] != g_ids[j])
-        return (g_ids[i] > g_ids[j]) - (g_ids[i] < g_ids[j]);
+    if (ids[i] != ids[j])
+        return (ids[i] > ids[j]) - (ids[i] < ids[j]);
     return (i > j) - (i < j);
 }
 
@@ -351,8 +350,7 @@ static bool load_tasks(struct vctx *v, struct pq_reader *r, struct tasks *t)
     }
     for (size_t i = 0; i < n; i++)
         t->order[i] = i;
-    g_ids = t->id;
-    qsort(t->order, n, sizeof *t->order, cmp_by_id);
+    qsort_r(t->order, n, sizeof *t->order, cmp_by_id, t->id);
     return true;
 }
 
