@@ -8,5 +8,7 @@ int cmd_parse(int argc, char **argv);
 int cmd_gather(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_gen_inputs(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

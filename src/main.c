@@ -19,6 +19,8 @@ static const struct command commands[] = {
     {"gen-inputs", cmd_gen_inputs, "generate test videos with ffmpeg's built-in sources"},
     {"parse", cmd_parse, "turn a run's raw files into CTS/ traces and an audit report"},
     {"gather", cmd_gather, "collect several nodes' run folders into one experiment folder"},
+    {"export", cmd_export, "write a parsed run as an OpenDC workload (tasks, fragments, topology)"},
+    {"verify", cmd_verify, "check an exported OpenDC workload the way OpenDC reads it"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,1043 @@
+/* opendc.c -- CTS records -> OpenDC tasks, fragments and topology. */
+#include "opendc.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- small helpers ---- */
+
+void odc_input_free(struct odc_input *in)
+{
+    for (size_t i = 0; i < in->n_nodes; i++) {
+        free(in->nodes[i].folder);
+        free(in->nodes[i].node_id);
+        free(in->nodes[i].cpu_model);
+    }
+    for (size_t i = 0; i < in->n_invs; i++)
+        free(in->invs[i].trace_id);
+    for (size_t i = 0; i < in->n_notes; i++)
+        free(in->notes[i]);
+    free(in->nodes);
+    free(in->invs);
+    free(in->samples);
+    free(in->notes);
+    memset(in, 0, sizeof *in);
+}
+
+int odc_cpuset_count(const char *s)
+{
+    /* "0-3,6,8-9": count the CPUs, reject anything else. */
+    int n = 0;
+    const char *p = s;
+    if (!s || !*s)
+        return 0;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10);
+        if (end == p || a < 0)
+            return 0;
+        long b = a;
+        p = end;
+        if (*p == '-') {
+            b = strtol(p + 1, &end, 10);
+            if (end == p + 1 || b < a)
+                return 0;
+            p = end;
+        }
+        if (b - a > 65536)
+            return 0;
+        n += (int)(b - a + 1);
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return 0;
+    }
+    return n;
+}
+
+double odc_round_half_even(double x)
+{
+    double r = nearbyint(x);   /* the default rounding mode: to nearest, ties to even */
+    return r;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double odc_quantile(double *v, size_t n, double q)
+{
+    if (n == 0)
+        return NAN;
+    qsort(v, n, sizeof *v, cmp_double);
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    size_t hi = lo + 1 < n ? lo + 1 : lo;
+    double frac = pos - (double)lo;
+    return v[lo] + (v[hi] - v[lo]) * frac;
+}
+
+/* ---- fragments ---- */
+
+struct fseg {
+    double t0, t1, cpu;
+    bool gap;
+};
+
+static int cmp_span(const void *a, const void *b)
+{
+    const struct odc_span *x = a, *y = b;
+    return (x->t0 > y->t0) - (x->t0 < y->t0);
+}
+
+size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, size_t n,
+                     double exact_cpu_ms, double cap_cores, struct odc_seg **out,
+                     struct odc_fill *f)
+{
+    const double S = (double)start, E = (double)end, D = E - S;
+    memset(f, 0, sizeof *f);
+    f->scale = 1;
+
+    /* Clip to the window; CPU scales with the part inside. */
+    struct odc_span *s = xmalloc((n ? n : 1) * sizeof *s);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double len = spans[i].t1 - spans[i].t0;
+        double cpu = spans[i].cpu_ms;
+        if (!(len > 0) || !(cpu >= 0))
+            continue;   /* baselines, NaN, negative */
+        double a = spans[i].t0 > S ? spans[i].t0 : S, b = spans[i].t1 < E ? spans[i].t1 : E;
+        if (!(b > a))
+            continue;
+        s[m++] = (struct odc_span){a, b, cpu * (b - a) / len};
+    }
+    qsort(s, m, sizeof *s, cmp_span);
+    /* Overlaps (should not happen within one process) keep the earlier span. */
+    size_t k = 0;
+    double cursor = S, seen = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (s[i].t1 <= cursor)
+            continue;
+        if (s[i].t0 < cursor) {
+            s[i].cpu_ms *= (s[i].t1 - cursor) / (s[i].t1 - s[i].t0);
+            s[i].t0 = cursor;
+        }
+        s[k++] = s[i];
+        seen += s[i].cpu_ms;
+        cursor = s[i].t1;
+    }
+    f->seen_cpu_ms = seen;
+
+    /* The exact total wins over sampled CPU. */
+    double total = exact_cpu_ms >= 0 ? exact_cpu_ms : seen;
+    if (exact_cpu_ms >= 0 && seen > exact_cpu_ms && seen > 0) {
+        f->scale = exact_cpu_ms / seen;
+        for (size_t i = 0; i < k; i++)
+            s[i].cpu_ms *= f->scale;
+        seen = exact_cpu_ms;
+    }
+
+    /* Sampled spans and the gaps between them, in time order. */
+    struct fseg *g = xmalloc((2 * k + 1) * sizeof *g);
+    size_t ng = 0;
+    cursor = S;
+    double uncovered = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (s[i].t0 > cursor) {
+            g[ng++] = (struct fseg){cursor, s[i].t0, 0, true};
+            uncovered += s[i].t0 - cursor;
+        }
+        g[ng++] = (struct fseg){s[i].t0, s[i].t1, s[i].cpu_ms, false};
+        cursor = s[i].t1;
+    }
+    if (cursor < E) {
+        g[ng++] = (struct fseg){cursor, E, 0, true};
+        uncovered += E - cursor;
+    }
+    free(s);
+    f->uncovered_ms = uncovered;
+
+    /* CPU the samples did not see goes where no sample looked; if they looked
+     * everywhere, it is spread over the whole task. */
+    double rest = total - seen;
+    if (rest > 0) {
+        if (uncovered > 0) {
+            for (size_t i = 0; i < ng; i++)
+                if (g[i].gap)
+                    g[i].cpu = rest * (g[i].t1 - g[i].t0) / uncovered;
+            f->filled_cpu_ms = rest;
+        } else {
+            for (size_t i = 0; i < ng; i++)
+                g[i].cpu += rest * (g[i].t1 - g[i].t0) / D;
+            f->spread_cpu_ms = rest;
+        }
+    }
+
+    /* Whole milliseconds: round the boundaries, keep both ends exact, and
+     * carry the CPU of a segment that rounds to nothing into the next. */
+    struct odc_seg *o = xmalloc(ng * sizeof *o);
+    size_t no = 0;
+    int64_t r0 = start;
+    double carry = 0;
+    for (size_t i = 0; i < ng; i++) {
+        int64_t r1 = i + 1 == ng ? end : llround(g[i].t1);
+        if (r1 < r0)
+            r1 = r0;
+        if (r1 > end)
+            r1 = end;
+        double cpu = g[i].cpu + carry;
+        if (r1 == r0) {
+            carry = cpu;
+            continue;
+        }
+        carry = 0;
+        o[no++] = (struct odc_seg){r1 - r0, cpu};
+        r0 = r1;
+    }
+    if (carry > 0 && no > 0)
+        o[no - 1].cpu_ms += carry;
+    free(g);
+
+    /* Keep every fragment at or under the core limit: move the excess into
+     * fragments with room, in proportion to their room. */
+    if (cap_cores > 0) {
+        for (int round = 0; round < 64; round++) {
+            double excess = 0, room = 0;
+            for (size_t i = 0; i < no; i++) {
+                double lim = cap_cores * (double)o[i].dur;
+                if (o[i].cpu_ms > lim) {
+                    excess += o[i].cpu_ms - lim;
+                    o[i].cpu_ms = lim;
+                } else {
+                    room += lim - o[i].cpu_ms;
+                }
+            }
+            if (excess <= 1e-9 * (total + 1))
+                break;
+            if (room <= 0) {
+                f->lost_cpu_ms += excess;
+                break;
+            }
+            double share = excess < room ? excess : room;
+            for (size_t i = 0; i < no; i++) {
+                double lim = cap_cores * (double)o[i].dur;
+                if (o[i].cpu_ms < lim)
+                    o[i].cpu_ms += share * (lim - o[i].cpu_ms) / room;
+            }
+            f->capped_cpu_ms += share;
+            if (share < excess) {
+                f->lost_cpu_ms += excess - share;
+                break;
+            }
+        }
+    }
+
+    /* Merge neighbours with the same rate. */
+    size_t w = 0;
+    for (size_t i = 0; i < no; i++) {
+        if (w > 0) {
+            double ra = o[w - 1].cpu_ms / (double)o[w - 1].dur, rb = o[i].cpu_ms / (double)o[i].dur;
+            if (fabs(ra - rb) <= 1e-12 * fmax(fabs(ra), fabs(rb))) {
+                o[w - 1].dur += o[i].dur;
+                o[w - 1].cpu_ms += o[i].cpu_ms;
+                continue;
+            }
+        }
+        o[w++] = o[i];
+    }
+    for (size_t i = 0; i < w; i++) {
+        double rate = o[i].cpu_ms / (double)o[i].dur;
+        if (rate > f->peak_cores)
+            f->peak_cores = rate;
+        f->total_cpu_ms += o[i].cpu_ms;
+    }
+    *out = o;
+    return w;
+}
+
+/* ---- the export ---- */
+
+struct builder {
+    const struct odc_input *in;
+    const struct odc_opts *o;
+    struct odc_result *res;
+    size_t cap_tasks, cap_frags, cap_notes;
+};
+
+static void note(struct builder *b, int kind, const struct odc_inv *inv, int32_t task_id, double value)
+{
+    struct odc_result *r = b->res;
+    if (r->n_notes == b->cap_notes) {
+        b->cap_notes = b->cap_notes ? b->cap_notes * 2 : 64;
+        r->notes = xrealloc(r->notes, b->cap_notes * sizeof *r->notes);
+    }
+    r->notes[r->n_notes++] = (struct odc_note){kind, inv->node, inv->pid, inv->ts_start, inv->trace_id,
+                                               task_id, value, inv->line};
+}
+
+static struct odc_task *new_task(struct builder *b)
+{
+    struct odc_result *r = b->res;
+    if (r->n_tasks == b->cap_tasks) {
+        b->cap_tasks = b->cap_tasks ? b->cap_tasks * 2 : 64;
+        r->tasks = xrealloc(r->tasks, b->cap_tasks * sizeof *r->tasks);
+    }
+    struct odc_task *t = &r->tasks[r->n_tasks++];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+static void add_frag(struct builder *b, int32_t id, int64_t dur, double usage)
+{
+    struct odc_result *r = b->res;
+    if (r->n_frags == b->cap_frags) {
+        b->cap_frags = b->cap_frags ? b->cap_frags * 2 : 256;
+        r->frags = xrealloc(r->frags, b->cap_frags * sizeof *r->frags);
+    }
+    r->frags[r->n_frags++] = (struct odc_frag){id, dur, usage};
+}
+
+/* Samples of one node, sorted by (pid, ts_ms), for binary search. */
+struct sample_index {
+    size_t *idx;
+    size_t n;
+};
+
+static int cmp_sample(const void *a, const void *b, void *ctx)
+{
+    const struct odc_sample *smp = ctx;
+    const struct odc_sample *x = &smp[*(const size_t *)a], *y = &smp[*(const size_t *)b];
+    if (x->pid != y->pid)
+        return (x->pid > y->pid) - (x->pid < y->pid);
+    if (x->ts_ms != y->ts_ms)
+        return (x->ts_ms > y->ts_ms) - (x->ts_ms < y->ts_ms);
+    return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
+static struct sample_index *index_samples(const struct odc_input *in)
+{
+    struct sample_index *ix = xcalloc(in->n_nodes + 1, sizeof *ix);
+    for (size_t i = 0; i < in->n_samples; i++)
+        ix[in->samples[i].node].n++;
+    for (size_t k = 0; k < in->n_nodes; k++) {
+        ix[k].idx = xmalloc((ix[k].n ? ix[k].n : 1) * sizeof *ix[k].idx);
+        ix[k].n = 0;
+    }
+    for (size_t i = 0; i < in->n_samples; i++) {
+        struct sample_index *x = &ix[in->samples[i].node];
+        x->idx[x->n++] = i;
+    }
+    for (size_t k = 0; k < in->n_nodes; k++)
+        qsort_r(ix[k].idx, ix[k].n, sizeof *ix[k].idx, cmp_sample, (void *)in->samples);
+    return ix;
+}
+
+static void free_index(struct sample_index *ix, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        free(ix[k].idx);
+    free(ix);
+}
+
+/* First position in x with pid >= pid. */
+static size_t lower_pid(const struct odc_input *in, const struct sample_index *x, int64_t pid)
+{
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (in->samples[x->idx[mid]].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+#define JOIN_SLACK_MS 60000
+
+/* First position in x with (pid, ts_ms) >= (pid, ts). */
+static size_t lower_pid_ts(const struct odc_input *in, const struct sample_index *x, int64_t pid, int64_t ts)
+{
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct odc_sample *s = &in->samples[x->idx[mid]];
+        if (s->pid < pid || (s->pid == pid && s->ts_ms < ts))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Does sample s belong to invocation v?  By process identity when both
+ * carry start ticks, else by time window (the original CTS). */
+static bool belongs(const struct odc_inv *v, const struct odc_sample *s)
+{
+    if (v->has_start_ticks && s->has_start_ticks)
+        return v->start_ticks == s->start_ticks;
+    return s->ts_ms >= v->ts_start && s->ts_ms <= v->ts_end;
+}
+
+/* Deterministic task order: node id, node folder, ts_start, pid. */
+static int cmp_task_order(const void *a, const void *b, void *ctx)
+{
+    const struct odc_input *in = ctx;
+    const struct odc_inv *x = &in->invs[*(const size_t *)a], *y = &in->invs[*(const size_t *)b];
+    int c = strcmp(in->nodes[x->node].node_id, in->nodes[y->node].node_id);
+    if (c)
+        return c;
+    if (x->node != y->node)
+        return (x->node > y->node) - (x->node < y->node);
+    if (x->ts_start != y->ts_start)
+        return (x->ts_start > y->ts_start) - (x->ts_start < y->ts_start);
+    if (x->pid != y->pid)
+        return (x->pid > y->pid) - (x->pid < y->pid);
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Retries: by trace id, then attempt, then start. */
+static int cmp_attempt(const void *a, const void *b, void *ctx)
+{
+    const struct odc_inv *invs = ctx;
+    const struct odc_inv *x = &invs[*(const size_t *)a], *y = &invs[*(const size_t *)b];
+    int c = strcmp(x->trace_id, y->trace_id);
+    if (c)
+        return c;
+    if (x->attempt != y->attempt)
+        return (x->attempt > y->attempt) - (x->attempt < y->attempt);
+    if (x->ts_start != y->ts_start)
+        return (x->ts_start > y->ts_start) - (x->ts_start < y->ts_start);
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int64_t mem_capacity(int64_t kib, enum odc_mem_unit u)
+{
+    int64_t mib = (kib + 1023) / 1024;
+    /* OpenDC divides by 1000 ("KB to MB") and compares with host MiB. */
+    return u == ODC_MEM_MB ? mib : mib * 1000;
+}
+
+static int export_ours(struct builder *b, char *err, size_t errlen)
+{
+    const struct odc_input *in = b->in;
+    const struct odc_opts *o = b->o;
+    struct odc_result *res = b->res;
+
+
+    /* Which invocations become tasks: valid ones, the last attempt of each
+     * trace id, then failed ones by option. */
+    size_t *keep = xmalloc((in->n_invs ? in->n_invs : 1) * sizeof *keep);
+    size_t nk = 0;
+    for (size_t i = 0; i < in->n_invs; i++) {
+        if (in->invs[i].ts_end < in->invs[i].ts_start) {
+            note(b, ODC_N_BAD_INVOCATION, &in->invs[i], -1, 0);
+            continue;
+        }
+        keep[nk++] = i;
+    }
+    if (!o->all_attempts) {
+        size_t *withid = xmalloc((nk ? nk : 1) * sizeof *withid), nw = 0, nn = 0;
+        for (size_t i = 0; i < nk; i++)
+            if (in->invs[keep[i]].trace_id && *in->invs[keep[i]].trace_id)
+                withid[nw++] = keep[i];
+            else
+                keep[nn++] = keep[i];
+        qsort_r(withid, nw, sizeof *withid, cmp_attempt, (void *)in->invs);
+        for (size_t i = 0; i < nw; i++) {
+            if (i + 1 < nw && !strcmp(in->invs[withid[i]].trace_id, in->invs[withid[i + 1]].trace_id)) {
+                note(b, ODC_N_ATTEMPT_DROPPED, &in->invs[withid[i]], -1, (double)in->invs[withid[i]].attempt);
+                continue;
+            }
+            keep[nn++] = withid[i];
+        }
+        nk = nn;
+        free(withid);
+    }
+    size_t nf = 0;
+    for (size_t i = 0; i < nk; i++) {
+        const struct odc_inv *v = &in->invs[keep[i]];
+        if (v->has_status && v->status != 0) {
+            /* Kept ones are noted below, with their task id. */
+            if (o->exclude_failed) {
+                note(b, ODC_N_FAILED_DROPPED, v, -1, (double)v->status);
+                continue;
+            }
+        }
+        keep[nf++] = keep[i];
+    }
+    nk = nf;
+    qsort_r(keep, nk, sizeof *keep, cmp_task_order, (void *)in);
+
+    /* Ids: the PID when asked for or when PIDs are unique, else 1, 2, ... */
+    int64_t *pids = xmalloc((nk ? nk : 1) * sizeof *pids);
+    for (size_t i = 0; i < nk; i++)
+        pids[i] = in->invs[keep[i]].pid;
+    qsort(pids, nk, sizeof *pids, cmp_i64);
+    int64_t dup = -1, bad = -1;
+    for (size_t i = 0; i < nk; i++) {
+        if (i > 0 && pids[i] == pids[i - 1] && dup < 0)
+            dup = pids[i];
+        if ((pids[i] < 0 || pids[i] > INT32_MAX) && bad < 0)
+            bad = pids[i];
+    }
+    free(pids);
+    bool use_pid = false;
+    if (o->id_mode == ODC_ID_PID) {
+        if (dup >= 0 || bad >= 0) {
+            if (dup >= 0)
+                snprintf(err, errlen, "--task-id-mode pid: PID %lld belongs to more than one task (PIDs "
+                         "repeat across nodes or over time); use --task-id-mode sequential or auto",
+                         (long long)dup);
+            else
+                snprintf(err, errlen, "--task-id-mode pid: PID %lld does not fit OpenDC's INT32 id; use "
+                         "--task-id-mode sequential or auto", (long long)bad);
+            free(keep);
+            return -1;
+        }
+        use_pid = true;
+        snprintf(res->id_mode, sizeof res->id_mode, "pid (forced)");
+    } else if (o->id_mode == ODC_ID_SEQUENTIAL) {
+        snprintf(res->id_mode, sizeof res->id_mode, "sequential (forced)");
+    } else if (dup >= 0) {
+        snprintf(res->id_mode, sizeof res->id_mode, "sequential (auto: PID %lld belongs to more than one task)",
+                 (long long)dup);
+    } else if (bad >= 0) {
+        snprintf(res->id_mode, sizeof res->id_mode, "sequential (auto: PID %lld does not fit INT32)",
+                 (long long)bad);
+    } else {
+        use_pid = true;
+        snprintf(res->id_mode, sizeof res->id_mode, "pid (auto: PIDs unique)");
+    }
+
+    struct sample_index *ix = index_samples(in);
+    size_t span_cap = 64;
+    struct odc_span *spans = xmalloc(span_cap * sizeof *spans);
+    for (size_t i = 0; i < nk; i++) {
+        const struct odc_inv *v = &in->invs[keep[i]];
+        const struct odc_node *nd = &in->nodes[v->node];
+        int32_t id = use_pid ? (int32_t)v->pid : (int32_t)(i + 1);
+        int64_t end = v->ts_end;
+        if (end == v->ts_start) {
+            end = v->ts_start + 1;   /* OpenDC runs a task for the sum of its fragments */
+            note(b, ODC_N_ZERO_DURATION, v, id, 0);
+        }
+
+        /* The task's samples: its process's intervals with CPU data. */
+        const struct sample_index *x = &ix[v->node];
+        size_t ns = 0;
+        int64_t rss = -1;
+        /* A process's samples lie within its life; the slack only guards
+         * against clock differences (what lies outside is clipped anyway). */
+        for (size_t p = lower_pid_ts(in, x, v->pid, v->ts_start - JOIN_SLACK_MS);
+             p < x->n && in->samples[x->idx[p]].pid == v->pid; p++) {
+            const struct odc_sample *sm = &in->samples[x->idx[p]];
+            if (sm->ts_ms > v->ts_end + JOIN_SLACK_MS)
+                break;
+            if (!belongs(v, sm))
+                continue;
+            if (sm->rss_kb > rss)
+                rss = sm->rss_kb;
+            if (!(sm->dt_ms > 0))
+                continue;   /* the baseline read of a process */
+            if (ns == span_cap) {
+                span_cap *= 2;
+                spans = xrealloc(spans, span_cap * sizeof *spans);
+            }
+            spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms};
+        }
+
+        double exact = v->has_cpu ? v->cpu_ms : -1;
+        double cap = nd->cores > 0 ? nd->cores : 0;
+        if (v->cpuset_cpus > 0 && (cap == 0 || v->cpuset_cpus < cap))
+            cap = v->cpuset_cpus;   /* pinned: it cannot have used more */
+        struct odc_seg *segs;
+        struct odc_fill fill;
+        size_t nseg = odc_fragments(v->ts_start, end, spans, ns, exact, cap, &segs, &fill);
+
+        if (v->has_status && v->status != 0)
+            note(b, ODC_N_FAILED_KEPT, v, id, (double)v->status);
+        if (ns == 0)
+            note(b, ODC_N_NO_SAMPLES, v, id, exact);
+        else if (exact < 0 && fill.uncovered_ms >= 1)
+            note(b, ODC_N_NO_EXACT_CPU, v, id, fill.uncovered_ms);
+        if (fill.scale < 1 - 1e-9)
+            note(b, ODC_N_SCALED, v, id, fill.scale);
+        if (fill.capped_cpu_ms > 1e-6)
+            note(b, ODC_N_CAPPED, v, id, fill.capped_cpu_ms);
+        if (fill.lost_cpu_ms > 1e-6)
+            note(b, ODC_N_LOST, v, id, fill.lost_cpu_ms);
+
+        int requested = v->cpuset_cpus > 0 ? v->cpuset_cpus : v->cpu_units > 0 ? (int)ceil(v->cpu_units) : 0;
+        int need = (int)ceil(fill.peak_cores - 1e-6);
+        int count = requested > need ? requested : need;
+        if (count < 1)
+            count = 1;
+        if (nd->cores > 0 && count > nd->cores)
+            count = nd->cores;
+        if (requested > 0 && count > requested)
+            note(b, ODC_N_CORES_RAISED, v, id, count);
+
+        int64_t kib = v->max_rss_kb >= 0 ? v->max_rss_kb : rss;
+        if (kib < 0)
+            note(b, ODC_N_NO_MEMORY, v, id, 0);
+
+        struct odc_task *t = new_task(b);
+        t->id = id;
+        t->name = v->trace_id ? xstrdup(v->trace_id) : NULL;
+        t->submission_time = v->has_enqueue ? v->ts_enqueue : v->ts_start;
+        t->duration = end - v->ts_start;
+        t->cpu_count = count;
+        t->cpu_capacity = count * nd->mhz;
+        t->mem_capacity = kib < 0 ? 0 : mem_capacity(kib, o->mem_unit);
+        t->frag_start = res->n_frags;
+        t->n_frags = nseg;
+        t->node = v->node;
+        t->pid = v->pid;
+        t->ts_start = v->ts_start;
+        t->failed = v->has_status && v->status != 0;
+        t->sampled = ns > 0;
+        t->exact_cpu = exact >= 0;
+        t->measured_cpu_ms = exact >= 0 ? exact : fill.seen_cpu_ms;
+        for (size_t k = 0; k < nseg; k++) {
+            double usage = segs[k].cpu_ms / (double)segs[k].dur * nd->mhz;
+            add_frag(b, id, segs[k].dur, usage);
+            res->exported_cpu_mhz_ms += usage * (double)segs[k].dur;
+        }
+        free(segs);
+        res->measured_cpu_ms += t->measured_cpu_ms;
+        res->expected_cpu_mhz_ms += t->measured_cpu_ms * nd->mhz;
+        res->uncovered_ms += fill.uncovered_ms;
+        res->filled_cpu_ms += fill.filled_cpu_ms + fill.spread_cpu_ms;
+        res->seen_cpu_ms += fill.seen_cpu_ms;
+        res->n_exact += t->exact_cpu;
+    }
+    free(spans);
+    free_index(ix, in->n_nodes);
+    free(keep);
+    return 0;
+}
+
+/* ---- --upstream-compat: the original exporter's numbers (§9.3-9.6) ---- */
+
+/* Samples of a PID on a node with dt_ms > 0 and ts in [a, b], in ts order. */
+static size_t window(const struct odc_input *in, const struct sample_index *x, int64_t pid, int64_t a,
+                     int64_t b, bool with_dt_only, size_t *out)
+{
+    size_t n = 0;
+    for (size_t p = lower_pid(in, x, pid); p < x->n && in->samples[x->idx[p]].pid == pid; p++) {
+        const struct odc_sample *s = &in->samples[x->idx[p]];
+        if (s->ts_ms < a || s->ts_ms > b || (with_dt_only && !(s->dt_ms > 0)))
+            continue;
+        out[n++] = x->idx[p];
+    }
+    return n;
+}
+
+struct pid_row {
+    int64_t pid;
+    size_t row;
+};
+
+static int cmp_pid_row(const void *a, const void *b)
+{
+    const struct pid_row *x = a, *y = b;
+    if (x->pid != y->pid)
+        return (x->pid > y->pid) - (x->pid < y->pid);
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* The highest row with this pid in a sorted pid_row array, or SIZE_MAX. */
+static size_t last_row(const struct pid_row *v, size_t n, int64_t pid)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].pid <= pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && v[lo - 1].pid == pid ? v[lo - 1].row : SIZE_MAX;
+}
+
+static int cmp_frag_id(const void *a, const void *b, void *ctx)
+{
+    const struct odc_frag *fr = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (fr[i].id != fr[j].id)
+        return (fr[i].id > fr[j].id) - (fr[i].id < fr[j].id);
+    return (i > j) - (i < j);
+}
+
+/* Fragment indices sorted by (id, position). */
+static size_t *frags_by_id(const struct odc_result *res)
+{
+    size_t *o = xmalloc((res->n_frags ? res->n_frags : 1) * sizeof *o);
+    for (size_t i = 0; i < res->n_frags; i++)
+        o[i] = i;
+    qsort_r(o, res->n_frags, sizeof *o, cmp_frag_id, res->frags);
+    return o;
+}
+
+static void id_range(const struct odc_result *res, const size_t *o, size_t n, int32_t id, size_t *lo,
+                     size_t *hi)
+{
+    size_t a = 0, z = n;
+    while (a < z) {
+        size_t mid = a + (z - a) / 2;
+        if (res->frags[o[mid]].id < id)
+            a = mid + 1;
+        else
+            z = mid;
+    }
+    *lo = a;
+    z = n;
+    while (a < z) {
+        size_t mid = a + (z - a) / 2;
+        if (res->frags[o[mid]].id <= id)
+            a = mid + 1;
+        else
+            z = mid;
+    }
+    *hi = a;
+}
+
+/* The id of a PID: its position among the distinct PIDs + 1, or the PID. */
+static int32_t pid_id(const int64_t *seen, size_t n, bool seq, int64_t pid)
+{
+    size_t k = 0;
+    while (k < n && seen[k] != pid)
+        k++;
+    return (int32_t)(seq ? (int64_t)k + 1 : pid);
+}
+
+static int export_upstream(struct builder *b, char *err, size_t errlen)
+{
+    const struct odc_input *in = b->in;
+    const struct odc_opts *o = b->o;
+    struct odc_result *res = b->res;
+    (void)err;
+    (void)errlen;
+
+    /* Invocations in node order, file order (the loader keeps that order). */
+    size_t *rows = xmalloc((in->n_invs ? in->n_invs : 1) * sizeof *rows), nr = 0;
+    for (size_t i = 0; i < in->n_invs; i++) {
+        if (in->invs[i].ts_end < in->invs[i].ts_start) {
+            note(b, ODC_N_BAD_INVOCATION, &in->invs[i], -1, 0);
+            continue;
+        }
+        rows[nr++] = i;
+    }
+
+    /* §9.3: ids keyed by PID; a PID seen twice anywhere is a conflict. */
+    int64_t *seen = xmalloc((nr ? nr : 1) * sizeof *seen);
+    size_t nseen = 0;
+    bool conflict = false;
+    for (size_t i = 0; i < nr; i++) {
+        int64_t pid = in->invs[rows[i]].pid;
+        size_t k;
+        for (k = 0; k < nseen && seen[k] != pid; k++)
+            ;
+        if (k < nseen)
+            conflict = true;
+        else
+            seen[nseen++] = pid;
+    }
+    bool seq = o->id_mode == ODC_ID_SEQUENTIAL || (o->id_mode == ODC_ID_AUTO && conflict);
+    snprintf(res->id_mode, sizeof res->id_mode, "%s", o->id_mode == ODC_ID_PID ? "pid (forced)"
+             : o->id_mode == ODC_ID_SEQUENTIAL ? "sequential (forced)"
+             : conflict ? "sequential (auto; PID conflicts detected across nodes)"
+                        : "pid (auto; PIDs unique across nodes)");
+
+    struct sample_index *ix = index_samples(in);
+    size_t *win = xmalloc((in->n_samples ? in->n_samples : 1) * sizeof *win);
+
+    /* §9.4: first pass, one row per invocation. */
+    for (size_t i = 0; i < nr; i++) {
+        const struct odc_inv *v = &in->invs[rows[i]];
+        const struct odc_node *nd = &in->nodes[v->node];
+        double freq = nd->raw_mhz > 0 ? nd->raw_mhz : 2400;
+        int cores = nd->raw_cores;
+        size_t nw = window(in, &ix[v->node], v->pid, v->ts_start, v->ts_end, true, win);
+        int cores_used = 1;
+        double per_core;
+        if (nw == 0) {
+            per_core = fmax(0.5 * freq, 0.1);
+        } else {
+            double peak = 0, sum = 0;
+            for (size_t k = 0; k < nw; k++) {
+                const struct odc_sample *s = &in->samples[win[k]];
+                double r = s->cpu_ms / fmax(s->dt_ms, 1);
+                if (r > peak)
+                    peak = r;
+                sum += s->cpu_ms;
+            }
+            cores_used = (int)floor(peak + 0.5);
+            if (cores_used < 1)
+                cores_used = 1;
+            if (cores > 0 && cores_used > cores)
+                cores_used = cores;
+            double dur = (double)(v->ts_end - v->ts_start);
+            if (dur > 0) {
+                double util = sum / dur / cores_used;
+                per_core = freq * fmin(fmax(util, 0), 1);
+            } else {
+                per_core = freq * 0.1;
+            }
+            per_core = fmax(per_core, 1.0);
+        }
+        int64_t mem = -1;
+        size_t nm = window(in, &ix[v->node], v->pid, v->ts_start, v->ts_end, false, win);
+        for (size_t k = 0; k < nm; k++)
+            if (in->samples[win[k]].rss_kb > mem)
+                mem = in->samples[win[k]].rss_kb;
+        struct odc_task *t = new_task(b);
+        t->id = pid_id(seen, nseen, seq, v->pid);
+        t->name = v->trace_id ? xstrdup(v->trace_id) : NULL;
+        t->submission_time = v->has_enqueue ? v->ts_enqueue : v->ts_start;
+        t->duration = v->ts_end - v->ts_start;
+        t->cpu_count = cores_used;
+        t->cpu_capacity = cores_used * per_core;
+        t->mem_capacity = nm && mem >= 0 ? (mem > 1024 ? mem : 1024) : 65536;
+        t->node = v->node;
+        t->pid = v->pid;
+        t->ts_start = v->ts_start;
+        t->sampled = nw > 0;
+        if (!t->sampled)
+            note(b, ODC_N_NO_SAMPLES, v, t->id, -1);
+    }
+
+    /* §9.5: fragments.  PID -> the last invocation with that PID (global). */
+    struct pid_row *last = xmalloc((res->n_tasks ? res->n_tasks : 1) * sizeof *last);
+    for (size_t k = 0; k < res->n_tasks; k++)
+        last[k] = (struct pid_row){res->tasks[k].pid, k};
+    qsort(last, res->n_tasks, sizeof *last, cmp_pid_row);
+    for (size_t nd_i = 0; nd_i < in->n_nodes; nd_i++) {
+        const struct sample_index *x = &ix[nd_i];
+        /* This node's PIDs with dt > 0 samples, in order of first appearance
+         * (pid_row used as (first sample index, pid)). */
+        struct pid_row *first = xmalloc((x->n ? x->n : 1) * sizeof *first);
+        size_t nf = 0;
+        for (size_t p = 0; p < x->n;) {
+            int64_t pid = in->samples[x->idx[p]].pid;
+            size_t lowest = SIZE_MAX;
+            for (; p < x->n && in->samples[x->idx[p]].pid == pid; p++)
+                if (in->samples[x->idx[p]].dt_ms > 0 && x->idx[p] < lowest)
+                    lowest = x->idx[p];
+            if (lowest != SIZE_MAX)
+                first[nf++] = (struct pid_row){(int64_t)lowest, (size_t)pid};
+        }
+        qsort(first, nf, sizeof *first, cmp_pid_row);   /* by first sample index */
+        for (size_t f = 0; f < nf; f++) {
+            int64_t pid = (int64_t)first[f].row;
+            size_t t_i = last_row(last, res->n_tasks, pid);
+            if (t_i == SIZE_MAX)
+                continue;
+            struct odc_task *t = &res->tasks[t_i];
+            const struct odc_node *tn = &in->nodes[t->node];
+            double freq = tn->raw_mhz > 0 ? tn->raw_mhz : 2400;
+            double cores = tn->raw_cores > 0 ? tn->raw_cores : INFINITY;
+            int64_t ts_start = t->ts_start, ts_end = t->ts_start + t->duration;
+            size_t nw = window(in, x, pid, ts_start, ts_end, true, win);
+            if (nw == 0) {
+                add_frag(b, t->id, ts_end - ts_start, t->cpu_capacity * 0.5);
+                continue;
+            }
+            const struct odc_sample *s0 = &in->samples[win[0]];
+            double w0 = (double)s0->ts_ms - s0->dt_ms;
+            if (w0 > (double)ts_start)
+                add_frag(b, t->id, llround(w0 - (double)ts_start),
+                         fmax(fmin(s0->cpu_ms / s0->dt_ms, cores) * freq, 0.1));
+            for (size_t k = 0; k < nw; k++) {
+                const struct odc_sample *s = &in->samples[win[k]];
+                double ws = (double)s->ts_ms - s->dt_ms, cpu = s->cpu_ms;
+                if (ws < (double)ts_start) {
+                    cpu *= ((double)s->ts_ms - (double)ts_start) / s->dt_ms;
+                    ws = (double)ts_start;
+                }
+                double d = (double)s->ts_ms - ws;
+                if (d <= 0)
+                    continue;
+                double c = fmin(fmax(cpu / d, 0), cores);
+                add_frag(b, t->id, llround(d), fmax(c * freq, 0.1));
+            }
+        }
+        free(first);
+    }
+    free(last);
+
+    /* Every task id without a fragment: one synthetic fragment at half its
+     * capacity (once per id). */
+    size_t *order = frags_by_id(res);
+    size_t n_before = res->n_frags;
+    int32_t *done = xmalloc((res->n_tasks ? res->n_tasks : 1) * sizeof *done);
+    size_t ndone = 0;
+    for (size_t k = 0; k < res->n_tasks; k++) {
+        const struct odc_task *t = &res->tasks[k];
+        size_t lo, hi;
+        id_range(res, order, n_before, t->id, &lo, &hi);
+        bool did = false;
+        for (size_t j = 0; j < ndone && !did; j++)
+            did = done[j] == t->id;
+        if (lo == hi && !did) {
+            add_frag(b, t->id, t->duration, t->cpu_capacity * 0.5);
+            done[ndone++] = t->id;
+        }
+    }
+    free(done);
+    free(order);
+
+    /* §9.6: post-processing of the tasks table. */
+    order = frags_by_id(res);
+    double *u = xmalloc((res->n_frags ? res->n_frags : 1) * sizeof *u);
+    for (size_t k = 0; k < res->n_tasks; k++) {
+        struct odc_task *t = &res->tasks[k];
+        const struct odc_node *tn = &in->nodes[t->node];
+        size_t lo, hi, nu = 0;
+        id_range(res, order, res->n_frags, t->id, &lo, &hi);
+        for (size_t j = lo; j < hi; j++)
+            u[nu++] = res->frags[order[j]].cpu_usage;
+        t->n_frags = nu;
+        if (nu)
+            t->cpu_capacity = odc_quantile(u, nu, 0.95);
+        double freq = tn->raw_mhz;   /* the raw value, no default, here */
+        if (freq > 0) {
+            double c = odc_round_half_even(t->cpu_capacity / freq);
+            t->cpu_count = c < 1 ? 1 : (int32_t)c;
+            if (tn->raw_cores > 0 && t->cpu_count > tn->raw_cores)
+                t->cpu_count = tn->raw_cores;
+            if (t->cpu_count == 1 && fabs(t->cpu_capacity - freq) <= 200)
+                t->cpu_capacity = odc_round_half_even(freq / 100) * 100;
+        }
+        t->cpu_capacity = fmin(t->cpu_capacity, 2400.0 * t->cpu_count);
+    }
+    free(order);
+    for (size_t j = 0; j < res->n_frags; j++)
+        res->exported_cpu_mhz_ms += res->frags[j].cpu_usage * (double)res->frags[j].duration;
+    free(u);
+    free(win);
+    free(seen);
+    free(rows);
+    free_index(ix, in->n_nodes);
+    return 0;
+}
+
+int odc_check_nodes(const struct odc_input *in, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < in->n_nodes; k++) {
+        const struct odc_node *nd = &in->nodes[k];
+        const char *what = !(nd->mhz > 0) ? "CPU frequency (cpu_freq_mhz; set CPU_FREQ_MHZ when collecting)"
+                           : nd->cores <= 0 ? "core count (cpu_cores)"
+                           : nd->mem_mb <= 0 ? "memory size (mem_mb)" : NULL;
+        if (what) {
+            snprintf(err, errlen, "node '%s' (folder %s) has no %s in CTS/nodes.json or node_meta.json; "
+                     "the export will not invent one", nd->node_id, nd->folder, what);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int odc_export(const struct odc_input *in, const struct odc_opts *o, struct odc_result *res,
+               char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    if (odc_check_nodes(in, err, errlen) < 0)
+        return -1;
+    struct builder b = {.in = in, .o = o, .res = res};
+    int rc = o->upstream_compat ? export_upstream(&b, err, errlen) : export_ours(&b, err, errlen);
+    if (rc < 0)
+        odc_result_free(res);
+    return rc;
+}
+
+void odc_result_free(struct odc_result *res)
+{
+    for (size_t i = 0; i < res->n_tasks; i++)
+        free(res->tasks[i].name);
+    free(res->tasks);
+    free(res->frags);
+    free(res->notes);
+    memset(res, 0, sizeof *res);
+}
+
+/* ---- topology ---- */
+
+struct host_type {
+    int cores;
+    double mhz;
+    int64_t mem_mb;
+    const char *model;
+    int count;
+};
+
+static int cmp_host_type(const void *a, const void *b)
+{
+    const struct host_type *x = a, *y = b;
+    if (x->cores != y->cores)
+        return (x->cores > y->cores) - (x->cores < y->cores);
+    if (x->mhz != y->mhz)
+        return (x->mhz > y->mhz) - (x->mhz < y->mhz);
+    if (x->mem_mb != y->mem_mb)
+        return (x->mem_mb > y->mem_mb) - (x->mem_mb < y->mem_mb);
+    return strcmp(x->model, y->model);
+}
+
+/* "2400 MHz", "2399.5 MHz": OpenDC reads a bare number as MHz too, but
+ * says so with a warning; a unit leaves no doubt. */
+static char *mhz_str(double mhz)
+{
+    if (mhz == floor(mhz))
+        return xasprintf("%.0f MHz", mhz);
+    return xasprintf("%.3f MHz", mhz);
+}
+
+char *odc_topology_json(const struct odc_node *nodes, size_t n)
+{
+    struct host_type *t = xcalloc(n + 1, sizeof *t);
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct host_type h = {nodes[i].cores, nodes[i].mhz, nodes[i].mem_mb,
+                              nodes[i].cpu_model ? nodes[i].cpu_model : "", 1};
+        size_t k;
+        for (k = 0; k < nt && cmp_host_type(&t[k], &h); k++)
+            ;
+        if (k < nt)
+            t[k].count++;
+        else
+            t[nt++] = h;
+    }
+    qsort(t, nt, sizeof *t, cmp_host_type);
+    json_t *hosts = json_array();
+    for (size_t k = 0; k < nt; k++) {
+        char name[24], *speed = mhz_str(t[k].mhz), *mem = xasprintf("%lld MiB", (long long)t[k].mem_mb);
+        snprintf(name, sizeof name, "H%02zu", k + 1);
+        json_t *cpu = json_pack("{s:i, s:s}", "coreCount", t[k].cores, "coreSpeed", speed);
+        if (*t[k].model)
+            json_object_set_new(cpu, "modelName", json_string(t[k].model));
+        json_array_append_new(hosts, json_pack("{s:s, s:i, s:o, s:{s:s}}", "name", name, "count", t[k].count,
+                                               "cpu", cpu, "memory", "size", mem));
+        free(speed);
+        free(mem);
+    }
+    json_t *root = json_pack("{s:[{s:s, s:i, s:o}]}", "clusters", "name", "C01", "count", 1, "hosts", hosts);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    free(t);
+    char *out = xasprintf("%s\n", text);
+    free(text);
+    return out;
+}

@@ -1,0 +1,228 @@
+/* opendc.h -- turning a parsed run (CTS records) into an OpenDC workload:
+ * tasks, fragments and a topology.  Pure logic: the records come in as C
+ * structs (opendc_input.c reads them from disk), the result goes out as C
+ * structs (opendc_write.c writes the files).
+ *
+ * What the export guarantees, unlike the original exporter (upstream §9,
+ * bugs B24-B29):
+ *  - task identity is (node folder, pid, start_ticks or ts_start); ids are
+ *    assigned in (node, ts_start, pid) order, so they are deterministic;
+ *  - a task's fragments cover its whole duration: their durations sum to
+ *    the task's duration exactly;
+ *  - time not covered by samples (head, tail, gaps) carries the CPU the
+ *    samples did not see (the exact total from the task's event minus the
+ *    sampled CPU, never negative), so sum(cpu_usage x duration) equals the
+ *    measured CPU x the node's MHz per core;
+ *  - a task without samples gets one fragment at its exact average; without
+ *    an exact total it gets zero CPU, never an invented load;
+ *  - the node's own MHz, never a constant;
+ *  - failed tasks and retried attempts are kept or dropped by option, and
+ *    every correction is counted and listed for the report.
+ * --upstream-compat instead reproduces the original's numbers (§9.4-9.6). */
+#ifndef TK_OPENDC_H
+#define TK_OPENDC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- input ---- */
+
+struct odc_node {
+    char *folder;          /* node folder name (or "." for a single node) */
+    char *node_id;         /* nodes.json node_id (else the folder name) */
+    int cores;             /* nodes.json cpu_cores (0 = unknown) */
+    double mhz;            /* MHz per core used for the export (0 = unknown) */
+    double raw_mhz;        /* node_meta.json cpu_freq_mhz (upstream-compat) */
+    int raw_cores;         /* node_meta.json cpu_cores (upstream-compat) */
+    int64_t mem_mb;        /* nodes.json mem_mb */
+    char *cpu_model;
+};
+
+struct odc_inv {
+    int node;              /* index into nodes */
+    long line;             /* line in invocations.jsonl (for messages) */
+    char *trace_id;        /* NULL if absent */
+    int64_t pid;
+    int64_t ts_enqueue, ts_start, ts_end;
+    bool has_enqueue;
+    bool has_status;
+    int64_t status;
+    bool has_start_ticks;
+    int64_t start_ticks;
+    int64_t attempt;       /* 0 if absent */
+    bool has_cpu;          /* cpu_user_ms and cpu_sys_ms both present */
+    double cpu_ms;         /* cpu_user_ms + cpu_sys_ms */
+    int64_t max_rss_kb;    /* -1 if absent */
+    double cpu_units;      /* 0 if absent */
+    int cpuset_cpus;       /* CPUs in cpuset, 0 if absent/unparsable */
+};
+
+struct odc_sample {
+    int node;
+    int64_t pid;
+    int64_t ts_ms;
+    double dt_ms, cpu_ms;
+    int64_t rss_kb;        /* -1 if absent */
+    bool has_start_ticks;
+    int64_t start_ticks;
+};
+
+struct odc_input {
+    struct odc_node *nodes;
+    size_t n_nodes;
+    struct odc_inv *invs;
+    size_t n_invs;
+    struct odc_sample *samples;
+    size_t n_samples;
+    /* What the loader skipped, for the report. */
+    uint64_t bad_inv_lines, bad_sample_lines;
+    char **notes;          /* loader remarks (malformed lines, missing files) */
+    size_t n_notes;
+};
+
+void odc_input_free(struct odc_input *in);
+/* Number of CPUs in a cpuset list such as "0-3,6" (0 if it does not parse). */
+int odc_cpuset_count(const char *s);
+
+/* ---- options ---- */
+
+enum odc_mem_unit { ODC_MEM_KB, ODC_MEM_MB };
+enum odc_id_mode { ODC_ID_AUTO, ODC_ID_PID, ODC_ID_SEQUENTIAL };
+
+struct odc_opts {
+    enum odc_mem_unit mem_unit;
+    enum odc_id_mode id_mode;
+    bool exclude_failed;
+    bool all_attempts;     /* keep every attempt of a retried trace id */
+    bool upstream_compat;
+};
+
+/* ---- the fragment builder (exposed for tests) ---- */
+
+/* A sampled interval of a task: [t0, t1] ms with cpu_ms of CPU time in it. */
+struct odc_span {
+    double t0, t1, cpu_ms;
+};
+
+/* A fragment before MHz: a whole number of ms and the CPU ms in it. */
+struct odc_seg {
+    int64_t dur;
+    double cpu_ms;
+};
+
+struct odc_fill {
+    double seen_cpu_ms;       /* CPU inside the task's window, from samples */
+    double total_cpu_ms;      /* what the fragments carry (before any cap loss) */
+    double uncovered_ms;      /* time without samples */
+    double filled_cpu_ms;     /* CPU placed into uncovered time */
+    double spread_cpu_ms;     /* CPU spread over the whole task (no uncovered time) */
+    double scale;             /* < 1 when samples exceeded the exact total */
+    double capped_cpu_ms;     /* CPU moved to stay under the core limit */
+    double lost_cpu_ms;       /* CPU that did not fit under the limit at all */
+    double peak_cores;        /* highest fragment rate, in cores */
+};
+
+/* Fragments covering [start, end] (end > start) exactly.  spans may be in any
+ * order, overlap, or reach outside the window (they are clipped, their CPU
+ * scaled to the part inside).  exact_cpu_ms < 0: unknown (uncovered time
+ * then carries zero CPU).  cap_cores > 0 limits every fragment's rate; CPU
+ * above it moves to fragments with room.  Returns the number of segments
+ * (malloc'd in *out), consecutive equal rates merged. */
+size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, size_t n,
+                     double exact_cpu_ms, double cap_cores, struct odc_seg **out,
+                     struct odc_fill *fill);
+
+/* The 0.95 quantile with linear interpolation (pandas' default), as the
+ * original used for cpu_capacity.  Sorts v. */
+double odc_quantile(double *v, size_t n, double q);
+/* Python's round(): half to even. */
+double odc_round_half_even(double x);
+
+/* ---- output ---- */
+
+struct odc_task {
+    int32_t id;
+    char *name;               /* trace id, or NULL */
+    int64_t submission_time;
+    int64_t duration;
+    int32_t cpu_count;
+    double cpu_capacity;
+    int64_t mem_capacity;
+    size_t frag_start, n_frags;
+    /* where it came from */
+    int node;
+    int64_t pid;
+    int64_t ts_start;
+    bool failed;
+    bool sampled;             /* had samples with CPU data */
+    double measured_cpu_ms;   /* exact total, else sampled */
+    bool exact_cpu;
+};
+
+struct odc_frag {
+    int32_t id;
+    int64_t duration;
+    double cpu_usage;
+};
+
+/* A correction, for the report. */
+struct odc_note {
+    int kind;                 /* enum odc_note_kind */
+    int node;
+    int64_t pid;
+    int64_t ts_start;
+    const char *trace_id;     /* points into the input */
+    int32_t task_id;          /* -1 when not exported */
+    double value;             /* kind-specific */
+    long line;
+};
+
+enum odc_note_kind {
+    ODC_N_NO_SAMPLES,         /* value: exact CPU ms, or -1 unknown */
+    ODC_N_FAILED_KEPT,        /* value: status */
+    ODC_N_FAILED_DROPPED,
+    ODC_N_ATTEMPT_DROPPED,    /* value: attempt number */
+    ODC_N_BAD_INVOCATION,     /* value unused; line set */
+    ODC_N_ZERO_DURATION,
+    ODC_N_NO_EXACT_CPU,       /* uncovered time left at zero CPU; value: uncovered ms */
+    ODC_N_SCALED,             /* samples above the exact total; value: scale */
+    ODC_N_CAPPED,             /* value: CPU ms moved */
+    ODC_N_LOST,               /* value: CPU ms that did not fit */
+    ODC_N_CORES_RAISED,       /* cpu_count above the request; value: new count */
+    ODC_N_NO_MEMORY,
+    ODC_N_KINDS
+};
+
+struct odc_result {
+    struct odc_task *tasks;
+    size_t n_tasks;
+    struct odc_frag *frags;
+    size_t n_frags;
+    struct odc_note *notes;
+    size_t n_notes;
+    char id_mode[160];        /* what was used and why */
+    /* totals */
+    double measured_cpu_ms;   /* sum over tasks of their measured CPU */
+    double exported_cpu_mhz_ms; /* sum of cpu_usage x duration */
+    double expected_cpu_mhz_ms; /* sum of measured CPU x node MHz */
+    double uncovered_ms, filled_cpu_ms, seen_cpu_ms;
+    size_t n_exact;           /* tasks with an exact CPU total */
+};
+
+/* Every node has MHz, cores and memory?  0, or -1 with a message naming the
+ * node and what it lacks (nothing is invented). */
+int odc_check_nodes(const struct odc_input *in, char *err, size_t errlen);
+
+/* Build the workload.  Returns 0, or -1 with a message in err (e.g. pid ids
+ * asked for but PIDs collide, or a node without a CPU frequency). */
+int odc_export(const struct odc_input *in, const struct odc_opts *o, struct odc_result *res,
+               char *err, size_t errlen);
+void odc_result_free(struct odc_result *res);
+
+/* The topology (OpenDC SDK format, unit strings): one cluster, one host
+ * entry per distinct node type (cores, MHz, memory, CPU model) with its
+ * count.  Returns malloc'd JSON text. */
+char *odc_topology_json(const struct odc_node *nodes, size_t n);
+
+#endif

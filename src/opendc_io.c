@@ -1,0 +1,632 @@
+/* opendc_io.c -- reading CTS folders, writing the OpenDC workload files. */
+#include "opendc_io.h"
+#include "jsonl.h"
+#include "parquet.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- JSON fields ---- */
+
+/* An integer, or a real with an integral value (some writers emit 1.0e3). */
+static bool jint(const json_t *o, const char *k, int64_t *out)
+{
+    const json_t *v = json_object_get(o, k);
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (isfinite(d) && d == floor(d) && fabs(d) < 9e15) {
+            *out = (int64_t)d;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool jnum(const json_t *o, const char *k, double *out)
+{
+    const json_t *v = json_object_get(o, k);
+    if (!json_is_number(v))
+        return false;
+    double d = json_number_value(v);
+    if (!isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* ---- loading ---- */
+
+static void add_note(struct odc_input *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(struct odc_input *in, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    if (!s)
+        return;
+    in->notes = xrealloc(in->notes, (in->n_notes + 1) * sizeof *in->notes);
+    in->notes[in->n_notes++] = s;
+}
+
+/* CTS/ or the legacy cctf/ of a node folder, or NULL. */
+static char *cts_dir(const char *folder)
+{
+    char *p = path_join(folder, "CTS");
+    if (is_dir(p))
+        return p;
+    free(p);
+    p = path_join(folder, "cctf");
+    if (is_dir(p))
+        return p;
+    free(p);
+    return NULL;
+}
+
+/* Sort key of a node folder: the N of "RUN_ID(cN)", else by name. */
+struct folder {
+    char *name;
+    long cn;   /* -1: no (cN) suffix */
+};
+
+static long cn_of(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 4 || name[n - 1] != ')')
+        return -1;
+    const char *open = strrchr(name, '(');
+    if (!open || open[1] != 'c' || !open[2])
+        return -1;
+    char *end;
+    long v = strtol(open + 2, &end, 10);
+    return end == name + n - 1 && v >= 0 ? v : -1;
+}
+
+static int cmp_folder(const void *a, const void *b)
+{
+    const struct folder *x = a, *y = b;
+    if ((x->cn < 0) != (y->cn < 0))
+        return x->cn < 0 ? 1 : -1;
+    if (x->cn != y->cn)
+        return (x->cn > y->cn) - (x->cn < y->cn);
+    return strcmp(x->name, y->name);
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t e;
+    return json_load_file(path, 0, &e);
+}
+
+static int load_node(struct odc_input *in, const char *folder, const char *label, char *err, size_t errlen)
+{
+    char *cts = cts_dir(folder);
+    int idx = (int)in->n_nodes;
+    in->nodes = xrealloc(in->nodes, (in->n_nodes + 1) * sizeof *in->nodes);
+    struct odc_node *nd = &in->nodes[in->n_nodes++];
+    memset(nd, 0, sizeof *nd);
+    nd->folder = xstrdup(label);
+
+    /* node_meta.json: the collector's raw values (the original's exporter used these). */
+    char *meta_path = path_join(folder, "node_meta.json");
+    json_t *meta = file_exists(meta_path) ? load_json(meta_path) : NULL;
+    if (file_exists(meta_path) && !json_is_object(meta))
+        add_note(in, "%s: not a JSON object, ignored", meta_path);
+    free(meta_path);
+
+    /* CTS/nodes.json: an array of node records (a lone object is accepted). */
+    char *nodes_path = path_join(cts, "nodes.json");
+    json_t *nodes = load_json(nodes_path);
+    json_t *rec = json_is_array(nodes) ? json_array_get(nodes, 0) : nodes;
+    if (!json_is_object(rec)) {
+        add_note(in, "%s: missing or not a node record; node values from node_meta.json", nodes_path);
+        rec = NULL;
+    } else if (json_is_array(nodes) && json_array_size(nodes) > 1) {
+        add_note(in, "%s: %zu node records, the first one is used for this folder", nodes_path,
+                 json_array_size(nodes));
+    }
+    free(nodes_path);
+
+    int64_t v;
+    double d;
+    const char *s = rec ? jstr(rec, "node_id") : NULL;
+    if (!s && meta)
+        s = jstr(meta, "node");
+    nd->node_id = xstrdup(s ? s : label);
+    if (rec && jint(rec, "cpu_cores", &v) && v > 0)
+        nd->cores = (int)v;
+    if (meta && jint(meta, "cpu_cores", &v) && v > 0) {
+        nd->raw_cores = (int)v;
+        if (!nd->cores)
+            nd->cores = (int)v;
+    }
+    if (rec && jnum(rec, "cpu_freq_mhz", &d) && d > 0)
+        nd->mhz = d;
+    if (meta && jnum(meta, "cpu_freq_mhz", &d) && d > 0) {
+        nd->raw_mhz = d;
+        if (!(nd->mhz > 0))
+            nd->mhz = d;
+    }
+    if (!nd->raw_mhz)
+        nd->raw_mhz = nd->mhz;
+    if (!nd->raw_cores)
+        nd->raw_cores = nd->cores;
+    if ((rec && jint(rec, "mem_mb", &v) && v > 0) || (meta && jint(meta, "mem_mb", &v) && v > 0))
+        nd->mem_mb = v;
+    s = rec ? jstr(rec, "cpu_model") : NULL;
+    if (!s && meta)
+        s = jstr(meta, "cpu_model");
+    nd->cpu_model = xstrdup(s ? s : "");
+    json_decref(nodes);
+    json_decref(meta);
+
+    /* invocations.jsonl */
+    char *path = path_join(cts, "invocations.jsonl");
+    struct jsonl_reader r;
+    if (jsonl_reader_open(&r, path) < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        free(path);
+        free(cts);
+        return -1;
+    }
+    json_t *o;
+    size_t cap = in->n_invs;
+    while (jsonl_next(&r, &o) == 1) {
+        struct odc_inv iv = {.node = idx, .line = (long)r.lineno, .max_rss_kb = -1};
+        bool ok = jint(o, "pid", &iv.pid) && jint(o, "ts_start", &iv.ts_start) && jint(o, "ts_end", &iv.ts_end);
+        if (!ok) {
+            if (in->bad_inv_lines++ < 20)
+                add_note(in, "%s line %ld: no integer pid, ts_start and ts_end; skipped", path, iv.line);
+            json_decref(o);
+            continue;
+        }
+        iv.has_enqueue = jint(o, "ts_enqueue", &iv.ts_enqueue);
+        const char *tid = jstr(o, "trace_id");
+        iv.trace_id = tid ? xstrdup(tid) : NULL;
+        iv.has_status = jint(o, "status", &iv.status);
+        iv.has_start_ticks = jint(o, "start_ticks", &iv.start_ticks);
+        jint(o, "attempt", &iv.attempt);
+        double u, sy;
+        if (jnum(o, "cpu_user_ms", &u) && jnum(o, "cpu_sys_ms", &sy) && u >= 0 && sy >= 0) {
+            iv.has_cpu = true;
+            iv.cpu_ms = u + sy;
+        }
+        if (!jint(o, "max_rss_kb", &iv.max_rss_kb) || iv.max_rss_kb < 0)
+            iv.max_rss_kb = -1;
+        jnum(o, "cpu_units", &iv.cpu_units);
+        const char *cs = jstr(o, "cpuset");
+        iv.cpuset_cpus = cs ? odc_cpuset_count(cs) : 0;
+        if (in->n_invs == cap) {
+            cap = cap ? cap * 2 : 256;
+            in->invs = xrealloc(in->invs, cap * sizeof *in->invs);
+        }
+        in->invs[in->n_invs++] = iv;
+        json_decref(o);
+    }
+    if (r.malformed || r.torn)
+        add_note(in, "%s: %llu malformed and %llu torn lines skipped", path, (unsigned long long)r.malformed,
+                 (unsigned long long)r.torn);
+    in->bad_inv_lines += r.malformed + r.torn;
+    jsonl_reader_close(&r);
+    free(path);
+
+    /* proc_metrics.jsonl (may be missing: then no task has samples) */
+    path = path_join(cts, "proc_metrics.jsonl");
+    if (!file_exists(path)) {
+        add_note(in, "%s: missing; no samples for this node", path);
+    } else if (jsonl_reader_open(&r, path) < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        free(path);
+        free(cts);
+        return -1;
+    } else {
+        cap = in->n_samples;
+        uint64_t bad = 0;
+        while (jsonl_next(&r, &o) == 1) {
+            struct odc_sample sm = {.node = idx, .rss_kb = -1};
+            if (!jint(o, "pid", &sm.pid) || !jint(o, "ts_ms", &sm.ts_ms) || !jnum(o, "dt_ms", &sm.dt_ms) ||
+                !jnum(o, "cpu_ms", &sm.cpu_ms)) {
+                bad++;
+                json_decref(o);
+                continue;
+            }
+            if (!jint(o, "rss_kb", &sm.rss_kb))
+                sm.rss_kb = -1;
+            sm.has_start_ticks = jint(o, "start_ticks", &sm.start_ticks);
+            if (in->n_samples == cap) {
+                cap = cap ? cap * 2 : 4096;
+                in->samples = xrealloc(in->samples, cap * sizeof *in->samples);
+            }
+            in->samples[in->n_samples++] = sm;
+            json_decref(o);
+        }
+        bad += r.malformed + r.torn;
+        if (bad)
+            add_note(in, "%s: %llu lines without ts_ms, pid, dt_ms, cpu_ms or malformed, skipped", path,
+                     (unsigned long long)bad);
+        in->bad_sample_lines += bad;
+        jsonl_reader_close(&r);
+    }
+    free(path);
+    free(cts);
+    return 0;
+}
+
+int odc_load(const char *dir, struct odc_input *in, char *err, size_t errlen)
+{
+    memset(in, 0, sizeof *in);
+    if (!is_dir(dir)) {
+        snprintf(err, errlen, "input %s is not a folder", dir);
+        return -1;
+    }
+    char *cts = cts_dir(dir);
+    if (cts) {
+        free(cts);
+        char *copy = xstrdup(dir);
+        const char *base = strrchr(copy, '/');
+        while (base && base[1] == 0 && base > copy) {   /* trailing slashes */
+            *(char *)base = 0;
+            base = strrchr(copy, '/');
+        }
+        int rc = load_node(in, dir, base ? base + 1 : copy, err, errlen);
+        free(copy);
+        if (rc < 0)
+            odc_input_free(in);
+        return rc;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct folder *f = NULL;
+    size_t nf = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = path_join(dir, e->d_name);
+        char *c = is_dir(p) ? cts_dir(p) : NULL;
+        if (c) {
+            f = xrealloc(f, (nf + 1) * sizeof *f);
+            f[nf++] = (struct folder){xstrdup(e->d_name), cn_of(e->d_name)};
+        }
+        free(c);
+        free(p);
+    }
+    closedir(d);
+    if (!nf) {
+        snprintf(err, errlen, "no node folder in %s: expected %s/CTS/ (one node) or %s/NODE/CTS/ (one "
+                 "sub-folder per node; the legacy cctf/ also works); run 'tracekit parse' first", dir, dir, dir);
+        return -1;
+    }
+    qsort(f, nf, sizeof *f, cmp_folder);
+    int rc = 0;
+    for (size_t i = 0; i < nf; i++) {
+        char *p = path_join(dir, f[i].name);
+        if (rc == 0)
+            rc = load_node(in, p, f[i].name, err, errlen);
+        free(p);
+        free(f[i].name);
+    }
+    free(f);
+    if (rc < 0)
+        odc_input_free(in);
+    return rc;
+}
+
+/* ---- writing ---- */
+
+static int write_tasks(const char *path, const struct odc_result *res, int codec, char *err, size_t errlen)
+{
+    static const struct pq_col_spec cols[] = {
+        {"id", PQ_INT32, PQ_LT_NONE, false, PQ_DICT_AUTO},
+        {"submission_time", PQ_INT64, PQ_LT_TIMESTAMP, false, PQ_DICT_AUTO},
+        {"duration", PQ_INT64, PQ_LT_NONE, false, PQ_DICT_AUTO},
+        {"cpu_count", PQ_INT32, PQ_LT_NONE, false, PQ_DICT_AUTO},
+        {"cpu_capacity", PQ_DOUBLE, PQ_LT_NONE, false, PQ_DICT_AUTO},
+        {"mem_capacity", PQ_INT64, PQ_LT_NONE, false, PQ_DICT_AUTO},
+        {"name", PQ_BYTE_ARRAY, PQ_LT_STRING, true, PQ_DICT_AUTO},
+    };
+    struct pq_writer_opts o;
+    pq_writer_opts_default(&o);
+    o.codec = codec;
+    o.sync = true;
+    struct pq_writer *w = pq_writer_open(path, cols, (int)ARRAY_LEN(cols), &o, err, errlen);
+    if (!w)
+        return -1;
+    for (size_t i = 0; i < res->n_tasks; i++) {
+        const struct odc_task *t = &res->tasks[i];
+        pq_put_i32(w, 0, t->id);
+        pq_put_i64(w, 1, t->submission_time);
+        pq_put_i64(w, 2, t->duration);
+        pq_put_i32(w, 3, t->cpu_count);
+        pq_put_double(w, 4, t->cpu_capacity);
+        pq_put_i64(w, 5, t->mem_capacity);
+        if (t->name)
+            pq_put_str(w, 6, t->name);
+        else
+            pq_put_null(w, 6);
+        if (pq_end_row(w) < 0) {
+            snprintf(err, errlen, "%s: %s", path, pq_writer_error(w));
+            pq_writer_abort(w);
+            return -1;
+        }
+    }
+    return pq_writer_close(w, err, errlen);
+}
+
+static int write_fragments(const char *path, const struct odc_result *res, int codec, char *err,
+                           size_t errlen)
+{
+    static const struct pq_col_spec cols[] = {
+        {"id", PQ_INT32, PQ_LT_NONE, false, PQ_DICT_AUTO},
+        {"duration", PQ_INT64, PQ_LT_NONE, false, PQ_DICT_AUTO},
+        {"cpu_usage", PQ_DOUBLE, PQ_LT_NONE, false, PQ_DICT_AUTO},
+    };
+    struct pq_writer_opts o;
+    pq_writer_opts_default(&o);
+    o.codec = codec;
+    o.sync = true;
+    struct pq_writer *w = pq_writer_open(path, cols, (int)ARRAY_LEN(cols), &o, err, errlen);
+    if (!w)
+        return -1;
+    for (size_t i = 0; i < res->n_frags; i++) {
+        pq_put_i32(w, 0, res->frags[i].id);
+        pq_put_i64(w, 1, res->frags[i].duration);
+        pq_put_double(w, 2, res->frags[i].cpu_usage);
+        if (pq_end_row(w) < 0) {
+            snprintf(err, errlen, "%s: %s", path, pq_writer_error(w));
+            pq_writer_abort(w);
+            return -1;
+        }
+    }
+    return pq_writer_close(w, err, errlen);
+}
+
+/* ---- the report ---- */
+
+static size_t count_kind(const struct odc_result *res, int kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < res->n_notes; i++)
+        n += res->notes[i].kind == kind;
+    return n;
+}
+
+#define LIST_MAX 50
+
+/* A section listing the notes of one kind. */
+struct rep {
+    FILE *f;
+    const struct odc_input *in;
+    const struct odc_result *res;
+    char none[1024];   /* titles of the empty sections */
+};
+
+static void section(struct rep *rp, int kind, const char *title, const char *explain, const char *value_head,
+                    const char *value_fmt)
+{
+    FILE *f = rp->f;
+    const struct odc_input *in = rp->in;
+    const struct odc_result *res = rp->res;
+    size_t n = count_kind(res, kind), shown = 0;
+    if (!n) {   /* listed in one line at the end */
+        size_t used = strlen(rp->none);
+        snprintf(rp->none + used, sizeof rp->none - used, "%s%s", used ? "; " : "", title);
+        return;
+    }
+    fprintf(f, "### %s: %zu\n\n", title, n);
+    fprintf(f, "%s\n\n", explain);
+    if (value_head)
+        fprintf(f, "| task id | node | pid | start (ms) | trace id | line | %s |\n", value_head);
+    else
+        fprintf(f, "| task id | node | pid | start (ms) | trace id | line |\n");
+    fprintf(f, "|---:|---|---:|---:|---|---:|%s\n", value_head ? "---:|" : "");
+    for (size_t i = 0; i < res->n_notes && shown < LIST_MAX; i++) {
+        const struct odc_note *x = &res->notes[i];
+        if (x->kind != kind)
+            continue;
+        shown++;
+        char id[16] = "-";   /* not exported */
+        if (x->task_id >= 0)
+            snprintf(id, sizeof id, "%d", x->task_id);
+        fprintf(f, "| %s | %s | %" PRId64 " | %" PRId64 " | %s | %ld |", id, in->nodes[x->node].node_id, x->pid,
+                x->ts_start, x->trace_id ? x->trace_id : "", x->line);
+        if (value_head) {
+            fputc(' ', f);
+            fprintf(f, value_fmt, x->value);
+            fputs(" |", f);
+        }
+        fputc('\n', f);
+    }
+    if (n > shown)
+        fprintf(f, "\n... and %zu more.\n", n - shown);
+    fputc('\n', f);
+}
+
+static char *report(const struct odc_input *in, const struct odc_opts *o, const struct odc_result *res,
+                    const struct odc_write_opts *w, size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    if (!f)
+        return NULL;
+    int64_t task_ms = 0, frag_ms = 0;
+    for (size_t i = 0; i < res->n_tasks; i++)
+        task_ms += res->tasks[i].duration;
+    for (size_t i = 0; i < res->n_frags; i++)
+        frag_ms += res->frags[i].duration;
+    size_t sampled = 0, failed = 0;
+    for (size_t i = 0; i < res->n_tasks; i++) {
+        sampled += res->tasks[i].sampled;
+        failed += res->tasks[i].failed;
+    }
+
+    fprintf(f, "# OpenDC export report\n\n");
+    fprintf(f, "- Input: `%s`\n", w->input);
+    if (w->command_line)
+        fprintf(f, "- Command: `%s`\n", w->command_line);
+    fprintf(f, "- Written: `tasks.parquet` (%zu tasks), `fragments.parquet` (%zu fragments), `topology.json`, "
+               "this report; compression %s\n", res->n_tasks, res->n_frags, pq_codec_name(w->codec));
+    fprintf(f, "- Task ids: %s; %s\n", res->id_mode,
+            o->upstream_compat ? "tasks in input order, as the original" : "tasks ordered by node, start time, PID");
+    if (o->upstream_compat) {
+        fprintf(f, "- **Mode: --upstream-compat.** The numbers are those of the original exporter "
+                   "(upstream-tracekit §9.4–9.6), with its known flaws: no fragment for the time after the "
+                   "last sample (B25, fragment durations sum to less than the task's), unsampled tasks get "
+                   "an invented load of 0.25 × MHz (B26), `cpu_capacity` capped at 2400 MHz per core (B27), "
+                   "`mem_capacity` = peak RSS in KB (at least 1024, 65536 without samples), the raw "
+                   "`node_meta.json` MHz (2400 if missing). Failed tasks and retries are kept as the "
+                   "original did. Use it to compare with old exports only; `tracekit verify opendc` "
+                   "reports the flaws.\n");
+    } else {
+        fprintf(f, "- `mem_capacity`: %s\n",
+                o->mem_unit == ODC_MEM_KB
+                    ? "peak RSS in MiB (rounded up) × 1000 — OpenDC's loader divides by 1000 (\"KB to MB\") "
+                      "and compares the result with host memory in MiB"
+                    : "peak RSS in MiB (rounded up), as OpenDC's documentation says (--mem-unit mb); note "
+                      "OpenDC's loader divides it by 1000 again");
+        fprintf(f, "- `cpu_capacity` = `cpu_count` × the node's MHz per core; `cpu_usage` in MHz summed "
+                   "over cores\n");
+        fprintf(f, "- Failed tasks (status ≠ 0): %s; retried attempts: %s\n",
+                o->exclude_failed ? "excluded" : "included", o->all_attempts ? "all kept" : "last kept");
+    }
+
+    fprintf(f, "\n## Nodes\n\n| folder | node | cores | MHz per core | memory MiB | CPU model | invocations | samples |\n"
+               "|---|---|---:|---:|---:|---|---:|---:|\n");
+    for (size_t k = 0; k < in->n_nodes; k++) {
+        size_t ni = 0, ns = 0;
+        for (size_t i = 0; i < in->n_invs; i++)
+            ni += in->invs[i].node == (int)k;
+        for (size_t i = 0; i < in->n_samples; i++)
+            ns += in->samples[i].node == (int)k;
+        const struct odc_node *nd = &in->nodes[k];
+        fprintf(f, "| %s | %s | %d | %g | %" PRId64 " | %s | %zu | %zu |\n", nd->folder, nd->node_id, nd->cores,
+                o->upstream_compat ? (nd->raw_mhz > 0 ? nd->raw_mhz : 2400) : nd->mhz, nd->mem_mb,
+                nd->cpu_model, ni, ns);
+    }
+
+    fprintf(f, "\n## Totals\n\n");
+    fprintf(f, "- Tasks: %zu exported (%zu with samples, %zu without; %zu failed); %zu invocations read\n",
+            res->n_tasks, sampled, res->n_tasks - sampled, failed, in->n_invs);
+    fprintf(f, "- Task time: %" PRId64 " ms; fragment time: %" PRId64 " ms%s\n", task_ms, frag_ms,
+            task_ms == frag_ms ? " (equal)" : " (**not equal**)");
+    if (!o->upstream_compat) {
+        fprintf(f, "- CPU measured: %.3f ms (exact totals from the task events for %zu of %zu tasks, "
+                   "else the sampled CPU)\n", res->measured_cpu_ms, res->n_exact, res->n_tasks);
+        fprintf(f, "- CPU seen by samples inside the tasks: %.3f ms; time without samples: %.0f ms, given "
+                   "%.3f ms of CPU from the exact totals\n", res->seen_cpu_ms, res->uncovered_ms,
+                res->filled_cpu_ms);
+        double ratio = res->expected_cpu_mhz_ms > 0 ? res->exported_cpu_mhz_ms / res->expected_cpu_mhz_ms : 1;
+        fprintf(f, "- Σ cpu_usage × duration = %.6g MHz·ms = %.4f × measured CPU × MHz\n",
+                res->exported_cpu_mhz_ms, ratio);
+    } else {
+        fprintf(f, "- Σ cpu_usage × duration = %.6g MHz·ms\n", res->exported_cpu_mhz_ms);
+    }
+
+    fprintf(f, "\n## Corrections\n\n");
+    struct rep rp = {.f = f, .in = in, .res = res};
+    section(&rp, ODC_N_NO_SAMPLES, "Tasks without samples",
+            o->upstream_compat ? "Exported with the original's synthetic fragment (half the task's capacity)."
+                               : "One fragment over the whole task at its exact average CPU (CPU ms / "
+                                 "duration); with no exact total either, zero CPU — never an invented load.",
+            "exact CPU ms (-1: unknown)", "%.3f");
+    section(&rp, ODC_N_FAILED_KEPT, "Failed tasks kept", "status ≠ 0; exported like the others "
+            "(--failed exclude drops them).", "status", "%.0f");
+    section(&rp, ODC_N_FAILED_DROPPED, "Failed tasks excluded", "status ≠ 0; not exported "
+            "(--failed exclude).", "status", "%.0f");
+    section(&rp, ODC_N_ATTEMPT_DROPPED, "Earlier attempts of retried tasks dropped",
+            "Same trace id as a later attempt; only the last attempt is exported (--attempts all keeps "
+            "every one).", "attempt", "%.0f");
+    section(&rp, ODC_N_BAD_INVOCATION, "Invocations skipped", "ts_end before ts_start.", NULL, NULL);
+    section(&rp, ODC_N_ZERO_DURATION, "Zero-duration tasks given 1 ms",
+            "OpenDC runs a task for the sum of its fragment durations; 0 ms is raised to 1 ms.", NULL, NULL);
+    section(&rp, ODC_N_NO_EXACT_CPU, "Time without samples left at zero CPU",
+            "The invocation has no exact CPU total (cpu_user_ms, cpu_sys_ms: an original CTS file), so the "
+            "CPU of unsampled time is unknown and not invented: those fragments carry 0 MHz.",
+            "unsampled ms", "%.0f");
+    section(&rp, ODC_N_SCALED, "Sampled CPU above the exact total, scaled down",
+            "The samples add up to more CPU than the task's exact total; they were scaled to it.",
+            "scale", "%.4f");
+    section(&rp, ODC_N_CAPPED, "CPU moved to stay within the task's cores",
+            "A fragment asked for more cores than the task's cpuset (or the node) has; the excess moved to "
+            "fragments of the same task with room.", "CPU ms moved", "%.3f");
+    section(&rp, ODC_N_LOST, "CPU that did not fit within the task's cores",
+            "More CPU than cores × duration: the excess is not exported.", "CPU ms", "%.3f");
+    section(&rp, ODC_N_CORES_RAISED, "cpu_count raised above the request",
+            "The task used more cores than its cpu_units asked for (no cpuset limited it).", "cpu_count", "%.0f");
+    section(&rp, ODC_N_NO_MEMORY, "Tasks without a memory measurement",
+            "No max_rss_kb and no rss_kb sample: mem_capacity 0 (fits any host).", NULL, NULL);
+
+    if (*rp.none)
+        fprintf(f, "None of these: %s.\n\n", rp.none);
+    fprintf(f, "### Input lines skipped: %" PRIu64 " invocation lines, %" PRIu64 " sample lines\n\n",
+            in->bad_inv_lines, in->bad_sample_lines);
+    for (size_t i = 0; i < in->n_notes; i++)
+        fprintf(f, "- %s\n", in->notes[i]);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
+              const struct odc_result *res, const struct odc_write_opts *w, char *err, size_t errlen)
+{
+    if (mkdir_p(out_dir, 0755) < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", out_dir, strerror(errno));
+        return -1;
+    }
+    char *p = path_join(out_dir, "tasks.parquet");
+    int rc = write_tasks(p, res, w->codec, err, errlen);
+    free(p);
+    if (rc < 0)
+        return -1;
+    p = path_join(out_dir, "fragments.parquet");
+    rc = write_fragments(p, res, w->codec, err, errlen);
+    free(p);
+    if (rc < 0)
+        return -1;
+
+    char *topo = odc_topology_json(in->nodes, in->n_nodes);
+    p = path_join(out_dir, "topology.json");
+    rc = write_file_atomic(p, topo, strlen(topo));
+    if (rc < 0)
+        snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno));
+    free(topo);
+    free(p);
+    if (rc < 0)
+        return -1;
+
+    size_t len;
+    char *text = report(in, o, res, w, &len);
+    p = path_join(out_dir, "export_report.md");
+    rc = text ? write_file_atomic(p, text, len) : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno));
+    free(text);
+    free(p);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/* opendc_io.h -- the file side of the OpenDC export: reading a parsed run
+ * (CTS folders) into an odc_input, and writing tasks.parquet,
+ * fragments.parquet, topology.json and export_report.md. */
+#ifndef TK_OPENDC_IO_H
+#define TK_OPENDC_IO_H
+
+#include "opendc.h"
+
+/* Load DIR: one node folder (DIR/CTS/, or the legacy DIR/cctf/) or an
+ * experiment folder with one sub-folder per node (DIR/NODE/CTS/, e.g. the
+ * original's RUN_ID(c0), RUN_ID(c1) ...; ordered by the cN number, else by
+ * name).  Per node: CTS/nodes.json, CTS/invocations.jsonl (the original five
+ * fields, or ours with status, start_ticks, exact CPU totals ...),
+ * CTS/proc_metrics.jsonl, and node_meta.json if present.  Malformed lines
+ * are skipped and counted.  Returns 0, or -1 with a message in err. */
+int odc_load(const char *dir, struct odc_input *in, char *err, size_t errlen);
+
+struct odc_write_opts {
+    int codec;                 /* PQ_CODEC_* */
+    const char *input;         /* for the report */
+    const char *command_line;  /* for the report */
+};
+
+/* Write the four files into out_dir (created if needed), each atomically.
+ * Returns 0, or -1 with a message in err. */
+int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
+              const struct odc_result *res, const struct odc_write_opts *w, char *err, size_t errlen);
+
+#endif

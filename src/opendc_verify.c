@@ -1,0 +1,548 @@
+/* opendc_verify.c -- check an exported OpenDC workload. */
+#include "opendc_verify.h"
+#include "parquet.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct vctx {
+    FILE *out;
+    int failed, passed;
+};
+
+static void say(struct vctx *v, const char *tag, const char *check, const char *fmt, va_list ap)
+{
+    fprintf(v->out, "%-4s %s: ", tag, check);
+    vfprintf(v->out, fmt, ap);
+    fputc('\n', v->out);
+}
+
+static void pass(struct vctx *v, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pass(struct vctx *v, const char *check, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(v, "pass", check, fmt, ap);
+    va_end(ap);
+    v->passed++;
+}
+
+static void fail(struct vctx *v, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct vctx *v, const char *check, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(v, "FAIL", check, fmt, ap);
+    va_end(ap);
+    v->failed++;
+}
+
+static void info(struct vctx *v, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void info(struct vctx *v, const char *check, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(v, "note", check, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- units (OpenDC's UnitSerializer: a number, optional space, a unit) ---- */
+
+static double parse_unit(const char *s, const char *const *units, const double *scale, size_t n)
+{
+    if (!s)
+        return -1;
+    char *end;
+    double x = strtod(s, &end);
+    if (end == s || !isfinite(x) || x <= 0)
+        return -1;
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(end, units[i]))
+            return x * scale[i];
+    return -1;
+}
+
+double odc_parse_frequency_mhz(const char *s)
+{
+    static const char *const u[] = {"Hz", "kHz", "KHz", "MHz", "GHz"};
+    static const double k[] = {1e-6, 1e-3, 1e-3, 1, 1e3};
+    return parse_unit(s, u, k, ARRAY_LEN(u));
+}
+
+double odc_parse_size_mib(const char *s)
+{
+    static const char *const u[] = {"B", "KiB", "KB", "MiB", "MB", "GiB", "GB", "TiB", "TB"};
+    static const double k[] = {1.0 / 1048576, 1.0 / 1024, 1000.0 / 1048576, 1, 1e6 / 1048576, 1024,
+                               1e9 / 1048576, 1048576, 1e12 / 1048576};
+    return parse_unit(s, u, k, ARRAY_LEN(u));
+}
+
+/* ---- topology ---- */
+
+struct topo {
+    bool ok;
+    double max_mhz;
+    int64_t max_cores;
+    double max_mib;
+    int64_t hosts;
+};
+
+static int64_t count_of(json_t *o)
+{
+    json_t *c = json_object_get(o, "count");
+    if (!c)
+        return 1;
+    return json_is_integer(c) ? json_integer_value(c) : -1;
+}
+
+static struct topo check_topology(struct vctx *v, const char *path)
+{
+    struct topo t = {0};
+    json_error_t e;
+    json_t *root = json_load_file(path, 0, &e);
+    const char *chk = "topology";
+    if (!root) {
+        fail(v, chk, "cannot read %s: %s (line %d)", path, e.text, e.line);
+        return t;
+    }
+    int bad = v->failed;
+    json_t *clusters = json_object_get(root, "clusters");
+    if (!json_is_array(clusters) || json_array_size(clusters) == 0) {
+        fail(v, chk, "%s: no \"clusters\" array", path);
+        json_decref(root);
+        return t;
+    }
+    size_t ci, hi;
+    json_t *c, *h;
+    json_array_foreach(clusters, ci, c) {
+        json_t *hosts = json_object_get(c, "hosts");
+        int64_t ccount = count_of(c);
+        if (ccount < 1)
+            fail(v, chk, "cluster %zu: count must be a positive integer", ci);
+        if (!json_is_array(hosts) || json_array_size(hosts) == 0) {
+            fail(v, chk, "cluster %zu: no hosts", ci);
+            continue;
+        }
+        json_array_foreach(hosts, hi, h) {
+            const char *name = json_string_value(json_object_get(h, "name"));
+            char label[128];
+            snprintf(label, sizeof label, "cluster %zu host %s", ci, name ? name : "?");
+            int64_t hcount = count_of(h);
+            json_t *cpu = json_object_get(h, "cpu"), *mem = json_object_get(h, "memory");
+            json_t *cores = json_object_get(cpu, "coreCount"), *speed = json_object_get(cpu, "coreSpeed");
+            int64_t packages = cpu ? count_of(cpu) : 1;
+            if (hcount < 1)
+                fail(v, chk, "%s: count must be a positive integer", label);
+            if (!json_is_integer(cores) || json_integer_value(cores) < 1 || packages < 1) {
+                fail(v, chk, "%s: cpu.coreCount must be a positive integer", label);
+                continue;
+            }
+            double mhz = -1, mib = -1;
+            if (json_is_number(speed))
+                fail(v, chk, "%s: cpu.coreSpeed is a bare number; OpenDC assumes MHz and warns: write a unit, "
+                     "e.g. \"2400 MHz\"", label);
+            else if ((mhz = odc_parse_frequency_mhz(json_string_value(speed))) <= 0)
+                fail(v, chk, "%s: cpu.coreSpeed %s is not a frequency with a unit (Hz, kHz, MHz, GHz)", label,
+                     json_is_string(speed) ? json_string_value(speed) : "(missing)");
+            json_t *size = json_object_get(mem, "size");
+            if (json_object_get(mem, "memorySize"))
+                fail(v, chk, "%s: memory.memorySize is the legacy key (read as MiB when bare); the SDK "
+                     "format uses memory.size with a unit", label);
+            else if (json_is_number(size))
+                fail(v, chk, "%s: memory.size is a bare number, read as MiB: write a unit, e.g. \"16 GiB\"",
+                     label);
+            else if ((mib = odc_parse_size_mib(json_string_value(size))) <= 0)
+                fail(v, chk, "%s: memory.size %s is not a size with a unit (B, KiB, KB, MiB, MB, GiB, GB, ...)",
+                     label, json_is_string(size) ? json_string_value(size) : "(missing)");
+            int64_t n = json_integer_value(cores) * packages;
+            if (n > t.max_cores)
+                t.max_cores = n;
+            if (mhz > t.max_mhz)
+                t.max_mhz = mhz;
+            if (mib > t.max_mib)
+                t.max_mib = mib;
+            if (hcount > 0 && ccount > 0)
+                t.hosts += hcount * ccount;
+        }
+    }
+    json_decref(root);
+    t.ok = v->failed == bad && t.hosts > 0;
+    if (t.ok)
+        pass(v, chk, "%" PRId64 " hosts; largest: %" PRId64 " cores, %.0f MHz per core, %.0f MiB", t.hosts,
+             t.max_cores, t.max_mhz, t.max_mib);
+    return t;
+}
+
+/* ---- schema ---- */
+
+enum { LR_ANY, LR_TS_MILLIS, LR_STRING };
+
+struct want {
+    const char *name;
+    int type;
+    bool required;   /* OpenDC declares it REQUIRED */
+    bool base;       /* our export must have it */
+    int logical;
+};
+
+static const struct want task_cols[] = {
+    {"id", PQ_INT32, true, true, LR_ANY},
+    {"submission_time", PQ_INT64, true, true, LR_TS_MILLIS},
+    {"duration", PQ_INT64, true, true, LR_ANY},
+    {"cpu_count", PQ_INT32, true, true, LR_ANY},
+    {"cpu_capacity", PQ_DOUBLE, true, true, LR_ANY},
+    {"mem_capacity", PQ_INT64, true, true, LR_ANY},
+    {"name", PQ_BYTE_ARRAY, false, false, LR_STRING},
+    {"gpu_count", PQ_INT32, false, false, LR_ANY},
+    {"gpu_capacity", PQ_DOUBLE, false, false, LR_ANY},
+    {"deferrable", PQ_BOOLEAN, false, false, LR_ANY},
+    {"deadline", PQ_INT64, false, false, LR_ANY},
+    {"parents.list.element", PQ_INT32, false, false, LR_ANY},
+    {"children.list.element", PQ_INT32, false, false, LR_ANY},
+};
+
+static const struct want frag_cols[] = {
+    {"id", PQ_INT32, true, true, LR_ANY},
+    {"duration", PQ_INT64, true, true, LR_ANY},
+    {"cpu_usage", PQ_DOUBLE, true, true, LR_ANY},
+    {"gpu_usage", PQ_DOUBLE, false, false, LR_ANY},
+};
+
+static bool check_schema(struct vctx *v, struct pq_reader *r, const char *file, const struct want *w, size_t n)
+{
+    char chk[64];
+    snprintf(chk, sizeof chk, "schema %s", file);
+    int bad = v->failed;
+    for (size_t i = 0; i < n; i++) {
+        int k = pq_reader_find(r, w[i].name);
+        if (k < 0) {
+            for (int j = 0; j < pq_reader_nleaves(r); j++)
+                if (!strcasecmp(pq_reader_leaf(r, j)->name, w[i].name))
+                    fail(v, chk, "column '%s' is not '%s': OpenDC matches names exactly",
+                         pq_reader_leaf(r, j)->name, w[i].name);
+            if (w[i].base)
+                fail(v, chk, "no column '%s' (%s %s)", w[i].name, pq_type_name(w[i].type),
+                     w[i].required ? "REQUIRED" : "OPTIONAL");
+            continue;
+        }
+        const struct pq_leaf *l = pq_reader_leaf(r, k);
+        char lt[64];
+        pq_logical_str(&l->logical, lt, sizeof lt);
+        if (l->type != w[i].type)
+            fail(v, chk, "'%s' is %s; OpenDC reads it as %s with strict typing, the read fails", w[i].name,
+                 pq_type_name(l->type), pq_type_name(w[i].type));
+        if (w[i].required && l->repetition != PQ_REQUIRED)
+            fail(v, chk, "'%s' is %s; OpenDC declares it REQUIRED and rejects a nullable column", w[i].name,
+                 pq_repetition_name(l->repetition));
+        if (w[i].logical == LR_TS_MILLIS && l->logical.kind &&
+            !(l->logical.kind == PQ_LT_TIMESTAMP && l->logical.unit == PQ_UNIT_MILLIS))
+            fail(v, chk, "'%s' is %s; OpenDC reads the value as epoch milliseconds", w[i].name, lt);
+        if (w[i].logical == LR_STRING && l->logical.kind && l->logical.kind != PQ_LT_STRING)
+            fail(v, chk, "'%s' is %s, expected STRING", w[i].name, lt);
+    }
+    for (int j = 0; j < pq_reader_nleaves(r); j++) {
+        const char *name = pq_reader_leaf(r, j)->name;
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++)
+            known = !strcmp(name, w[i].name);
+        if (!known) {
+            if (!strncmp(name, "parents.", 8) || !strncmp(name, "children.", 9))
+                fail(v, chk, "'%s': OpenDC reads only the 3-level list <name>.list.element (INT32); this "
+                     "one would be read as empty", name);
+            else
+                info(v, chk, "column '%s' is not read by OpenDC", name);
+        }
+    }
+    if (v->failed != bad)
+        return false;
+    pass(v, chk, "%d columns; names, physical types, repetition and logical types as OpenDC reads them",
+         pq_reader_nleaves(r));
+    return true;
+}
+
+/* ---- values ---- */
+
+struct tasks {
+    size_t n;
+    int32_t *id, *count;
+    int64_t *dur, *mem, *sub;
+    double *cap;
+    int64_t *frag_ms;
+    size_t *nfrag;
+    size_t *order;   /* indices sorted by id */
+};
+
+static int cmp_by_id(const void *a, const void *b, void *ctx)
+{
+    const int32_t *ids = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (ids[i] != ids[j])
+        return (ids[i] > ids[j]) - (ids[i] < ids[j]);
+    return (i > j) - (i < j);
+}
+
+/* First task with this id, or SIZE_MAX. */
+static size_t find_task(const struct tasks *t, int32_t id)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->id[t->order[mid]] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->n && t->id[t->order[lo]] == id ? t->order[lo] : SIZE_MAX;
+}
+
+static int read_col(struct pq_reader *r, int g, const char *name, struct pq_column *c, char *err, size_t errlen)
+{
+    return pq_read_column(r, g, pq_reader_find(r, name), c, err, errlen);
+}
+
+static bool load_tasks(struct vctx *v, struct pq_reader *r, struct tasks *t)
+{
+    size_t n = (size_t)pq_reader_num_rows(r);
+    t->n = n;
+    t->id = xcalloc(n + 1, sizeof *t->id);
+    t->count = xcalloc(n + 1, sizeof *t->count);
+    t->dur = xcalloc(n + 1, sizeof *t->dur);
+    t->mem = xcalloc(n + 1, sizeof *t->mem);
+    t->sub = xcalloc(n + 1, sizeof *t->sub);
+    t->cap = xcalloc(n + 1, sizeof *t->cap);
+    t->frag_ms = xcalloc(n + 1, sizeof *t->frag_ms);
+    t->nfrag = xcalloc(n + 1, sizeof *t->nfrag);
+    t->order = xcalloc(n + 1, sizeof *t->order);
+    size_t at = 0;
+    char err[512];
+    for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+        struct pq_column c[6];
+        static const char *const names[] = {"id", "duration", "cpu_count", "cpu_capacity", "mem_capacity",
+                                            "submission_time"};
+        int k;
+        for (k = 0; k < 6; k++)
+            if (read_col(r, g, names[k], &c[k], err, sizeof err) < 0)
+                break;
+        if (k < 6) {
+            fail(v, "read tasks.parquet", "%s", err);
+            while (k-- > 0)
+                pq_column_free(&c[k]);
+            return false;
+        }
+        for (size_t i = 0; i < c[0].n; i++, at++) {
+            t->id[at] = c[0].v.i32[i];
+            t->dur[at] = c[1].v.i64[i];
+            t->count[at] = c[2].v.i32[i];
+            t->cap[at] = c[3].v.f64[i];
+            t->mem[at] = c[4].v.i64[i];
+            t->sub[at] = c[5].v.i64[i];
+        }
+        for (k = 0; k < 6; k++)
+            pq_column_free(&c[k]);
+    }
+    for (size_t i = 0; i < n; i++)
+        t->order[i] = i;
+    qsort_r(t->order, n, sizeof *t->order, cmp_by_id, t->id);
+    return true;
+}
+
+static void free_tasks(struct tasks *t)
+{
+    free(t->id);
+    free(t->count);
+    free(t->dur);
+    free(t->mem);
+    free(t->sub);
+    free(t->cap);
+    free(t->frag_ms);
+    free(t->nfrag);
+    free(t->order);
+}
+
+/* Count rows failing a condition and show the first. */
+struct tally {
+    size_t n;
+    char first[200];
+};
+
+static void tally(struct tally *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tally(struct tally *c, const char *fmt, ...)
+{
+    if (c->n++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->first, sizeof c->first, fmt, ap);
+        va_end(ap);
+    }
+}
+
+static void report_tally(struct vctx *v, const char *check, const struct tally *c, const char *ok_text,
+                         const char *what)
+{
+    if (c->n)
+        fail(v, check, "%zu %s (first: %s)", c->n, what, c->first);
+    else
+        pass(v, check, "%s", ok_text);
+}
+
+static void check_tasks(struct vctx *v, const struct tasks *t, const struct topo *topo)
+{
+    struct tally dup = {0}, dur = {0}, sub = {0}, cnt = {0}, cap = {0}, mem = {0};
+    for (size_t i = 1; i < t->n; i++)
+        if (t->id[t->order[i]] == t->id[t->order[i - 1]])
+            tally(&dup, "id %d", t->id[t->order[i]]);
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->dur[i] <= 0)
+            tally(&dur, "task %d: %" PRId64 " ms", t->id[i], t->dur[i]);
+        if (t->sub[i] < 100000000000LL)   /* before 1973 in ms: probably seconds */
+            tally(&sub, "task %d: %" PRId64, t->id[i], t->sub[i]);
+        if (t->count[i] < 1 || (topo->ok && t->count[i] > topo->max_cores))
+            tally(&cnt, "task %d: %d cores", t->id[i], t->count[i]);
+        if (!(t->cap[i] >= 0) || (topo->ok && t->cap[i] > t->count[i] * topo->max_mhz * (1 + 1e-9)))
+            tally(&cap, "task %d: %.3f MHz for %d cores", t->id[i], t->cap[i], t->count[i]);
+        if (t->mem[i] < 0 || (topo->ok && llround((double)t->mem[i] / 1000.0) > topo->max_mib))
+            tally(&mem, "task %d: %" PRId64, t->id[i], t->mem[i]);
+    }
+    report_tally(v, "task ids", &dup, "unique", "duplicate ids (OpenDC would merge their fragments)");
+    report_tally(v, "task durations", &dur, "all positive", "tasks with duration <= 0");
+    report_tally(v, "submission times", &sub, "epoch milliseconds", "submission times too small for epoch ms "
+                 "(seconds?)");
+    if (topo->ok) {
+        report_tally(v, "cpu_count", &cnt, "between 1 and the largest host's cores",
+                     "tasks with cpu_count < 1 or above the largest host's cores (OpenDC terminates them)");
+        report_tally(v, "cpu_capacity", &cap, "within cpu_count x core speed",
+                     "tasks with cpu_capacity above cpu_count x core speed");
+        report_tally(v, "mem_capacity", &mem, "fits the largest host (mem_capacity / 1000 in MiB)",
+                     "tasks needing more memory than the largest host (OpenDC terminates them)");
+    } else {
+        fail(v, "tasks vs topology", "not checked: no usable topology");
+    }
+}
+
+static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t, const struct topo *topo,
+                            int64_t *frag_rows, double *mhz_ms)
+{
+    struct tally orphan = {0}, dur = {0}, usage = {0}, none = {0}, sum = {0};
+    size_t switches = 0;
+    int32_t prev = 0;
+    bool first = true;
+    char err[512];
+    *frag_rows = 0;
+    *mhz_ms = 0;
+    for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+        struct pq_column c[3];
+        if (read_col(r, g, "id", &c[0], err, sizeof err) < 0) {
+            fail(v, "read fragments.parquet", "%s", err);
+            return;
+        }
+        if (read_col(r, g, "duration", &c[1], err, sizeof err) < 0) {
+            pq_column_free(&c[0]);
+            fail(v, "read fragments.parquet", "%s", err);
+            return;
+        }
+        if (read_col(r, g, "cpu_usage", &c[2], err, sizeof err) < 0) {
+            pq_column_free(&c[0]);
+            pq_column_free(&c[1]);
+            fail(v, "read fragments.parquet", "%s", err);
+            return;
+        }
+        for (size_t i = 0; i < c[0].n; i++) {
+            int32_t id = c[0].v.i32[i];
+            int64_t d = c[1].v.i64[i];
+            double u = c[2].v.f64[i];
+            size_t row = (size_t)*frag_rows + 1;
+            (*frag_rows)++;
+            if (!first && id != prev)
+                switches++;
+            first = false;
+            prev = id;
+            if (d <= 0)
+                tally(&dur, "row %zu, task %d: %" PRId64 " ms", row, id, d);
+            size_t k = find_task(t, id);
+            if (k == SIZE_MAX) {
+                tally(&orphan, "row %zu: id %d", row, id);
+                continue;
+            }
+            if (!(u >= 0) || !isfinite(u) || (topo->ok && u > t->count[k] * topo->max_mhz * (1 + 1e-9)))
+                tally(&usage, "row %zu, task %d: %.3f MHz, %d cores", row, id, u, t->count[k]);
+            t->frag_ms[k] += d;
+            t->nfrag[k]++;
+            *mhz_ms += u * (double)d;
+        }
+        for (int k = 0; k < 3; k++)
+            pq_column_free(&c[k]);
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        if (!t->nfrag[i])
+            tally(&none, "task %d", t->id[i]);
+        else if (t->frag_ms[i] != t->dur[i])
+            tally(&sum, "task %d: fragments %" PRId64 " ms, duration %" PRId64 " ms", t->id[i], t->frag_ms[i],
+                  t->dur[i]);
+    }
+    report_tally(v, "fragment ids", &orphan, "every fragment belongs to a task",
+                 "fragments whose id is no task (OpenDC ignores them)");
+    report_tally(v, "fragment durations", &dur, "all positive", "fragments with duration <= 0");
+    if (topo->ok)
+        report_tally(v, "cpu_usage", &usage, "between 0 and cpu_count x core speed",
+                     "fragments with cpu_usage < 0 or above cpu_count x core speed");
+    report_tally(v, "tasks with fragments", &none, "every task has at least one",
+                 "tasks without fragments (OpenDC silently drops them)");
+    report_tally(v, "fragment sums", &sum, "each task's fragments sum to its duration",
+                 "tasks whose fragment durations do not sum to their duration");
+    if (switches + 1 > t->n && t->n)
+        info(v, "fragment order", "fragments of different tasks interleave (%zu id changes for %zu tasks); "
+             "OpenDC replays each task's fragments in file order", switches, t->n);
+}
+
+int odc_verify(const char *dir, const char *topology, FILE *out)
+{
+    struct vctx v = {.out = out};
+    char err[512];
+    char *tp = path_join(dir, "tasks.parquet"), *fp = path_join(dir, "fragments.parquet");
+    char *topo_path = topology ? xstrdup(topology) : path_join(dir, "topology.json");
+
+    struct topo topo = check_topology(&v, topo_path);
+    struct pq_reader *tr = pq_reader_open(tp, err, sizeof err);
+    struct pq_reader *fr = pq_reader_open(fp, err + 256, sizeof err - 256);
+    if (!tr)
+        fail(&v, "read tasks.parquet", "%s", err);
+    if (!fr)
+        fail(&v, "read fragments.parquet", "%s", err + 256);
+    bool ts = tr && check_schema(&v, tr, "tasks.parquet", task_cols, ARRAY_LEN(task_cols));
+    bool fs = fr && check_schema(&v, fr, "fragments.parquet", frag_cols, ARRAY_LEN(frag_cols));
+
+    struct tasks t = {0};
+    int64_t frag_rows = 0;
+    double mhz_ms = 0;
+    int64_t task_ms = 0;
+    if (ts && load_tasks(&v, tr, &t)) {
+        check_tasks(&v, &t, &topo);
+        for (size_t i = 0; i < t.n; i++)
+            task_ms += t.dur[i];
+        if (fs)
+            check_fragments(&v, fr, &t, &topo, &frag_rows, &mhz_ms);
+        else if (fr)
+            fail(&v, "fragments", "not checked: schema errors");
+    } else if (tr) {
+        fail(&v, "tasks", "not checked: schema errors");
+    }
+    fprintf(out, "summary: %zu tasks (%" PRId64 " ms), %" PRId64 " fragments, %.1f core-seconds at the largest "
+                 "host's speed, %" PRId64 " hosts; %d checks passed, %d failed\n",
+            t.n, task_ms, frag_rows, topo.max_mhz > 0 ? mhz_ms / topo.max_mhz / 1000 : 0, topo.hosts, v.passed,
+            v.failed);
+    free_tasks(&t);
+    pq_reader_close(tr);
+    pq_reader_close(fr);
+    free(tp);
+    free(fp);
+    free(topo_path);
+    return v.failed;
+}

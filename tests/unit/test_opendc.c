@@ -1,0 +1,459 @@
+/* test_opendc.c -- the OpenDC export logic without files: fragment building
+ * (coverage, CPU conservation, rounding, caps), ids, failed and retried
+ * tasks, the original's worked example (upstream §9.8), topology, units. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opendc.h"
+#include "opendc_verify.h"
+#include "util.h"
+
+static int64_t sum_dur(const struct odc_seg *s, size_t n)
+{
+    int64_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += s[i].dur;
+    return d;
+}
+
+static double sum_cpu(const struct odc_seg *s, size_t n)
+{
+    double c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += s[i].cpu_ms;
+    return c;
+}
+
+static void test_fragments_no_samples(void **state)
+{
+    (void)state;
+    struct odc_seg *s;
+    struct odc_fill f;
+    size_t n = odc_fragments(1000, 1850, NULL, 0, 425, 4, &s, &f);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].dur, 850);
+    assert_true(fabs(s[0].cpu_ms - 425) < 1e-9);
+    assert_true(fabs(f.uncovered_ms - 850) < 1e-9);
+    free(s);
+    /* No exact total: zero CPU, not an invented load. */
+    n = odc_fragments(1000, 1850, NULL, 0, -1, 4, &s, &f);
+    assert_int_equal(n, 1);
+    assert_true(s[0].cpu_ms == 0);
+    free(s);
+}
+
+/* The worked example's task A with an exact total: head and tail get what
+ * the samples did not see. */
+static void test_fragments_head_tail_filled(void **state)
+{
+    (void)state;
+    const int64_t T = 1000000;
+    struct odc_span sp[4];
+    for (int k = 0; k < 4; k++)
+        sp[k] = (struct odc_span){(double)(T + 1000 * k), (double)(T + 1000 * (k + 1)), 1850};
+    struct odc_seg *s;
+    struct odc_fill f;
+    size_t n = odc_fragments(T - 700, T + 4300, sp, 4, 8700, 4, &s, &f);
+    assert_int_equal(n, 3);   /* the four equal samples merge */
+    assert_int_equal(s[0].dur, 700);
+    assert_int_equal(s[1].dur, 4000);
+    assert_int_equal(s[2].dur, 300);
+    assert_true(fabs(s[0].cpu_ms / 700 - 1.3) < 1e-12);
+    assert_true(fabs(s[1].cpu_ms / 4000 - 1.85) < 1e-12);
+    assert_true(fabs(s[2].cpu_ms / 300 - 1.3) < 1e-12);
+    assert_true(fabs(sum_cpu(s, n) - 8700) < 1e-9);
+    assert_true(fabs(f.seen_cpu_ms - 7400) < 1e-9);
+    assert_true(fabs(f.filled_cpu_ms - 1300) < 1e-9);
+    assert_true(fabs(f.peak_cores - 1.85) < 1e-12);
+    free(s);
+    /* Without the exact total the unsampled time stays at zero. */
+    n = odc_fragments(T - 700, T + 4300, sp, 4, -1, 4, &s, &f);
+    assert_int_equal(n, 3);
+    assert_true(s[0].cpu_ms == 0 && s[2].cpu_ms == 0);
+    assert_true(fabs(sum_cpu(s, n) - 7400) < 1e-9);
+    free(s);
+}
+
+static void test_fragments_spread_and_scale(void **state)
+{
+    (void)state;
+    struct odc_span sp[2] = {{0, 500, 250}, {500, 1000, 250}};
+    struct odc_seg *s;
+    struct odc_fill f;
+    /* Fully covered, exact total above the samples (children's CPU): spread. */
+    size_t n = odc_fragments(0, 1000, sp, 2, 600, 0, &s, &f);
+    assert_int_equal(n, 1);
+    assert_true(fabs(s[0].cpu_ms - 600) < 1e-9);
+    assert_true(fabs(f.spread_cpu_ms - 100) < 1e-9);
+    free(s);
+    /* Samples above the exact total: scaled down to it. */
+    n = odc_fragments(0, 1000, sp, 2, 400, 0, &s, &f);
+    assert_true(fabs(sum_cpu(s, n) - 400) < 1e-9);
+    assert_true(fabs(f.scale - 0.8) < 1e-12);
+    free(s);
+}
+
+/* Spans reaching outside the window are clipped with their CPU; overlaps
+ * keep the earlier span; fractional boundaries round to whole ms and the
+ * durations still sum to the task's. */
+static void test_fragments_clip_overlap_rounding(void **state)
+{
+    (void)state;
+    struct odc_span sp[] = {
+        {-100, 100, 400},        /* half inside: 200 ms CPU inside */
+        {100.4, 200.6, 100.2},   /* fractional boundaries */
+        {150, 250, 100},         /* overlaps the previous one */
+        {250, 250, 5},           /* zero length: ignored */
+        {900, 1100, 50},         /* half inside */
+        {300, 300.3, 1},         /* rounds to nothing: its CPU is carried */
+    };
+    struct odc_seg *s;
+    struct odc_fill f;
+    size_t n = odc_fragments(0, 1000, sp, ARRAY_LEN(sp), -1, 0, &s, &f);
+    assert_int_equal(sum_dur(s, n), 1000);
+    for (size_t i = 0; i < n; i++)
+        assert_true(s[i].dur > 0);
+    double seen = 200 + 100.2 + 100 * (250 - 200.6) / 100 + 25 + 1;
+    assert_true(fabs(f.seen_cpu_ms - seen) < 1e-9);
+    assert_true(fabs(sum_cpu(s, n) - seen) < 1e-9);
+    free(s);
+}
+
+/* A spike above the core limit moves to fragments with room; CPU is kept. */
+static void test_fragments_cap(void **state)
+{
+    (void)state;
+    struct odc_span sp[] = {{0, 100, 250}, {100, 1000, 450}};   /* 2.5 cores, then 0.5 */
+    struct odc_seg *s;
+    struct odc_fill f;
+    size_t n = odc_fragments(0, 1000, sp, 2, 700, 2, &s, &f);
+    assert_true(fabs(sum_cpu(s, n) - 700) < 1e-9);
+    for (size_t i = 0; i < n; i++)
+        assert_true(s[i].cpu_ms <= 2.0 * (double)s[i].dur + 1e-9);
+    assert_true(fabs(f.capped_cpu_ms - 50) < 1e-9);
+    assert_true(f.lost_cpu_ms == 0);
+    free(s);
+    /* More CPU than cores x time: the rest is lost, and said so. */
+    n = odc_fragments(0, 1000, sp, 2, 3000, 2, &s, &f);
+    assert_true(fabs(sum_cpu(s, n) - 2000) < 1e-6);
+    assert_true(fabs(f.lost_cpu_ms - 1000) < 1e-6);
+    free(s);
+}
+
+static void test_helpers(void **state)
+{
+    (void)state;
+    assert_int_equal(odc_cpuset_count("0-3,6"), 5);
+    assert_int_equal(odc_cpuset_count("2"), 1);
+    assert_int_equal(odc_cpuset_count("0,2,4-5"), 4);
+    assert_int_equal(odc_cpuset_count(""), 0);
+    assert_int_equal(odc_cpuset_count("3-1"), 0);
+    assert_int_equal(odc_cpuset_count("a"), 0);
+    assert_int_equal(odc_cpuset_count("1-"), 0);
+    double v[] = {4, 1, 3, 2};
+    assert_true(fabs(odc_quantile(v, 4, 0.95) - 3.85) < 1e-12);
+    double one[] = {599.75};
+    assert_true(odc_quantile(one, 1, 0.95) == 599.75);
+    assert_true(odc_round_half_even(2.5) == 2 && odc_round_half_even(1.5) == 2);
+    assert_true(odc_round_half_even(0.5) == 0 && odc_round_half_even(0.51) == 1);
+    assert_true(odc_parse_frequency_mhz("2.4 GHz") == 2400);
+    assert_true(odc_parse_frequency_mhz("2399MHz") == 2399);
+    assert_true(odc_parse_frequency_mhz("2400") < 0);
+    assert_true(odc_parse_frequency_mhz("2400 MHzz") < 0);
+    assert_true(odc_parse_size_mib("16 GiB") == 16384);
+    assert_true(odc_parse_size_mib("15923 MiB") == 15923);
+    assert_true(odc_parse_size_mib("17179869184") < 0);
+}
+
+/* ---- odc_export on in-memory records ---- */
+
+static const int64_t T = 1758580000000;
+
+struct fixture {
+    struct odc_node nodes[2];
+    struct odc_inv invs[8];
+    struct odc_sample samples[16];
+    struct odc_input in;
+};
+
+static void node(struct fixture *x, int i, const char *id, int cores, double mhz, double raw)
+{
+    x->nodes[i] = (struct odc_node){.folder = (char *)id, .node_id = (char *)id, .cores = cores, .mhz = mhz,
+                                    .raw_mhz = raw, .raw_cores = cores, .mem_mb = 16384, .cpu_model = (char *)""};
+}
+
+static struct odc_inv inv(int node_i, int64_t pid, int64_t start, int64_t end, const char *trace)
+{
+    return (struct odc_inv){.node = node_i, .pid = pid, .ts_enqueue = start - 2300, .has_enqueue = true,
+                            .ts_start = start, .ts_end = end, .trace_id = (char *)trace, .max_rss_kb = -1};
+}
+
+static struct odc_sample smp(int node_i, int64_t pid, int64_t ts, double dt, double cpu, int64_t rss)
+{
+    return (struct odc_sample){.node = node_i, .pid = pid, .ts_ms = ts, .dt_ms = dt, .cpu_ms = cpu, .rss_kb = rss};
+}
+
+/* Upstream §9.8: 4 cores, raw 2399 MHz; task A pid 4242 sampled at 1.85
+ * cores from T to T+4000, running T-700 .. T+4300; task B pid 777, 850 ms,
+ * never sampled. */
+static void worked_example(struct fixture *x)
+{
+    memset(x, 0, sizeof *x);
+    node(x, 0, "vm0", 4, 2400, 2399);
+    x->invs[0] = inv(0, 4242, T - 700, T + 4300, "a");
+    x->invs[1] = inv(0, 777, T + 5000, T + 5850, "b");
+    const int64_t rss[] = {50100, 50200, 50300, 50400, 50400};
+    x->samples[0] = smp(0, 4242, T, 0, 0, rss[0]);
+    for (int k = 1; k <= 4; k++)
+        x->samples[k] = smp(0, 4242, T + 1000 * k, 1000, 1850, rss[k]);
+    x->in = (struct odc_input){.nodes = x->nodes, .n_nodes = 1, .invs = x->invs, .n_invs = 2,
+                               .samples = x->samples, .n_samples = 5};
+}
+
+static void test_upstream_compat_worked_example(void **state)
+{
+    (void)state;
+    struct fixture x;
+    worked_example(&x);
+    struct odc_opts o = {.upstream_compat = true};
+    struct odc_result r;
+    char err[256];
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), 0);
+    assert_int_equal(r.n_tasks, 2);
+    const double a_usage = 1.85 * 2399;   /* 4438.150000000001, as Python computes it */
+    assert_int_equal(r.tasks[0].id, 4242);
+    assert_int_equal(r.tasks[0].submission_time, T - 700 - 2300);
+    assert_int_equal(r.tasks[0].duration, 5000);
+    assert_int_equal(r.tasks[0].cpu_count, 2);
+    assert_true(r.tasks[0].cpu_capacity == a_usage);
+    assert_int_equal(r.tasks[0].mem_capacity, 50400);
+    assert_int_equal(r.tasks[1].id, 777);
+    assert_int_equal(r.tasks[1].duration, 850);
+    assert_int_equal(r.tasks[1].cpu_count, 1);
+    assert_true(r.tasks[1].cpu_capacity == 599.75);
+    assert_int_equal(r.tasks[1].mem_capacity, 65536);
+    assert_int_equal(r.n_frags, 6);
+    const int64_t durs[] = {700, 1000, 1000, 1000, 1000, 850};
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(r.frags[i].id, i < 5 ? 4242 : 777);
+        assert_int_equal(r.frags[i].duration, durs[i]);
+        assert_true(r.frags[i].cpu_usage == (i < 5 ? a_usage : 599.75));
+    }
+    assert_string_equal(r.id_mode, "pid (auto; PIDs unique across nodes)");
+    odc_result_free(&r);
+}
+
+static void test_ours_worked_example(void **state)
+{
+    (void)state;
+    struct fixture x;
+    worked_example(&x);
+    /* With the exact totals our CTS adds. */
+    x.invs[0].has_cpu = true;
+    x.invs[0].cpu_ms = 8700;
+    x.invs[1].has_cpu = true;
+    x.invs[1].cpu_ms = 425;
+    x.invs[1].max_rss_kb = 2048;
+    struct odc_opts o = {0};
+    struct odc_result r;
+    char err[256];
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), 0);
+    assert_int_equal(r.n_tasks, 2);
+    /* Ordered by start: A (pid 4242) first. */
+    assert_int_equal(r.tasks[0].id, 4242);
+    assert_int_equal(r.tasks[0].cpu_count, 2);
+    assert_true(r.tasks[0].cpu_capacity == 4800);
+    assert_int_equal(r.tasks[0].mem_capacity, 50000);   /* 50400 KiB -> 50 MiB -> x1000 */
+    assert_string_equal(r.tasks[0].name, "a");
+    assert_int_equal(r.tasks[1].mem_capacity, 2000);
+    assert_int_equal(r.n_frags, 4);
+    assert_int_equal(r.frags[0].duration, 700);
+    assert_true(fabs(r.frags[0].cpu_usage - 1.3 * 2400) < 1e-9);
+    assert_true(fabs(r.frags[1].cpu_usage - 1.85 * 2400) < 1e-9);
+    assert_int_equal(r.frags[3].id, 777);
+    assert_int_equal(r.frags[3].duration, 850);
+    assert_true(fabs(r.frags[3].cpu_usage - 1200) < 1e-9);
+    assert_true(fabs(r.exported_cpu_mhz_ms / r.expected_cpu_mhz_ms - 1) < 1e-12);
+    /* The unsampled task is noted. */
+    size_t nos = 0;
+    for (size_t i = 0; i < r.n_notes; i++)
+        nos += r.notes[i].kind == ODC_N_NO_SAMPLES && r.notes[i].task_id == 777;
+    assert_int_equal(nos, 1);
+    odc_result_free(&r);
+
+    /* --mem-unit mb */
+    o.mem_unit = ODC_MEM_MB;
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), 0);
+    assert_int_equal(r.tasks[0].mem_capacity, 50);
+    odc_result_free(&r);
+}
+
+/* Two nodes, same PIDs (B24): distinct tasks, each with its own samples,
+ * sequential ids in (node, start, pid) order; pid ids refused. */
+static void test_colliding_pids(void **state)
+{
+    (void)state;
+    struct fixture x;
+    memset(&x, 0, sizeof x);
+    node(&x, 0, "node-b", 2, 3000, 3000);
+    node(&x, 1, "node-a", 2, 2000, 2000);
+    x.invs[0] = inv(0, 100, T, T + 1000, "t1");
+    x.invs[1] = inv(1, 100, T + 500, T + 1500, "t2");
+    x.invs[2] = inv(1, 100, T, T + 400, "t3");   /* PID reused on node-a */
+    for (int i = 0; i < 3; i++) {
+        x.invs[i].has_cpu = true;
+        x.invs[i].cpu_ms = 100.0 * (i + 1);
+    }
+    x.samples[0] = smp(0, 100, T + 1000, 1000, 100, 10);
+    x.samples[1] = smp(1, 100, T + 1500, 1000, 200, 10);
+    x.samples[2] = smp(1, 100, T + 400, 400, 300, 10);
+    x.in = (struct odc_input){.nodes = x.nodes, .n_nodes = 2, .invs = x.invs, .n_invs = 3,
+                              .samples = x.samples, .n_samples = 3};
+    struct odc_opts o = {0};
+    struct odc_result r;
+    char err[256];
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), 0);
+    assert_string_equal(r.id_mode, "sequential (auto: PID 100 belongs to more than one task)");
+    assert_int_equal(r.n_tasks, 3);
+    /* node-a before node-b; on node-a by start time. */
+    assert_string_equal(r.tasks[0].name, "t3");
+    assert_string_equal(r.tasks[1].name, "t2");
+    assert_string_equal(r.tasks[2].name, "t1");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r.tasks[i].id, i + 1);
+    /* Each task's CPU is its own: 300, 200, 100 ms at its node's MHz. */
+    const double cpu[] = {300, 200, 100}, mhz[] = {2000, 2000, 3000};
+    for (int i = 0; i < 3; i++) {
+        double sum = 0;
+        for (size_t k = r.tasks[i].frag_start; k < r.tasks[i].frag_start + r.tasks[i].n_frags; k++)
+            sum += r.frags[k].cpu_usage * (double)r.frags[k].duration;
+        assert_true(fabs(sum - cpu[i] * mhz[i]) < 1e-6);
+    }
+    odc_result_free(&r);
+    o.id_mode = ODC_ID_PID;
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "PID 100 belongs to more than one task"));
+}
+
+static void test_failed_retries_identity(void **state)
+{
+    (void)state;
+    struct fixture x;
+    memset(&x, 0, sizeof x);
+    node(&x, 0, "n", 4, 2000, 2000);
+    x.invs[0] = inv(0, 10, T, T + 1000, "job");      /* attempt 1, failed */
+    x.invs[0].has_status = true;
+    x.invs[0].status = 1;
+    x.invs[0].attempt = 1;
+    x.invs[1] = inv(0, 11, T + 2000, T + 3000, "job");   /* attempt 2, fine */
+    x.invs[1].has_status = true;
+    x.invs[1].attempt = 2;
+    x.invs[2] = inv(0, 12, T, T + 2000, "other");    /* failed, no retry */
+    x.invs[2].has_status = true;
+    x.invs[2].status = 137;
+    x.invs[3] = inv(0, 13, T + 5000, T + 5000, NULL);   /* 0 ms */
+    /* Identity by start ticks: pid 20 twice, the samples carry which one. */
+    x.invs[4] = inv(0, 20, T, T + 1000, "p1");
+    x.invs[4].has_start_ticks = true;
+    x.invs[4].start_ticks = 111;
+    x.invs[5] = inv(0, 20, T + 1000, T + 2000, "p2");
+    x.invs[5].has_start_ticks = true;
+    x.invs[5].start_ticks = 222;
+    x.samples[0] = smp(0, 20, T + 1000, 1000, 700, 5);   /* process 1's last read, at its end */
+    x.samples[0].has_start_ticks = true;
+    x.samples[0].start_ticks = 111;
+    x.samples[1] = smp(0, 20, T + 2000, 1000, 300, 5);
+    x.samples[1].has_start_ticks = true;
+    x.samples[1].start_ticks = 222;
+    x.in = (struct odc_input){.nodes = x.nodes, .n_nodes = 1, .invs = x.invs, .n_invs = 6,
+                              .samples = x.samples, .n_samples = 2};
+    struct odc_opts o = {0};
+    struct odc_result r;
+    char err[256];
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), 0);
+    /* Kept: job attempt 2, other (failed, included), the 0 ms one, p1, p2. */
+    assert_int_equal(r.n_tasks, 5);
+    size_t kinds[ODC_N_KINDS] = {0};
+    for (size_t i = 0; i < r.n_notes; i++)
+        kinds[r.notes[i].kind]++;
+    assert_int_equal(kinds[ODC_N_ATTEMPT_DROPPED], 1);
+    assert_int_equal(kinds[ODC_N_FAILED_KEPT], 1);   /* 'other'; attempt 1 was replaced by attempt 2 */
+    assert_int_equal(kinds[ODC_N_ZERO_DURATION], 1);
+    for (size_t i = 0; i < r.n_tasks; i++) {
+        const struct odc_task *t = &r.tasks[i];
+        if (t->name && !strcmp(t->name, "p1"))
+            assert_true(fabs(r.frags[t->frag_start].cpu_usage - 0.7 * 2000) < 1e-9);
+        if (t->name && !strcmp(t->name, "p2"))
+            assert_true(fabs(r.frags[t->frag_start].cpu_usage - 0.3 * 2000) < 1e-9);
+        if (!t->name)
+            assert_int_equal(t->duration, 1);
+        if (t->name && !strcmp(t->name, "job"))
+            assert_int_equal(t->pid, 11);
+    }
+    odc_result_free(&r);
+
+    o.exclude_failed = true;
+    o.all_attempts = true;
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), 0);
+    assert_int_equal(r.n_tasks, 4);   /* both failed ones gone, attempt 2 kept */
+    odc_result_free(&r);
+    o.exclude_failed = false;
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), 0);
+    assert_int_equal(r.n_tasks, 6);   /* every attempt */
+    odc_result_free(&r);
+
+    /* No invented frequency. */
+    x.nodes[0].mhz = 0;
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "has no CPU frequency"));
+}
+
+static void test_topology(void **state)
+{
+    (void)state;
+    struct odc_node n[3] = {
+        {.node_id = "a", .cores = 4, .mhz = 2400, .mem_mb = 16384, .cpu_model = "X"},
+        {.node_id = "b", .cores = 8, .mhz = 2999.5, .mem_mb = 32768, .cpu_model = ""},
+        {.node_id = "c", .cores = 4, .mhz = 2400, .mem_mb = 16384, .cpu_model = "X"},
+    };
+    char *text = odc_topology_json(n, 3);
+    json_error_t e;
+    json_t *root = json_loads(text, 0, &e);
+    assert_non_null(root);
+    json_t *hosts = json_object_get(json_array_get(json_object_get(root, "clusters"), 0), "hosts");
+    assert_int_equal(json_array_size(hosts), 2);
+    json_t *h0 = json_array_get(hosts, 0), *h1 = json_array_get(hosts, 1);
+    assert_int_equal(json_integer_value(json_object_get(h0, "count")), 2);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(h0, "cpu"), "coreSpeed")), "2400 MHz");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(h0, "memory"), "size")), "16384 MiB");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(h1, "cpu"), "coreSpeed")),
+                        "2999.500 MHz");
+    assert_null(json_object_get(json_object_get(h1, "cpu"), "modelName"));
+    json_decref(root);
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fragments_no_samples),
+        cmocka_unit_test(test_fragments_head_tail_filled),
+        cmocka_unit_test(test_fragments_spread_and_scale),
+        cmocka_unit_test(test_fragments_clip_overlap_rounding),
+        cmocka_unit_test(test_fragments_cap),
+        cmocka_unit_test(test_helpers),
+        cmocka_unit_test(test_upstream_compat_worked_example),
+        cmocka_unit_test(test_ours_worked_example),
+        cmocka_unit_test(test_colliding_pids),
+        cmocka_unit_test(test_failed_retries_identity),
+        cmocka_unit_test(test_topology),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
