@@ -21,3 +21,9 @@ vg "collect run (whitelist)" 0 collect run --run-id vg --interval-ms 50 --durati
 vg "collect run (scan)" 0 collect run --run-id vg2 --no-pid-dir --match '^sleep$' --interval-ms 50 --duration-s 0.5
 vg "collect status (not running: exit 3)" 3 collect status --run-id vg
 vg "collect --help" 0 collect --help
+vg "exec" 0 exec --run-id vg --quiet -- /bin/true
+vg "exec of a missing command (status 127)" 127 exec --run-id vg --quiet -- /nonexistent/cmd
+vg "parse" 0 parse --run-id vg --quiet
+mkdir -p od
+vg "export opendc" 0 export opendc --input logs/vg --output od
+vg "verify opendc" 0 verify opendc --input od

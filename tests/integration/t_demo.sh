@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's main job end to end (scripts/demo, release build): collect,
+# exec an ffmpeg mix, parse, export and verify.  Its round trip must pass.
+source "$(dirname "$0")/lib.sh"
+out=$(DEMO_DIR="$T/demo" RUN_ID=demotest "$ROOT/scripts/demo" 2>&1); rc=$?
+check "make demo's script exits 0" test "$rc" = 0
+[ "$rc" = 0 ] || tail -20 <<<"$out"
+check "it prints where its outputs are" grep -q "OpenDC workload $T/demo/opendc/demotest/" <<<"$out"
+check "verify passed on the demo's export" grep -q "^verify: OK" <<<"$out"
+check "every task was sampled (audit)" grep -q "0 without samples, 0 failed" <<<"$out"
+check "the OpenDC files exist" test -s "$T/demo/opendc/demotest/tasks.parquet" -a -s "$T/demo/opendc/demotest/fragments.parquet" -a -s "$T/demo/opendc/demotest/topology.json"
+check "CPU in fragments equals measured CPU" grep -q "CPU in fragments / measured CPU: 1.0000" <<<"$out"
+check "8 tasks recorded" test "$(wc -l < "$T/demo/logs/demotest/events.ffmpeg.jsonl")" = 8
