@@ -337,6 +337,17 @@ int odc_load(const char *dir, struct odc_input *in, char *err, size_t errlen)
 
 /* ---- writing ---- */
 
+/* Both workload files: the chosen codec, fsynced before they are renamed in place. */
+static struct pq_writer *open_workload_file(const char *path, const struct pq_col_spec *cols,
+                                            int ncols, int codec, char *err, size_t errlen)
+{
+    struct pq_writer_opts o;
+    pq_writer_opts_default(&o);
+    o.codec = codec;
+    o.sync = true;
+    return pq_writer_open(path, cols, ncols, &o, err, errlen);
+}
+
 static int write_tasks(const char *path, const struct odc_result *res, int codec, char *err, size_t errlen)
 {
     static const struct pq_col_spec cols[] = {
@@ -348,11 +359,7 @@ static int write_tasks(const char *path, const struct odc_result *res, int codec
         {"mem_capacity", PQ_INT64, PQ_LT_NONE, false, PQ_DICT_AUTO},
         {"name", PQ_BYTE_ARRAY, PQ_LT_STRING, true, PQ_DICT_AUTO},
     };
-    struct pq_writer_opts o;
-    pq_writer_opts_default(&o);
-    o.codec = codec;
-    o.sync = true;
-    struct pq_writer *w = pq_writer_open(path, cols, (int)ARRAY_LEN(cols), &o, err, errlen);
+    struct pq_writer *w = open_workload_file(path, cols, (int)ARRAY_LEN(cols), codec, err, errlen);
     if (!w)
         return -1;
     for (size_t i = 0; i < res->n_tasks; i++) {
@@ -384,11 +391,7 @@ static int write_fragments(const char *path, const struct odc_result *res, int c
         {"duration", PQ_INT64, PQ_LT_NONE, false, PQ_DICT_AUTO},
         {"cpu_usage", PQ_DOUBLE, PQ_LT_NONE, false, PQ_DICT_AUTO},
     };
-    struct pq_writer_opts o;
-    pq_writer_opts_default(&o);
-    o.codec = codec;
-    o.sync = true;
-    struct pq_writer *w = pq_writer_open(path, cols, (int)ARRAY_LEN(cols), &o, err, errlen);
+    struct pq_writer *w = open_workload_file(path, cols, (int)ARRAY_LEN(cols), codec, err, errlen);
     if (!w)
         return -1;
     for (size_t i = 0; i < res->n_frags; i++) {

@@ -710,17 +710,25 @@ void pq_put_i64(struct pq_writer *w, int col, int64_t v)
     put_fixed(w, c, (uint64_t)v);
 }
 
+/* Page statistics of a floating-point value; NaN is counted, never a min/max. */
+static void note_real(struct wcol *c, double v)
+{
+    if (isnan(v)) {
+        c->ps.nans++;
+        return;
+    }
+    if (v < c->ps.dmin)
+        c->ps.dmin = v;
+    if (v > c->ps.dmax)
+        c->ps.dmax = v;
+}
+
 void pq_put_float(struct pq_writer *w, int col, float v)
 {
     struct wcol *c = col_for(w, col, PQ_FLOAT, "FLOAT");
     if (!c)
         return;
-    if (isnan(v)) {
-        c->ps.nans++;
-    } else {
-        if (v < c->ps.dmin) c->ps.dmin = v;
-        if (v > c->ps.dmax) c->ps.dmax = v;
-    }
+    note_real(c, v);
     uint32_t bits;
     memcpy(&bits, &v, 4);
     put_fixed(w, c, bits);
@@ -731,12 +739,7 @@ void pq_put_double(struct pq_writer *w, int col, double v)
     struct wcol *c = col_for(w, col, PQ_DOUBLE, "DOUBLE");
     if (!c)
         return;
-    if (isnan(v)) {
-        c->ps.nans++;
-    } else {
-        if (v < c->ps.dmin) c->ps.dmin = v;
-        if (v > c->ps.dmax) c->ps.dmax = v;
-    }
+    note_real(c, v);
     uint64_t bits;
     memcpy(&bits, &v, 8);
     put_fixed(w, c, bits);
