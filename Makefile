@@ -86,7 +86,9 @@ ifneq ($(filter command line,$(origin PROC_MATCH)),)
 override PROC_MATCH := $(value PROC_MATCH)
 export PROC_MATCH
 endif
-export RUN_ID NODE_ID STAGE IFACE PROC_INTERVAL_MS PROC_PID_DIR CPU_FREQ_MHZ
+# (Variables from the environment or the command line reach tracekit as they
+# are; exporting unset ones here would hand it empty values, and an empty
+# PROC_PID_DIR means scan mode.)
 
 start-collect: build/tracekit
 	@build/tracekit collect start
