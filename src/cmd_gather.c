@@ -8,6 +8,7 @@
 #include "log.h"
 #include "parse_run.h"
 #include "run.h"
+#include "ship.h"
 #include "util.h"
 
 #include <errno.h>
@@ -22,8 +23,8 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tracekit gather [--run-id ID] --output DIR --from DIR [--from DIR | DIR]...\n"
-            "                       [--quiet]\n"
+            "usage: tracekit gather [--run-id ID] --output DIR [--from DIR [--from DIR | DIR]...]\n"
+            "                       [--redis URL [--redis-password-file F]] [--quiet]\n"
             "\n"
             "Collect the run folders of several nodes into one experiment folder, one\n"
             "sub-folder per node named by its node id (node_meta.json); nodes sharing an id\n"
@@ -36,25 +37,29 @@ static void usage(FILE *out)
             "  --from DIR    where a node's run is: the run folder itself, a folder holding\n"
             "                RUN_ID/ or logs/RUN_ID/, or an experiment folder with RUN_ID(cN)\n"
             "                or node sub-folders; repeat it, or list more folders after it\n"
-            "  --quiet       print nothing but errors\n"
-            "\n"
-            "Shipping CTS files over Redis (parse --ship) is not available yet: copy the\n"
-            "node folders by hand (scp, rsync) and name them with --from.\n");
+            "  --redis URL   also (or instead) take every node that shipped this run with\n"
+            "                'tracekit parse --ship': files are downloaded, sizes and SHA-256\n"
+            "                checked, and laid out as with --from.  URL as redis://[:PW@]HOST:PORT/DB\n"
+            "  --redis-password-file F  the Redis password, first line of F\n"
+            "  --quiet       print nothing but errors\n");
 }
 
-enum { OPT_RUN_ID = 1000, OPT_OUTPUT, OPT_FROM, OPT_QUIET };
+enum { OPT_RUN_ID = 1000, OPT_OUTPUT, OPT_FROM, OPT_QUIET, OPT_REDIS, OPT_REDIS_PWFILE };
 
 static const struct option options[] = {
     {"run-id", required_argument, NULL, OPT_RUN_ID},
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"from", required_argument, NULL, OPT_FROM},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"redis-password-file", required_argument, NULL, OPT_REDIS_PWFILE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 struct node {
-    char *source;       /* real path of the node's run folder */
+    char *source;       /* real path of the node's run folder (for Redis: the download) */
+    char *shipped;      /* Redis: "URL (redacted) node N"; NULL for --from */
     json_t *meta;
     bool has_offset;
     double offset_ms;
@@ -148,7 +153,7 @@ out:
 
 int cmd_gather(int argc, char **argv)
 {
-    const char *run_id = NULL, *output = NULL;
+    const char *run_id = NULL, *output = NULL, *redis = NULL, *pw_file = NULL;
     bool quiet = false;
     const char **from = xcalloc((size_t)argc + 1, sizeof *from);
     size_t nfrom = 0;
@@ -161,6 +166,8 @@ int cmd_gather(int argc, char **argv)
         case OPT_OUTPUT: output = optarg; break;
         case OPT_FROM: from[nfrom++] = optarg; break;
         case OPT_QUIET: quiet = true; break;
+        case OPT_REDIS: redis = optarg; break;
+        case OPT_REDIS_PWFILE: pw_file = optarg; break;
         case 'h':
             usage(stdout);
             free(from);
@@ -179,9 +186,14 @@ int cmd_gather(int argc, char **argv)
         free(from);
         return TK_EXIT_USAGE;
     }
-    if (nfrom == 0) {
-        cli_error("--from DIR is required: the node run folders to collect (collecting over "
-                  "Redis with 'parse --ship' is not available yet)");
+    if (pw_file && !redis) {
+        cli_error("--redis-password-file '%s' needs --redis URL", pw_file);
+        free(from);
+        return TK_EXIT_USAGE;
+    }
+    if (nfrom == 0 && !redis) {
+        cli_error("--from DIR or --redis URL is required: the node run folders to collect, or "
+                  "the Redis the nodes shipped to with 'tracekit parse --ship'");
         free(from);
         return TK_EXIT_USAGE;
     }
@@ -197,7 +209,8 @@ int cmd_gather(int argc, char **argv)
     struct node *nodes = NULL;
     struct layout_node *names = NULL;
     size_t nn = 0;
-    char *out_real = NULL;
+    char *out_real = NULL, *staging = NULL;
+    struct rq *q = NULL;
 
     bool created = !is_dir(output);
     if (mkdir_p(output, 0755) < 0 || !(out_real = realpath(output, NULL))) {
@@ -248,6 +261,72 @@ int cmd_gather(int argc, char **argv)
         layout_free_list(runs);
     }
 
+    if (redis) {
+        /* downloads go to a private folder in the experiment, then the usual
+         * copy puts each in place (a failed download never replaces a node) */
+        bool usage;
+        q = ship_connect(redis, pw_file, ctx.run_id, &usage, err, sizeof err);
+        if (!q) {
+            if (usage) {
+                cli_error("%s", err);
+                rc = TK_EXIT_USAGE;
+            } else {
+                log_error("%s", err);
+            }
+            goto done;
+        }
+        char *desc = redisurl_redact(redisurl_choose(redis));
+        char **shipped;
+        size_t ns;
+        if (ship_list(q, &shipped, &ns, err, sizeof err) < 0) {
+            log_error("%s", err);
+            free(desc);
+            goto done;
+        }
+        if (ns == 0) {
+            log_error("no node shipped run %s to Redis at %s (run 'tracekit parse --ship' on "
+                      "the nodes, with the same run id and Redis)", ctx.run_id, desc);
+            free(desc);
+            free(shipped);
+            goto done;
+        }
+        fstree_clean_stale(out_real, ".redis.tmp.");
+        staging = xasprintf("%s/.redis.tmp.%d", out_real, (int)getpid());
+        fstree_rm_rf(staging);
+        bool failed = mkdir_p(staging, 0700) < 0;
+        if (failed)
+            log_error("cannot create %s: %s", staging, strerror(errno));
+        for (size_t i = 0; i < ns && !failed; i++) {
+            char *dst = path_join(staging, shipped[i]);
+            struct ship_stats st;
+            int64_t t0 = now_mono_ns();
+            if (ship_download(q, shipped[i], dst, &st, err, sizeof err) < 0) {
+                log_error("downloading from Redis at %s: %s", desc, err);
+                failed = true;
+                free(dst);
+                break;
+            }
+            if (!quiet)
+                printf("[gather] downloaded node %s from Redis: %zu file(s), %llu byte(s), "
+                       "checksums ok, %.2f s\n",
+                       shipped[i], st.files, (unsigned long long)st.bytes,
+                       (double)(now_mono_ns() - t0) / 1e9);
+            nodes = xrealloc(nodes, (nn + 1) * sizeof *nodes);
+            struct node *n = &nodes[nn++];
+            memset(n, 0, sizeof *n);
+            n->source = dst;
+            n->shipped = xasprintf("%s node %s", desc, shipped[i]);
+            n->meta = load_meta(dst);
+            n->has_offset = n->meta && cts_meta_clock_offset(n->meta, &n->offset_ms);
+        }
+        for (size_t i = 0; i < ns; i++)
+            free(shipped[i]);
+        free(shipped);
+        free(desc);
+        if (failed)
+            goto done;
+    }
+
     names = xcalloc(nn, sizeof *names);
     for (size_t i = 0; i < nn; i++) {
         names[i].node_id = str_of(nodes[i].meta, "node");
@@ -259,7 +338,8 @@ int cmd_gather(int argc, char **argv)
     rc = TK_EXIT_OK;
     for (size_t i = 0; i < nn; i++) {
         if (!quiet)
-            printf("[gather] %s <- %s\n", names[i].name, nodes[i].source);
+            printf("[gather] %s <- %s\n", names[i].name,
+                   nodes[i].shipped ? nodes[i].shipped : nodes[i].source);
         if (gather_one(out_real, &nodes[i], names[i].name, ctx.run_id, quiet) < 0)
             rc = TK_EXIT_FAIL;
     }
@@ -276,7 +356,8 @@ int cmd_gather(int argc, char **argv)
         jb_str(&b, "folder", names[i].name);
         jb_str(&b, "node_id", names[i].node_id);
         jb_str(&b, "host", names[i].host);
-        jb_str(&b, "source", nodes[i].source);
+        jb_str(&b, "source", nodes[i].shipped ? nodes[i].shipped : nodes[i].source);
+        jb_str(&b, "via", nodes[i].shipped ? "redis" : "folder");
         jb_uint(&b, "files", nodes[i].files);
         jb_bool(&b, "parsed_here", nodes[i].reparsed);
         if (nodes[i].has_offset) {
@@ -311,12 +392,18 @@ int cmd_gather(int argc, char **argv)
 done:
     for (size_t i = 0; i < nn; i++) {
         free(nodes[i].source);
+        free(nodes[i].shipped);
         json_decref(nodes[i].meta);
         if (names)
             free(names[i].name);
     }
     free(nodes);
     free(names);
+    if (staging)
+        fstree_rm_rf(staging);
+    free(staging);
+    if (q)
+        rq_close(q);
     free(out_real);
     free(from);
     run_ctx_free(&ctx);

@@ -6,9 +6,11 @@
 #include "log.h"
 #include "parse_run.h"
 #include "run.h"
+#include "ship.h"
 #include "util.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@ static void usage(FILE *out)
             "                      [--interval-ms MS] [--dir DIR] [--quiet]\n"
             "                      [--strict] [--max-unsampled N] [--min-coverage F]\n"
             "                      [--max-cpu-error F] [--max-jitter-ms MS]\n"
+            "                      [--ship [--redis URL] [--redis-password-file F]]\n"
             "\n"
             "Turn one node's raw run files (LOGS/RUN_ID/node_meta.json, proc_metrics.jsonl,\n"
             "events.*.jsonl, host_metrics.jsonl) into LOGS/RUN_ID/CTS/: invocations.jsonl,\n"
@@ -47,12 +50,22 @@ static void usage(FILE *out)
             "  --min-coverage F    least share (0..1) of a sampled task's run time between\n"
             "                      its first and last sample\n"
             "  --max-cpu-error F   largest |CPU from samples - exact CPU| / exact CPU (0.1 = 10%%)\n"
-            "  --max-jitter-ms MS  largest p99 of |dt - interval| over regular ticks\n");
+            "  --max-jitter-ms MS  largest p99 of |dt - interval| over regular ticks\n"
+            "\n"
+            "Shipping to the controller (then 'tracekit gather --redis'):\n"
+            "  --ship              after a successful parse, upload node_meta.json,\n"
+            "                      events.*.jsonl and CTS/* to Redis under the run's keys, in\n"
+            "                      512 KiB chunks with a SHA-256 per file; shipping again\n"
+            "                      replaces this node's previous upload as a whole\n"
+            "  --redis URL         redis://[:PASSWORD@]HOST[:PORT][/DB] (default\n"
+            "                      $TRACEKIT_REDIS_URL, else redis://127.0.0.1:6379/0)\n"
+            "  --redis-password-file F  the password, first line of F (keeps it out of ps)\n");
 }
 
 enum {
     OPT_RUN_ID = 1000, OPT_LOGS, OPT_NODE, OPT_STAGE, OPT_INTERVAL, OPT_DIR, OPT_STRICT,
     OPT_MAX_UNSAMPLED, OPT_MIN_COVERAGE, OPT_MAX_CPU_ERROR, OPT_MAX_JITTER, OPT_QUIET,
+    OPT_SHIP, OPT_REDIS, OPT_REDIS_PWFILE,
 };
 
 static const struct option options[] = {
@@ -68,6 +81,9 @@ static const struct option options[] = {
     {"max-cpu-error", required_argument, NULL, OPT_MAX_CPU_ERROR},
     {"max-jitter-ms", required_argument, NULL, OPT_MAX_JITTER},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"ship", no_argument, NULL, OPT_SHIP},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"redis-password-file", required_argument, NULL, OPT_REDIS_PWFILE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -114,11 +130,64 @@ static void print_result(const char *dir, const struct parse_result *r)
            r->seconds);
 }
 
+/* Upload one parsed run folder (parse --ship).  The run id for the keys:
+ * the one parsed, else node_meta.json's, else the folder's name.  Sets *rc
+ * on failure; -1 when shipping cannot work at all (stop trying). */
+static int ship_run(const char *dir, const char *run_id, const struct parse_result *r,
+                    const char *redis, const char *pw_file, bool quiet, int *rc)
+{
+    char name[256], err[1024];
+    char *meta_run = NULL;
+    if (!run_id) {
+        char *mp = path_join(dir, "node_meta.json");
+        json_t *m = json_load_file(mp, 0, NULL);
+        const char *v = json_string_value(json_object_get(m, "run_id"));
+        if (v && run_id_valid(v))
+            meta_run = xstrdup(v);
+        json_decref(m);
+        free(mp);
+        run_id = meta_run ? meta_run : folder_name(dir, name, sizeof name);
+    }
+    if (!r->node || !run_id_valid(r->node)) {
+        log_error("%s: cannot ship: node id '%s' is not usable in Redis keys (give --node-id)",
+                  dir, r->node ? r->node : "");
+        *rc = TK_EXIT_FAIL;
+        free(meta_run);
+        return 0;
+    }
+    bool usage;
+    struct rq *q = ship_connect(redis, pw_file, run_id, &usage, err, sizeof err);
+    if (!q) {
+        if (usage)
+            cli_error("%s", err);
+        else
+            log_error("cannot ship %s: %s", dir, err);
+        *rc = usage ? TK_EXIT_USAGE : TK_EXIT_FAIL;
+        free(meta_run);
+        return -1;
+    }
+    struct ship_stats st;
+    int64_t t0 = now_mono_ns();
+    if (ship_upload(q, r->node, dir, SHIP_CHUNK_DEFAULT, &st, err, sizeof err) < 0) {
+        log_error("shipping %s as node %s failed: %s", dir, r->node, err);
+        *rc = TK_EXIT_FAIL;
+    } else if (!quiet) {
+        printf("[parse] shipped node %s of run %s: %zu file(s), %llu byte(s) in %llu chunk(s), "
+               "upload %s, %.2f s\n",
+               r->node, run_id, st.files, (unsigned long long)st.bytes,
+               (unsigned long long)st.chunks, st.upload, (double)(now_mono_ns() - t0) / 1e9);
+    }
+    rq_close(q);
+    free(meta_run);
+    return 0;
+}
+
 int cmd_parse(int argc, char **argv)
 {
     const char *run_id = NULL, *logs = NULL, *node = NULL, *stage = NULL, *dir = NULL;
     double interval = 0;
-    bool quiet = false;
+    bool quiet = false, ship = false;
+    const char *redis = NULL, *pw_file = NULL;
     struct audit_limits lim;
     audit_limits_default(&lim);
     bool any_limit = false;
@@ -133,6 +202,9 @@ int cmd_parse(int argc, char **argv)
         case OPT_STAGE: stage = optarg; break;
         case OPT_DIR: dir = optarg; break;
         case OPT_QUIET: quiet = true; break;
+        case OPT_SHIP: ship = true; break;
+        case OPT_REDIS: redis = optarg; break;
+        case OPT_REDIS_PWFILE: pw_file = optarg; break;
         case OPT_STRICT: lim.strict = true; break;
         case OPT_INTERVAL:
             if (!parse_double(optarg, 0.001, 86400000, &interval)) {
@@ -183,6 +255,11 @@ int cmd_parse(int argc, char **argv)
     }
     if (dir && logs) {
         cli_error("--dir '%s' and --logs '%s' both name the data: give one", dir, logs);
+        return TK_EXIT_USAGE;
+    }
+    if ((redis || pw_file) && !ship) {
+        cli_error("%s is for --ship: add --ship to upload the parsed run",
+                  redis ? "--redis" : "--redis-password-file");
         return TK_EXIT_USAGE;
     }
     if (any_limit)
@@ -268,6 +345,10 @@ int cmd_parse(int argc, char **argv)
             fprintf(stderr, "tracekit parse: %s: limit exceeded: %s\n", dirs[i], r.violations[k]);
         if (r.nviolations)
             rc = TK_EXIT_FAIL;
+        if (ship && ship_run(dirs[i], o.run_id, &r, redis, pw_file, quiet, &rc) < 0) {
+            parse_result_free(&r);
+            break;  /* a refused connection or a wrong password: same for every folder */
+        }
         parse_result_free(&r);
     }
     layout_free_list(dirs);

@@ -1335,6 +1335,12 @@ int rq_audit(struct rq *q, char *msg, size_t len)
     return out;
 }
 
+struct redisReply *rq_raw(struct rq *q, int argc, const char **argv, const size_t *lens,
+                          int *rc)
+{
+    return command(q, argc, argv, lens, rc);
+}
+
 long rq_purge(struct rq *q)
 {
     char match[300], cursor[32] = "0";

@@ -242,6 +242,17 @@ long rq_results(struct rq *q, char ***lines);
  * (why in msg), < 0 error. */
 int rq_audit(struct rq *q, char *msg, size_t len);
 
+/* ---- raw commands (parse --ship, gather --redis) ---- */
+
+struct redisReply;
+/* One command on this connection, with the same reconnect/retry as every
+ * other call (so it must be safe to repeat: SET, GET, UNLINK...).  lens may
+ * be NULL (C strings).  Returns the hiredis reply (free with
+ * freeReplyObject; an error reply is returned as is) or NULL with *rc < 0
+ * and rq_error() set. */
+struct redisReply *rq_raw(struct rq *q, int argc, const char **argv, const size_t *lens,
+                          int *rc);
+
 /* Delete every key of this run (SCAN + UNLINK, never KEYS).  Returns the
  * number of keys deleted or < 0. */
 long rq_purge(struct rq *q);

@@ -1,0 +1,77 @@
+/* ship.h -- a node's run files through Redis: `parse --ship` uploads them,
+ * `gather --redis` downloads them (docs/cts.md, "Shipping through Redis").
+ *
+ * Keys, under the run's prefix tk:RUN_ID: (rq.h):
+ *   ship:nodes          set of the node ids that shipped
+ *   ship:m:NODE         the node's manifest (JSON, below)
+ *   ship:c:UPLOAD:F:C   chunk C of file F of one upload (raw bytes)
+ * An upload writes every chunk under a fresh upload id first, then swaps
+ * the manifest in one command (SET ... GET) and only then deletes the
+ * previous upload's chunks: a reader sees the old upload or the new one,
+ * and a chunk that vanished under it is reported, never mixed in. */
+#ifndef TK_SHIP_H
+#define TK_SHIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rq.h"
+
+#define SHIP_CHUNK_DEFAULT (512 * 1024)
+
+/* ---- the manifest (pure) ---- */
+
+struct ship_file {
+    char *name;          /* relative: "node_meta.json", "CTS/audit.json" */
+    uint64_t size;
+    uint64_t chunks;
+    char sha256[65];
+};
+
+struct ship_manifest {
+    char *node, *upload;
+    uint64_t chunk_size;
+    int64_t shipped_ms;
+    struct ship_file *files;
+    size_t nfiles;
+};
+
+/* May this relative name be written below a node folder?  A plain file
+ * name, or CTS/NAME; no "..", no hidden files, no slashes elsewhere. */
+bool ship_name_ok(const char *name);
+/* Chunks of a file of `size` bytes (an empty file still has none). */
+uint64_t ship_chunks(uint64_t size, uint64_t chunk_size);
+/* Manifest as compact JSON (malloc'd). */
+char *ship_manifest_json(const struct ship_manifest *m);
+/* Parse and check a manifest (names, counts, checksums).  0 or -1 with err. */
+int ship_manifest_parse(const char *json, struct ship_manifest *m, char *err, size_t errlen);
+void ship_manifest_free(struct ship_manifest *m);
+
+/* ---- Redis I/O ---- */
+
+struct ship_stats {
+    size_t files;
+    uint64_t bytes, chunks;
+    char upload[64];
+};
+
+/* Connect for shipping: URL from url_arg, else $TRACEKIT_REDIS_URL, else the
+ * default; the password may come from pw_file.  NULL with err (never the
+ * password); *usage is set when the URL or the file is the problem. */
+struct rq *ship_connect(const char *url_arg, const char *pw_file, const char *run_id,
+                        bool *usage, char *err, size_t errlen);
+
+/* Upload run_dir's node_meta.json, events.*.jsonl and CTS/ files as node
+ * `node`.  0 or -1 with err (never a password). */
+int ship_upload(struct rq *q, const char *node, const char *run_dir, uint64_t chunk_size,
+                struct ship_stats *st, char *err, size_t errlen);
+/* Node ids that shipped for this run, sorted; NULL-terminated, malloc'd
+ * (free with layout_free_list or free each).  -1 with err. */
+int ship_list(struct rq *q, char ***nodes, size_t *n, char *err, size_t errlen);
+/* Download node's files into dst (created), checking sizes and SHA-256.
+ * 0 or -1 with err naming the node and the file. */
+int ship_download(struct rq *q, const char *node, const char *dst, struct ship_stats *st,
+                  char *err, size_t errlen);
+
+#endif
