@@ -6,5 +6,6 @@
 int cmd_collect(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 int cmd_gather(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"collect", cmd_collect, "sample processes and the host into logs/RUN_ID/"},
     {"parse", cmd_parse, "turn a run's raw files into CTS/ traces and an audit report"},
     {"gather", cmd_gather, "collect several nodes' run folders into one experiment folder"},
+    {"report", cmd_report, "write one self-contained HTML page about a parsed run or experiment"},
     {NULL, NULL, NULL},
 };
 
