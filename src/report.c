@@ -521,7 +521,7 @@ static void time_axis(struct jbuf *b, const struct xmap *m, double y)
             break;
         out(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y, x, y + 4);
         out(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y + 15);
-        if (step >= 1000)
+        if (span >= 1500)
             out(b, "%gs", v / 1000);
         else
             out(b, "%gms", v);
@@ -695,7 +695,7 @@ void report_gantt_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1,
     report_html_escape(b, n->name);
     out(b, "\" data-mode=\"%s\" width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" "
            "xmlns=\"http://www.w3.org/2000/svg\">",
-        binned ? "binned" : "exact", GANTT_LEFT + r->width + 10, h, GANTT_LEFT + r->width + 10, h);
+        binned ? "binned" : "exact", GANTT_LEFT + r->width + 30, h, GANTT_LEFT + r->width + 30, h);
     out(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
     report_html_escape(b, n->name);
     out(b, " &middot; %zu task(s), %zu lane(s)%s</text>", n->ntasks, n->nlanes,
@@ -766,7 +766,7 @@ static void host_line(struct jbuf *b, const struct rp_node *n, const struct xmap
 }
 
 /* Sum of the sampled processes' CPU as a share of the node, in bins. */
-static size_t proc_bins(const struct rp_node *n, int64_t t0, int64_t t1, int width, double **out_pct,
+size_t report_proc_bins(const struct rp_node *n, int64_t t0, int64_t t1, int width, double **out_pct,
                         double *bin_ms_out)
 {
     double span = (double)(t1 - t0);
@@ -815,7 +815,7 @@ void report_util_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1, 
     out(b, "<svg class=\"util\" data-node=\"");
     report_html_escape(b, n->name);
     out(b, "\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">",
-        GANTT_LEFT + r->width + 10, H, GANTT_LEFT + r->width + 10, H);
+        GANTT_LEFT + r->width + 30, H, GANTT_LEFT + r->width + 30, H);
     out(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
     report_html_escape(b, n->name);
     if (n->cores)
@@ -830,7 +830,7 @@ void report_util_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1, 
     }
     if (n->nsamples) {
         double *p, bin;
-        size_t nb = proc_bins(n, t0, t1, r->width, &p, &bin);
+        size_t nb = report_proc_bins(n, t0, t1, r->width, &p, &bin);
         out(b, "<polygon class=\"ps\" points=\"%.1f,%.1f ", m.left, yof_pct(0));
         for (size_t k = 0; k < nb; k++) {
             double xa = xof(&m, t0) + (double)k * bin * m.scale, xb = xa + bin * m.scale;
@@ -939,7 +939,7 @@ void report_curves_html(const struct report *r, struct jbuf *b)
     int W = r->width, H = 160, top = 12;
     out(b, "<svg class=\"curve\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
            "xmlns=\"http://www.w3.org/2000/svg\">",
-        GANTT_LEFT + W + 10, top + H + 24, GANTT_LEFT + W + 10, top + H + 24);
+        GANTT_LEFT + W + 30, top + H + 24, GANTT_LEFT + W + 30, top + H + 24);
     for (size_t k = 0; k < np; k++) {
         const struct rp_task *t = &r->tasks[pick[k]];
         const struct rp_node *n = &r->nodes[t->node];

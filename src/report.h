@@ -104,6 +104,13 @@ void report_stats(const struct report *r, size_t app, struct rp_stats *s);
 /* First and last time of anything in the report; false if there is none. */
 bool report_span(const struct report *r, int64_t *t0, int64_t *t1);
 
+/* Sum of a node's sampled process CPU in % of the node (of one core when
+ * cores are unknown), in bins over [t0, t1]: about width/2 bins, none
+ * shorter than the median sampling interval.  Returns the bin count; *pct
+ * (malloc'd) gets the values, *bin_ms the bin length. */
+size_t report_proc_bins(const struct rp_node *n, int64_t t0, int64_t t1, int width, double **pct,
+                        double *bin_ms);
+
 /* Pieces of the page (each appends to b). */
 void report_html_escape(struct jbuf *b, const char *s);
 void report_gantt_svg(const struct report *r, size_t node, int64_t t0, int64_t t1, struct jbuf *b);

@@ -41,16 +41,18 @@ def proc(pid, st, a, b, cores):
                               "start_ticks": st, "comm": "w", "cpu_ms": cpu, "mono_us": 10**9 + ts * 1000,
                               "threads": 1, "ev": "tick"}))
         cpu += 200 * cores
-proc(501, 11, 500, 3000, 0.9)
-proc(502, 12, 0, 2000, 0.5)
-proc(503, 13, 3200, 5000, 1.0)
+    return cpu - 200 * cores   # the last sample's cumulative CPU
+cpu = {}
+cpu[501] = proc(501, 11, 500, 3000, 0.9)
+cpu[502] = proc(502, 12, 0, 2000, 0.5)
+cpu[503] = proc(503, 13, 3200, 5000, 1.0)
 open(f"{d}/proc_metrics.jsonl", "w").write("\n".join(pm) + "\n")
 def ev(tid, pid, st, enq, a, b, app, cpuset, status=0, sig=None):
     return json.dumps({"trace_id": tid, "span_id": None, "parent_id": None, "module_id": app, "instance_id": None,
         "ts_enqueue": T0 + enq, "ts_start": T0 + a, "ts_end": T0 + b, "node": node, "stage": "cloud",
         "method": "CLI", "path": app, "input": None, "output": None, "pid": pid, "cpuset": None,
         "bytes_in": 0, "bytes_out": 0, "status": status, "start_ticks": st, "signal": sig,
-        "cpu_user_ms": 100, "cpu_sys_ms": 0, "max_rss_kb": 1000, "argv": [app], "app": app, "cpu_units": 1,
+        "cpu_user_ms": cpu.get(pid, 0), "cpu_sys_ms": 0, "max_rss_kb": 1000, "argv": [app], "app": app, "cpu_units": 1,
         "cpu_binding": "exclusive" if cpuset else "none", "cpuset_applied": cpuset, "cpu_weight_applied": None,
         "cpu_quota_applied": None, "cgroup": None, "attempt": 1, "error": None})
 open(f"{d}/events.ffmpeg.jsonl", "w").write("\n".join([
