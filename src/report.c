@@ -148,6 +148,12 @@ int report_parse_cpuset(const char *s, int *cpus, int max)
     return n;
 }
 
+/* a - b in ms without int64 overflow on absurd timestamps (exact below 2^53) */
+static double dms(int64_t a, int64_t b)
+{
+    return (double)a - (double)b;
+}
+
 static bool drawable(const struct rp_task *t)
 {
     return t->has_start && t->has_end && t->end >= t->start;
@@ -359,9 +365,9 @@ void report_stats(const struct report *r, size_t app, struct rp_stats *s)
             s->ok++;
         /* negative waits (enqueued after start: clock skew) are not waits */
         if (t->has_enq && t->has_start && t->start >= t->enq)
-            wait[s->nwait++] = (double)(t->start - t->enq);
+            wait[s->nwait++] = dms(t->start, t->enq);
         if (drawable(t))
-            run[s->nrun++] = (double)(t->end - t->start);
+            run[s->nrun++] = dms(t->end, t->start);
     }
     s->wait_mean = mean_of(wait, s->nwait);
     s->run_mean = mean_of(run, s->nrun);
@@ -480,21 +486,26 @@ static int colour(size_t app)
 /* ---- time axis ---- */
 
 struct xmap {
-    int64_t t0;
+    double t0;
     double scale;   /* px per ms */
     double left;
     int width;
 };
 
-static struct xmap xmap_make(int64_t t0, int64_t t1, double left, int width)
+static struct xmap xmap_make(double t0, double t1, double left, int width)
 {
-    struct xmap m = {t0, (double)width / (double)(t1 > t0 ? t1 - t0 : 1), left, width};
+    struct xmap m = {t0, (double)width / (t1 > t0 ? t1 - t0 : 1), left, width};
     return m;
+}
+
+static double xofd(const struct xmap *m, double t)
+{
+    return m->left + (t - m->t0) * m->scale;
 }
 
 static double xof(const struct xmap *m, int64_t t)
 {
-    return m->left + (double)(t - m->t0) * m->scale;
+    return xofd(m, (double)t);
 }
 
 /* A "nice" step (1, 2, 5 x 10^k) near span/target. */
@@ -557,10 +568,10 @@ static void task_title(struct jbuf *b, const struct report *r, const struct rp_t
     lit(b, " &middot; ");
     report_html_escape(b, r->apps[t->app]);
     lit(b, " &middot; run ");
-    dur(b, (double)(t->end - t->start));
+    dur(b, dms(t->end, t->start));
     if (t->has_enq && t->enq <= t->start) {
         lit(b, ", wait ");
-        dur(b, (double)(t->start - t->enq));
+        dur(b, dms(t->start, t->enq));
     }
     if (t->failed)
         lit(b, " &middot; FAILED");
@@ -605,6 +616,8 @@ static void spread(double *cols, int ncols, int stride, int off, double a, doubl
         a = 0;
     if (bb > ncols)
         bb = ncols;
+    if (a >= ncols)
+        return;
     for (int c = (int)a; c < ncols && c < bb; c++) {
         double lo = a > c ? a : c, hi = bb < c + 1 ? bb : c + 1;
         if (hi > lo)
@@ -769,7 +782,7 @@ static void host_line(struct jbuf *b, const struct rp_node *n, const struct xmap
 size_t report_proc_bins(const struct rp_node *n, int64_t t0, int64_t t1, int width, double **out_pct,
                         double *bin_ms_out)
 {
-    double span = (double)(t1 - t0);
+    double span = dms(t1, t0);
     /* bins no finer than the sampling interval, else every tick shows as a spike */
     double *dts = xmalloc((n->nsamples + 1) * sizeof *dts);
     size_t nd = 0;
@@ -789,9 +802,11 @@ size_t report_proc_bins(const struct rp_node *n, int64_t t0, int64_t t1, int wid
         const struct rp_sample *s = &n->samples[i];
         if (!(s->dt_ms > 0) || !(s->cpu_ms > 0))
             continue;
-        double a = ((double)(s->ts - t0) - s->dt_ms) / bin, e = (double)(s->ts - t0) / bin;
+        double a = (dms(s->ts, t0) - s->dt_ms) / bin, e = dms(s->ts, t0) / bin;
         if (a < 0)
             a = 0;
+        if (a >= (double)nb)
+            continue;
         double per = s->cpu_ms / (e - a > 0 ? e - a : 1);
         for (size_t k = (size_t)a; k < nb && (double)k < e; k++) {
             double lo = a > (double)k ? a : (double)k, hi = e < (double)(k + 1) ? e : (double)(k + 1);
@@ -879,7 +894,7 @@ static bool sample_in_task(const struct rp_sample *s, const struct rp_task *t)
 {
     if (t->has_st)
         return true;
-    return s->ts >= t->start && s->ts <= t->end + (int64_t)(s->dt_ms > 0 ? s->dt_ms : 1000);
+    return s->ts >= t->start && (double)s->ts <= (double)t->end + (s->dt_ms > 0 ? s->dt_ms : 1000);
 }
 
 static size_t curve_points(const struct rp_node *n, const struct rp_task *t, size_t *lo, size_t *hi,
@@ -945,16 +960,15 @@ void report_curves_html(const struct report *r, struct jbuf *b)
         const struct rp_node *n = &r->nodes[t->node];
         curve_points(n, t, &lo, &hi, &vmax);
         /* the window covers the samples that overlap the task */
-        int64_t a = t->start, e = t->end;
+        double a = (double)t->start, e = (double)t->end;
         for (size_t i = lo; i < hi; i++) {
             const struct rp_sample *s = &n->samples[i];
             if (!(s->dt_ms > 0) || !sample_in_task(s, t))
                 continue;
-            int64_t sa = s->ts - (int64_t)s->dt_ms;
-            if (sa < a)
-                a = sa;
-            if (s->ts > e)
-                e = s->ts;
+            if ((double)s->ts - s->dt_ms < a)
+                a = (double)s->ts - s->dt_ms;
+            if ((double)s->ts > e)
+                e = (double)s->ts;
         }
         struct xmap m = xmap_make(a, e > a ? e : a + 1, GANTT_LEFT, W);
         double ymax = ceil(vmax > 1 ? vmax : 1);
@@ -975,7 +989,7 @@ void report_curves_html(const struct report *r, struct jbuf *b)
             if (!(s->dt_ms > 0) || !sample_in_task(s, t))
                 continue;
             double y = top + H * (1 - (s->cpu_ms / s->dt_ms) / ymax);
-            out(b, "%.1f,%.1f %.1f,%.1f ", xof(&m, s->ts - (int64_t)s->dt_ms), y, xof(&m, s->ts), y);
+            out(b, "%.1f,%.1f %.1f,%.1f ", xofd(&m, (double)s->ts - s->dt_ms), y, xof(&m, s->ts), y);
         }
         lit(b, "\"/>");
         time_axis(b, &m, top + H + 2);
@@ -1123,7 +1137,7 @@ static void summary_section(const struct report *r, struct jbuf *b)
             hi = t->end;
     }
     lit(b, "<h2>Summary</h2><p>Makespan (first enqueue to last end): <b>");
-    dur(b, hi >= lo ? (double)(hi - lo) : NAN);
+    dur(b, hi >= lo ? dms(hi, lo) : NAN);
     out(b, "</b> &middot; %zu node(s) &middot; %zu task(s): %zu ok, %zu failed</p>", r->nnodes, all.tasks,
         all.ok, all.failed);
     lit(b, "<table><tr><th>app</th><th>tasks</th><th>ok</th><th>failed</th><th>wait mean</th>"
@@ -1166,7 +1180,7 @@ static void summary_section(const struct report *r, struct jbuf *b)
             for (size_t j = 0; j < n->nsamples; j++)
                 if (n->samples[j].ts > h0 && n->samples[j].ts <= h1 && n->samples[j].cpu_ms > 0)
                     sum += n->samples[j].cpu_ms;
-            proc = sum / (double)(h1 - h0) / n->cores * 100;
+            proc = sum / dms(h1, h0) / n->cores * 100;
         }
         double cmean = cn ? cs / (double)cn : NAN;
         lit(b, "<tr><td>");

@@ -200,6 +200,28 @@ check "dense: the Gantt is binned, failed columns marked, HTML parses" bash -c \
   'grep -q "data-mode=\"binned\"" "$0" && grep -q "<rect class=\"fm\"" "$0" && python3 wellformed.py "$0"' dense/report.html
 check "dense: 50 of the sampled tasks offered and said" grep -q "The first 50 of 2000 sampled tasks are offered" dense/report.html
 
+# ---- absurd values: never fatal, never undefined behaviour (ASan/UBSan build) ----
+mkdir -p odd/CTS
+python3 - odd/CTS <<'EOF'
+import json, sys
+d = sys.argv[1]
+big = 9_000_000_000_000_000_000
+rows = [{"trace_id": "huge", "pid": 1, "ts_enqueue": -big, "ts_start": -big, "ts_end": big, "cpuset": "0-99999"},
+        {"trace_id": "inverted", "pid": 2, "ts_enqueue": 10, "ts_start": 5, "ts_end": 1, "cpuset": "a-b"},
+        {"trace_id": None, "pid": "x", "ts_start": 3.5e300, "ts_end": None, "status": 1, "cpuset": 7},
+        {"trace_id": "t\u0001<b>", "pid": 3, "ts_enqueue": 0, "ts_start": 0, "ts_end": 0, "error": "no exec"}]
+open(f"{d}/invocations.jsonl", "w").write("\n".join(json.dumps(r) for r in rows) + "\nnot json\n")
+open(f"{d}/proc_metrics.jsonl", "w").write("\n".join(json.dumps(r) for r in [
+    {"ts_ms": big, "pid": 1, "dt_ms": 1e300, "cpu_ms": 1e300, "start_ticks": None},
+    {"ts_ms": -big, "pid": 1, "dt_ms": 5, "cpu_ms": -3},
+    {"ts_ms": 0, "pid": 3, "dt_ms": 0, "cpu_ms": 0}]) + "\n")
+open(f"{d}/host_metrics.jsonl", "w").write(json.dumps({"ts_ms": big, "cpu_util": 1e9, "mem_total_mb": 0}) + "\n")
+open(f"{d}/nodes.json", "w").write('[{"node_id": "odd</svg>", "cpu_cores": -4}]')
+EOF
+out=$("$TRACEKIT" report --input odd 2>&1); rc=$?
+check "absurd values: report exits 0 (no sanitizer report)" test "$rc" = 0 -a -z "$(echo "$out" | grep -E "runtime error|AddressSanitizer")"
+check "absurd values: the HTML parses and names stay escaped" bash -c 'python3 wellformed.py "$0" && grep -q "odd&lt;/svg&gt;" "$0"' odd/report.html
+
 # ---- headless Chromium ----
 CHROME=$(command -v chromium || true)
 if [ -z "$CHROME" ]; then
