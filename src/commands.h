@@ -10,5 +10,6 @@ int cmd_exec(int argc, char **argv);
 int cmd_gen_inputs(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -1,0 +1,282 @@
+/* cmd_report.c -- `tracekit report`: read the CTS files of one run folder or
+ * of every node of an experiment folder and write one self-contained HTML
+ * page (report.c draws it). */
+#include "commands.h"
+#include "cts.h"
+#include "jsonl.h"
+#include "layout.h"
+#include "log.h"
+#include "report.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tracekit report --input DIR [--output FILE] [--quiet]\n"
+            "\n"
+            "Write one self-contained HTML page (inline CSS and SVG, no network) about a\n"
+            "parsed run: summary table, task timeline per node and CPU, host CPU and memory\n"
+            "with the sampled processes' CPU, per-task CPU curves and the audit figures.\n"
+            "\n"
+            "  --input DIR    a parsed run folder (logs/RUN_ID with CTS/) or an experiment\n"
+            "                 folder with one sub-folder per node (tracekit gather)\n"
+            "  --output FILE  where to write (default DIR/report.html)\n"
+            "  --quiet        print nothing but errors\n"
+            "\n"
+            "Views of an exported OpenDC workload (Parquet) are not available yet.\n");
+}
+
+enum { OPT_INPUT = 1000, OPT_OUTPUT, OPT_QUIET };
+
+static const struct option options[] = {
+    {"input", required_argument, NULL, OPT_INPUT},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static bool jint(const json_t *o, const char *k, int64_t *v)
+{
+    const json_t *x = json_object_get(o, k);
+    if (json_is_integer(x)) {
+        *v = json_integer_value(x);
+        return true;
+    }
+    if (json_is_real(x) && isfinite(json_real_value(x)) && fabs(json_real_value(x)) < 9e18) {
+        *v = (int64_t)json_real_value(x);
+        return true;
+    }
+    return false;
+}
+
+static double jnum(const json_t *o, const char *k)
+{
+    const json_t *x = json_object_get(o, k);
+    return json_is_number(x) ? json_number_value(x) : NAN;
+}
+
+/* Name and cores of a node from CTS/nodes.json; the folder name otherwise. */
+static size_t add_node(struct report *r, const char *run_dir, const char *cts)
+{
+    char *p = path_join(cts, "nodes.json");
+    json_error_t je;
+    json_t *nodes = json_load_file(p, 0, &je);
+    free(p);
+    const json_t *n0 = json_array_get(nodes, 0);
+    const char *name = json_string_value(json_object_get(n0, "node_id"));
+    const char *slash = strrchr(run_dir, '/');
+    char *base = xstrdup(slash && slash[1] ? slash + 1 : run_dir);
+    int64_t cores = 0;
+    if (!jint(n0, "cpu_cores_online", &cores))
+        jint(n0, "cpu_cores", &cores);
+    p = path_join(cts, "audit.json");
+    json_t *audit = file_exists(p) ? json_load_file(p, 0, &je) : NULL;
+    if (file_exists(p) && !audit)
+        log_warn("%s: not readable JSON (%s): audit figures left out", p, je.text);
+    free(p);
+    size_t i = report_add_node(r, name && *name ? name : base, cores > 0 && cores < 1 << 20 ? (int)cores : 0,
+                               audit);
+    free(base);
+    json_decref(nodes);
+    return i;
+}
+
+static void add_task(struct report *r, size_t node, const json_t *o)
+{
+    struct cts_inv inv;
+    cts_inv_from_event(o, &inv);
+    struct rp_task t = {
+        .trace_id = inv.trace_id, .node = node,
+        .has_enq = inv.has_enqueue, .has_start = inv.has_start, .has_end = inv.has_end,
+        .enq = inv.ts_enqueue, .start = inv.ts_start, .end = inv.ts_end,
+        .has_pid = inv.has_pid, .pid = inv.pid,
+        .has_st = inv.has_start_ticks, .start_ticks = inv.start_ticks,
+        .failed = cts_inv_failed(&inv),
+    };
+    const char *app = json_string_value(json_object_get(o, "app"));
+    if (!app)
+        app = json_string_value(json_object_get(o, "module_id"));
+    t.app = report_app(r, app);
+    const json_t *cs = json_object_get(o, "cpuset");
+    char num[32];
+    if (json_is_string(cs)) {
+        t.cpuset = (char *)json_string_value(cs);
+    } else if (json_is_integer(cs)) {
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(cs));
+        t.cpuset = num;
+    }
+    report_add_task(r, &t);
+    cts_inv_free(&inv);
+}
+
+static void add_sample(struct report *r, size_t node, const json_t *o)
+{
+    struct rp_sample s = {0};
+    if (!jint(o, "ts_ms", &s.ts) || !jint(o, "pid", &s.pid))
+        return;
+    s.dt_ms = jnum(o, "dt_ms");
+    s.cpu_ms = jnum(o, "cpu_ms");
+    if (isnan(s.dt_ms) || isnan(s.cpu_ms))
+        return;   /* no CPU counters: nothing to draw */
+    s.has_st = jint(o, "start_ticks", &s.start_ticks);
+    report_add_sample(r, node, &s);
+}
+
+static void add_host(struct report *r, size_t node, const json_t *o)
+{
+    struct rp_host h = {0, NAN, NAN};
+    if (!jint(o, "ts_ms", &h.ts))
+        return;
+    h.cpu_pct = jnum(o, "cpu_util");
+    if (isnan(h.cpu_pct) && !isnan(jnum(o, "cpu_idle")))
+        h.cpu_pct = 100 * (1 - jnum(o, "cpu_idle") - (isnan(jnum(o, "cpu_iowait")) ? 0 : jnum(o, "cpu_iowait")));
+    double total = jnum(o, "mem_total_mb"), avail = jnum(o, "mem_available_mb"), used = jnum(o, "mem_used_mb");
+    if (total > 0 && !isnan(avail))
+        h.mem_pct = 100 * (total - avail) / total;
+    else if (total > 0 && !isnan(used))
+        h.mem_pct = 100 * used / total;
+    report_add_host(r, node, &h);
+}
+
+/* Every object of one JSONL file; a missing file is fine (count 0). */
+static uint64_t read_jsonl(struct report *r, size_t node, const char *cts, const char *name,
+                           void (*fn)(struct report *, size_t, const json_t *))
+{
+    char *p = path_join(cts, name);
+    struct jsonl_reader rd;
+    uint64_t n = 0;
+    if (jsonl_reader_open(&rd, p) < 0) {
+        if (errno != ENOENT)
+            log_warn("cannot read %s: %s", p, strerror(errno));
+        free(p);
+        return 0;
+    }
+    json_t *o;
+    int rc;
+    while ((rc = jsonl_next(&rd, &o)) == 1) {
+        fn(r, node, o);
+        json_decref(o);
+        n++;
+    }
+    if (rc < 0)
+        log_warn("reading %s failed after %llu line(s): %s", p, (unsigned long long)rd.lineno, strerror(errno));
+    if (rd.malformed || rd.torn)
+        log_warn("%s: %llu malformed line(s) skipped", p, (unsigned long long)(rd.malformed + rd.torn));
+    jsonl_reader_close(&rd);
+    free(p);
+    return n;
+}
+
+static bool load_node(struct report *r, const char *run_dir)
+{
+    char *cts = layout_cts_dir(run_dir);
+    if (!cts) {
+        log_warn("%s: no CTS/ folder (run 'tracekit parse' first): left out", run_dir);
+        return false;
+    }
+    size_t node = add_node(r, run_dir, cts);
+    read_jsonl(r, node, cts, "invocations.jsonl", add_task);
+    read_jsonl(r, node, cts, "proc_metrics.jsonl", add_sample);
+    char *hp = path_join(cts, "host_metrics.jsonl");
+    /* the original's parser called it resources.jsonl */
+    read_jsonl(r, node, cts, file_exists(hp) ? "host_metrics.jsonl" : "resources.jsonl", add_host);
+    free(hp);
+    free(cts);
+    return true;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    const char *input = NULL, *output = NULL;
+    bool quiet = false;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_INPUT: input = optarg; break;
+        case OPT_OUTPUT: output = optarg; break;
+        case OPT_QUIET: quiet = true; break;
+        case 'h': usage(stdout); return TK_EXIT_OK;
+        default: fprintf(stderr, "(see 'tracekit report --help')\n"); return TK_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s' (the data is named with --input DIR)", argv[optind]);
+        return TK_EXIT_USAGE;
+    }
+    if (!input || !*input) {
+        cli_error("--input DIR is required (a parsed run folder or an experiment folder)");
+        return TK_EXIT_USAGE;
+    }
+    if (output && !*output) {
+        cli_error("--output '': expected a file name");
+        return TK_EXIT_USAGE;
+    }
+    if (!is_dir(input)) {
+        cli_error("--input '%s': not a folder", input);
+        return TK_EXIT_FAIL;
+    }
+
+    char **dirs;
+    size_t ndirs = 0;
+    if (layout_is_run_dir(input)) {
+        dirs = xcalloc(2, sizeof *dirs);
+        dirs[0] = xstrdup(input);
+        ndirs = 1;
+    } else {
+        dirs = layout_node_dirs(input, NULL, &ndirs);
+    }
+    if (!dirs || !ndirs) {
+        log_error("%s: neither a run folder nor an experiment folder with node sub-folders", input);
+        layout_free_list(dirs);
+        return TK_EXIT_FAIL;
+    }
+
+    const char *slash = strrchr(input, '/');
+    while (slash && !slash[1] && slash > input) {   /* "logs/run1/" names run1 */
+        const char *q = slash - 1;
+        while (q > input && *q != '/')
+            q--;
+        slash = *q == '/' ? q : NULL;
+    }
+    char *title = xstrdup(slash ? slash + 1 : input);
+    title[strcspn(title, "/")] = '\0';
+    struct report r;
+    report_init(&r, *title ? title : input);
+    free(title);
+    size_t loaded = 0;
+    for (size_t i = 0; i < ndirs; i++)
+        loaded += load_node(&r, dirs[i]);
+    layout_free_list(dirs);
+    if (!loaded) {
+        log_error("%s: no parsed node (CTS/) found", input);
+        report_free(&r);
+        return TK_EXIT_FAIL;
+    }
+
+    report_layout(&r);
+    struct jbuf b;
+    jb_init(&b);
+    report_render_html(&r, &b);
+    char *dflt = output ? NULL : path_join(input, "report.html");
+    const char *dest = output ? output : dflt;
+    int rc = TK_EXIT_OK;
+    if (write_file_atomic(dest, b.p, b.len) < 0) {
+        log_error("cannot write %s: %s", dest, strerror(errno));
+        rc = TK_EXIT_FAIL;
+    } else if (!quiet) {
+        printf("wrote %s (%zu node(s), %zu task(s), %.1f KiB)\n", dest, r.nnodes, r.ntasks, b.len / 1024.0);
+    }
+    free(dflt);
+    jb_free(&b);
+    report_free(&r);
+    return rc;
+}

@@ -1,0 +1,1256 @@
+/* report.c -- lanes, aggregation and the HTML/SVG of `tracekit report`.
+ * Everything here works on memory; cmd_report.c does the reading. */
+#include "report.h"
+
+#include "audit.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NCOLOURS 10           /* apps beyond this share the "other" colour */
+#define GANTT_LEFT 96
+#define MAX_TASK_CPUS 256     /* a task is drawn on at most this many CPU lanes */
+
+static const char *const palette[NCOLOURS + 1] = {
+    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2",
+    "#edc948", "#9c755f", "#ff9da7", "#bab0ac", "#e15759", "#777777",
+};
+
+/* ---- building ---- */
+
+void report_init(struct report *r, const char *title)
+{
+    memset(r, 0, sizeof *r);
+    r->title = xstrdup(title ? title : "run");
+    r->width = 1100;
+    r->exact_max = 4000;
+    r->curves_max = 50;
+}
+
+void report_free(struct report *r)
+{
+    for (size_t i = 0; i < r->nnodes; i++) {
+        struct rp_node *n = &r->nodes[i];
+        free(n->name);
+        free(n->host);
+        free(n->samples);
+        free(n->lanes);
+        json_decref(n->audit);
+    }
+    for (size_t i = 0; i < r->ntasks; i++) {
+        free(r->tasks[i].trace_id);
+        free(r->tasks[i].cpuset);
+    }
+    for (size_t i = 0; i < r->napps; i++)
+        free(r->apps[i]);
+    free(r->nodes);
+    free(r->tasks);
+    free(r->apps);
+    free(r->title);
+    memset(r, 0, sizeof *r);
+}
+
+#define GROW(arr, n, cap)                                                   \
+    do {                                                                    \
+        if ((n) == (cap)) {                                                 \
+            (cap) = (cap) ? (cap) * 2 : 16;                                 \
+            (arr) = xrealloc((arr), (cap) * sizeof *(arr));                 \
+        }                                                                   \
+    } while (0)
+
+size_t report_add_node(struct report *r, const char *name, int cores, json_t *audit)
+{
+    GROW(r->nodes, r->nnodes, r->capnodes);
+    struct rp_node *n = &r->nodes[r->nnodes];
+    memset(n, 0, sizeof *n);
+    n->name = xstrdup(name ? name : "node");
+    n->cores = cores > 0 ? cores : 0;
+    n->audit = audit;
+    return r->nnodes++;
+}
+
+size_t report_app(struct report *r, const char *name)
+{
+    if (!name || !*name)
+        name = "unknown";
+    for (size_t i = 0; i < r->napps; i++)
+        if (!strcmp(r->apps[i], name))
+            return i;
+    GROW(r->apps, r->napps, r->capapps);
+    r->apps[r->napps] = xstrdup(name);
+    return r->napps++;
+}
+
+void report_add_task(struct report *r, const struct rp_task *t)
+{
+    GROW(r->tasks, r->ntasks, r->captasks);
+    struct rp_task *d = &r->tasks[r->ntasks++];
+    *d = *t;
+    d->trace_id = t->trace_id ? xstrdup(t->trace_id) : NULL;
+    d->cpuset = t->cpuset ? xstrdup(t->cpuset) : NULL;
+    d->lane = -1;
+}
+
+void report_add_sample(struct report *r, size_t node, const struct rp_sample *s)
+{
+    struct rp_node *n = &r->nodes[node];
+    GROW(n->samples, n->nsamples, n->capsamples);
+    n->samples[n->nsamples++] = *s;
+}
+
+void report_add_host(struct report *r, size_t node, const struct rp_host *h)
+{
+    struct rp_node *n = &r->nodes[node];
+    GROW(n->host, n->nhost, n->caphost);
+    n->host[n->nhost++] = *h;
+}
+
+/* ---- cpusets and lanes ---- */
+
+int report_parse_cpuset(const char *s, int *cpus, int max)
+{
+    if (!s)
+        return -1;
+    int n = 0;
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    if (!*p)
+        return -1;
+    while (*p) {
+        char *e;
+        long a = strtol(p, &e, 10);
+        if (e == p || a < 0 || a > 65535)
+            return -1;
+        long b = a;
+        p = e;
+        if (*p == '-') {
+            p++;
+            b = strtol(p, &e, 10);
+            if (e == p || b < a || b > 65535)
+                return -1;
+            p = e;
+        }
+        for (long c = a; c <= b; c++)
+            if (n < max)
+                cpus[n++] = (int)c;
+        while (*p == ' ')
+            p++;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return n;
+}
+
+/* a - b in ms without int64 overflow on absurd timestamps (exact below 2^53) */
+static double dms(int64_t a, int64_t b)
+{
+    return (double)a - (double)b;
+}
+
+static bool drawable(const struct rp_task *t)
+{
+    return t->has_start && t->has_end && t->end >= t->start;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static const struct report *sort_ctx;   /* qsort has no context argument */
+
+static int cmp_task_start(const void *a, const void *b)
+{
+    const struct rp_task *x = &sort_ctx->tasks[*(const size_t *)a];
+    const struct rp_task *y = &sort_ctx->tasks[*(const size_t *)b];
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
+static int cmp_sample(const void *a, const void *b)
+{
+    const struct rp_sample *x = a, *y = b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->has_st != y->has_st)
+        return x->has_st ? 1 : -1;
+    if (x->has_st && x->start_ticks != y->start_ticks)
+        return x->start_ticks < y->start_ticks ? -1 : 1;
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+static int cmp_host(const void *a, const void *b)
+{
+    const struct rp_host *x = a, *y = b;
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+/* Min-heap of greedy lanes by the end of their last task. */
+struct lane_heap {
+    int64_t *end;
+    int *lane;
+    size_t n;
+};
+
+static void heap_swap(struct lane_heap *h, size_t i, size_t j)
+{
+    int64_t e = h->end[i];
+    h->end[i] = h->end[j];
+    h->end[j] = e;
+    int l = h->lane[i];
+    h->lane[i] = h->lane[j];
+    h->lane[j] = l;
+}
+
+static void heap_down(struct lane_heap *h, size_t i)
+{
+    for (;;) {
+        size_t m = i, l = 2 * i + 1, rr = l + 1;
+        if (l < h->n && h->end[l] < h->end[m])
+            m = l;
+        if (rr < h->n && h->end[rr] < h->end[m])
+            m = rr;
+        if (m == i)
+            return;
+        heap_swap(h, i, m);
+        i = m;
+    }
+}
+
+static void heap_push(struct lane_heap *h, int64_t end, int lane)
+{
+    size_t i = h->n++;
+    h->end[i] = end;
+    h->lane[i] = lane;
+    while (i > 0 && h->end[(i - 1) / 2] > h->end[i]) {
+        heap_swap(h, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+/* Lane of a CPU on a node (CPU lanes come first, sorted). */
+static int cpu_lane(const struct rp_node *n, int cpu)
+{
+    size_t lo = 0, hi = n->nlanes;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (!n->lanes[mid].is_cpu || n->lanes[mid].cpu >= cpu)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo < n->nlanes && n->lanes[lo].is_cpu && n->lanes[lo].cpu == cpu ? (int)lo : -1;
+}
+
+static void layout_node(struct report *r, size_t ni)
+{
+    struct rp_node *n = &r->nodes[ni];
+    int cpus[MAX_TASK_CPUS];
+    /* CPU lanes: every CPU some task of this node was bound to */
+    int *all = NULL;
+    size_t nall = 0, capall = 0, ntask = 0, nfree = 0;
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const struct rp_task *t = &r->tasks[i];
+        if (t->node != ni)
+            continue;
+        ntask++;
+        if (!drawable(t))
+            continue;
+        int k = report_parse_cpuset(t->cpuset, cpus, MAX_TASK_CPUS);
+        if (k <= 0) {
+            nfree++;
+            continue;
+        }
+        for (int j = 0; j < k; j++) {
+            GROW(all, nall, capall);
+            all[nall++] = cpus[j];
+        }
+    }
+    n->ntasks = ntask;
+    if (nall)
+        qsort(all, nall, sizeof *all, cmp_int);
+    size_t ncpu = 0;
+    for (size_t i = 0; i < nall; i++)
+        if (i == 0 || all[i] != all[i - 1])
+            all[ncpu++] = all[i];
+    n->lanes = xcalloc(ncpu + (nfree ? nfree : 1), sizeof *n->lanes);
+    for (size_t i = 0; i < ncpu; i++)
+        n->lanes[i] = (struct rp_lane){.is_cpu = true, .cpu = all[i]};
+    n->nlanes = ncpu;
+    free(all);
+
+    /* greedy lanes for tasks without a cpuset, in start order */
+    size_t *order = xmalloc((nfree ? nfree : 1) * sizeof *order), k = 0;
+    for (size_t i = 0; i < r->ntasks; i++) {
+        struct rp_task *t = &r->tasks[i];
+        if (t->node != ni || !drawable(t))
+            continue;
+        if (report_parse_cpuset(t->cpuset, cpus, 1) > 0)
+            t->lane = cpu_lane(n, cpus[0]);
+        else
+            order[k++] = i;
+    }
+    sort_ctx = r;
+    qsort(order, k, sizeof *order, cmp_task_start);
+    struct lane_heap h = {xmalloc((k ? k : 1) * sizeof *h.end), xmalloc((k ? k : 1) * sizeof *h.lane), 0};
+    for (size_t i = 0; i < k; i++) {
+        struct rp_task *t = &r->tasks[order[i]];
+        if (h.n && h.end[0] <= t->start) {
+            t->lane = h.lane[0];
+            h.end[0] = t->end;
+            heap_down(&h, 0);
+        } else {
+            t->lane = (int)n->nlanes;
+            n->lanes[n->nlanes] = (struct rp_lane){.is_cpu = false, .cpu = (int)(n->nlanes - ncpu)};
+            n->nlanes++;
+            heap_push(&h, t->end, t->lane);
+        }
+    }
+    free(h.end);
+    free(h.lane);
+    free(order);
+    if (n->nsamples)
+        qsort(n->samples, n->nsamples, sizeof *n->samples, cmp_sample);
+    if (n->nhost)
+        qsort(n->host, n->nhost, sizeof *n->host, cmp_host);
+}
+
+void report_layout(struct report *r)
+{
+    for (size_t i = 0; i < r->nnodes; i++) {
+        free(r->nodes[i].lanes);
+        r->nodes[i].lanes = NULL;
+        r->nodes[i].nlanes = 0;
+    }
+    for (size_t i = 0; i < r->ntasks; i++)
+        r->tasks[i].lane = -1;
+    for (size_t i = 0; i < r->nnodes; i++)
+        layout_node(r, i);
+}
+
+/* ---- figures ---- */
+
+static double mean_of(const double *a, size_t n)
+{
+    if (!n)
+        return NAN;
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i];
+    return s / (double)n;
+}
+
+void report_stats(const struct report *r, size_t app, struct rp_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    double *wait = xmalloc((r->ntasks + 1) * sizeof *wait);
+    double *run = xmalloc((r->ntasks + 1) * sizeof *run);
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const struct rp_task *t = &r->tasks[i];
+        if (app != (size_t)-1 && t->app != app)
+            continue;
+        s->tasks++;
+        if (t->failed)
+            s->failed++;
+        else
+            s->ok++;
+        /* negative waits (enqueued after start: clock skew) are not waits */
+        if (t->has_enq && t->has_start && t->start >= t->enq)
+            wait[s->nwait++] = dms(t->start, t->enq);
+        if (drawable(t))
+            run[s->nrun++] = dms(t->end, t->start);
+    }
+    s->wait_mean = mean_of(wait, s->nwait);
+    s->run_mean = mean_of(run, s->nrun);
+    s->wait_p95 = audit_quantile_select(wait, s->nwait, 0.95);
+    s->run_p95 = audit_quantile_select(run, s->nrun, 0.95);
+    free(wait);
+    free(run);
+}
+
+bool report_span(const struct report *r, int64_t *t0, int64_t *t1)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+#define SEE(v) do { if ((v) < lo) lo = (v); if ((v) > hi) hi = (v); } while (0)
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const struct rp_task *t = &r->tasks[i];
+        if (t->has_enq && (!t->has_start || t->enq <= t->start))
+            SEE(t->enq);
+        if (t->has_start)
+            SEE(t->start);
+        if (t->has_end)
+            SEE(t->end);
+    }
+    for (size_t i = 0; i < r->nnodes; i++) {
+        const struct rp_node *n = &r->nodes[i];
+        for (size_t j = 0; j < n->nhost; j++)
+            SEE(n->host[j].ts);
+        for (size_t j = 0; j < n->nsamples; j++)
+            SEE(n->samples[j].ts);
+    }
+#undef SEE
+    if (lo > hi)
+        return false;
+    *t0 = lo;
+    *t1 = hi > lo ? hi : lo + 1;
+    return true;
+}
+
+/* ---- text ---- */
+
+static void out(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(struct jbuf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof tmp) {
+        jb_append(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    jb_append(b, big, (size_t)n);
+    free(big);
+}
+
+static void lit(struct jbuf *b, const char *s)
+{
+    jb_append(b, s, strlen(s));
+}
+
+void report_html_escape(struct jbuf *b, const char *s)
+{
+    if (!s)
+        return;
+    for (const char *p = s; *p; p++) {
+        switch (*p) {
+        case '&': lit(b, "&amp;"); break;
+        case '<': lit(b, "&lt;"); break;
+        case '>': lit(b, "&gt;"); break;
+        case '"': lit(b, "&quot;"); break;
+        case '\'': lit(b, "&#39;"); break;
+        default:
+            /* control characters would make the XML of the SVG invalid */
+            if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n')
+                lit(b, "?");
+            else
+                jb_append(b, p, 1);
+        }
+    }
+}
+
+/* A duration in ms as "850 ms", "12.3 s", "4.2 min", "-" for none. */
+static void dur(struct jbuf *b, double ms)
+{
+    if (isnan(ms))
+        lit(b, "&ndash;");
+    else if (fabs(ms) < 1000)
+        out(b, "%.0f ms", ms);
+    else if (fabs(ms) < 120000)
+        out(b, "%.2f s", ms / 1000);
+    else if (fabs(ms) < 7200000)
+        out(b, "%.1f min", ms / 60000);
+    else
+        out(b, "%.2f h", ms / 3600000);
+}
+
+static void pct(struct jbuf *b, double v)
+{
+    if (isnan(v))
+        lit(b, "&ndash;");
+    else
+        out(b, "%.1f%%", v);
+}
+
+static int colour(size_t app)
+{
+    return app < NCOLOURS ? (int)app : NCOLOURS;
+}
+
+/* ---- time axis ---- */
+
+struct xmap {
+    double t0;
+    double scale;   /* px per ms */
+    double left;
+    int width;
+};
+
+static struct xmap xmap_make(double t0, double t1, double left, int width)
+{
+    struct xmap m = {t0, (double)width / (t1 > t0 ? t1 - t0 : 1), left, width};
+    return m;
+}
+
+static double xofd(const struct xmap *m, double t)
+{
+    return m->left + (t - m->t0) * m->scale;
+}
+
+static double xof(const struct xmap *m, int64_t t)
+{
+    return xofd(m, (double)t);
+}
+
+/* A "nice" step (1, 2, 5 x 10^k) near span/target. */
+static double nice_step(double span, int target)
+{
+    double raw = span / target;
+    if (raw <= 0)
+        return 1;
+    double p = pow(10, floor(log10(raw)));
+    double f = raw / p;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+}
+
+/* Tick marks and labels (seconds since the start of the report) at y. */
+static void time_axis(struct jbuf *b, const struct xmap *m, double y)
+{
+    double span = (double)m->width / m->scale;
+    double step = nice_step(span, 10);
+    out(b, "<g class=\"ax\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", m->left, y,
+        m->left + m->width, y);
+    for (double v = 0; v <= span + step / 2 && step > 0; v += step) {
+        double x = m->left + v * m->scale;
+        if (x > m->left + m->width + 0.5)
+            break;
+        out(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y, x, y + 4);
+        out(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y + 15);
+        if (span >= 1500)
+            out(b, "%gs", v / 1000);
+        else
+            out(b, "%gms", v);
+        lit(b, "</text>");
+    }
+    lit(b, "</g>");
+}
+
+/* ---- Gantt ---- */
+
+static double lane_height(size_t nlanes)
+{
+    double h = 420.0 / (double)(nlanes ? nlanes : 1);
+    return h > 18 ? 18 : h < 2 ? 2 : h;
+}
+
+static void lane_label(struct jbuf *b, const struct rp_node *n, size_t l, double y, double lh)
+{
+    if (lh < 9 && l % (size_t)ceil(9 / lh))
+        return;   /* too tight for every label */
+    out(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", GANTT_LEFT - 6, y + lh * 0.75);
+    if (n->lanes[l].is_cpu)
+        out(b, "cpu %d", n->lanes[l].cpu);
+    else
+        out(b, "lane %d", n->lanes[l].cpu);
+    lit(b, "</text>");
+}
+
+static void task_title(struct jbuf *b, const struct report *r, const struct rp_task *t)
+{
+    lit(b, "<title>");
+    report_html_escape(b, t->trace_id ? t->trace_id : "(no trace_id)");
+    lit(b, " &middot; ");
+    report_html_escape(b, r->apps[t->app]);
+    lit(b, " &middot; run ");
+    dur(b, dms(t->end, t->start));
+    if (t->has_enq && t->enq <= t->start) {
+        lit(b, ", wait ");
+        dur(b, dms(t->start, t->enq));
+    }
+    if (t->failed)
+        lit(b, " &middot; FAILED");
+    lit(b, "</title>");
+}
+
+static void gantt_exact(struct jbuf *b, const struct report *r, size_t ni, const struct xmap *m, double lh)
+{
+    const struct rp_node *n = &r->nodes[ni];
+    int cpus[MAX_TASK_CPUS];
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const struct rp_task *t = &r->tasks[i];
+        if (t->node != ni || t->lane < 0)
+            continue;
+        int k = report_parse_cpuset(t->cpuset, cpus, MAX_TASK_CPUS);
+        for (int j = 0; j < (k > 0 ? k : 1); j++) {
+            int lane = k > 0 ? cpu_lane(n, cpus[j]) : t->lane;
+            if (lane < 0)
+                continue;
+            double y = 24 + lane * lh;
+            if (t->has_enq && t->enq < t->start) {
+                double x0 = xof(m, t->enq), x1 = xof(m, t->start);
+                out(b, "<rect class=\"w\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", x0,
+                    y + lh * 0.68, x1 - x0 < 0.5 ? 0.5 : x1 - x0, lh * 0.24);
+            }
+            double x0 = xof(m, t->start), x1 = xof(m, t->end);
+            out(b, "<rect class=\"r c%d%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">",
+                colour(t->app), t->failed ? " f" : "", x0, y + lh * 0.08, x1 - x0 < 0.5 ? 0.5 : x1 - x0,
+                lh * 0.56);
+            task_title(b, r, t);
+            lit(b, "</rect>");
+        }
+    }
+}
+
+/* Add the part of [a, b) (px, relative to the plot) falling in each column. */
+static void spread(double *cols, int ncols, int stride, int off, double a, double bb)
+{
+    if (bb <= a)
+        bb = a + 0.01;   /* an instant task still shows up */
+    if (a < 0)
+        a = 0;
+    if (bb > ncols)
+        bb = ncols;
+    if (a >= ncols)
+        return;
+    for (int c = (int)a; c < ncols && c < bb; c++) {
+        double lo = a > c ? a : c, hi = bb < c + 1 ? bb : c + 1;
+        if (hi > lo)
+            cols[(size_t)c * stride + off] += hi - lo;
+    }
+}
+
+/* Too many tasks to draw one by one: per lane and pixel column, the app
+ * with the most run time there, merged into runs of equal columns; waits
+ * and failures the same way. */
+static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, const struct xmap *m, double lh)
+{
+    const struct rp_node *n = &r->nodes[ni];
+    int W = m->width, C = NCOLOURS + 1, stride = C + 2;   /* + wait, failed */
+    int cpus[MAX_TASK_CPUS];
+    double *g = xcalloc((size_t)W * stride * (n->nlanes ? n->nlanes : 1), sizeof *g);
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const struct rp_task *t = &r->tasks[i];
+        if (t->node != ni || t->lane < 0)
+            continue;
+        int k = report_parse_cpuset(t->cpuset, cpus, MAX_TASK_CPUS);
+        for (int j = 0; j < (k > 0 ? k : 1); j++) {
+            int lane = k > 0 ? cpu_lane(n, cpus[j]) : t->lane;
+            if (lane < 0)
+                continue;
+            double *cols = g + (size_t)lane * W * stride;
+            double a = xof(m, t->start) - m->left, e = xof(m, t->end) - m->left;
+            spread(cols, W, stride, colour(t->app), a, e);
+            if (t->failed)
+                spread(cols, W, stride, C + 1, a, e);
+            if (t->has_enq && t->enq < t->start)
+                spread(cols, W, stride, C, xof(m, t->enq) - m->left, a);
+        }
+    }
+    for (size_t l = 0; l < n->nlanes; l++) {
+        double *cols = g + l * W * stride;
+        double y = 24 + (double)l * lh;
+        /* run segments: dominant colour per column, equal neighbours merged */
+        int start = -1, cur = -1;
+        for (int c = 0; c <= W; c++) {
+            int best = -1;
+            if (c < W) {
+                double bv = 0;
+                for (int k = 0; k < C; k++)
+                    if (cols[(size_t)c * stride + k] > bv) {
+                        bv = cols[(size_t)c * stride + k];
+                        best = k;
+                    }
+            }
+            if (best != cur) {
+                if (cur >= 0)
+                    out(b, "<rect class=\"r c%d\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", cur,
+                        m->left + start, y + lh * 0.08, c - start, lh * 0.56);
+                cur = best;
+                start = c;
+            }
+        }
+        /* wait and failure strips: columns where any is present */
+        for (int which = C; which <= C + 1; which++) {
+            start = -1;
+            for (int c = 0; c <= W; c++) {
+                bool on = c < W && cols[(size_t)c * stride + which] > 0;
+                if (on && start < 0)
+                    start = c;
+                if (!on && start >= 0) {
+                    if (which == C)
+                        out(b, "<rect class=\"w\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
+                            m->left + start, y + lh * 0.68, c - start, lh * 0.24);
+                    else
+                        out(b, "<rect class=\"fm\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
+                            m->left + start, y, c - start, lh * 0.12 > 1 ? lh * 0.12 : 1);
+                    start = -1;
+                }
+            }
+        }
+    }
+    free(g);
+}
+
+void report_gantt_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1, struct jbuf *b)
+{
+    const struct rp_node *n = &r->nodes[ni];
+    double lh = lane_height(n->nlanes);
+    struct xmap m = xmap_make(t0, t1, GANTT_LEFT, r->width);
+    double h = 24 + (double)n->nlanes * lh + 24;
+    bool binned = n->ntasks > r->exact_max;
+    out(b, "<svg class=\"gantt\" data-node=\"");
+    report_html_escape(b, n->name);
+    out(b, "\" data-mode=\"%s\" width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" "
+           "xmlns=\"http://www.w3.org/2000/svg\">",
+        binned ? "binned" : "exact", GANTT_LEFT + r->width + 30, h, GANTT_LEFT + r->width + 30, h);
+    out(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
+    report_html_escape(b, n->name);
+    out(b, " &middot; %zu task(s), %zu lane(s)%s</text>", n->ntasks, n->nlanes,
+        binned ? " &middot; aggregated per pixel column" : "");
+    for (size_t l = 0; l < n->nlanes; l++) {
+        double y = 24 + (double)l * lh;
+        if (l % 2)
+            out(b, "<rect class=\"band\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", GANTT_LEFT, y,
+                r->width, lh);
+        lane_label(b, n, l, y, lh);
+    }
+    lit(b, "<g class=\"tasks\">");
+    if (binned)
+        gantt_binned(b, r, ni, &m, lh);
+    else
+        gantt_exact(b, r, ni, &m, lh);
+    lit(b, "</g>");
+    time_axis(b, &m, 24 + (double)n->nlanes * lh + 2);
+    lit(b, "</svg>");
+}
+
+/* ---- utilisation ---- */
+
+#define UTIL_H 150
+#define UTIL_TOP 22
+
+static double yof_pct(double v)
+{
+    if (v < 0)
+        v = 0;
+    if (v > 100)
+        v = 100;
+    return UTIL_TOP + UTIL_H * (1 - v / 100);
+}
+
+/* Host series as a polyline, averaged per pixel column when dense. */
+static void host_line(struct jbuf *b, const struct rp_node *n, const struct xmap *m, bool mem, const char *cls)
+{
+    bool any = false;
+    int lastcol = INT32_MIN;
+    double sum = 0;
+    int cnt = 0;
+    for (size_t i = 0; i <= n->nhost; i++) {
+        int col = INT32_MAX;
+        double v = NAN;
+        if (i < n->nhost) {
+            v = mem ? n->host[i].mem_pct : n->host[i].cpu_pct;
+            if (isnan(v))
+                continue;
+            col = (int)floor(xof(m, n->host[i].ts));
+        }
+        if (col != lastcol && cnt) {
+            if (!any)
+                out(b, "<polyline class=\"%s\" points=\"", cls);
+            any = true;
+            out(b, "%d,%.1f ", lastcol, yof_pct(sum / cnt));
+            sum = 0;
+            cnt = 0;
+        }
+        lastcol = col;
+        if (i < n->nhost) {
+            sum += v;
+            cnt++;
+        }
+    }
+    if (any)
+        lit(b, "\"/>");
+}
+
+/* Sum of the sampled processes' CPU as a share of the node, in bins. */
+size_t report_proc_bins(const struct rp_node *n, int64_t t0, int64_t t1, int width, double **out_pct,
+                        double *bin_ms_out)
+{
+    double span = dms(t1, t0);
+    /* bins no finer than the sampling interval, else every tick shows as a spike */
+    double *dts = xmalloc((n->nsamples + 1) * sizeof *dts);
+    size_t nd = 0;
+    for (size_t i = 0; i < n->nsamples; i++)
+        if (n->samples[i].dt_ms > 0)
+            dts[nd++] = n->samples[i].dt_ms;
+    double interval = nd ? audit_quantile_select(dts, nd, 0.5) : 0;
+    free(dts);
+    double bin = span / (width / 2.0);
+    if (bin < interval)
+        bin = interval;
+    if (bin <= 0)
+        bin = 1;
+    size_t nb = (size_t)ceil(span / bin) + 1;
+    double *cpu = xcalloc(nb, sizeof *cpu);
+    for (size_t i = 0; i < n->nsamples; i++) {
+        const struct rp_sample *s = &n->samples[i];
+        if (!(s->dt_ms > 0) || !(s->cpu_ms > 0))
+            continue;
+        double a = (dms(s->ts, t0) - s->dt_ms) / bin, e = dms(s->ts, t0) / bin;
+        if (a < 0)
+            a = 0;
+        if (a >= (double)nb)
+            continue;
+        double per = s->cpu_ms / (e - a > 0 ? e - a : 1);
+        for (size_t k = (size_t)a; k < nb && (double)k < e; k++) {
+            double lo = a > (double)k ? a : (double)k, hi = e < (double)(k + 1) ? e : (double)(k + 1);
+            if (hi > lo)
+                cpu[k] += per * (hi - lo);
+        }
+    }
+    double cores = n->cores > 0 ? n->cores : 1;
+    for (size_t k = 0; k < nb; k++)
+        cpu[k] = cpu[k] / bin / cores * 100;
+    *out_pct = cpu;
+    *bin_ms_out = bin;
+    return nb;
+}
+
+void report_util_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1, struct jbuf *b)
+{
+    const struct rp_node *n = &r->nodes[ni];
+    struct xmap m = xmap_make(t0, t1, GANTT_LEFT, r->width);
+    int H = UTIL_TOP + UTIL_H + 24;
+    out(b, "<svg class=\"util\" data-node=\"");
+    report_html_escape(b, n->name);
+    out(b, "\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">",
+        GANTT_LEFT + r->width + 30, H, GANTT_LEFT + r->width + 30, H);
+    out(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
+    report_html_escape(b, n->name);
+    if (n->cores)
+        out(b, " &middot; %d core(s)", n->cores);
+    else
+        lit(b, " &middot; cores unknown: process CPU shown in % of one core");
+    lit(b, "</text>");
+    for (int v = 0; v <= 100; v += 25) {
+        out(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, yof_pct(v),
+            GANTT_LEFT + r->width, yof_pct(v));
+        out(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d%%</text>", GANTT_LEFT - 6, yof_pct(v) + 4, v);
+    }
+    if (n->nsamples) {
+        double *p, bin;
+        size_t nb = report_proc_bins(n, t0, t1, r->width, &p, &bin);
+        out(b, "<polygon class=\"ps\" points=\"%.1f,%.1f ", m.left, yof_pct(0));
+        for (size_t k = 0; k < nb; k++) {
+            double xa = xof(&m, t0) + (double)k * bin * m.scale, xb = xa + bin * m.scale;
+            if (xa > m.left + m.width)
+                break;
+            if (xb > m.left + m.width)
+                xb = m.left + m.width;
+            out(b, "%.1f,%.1f %.1f,%.1f ", xa, yof_pct(p[k]), xb, yof_pct(p[k]));
+            if (k + 1 == nb || xb >= m.left + m.width)
+                out(b, "%.1f,%.1f", xb, yof_pct(0));
+        }
+        lit(b, "\"/>");
+        free(p);
+    }
+    host_line(b, n, &m, false, "hc");
+    host_line(b, n, &m, true, "hm");
+    time_axis(b, &m, UTIL_TOP + UTIL_H + 2);
+    lit(b, "</svg>");
+}
+
+/* ---- per-task CPU curves ---- */
+
+/* The samples of one task: [*lo, *hi) in the node's sorted samples, and
+ * whether each one matches (time window when there are no start ticks). */
+static void task_samples(const struct rp_node *n, const struct rp_task *t, size_t *lo, size_t *hi)
+{
+    struct rp_sample key = {.pid = t->pid, .has_st = t->has_st, .start_ticks = t->start_ticks, .ts = INT64_MIN};
+    size_t a = 0, z = n->nsamples;
+    while (a < z) {
+        size_t mid = (a + z) / 2;
+        if (cmp_sample(&n->samples[mid], &key) < 0)
+            a = mid + 1;
+        else
+            z = mid;
+    }
+    size_t e = a;
+    while (e < n->nsamples && n->samples[e].pid == t->pid && n->samples[e].has_st == t->has_st &&
+           (!t->has_st || n->samples[e].start_ticks == t->start_ticks))
+        e++;
+    *lo = a;
+    *hi = e;
+}
+
+/* Without start ticks only the task's own window (plus a tick) counts. */
+static bool sample_in_task(const struct rp_sample *s, const struct rp_task *t)
+{
+    if (t->has_st)
+        return true;
+    return s->ts >= t->start && (double)s->ts <= (double)t->end + (s->dt_ms > 0 ? s->dt_ms : 1000);
+}
+
+static size_t curve_points(const struct rp_node *n, const struct rp_task *t, size_t *lo, size_t *hi,
+                           double *vmax)
+{
+    size_t cnt = 0;
+    *vmax = 0;
+    if (!t->has_pid || !drawable(t))
+        return 0;
+    task_samples(n, t, lo, hi);
+    for (size_t i = *lo; i < *hi; i++) {
+        const struct rp_sample *s = &n->samples[i];
+        if (!(s->dt_ms > 0) || !sample_in_task(s, t))
+            continue;
+        double v = s->cpu_ms / s->dt_ms;
+        if (v > *vmax)
+            *vmax = v;
+        cnt++;
+    }
+    return cnt;
+}
+
+void report_curves_html(const struct report *r, struct jbuf *b)
+{
+    size_t *pick = xmalloc((r->curves_max + 1) * sizeof *pick), np = 0, with = 0;
+    size_t lo, hi;
+    double vmax;
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const struct rp_task *t = &r->tasks[i];
+        if (!curve_points(&r->nodes[t->node], t, &lo, &hi, &vmax))
+            continue;
+        with++;
+        if (np < r->curves_max)
+            pick[np++] = i;
+    }
+    if (!np) {
+        lit(b, "<p class=\"note\">No task has process samples: nothing to draw.</p>");
+        free(pick);
+        return;
+    }
+    if (with > np)
+        out(b, "<p class=\"note\">The first %zu of %zu sampled tasks are offered.</p>", np, with);
+    else
+        out(b, "<p class=\"note\">%zu sampled task(s).</p>", np);
+    lit(b, "<label>Task <select id=\"tsel\">");
+    for (size_t k = 0; k < np; k++) {
+        const struct rp_task *t = &r->tasks[pick[k]];
+        out(b, "<option value=\"%zu\">", k);
+        report_html_escape(b, t->trace_id ? t->trace_id : "(no trace_id)");
+        lit(b, " &middot; ");
+        report_html_escape(b, r->apps[t->app]);
+        lit(b, " &middot; ");
+        report_html_escape(b, r->nodes[t->node].name);
+        out(b, " &middot; pid %lld</option>", (long long)t->pid);
+    }
+    lit(b, "</select></label>");
+    int W = r->width, H = 160, top = 12;
+    out(b, "<svg class=\"curve\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+           "xmlns=\"http://www.w3.org/2000/svg\">",
+        GANTT_LEFT + W + 30, top + H + 24, GANTT_LEFT + W + 30, top + H + 24);
+    for (size_t k = 0; k < np; k++) {
+        const struct rp_task *t = &r->tasks[pick[k]];
+        const struct rp_node *n = &r->nodes[t->node];
+        curve_points(n, t, &lo, &hi, &vmax);
+        /* the window covers the samples that overlap the task */
+        double a = (double)t->start, e = (double)t->end;
+        for (size_t i = lo; i < hi; i++) {
+            const struct rp_sample *s = &n->samples[i];
+            if (!(s->dt_ms > 0) || !sample_in_task(s, t))
+                continue;
+            if ((double)s->ts - s->dt_ms < a)
+                a = (double)s->ts - s->dt_ms;
+            if ((double)s->ts > e)
+                e = (double)s->ts;
+        }
+        struct xmap m = xmap_make(a, e > a ? e : a + 1, GANTT_LEFT, W);
+        double ymax = ceil(vmax > 1 ? vmax : 1);
+        out(b, "<g class=\"tc\" id=\"tc-%zu\"%s>", k, k ? " style=\"display:none\"" : "");
+        for (int g = 0; g <= 4; g++) {
+            double v = ymax * g / 4, y = top + H * (1 - v / ymax);
+            out(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, y,
+                GANTT_LEFT + W, y);
+            out(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2g core%s</text>", GANTT_LEFT - 6, y + 4, v,
+                v == 1 ? "" : "s");
+        }
+        double xs = xof(&m, t->start), xe = xof(&m, t->end);
+        out(b, "<rect class=\"run\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>", xs, top,
+            xe - xs > 0.5 ? xe - xs : 0.5, H);
+        lit(b, "<polyline class=\"cv\" points=\"");
+        for (size_t i = lo; i < hi; i++) {
+            const struct rp_sample *s = &n->samples[i];
+            if (!(s->dt_ms > 0) || !sample_in_task(s, t))
+                continue;
+            double y = top + H * (1 - (s->cpu_ms / s->dt_ms) / ymax);
+            out(b, "%.1f,%.1f %.1f,%.1f ", xofd(&m, (double)s->ts - s->dt_ms), y, xof(&m, s->ts), y);
+        }
+        lit(b, "\"/>");
+        time_axis(b, &m, top + H + 2);
+        lit(b, "</g>");
+    }
+    lit(b, "</svg>");
+    free(pick);
+}
+
+/* ---- the page ---- */
+
+static const char css[] =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:16px 24px;color:#222;background:#fff}"
+    "h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
+    "table{border-collapse:collapse;margin:6px 0 12px}td,th{border:1px solid #ddd;padding:3px 8px;"
+    "text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}"
+    ".note{color:#666;font-size:13px}svg{display:block;margin:6px 0 14px}"
+    "svg text{font:11px sans-serif;fill:#444}svg .hd{font-weight:bold;fill:#222}"
+    ".ax line{stroke:#888}.grid{stroke:#eee}.band{fill:#f7f7f7}"
+    ".w{fill:#c8c8c8}.f{stroke:#d00;stroke-width:1.5}.fm{fill:#d00}"
+    ".hc{fill:none;stroke:#1f4e9c;stroke-width:1.5}.hm{fill:none;stroke:#2a9d3a;stroke-width:1.5}"
+    ".ps{fill:#f28e2b;fill-opacity:.45;stroke:none}.cv{fill:none;stroke:#d4561c;stroke-width:1.5}"
+    ".run{fill:#eef3fa}.key{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;"
+    "vertical-align:-1px}";
+
+/* Toggles the pre-rendered curve groups; nothing else runs. */
+static const char script[] =
+    "(function(){var s=document.getElementById('tsel');if(!s)return;"
+    "s.addEventListener('change',function(){var g=document.querySelectorAll('g.tc');"
+    "for(var i=0;i<g.length;i++)g[i].style.display=(g[i].id==='tc-'+s.value)?'':'none';});})();";
+
+static const json_t *jpath(const json_t *o, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(o, a);
+    return b ? json_object_get(v, b) : v;
+}
+
+/* A number from audit.json: ms, share (x100 %), or count. */
+static void jcell(struct jbuf *b, const json_t *v, char kind)
+{
+    lit(b, "<td>");
+    if (!json_is_number(v)) {
+        lit(b, "&ndash;");
+    } else if (kind == '%') {
+        pct(b, json_number_value(v) * 100);
+    } else if (kind == 'm') {
+        out(b, "%.3g ms", json_number_value(v));
+    } else {
+        out(b, "%.0f", json_number_value(v));
+    }
+    lit(b, "</td>");
+}
+
+static void task_list(struct jbuf *b, const json_t *arr, const char *what)
+{
+    size_t n = json_array_size(arr);
+    if (!n)
+        return;
+    out(b, "<p>%s (%zu):", what, n);
+    for (size_t i = 0; i < n && i < 20; i++) {
+        const json_t *t = json_array_get(arr, i);
+        lit(b, i ? ", " : " ");
+        const char *id = json_string_value(json_object_get(t, "trace_id"));
+        report_html_escape(b, id ? id : "(no trace_id)");
+        const json_t *st = json_object_get(t, "status"), *sg = json_object_get(t, "signal");
+        if (json_is_integer(sg))
+            out(b, " (signal %lld)", (long long)json_integer_value(sg));
+        else if (json_is_integer(st) && json_integer_value(st))
+            out(b, " (status %lld)", (long long)json_integer_value(st));
+    }
+    if (n > 20)
+        out(b, ", &hellip; %zu more", n - 20);
+    lit(b, "</p>");
+}
+
+static void audit_section(const struct report *r, struct jbuf *b)
+{
+    lit(b, "<h2>Audit</h2><table><tr><th>node</th><th>tasks</th><th>sampled</th><th>unsampled</th>"
+           "<th>coverage min</th><th>coverage p50</th><th>jitter p50</th><th>jitter p99</th>"
+           "<th>jitter max</th><th>CPU error p50</th><th>CPU error max</th><th>failed</th></tr>");
+    for (size_t i = 0; i < r->nnodes; i++) {
+        const json_t *a = r->nodes[i].audit;
+        lit(b, "<tr><td>");
+        report_html_escape(b, r->nodes[i].name);
+        lit(b, "</td>");
+        if (!a) {
+            lit(b, "<td colspan=\"11\">no audit.json</td></tr>");
+            continue;
+        }
+        jcell(b, jpath(a, "coverage", "tasks"), 'n');
+        jcell(b, jpath(a, "coverage", "sampled"), 'n');
+        jcell(b, jpath(a, "coverage", "unsampled"), 'n');
+        jcell(b, jpath(a, "coverage", "min"), '%');
+        jcell(b, jpath(a, "coverage", "p50"), '%');
+        jcell(b, jpath(a, "jitter", "p50_ms"), 'm');
+        jcell(b, jpath(a, "jitter", "p99_ms"), 'm');
+        jcell(b, jpath(a, "jitter", "max_ms"), 'm');
+        jcell(b, jpath(a, "cpu_error", "abs_p50"), '%');
+        jcell(b, jpath(a, "cpu_error", "abs_max"), '%');
+        out(b, "<td>%zu</td></tr>", json_array_size(json_object_get(a, "failed_tasks")));
+    }
+    lit(b, "</table>");
+    for (size_t i = 0; i < r->nnodes; i++) {
+        const json_t *a = r->nodes[i].audit;
+        size_t nu = json_array_size(json_object_get(a, "unsampled_tasks"));
+        size_t nf = json_array_size(json_object_get(a, "failed_tasks"));
+        if (!nu && !nf)
+            continue;
+        lit(b, "<h3>");
+        report_html_escape(b, r->nodes[i].name);
+        lit(b, "</h3>");
+        task_list(b, json_object_get(a, "unsampled_tasks"), "Tasks without samples");
+        task_list(b, json_object_get(a, "failed_tasks"), "Failed tasks");
+    }
+}
+
+static void stats_row(struct jbuf *b, const char *name, const struct rp_stats *s, int col)
+{
+    lit(b, "<tr><td>");
+    if (col >= 0)
+        out(b, "<span class=\"key\" style=\"background:%s\"></span>", palette[col]);
+    report_html_escape(b, name);
+    out(b, "</td><td>%zu</td><td>%zu</td><td>%zu</td><td>", s->tasks, s->ok, s->failed);
+    dur(b, s->wait_mean);
+    lit(b, "</td><td>");
+    dur(b, s->wait_p95);
+    lit(b, "</td><td>");
+    dur(b, s->run_mean);
+    lit(b, "</td><td>");
+    dur(b, s->run_p95);
+    lit(b, "</td></tr>");
+}
+
+static void summary_section(const struct report *r, struct jbuf *b)
+{
+    struct rp_stats all;
+    report_stats(r, (size_t)-1, &all);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const struct rp_task *t = &r->tasks[i];
+        int64_t a = t->has_enq && (!t->has_start || t->enq <= t->start) ? t->enq : t->start;
+        if ((t->has_enq || t->has_start) && a < lo)
+            lo = a;
+        if (t->has_end && t->end > hi)
+            hi = t->end;
+    }
+    lit(b, "<h2>Summary</h2><p>Makespan (first enqueue to last end): <b>");
+    dur(b, hi >= lo ? dms(hi, lo) : NAN);
+    out(b, "</b> &middot; %zu node(s) &middot; %zu task(s): %zu ok, %zu failed</p>", r->nnodes, all.tasks,
+        all.ok, all.failed);
+    lit(b, "<table><tr><th>app</th><th>tasks</th><th>ok</th><th>failed</th><th>wait mean</th>"
+           "<th>wait p95</th><th>run mean</th><th>run p95</th></tr>");
+    for (size_t a = 0; a < r->napps; a++) {
+        struct rp_stats s;
+        report_stats(r, a, &s);
+        stats_row(b, r->apps[a], &s, colour(a));
+    }
+    stats_row(b, "all", &all, -1);
+    lit(b, "</table><p class=\"note\">wait = ts_start &minus; ts_enqueue.</p>");
+
+    lit(b, "<table><tr><th>node</th><th>cores</th><th>host CPU mean</th><th>host CPU peak</th>"
+           "<th>memory mean</th><th>sampled process CPU mean</th><th>not covered by samples</th></tr>");
+    for (size_t i = 0; i < r->nnodes; i++) {
+        const struct rp_node *n = &r->nodes[i];
+        double cs = 0, cmax = NAN, ms = 0;
+        size_t cn = 0, mn = 0;
+        int64_t h0 = INT64_MAX, h1 = INT64_MIN;
+        for (size_t j = 0; j < n->nhost; j++) {
+            if (!isnan(n->host[j].cpu_pct)) {
+                cs += n->host[j].cpu_pct;
+                cn++;
+                if (isnan(cmax) || n->host[j].cpu_pct > cmax)
+                    cmax = n->host[j].cpu_pct;
+                if (n->host[j].ts < h0)
+                    h0 = n->host[j].ts;
+                if (n->host[j].ts > h1)
+                    h1 = n->host[j].ts;
+            }
+            if (!isnan(n->host[j].mem_pct)) {
+                ms += n->host[j].mem_pct;
+                mn++;
+            }
+        }
+        /* sampled CPU over the host series' span, as a share of the node */
+        double proc = NAN;
+        if (cn > 1 && n->cores > 0 && h1 > h0) {
+            double sum = 0;
+            for (size_t j = 0; j < n->nsamples; j++)
+                if (n->samples[j].ts > h0 && n->samples[j].ts <= h1 && n->samples[j].cpu_ms > 0)
+                    sum += n->samples[j].cpu_ms;
+            proc = sum / dms(h1, h0) / n->cores * 100;
+        }
+        double cmean = cn ? cs / (double)cn : NAN;
+        lit(b, "<tr><td>");
+        report_html_escape(b, n->name);
+        if (n->cores)
+            out(b, "</td><td>%d</td><td>", n->cores);
+        else
+            lit(b, "</td><td>&ndash;</td><td>");
+        pct(b, cmean);
+        lit(b, "</td><td>");
+        pct(b, cmax);
+        lit(b, "</td><td>");
+        pct(b, mn ? ms / (double)mn : NAN);
+        lit(b, "</td><td>");
+        pct(b, proc);
+        lit(b, "</td><td>");
+        pct(b, isnan(proc) || isnan(cmean) ? NAN : cmean - proc);
+        lit(b, "</td></tr>");
+    }
+    lit(b, "</table>");
+}
+
+static void legend(const struct report *r, struct jbuf *b)
+{
+    lit(b, "<p class=\"note\">");
+    for (size_t a = 0; a < r->napps && a < NCOLOURS; a++) {
+        out(b, "<span class=\"key\" style=\"background:%s\"></span>", palette[a]);
+        report_html_escape(b, r->apps[a]);
+    }
+    if (r->napps > NCOLOURS)
+        out(b, "<span class=\"key\" style=\"background:%s\"></span>other apps", palette[NCOLOURS]);
+    lit(b, "<span class=\"key\" style=\"background:#c8c8c8\"></span>waiting (enqueue&rarr;start)"
+           "<span class=\"key\" style=\"background:#fff;border:2px solid #d00\"></span>failed</p>");
+}
+
+void report_render_html(const struct report *r, struct jbuf *b)
+{
+    lit(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>tracekit report: ");
+    report_html_escape(b, r->title);
+    out(b, "</title><style>%s", css);
+    for (int c = 0; c <= NCOLOURS; c++)
+        out(b, ".c%d{fill:%s}", c, palette[c]);
+    lit(b, "</style></head><body><h1>tracekit report: ");
+    report_html_escape(b, r->title);
+    lit(b, "</h1>");
+    summary_section(r, b);
+    audit_section(r, b);
+
+    int64_t t0 = 0, t1 = 1;
+    bool any = report_span(r, &t0, &t1);
+    lit(b, "<h2>Timeline</h2>");
+    if (!any) {
+        lit(b, "<p class=\"note\">No timed data.</p>");
+    } else {
+        out(b, "<p class=\"note\">One row per CPU of the tasks' cpusets, else per greedy lane; a node "
+               "with more than %zu tasks is drawn per pixel column (the app with most run time wins).</p>",
+            r->exact_max);
+        legend(r, b);
+        for (size_t i = 0; i < r->nnodes; i++)
+            report_gantt_svg(r, i, t0, t1, b);
+        lit(b, "<h2>Host utilisation</h2><p class=\"note\"><span class=\"key\" style=\"background:#1f4e9c\">"
+               "</span>host CPU <span class=\"key\" style=\"background:#2a9d3a\"></span>memory used "
+               "<span class=\"key\" style=\"background:#f28e2b;opacity:.45\"></span>sum of sampled process "
+               "CPU (the gap up to the host CPU line is load no sampled process accounts for)</p>");
+        for (size_t i = 0; i < r->nnodes; i++)
+            report_util_svg(r, i, t0, t1, b);
+    }
+    lit(b, "<h2>Task CPU usage</h2>");
+    report_curves_html(r, b);
+    lit(b, "<p class=\"note\">Views of an exported OpenDC workload (tasks.parquet, fragments.parquet) "
+           "are not part of this report yet.</p>");
+    out(b, "<script>%s</script></body></html>\n", script);
+}

@@ -1,0 +1,122 @@
+/* report.h -- the model behind `tracekit report` and its HTML/SVG rendering
+ * (pure: no I/O).  cmd_report.c loads CTS files into a struct report; this
+ * module lays tasks out into lanes, aggregates what is too dense to draw one
+ * by one, and writes one self-contained HTML page (inline CSS and SVG, one
+ * small inline script for the task selector). */
+#ifndef TK_REPORT_H
+#define TK_REPORT_H
+
+#include "jsonl.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One task invocation. */
+struct rp_task {
+    char *trace_id;        /* may be NULL */
+    size_t node, app;      /* indexes into report.nodes / report.apps */
+    bool has_enq, has_start, has_end;
+    int64_t enq, start, end;
+    bool has_pid, has_st;
+    int64_t pid, start_ticks;
+    bool failed;
+    char *cpuset;          /* applied CPU list ("0-1,4"), NULL if none */
+    int lane;              /* set by report_layout; -1 = not drawable */
+};
+
+/* One CTS proc_metrics record (the baseline, dt 0, is kept but adds nothing). */
+struct rp_sample {
+    int64_t pid, start_ticks;
+    bool has_st;
+    int64_t ts;
+    double dt_ms, cpu_ms;
+};
+
+/* One host_metrics line; NAN where the line lacked the figure. */
+struct rp_host {
+    int64_t ts;
+    double cpu_pct, mem_pct;
+};
+
+struct rp_lane {
+    bool is_cpu;           /* a CPU from the tasks' cpusets, else a greedy lane */
+    int cpu;
+};
+
+struct rp_node {
+    char *name;
+    int cores;             /* 0 = unknown */
+    struct rp_host *host;
+    size_t nhost, caphost;
+    struct rp_sample *samples;
+    size_t nsamples, capsamples;
+    json_t *audit;         /* CTS/audit.json, owned; NULL if missing */
+    /* report_layout */
+    struct rp_lane *lanes;
+    size_t nlanes;
+    size_t ntasks;
+};
+
+struct report {
+    char *title;
+    struct rp_node *nodes;
+    size_t nnodes, capnodes;
+    struct rp_task *tasks;
+    size_t ntasks, captasks;
+    char **apps;
+    size_t napps, capapps;
+    /* rendering choices */
+    int width;                 /* plot width in px (default 1100) */
+    size_t exact_max;          /* a node with more tasks gets a binned Gantt (default 4000) */
+    size_t curves_max;         /* tasks offered in the CPU-curve selector (default 50) */
+};
+
+void report_init(struct report *r, const char *title);
+void report_free(struct report *r);
+/* Returns the node's index; takes ownership of audit. */
+size_t report_add_node(struct report *r, const char *name, int cores, json_t *audit);
+/* Index of an app name (added if new); NULL/empty = "unknown". */
+size_t report_app(struct report *r, const char *name);
+/* Copies t (and its strings). */
+void report_add_task(struct report *r, const struct rp_task *t);
+void report_add_sample(struct report *r, size_t node, const struct rp_sample *s);
+void report_add_host(struct report *r, size_t node, const struct rp_host *h);
+
+/* CPUs of a cpuset list ("0-3,8,10-11") into cpus[max]; returns how many,
+ * or -1 when the text is not a CPU list. */
+int report_parse_cpuset(const char *s, int *cpus, int max);
+
+/* Give every task a lane on its node: the first CPU of its cpuset when it
+ * has one, else the first greedy lane free at its start (lanes after the
+ * CPU lanes).  Sorts each node's samples for the per-task curves. */
+void report_layout(struct report *r);
+
+/* Figures for the summary table. */
+struct rp_stats {
+    size_t tasks, ok, failed;
+    size_t nwait, nrun;
+    double wait_mean, wait_p95, run_mean, run_p95;   /* ms; NAN if none */
+};
+/* app == (size_t)-1: all tasks. */
+void report_stats(const struct report *r, size_t app, struct rp_stats *s);
+/* First and last time of anything in the report; false if there is none. */
+bool report_span(const struct report *r, int64_t *t0, int64_t *t1);
+
+/* Sum of a node's sampled process CPU in % of the node (of one core when
+ * cores are unknown), in bins over [t0, t1]: about width/2 bins, none
+ * shorter than the median sampling interval.  Returns the bin count; *pct
+ * (malloc'd) gets the values, *bin_ms the bin length. */
+size_t report_proc_bins(const struct rp_node *n, int64_t t0, int64_t t1, int width, double **pct,
+                        double *bin_ms);
+
+/* Pieces of the page (each appends to b). */
+void report_html_escape(struct jbuf *b, const char *s);
+void report_gantt_svg(const struct report *r, size_t node, int64_t t0, int64_t t1, struct jbuf *b);
+void report_util_svg(const struct report *r, size_t node, int64_t t0, int64_t t1, struct jbuf *b);
+/* Per-task CPU curves: a <select> plus one SVG group per offered task. */
+void report_curves_html(const struct report *r, struct jbuf *b);
+void report_render_html(const struct report *r, struct jbuf *b);
+
+#endif
