@@ -11,3 +11,5 @@ check "every task was sampled (audit)" grep -q "0 without samples, 0 failed" <<<
 check "the OpenDC files exist" test -s "$T/demo/opendc/demotest/tasks.parquet" -a -s "$T/demo/opendc/demotest/fragments.parquet" -a -s "$T/demo/opendc/demotest/topology.json"
 check "CPU in fragments equals measured CPU" grep -q "CPU in fragments / measured CPU: 1.0000" <<<"$out"
 check "8 tasks recorded" test "$(wc -l < "$T/demo/logs/demotest/events.ffmpeg.jsonl")" = 8
+check "it ends by writing the report and printing its path" grep -q "report          $T/demo/report-demotest.html" <<<"$out"
+check "the report exists" test -s "$T/demo/report-demotest.html"
