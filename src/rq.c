@@ -998,6 +998,25 @@ int rq_reject(struct rq *q, int64_t task_id, const char *reason)
     return (int)v;
 }
 
+int rq_wait(struct rq *q, int timeout_ms)
+{
+    char key[300], secs[24];
+    snprintf(key, sizeof key, "%swake", q->prefix);
+    snprintf(secs, sizeof secs, "%.3f", timeout_ms / 1000.0);
+    const char *argv[3] = {"BLPOP", key, secs};
+    int rc;
+    if (q->c)
+        redisSetTimeout(q->c, tv_ms(timeout_ms + q->o.op_timeout_ms));
+    redisReply *r = command(q, 3, argv, NULL, &rc);
+    if (q->c)
+        redisSetTimeout(q->c, tv_ms(q->o.op_timeout_ms));
+    if (!r)
+        return rc;
+    int woke = r->type == REDIS_REPLY_ARRAY;
+    freeReplyObject(r);
+    return woke;
+}
+
 int rq_reap(struct rq *q, int max_deliveries, struct rq_reap_stats *st)
 {
     char md[16];

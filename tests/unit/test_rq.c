@@ -442,6 +442,52 @@ static void *place_later(void *arg)
     return NULL;
 }
 
+static void *enqueue_later(void *arg)
+{
+    (void)arg;
+    char id[32];
+    snprintf(id, sizeof id, "t%d-%d", getpid(), run_seq);
+    struct rq *q = open_run(id);
+    msleep(150);
+    enq(q, "{}");
+    rq_close(q);
+    return NULL;
+}
+
+static void test_wait_for_news(void **state)
+{
+    (void)state;
+    struct rq *q = fresh();
+    enq(q, "{}"); /* a wake-up sent while nobody waited is kept */
+    int64_t t0 = now_mono_ns();
+    assert_int_equal(rq_wait(q, 1000), 1);
+    assert_true(now_mono_ns() - t0 < 200000000LL);
+    t0 = now_mono_ns();
+    assert_int_equal(rq_wait(q, 200), 0); /* consumed: now it times out */
+    assert_true(now_mono_ns() - t0 >= 150000000LL);
+    pthread_t th;
+    pthread_create(&th, NULL, enqueue_later, NULL);
+    t0 = now_mono_ns();
+    assert_int_equal(rq_wait(q, 3000), 1);
+    int64_t waited = now_mono_ns() - t0;
+    pthread_join(th, NULL);
+    assert_true(waited >= 100000000LL && waited < 1500000000LL);
+    /* completions wake too (capacity came back) */
+    rq_purge(q);
+    reg(q, "n1", "w1", 1, 0, 0, 10000);
+    int64_t a = enq(q, "{}");
+    assert_int_equal(rq_wait(q, 1), 1);
+    assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_OK);
+    struct rq_task t;
+    assert_int_equal(rq_take(q, "w1", "n1", NULL, 0, 0, 5000, &t), RQ_TAKE_OK);
+    assert_int_equal(rq_wait(q, 1), 0);
+    assert_int_equal(rq_complete(q, "w1", a, 1, true, 0), RQ_DONE_OK);
+    assert_int_equal(rq_wait(q, 1), 1);
+    rq_task_free(&t);
+    rq_purge(q);
+    rq_close(q);
+}
+
 static void test_blocking_take(void **state)
 {
     (void)state;
@@ -837,6 +883,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_place_rules),
         cmocka_unit_test(test_take_complete),
         cmocka_unit_test(test_blocking_take),
+        cmocka_unit_test(test_wait_for_news),
         cmocka_unit_test(test_reap_and_requeue),
         cmocka_unit_test(test_dead_letter),
         cmocka_unit_test(test_lease_expiry),
@@ -962,8 +1009,10 @@ static int drv_placer(struct rq *q, const char *pol, int64_t batch, int64_t idle
             break;
         if (idle_ms > 0 && now - last_progress > idle_ms * 1000000LL)
             break;
-        if (n == 0)
-            msleep(2); /* nothing to do or blocked: do not spin */
+        if (n == 0 && rq_wait(q, 50) < 0) { /* idle or blocked: wait for news */
+            fprintf(stderr, "placer: %s\n", rq_error(q));
+            return 1;
+        }
     }
     printf("placed %llu conflicts %llu rounds %llu reconnects %u\n",
            (unsigned long long)s.st.placed, (unsigned long long)s.st.conflicts,
