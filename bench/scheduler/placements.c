@@ -116,6 +116,7 @@ static double bench_placer(size_t batch, long n)
         placed += k;
     }
     double rate = (double)placed / secs_since(t0);
+    placer_free(&s);
     char msg[256];
     if (rq_audit(q, msg, sizeof msg) != 0)
         fprintf(stderr, "audit after the run: %s\n", msg);
@@ -235,6 +236,7 @@ static void *scheduler(void *arg)
             exit(1);
         }
     }
+    placer_free(&s);
     rq_close(q);
     return NULL;
 }

@@ -740,6 +740,7 @@ static void test_placer_round(void **state)
     assert_int_equal(s.st.placed, 6);
     assert_int_equal(s.st.blocked, 2);
     assert_consistent(q);
+    placer_free(&s);
 
     /* FilterOnly stacks: a fresh run, 3 tasks of 2 units on 3 idle nodes */
     rq_purge(q);
@@ -753,19 +754,39 @@ static void test_placer_round(void **state)
         assert_int_equal(placer_round(&s), 1);
     assert_int_equal(raw_int("LLEN %sq:n1", rq_prefix(q)), 2);
     assert_int_equal(raw_int("LLEN %sq:n2", rq_prefix(q)), 1);
+    /* one snapshot served all three rounds: the version check keeps it exact */
+    assert_int_equal(s.st.snapshots, 1);
 
     /* a task bigger than any host is reported as never fitting */
     enq(q, "{\"cpu_units\": 5}");
     assert_int_equal(placer_round(&s), 0);
     assert_true(s.blocked_forever);
+    assert_int_equal(s.st.snapshots, 2); /* the window was used up: read again */
+    rq_reject(q, 4, "too big");
+    placer_free(&s);
 
-    /* a stale decision is refused (version), never applied */
-    struct rq_state st;
-    assert_int_equal(rq_state(q, 1, &st), 0);
-    reg(q, "n2", "w2", 4, 0, 0, 10000); /* anything that changes host state */
-    assert_int_equal(place(q, st.head[0].id, "n1", st.ver, NULL), RQ_P_VERSION);
-    rq_state_free(&st);
+    /* A change behind the placer's back (capacity returned by a completion)
+     * makes its next placement fail on the version; it reads the state
+     * again and decides on the truth. */
+    assert_int_equal(policy_named("ActiveServers", &p, err, sizeof err), 0);
+    placer_init(&s, q, &p, 1, 1);
+    enq(q, "{}");
+    enq(q, "{}");
+    assert_int_equal(placer_round(&s), 1); /* -> n2 (1 task vs n1's 2) */
+    assert_int_equal(raw_int("LLEN %sq:n2", rq_prefix(q)), 2);
+    struct rq_task t;
+    assert_int_equal(rq_take(q, "w1", "n1", NULL, 0, 0, 5000, &t), RQ_TAKE_OK);
+    assert_int_equal(rq_complete(q, "w1", t.id, t.attempt, true, 0), RQ_DONE_OK);
+    rq_task_free(&t);
+    /* n1 now runs 1 task and has room, n2 runs 2: the truth says n1, the
+     * old snapshot (n1 full) says n2 -- that placement is refused */
+    assert_int_equal(placer_round(&s), 0);
+    assert_int_equal(s.st.conflicts, 1);
+    assert_int_equal(placer_round(&s), 1);
+    assert_int_equal(raw_int("LLEN %sq:n1", rq_prefix(q)), 2);
+    assert_int_equal(s.st.snapshots, 2);
     assert_consistent(q);
+    placer_free(&s);
     rq_purge(q);
     rq_close(q);
 }
@@ -994,6 +1015,7 @@ static int drv_placer(struct rq *q, const char *pol, int64_t batch, int64_t idle
         int n = placer_round(&s);
         if (n < 0) {
             fprintf(stderr, "placer: %s\n", rq_error(q));
+            placer_free(&s);
             return 1;
         }
         int64_t now = now_mono_ns();
@@ -1011,12 +1033,15 @@ static int drv_placer(struct rq *q, const char *pol, int64_t batch, int64_t idle
             break;
         if (n == 0 && rq_wait(q, 50) < 0) { /* idle or blocked: wait for news */
             fprintf(stderr, "placer: %s\n", rq_error(q));
+            placer_free(&s);
             return 1;
         }
     }
-    printf("placed %llu conflicts %llu rounds %llu reconnects %u\n",
+    printf("placed %llu conflicts %llu rounds %llu snapshots %llu reconnects %u\n",
            (unsigned long long)s.st.placed, (unsigned long long)s.st.conflicts,
-           (unsigned long long)s.st.rounds, rq_reconnects(q));
+           (unsigned long long)s.st.rounds, (unsigned long long)s.st.snapshots,
+           rq_reconnects(q));
+    placer_free(&s);
     return 0;
 }
 
