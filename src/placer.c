@@ -39,6 +39,7 @@ static int read_snapshot(struct placer *s)
     if (rc)
         return rc;
     s->have = true;
+    s->reconnects = rq_reconnects(s->q);
     s->st.snapshots++;
     s->hosts = xcalloc(s->snap.nhosts ? s->snap.nhosts : 1, sizeof *s->hosts);
     for (size_t i = 0; i < s->snap.nhosts; i++)
@@ -52,8 +53,10 @@ int placer_round(struct placer *s)
     s->st.rounds++;
     s->blocked_id = 0;
     s->blocked_forever = false;
-    /* a snapshot whose queue window is used up may be missing new tasks */
-    if (!s->have || s->next >= s->snap.nhead) {
+    /* A snapshot whose queue window is used up may be missing new tasks;
+     * after a reconnect Redis may have restarted and lost its last writes,
+     * version numbers included, so the version no longer proves anything. */
+    if (!s->have || s->next >= s->snap.nhead || s->reconnects != rq_reconnects(s->q)) {
         int rc = read_snapshot(s);
         if (rc)
             return rc;

@@ -50,6 +50,7 @@ struct placer {
     struct rq_state snap;
     struct pol_host *hosts; /* snap.hosts as the policy sees them, kept current */
     size_t next;            /* first snap.head entry not yet placed */
+    unsigned reconnects;    /* rq_reconnects() when the snapshot was read */
 };
 
 void placer_init(struct placer *s, struct rq *q, const struct policy *p, int64_t seed,

@@ -835,6 +835,24 @@ static void test_reconnect_and_noscript(void **state)
     assert_int_equal(res[1].st, RQ_P_OK);
     rq_state_free(&st);
     assert_consistent(q);
+
+    /* after a reconnect the placer does not trust its snapshot */
+    struct policy p;
+    char err[128];
+    assert_int_equal(policy_named("Mem", &p, err, sizeof err), 0);
+    struct placer s;
+    placer_init(&s, q, &p, 1, 1);
+    for (int i = 0; i < 3; i++)
+        enq(q, "{}");
+    assert_int_equal(placer_round(&s), 1);
+    raw_int("CLIENT KILL TYPE normal SKIPME no");
+    assert_int_equal(placer_round(&s), 1); /* reconnects inside the call */
+    assert_int_equal(s.st.snapshots, 1);
+    reg(q, "n3", "w3", 4, 0, 0, 10000);    /* n1 and n2 are full now */
+    assert_int_equal(placer_round(&s), 1); /* a fresh snapshot: it sees n3 */
+    assert_int_equal(s.st.snapshots, 2);
+    placer_free(&s);
+    assert_consistent(q);
     rq_purge(q);
     rq_close(q);
 }
