@@ -292,8 +292,11 @@ static int with_retry(struct rq *q, send_fn send, void *arg)
         /* Connection lost, refused, or a transient reply: retry? */
         int64_t elapsed_ms = (now_mono_ns() - start) / 1000000;
         if (q->o.retry_ms < 0 || elapsed_ms >= q->o.retry_ms) {
-            if (q->o.retry_ms >= 0)
-                set_err(q, "%s (gave up after %.1f s)", q->err, (double)elapsed_ms / 1000);
+            if (q->o.retry_ms >= 0) {
+                char why[sizeof q->err];
+                memcpy(why, q->err, sizeof why);
+                set_err(q, "%s (gave up after %.1f s)", why, (double)elapsed_ms / 1000);
+            }
             return rc == 1 ? RQ_ECONN : rc;
         }
         if (!warned || now_mono_ns() - last_warn > 10 * 1000000000LL) {

@@ -857,6 +857,41 @@ static void test_reconnect_and_noscript(void **state)
     rq_close(q);
 }
 
+/* A server that stays away: calls give up after the retry budget with a
+ * clear error; when it is back, the same handle works again. */
+static void test_retry_budget(void **state)
+{
+    (void)state;
+    struct redis_fixture f2;
+    assert_int_equal(fixture_start(&f2, NULL), 0);
+    char url[256], err[512];
+    snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d/0", f2.password, f2.port);
+    struct redis_url u;
+    assert_int_equal(redisurl_parse(url, &u, err, sizeof err), 0);
+    struct rq_opts o = {.run_id = "budget", .retry_ms = 400, .backoff_min_ms = 20,
+                        .backoff_max_ms = 100};
+    struct rq *q = rq_open(&u, &o, err, sizeof err);
+    redisurl_free(&u);
+    assert_non_null(q);
+    int64_t a = enq(q, "{}");
+    assert_int_equal(a, 1);
+    fixture_stop(&f2, true);
+    struct rq_counts c;
+    int64_t t0 = now_mono_ns();
+    assert_int_equal(rq_counts(q, &c), RQ_ECONN);
+    int64_t took = now_mono_ns() - t0;
+    assert_true(took >= 350000000LL && took < 2000000000LL);
+    assert_non_null(strstr(rq_error(q), "connection refused"));
+    assert_non_null(strstr(rq_error(q), "gave up after"));
+    assert_null(strstr(rq_error(q), f2.password));
+    assert_int_equal(fixture_spawn(&f2), 0); /* same port, no persistence: empty */
+    assert_int_equal(rq_counts(q, &c), 0);
+    assert_int_equal(c.enqueued, 0);
+    assert_true(rq_reconnects(q) >= 1);
+    rq_close(q);
+    fixture_cleanup(&f2);
+}
+
 static void test_clock_and_audit(void **state)
 {
     (void)state;
@@ -930,6 +965,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_leave),
         cmocka_unit_test(test_placer_round),
         cmocka_unit_test(test_reconnect_and_noscript),
+        cmocka_unit_test(test_retry_budget),
         cmocka_unit_test(test_clock_and_audit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
