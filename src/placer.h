@@ -1,9 +1,15 @@
-/* placer.h -- one round of the central scheduler: read a snapshot (hosts and
- * the first tasks of q:pending) in one script call, decide the queue head in
- * FIFO order with a policy, and apply the decisions with pipelined placement
- * scripts, each guarded by the snapshot's version (so a decision made on
- * stale state is refused, never applied: optimistic concurrency like Nova's
- * claim-and-retry).  Two round trips per round, whatever the batch size.
+/* placer.h -- the central scheduler's placement loop body: keep a snapshot
+ * of the hosts and of the first tasks of q:pending (read in one script
+ * call), decide the queue head in FIFO order with a policy, and apply the
+ * decisions with pipelined placement scripts, each guarded by the
+ * snapshot's version, so a decision made on stale state is refused, never
+ * applied (optimistic concurrency, like Nova's claim-and-retry).
+ *
+ * The snapshot is kept across rounds and updated with the effect of every
+ * placement, which the version check makes exact: enqueues only append to
+ * the queue, and every other change bumps the version, which makes the next
+ * placement fail and the snapshot be read again.  In steady state a round
+ * costs one round trip for up to `batch` placements.
  *
  * Strict FIFO like the original and OpenDC's FilterScheduler: when the head
  * fits nowhere the round stops there (head-of-line blocking). */
@@ -19,7 +25,8 @@
 #include "rq.h"
 
 struct placer_stats {
-    uint64_t rounds;     /* snapshots read */
+    uint64_t rounds;     /* placer_round calls */
+    uint64_t snapshots;  /* snapshots read */
     uint64_t placed;     /* tasks placed */
     uint64_t conflicts;  /* placements refused because the state moved */
     uint64_t idle;       /* rounds with an empty queue */
@@ -32,17 +39,25 @@ struct placer {
     struct rq *q;
     struct policy pol;
     struct pyrand rng;      /* subset picks; seeded, so runs repeat */
-    size_t batch;           /* head tasks decided per round (>= 1) */
+    size_t batch;           /* placements per round trip (>= 1) */
     struct placer_stats st;
     int64_t blocked_id;     /* head that fits nowhere now (0: none) */
     bool blocked_forever;   /* ... and bigger than every registered host */
     placer_cb on_place;
     void *cb_arg;
+    /* the snapshot */
+    bool have;
+    struct rq_state snap;
+    struct pol_host *hosts; /* snap.hosts as the policy sees them, kept current */
+    size_t next;            /* first snap.head entry not yet placed */
+    unsigned reconnects;    /* rq_reconnects() when the snapshot was read */
 };
 
 void placer_init(struct placer *s, struct rq *q, const struct policy *p, int64_t seed,
-                size_t batch);
-/* One round.  Returns the number of tasks placed (>= 0) or an rq error. */
+                 size_t batch);
+void placer_free(struct placer *s);
+/* One round.  Returns the number of tasks placed (>= 0) or an rq error.
+ * 0 means idle or blocked: wait (rq_wait) before the next round. */
 int placer_round(struct placer *s);
 
 #endif

@@ -292,8 +292,11 @@ static int with_retry(struct rq *q, send_fn send, void *arg)
         /* Connection lost, refused, or a transient reply: retry? */
         int64_t elapsed_ms = (now_mono_ns() - start) / 1000000;
         if (q->o.retry_ms < 0 || elapsed_ms >= q->o.retry_ms) {
-            if (q->o.retry_ms >= 0)
-                set_err(q, "%s (gave up after %.1f s)", q->err, (double)elapsed_ms / 1000);
+            if (q->o.retry_ms >= 0) {
+                char why[sizeof q->err];
+                memcpy(why, q->err, sizeof why);
+                set_err(q, "%s (gave up after %.1f s)", why, (double)elapsed_ms / 1000);
+            }
             return rc == 1 ? RQ_ECONN : rc;
         }
         if (!warned || now_mono_ns() - last_warn > 10 * 1000000000LL) {
@@ -996,6 +999,25 @@ int rq_reject(struct rq *q, int64_t task_id, const char *reason)
         return bad_reply(q, r, "reject");
     freeReplyObject(r);
     return (int)v;
+}
+
+int rq_wait(struct rq *q, int timeout_ms)
+{
+    char key[300], secs[24];
+    snprintf(key, sizeof key, "%swake", q->prefix);
+    snprintf(secs, sizeof secs, "%.3f", timeout_ms / 1000.0);
+    const char *argv[3] = {"BLPOP", key, secs};
+    int rc;
+    if (q->c)
+        redisSetTimeout(q->c, tv_ms(timeout_ms + q->o.op_timeout_ms));
+    redisReply *r = command(q, 3, argv, NULL, &rc);
+    if (q->c)
+        redisSetTimeout(q->c, tv_ms(q->o.op_timeout_ms));
+    if (!r)
+        return rc;
+    int woke = r->type == REDIS_REPLY_ARRAY;
+    freeReplyObject(r);
+    return woke;
 }
 
 int rq_reap(struct rq *q, int max_deliveries, struct rq_reap_stats *st)

@@ -147,6 +147,11 @@ int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
  * recorded as status "rejected" with the reason.  1 done, 0 not the head. */
 int rq_reject(struct rq *q, int64_t task_id, const char *reason);
 
+/* Wait up to timeout_ms for something a scheduler cares about (a task
+ * enqueued, a task finished, capacity returned, a worker joined or was
+ * reaped) instead of polling.  1 woken, 0 timed out, < 0 error. */
+int rq_wait(struct rq *q, int timeout_ms);
+
 struct rq_reap_stats {
     int64_t workers;    /* workers found dead and removed */
     int64_t requeued;   /* tasks put back at the head of q:pending */

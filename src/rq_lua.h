@@ -23,10 +23,17 @@ static const char LUA_PRELUDE[] =
     /* integers as text without an exponent (Lua numbers are doubles) */
     "local function int(v) return string.format('%d', v) end\n"
     "local function num(v) return tonumber(v) or 0 end\n"
-    /* every state change other than a placement: new version, and no batch
-     * of placements can chain onto it (see LUA_PLACE) */
+    /* wake a scheduler waiting in rq_wait() (a list, so a wake-up sent
+     * while nobody waits is not lost; at most one is kept) */
+    "local function wake()\n"
+    "  redis.call('RPUSH', P..'wake', 1)\n"
+    "  redis.call('LTRIM', P..'wake', 0, 0)\n"
+    "end\n"
+    /* every state change other than a placement: new version, no batch of
+     * placements can chain onto it (see LUA_PLACE), and a wake-up */
     "local function bump()\n"
     "  redis.call('DEL', P..'lastbatch')\n"
+    "  wake()\n"
     "  return redis.call('INCR', P..'ver')\n"
     "end\n"
     /* one ledger line per finished task */
@@ -120,6 +127,7 @@ static const char LUA_ENQUEUE[] =
     "           'ts_enqueue', ARGV[7], 'state', 'pending', 'attempt', 0, 'deliveries', 0)\n"
     "redis.call('RPUSH', P..'q:pending', ARGV[2])\n"
     "redis.call('HINCRBY', P..'stats', 'enqueued', 1)\n"
+    "wake()\n"
     "return 1\n";
 
 /* ARGV: P, id, node, expected version ('' = any), batch token, chain.

@@ -442,6 +442,52 @@ static void *place_later(void *arg)
     return NULL;
 }
 
+static void *enqueue_later(void *arg)
+{
+    (void)arg;
+    char id[32];
+    snprintf(id, sizeof id, "t%d-%d", getpid(), run_seq);
+    struct rq *q = open_run(id);
+    msleep(150);
+    enq(q, "{}");
+    rq_close(q);
+    return NULL;
+}
+
+static void test_wait_for_news(void **state)
+{
+    (void)state;
+    struct rq *q = fresh();
+    enq(q, "{}"); /* a wake-up sent while nobody waited is kept */
+    int64_t t0 = now_mono_ns();
+    assert_int_equal(rq_wait(q, 1000), 1);
+    assert_true(now_mono_ns() - t0 < 200000000LL);
+    t0 = now_mono_ns();
+    assert_int_equal(rq_wait(q, 200), 0); /* consumed: now it times out */
+    assert_true(now_mono_ns() - t0 >= 150000000LL);
+    pthread_t th;
+    pthread_create(&th, NULL, enqueue_later, NULL);
+    t0 = now_mono_ns();
+    assert_int_equal(rq_wait(q, 3000), 1);
+    int64_t waited = now_mono_ns() - t0;
+    pthread_join(th, NULL);
+    assert_true(waited >= 100000000LL && waited < 1500000000LL);
+    /* completions wake too (capacity came back) */
+    rq_purge(q);
+    reg(q, "n1", "w1", 1, 0, 0, 10000);
+    int64_t a = enq(q, "{}");
+    assert_int_equal(rq_wait(q, 1), 1);
+    assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_OK);
+    struct rq_task t;
+    assert_int_equal(rq_take(q, "w1", "n1", NULL, 0, 0, 5000, &t), RQ_TAKE_OK);
+    assert_int_equal(rq_wait(q, 1), 0);
+    assert_int_equal(rq_complete(q, "w1", a, 1, true, 0), RQ_DONE_OK);
+    assert_int_equal(rq_wait(q, 1), 1);
+    rq_task_free(&t);
+    rq_purge(q);
+    rq_close(q);
+}
+
 static void test_blocking_take(void **state)
 {
     (void)state;
@@ -694,6 +740,7 @@ static void test_placer_round(void **state)
     assert_int_equal(s.st.placed, 6);
     assert_int_equal(s.st.blocked, 2);
     assert_consistent(q);
+    placer_free(&s);
 
     /* FilterOnly stacks: a fresh run, 3 tasks of 2 units on 3 idle nodes */
     rq_purge(q);
@@ -707,19 +754,39 @@ static void test_placer_round(void **state)
         assert_int_equal(placer_round(&s), 1);
     assert_int_equal(raw_int("LLEN %sq:n1", rq_prefix(q)), 2);
     assert_int_equal(raw_int("LLEN %sq:n2", rq_prefix(q)), 1);
+    /* one snapshot served all three rounds: the version check keeps it exact */
+    assert_int_equal(s.st.snapshots, 1);
 
     /* a task bigger than any host is reported as never fitting */
     enq(q, "{\"cpu_units\": 5}");
     assert_int_equal(placer_round(&s), 0);
     assert_true(s.blocked_forever);
+    assert_int_equal(s.st.snapshots, 2); /* the window was used up: read again */
+    rq_reject(q, 4, "too big");
+    placer_free(&s);
 
-    /* a stale decision is refused (version), never applied */
-    struct rq_state st;
-    assert_int_equal(rq_state(q, 1, &st), 0);
-    reg(q, "n2", "w2", 4, 0, 0, 10000); /* anything that changes host state */
-    assert_int_equal(place(q, st.head[0].id, "n1", st.ver, NULL), RQ_P_VERSION);
-    rq_state_free(&st);
+    /* A change behind the placer's back (capacity returned by a completion)
+     * makes its next placement fail on the version; it reads the state
+     * again and decides on the truth. */
+    assert_int_equal(policy_named("ActiveServers", &p, err, sizeof err), 0);
+    placer_init(&s, q, &p, 1, 1);
+    enq(q, "{}");
+    enq(q, "{}");
+    assert_int_equal(placer_round(&s), 1); /* -> n2 (1 task vs n1's 2) */
+    assert_int_equal(raw_int("LLEN %sq:n2", rq_prefix(q)), 2);
+    struct rq_task t;
+    assert_int_equal(rq_take(q, "w1", "n1", NULL, 0, 0, 5000, &t), RQ_TAKE_OK);
+    assert_int_equal(rq_complete(q, "w1", t.id, t.attempt, true, 0), RQ_DONE_OK);
+    rq_task_free(&t);
+    /* n1 now runs 1 task and has room, n2 runs 2: the truth says n1, the
+     * old snapshot (n1 full) says n2 -- that placement is refused */
+    assert_int_equal(placer_round(&s), 0);
+    assert_int_equal(s.st.conflicts, 1);
+    assert_int_equal(placer_round(&s), 1);
+    assert_int_equal(raw_int("LLEN %sq:n1", rq_prefix(q)), 2);
+    assert_int_equal(s.st.snapshots, 2);
     assert_consistent(q);
+    placer_free(&s);
     rq_purge(q);
     rq_close(q);
 }
@@ -768,8 +835,61 @@ static void test_reconnect_and_noscript(void **state)
     assert_int_equal(res[1].st, RQ_P_OK);
     rq_state_free(&st);
     assert_consistent(q);
+
+    /* after a reconnect the placer does not trust its snapshot */
+    struct policy p;
+    char err[128];
+    assert_int_equal(policy_named("Mem", &p, err, sizeof err), 0);
+    struct placer s;
+    placer_init(&s, q, &p, 1, 1);
+    for (int i = 0; i < 3; i++)
+        enq(q, "{}");
+    assert_int_equal(placer_round(&s), 1);
+    raw_int("CLIENT KILL TYPE normal SKIPME no");
+    assert_int_equal(placer_round(&s), 1); /* reconnects inside the call */
+    assert_int_equal(s.st.snapshots, 1);
+    reg(q, "n3", "w3", 4, 0, 0, 10000);    /* n1 and n2 are full now */
+    assert_int_equal(placer_round(&s), 1); /* a fresh snapshot: it sees n3 */
+    assert_int_equal(s.st.snapshots, 2);
+    placer_free(&s);
+    assert_consistent(q);
     rq_purge(q);
     rq_close(q);
+}
+
+/* A server that stays away: calls give up after the retry budget with a
+ * clear error; when it is back, the same handle works again. */
+static void test_retry_budget(void **state)
+{
+    (void)state;
+    struct redis_fixture f2;
+    assert_int_equal(fixture_start(&f2, NULL), 0);
+    char url[256], err[512];
+    snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d/0", f2.password, f2.port);
+    struct redis_url u;
+    assert_int_equal(redisurl_parse(url, &u, err, sizeof err), 0);
+    struct rq_opts o = {.run_id = "budget", .retry_ms = 400, .backoff_min_ms = 20,
+                        .backoff_max_ms = 100};
+    struct rq *q = rq_open(&u, &o, err, sizeof err);
+    redisurl_free(&u);
+    assert_non_null(q);
+    int64_t a = enq(q, "{}");
+    assert_int_equal(a, 1);
+    fixture_stop(&f2, true);
+    struct rq_counts c;
+    int64_t t0 = now_mono_ns();
+    assert_int_equal(rq_counts(q, &c), RQ_ECONN);
+    int64_t took = now_mono_ns() - t0;
+    assert_true(took >= 350000000LL && took < 2000000000LL);
+    assert_non_null(strstr(rq_error(q), "connection refused"));
+    assert_non_null(strstr(rq_error(q), "gave up after"));
+    assert_null(strstr(rq_error(q), f2.password));
+    assert_int_equal(fixture_spawn(&f2), 0); /* same port, no persistence: empty */
+    assert_int_equal(rq_counts(q, &c), 0);
+    assert_int_equal(c.enqueued, 0);
+    assert_true(rq_reconnects(q) >= 1);
+    rq_close(q);
+    fixture_cleanup(&f2);
 }
 
 static void test_clock_and_audit(void **state)
@@ -837,6 +957,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_place_rules),
         cmocka_unit_test(test_take_complete),
         cmocka_unit_test(test_blocking_take),
+        cmocka_unit_test(test_wait_for_news),
         cmocka_unit_test(test_reap_and_requeue),
         cmocka_unit_test(test_dead_letter),
         cmocka_unit_test(test_lease_expiry),
@@ -844,6 +965,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_leave),
         cmocka_unit_test(test_placer_round),
         cmocka_unit_test(test_reconnect_and_noscript),
+        cmocka_unit_test(test_retry_budget),
         cmocka_unit_test(test_clock_and_audit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
@@ -947,6 +1069,7 @@ static int drv_placer(struct rq *q, const char *pol, int64_t batch, int64_t idle
         int n = placer_round(&s);
         if (n < 0) {
             fprintf(stderr, "placer: %s\n", rq_error(q));
+            placer_free(&s);
             return 1;
         }
         int64_t now = now_mono_ns();
@@ -962,12 +1085,17 @@ static int drv_placer(struct rq *q, const char *pol, int64_t batch, int64_t idle
             break;
         if (idle_ms > 0 && now - last_progress > idle_ms * 1000000LL)
             break;
-        if (n == 0)
-            msleep(2); /* nothing to do or blocked: do not spin */
+        if (n == 0 && rq_wait(q, 50) < 0) { /* idle or blocked: wait for news */
+            fprintf(stderr, "placer: %s\n", rq_error(q));
+            placer_free(&s);
+            return 1;
+        }
     }
-    printf("placed %llu conflicts %llu rounds %llu reconnects %u\n",
+    printf("placed %llu conflicts %llu rounds %llu snapshots %llu reconnects %u\n",
            (unsigned long long)s.st.placed, (unsigned long long)s.st.conflicts,
-           (unsigned long long)s.st.rounds, rq_reconnects(q));
+           (unsigned long long)s.st.rounds, (unsigned long long)s.st.snapshots,
+           rq_reconnects(q));
+    placer_free(&s);
     return 0;
 }
 
