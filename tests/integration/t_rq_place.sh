@@ -34,7 +34,11 @@ check "audit after the race" "$RQ" audit
 placed=$(( $(awk '{print $2}' "$T/p1.out") + $(awk '{print $2}' "$T/p2.out") ))
 committed=$(( $(rcli LLEN $P:q:n1) + $(rcli LLEN $P:q:n2) + $(rcli LLEN $P:q:n3) ))
 check "placed ($placed) = tasks on the node queues ($committed)" test "$placed" = "$committed"
-check "both schedulers placed tasks" test "$(awk '{print $2}' "$T/p1.out")" -gt 0 -a "$(awk '{print $2}' "$T/p2.out")" -gt 0
+# Which scheduler wins each placement is timing; one placing everything is
+# legal.  Say so rather than fail when the two did not overlap this time.
+n1=$(awk '{print $2}' "$T/p1.out"); n2=$(awk '{print $2}' "$T/p2.out")
+if [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ]; then ok "both schedulers placed tasks ($n1 + $n2)"
+else skip "the two schedulers did not overlap this time ($n1 + $n2); the consistency checks above still hold"; fi
 for n in n1 n2 n3; do
   cap=$(rcli GET $P:cap:$n)
   check "$n: free units never below 0 (cap $cap)" test "$cap" -ge 0
