@@ -486,27 +486,6 @@ size_t audit_check(struct audit *a, const struct audit_limits *l)
 
 /* ---- audit_report.md ---- */
 
-static void mdf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void mdf(struct jbuf *b, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof small) {
-        jb_append(b, small, (size_t)n);
-        return;
-    }
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    jb_append(b, big, (size_t)n);
-    free(big);
-}
 
 /* Text for a table cell: '|' and line breaks would break the row. */
 static void md_cell(struct jbuf *b, const char *s)
@@ -545,20 +524,20 @@ static void miss_line(struct jbuf *b, const char *name, uint64_t n, uint64_t tot
 {
     char p[32];
     audit_fmt_pct(p, sizeof p, total ? (double)n / (double)total : 0.0);
-    mdf(b, "- %s: %llu (%s)\n", name, (unsigned long long)n, p);
+    jb_printf(b, "- %s: %llu (%s)\n", name, (unsigned long long)n, p);
 }
 
 static void md_original(const struct audit *a, struct jbuf *b)
 {
     char p[32];
-    mdf(b, "# CTS Audit Report\nNode: %s  |  Stage: %s\n\n", a->ctx.node ? a->ctx.node : "None",
+    jb_printf(b, "# CTS Audit Report\nNode: %s  |  Stage: %s\n\n", a->ctx.node ? a->ctx.node : "None",
         a->ctx.stage ? a->ctx.stage : "None");
     audit_fmt_pct(p, sizeof p, a->pid_match_rate);
-    mdf(b,
+    jb_printf(b,
         "## Summary\nInvocations: %zu\nProc metrics samples: %llu\nDistinct PIDs (invocations): %zu\n"
         "Distinct PIDs (proc_metrics): %zu\nPID match rate: %s\n\n",
         a->ninv, (unsigned long long)a->pm_lines, a->inv_pids, a->pm_pids, p);
-    mdf(b, "## Field completeness (missing counts / rate)\n");
+    jb_printf(b, "## Field completeness (missing counts / rate)\n");
     miss_line(b, "invocations.trace_id", a->miss_trace_id, a->ninv);
     miss_line(b, "invocations.ts_enqueue", a->miss_enqueue, a->ninv);
     miss_line(b, "invocations.ts_start", a->miss_start, a->ninv);
@@ -569,37 +548,37 @@ static void md_original(const struct audit *a, struct jbuf *b)
     miss_line(b, "proc_metrics.dt_ms", a->pm_miss_dt, a->pm_lines);
     miss_line(b, "proc_metrics.cpu_ms", a->pm_miss_cpu, a->pm_lines);
     miss_line(b, "proc_metrics.rss_kb", a->pm_miss_rss, a->pm_lines);
-    mdf(b,
+    jb_printf(b,
         "\n## Temporal consistency\n"
         "- invocations ts_enqueue \xe2\x89\xa4 ts_start \xe2\x89\xa4 ts_end violations: %zu\n"
         "- proc_metrics per-pid strictly increasing ts_ms violations: %llu\n"
         "- proc_metrics records with dt_ms < 0: %llu\n",
         a->order_violations, (unsigned long long)a->ts_not_increasing,
         (unsigned long long)a->dt_negative);
-    mdf(b, "\n## Cross-reference\n- invocations without matching proc_metrics PID: %zu\n",
+    jb_printf(b, "\n## Cross-reference\n- invocations without matching proc_metrics PID: %zu\n",
         a->unmatched_pids);
     if (a->unmatched_pids) {
-        mdf(b, "  sample unmatched PIDs: [");
+        jb_printf(b, "  sample unmatched PIDs: [");
         for (size_t i = 0; i < a->nunmatched_sample; i++)
-            mdf(b, "%s%lld", i ? ", " : "", (long long)a->unmatched_sample[i]);
-        mdf(b, "]\n");
+            jb_printf(b, "%s%lld", i ? ", " : "", (long long)a->unmatched_sample[i]);
+        jb_printf(b, "]\n");
     }
 }
 
 static void md_coverage(const struct audit *a, struct jbuf *b)
 {
     char x[32], y[32], z[32], w[32];
-    mdf(b, "\n## Sampling coverage (per task)\n");
-    mdf(b, "Tasks: %zu, with samples: %zu, without samples: %zu\n", a->ninv, a->sampled, a->unsampled);
-    mdf(b,
+    jb_printf(b, "\n## Sampling coverage (per task)\n");
+    jb_printf(b, "Tasks: %zu, with samples: %zu, without samples: %zu\n", a->ninv, a->sampled, a->unsampled);
+    jb_printf(b,
         "Coverage = share of the task's run time (ts_start..ts_end) between its first and last "
         "sample.\n");
-    mdf(b, "Coverage min / p50: %s / %s\n", pct_text(x, a->cov_min), pct_text(y, a->cov_p50));
+    jb_printf(b, "Coverage min / p50: %s / %s\n", pct_text(x, a->cov_min), pct_text(y, a->cov_p50));
     if (a->idents_without_task)
-        mdf(b, "Sampled processes not belonging to any task: %zu\n", a->idents_without_task);
+        jb_printf(b, "Sampled processes not belonging to any task: %zu\n", a->idents_without_task);
     if (a->ninv == 0)
         return;
-    mdf(b,
+    jb_printf(b,
         "\n| trace_id | pid | start_ticks | status | duration ms | samples | coverage | "
         "first-sample delay ms | last-sample gap ms | CPU exact ms | CPU samples ms | CPU error |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -632,9 +611,9 @@ static void md_coverage(const struct audit *a, struct jbuf *b)
 
 static void md_unsampled(const struct audit *a, struct jbuf *b)
 {
-    mdf(b, "\n## Tasks without samples\n");
+    jb_printf(b, "\n## Tasks without samples\n");
     if (a->unsampled == 0) {
-        mdf(b, "- none\n");
+        jb_printf(b, "- none\n");
         return;
     }
     size_t shown = 0;
@@ -644,7 +623,7 @@ static void md_unsampled(const struct audit *a, struct jbuf *b)
         if (k->samples)
             continue;
         if (shown++ == MD_LIST_MAX) {
-            mdf(b, "- ... and %zu more (see audit.json)\n", a->unsampled - MD_LIST_MAX);
+            jb_printf(b, "- ... and %zu more (see audit.json)\n", a->unsampled - MD_LIST_MAX);
             break;
         }
         char pid[32] = "-", dur[32] = "-", st[32] = "-";
@@ -654,57 +633,57 @@ static void md_unsampled(const struct audit *a, struct jbuf *b)
             snprintf(dur, sizeof dur, "%lld ms", (long long)k->duration_ms);
         if (v->has_status)
             snprintf(st, sizeof st, "%lld", (long long)v->status);
-        mdf(b, "- %s: pid %s, duration %s, status %s\n", task_name(a, t), pid, dur, st);
+        jb_printf(b, "- %s: pid %s, duration %s, status %s\n", task_name(a, t), pid, dur, st);
     }
 }
 
 static void md_cpu(const struct audit *a, struct jbuf *b)
 {
     char x[32], y[32];
-    mdf(b, "\n## CPU from samples vs exact CPU\n");
-    mdf(b,
+    jb_printf(b, "\n## CPU from samples vs exact CPU\n");
+    jb_printf(b,
         "Exact CPU = cpu_user_ms + cpu_sys_ms of the task's event; CPU from samples = sum of its "
         "cpu_ms records.\n");
-    mdf(b, "Tasks compared: %zu\n", a->cpu_compared);
+    jb_printf(b, "Tasks compared: %zu\n", a->cpu_compared);
     if (a->cpu_compared)
-        mdf(b, "Relative error |samples - exact| / exact, p50 / max: %s / %s (worst: %s)\n", pct_text(x, a->cpu_err_p50),
+        jb_printf(b, "Relative error |samples - exact| / exact, p50 / max: %s / %s (worst: %s)\n", pct_text(x, a->cpu_err_p50),
             pct_text(y, a->cpu_err_max), task_name(a, a->cpu_err_worst));
 }
 
 static void md_jitter(const struct audit *a, struct jbuf *b)
 {
     char x[32], y[32], z[32], w[32];
-    mdf(b, "\n## Tick jitter\n");
+    jb_printf(b, "\n## Tick jitter\n");
     if (a->interval_used > 0)
-        mdf(b, "Interval: %s ms (%s)\n", ms_text(x, a->interval_used),
+        jb_printf(b, "Interval: %s ms (%s)\n", ms_text(x, a->interval_used),
             a->interval_used_source ? a->interval_used_source : "?");
     else
-        mdf(b, "Interval: unknown\n");
-    mdf(b, "Intervals measured: %zu\n", a->jitter_n);
+        jb_printf(b, "Interval: unknown\n");
+    jb_printf(b, "Intervals measured: %zu\n", a->jitter_n);
     if (a->jitter_n) {
-        mdf(b, "Jitter |dt - interval| p50 / p99 / max: %s / %s / %s ms\n", ms_text(y, a->jitter_p50),
+        jb_printf(b, "Jitter |dt - interval| p50 / p99 / max: %s / %s / %s ms\n", ms_text(y, a->jitter_p50),
             ms_text(z, a->jitter_p99), ms_text(w, a->jitter_max));
-        mdf(b, "Intervals longer than %.1f x interval (late or missed ticks): %zu\n", LATE_FACTOR,
+        jb_printf(b, "Intervals longer than %.1f x interval (late or missed ticks): %zu\n", LATE_FACTOR,
             a->late_ticks);
     }
     if (a->cts) {
         const struct cts *c = a->cts;
-        mdf(b, "Raw samples folded into the next record (same timestamp): %llu\n",
+        jb_printf(b, "Raw samples folded into the next record (same timestamp): %llu\n",
             (unsigned long long)c->merged);
-        mdf(b, "Clock steps back (interval restarted, CPU kept): %llu\n",
+        jb_printf(b, "Clock steps back (interval restarted, CPU kept): %llu\n",
             (unsigned long long)c->steps_back);
-        mdf(b, "CPU counter dips held at the previous value: %llu\n", (unsigned long long)c->cpu_dips);
-        mdf(b, "Raw samples without CPU counters: %llu\n", (unsigned long long)c->no_cpu);
-        mdf(b, "CPU of folded samples after a process's last record (not in any record): %s ms\n",
+        jb_printf(b, "CPU counter dips held at the previous value: %llu\n", (unsigned long long)c->cpu_dips);
+        jb_printf(b, "Raw samples without CPU counters: %llu\n", (unsigned long long)c->no_cpu);
+        jb_printf(b, "CPU of folded samples after a process's last record (not in any record): %s ms\n",
             ms_text(x, c->cpu_carried_ms));
     }
 }
 
 static void md_failed(const struct audit *a, struct jbuf *b)
 {
-    mdf(b, "\n## Failed tasks\n");
+    jb_printf(b, "\n## Failed tasks\n");
     if (a->failed == 0) {
-        mdf(b, "- none\n");
+        jb_printf(b, "- none\n");
         return;
     }
     size_t shown = 0;
@@ -713,7 +692,7 @@ static void md_failed(const struct audit *a, struct jbuf *b)
         if (!a->tasks[t].failed)
             continue;
         if (shown++ == MD_LIST_MAX) {
-            mdf(b, "- ... and %zu more (see audit.json)\n", a->failed - MD_LIST_MAX);
+            jb_printf(b, "- ... and %zu more (see audit.json)\n", a->failed - MD_LIST_MAX);
             break;
         }
         char pid[32] = "-", st[32] = "-", sig[32] = "-";
@@ -723,65 +702,65 @@ static void md_failed(const struct audit *a, struct jbuf *b)
             snprintf(st, sizeof st, "%lld", (long long)v->status);
         if (v->has_signal)
             snprintf(sig, sizeof sig, "%lld", (long long)v->signal);
-        mdf(b, "- %s: pid %s, status %s, signal %s", task_name(a, t), pid, st, sig);
+        jb_printf(b, "- %s: pid %s, status %s, signal %s", task_name(a, t), pid, st, sig);
         if (v->error) {
-            mdf(b, ", error: ");
+            jb_printf(b, ", error: ");
             for (const char *s = v->error; *s; s++)
                 jb_append(b, *s == '\n' ? " " : s, 1);
         }
-        mdf(b, "\n");
+        jb_printf(b, "\n");
     }
 }
 
 static void md_reuse(const struct audit *a, struct jbuf *b)
 {
-    mdf(b, "\n## PID reuse\n");
+    jb_printf(b, "\n## PID reuse\n");
     size_t splits = a->cts ? (size_t)a->cts->splits : 0;
-    mdf(b, "PIDs seen as more than one process or used by more than one task: %zu\n", a->nreuse);
+    jb_printf(b, "PIDs seen as more than one process or used by more than one task: %zu\n", a->nreuse);
     if (splits)
-        mdf(b, "Raw lines without start_ticks split into a new process (counters reset or name changed): %zu\n",
+        jb_printf(b, "Raw lines without start_ticks split into a new process (counters reset or name changed): %zu\n",
             splits);
     for (size_t i = 0; i < a->nreuse && i < MD_LIST_MAX; i++)
-        mdf(b, "- pid %lld: %zu process(es), %zu task(s)\n", (long long)a->reuse[i].pid,
+        jb_printf(b, "- pid %lld: %zu process(es), %zu task(s)\n", (long long)a->reuse[i].pid,
             a->reuse[i].idents, a->reuse[i].tasks);
     if (a->nreuse > MD_LIST_MAX)
-        mdf(b, "- ... and %zu more (see audit.json)\n", a->nreuse - MD_LIST_MAX);
+        jb_printf(b, "- ... and %zu more (see audit.json)\n", a->nreuse - MD_LIST_MAX);
 }
 
 static void md_clock(const struct audit *a, struct jbuf *b)
 {
     char x[32];
-    mdf(b, "\n## Clock\n");
+    jb_printf(b, "\n## Clock\n");
     if (a->ctx.has_clock_offset)
-        mdf(b, "Clock offset of this node (from node_meta.json): %s ms\n",
+        jb_printf(b, "Clock offset of this node (from node_meta.json): %s ms\n",
             ms_text(x, a->ctx.clock_offset_ms));
     else
-        mdf(b, "Clock offset of this node: not recorded\n");
-    mdf(b, "Tasks enqueued after they started (ts_enqueue > ts_start): %zu", a->enqueue_after_start);
+        jb_printf(b, "Clock offset of this node: not recorded\n");
+    jb_printf(b, "Tasks enqueued after they started (ts_enqueue > ts_start): %zu", a->enqueue_after_start);
     if (a->enqueue_after_start)
-        mdf(b, " (up to %lld ms: the enqueuing clock is ahead of this node's by at least that much)",
+        jb_printf(b, " (up to %lld ms: the enqueuing clock is ahead of this node's by at least that much)",
             (long long)a->max_enqueue_lead_ms);
-    mdf(b, "\n");
+    jb_printf(b, "\n");
     if (a->cts)
-        mdf(b, "Wall-clock steps seen against the monotonic clock: %llu\n",
+        jb_printf(b, "Wall-clock steps seen against the monotonic clock: %llu\n",
             (unsigned long long)a->cts->wall_steps);
 }
 
 static void md_files(const struct audit *a, struct jbuf *b)
 {
-    mdf(b, "\n## Skipped raw lines\n");
+    jb_printf(b, "\n## Skipped raw lines\n");
     if (a->nfiles == 0) {
-        mdf(b, "- no raw files\n");
+        jb_printf(b, "- no raw files\n");
         return;
     }
-    mdf(b, "| file | lines | used | malformed | torn last line | invalid |\n|---|---:|---:|---:|---:|---:|\n");
+    jb_printf(b, "| file | lines | used | malformed | torn last line | invalid |\n|---|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < a->nfiles; i++) {
         const struct audit_file *f = &a->files[i];
         if (f->unreadable) {
-            mdf(b, "| %s | - | 0 | unreadable | - | - |\n", f->name);
+            jb_printf(b, "| %s | - | 0 | unreadable | - | - |\n", f->name);
             continue;
         }
-        mdf(b, "| %s | %llu | %llu | %llu | %llu | %llu |\n", f->name, (unsigned long long)f->lines,
+        jb_printf(b, "| %s | %llu | %llu | %llu | %llu | %llu |\n", f->name, (unsigned long long)f->lines,
             (unsigned long long)f->good, (unsigned long long)f->malformed,
             (unsigned long long)f->torn, (unsigned long long)f->invalid);
     }
@@ -791,11 +770,11 @@ static void md_limits(const struct audit *a, struct jbuf *b)
 {
     if (!a->checked)
         return;
-    mdf(b, "\n## Thresholds (--strict)\n");
+    jb_printf(b, "\n## Thresholds (--strict)\n");
     if (a->passed)
-        mdf(b, "- all within limits\n");
+        jb_printf(b, "- all within limits\n");
     for (size_t i = 0; i < a->nviolations; i++)
-        mdf(b, "- FAIL: %s\n", a->violations[i]);
+        jb_printf(b, "- FAIL: %s\n", a->violations[i]);
 }
 
 void audit_render_md(const struct audit *a, struct jbuf *b)

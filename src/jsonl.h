@@ -51,6 +51,8 @@ void jb_json(struct jbuf *b, const char *key, const json_t *v);
 void jb_newline(struct jbuf *b);
 /* Raw bytes (no separators). */
 void jb_append(struct jbuf *b, const char *s, size_t n);
+/* Formatted raw text (no separators): for building Markdown and HTML. */
+void jb_printf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- appending lines to a file ---- */
 

@@ -407,27 +407,6 @@ bool report_span(const struct report *r, int64_t *t0, int64_t *t1)
 
 /* ---- text ---- */
 
-static void out(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out(struct jbuf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        jb_append(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    jb_append(b, big, (size_t)n);
-    free(big);
-}
 
 static void lit(struct jbuf *b, const char *s)
 {
@@ -461,13 +440,13 @@ static void dur(struct jbuf *b, double ms)
     if (isnan(ms))
         lit(b, "&ndash;");
     else if (fabs(ms) < 1000)
-        out(b, "%.0f ms", ms);
+        jb_printf(b, "%.0f ms", ms);
     else if (fabs(ms) < 120000)
-        out(b, "%.2f s", ms / 1000);
+        jb_printf(b, "%.2f s", ms / 1000);
     else if (fabs(ms) < 7200000)
-        out(b, "%.1f min", ms / 60000);
+        jb_printf(b, "%.1f min", ms / 60000);
     else
-        out(b, "%.2f h", ms / 3600000);
+        jb_printf(b, "%.2f h", ms / 3600000);
 }
 
 static void pct(struct jbuf *b, double v)
@@ -475,7 +454,7 @@ static void pct(struct jbuf *b, double v)
     if (isnan(v))
         lit(b, "&ndash;");
     else
-        out(b, "%.1f%%", v);
+        jb_printf(b, "%.1f%%", v);
 }
 
 static int colour(size_t app)
@@ -524,18 +503,18 @@ static void time_axis(struct jbuf *b, const struct xmap *m, double y)
 {
     double span = (double)m->width / m->scale;
     double step = nice_step(span, 10);
-    out(b, "<g class=\"ax\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", m->left, y,
+    jb_printf(b, "<g class=\"ax\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", m->left, y,
         m->left + m->width, y);
     for (double v = 0; v <= span + step / 2 && step > 0; v += step) {
         double x = m->left + v * m->scale;
         if (x > m->left + m->width + 0.5)
             break;
-        out(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y, x, y + 4);
-        out(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y + 15);
+        jb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y, x, y + 4);
+        jb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y + 15);
         if (span >= 1500)
-            out(b, "%gs", v / 1000);
+            jb_printf(b, "%gs", v / 1000);
         else
-            out(b, "%gms", v);
+            jb_printf(b, "%gms", v);
         lit(b, "</text>");
     }
     lit(b, "</g>");
@@ -553,11 +532,11 @@ static void lane_label(struct jbuf *b, const struct rp_node *n, size_t l, double
 {
     if (lh < 9 && l % (size_t)ceil(9 / lh))
         return;   /* too tight for every label */
-    out(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", GANTT_LEFT - 6, y + lh * 0.75);
+    jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", GANTT_LEFT - 6, y + lh * 0.75);
     if (n->lanes[l].is_cpu)
-        out(b, "cpu %d", n->lanes[l].cpu);
+        jb_printf(b, "cpu %d", n->lanes[l].cpu);
     else
-        out(b, "lane %d", n->lanes[l].cpu);
+        jb_printf(b, "lane %d", n->lanes[l].cpu);
     lit(b, "</text>");
 }
 
@@ -594,11 +573,11 @@ static void gantt_exact(struct jbuf *b, const struct report *r, size_t ni, const
             double y = 24 + lane * lh;
             if (t->has_enq && t->enq < t->start) {
                 double x0 = xof(m, t->enq), x1 = xof(m, t->start);
-                out(b, "<rect class=\"w\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", x0,
+                jb_printf(b, "<rect class=\"w\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", x0,
                     y + lh * 0.68, x1 - x0 < 0.5 ? 0.5 : x1 - x0, lh * 0.24);
             }
             double x0 = xof(m, t->start), x1 = xof(m, t->end);
-            out(b, "<rect class=\"r c%d%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">",
+            jb_printf(b, "<rect class=\"r c%d%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">",
                 colour(t->app), t->failed ? " f" : "", x0, y + lh * 0.08, x1 - x0 < 0.5 ? 0.5 : x1 - x0,
                 lh * 0.56);
             task_title(b, r, t);
@@ -669,7 +648,7 @@ static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, cons
             }
             if (best != cur) {
                 if (cur >= 0)
-                    out(b, "<rect class=\"r c%d\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", cur,
+                    jb_printf(b, "<rect class=\"r c%d\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", cur,
                         m->left + start, y + lh * 0.08, c - start, lh * 0.56);
                 cur = best;
                 start = c;
@@ -684,10 +663,10 @@ static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, cons
                     start = c;
                 if (!on && start >= 0) {
                     if (which == C)
-                        out(b, "<rect class=\"w\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
+                        jb_printf(b, "<rect class=\"w\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
                             m->left + start, y + lh * 0.68, c - start, lh * 0.24);
                     else
-                        out(b, "<rect class=\"fm\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
+                        jb_printf(b, "<rect class=\"fm\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
                             m->left + start, y, c - start, lh * 0.12 > 1 ? lh * 0.12 : 1);
                     start = -1;
                 }
@@ -704,19 +683,19 @@ void report_gantt_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1,
     struct xmap m = xmap_make(t0, t1, GANTT_LEFT, r->width);
     double h = 24 + (double)n->nlanes * lh + 24;
     bool binned = n->ntasks > r->exact_max;
-    out(b, "<svg class=\"gantt\" data-node=\"");
+    jb_printf(b, "<svg class=\"gantt\" data-node=\"");
     report_html_escape(b, n->name);
-    out(b, "\" data-mode=\"%s\" width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" "
+    jb_printf(b, "\" data-mode=\"%s\" width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" "
            "xmlns=\"http://www.w3.org/2000/svg\">",
         binned ? "binned" : "exact", GANTT_LEFT + r->width + 30, h, GANTT_LEFT + r->width + 30, h);
-    out(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
+    jb_printf(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
     report_html_escape(b, n->name);
-    out(b, " &middot; %zu task(s), %zu lane(s)%s</text>", n->ntasks, n->nlanes,
+    jb_printf(b, " &middot; %zu task(s), %zu lane(s)%s</text>", n->ntasks, n->nlanes,
         binned ? " &middot; aggregated per pixel column" : "");
     for (size_t l = 0; l < n->nlanes; l++) {
         double y = 24 + (double)l * lh;
         if (l % 2)
-            out(b, "<rect class=\"band\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", GANTT_LEFT, y,
+            jb_printf(b, "<rect class=\"band\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", GANTT_LEFT, y,
                 r->width, lh);
         lane_label(b, n, l, y, lh);
     }
@@ -762,9 +741,9 @@ static void host_line(struct jbuf *b, const struct rp_node *n, const struct xmap
         }
         if (col != lastcol && cnt) {
             if (!any)
-                out(b, "<polyline class=\"%s\" points=\"", cls);
+                jb_printf(b, "<polyline class=\"%s\" points=\"", cls);
             any = true;
-            out(b, "%d,%.1f ", lastcol, yof_pct(sum / cnt));
+            jb_printf(b, "%d,%.1f ", lastcol, yof_pct(sum / cnt));
             sum = 0;
             cnt = 0;
         }
@@ -827,35 +806,35 @@ void report_util_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1, 
     const struct rp_node *n = &r->nodes[ni];
     struct xmap m = xmap_make(t0, t1, GANTT_LEFT, r->width);
     int H = UTIL_TOP + UTIL_H + 24;
-    out(b, "<svg class=\"util\" data-node=\"");
+    jb_printf(b, "<svg class=\"util\" data-node=\"");
     report_html_escape(b, n->name);
-    out(b, "\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">",
+    jb_printf(b, "\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">",
         GANTT_LEFT + r->width + 30, H, GANTT_LEFT + r->width + 30, H);
-    out(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
+    jb_printf(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
     report_html_escape(b, n->name);
     if (n->cores)
-        out(b, " &middot; %d core(s)", n->cores);
+        jb_printf(b, " &middot; %d core(s)", n->cores);
     else
         lit(b, " &middot; cores unknown: process CPU shown in % of one core");
     lit(b, "</text>");
     for (int v = 0; v <= 100; v += 25) {
-        out(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, yof_pct(v),
+        jb_printf(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, yof_pct(v),
             GANTT_LEFT + r->width, yof_pct(v));
-        out(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d%%</text>", GANTT_LEFT - 6, yof_pct(v) + 4, v);
+        jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d%%</text>", GANTT_LEFT - 6, yof_pct(v) + 4, v);
     }
     if (n->nsamples) {
         double *p, bin;
         size_t nb = report_proc_bins(n, t0, t1, r->width, &p, &bin);
-        out(b, "<polygon class=\"ps\" points=\"%.1f,%.1f ", m.left, yof_pct(0));
+        jb_printf(b, "<polygon class=\"ps\" points=\"%.1f,%.1f ", m.left, yof_pct(0));
         for (size_t k = 0; k < nb; k++) {
             double xa = xof(&m, t0) + (double)k * bin * m.scale, xb = xa + bin * m.scale;
             if (xa > m.left + m.width)
                 break;
             if (xb > m.left + m.width)
                 xb = m.left + m.width;
-            out(b, "%.1f,%.1f %.1f,%.1f ", xa, yof_pct(p[k]), xb, yof_pct(p[k]));
+            jb_printf(b, "%.1f,%.1f %.1f,%.1f ", xa, yof_pct(p[k]), xb, yof_pct(p[k]));
             if (k + 1 == nb || xb >= m.left + m.width)
-                out(b, "%.1f,%.1f", xb, yof_pct(0));
+                jb_printf(b, "%.1f,%.1f", xb, yof_pct(0));
         }
         lit(b, "\"/>");
         free(p);
@@ -936,23 +915,23 @@ void report_curves_html(const struct report *r, struct jbuf *b)
         return;
     }
     if (with > np)
-        out(b, "<p class=\"note\">The first %zu of %zu sampled tasks are offered.</p>", np, with);
+        jb_printf(b, "<p class=\"note\">The first %zu of %zu sampled tasks are offered.</p>", np, with);
     else
-        out(b, "<p class=\"note\">%zu sampled task(s).</p>", np);
+        jb_printf(b, "<p class=\"note\">%zu sampled task(s).</p>", np);
     lit(b, "<label>Task <select id=\"tsel\">");
     for (size_t k = 0; k < np; k++) {
         const struct rp_task *t = &r->tasks[pick[k]];
-        out(b, "<option value=\"%zu\">", k);
+        jb_printf(b, "<option value=\"%zu\">", k);
         report_html_escape(b, t->trace_id ? t->trace_id : "(no trace_id)");
         lit(b, " &middot; ");
         report_html_escape(b, r->apps[t->app]);
         lit(b, " &middot; ");
         report_html_escape(b, r->nodes[t->node].name);
-        out(b, " &middot; pid %lld</option>", (long long)t->pid);
+        jb_printf(b, " &middot; pid %lld</option>", (long long)t->pid);
     }
     lit(b, "</select></label>");
     int W = r->width, H = 160, top = 12;
-    out(b, "<svg class=\"curve\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+    jb_printf(b, "<svg class=\"curve\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
            "xmlns=\"http://www.w3.org/2000/svg\">",
         GANTT_LEFT + W + 30, top + H + 24, GANTT_LEFT + W + 30, top + H + 24);
     for (size_t k = 0; k < np; k++) {
@@ -972,16 +951,16 @@ void report_curves_html(const struct report *r, struct jbuf *b)
         }
         struct xmap m = xmap_make(a, e > a ? e : a + 1, GANTT_LEFT, W);
         double ymax = ceil(vmax > 1 ? vmax : 1);
-        out(b, "<g class=\"tc\" id=\"tc-%zu\"%s>", k, k ? " style=\"display:none\"" : "");
+        jb_printf(b, "<g class=\"tc\" id=\"tc-%zu\"%s>", k, k ? " style=\"display:none\"" : "");
         for (int g = 0; g <= 4; g++) {
             double v = ymax * g / 4, y = top + H * (1 - v / ymax);
-            out(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, y,
+            jb_printf(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, y,
                 GANTT_LEFT + W, y);
-            out(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2g core%s</text>", GANTT_LEFT - 6, y + 4, v,
+            jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2g core%s</text>", GANTT_LEFT - 6, y + 4, v,
                 v == 1 ? "" : "s");
         }
         double xs = xof(&m, t->start), xe = xof(&m, t->end);
-        out(b, "<rect class=\"run\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>", xs, top,
+        jb_printf(b, "<rect class=\"run\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>", xs, top,
             xe - xs > 0.5 ? xe - xs : 0.5, H);
         lit(b, "<polyline class=\"cv\" points=\"");
         for (size_t i = lo; i < hi; i++) {
@@ -989,7 +968,7 @@ void report_curves_html(const struct report *r, struct jbuf *b)
             if (!(s->dt_ms > 0) || !sample_in_task(s, t))
                 continue;
             double y = top + H * (1 - (s->cpu_ms / s->dt_ms) / ymax);
-            out(b, "%.1f,%.1f %.1f,%.1f ", xofd(&m, (double)s->ts - s->dt_ms), y, xof(&m, s->ts), y);
+            jb_printf(b, "%.1f,%.1f %.1f,%.1f ", xofd(&m, (double)s->ts - s->dt_ms), y, xof(&m, s->ts), y);
         }
         lit(b, "\"/>");
         time_axis(b, &m, top + H + 2);
@@ -1036,9 +1015,9 @@ static void jcell(struct jbuf *b, const json_t *v, char kind)
     } else if (kind == '%') {
         pct(b, json_number_value(v) * 100);
     } else if (kind == 'm') {
-        out(b, "%.3g ms", json_number_value(v));
+        jb_printf(b, "%.3g ms", json_number_value(v));
     } else {
-        out(b, "%.0f", json_number_value(v));
+        jb_printf(b, "%.0f", json_number_value(v));
     }
     lit(b, "</td>");
 }
@@ -1048,7 +1027,7 @@ static void task_list(struct jbuf *b, const json_t *arr, const char *what)
     size_t n = json_array_size(arr);
     if (!n)
         return;
-    out(b, "<p>%s (%zu):", what, n);
+    jb_printf(b, "<p>%s (%zu):", what, n);
     for (size_t i = 0; i < n && i < 20; i++) {
         const json_t *t = json_array_get(arr, i);
         lit(b, i ? ", " : " ");
@@ -1056,12 +1035,12 @@ static void task_list(struct jbuf *b, const json_t *arr, const char *what)
         report_html_escape(b, id ? id : "(no trace_id)");
         const json_t *st = json_object_get(t, "status"), *sg = json_object_get(t, "signal");
         if (json_is_integer(sg))
-            out(b, " (signal %lld)", (long long)json_integer_value(sg));
+            jb_printf(b, " (signal %lld)", (long long)json_integer_value(sg));
         else if (json_is_integer(st) && json_integer_value(st))
-            out(b, " (status %lld)", (long long)json_integer_value(st));
+            jb_printf(b, " (status %lld)", (long long)json_integer_value(st));
     }
     if (n > 20)
-        out(b, ", &hellip; %zu more", n - 20);
+        jb_printf(b, ", &hellip; %zu more", n - 20);
     lit(b, "</p>");
 }
 
@@ -1089,7 +1068,7 @@ static void audit_section(const struct report *r, struct jbuf *b)
         jcell(b, jpath(a, "jitter", "max_ms"), 'm');
         jcell(b, jpath(a, "cpu_error", "abs_p50"), '%');
         jcell(b, jpath(a, "cpu_error", "abs_max"), '%');
-        out(b, "<td>%zu</td></tr>", json_array_size(json_object_get(a, "failed_tasks")));
+        jb_printf(b, "<td>%zu</td></tr>", json_array_size(json_object_get(a, "failed_tasks")));
     }
     lit(b, "</table>");
     for (size_t i = 0; i < r->nnodes; i++) {
@@ -1110,9 +1089,9 @@ static void stats_row(struct jbuf *b, const char *name, const struct rp_stats *s
 {
     lit(b, "<tr><td>");
     if (col >= 0)
-        out(b, "<span class=\"key\" style=\"background:%s\"></span>", palette[col]);
+        jb_printf(b, "<span class=\"key\" style=\"background:%s\"></span>", palette[col]);
     report_html_escape(b, name);
-    out(b, "</td><td>%zu</td><td>%zu</td><td>%zu</td><td>", s->tasks, s->ok, s->failed);
+    jb_printf(b, "</td><td>%zu</td><td>%zu</td><td>%zu</td><td>", s->tasks, s->ok, s->failed);
     dur(b, s->wait_mean);
     lit(b, "</td><td>");
     dur(b, s->wait_p95);
@@ -1138,7 +1117,7 @@ static void summary_section(const struct report *r, struct jbuf *b)
     }
     lit(b, "<h2>Summary</h2><p>Makespan (first enqueue to last end): <b>");
     dur(b, hi >= lo ? dms(hi, lo) : NAN);
-    out(b, "</b> &middot; %zu node(s) &middot; %zu task(s): %zu ok, %zu failed</p>", r->nnodes, all.tasks,
+    jb_printf(b, "</b> &middot; %zu node(s) &middot; %zu task(s): %zu ok, %zu failed</p>", r->nnodes, all.tasks,
         all.ok, all.failed);
     lit(b, "<table><tr><th>app</th><th>tasks</th><th>ok</th><th>failed</th><th>wait mean</th>"
            "<th>wait p95</th><th>run mean</th><th>run p95</th></tr>");
@@ -1186,7 +1165,7 @@ static void summary_section(const struct report *r, struct jbuf *b)
         lit(b, "<tr><td>");
         report_html_escape(b, n->name);
         if (n->cores)
-            out(b, "</td><td>%d</td><td>", n->cores);
+            jb_printf(b, "</td><td>%d</td><td>", n->cores);
         else
             lit(b, "</td><td>&ndash;</td><td>");
         pct(b, cmean);
@@ -1207,11 +1186,11 @@ static void legend(const struct report *r, struct jbuf *b)
 {
     lit(b, "<p class=\"note\">");
     for (size_t a = 0; a < r->napps && a < NCOLOURS; a++) {
-        out(b, "<span class=\"key\" style=\"background:%s\"></span>", palette[a]);
+        jb_printf(b, "<span class=\"key\" style=\"background:%s\"></span>", palette[a]);
         report_html_escape(b, r->apps[a]);
     }
     if (r->napps > NCOLOURS)
-        out(b, "<span class=\"key\" style=\"background:%s\"></span>other apps", palette[NCOLOURS]);
+        jb_printf(b, "<span class=\"key\" style=\"background:%s\"></span>other apps", palette[NCOLOURS]);
     lit(b, "<span class=\"key\" style=\"background:#c8c8c8\"></span>waiting (enqueue&rarr;start)"
            "<span class=\"key\" style=\"background:#fff;border:2px solid #d00\"></span>failed</p>");
 }
@@ -1220,9 +1199,9 @@ void report_render_html(const struct report *r, struct jbuf *b)
 {
     lit(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>tracekit report: ");
     report_html_escape(b, r->title);
-    out(b, "</title><style>%s", css);
+    jb_printf(b, "</title><style>%s", css);
     for (int c = 0; c <= NCOLOURS; c++)
-        out(b, ".c%d{fill:%s}", c, palette[c]);
+        jb_printf(b, ".c%d{fill:%s}", c, palette[c]);
     lit(b, "</style></head><body><h1>tracekit report: ");
     report_html_escape(b, r->title);
     lit(b, "</h1>");
@@ -1235,7 +1214,7 @@ void report_render_html(const struct report *r, struct jbuf *b)
     if (!any) {
         lit(b, "<p class=\"note\">No timed data.</p>");
     } else {
-        out(b, "<p class=\"note\">One row per CPU of the tasks' cpusets, else per greedy lane; a node "
+        jb_printf(b, "<p class=\"note\">One row per CPU of the tasks' cpusets, else per greedy lane; a node "
                "with more than %zu tasks is drawn per pixel column (the app with most run time wins).</p>",
             r->exact_max);
         legend(r, b);
@@ -1252,5 +1231,5 @@ void report_render_html(const struct report *r, struct jbuf *b)
     report_curves_html(r, b);
     lit(b, "<p class=\"note\">Views of an exported OpenDC workload (tasks.parquet, fragments.parquet) "
            "are not part of this report yet.</p>");
-    out(b, "<script>%s</script></body></html>\n", script);
+    jb_printf(b, "<script>%s</script></body></html>\n", script);
 }
