@@ -204,7 +204,8 @@ enum { RQ_TAKE_NONE = 0, RQ_TAKE_OK = 1, RQ_TAKE_FENCED = 2 };
  * lease (now + lease_ms), waiting up to timeout_ms (0 = do not wait).
  * held: ids this worker is running already; a task of its in-flight list
  * not among them (a reply lost to a reconnect) is returned first, with its
- * attempt unchanged. */
+ * attempt unchanged.  So the takes of one worker (all its threads) must be
+ * serialised, and held must list every task the worker holds. */
 int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *held,
             size_t nheld, int timeout_ms, int lease_ms, struct rq_task *t);
 
