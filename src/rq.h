@@ -178,6 +178,8 @@ enum { RQ_REG_OK = 0, RQ_REG_BUSY = 1, RQ_REG_CONFLICT = 2 };
 /* Register (or re-register) a worker as the owner of its node.  A dead
  * previous owner is reaped first; capacity and run_count are recomputed
  * from the tasks actually committed to the node (no stale SETNX, B11).
+ * With a --parallel lower than what is committed, tasks still queued on the
+ * node go back to the head of q:pending.
  * RQ_REG_BUSY: another live worker owns the node; RQ_REG_CONFLICT: this
  * worker id is registered for another node.  *owner (may be NULL) gets the
  * other worker's id (malloc'd). */
