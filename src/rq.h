@@ -178,6 +178,8 @@ enum { RQ_REG_OK = 0, RQ_REG_BUSY = 1, RQ_REG_CONFLICT = 2 };
 /* Register (or re-register) a worker as the owner of its node.  A dead
  * previous owner is reaped first; capacity and run_count are recomputed
  * from the tasks actually committed to the node (no stale SETNX, B11).
+ * With a --parallel lower than what is committed, tasks still queued on the
+ * node go back to the head of q:pending.
  * RQ_REG_BUSY: another live worker owns the node; RQ_REG_CONFLICT: this
  * worker id is registered for another node.  *owner (may be NULL) gets the
  * other worker's id (malloc'd). */
@@ -204,7 +206,8 @@ enum { RQ_TAKE_NONE = 0, RQ_TAKE_OK = 1, RQ_TAKE_FENCED = 2 };
  * lease (now + lease_ms), waiting up to timeout_ms (0 = do not wait).
  * held: ids this worker is running already; a task of its in-flight list
  * not among them (a reply lost to a reconnect) is returned first, with its
- * attempt unchanged. */
+ * attempt unchanged.  So the takes of one worker (all its threads) must be
+ * serialised, and held must list every task the worker holds. */
 int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *held,
             size_t nheld, int timeout_ms, int lease_ms, struct rq_task *t);
 

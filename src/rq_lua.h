@@ -23,11 +23,12 @@ static const char LUA_PRELUDE[] =
     /* integers as text without an exponent (Lua numbers are doubles) */
     "local function int(v) return string.format('%d', v) end\n"
     "local function num(v) return tonumber(v) or 0 end\n"
-    /* wake a scheduler waiting in rq_wait() (a list, so a wake-up sent
-     * while nobody waits is not lost; at most one is kept) */
+    /* wake a scheduler waiting in rq_wait(): a list, so a wake-up sent
+     * while nobody waits is not lost; at most 8 are kept, so a burst of
+     * changes wakes several schedulers, and costs at most 8 idle rounds */
     "local function wake()\n"
     "  redis.call('RPUSH', P..'wake', 1)\n"
-    "  redis.call('LTRIM', P..'wake', 0, 0)\n"
+    "  redis.call('LTRIM', P..'wake', 0, 7)\n"
     "end\n"
     /* every state change other than a placement: new version, no batch of
      * placements can chain onto it (see LUA_PLACE), and a wake-up */
@@ -285,6 +286,24 @@ static const char LUA_REGISTER[] =
     "if cur and cur ~= W then\n"
     "  if redis.call('EXISTS', P..'alive:'..cur) == 1 then return {'busy', cur} end\n"
     "  reap_worker(cur, 'crash', tonumber(ARGV[10]))\n"
+    "end\n"
+    /* a lower --parallel than what is committed: tasks still queued on the
+     * node (youngest first) go back to the head of q:pending (B9) */
+    "local par = tonumber(ARGV[8])\n"
+    "if par > 0 then\n"
+    "  local committed = redis.call('LLEN', P..'q:'..node)\n"
+    "  for _, id in ipairs(redis.call('LRANGE', P..'inflight:'..W, 0, -1)) do\n"
+    "    local f = redis.call('HMGET', P..'task:'..id, 'state', 'node')\n"
+    "    if (f[1] == 'placed' or f[1] == 'running') and f[2] == node then\n"
+    "      committed = committed + 1\n"
+    "    end\n"
+    "  end\n"
+    "  while committed > par do\n"
+    "    local id = redis.call('RPOP', P..'q:'..node)\n"
+    "    if not id then break end\n"
+    "    requeue(id, 'unsent', 0)\n"
+    "    committed = committed - 1\n"
+    "  end\n"
     "end\n"
     /* recompute from what is really committed to the node */
     "local used, usedmem, n = 0, 0, 0\n"

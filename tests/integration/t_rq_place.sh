@@ -13,14 +13,15 @@ N=3000
 P=tk:hammer
 
 check "enqueue $N tasks of 1..3 units" "$RQ" enqueue $N 3 0
-"$RQ" register n1 w1 400 0 600000
-"$RQ" register n2 w2 600 150 600000   # at most 150 tasks on n2
-"$RQ" register n3 w3 300 0 600000
-
-# Phase 1: no completions, so ~650 placements are contended until the
-# capacity runs out.
-"$RQ" placer Mem 8 700 0 >"$T/p1.out" 2>&1 & p1=$!
-"$RQ" placer ActiveServers 1 700 0 >"$T/p2.out" 2>&1 & p2=$!
+# Phase 1: no completions, so ~1500 placements are contended until the
+# capacity runs out.  Both schedulers start first and wait (there are no
+# nodes yet); registering the nodes wakes both at once.
+"$RQ" placer Mem 8 1500 0 >"$T/p1.out" 2>&1 & p1=$!
+"$RQ" placer ActiveServers 1 1500 0 >"$T/p2.out" 2>&1 & p2=$!
+sleep 0.5
+"$RQ" register n1 w1 1000 0 600000
+"$RQ" register n2 w2 1200 300 600000   # at most 300 tasks on n2
+"$RQ" register n3 w3 800 0 600000
 bad=0
 for i in $(seq 1 10); do
   "$RQ" audit >>"$T/audit.out" 2>&1 || bad=$((bad + 1))
@@ -34,22 +35,22 @@ check "audit after the race" "$RQ" audit
 placed=$(( $(awk '{print $2}' "$T/p1.out") + $(awk '{print $2}' "$T/p2.out") ))
 committed=$(( $(rcli LLEN $P:q:n1) + $(rcli LLEN $P:q:n2) + $(rcli LLEN $P:q:n3) ))
 check "placed ($placed) = tasks on the node queues ($committed)" test "$placed" = "$committed"
-# Which scheduler wins each placement is timing; one placing everything is
-# legal.  Say so rather than fail when the two did not overlap this time.
-n1=$(awk '{print $2}' "$T/p1.out"); n2=$(awk '{print $2}' "$T/p2.out")
-if [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ]; then ok "both schedulers placed tasks ($n1 + $n2)"
-else skip "the two schedulers did not overlap this time ($n1 + $n2); the consistency checks above still hold"; fi
+# Evidence that they really raced: both placed tasks, or one had decisions
+# refused because the other had changed the state.
+conflicts=$(( $(awk '{print $4}' "$T/p1.out") + $(awk '{print $4}' "$T/p2.out") ))
+both=$([ "$(awk '{print $2}' "$T/p1.out")" -gt 0 ] && [ "$(awk '{print $2}' "$T/p2.out")" -gt 0 ] && echo 1 || echo 0)
+check "the schedulers raced (both placed: $both, refused decisions: $conflicts)" test "$both" = 1 -o "$conflicts" -gt 0
 for n in n1 n2 n3; do
   cap=$(rcli GET $P:cap:$n)
   check "$n: free units never below 0 (cap $cap)" test "$cap" -ge 0
 done
-check "n2: --parallel 150 respected" test "$(rcli GET $P:run_count:n2)" -le 150
+check "n2: --parallel 300 respected" test "$(rcli GET $P:run_count:n2)" -le 300
 check "the rest is still pending" test "$(rcli LLEN $P:q:pending)" = $((N - placed))
 
 # Phase 2: workers complete tasks while both schedulers keep placing.
-"$RQ" worker n1 w1 400 4 3000 $N >"$T/w1.out" 2>&1 & w1=$!
-"$RQ" worker n2 w2 600 3 3000 $N >"$T/w2.out" 2>&1 & w2=$!
-"$RQ" worker n3 w3 300 2 3000 $N >"$T/w3.out" 2>&1 & w3=$!
+"$RQ" worker n1 w1 1000 4 3000 $N >"$T/w1.out" 2>&1 & w1=$!
+"$RQ" worker n2 w2 1200 3 3000 $N >"$T/w2.out" 2>&1 & w2=$!
+"$RQ" worker n3 w3 800 2 3000 $N >"$T/w3.out" 2>&1 & w3=$!
 "$RQ" placer Mem 8 0 $N >"$T/p3.out" 2>&1 & p3=$!
 "$RQ" placer ActiveServers 1 0 $N >"$T/p4.out" 2>&1 & p4=$!
 bad=0

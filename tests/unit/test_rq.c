@@ -476,11 +476,15 @@ static void test_wait_for_news(void **state)
     rq_purge(q);
     reg(q, "n1", "w1", 1, 0, 0, 10000);
     int64_t a = enq(q, "{}");
+    /* two wake-ups are kept (registration, enqueue): two schedulers could
+     * be woken by them */
     assert_int_equal(rq_wait(q, 1), 1);
+    assert_int_equal(rq_wait(q, 1), 1);
+    assert_int_equal(rq_wait(q, 1), 0);
     assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_OK);
     struct rq_task t;
     assert_int_equal(rq_take(q, "w1", "n1", NULL, 0, 0, 5000, &t), RQ_TAKE_OK);
-    assert_int_equal(rq_wait(q, 1), 0);
+    assert_int_equal(rq_wait(q, 1), 0); /* placing and taking wake nobody */
     assert_int_equal(rq_complete(q, "w1", a, 1, true, 0), RQ_DONE_OK);
     assert_int_equal(rq_wait(q, 1), 1);
     rq_task_free(&t);
@@ -674,6 +678,32 @@ static void test_register_rules(void **state)
     assert_int_equal(raw_int("GET %scap:n1", rq_prefix(q)), 1);
     assert_int_equal(raw_int("GET %srun_count:n1", rq_prefix(q)), 1);
     assert_consistent(q);
+
+    /* re-registering with a lower --parallel hands queued tasks back */
+    reg(q, "n5", "w5", 10, 0, 0, 10000);
+    int64_t x = enq(q, "{}"), y = enq(q, "{}"), z = enq(q, "{}");
+    assert_int_equal(place(q, x, "n5", -1, NULL), RQ_P_OK);
+    assert_int_equal(place(q, y, "n5", -1, NULL), RQ_P_OK);
+    assert_int_equal(place(q, z, "n5", -1, NULL), RQ_P_OK);
+    struct rq_task t;
+    assert_int_equal(rq_take(q, "w5", "n5", NULL, 0, 0, 5000, &t), RQ_TAKE_OK);
+    assert_int_equal(t.id, x);
+    rq_task_free(&t);
+    reg(q, "n5", "w5", 10, 2, 0, 10000);
+    assert_int_equal(raw_int("LLEN %sq:n5", rq_prefix(q)), 1);
+    assert_int_equal(raw_int("LINDEX %sq:n5 0", rq_prefix(q)), y);
+    assert_int_equal(raw_int("LINDEX %sq:pending 0", rq_prefix(q)), z);
+    assert_int_equal(raw_int("GET %srun_count:n5", rq_prefix(q)), 2);
+    assert_int_equal(raw_int("GET %scap:n5", rq_prefix(q)), 8);
+    assert_consistent(q);
+    reg(q, "n5", "w5", 10, 1, 0, 10000); /* the running task stays */
+    assert_int_equal(raw_int("LLEN %sq:n5", rq_prefix(q)), 0);
+    assert_int_equal(raw_int("LINDEX %sq:pending 0", rq_prefix(q)), y);
+    assert_int_equal(raw_int("LINDEX %sq:pending 1", rq_prefix(q)), z);
+    assert_int_equal(rq_complete(q, "w5", x, 1, true, 0), RQ_DONE_OK);
+    assert_consistent(q);
+    assert_int_equal(rq_reject(q, y, "test"), 1);
+    assert_int_equal(rq_reject(q, z, "test"), 1);
 
     /* a new worker replacing a dead one takes over a clean node */
     reg(q, "n3", "w3", 2, 0, 0, 150);
