@@ -809,14 +809,6 @@ static void j_ms(struct jbuf *b, const char *key, double v)
         cts_put_ms(b, key, v);
 }
 
-static void j_opt_int(struct jbuf *b, const char *key, bool has, int64_t v)
-{
-    if (has)
-        jb_int(b, key, v);
-    else
-        jb_null(b, key);
-}
-
 void audit_render_json(const struct audit *a, struct jbuf *b)
 {
     jb_obj_open(b, NULL);
@@ -874,9 +866,9 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
             continue;
         jb_obj_open(b, NULL);
         jb_str(b, "trace_id", a->invs[t].trace_id);
-        j_opt_int(b, "pid", a->invs[t].has_pid, a->invs[t].pid);
-        j_opt_int(b, "duration_ms", a->tasks[t].has_window, a->tasks[t].duration_ms);
-        j_opt_int(b, "status", a->invs[t].has_status, a->invs[t].status);
+        jb_opt_int(b, "pid", a->invs[t].has_pid, a->invs[t].pid);
+        jb_opt_int(b, "duration_ms", a->tasks[t].has_window, a->tasks[t].duration_ms);
+        jb_opt_int(b, "status", a->invs[t].has_status, a->invs[t].status);
         jb_obj_close(b);
     }
     jb_arr_close(b);
@@ -921,9 +913,9 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
             continue;
         jb_obj_open(b, NULL);
         jb_str(b, "trace_id", v->trace_id);
-        j_opt_int(b, "pid", v->has_pid, v->pid);
-        j_opt_int(b, "status", v->has_status, v->status);
-        j_opt_int(b, "signal", v->has_signal, v->signal);
+        jb_opt_int(b, "pid", v->has_pid, v->pid);
+        jb_opt_int(b, "status", v->has_status, v->status);
+        jb_opt_int(b, "signal", v->has_signal, v->signal);
         jb_str(b, "error", v->error);
         jb_obj_close(b);
     }
@@ -942,7 +934,7 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
     jb_obj_open(b, "clock");
     j_ms(b, "offset_ms", a->ctx.has_clock_offset ? a->ctx.clock_offset_ms : NAN);
     jb_uint(b, "enqueue_after_start", a->enqueue_after_start);
-    j_opt_int(b, "max_enqueue_lead_ms", a->enqueue_after_start > 0, a->max_enqueue_lead_ms);
+    jb_opt_int(b, "max_enqueue_lead_ms", a->enqueue_after_start > 0, a->max_enqueue_lead_ms);
     jb_uint(b, "wall_steps", c ? c->wall_steps : 0);
     jb_obj_close(b);
 
@@ -967,16 +959,16 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
         const struct cts_inv *v = &a->invs[t];
         jb_obj_open(b, NULL);
         jb_str(b, "trace_id", v->trace_id);
-        j_opt_int(b, "pid", v->has_pid, v->pid);
-        j_opt_int(b, "start_ticks", v->has_start_ticks, v->start_ticks);
-        j_opt_int(b, "status", v->has_status, v->status);
+        jb_opt_int(b, "pid", v->has_pid, v->pid);
+        jb_opt_int(b, "start_ticks", v->has_start_ticks, v->start_ticks);
+        jb_opt_int(b, "status", v->has_status, v->status);
         jb_bool(b, "failed", k->failed);
-        j_opt_int(b, "duration_ms", k->has_window, k->duration_ms);
+        jb_opt_int(b, "duration_ms", k->has_window, k->duration_ms);
         jb_uint(b, "samples", k->samples);
         jb_uint(b, "processes", k->idents);
         j_num(b, "coverage", k->has_coverage ? k->coverage : NAN);
-        j_opt_int(b, "first_sample_delay_ms", k->samples && v->has_start, k->first_delay_ms);
-        j_opt_int(b, "last_sample_gap_ms", k->samples && v->has_end, k->last_gap_ms);
+        jb_opt_int(b, "first_sample_delay_ms", k->samples && v->has_start, k->first_delay_ms);
+        jb_opt_int(b, "last_sample_gap_ms", k->samples && v->has_end, k->last_gap_ms);
         j_ms(b, "cpu_exact_ms", v->has_cpu ? v->cpu_exact_ms : NAN);
         j_ms(b, "cpu_samples_ms", k->samples ? k->cpu_samples_ms : NAN);
         j_num(b, "cpu_rel_error", k->has_cpu_err ? k->cpu_rel_err : NAN);

@@ -280,14 +280,8 @@ void cts_rec_json(struct jbuf *b, const struct cts_rec *r)
         jb_null(b, "dt_ms");
         jb_null(b, "cpu_ms");
     }
-    if (r->has_rss)
-        jb_int(b, "rss_kb", r->rss_kb);
-    else
-        jb_null(b, "rss_kb");
-    if (r->has_start)
-        jb_int(b, "start_ticks", r->start_ticks);
-    else
-        jb_null(b, "start_ticks");
+    jb_opt_int(b, "rss_kb", r->has_rss, r->rss_kb);
+    jb_opt_int(b, "start_ticks", r->has_start, r->start_ticks);
     if (r->comm)
         jb_str(b, "comm", r->comm);
     jb_obj_close(b);

@@ -252,6 +252,14 @@ void jb_null(struct jbuf *b, const char *key)
     jb_append(b, "null", 4);
 }
 
+void jb_opt_int(struct jbuf *b, const char *key, bool has, int64_t v)
+{
+    if (has)
+        jb_int(b, key, v);
+    else
+        jb_null(b, key);
+}
+
 void jb_raw(struct jbuf *b, const char *key, const char *json)
 {
     prefix(b, key);

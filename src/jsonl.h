@@ -44,6 +44,8 @@ void jb_str(struct jbuf *b, const char *key, const char *s);
 void jb_strn(struct jbuf *b, const char *key, const char *s, size_t n);
 void jb_bool(struct jbuf *b, const char *key, bool v);
 void jb_null(struct jbuf *b, const char *key);
+/* v when has, else null (jb_str already writes null for a NULL string). */
+void jb_opt_int(struct jbuf *b, const char *key, bool has, int64_t v);
 /* Insert already-encoded JSON text as a value. */
 void jb_raw(struct jbuf *b, const char *key, const char *json);
 /* Append a jansson value (used when re-emitting records read from disk). */

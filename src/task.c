@@ -80,22 +80,6 @@ const char *app_from_argv0(const char *argv0)
     return base && base[1] ? base + 1 : argv0;
 }
 
-static void str_or_null(struct jbuf *b, const char *key, const char *v)
-{
-    if (v)
-        jb_str(b, key, v);
-    else
-        jb_null(b, key);
-}
-
-static void int_or_null(struct jbuf *b, const char *key, bool has, int64_t v)
-{
-    if (has)
-        jb_int(b, key, v);
-    else
-        jb_null(b, key);
-}
-
 void task_record_json(const struct task_record *r, struct jbuf *b)
 {
     jb_obj_open(b, NULL);
@@ -112,16 +96,16 @@ void task_record_json(const struct task_record *r, struct jbuf *b)
     jb_str(b, "stage", r->stage);
     jb_str(b, "method", "CLI");
     jb_str(b, "path", r->path);
-    str_or_null(b, "input", r->input);
-    str_or_null(b, "output", r->output);
-    int_or_null(b, "pid", r->pid > 0, r->pid);
-    str_or_null(b, "cpuset", r->cpuset);
-    int_or_null(b, "bytes_in", r->has_bytes, r->bytes_in);
-    int_or_null(b, "bytes_out", r->has_bytes, r->bytes_out);
+    jb_str(b, "input", r->input);
+    jb_str(b, "output", r->output);
+    jb_opt_int(b, "pid", r->pid > 0, r->pid);
+    jb_str(b, "cpuset", r->cpuset);
+    jb_opt_int(b, "bytes_in", r->has_bytes, r->bytes_in);
+    jb_opt_int(b, "bytes_out", r->has_bytes, r->bytes_out);
     jb_int(b, "status", r->status);
     /* ours */
-    int_or_null(b, "start_ticks", r->has_start_ticks, (int64_t)r->start_ticks);
-    int_or_null(b, "signal", r->signal > 0, r->signal);
+    jb_opt_int(b, "start_ticks", r->has_start_ticks, (int64_t)r->start_ticks);
+    jb_opt_int(b, "signal", r->signal > 0, r->signal);
     if (r->has_cpu) {
         jb_fixed(b, "cpu_user_ms", r->cpu_user_ms, 3);
         jb_fixed(b, "cpu_sys_ms", r->cpu_sys_ms, 3);
@@ -129,7 +113,7 @@ void task_record_json(const struct task_record *r, struct jbuf *b)
         jb_null(b, "cpu_user_ms");
         jb_null(b, "cpu_sys_ms");
     }
-    int_or_null(b, "max_rss_kb", r->max_rss_kb >= 0, r->max_rss_kb);
+    jb_opt_int(b, "max_rss_kb", r->max_rss_kb >= 0, r->max_rss_kb);
     jb_arr_open(b, "argv");
     for (char *const *a = r->argv; a && *a; a++)
         jb_str(b, NULL, *a);
@@ -137,12 +121,12 @@ void task_record_json(const struct task_record *r, struct jbuf *b)
     jb_str(b, "app", r->app);
     jb_int(b, "cpu_units", r->cpu_units);
     jb_str(b, "cpu_binding", r->cpu_binding);
-    str_or_null(b, "cpuset_applied", r->cpuset_applied);
-    int_or_null(b, "cpu_weight_applied", r->cpu_weight_applied >= 0, r->cpu_weight_applied);
-    int_or_null(b, "cpu_quota_applied", r->cpu_quota_applied >= 0, r->cpu_quota_applied);
-    str_or_null(b, "cgroup", r->cgroup);
+    jb_str(b, "cpuset_applied", r->cpuset_applied);
+    jb_opt_int(b, "cpu_weight_applied", r->cpu_weight_applied >= 0, r->cpu_weight_applied);
+    jb_opt_int(b, "cpu_quota_applied", r->cpu_quota_applied >= 0, r->cpu_quota_applied);
+    jb_str(b, "cgroup", r->cgroup);
     jb_int(b, "attempt", r->attempt);
-    str_or_null(b, "error", r->error);
+    jb_str(b, "error", r->error);
     jb_obj_close(b);
 }
 
