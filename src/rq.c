@@ -24,12 +24,12 @@
 
 enum {
     S_ENQUEUE, S_PLACE, S_TAKE, S_HEARTBEAT, S_COMPLETE, S_REAP, S_REGISTER, S_LEAVE,
-    S_STATE, S_REJECT, S_AUDIT, S_COUNT
+    S_STATE, S_REJECT, S_AUDIT, S_COUNTS, S_COUNT
 };
 
 static const char *const script_body[S_COUNT] = {
     LUA_ENQUEUE, LUA_PLACE, LUA_TAKE, LUA_HEARTBEAT, LUA_COMPLETE, LUA_REAP,
-    LUA_REGISTER, LUA_LEAVE, LUA_STATE, LUA_REJECT, LUA_AUDIT,
+    LUA_REGISTER, LUA_LEAVE, LUA_STATE, LUA_REJECT, LUA_AUDIT, LUA_COUNTS,
 };
 
 /* Ids reserved per INCRBY of the task counter. */
@@ -1293,31 +1293,21 @@ int rq_clock_offset(struct rq *q, int samples, double *offset_ms, double *rtt_ms
 int rq_counts(struct rq *q, struct rq_counts *c)
 {
     memset(c, 0, sizeof *c);
-    char key[300];
-    snprintf(key, sizeof key, "%sstats", q->prefix);
-    const char *argv[2] = {"HGETALL", key};
     int rc;
-    redisReply *r = command(q, 2, argv, NULL, &rc);
+    redisReply *r = eval(q, S_COUNTS, 0, NULL, NULL, &rc);
     if (!r)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY)
-        return bad_reply(q, r, "HGETALL");
-    static const char *names[] = {"enqueued", "placed", "done", "failed", "dead",
-                                  "rejected", "requeued", "superseded"};
+        return bad_reply(q, r, "counts");
+    static const char *names[] = {"enqueued", "placed", "done", "failed", "dead", "rejected",
+                                  "requeued", "superseded", "pending", "queued", "running"};
     int64_t *fields[] = {&c->enqueued, &c->placed, &c->done, &c->failed, &c->dead,
-                         &c->rejected, &c->requeued, &c->superseded};
+                         &c->rejected, &c->requeued, &c->superseded, &c->pending,
+                         &c->queued, &c->running};
     for (size_t i = 0; i + 1 < r->elements; i += 2)
         for (size_t k = 0; k < ARRAY_LEN(names); k++)
             if (!strcmp(rstr(r->element[i]), names[k]))
                 rint_(r->element[i + 1], fields[k]);
-    freeReplyObject(r);
-    snprintf(key, sizeof key, "%sq:pending", q->prefix);
-    const char *llen[2] = {"LLEN", key};
-    r = command(q, 2, llen, NULL, &rc);
-    if (!r)
-        return rc;
-    if (!rint_(r, &c->pending))
-        return bad_reply(q, r, "LLEN");
     freeReplyObject(r);
     return 0;
 }

@@ -235,7 +235,10 @@ int rq_clock_offset(struct rq *q, int samples, double *offset_ms, double *rtt_ms
 struct rq_counts {
     int64_t enqueued, placed, done, failed, dead, rejected, requeued, superseded;
     int64_t pending;     /* LLEN q:pending */
+    int64_t queued;      /* placed on a node, not yet taken (sum of LLEN q:NODE) */
+    int64_t running;     /* taken by a worker (sum of LLEN inflight:WORKER) */
 };
+/* One atomic read of the counters. */
 int rq_counts(struct rq *q, struct rq_counts *c);
 
 /* The ledger: one JSON record per finished task (done, failed, dead,

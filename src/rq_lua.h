@@ -359,6 +359,23 @@ static const char LUA_STATE[] =
     "out[#out + 1] = redis.call('LLEN', P..'q:pending')\n"
     "return out\n";
 
+/* ARGV: P.  Counters in one atomic read: the stats hash (flat), then
+ * LLEN q:pending, tasks queued on nodes (sum of LLEN q:NODE) and tasks in
+ * flight (sum of LLEN inflight:WORKER). */
+static const char LUA_COUNTS[] =
+    "local out = redis.call('HGETALL', P..'stats')\n"
+    "local queued, running = 0, 0\n"
+    "for _, n in ipairs(redis.call('SMEMBERS', P..'nodes')) do\n"
+    "  queued = queued + redis.call('LLEN', P..'q:'..n)\n"
+    "end\n"
+    "for _, w in ipairs(redis.call('HKEYS', P..'workers')) do\n"
+    "  running = running + redis.call('LLEN', P..'inflight:'..w)\n"
+    "end\n"
+    "out[#out + 1] = 'pending'; out[#out + 1] = tostring(redis.call('LLEN', P..'q:pending'))\n"
+    "out[#out + 1] = 'queued'; out[#out + 1] = tostring(queued)\n"
+    "out[#out + 1] = 'running'; out[#out + 1] = tostring(running)\n"
+    "return out\n";
+
 /* ARGV: P, id, reason.  Returns 1 if the head was rejected, else 0. */
 static const char LUA_REJECT[] =
     "local id = ARGV[2]\n"

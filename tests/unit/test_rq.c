@@ -282,6 +282,8 @@ static void test_enqueue_body(void **state)
     assert_int_equal(rq_counts(q, &c), 0);
     assert_int_equal(c.enqueued, 5);
     assert_int_equal(c.pending, 5);
+    assert_int_equal(c.queued, 0);
+    assert_int_equal(c.running, 0);
     assert_consistent(q);
     assert_true(rq_purge(q) > 0);
     assert_int_equal(raw_int("EXISTS %sq:pending", rq_prefix(q)), 0);
@@ -395,6 +397,10 @@ static void test_take_complete(void **state)
     int64_t held = a;
     assert_int_equal(rq_take(q, "w1", "n1", &held, 1, 0, 5000, &t2), RQ_TAKE_NONE);
     assert_consistent(q);
+    struct rq_counts rc0;
+    assert_int_equal(rq_counts(q, &rc0), 0);
+    assert_int_equal(rc0.running, 1);
+    assert_int_equal(rc0.queued, 0);
 
     assert_int_equal(rq_complete(q, "w1", a, 2, true, 0), RQ_DONE_SUPERSEDED); /* wrong attempt */
     assert_int_equal(rq_complete(q, "w9", a, 1, true, 0), RQ_DONE_SUPERSEDED); /* wrong worker */
