@@ -24,7 +24,7 @@ UNITS    := $(UNITSRC:tests/unit/%.c=build/asan/%)
 BENCHSRC := $(wildcard bench/*/*.c)
 BENCHES  := $(BENCHSRC:bench/%.c=build/bench/%)
 
-.PHONY: all asan units benches test demo install clean check-tests \
+.PHONY: all asan units benches test demo install man clean check-tests \
         start-collect stop-collect parse
 .DEFAULT_GOAL := all
 
@@ -61,7 +61,7 @@ build/obj build/asan/obj:
 # The README's two commands.  Each installs what it needs first.
 test:
 	@scripts/install-deps test
-	@$(MAKE) --no-print-directory all asan units benches
+	@$(MAKE) --no-print-directory all asan units benches man
 	@tests/run.sh
 
 demo:
@@ -69,9 +69,24 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
-install: build/tracekit
-	install -d $(DESTDIR)$(PREFIX)/bin
+# Man pages are made from the binary's own --help texts (scripts/mkman) plus
+# man/*.man, so they cannot drift from the options.
+man: build/tracekit scripts/mkman $(wildcard man/*.man)
+	@rm -rf build/man
+	scripts/mkman build/tracekit build/man
+
+# The binary, its man pages, bash completion, the systemd units (not
+# enabled) and the guide.  systemd's unit folder is $(PREFIX)/lib/systemd/system.
+install: build/tracekit man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/tracekit
 	install -m 0755 build/tracekit $(DESTDIR)$(PREFIX)/bin/tracekit
+	install -m 0644 build/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 dist/bash-completion/tracekit $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tracekit
+	for u in dist/systemd/*.service; do \
+	  sed 's|@BINDIR@|$(PREFIX)/bin|g' $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; done
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tracekit/
 
 clean:
 	rm -rf build

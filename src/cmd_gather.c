@@ -41,7 +41,8 @@ static void usage(FILE *out)
             "                'tracekit parse --ship': files are downloaded, sizes and SHA-256\n"
             "                checked, and laid out as with --from.  URL as redis://[:PW@]HOST:PORT/DB\n"
             "  --redis-password-file F  the Redis password, first line of F\n"
-            "  --quiet       print nothing but errors\n");
+            "  --quiet       print nothing but errors\n"
+            "  -h, --help    this text\n");
 }
 
 enum { OPT_RUN_ID = 1000, OPT_OUTPUT, OPT_FROM, OPT_QUIET, OPT_REDIS, OPT_REDIS_PWFILE };

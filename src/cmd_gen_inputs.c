@@ -41,7 +41,8 @@ static void usage(FILE *out)
             "  --preset NAME       x264 preset (default: veryfast)\n"
             "  --bitrate RATE      target bit rate like 2M or 800k (default: 2M)\n"
             "  --force             regenerate files that already exist\n"
-            "  --ffmpeg PATH       (default: ffmpeg)   --ffprobe PATH  (default: ffprobe)\n"
+            "  --ffmpeg PATH       (default: ffmpeg)\n"
+            "  --ffprobe PATH      (default: ffprobe)\n"
             "  -q, --quiet         print only the summary line\n"
             "  -h, --help          this text\n");
 }

@@ -43,6 +43,7 @@ static void usage(FILE *out)
             "  --interval-ms MS    sampling interval for the jitter figures (default: from\n"
             "                      node_meta.json or collector.json, else the median interval)\n"
             "  --quiet             print nothing but errors\n"
+            "  -h, --help          this text\n"
             "\n"
             "Checks (exit status 1 when a limit is exceeded; any limit implies --strict):\n"
             "  --strict            check limits; alone it means --max-unsampled 0\n"

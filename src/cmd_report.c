@@ -29,6 +29,7 @@ static void usage(FILE *out)
             "                 folder with one sub-folder per node (tracekit gather)\n"
             "  --output FILE  where to write (default DIR/report.html)\n"
             "  --quiet        print nothing but errors\n"
+            "  -h, --help     this text\n"
             "\n"
             "Views of an exported OpenDC workload (Parquet) are not available yet.\n");
 }

@@ -3,7 +3,9 @@
 #include "log.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct command {
@@ -28,7 +30,7 @@ static const struct command commands[] = {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tracekit [--version] [--help] COMMAND [ARGS]\n"
+            "usage: tracekit [--version] [--help] [--log-file FILE] COMMAND [ARGS]\n"
             "\n"
             "Record what a workload did (tasks, processes, host) and turn it into\n"
             "clean traces and OpenDC workloads.\n"
@@ -36,7 +38,14 @@ static void usage(FILE *out)
             "Commands:\n");
     for (const struct command *c = commands; c->name; c++)
         fprintf(out, "  %-12s %s\n", c->name, c->summary);
-    fprintf(out, "\n'tracekit help COMMAND' or 'tracekit COMMAND --help' shows a command's options.\n");
+    fprintf(out,
+            "\n"
+            "Options:\n"
+            "  --log-file FILE  also append every log line to FILE (default: $TRACEKIT_LOG_FILE)\n"
+            "\n"
+            "Log lines go to stderr: UTC time, level, command, message.\n"
+            "'tracekit help COMMAND' or 'tracekit COMMAND --help' shows a command's options;\n"
+            "'man tracekit-COMMAND' the same with more detail.\n");
 }
 
 static const struct command *find(const char *name)
@@ -47,8 +56,44 @@ static const struct command *find(const char *name)
     return NULL;
 }
 
+/* --log-file FILE (or --log-file=FILE) before the command, else
+ * $TRACEKIT_LOG_FILE.  Consumes the option; returns 0, or -1 after a message. */
+static int global_log_file(int *argc, char ***argv)
+{
+    const char *path = NULL;
+    char **v = *argv;
+    int skip = 0;
+    if (*argc >= 2 && !strncmp(v[1], "--log-file=", 11)) {
+        path = v[1] + 11;
+        skip = 1;
+    } else if (*argc >= 2 && !strcmp(v[1], "--log-file")) {
+        if (*argc < 3) {
+            fprintf(stderr, "tracekit: --log-file needs a FILE\n");
+            return -1;
+        }
+        path = v[2];
+        skip = 2;
+    } else {
+        const char *env = getenv("TRACEKIT_LOG_FILE");
+        if (env && *env)
+            path = env;
+    }
+    if (path && log_set_file(path) < 0) {
+        fprintf(stderr, "tracekit: cannot open the log file '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (skip) {
+        v[skip] = v[0];
+        *argv = v + skip;
+        *argc -= skip;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (global_log_file(&argc, &argv) < 0)
+        return TK_EXIT_USAGE;
     if (argc < 2) {
         usage(stderr);
         return TK_EXIT_USAGE;
@@ -82,5 +127,7 @@ int main(int argc, char **argv)
         return TK_EXIT_USAGE;
     }
     log_set_command(c->name);
-    return c->fn(argc - 1, argv + 1);
+    int rc = c->fn(argc - 1, argv + 1);
+    log_close();
+    return rc;
 }
