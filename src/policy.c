@@ -45,7 +45,11 @@ bool policy_filter_pass(const struct pol_filter *f, const struct pol_host *h,
     case PF_COMPUTE:
         return h->up;
     case PF_CAPACITY:
+        /* exactly what the placement script enforces, memory included:
+         * a host it would refuse must never be chosen */
         if (h->units_free < need)
+            return false;
+        if (h->mem_total_mb > 0 && t->mem_mb > 0 && h->mem_free_mb < t->mem_mb)
             return false;
         return h->max_parallel <= 0 || h->instances < h->max_parallel;
     case PF_VCPU: {

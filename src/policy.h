@@ -43,7 +43,7 @@ struct pol_task {
 
 enum pol_filter_kind {
     PF_COMPUTE,        /* host up */
-    PF_CAPACITY,       /* free units >= need and --parallel not reached (always on) */
+    PF_CAPACITY,       /* free units and MiB >= need, --parallel not reached (always on) */
     PF_VCPU,           /* OpenDC VCpuFilter(ratio) on cores and provisioned units */
     PF_RAM,            /* OpenDC RamFilter(ratio) */
     PF_INSTANCE_COUNT, /* instances < limit */

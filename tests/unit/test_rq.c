@@ -1195,6 +1195,12 @@ int main(int argc, char **argv)
  *   complete WORKER ID ATTEMPT   print ok|dup|superseded|gone
  *   reap MAXDEL                  print "WORKERS REQUEUED DEAD"
  *   audit | counts | verify N
+ *   enqueue-file FILE            one task per line of FILE (JSON object fields,
+ *                                e.g. {"cpu_units": 2, "mem_mb": 100, "node": "b"});
+ *                                prints the ids, one a line
+ *   register-mem NODE WORKER CAP PARALLEL TTL_MS MEM_MB
+ *                                register with memory accounted (MiB)
+ *   results                      the ledger, one JSON record a line
  *
  * Exit status 0 on success, 1 on failure, 2 on usage errors.  Headers it
  * needs are included at the top of the file. */
@@ -1517,6 +1523,33 @@ static int drv_verify(struct rq *q, int64_t n)
     return (missing || bad || a != 0) ? 1 : 0;
 }
 
+/* Enqueue each line of a file (task fields), in order, one call each. */
+static int drv_enqueue_file(struct rq *q, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    while (rc == 0 && getline(&line, &cap, f) > 0) {
+        if (!*str_trim(line))
+            continue;
+        int64_t id;
+        if (rq_enqueue(q, line, &id) != 0) {
+            fprintf(stderr, "enqueue %s: %s\n", line, rq_error(q));
+            rc = 1;
+        } else {
+            printf("%lld\n", (long long)id);
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
 static int driver(int argc, char **argv)
 {
     log_set_level(LOG_WARN);
@@ -1528,6 +1561,7 @@ static int driver(int argc, char **argv)
         {"connect", 0}, {"enqueue", 3}, {"register", 5}, {"place", 1}, {"placer", 4},
         {"worker", 6},  {"take", 2},    {"complete", 3}, {"reap", 1},  {"audit", 0},
         {"counts", 0},  {"verify", 1},
+        {"enqueue-file", 1}, {"register-mem", 6}, {"results", 0},
     };
     size_t i;
     for (i = 0; i < ARRAY_LEN(usage); i++)
@@ -1600,6 +1634,24 @@ static int driver(int argc, char **argv)
                (long long)c.superseded, (long long)c.pending);
     } else if (!strcmp(cmd, "verify")) {
         rc = drv_verify(q, drv_num(a[0]));
+    } else if (!strcmp(cmd, "enqueue-file")) {
+        rc = drv_enqueue_file(q, a[0]);
+    } else if (!strcmp(cmd, "register-mem")) {
+        struct rq_worker_info w = {a[0], a[1], drv_num(a[2]), drv_num(a[2]), 1.0, drv_num(a[5]),
+                                   drv_num(a[3]), (int)drv_num(a[4]), 3};
+        rc = rq_register(q, &w, NULL) != RQ_REG_OK;
+        if (rc)
+            fprintf(stderr, "register: %s\n", rq_error(q));
+    } else if (!strcmp(cmd, "results")) {
+        char **lines;
+        long k = rq_results(q, &lines);
+        rc = k < 0;
+        for (long j = 0; j < k; j++) {
+            printf("%s\n", lines[j]);
+            free(lines[j]);
+        }
+        if (k >= 0)
+            free(lines);
     }
     rq_close(q);
     return rc;
