@@ -115,7 +115,8 @@ int policy_original(const char *weigher, const char *order, struct policy *p, ch
 /* A custom FilterScheduler: filters "compute,vcpu:1.5,ram:1.0,
  * instanceCount:8,vcpuCapacity" and weighers "ram:-1,instanceCount:1,
  * coreRam,vcpu:1,vcpuCapacity" (multiplier after ':', default 1).  Names are
- * OpenDC's SDK types, case-insensitive.  The capacity check is always added.
+ * OpenDC's SDK types, case-insensitive.  The capacity and compute checks
+ * are always added (the placement script enforces both).
  * Returns 0 or -1 with err. */
 int policy_custom(const char *filters, const char *weighers, size_t subset_size,
                   struct policy *p, char *err, size_t errlen);

@@ -353,6 +353,9 @@ static void test_parse_and_describe(void **state)
     assert_string_equal(d, "custom: filters compute,vcpu(1.5),ram(2),instanceCount(8),"
                            "vcpuCapacity,capacity; weighers ram(-1),coreRam(+0.5),"
                            "instanceCount(+1); subset 3");
+    assert_int_equal(policy_custom("vcpu", NULL, 1, &p, err, sizeof err), 0);
+    policy_describe(&p, d, sizeof d);
+    assert_string_equal(d, "custom: filters vcpu(1),capacity,compute; weighers none; subset 1");
     char tiny[8];
     policy_describe(&p, tiny, sizeof tiny);
     assert_string_equal(tiny, "custom:");
