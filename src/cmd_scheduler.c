@@ -251,7 +251,7 @@ static int run_loop(struct rq *q, struct placer *pl, struct sched *s, const stru
             if (rc < 0 && !rq_failed(q, rc, &o))
                 return -1;
             if (rc == 1)
-                continue; /* the queue moved: place what is behind at once */
+                n = 1; /* the queue moved: no wait, place what is behind at once */
         } else {
             told_id = 0;
             told_why = PB_NONE;
