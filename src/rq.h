@@ -74,7 +74,8 @@ unsigned rq_reconnects(const struct rq *q);
  *   {"task_id": N, "trace_id": "...", <fields in order>, "ts_enqueue": T}.
  * cpu_units (default 1, < 1 -> 1) and mem_mb (default 0) drive placement;
  * "node" (a node id, or null) pins the task: it may be placed only on that
- * node (rq_place answers RQ_P_PINNED for any other).  Safe to retry: the id is fixed before the call.  0 or < 0. */
+ * node (rq_place answers RQ_P_PINNED for any other); kept across requeues.
+ * Safe to retry: the id is fixed before the call.  0 or < 0. */
 int rq_enqueue(struct rq *q, const char *fields_json, int64_t *task_id);
 /* n tasks in one pipelined round trip; ids may be NULL.  Returns how many
  * were enqueued (n) or < 0; on error some may have been enqueued. */
@@ -138,9 +139,9 @@ struct rq_place_res {
 };
 
 /* Atomically: check the task is the head, may go to the node (its pin), the
- * node is up, has the units,
- * memory and a --parallel slot; then take the units and memory, move the
- * task to q:NODE and count it in run_count (B7, B8, B9). */
+ * node is up, has the units, memory and a --parallel slot; then take the
+ * units and memory, move the task to q:NODE and count it in run_count (B7,
+ * B8, B9). */
 int rq_place(struct rq *q, const struct rq_place_req *r, struct rq_place_res *res);
 /* Several placements in one pipelined round trip, applied in order.  With
  * versions, once one fails every later one fails too (they were decided on
