@@ -1,6 +1,8 @@
 /* placer.c -- snapshot, decide, place; see placer.h. */
 #include "placer.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,11 +50,105 @@ static int read_snapshot(struct placer *s)
     return 0;
 }
 
+/* Index of a node in the snapshot (hosts are sorted by id), or -1. */
+static long find_host(const struct placer *s, const char *node)
+{
+    size_t lo = 0, hi = s->snap.nhosts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->snap.hosts[mid].node, node);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static void block(struct placer *s, const struct rq_head *hd, enum placer_block why,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void block(struct placer *s, const struct rq_head *hd, enum placer_block why,
+                  const char *fmt, ...)
+{
+    s->blocked_id = hd->id;
+    s->blocked_why = why;
+    s->blocked_forever = why == PB_NEVER;
+    int n = snprintf(s->blocked_reason, sizeof s->blocked_reason, "needs %lld unit(s)",
+                     (long long)(hd->cpu_units < 1 ? 1 : hd->cpu_units));
+    if (hd->mem_mb > 0 && n > 0 && (size_t)n < sizeof s->blocked_reason)
+        n += snprintf(s->blocked_reason + n, sizeof s->blocked_reason - (size_t)n,
+                      " and %lld MiB", (long long)hd->mem_mb);
+    if (n > 0 && (size_t)n < sizeof s->blocked_reason) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->blocked_reason + n, sizeof s->blocked_reason - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* " and N MiB" when memory is accounted, else "" */
+static const char *mib(char buf[40], int64_t mem)
+{
+    if (mem <= 0)
+        return "";
+    snprintf(buf, 40, " and %lld MiB", (long long)mem);
+    return buf;
+}
+
+/* The host for the head task, or -1 with the reason it blocks the queue. */
+static long decide(struct placer *s, const struct rq_head *hd, const struct pol_task *t)
+{
+    size_t n = s->snap.nhosts;
+    if (!hd->pin) {
+        long h = policy_select(&s->pol, s->hosts, n, t, &s->rng, NULL, NULL);
+        if (h >= 0)
+            return h;
+        int64_t units = 0, mem = 0;
+        for (size_t i = 0; i < n; i++) {
+            units = s->hosts[i].units_total > units ? s->hosts[i].units_total : units;
+            mem = s->hosts[i].mem_total_mb > mem ? s->hosts[i].mem_total_mb : mem;
+        }
+        char m[40];
+        if (n == 0)
+            block(s, hd, PB_FULL, "; no node is registered");
+        else if (policy_never_fits(s->hosts, n, t))
+            block(s, hd, PB_NEVER, "; the largest node has %lld unit(s)%s", (long long)units,
+                  mib(m, mem));
+        else
+            block(s, hd, PB_FULL, "; no node has room now");
+        return -1;
+    }
+    /* pinned: the same policy, over that one node (no random draw) */
+    long i = find_host(s, hd->pin);
+    if (i < 0) {
+        block(s, hd, PB_PIN_UNKNOWN, "; pinned to node %s, which is not registered", hd->pin);
+        return -1;
+    }
+    const struct pol_host *h = &s->hosts[i];
+    if (!h->up) {
+        block(s, hd, PB_PIN_DOWN, "; pinned to node %s, which has no live worker", hd->pin);
+        return -1;
+    }
+    if (policy_select(&s->pol, h, 1, t, &s->rng, NULL, NULL) == 0)
+        return i;
+    char m[40];
+    if (policy_never_fits(h, 1, t))
+        block(s, hd, PB_NEVER, "; pinned to node %s, which has %lld unit(s)%s", hd->pin,
+              (long long)h->units_total, mib(m, h->mem_total_mb));
+    else
+        block(s, hd, PB_FULL, "; pinned to node %s, which has no room now", hd->pin);
+    return -1;
+}
+
 int placer_round(struct placer *s)
 {
     s->st.rounds++;
     s->blocked_id = 0;
     s->blocked_forever = false;
+    s->blocked_why = PB_NONE;
+    s->blocked_reason[0] = 0;
     /* A snapshot whose queue window is used up may be missing new tasks;
      * after a reconnect Redis may have restarted and lost its last writes,
      * version numbers included, so the version no longer proves anything. */
@@ -73,12 +169,9 @@ int placer_round(struct placer *s)
     for (; n < max; n++) {
         const struct rq_head *hd = &s->snap.head[s->next + n];
         struct pol_task t = {hd->cpu_units, hd->mem_mb, 0};
-        long h = policy_select(&s->pol, s->hosts, s->snap.nhosts, &t, &s->rng, NULL, NULL);
-        if (h < 0) {
-            s->blocked_id = hd->id;
-            s->blocked_forever = policy_never_fits(s->hosts, s->snap.nhosts, &t);
+        long h = decide(s, hd, &t);
+        if (h < 0)
             break;
-        }
         /* later decisions see this one's effect */
         policy_commit(&s->hosts[h], &t);
         req[n] = (struct rq_place_req){hd->id, s->snap.hosts[h].node, s->snap.ver + (int64_t)n};
@@ -98,7 +191,8 @@ int placer_round(struct placer *s)
             placed++;
             s->snap.ver = res[i].ver;
             if (s->on_place)
-                s->on_place(s->cb_arg, req[i].task_id, req[i].node, res[i].cap_left);
+                s->on_place(s->cb_arg, &s->snap.head[s->next + i], req[i].node,
+                            res[i].cap_left);
         }
         free(res);
     }

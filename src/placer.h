@@ -12,7 +12,10 @@
  * costs one round trip for up to `batch` placements.
  *
  * Strict FIFO like the original and OpenDC's FilterScheduler: when the head
- * fits nowhere the round stops there (head-of-line blocking). */
+ * fits nowhere the round stops there (head-of-line blocking).  A task pinned
+ * to a node (rq_head.pin) is decided among that node only, with the same
+ * policy filters; while its node is unknown, down or full it blocks the
+ * queue like any head that fits nowhere. */
 #ifndef TK_PLACER_H
 #define TK_PLACER_H
 
@@ -33,7 +36,19 @@ struct placer_stats {
     uint64_t blocked;    /* rounds that stopped at a head that fits nowhere */
 };
 
-typedef void (*placer_cb)(void *arg, int64_t task_id, const char *node, int64_t cap_left);
+/* Why the round stopped at the head (placer.blocked_why). */
+enum placer_block {
+    PB_NONE,
+    PB_FULL,         /* fits nowhere now; capacity may come back */
+    PB_NEVER,        /* bigger than every registered host (or than its pinned node) */
+    PB_PIN_UNKNOWN,  /* pinned to a node that is not registered */
+    PB_PIN_DOWN,     /* pinned to a node without a live worker */
+};
+
+/* Called once per placement, in queue order; task points into the snapshot
+ * and is valid during the call only. */
+typedef void (*placer_cb)(void *arg, const struct rq_head *task, const char *node,
+                          int64_t cap_left);
 
 struct placer {
     struct rq *q;
@@ -42,7 +57,9 @@ struct placer {
     size_t batch;           /* placements per round trip (>= 1) */
     struct placer_stats st;
     int64_t blocked_id;     /* head that fits nowhere now (0: none) */
-    bool blocked_forever;   /* ... and bigger than every registered host */
+    bool blocked_forever;   /* ... and never will (blocked_why == PB_NEVER) */
+    enum placer_block blocked_why;
+    char blocked_reason[320]; /* e.g. "needs 9 units; the largest node has 8" */
     placer_cb on_place;
     void *cb_arg;
     /* the snapshot */

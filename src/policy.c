@@ -45,7 +45,11 @@ bool policy_filter_pass(const struct pol_filter *f, const struct pol_host *h,
     case PF_COMPUTE:
         return h->up;
     case PF_CAPACITY:
+        /* exactly what the placement script enforces, memory included:
+         * a host it would refuse must never be chosen */
         if (h->units_free < need)
+            return false;
+        if (h->mem_total_mb > 0 && t->mem_mb > 0 && h->mem_free_mb < t->mem_mb)
             return false;
         return h->max_parallel <= 0 || h->instances < h->max_parallel;
     case PF_VCPU: {
@@ -393,8 +397,8 @@ static int parse_filters(struct policy *p, const char *spec, char *err, size_t e
         }
         if (!*name)
             continue;
-        if (p->nfilters >= POL_MAX_FILTERS - 1) {
-            snprintf(err, errlen, "too many filters (max %d)", POL_MAX_FILTERS - 1);
+        if (p->nfilters >= POL_MAX_FILTERS - 2) {
+            snprintf(err, errlen, "too many filters (max %d)", POL_MAX_FILTERS - 2);
             rc = -1;
         } else if (!strcmp(name, "compute")) {
             add_filter(p, PF_COMPUTE, 1.0, 0);
@@ -482,6 +486,10 @@ int policy_custom(const char *filters, const char *weighers, size_t subset_size,
         return -1;
     if (!has_filter(p, PF_CAPACITY))
         add_filter(p, PF_CAPACITY, 1.0, 0);
+    /* a node without a live worker can run nothing, and the placement
+     * script refuses it: choosing it would only stall the queue */
+    if (!has_filter(p, PF_COMPUTE))
+        add_filter(p, PF_COMPUTE, 1.0, 0);
     if (weighers && parse_weighers(p, weighers, err, errlen) < 0)
         return -1;
     return 0;

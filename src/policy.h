@@ -43,7 +43,7 @@ struct pol_task {
 
 enum pol_filter_kind {
     PF_COMPUTE,        /* host up */
-    PF_CAPACITY,       /* free units >= need and --parallel not reached (always on) */
+    PF_CAPACITY,       /* free units and MiB >= need, --parallel not reached (always on) */
     PF_VCPU,           /* OpenDC VCpuFilter(ratio) on cores and provisioned units */
     PF_RAM,            /* OpenDC RamFilter(ratio) */
     PF_INSTANCE_COUNT, /* instances < limit */
@@ -115,7 +115,8 @@ int policy_original(const char *weigher, const char *order, struct policy *p, ch
 /* A custom FilterScheduler: filters "compute,vcpu:1.5,ram:1.0,
  * instanceCount:8,vcpuCapacity" and weighers "ram:-1,instanceCount:1,
  * coreRam,vcpu:1,vcpuCapacity" (multiplier after ':', default 1).  Names are
- * OpenDC's SDK types, case-insensitive.  The capacity check is always added.
+ * OpenDC's SDK types, case-insensitive.  The capacity and compute checks
+ * are always added (the placement script enforces both).
  * Returns 0 or -1 with err. */
 int policy_custom(const char *filters, const char *weighers, size_t subset_size,
                   struct policy *p, char *err, size_t errlen);

@@ -604,6 +604,7 @@ static int reserve_ids(struct rq *q, size_t n, int64_t *first)
 struct enq_args {
     char id[24], cpu[24], mem[24], ts[24];
     char trace[160];
+    char pin[132];  /* run_id_valid: at most 128 characters */
     char *body;
 };
 
@@ -650,6 +651,13 @@ static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq
         snprintf(a->trace, sizeof a->trace, "%s", json_string_value(v));
     else
         uuid4(a->trace);
+    v = json_object_get(o, "node");
+    if (v && !json_is_null(v) && (!json_is_string(v) || !run_id_valid(json_string_value(v)))) {
+        set_err(q, "task field node must be a node id (1-128 letters, digits or ._-()+:) or "
+                   "null, to pin the task to that node");
+        goto bad;
+    }
+    snprintf(a->pin, sizeof a->pin, "%s", json_is_string(v) ? json_string_value(v) : "");
     snprintf(a->id, sizeof a->id, "%lld", (long long)id);
     snprintf(a->cpu, sizeof a->cpu, "%lld", (long long)cpu);
     snprintf(a->mem, sizeof a->mem, "%lld", (long long)mem);
@@ -677,7 +685,9 @@ bad:
     return RQ_EARG;
 }
 
-static void enq_argv(struct enq_args *a, const char *argv[6])
+#define ENQ_NARGS 7
+
+static void enq_argv(struct enq_args *a, const char *argv[ENQ_NARGS])
 {
     argv[0] = a->id;
     argv[1] = a->body;
@@ -685,6 +695,7 @@ static void enq_argv(struct enq_args *a, const char *argv[6])
     argv[3] = a->mem;
     argv[4] = a->trace;
     argv[5] = a->ts;
+    argv[6] = a->pin;
 }
 
 int rq_enqueue(struct rq *q, const char *fields_json, int64_t *task_id)
@@ -798,16 +809,16 @@ int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int6
     if (rc)
         return rc;
     struct enq_args *a = xcalloc(n, sizeof *a);
-    const char **args = xmalloc(n * 6 * sizeof *args);
+    const char **args = xmalloc(n * ENQ_NARGS * sizeof *args);
     size_t done = 0;
     for (; done < n; done++) {
         rc = prepare_task(q, fields_json[done], first + (int64_t)done, &a[done]);
         if (rc)
             break;
-        enq_argv(&a[done], args + done * 6);
+        enq_argv(&a[done], args + done * ENQ_NARGS);
     }
     if (rc == 0) {
-        struct batch b = {S_ENQUEUE, n, 6, args, NULL};
+        struct batch b = {S_ENQUEUE, n, ENQ_NARGS, args, NULL};
         rc = run_batch(q, &b);
         free_batch(&b);
     }
@@ -832,6 +843,8 @@ void rq_state_free(struct rq_state *s)
         free(s->hosts[i].worker);
     }
     free(s->hosts);
+    for (size_t i = 0; i < s->nhead; i++)
+        free(s->head[i].pin);
     free(s->head);
     memset(s, 0, sizeof *s);
 }
@@ -879,16 +892,18 @@ int rq_state(struct rq *q, size_t nhead, struct rq_state *s)
         k += 11;
     }
     qsort(s->hosts, nn, sizeof *s->hosts, cmp_host);
-    if (!rint_(r->element[k++], &v) || r->elements < k + (size_t)v * 3 + 1) {
+    if (!rint_(r->element[k++], &v) || r->elements < k + (size_t)v * 4 + 1) {
         rq_state_free(s);
         return bad_reply(q, r, "state");
     }
     s->nhead = (size_t)v;
     s->head = xcalloc(s->nhead ? s->nhead : 1, sizeof *s->head);
-    for (size_t i = 0; i < s->nhead; i++, k += 3) {
+    for (size_t i = 0; i < s->nhead; i++, k += 4) {
         rint_(r->element[k], &s->head[i].id);
         rint_(r->element[k + 1], &s->head[i].cpu_units);
         rint_(r->element[k + 2], &s->head[i].mem_mb);
+        const char *pin = rstr(r->element[k + 3]);
+        s->head[i].pin = *pin ? xstrdup(pin) : NULL;
     }
     rint_(r->element[k], &s->pending);
     freeReplyObject(r);
@@ -920,7 +935,7 @@ static enum rq_place_status place_status(const char *s)
         {"ok", RQ_P_OK},         {"already", RQ_P_ALREADY}, {"stale", RQ_P_STALE},
         {"version", RQ_P_VERSION}, {"nocap", RQ_P_NOCAP},   {"busy", RQ_P_BUSY},
         {"nomem", RQ_P_NOMEM},   {"down", RQ_P_DOWN},       {"unknown", RQ_P_UNKNOWN},
-        {"gone", RQ_P_GONE},
+        {"gone", RQ_P_GONE},     {"pinned", RQ_P_PINNED},
     };
     for (size_t i = 0; i < ARRAY_LEN(map); i++)
         if (!strcmp(s, map[i].name))

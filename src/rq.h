@@ -72,7 +72,9 @@ unsigned rq_reconnects(const struct rq *q);
  * task_id and fills in trace_id (a UUID4) and ts_enqueue (now, ms) unless the
  * fields carry them; the stored body is
  *   {"task_id": N, "trace_id": "...", <fields in order>, "ts_enqueue": T}.
- * cpu_units (default 1, < 1 -> 1) and mem_mb (default 0) drive placement.
+ * cpu_units (default 1, < 1 -> 1) and mem_mb (default 0) drive placement;
+ * "node" (a node id, or null) pins the task: it may be placed only on that
+ * node (rq_place answers RQ_P_PINNED for any other); kept across requeues.
  * Safe to retry: the id is fixed before the call.  0 or < 0. */
 int rq_enqueue(struct rq *q, const char *fields_json, int64_t *task_id);
 /* n tasks in one pipelined round trip; ids may be NULL.  Returns how many
@@ -90,6 +92,7 @@ struct rq_host {
 
 struct rq_head {
     int64_t id, cpu_units, mem_mb;
+    char *pin;                  /* the only node it may go to; NULL = any */
 };
 
 struct rq_state {
@@ -118,6 +121,7 @@ enum rq_place_status {
     RQ_P_DOWN,      /* the node has no live worker */
     RQ_P_UNKNOWN,   /* no such node */
     RQ_P_GONE,      /* no such task */
+    RQ_P_PINNED,    /* the task is pinned to another node */
 };
 
 struct rq_place_req {
@@ -134,9 +138,10 @@ struct rq_place_res {
     int64_t cap_left;    /* the node's free units (OK, NOCAP, BUSY) */
 };
 
-/* Atomically: check the task is the head, the node is up, has the units,
- * memory and a --parallel slot; then take the units and memory, move the
- * task to q:NODE and count it in run_count (B7, B8, B9). */
+/* Atomically: check the task is the head, may go to the node (its pin), the
+ * node is up, has the units, memory and a --parallel slot; then take the
+ * units and memory, move the task to q:NODE and count it in run_count (B7,
+ * B8, B9). */
 int rq_place(struct rq *q, const struct rq_place_req *r, struct rq_place_res *res);
 /* Several placements in one pipelined round trip, applied in order.  With
  * versions, once one fails every later one fails too (they were decided on

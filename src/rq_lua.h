@@ -9,7 +9,9 @@
  * Task hash P..task:ID fields: body, cpu, mem, trace, ts_enqueue, state
  * (pending|placed|running|done|failed|dead|rejected), node, worker,
  * attempt (fencing token, +1 per delivery), deliveries (crash count for the
- * dead-letter rule), lease (deadline, server ms), ts_place, ts_start, rc. */
+ * dead-letter rule), lease (deadline, server ms), ts_place, ts_start, rc,
+ * pin (the node the task may only be placed on; absent = any).  The pin is
+ * set once at enqueue and never changed: requeue, reap and leave keep it. */
 #ifndef TK_RQ_LUA_H
 #define TK_RQ_LUA_H
 
@@ -120,12 +122,13 @@ static const char LUA_PRELUDE[] =
     "  return {'ok', id, a, d, f[1], f[2], f[3]}\n"
     "end\n";
 
-/* ARGV: P, id, body, cpu, mem, trace, ts_enqueue */
+/* ARGV: P, id, body, cpu, mem, trace, ts_enqueue, pin ('' = none) */
 static const char LUA_ENQUEUE[] =
     "local tk = P..'task:'..ARGV[2]\n"
     "if redis.call('EXISTS', tk) == 1 then return 0 end\n"
     "redis.call('HSET', tk, 'body', ARGV[3], 'cpu', ARGV[4], 'mem', ARGV[5], 'trace', ARGV[6],\n"
     "           'ts_enqueue', ARGV[7], 'state', 'pending', 'attempt', 0, 'deliveries', 0)\n"
+    "if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', tk, 'pin', ARGV[8]) end\n"
     "redis.call('RPUSH', P..'q:pending', ARGV[2])\n"
     "redis.call('HINCRBY', P..'stats', 'enqueued', 1)\n"
     "wake()\n"
@@ -137,12 +140,13 @@ static const char LUA_ENQUEUE[] =
  * i-th needs version + i *and* the last state change to be this batch's own
  * previous placement (lastbatch == token): then the state is exactly the
  * one the decisions were made on, even with other schedulers around.
+ * A task pinned to a node is refused ('pinned') anywhere else.
  * Returns {status, version[, free units]}. */
 static const char LUA_PLACE[] =
     "local id, node, token = ARGV[2], ARGV[3], ARGV[5]\n"
     "local tk = P..'task:'..id\n"
     "local ver = num(redis.call('GET', P..'ver'))\n"
-    "local f = redis.call('HMGET', tk, 'state', 'node', 'cpu', 'mem', 'placed_by')\n"
+    "local f = redis.call('HMGET', tk, 'state', 'node', 'cpu', 'mem', 'placed_by', 'pin')\n"
     "if not f[1] then return {'gone', ver} end\n"
     "if f[1] ~= 'pending' then\n"
     /* a retry of this very call after a lost reply */
@@ -158,6 +162,7 @@ static const char LUA_PLACE[] =
     "    return {'version', ver}\n"
     "  end\n"
     "end\n"
+    "if f[6] and f[6] ~= '' and f[6] ~= node then return {'pinned', ver} end\n"
     "if redis.call('SISMEMBER', P..'nodes', node) == 0 then return {'unknown', ver} end\n"
     "local w = redis.call('GET', P..'worker:'..node)\n"
     "if not w or redis.call('EXISTS', P..'alive:'..w) == 0 then return {'down', ver} end\n"
@@ -335,7 +340,7 @@ static const char LUA_LEAVE[] =
 
 /* ARGV: P, nhead.  Returns {ver, nnodes, {node, up, worker, cap, cap_total,
  * run_count, mem, mem_total, phys, ratio, parallel} x nnodes, nhead,
- * {id, cpu, mem} x nhead, pending}. */
+ * {id, cpu, mem, pin ('' = none)} x nhead, pending}. */
 static const char LUA_STATE[] =
     "local out = {num(redis.call('GET', P..'ver'))}\n"
     "local nodes = redis.call('SMEMBERS', P..'nodes')\n"
@@ -353,8 +358,9 @@ static const char LUA_STATE[] =
     "local head = redis.call('LRANGE', P..'q:pending', 0, tonumber(ARGV[2]) - 1)\n"
     "out[#out + 1] = #head\n"
     "for _, id in ipairs(head) do\n"
-    "  local f = redis.call('HMGET', P..'task:'..id, 'cpu', 'mem')\n"
+    "  local f = redis.call('HMGET', P..'task:'..id, 'cpu', 'mem', 'pin')\n"
     "  out[#out + 1] = id; out[#out + 1] = f[1] or '1'; out[#out + 1] = f[2] or '0'\n"
+    "  out[#out + 1] = f[3] or ''\n"
     "end\n"
     "out[#out + 1] = redis.call('LLEN', P..'q:pending')\n"
     "return out\n";
@@ -412,8 +418,11 @@ static const char LUA_AUDIT[] =
     "end\n"
     "for i = 1, num(redis.call('GET', P..'seq')) do\n"
     "  local id = int(i)\n"
-    "  local f = redis.call('HMGET', P..'task:'..id, 'state', 'node', 'worker', 'cpu', 'mem')\n"
+    "  local f = redis.call('HMGET', P..'task:'..id, 'state', 'node', 'worker', 'cpu', 'mem', 'pin')\n"
     "  local st, loc = f[1], where[id]\n"
+    "  if (st == 'placed' or st == 'running') and f[6] and f[6] ~= '' and f[6] ~= f[2] then\n"
+    "    note('task '..id..' is pinned to '..f[6]..' but placed on '..tostring(f[2]))\n"
+    "  end\n"
     "  if st == 'pending' then\n"
     "    if loc ~= 'pending' then note('pending task '..id..' is in '..tostring(loc)) end\n"
     "  elseif st == 'placed' then\n"

@@ -151,6 +151,9 @@ static void test_filters_table(void **state)
         {0, PF_CAPACITY, 1, 0, 3, 0, 0, false},
         {0, PF_CAPACITY, 1, 0, 0, 0, 0, true},  /* 0 units counts as 1 */
         {1, PF_CAPACITY, 1, 0, 1, 0, 0, false}, /* --parallel reached (B9) */
+        {0, PF_CAPACITY, 1, 0, 1, 100, 0, true},  /* memory, as the script checks it */
+        {0, PF_CAPACITY, 1, 0, 1, 101, 0, false}, /* ... whatever the RAM filter's ratio */
+        {2, PF_CAPACITY, 1, 0, 1, 99999, 0, true},/* memory not accounted */
         {0, PF_INSTANCE_COUNT, 1, 3, 1, 0, 0, true},
         {0, PF_INSTANCE_COUNT, 1, 2, 1, 0, 0, false},
         {0, PF_VCPU_CAPACITY, 1, 0, 1, 0, 2500, true},
@@ -288,7 +291,17 @@ static void test_ratios_and_never_fits(void **state)
     assert_string_equal(pick(&p, h, 2, 2, 0), "o");
     assert_string_equal(pick(&p, h, 2, 2, 200), "-"); /* RAM 100 free */
     policy_set_ratios(&p, 0, 1.5);
-    assert_string_equal(pick(&p, h, 2, 2, 200), "o");
+    /* the ram filter now admits 200 MiB (1500 - 900 >= 200) ... */
+    struct pol_task t200 = {2, 200, 0};
+    size_t ram = 0;
+    while (ram < p.nfilters && p.filters[ram].kind != PF_RAM)
+        ram++;
+    assert_true(ram < p.nfilters);
+    assert_true(policy_filter_pass(&p.filters[ram], &h[0], &t200));
+    /* ... but the capacity check, like the placement script, never
+     * overcommits memory: a host the script would refuse is not chosen */
+    assert_string_equal(pick(&p, h, 2, 2, 200), "-");
+    assert_string_equal(pick(&p, h, 2, 2, 100), "o");
 
     /* Deciding a queue from one snapshot: commit, then decide again. */
     struct pol_host snap[2];
@@ -340,6 +353,9 @@ static void test_parse_and_describe(void **state)
     assert_string_equal(d, "custom: filters compute,vcpu(1.5),ram(2),instanceCount(8),"
                            "vcpuCapacity,capacity; weighers ram(-1),coreRam(+0.5),"
                            "instanceCount(+1); subset 3");
+    assert_int_equal(policy_custom("vcpu", NULL, 1, &p, err, sizeof err), 0);
+    policy_describe(&p, d, sizeof d);
+    assert_string_equal(d, "custom: filters vcpu(1),capacity,compute; weighers none; subset 1");
     char tiny[8];
     policy_describe(&p, tiny, sizeof tiny);
     assert_string_equal(tiny, "custom:");

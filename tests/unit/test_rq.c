@@ -827,6 +827,172 @@ static void test_placer_round(void **state)
     rq_close(q);
 }
 
+/* ---- pinned tasks ("node" in the task fields) ---- */
+
+struct placed_log {
+    int n;
+    int64_t id[16];
+    char node[16][16];
+    char pin[16][16];
+};
+
+static void log_placement(void *arg, const struct rq_head *t, const char *node, int64_t cap_left)
+{
+    struct placed_log *l = arg;
+    (void)cap_left;
+    if (l->n < 16) {
+        l->id[l->n] = t->id;
+        snprintf(l->node[l->n], 16, "%s", node);
+        snprintf(l->pin[l->n], 16, "%s", t->pin ? t->pin : "");
+        l->n++;
+    }
+}
+
+static void test_pins(void **state)
+{
+    (void)state;
+    struct rq *q = fresh();
+    /* the pin must be a usable node id (or null: no pin) */
+    int64_t id;
+    assert_int_equal(rq_enqueue(q, "{\"node\": 3}", &id), RQ_EARG);
+    assert_non_null(strstr(rq_error(q), "node"));
+    assert_int_equal(rq_enqueue(q, "{\"node\": \"a b\"}", &id), RQ_EARG);
+    assert_int_equal(rq_enqueue(q, "{\"node\": \"\"}", &id), RQ_EARG);
+    int64_t free_ = enq(q, "{\"node\": null}");
+    assert_int_equal(raw_int("HEXISTS %stask:%lld pin", rq_prefix(q), (long long)free_), 0);
+    rq_reject(q, free_, "test");
+
+    reg(q, "n1", "w1", 4, 0, 0, 10000);
+    reg(q, "n2", "w2", 4, 0, 0, 300);
+    int64_t a = enq(q, "{\"cpu_units\": 1, \"node\": \"n2\"}");
+    int64_t b = enq(q, "{\"cpu_units\": 1}");
+    char *body = raw_str("HGET %stask:%lld body", rq_prefix(q), (long long)a);
+    assert_non_null(strstr(body, "\"node\": \"n2\"")); /* the body keeps the field */
+    free(body);
+    char *pin = raw_str("HGET %stask:%lld pin", rq_prefix(q), (long long)a);
+    assert_string_equal(pin, "n2");
+    free(pin);
+
+    struct rq_state st;
+    assert_int_equal(rq_state(q, 10, &st), 0);
+    assert_int_equal(st.nhead, 2);
+    assert_string_equal(st.head[0].pin, "n2");
+    assert_null(st.head[1].pin);
+    rq_state_free(&st);
+
+    /* the placement script refuses any other node, before any other check */
+    assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_PINNED);
+    assert_int_equal(place(q, a, "nX", -1, NULL), RQ_P_PINNED);
+    assert_int_equal(place(q, a, "n2", -1, NULL), RQ_P_OK);
+    assert_int_equal(place(q, b, "n1", -1, NULL), RQ_P_OK);
+
+    /* n2's worker takes it and dies: reaped, back at the head, still pinned */
+    struct rq_task t;
+    assert_int_equal(rq_take(q, "w2", "n2", NULL, 0, 0, 5000, &t), RQ_TAKE_OK);
+    assert_int_equal(t.id, a);
+    rq_task_free(&t);
+    msleep(400);
+    struct rq_reap_stats rs;
+    assert_int_equal(rq_reap(q, 3, &rs), 0);
+    assert_int_equal(rs.requeued, 1);
+    assert_int_equal(raw_int("LINDEX %sq:pending 0", rq_prefix(q)), a);
+    pin = raw_str("HGET %stask:%lld pin", rq_prefix(q), (long long)a);
+    assert_string_equal(pin, "n2");
+    free(pin);
+    assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_PINNED);
+    assert_consistent(q);
+
+    /* the placer: a pinned head whose node is down blocks the queue (FIFO),
+     * and nothing behind it is placed, even on the free n1 */
+    int64_t c = enq(q, "{}");
+    struct policy p;
+    char err[256];
+    assert_int_equal(policy_named("ActiveServers", &p, err, sizeof err), 0);
+    struct placer s;
+    struct placed_log pl = {0};
+    placer_init(&s, q, &p, 1, 16);
+    s.on_place = log_placement;
+    s.cb_arg = &pl;
+    assert_int_equal(placer_round(&s), 0);
+    assert_int_equal(s.blocked_id, a);
+    assert_int_equal(s.blocked_why, PB_PIN_DOWN);
+    assert_false(s.blocked_forever);
+    assert_non_null(strstr(s.blocked_reason, "pinned to node n2"));
+    assert_int_equal(raw_int("LLEN %sq:pending", rq_prefix(q)), 2);
+
+    /* n2 comes back: a goes there; then n1 (b) and n2 (a) run one task each,
+     * so ActiveServers sends c to n1 (equal scores: the smaller id) */
+    reg(q, "n2", "w2", 4, 0, 0, 10000);
+    assert_int_equal(placer_round(&s), 2);
+    assert_int_equal(pl.n, 2);
+    assert_int_equal(pl.id[0], a);
+    assert_string_equal(pl.node[0], "n2");
+    assert_string_equal(pl.pin[0], "n2");
+    assert_int_equal(pl.id[1], c);
+    assert_string_equal(pl.node[1], "n1");
+    assert_string_equal(pl.pin[1], "");
+
+    /* pinned against the policy: ActiveServers would pick n2 (1 task vs 2),
+     * the pin says n1 */
+    int64_t d = enq(q, "{\"node\": \"n1\"}");
+    assert_int_equal(placer_round(&s), 1);
+    assert_string_equal(pl.node[2], "n1");
+    assert_int_equal(pl.id[2], d);
+
+    /* pinned to a node nobody registered: blocks, is not dropped */
+    int64_t e = enq(q, "{\"node\": \"n9\"}");
+    int64_t f = enq(q, "{}");
+    assert_int_equal(placer_round(&s), 0);
+    assert_int_equal(s.blocked_id, e);
+    assert_int_equal(s.blocked_why, PB_PIN_UNKNOWN);
+    assert_non_null(strstr(s.blocked_reason, "n9, which is not registered"));
+    assert_int_equal(raw_int("LINDEX %sq:pending 0", rq_prefix(q)), e);
+    assert_int_equal(raw_int("LINDEX %sq:pending 1", rq_prefix(q)), f);
+    reg(q, "n9", "w9", 2, 0, 0, 10000);
+    assert_int_equal(placer_round(&s), 2);
+    assert_int_equal(pl.id[3], e);
+    assert_string_equal(pl.node[3], "n9");
+    assert_int_equal(pl.id[4], f);
+    assert_string_equal(pl.node[4], "n2"); /* n2 and n9 run one task each, n1 three */
+
+    /* pinned to a node too small for it: never fits (the scheduler may reject it) */
+    int64_t g = enq(q, "{\"cpu_units\": 3, \"node\": \"n9\"}");
+    assert_int_equal(placer_round(&s), 0);
+    assert_int_equal(s.blocked_id, g);
+    assert_true(s.blocked_forever);
+    assert_int_equal(s.blocked_why, PB_NEVER);
+    assert_string_equal(s.blocked_reason, "needs 3 unit(s); pinned to node n9, which has 2 unit(s)");
+    /* ... and pinned to one that is full now: waits */
+    rq_reject(q, g, "too big");
+    int64_t h1 = enq(q, "{\"cpu_units\": 2, \"node\": \"n9\"}");
+    assert_int_equal(placer_round(&s), 0);
+    assert_int_equal(s.blocked_id, h1);
+    assert_int_equal(s.blocked_why, PB_FULL);
+    assert_false(s.blocked_forever);
+    placer_free(&s);
+
+    /* leave hands a pinned task back with its pin */
+    struct rq_task t2;
+    assert_int_equal(rq_take(q, "w1", "n1", NULL, 0, 0, 5000, &t2), RQ_TAKE_OK); /* b */
+    rq_task_free(&t2);
+    assert_int_equal(rq_leave(q, "w1"), 3); /* b (running), c and d (queued) */
+    pin = raw_str("HGET %stask:%lld pin", rq_prefix(q), (long long)d);
+    assert_string_equal(pin, "n1");
+    free(pin);
+    char *state_d = raw_str("HGET %stask:%lld state", rq_prefix(q), (long long)d);
+    assert_string_equal(state_d, "pending");
+    free(state_d);
+    assert_consistent(q);
+
+    /* the audit notices a pinned task on another node (only a bug could do this) */
+    raw_int("HSET %stask:%lld pin n1", rq_prefix(q), (long long)f);
+    char msg[1024];
+    assert_int_equal(rq_audit(q, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "pinned to n1 but placed on n2"));
+    rq_purge(q);
+    rq_close(q);
+}
+
 /* ---- resilience ---- */
 
 static void test_reconnect_and_noscript(void **state)
@@ -1000,6 +1166,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_register_rules),
         cmocka_unit_test(test_leave),
         cmocka_unit_test(test_placer_round),
+        cmocka_unit_test(test_pins),
         cmocka_unit_test(test_reconnect_and_noscript),
         cmocka_unit_test(test_retry_budget),
         cmocka_unit_test(test_clock_and_audit),
@@ -1028,6 +1195,12 @@ int main(int argc, char **argv)
  *   complete WORKER ID ATTEMPT   print ok|dup|superseded|gone
  *   reap MAXDEL                  print "WORKERS REQUEUED DEAD"
  *   audit | counts | verify N
+ *   enqueue-file FILE            one task per line of FILE (JSON object fields,
+ *                                e.g. {"cpu_units": 2, "mem_mb": 100, "node": "b"});
+ *                                prints the ids, one a line
+ *   register-mem NODE WORKER CAP PARALLEL TTL_MS MEM_MB
+ *                                register with memory accounted (MiB)
+ *   results                      the ledger, one JSON record a line
  *
  * Exit status 0 on success, 1 on failure, 2 on usage errors.  Headers it
  * needs are included at the top of the file. */
@@ -1350,6 +1523,33 @@ static int drv_verify(struct rq *q, int64_t n)
     return (missing || bad || a != 0) ? 1 : 0;
 }
 
+/* Enqueue each line of a file (task fields), in order, one call each. */
+static int drv_enqueue_file(struct rq *q, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    while (rc == 0 && getline(&line, &cap, f) > 0) {
+        if (!*str_trim(line))
+            continue;
+        int64_t id;
+        if (rq_enqueue(q, line, &id) != 0) {
+            fprintf(stderr, "enqueue %s: %s\n", line, rq_error(q));
+            rc = 1;
+        } else {
+            printf("%lld\n", (long long)id);
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
 static int driver(int argc, char **argv)
 {
     log_set_level(LOG_WARN);
@@ -1361,6 +1561,7 @@ static int driver(int argc, char **argv)
         {"connect", 0}, {"enqueue", 3}, {"register", 5}, {"place", 1}, {"placer", 4},
         {"worker", 6},  {"take", 2},    {"complete", 3}, {"reap", 1},  {"audit", 0},
         {"counts", 0},  {"verify", 1},
+        {"enqueue-file", 1}, {"register-mem", 6}, {"results", 0},
     };
     size_t i;
     for (i = 0; i < ARRAY_LEN(usage); i++)
@@ -1433,6 +1634,24 @@ static int driver(int argc, char **argv)
                (long long)c.superseded, (long long)c.pending);
     } else if (!strcmp(cmd, "verify")) {
         rc = drv_verify(q, drv_num(a[0]));
+    } else if (!strcmp(cmd, "enqueue-file")) {
+        rc = drv_enqueue_file(q, a[0]);
+    } else if (!strcmp(cmd, "register-mem")) {
+        struct rq_worker_info w = {a[0], a[1], drv_num(a[2]), drv_num(a[2]), 1.0, drv_num(a[5]),
+                                   drv_num(a[3]), (int)drv_num(a[4]), 3};
+        rc = rq_register(q, &w, NULL) != RQ_REG_OK;
+        if (rc)
+            fprintf(stderr, "register: %s\n", rq_error(q));
+    } else if (!strcmp(cmd, "results")) {
+        char **lines;
+        long k = rq_results(q, &lines);
+        rc = k < 0;
+        for (long j = 0; j < k; j++) {
+            printf("%s\n", lines[j]);
+            free(lines[j]);
+        }
+        if (k >= 0)
+            free(lines);
     }
     rq_close(q);
     return rc;
