@@ -76,8 +76,12 @@ static void usage(FILE *out)
             "  --reject-unplaceable     reject (ledger status \"rejected\") a task bigger than\n"
             "                           every registered node or than its pinned node, instead\n"
             "                           of letting it block the queue\n"
-            "The original's --pending KEY, --slots KEY, --scan-slots N and --scan-pending N\n"
-            "are accepted and ignored, with a warning.\n"
+            "The original's options, accepted and ignored with a warning:\n"
+            "  --pending KEY            the queue is tk:RUN_ID:q:pending (choose it with --run-id)\n"
+            "  --slots KEY              there is no slots list: each worker's --parallel is\n"
+            "                           enforced by the placement script (B9, B10)\n"
+            "  --scan-slots N           likewise\n"
+            "  --scan-pending N         placement is strict FIFO (the original ignored it too)\n"
             "\n"
             "  -v, --verbose            debug lines, one per placement\n"
             "  -q, --quiet              only warnings and errors\n"
@@ -293,17 +297,6 @@ static int run_loop(struct rq *q, struct placer *pl, struct sched *s, const stru
 
 /* ---- options ---- */
 
-static bool policy_uses(const struct policy *p, int filter, int weigher)
-{
-    for (size_t i = 0; i < p->nfilters; i++)
-        if ((int)p->filters[i].kind == filter)
-            return true;
-    for (size_t i = 0; i < p->nweighers; i++)
-        if ((int)p->weighers[i].kind == weigher)
-            return true;
-    return false;
-}
-
 enum {
     OPT_REDIS = 256, OPT_PWFILE, OPT_RUN_ID, OPT_LOGS, OPT_STAGE, OPT_WEIGHER, OPT_ORDER,
     OPT_POLICY, OPT_FILTERS, OPT_WEIGHERS, OPT_SUBSET, OPT_CPU_RATIO, OPT_RAM_RATIO, OPT_SEED,
@@ -437,46 +430,13 @@ int cmd_scheduler(int argc, char **argv)
         return TK_EXIT_USAGE;
     }
 
-    /* the policy: exactly one of the three forms */
-    const char *orig = weigher ? "--weigher" : order ? "--weigher-order" : NULL;
-    const char *custom = filters ? "--filters" : weighers ? "--weighers" : NULL;
-    if (policy_name && (orig || custom)) {
-        cli_error("--policy and %s cannot be combined: --policy names a whole policy",
-                  orig ? orig : custom);
-        return TK_EXIT_USAGE;
-    }
-    if (orig && custom) {
-        cli_error("%s and %s cannot be combined: choose the original's weigher or a custom "
-                  "filter scheduler", orig, custom);
-        return TK_EXIT_USAGE;
-    }
+    struct policy_opts po = {weigher, order, policy_name, filters, weighers, subset, cpu_ratio,
+                             ram_ratio};
     struct policy pol;
-    int prc = policy_name ? policy_named(policy_name, &pol, err, sizeof err)
-              : custom    ? policy_custom(filters, weighers, 1, &pol, err, sizeof err)
-                          : policy_original(weigher, order, &pol, err, sizeof err);
-    if (prc < 0) {
+    if (policy_from_opts(&po, &pol, err, sizeof err) < 0) {
         cli_error("%s", err);
         return TK_EXIT_USAGE;
     }
-    if (subset) {
-        if (pol.select != PS_WEIGHED) {
-            cli_error("--subset-size does not apply to policy %s (it picks one best-fit host)",
-                      pol.name);
-            return TK_EXIT_USAGE;
-        }
-        pol.subset_size = (size_t)subset;
-    }
-    if (cpu_ratio > 0 && !policy_uses(&pol, PF_VCPU, PW_VCPU)) {
-        cli_error("--cpu-allocation-ratio needs a vcpu filter or weigher, which policy %s does "
-                  "not have (use --policy or --filters)", pol.name);
-        return TK_EXIT_USAGE;
-    }
-    if (ram_ratio > 0 && !policy_uses(&pol, PF_RAM, -1)) {
-        cli_error("--ram-allocation-ratio needs a ram filter, which policy %s does not have "
-                  "(use --policy or --filters)", pol.name);
-        return TK_EXIT_USAGE;
-    }
-    policy_set_ratios(&pol, cpu_ratio, ram_ratio);
     lo.reap_ms = (int)reap_ms;
     lo.max_deliveries = (int)maxdel;
 

@@ -549,3 +549,62 @@ void policy_describe(const struct policy *p, char *buf, size_t len)
     if (len && o >= len)
         buf[len - 1] = 0;
 }
+
+static bool policy_uses(const struct policy *p, int filter, int weigher)
+{
+    for (size_t i = 0; i < p->nfilters; i++)
+        if ((int)p->filters[i].kind == filter)
+            return true;
+    for (size_t i = 0; i < p->nweighers; i++)
+        if ((int)p->weighers[i].kind == weigher)
+            return true;
+    return false;
+}
+
+int policy_from_opts(const struct policy_opts *o, struct policy *p, char *err, size_t errlen)
+{
+    const char *orig = o->weigher ? "--weigher" : o->order ? "--weigher-order" : NULL;
+    const char *custom = o->filters ? "--filters" : o->weighers ? "--weighers" : NULL;
+    if (o->name && (orig || custom)) {
+        snprintf(err, errlen, "--policy and %s cannot be combined: --policy names a whole policy",
+                 orig ? orig : custom);
+        return -1;
+    }
+    if (orig && custom) {
+        snprintf(err, errlen,
+                 "%s and %s cannot be combined: choose the original's weigher or a custom "
+                 "filter scheduler",
+                 orig, custom);
+        return -1;
+    }
+    int rc = o->name  ? policy_named(o->name, p, err, errlen)
+             : custom ? policy_custom(o->filters, o->weighers, 1, p, err, errlen)
+                      : policy_original(o->weigher, o->order, p, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (o->subset) {
+        if (p->select != PS_WEIGHED) {
+            snprintf(err, errlen,
+                     "--subset-size does not apply to policy %s (it picks one best-fit host)",
+                     p->name);
+            return -1;
+        }
+        p->subset_size = (size_t)o->subset;
+    }
+    if (o->cpu_ratio > 0 && !policy_uses(p, PF_VCPU, PW_VCPU)) {
+        snprintf(err, errlen,
+                 "--cpu-allocation-ratio needs a vcpu filter or weigher, which policy %s does "
+                 "not have (use --policy or --filters)",
+                 p->name);
+        return -1;
+    }
+    if (o->ram_ratio > 0 && !policy_uses(p, PF_RAM, -1)) {
+        snprintf(err, errlen,
+                 "--ram-allocation-ratio needs a ram filter, which policy %s does not have "
+                 "(use --policy or --filters)",
+                 p->name);
+        return -1;
+    }
+    policy_set_ratios(p, o->cpu_ratio, o->ram_ratio);
+    return 0;
+}

@@ -121,6 +121,20 @@ int policy_original(const char *weigher, const char *order, struct policy *p, ch
 int policy_custom(const char *filters, const char *weighers, size_t subset_size,
                   struct policy *p, char *err, size_t errlen);
 
+/* A policy from command-line options, as `tracekit scheduler` and
+ * `tracekit local` take them: exactly one of --policy NAME, the original's
+ * --weigher/--weigher-order, or --filters/--weighers; then --subset-size
+ * and the allocation ratios, each refused where the policy has no use for
+ * it.  Returns 0, or -1 with a usage message naming the options. */
+struct policy_opts {
+    const char *weigher, *order;     /* --weigher, --weigher-order */
+    const char *name;                /* --policy */
+    const char *filters, *weighers;  /* --filters, --weighers */
+    int64_t subset;                  /* --subset-size; 0 = not given */
+    double cpu_ratio, ram_ratio;     /* 0 = not given */
+};
+int policy_from_opts(const struct policy_opts *o, struct policy *p, char *err, size_t errlen);
+
 /* Overcommit for the vcpu and ram filters (and the vcpu weigher);
  * a value <= 0 leaves that ratio unchanged. */
 void policy_set_ratios(struct policy *p, double cpu_ratio, double ram_ratio);
