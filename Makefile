@@ -23,12 +23,14 @@ UNITSRC  := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNITSRC:tests/unit/%.c=build/asan/%)
 BENCHSRC := $(wildcard bench/*/*.c)
 BENCHES  := $(BENCHSRC:bench/%.c=build/bench/%)
+EXSRC    := $(wildcard examples/*.c)
+EXAMPLES := $(EXSRC:examples/%.c=build/examples/%)
 
-.PHONY: all asan units benches test demo install clean check-tests \
+.PHONY: all asan units benches examples test demo install clean check-tests \
         start-collect stop-collect parse
 .DEFAULT_GOAL := all
 
-all: build/tracekit
+all: build/tracekit examples
 
 build/tracekit: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -55,6 +57,13 @@ build/bench/%: bench/%.c $(filter-out build/obj/main.o,$(OBJ))
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
 
+# Example workloads (examples/README.md), linked with the library like the benches.
+examples: $(EXAMPLES)
+
+build/examples/%: examples/%.c $(filter-out build/obj/main.o,$(OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
+
 build/obj build/asan/obj:
 	mkdir -p $@
 
@@ -69,7 +78,7 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
-install: build/tracekit
+install: build/tracekit examples
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 build/tracekit $(DESTDIR)$(PREFIX)/bin/tracekit
 

@@ -22,6 +22,8 @@ static const struct command commands[] = {
     {"export", cmd_export, "write a parsed run as an OpenDC workload (tasks, fragments, topology)"},
     {"verify", cmd_verify, "check an exported OpenDC workload the way OpenDC reads it"},
     {"report", cmd_report, "write one self-contained HTML page about a parsed run or experiment"},
+    {"proxy", cmd_proxy, "HTTP reverse proxy that records every request as a task"},
+    {"load", cmd_load, "open-loop HTTP load generator with latency percentiles"},
     {NULL, NULL, NULL},
 };
 
