@@ -103,6 +103,7 @@ struct proxy {
     pid_t up_pid;
     uint64_t up_start_ticks;
     int64_t next_pid_check;
+    bool pid_recheck;             /* the upstream refused us: it may have been replaced */
     uint64_t requests, errors;
 };
 
@@ -449,6 +450,9 @@ static void up_fail(struct proxy *p, struct conn *c, int status, const char *why
         c->u = NULL;
     }
     c->error = why;
+    p->pid_recheck = true;
+    if (p->up_pid && !p->o->upstream_pid && kill(p->up_pid, 0) < 0 && errno == ESRCH)
+        p->up_pid = 0;   /* gone: its requests must not be joined to a reused PID */
     if (c->bytes_out == 0) {
         respond(c, status, status == 504 ? "Gateway Timeout" : "Bad Gateway", why);
     } else {
@@ -865,7 +869,8 @@ static void timers(struct proxy *p, int64_t now)
             conn_close(p, c);   /* idle keep-alive connection */
         }
     }
-    if (!p->up_pid && now >= p->next_pid_check) {
+    if ((!p->up_pid || p->pid_recheck) && now >= p->next_pid_check && !p->o->upstream_pid) {
+        p->pid_recheck = false;
         check_upstream_pid(p);
         p->next_pid_check = now + 2000000000LL;
     }
