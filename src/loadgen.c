@@ -96,7 +96,7 @@ enum { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY };
 struct lconn {
     int fd;
     int state;
-    bool rd, wr;
+    bool rd, wr, hup;
     size_t out_off;               /* of the request being written */
     int64_t due;                  /* mono ns the request in flight was due */
     char *in;
@@ -138,6 +138,7 @@ static int lc_open(struct run *x, struct lconn *c)
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->state = C_IDLE;
     c->rd = c->wr = true;
+    c->hup = false;
     if (connect(c->fd, (const struct sockaddr *)&x->o->addr, x->o->addr_len) < 0) {
         if (errno != EINPROGRESS) {
             close(c->fd);
@@ -251,6 +252,8 @@ static bool lc_read(struct run *x, struct lconn *c)
     while (c->fd >= 0 && c->rd) {
         ssize_t n = read(c->fd, c->in + c->in_len, RBUF - c->in_len);
         if (n > 0) {
+            if ((size_t)n < RBUF - c->in_len && !c->hup)
+                c->rd = false;   /* drained (edge-triggered); after a FIN, read on to EOF */
             c->in_len += (size_t)n;
             x->r->bytes_in += (uint64_t)n;
             if (c->state == C_BUSY)
@@ -421,6 +424,8 @@ int load_run(const struct load_opts *o, struct load_result *r, char *err, size_t
             }
             if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                 c->rd = true;
+            if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                c->hup = true;
             if (ev & EPOLLOUT)
                 c->wr = true;
             lc_write(&x, c);

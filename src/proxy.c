@@ -52,7 +52,7 @@ struct conn;
 struct up {
     int kind;
     int fd;
-    bool connecting, rd, wr;
+    bool connecting, rd, wr, hup;
     uint64_t served;              /* exchanges completed on this connection */
     struct conn *c;               /* owner, NULL when idle in the pool */
     struct up *prev, *next;       /* the idle pool */
@@ -61,7 +61,7 @@ struct up {
 struct conn {
     int kind;
     int fd;
-    bool rd, wr, eof;
+    bool rd, wr, eof, hup;          /* hup: the peer's FIN was reported, read to EOF */
     bool active;                  /* an exchange is under way */
     struct conn *prev, *next;     /* all connections */
     struct buf q, r;
@@ -619,6 +619,8 @@ static void pump(struct proxy *p, struct conn *c)
                 if (n > 0) {
                     c->q.len += (size_t)n;
                     moved = true;
+                    if ((size_t)n < room && !c->hup)
+                        c->rd = false;   /* drained: edge-triggered, new data brings a new event */
                 } else if (n == 0) {
                     c->eof = true;
                 } else if (errno == EAGAIN) {
@@ -708,6 +710,8 @@ static void pump(struct proxy *p, struct conn *c)
                 ssize_t n = read(u->fd, c->r.p + c->r.off + c->r.len, room);
                 if (n > 0) {
                     c->r.len += (size_t)n;
+                    if ((size_t)n < room && !u->hup)
+                        u->rd = false;
                     c->up_deadline = now_mono_ns() + (int64_t)p->o->timeout_ms * 1000000;
                     moved = true;
                 } else if (n == 0) {
@@ -908,6 +912,8 @@ static void on_event(struct proxy *p, struct epoll_event *e)
             return;
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             c->rd = true;
+        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            c->hup = true;
         if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             c->wr = true;
         pump(p, c);
@@ -939,6 +945,8 @@ static void on_event(struct proxy *p, struct epoll_event *e)
         }
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             u->rd = true;
+        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            u->hup = true;
         if (ev & EPOLLOUT)
             u->wr = true;
         pump(p, c);
