@@ -23,12 +23,14 @@ UNITSRC  := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNITSRC:tests/unit/%.c=build/asan/%)
 BENCHSRC := $(wildcard bench/*/*.c)
 BENCHES  := $(BENCHSRC:bench/%.c=build/bench/%)
+EXSRC    := $(wildcard examples/*.c)
+EXAMPLES := $(EXSRC:examples/%.c=build/examples/%)
 
-.PHONY: all asan units benches test demo install man clean check-tests \
+.PHONY: all asan units benches examples test demo install man clean check-tests \
         start-collect stop-collect parse
 .DEFAULT_GOAL := all
 
-all: build/tracekit
+all: build/tracekit examples
 
 build/tracekit: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -52,6 +54,13 @@ build/asan/test_%: tests/unit/test_%.c $(ALIBOBJ) | build/asan/obj
 benches: $(BENCHES)
 
 build/bench/%: bench/%.c $(filter-out build/obj/main.o,$(OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
+
+# Example workloads (examples/README.md), linked with the library like the benches.
+examples: $(EXAMPLES)
+
+build/examples/%: examples/%.c $(filter-out build/obj/main.o,$(OBJ))
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
 

@@ -12,5 +12,7 @@ int cmd_export(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_scheduler(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 #endif

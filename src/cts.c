@@ -427,6 +427,8 @@ void cts_inv_from_event(const json_t *ev, struct cts_inv *inv)
         inv->cpu_exact_ms = json_number_value(u) + json_number_value(sy);
     }
     inv->has_max_rss = get_int(ev, "max_rss_kb", &inv->max_rss_kb);
+    v = json_object_get(ev, "kind");
+    inv->http = json_is_string(v) && !strcmp(json_string_value(v), "http");
 }
 
 void cts_inv_free(struct cts_inv *inv)
@@ -438,6 +440,8 @@ void cts_inv_free(struct cts_inv *inv)
 
 bool cts_inv_failed(const struct cts_inv *inv)
 {
+    if (inv->http)
+        return (inv->has_status && inv->status >= 500) || inv->error;
     return (inv->has_status && inv->status != 0) || inv->has_signal || inv->error;
 }
 
@@ -475,6 +479,13 @@ void cts_inv_json(struct jbuf *b, const json_t *ev)
     copy_field(b, "cpu_binding", json_object_get(ev, "cpu_binding"));
     copy_field(b, "app", first_of(ev, "app", "module_id"));
     copy_field(b, "error", json_object_get(ev, "error"));
+    const json_t *kind = json_object_get(ev, "kind");
+    if (json_is_string(kind) && !strcmp(json_string_value(kind), "http")) {
+        /* requests through tracekit proxy: what the request was */
+        static const char *const http[] = {"kind", "method", "path", "bytes_in", "bytes_out", "dur_us"};
+        for (size_t i = 0; i < ARRAY_LEN(http); i++)
+            copy_field(b, http[i], json_object_get(ev, http[i]));
+    }
     jb_obj_close(b);
 }
 

@@ -139,13 +139,17 @@ struct cts_inv {
     double cpu_exact_ms;
     bool has_max_rss;
     int64_t max_rss_kb;
+    bool http;                          /* kind "http" (tracekit proxy): status is an HTTP status */
 };
 
 void cts_inv_from_event(const json_t *ev, struct cts_inv *inv);
 void cts_inv_free(struct cts_inv *inv);
-/* A task failed if it exited non-zero, was killed, or could not start. */
+/* A task failed if it exited non-zero, was killed, or could not start;
+ * an HTTP request if it got a 5xx status or has an error (a client that
+ * went away, an upstream that failed). */
 bool cts_inv_failed(const struct cts_inv *inv);
-/* The CTS invocations line (no newline) for one event. */
+/* The CTS invocations line (no newline) for one event.  HTTP requests
+ * (kind "http") also carry kind, method, path, bytes_in, bytes_out, dur_us. */
 void cts_inv_json(struct jbuf *b, const json_t *ev);
 
 /* ---- nodes.json ---- */

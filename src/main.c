@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"verify", cmd_verify, "check an exported OpenDC workload the way OpenDC reads it"},
     {"report", cmd_report, "write one self-contained HTML page about a parsed run or experiment"},
     {"scheduler", cmd_scheduler, "place queued tasks on nodes through Redis (the central scheduler)"},
+    {"proxy", cmd_proxy, "HTTP reverse proxy that records every request as a task"},
+    {"load", cmd_load, "open-loop HTTP load generator with latency percentiles"},
     {NULL, NULL, NULL},
 };
 

@@ -385,6 +385,46 @@ static bool belongs(const struct odc_inv *v, const struct odc_sample *s)
     return s->ts_ms >= v->ts_start && s->ts_ms <= v->ts_end;
 }
 
+/* Exec tasks fail with a non-zero status; HTTP requests with a 5xx or an
+ * error (client gone, upstream failed). */
+static bool inv_failed(const struct odc_inv *v)
+{
+    if (v->http)
+        return (v->has_status && v->status >= 500) || v->has_error;
+    return v->has_status && v->status != 0;
+}
+
+/* An HTTP request's window in the export: at least 1 ms, like its task. */
+static int64_t req_end(const struct odc_inv *v)
+{
+    return v->ts_end > v->ts_start ? v->ts_end : v->ts_start + 1;
+}
+
+/* The samples of a request's process whose interval overlaps the request
+ * (sample indices into *out).  A service's requests share its process, so
+ * a sample is matched by overlap, not by its end time falling inside. */
+static size_t req_samples(const struct odc_input *in, const struct sample_index *x, const struct odc_inv *v,
+                          size_t **out, size_t *cap)
+{
+    size_t n = 0;
+    double a = (double)v->ts_start, b = (double)req_end(v);
+    for (size_t p = lower_pid_ts(in, x, v->pid, v->ts_start); p < x->n; p++) {
+        const struct odc_sample *sm = &in->samples[x->idx[p]];
+        if (sm->pid != v->pid || (double)sm->ts_ms - sm->dt_ms >= b)
+            break;
+        if (!(sm->dt_ms > 0) || fmin((double)sm->ts_ms, b) - fmax((double)sm->ts_ms - sm->dt_ms, a) <= 0)
+            continue;
+        if (v->has_start_ticks && sm->has_start_ticks && sm->start_ticks != v->start_ticks)
+            continue;
+        if (n == *cap) {
+            *cap = *cap ? 2 * *cap : 16;
+            *out = xrealloc(*out, *cap * sizeof **out);
+        }
+        (*out)[n++] = x->idx[p];
+    }
+    return n;
+}
+
 /* Deterministic task order: node id, node folder, ts_start, pid. */
 static int cmp_task_order(const void *a, const void *b, void *ctx)
 {
@@ -451,8 +491,8 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
     if (!o->all_attempts) {
         size_t *withid = xmalloc((nk ? nk : 1) * sizeof *withid), nw = 0, nn = 0;
         for (size_t i = 0; i < nk; i++)
-            if (in->invs[keep[i]].trace_id && *in->invs[keep[i]].trace_id)
-                withid[nw++] = keep[i];
+            if (in->invs[keep[i]].trace_id && *in->invs[keep[i]].trace_id && !in->invs[keep[i]].http)
+                withid[nw++] = keep[i];   /* HTTP requests of one trace are not retries */
             else
                 keep[nn++] = keep[i];
         qsort_r(withid, nw, sizeof *withid, cmp_attempt, (void *)in->invs);
@@ -469,7 +509,7 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
     size_t nf = 0;
     for (size_t i = 0; i < nk; i++) {
         const struct odc_inv *v = &in->invs[keep[i]];
-        if (v->has_status && v->status != 0) {
+        if (inv_failed(v)) {
             /* Kept ones are noted below, with their task id. */
             if (o->exclude_failed) {
                 note(b, ODC_N_FAILED_DROPPED, v, -1, (double)v->status);
@@ -525,6 +565,25 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
     struct sample_index *ix = index_samples(in);
     size_t span_cap = 64;
     struct odc_span *spans = xmalloc(span_cap * sizeof *spans);
+    /* HTTP requests share their service's process: each sampled interval's
+     * CPU is shared among the requests overlapping it, in proportion to the
+     * overlap, at most at the interval's mean rate (idle time keeps its
+     * share).  occ[s] = total request time overlapping sample s. */
+    double *occ = NULL;
+    size_t *rs = NULL, rs_cap = 0;
+    for (size_t i = 0; i < nk; i++) {
+        const struct odc_inv *v = &in->invs[keep[i]];
+        if (!v->http)
+            continue;
+        if (!occ)
+            occ = xcalloc(in->n_samples ? in->n_samples : 1, sizeof *occ);
+        size_t n = req_samples(in, &ix[v->node], v, &rs, &rs_cap);
+        for (size_t k = 0; k < n; k++) {
+            const struct odc_sample *sm = &in->samples[rs[k]];
+            occ[rs[k]] += fmin((double)sm->ts_ms, (double)req_end(v)) -
+                          fmax((double)sm->ts_ms - sm->dt_ms, (double)v->ts_start);
+        }
+    }
     for (size_t i = 0; i < nk; i++) {
         const struct odc_inv *v = &in->invs[keep[i]];
         const struct odc_node *nd = &in->nodes[v->node];
@@ -541,8 +600,23 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         int64_t rss = -1;
         /* A process's samples lie within its life; the slack only guards
          * against clock differences (what lies outside is clipped anyway). */
+        if (v->http) {
+            size_t n = req_samples(in, x, v, &rs, &rs_cap);
+            if (n > span_cap) {
+                span_cap = n;
+                spans = xrealloc(spans, span_cap * sizeof *spans);
+            }
+            for (size_t k = 0; k < n; k++) {
+                const struct odc_sample *sm = &in->samples[rs[k]];
+                if (sm->rss_kb > rss)
+                    rss = sm->rss_kb;
+                /* odc_fragments clips the span to the request: cpu x overlap / dt */
+                double share = sm->dt_ms / fmax(occ[rs[k]], sm->dt_ms);
+                spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms * share};
+            }
+        }
         for (size_t p = lower_pid_ts(in, x, v->pid, v->ts_start - JOIN_SLACK_MS);
-             p < x->n && in->samples[x->idx[p]].pid == v->pid; p++) {
+             !v->http && p < x->n && in->samples[x->idx[p]].pid == v->pid; p++) {
             const struct odc_sample *sm = &in->samples[x->idx[p]];
             if (sm->ts_ms > v->ts_end + JOIN_SLACK_MS)
                 break;
@@ -567,8 +641,8 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         struct odc_fill fill;
         size_t nseg = odc_fragments(v->ts_start, end, spans, ns, exact, cap, &segs, &fill);
 
-        if (v->has_status && v->status != 0)
-            note(b, ODC_N_FAILED_KEPT, v, id, (double)v->status);
+        if (inv_failed(v))
+            note(b, ODC_N_FAILED_KEPT, v, id, v->has_status ? (double)v->status : 0);
         if (ns == 0)
             note(b, ODC_N_NO_SAMPLES, v, id, exact);
         else if (exact < 0 && fill.uncovered_ms >= 1)
@@ -607,7 +681,7 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         t->node = v->node;
         t->pid = v->pid;
         t->ts_start = v->ts_start;
-        t->failed = v->has_status && v->status != 0;
+        t->failed = inv_failed(v);
         t->sampled = ns > 0;
         t->exact_cpu = exact >= 0;
         t->measured_cpu_ms = exact >= 0 ? exact : fill.seen_cpu_ms;
@@ -625,6 +699,8 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         res->n_exact += t->exact_cpu;
     }
     free(spans);
+    free(occ);
+    free(rs);
     free_index(ix, in->n_nodes);
     free(keep);
     return 0;

@@ -56,6 +56,8 @@ struct odc_inv {
     int64_t max_rss_kb;    /* -1 if absent */
     double cpu_units;      /* 0 if absent */
     int cpuset_cpus;       /* CPUs in cpuset, 0 if absent/unparsable */
+    bool http;             /* kind "http": a request through tracekit proxy */
+    bool has_error;        /* error not null */
 };
 
 struct odc_sample {

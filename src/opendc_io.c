@@ -216,6 +216,10 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
         jnum(o, "cpu_units", &iv.cpu_units);
         const char *cs = jstr(o, "cpuset");
         iv.cpuset_cpus = cs ? odc_cpuset_count(cs) : 0;
+        const char *kind = jstr(o, "kind");
+        iv.http = kind && !strcmp(kind, "http");
+        json_t *e = json_object_get(o, "error");
+        iv.has_error = e && !json_is_null(e);
         if (in->n_invs == cap) {
             cap = cap ? cap * 2 : 256;
             in->invs = xrealloc(in->invs, cap * sizeof *in->invs);

@@ -359,6 +359,28 @@ static void test_events_sort_and_invocation(void **state)
     assert_false(cts_inv_failed(&inv) || inv.has_cpu || inv.has_start_ticks);
     cts_inv_free(&inv);
     json_decref(e);
+
+    /* HTTP requests (tracekit proxy): a 404 is served, a 5xx or an error failed;
+     * the invocation carries what the request was */
+    static const struct { const char *json; bool failed; } http[] = {
+        {"{\"kind\": \"http\", \"status\": 404, \"method\": \"GET\", \"path\": \"/x\", \"error\": null}", false},
+        {"{\"kind\": \"http\", \"status\": 503, \"error\": null}", true},
+        {"{\"kind\": \"http\", \"status\": 499, \"error\": \"client closed\"}", true},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(http); i++) {
+        e = json_loads(http[i].json, 0, NULL);
+        cts_inv_from_event(e, &inv);
+        assert_true(inv.http);
+        assert_int_equal(cts_inv_failed(&inv), http[i].failed);
+        cts_inv_free(&inv);
+        if (i == 0) {
+            jb_reset(&b);
+            cts_inv_json(&b, e);
+            assert_non_null(strstr(b.p, "\"error\": null, \"kind\": \"http\", \"method\": \"GET\", "
+                                        "\"path\": \"/x\", \"bytes_in\": null, \"bytes_out\": null, \"dur_us\": null}"));
+        }
+        json_decref(e);
+    }
     jb_free(&b);
 }
 

@@ -295,6 +295,56 @@ static void test_ours_worked_example(void **state)
     odc_result_free(&r);
 }
 
+/* HTTP requests (tracekit proxy) share their service's process: a sampled
+ * interval's CPU goes to the requests overlapping it by overlap, at most at
+ * the interval's mean rate; one trace id is not a retry; 5xx fail, 404 not. */
+static double task_cpu(const struct odc_result *r, size_t t, double mhz)
+{
+    double c = 0;
+    for (size_t k = 0; k < r->tasks[t].n_frags; k++)
+        c += r->frags[r->tasks[t].frag_start + k].cpu_usage * (double)r->frags[r->tasks[t].frag_start + k].duration;
+    return c / mhz;
+}
+
+static void test_http_requests_share_cpu(void **state)
+{
+    (void)state;
+    struct fixture x;
+    memset(&x, 0, sizeof x);
+    node(&x, 0, "vm0", 2, 1000, 1000);
+    x.invs[0] = inv(0, 50, T + 10, T + 60, "t");
+    x.invs[1] = inv(0, 50, T + 40, T + 140, "t");
+    x.invs[2] = inv(0, 50, T + 300, T + 310, "t");
+    const int64_t status[] = {200, 404, 503};
+    for (int i = 0; i < 3; i++) {
+        x.invs[i].http = true;
+        x.invs[i].has_status = true;
+        x.invs[i].status = status[i];
+    }
+    x.samples[0] = smp(0, 50, T, 0, 0, 1000);
+    x.samples[1] = smp(0, 50, T + 100, 100, 80, 1000);
+    x.samples[2] = smp(0, 50, T + 200, 100, 20, 1000);
+    x.in = (struct odc_input){.nodes = x.nodes, .n_nodes = 1, .invs = x.invs, .n_invs = 3,
+                              .samples = x.samples, .n_samples = 3};
+    struct odc_opts o = {0};
+    struct odc_result r;
+    char err[256];
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), 0);
+    assert_int_equal(r.n_tasks, 3);   /* same trace id, yet all kept */
+    /* sample 1 (80 ms): overlaps 50 + 60 ms > 100 ms, so shared 50:60 */
+    assert_true(fabs(task_cpu(&r, 0, 1000) - 80.0 * 50 / 110) < 1e-6);
+    /* request 2 also gets 40 ms of sample 2 at its mean rate (0.2) */
+    assert_true(fabs(task_cpu(&r, 1, 1000) - (80.0 * 60 / 110 + 8)) < 1e-6);
+    assert_true(fabs(task_cpu(&r, 2, 1000)) < 1e-9);
+    assert_false(r.tasks[0].failed || r.tasks[1].failed);
+    assert_true(r.tasks[2].failed);
+    odc_result_free(&r);
+    o.exclude_failed = true;
+    assert_int_equal(odc_export(&x.in, &o, &r, err, sizeof err), 0);
+    assert_int_equal(r.n_tasks, 2);
+    odc_result_free(&r);
+}
+
 /* Two nodes, same PIDs (B24): distinct tasks, each with its own samples,
  * sequential ids in (node, start, pid) order; pid ids refused. */
 static void test_colliding_pids(void **state)
@@ -451,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_upstream_compat_worked_example),
         cmocka_unit_test(test_ours_worked_example),
+        cmocka_unit_test(test_http_requests_share_cpu),
         cmocka_unit_test(test_colliding_pids),
         cmocka_unit_test(test_failed_retries_identity),
         cmocka_unit_test(test_topology),

@@ -1,0 +1,463 @@
+/* loadgen.c -- open-loop HTTP load (see loadgen.h).  One thread, epoll,
+ * a timerfd for the schedule. */
+#include "loadgen.h"
+#include "http.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define RBUF 65536
+
+int load_parse_url(const char *url, struct load_url *u, char *err, size_t errlen)
+{
+    memset(u, 0, sizeof *u);
+    if (strncmp(url, "http://", 7)) {
+        snprintf(err, errlen, "'%s': expected http://HOST:PORT/PATH (only http is supported)", url);
+        return -1;
+    }
+    const char *h = url + 7, *slash = strchr(h, '/');
+    size_t hl = slash ? (size_t)(slash - h) : strlen(h);
+    const char *path = slash ? slash : "/";
+    if (hl == 0 || hl >= sizeof u->hostport || strlen(path) >= sizeof u->path) {
+        snprintf(err, errlen, "'%s': host or path missing or too long", url);
+        return -1;
+    }
+    memcpy(u->hostport, h, hl);
+    strcpy(u->path, path);
+    const char *port = NULL;
+    if (h[0] == '[') {
+        const char *rb = memchr(h, ']', hl);
+        if (!rb || rb == h + 1) {
+            snprintf(err, errlen, "'%s': unterminated [IPv6] host", url);
+            return -1;
+        }
+        memcpy(u->host, h + 1, (size_t)(rb - h - 1));
+        if (rb + 1 < h + hl) {
+            if (rb[1] != ':') {
+                snprintf(err, errlen, "'%s': expected ':' after the [IPv6] host", url);
+                return -1;
+            }
+            port = rb + 2;
+        }
+    } else {
+        const char *colon = memchr(h, ':', hl);
+        size_t n = colon ? (size_t)(colon - h) : hl;
+        if (n == 0) {
+            snprintf(err, errlen, "'%s': no host", url);
+            return -1;
+        }
+        memcpy(u->host, h, n);
+        if (colon)
+            port = colon + 1;
+    }
+    if (port) {
+        size_t pl = (size_t)(h + hl - port);
+        char tmp[8];
+        int64_t v;
+        if (pl == 0 || pl >= sizeof tmp) {
+            snprintf(err, errlen, "'%s': bad port", url);
+            return -1;
+        }
+        memcpy(tmp, port, pl);
+        tmp[pl] = '\0';
+        if (!parse_i64(tmp, 1, 65535, &v)) {
+            snprintf(err, errlen, "'%s': port '%s' is not a number 1-65535", url, tmp);
+            return -1;
+        }
+        strcpy(u->port, tmp);
+    } else {
+        strcpy(u->port, "80");
+    }
+    return 0;
+}
+
+double lat_percentile(const double *sorted, size_t n, double pct)
+{
+    if (n == 0)
+        return NAN;
+    double rank = ceil(pct / 100.0 * (double)n);
+    size_t i = rank < 1 ? 0 : (size_t)rank - 1;
+    return sorted[i < n ? i : n - 1];
+}
+
+/* ---- the run ---- */
+
+enum { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY };
+
+struct lconn {
+    int fd;
+    int state;
+    bool rd, wr, hup;
+    size_t out_off;               /* of the request being written */
+    int64_t due;                  /* mono ns the request in flight was due */
+    char *in;
+    size_t in_len;
+    bool have_head;
+    struct http_body body;
+    bool close_after;
+};
+
+struct run {
+    const struct load_opts *o;
+    struct load_result *r;
+    int ep, tfd;
+    char *req;
+    size_t req_len;
+    struct lconn *c;
+    size_t lat_cap;
+    bool head_req;
+};
+
+static void lc_close(struct run *x, struct lconn *c)
+{
+    if (c->fd >= 0) {
+        epoll_ctl(x->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+    }
+    c->fd = -1;
+    c->state = C_DOWN;
+    c->in_len = 0;
+    c->have_head = false;
+}
+
+static int lc_open(struct run *x, struct lconn *c)
+{
+    c->fd = socket(x->o->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->state = C_IDLE;
+    c->rd = c->wr = true;
+    c->hup = false;
+    if (connect(c->fd, (const struct sockaddr *)&x->o->addr, x->o->addr_len) < 0) {
+        if (errno != EINPROGRESS) {
+            close(c->fd);
+            c->fd = -1;
+            c->state = C_DOWN;
+            return -1;
+        }
+        c->state = C_CONNECTING;
+        c->wr = false;
+    }
+    struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    epoll_ctl(x->ep, EPOLL_CTL_ADD, c->fd, &e);
+    return 0;
+}
+
+static void add_lat(struct run *x, double ms)
+{
+    struct load_result *r = x->r;
+    if (r->nlat == x->lat_cap) {
+        x->lat_cap = x->lat_cap ? 2 * x->lat_cap : 4096;
+        r->lat_ms = xrealloc(r->lat_ms, x->lat_cap * sizeof *r->lat_ms);
+    }
+    r->lat_ms[r->nlat++] = ms;
+}
+
+/* The request in flight on c failed. */
+static void lc_fail(struct run *x, struct lconn *c)
+{
+    if (c->state == C_BUSY)
+        x->r->errors++;
+    lc_close(x, c);
+}
+
+static void lc_write(struct run *x, struct lconn *c)
+{
+    while (c->state == C_BUSY && c->wr && c->out_off < x->req_len) {
+        ssize_t n = write(c->fd, x->req + c->out_off, x->req_len - c->out_off);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+        } else if (n < 0 && errno == EAGAIN) {
+            c->wr = false;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            lc_fail(x, c);
+            return;
+        }
+    }
+}
+
+static void lc_send(struct run *x, struct lconn *c, int64_t due)
+{
+    c->state = C_BUSY;
+    c->due = due;
+    c->out_off = 0;
+    c->have_head = false;
+    x->r->sent++;
+    lc_write(x, c);
+}
+
+/* Parse what arrived; true when a response completed. */
+static bool lc_parse(struct run *x, struct lconn *c, int64_t now)
+{
+    size_t used = 0;
+    if (!c->have_head) {
+        struct http_head h;
+        int rc = http_parse_response(c->in, c->in_len, &h);
+        if (rc < 0 || (rc == 0 && c->in_len == RBUF)) {
+            lc_fail(x, c);
+            return false;
+        }
+        if (rc == 0)
+            return false;
+        used = h.len;
+        if (h.status < 200) {   /* interim: skip it */
+            memmove(c->in, c->in + used, c->in_len - used);
+            c->in_len -= used;
+            return lc_parse(x, c, now);
+        }
+        c->have_head = true;
+        x->r->status[h.status / 100 < 6 ? h.status / 100 : 0]++;
+        c->close_after = !http_keep_alive(&h);
+        enum http_body_kind k = http_response_body(&h, x->head_req);
+        if (k == HB_CLOSE)
+            c->close_after = true;
+        http_body_init(&c->body, k, h.length);
+    }
+    long n = http_body_scan(&c->body, c->in + used, c->in_len - used);
+    if (n < 0) {
+        lc_fail(x, c);
+        return false;
+    }
+    used += (size_t)n;
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    if (!c->body.done)
+        return false;
+    x->r->completed++;
+    add_lat(x, (double)(now - c->due) / 1e6);
+    c->have_head = false;
+    c->state = C_IDLE;
+    if (c->close_after)
+        lc_close(x, c);
+    return true;
+}
+
+/* Read what there is; returns true when a response completed. */
+static bool lc_read(struct run *x, struct lconn *c)
+{
+    bool done = false;
+    while (c->fd >= 0 && c->rd) {
+        ssize_t n = read(c->fd, c->in + c->in_len, RBUF - c->in_len);
+        if (n > 0) {
+            if ((size_t)n < RBUF - c->in_len && !c->hup)
+                c->rd = false;   /* drained (edge-triggered); after a FIN, read on to EOF */
+            c->in_len += (size_t)n;
+            x->r->bytes_in += (uint64_t)n;
+            if (c->state == C_BUSY)
+                done |= lc_parse(x, c, now_mono_ns());
+            else
+                c->in_len = 0;   /* nothing was asked: drop it */
+        } else if (n == 0) {
+            if (c->state == C_BUSY && c->have_head && c->body.kind == HB_CLOSE) {
+                c->body.done = true;
+                x->r->completed++;
+                add_lat(x, (double)(now_mono_ns() - c->due) / 1e6);
+                done = true;
+                lc_close(x, c);
+            } else {
+                lc_fail(x, c);
+            }
+        } else if (errno == EAGAIN) {
+            c->rd = false;
+        } else if (errno != EINTR) {
+            lc_fail(x, c);
+        }
+    }
+    return done;
+}
+
+static void arm(struct run *x, int64_t at_ns)
+{
+    struct itimerspec its = {0};
+    if (at_ns > 0) {
+        its.it_value.tv_sec = at_ns / 1000000000;
+        its.it_value.tv_nsec = at_ns % 1000000000;
+    }
+    timerfd_settime(x->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    struct run x = {.o = o, .r = r};
+    x.head_req = !strcmp(o->method, "HEAD");
+    x.ep = epoll_create1(EPOLL_CLOEXEC);
+    x.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (x.ep < 0 || x.tfd < 0) {
+        snprintf(err, errlen, "cannot set up epoll: %s", strerror(errno));
+        return -1;
+    }
+    struct epoll_event te = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(x.ep, EPOLL_CTL_ADD, x.tfd, &te);
+    char *head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tracekit-load\r\n", o->method,
+                           o->url->path, o->url->hostport);
+    if (o->body_bytes) {
+        char *h2 = xasprintf("%sContent-Type: application/octet-stream\r\nContent-Length: %zu\r\n", head,
+                             o->body_bytes);
+        free(head);
+        head = h2;
+    }
+    size_t hl = strlen(head);
+    x.req_len = hl + 2 + o->body_bytes;
+    x.req = xmalloc(x.req_len);
+    memcpy(x.req, head, hl);
+    memcpy(x.req + hl, "\r\n", 2);
+    memset(x.req + hl + 2, 'x', o->body_bytes);
+    free(head);
+    int nc = o->connections;
+    x.c = xcalloc((size_t)nc, sizeof *x.c);
+    for (int i = 0; i < nc; i++) {
+        x.c[i].fd = -1;
+        x.c[i].in = xmalloc(RBUF);
+        if (lc_open(&x, &x.c[i]) < 0) {
+            snprintf(err, errlen, "cannot connect to %s: %s", o->url->hostport, strerror(errno));
+            for (int k = 0; k <= i; k++) {
+                lc_close(&x, &x.c[k]);
+                free(x.c[k].in);
+            }
+            free(x.c);
+            free(x.req);
+            close(x.ep);
+            close(x.tfd);
+            return -1;
+        }
+    }
+
+    bool open_loop = o->rate > 0;
+    int64_t t0 = now_mono_ns();
+    int64_t dur_ns = (int64_t)(o->duration_s * 1e9);
+    int64_t end = t0 + dur_ns, drain_end = end + (int64_t)(o->drain_s * 1e9);
+    uint64_t total = open_loop ? (uint64_t)floor(o->rate * o->duration_s) : 0;
+    double interval_ns = open_loop ? 1e9 / o->rate : 0;
+    uint64_t next = 0;            /* next request index to send (open loop) */
+    int64_t last_done = t0;
+    struct epoll_event evs[256];
+    int reconnect_failures = 0;
+    for (;;) {
+        int64_t now = now_mono_ns();
+        bool sending = open_loop ? next < total : now < end;
+        /* reconnect closed connections while there is work */
+        for (int i = 0; i < nc && sending; i++)
+            if (x.c[i].state == C_DOWN && lc_open(&x, &x.c[i]) < 0 && ++reconnect_failures > 1000) {
+                snprintf(err, errlen, "cannot reconnect to %s: %s", o->url->hostport, strerror(errno));
+                sending = false;
+            }
+        /* send what is due */
+        if (sending) {
+            for (int i = 0; i < nc; i++) {
+                struct lconn *c = &x.c[i];
+                if (c->state != C_IDLE)
+                    continue;
+                if (open_loop) {
+                    int64_t due = t0 + (int64_t)((double)next * interval_ns);
+                    if (next >= total || due > now)
+                        break;
+                    next++;
+                    lc_send(&x, c, due);
+                } else {
+                    lc_send(&x, c, now);
+                }
+            }
+        }
+        int busy = 0;
+        for (int i = 0; i < nc; i++)
+            busy += x.c[i].state == C_BUSY || x.c[i].state == C_CONNECTING;
+        bool more = open_loop ? next < total : now < end;
+        if (!more && !busy)
+            break;
+        if (!more && now > drain_end)
+            break;
+        /* sleep until the next due time (open loop) or an event */
+        int timeout = 100;
+        if (open_loop && next < total) {
+            int64_t due = t0 + (int64_t)((double)next * interval_ns);
+            bool free_conn = false;
+            for (int i = 0; i < nc && !free_conn; i++)
+                free_conn = x.c[i].state == C_IDLE;
+            if (free_conn) {
+                if (due <= now)
+                    timeout = 0;
+                else
+                    arm(&x, due);
+            }
+        }
+        int n = epoll_wait(x.ep, evs, ARRAY_LEN(evs), timeout);
+        for (int i = 0; i < n; i++) {
+            struct lconn *c = evs[i].data.ptr;
+            if (!c) {
+                uint64_t exp;
+                if (read(x.tfd, &exp, sizeof exp) < 0 && errno != EAGAIN)
+                    break;
+                continue;
+            }
+            if (c->fd < 0)
+                continue;
+            uint32_t ev = evs[i].events;
+            if (c->state == C_CONNECTING && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+                int e = 0;
+                socklen_t len = sizeof e;
+                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len);
+                if (e) {
+                    lc_fail(&x, c);
+                    continue;
+                }
+                c->state = C_IDLE;
+            }
+            if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                c->rd = true;
+            if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                c->hup = true;
+            if (ev & EPOLLOUT)
+                c->wr = true;
+            lc_write(&x, c);
+            if (c->fd >= 0 && lc_read(&x, c))
+                last_done = now_mono_ns();
+            /* closed loop: the next request right away, on the same connection */
+            if (!open_loop && c->state == C_IDLE && now_mono_ns() < end)
+                lc_send(&x, c, now_mono_ns());
+        }
+    }
+    for (int i = 0; i < nc; i++) {
+        if (x.c[i].state == C_BUSY)
+            r->unanswered++;
+        lc_close(&x, &x.c[i]);
+        free(x.c[i].in);
+    }
+    r->scheduled = open_loop ? total : r->sent;
+    r->unsent = open_loop ? total - next : 0;
+    r->elapsed_s = (double)(last_done - t0) / 1e9;
+    if (r->elapsed_s < o->duration_s && open_loop)
+        r->elapsed_s = o->duration_s;
+    if (r->nlat)
+        qsort(r->lat_ms, r->nlat, sizeof *r->lat_ms, cmp_double);
+    free(x.c);
+    free(x.req);
+    close(x.ep);
+    close(x.tfd);
+    return 0;
+}
+
+void load_result_free(struct load_result *r)
+{
+    free(r->lat_ms);
+    r->lat_ms = NULL;
+}

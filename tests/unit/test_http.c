@@ -1,0 +1,238 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "loadgen.h"
+#include "sockowner.h"
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static void test_request_head(void **state)
+{
+    (void)state;
+    struct http_head h;
+    const char req[] = "POST /a/b?x=1 HTTP/1.1\r\nHost: h\r\ncontent-length: 12\r\n"
+                       "Connection: keep-alive, Close\r\nTraceparent:  00-abc \r\n\r\nBODY";
+    assert_int_equal(http_parse_request(S(req), &h), 1);
+    assert_int_equal(h.len, sizeof req - 1 - 4);
+    assert_int_equal(h.method_len, 4);
+    assert_memory_equal(h.method, "POST", 4);
+    assert_int_equal(h.target_len, 8);
+    assert_memory_equal(h.target, "/a/b?x=1", 8);
+    assert_true(h.has_length && h.length == 12);
+    assert_true(h.conn_close && h.conn_keep_alive);
+    assert_false(http_keep_alive(&h));
+    assert_int_equal(h.traceparent_len, 6);
+    assert_memory_equal(h.traceparent, "00-abc", 6);
+    enum http_body_kind k;
+    assert_int_equal(http_request_body(&h, &k), 0);
+    assert_int_equal(k, HB_LENGTH);
+
+    /* incomplete, then every byte prefix is "need more" */
+    for (size_t n = 0; n < h.len; n++)
+        assert_int_equal(http_parse_request(req, n, &h), 0);
+    /* malformed */
+    assert_int_equal(http_parse_request(S("GET /\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/2.0\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\n folded\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), &h), -1);
+    /* TE + CL, or a TE we cannot frame: refused */
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"), &h), 1);
+    assert_int_equal(http_request_body(&h, &k), -1);
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), &h), 1);
+    assert_int_equal(http_request_body(&h, &k), -1);
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), &h), 1);
+    assert_int_equal(http_request_body(&h, &k), 0);
+    assert_int_equal(k, HB_CHUNKED);
+    /* HTTP/1.0: close unless keep-alive */
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.0\r\n\r\n"), &h), 1);
+    assert_false(http_keep_alive(&h));
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), &h), 1);
+    assert_true(http_keep_alive(&h));
+}
+
+static void test_response_head(void **state)
+{
+    (void)state;
+    struct http_head h;
+    assert_int_equal(http_parse_response(S("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), &h), 1);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(http_response_body(&h, false), HB_LENGTH);
+    assert_int_equal(http_response_body(&h, true), HB_NONE);   /* HEAD */
+    assert_int_equal(http_parse_response(S("HTTP/1.1 204 No Content\r\n\r\n"), &h), 1);
+    assert_int_equal(http_response_body(&h, false), HB_NONE);
+    assert_int_equal(http_parse_response(S("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n"), &h), 1);
+    assert_int_equal(http_response_body(&h, false), HB_NONE);
+    assert_int_equal(http_parse_response(S("HTTP/1.1 100 Continue\r\n\r\n"), &h), 1);
+    assert_int_equal(http_response_body(&h, false), HB_NONE);
+    assert_int_equal(http_parse_response(S("HTTP/1.0 200 OK\r\n\r\n"), &h), 1);
+    assert_int_equal(http_response_body(&h, false), HB_CLOSE);
+    assert_false(http_keep_alive(&h));
+    assert_int_equal(http_parse_response(S("HTTP/1.1 200\r\nTransfer-Encoding: chunked\r\n\r\n"), &h), 1);
+    assert_int_equal(http_response_body(&h, false), HB_CHUNKED);
+    assert_int_equal(http_parse_response(S("HTTP/1.1 2x0 OK\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_response(S("HTTP/1.1 200OK\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_response(S("HTTP/1.1 200 OK\r\n"), &h), 0);
+}
+
+/* Feed a chunked body in pieces of `step` bytes; returns bytes consumed. */
+static long feed(struct http_body *b, const char *p, size_t n, size_t step)
+{
+    size_t off = 0;
+    while (off < n && !b->done) {
+        size_t k = n - off < step ? n - off : step;
+        long r = http_body_scan(b, p + off, k);
+        if (r < 0)
+            return -1;
+        off += (size_t)r;
+        if ((size_t)r < k && !b->done)
+            return -2;   /* must only stop short at the end */
+    }
+    return (long)off;
+}
+
+static void test_chunked(void **state)
+{
+    (void)state;
+    const char body[] = "5\r\nhello\r\n1A;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+    size_t n = sizeof body - 1;
+    for (size_t step = 1; step <= n; step++) {
+        struct http_body b;
+        http_body_init(&b, HB_CHUNKED, 0);
+        assert_int_equal(feed(&b, body, n, step), (long)(n - 4));
+        assert_true(b.done);
+        assert_int_equal(b.payload, 31);
+    }
+    struct http_body b;
+    static const char *const bad[] = {"x\r\n", "5\r\nhelloXX", "5\nhello", "\r\n", "10000000000000000\r\n",
+                                      "0\r\n\rX"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        http_body_init(&b, HB_CHUNKED, 0);
+        assert_int_equal(http_body_scan(&b, bad[i], strlen(bad[i])), -1);
+    }
+    /* no trailers */
+    http_body_init(&b, HB_CHUNKED, 0);
+    assert_int_equal(http_body_scan(&b, S("0\r\n\r\n")), 5);
+    assert_true(b.done);
+    /* Content-Length stops at the end */
+    http_body_init(&b, HB_LENGTH, 3);
+    assert_int_equal(http_body_scan(&b, S("ab")), 2);
+    assert_false(b.done);
+    assert_int_equal(http_body_scan(&b, S("cdef")), 1);
+    assert_true(b.done);
+    http_body_init(&b, HB_NONE, 0);
+    assert_true(b.done);
+}
+
+static void test_rewrite(void **state)
+{
+    (void)state;
+    const char req[] = "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\ntraceparent: old\r\n"
+                       "Keep-Alive: 5\r\nAccept: */*\r\n\r\n";
+    struct http_head h;
+    assert_int_equal(http_parse_request(S(req), &h), 1);
+    char out[256];
+    size_t n = http_rewrite_request(req, &h, "00-t-p-01", out, sizeof out);
+    const char want[] = "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\ntraceparent: 00-t-p-01\r\n\r\n";
+    assert_int_equal(n, sizeof want - 1);
+    assert_memory_equal(out, want, n);
+    assert_int_equal(http_rewrite_request(req, &h, "00-t-p-01", out, 20), 0);
+}
+
+static void test_traceparent(void **state)
+{
+    (void)state;
+    struct traceparent tp;
+    const char ok[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    assert_true(tp_parse(S(ok), &tp));
+    assert_int_equal(tp.trace_id[0], 0x4b);
+    assert_int_equal(tp.parent_id[7], 0xb7);
+    assert_int_equal(tp.flags, 1);
+    char out[TP_LEN + 1];
+    tp_format(&tp, out);
+    assert_string_equal(out, ok);
+    /* a later version with more fields is read as 00 */
+    assert_true(tp_parse(S("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"), &tp));
+    static const char *const bad[] = {
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   /* upper case */
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   /* version ff */
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   /* zero trace id */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",   /* zero parent id */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", /* 00 with extra */
+        "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",    /* short */
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bg-01",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(tp_parse(bad[i], strlen(bad[i]), &tp));
+}
+
+static void test_percentile(void **state)
+{
+    (void)state;
+    double v[100];
+    for (int i = 0; i < 100; i++)
+        v[i] = i + 1;
+    assert_true(lat_percentile(v, 100, 50) == 50);
+    assert_true(lat_percentile(v, 100, 99) == 99);
+    assert_true(lat_percentile(v, 100, 99.9) == 100);
+    assert_true(lat_percentile(v, 100, 100) == 100);
+    assert_true(lat_percentile(v, 1, 50) == 1);
+    assert_true(lat_percentile(v, 3, 50) == 2);   /* nearest rank: ceil(1.5) = 2 */
+    assert_true(isnan(lat_percentile(v, 0, 50)));
+}
+
+static void test_url(void **state)
+{
+    (void)state;
+    struct load_url u;
+    char err[256];
+    assert_int_equal(load_parse_url("http://127.0.0.1:8080/work?cpu_ms=5", &u, err, sizeof err), 0);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_string_equal(u.port, "8080");
+    assert_string_equal(u.hostport, "127.0.0.1:8080");
+    assert_string_equal(u.path, "/work?cpu_ms=5");
+    assert_int_equal(load_parse_url("http://[::1]:81", &u, err, sizeof err), 0);
+    assert_string_equal(u.host, "::1");
+    assert_string_equal(u.path, "/");
+    assert_int_equal(load_parse_url("http://example", &u, err, sizeof err), 0);
+    assert_string_equal(u.port, "80");
+    assert_int_equal(load_parse_url("https://x/", &u, err, sizeof err), -1);
+    assert_int_equal(load_parse_url("http://x:99999/", &u, err, sizeof err), -1);
+    assert_non_null(strstr(err, "99999"));
+    assert_int_equal(load_parse_url("http://:80/", &u, err, sizeof err), -1);
+}
+
+static void test_listen_inode(void **state)
+{
+    (void)state;
+    const char tcp[] =
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+        "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1 0 100 0 0 10 0\n"
+        "   1: 00000000:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 222 1 0 100 0 0 10 0\n"
+        "   2: 0100007F:1F92 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 333 1 0 100 0 0 10 0\n";
+    const unsigned char lo[4] = {127, 0, 0, 1}, other[4] = {10, 0, 0, 1};
+    assert_int_equal(sock_listen_inode(tcp, false, lo, 8080), 111);
+    assert_int_equal(sock_listen_inode(tcp, false, other, 8080), 0);   /* bound to 127.0.0.1 only */
+    assert_int_equal(sock_listen_inode(tcp, false, other, 8081), 222); /* wildcard */
+    assert_int_equal(sock_listen_inode(tcp, false, lo, 8082), 0);      /* established, not listening */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_head), cmocka_unit_test(test_response_head),
+        cmocka_unit_test(test_chunked),      cmocka_unit_test(test_rewrite),
+        cmocka_unit_test(test_traceparent),  cmocka_unit_test(test_percentile),
+        cmocka_unit_test(test_url),          cmocka_unit_test(test_listen_inode),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
