@@ -1,5 +1,6 @@
 /* parse_run.c -- one run folder to CTS/ (see parse_run.h). */
 #include "parse_run.h"
+#include "cgstat.h"
 #include "cts.h"
 #include "fstree.h"
 #include "jsonl.h"
@@ -305,7 +306,7 @@ static int copy_host(const char *run_dir, const char *tmp, const char *node, str
     return 0;
 }
 
-/* ---- infrastructure: links.json (tracekit links) ---- */
+/* ---- infrastructure: links.json (tracekit links), cgroup_metrics.jsonl (collect --cgroup) ---- */
 
 static int infra_to_cts(const char *run_dir, const char *tmp, const char *node, struct files *fs)
 {
@@ -320,7 +321,20 @@ static int infra_to_cts(const char *run_dir, const char *tmp, const char *node, 
         else
             f->invalid = bad;
     }
-    return rc < 0 ? -1 : 0;
+    if (rc < 0)
+        return -1;
+    struct cgstat_counts k;
+    if (cgstat_to_cts(run_dir, tmp, &k) < 0)
+        return -1;
+    if (k.present) {
+        struct audit_file *f = add_file(fs, "cgroup_metrics.jsonl");
+        f->lines = k.lines;
+        f->good = k.good;
+        f->malformed = k.malformed;
+        f->torn = k.torn;
+        f->invalid = k.invalid;
+    }
+    return 0;
 }
 
 /* ---- the whole run ---- */
