@@ -80,6 +80,10 @@ int cg_parse_mountinfo(const char *text, struct cg_sys *out)
                     out->v1_cpu = unescape(mnt, strlen(mnt));
                 if (cg_list_has(super, "cpuset") && !out->v1_cpuset)
                     out->v1_cpuset = unescape(mnt, strlen(mnt));
+                if (cg_list_has(super, "cpuacct") && !out->v1_cpuacct)
+                    out->v1_cpuacct = unescape(mnt, strlen(mnt));
+                if (cg_list_has(super, "memory") && !out->v1_memory)
+                    out->v1_memory = unescape(mnt, strlen(mnt));
             }
         }
         free(l);
@@ -107,6 +111,8 @@ void cg_sys_free(struct cg_sys *s)
     free(s->v2);
     free(s->v1_cpu);
     free(s->v1_cpuset);
+    free(s->v1_cpuacct);
+    free(s->v1_memory);
     memset(s, 0, sizeof *s);
 }
 

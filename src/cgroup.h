@@ -19,6 +19,8 @@ struct cg_sys {
     bool v2_cpuset;       /* ... and "cpuset" */
     char *v1_cpu;         /* mount point of the v1 hierarchy with "cpu" */
     char *v1_cpuset;      /* ... with "cpuset" */
+    char *v1_cpuacct;     /* ... with "cpuacct" (often the same as v1_cpu) */
+    char *v1_memory;      /* ... with "memory" */
 };
 
 /* Fill mount points from the text of /proc/self/mountinfo (pure; the v2

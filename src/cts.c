@@ -24,6 +24,12 @@ void cts_init(struct cts *c, const struct cts_opts *o)
 
 void cts_free(struct cts *c)
 {
+    for (size_t i = 0; i < c->nids; i++) {
+        free(c->ids[i].cgroup);
+        free(c->ids[i].container_id);
+        free(c->ids[i].container_runtime);
+        free(c->ids[i].pod_uid);
+    }
     free(c->ids);
     pairmap_free(&c->by_key);
     memset(c, 0, sizeof *c);
@@ -136,6 +142,17 @@ static void account(struct cts *c, struct cts_ident *id, const struct cts_rec *r
     }
 }
 
+static void set_text(char **dst, const struct raw_text *t)
+{
+    free(*dst);
+    *dst = NULL;
+    if (t->p) {
+        *dst = xmalloc(t->n + 1);
+        memcpy(*dst, t->p, t->n);
+        (*dst)[t->n] = '\0';
+    }
+}
+
 bool cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec *out)
 {
     c->raw++;
@@ -211,6 +228,18 @@ bool cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec *out)
         }
     }
     remember_seen(id, s, has_cum, cum);
+    if (s->cgroup.p) {
+        set_text(&id->cgroup, &s->cgroup);
+        set_text(&id->container_id, &s->container_id);
+        set_text(&id->container_runtime, &s->container_runtime);
+        set_text(&id->pod_uid, &s->pod_uid);
+        id->meta_pending = true;
+    }
+    if (emit && id->meta_pending) {
+        /* a folded first sample hands its fields to the next record */
+        out->meta = id;
+        id->meta_pending = false;
+    }
     if (emit)
         account(c, id, out, cum);
     return emit;
@@ -284,6 +313,15 @@ void cts_rec_json(struct jbuf *b, const struct cts_rec *r)
     jb_opt_int(b, "start_ticks", r->has_start, r->start_ticks);
     if (r->comm)
         jb_str(b, "comm", r->comm);
+    if (r->meta) {
+        jb_str(b, "cgroup", r->meta->cgroup);
+        if (r->meta->container_id)
+            jb_str(b, "container_id", r->meta->container_id);
+        if (r->meta->container_runtime)
+            jb_str(b, "container_runtime", r->meta->container_runtime);
+        if (r->meta->pod_uid)
+            jb_str(b, "pod_uid", r->meta->pod_uid);
+    }
     jb_obj_close(b);
 }
 

@@ -61,6 +61,10 @@ struct cts_ident {
     double cum_first, cum_last;   /* cumulative CPU at first/last record */
     bool has_rss;
     int64_t max_rss_kb;
+
+    /* where it ran (the collector's first record), NULL when not recorded */
+    char *cgroup, *container_id, *container_runtime, *pod_uid;
+    bool meta_pending;            /* not yet written in a CTS record */
 };
 
 /* One derived record. */
@@ -74,6 +78,7 @@ struct cts_rec {
     const char *comm;             /* NULL when the raw line had none */
     size_t ident;                 /* index into cts.ids */
     bool on_grid;                 /* both ends are regular ticks: usable for jitter */
+    const struct cts_ident *meta; /* write its cgroup/container fields (first record) or NULL */
 };
 
 struct cts {

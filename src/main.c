@@ -18,6 +18,7 @@ struct command {
 static const struct command commands[] = {
     {"collect", cmd_collect, "sample processes and the host into logs/RUN_ID/"},
     {"exec", cmd_exec, "run a command as a traced task and record it"},
+    {"links", cmd_links, "measure round trip and throughput to peer nodes (links.json)"},
     {"gen-inputs", cmd_gen_inputs, "generate test videos with ffmpeg's built-in sources"},
     {"parse", cmd_parse, "turn a run's raw files into CTS/ traces and an audit report"},
     {"gather", cmd_gather, "collect several nodes' run folders into one experiment folder"},

@@ -25,6 +25,7 @@ void odc_input_free(struct odc_input *in)
     free(in->invs);
     free(in->samples);
     free(in->notes);
+    json_decref(in->links);
     memset(in, 0, sizeof *in);
 }
 

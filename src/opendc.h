@@ -22,6 +22,7 @@
 #ifndef TK_OPENDC_H
 #define TK_OPENDC_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +82,7 @@ struct odc_input {
     uint64_t bad_inv_lines, bad_sample_lines;
     char **notes;          /* loader remarks (malformed lines, missing files) */
     size_t n_notes;
+    json_t *links;         /* valid CTS links.json entries of every node, or NULL */
 };
 
 void odc_input_free(struct odc_input *in);

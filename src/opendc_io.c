@@ -1,6 +1,7 @@
 /* opendc_io.c -- reading CTS folders, writing the OpenDC workload files. */
 #include "opendc_io.h"
 #include "jsonl.h"
+#include "links.h"
 #include "parquet.h"
 #include "util.h"
 
@@ -180,8 +181,28 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
     json_decref(nodes);
     json_decref(meta);
 
+    /* links.json (tracekit links): measured links, exported beside the topology */
+    char *path = path_join(cts, "links.json");
+    if (file_exists(path)) {
+        json_t *links = load_json(path);
+        size_t i, bad = 0;
+        json_t *e;
+        if (!in->links)
+            in->links = json_array();
+        json_array_foreach(links, i, e) {
+            if (links_entry_valid(e))
+                json_array_append(in->links, e);
+            else
+                bad++;
+        }
+        if (!json_is_array(links) || bad)
+            add_note(in, "%s: %s", path, json_is_array(links) ? "invalid link entries skipped" : "not a JSON array");
+        json_decref(links);
+    }
+    free(path);
+
     /* invocations.jsonl */
-    char *path = path_join(cts, "invocations.jsonl");
+    path = path_join(cts, "invocations.jsonl");
     struct jsonl_reader r;
     if (jsonl_reader_open(&r, path) < 0) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
@@ -496,6 +517,9 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
         fprintf(f, "- Command: `%s`\n", w->command_line);
     fprintf(f, "- Written: `tasks.parquet` (%zu tasks), `fragments.parquet` (%zu fragments), `topology.json`, "
                "this report; compression %s\n", res->n_tasks, res->n_frags, pq_codec_name(w->codec));
+    if (in->links && json_array_size(in->links))
+        fprintf(f, "- Written: `links.json` (%zu measured links, beside `topology.json`: OpenDC's topology "
+                   "reader rejects keys it does not know)\n", json_array_size(in->links));
     fprintf(f, "- Task ids: %s; %s\n", res->id_mode,
             o->upstream_compat ? "tasks in input order, as the original" : "tasks ordered by node, start time, PID");
     if (o->upstream_compat) {
@@ -626,6 +650,22 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
     free(p);
     if (rc < 0)
         return -1;
+
+    /* OpenDC's TopologyReader rejects unknown keys, so the measured links go
+     * beside topology.json rather than into it. */
+    if (in->links && json_array_size(in->links)) {
+        char *lt = json_dumps(in->links, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+        char *text_nl = xasprintf("%s\n", lt);
+        p = path_join(out_dir, "links.json");
+        rc = write_file_atomic(p, text_nl, strlen(text_nl));
+        if (rc < 0)
+            snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno));
+        free(lt);
+        free(text_nl);
+        free(p);
+        if (rc < 0)
+            return -1;
+    }
 
     size_t len;
     char *text = report(in, o, res, w, &len);

@@ -1,5 +1,6 @@
 /* opendc_verify.c -- check an exported OpenDC workload. */
 #include "opendc_verify.h"
+#include "links.h"
 #include "parquet.h"
 #include "util.h"
 
@@ -502,6 +503,32 @@ static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t
              "OpenDC replays each task's fragments in file order", switches, t->n);
 }
 
+/* links.json beside the topology (tracekit links), when the export has one. */
+static void check_links(struct vctx *v, const char *dir)
+{
+    char *path = path_join(dir, "links.json");
+    if (!file_exists(path)) {
+        free(path);
+        return;
+    }
+    json_error_t e;
+    json_t *root = json_load_file(path, 0, &e);
+    if (!json_is_array(root)) {
+        fail(v, "links", "%s: not a JSON array (%s)", path, root ? "another JSON value" : e.text);
+    } else {
+        size_t i, bad = 0;
+        json_t *l;
+        json_array_foreach(root, i, l)
+            if (!links_entry_valid(l) && bad++ == 0)
+                fail(v, "links", "%s entry %zu: needs src, dst, ts_ms and non-negative rtt_ms_p50, "
+                     "rtt_ms_p99, bandwidth_mbps", path, i);
+        if (!bad)
+            pass(v, "links", "%zu measured links", json_array_size(root));
+    }
+    json_decref(root);
+    free(path);
+}
+
 int odc_verify(const char *dir, const char *topology, FILE *out)
 {
     struct vctx v = {.out = out};
@@ -510,6 +537,7 @@ int odc_verify(const char *dir, const char *topology, FILE *out)
     char *topo_path = topology ? xstrdup(topology) : path_join(dir, "topology.json");
 
     struct topo topo = check_topology(&v, topo_path);
+    check_links(&v, dir);
     struct pq_reader *tr = pq_reader_open(tp, err, sizeof err);
     struct pq_reader *fr = pq_reader_open(fp, err + 256, sizeof err - 256);
     if (!tr)

@@ -1,9 +1,11 @@
 /* parse_run.c -- one run folder to CTS/ (see parse_run.h). */
 #include "parse_run.h"
+#include "cgstat.h"
 #include "cts.h"
 #include "fstree.h"
 #include "jsonl.h"
 #include "layout.h"
+#include "links.h"
 #include "log.h"
 #include "rawproc.h"
 #include "util.h"
@@ -304,6 +306,37 @@ static int copy_host(const char *run_dir, const char *tmp, const char *node, str
     return 0;
 }
 
+/* ---- infrastructure: links.json (tracekit links), cgroup_metrics.jsonl (collect --cgroup) ---- */
+
+static int infra_to_cts(const char *run_dir, const char *tmp, const char *node, struct files *fs)
+{
+    size_t good, bad;
+    int rc = links_to_cts(run_dir, tmp, node, &good, &bad);
+    if (good || bad) {
+        struct audit_file *f = add_file(fs, "links.json");
+        f->lines = good + bad;
+        f->good = good;
+        if (rc == 1)
+            f->malformed = bad;  /* not a JSON array at all */
+        else
+            f->invalid = bad;
+    }
+    if (rc < 0)
+        return -1;
+    struct cgstat_counts k;
+    if (cgstat_to_cts(run_dir, tmp, &k) < 0)
+        return -1;
+    if (k.present) {
+        struct audit_file *f = add_file(fs, "cgroup_metrics.jsonl");
+        f->lines = k.lines;
+        f->good = k.good;
+        f->malformed = k.malformed;
+        f->torn = k.torn;
+        f->invalid = k.invalid;
+    }
+    return 0;
+}
+
 /* ---- the whole run ---- */
 
 static int write_text(const char *dir, const char *name, const char *text, size_t len)
@@ -500,6 +533,8 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
     r->processes = c.nids;
 
     if (copy_host(dir, tmp, node, &fs, r) < 0)
+        goto write_failed;
+    if (infra_to_cts(dir, tmp, node, &fs) < 0)
         goto write_failed;
 
     /* nodes.json: a one-element array, indent 2, no newline (like the original) */

@@ -77,6 +77,14 @@ static void assign(struct raw_sample *out, struct seen *seen, const char *key, s
         out->comm[0] = '\0';
         if (v->type == V_STR)
             set_comm(out, v->s, v->slen);
+    } else if (KEY_IS("cgroup")) {
+        out->cgroup = v->type == V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
+    } else if (KEY_IS("container_id")) {
+        out->container_id = v->type == V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
+    } else if (KEY_IS("container_runtime")) {
+        out->container_runtime = v->type == V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
+    } else if (KEY_IS("pod_uid")) {
+        out->pod_uid = v->type == V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
     } else if (KEY_IS("ev")) {
         out->ev = v->type == V_STR ? ev_kind(v->s, v->slen) : RAW_EV_NONE;
     }
@@ -322,6 +330,22 @@ enum raw_result raw_parse_line(const char *line, size_t len, struct raw_sample *
         return RAW_MALFORMED;
     }
     r = raw_from_json(obj, out);
+    /* The texts point into obj: keep a copy past its release. */
+    static __thread char keep[2048];
+    size_t used = 0;
+    struct raw_text *texts[] = {&out->cgroup, &out->container_id, &out->container_runtime, &out->pod_uid};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        struct raw_text *t = texts[i];
+        if (!t->p)
+            continue;
+        if (t->n > sizeof keep - used) {
+            *t = (struct raw_text){0};  /* absurdly long: dropped rather than cut */
+            continue;
+        }
+        memcpy(keep + used, t->p, t->n);
+        t->p = keep + used;
+        used += t->n;
+    }
     json_decref(obj);
     return r;
 }

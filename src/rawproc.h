@@ -17,6 +17,12 @@
 
 enum raw_ev { RAW_EV_NONE, RAW_EV_TICK, RAW_EV_NEW, RAW_EV_EXIT, RAW_EV_OTHER };
 
+/* A string in a raw line (not NUL-terminated); p == NULL when absent. */
+struct raw_text {
+    const char *p;
+    size_t n;
+};
+
 /* One raw sample.  ts_ms and pid are always set; everything else has a
  * has_* flag because the original's lines carry only ts_ms, pid, rss_kb,
  * utime and stime. */
@@ -30,6 +36,10 @@ struct raw_sample {
     int64_t mono_us;
     char comm[RAW_COMM_MAX];
     enum raw_ev ev;
+    /* Only in a process's first record: where it ran.  They point into the
+     * line (fast path) or, after jansson, into a per-thread copy valid until
+     * the next raw_parse_line call on the thread. */
+    struct raw_text cgroup, container_id, container_runtime, pod_uid;
 };
 
 enum raw_result {

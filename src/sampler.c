@@ -1,4 +1,6 @@
 #include "sampler.h"
+#include "cgstat.h"
+#include "container.h"
 #include "jsonl.h"
 #include "log.h"
 #include "procfs.h"
@@ -46,6 +48,14 @@ struct tproc {
     bool gone;
     uint64_t last_ticks;   /* utime+stime at the last schedstat read */
     double last_sched_ms;  /* runtime then; < 0 = not read yet */
+    struct procmeta *meta; /* cgroup and container, until written in a record */
+};
+
+/* Read once per process when it is first tracked, written in its first
+ * record only: the per-sample cost stays one pointer test. */
+struct procmeta {
+    char cgroup[512];
+    struct container ct;
 };
 
 /* Open-addressing map pid -> int, linear probing with backward-shift delete. */
@@ -67,7 +77,9 @@ struct hoststate {
 struct sampler {
     struct sampler_opts o;
     int epfd, tick_fd, host_fd, ino_fd, sig_fd, dir_fd;
-    struct jsonl_writer procw, hostw;
+    struct jsonl_writer procw, hostw, cgw;
+    struct cgstat *cgs;
+    int ncgs;
     struct jbuf line;
     struct tproc *procs;
     int nprocs, capprocs;
@@ -305,6 +317,17 @@ static bool sample_proc(struct sampler *s, struct tproc *p, const char *ev)
     jb_fixed(b, "cpu_ms", cpu_ms, 3);
     jb_int(b, "mono_us", (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000);
     jb_int(b, "threads", st.num_threads);
+    if (p->meta) {
+        jb_str(b, "cgroup", p->meta->cgroup);
+        if (p->meta->ct.id[0])
+            jb_str(b, "container_id", p->meta->ct.id);
+        if (p->meta->ct.runtime)
+            jb_str(b, "container_runtime", p->meta->ct.runtime);
+        if (p->meta->ct.pod_uid[0])
+            jb_str(b, "pod_uid", p->meta->ct.pod_uid);
+        free(p->meta);
+        p->meta = NULL;
+    }
     jb_str(b, "ev", ev);
     jb_obj_close(b);
     jsonl_add(&s->procw, b);
@@ -325,6 +348,8 @@ static void untrack(struct sampler *s, struct tproc *p)
         close(p->stat_fd);
     if (p->sched_fd >= 0)
         close(p->sched_fd);
+    free(p->meta);
+    p->meta = NULL;
     p->pidfd = p->stat_fd = p->sched_fd = -1;
     pm_del(&s->index, p->pid);
     s->exited++;
@@ -350,6 +375,27 @@ static struct tproc *find(struct sampler *s, int pid)
 {
     int64_t *slot = pm_get(&s->index, pid);
     return slot ? &s->procs[*slot] : NULL;
+}
+
+/* The process's cgroup and container.  Read by PID, so it is read before
+ * the first sample: that sample's read through the kept stat fd proves the
+ * process was still alive, so the PID still named it. */
+static struct procmeta *read_meta(int pid)
+{
+    int fd = open_proc(pid, "cgroup");
+    if (fd < 0)
+        return NULL;
+    char text[4096];
+    ssize_t n = pread_text(fd, text, sizeof text);
+    close(fd);
+    struct procmeta *m = xcalloc(1, sizeof *m);
+    int version;
+    if (n <= 0 || ct_cgroup_path(text, m->cgroup, sizeof m->cgroup, &version) < 0) {
+        free(m);
+        return NULL;
+    }
+    ct_recognise(m->cgroup, &m->ct);
+    return m;
 }
 
 /* Start tracking pid.  want_start != 0 binds to that exact process.
@@ -388,6 +434,7 @@ static int track(struct sampler *s, int pid, uint64_t want_start, const char *ev
             p->pidfd = -1;
         }
     }
+    p->meta = read_meta(pid);
     pm_put(&s->index, pid, s->nprocs);
     s->nprocs++;
     s->seen++;
@@ -611,6 +658,34 @@ keep:
     h->prev_nnet = nnet;
 }
 
+/* ---------------------------------------------------------------- cgroups */
+
+/* One reading of every --cgroup group (cumulative counters; parse derives
+ * the intervals).  A group that can no longer be read is dropped once. */
+static void sample_cgroups(struct sampler *s)
+{
+    if (!s->ncgs)
+        return;
+    int64_t wall = now_wall_ms(), mono = now_mono_us();
+    for (int i = 0; i < s->ncgs; i++) {
+        struct cgstat *c = &s->cgs[i];
+        int64_t cpu, mem;
+        if (c->cpu_fd < 0)
+            continue;
+        if (cgstat_read(c, &cpu, &mem) < 0) {
+            log_warn("cgroup %s can no longer be read (removed?): no more samples of it", c->name);
+            close(c->cpu_fd);
+            c->cpu_fd = -1;
+            s->read_errors++;
+            continue;
+        }
+        jb_reset(&s->line);
+        cgstat_record(&s->line, c, s->o.node_id, wall, mono, cpu, mem);
+        jsonl_add(&s->cgw, &s->line);
+    }
+    jsonl_flush(&s->cgw);
+}
+
 /* ---------------------------------------------------------------- status */
 
 static void write_status(struct sampler *s, const char *state)
@@ -645,7 +720,7 @@ static void write_status(struct sampler *s, const char *state)
     jb_int(&b, "processes_tracked", s->nprocs);
     jb_uint(&b, "stale_sentinels_removed", s->stale);
     jb_uint(&b, "read_errors", s->read_errors);
-    jb_uint(&b, "write_errors", s->procw.write_errors + s->hostw.write_errors);
+    jb_uint(&b, "write_errors", s->procw.write_errors + s->hostw.write_errors + s->cgw.write_errors);
     jb_int(&b, "tick_late_us_p50", hist_percentile(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.50));
     jb_int(&b, "tick_late_us_p99", hist_percentile(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.99));
     jb_int(&b, "tick_late_us_max", s->late_max_us);
@@ -693,7 +768,7 @@ struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t err
     struct sampler *s = xcalloc(1, sizeof *s);
     s->o = *o;
     s->epfd = s->tick_fd = s->host_fd = s->ino_fd = s->sig_fd = s->dir_fd = -1;
-    s->procw.fd = s->hostw.fd = -1;
+    s->procw.fd = s->hostw.fd = s->cgw.fd = -1;
     s->host.fd_stat = s->host.fd_mem = s->host.fd_net = -1;
     s->clk_tck = sysconf(_SC_CLK_TCK);
     s->page_kb = sysconf(_SC_PAGESIZE) / 1024;
@@ -725,6 +800,24 @@ struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t err
         if (rc < 0)
             goto fail;
         host_open(s);
+    }
+    if (o->ncgroups > 0) {
+        struct cg_sys sys;
+        cg_sys_detect(&sys);
+        s->cgs = xcalloc((size_t)o->ncgroups, sizeof *s->cgs);
+        for (; s->ncgs < o->ncgroups; s->ncgs++)
+            if (cgstat_open(&s->cgs[s->ncgs], &sys, o->cgroups[s->ncgs], err, errlen) < 0)
+                break;
+        cg_sys_free(&sys);
+        if (s->ncgs < o->ncgroups)
+            goto fail;
+        path = path_join(o->run_dir, "cgroup_metrics.jsonl");
+        rc = jsonl_open(&s->cgw, path, o->sync_every_ms);
+        if (rc < 0)
+            snprintf(err, errlen, "cannot open %s for appending: %s", path, strerror(errno));
+        free(path);
+        if (rc < 0)
+            goto fail;
     }
 
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -833,6 +926,8 @@ static void do_tick(struct sampler *s)
         scan_proc(s, now_ms);
     }
     jsonl_flush(&s->procw);
+    if (s->host_fd < 0)
+        sample_cgroups(s);
     if (now_ms - s->last_status_ms >= STATUS_MS)
         write_status(s, "running");
 }
@@ -878,6 +973,7 @@ int sampler_loop(struct sampler *s)
         sample_host(s);  /* baseline */
         arm_timer(s->host_fd, s->start_mono_ns + hp, hp);
     }
+    sample_cgroups(s);   /* baseline */
     if (s->o.pid_dir) {
         rescan_pid_dir(s);
         s->last_rescan_ms = now_wall_ms();
@@ -914,8 +1010,10 @@ int sampler_loop(struct sampler *s)
                 break;
             case EV_HOST: {
                 uint64_t x;
-                if (read(s->host_fd, &x, sizeof x) == sizeof x)
+                if (read(s->host_fd, &x, sizeof x) == sizeof x) {
                     sample_host(s);
+                    sample_cgroups(s);
+                }
                 break;
             }
             case EV_INOTIFY:
@@ -935,12 +1033,13 @@ int sampler_loop(struct sampler *s)
             }
             }
         }
-        if (s->procw.write_errors + s->hostw.write_errors > 0 && rc == 0) {
+        if (s->procw.write_errors + s->hostw.write_errors + s->cgw.write_errors > 0 && rc == 0) {
             log_error("writing records failed: %s", strerror(errno));
             rc = -1;
             break;
         }
     }
+    sample_cgroups(s);   /* the totals up to the stop */
     return rc;
 }
 
@@ -952,6 +1051,11 @@ void sampler_close(struct sampler *s)
         log_error("closing proc_metrics.jsonl: %s", strerror(errno));
     if (s->hostw.fd >= 0 && jsonl_close(&s->hostw) < 0)
         log_error("closing host_metrics.jsonl: %s", strerror(errno));
+    if (s->cgw.fd >= 0 && jsonl_close(&s->cgw) < 0)
+        log_error("closing cgroup_metrics.jsonl: %s", strerror(errno));
+    for (int i = 0; i < s->ncgs; i++)
+        cgstat_close(&s->cgs[i]);
+    free(s->cgs);
     if (s->started_ms)
         write_status(s, "stopped");
     for (int i = 0; i < s->nprocs; i++)

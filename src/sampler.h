@@ -28,6 +28,8 @@ struct sampler_opts {
     bool realtime;             /* ask for SCHED_FIFO + mlockall */
     int sync_every_ms;         /* fdatasync period (flush happens every tick) */
     bool self_sample;          /* scan mode: sample the collector itself if it matches */
+    const char *const *cgroups;/* whole cgroups to sample (relative to the mount roots) */
+    int ncgroups;
 };
 
 struct sampler;

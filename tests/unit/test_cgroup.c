@@ -16,7 +16,8 @@ static const char *hybrid =
     "33 31 0:28 / /sys/fs/cgroup/systemd rw shared:11 - cgroup cgroup rw,xattr,name=systemd\n"
     "36 31 0:31 / /sys/fs/cgroup/cpuset rw shared:15 - cgroup cgroup rw,cpuset\n"
     "37 31 0:32 / /sys/fs/cgroup/cpu rw shared:16 - cgroup cgroup rw,cpu\n"
-    "38 31 0:33 / /sys/fs/cgroup/cpuacct rw shared:17 - cgroup cgroup rw,cpuacct\n";
+    "38 31 0:33 / /sys/fs/cgroup/cpuacct rw shared:17 - cgroup cgroup rw,cpuacct\n"
+    "39 31 0:34 / /sys/fs/cgroup/memory rw shared:18 - cgroup cgroup rw,memory\n";
 
 static void test_mountinfo_hybrid(void **state)
 {
@@ -26,6 +27,8 @@ static void test_mountinfo_hybrid(void **state)
     assert_string_equal(s.v2, "/sys/fs/cgroup/unified");
     assert_string_equal(s.v1_cpu, "/sys/fs/cgroup/cpu");
     assert_string_equal(s.v1_cpuset, "/sys/fs/cgroup/cpuset");
+    assert_string_equal(s.v1_cpuacct, "/sys/fs/cgroup/cpuacct");
+    assert_string_equal(s.v1_memory, "/sys/fs/cgroup/memory");
     assert_false(s.v2_cpu);
     cg_sys_free(&s);
 }
@@ -49,6 +52,8 @@ static void test_mountinfo_other_layouts(void **state)
                        "42 31 0:37 / /x rw - cgroup none rw,cpuacct",
                        &s);
     assert_string_equal(s.v1_cpu, "/sys/fs/cgroup/cpu,cpuacct");
+    assert_string_equal(s.v1_cpuacct, "/sys/fs/cgroup/cpu,cpuacct");   /* the first one */
+    assert_null(s.v1_memory);
     assert_string_equal(s.v1_cpuset, "/mnt/my sets");
     assert_null(s.v2);
     cg_sys_free(&s);

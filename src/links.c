@@ -1,0 +1,700 @@
+/* links.c -- node-to-node network measurements (see links.h). */
+#include "links.h"
+#include "jsonl.h"
+#include "log.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <math.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define ECHO_BYTES 64
+#define BULK_CHUNK (64 * 1024)
+
+/* ---------------------------------------------------------------- pure */
+
+int links_parse_hostport(const char *s, int default_port, struct link_peer *out)
+{
+    memset(out, 0, sizeof *out);
+    out->port = default_port;
+    const char *host = s, *port = NULL;
+    size_t hlen;
+    if (s[0] == '[') {  /* [v6]:port */
+        const char *close = strchr(s, ']');
+        if (!close)
+            return -1;
+        host = s + 1;
+        hlen = (size_t)(close - host);
+        if (close[1] == ':')
+            port = close + 2;
+        else if (close[1])
+            return -1;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (colon && strchr(s, ':') != colon)
+            colon = NULL;  /* a bare IPv6 address: no port */
+        hlen = colon ? (size_t)(colon - s) : strlen(s);
+        if (colon)
+            port = colon + 1;
+    }
+    if (hlen == 0 || hlen >= sizeof out->host)
+        return -1;
+    memcpy(out->host, host, hlen);
+    out->host[hlen] = '\0';
+    for (size_t i = 0; i < hlen; i++)
+        if (out->host[i] == ' ' || out->host[i] == '/' || out->host[i] == ',')
+            return -1;
+    if (port) {
+        int64_t v;
+        if (!parse_i64(port, 0, 65535, &v))
+            return -1;
+        out->port = (int)v;
+    }
+    return 0;
+}
+
+int links_parse_peers(const char *list, int default_port, struct link_peer **out, char *err,
+                      size_t errlen)
+{
+    *out = NULL;
+    char *copy = xstrdup(list), *save = NULL;
+    int n = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        tok = str_trim(tok);
+        if (!*tok)
+            continue;
+        struct link_peer p;
+        if (links_parse_hostport(tok, default_port, &p) < 0 || p.port == 0) {
+            snprintf(err, errlen, "bad peer '%s': expected HOST, HOST:PORT or [IPV6]:PORT (port 1-65535)",
+                     tok);
+            free(copy);
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
+        *out = xrealloc(*out, (size_t)(n + 1) * sizeof **out);
+        (*out)[n++] = p;
+    }
+    free(copy);
+    if (n == 0) {
+        snprintf(err, errlen, "no peers in '%s': expected HOST[:PORT],...", list);
+        return -1;
+    }
+    return n;
+}
+
+bool links_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || v == 0)
+        return false;
+    static const struct {
+        const char *suffix;
+        int shift;
+    } units[] = {{"", 0}, {"K", 10}, {"KiB", 10}, {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}};
+    for (size_t i = 0; i < ARRAY_LEN(units); i++) {
+        if (strcmp(end, units[i].suffix))
+            continue;
+        if (v > (UINT64_MAX >> units[i].shift))
+            return false;
+        *out = (uint64_t)v << units[i].shift;
+        return true;
+    }
+    return false;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double links_percentile(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t rank = (size_t)ceil(p * (double)n);
+    if (rank == 0)
+        rank = 1;
+    if (rank > n)
+        rank = n;
+    return v[rank - 1];
+}
+
+static json_t *real3(double v)
+{
+    return json_real(round(v * 1000.0) / 1000.0);
+}
+
+json_t *links_entry_json(const struct link_result *r)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "src", json_string(r->src));
+    json_object_set_new(e, "dst", json_string(r->dst));
+    json_object_set_new(e, "dst_addr", json_string(r->dst_addr));
+    json_object_set_new(e, "rtt_ms_p50", real3(r->rtt_p50));
+    json_object_set_new(e, "rtt_ms_p99", real3(r->rtt_p99));
+    json_object_set_new(e, "connect_ms_p50", real3(r->connect_p50));
+    json_object_set_new(e, "bandwidth_mbps", real3(r->bw_mbps));
+    json_object_set_new(e, "ts_ms", json_integer(r->ts_ms));
+    json_object_set_new(e, "samples", json_integer(r->samples));
+    json_object_set_new(e, "iface", r->iface[0] ? json_string(r->iface) : json_null());
+    return e;
+}
+
+static bool nonneg_number(const json_t *e, const char *key)
+{
+    json_t *v = json_object_get(e, key);
+    return json_is_number(v) && json_number_value(v) >= 0;
+}
+
+bool links_entry_valid(const json_t *e)
+{
+    if (!json_is_object(e))
+        return false;
+    json_t *src = json_object_get(e, "src"), *dst = json_object_get(e, "dst");
+    if (!json_is_string(src) || !json_is_string(dst) || !json_string_length(src) ||
+        !json_string_length(dst))
+        return false;
+    if (!json_is_integer(json_object_get(e, "ts_ms")))
+        return false;
+    static const char *const nums[] = {"rtt_ms_p50", "rtt_ms_p99", "bandwidth_mbps"};
+    for (size_t i = 0; i < ARRAY_LEN(nums); i++)
+        if (!nonneg_number(e, nums[i]))
+            return false;
+    json_t *iface = json_object_get(e, "iface");
+    return !iface || json_is_null(iface) || json_is_string(iface);
+}
+
+static bool same_link(const json_t *a, const json_t *b)
+{
+    const char *as = json_string_value(json_object_get(a, "src"));
+    const char *ad = json_string_value(json_object_get(a, "dst"));
+    const char *bs = json_string_value(json_object_get(b, "src"));
+    const char *bd = json_string_value(json_object_get(b, "dst"));
+    return as && ad && bs && bd && !strcmp(as, bs) && !strcmp(ad, bd);
+}
+
+json_t *links_merge(const json_t *old, const json_t *fresh)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    if (json_is_array(old))
+        json_array_foreach(old, i, e) {
+            bool replaced = false;
+            size_t j;
+            json_t *f;
+            json_array_foreach(fresh, j, f)
+                if (same_link(e, f))
+                    replaced = true;
+            if (!replaced)
+                json_array_append(out, e);
+        }
+    json_array_foreach(fresh, i, e)
+        json_array_append(out, e);
+    return out;
+}
+
+/* ---------------------------------------------------------------- sockets */
+
+static int resolve(const char *host, int port, bool passive, struct addrinfo **res)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    if (passive)
+        hints.ai_flags = AI_PASSIVE;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    return getaddrinfo(host, ps, &hints, res);
+}
+
+static void set_timeouts(int fd, double s)
+{
+    struct timeval tv = {.tv_sec = (time_t)s, .tv_usec = (suseconds_t)((s - floor(s)) * 1e6)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+static void nodelay(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static int send_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int recv_all(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+    while (n) {
+        ssize_t r = recv(fd, p, n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = ECONNRESET;
+            return -1;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Read up to a newline or EOF (NUL-terminated, newline dropped). */
+static int recv_line(int fd, char *buf, size_t n)
+{
+    size_t len = 0;
+    while (len + 1 < n) {
+        ssize_t r = recv(fd, buf + len, 1, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0 || buf[len] == '\n')
+            break;
+        len++;
+    }
+    buf[len] = '\0';
+    return len ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- server */
+
+struct conn {
+    int fd;
+    const char *node_id;
+};
+
+static void *serve_conn(void *arg)
+{
+    struct conn c = *(struct conn *)arg;
+    free(arg);
+    nodelay(c.fd);
+    set_timeouts(c.fd, 60);
+    char mode;
+    if (recv_all(c.fd, &mode, 1) == 0) {
+        static __thread char buf[BULK_CHUNK];
+        if (mode == 'H') {
+            char *line = xasprintf("%s\n", c.node_id);
+            send_all(c.fd, line, strlen(line));
+            free(line);
+        } else if (mode == 'E') {
+            ssize_t r;
+            while ((r = recv(c.fd, buf, sizeof buf, 0)) > 0 || (r < 0 && errno == EINTR))
+                if (r > 0 && send_all(c.fd, buf, (size_t)r) < 0)
+                    break;
+        } else if (mode == 'S') {
+            uint64_t total = 0;
+            ssize_t r;
+            while ((r = recv(c.fd, buf, sizeof buf, 0)) > 0 || (r < 0 && errno == EINTR))
+                if (r > 0)
+                    total += (uint64_t)r;
+            if (r == 0) {
+                char line[32];
+                int n = snprintf(line, sizeof line, "%llu\n", (unsigned long long)total);
+                send_all(c.fd, line, (size_t)n);
+            }
+        }
+    }
+    close(c.fd);
+    return NULL;
+}
+
+int links_serve(const char *listen_on, const char *node_id, char *err, size_t errlen)
+{
+    struct link_peer at;
+    if (links_parse_hostport(listen_on, LINKS_PORT, &at) < 0) {
+        snprintf(err, errlen, "bad --listen '%s': expected HOST:PORT", listen_on);
+        return -1;
+    }
+    struct addrinfo *res;
+    int gai = resolve(at.host, at.port, true, &res);
+    if (gai) {
+        snprintf(err, errlen, "cannot resolve '%s': %s", at.host, gai_strerror(gai));
+        return -1;
+    }
+    int lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (lfd >= 0)
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (lfd < 0 || bind(lfd, res->ai_addr, res->ai_addrlen) < 0 || listen(lfd, 128) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", listen_on, strerror(errno));
+        if (lfd >= 0)
+            close(lfd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+
+    /* Block the stop signals in every thread; the main one reads them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?", port[16] = "?";
+    if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0)
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    printf("listening on %s%s%s:%s (node %s)\n", ss.ss_family == AF_INET6 ? "[" : "", host,
+           ss.ss_family == AF_INET6 ? "]" : "", port, node_id);
+    fflush(stdout);
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    uint64_t conns = 0;
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pf[1].revents) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == sizeof si)
+                log_info("received signal %u: stopping after %llu connections", si.ssi_signo,
+                         (unsigned long long)conns);
+            break;
+        }
+        if (!(pf[0].revents & POLLIN))
+            continue;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        conns++;
+        struct conn *c = xmalloc(sizeof *c);
+        c->fd = fd;
+        c->node_id = node_id;
+        pthread_t t;
+        if (pthread_create(&t, &attr, serve_conn, c) != 0) {
+            close(fd);
+            free(c);
+        }
+    }
+    pthread_attr_destroy(&attr);
+    close(lfd);
+    close(sfd);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- client */
+
+/* Connect with a deadline; *ms gets the time connect took.  fd or -1. */
+static int connect_timed(const struct addrinfo *ai, double timeout_s, double *ms)
+{
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int64_t t0 = now_mono_ns();
+    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc < 0 && errno == EINPROGRESS) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        int pr;
+        do
+            pr = poll(&pf, 1, (int)(timeout_s * 1000));
+        while (pr < 0 && errno == EINTR);
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (pr == 0) {
+            soerr = ETIMEDOUT;
+        } else if (pr > 0) {
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+        } else {
+            soerr = errno;
+        }
+        rc = soerr ? -1 : 0;
+        errno = soerr;
+    }
+    if (rc < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (ms)
+        *ms = (double)(now_mono_ns() - t0) / 1e6;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    set_timeouts(fd, timeout_s);
+    nodelay(fd);
+    return fd;
+}
+
+/* The interface that owns the socket's local address (the route's way out). */
+static void local_iface(int fd, char *out, size_t n)
+{
+    out[0] = '\0';
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return;
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) < 0)
+        return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != ss.ss_family)
+            continue;
+        bool same = false;
+        if (ss.ss_family == AF_INET)
+            same = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+                   ((struct sockaddr_in *)&ss)->sin_addr.s_addr;
+        else if (ss.ss_family == AF_INET6)
+            same = !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+                           &((struct sockaddr_in6 *)&ss)->sin6_addr, sizeof(struct in6_addr));
+        if (same) {
+            snprintf(out, n, "%s", i->ifa_name);
+            break;
+        }
+    }
+    freeifaddrs(ifs);
+}
+
+static int open_mode(const struct addrinfo *ai, const struct links_opts *o, char mode)
+{
+    int fd = connect_timed(ai, o->timeout_s, NULL);
+    if (fd < 0)
+        return -1;
+    if (send_all(fd, &mode, 1) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int measure_addr(const struct addrinfo *ai, const struct links_opts *o,
+                        struct link_result *r, char *err, size_t errlen)
+{
+    int fd = -1, rc = -1;
+    const char *step = "connect";
+    double *conn_ms = xcalloc((size_t)o->samples, sizeof *conn_ms);
+    double *rtt_ms = xcalloc((size_t)o->samples, sizeof *rtt_ms);
+    char *buf = xmalloc(BULK_CHUNK);
+
+    /* who is there, and which interface leads to it */
+    fd = open_mode(ai, o, 'H');
+    if (fd < 0)
+        goto fail;
+    local_iface(fd, r->iface, sizeof r->iface);
+    char name[160];
+    step = "hello";
+    if (recv_line(fd, name, sizeof name) < 0)
+        goto fail;
+    snprintf(r->dst, sizeof r->dst, "%s", name);
+    close(fd);
+    fd = -1;
+
+    step = "connect";
+    for (int i = 0; i < o->samples; i++) {
+        int c = connect_timed(ai, o->timeout_s, &conn_ms[i]);
+        if (c < 0)
+            goto fail;
+        close(c);
+    }
+
+    step = "echo";
+    fd = open_mode(ai, o, 'E');
+    if (fd < 0)
+        goto fail;
+    memset(buf, 'x', ECHO_BYTES);
+    for (int i = -1; i < o->samples; i++) {  /* one warm-up round */
+        int64_t t0 = now_mono_ns();
+        if (send_all(fd, buf, ECHO_BYTES) < 0 || recv_all(fd, buf, ECHO_BYTES) < 0)
+            goto fail;
+        if (i >= 0)
+            rtt_ms[i] = (double)(now_mono_ns() - t0) / 1e6;
+    }
+    close(fd);
+    fd = -1;
+
+    /* Bulk: until the size cap or the time cap; the time runs until the
+     * server has counted every byte (its answer comes after our EOF). */
+    step = "bulk transfer";
+    fd = open_mode(ai, o, 'S');
+    if (fd < 0)
+        goto fail;
+    memset(buf, 0x5a, BULK_CHUNK);
+    int64_t t0 = now_mono_ns(), cap_ns = (int64_t)(o->bulk_s * 1e9);
+    size_t sent = 0;
+    while (sent < o->bytes && now_mono_ns() - t0 < cap_ns) {
+        size_t n = o->bytes - sent < BULK_CHUNK ? o->bytes - sent : BULK_CHUNK;
+        if (send_all(fd, buf, n) < 0)
+            goto fail;
+        sent += n;
+    }
+    shutdown(fd, SHUT_WR);
+    char line[32];
+    if (recv_line(fd, line, sizeof line) < 0)
+        goto fail;
+    double secs = (double)(now_mono_ns() - t0) / 1e9;
+    int64_t got;
+    if (!parse_i64(line, 0, INT64_MAX, &got) || (size_t)got != sent) {
+        snprintf(err, errlen, "bulk transfer: sent %zu bytes, the server counted '%s'", sent, line);
+        goto out;
+    }
+    r->bw_mbps = secs > 0 ? (double)got * 8.0 / secs / 1e6 : 0;
+    r->samples = o->samples;
+    r->connect_p50 = links_percentile(conn_ms, (size_t)o->samples, 0.50);
+    r->rtt_p50 = links_percentile(rtt_ms, (size_t)o->samples, 0.50);
+    r->rtt_p99 = links_percentile(rtt_ms, (size_t)o->samples, 0.99);
+    r->ts_ms = now_wall_ms();
+    rc = 0;
+    goto out;
+fail:
+    snprintf(err, errlen, "%s: %s", step, strerror(errno));
+out:
+    if (fd >= 0)
+        close(fd);
+    free(conn_ms);
+    free(rtt_ms);
+    free(buf);
+    return rc;
+}
+
+int links_measure(const struct link_peer *p, const struct links_opts *o, struct link_result *r,
+                  char *err, size_t errlen)
+{
+    struct addrinfo *res;
+    int gai = resolve(p->host, p->port, false, &res);
+    if (gai) {
+        snprintf(err, errlen, "cannot resolve '%s': %s", p->host, gai_strerror(gai));
+        return -1;
+    }
+    snprintf(r->dst_addr, sizeof r->dst_addr, strchr(p->host, ':') ? "[%s]:%d" : "%s:%d", p->host,
+             p->port);
+    int rc = -1;
+    for (struct addrinfo *ai = res; ai && rc < 0; ai = ai->ai_next)
+        rc = measure_addr(ai, o, r, err, errlen);
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- CTS */
+
+struct rate {
+    double tx, rx;
+    uint64_t n;
+};
+
+/* Mean tx/rx byte rates of iface over the run's host_metrics.jsonl
+ * (baseline-free: every record is already a rate over its interval). */
+static bool iface_rates(const char *run_dir, const char *iface, struct rate *out)
+{
+    memset(out, 0, sizeof *out);
+    char *path = path_join(run_dir, "host_metrics.jsonl");
+    struct jsonl_reader r;
+    int orc = jsonl_reader_open(&r, path);
+    free(path);
+    if (orc < 0)
+        return false;
+    json_t *obj;
+    while (jsonl_next(&r, &obj) == 1) {
+        json_t *n = json_object_get(json_object_get(obj, "net"), iface);
+        json_t *tx = json_object_get(n, "tx_bytes_ps"), *rx = json_object_get(n, "rx_bytes_ps");
+        if (json_is_number(tx) && json_is_number(rx)) {
+            out->tx += json_number_value(tx);
+            out->rx += json_number_value(rx);
+            out->n++;
+        }
+        json_decref(obj);
+    }
+    jsonl_reader_close(&r);
+    if (!out->n)
+        return false;
+    out->tx /= (double)out->n;
+    out->rx /= (double)out->n;
+    return true;
+}
+
+int links_to_cts(const char *run_dir, const char *cts_dir, const char *node, size_t *good,
+                 size_t *bad)
+{
+    *good = *bad = 0;
+    char *path = path_join(run_dir, "links.json");
+    if (!file_exists(path)) {
+        free(path);
+        return 0;
+    }
+    json_t *doc = json_load_file(path, 0, NULL);
+    free(path);
+    if (!json_is_array(doc)) {
+        json_decref(doc);
+        *bad = 1;
+        return 1;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(doc, i, e) {
+        if (!links_entry_valid(e)) {
+            (*bad)++;
+            continue;
+        }
+        json_t *c = json_deep_copy(e);
+        const char *iface = json_string_value(json_object_get(e, "iface"));
+        const char *src = json_string_value(json_object_get(e, "src"));
+        struct rate rt;
+        /* Only this node's interfaces are in this run's host metrics. */
+        if (iface && (!node || !strcmp(node, src)) && iface_rates(run_dir, iface, &rt)) {
+            json_object_set_new(c, "iface_tx_bytes_ps_mean", real3(rt.tx));
+            json_object_set_new(c, "iface_rx_bytes_ps_mean", real3(rt.rx));
+            json_object_set_new(c, "iface_samples", json_integer((json_int_t)rt.n));
+        }
+        json_array_append_new(out, c);
+        (*good)++;
+    }
+    json_decref(doc);
+    char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+    json_decref(out);
+    char *dst = path_join(cts_dir, "links.json");
+    size_t len = strlen(text);
+    text = xrealloc(text, len + 2);
+    text[len++] = '\n';
+    int rc = write_file_atomic(dst, text, len);
+    free(dst);
+    free(text);
+    return rc < 0 ? -1 : 0;
+}
