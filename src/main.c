@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"export", cmd_export, "write a parsed run as an OpenDC workload (tasks, fragments, topology)"},
     {"verify", cmd_verify, "check an exported OpenDC workload the way OpenDC reads it"},
     {"report", cmd_report, "write one self-contained HTML page about a parsed run or experiment"},
+    {"worker", cmd_worker, "run the tasks placed on this node by the Redis scheduler"},
     {NULL, NULL, NULL},
 };
 

@@ -1028,6 +1028,9 @@ int main(int argc, char **argv)
  *   complete WORKER ID ATTEMPT   print ok|dup|superseded|gone
  *   reap MAXDEL                  print "WORKERS REQUEUED DEAD"
  *   audit | counts | verify N
+ *   enqueue-json JSON...         enqueue each argument as one task's fields,
+ *                                print the ids
+ *   results                      print the ledger, one JSON line per task
  *
  * Exit status 0 on success, 1 on failure, 2 on usage errors.  Headers it
  * needs are included at the top of the file. */
@@ -1361,6 +1364,7 @@ static int driver(int argc, char **argv)
         {"connect", 0}, {"enqueue", 3}, {"register", 5}, {"place", 1}, {"placer", 4},
         {"worker", 6},  {"take", 2},    {"complete", 3}, {"reap", 1},  {"audit", 0},
         {"counts", 0},  {"verify", 1},
+        {"enqueue-json", 1}, {"results", 0},
     };
     size_t i;
     for (i = 0; i < ARRAY_LEN(usage); i++)
@@ -1433,6 +1437,25 @@ static int driver(int argc, char **argv)
                (long long)c.superseded, (long long)c.pending);
     } else if (!strcmp(cmd, "verify")) {
         rc = drv_verify(q, drv_num(a[0]));
+    } else if (!strcmp(cmd, "enqueue-json")) {
+        for (int k = 1; k < argc && !rc; k++) {
+            int64_t id;
+            rc = rq_enqueue(q, argv[k], &id) != 0;
+            if (rc)
+                fprintf(stderr, "enqueue %s: %s\n", argv[k], rq_error(q));
+            else
+                printf("%lld\n", (long long)id);
+        }
+    } else if (!strcmp(cmd, "results")) {
+        char **lines;
+        long k = rq_results(q, &lines);
+        rc = k < 0;
+        for (long j = 0; j < k; j++) {
+            printf("%s\n", lines[j]);
+            free(lines[j]);
+        }
+        if (k >= 0)
+            free(lines);
     }
     rq_close(q);
     return rc;
