@@ -283,6 +283,7 @@ struct main_ctx {
     enum runner_out out;
     const char *out_dir;
     struct rq_worker_info info;
+    char wid[200];         /* info.worker: the id last registered */
     int pid;
     char *clock_path;
     int ttl_ms;
@@ -498,11 +499,11 @@ static void handle_fence(struct main_ctx *m)
 static bool do_register(struct main_ctx *m)
 {
     struct worker *w = m->w;
-    char id[sizeof w->id];
     pthread_mutex_lock(&w->mu);
-    memcpy(id, w->id, sizeof id);
+    memcpy(m->wid, w->id, sizeof m->wid);
     pthread_mutex_unlock(&w->mu);
-    m->info.worker = id;
+    const char *id = m->wid;
+    m->info.worker = m->wid;
     char *owner = NULL;
     int rc = rq_register(m->q, &m->info, &owner);
     if (rc < 0) {
@@ -979,10 +980,15 @@ int cmd_worker(int argc, char **argv)
     } else {
         log_info("left: %d task(s) handed back, capacity of node %s returned", n, ctx.node_id);
     }
-    /* the taker is in a BLMOVE of at most TAKE_WAIT_MS, or backing off */
+    /* the taker may sit in a BLMOVE for up to TAKE_WAIT_MS: nothing can
+     * reach it any more (the node has no worker), so do not wait for it */
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += TAKE_WAIT_MS / 1000 + 2;
+    until.tv_nsec += 200 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     if (pthread_timedjoin_np(taker, NULL, &until) == 0)
         taker_running = false;
     else
