@@ -117,6 +117,16 @@ check "SIGTERM: n1 unregistered" test "$(rcli GET "tk:$RQ_RUN:worker:n1")" = ""
 check "audit consistent after the drain" "$RQ" audit
 grep -q "left: 1 task(s) handed back" "$T/w1.err" && ok "drain logged" || not_ok "drain log: $(tail -3 "$T/w1.err")"
 
+# ---- parse: the node's latest clock offset in CTS/nodes.json ----
+"$TRACEKIT" parse --dir "$R" --node-id n1 --quiet >"$T/parse.out" 2>&1 || not_ok "parse: $(cat "$T/parse.out")"
+py '
+import json, sys
+n = json.load(open(sys.argv[1] + "/CTS/nodes.json"))[0]
+last = [json.loads(l) for l in open(sys.argv[1] + "/clock.jsonl")][-1]
+assert n["node_id"] == "n1" and n["clock_ref"] == "redis", n
+assert n["clock_offset_ms"] == last["offset_ms"] and n["clock_rtt_ms"] == last["rtt_ms"], (n, last)
+' "$R" && ok "parse: nodes.json has the worker clock offset and round trip" || not_ok "nodes.json: $(cat "$R/CTS/nodes.json")"
+
 # ---- wrong password: exit 1 at once, no password in the message ----
 badurl="redis://:wrong-$REDIS_PW-x@127.0.0.1:$REDIS_PORT/0"
 env -u RQ_URL TRACEKIT_REDIS_URL="$badurl" "$TRACEKIT" worker --run-id x --logs "$T/logs" \
