@@ -570,7 +570,8 @@ static int main_loop(struct main_ctx *m, int sfd, double grace_s)
     int64_t next_hb = mono_ms() + hb_every, next_clock = mono_ms() + CLOCK_EVERY_MS;
     for (;;) {
         int64_t now = mono_ms();
-        int64_t due = min_deadline(next_hb, m->stopping ? 0 : next_clock);
+        /* while Redis is down, retry_at stands for the heartbeat too */
+        int64_t due = min_deadline(m->redis_down ? 0 : next_hb, m->stopping ? 0 : next_clock);
         due = min_deadline(due, m->retry_at);
         due = min_deadline(due, m->grace_at);
         due = min_deadline(due, m->kill_at);
@@ -640,8 +641,9 @@ static int main_loop(struct main_ctx *m, int sfd, double grace_s)
                 }
             }
         }
-        if (!m->stopping && now >= next_clock && !m->redis_down) {
-            write_clock(m);
+        if (!m->stopping && now >= next_clock) {
+            if (!m->redis_down) /* else skip this one */
+                write_clock(m);
             next_clock = mono_ms() + CLOCK_EVERY_MS;
         }
         if (m->grace_at && mono_ms() >= m->grace_at)
