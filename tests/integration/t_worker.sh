@@ -117,12 +117,44 @@ check "SIGTERM: n1 unregistered" test "$(rcli GET "tk:$RQ_RUN:worker:n1")" = ""
 check "audit consistent after the drain" "$RQ" audit
 grep -q "left: 1 task(s) handed back" "$T/w1.err" && ok "drain logged" || not_ok "drain log: $(tail -3 "$T/w1.err")"
 
+# ---- exclusive binding, allocation ratio 2 on one CPU: one task pinned, one unpinned ----
+cpu0=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+ids=$("$RQ" enqueue-json '{"argv": ["sleep", "1"], "app": "pin"}' '{"argv": ["sleep", "1"], "app": "pin"}')
+taskset -c "$cpu0" env -u RQ_URL TRACEKIT_REDIS_URL="$RQ_URL" "$TRACEKIT" worker --run-id "$RQ_RUN" \
+  --logs "$T/logs" --ttl 1 --node-id n2 --allocation-ratio 2 2>"$T/w2.err" & w2=$!
+track_pid "$w2"
+# place the late task (head of q:pending) and both pins as soon as n2 has room
+placed=0
+for i in $(seq 1 200); do
+  "$RQ" place n2 >/dev/null 2>&1 && placed=$((placed + 1))
+  [ "$placed" = 3 ] && break
+  sleep 0.05
+done
+check "the late task and both pins placed on n2" test "$placed" = 3
+for i in $(seq 1 100); do   # both pins finished
+  [ "$(grep -c . "$R/events.pin.jsonl" 2>/dev/null)" = 2 ] && break; sleep 0.1
+done
+kill -TERM "$w2"; wait_pid "$w2" 30
+grep -q "capacity_units=2 phys_cores=1 ratio=2" "$T/w2.err" && grep -q "2 slots on 1 CPUs with exclusive binding" "$T/w2.err" \
+  && ok "ratio 2 on one CPU: 2 units, the start-up line says what exclusive binding will do" \
+  || not_ok "ratio start-up: $(cat "$T/w2.err")"
+py '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1] + "/events.pin.jsonl")]
+assert len(ev) == 2, ev
+assert ev[0]["ts_start"] < ev[1]["ts_end"] and ev[1]["ts_start"] < ev[0]["ts_end"], "no overlap"
+b = sorted(e["cpu_binding"] for e in ev)
+assert b == ["exclusive", "none"], b
+assert [e["cpuset"] for e in ev if e["cpu_binding"] == "exclusive"] == [sys.argv[2]], ev
+' "$R" "$cpu0" && ok "ratio 2, exclusive: the task beyond the free CPUs runs unpinned and its record says none" \
+  || not_ok "pin records: $(cat "$R/events.pin.jsonl" "$T/w2.err"; "$RQ" results | tail -4)"
+
 # ---- parse: the node's latest clock offset in CTS/nodes.json ----
 "$TRACEKIT" parse --dir "$R" --node-id n1 --quiet >"$T/parse.out" 2>&1 || not_ok "parse: $(cat "$T/parse.out")"
 py '
 import json, sys
 n = json.load(open(sys.argv[1] + "/CTS/nodes.json"))[0]
-last = [json.loads(l) for l in open(sys.argv[1] + "/clock.jsonl")][-1]
+last = [r for r in map(json.loads, open(sys.argv[1] + "/clock.jsonl")) if r["node"] == "n1"][-1]
 assert n["node_id"] == "n1" and n["clock_ref"] == "redis", n
 assert n["clock_offset_ms"] == last["offset_ms"] and n["clock_rtt_ms"] == last["rtt_ms"], (n, last)
 ' "$R" && ok "parse: nodes.json has the worker clock offset and round trip" || not_ok "nodes.json: $(cat "$R/CTS/nodes.json")"
