@@ -89,6 +89,27 @@ r = [json.loads(l) for l in open(sys.argv[1])]
 assert r and r[0]["node"] == "n1" and r[0]["ref"] == "redis" and abs(r[0]["offset_ms"]) < 1000 and r[0]["rtt_ms"] >= 0
 ' "$R/clock.jsonl"
 
+# ---- an ffmpeg task (the original's fields) with --outputs; n1 runs with its own path ----
+if command -v ffmpeg >/dev/null; then
+  (cd "$T" && "$TRACEKIT" gen-inputs --output in --durations 1 --sizes 96x64 >/dev/null) || not_ok "gen-inputs"
+  fid=$("$RQ" enqueue-json "{\"input\": \"$T/in/gen_96x64_1s.mp4\", \"output\": \"$T/out/sub/clip_h264.mp4\", \"_seq\": 0, \"scale\": \"64:48\", \"vcodec\": \"h264\", \"preset\": \"ultrafast\", \"crf\": 35, \"vthreads\": 1, \"fthreads\": 1, \"cpu_units\": 1}")
+  "$RQ" place n1 >/dev/null || not_ok "place the ffmpeg task"
+  for i in $(seq 1 300); do "$RQ" results | grep -q "\"task_id\": $fid," && break; sleep 0.1; done
+  "$RQ" results | grep "\"task_id\": $fid," | grep -q '"status": "done"' \
+    && ok "ffmpeg task done" || not_ok "ffmpeg task: $(cat "$R/task-output/task-$fid.a1.log" 2>&1 | tail -5)"
+  check "ffmpeg output written where the task said (folder created)" test -s "$T/out/sub/clip_h264.mp4"
+  py '
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1] + "/events.ffmpeg.jsonl")][-1]
+a = e["argv"]
+assert a[:3] == ["ffmpeg", "-y", "-nostdin"] and "scale=64:48" in a and "libx264" in a, a
+assert a[a.index("-threads:v") + 1] == "1" and a[a.index("-crf") + 1] == "35", a
+assert e["bytes_in"] > 0 and e["bytes_out"] > 0 and e["output"] == "clip_h264.mp4", e
+' "$R" && ok "ffmpeg task: the original command line, bytes in/out in its record" || not_ok "ffmpeg record: $(tail -1 "$R/events.ffmpeg.jsonl")"
+else
+  skip "ffmpeg not installed"
+fi
+
 # ---- SIGTERM drain: the running task finishes; nothing new is taken ----
 long=$("$RQ" enqueue-json '{"argv": ["sleep", "1.5"]}')
 "$RQ" place n1 >/dev/null || not_ok "place for the drain"
