@@ -910,6 +910,7 @@ int cmd_worker(int argc, char **argv)
     rc.node = ctx.node_id;
     rc.stage = ctx.stage;
     rc.logs = ctx.logs;
+    rc.parent = getpid(); /* the main thread spawns, and lives as long as the process */
     struct main_ctx m = {
         .w = w, .q = q, .rc = &rc, .out = out, .out_dir = out_dir, .pid = (int)getpid(),
         .clock_path = clock_path, .ttl_ms = ttl_ms,

@@ -262,6 +262,8 @@ int runner_build(const struct runner_conf *c, const char *body, struct runner_ta
               cg_weight_clamp((long long)c->cpuweight_per_vcpu * t->cpu_units));
     else if (cpuset) /* the original drops it in shared mode */
         push2(&a, "--cpuset", cpuset);
+    if (c->parent > 0)
+        pushf(&a, "--parent-pid", "%d", (int)c->parent);
     if (c->orphan_wait_s >= 0)
         pushf(&a, "--orphan-wait", "%g", c->orphan_wait_s);
     if (app)

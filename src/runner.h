@@ -28,6 +28,8 @@ struct runner_conf {
     const char *ffmpeg;         /* NULL: "ffmpeg" */
     const char *outputs;        /* NULL: a task's own output path; else DIR/base name */
     double orphan_wait_s;       /* < 0: exec's default */
+    pid_t parent;               /* > 0: exec --parent-pid (the spawning thread must live
+                                   as long as this process: PR_SET_PDEATHSIG) */
 };
 
 struct runner_task {

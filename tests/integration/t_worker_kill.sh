@@ -54,8 +54,11 @@ assert r["worker"] == "n1:" + sys.argv[4], r
 ev = [json.loads(l) for l in open(sys.argv[5] + "/events.victim.jsonl")]
 a2 = [e for e in ev if e["attempt"] == 2]
 assert len(a2) == 1 and a2[0]["trace_id"] == sys.argv[3] and a2[0]["status"] == 0, ev
+# attempt 1 did not go on without its worker: exec --parent-pid stopped it
+a1 = [e for e in ev if e["attempt"] == 1]
+assert len(a1) == 1 and a1[0]["trace_id"] == sys.argv[3] and a1[0]["signal"] == 15, a1
 ' "$T/ledger" "$id1" "$trace" "$wb" "$R" \
-  && ok "kill -9: the task ran again as attempt 2 with its trace id and is counted once" \
+  && ok "kill -9: attempt 1 was stopped with its worker, attempt 2 ran with the same trace id, counted once" \
   || not_ok "kill -9 ledger: $(cat "$T/ledger")"
 
 # ---- a paused worker is reaped, then fenced: stops its task, registers again ----

@@ -44,6 +44,7 @@ static void test_build_table(void **state)
     misc.binding = BIND_NONE;
     misc.pid_dir = "/p";
     misc.orphan_wait_s = 2.5;
+    misc.parent = 4242;
     struct {
         const struct runner_conf *c;
         const char *body;
@@ -70,7 +71,8 @@ static void test_build_table(void **state)
         /* none, pid dir, orphan wait, a cpuset carried by the task */
         {&misc, "{\"task_id\": 3, \"argv\": [\"true\"], \"cpuset\": \"0-1\"}",
          "tracekit exec --run-id R1 --node-id n1 --stage cloud --logs L --pid-dir /p "
-         "--attempt 1 --cpu-units 1 --cpu-binding none --cpuset 0-1 --orphan-wait 2.5 -q -- true",
+         "--attempt 1 --cpu-units 1 --cpu-binding none --cpuset 0-1 --parent-pid 4242 "
+         "--orphan-wait 2.5 -q -- true",
          1, 1, NULL},
         /* ffmpeg, mix mode: every field */
         {&base,
