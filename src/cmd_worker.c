@@ -494,9 +494,9 @@ static void handle_fence(struct main_ctx *m)
         m->kill_at = mono_ms() + KILL_AFTER_MS;
 }
 
-/* Register w->id; false if Redis failed (try again later).  BUSY/CONFLICT
- * are fatal: exit_rc is set. */
-static bool do_register(struct main_ctx *m)
+/* Register w->id; false if Redis failed (try again later, unless initial).
+ * BUSY/CONFLICT are fatal: exit_rc is set. */
+static bool do_register(struct main_ctx *m, bool initial)
 {
     struct worker *w = m->w;
     pthread_mutex_lock(&w->mu);
@@ -507,7 +507,13 @@ static bool do_register(struct main_ctx *m)
     char *owner = NULL;
     int rc = rq_register(m->q, &m->info, &owner);
     if (rc < 0) {
-        main_redis_failed(m, "cannot register");
+        if (initial)
+            log_error("cannot register worker %s for node %s: %s", id, m->info.node,
+                      rq_error(m->q));
+        else
+            main_redis_failed(m, "cannot register");
+        if (initial)
+            m->exit_rc = TK_EXIT_FAIL;
         return false;
     }
     main_redis_ok(m);
@@ -611,7 +617,7 @@ static int main_loop(struct main_ctx *m, int sfd, double grace_s)
         start_queued(m);
         bool redis_try = !m->redis_down || now >= m->retry_at;
         if (redis_try && complete_finished(m) && m->need_register && !m->stopping) {
-            if (do_register(m)) {
+            if (do_register(m, false)) {
                 m->need_register = false;
                 log_info("registered again as %s", m->info.worker);
             } else if (m->exit_rc) {
@@ -917,17 +923,28 @@ int cmd_worker(int argc, char **argv)
         .info = {ctx.node_id, NULL, units, ncpu, capacity > 0 ? (double)units / ncpu : ratio,
                  mem_mb, parallel, ttl_ms, (int)maxdel},
     };
-    if (!do_register(&m)) {
-        if (!m.exit_rc)
-            log_error("cannot register worker %s for node %s: %s", w->id, ctx.node_id,
-                      rq_error(q));
+    /* signals: through a signalfd, blocked in every thread (the taker
+     * inherits the mask) from before registering, so a SIGTERM from now on
+     * ends in a clean leave; children get them reset by runner_spawn */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0 || w->efd < 0) {
+        log_error("signalfd/eventfd: %s", strerror(errno));
         goto out_w;
     }
+    if (!do_register(&m, true))
+        goto out_sfd;
     if (clear_queue) {
         int n = rq_leave(q, w->id);
-        if (n < 0 || !do_register(&m)) {
+        if (n < 0 || !do_register(&m, true)) {
             log_error("--clear-queue: %s", rq_error(q));
-            goto out_w;
+            goto out_sfd;
         }
         log_info("--clear-queue: %d task(s) queued for node %s handed back to q:pending", n,
                  ctx.node_id);
@@ -942,25 +959,10 @@ int cmd_worker(int argc, char **argv)
                  slots, ncpu);
     write_clock(&m);
 
-    /* signals: through a signalfd, blocked in every thread (the taker
-     * inherits the mask); children get them reset by runner_spawn */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0 || w->efd < 0) {
-        log_error("signalfd/eventfd: %s", strerror(errno));
-        goto out_w;
-    }
     pthread_t taker;
     if (pthread_create(&taker, NULL, taker_main, w) != 0) {
         log_error("cannot start the taker thread");
-        close(sfd);
-        goto out_w;
+        goto out_sfd;
     }
     taker_running = true;
 
@@ -996,6 +998,7 @@ int cmd_worker(int argc, char **argv)
         taker_running = false;
     else
         log_debug("the taker thread did not end in time; exiting anyway");
+out_sfd:
     close(sfd);
 out_w:
     /* a taker still blocked in Redis keeps its state: the process exits */
