@@ -142,7 +142,8 @@ grep -q "left: 1 task(s) handed back" "$T/w1.err" && ok "drain logged" || not_ok
 cpu0=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
 ids=$("$RQ" enqueue-json '{"argv": ["sleep", "1"], "app": "pin"}' '{"argv": ["sleep", "1"], "app": "pin"}')
 taskset -c "$cpu0" env -u RQ_URL TRACEKIT_REDIS_URL="$RQ_URL" "$TRACEKIT" worker --run-id "$RQ_RUN" \
-  --logs "$T/logs" --ttl 1 --node-id n2 --allocation-ratio 2 2>"$T/w2.err" & w2=$!
+  --logs "$T/logs" --ttl 1 --node-id n2 --allocation-ratio 2 --mem-mb 512 \
+  --task-output null 2>"$T/w2.err" & w2=$!
 track_pid "$w2"
 # place the late task (head of q:pending) and both pins as soon as n2 has room
 placed=0
@@ -156,6 +157,10 @@ for i in $(seq 1 100); do   # both pins finished
   [ "$(grep -c . "$R/events.pin.jsonl" 2>/dev/null)" = 2 ] && break; sleep 0.1
 done
 kill -TERM "$w2"; wait_pid "$w2" 30
+check "--mem-mb 512 registered" test "$(rcli GET "tk:$RQ_RUN:mem_total:n2")" = 512
+pin_ids=$(echo $ids)
+check "--task-output null: no output files for n2's tasks" \
+  sh -c "! ls '$R/task-output/' | grep -qE '^task-(${pin_ids// /|})\.a'"
 grep -q "capacity_units=2 phys_cores=1 ratio=2" "$T/w2.err" && grep -q "2 slots on 1 CPUs with exclusive binding" "$T/w2.err" \
   && ok "ratio 2 on one CPU: 2 units, the start-up line says what exclusive binding will do" \
   || not_ok "ratio start-up: $(cat "$T/w2.err")"
