@@ -11,9 +11,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
@@ -38,6 +41,8 @@ static void usage(FILE *out)
             "  --trace-id ID        (default: a new random UUID)\n"
             "  --ts-enqueue MS      enqueue time, epoch ms (default: $TS_ENQUEUE, else ts_start)\n"
             "  --attempt N          attempt number to record (default: 1)\n"
+            "  --parent-pid PID     stop the command (SIGTERM) when PID, the process that\n"
+            "                       started this exec, dies (tracekit worker passes its own)\n"
             "CPU:\n"
             "  --cpu-binding MODE   none: no binding (--cpuset still pins);\n"
             "                       exclusive: pin to --cpu-units CPUs no other task holds\n"
@@ -110,7 +115,7 @@ enum {
     OPT_RUN_ID = 256, OPT_NODE_ID, OPT_STAGE, OPT_LOGS, OPT_PID_DIR, OPT_APP, OPT_TRACE_ID,
     OPT_TS_ENQUEUE, OPT_ATTEMPT, OPT_BINDING, OPT_UNITS, OPT_CPUSET, OPT_WEIGHT, OPT_QUOTA,
     OPT_CG_PARENT, OPT_ORPHAN_WAIT, OPT_PROFILE, OPT_INPUT, OPT_OUTPUT, OPT_FFMPEG,
-    OPT_LIST_PROFILES,
+    OPT_LIST_PROFILES, OPT_PARENT_PID,
 };
 
 int cmd_exec(int argc, char **argv)
@@ -137,6 +142,7 @@ int cmd_exec(int argc, char **argv)
         {"output", required_argument, NULL, OPT_OUTPUT},
         {"ffmpeg", required_argument, NULL, OPT_FFMPEG},
         {"list-profiles", no_argument, NULL, OPT_LIST_PROFILES},
+        {"parent-pid", required_argument, NULL, OPT_PARENT_PID},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -145,6 +151,7 @@ int cmd_exec(int argc, char **argv)
     const char *binding_s = NULL, *cpuset = NULL, *weight_s = NULL, *quota_s = NULL;
     const char *ts_enqueue_s = NULL, *profile_s = NULL, *input = NULL, *output = NULL;
     const char *ffmpeg = "ffmpeg";
+    int64_t parent = 0;
     struct task_opts o;
     memset(&o, 0, sizeof o);
     o.cgroup_parent = "tracekit";
@@ -222,6 +229,12 @@ int cmd_exec(int argc, char **argv)
         case OPT_OUTPUT: output = optarg; break;
         case OPT_FFMPEG: ffmpeg = optarg; break;
         case OPT_LIST_PROFILES: list_profiles(); return TK_EXIT_OK;
+        case OPT_PARENT_PID:
+            if (!parse_i64(optarg, 1, INT32_MAX, &parent)) {
+                cli_error("invalid --parent-pid '%s': expected a process id", optarg);
+                return TK_EXIT_USAGE;
+            }
+            break;
         case 'q': log_set_level(LOG_WARN); break;
         case 'h': usage(stdout); return TK_EXIT_OK;
         default:
@@ -320,6 +333,17 @@ int cmd_exec(int argc, char **argv)
         else
             log_warn("ignoring TS_ENQUEUE='%s' (not epoch milliseconds); using ts_start",
                      ts_enqueue_s);
+    }
+
+    /* a worker killed with SIGKILL: its tasks run again elsewhere, so this
+     * attempt must not go on (two ffmpeg writing one output); SIGTERM is
+     * passed on to the command like any other, and the record says so */
+    if (parent > 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != (pid_t)parent) {
+            log_error("the parent process %lld is gone; not starting the task", (long long)parent);
+            return TK_EXIT_FAIL;
+        }
     }
 
     struct run_ctx ctx;

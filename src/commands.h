@@ -15,5 +15,6 @@ int cmd_scheduler(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_links(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 #endif

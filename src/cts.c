@@ -577,6 +577,44 @@ bool cts_meta_clock_offset(const json_t *meta, double *ms)
     return false;
 }
 
+bool cts_clock_latest(json_t *const *recs, size_t n, const char *node, double *offset_ms,
+                      double *rtt_ms)
+{
+    const char *only = NULL;  /* the one node of the file, if it is one */
+    bool several = false, mine = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *nd = json_string_value(json_object_get(recs[i], "node"));
+        if (!nd || !json_is_number(json_object_get(recs[i], "offset_ms")))
+            continue;
+        if (node && !strcmp(nd, node))
+            mine = true;
+        if (!only)
+            only = nd;
+        else if (strcmp(only, nd) != 0)
+            several = true;
+    }
+    const char *want = mine ? node : !several ? only : NULL;
+    if (!want)
+        return false;
+    const json_t *best = NULL;
+    int64_t best_ts = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        const char *nd = json_string_value(json_object_get(recs[i], "node"));
+        if (!nd || strcmp(nd, want) != 0 || !json_is_number(json_object_get(recs[i], "offset_ms")))
+            continue;
+        json_t *ts = json_object_get(recs[i], "ts_ms");
+        int64_t t = json_is_integer(ts) ? json_integer_value(ts) : INT64_MIN;
+        if (!best || t >= best_ts) {
+            best = recs[i];
+            best_ts = t;
+        }
+    }
+    *offset_ms = json_number_value(json_object_get(best, "offset_ms"));
+    json_t *r = json_object_get(best, "rtt_ms");
+    *rtt_ms = json_is_number(r) ? json_number_value(r) : NAN;
+    return true;
+}
+
 static void indent(struct jbuf *b, int level)
 {
     jb_append(b, "\n", 1);

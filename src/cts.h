@@ -170,5 +170,12 @@ void cts_pretty_json(struct jbuf *b, const json_t *v);
 /* The clock offset recorded in node_meta (clock_offset_ms, or
  * clock_offset_us / 1000).  false when there is none. */
 bool cts_meta_clock_offset(const json_t *meta, double *ms);
+/* The worker's latest offset to the Redis server clock from clock.jsonl
+ * records (docs/formats.md): the one with the largest ts_ms (the later line
+ * on a tie) among those of `node`; when no record is of `node` and all are
+ * of one other node (a run folder parsed without its node id), theirs.
+ * false when there is none.  *rtt_ms is NAN when the record has none. */
+bool cts_clock_latest(json_t *const *recs, size_t n, const char *node, double *offset_ms,
+                      double *rtt_ms);
 
 #endif

@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"scheduler", cmd_scheduler, "place queued tasks on nodes through Redis (the central scheduler)"},
     {"proxy", cmd_proxy, "HTTP reverse proxy that records every request as a task"},
     {"load", cmd_load, "open-loop HTTP load generator with latency percentiles"},
+    {"worker", cmd_worker, "run the tasks placed on this node by the Redis scheduler"},
     {NULL, NULL, NULL},
 };
 

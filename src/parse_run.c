@@ -360,6 +360,34 @@ static char *dir_base(const char *path)
     free(p);
     return b;
 }
+/* The worker's latest offset to the Redis clock, from dir/clock.jsonl
+ * (cts_clock_latest).  Malformed lines are counted and reported. */
+static bool clock_from_worker(const char *dir, const char *node, double *off, double *rtt)
+{
+    char *path = path_join(dir, "clock.jsonl");
+    struct jsonl_reader rd;
+    bool found = false;
+    if (jsonl_reader_open(&rd, path) == 0) {
+        json_t **v = NULL;
+        size_t n = 0;
+        json_t *o;
+        while (jsonl_next(&rd, &o) == 1) {
+            v = xrealloc(v, (n + 1) * sizeof *v);
+            v[n++] = o;
+        }
+        if (rd.malformed + rd.torn)
+            log_warn("%s: %llu malformed line(s) skipped", path,
+                     (unsigned long long)(rd.malformed + rd.torn));
+        found = cts_clock_latest(v, n, node, off, rtt);
+        for (size_t i = 0; i < n; i++)
+            json_decref(v[i]);
+        free(v);
+        jsonl_reader_close(&rd);
+    }
+    free(path);
+    return found;
+}
+
 
 int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, size_t errlen)
 {
@@ -544,6 +572,14 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
         json_object_set_new(entry, "node_id", json_string(o->node_id));
     if (o->stage)
         json_object_set_new(entry, "stage", json_string(o->stage));
+    double clock_off = 0, clock_rtt = NAN;
+    bool has_clock = clock_from_worker(dir, node, &clock_off, &clock_rtt);
+    if (has_clock) { /* measured against the run's shared reference: preferred */
+        json_object_set_new(entry, "clock_offset_ms", json_real(clock_off));
+        json_object_set_new(entry, "clock_rtt_ms", isnan(clock_rtt) ? json_null()
+                                                                    : json_real(clock_rtt));
+        json_object_set_new(entry, "clock_ref", json_string("redis"));
+    }
     json_array_append_new(nodes, entry);
     jb_reset(&text);
     cts_pretty_json(&text, nodes);
@@ -558,7 +594,10 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
         .interval_ms = interval,
         .interval_source = interval_src,
     };
-    ctx.has_clock_offset = meta && cts_meta_clock_offset(meta, &ctx.clock_offset_ms);
+    ctx.has_clock_offset = has_clock;
+    ctx.clock_offset_ms = clock_off;
+    if (!has_clock)
+        ctx.has_clock_offset = meta && cts_meta_clock_offset(meta, &ctx.clock_offset_ms);
     audit_finish(&a, &ctx, &c, invs, ninv, fs.v, fs.n);
     audit_check(&a, &o->limits);
     jb_reset(&text);

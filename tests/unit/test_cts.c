@@ -415,6 +415,37 @@ static void test_nodes_json(void **state)
     jb_free(&b);
 }
 
+/* clock.jsonl: the latest record of the node; one other node stands in */
+static void test_clock_latest(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "{\"ts_ms\": 100, \"node\": \"n1\", \"offset_ms\": 1.5, \"rtt_ms\": 0.2}",
+        "{\"ts_ms\": 300, \"node\": \"n2\", \"offset_ms\": 9.0, \"rtt_ms\": 0.1}",
+        "{\"ts_ms\": 200, \"node\": \"n1\", \"offset_ms\": -2.25, \"rtt_ms\": 0.3}",
+        "{\"ts_ms\": 150, \"node\": \"n1\", \"offset_ms\": 7}",
+        "{\"ts_ms\": 900, \"node\": \"n1\", \"offset_ms\": \"x\"}",
+    };
+    json_t *v[5];
+    for (size_t i = 0; i < 5; i++)
+        v[i] = json_loads(lines[i], 0, NULL);
+    double off, rtt;
+    assert_true(cts_clock_latest(v, 5, "n1", &off, &rtt));
+    assert_true(off == -2.25 && rtt == 0.3);
+    assert_true(cts_clock_latest(v, 5, "n2", &off, &rtt));
+    assert_true(off == 9.0 && rtt == 0.1);
+    /* unknown node, records of two nodes: none */
+    assert_false(cts_clock_latest(v, 5, "n3", &off, &rtt));
+    /* unknown node, records of one node only: theirs */
+    assert_true(cts_clock_latest(v, 1, "host", &off, &rtt));
+    assert_true(off == 1.5);
+    assert_true(cts_clock_latest(v + 3, 1, NULL, &off, &rtt));
+    assert_true(off == 7 && isnan(rtt));
+    assert_false(cts_clock_latest(v, 0, "n1", &off, &rtt));
+    for (size_t i = 0; i < 5; i++)
+        json_decref(v[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_fmt_ms),
         cmocka_unit_test(test_events_sort_and_invocation),
         cmocka_unit_test(test_nodes_json),
+        cmocka_unit_test(test_clock_latest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

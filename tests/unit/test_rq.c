@@ -1201,6 +1201,8 @@ int main(int argc, char **argv)
  *   register-mem NODE WORKER CAP PARALLEL TTL_MS MEM_MB
  *                                register with memory accounted (MiB)
  *   results                      the ledger, one JSON record a line
+ *   enqueue-json JSON...         enqueue each argument as one task's fields,
+ *                                print the ids
  *
  * Exit status 0 on success, 1 on failure, 2 on usage errors.  Headers it
  * needs are included at the top of the file. */
@@ -1562,6 +1564,7 @@ static int driver(int argc, char **argv)
         {"worker", 6},  {"take", 2},    {"complete", 3}, {"reap", 1},  {"audit", 0},
         {"counts", 0},  {"verify", 1},
         {"enqueue-file", 1}, {"register-mem", 6}, {"results", 0},
+        {"enqueue-json", 1},
     };
     size_t i;
     for (i = 0; i < ARRAY_LEN(usage); i++)
@@ -1642,6 +1645,15 @@ static int driver(int argc, char **argv)
         rc = rq_register(q, &w, NULL) != RQ_REG_OK;
         if (rc)
             fprintf(stderr, "register: %s\n", rq_error(q));
+    } else if (!strcmp(cmd, "enqueue-json")) {
+        for (int k = 1; k < argc && !rc; k++) {
+            int64_t id;
+            rc = rq_enqueue(q, argv[k], &id) != 0;
+            if (rc)
+                fprintf(stderr, "enqueue %s: %s\n", argv[k], rq_error(q));
+            else
+                printf("%lld\n", (long long)id);
+        }
     } else if (!strcmp(cmd, "results")) {
         char **lines;
         long k = rq_results(q, &lines);

@@ -1,0 +1,80 @@
+/* runner.h -- how a worker (and `tracekit local`) runs one task: the task
+ * body as a worker receives it becomes the argv of a `tracekit exec` child,
+ * which is spawned in its own process group with a clean environment.
+ *
+ * The pure part (runner_build, runner_env, runner_rc) is unit-tested; the
+ * I/O part is runner_spawn and runner_reap.  The caller owns the loop: it
+ * spawns, keeps pid -> task, and reaps (SIGCHLD, signalfd, a thread, ...). */
+#ifndef TK_RUNNER_H
+#define TK_RUNNER_H
+
+#include "task.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* rc of a task whose body could not be turned into a command, or whose
+ * child could not be started (like a shell's "command not found"). */
+#define RUNNER_RC_BAD 127
+
+struct runner_conf {
+    const char *self_exe;       /* the tracekit binary (NULL: "/proc/self/exe") */
+    const char *run_id, *node, *stage, *logs;
+    const char *pid_dir;        /* NULL: exec's default (logs/RUN_ID/pids) */
+    enum cpu_binding binding;
+    int cpuweight_per_vcpu;     /* shared: --cpu-weight = this x units (clamped 1-10000) */
+    const char *ffmpeg;         /* NULL: "ffmpeg" */
+    const char *outputs;        /* NULL: a task's own output path; else DIR/base name */
+    double orphan_wait_s;       /* < 0: exec's default */
+    pid_t parent;               /* > 0: exec --parent-pid (the spawning thread must live
+                                   as long as this process: PR_SET_PDEATHSIG) */
+};
+
+struct runner_task {
+    int64_t id;                 /* task_id (-1 if the body has none) */
+    int attempt;
+    int cpu_units;              /* >= 1 */
+    bool ffmpeg;
+    char *output_dir;           /* folder to create before an ffmpeg task, or NULL */
+    char *path;                 /* the binary to run (conf self_exe) */
+    char **argv;                /* tracekit exec ... -- COMMAND (NULL-terminated) */
+};
+
+/* Build the exec argv from a body ({"task_id", "trace_id", <fields>,
+ * "ts_enqueue", "attempt"}; docs/redis.md, "Running a worker").  Returns 0,
+ * or -1 with err = "task ID: what is wrong" (t->id and t->attempt are set
+ * as far as they could be read, the rest is empty). */
+int runner_build(const struct runner_conf *c, const char *body, struct runner_task *t,
+                 char *err, size_t errlen);
+void runner_task_free(struct runner_task *t);
+
+/* A copy of env (NULL-terminated) without the variables that carry the
+ * Redis password (TRACEKIT_REDIS_URL, REDISCLI_AUTH).  The strings are
+ * shared with env; free only the array. */
+char **runner_env(char *const *env);
+
+/* Exit status of a child as a task rc: its code, 128+N if signal N. */
+int runner_rc(int wstatus);
+
+/* Where a task's stdout and stderr go. */
+enum runner_out { RUNNER_OUT_FILE, RUNNER_OUT_INHERIT, RUNNER_OUT_NULL };
+
+/* DIR/task-ID.aATTEMPT.log (malloc'd). */
+char *runner_log_path(const char *dir, int64_t id, int attempt);
+
+/* Create the task's output folder, then posix_spawn t->argv with: its own
+ * process group, every signal at its default, an empty signal mask,
+ * runner_env(environ), stdin /dev/null, stdout and stderr to
+ * out_dir/task-ID.aATTEMPT.log (out == RUNNER_OUT_FILE, out_dir is
+ * created), inherited or /dev/null.  Safe in a multi-threaded process.
+ * Returns the pid, or -1 with err. */
+pid_t runner_spawn(const struct runner_task *t, enum runner_out out, const char *out_dir,
+                   char *err, size_t errlen);
+
+/* Reap one exited child: 1 with *pid and *rc, 0 when none has exited (or
+ * block: wait for one), -1 when there are no children (errno ECHILD). */
+int runner_reap(bool block, pid_t *pid, int *rc);
+
+#endif
