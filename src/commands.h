@@ -11,5 +11,6 @@ int cmd_gen_inputs(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_dispatch(int argc, char **argv);
 
 #endif
