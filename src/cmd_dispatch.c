@@ -700,7 +700,7 @@ static int parse_nodes(const char *s, char ***out, size_t *n, char *err, size_t 
     char **v = NULL;
     size_t k = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        str_trim(tok);
+        tok = str_trim(tok);
         if (!*tok)
             continue;
         const char *bad = NULL;
