@@ -1154,7 +1154,8 @@ int cmd_dispatch(int argc, char **argv)
     struct outcome oc;
     memset(&oc, 0, sizeof oc);
     int wr = 0;
-    if (pr == 0 && !interrupted && wait) {
+    bool waited = pr == 0 && !interrupted && wait;
+    if (waited) {
         wr = wait_all(&d, timeout_ms, &oc);
         if (wr >= 0) {
             ledger = path_join(ctx.run_dir, "ledger.jsonl");
@@ -1183,7 +1184,7 @@ int cmd_dispatch(int argc, char **argv)
         rc = TK_EXIT_OK;
     }
     if (!quiet) {
-        if (wait && oc.unfinished < (int64_t)d.nids) {
+        if (waited) {
             char stats[200] = "";
             if (oc.has_stats)
                 snprintf(stats, sizeof stats, "; makespan %.1f s, wait p50 %.3f s, p95 %.3f s",
@@ -1199,7 +1200,7 @@ int cmd_dispatch(int argc, char **argv)
         }
     }
     if (json)
-        summary_json(&d, ctx.run_id, wait && pr == 0, &oc, ledger);
+        summary_json(&d, ctx.run_id, waited, &oc, ledger);
 
 out:
     if (d.sub_path) {

@@ -158,3 +158,24 @@ for r in rows:
     assert (r["cpu_units"], r["mem_mb"], r["app"]) == (2, 128, "shell")
 assert [r["task_id"] for r in rows] == [1, 2, 3]' logs/cmd/submitted.jsonl
 check "--command: Redis counted 3 enqueued" test "$(rcli hget tk:cmd:stats enqueued)" = 3
+
+# ---- duration-greedy: durations from --ffprobe, longest first to the least loaded ----
+cat >"$T/ffprobe" <<'EOF2'
+#!/bin/sh
+for a; do f=$a; done
+case "$f" in
+  */a.mp4) echo 10.0 ;; */b.mp4) echo 30.0 ;; */c.mp4) echo 20 ;; */d.mp4) exit 1 ;;
+esac
+EOF2
+chmod +x "$T/ffprobe"
+"$TRACEKIT" dispatch --run-id gr --inputs in --outputs outdir --nodes n1,n2 \
+  --policy lpt-duration --ffprobe "$T/ffprobe" 2>"$T/gr.err"
+check "duration-greedy exits 0" test $? -eq 0
+check "a failing ffprobe counts as 0 s, with a warning" grep -q 'cannot read the duration of in/d.mp4' "$T/gr.err"
+check "greedy: b(30)->n1 c(20)->n2 a(10)->n2 d(0)->n1 (tie: first node)" py '
+import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+assert [(r["input"], r["node"]) for r in rows] == [("in/b.mp4","n1"),("in/c.mp4","n2"),
+    ("in/a.mp4","n2"),("in/d.mp4","n1")], [(r["input"], r["node"]) for r in rows]' logs/gr/submitted.jsonl
+"$TRACEKIT" dispatch --run-id gr2 --inputs in --outputs outdir --policy duration-online --pending 2>"$T/err"
+check "duration-online with --pending: exit 2" test $? -eq 2

@@ -149,3 +149,14 @@ rc=$?
 check "--timeout: exit 1" test "$rc" -eq 1
 check "--timeout: within a few seconds" test $(( $(date +%s) - start )) -lt 15
 check "--timeout: says how many are unfinished" grep -q 'timed out after 1.0 s: 2 of 2 task(s) not finished' "$T/idle.err"
+check "--timeout: the summary still counts them" grep -q 'done 0, failed 0, dead 0, rejected 0, unfinished 2' "$T/idle.err"
+check "--timeout: the ledger is written anyway" test -f logs/idle/ledger.jsonl
+
+# ---- on a terminal: one progress line rewritten in place ----
+if command -v script >/dev/null; then
+  TRACEKIT=$TRACEKIT script -qfec "\"\$TRACEKIT\" dispatch --run-id tty --command true --total 3 --wait --timeout 1" \
+    "$T/typescript" >/dev/null 2>&1
+  check "tty: progress line with the counts" grep -qa $'\r\033\\[Kenqueued 3/3  pending 3  queued 0  running 0  done 0  failed 0' "$T/typescript"
+else
+  skip "script(1) not installed: no terminal test"
+fi
