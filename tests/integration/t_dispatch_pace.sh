@@ -99,6 +99,36 @@ assert [(r["input"], r["node"]) for r in rows] == [("in/a.mp4","n1"),("in/b.mp4"
     ("in/c.mp4","n1"),("in/d.mp4","n2")], rows' logs/drip/submitted.jsonl
 check "drip: the original's batch lines with backlogs" grep -q '\[drip\] enqueued batch=2, total=2, backlog=n1:0, n2:0' "$T/drip.err"
 
+# ---- duration-online: longest first, each to the node with room ----
+mkdir in3
+for f in a b c; do : >"in3/$f.mp4"; done
+cat >"$T/ffprobe" <<'EOF2'
+#!/bin/sh
+for a; do f=$a; done
+case "$f" in */a.mp4) echo 10 ;; */b.mp4) echo 30 ;; */c.mp4) echo 20 ;; esac
+EOF2
+chmod +x "$T/ffprobe"
+RQ_RUN=onl "$RQ" register n1 w1 8 0 600000
+RQ_RUN=onl "$RQ" register n2 w2 8 0 600000
+"$TRACEKIT" dispatch --run-id onl --inputs in3 --outputs outdir --nodes n1,n2 \
+  --policy duration-online --ffprobe "$T/ffprobe" --batch-size 4 --dribble-interval 0.1 \
+  2>"$T/onl.err" &
+disp=$!
+track_pid "$disp"
+sleep 1.5
+check "online: one task per node (limit 1)" test "$(enqueued onl)" -eq 2
+RQ_RUN=onl "$RQ" place n1 >/dev/null
+take_one onl n1 w1 >/dev/null
+wait_pid "$disp" 20
+check "online: exits 0" test $? -eq 0
+check "online: b(30)->n1, c(20)->n2, then a(10) to n1, which freed up" py '
+import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+assert [(r["input"], r["node"]) for r in rows] == [("in3/b.mp4","n1"),("in3/c.mp4","n2"),
+    ("in3/a.mp4","n1")], rows
+assert list(rows[0].keys())[-2:] == ["node", "ts_enqueue"]' logs/onl/submitted.jsonl
+check "online: the original's batch line" grep -q '\[online\] batch=2, total=2, backlog=n1:0, n2:0' "$T/onl.err"
+
 # ---- --wait: a fake worker completes 3 tasks and fails 1 ----
 fake_worker() {  # RUN N FAIL_AT
   local i id att
