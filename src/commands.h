@@ -16,5 +16,6 @@ int cmd_proxy(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_links(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_dispatch(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"gather", cmd_gather, "collect several nodes' run folders into one experiment folder"},
     {"export", cmd_export, "write a parsed run as an OpenDC workload (tasks, fragments, topology)"},
     {"verify", cmd_verify, "check an exported OpenDC workload the way OpenDC reads it"},
+    {"dispatch", cmd_dispatch, "enqueue a run's tasks in Redis (ffmpeg mix, a command, a JSONL file)"},
     {"report", cmd_report, "write one self-contained HTML page about a parsed run or experiment"},
     {"scheduler", cmd_scheduler, "place queued tasks on nodes through Redis (the central scheduler)"},
     {"proxy", cmd_proxy, "HTTP reverse proxy that records every request as a task"},

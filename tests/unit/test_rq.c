@@ -1193,6 +1193,7 @@ int main(int argc, char **argv)
  *                                SIGTERM: stop, leave (hand tasks back)
  *   take NODE WORKER             take one task, print "ID ATTEMPT", exit
  *   complete WORKER ID ATTEMPT   print ok|dup|superseded|gone
+ *   fail WORKER ID ATTEMPT RC    complete as failed with status RC (the same output)
  *   reap MAXDEL                  print "WORKERS REQUEUED DEAD"
  *   audit | counts | verify N
  *   enqueue-file FILE            one task per line of FILE (JSON object fields,
@@ -1564,7 +1565,7 @@ static int driver(int argc, char **argv)
         {"worker", 6},  {"take", 2},    {"complete", 3}, {"reap", 1},  {"audit", 0},
         {"counts", 0},  {"verify", 1},
         {"enqueue-file", 1}, {"register-mem", 6}, {"results", 0},
-        {"enqueue-json", 1},
+        {"enqueue-json", 1}, {"fail", 4},
     };
     size_t i;
     for (i = 0; i < ARRAY_LEN(usage); i++)
@@ -1613,8 +1614,10 @@ static int driver(int argc, char **argv)
             printf("none\n");
             rc = 1;
         }
-    } else if (!strcmp(cmd, "complete")) {
-        int r = rq_complete(q, a[0], drv_num(a[1]), (int)drv_num(a[2]), true, 0);
+    } else if (!strcmp(cmd, "complete") || !strcmp(cmd, "fail")) {
+        bool ok = !strcmp(cmd, "complete");
+        int r = rq_complete(q, a[0], drv_num(a[1]), (int)drv_num(a[2]), ok,
+                            ok ? 0 : (int)drv_num(a[3]));
         static const char *names[] = {"ok", "dup", "superseded", "gone"};
         printf("%s\n", r >= 0 && r <= 3 ? names[r] : rq_error(q));
         rc = r < 0;

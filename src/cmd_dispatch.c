@@ -1,0 +1,1228 @@
+/* cmd_dispatch.c -- `tracekit dispatch`: put a run's tasks into Redis (the
+ * original dispatcher, §7.5), paced as asked, and optionally wait for them.
+ * Options and I/O here; the task list and the pacing are in workload.c. */
+#include "audit.h"
+#include "commands.h"
+#include "jsonl.h"
+#include "launch.h"
+#include "log.h"
+#include "mix.h"
+#include "redisurl.h"
+#include "rq.h"
+#include "run.h"
+#include "task.h"
+#include "util.h"
+#include "workload.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tracekit dispatch --run-id ID --inputs DIR --outputs DIR [OPTIONS]\n"
+            "       tracekit dispatch --run-id ID --command 'PROGRAM ARGS...' [--total N] [OPTIONS]\n"
+            "       tracekit dispatch --run-id ID --tasks FILE.jsonl [OPTIONS]\n"
+            "\n"
+            "Enqueue a run's tasks in Redis for the central scheduler and the workers, paced as\n"
+            "asked, writing each stored task to logs/RUN_ID/submitted.jsonl.  With --wait, wait\n"
+            "until every task of this dispatch has finished and write logs/RUN_ID/ledger.jsonl.\n"
+            "Exit status: 0 all enqueued (with --wait: all done), 1 a failure (a task failed,\n"
+            "died or was rejected, a timeout, Redis), 2 a bad command line.\n"
+            "\n"
+            "ffmpeg tasks (the original's dispatcher), one per *.mp4 file in --inputs:\n"
+            "  --inputs DIR           input videos (*.mp4 directly in DIR, in name order)\n"
+            "  --outputs DIR          output folder prefix (paths as the workers see them)\n"
+            "  --scale W:H            (default 1280:720)  --preset NAME (default veryfast)\n"
+            "  --crf N                (default 28); these three are used without --mix\n"
+            "  --nodes A,B,C          nodes for direct assignment (default cloud0,cloud1,cloud2)\n"
+            "  --policy NAME          rr3 (file i -> node i mod n), duration-greedy (lpt-duration:\n"
+            "                         longest first to the least loaded node), duration-online\n"
+            "                         (online-duration: longest first, each batch to the node with\n"
+            "                         the smallest backlog); default rr3; ignored with --mix\n"
+            "  --ffprobe PATH         for the durations of the duration policies (default ffprobe)\n"
+            "  --mix NAME=W,...       profile mix (medium480p, fast1080p, hevc1080p, light1c)\n"
+            "  --total N              with --mix: N tasks, file idx mod files; 0 (default): one\n"
+            "                         task per file, its profile drawn at random\n"
+            "  --seed N               random seed for --mix (default 0, an ordinary seed)\n"
+            "Generic tasks:\n"
+            "  --command 'ARGV'       a command line (shell-like quoting, no expansions), run\n"
+            "                         --total times (default 1)\n"
+            "  --tasks FILE           one JSON object per line: {\"argv\": [...], \"cpu_units\": 1,\n"
+            "                         \"mem_mb\": 0, \"app\": \"NAME\", \"node\": \"NODE\", ...}; a bad\n"
+            "                         line refuses the file\n"
+            "  --cpu-units N          units each task needs (default 1)\n"
+            "  --mem-mb N             memory each task needs, MiB (default 0: not accounted)\n"
+            "  --app NAME             events.NAME.jsonl on the workers (default: the program)\n"
+            "Pacing (default: everything at once; without --pending, ffmpeg tasks are pinned to\n"
+            "their node and the scheduler places each only there):\n"
+            "  --pending              leave the choice of node to the central scheduler\n"
+            "  --pending-mode MODE    pulse (default): --pulse-size tasks, --pulse-spacing apart,\n"
+            "                         then --pulse-interval; fifo: keep q:pending below\n"
+            "                         --pending-max, --batch-size per --dribble-interval\n"
+            "  --pulse-size N         (default 10)   --pulse-interval SEC (default 300)\n"
+            "  --pulse-spacing SEC    between the tasks of a pulse (default 1, the original's)\n"
+            "  --pending-max N        (default 6)    --batch-size N (default 1)\n"
+            "  --dribble-interval SEC (default 1)\n"
+            "  --drip                 --batch-size pinned tasks per --dribble-interval, a node's\n"
+            "                         only while its backlog (pinned, not started) is below\n"
+            "                         --backlog-limit; a task waits for room, never dropped\n"
+            "  --backlog-limit N      (default 1)\n"
+            "Waiting:\n"
+            "  --wait                 wait until every task has finished; write ledger.jsonl\n"
+            "  --timeout SEC          give up waiting after SEC (exit 1)\n"
+            "  --json                 print the final summary as one JSON object on stdout\n"
+            "Run and Redis:\n"
+            "  --run-id ID            the run (Redis key prefix); default $RUN_ID, run_id.env\n"
+            "  --logs DIR             logs folder (default logs)\n"
+            "  --redis URL            default $TRACEKIT_REDIS_URL, else redis://127.0.0.1:6379/0\n"
+            "  --redis-password-file F  the password, first line of F (keeps it out of ps)\n"
+            "\n"
+            "  -q, --quiet            only warnings and errors   -v, --verbose  debug messages\n"
+            "  -h, --help             this text\n");
+}
+
+enum {
+    OPT_INPUTS = 256, OPT_OUTPUTS, OPT_SCALE, OPT_PRESET, OPT_CRF, OPT_NODES, OPT_POLICY,
+    OPT_MIX, OPT_TOTAL, OPT_SEED, OPT_PENDING, OPT_PENDING_MODE, OPT_PULSE_SIZE,
+    OPT_PULSE_INTERVAL, OPT_PULSE_SPACING, OPT_PENDING_MAX, OPT_DRIP, OPT_BATCH_SIZE,
+    OPT_DRIBBLE, OPT_BACKLOG, OPT_COMMAND, OPT_TASKS, OPT_CPU_UNITS, OPT_MEM_MB, OPT_APP,
+    OPT_FFPROBE, OPT_WAIT, OPT_TIMEOUT, OPT_JSON, OPT_REDIS, OPT_PWFILE, OPT_RUN_ID, OPT_LOGS,
+};
+
+static volatile sig_atomic_t stop_sig;
+
+static void on_signal(int sig)
+{
+    stop_sig = sig;
+}
+
+/* Everything one dispatch holds. */
+struct disp {
+    struct rq *q;
+    const char *prefix;
+    struct workload w;
+    struct pacer p;
+    struct jsonl_writer sub;
+    char *sub_path;
+    int64_t *ids;            /* task ids in enqueue order (ascending) */
+    size_t nids;
+    int64_t prev_ts;
+    size_t npinned;
+    /* pinned tasks not started yet (drip, online) */
+    int64_t *out_id;
+    int *out_node;
+    size_t nout;
+    int64_t *backlog;        /* per node */
+    int64_t qlen;
+    bool tty, quiet;
+    int64_t t0_ms, last_progress_ms;
+};
+
+/* ---- Redis ---- */
+
+static struct rq *connect_redis(const char *url, const char *pw_file, const char *run_id,
+                                bool *usage_err, char *err, size_t errlen)
+{
+    struct redis_url u;
+    *usage_err = true;
+    if (redisurl_parse(redisurl_choose(url), &u, err, errlen) < 0)
+        return NULL;
+    if (pw_file && redisurl_password_file(&u, pw_file, err, errlen) < 0) {
+        redisurl_free(&u);
+        return NULL;
+    }
+    *usage_err = false;
+    /* fail fast at the start; later, ride out a Redis restart */
+    struct rq_opts o = {.run_id = run_id, .retry_ms = 30000};
+    struct rq *q = rq_open(&u, &o, err, errlen);
+    if (q) {
+        char *desc = redisurl_describe(&u);
+        log_debug("connected to Redis at %s, run %s", desc, run_id);
+        free(desc);
+    }
+    redisurl_free(&u);
+    return q;
+}
+
+static redisReply *cmd2(struct disp *d, const char *verb, const char *key, const char *arg,
+                        int *rc)
+{
+    char *k = xasprintf("%s%s", d->prefix, key);
+    const char *argv[3] = {verb, k, arg};
+    redisReply *r = rq_raw(d->q, arg ? 3 : 2, argv, NULL, rc);
+    free(k);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        log_error("Redis: %s %s: %s", verb, key, r->str);
+        freeReplyObject(r);
+        *rc = RQ_EPROTO;
+        return NULL;
+    }
+    return r;
+}
+
+/* Pinned nodes without a registered worker: their tasks would wait at the
+ * head of q:pending (and hold up everything behind them) until one joins. */
+static void warn_unregistered(struct disp *d, const char *run_id, bool online)
+{
+    int rc;
+    redisReply *r = cmd2(d, "SMEMBERS", "nodes", NULL, &rc);
+    if (!r)
+        return;
+    bool *used = xcalloc(d->w.nnodes ? d->w.nnodes : 1, sizeof *used);
+    for (size_t i = 0; i < d->w.n; i++)
+        if (d->w.t[i].node >= 0)
+            used[d->w.t[i].node] = true;
+    for (size_t k = 0; k < d->w.nnodes; k++) {
+        if (!used[k] && !online)
+            continue;
+        bool found = false;
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && !found; i++)
+            found = r->element[i]->str && !strcmp(r->element[i]->str, d->w.nodes[k]);
+        if (!found)
+            log_warn("tasks are pinned to node %s, which has no registered worker in run %s: "
+                     "they wait at the head of q:pending, holding up the tasks behind them, "
+                     "until one registers (tracekit worker --node-id %s --run-id %s)",
+                     d->w.nodes[k], run_id, d->w.nodes[k], run_id);
+    }
+    free(used);
+    freeReplyObject(r);
+}
+
+static int read_qlen(struct disp *d)
+{
+    int rc;
+    redisReply *r = cmd2(d, "LLEN", "q:pending", NULL, &rc);
+    if (!r)
+        return rc;
+    d->qlen = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Backlog of a node = our tasks pinned to it that have not started: state
+ * pending (in q:pending) or placed (in q:NODE).  At most backlog-limit per
+ * node are outstanding, so one HGET each is cheap and exact. */
+static int read_backlog(struct disp *d)
+{
+    memset(d->backlog, 0, (d->w.nnodes ? d->w.nnodes : 1) * sizeof *d->backlog);
+    size_t keep = 0;
+    for (size_t i = 0; i < d->nout; i++) {
+        char key[48];
+        snprintf(key, sizeof key, "task:%lld", (long long)d->out_id[i]);
+        int rc;
+        redisReply *r = cmd2(d, "HGET", key, "state", &rc);
+        if (!r)
+            return rc;
+        bool waiting = r->type == REDIS_REPLY_STRING &&
+                       (!strcmp(r->str, "pending") || !strcmp(r->str, "placed"));
+        freeReplyObject(r);
+        if (waiting) {
+            d->backlog[d->out_node[i]]++;
+            d->out_id[keep] = d->out_id[i];
+            d->out_node[keep++] = d->out_node[i];
+        }
+    }
+    d->nout = keep;
+    return 0;
+}
+
+/* ---- enqueue ---- */
+
+enum { CHUNK = 256 };
+
+static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
+{
+    char *ef[CHUNK];
+    int64_t ids[CHUNK];
+    struct jbuf b;
+    jb_init(&b);
+    for (size_t s = 0; s < k; s += CHUNK) {
+        size_t m = k - s < CHUNK ? k - s : CHUNK;
+        for (size_t j = 0; j < m; j++) {
+            const struct wl_task *t = &d->w.t[idx[s + j]];
+            int nd = node[s + j];
+            char *pinned = nd >= 0 && t->node < 0 ? wl_with_node(t->fields, d->w.nodes[nd]) : NULL;
+            char trace[37];
+            if (uuid4_new(trace) < 0) {
+                log_error("cannot make a trace id: %s", strerror(errno));
+                for (size_t x = 0; x < j; x++)
+                    free(ef[x]);
+                free(pinned);
+                jb_free(&b);
+                return -1;
+            }
+            ef[j] = wl_enqueue_fields(pinned ? pinned : t->fields, trace,
+                                      wl_stamp(&d->prev_ts, now_wall_ms()));
+            free(pinned);
+        }
+        int n = rq_enqueue_many(d->q, (const char *const *)ef, m, ids);
+        if (n < 0) {
+            log_error("enqueue failed after %zu of %zu tasks: %s", d->nids, d->w.n,
+                      rq_error(d->q));
+            for (size_t j = 0; j < m; j++)
+                free(ef[j]);
+            jb_free(&b);
+            return -1;
+        }
+        for (size_t j = 0; j < m; j++) {
+            jb_reset(&b);
+            wl_body(&b, ids[j], ef[j]);
+            jsonl_add(&d->sub, &b);
+            free(ef[j]);
+            d->ids[d->nids++] = ids[j];
+            int nd = node[s + j];
+            if (nd >= 0) {
+                d->npinned++;
+                d->out_id[d->nout] = ids[j];
+                d->out_node[d->nout++] = nd;
+            }
+        }
+        if (jsonl_flush(&d->sub) < 0)
+            log_warn("cannot write %s: %s", d->sub_path, strerror(errno));
+        /* only drip and online need to follow pinned tasks */
+        if (!(pacer_needs(&d->p) & PACE_NEED_BACKLOG))
+            d->nout = 0;
+    }
+    jb_free(&b);
+    return 0;
+}
+
+/* ---- progress ---- */
+
+static void progress(struct disp *d, bool force)
+{
+    int64_t now = now_wall_ms();
+    if (!d->tty || (!force && now - d->last_progress_ms < 250))
+        return;
+    d->last_progress_ms = now;
+    struct rq_counts c;
+    if (rq_counts(d->q, &c) != 0)
+        return;
+    fprintf(stderr,
+            "\r\033[Kenqueued %zu/%zu  pending %lld  queued %lld  running %lld  done %lld  "
+            "failed %lld  %llds",
+            d->nids, d->w.n, (long long)c.pending, (long long)c.queued, (long long)c.running,
+            (long long)c.done, (long long)(c.failed + c.dead + c.rejected),
+            (long long)((now - d->t0_ms) / 1000));
+    fflush(stderr);
+}
+
+static void progress_end(struct disp *d)
+{
+    if (d->tty) {
+        progress(d, true);
+        fputc('\n', stderr);
+    }
+}
+
+static void backlog_text(struct disp *d, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < d->w.nnodes && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s:%lld", i ? ", " : "", d->w.nodes[i],
+                              (long long)d->backlog[i]);
+}
+
+/* the original's line per pulse or batch (without a TTY progress line) */
+static void step_log(struct disp *d, size_t k, uint64_t pulses_before, size_t in_pulse)
+{
+    if (d->tty || d->quiet || k == 0)
+        return;
+    char bl[512];
+    switch (d->p.c.mode) {
+    case PACE_PULSE:
+        if (d->p.pulses != pulses_before)
+            log_info("[pending-pulse] enqueued pulse=%zu, total=%zu", in_pulse, d->nids);
+        break;
+    case PACE_FIFO:
+        log_info("[pending] enqueued batch=%zu, total=%zu, qlen=%lld", k, d->nids,
+                 (long long)d->qlen);
+        break;
+    case PACE_DRIP:
+        backlog_text(d, bl, sizeof bl);
+        log_info("[drip] enqueued batch=%zu, total=%zu, backlog=%s", k, d->nids, bl);
+        break;
+    case PACE_ONLINE:
+        backlog_text(d, bl, sizeof bl);
+        log_info("[online] batch=%zu, total=%zu, backlog=%s", k, d->nids, bl);
+        break;
+    case PACE_ALL:
+        if (d->npinned) {
+            size_t o = 0;
+            for (size_t i = 0; i < d->w.nnodes && o < sizeof bl; i++) {
+                size_t n = 0;
+                for (size_t t = 0; t < d->w.n; t++)
+                    n += d->w.t[t].node == (int)i;
+                o += (size_t)snprintf(bl + o, sizeof bl - o, "%s%s=%zu", i ? ", " : "",
+                                      d->w.nodes[i], n);
+            }
+            log_info("enqueued %zu tasks: %s", d->nids, bl);
+        }
+        break;
+    }
+}
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL); /* a signal ends it early: the loops check stop_sig */
+}
+
+static int run_pacer(struct disp *d)
+{
+    size_t *idx = xmalloc((d->w.n ? d->w.n : 1) * sizeof *idx);
+    int *node = xmalloc((d->w.n ? d->w.n : 1) * sizeof *node);
+    size_t in_pulse = 0;
+    int rc = 0;
+    while (!pacer_done(&d->p) && !stop_sig) {
+        int64_t now = now_wall_ms();
+        if (now >= d->p.next_ms) {
+            unsigned need = pacer_needs(&d->p);
+            if (((need & PACE_NEED_QLEN) && read_qlen(d) < 0) ||
+                ((need & PACE_NEED_BACKLOG) && read_backlog(d) < 0)) {
+                log_error("Redis: %s", rq_error(d->q));
+                rc = -1;
+                break;
+            }
+            uint64_t pulses = d->p.pulses;
+            size_t k = pacer_next(&d->p, now, d->qlen, d->backlog, idx, node);
+            if (k && enqueue(d, idx, node, k) < 0) {
+                rc = -1;
+                break;
+            }
+            in_pulse += k;
+            step_log(d, k, pulses, in_pulse);
+            if (d->p.pulses != pulses)
+                in_pulse = 0;
+        }
+        progress(d, false);
+        if (pacer_done(&d->p))
+            break;
+        int64_t wait = d->p.next_ms - now_wall_ms();
+        if (d->tty && wait > 250)
+            wait = 250;
+        sleep_ms(wait);
+    }
+    free(idx);
+    free(node);
+    if (jsonl_sync(&d->sub) < 0)
+        log_warn("cannot write %s: %s", d->sub_path, strerror(errno));
+    return rc;
+}
+
+/* ---- waiting and the ledger ---- */
+
+struct outcome {
+    int64_t done, failed, dead, rejected, unfinished;
+    bool has_stats;
+    double makespan_ms, wait_p50_ms, wait_p95_ms;
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int64_t jint(json_t *o, const char *k, bool *has)
+{
+    json_t *v = json_object_get(o, k);
+    *has = json_is_integer(v);
+    return *has ? json_integer_value(v) : 0;
+}
+
+/* Read the ledger from `*off` on; count and keep our tasks' records. */
+static int poll_results(struct disp *d, long *off, bool *fin, json_t **rec, struct outcome *oc)
+{
+    char start[24];
+    snprintf(start, sizeof start, "%ld", *off);
+    char *k = xasprintf("%sresults", d->prefix);
+    const char *argv[4] = {"LRANGE", k, start, "-1"};
+    int rc;
+    redisReply *r = rq_raw(d->q, 4, argv, NULL, &rc);
+    free(k);
+    if (!r)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return RQ_EPROTO;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        json_t *o = r->element[i]->str ? json_loads(r->element[i]->str, 0, NULL) : NULL;
+        bool has;
+        int64_t id = o ? jint(o, "task_id", &has) : 0;
+        int64_t *hit = o ? bsearch(&id, d->ids, d->nids, sizeof *d->ids, cmp_i64) : NULL;
+        if (!hit || fin[hit - d->ids]) {
+            json_decref(o);
+            continue;
+        }
+        fin[hit - d->ids] = true;
+        rec[hit - d->ids] = o;
+        const char *st = json_string_value(json_object_get(o, "status"));
+        if (st && !strcmp(st, "done"))
+            oc->done++;
+        else if (st && !strcmp(st, "dead"))
+            oc->dead++;
+        else if (st && !strcmp(st, "rejected"))
+            oc->rejected++;
+        else
+            oc->failed++;
+        oc->unfinished--;
+    }
+    *off += (long)r->elements;
+    freeReplyObject(r);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Makespan (first enqueue to last end) and waits (start - enqueue) of our
+ * finished tasks.  ts_enqueue is this host's clock, ts_start and ts_end the
+ * Redis server's (docs/redis.md, "Clocks"). */
+static void task_stats(struct disp *d, json_t **rec, struct outcome *oc)
+{
+    double *waits = xmalloc((d->nids ? d->nids : 1) * sizeof *waits);
+    size_t nw = 0;
+    int64_t first = INT64_MAX, last = INT64_MIN;
+    for (size_t i = 0; i < d->nids; i++) {
+        if (!rec[i])
+            continue;
+        bool he, hs, hn;
+        int64_t e = jint(rec[i], "ts_enqueue", &he), s = jint(rec[i], "ts_start", &hs),
+                end = jint(rec[i], "ts_end", &hn);
+        if (he && e < first)
+            first = e;
+        if (hn && end > last)
+            last = end;
+        if (he && hs)
+            waits[nw++] = (double)(s - e);
+    }
+    if (first != INT64_MAX && last != INT64_MIN && nw > 0) {
+        oc->has_stats = true;
+        oc->makespan_ms = (double)(last - first);
+        qsort(waits, nw, sizeof *waits, cmp_double);
+        oc->wait_p50_ms = audit_quantile(waits, nw, 0.50);
+        oc->wait_p95_ms = audit_quantile(waits, nw, 0.95);
+    }
+    free(waits);
+}
+
+struct ledger_line {
+    int64_t id;
+    char *text;
+};
+
+static int cmp_ledger(const void *a, const void *b)
+{
+    const struct ledger_line *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The run's whole ledger, sorted by task id, replacing the file at once: a
+ * later --wait in the same run rewrites it with a superset, never appends
+ * a task twice. */
+static int write_ledger(struct disp *d, const char *path)
+{
+    char **lines;
+    long n = rq_results(d->q, &lines);
+    if (n < 0) {
+        log_error("cannot read the ledger: %s", rq_error(d->q));
+        return -1;
+    }
+    struct ledger_line *v = xcalloc(n ? (size_t)n : 1, sizeof *v);
+    long malformed = 0;
+    for (long i = 0; i < n; i++) {
+        json_t *o = json_loads(lines[i], 0, NULL);
+        bool has = false;
+        v[i].id = o ? jint(o, "task_id", &has) : 0;
+        if (!has) {
+            v[i].id = INT64_MAX; /* kept, at the end */
+            malformed++;
+        }
+        v[i].text = lines[i];
+        json_decref(o);
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_ledger);
+    struct jbuf b;
+    jb_init(&b);
+    for (long i = 0; i < n; i++) {
+        jb_append(&b, v[i].text, strlen(v[i].text));
+        jb_append(&b, "\n", 1);
+        free(v[i].text);
+    }
+    free(v);
+    free(lines);
+    if (malformed)
+        log_warn("%ld ledger record(s) without a task id (kept at the end of %s)", malformed,
+                 path);
+    int rc = write_file_atomic(path, b.p ? b.p : "", b.len);
+    if (rc < 0)
+        log_error("cannot write %s: %s", path, strerror(errno));
+    jb_free(&b);
+    return rc;
+}
+
+/* 0 all finished, 1 timed out or interrupted, -1 Redis error */
+static int wait_all(struct disp *d, int64_t timeout_ms, struct outcome *oc)
+{
+    bool *fin = xcalloc(d->nids ? d->nids : 1, sizeof *fin);
+    json_t **rec = xcalloc(d->nids ? d->nids : 1, sizeof *rec);
+    oc->unfinished = (int64_t)d->nids;
+    long off = 0;
+    int64_t start = now_wall_ms();
+    int rc = 0;
+    while (oc->unfinished > 0) {
+        if (poll_results(d, &off, fin, rec, oc) < 0) {
+            log_error("Redis: %s", rq_error(d->q));
+            rc = -1;
+            break;
+        }
+        progress(d, false);
+        if (oc->unfinished == 0)
+            break;
+        if (stop_sig || (timeout_ms > 0 && now_wall_ms() - start >= timeout_ms)) {
+            rc = 1;
+            break;
+        }
+        sleep_ms(200);
+    }
+    task_stats(d, rec, oc);
+    for (size_t i = 0; i < d->nids; i++)
+        json_decref(rec[i]);
+    free(rec);
+    free(fin);
+    return rc;
+}
+
+/* ---- inputs ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* *.mp4 regular files directly in dir, sorted by name (paths dir/NAME). */
+static char **list_inputs(const char *dir, size_t *n)
+{
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return NULL;
+    char **v = NULL;
+    size_t k = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < 5 || strcmp(e->d_name + len - 4, ".mp4"))
+            continue;
+        char *path = path_join(dir, e->d_name);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            v = xrealloc(v, (k + 1) * sizeof *v);
+            v[k++] = path;
+        } else {
+            free(path);
+        }
+    }
+    closedir(dp);
+    if (k > 1)
+        qsort(v, k, sizeof *v, cmp_str);
+    if (!v)
+        v = xcalloc(1, sizeof *v);
+    *n = k;
+    return v;
+}
+
+/* Seconds, or 0 with a warning when ffprobe fails (as the original). */
+static double probe_duration(const char *ffprobe, const char *path)
+{
+    char *argv[] = {(char *)ffprobe, "-v", "error", "-show_entries", "format=duration",
+                    "-of", "default=noprint_wrappers=1:nokey=1", (char *)path, NULL};
+    char *out = NULL;
+    int st = run_command(argv, &out, 1);
+    double d;
+    bool ok = st == 0 && out && parse_double(str_trim(out), 0, 1e9, &d);
+    free(out);
+    if (!ok) {
+        log_warn("cannot read the duration of %s with %s (status %d): counting it as 0 s", path,
+                 ffprobe, st);
+        return 0;
+    }
+    return d;
+}
+
+/* ---- options ---- */
+
+static bool scale_ok(const char *s)
+{
+    const char *c = strchr(s, ':');
+    if (!c || c == s || !c[1])
+        return false;
+    for (const char *p = s; *p; p++)
+        if (p != c && (*p < '0' || *p > '9'))
+            return false;
+    return true;
+}
+
+static bool word_ok(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+/* "a,b,c" -> names (trimmed, empty items skipped). -1 with err. */
+static int parse_nodes(const char *s, char ***out, size_t *n, char *err, size_t errlen)
+{
+    char *copy = xstrdup(s), *save = NULL;
+    char **v = NULL;
+    size_t k = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        tok = str_trim(tok);
+        if (!*tok)
+            continue;
+        const char *bad = NULL;
+        if (!run_id_valid(tok))
+            bad = "expected node names of 1-128 letters, digits or ._-()+:";
+        for (size_t i = 0; i < k && !bad; i++)
+            if (!strcmp(v[i], tok))
+                bad = "a node is named twice";
+        if (bad) {
+            snprintf(err, errlen, "invalid --nodes '%s' at '%s': %s", s, tok, bad);
+            for (size_t i = 0; i < k; i++)
+                free(v[i]);
+            free(v);
+            free(copy);
+            return -1;
+        }
+        v = xrealloc(v, (k + 1) * sizeof *v);
+        v[k++] = xstrdup(tok);
+    }
+    free(copy);
+    if (k == 0) {
+        snprintf(err, errlen, "no nodes provided (--nodes '%s'): expected a comma list like "
+                              "cloud0,cloud1", s);
+        free(v);
+        return -1;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static bool opt_int(const char *name, const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (parse_i64(s, min, max, out))
+        return true;
+    cli_error("invalid --%s '%s': expected an integer from %lld to %lld", name, s, (long long)min,
+              (long long)max);
+    return false;
+}
+
+static bool opt_secs(const char *name, const char *s, int64_t *ms)
+{
+    double d;
+    if (!parse_double(s, 0, 7 * 86400, &d)) {
+        cli_error("invalid --%s '%s': expected seconds from 0 to 604800", name, s);
+        return false;
+    }
+    *ms = (int64_t)llround(d * 1000);
+    return true;
+}
+
+static void summary_json(struct disp *d, const char *run_id, bool waited, const struct outcome *oc,
+                         const char *ledger)
+{
+    struct jbuf b;
+    jb_init(&b);
+    jb_obj_open(&b, NULL);
+    jb_str(&b, "run_id", run_id);
+    jb_int(&b, "tasks", (int64_t)d->w.n);
+    jb_int(&b, "enqueued", (int64_t)d->nids);
+    jb_int(&b, "pinned", (int64_t)d->npinned);
+    jb_opt_int(&b, "done", waited, oc->done);
+    jb_opt_int(&b, "failed", waited, oc->failed);
+    jb_opt_int(&b, "dead", waited, oc->dead);
+    jb_opt_int(&b, "rejected", waited, oc->rejected);
+    jb_opt_int(&b, "unfinished", waited, oc->unfinished);
+    jb_opt_int(&b, "makespan_ms", oc->has_stats, (int64_t)llround(oc->makespan_ms));
+    if (oc->has_stats) {
+        jb_double(&b, "wait_p50_ms", oc->wait_p50_ms);
+        jb_double(&b, "wait_p95_ms", oc->wait_p95_ms);
+    } else {
+        jb_null(&b, "wait_p50_ms");
+        jb_null(&b, "wait_p95_ms");
+    }
+    jb_int(&b, "elapsed_ms", now_wall_ms() - d->t0_ms);
+    jb_str(&b, "submitted", d->sub_path);
+    jb_str(&b, "ledger", ledger);
+    jb_obj_close(&b);
+    printf("%s\n", b.p);
+    fflush(stdout);
+    jb_free(&b);
+}
+
+int cmd_dispatch(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"inputs", required_argument, NULL, OPT_INPUTS},
+        {"outputs", required_argument, NULL, OPT_OUTPUTS},
+        {"scale", required_argument, NULL, OPT_SCALE},
+        {"preset", required_argument, NULL, OPT_PRESET},
+        {"crf", required_argument, NULL, OPT_CRF},
+        {"nodes", required_argument, NULL, OPT_NODES},
+        {"policy", required_argument, NULL, OPT_POLICY},
+        {"mix", required_argument, NULL, OPT_MIX},
+        {"total", required_argument, NULL, OPT_TOTAL},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"pending", no_argument, NULL, OPT_PENDING},
+        {"pending-mode", required_argument, NULL, OPT_PENDING_MODE},
+        {"pulse-size", required_argument, NULL, OPT_PULSE_SIZE},
+        {"pulse-interval", required_argument, NULL, OPT_PULSE_INTERVAL},
+        {"pulse-spacing", required_argument, NULL, OPT_PULSE_SPACING},
+        {"pending-max", required_argument, NULL, OPT_PENDING_MAX},
+        {"drip", no_argument, NULL, OPT_DRIP},
+        {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
+        {"dribble-interval", required_argument, NULL, OPT_DRIBBLE},
+        {"backlog-limit", required_argument, NULL, OPT_BACKLOG},
+        {"command", required_argument, NULL, OPT_COMMAND},
+        {"tasks", required_argument, NULL, OPT_TASKS},
+        {"cpu-units", required_argument, NULL, OPT_CPU_UNITS},
+        {"mem-mb", required_argument, NULL, OPT_MEM_MB},
+        {"app", required_argument, NULL, OPT_APP},
+        {"ffprobe", required_argument, NULL, OPT_FFPROBE},
+        {"wait", no_argument, NULL, OPT_WAIT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"redis-password-file", required_argument, NULL, OPT_PWFILE},
+        {"run-id", required_argument, NULL, OPT_RUN_ID},
+        {"logs", required_argument, NULL, OPT_LOGS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *inputs = NULL, *outputs = NULL, *scale = "1280:720", *preset = "veryfast";
+    const char *nodes_s = "cloud0,cloud1,cloud2", *policy_s = NULL, *mix_s = NULL;
+    const char *mode_s = "pulse", *command = NULL, *tasks_file = NULL, *app = NULL;
+    const char *ffprobe = "ffprobe", *redis = NULL, *pw_file = NULL, *run_id = NULL;
+    const char *logs = NULL;
+    int64_t crf = 28, total = -1, seed = 0, pulse_size = 10, pending_max = 6, batch = 1;
+    int64_t backlog_limit = 1, cpu_units = 1, mem_mb = 0, timeout_ms = 0;
+    int64_t pulse_interval_ms = 300000, pulse_spacing_ms = 1000, dribble_ms = 1000;
+    bool pending = false, drip = false, wait = false, json = false, quiet = false;
+
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_INPUTS: inputs = optarg; break;
+        case OPT_OUTPUTS: outputs = optarg; break;
+        case OPT_SCALE:
+            if (!scale_ok(optarg)) {
+                cli_error("invalid --scale '%s': expected WIDTH:HEIGHT like 1280:720", optarg);
+                return TK_EXIT_USAGE;
+            }
+            scale = optarg;
+            break;
+        case OPT_PRESET:
+            if (!word_ok(optarg)) {
+                cli_error("invalid --preset '%s': expected an x264 preset name like veryfast",
+                          optarg);
+                return TK_EXIT_USAGE;
+            }
+            preset = optarg;
+            break;
+        case OPT_CRF:
+            if (!opt_int("crf", optarg, 0, 63, &crf))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_NODES: nodes_s = optarg; break;
+        case OPT_POLICY: policy_s = optarg; break;
+        case OPT_MIX: mix_s = optarg; break;
+        case OPT_TOTAL:
+            if (!opt_int("total", optarg, 0, MIX_MAX_TOTAL, &total))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_SEED:
+            if (!opt_int("seed", optarg, INT64_MIN + 1, INT64_MAX, &seed))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_PENDING: pending = true; break;
+        case OPT_PENDING_MODE:
+            if (strcmp(optarg, "pulse") && strcmp(optarg, "fifo")) {
+                cli_error("invalid --pending-mode '%s': expected pulse or fifo", optarg);
+                return TK_EXIT_USAGE;
+            }
+            mode_s = optarg;
+            break;
+        case OPT_PULSE_SIZE:
+            if (!opt_int("pulse-size", optarg, 1, 1000000, &pulse_size))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_PULSE_INTERVAL:
+            if (!opt_secs("pulse-interval", optarg, &pulse_interval_ms))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_PULSE_SPACING:
+            if (!opt_secs("pulse-spacing", optarg, &pulse_spacing_ms))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_PENDING_MAX:
+            if (!opt_int("pending-max", optarg, 1, 100000000, &pending_max))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_DRIP: drip = true; break;
+        case OPT_BATCH_SIZE:
+            if (!opt_int("batch-size", optarg, 1, 1000000, &batch))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_DRIBBLE:
+            if (!opt_secs("dribble-interval", optarg, &dribble_ms))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_BACKLOG:
+            if (!opt_int("backlog-limit", optarg, 1, 1000000, &backlog_limit))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_COMMAND: command = optarg; break;
+        case OPT_TASKS: tasks_file = optarg; break;
+        case OPT_CPU_UNITS:
+            if (!opt_int("cpu-units", optarg, 0, 1000000, &cpu_units))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_MEM_MB:
+            if (!opt_int("mem-mb", optarg, 0, INT32_MAX, &mem_mb))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_APP:
+            if (!run_id_valid(optarg)) {
+                cli_error("invalid --app '%s': expected 1-128 letters, digits or ._-()+:", optarg);
+                return TK_EXIT_USAGE;
+            }
+            app = optarg;
+            break;
+        case OPT_FFPROBE: ffprobe = optarg; break;
+        case OPT_WAIT: wait = true; break;
+        case OPT_TIMEOUT:
+            if (!opt_secs("timeout", optarg, &timeout_ms))
+                return TK_EXIT_USAGE;
+            break;
+        case OPT_JSON: json = true; break;
+        case OPT_REDIS: redis = optarg; break;
+        case OPT_PWFILE: pw_file = optarg; break;
+        case OPT_RUN_ID: run_id = optarg; break;
+        case OPT_LOGS: logs = optarg; break;
+        case 'q': quiet = true; log_set_level(LOG_WARN); break;
+        case 'v': log_set_level(LOG_DEBUG); break;
+        case 'h': usage(stdout); return TK_EXIT_OK;
+        default:
+            if (optopt)
+                cli_error("option '%s' needs a value (see 'tracekit dispatch --help')",
+                          argv[optind - 1]);
+            else
+                cli_error("unknown option '%s' (see 'tracekit dispatch --help')",
+                          argv[optind - 1]);
+            return TK_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s' (a command goes in --command 'ARGV...')",
+                  argv[optind]);
+        return TK_EXIT_USAGE;
+    }
+
+    /* what to dispatch */
+    int sources = !!inputs + !!command + !!tasks_file;
+    if (sources == 0) {
+        cli_error("nothing to dispatch: give --inputs DIR --outputs DIR (ffmpeg tasks), "
+                  "--command 'PROGRAM ARGS...' or --tasks FILE");
+        return TK_EXIT_USAGE;
+    }
+    if (sources > 1) {
+        cli_error("give only one of --inputs, --command and --tasks");
+        return TK_EXIT_USAGE;
+    }
+    if (inputs && !outputs) {
+        cli_error("--inputs needs --outputs DIR (where the workers write the results)");
+        return TK_EXIT_USAGE;
+    }
+    if (!inputs && (mix_s || outputs)) {
+        cli_error("--%s goes with --inputs (ffmpeg tasks)", mix_s ? "mix" : "outputs");
+        return TK_EXIT_USAGE;
+    }
+    if (tasks_file && total >= 0) {
+        cli_error("--total goes with --mix or --command; a --tasks file gives its own tasks");
+        return TK_EXIT_USAGE;
+    }
+    enum wl_policy policy = WL_RR3;
+    if (policy_s && !wl_policy_parse(policy_s, &policy)) {
+        cli_error("unknown --policy '%s': expected %s", policy_s, WL_POLICY_NAMES);
+        return TK_EXIT_USAGE;
+    }
+    if (policy_s && (mix_s || !inputs)) {
+        if (!inputs) {
+            cli_error("--policy assigns input files to nodes; it goes with --inputs");
+            return TK_EXIT_USAGE;
+        }
+        log_warn("--policy %s is ignored with --mix (as in the original): mix tasks go to "
+                 "node idx mod n, or to the scheduler with --pending", policy_s);
+        policy = WL_RR3;
+    }
+    if (pending && drip) {
+        cli_error("--drip paces tasks pinned to nodes; with --pending the scheduler chooses "
+                  "nodes: give one of them");
+        return TK_EXIT_USAGE;
+    }
+    if (policy == WL_ONLINE && (pending || drip)) {
+        cli_error("--policy duration-online chooses nodes as tasks go out, in batches of "
+                  "--batch-size; it does not combine with --%s",
+                  pending ? "pending" : "drip");
+        return TK_EXIT_USAGE;
+    }
+    if (timeout_ms > 0 && !wait) {
+        cli_error("--timeout goes with --wait");
+        return TK_EXIT_USAGE;
+    }
+    char **nodes = NULL;
+    size_t nnodes = 0;
+    char err[1024];
+    if (parse_nodes(nodes_s, &nodes, &nnodes, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        return TK_EXIT_USAGE;
+    }
+
+    struct run_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    struct disp d;
+    memset(&d, 0, sizeof d);
+    int rc = TK_EXIT_FAIL;
+    char **files = NULL;
+    size_t nfiles = 0;
+    double *durs = NULL;
+    char *ledger = NULL;
+    if (run_ctx_resolve(&ctx, run_id, NULL, NULL, logs, RUNID_REQUIRED, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        rc = TK_EXIT_USAGE;
+        goto out;
+    }
+
+    /* the task list, before touching Redis */
+    if (inputs) {
+        files = list_inputs(inputs, &nfiles);
+        if (!files) {
+            log_error("cannot read --inputs %s: %s", inputs, strerror(errno));
+            goto out;
+        }
+        if (nfiles == 0) {
+            log_error("no mp4 files under %s (expected *.mp4 files directly in that folder; "
+                      "'tracekit gen-inputs --output %s' makes some)", inputs, inputs);
+            goto out;
+        }
+        if (!mix_s && policy != WL_RR3) {
+            durs = xcalloc(nfiles, sizeof *durs);
+            for (size_t i = 0; i < nfiles; i++)
+                durs[i] = probe_duration(ffprobe, files[i]);
+        }
+        struct wl_files o = {
+            .outputs = outputs, .files = files, .nfiles = nfiles, .durations = durs,
+            .nodes = nodes, .nnodes = nnodes, .scale = scale, .preset = preset,
+            .crf = (int)crf, .policy = policy, .mix = mix_s, .total = total < 0 ? 0 : total,
+            .seed = seed, .pin = !pending && policy != WL_ONLINE,
+        };
+        if (wl_from_files(&d.w, &o, err, sizeof err) < 0) {
+            if (mix_s)
+                cli_error("invalid --mix '%s': %s", mix_s, err);
+            else
+                cli_error("%s", err);
+            rc = TK_EXIT_USAGE;
+            goto out;
+        }
+        if (d.w.mix_skipped)
+            log_warn("--mix: %zu item(s) ignored (not NAME=INTEGER)", d.w.mix_skipped);
+        if (d.w.mix_duplicates)
+            log_warn("--mix: %zu name(s) given twice; the last weight counts", d.w.mix_duplicates);
+        if (d.w.mix_counts)
+            log_info("mix: %s (seed %lld)", d.w.mix_counts, (long long)seed);
+        if (mkdir_p(outputs, 0755) < 0)
+            log_warn("cannot create --outputs %s here: %s (the workers create it too)", outputs,
+                     strerror(errno));
+    } else if (command) {
+        if (wl_from_command(&d.w, command, total < 0 ? 1 : total, cpu_units, mem_mb, app, err,
+                            sizeof err) < 0) {
+            cli_error("invalid --command: %s", err);
+            rc = TK_EXIT_USAGE;
+            goto out;
+        }
+    } else {
+        size_t len;
+        char *buf = read_file(tasks_file, &len);
+        if (!buf) {
+            log_error("cannot read --tasks %s: %s", tasks_file, strerror(errno));
+            goto out;
+        }
+        int r = wl_from_jsonl(&d.w, buf, len, cpu_units, mem_mb, app, err, sizeof err);
+        free(buf);
+        if (r < 0) {
+            log_error("%s: %s; no task was enqueued", tasks_file, err);
+            goto out;
+        }
+    }
+
+    struct pace_cfg pc = {
+        .mode = policy == WL_ONLINE ? PACE_ONLINE
+                : pending           ? (!strcmp(mode_s, "fifo") ? PACE_FIFO : PACE_PULSE)
+                : drip              ? PACE_DRIP
+                                    : PACE_ALL,
+        .pulse_size = pulse_size, .pulse_spacing_ms = pulse_spacing_ms,
+        .pulse_interval_ms = pulse_interval_ms, .batch_size = batch, .pending_max = pending_max,
+        .dribble_ms = dribble_ms, .backlog_limit = backlog_limit,
+    };
+    pacer_init(&d.p, &pc, &d.w);
+    d.ids = xmalloc(d.w.n * sizeof *d.ids);
+    d.out_id = xmalloc(d.w.n * sizeof *d.out_id);
+    d.out_node = xmalloc(d.w.n * sizeof *d.out_node);
+    d.backlog = xcalloc(d.w.nnodes ? d.w.nnodes : 1, sizeof *d.backlog);
+    d.quiet = quiet;
+    d.tty = !quiet && isatty(STDERR_FILENO);
+
+    bool usage_err;
+    d.q = connect_redis(redis, pw_file, ctx.run_id, &usage_err, err, sizeof err);
+    if (!d.q) {
+        if (usage_err) {
+            cli_error("%s", err);
+            rc = TK_EXIT_USAGE;
+        } else {
+            log_error("%s", err);
+        }
+        goto out;
+    }
+    d.prefix = rq_prefix(d.q);
+    warn_unregistered(&d, ctx.run_id, policy == WL_ONLINE);
+
+    if (mkdir_p(ctx.run_dir, 0755) < 0) {
+        log_error("cannot create %s: %s", ctx.run_dir, strerror(errno));
+        goto out;
+    }
+    d.sub_path = path_join(ctx.run_dir, "submitted.jsonl");
+    if (jsonl_open(&d.sub, d.sub_path, 200) < 0) {
+        log_error("cannot open %s: %s", d.sub_path, strerror(errno));
+        free(d.sub_path);
+        d.sub_path = NULL;
+        goto out;
+    }
+
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    d.t0_ms = now_wall_ms();
+    log_debug("dispatching %zu task(s) to run %s", d.w.n, ctx.run_id);
+
+    int pr = run_pacer(&d);
+    bool interrupted = stop_sig != 0;
+    if (!d.tty && !quiet && pr == 0 && !interrupted) {
+        if (pc.mode == PACE_PULSE)
+            log_info("[pending-pulse] done, total enqueued=%zu", d.nids);
+        else if (pc.mode == PACE_FIFO)
+            log_info("[pending] done, total enqueued=%zu", d.nids);
+    }
+    struct outcome oc;
+    memset(&oc, 0, sizeof oc);
+    int wr = 0;
+    bool waited = pr == 0 && !interrupted && wait;
+    if (waited) {
+        wr = wait_all(&d, timeout_ms, &oc);
+        if (wr >= 0) {
+            ledger = path_join(ctx.run_dir, "ledger.jsonl");
+            if (write_ledger(&d, ledger) < 0)
+                wr = -1;
+        }
+    }
+    progress_end(&d);
+    interrupted = stop_sig != 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+
+    if (pr < 0 || wr < 0) {
+        rc = TK_EXIT_FAIL;
+    } else if (interrupted) {
+        log_error("interrupted: %zu of %zu task(s) enqueued%s", d.nids, d.w.n,
+                  wait && d.nids == d.w.n ? ", stopped waiting (the tasks go on)" : "");
+        rc = TK_EXIT_FAIL;
+    } else if (wait && wr == 1) {
+        log_error("timed out after %.1f s: %lld of %zu task(s) not finished", timeout_ms / 1000.0,
+                  (long long)oc.unfinished, d.nids);
+        rc = TK_EXIT_FAIL;
+    } else if (wait) {
+        rc = oc.failed + oc.dead + oc.rejected > 0 ? TK_EXIT_FAIL : TK_EXIT_OK;
+    } else {
+        rc = TK_EXIT_OK;
+    }
+    if (!quiet) {
+        if (waited) {
+            char stats[200] = "";
+            if (oc.has_stats)
+                snprintf(stats, sizeof stats, "; makespan %.1f s, wait p50 %.3f s, p95 %.3f s",
+                         oc.makespan_ms / 1000, oc.wait_p50_ms / 1000, oc.wait_p95_ms / 1000);
+            log_info("%zu task(s) in run %s: done %lld, failed %lld, dead %lld, rejected %lld, "
+                     "unfinished %lld%s; ledger %s",
+                     d.nids, ctx.run_id, (long long)oc.done, (long long)oc.failed,
+                     (long long)oc.dead, (long long)oc.rejected, (long long)oc.unfinished,
+                     stats, ledger ? ledger : "not written");
+        } else {
+            log_info("enqueued %zu of %zu task(s) in run %s (%zu pinned to nodes); %s",
+                     d.nids, d.w.n, ctx.run_id, d.npinned, d.sub_path);
+        }
+    }
+    if (json)
+        summary_json(&d, ctx.run_id, waited, &oc, ledger);
+
+out:
+    if (d.sub_path) {
+        jsonl_close(&d.sub);
+        free(d.sub_path);
+    }
+    if (d.q)
+        rq_close(d.q);
+    pacer_free(&d.p);
+    wl_free(&d.w);
+    free(d.ids);
+    free(d.out_id);
+    free(d.out_node);
+    free(d.backlog);
+    free(ledger);
+    free(durs);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i]);
+    free(files);
+    for (size_t i = 0; i < nnodes; i++)
+        free(nodes[i]);
+    free(nodes);
+    run_ctx_free(&ctx);
+    return rc;
+}
