@@ -475,6 +475,11 @@ static void pct(struct jbuf *b, double v)
         jb_printf(b, "%.1f%%", v);
 }
 
+const char *report_colour(size_t app)
+{
+    return palette[app < NCOLOURS ? app : NCOLOURS];
+}
+
 static int colour(size_t app)
 {
     return app < NCOLOURS ? (int)app : NCOLOURS;
@@ -516,11 +521,14 @@ static double nice_step(double span, int target)
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
 }
 
-/* Tick marks and labels (seconds since the start of the report) at y. */
+/* Tick marks and labels (time since the start of the chart) at y, in ms,
+ * s, min or h by the span. */
 static void time_axis(struct jbuf *b, const struct xmap *m, double y)
 {
     double span = (double)m->width / m->scale;
-    double step = nice_step(span, 10);
+    double unit = span >= 7200000 ? 3600000 : span >= 120000 ? 60000 : span >= 1500 ? 1000 : 1;
+    const char *uname = unit == 3600000 ? "h" : unit == 60000 ? "min" : unit == 1000 ? "s" : "ms";
+    double step = nice_step(span / unit, 10) * unit;
     jb_printf(b, "<g class=\"ax\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", m->left, y,
         m->left + m->width, y);
     for (double v = 0; v <= span + step / 2 && step > 0; v += step) {
@@ -528,12 +536,7 @@ static void time_axis(struct jbuf *b, const struct xmap *m, double y)
         if (x > m->left + m->width + 0.5)
             break;
         jb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y, x, y + 4);
-        jb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y + 15);
-        if (span >= 1500)
-            jb_printf(b, "%gs", v / 1000);
-        else
-            jb_printf(b, "%gms", v);
-        lit(b, "</text>");
+        jb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g%s</text>", x, y + 15, v / unit, uname);
     }
     lit(b, "</g>");
 }
@@ -1102,7 +1105,7 @@ static const char css[] =
     "h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
     "table{border-collapse:collapse;margin:6px 0 12px}td,th{border:1px solid #ddd;padding:3px 8px;"
     "text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}"
-    ".note{color:#666;font-size:13px}svg{display:block;margin:6px 0 14px}"
+    ".note{color:#666;font-size:13px}.warn{color:#a33}table.kv th,table.kv td{text-align:left}svg{display:block;margin:6px 0 14px}"
     "svg text{font:11px sans-serif;fill:#444}svg .hd{font-weight:bold;fill:#222}"
     ".ax line{stroke:#888}.grid{stroke:#eee}.band{fill:#f7f7f7}"
     ".w{fill:#c8c8c8}.f{stroke:#d00;stroke-width:1.5}.fm{fill:#d00}"

@@ -132,6 +132,8 @@ void report_render_html(const struct report *r, struct jbuf *b);
 
 /* "850 ms", "12.3 s", "4.2 min", "1.50 h"; a dash for NAN. */
 void report_dur(struct jbuf *b, double ms);
+/* The colour of app (class) number i; the last one is shared by the rest. */
+const char *report_colour(size_t i);
 /* "950 MHz", "2.4 GHz". */
 void report_mhz(struct jbuf *b, double mhz);
 
