@@ -23,7 +23,7 @@ static const struct command commands[] = {
     {"gather", cmd_gather, "collect several nodes' run folders into one experiment folder"},
     {"export", cmd_export, "write a parsed run as an OpenDC workload (tasks, fragments, topology)"},
     {"verify", cmd_verify, "check an exported OpenDC workload the way OpenDC reads it"},
-    {"report", cmd_report, "write one self-contained HTML page about a parsed run or experiment"},
+    {"report", cmd_report, "write one self-contained HTML page about a run, experiment or OpenDC workload"},
     {NULL, NULL, NULL},
 };
 

@@ -138,7 +138,8 @@ void rpo_finish(struct rp_odc *o)
             continue;
         struct rpo_task *t = &o->tasks[owner[f]];
         g[t->frag0 + t->nfrag++] = o->frags[f];
-        t->frag_ms += o->frags[f].dur;
+        if (__builtin_add_overflow(t->frag_ms, o->frags[f].dur, &t->frag_ms))   /* absurd: saturate */
+            t->frag_ms = o->frags[f].dur > 0 ? INT64_MAX : INT64_MIN;
     }
     o->no_frags = o->sum_mismatch = 0;
     for (size_t i = 0; i < n; i++) {
@@ -253,6 +254,12 @@ static int load_tasks(struct rp_odc *o, const char *path, char *err, size_t errl
                 snprintf(err, errlen, "%s: %s", path, e);
                 rc = -1;
             }
+        for (int k = 1; k < N && rc == 0; k++)
+            if (leaf[k] >= 0 && c[k].n != c[0].n) {
+                snprintf(err, errlen, "%s: row group %d: column '%s' has %zu values, 'id' %zu", path, g, names[k],
+                         c[k].n, c[0].n);
+                rc = -1;
+            }
         bool has_name = leaf[6] >= 0 && (c[6].type == PQ_BYTE_ARRAY || c[6].type == PQ_FIXED_LEN_BYTE_ARRAY);
         for (size_t i = 0; rc == 0 && i < c[0].n; i++) {
             struct rpo_task t = {
@@ -262,7 +269,7 @@ static int load_tasks(struct rp_odc *o, const char *path, char *err, size_t errl
                 .mem = leaf[5] >= 0 ? num_i64(&c[5], i) : 0,
             };
             char *nm = NULL;
-            if (has_name && i < c[6].n && (!c[6].valid || c[6].valid[i])) {
+            if (has_name && (!c[6].valid || c[6].valid[i])) {
                 size_t len;
                 const uint8_t *p = pq_column_bytes(&c[6], i, &len);
                 nm = xmalloc(len + 1);
@@ -299,6 +306,12 @@ static int load_frags(struct rp_odc *o, const char *path, char *err, size_t errl
         for (int k = 0; k < 3 && rc == 0; k++)
             if (pq_read_column(r, g, leaf[k], &c[k], e, sizeof e) < 0) {
                 snprintf(err, errlen, "%s: %s", path, e);
+                rc = -1;
+            }
+        for (int k = 1; k < 3 && rc == 0; k++)
+            if (c[k].n != c[0].n) {
+                snprintf(err, errlen, "%s: row group %d: column '%s' has %zu values, 'id' %zu", path, g, names[k],
+                         c[k].n, c[0].n);
                 rc = -1;
             }
         for (size_t i = 0; rc == 0 && i < c[0].n; i++)

@@ -203,12 +203,42 @@ static void test_many_fragments_binned(void **state)
     rpo_free(&o);
 }
 
+/* Values no export writes, from a hand-made or corrupt file: never UB. */
+static void test_absurd(void **state)
+{
+    (void)state;
+    struct rp_odc o;
+    rpo_init(&o, "odd");
+    struct rpo_task t[] = {
+        {.id = INT32_MIN, .sub = INT64_MIN, .dur = INT64_MAX, .cpu_count = INT32_MIN, .cpu_capacity = NAN},
+        {.id = 1, .sub = INT64_MAX, .dur = -5, .cpu_count = 0, .cpu_capacity = -1, .mem = INT64_MIN},
+        {.id = 2, .sub = 0, .dur = 0, .cpu_count = INT32_MAX, .cpu_capacity = INFINITY, .mem = INT64_MAX},
+    };
+    for (size_t i = 0; i < 3; i++)
+        rpo_add_task(&o, &t[i]);
+    rpo_add_frag(&o, INT32_MIN, INT64_MAX, 1e308);
+    rpo_add_frag(&o, INT32_MIN, INT64_MAX, NAN);
+    rpo_add_frag(&o, 1, -100, -1e308);
+    rpo_add_frag(&o, 2, 0, INFINITY);
+    rpo_finish(&o);
+    int64_t a, e;
+    assert_true(rpo_span(&o, &a, &e));
+    assert_true(e > a);
+    struct jbuf b;
+    jb_init(&b);
+    rpo_section_html(&o, &b);
+    assert_true(b.len > 0);
+    jb_free(&b);
+    rpo_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_finish_groups), cmocka_unit_test(test_spread),
         cmocka_unit_test(test_demand),        cmocka_unit_test(test_topology),
         cmocka_unit_test(test_section),       cmocka_unit_test(test_many_fragments_binned),
+        cmocka_unit_test(test_absurd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
