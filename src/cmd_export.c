@@ -1,10 +1,12 @@
 /* cmd_export.c -- tracekit export opendc: options and orchestration only
  * (opendc_io.c reads and writes, opendc.c decides). */
 #include "commands.h"
+#include "jsonl.h"
 #include "log.h"
 #include "opendc.h"
 #include "opendc_io.h"
 #include "parquet.h"
+#include "progress.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -33,7 +35,12 @@ static void usage(FILE *f)
             "  --attempts A                last (default: the last attempt per trace id) or all\n"
             "  --upstream-compat           the original exporter's numbers (to compare old\n"
             "                              traces; keeps its known flaws)\n"
-            "  -h, --help                  this text\n");
+            "  --quiet                     print nothing but errors (and no progress line)\n"
+            "  --json                      print one JSON object at the end instead of the\n"
+            "                              text: counts, files written, warnings\n"
+            "  -h, --help                  this text\n"
+            "\n"
+            "On a terminal, a progress line on stderr shows the lines read and rows written.\n");
 }
 
 int cmd_export(int argc, char **argv)
@@ -43,6 +50,7 @@ int cmd_export(int argc, char **argv)
         {"compression", required_argument, 0, 'c'}, {"mem-unit", required_argument, 0, 'm'},
         {"task-id-mode", required_argument, 0, 't'}, {"failed", required_argument, 0, 'f'},
         {"attempts", required_argument, 0, 'a'},    {"upstream-compat", no_argument, 0, 'u'},
+        {"quiet", no_argument, 0, 'q'},             {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         usage(stdout);
@@ -58,6 +66,7 @@ int cmd_export(int argc, char **argv)
         return TK_EXIT_USAGE;
     }
     const char *input = NULL, *output = NULL;
+    bool quiet = false, json = false;
     struct odc_opts o = {0};
     struct odc_write_opts wo = {.codec = PQ_CODEC_SNAPPY};
     int c;
@@ -109,6 +118,8 @@ int cmd_export(int argc, char **argv)
             }
             break;
         case 'u': o.upstream_compat = true; break;
+        case 'q': quiet = true; break;
+        case 'j': json = true; break;
         case 'h': usage(stdout); return TK_EXIT_OK;
         default: usage(stderr); return TK_EXIT_USAGE;
         }
@@ -125,17 +136,22 @@ int cmd_export(int argc, char **argv)
 
     char err[1024];
     struct odc_input in;
-    if (odc_load(input, &in, err, sizeof err) < 0) {
+    struct progress *pg = progress_begin("export", quiet);
+    if (odc_load(input, &in, pg, err, sizeof err) < 0) {
+        progress_end(pg);
         log_error("%s", err);
         return TK_EXIT_FAIL;
     }
     if (in.n_invs == 0) {
+        progress_end(pg);
         log_error("no invocations in %s (CTS/invocations.jsonl is empty): nothing to export", input);
         odc_input_free(&in);
         return TK_EXIT_FAIL;
     }
+    progress_update(pg, "building fragments for %zu task(s)", in.n_invs);
     struct odc_result res;
     if (odc_export(&in, &o, &res, err, sizeof err) < 0) {
+        progress_end(pg);
         log_error("%s", err);
         odc_input_free(&in);
         return TK_EXIT_FAIL;
@@ -152,21 +168,58 @@ int cmd_export(int argc, char **argv)
     }
     wo.input = input;
     wo.command_line = cmdline;
+    wo.progress = pg;
     int rc = odc_write(output, &in, &o, &res, &wo, err, sizeof err);
+    progress_end(pg);
     free(cmdline);
+    size_t unsampled = 0;
+    for (size_t i = 0; i < res.n_tasks; i++)
+        unsampled += !res.tasks[i].sampled;
+    double ratio = res.expected_cpu_mhz_ms > 0 ? res.exported_cpu_mhz_ms / res.expected_cpu_mhz_ms : 1.0;
     if (rc < 0) {
         log_error("%s", err);
-    } else {
-        size_t unsampled = 0;
-        for (size_t i = 0; i < res.n_tasks; i++)
-            unsampled += !res.tasks[i].sampled;
+    } else if (json) {
+        struct jbuf b;
+        jb_init(&b);
+        jb_obj_open(&b, NULL);
+        jb_str(&b, "command", "export opendc");
+        jb_bool(&b, "ok", true);
+        jb_str(&b, "input", input);
+        jb_str(&b, "output", output);
+        jb_bool(&b, "upstream_compat", o.upstream_compat);
+        jb_uint(&b, "nodes", in.n_nodes);
+        jb_uint(&b, "invocations", in.n_invs);
+        jb_uint(&b, "samples", in.n_samples);
+        jb_uint(&b, "tasks", res.n_tasks);
+        jb_uint(&b, "fragments", res.n_frags);
+        jb_uint(&b, "unsampled_tasks", unsampled);
+        jb_str(&b, "task_ids", res.id_mode);
+        jb_double(&b, "cpu_ratio", ratio);
+        jb_uint(&b, "corrections", res.n_notes);
+        jb_uint(&b, "skipped_lines", in.bad_inv_lines + in.bad_sample_lines);
+        jb_arr_open(&b, "files");
+        static const char *const files[] = {"tasks.parquet", "fragments.parquet", "topology.json",
+                                            "export_report.md"};
+        for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+            char *p = path_join(output, files[i]);
+            jb_str(&b, NULL, p);
+            free(p);
+        }
+        jb_arr_close(&b);
+        jb_arr_open(&b, "warnings");
+        for (size_t i = 0; i < in.n_notes; i++)
+            jb_str(&b, NULL, in.notes[i]);
+        jb_arr_close(&b);
+        jb_obj_close(&b);
+        printf("%.*s\n", (int)b.len, b.p);
+        jb_free(&b);
+    } else if (!quiet) {
         printf("exported %zu tasks and %zu fragments from %zu node%s to %s (task ids: %s)\n", res.n_tasks,
                res.n_frags, in.n_nodes, in.n_nodes == 1 ? "" : "s", output, res.id_mode);
         if (!o.upstream_compat)
             printf("CPU in fragments / measured CPU: %.4f; tasks without samples: %zu; corrections listed in "
                    "%s/export_report.md\n",
-                   res.expected_cpu_mhz_ms > 0 ? res.exported_cpu_mhz_ms / res.expected_cpu_mhz_ms : 1.0,
-                   unsampled, output);
+                   ratio, unsampled, output);
         else
             printf("--upstream-compat: the original exporter's numbers; see %s/export_report.md\n", output);
     }

@@ -5,6 +5,7 @@
 #include "layout.h"
 #include "log.h"
 #include "parse_run.h"
+#include "progress.h"
 #include "run.h"
 #include "ship.h"
 #include "util.h"
@@ -20,7 +21,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tracekit parse [--run-id ID] [--logs DIR] [--node-id N] [--stage S]\n"
-            "                      [--interval-ms MS] [--dir DIR] [--quiet]\n"
+            "                      [--interval-ms MS] [--dir DIR] [--quiet] [--json]\n"
             "                      [--strict] [--max-unsampled N] [--min-coverage F]\n"
             "                      [--max-cpu-error F] [--max-jitter-ms MS]\n"
             "                      [--ship [--redis URL] [--redis-password-file F]]\n"
@@ -42,8 +43,12 @@ static void usage(FILE *out)
             "  --stage S           stage likewise (default STAGE or cloud)\n"
             "  --interval-ms MS    sampling interval for the jitter figures (default: from\n"
             "                      node_meta.json or collector.json, else the median interval)\n"
-            "  --quiet             print nothing but errors\n"
+            "  --quiet             print nothing but errors (and no progress line)\n"
+            "  --json              print one JSON object at the end instead of the text:\n"
+            "                      per folder its counts, files written and warnings\n"
             "  -h, --help          this text\n"
+            "\n"
+            "On a terminal, a progress line on stderr shows the lines read.\n"
             "\n"
             "Checks (exit status 1 when a limit is exceeded; any limit implies --strict):\n"
             "  --strict            check limits; alone it means --max-unsampled 0\n"
@@ -66,7 +71,7 @@ static void usage(FILE *out)
 enum {
     OPT_RUN_ID = 1000, OPT_LOGS, OPT_NODE, OPT_STAGE, OPT_INTERVAL, OPT_DIR, OPT_STRICT,
     OPT_MAX_UNSAMPLED, OPT_MIN_COVERAGE, OPT_MAX_CPU_ERROR, OPT_MAX_JITTER, OPT_QUIET,
-    OPT_SHIP, OPT_REDIS, OPT_REDIS_PWFILE,
+    OPT_SHIP, OPT_REDIS, OPT_REDIS_PWFILE, OPT_JSON,
 };
 
 static const struct option options[] = {
@@ -82,6 +87,7 @@ static const struct option options[] = {
     {"max-cpu-error", required_argument, NULL, OPT_MAX_CPU_ERROR},
     {"max-jitter-ms", required_argument, NULL, OPT_MAX_JITTER},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"json", no_argument, NULL, OPT_JSON},
     {"ship", no_argument, NULL, OPT_SHIP},
     {"redis", required_argument, NULL, OPT_REDIS},
     {"redis-password-file", required_argument, NULL, OPT_REDIS_PWFILE},
@@ -129,6 +135,76 @@ static void print_result(const char *dir, const struct parse_result *r)
            "audit_report.md, audit.json) in %.2f s\n",
            r->cts_dir, r->host_lines || r->host_skipped ? "host_metrics.jsonl, " : "",
            r->seconds);
+}
+
+/* One folder's figures for --json. */
+static void json_result(struct jbuf *b, const char *dir, const struct parse_result *r, bool shipped,
+                        bool ship)
+{
+    jb_obj_open(b, NULL);
+    jb_str(b, "dir", dir);
+    jb_bool(b, "ok", true);
+    jb_str(b, "node", r->node);
+    jb_str(b, "stage", r->stage);
+    jb_bool(b, "node_meta", r->has_meta);
+    jb_uint(b, "event_files", r->event_files);
+    jb_uint(b, "events", r->events);
+    jb_uint(b, "events_skipped", r->events_skipped);
+    jb_uint(b, "proc_lines", r->raw_lines);
+    jb_uint(b, "proc_skipped", r->raw_skipped);
+    jb_uint(b, "proc_records", r->records);
+    jb_uint(b, "processes", r->processes);
+    jb_uint(b, "host_lines", r->host_lines);
+    jb_uint(b, "host_skipped", r->host_skipped);
+    jb_uint(b, "tasks", r->tasks);
+    jb_uint(b, "unsampled", r->unsampled);
+    jb_uint(b, "failed", r->failed);
+    if (isnan(r->jitter_p99))
+        jb_null(b, "jitter_p99_ms");
+    else
+        jb_double(b, "jitter_p99_ms", r->jitter_p99);
+    jb_double(b, "interval_ms", r->interval_ms);
+    jb_str(b, "cts_dir", r->cts_dir);
+    jb_arr_open(b, "files");
+    static const char *const names[] = {"invocations.jsonl", "proc_metrics.jsonl", "host_metrics.jsonl",
+                                        "nodes.json", "audit_report.md", "audit.json"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (i == 2 && !r->host_lines && !r->host_skipped)
+            continue;
+        char *p = path_join(r->cts_dir, names[i]);
+        jb_str(b, NULL, p);
+        free(p);
+    }
+    jb_arr_close(b);
+    jb_arr_open(b, "warnings");
+    char w[256];
+    if (r->events_skipped) {
+        snprintf(w, sizeof w, "%llu events.*.jsonl line(s) skipped", (unsigned long long)r->events_skipped);
+        jb_str(b, NULL, w);
+    }
+    if (r->raw_skipped) {
+        snprintf(w, sizeof w, "%llu proc_metrics.jsonl line(s) skipped", (unsigned long long)r->raw_skipped);
+        jb_str(b, NULL, w);
+    }
+    if (r->host_skipped) {
+        snprintf(w, sizeof w, "%llu host metrics line(s) skipped", (unsigned long long)r->host_skipped);
+        jb_str(b, NULL, w);
+    }
+    if (!r->has_meta)
+        jb_str(b, NULL, "no node_meta.json");
+    for (size_t k = 0; k < r->nviolations; k++) {
+        snprintf(w, sizeof w, "limit exceeded: %s", r->violations[k]);
+        jb_str(b, NULL, w);
+    }
+    jb_arr_close(b);
+    jb_arr_open(b, "violations");
+    for (size_t k = 0; k < r->nviolations; k++)
+        jb_str(b, NULL, r->violations[k]);
+    jb_arr_close(b);
+    if (ship)
+        jb_bool(b, "shipped", shipped);
+    jb_double(b, "seconds", r->seconds);
+    jb_obj_close(b);
 }
 
 /* Upload one parsed run folder (parse --ship).  The run id for the keys:
@@ -187,7 +263,7 @@ int cmd_parse(int argc, char **argv)
 {
     const char *run_id = NULL, *logs = NULL, *node = NULL, *stage = NULL, *dir = NULL;
     double interval = 0;
-    bool quiet = false, ship = false;
+    bool quiet = false, ship = false, json = false;
     const char *redis = NULL, *pw_file = NULL;
     struct audit_limits lim;
     audit_limits_default(&lim);
@@ -203,6 +279,7 @@ int cmd_parse(int argc, char **argv)
         case OPT_STAGE: stage = optarg; break;
         case OPT_DIR: dir = optarg; break;
         case OPT_QUIET: quiet = true; break;
+        case OPT_JSON: json = true; break;
         case OPT_SHIP: ship = true; break;
         case OPT_REDIS: redis = optarg; break;
         case OPT_REDIS_PWFILE: pw_file = optarg; break;
@@ -298,7 +375,7 @@ int cmd_parse(int argc, char **argv)
             cli_error("%s", err);
             return TK_EXIT_FAIL;
         }
-        if (!quiet) {
+        if (!quiet && !json) {
             if (!strcmp(ctx.run_id_source, "newest"))
                 printf("[parse] RUN_ID=%s (the newest run folder under %s; give --run-id or set "
                        "RUN_ID to choose another)\n",
@@ -320,8 +397,17 @@ int cmd_parse(int argc, char **argv)
     }
 
     int rc = TK_EXIT_OK;
+    struct jbuf jb;
+    jb_init(&jb);
+    jb_obj_open(&jb, NULL);
+    jb_str(&jb, "command", "parse");
+    jb_str(&jb, "run_id", ctx.run_id ? ctx.run_id : run_id);
+    jb_arr_open(&jb, "runs");
     for (size_t i = 0; i < ndirs; i++) {
         char name[256];
+        char label[300];
+        snprintf(label, sizeof label, "parse %s", folder_name(dirs[i], name, sizeof name));
+        struct progress *pg = progress_begin(label, quiet);
         struct parse_opts o = {
             .run_dir = dirs[i],
             .run_id = ndirs == 1 ? (ctx.run_id ? ctx.run_id : run_id) : NULL,
@@ -331,27 +417,45 @@ int cmd_parse(int argc, char **argv)
             .stage_default = nonempty_env("STAGE") ? nonempty_env("STAGE") : "cloud",
             .interval_ms = interval,
             .limits = lim,
+            .progress = pg,
         };
         struct parse_result r;
         char err[1024];
-        if (parse_run(&o, &r, err, sizeof err) < 0) {
+        int prc = parse_run(&o, &r, err, sizeof err);
+        progress_end(pg);
+        if (prc < 0) {
             log_error("%s", err);
+            if (json) {
+                jb_obj_open(&jb, NULL);
+                jb_str(&jb, "dir", dirs[i]);
+                jb_bool(&jb, "ok", false);
+                jb_str(&jb, "error", err);
+                jb_obj_close(&jb);
+            }
             parse_result_free(&r);
             rc = TK_EXIT_FAIL;
             continue;
         }
-        if (!quiet)
+        if (!quiet && !json)
             print_result(dirs[i], &r);
         for (size_t k = 0; k < r.nviolations; k++)
             fprintf(stderr, "tracekit parse: %s: limit exceeded: %s\n", dirs[i], r.violations[k]);
         if (r.nviolations)
             rc = TK_EXIT_FAIL;
-        if (ship && ship_run(dirs[i], o.run_id, &r, redis, pw_file, quiet, &rc) < 0) {
-            parse_result_free(&r);
-            break;  /* a refused connection or a wrong password: same for every folder */
-        }
+        int before = rc;
+        bool stop = ship && ship_run(dirs[i], o.run_id, &r, redis, pw_file, quiet || json, &rc) < 0;
+        if (json)
+            json_result(&jb, dirs[i], &r, ship && !stop && rc == before, ship);
         parse_result_free(&r);
+        if (stop)
+            break;  /* a refused connection or a wrong password: same for every folder */
     }
+    jb_arr_close(&jb);
+    jb_bool(&jb, "ok", rc == TK_EXIT_OK);
+    jb_obj_close(&jb);
+    if (json)
+        printf("%.*s\n", (int)jb.len, jb.p);
+    jb_free(&jb);
     layout_free_list(dirs);
     free(node_default);
     run_ctx_free(&ctx);

@@ -1,12 +1,13 @@
 /* cmd_report.c -- `tracekit report`: read the CTS files of one run folder or
- * of every node of an experiment folder and write one self-contained HTML
- * page (report.c draws it). */
+ * of every node of an experiment folder, and/or an exported OpenDC workload
+ * (report_odc.c), and write one self-contained HTML page (report.c draws it). */
 #include "commands.h"
 #include "cts.h"
 #include "jsonl.h"
 #include "layout.h"
 #include "log.h"
 #include "report.h"
+#include "report_odc.h"
 #include "util.h"
 
 #include <errno.h>
@@ -19,25 +20,30 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tracekit report --input DIR [--output FILE] [--quiet]\n"
+            "usage: tracekit report --input DIR [--opendc DIR] [--output FILE] [--quiet]\n"
             "\n"
             "Write one self-contained HTML page (inline CSS and SVG, no network) about a\n"
             "parsed run: summary table, task timeline per node and CPU, host CPU and memory\n"
             "with the sampled processes' CPU, per-task CPU curves and the audit figures.\n"
+            "For an OpenDC workload (tasks.parquet, fragments.parquet, topology.json, as\n"
+            "written by 'tracekit export opendc'): its summary, the tasks as submitted, the\n"
+            "CPU the fragments ask for against the topology's capacity, per-task curves.\n"
             "\n"
-            "  --input DIR    a parsed run folder (logs/RUN_ID with CTS/) or an experiment\n"
-            "                 folder with one sub-folder per node (tracekit gather)\n"
-            "  --output FILE  where to write (default DIR/report.html)\n"
+            "  --input DIR    a parsed run folder (logs/RUN_ID with CTS/), an experiment\n"
+            "                 folder with one sub-folder per node (tracekit gather), or an\n"
+            "                 OpenDC workload folder\n"
+            "  --opendc DIR   also draw this OpenDC workload (e.g. the run's export) on\n"
+            "                 the same page, after the run, to compare the two\n"
+            "  --output FILE  where to write (default DIR/report.html, DIR of --input)\n"
             "  --quiet        print nothing but errors\n"
-            "  -h, --help     this text\n"
-            "\n"
-            "Views of an exported OpenDC workload (Parquet) are not available yet.\n");
+            "  -h, --help     this text\n");
 }
 
-enum { OPT_INPUT = 1000, OPT_OUTPUT, OPT_QUIET };
+enum { OPT_INPUT = 1000, OPT_OUTPUT, OPT_QUIET, OPT_OPENDC };
 
 static const struct option options[] = {
     {"input", required_argument, NULL, OPT_INPUT},
+    {"opendc", required_argument, NULL, OPT_OPENDC},
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
@@ -194,38 +200,36 @@ static bool load_node(struct report *r, const char *run_dir)
     return true;
 }
 
-int cmd_report(int argc, char **argv)
+/* The last path element ("logs/run1/" names run1). */
+static char *base_name(const char *path)
 {
-    const char *input = NULL, *output = NULL;
-    bool quiet = false;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case OPT_INPUT: input = optarg; break;
-        case OPT_OUTPUT: output = optarg; break;
-        case OPT_QUIET: quiet = true; break;
-        case 'h': usage(stdout); return TK_EXIT_OK;
-        default: fprintf(stderr, "(see 'tracekit report --help')\n"); return TK_EXIT_USAGE;
-        }
+    const char *slash = strrchr(path, '/');
+    while (slash && !slash[1] && slash > path) {
+        const char *q = slash - 1;
+        while (q > path && *q != '/')
+            q--;
+        slash = *q == '/' ? q : NULL;
     }
-    if (optind < argc) {
-        cli_error("unexpected argument '%s' (the data is named with --input DIR)", argv[optind]);
-        return TK_EXIT_USAGE;
+    char *t = xstrdup(slash ? slash + 1 : path);
+    t[strcspn(t, "/")] = '\0';
+    if (!*t) {
+        free(t);
+        t = xstrdup(path);
     }
-    if (!input || !*input) {
-        cli_error("--input DIR is required (a parsed run folder or an experiment folder)");
-        return TK_EXIT_USAGE;
-    }
-    if (output && !*output) {
-        cli_error("--output '': expected a file name");
-        return TK_EXIT_USAGE;
-    }
-    if (!is_dir(input)) {
-        cli_error("--input '%s': not a folder", input);
-        return TK_EXIT_FAIL;
-    }
+    return t;
+}
 
+static bool is_workload(const char *dir)
+{
+    char *p = path_join(dir, "tasks.parquet");
+    bool yes = file_exists(p);
+    free(p);
+    return yes;
+}
+
+/* The run part: 1 on success, 0 when nothing could be loaded (said). */
+static bool load_run(struct report *r, const char *input)
+{
     char **dirs;
     size_t ndirs = 0;
     if (layout_is_run_dir(input)) {
@@ -236,37 +240,113 @@ int cmd_report(int argc, char **argv)
         dirs = layout_node_dirs(input, NULL, &ndirs);
     }
     if (!dirs || !ndirs) {
-        log_error("%s: neither a run folder nor an experiment folder with node sub-folders", input);
+        log_error("%s: neither a run folder, an experiment folder with node sub-folders, nor an OpenDC "
+                  "workload (tasks.parquet)", input);
         layout_free_list(dirs);
-        return TK_EXIT_FAIL;
+        return false;
     }
-
-    const char *slash = strrchr(input, '/');
-    while (slash && !slash[1] && slash > input) {   /* "logs/run1/" names run1 */
-        const char *q = slash - 1;
-        while (q > input && *q != '/')
-            q--;
-        slash = *q == '/' ? q : NULL;
-    }
-    char *title = xstrdup(slash ? slash + 1 : input);
-    title[strcspn(title, "/")] = '\0';
-    struct report r;
-    report_init(&r, *title ? title : input);
-    free(title);
     size_t loaded = 0;
     for (size_t i = 0; i < ndirs; i++)
-        loaded += load_node(&r, dirs[i]);
+        loaded += load_node(r, dirs[i]);
     layout_free_list(dirs);
-    if (!loaded) {
+    if (!loaded)
         log_error("%s: no parsed node (CTS/) found", input);
-        report_free(&r);
+    return loaded > 0;
+}
+
+static bool load_workload(struct rp_odc *o, const char *dir)
+{
+    char err[1024];
+    if (rpo_load(o, dir, err, sizeof err) < 0) {
+        log_error("OpenDC workload %s: %s", dir, err);
+        return false;
+    }
+    if (o->topo_note)
+        log_warn("%s: %s", dir, o->topo_note);
+    return true;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    const char *input = NULL, *output = NULL, *opendc = NULL;
+    bool quiet = false;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_INPUT: input = optarg; break;
+        case OPT_OUTPUT: output = optarg; break;
+        case OPT_OPENDC: opendc = optarg; break;
+        case OPT_QUIET: quiet = true; break;
+        case 'h': usage(stdout); return TK_EXIT_OK;
+        default: fprintf(stderr, "(see 'tracekit report --help')\n"); return TK_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s' (the data is named with --input DIR)", argv[optind]);
+        return TK_EXIT_USAGE;
+    }
+    if (!input || !*input) {
+        cli_error("--input DIR is required (a parsed run folder, an experiment folder or an OpenDC workload)");
+        return TK_EXIT_USAGE;
+    }
+    if (output && !*output) {
+        cli_error("--output '': expected a file name");
+        return TK_EXIT_USAGE;
+    }
+    if (opendc && !*opendc) {
+        cli_error("--opendc '': expected an OpenDC workload folder");
+        return TK_EXIT_USAGE;
+    }
+    if (!is_dir(input)) {
+        cli_error("--input '%s': not a folder", input);
+        return TK_EXIT_FAIL;
+    }
+    bool input_is_workload = is_workload(input);
+    if (opendc && input_is_workload) {
+        cli_error("--opendc '%s' goes with a run's --input, but --input '%s' is itself an OpenDC workload",
+                  opendc, input);
+        return TK_EXIT_USAGE;
+    }
+    if (opendc && !is_dir(opendc)) {
+        cli_error("--opendc '%s': not a folder", opendc);
+        return TK_EXIT_FAIL;
+    }
+    if (opendc && !is_workload(opendc)) {
+        cli_error("--opendc '%s': no tasks.parquet in it (expected the output of 'tracekit export opendc')",
+                  opendc);
         return TK_EXIT_FAIL;
     }
 
-    report_layout(&r);
+    char *title = base_name(input);
+    struct report r;
+    report_init(&r, title);
+    struct rp_odc o;
+    const char *wdir = input_is_workload ? input : opendc;
+    char *wtitle = wdir ? base_name(wdir) : NULL;
+    rpo_init(&o, wtitle);
+    free(wtitle);
+    bool ok = input_is_workload || load_run(&r, input);
+    if (ok && wdir)
+        ok = load_workload(&o, wdir);
+    if (!ok) {
+        report_free(&r);
+        rpo_free(&o);
+        free(title);
+        return TK_EXIT_FAIL;
+    }
+
     struct jbuf b;
     jb_init(&b);
-    report_render_html(&r, &b);
+    report_html_begin(&b, title);
+    free(title);
+    if (!input_is_workload) {
+        report_layout(&r);
+        report_run_html(&r, &b);
+    }
+    if (wdir)
+        rpo_section_html(&o, &b);
+    report_html_end(&b);
     char *dflt = output ? NULL : path_join(input, "report.html");
     const char *dest = output ? output : dflt;
     int rc = TK_EXIT_OK;
@@ -274,10 +354,18 @@ int cmd_report(int argc, char **argv)
         log_error("cannot write %s: %s", dest, strerror(errno));
         rc = TK_EXIT_FAIL;
     } else if (!quiet) {
-        printf("wrote %s (%zu node(s), %zu task(s), %.1f KiB)\n", dest, r.nnodes, r.ntasks, b.len / 1024.0);
+        if (input_is_workload)
+            printf("wrote %s (OpenDC workload: %zu task(s), %zu fragment(s), %.1f KiB)\n", dest, o.ntasks,
+                   o.nfrags, b.len / 1024.0);
+        else if (wdir)
+            printf("wrote %s (%zu node(s), %zu task(s); OpenDC workload: %zu task(s), %zu fragment(s); %.1f KiB)\n",
+                   dest, r.nnodes, r.ntasks, o.ntasks, o.nfrags, b.len / 1024.0);
+        else
+            printf("wrote %s (%zu node(s), %zu task(s), %.1f KiB)\n", dest, r.nnodes, r.ntasks, b.len / 1024.0);
     }
     free(dflt);
     jb_free(&b);
     report_free(&r);
+    rpo_free(&o);
     return rc;
 }

@@ -9,6 +9,9 @@
 static const char *command = "tracekit";
 static enum log_level min_level = LOG_INFO;
 static FILE *log_file;
+static void (*before_write)(void);
+
+void log_set_before_write(void (*fn)(void)) { before_write = fn; }
 
 void log_set_command(const char *name) { command = name; }
 void log_set_level(enum log_level level) { min_level = level; }
@@ -48,6 +51,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
 
+    if (before_write)
+        before_write();
     /* One write per line so concurrent processes do not interleave. */
     char line[2200];
     int len = snprintf(line, sizeof line, "%s %-5s %s: %s\n", when, names[level], command, msg);
@@ -68,5 +73,7 @@ void cli_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (before_write)
+        before_write();
     fprintf(stderr, "tracekit %s: error: %s\n", command, msg);
 }

@@ -11,6 +11,9 @@ void log_set_level(enum log_level level);
 /* Also append every line to this file (NULL to stop).  Returns 0 or -1. */
 int log_set_file(const char *path);
 void log_close(void);
+/* Called before every line is written (progress.c clears its status line);
+ * NULL for none. */
+void log_set_before_write(void (*fn)(void));
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

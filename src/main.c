@@ -18,18 +18,18 @@ struct command {
 static const struct command commands[] = {
     {"collect", cmd_collect, "sample processes and the host into logs/RUN_ID/"},
     {"exec", cmd_exec, "run a command as a traced task and record it"},
-    {"links", cmd_links, "measure round trip and throughput to peer nodes (links.json)"},
     {"gen-inputs", cmd_gen_inputs, "generate test videos with ffmpeg's built-in sources"},
+    {"dispatch", cmd_dispatch, "enqueue a run's tasks in Redis (ffmpeg mix, a command, a JSONL file)"},
+    {"scheduler", cmd_scheduler, "place queued tasks on nodes through Redis (the central scheduler)"},
+    {"worker", cmd_worker, "run the tasks placed on this node by the Redis scheduler"},
     {"parse", cmd_parse, "turn a run's raw files into CTS/ traces and an audit report"},
     {"gather", cmd_gather, "collect several nodes' run folders into one experiment folder"},
     {"export", cmd_export, "write a parsed run as an OpenDC workload (tasks, fragments, topology)"},
     {"verify", cmd_verify, "check an exported OpenDC workload the way OpenDC reads it"},
-    {"dispatch", cmd_dispatch, "enqueue a run's tasks in Redis (ffmpeg mix, a command, a JSONL file)"},
-    {"report", cmd_report, "write one self-contained HTML page about a parsed run or experiment"},
-    {"scheduler", cmd_scheduler, "place queued tasks on nodes through Redis (the central scheduler)"},
+    {"report", cmd_report, "write one self-contained HTML page about a run, experiment or OpenDC workload"},
     {"proxy", cmd_proxy, "HTTP reverse proxy that records every request as a task"},
     {"load", cmd_load, "open-loop HTTP load generator with latency percentiles"},
-    {"worker", cmd_worker, "run the tasks placed on this node by the Redis scheduler"},
+    {"links", cmd_links, "measure round trip and throughput to peer nodes (links.json)"},
     {NULL, NULL, NULL},
 };
 

@@ -3,6 +3,7 @@
 #include "jsonl.h"
 #include "links.h"
 #include "parquet.h"
+#include "progress.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -119,7 +120,8 @@ static json_t *load_json(const char *path)
     return json_load_file(path, 0, &e);
 }
 
-static int load_node(struct odc_input *in, const char *folder, const char *label, char *err, size_t errlen)
+static int load_node(struct odc_input *in, const char *folder, const char *label, struct progress *pg, char *err,
+                     size_t errlen)
 {
     char *cts = cts_dir(folder);
     int idx = (int)in->n_nodes;
@@ -247,6 +249,7 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
         }
         in->invs[in->n_invs++] = iv;
         json_decref(o);
+        progress_update(pg, "%s: invocations.jsonl %zu task(s)", label, in->n_invs);
     }
     if (r.malformed || r.torn)
         add_note(in, "%s: %llu malformed and %llu torn lines skipped", path, (unsigned long long)r.malformed,
@@ -284,6 +287,7 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
             }
             in->samples[in->n_samples++] = sm;
             json_decref(o);
+            progress_update(pg, "%s: proc_metrics.jsonl %llu line(s)", label, (unsigned long long)r.lineno);
         }
         bad += r.malformed + r.torn;
         if (bad)
@@ -297,7 +301,7 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
     return 0;
 }
 
-int odc_load(const char *dir, struct odc_input *in, char *err, size_t errlen)
+int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen)
 {
     memset(in, 0, sizeof *in);
     if (!is_dir(dir)) {
@@ -313,7 +317,7 @@ int odc_load(const char *dir, struct odc_input *in, char *err, size_t errlen)
             *(char *)base = 0;
             base = strrchr(copy, '/');
         }
-        int rc = load_node(in, dir, base ? base + 1 : copy, err, errlen);
+        int rc = load_node(in, dir, base ? base + 1 : copy, pg, err, errlen);
         free(copy);
         if (rc < 0)
             odc_input_free(in);
@@ -350,7 +354,7 @@ int odc_load(const char *dir, struct odc_input *in, char *err, size_t errlen)
     for (size_t i = 0; i < nf; i++) {
         char *p = path_join(dir, f[i].name);
         if (rc == 0)
-            rc = load_node(in, p, f[i].name, err, errlen);
+            rc = load_node(in, p, f[i].name, pg, err, errlen);
         free(p);
         free(f[i].name);
     }
@@ -373,7 +377,8 @@ static struct pq_writer *open_workload_file(const char *path, const struct pq_co
     return pq_writer_open(path, cols, ncols, &o, err, errlen);
 }
 
-static int write_tasks(const char *path, const struct odc_result *res, int codec, char *err, size_t errlen)
+static int write_tasks(const char *path, const struct odc_result *res, int codec, struct progress *pg, char *err,
+                       size_t errlen)
 {
     static const struct pq_col_spec cols[] = {
         {"id", PQ_INT32, PQ_LT_NONE, false, PQ_DICT_AUTO},
@@ -399,6 +404,7 @@ static int write_tasks(const char *path, const struct odc_result *res, int codec
             pq_put_str(w, 6, t->name);
         else
             pq_put_null(w, 6);
+        progress_update(pg, "tasks.parquet %zu/%zu row(s)", i + 1, res->n_tasks);
         if (pq_end_row(w) < 0) {
             snprintf(err, errlen, "%s: %s", path, pq_writer_error(w));
             pq_writer_abort(w);
@@ -408,8 +414,8 @@ static int write_tasks(const char *path, const struct odc_result *res, int codec
     return pq_writer_close(w, err, errlen);
 }
 
-static int write_fragments(const char *path, const struct odc_result *res, int codec, char *err,
-                           size_t errlen)
+static int write_fragments(const char *path, const struct odc_result *res, int codec, struct progress *pg,
+                           char *err, size_t errlen)
 {
     static const struct pq_col_spec cols[] = {
         {"id", PQ_INT32, PQ_LT_NONE, false, PQ_DICT_AUTO},
@@ -423,6 +429,7 @@ static int write_fragments(const char *path, const struct odc_result *res, int c
         pq_put_i32(w, 0, res->frags[i].id);
         pq_put_i64(w, 1, res->frags[i].duration);
         pq_put_double(w, 2, res->frags[i].cpu_usage);
+        progress_update(pg, "fragments.parquet %zu/%zu row(s)", i + 1, res->n_frags);
         if (pq_end_row(w) < 0) {
             snprintf(err, errlen, "%s: %s", path, pq_writer_error(w));
             pq_writer_abort(w);
@@ -631,12 +638,12 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
         return -1;
     }
     char *p = path_join(out_dir, "tasks.parquet");
-    int rc = write_tasks(p, res, w->codec, err, errlen);
+    int rc = write_tasks(p, res, w->codec, w->progress, err, errlen);
     free(p);
     if (rc < 0)
         return -1;
     p = path_join(out_dir, "fragments.parquet");
-    rc = write_fragments(p, res, w->codec, err, errlen);
+    rc = write_fragments(p, res, w->codec, w->progress, err, errlen);
     free(p);
     if (rc < 0)
         return -1;

@@ -6,19 +6,23 @@
 
 #include "opendc.h"
 
+struct progress;
+
 /* Load DIR: one node folder (DIR/CTS/, or the legacy DIR/cctf/) or an
  * experiment folder with one sub-folder per node (DIR/NODE/CTS/, e.g. the
  * original's RUN_ID(c0), RUN_ID(c1) ...; ordered by the cN number, else by
  * name).  Per node: CTS/nodes.json, CTS/invocations.jsonl (the original five
  * fields, or ours with status, start_ticks, exact CPU totals ...),
  * CTS/proc_metrics.jsonl, and node_meta.json if present.  Malformed lines
- * are skipped and counted.  Returns 0, or -1 with a message in err. */
-int odc_load(const char *dir, struct odc_input *in, char *err, size_t errlen);
+ * are skipped and counted.  pg (NULL for none) shows the lines read.
+ * Returns 0, or -1 with a message in err. */
+int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen);
 
 struct odc_write_opts {
     int codec;                 /* PQ_CODEC_* */
     const char *input;         /* for the report */
     const char *command_line;  /* for the report */
+    struct progress *progress; /* rows written, on a terminal; NULL for none */
 };
 
 /* Write the four files into out_dir (created if needed), each atomically.

@@ -7,6 +7,7 @@
 #include "layout.h"
 #include "links.h"
 #include "log.h"
+#include "progress.h"
 #include "rawproc.h"
 #include "util.h"
 
@@ -189,7 +190,8 @@ struct events {
     size_t n, cap;
 };
 
-static void read_events_file(const char *dir, const char *name, struct events *ev, struct files *fs)
+static void read_events_file(const char *dir, const char *name, struct events *ev, struct files *fs,
+                             struct progress *pg)
 {
     char *path = path_join(dir, name);
     struct jsonl_reader r;
@@ -207,6 +209,7 @@ static void read_events_file(const char *dir, const char *name, struct events *e
             ev->v = xrealloc(ev->v, ev->cap * sizeof *ev->v);
         }
         ev->v[ev->n++] = obj;
+        progress_update(pg, "%s: %zu task event(s)", name, ev->n);
     }
     count_reader(f, &r);
     jsonl_reader_close(&r);
@@ -216,7 +219,7 @@ static void read_events_file(const char *dir, const char *name, struct events *e
 /* ---- proc_metrics ---- */
 
 static int derive_proc(const char *path, struct outfile *out, struct cts *c, struct audit *a,
-                       struct audit_file *f)
+                       struct audit_file *f, struct progress *pg)
 {
     struct jsonl_reader r;
     if (jsonl_reader_open(&r, path) < 0)
@@ -228,6 +231,7 @@ static int derive_proc(const char *path, struct outfile *out, struct cts *c, str
     bool complete;
     int rc;
     while ((rc = jsonl_next_line(&r, &text, &len, &complete)) == 1) {
+        progress_update(pg, "proc_metrics.jsonl: %llu line(s) read", (unsigned long long)r.lineno);
         size_t i = 0;
         while (i < len && (text[i] == ' ' || text[i] == '\t'))
             i++;
@@ -266,7 +270,7 @@ static int derive_proc(const char *path, struct outfile *out, struct cts *c, str
 /* ---- host metrics: our host_metrics.jsonl, or the original's resources.jsonl ---- */
 
 static int copy_host(const char *run_dir, const char *tmp, const char *node, struct files *fs,
-                     struct parse_result *res)
+                     struct parse_result *res, struct progress *pg)
 {
     static const char *const names[] = {"host_metrics.jsonl", "resources.jsonl"};
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
@@ -295,6 +299,7 @@ static int copy_host(const char *run_dir, const char *tmp, const char *node, str
             jb_json(&line, NULL, obj);
             of_line(&out, &line);
             json_decref(obj);
+            progress_update(pg, "%s: %llu line(s) read", names[i], (unsigned long long)r.lineno);
         }
         count_reader(f, &r);
         res->host_lines = r.good;
@@ -493,7 +498,7 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
      * without them, read an events.jsonl a previous parse left */
     evfiles = event_files(dir, &nevfiles);
     for (size_t i = 0; i < nevfiles; i++)
-        read_events_file(dir, evfiles[i], &ev, &fs);
+        read_events_file(dir, evfiles[i], &ev, &fs, o->progress);
     if (nevfiles) {
         cts_events_sort(ev.v, ev.n);
         for (size_t i = 0; i < ev.n; i++)
@@ -513,7 +518,7 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
     } else {
         path = path_join(dir, "events.jsonl");
         if (file_exists(path))
-            read_events_file(dir, "events.jsonl", &ev, &fs);
+            read_events_file(dir, "events.jsonl", &ev, &fs, o->progress);
         free(path);
         path = NULL;
         for (size_t i = 0; i < ev.n; i++)
@@ -544,7 +549,7 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
     path = path_join(dir, "proc_metrics.jsonl");
     if (file_exists(path)) {
         struct audit_file *f = add_file(&fs, "proc_metrics.jsonl");
-        if (derive_proc(path, &out, &c, &a, f) < 0) {
+        if (derive_proc(path, &out, &c, &a, f, o->progress) < 0) {
             snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
             of_close(&out);
             goto done;
@@ -560,7 +565,7 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
     r->records = c.emitted;
     r->processes = c.nids;
 
-    if (copy_host(dir, tmp, node, &fs, r) < 0)
+    if (copy_host(dir, tmp, node, &fs, r, o->progress) < 0)
         goto write_failed;
     if (infra_to_cts(dir, tmp, node, &fs) < 0)
         goto write_failed;

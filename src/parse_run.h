@@ -13,6 +13,8 @@
 
 #include "audit.h"
 
+struct progress;
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,7 @@ struct parse_opts {
     const char *stage_default;
     double interval_ms;          /* --interval-ms, 0 = from the run's files */
     struct audit_limits limits;
+    struct progress *progress;   /* lines read, on a terminal (progress.h); NULL for none */
 };
 
 struct parse_result {

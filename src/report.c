@@ -434,8 +434,7 @@ void report_html_escape(struct jbuf *b, const char *s)
     }
 }
 
-/* A duration in ms as "850 ms", "12.3 s", "4.2 min", "-" for none. */
-static void dur(struct jbuf *b, double ms)
+void report_dur(struct jbuf *b, double ms)
 {
     if (isnan(ms))
         lit(b, "&ndash;");
@@ -449,12 +448,36 @@ static void dur(struct jbuf *b, double ms)
         jb_printf(b, "%.2f h", ms / 3600000);
 }
 
+/* An axis value with its unit: cores ("0.5 cores", "1 core") or MHz. */
+static void unit_value(struct jbuf *b, double v, enum rp_unit u)
+{
+    if (u == RP_CORES)
+        jb_printf(b, "%.2g core%s", v, v == 1 ? "" : "s");
+    else
+        report_mhz(b, v);
+}
+
+void report_mhz(struct jbuf *b, double v)
+{
+    if (fabs(v) >= 1e6)
+        jb_printf(b, "%.3g THz", v / 1e6);
+    else if (fabs(v) >= 1000)
+        jb_printf(b, "%.3g GHz", v / 1000);
+    else
+        jb_printf(b, "%.3g MHz", v);
+}
+
 static void pct(struct jbuf *b, double v)
 {
     if (isnan(v))
         lit(b, "&ndash;");
     else
         jb_printf(b, "%.1f%%", v);
+}
+
+const char *report_colour(size_t app)
+{
+    return palette[app < NCOLOURS ? app : NCOLOURS];
 }
 
 static int colour(size_t app)
@@ -498,11 +521,14 @@ static double nice_step(double span, int target)
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
 }
 
-/* Tick marks and labels (seconds since the start of the report) at y. */
+/* Tick marks and labels (time since the start of the chart) at y, in ms,
+ * s, min or h by the span. */
 static void time_axis(struct jbuf *b, const struct xmap *m, double y)
 {
     double span = (double)m->width / m->scale;
-    double step = nice_step(span, 10);
+    double unit = span >= 7200000 ? 3600000 : span >= 120000 ? 60000 : span >= 1500 ? 1000 : 1;
+    const char *uname = unit == 3600000 ? "h" : unit == 60000 ? "min" : unit == 1000 ? "s" : "ms";
+    double step = nice_step(span / unit, 10) * unit;
     jb_printf(b, "<g class=\"ax\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", m->left, y,
         m->left + m->width, y);
     for (double v = 0; v <= span + step / 2 && step > 0; v += step) {
@@ -510,33 +536,49 @@ static void time_axis(struct jbuf *b, const struct xmap *m, double y)
         if (x > m->left + m->width + 0.5)
             break;
         jb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y, x, y + 4);
-        jb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y + 15);
-        if (span >= 1500)
-            jb_printf(b, "%gs", v / 1000);
-        else
-            jb_printf(b, "%gms", v);
-        lit(b, "</text>");
+        jb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g%s</text>", x, y + 15, v / unit, uname);
     }
     lit(b, "</g>");
 }
 
 /* ---- Gantt ---- */
 
-static double lane_height(size_t nlanes)
+/* Rows drawn for a node: one per lane, or lanes folded onto GANTT_ROWS_MAX
+ * rows when there are more (hundreds of greedy lanes of a workload where
+ * everything overlaps), so the chart stays a screen high. */
+#define GANTT_ROWS_MAX 210
+
+static size_t gantt_rows(size_t nlanes)
 {
-    double h = 420.0 / (double)(nlanes ? nlanes : 1);
+    return nlanes > GANTT_ROWS_MAX ? GANTT_ROWS_MAX : nlanes;
+}
+
+static size_t row_of(size_t lane, size_t nlanes)
+{
+    return nlanes > GANTT_ROWS_MAX ? lane * GANTT_ROWS_MAX / nlanes : lane;
+}
+
+static double lane_height(size_t nrows)
+{
+    double h = 420.0 / (double)(nrows ? nrows : 1);
     return h > 18 ? 18 : h < 2 ? 2 : h;
 }
 
-static void lane_label(struct jbuf *b, const struct rp_node *n, size_t l, double y, double lh)
+static void lane_label(struct jbuf *b, const struct rp_node *n, size_t row, double y, double lh)
 {
-    if (lh < 9 && l % (size_t)ceil(9 / lh))
+    if (lh < 9 && row % (size_t)ceil(9 / lh))
         return;   /* too tight for every label */
     jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", GANTT_LEFT - 6, y + lh * 0.75);
-    if (n->lanes[l].is_cpu)
-        jb_printf(b, "cpu %d", n->lanes[l].cpu);
-    else
-        jb_printf(b, "lane %d", n->lanes[l].cpu);
+    if (n->nlanes > GANTT_ROWS_MAX) {
+        /* first lane of this row .. last lane of this row */
+        size_t a = (row * n->nlanes + GANTT_ROWS_MAX - 1) / GANTT_ROWS_MAX;
+        size_t e = ((row + 1) * n->nlanes + GANTT_ROWS_MAX - 1) / GANTT_ROWS_MAX - 1;
+        jb_printf(b, "lanes %zu-%zu", a, e);
+    } else if (n->lanes[row].is_cpu) {
+        jb_printf(b, "cpu %d", n->lanes[row].cpu);
+    } else {
+        jb_printf(b, "lane %d", n->lanes[row].cpu);
+    }
     lit(b, "</text>");
 }
 
@@ -547,10 +589,10 @@ static void task_title(struct jbuf *b, const struct report *r, const struct rp_t
     lit(b, " &middot; ");
     report_html_escape(b, r->apps[t->app]);
     lit(b, " &middot; run ");
-    dur(b, dms(t->end, t->start));
+    report_dur(b, dms(t->end, t->start));
     if (t->has_enq && t->enq <= t->start) {
         lit(b, ", wait ");
-        dur(b, dms(t->start, t->enq));
+        report_dur(b, dms(t->start, t->enq));
     }
     if (t->failed)
         lit(b, " &middot; FAILED");
@@ -570,7 +612,7 @@ static void gantt_exact(struct jbuf *b, const struct report *r, size_t ni, const
             int lane = k > 0 ? cpu_lane(n, cpus[j]) : t->lane;
             if (lane < 0)
                 continue;
-            double y = 24 + lane * lh;
+            double y = 24 + (double)row_of((size_t)lane, n->nlanes) * lh;
             if (t->has_enq && t->enq < t->start) {
                 double x0 = xof(m, t->enq), x1 = xof(m, t->start);
                 jb_printf(b, "<rect class=\"w\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", x0,
@@ -612,7 +654,8 @@ static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, cons
     const struct rp_node *n = &r->nodes[ni];
     int W = m->width, C = NCOLOURS + 1, stride = C + 2;   /* + wait, failed */
     int cpus[MAX_TASK_CPUS];
-    double *g = xcalloc((size_t)W * stride * (n->nlanes ? n->nlanes : 1), sizeof *g);
+    size_t nrows = gantt_rows(n->nlanes);
+    double *g = xcalloc((size_t)W * stride * (nrows ? nrows : 1), sizeof *g);
     for (size_t i = 0; i < r->ntasks; i++) {
         const struct rp_task *t = &r->tasks[i];
         if (t->node != ni || t->lane < 0)
@@ -622,7 +665,7 @@ static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, cons
             int lane = k > 0 ? cpu_lane(n, cpus[j]) : t->lane;
             if (lane < 0)
                 continue;
-            double *cols = g + (size_t)lane * W * stride;
+            double *cols = g + row_of((size_t)lane, n->nlanes) * W * stride;
             double a = xof(m, t->start) - m->left, e = xof(m, t->end) - m->left;
             spread(cols, W, stride, colour(t->app), a, e);
             if (t->failed)
@@ -631,7 +674,7 @@ static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, cons
                 spread(cols, W, stride, C, xof(m, t->enq) - m->left, a);
         }
     }
-    for (size_t l = 0; l < n->nlanes; l++) {
+    for (size_t l = 0; l < nrows; l++) {
         double *cols = g + l * W * stride;
         double y = 24 + (double)l * lh;
         /* run segments: dominant colour per column, equal neighbours merged */
@@ -679,9 +722,10 @@ static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, cons
 void report_gantt_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1, struct jbuf *b)
 {
     const struct rp_node *n = &r->nodes[ni];
-    double lh = lane_height(n->nlanes);
+    size_t nrows = gantt_rows(n->nlanes);
+    double lh = lane_height(nrows);
     struct xmap m = xmap_make(t0, t1, GANTT_LEFT, r->width);
-    double h = 24 + (double)n->nlanes * lh + 24;
+    double h = 24 + (double)nrows * lh + 24;
     bool binned = n->ntasks > r->exact_max;
     jb_printf(b, "<svg class=\"gantt\" data-node=\"");
     report_html_escape(b, n->name);
@@ -690,9 +734,9 @@ void report_gantt_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1,
         binned ? "binned" : "exact", GANTT_LEFT + r->width + 30, h, GANTT_LEFT + r->width + 30, h);
     jb_printf(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
     report_html_escape(b, n->name);
-    jb_printf(b, " &middot; %zu task(s), %zu lane(s)%s</text>", n->ntasks, n->nlanes,
-        binned ? " &middot; aggregated per pixel column" : "");
-    for (size_t l = 0; l < n->nlanes; l++) {
+    jb_printf(b, " &middot; %zu task(s), %zu lane(s)%s%s</text>", n->ntasks, n->nlanes,
+        nrows < n->nlanes ? " folded onto fewer rows" : "", binned ? " &middot; aggregated per pixel column" : "");
+    for (size_t l = 0; l < nrows; l++) {
         double y = 24 + (double)l * lh;
         if (l % 2)
             jb_printf(b, "<rect class=\"band\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", GANTT_LEFT, y,
@@ -705,7 +749,7 @@ void report_gantt_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1,
     else
         gantt_exact(b, r, ni, &m, lh);
     lit(b, "</g>");
-    time_axis(b, &m, 24 + (double)n->nlanes * lh + 2);
+    time_axis(b, &m, 24 + (double)nrows * lh + 2);
     lit(b, "</svg>");
 }
 
@@ -801,6 +845,68 @@ size_t report_proc_bins(const struct rp_node *n, int64_t t0, int64_t t1, int wid
     return nb;
 }
 
+/* A binned series as a filled step area: bin k covers [t0 + k bin, t0 +
+ * (k+1) bin) ms, clipped to the plot; y from top (ymax) to top + h (0). */
+static void bins_polygon(struct jbuf *b, const struct xmap *m, double t0, double bin, const double *v, size_t nb,
+                         double top, double h, double ymax, const char *cls)
+{
+#define YOF(x) (top + h * (1 - ((x) < 0 ? 0 : (x) > ymax ? 1 : (x) / ymax)))
+    jb_printf(b, "<polygon class=\"%s\" points=\"%.1f,%.1f ", cls, m->left, YOF(0.0));
+    for (size_t k = 0; k < nb; k++) {
+        double xa = xofd(m, t0) + (double)k * bin * m->scale, xb = xa + bin * m->scale;
+        if (xa > m->left + m->width)
+            break;
+        if (xb > m->left + m->width)
+            xb = m->left + m->width;
+        jb_printf(b, "%.1f,%.1f %.1f,%.1f ", xa, YOF(v[k]), xb, YOF(v[k]));
+        if (k + 1 == nb || xb >= m->left + m->width)
+            jb_printf(b, "%.1f,%.1f", xb, YOF(0.0));
+    }
+    lit(b, "\"/>");
+#undef YOF
+}
+
+void report_series_svg(struct jbuf *b, int width, const struct rp_series *s)
+{
+    struct xmap m = xmap_make(s->t0, s->t1 > s->t0 ? s->t1 : s->t0 + 1, GANTT_LEFT, width);
+    double ymax = s->ymax;
+    if (!(ymax > 0)) {
+        for (size_t k = 0; k < s->nb; k++)
+            if (s->v[k] > ymax)
+                ymax = s->v[k];
+        if (!isnan(s->limit) && s->limit > ymax)
+            ymax = s->limit;
+        ymax *= 1.05;
+    }
+    if (!(ymax > 0))
+        ymax = 1;
+    double step = nice_step(ymax, 4);
+    ymax = ceil(ymax / step - 1e-9) * step;
+    int H = UTIL_TOP + UTIL_H + 24;
+    jb_printf(b, "<svg class=\"%s\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+           "xmlns=\"http://www.w3.org/2000/svg\"><text class=\"hd\" x=\"4\" y=\"14\">",
+        s->cls, GANTT_LEFT + width + 30, H, GANTT_LEFT + width + 30, H);
+    report_html_escape(b, s->title);
+    lit(b, "</text>");
+    for (double v = 0; v <= ymax * (1 + 1e-9); v += step) {
+        double y = UTIL_TOP + UTIL_H * (1 - v / ymax);
+        jb_printf(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, y,
+            GANTT_LEFT + width, y);
+        jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", GANTT_LEFT - 6, y + 4);
+        unit_value(b, v, s->unit);
+        lit(b, "</text>");
+    }
+    if (s->nb)
+        bins_polygon(b, &m, s->t0, s->bin_ms, s->v, s->nb, UTIL_TOP, UTIL_H, ymax, "ps");
+    if (!isnan(s->limit) && s->limit > 0) {
+        double y = UTIL_TOP + UTIL_H * (1 - s->limit / ymax);
+        jb_printf(b, "<line class=\"cap\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, y,
+            GANTT_LEFT + width, y);
+    }
+    time_axis(b, &m, UTIL_TOP + UTIL_H + 2);
+    lit(b, "</svg>");
+}
+
 void report_util_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1, struct jbuf *b)
 {
     const struct rp_node *n = &r->nodes[ni];
@@ -825,18 +931,7 @@ void report_util_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1, 
     if (n->nsamples) {
         double *p, bin;
         size_t nb = report_proc_bins(n, t0, t1, r->width, &p, &bin);
-        jb_printf(b, "<polygon class=\"ps\" points=\"%.1f,%.1f ", m.left, yof_pct(0));
-        for (size_t k = 0; k < nb; k++) {
-            double xa = xof(&m, t0) + (double)k * bin * m.scale, xb = xa + bin * m.scale;
-            if (xa > m.left + m.width)
-                break;
-            if (xb > m.left + m.width)
-                xb = m.left + m.width;
-            jb_printf(b, "%.1f,%.1f %.1f,%.1f ", xa, yof_pct(p[k]), xb, yof_pct(p[k]));
-            if (k + 1 == nb || xb >= m.left + m.width)
-                jb_printf(b, "%.1f,%.1f", xb, yof_pct(0));
-        }
-        lit(b, "\"/>");
+        bins_polygon(b, &m, (double)t0, bin, p, nb, UTIL_TOP, UTIL_H, 100, "ps");
         free(p);
     }
     host_line(b, n, &m, false, "hc");
@@ -930,52 +1025,77 @@ void report_curves_html(const struct report *r, struct jbuf *b)
         jb_printf(b, " &middot; pid %lld</option>", (long long)t->pid);
     }
     lit(b, "</select></label>");
-    int W = r->width, H = 160, top = 12;
-    jb_printf(b, "<svg class=\"curve\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-           "xmlns=\"http://www.w3.org/2000/svg\">",
-        GANTT_LEFT + W + 30, top + H + 24, GANTT_LEFT + W + 30, top + H + 24);
+    report_curve_svg_open(b, r->width);
+    struct rp_step *st = NULL;
+    size_t cap = 0;
     for (size_t k = 0; k < np; k++) {
         const struct rp_task *t = &r->tasks[pick[k]];
         const struct rp_node *n = &r->nodes[t->node];
         curve_points(n, t, &lo, &hi, &vmax);
         /* the window covers the samples that overlap the task */
-        double a = (double)t->start, e = (double)t->end;
+        struct rp_curve c = {.cls = "tc", .k = k, .w0 = (double)t->start, .w1 = (double)t->end,
+                             .run0 = (double)t->start, .run1 = (double)t->end,
+                             .ymax = ceil(vmax > 1 ? vmax : 1), .unit = RP_CORES, .limit = NAN};
+        size_t ns = 0;
         for (size_t i = lo; i < hi; i++) {
             const struct rp_sample *s = &n->samples[i];
             if (!(s->dt_ms > 0) || !sample_in_task(s, t))
                 continue;
-            if ((double)s->ts - s->dt_ms < a)
-                a = (double)s->ts - s->dt_ms;
-            if ((double)s->ts > e)
-                e = (double)s->ts;
+            if ((double)s->ts - s->dt_ms < c.w0)
+                c.w0 = (double)s->ts - s->dt_ms;
+            if ((double)s->ts > c.w1)
+                c.w1 = (double)s->ts;
+            GROW(st, ns, cap);
+            st[ns++] = (struct rp_step){(double)s->ts - s->dt_ms, (double)s->ts, s->cpu_ms / s->dt_ms};
         }
-        struct xmap m = xmap_make(a, e > a ? e : a + 1, GANTT_LEFT, W);
-        double ymax = ceil(vmax > 1 ? vmax : 1);
-        jb_printf(b, "<g class=\"tc\" id=\"tc-%zu\"%s>", k, k ? " style=\"display:none\"" : "");
-        for (int g = 0; g <= 4; g++) {
-            double v = ymax * g / 4, y = top + H * (1 - v / ymax);
-            jb_printf(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, y,
-                GANTT_LEFT + W, y);
-            jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2g core%s</text>", GANTT_LEFT - 6, y + 4, v,
-                v == 1 ? "" : "s");
-        }
-        double xs = xof(&m, t->start), xe = xof(&m, t->end);
-        jb_printf(b, "<rect class=\"run\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>", xs, top,
-            xe - xs > 0.5 ? xe - xs : 0.5, H);
-        lit(b, "<polyline class=\"cv\" points=\"");
-        for (size_t i = lo; i < hi; i++) {
-            const struct rp_sample *s = &n->samples[i];
-            if (!(s->dt_ms > 0) || !sample_in_task(s, t))
-                continue;
-            double y = top + H * (1 - (s->cpu_ms / s->dt_ms) / ymax);
-            jb_printf(b, "%.1f,%.1f %.1f,%.1f ", xofd(&m, (double)s->ts - s->dt_ms), y, xof(&m, s->ts), y);
-        }
-        lit(b, "\"/>");
-        time_axis(b, &m, top + H + 2);
-        lit(b, "</g>");
+        report_curve_group(b, r->width, &c, st, ns);
     }
+    free(st);
     lit(b, "</svg>");
     free(pick);
+}
+
+#define CURVE_H 160
+#define CURVE_TOP 12
+
+void report_curve_svg_open(struct jbuf *b, int width)
+{
+    int w = GANTT_LEFT + width + 30, h = CURVE_TOP + CURVE_H + 24;
+    jb_printf(b, "<svg class=\"curve\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+           "xmlns=\"http://www.w3.org/2000/svg\">", w, h, w, h);
+}
+
+void report_curve_group(struct jbuf *b, int width, const struct rp_curve *c, const struct rp_step *s, size_t n)
+{
+    int W = width, H = CURVE_H, top = CURVE_TOP;
+    struct xmap m = xmap_make(c->w0, c->w1 > c->w0 ? c->w1 : c->w0 + 1, GANTT_LEFT, W);
+    double ymax = c->ymax > 0 ? c->ymax : 1;
+    jb_printf(b, "<g class=\"%s\" id=\"%s-%zu\"%s>", c->cls, c->cls, c->k, c->k ? " style=\"display:none\"" : "");
+    for (int g = 0; g <= 4; g++) {
+        double v = ymax * g / 4, y = top + H * (1 - v / ymax);
+        jb_printf(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, y,
+            GANTT_LEFT + W, y);
+        jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", GANTT_LEFT - 6, y + 4);
+        unit_value(b, v, c->unit);
+        lit(b, "</text>");
+    }
+    double xs = xofd(&m, c->run0), xe = xofd(&m, c->run1);
+    jb_printf(b, "<rect class=\"run\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>", xs, top,
+        xe - xs > 0.5 ? xe - xs : 0.5, H);
+    if (!isnan(c->limit) && c->limit > 0 && c->limit <= ymax) {
+        double y = top + H * (1 - c->limit / ymax);
+        jb_printf(b, "<line class=\"cap\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", GANTT_LEFT, y,
+            GANTT_LEFT + W, y);
+    }
+    lit(b, "<polyline class=\"cv\" points=\"");
+    for (size_t i = 0; i < n; i++) {
+        double v = s[i].v < 0 ? 0 : s[i].v > ymax ? ymax : s[i].v;
+        double y = top + H * (1 - v / ymax);
+        jb_printf(b, "%.1f,%.1f %.1f,%.1f ", xofd(&m, s[i].t0), y, xofd(&m, s[i].t1), y);
+    }
+    lit(b, "\"/>");
+    time_axis(b, &m, top + H + 2);
+    lit(b, "</g>");
 }
 
 /* ---- the page ---- */
@@ -985,20 +1105,22 @@ static const char css[] =
     "h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
     "table{border-collapse:collapse;margin:6px 0 12px}td,th{border:1px solid #ddd;padding:3px 8px;"
     "text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}"
-    ".note{color:#666;font-size:13px}svg{display:block;margin:6px 0 14px}"
+    ".note{color:#666;font-size:13px}.warn{color:#a33}table.kv th,table.kv td{text-align:left}svg{display:block;margin:6px 0 14px}"
     "svg text{font:11px sans-serif;fill:#444}svg .hd{font-weight:bold;fill:#222}"
     ".ax line{stroke:#888}.grid{stroke:#eee}.band{fill:#f7f7f7}"
     ".w{fill:#c8c8c8}.f{stroke:#d00;stroke-width:1.5}.fm{fill:#d00}"
     ".hc{fill:none;stroke:#1f4e9c;stroke-width:1.5}.hm{fill:none;stroke:#2a9d3a;stroke-width:1.5}"
     ".ps{fill:#f28e2b;fill-opacity:.45;stroke:none}.cv{fill:none;stroke:#d4561c;stroke-width:1.5}"
-    ".run{fill:#eef3fa}.key{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;"
+    ".cap{stroke:#d00;stroke-width:1.5;stroke-dasharray:6 4}.run{fill:#eef3fa}.key{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;"
     "vertical-align:-1px}";
 
-/* Toggles the pre-rendered curve groups; nothing else runs. */
+/* Toggles the pre-rendered curve groups of each selector (select#tsel
+ * shows g.tc, select#osel g.oc); nothing else runs. */
 static const char script[] =
-    "(function(){var s=document.getElementById('tsel');if(!s)return;"
-    "s.addEventListener('change',function(){var g=document.querySelectorAll('g.tc');"
-    "for(var i=0;i<g.length;i++)g[i].style.display=(g[i].id==='tc-'+s.value)?'':'none';});})();";
+    "(function(){function bind(sel,cls){var s=document.getElementById(sel);if(!s)return;"
+    "s.addEventListener('change',function(){var g=document.querySelectorAll('g.'+cls);"
+    "for(var i=0;i<g.length;i++)g[i].style.display=(g[i].id===cls+'-'+s.value)?'':'none';});}"
+    "bind('tsel','tc');bind('osel','oc');})();";
 
 static const json_t *jpath(const json_t *o, const char *a, const char *b)
 {
@@ -1092,13 +1214,13 @@ static void stats_row(struct jbuf *b, const char *name, const struct rp_stats *s
         jb_printf(b, "<span class=\"key\" style=\"background:%s\"></span>", palette[col]);
     report_html_escape(b, name);
     jb_printf(b, "</td><td>%zu</td><td>%zu</td><td>%zu</td><td>", s->tasks, s->ok, s->failed);
-    dur(b, s->wait_mean);
+    report_dur(b, s->wait_mean);
     lit(b, "</td><td>");
-    dur(b, s->wait_p95);
+    report_dur(b, s->wait_p95);
     lit(b, "</td><td>");
-    dur(b, s->run_mean);
+    report_dur(b, s->run_mean);
     lit(b, "</td><td>");
-    dur(b, s->run_p95);
+    report_dur(b, s->run_p95);
     lit(b, "</td></tr>");
 }
 
@@ -1116,7 +1238,7 @@ static void summary_section(const struct report *r, struct jbuf *b)
             hi = t->end;
     }
     lit(b, "<h2>Summary</h2><p>Makespan (first enqueue to last end): <b>");
-    dur(b, hi >= lo ? dms(hi, lo) : NAN);
+    report_dur(b, hi >= lo ? dms(hi, lo) : NAN);
     jb_printf(b, "</b> &middot; %zu node(s) &middot; %zu task(s): %zu ok, %zu failed</p>", r->nnodes, all.tasks,
         all.ok, all.failed);
     lit(b, "<table><tr><th>app</th><th>tasks</th><th>ok</th><th>failed</th><th>wait mean</th>"
@@ -1182,7 +1304,7 @@ static void summary_section(const struct report *r, struct jbuf *b)
     lit(b, "</table>");
 }
 
-static void legend(const struct report *r, struct jbuf *b)
+void report_legend(const struct report *r, struct jbuf *b, bool waits)
 {
     lit(b, "<p class=\"note\">");
     for (size_t a = 0; a < r->napps && a < NCOLOURS; a++) {
@@ -1190,21 +1312,32 @@ static void legend(const struct report *r, struct jbuf *b)
         report_html_escape(b, r->apps[a]);
     }
     if (r->napps > NCOLOURS)
-        jb_printf(b, "<span class=\"key\" style=\"background:%s\"></span>other apps", palette[NCOLOURS]);
-    lit(b, "<span class=\"key\" style=\"background:#c8c8c8\"></span>waiting (enqueue&rarr;start)"
-           "<span class=\"key\" style=\"background:#fff;border:2px solid #d00\"></span>failed</p>");
+        jb_printf(b, "<span class=\"key\" style=\"background:%s\"></span>other", palette[NCOLOURS]);
+    if (waits)
+        lit(b, "<span class=\"key\" style=\"background:#c8c8c8\"></span>waiting (enqueue&rarr;start)"
+               "<span class=\"key\" style=\"background:#fff;border:2px solid #d00\"></span>failed");
+    lit(b, "</p>");
 }
 
-void report_render_html(const struct report *r, struct jbuf *b)
+void report_html_begin(struct jbuf *b, const char *title)
 {
     lit(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>tracekit report: ");
-    report_html_escape(b, r->title);
+    report_html_escape(b, title);
     jb_printf(b, "</title><style>%s", css);
     for (int c = 0; c <= NCOLOURS; c++)
         jb_printf(b, ".c%d{fill:%s}", c, palette[c]);
     lit(b, "</style></head><body><h1>tracekit report: ");
-    report_html_escape(b, r->title);
+    report_html_escape(b, title);
     lit(b, "</h1>");
+}
+
+void report_html_end(struct jbuf *b)
+{
+    jb_printf(b, "<script>%s</script></body></html>\n", script);
+}
+
+void report_run_html(const struct report *r, struct jbuf *b)
+{
     summary_section(r, b);
     audit_section(r, b);
 
@@ -1217,7 +1350,7 @@ void report_render_html(const struct report *r, struct jbuf *b)
         jb_printf(b, "<p class=\"note\">One row per CPU of the tasks' cpusets, else per greedy lane; a node "
                "with more than %zu tasks is drawn per pixel column (the app with most run time wins).</p>",
             r->exact_max);
-        legend(r, b);
+        report_legend(r, b, true);
         for (size_t i = 0; i < r->nnodes; i++)
             report_gantt_svg(r, i, t0, t1, b);
         lit(b, "<h2>Host utilisation</h2><p class=\"note\"><span class=\"key\" style=\"background:#1f4e9c\">"
@@ -1229,7 +1362,11 @@ void report_render_html(const struct report *r, struct jbuf *b)
     }
     lit(b, "<h2>Task CPU usage</h2>");
     report_curves_html(r, b);
-    lit(b, "<p class=\"note\">Views of an exported OpenDC workload (tasks.parquet, fragments.parquet) "
-           "are not part of this report yet.</p>");
-    jb_printf(b, "<script>%s</script></body></html>\n", script);
+}
+
+void report_render_html(const struct report *r, struct jbuf *b)
+{
+    report_html_begin(b, r->title);
+    report_run_html(r, b);
+    report_html_end(b);
 }

@@ -117,6 +117,61 @@ void report_gantt_svg(const struct report *r, size_t node, int64_t t0, int64_t t
 void report_util_svg(const struct report *r, size_t node, int64_t t0, int64_t t1, struct jbuf *b);
 /* Per-task CPU curves: a <select> plus one SVG group per offered task. */
 void report_curves_html(const struct report *r, struct jbuf *b);
+/* Colour keys of the apps; waits adds the wait and failure keys. */
+void report_legend(const struct report *r, struct jbuf *b, bool waits);
+
+/* The page: begin (head, styles, <h1>), any sections, end (the one script).
+ * report_run_html writes the sections of a run: summary, audit, timeline,
+ * utilisation, task curves.  report_render_html is the three in a row. */
+void report_html_begin(struct jbuf *b, const char *title);
+void report_run_html(const struct report *r, struct jbuf *b);
+void report_html_end(struct jbuf *b);
 void report_render_html(const struct report *r, struct jbuf *b);
+
+/* ---- drawing pieces shared with the OpenDC views (report_odc.c) ---- */
+
+/* "850 ms", "12.3 s", "4.2 min", "1.50 h"; a dash for NAN. */
+void report_dur(struct jbuf *b, double ms);
+/* The colour of app (class) number i; the last one is shared by the rest. */
+const char *report_colour(size_t i);
+/* "950 MHz", "2.4 GHz". */
+void report_mhz(struct jbuf *b, double mhz);
+
+enum rp_unit { RP_CORES, RP_MHZ };
+
+/* A piecewise-constant value over [t0, t1) ms. */
+struct rp_step {
+    double t0, t1, v;
+};
+
+/* One curve of a selector: <g class="CLS" id="CLS-K">, hidden unless k is
+ * 0 (the page script shows the chosen one).  Drawn inside the SVG opened
+ * by report_curve_svg_open (close it with "</svg>"). */
+struct rp_curve {
+    const char *cls;       /* "tc" (run tasks) or "oc" (workload tasks) */
+    size_t k;
+    double w0, w1;         /* time window shown, ms */
+    double run0, run1;     /* shaded: the task's run */
+    double ymax;
+    enum rp_unit unit;
+    double limit;          /* a dashed line (e.g. the task's cpu_capacity); NAN: none */
+};
+void report_curve_svg_open(struct jbuf *b, int width);
+void report_curve_group(struct jbuf *b, int width, const struct rp_curve *c, const struct rp_step *s, size_t n);
+
+/* A binned series as a filled area over time, with an optional dashed
+ * limit (a capacity), in its own <svg class="CLS">. */
+struct rp_series {
+    const char *cls;
+    const char *title;     /* heading inside the chart (escaped here) */
+    double t0, t1;         /* ms: the time axis */
+    double bin_ms;         /* bin k covers [t0 + k bin_ms, t0 + (k+1) bin_ms) */
+    const double *v;
+    size_t nb;
+    enum rp_unit unit;
+    double limit;          /* NAN: none */
+    double ymax;           /* 0: from the values and the limit */
+};
+void report_series_svg(struct jbuf *b, int width, const struct rp_series *s);
 
 #endif

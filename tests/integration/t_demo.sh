@@ -16,3 +16,11 @@ grep -q "CPU in fragments / measured CPU: 1.0000" <<<"$out" || grep "CPU in frag
 check "8 tasks recorded" test "$(wc -l < "$T/demo/logs/demotest/events.ffmpeg.jsonl")" = 8
 check "it ends by writing the report and printing its path" grep -q "report          $T/demo/report-demotest.html" <<<"$out"
 check "the report exists" test -s "$T/demo/report-demotest.html"
+check "the report has the run's timeline and the exported workload's section (8 tasks)" python3 - "$T/demo/report-demotest.html" <<'PY'
+import re, sys
+h = open(sys.argv[1]).read()
+s = re.search(r'<section id="opendc">.*?</section>', h, re.S)
+assert s and '<svg class="gantt"' in h[:s.start()], "sections"
+g = re.search(r'<svg class="gantt".*?</svg>', s.group(0), re.S).group(0)
+assert len(re.findall(r'<rect class="r c\d+', g)) == 8, "bars"
+PY
