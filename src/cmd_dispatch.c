@@ -12,6 +12,7 @@
 #include "run.h"
 #include "task.h"
 #include "util.h"
+#include "wlopts.h"
 #include "workload.h"
 
 #include <dirent.h>
@@ -93,13 +94,7 @@ static void usage(FILE *out)
             "  -h, --help             this text\n");
 }
 
-enum {
-    OPT_INPUTS = 256, OPT_OUTPUTS, OPT_SCALE, OPT_PRESET, OPT_CRF, OPT_NODES, OPT_POLICY,
-    OPT_MIX, OPT_TOTAL, OPT_SEED, OPT_PENDING, OPT_PENDING_MODE, OPT_PULSE_SIZE,
-    OPT_PULSE_INTERVAL, OPT_PULSE_SPACING, OPT_PENDING_MAX, OPT_DRIP, OPT_BATCH_SIZE,
-    OPT_DRIBBLE, OPT_BACKLOG, OPT_COMMAND, OPT_TASKS, OPT_CPU_UNITS, OPT_MEM_MB, OPT_APP,
-    OPT_FFPROBE, OPT_WAIT, OPT_TIMEOUT, OPT_JSON, OPT_REDIS, OPT_PWFILE, OPT_RUN_ID, OPT_LOGS,
-};
+enum { OPT_WAIT = 256, OPT_TIMEOUT, OPT_JSON, OPT_REDIS, OPT_PWFILE, OPT_RUN_ID, OPT_LOGS };
 
 static volatile sig_atomic_t stop_sig;
 
@@ -615,143 +610,6 @@ static int wait_all(struct disp *d, int64_t timeout_ms, struct outcome *oc)
 
 /* ---- inputs ---- */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* *.mp4 regular files directly in dir, sorted by name (paths dir/NAME). */
-static char **list_inputs(const char *dir, size_t *n)
-{
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return NULL;
-    char **v = NULL;
-    size_t k = 0;
-    struct dirent *e;
-    while ((e = readdir(dp)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (e->d_name[0] == '.' || len < 5 || strcmp(e->d_name + len - 4, ".mp4"))
-            continue;
-        char *path = path_join(dir, e->d_name);
-        struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-            v = xrealloc(v, (k + 1) * sizeof *v);
-            v[k++] = path;
-        } else {
-            free(path);
-        }
-    }
-    closedir(dp);
-    if (k > 1)
-        qsort(v, k, sizeof *v, cmp_str);
-    if (!v)
-        v = xcalloc(1, sizeof *v);
-    *n = k;
-    return v;
-}
-
-/* Seconds, or 0 with a warning when ffprobe fails (as the original). */
-static double probe_duration(const char *ffprobe, const char *path)
-{
-    char *argv[] = {(char *)ffprobe, "-v", "error", "-show_entries", "format=duration",
-                    "-of", "default=noprint_wrappers=1:nokey=1", (char *)path, NULL};
-    char *out = NULL;
-    int st = run_command(argv, &out, 1);
-    double d;
-    bool ok = st == 0 && out && parse_double(str_trim(out), 0, 1e9, &d);
-    free(out);
-    if (!ok) {
-        log_warn("cannot read the duration of %s with %s (status %d): counting it as 0 s", path,
-                 ffprobe, st);
-        return 0;
-    }
-    return d;
-}
-
-/* ---- options ---- */
-
-static bool scale_ok(const char *s)
-{
-    const char *c = strchr(s, ':');
-    if (!c || c == s || !c[1])
-        return false;
-    for (const char *p = s; *p; p++)
-        if (p != c && (*p < '0' || *p > '9'))
-            return false;
-    return true;
-}
-
-static bool word_ok(const char *s)
-{
-    if (!*s || strlen(s) > 64)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '_' || *p == '-'))
-            return false;
-    return true;
-}
-
-/* "a,b,c" -> names (trimmed, empty items skipped). -1 with err. */
-static int parse_nodes(const char *s, char ***out, size_t *n, char *err, size_t errlen)
-{
-    char *copy = xstrdup(s), *save = NULL;
-    char **v = NULL;
-    size_t k = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        tok = str_trim(tok);
-        if (!*tok)
-            continue;
-        const char *bad = NULL;
-        if (!run_id_valid(tok))
-            bad = "expected node names of 1-128 letters, digits or ._-()+:";
-        for (size_t i = 0; i < k && !bad; i++)
-            if (!strcmp(v[i], tok))
-                bad = "a node is named twice";
-        if (bad) {
-            snprintf(err, errlen, "invalid --nodes '%s' at '%s': %s", s, tok, bad);
-            for (size_t i = 0; i < k; i++)
-                free(v[i]);
-            free(v);
-            free(copy);
-            return -1;
-        }
-        v = xrealloc(v, (k + 1) * sizeof *v);
-        v[k++] = xstrdup(tok);
-    }
-    free(copy);
-    if (k == 0) {
-        snprintf(err, errlen, "no nodes provided (--nodes '%s'): expected a comma list like "
-                              "cloud0,cloud1", s);
-        free(v);
-        return -1;
-    }
-    *out = v;
-    *n = k;
-    return 0;
-}
-
-static bool opt_int(const char *name, const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (parse_i64(s, min, max, out))
-        return true;
-    cli_error("invalid --%s '%s': expected an integer from %lld to %lld", name, s, (long long)min,
-              (long long)max);
-    return false;
-}
-
-static bool opt_secs(const char *name, const char *s, int64_t *ms)
-{
-    double d;
-    if (!parse_double(s, 0, 7 * 86400, &d)) {
-        cli_error("invalid --%s '%s': expected seconds from 0 to 604800", name, s);
-        return false;
-    }
-    *ms = (int64_t)llround(d * 1000);
-    return true;
-}
-
 static void summary_json(struct disp *d, const char *run_id, bool waited, const struct outcome *oc,
                          const char *ledger)
 {
@@ -784,35 +642,21 @@ static void summary_json(struct disp *d, const char *run_id, bool waited, const 
     jb_free(&b);
 }
 
+/* A seconds option, as wlopts reads them. */
+static bool opt_secs(const char *name, const char *s, int64_t *ms)
+{
+    double d;
+    if (!parse_double(s, 0, 7 * 86400, &d)) {
+        cli_error("invalid --%s '%s': expected seconds from 0 to 604800", name, s);
+        return false;
+    }
+    *ms = (int64_t)llround(d * 1000);
+    return true;
+}
+
 int cmd_dispatch(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"inputs", required_argument, NULL, OPT_INPUTS},
-        {"outputs", required_argument, NULL, OPT_OUTPUTS},
-        {"scale", required_argument, NULL, OPT_SCALE},
-        {"preset", required_argument, NULL, OPT_PRESET},
-        {"crf", required_argument, NULL, OPT_CRF},
-        {"nodes", required_argument, NULL, OPT_NODES},
-        {"policy", required_argument, NULL, OPT_POLICY},
-        {"mix", required_argument, NULL, OPT_MIX},
-        {"total", required_argument, NULL, OPT_TOTAL},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"pending", no_argument, NULL, OPT_PENDING},
-        {"pending-mode", required_argument, NULL, OPT_PENDING_MODE},
-        {"pulse-size", required_argument, NULL, OPT_PULSE_SIZE},
-        {"pulse-interval", required_argument, NULL, OPT_PULSE_INTERVAL},
-        {"pulse-spacing", required_argument, NULL, OPT_PULSE_SPACING},
-        {"pending-max", required_argument, NULL, OPT_PENDING_MAX},
-        {"drip", no_argument, NULL, OPT_DRIP},
-        {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
-        {"dribble-interval", required_argument, NULL, OPT_DRIBBLE},
-        {"backlog-limit", required_argument, NULL, OPT_BACKLOG},
-        {"command", required_argument, NULL, OPT_COMMAND},
-        {"tasks", required_argument, NULL, OPT_TASKS},
-        {"cpu-units", required_argument, NULL, OPT_CPU_UNITS},
-        {"mem-mb", required_argument, NULL, OPT_MEM_MB},
-        {"app", required_argument, NULL, OPT_APP},
-        {"ffprobe", required_argument, NULL, OPT_FFPROBE},
+    static const struct option own[] = {
         {"wait", no_argument, NULL, OPT_WAIT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"json", no_argument, NULL, OPT_JSON},
@@ -825,108 +669,25 @@ int cmd_dispatch(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *inputs = NULL, *outputs = NULL, *scale = "1280:720", *preset = "veryfast";
-    const char *nodes_s = "cloud0,cloud1,cloud2", *policy_s = NULL, *mix_s = NULL;
-    const char *mode_s = "pulse", *command = NULL, *tasks_file = NULL, *app = NULL;
-    const char *ffprobe = "ffprobe", *redis = NULL, *pw_file = NULL, *run_id = NULL;
-    const char *logs = NULL;
-    int64_t crf = 28, total = -1, seed = 0, pulse_size = 10, pending_max = 6, batch = 1;
-    int64_t backlog_limit = 1, cpu_units = 1, mem_mb = 0, timeout_ms = 0;
-    int64_t pulse_interval_ms = 300000, pulse_spacing_ms = 1000, dribble_ms = 1000;
-    bool pending = false, drip = false, wait = false, json = false, quiet = false;
+    struct option longopts[WLO_COUNT + sizeof own / sizeof own[0]];
+    memcpy(longopts, wlo_longopts, WLO_COUNT * sizeof *longopts);
+    memcpy(longopts + WLO_COUNT, own, sizeof own);
+    struct wl_opts o;
+    wlo_init(&o);
+    const char *redis = NULL, *pw_file = NULL, *run_id = NULL, *logs = NULL;
+    int64_t timeout_ms = 0;
+    bool wait = false, json = false, quiet = false;
 
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+        if (c >= WLO_FIRST && c < WLO_END) {
+            if (wlo_set(&o, c, optarg) < 0)
+                return TK_EXIT_USAGE;
+            continue;
+        }
         switch (c) {
-        case OPT_INPUTS: inputs = optarg; break;
-        case OPT_OUTPUTS: outputs = optarg; break;
-        case OPT_SCALE:
-            if (!scale_ok(optarg)) {
-                cli_error("invalid --scale '%s': expected WIDTH:HEIGHT like 1280:720", optarg);
-                return TK_EXIT_USAGE;
-            }
-            scale = optarg;
-            break;
-        case OPT_PRESET:
-            if (!word_ok(optarg)) {
-                cli_error("invalid --preset '%s': expected an x264 preset name like veryfast",
-                          optarg);
-                return TK_EXIT_USAGE;
-            }
-            preset = optarg;
-            break;
-        case OPT_CRF:
-            if (!opt_int("crf", optarg, 0, 63, &crf))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_NODES: nodes_s = optarg; break;
-        case OPT_POLICY: policy_s = optarg; break;
-        case OPT_MIX: mix_s = optarg; break;
-        case OPT_TOTAL:
-            if (!opt_int("total", optarg, 0, MIX_MAX_TOTAL, &total))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_SEED:
-            if (!opt_int("seed", optarg, INT64_MIN + 1, INT64_MAX, &seed))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_PENDING: pending = true; break;
-        case OPT_PENDING_MODE:
-            if (strcmp(optarg, "pulse") && strcmp(optarg, "fifo")) {
-                cli_error("invalid --pending-mode '%s': expected pulse or fifo", optarg);
-                return TK_EXIT_USAGE;
-            }
-            mode_s = optarg;
-            break;
-        case OPT_PULSE_SIZE:
-            if (!opt_int("pulse-size", optarg, 1, 1000000, &pulse_size))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_PULSE_INTERVAL:
-            if (!opt_secs("pulse-interval", optarg, &pulse_interval_ms))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_PULSE_SPACING:
-            if (!opt_secs("pulse-spacing", optarg, &pulse_spacing_ms))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_PENDING_MAX:
-            if (!opt_int("pending-max", optarg, 1, 100000000, &pending_max))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_DRIP: drip = true; break;
-        case OPT_BATCH_SIZE:
-            if (!opt_int("batch-size", optarg, 1, 1000000, &batch))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_DRIBBLE:
-            if (!opt_secs("dribble-interval", optarg, &dribble_ms))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_BACKLOG:
-            if (!opt_int("backlog-limit", optarg, 1, 1000000, &backlog_limit))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_COMMAND: command = optarg; break;
-        case OPT_TASKS: tasks_file = optarg; break;
-        case OPT_CPU_UNITS:
-            if (!opt_int("cpu-units", optarg, 0, 1000000, &cpu_units))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_MEM_MB:
-            if (!opt_int("mem-mb", optarg, 0, INT32_MAX, &mem_mb))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_APP:
-            if (!run_id_valid(optarg)) {
-                cli_error("invalid --app '%s': expected 1-128 letters, digits or ._-()+:", optarg);
-                return TK_EXIT_USAGE;
-            }
-            app = optarg;
-            break;
-        case OPT_FFPROBE: ffprobe = optarg; break;
         case OPT_WAIT: wait = true; break;
         case OPT_TIMEOUT:
             if (!opt_secs("timeout", optarg, &timeout_ms))
@@ -955,75 +716,22 @@ int cmd_dispatch(int argc, char **argv)
                   argv[optind]);
         return TK_EXIT_USAGE;
     }
-
-    /* what to dispatch */
-    int sources = !!inputs + !!command + !!tasks_file;
-    if (sources == 0) {
-        cli_error("nothing to dispatch: give --inputs DIR --outputs DIR (ffmpeg tasks), "
-                  "--command 'PROGRAM ARGS...' or --tasks FILE");
-        return TK_EXIT_USAGE;
-    }
-    if (sources > 1) {
-        cli_error("give only one of --inputs, --command and --tasks");
-        return TK_EXIT_USAGE;
-    }
-    if (inputs && !outputs) {
-        cli_error("--inputs needs --outputs DIR (where the workers write the results)");
-        return TK_EXIT_USAGE;
-    }
-    if (!inputs && (mix_s || outputs)) {
-        cli_error("--%s goes with --inputs (ffmpeg tasks)", mix_s ? "mix" : "outputs");
-        return TK_EXIT_USAGE;
-    }
-    if (tasks_file && total >= 0) {
-        cli_error("--total goes with --mix or --command; a --tasks file gives its own tasks");
-        return TK_EXIT_USAGE;
-    }
-    enum wl_policy policy = WL_RR3;
-    if (policy_s && !wl_policy_parse(policy_s, &policy)) {
-        cli_error("unknown --policy '%s': expected %s", policy_s, WL_POLICY_NAMES);
-        return TK_EXIT_USAGE;
-    }
-    if (policy_s && (mix_s || !inputs)) {
-        if (!inputs) {
-            cli_error("--policy assigns input files to nodes; it goes with --inputs");
-            return TK_EXIT_USAGE;
-        }
-        log_warn("--policy %s is ignored with --mix (as in the original): mix tasks go to "
-                 "node idx mod n, or to the scheduler with --pending", policy_s);
-        policy = WL_RR3;
-    }
-    if (pending && drip) {
-        cli_error("--drip paces tasks pinned to nodes; with --pending the scheduler chooses "
-                  "nodes: give one of them");
-        return TK_EXIT_USAGE;
-    }
-    if (policy == WL_ONLINE && (pending || drip)) {
-        cli_error("--policy duration-online chooses nodes as tasks go out, in batches of "
-                  "--batch-size; it does not combine with --%s",
-                  pending ? "pending" : "drip");
+    if (wlo_check(&o) < 0) {
+        wlo_free(&o);
         return TK_EXIT_USAGE;
     }
     if (timeout_ms > 0 && !wait) {
         cli_error("--timeout goes with --wait");
+        wlo_free(&o);
         return TK_EXIT_USAGE;
     }
-    char **nodes = NULL;
-    size_t nnodes = 0;
     char err[1024];
-    if (parse_nodes(nodes_s, &nodes, &nnodes, err, sizeof err) < 0) {
-        cli_error("%s", err);
-        return TK_EXIT_USAGE;
-    }
 
     struct run_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     struct disp d;
     memset(&d, 0, sizeof d);
     int rc = TK_EXIT_FAIL;
-    char **files = NULL;
-    size_t nfiles = 0;
-    double *durs = NULL;
     char *ledger = NULL;
     if (run_ctx_resolve(&ctx, run_id, NULL, NULL, logs, RUNID_REQUIRED, err, sizeof err) < 0) {
         cli_error("%s", err);
@@ -1032,76 +740,13 @@ int cmd_dispatch(int argc, char **argv)
     }
 
     /* the task list, before touching Redis */
-    if (inputs) {
-        files = list_inputs(inputs, &nfiles);
-        if (!files) {
-            log_error("cannot read --inputs %s: %s", inputs, strerror(errno));
-            goto out;
-        }
-        if (nfiles == 0) {
-            log_error("no mp4 files under %s (expected *.mp4 files directly in that folder; "
-                      "'tracekit gen-inputs --output %s' makes some)", inputs, inputs);
-            goto out;
-        }
-        if (!mix_s && policy != WL_RR3) {
-            durs = xcalloc(nfiles, sizeof *durs);
-            for (size_t i = 0; i < nfiles; i++)
-                durs[i] = probe_duration(ffprobe, files[i]);
-        }
-        struct wl_files o = {
-            .outputs = outputs, .files = files, .nfiles = nfiles, .durations = durs,
-            .nodes = nodes, .nnodes = nnodes, .scale = scale, .preset = preset,
-            .crf = (int)crf, .policy = policy, .mix = mix_s, .total = total < 0 ? 0 : total,
-            .seed = seed, .pin = !pending && policy != WL_ONLINE,
-        };
-        if (wl_from_files(&d.w, &o, err, sizeof err) < 0) {
-            if (mix_s)
-                cli_error("invalid --mix '%s': %s", mix_s, err);
-            else
-                cli_error("%s", err);
-            rc = TK_EXIT_USAGE;
-            goto out;
-        }
-        if (d.w.mix_skipped)
-            log_warn("--mix: %zu item(s) ignored (not NAME=INTEGER)", d.w.mix_skipped);
-        if (d.w.mix_duplicates)
-            log_warn("--mix: %zu name(s) given twice; the last weight counts", d.w.mix_duplicates);
-        if (d.w.mix_counts)
-            log_info("mix: %s (seed %lld)", d.w.mix_counts, (long long)seed);
-        if (mkdir_p(outputs, 0755) < 0)
-            log_warn("cannot create --outputs %s here: %s (the workers create it too)", outputs,
-                     strerror(errno));
-    } else if (command) {
-        if (wl_from_command(&d.w, command, total < 0 ? 1 : total, cpu_units, mem_mb, app, err,
-                            sizeof err) < 0) {
-            cli_error("invalid --command: %s", err);
-            rc = TK_EXIT_USAGE;
-            goto out;
-        }
-    } else {
-        size_t len;
-        char *buf = read_file(tasks_file, &len);
-        if (!buf) {
-            log_error("cannot read --tasks %s: %s", tasks_file, strerror(errno));
-            goto out;
-        }
-        int r = wl_from_jsonl(&d.w, buf, len, cpu_units, mem_mb, app, err, sizeof err);
-        free(buf);
-        if (r < 0) {
-            log_error("%s: %s; no task was enqueued", tasks_file, err);
-            goto out;
-        }
+    int br = wlo_build(&o, &d.w);
+    if (br < 0) {
+        rc = br == -2 ? TK_EXIT_USAGE : TK_EXIT_FAIL;
+        goto out;
     }
-
-    struct pace_cfg pc = {
-        .mode = policy == WL_ONLINE ? PACE_ONLINE
-                : pending           ? (!strcmp(mode_s, "fifo") ? PACE_FIFO : PACE_PULSE)
-                : drip              ? PACE_DRIP
-                                    : PACE_ALL,
-        .pulse_size = pulse_size, .pulse_spacing_ms = pulse_spacing_ms,
-        .pulse_interval_ms = pulse_interval_ms, .batch_size = batch, .pending_max = pending_max,
-        .dribble_ms = dribble_ms, .backlog_limit = backlog_limit,
-    };
+    struct pace_cfg pc;
+    wlo_pace(&o, &pc);
     pacer_init(&d.p, &pc, &d.w);
     d.ids = xmalloc(d.w.n * sizeof *d.ids);
     d.out_id = xmalloc(d.w.n * sizeof *d.out_id);
@@ -1122,7 +767,7 @@ int cmd_dispatch(int argc, char **argv)
         goto out;
     }
     d.prefix = rq_prefix(d.q);
-    warn_unregistered(&d, ctx.run_id, policy == WL_ONLINE);
+    warn_unregistered(&d, ctx.run_id, o.policy == WL_ONLINE);
 
     if (mkdir_p(ctx.run_dir, 0755) < 0) {
         log_error("cannot create %s: %s", ctx.run_dir, strerror(errno));
@@ -1216,13 +861,7 @@ out:
     free(d.out_node);
     free(d.backlog);
     free(ledger);
-    free(durs);
-    for (size_t i = 0; i < nfiles; i++)
-        free(files[i]);
-    free(files);
-    for (size_t i = 0; i < nnodes; i++)
-        free(nodes[i]);
-    free(nodes);
+    wlo_free(&o);
     run_ctx_free(&ctx);
     return rc;
 }

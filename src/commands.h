@@ -15,6 +15,7 @@ int cmd_scheduler(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_links(int argc, char **argv);
+int cmd_local(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_dispatch(int argc, char **argv);
 

@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"collect", cmd_collect, "sample processes and the host into logs/RUN_ID/"},
     {"exec", cmd_exec, "run a command as a traced task and record it"},
     {"gen-inputs", cmd_gen_inputs, "generate test videos with ffmpeg's built-in sources"},
+    {"local", cmd_local, "a whole experiment on this machine, no Redis: dispatch, schedule, run, collect"},
     {"dispatch", cmd_dispatch, "enqueue a run's tasks in Redis (ffmpeg mix, a command, a JSONL file)"},
     {"scheduler", cmd_scheduler, "place queued tasks on nodes through Redis (the central scheduler)"},
     {"worker", cmd_worker, "run the tasks placed on this node by the Redis scheduler"},
