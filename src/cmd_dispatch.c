@@ -45,7 +45,8 @@ static void usage(FILE *out)
             "ffmpeg tasks (the original's dispatcher), one per *.mp4 file in --inputs:\n"
             "  --inputs DIR           input videos (*.mp4 directly in DIR, in name order)\n"
             "  --outputs DIR          output folder prefix (paths as the workers see them)\n"
-            "  --scale W:H            (default 1280:720)  --preset NAME (default veryfast)\n"
+            "  --scale W:H            (default 1280:720)\n"
+            "  --preset NAME          (default veryfast)\n"
             "  --crf N                (default 28); these three are used without --mix\n"
             "  --nodes A,B,C          nodes for direct assignment (default cloud0,cloud1,cloud2)\n"
             "  --policy NAME          rr3 (file i -> node i mod n), duration-greedy (lpt-duration:\n"
@@ -72,9 +73,11 @@ static void usage(FILE *out)
             "  --pending-mode MODE    pulse (default): --pulse-size tasks, --pulse-spacing apart,\n"
             "                         then --pulse-interval; fifo: keep q:pending below\n"
             "                         --pending-max, --batch-size per --dribble-interval\n"
-            "  --pulse-size N         (default 10)   --pulse-interval SEC (default 300)\n"
+            "  --pulse-size N         (default 10)\n"
+            "  --pulse-interval SEC   (default 300)\n"
             "  --pulse-spacing SEC    between the tasks of a pulse (default 1, the original's)\n"
-            "  --pending-max N        (default 6)    --batch-size N (default 1)\n"
+            "  --pending-max N        (default 6)\n"
+            "  --batch-size N         (default 1)\n"
             "  --dribble-interval SEC (default 1)\n"
             "  --drip                 --batch-size pinned tasks per --dribble-interval, a node's\n"
             "                         only while its backlog (pinned, not started) is below\n"
@@ -90,7 +93,8 @@ static void usage(FILE *out)
             "  --redis URL            default $TRACEKIT_REDIS_URL, else redis://127.0.0.1:6379/0\n"
             "  --redis-password-file F  the password, first line of F (keeps it out of ps)\n"
             "\n"
-            "  -q, --quiet            only warnings and errors   -v, --verbose  debug messages\n"
+            "  -q, --quiet            only warnings and errors\n"
+            "  -v, --verbose          debug messages\n"
             "  -h, --help             this text\n");
 }
 

@@ -25,7 +25,9 @@ for c in $commands; do
   src=$ROOT/src/cmd_${c//-/_}.c
   if [ ! -f "$src" ]; then not_ok "$c: no source file $src"; continue; fi
   help=$("$TK" "$c" --help) || { not_ok "$c --help fails"; continue; }
-  s=$(src_opts "$src"); h=$(printf '%s\n' "$help" | help_opts)
+  srcs=("$src")   # a command that takes the dispatcher's options shares wlopts.c's table
+  grep -q wlo_longopts "$src" && srcs+=("$ROOT/src/wlopts.c")
+  s=$(src_opts "${srcs[@]}"); h=$(printf '%s\n' "$help" | help_opts)
   missing=$(comm -23 <(echo "$s") <(echo "$h") | tr '\n' ' ')
   extra=$(comm -13 <(echo "$s") <(echo "$h") | tr '\n' ' ')
   if [ -z "$missing" ] && [ -z "$extra" ]; then
@@ -47,7 +49,7 @@ for c in $commands; do
   # after it makes the command stop there instead of doing its work
   unknown=
   for o in $h; do
-    if grep -qE "\{\"${o#--}\", *no_argument" "$src"; then a=$o; else a=$o=1; fi
+    if grep -qE "\{\"${o#--}\", *no_argument" "${srcs[@]}"; then a=$o; else a=$o=1; fi
     out=$(timeout -s KILL 10 "$TK" "$c" "$a" --help 2>&1 </dev/null | head -3)
     grep -qi "unknown option\|unrecognized option" <<<"$out" && unknown="$unknown $o"
   done
