@@ -116,6 +116,19 @@ static bool opt_str(const json_t *o, const char *key, const char *def, const cha
         goto fail;                                                                             \
     } while (0)
 
+/* This binary's path.  readlink rather than exec'ing "/proc/self/exe"
+ * itself: under valgrind (and similar launchers) that link names the
+ * launcher, while readlink is answered with the program's own path. */
+static char *self_path(void)
+{
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0)
+        return xstrdup("/proc/self/exe");
+    buf[n] = '\0';
+    return xstrdup(buf);
+}
+
 int runner_build(const struct runner_conf *c, const char *body, struct runner_task *t,
                  char *err, size_t errlen)
 {
@@ -241,7 +254,7 @@ int runner_build(const struct runner_conf *c, const char *body, struct runner_ta
             app = "ffmpeg";
     }
 
-    t->path = xstrdup(c->self_exe ? c->self_exe : "/proc/self/exe");
+    t->path = c->self_exe ? xstrdup(c->self_exe) : self_path();
     push(&a, "tracekit");
     push(&a, "exec");
     push2(&a, "--run-id", c->run_id);
