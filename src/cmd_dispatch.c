@@ -7,6 +7,7 @@
 #include "launch.h"
 #include "log.h"
 #include "mix.h"
+#include "progress.h"
 #include "redisurl.h"
 #include "rq.h"
 #include "run.h"
@@ -126,6 +127,7 @@ struct disp {
     int64_t *backlog;        /* per node */
     int64_t qlen;
     bool tty, quiet;
+    struct progress *prog;   /* the status line on a terminal, or NULL */
     int64_t t0_ms, last_progress_ms;
 };
 
@@ -300,30 +302,30 @@ static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
 
 /* ---- progress ---- */
 
+/* The counts come from Redis, so they are read at most 4 times a second,
+ * the rate progress.h draws at. */
 static void progress(struct disp *d, bool force)
 {
     int64_t now = now_wall_ms();
-    if (!d->tty || (!force && now - d->last_progress_ms < 250))
+    if (!d->prog || (!force && now - d->last_progress_ms < 250))
         return;
     d->last_progress_ms = now;
     struct rq_counts c;
     if (rq_counts(d->q, &c) != 0)
         return;
-    fprintf(stderr,
-            "\r\033[Kenqueued %zu/%zu  pending %lld  queued %lld  running %lld  done %lld  "
-            "failed %lld  %llds",
-            d->nids, d->w.n, (long long)c.pending, (long long)c.queued, (long long)c.running,
-            (long long)c.done, (long long)(c.failed + c.dead + c.rejected),
-            (long long)((now - d->t0_ms) / 1000));
-    fflush(stderr);
+    progress_update(d->prog,
+                    "enqueued %zu/%zu  pending %lld  queued %lld  running %lld  done %lld  "
+                    "failed %lld  %llds",
+                    d->nids, d->w.n, (long long)c.pending, (long long)c.queued,
+                    (long long)c.running, (long long)c.done,
+                    (long long)(c.failed + c.dead + c.rejected),
+                    (long long)((now - d->t0_ms) / 1000));
 }
 
-static void progress_end(struct disp *d)
+static void progress_stop(struct disp *d)
 {
-    if (d->tty) {
-        progress(d, true);
-        fputc('\n', stderr);
-    }
+    progress_end(d->prog);
+    d->prog = NULL;
 }
 
 static void backlog_text(struct disp *d, char *buf, size_t len)
@@ -758,6 +760,7 @@ int cmd_dispatch(int argc, char **argv)
     d.backlog = xcalloc(d.w.nnodes ? d.w.nnodes : 1, sizeof *d.backlog);
     d.quiet = quiet;
     d.tty = !quiet && isatty(STDERR_FILENO);
+    d.prog = progress_begin("dispatch", quiet);
 
     bool usage_err;
     d.q = connect_redis(redis, pw_file, ctx.run_id, &usage_err, err, sizeof err);
@@ -812,7 +815,7 @@ int cmd_dispatch(int argc, char **argv)
                 wr = -1;
         }
     }
-    progress_end(&d);
+    progress_stop(&d);
     interrupted = stop_sig != 0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -186,7 +186,7 @@ check "--timeout: the ledger is written anyway" test -f logs/idle/ledger.jsonl
 if command -v script >/dev/null; then
   TRACEKIT=$TRACEKIT script -qfec "\"\$TRACEKIT\" dispatch --run-id tty --command true --total 3 --wait --timeout 1" \
     "$T/typescript" >/dev/null 2>&1
-  check "tty: progress line with the counts" grep -qa $'\r\033\\[Kenqueued 3/3  pending 3  queued 0  running 0  done 0  failed 0' "$T/typescript"
+  check "tty: progress line with the counts" grep -qa $'\rdispatch: enqueued 3/3  pending 3  queued 0  running 0  done 0  failed 0' "$T/typescript"
 else
   skip "script(1) not installed: no terminal test"
 fi
