@@ -197,6 +197,31 @@ assert e['rtt_ms_p99'] >= e['rtt_ms_p50'] and e['bandwidth_mbps'] > 0, e
 "
 else
   skip "netem delay test: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM): $(head -1 "$T/tc.err")"
+  # The same check with the delay made in user space: a relay in B holding
+  # every chunk 10 ms each way, so a small echo's round trip gains 20 ms.
+  # The relay's own cost is measured with a second relay holding nothing,
+  # and the check is on the difference.  (Connect time is not delayed this
+  # way: the relay accepts at once.)
+  for d in 0 10; do
+    ip netns exec "$NB" python3 "$ROOT/tests/integration/helpers/delay_relay.py" \
+      10.213.7.2 $((7430 + d)) 10.213.7.2 7420 $d >"$T/relay$d.out" 2>"$T/relay$d.err" &
+    track_pid $!
+  done
+  for i in $(seq 1 50); do grep -q listening "$T/relay0.out" && grep -q listening "$T/relay10.out" && break; sleep 0.1; done
+  for d in 0 10; do
+    ip netns exec "$NA" $TRACEKIT links --peers 10.213.7.2:$((7430 + d)) --run-id relay$d --node-id nodea \
+      --samples 30 --bytes 1M >/dev/null 2>"$T/nerr.relay$d"
+    check "relay holding $d ms each way: exit 0" test $? -eq 0
+  done
+  check "relay 2 x 10 ms: added RTT p50 within 10% of 20 ms" py "
+import json
+base, = json.load(open('$T/logs/relay0/links.json'))
+e, = json.load(open('$T/logs/relay10/links.json'))
+added = e['rtt_ms_p50'] - base['rtt_ms_p50']
+print('relay overhead p50 %.3f ms, with 2 x 10 ms %.3f ms, added %.3f ms' % (base['rtt_ms_p50'], e['rtt_ms_p50'], added))
+assert 18.0 <= added <= 22.0, (added, base, e)
+assert e['rtt_ms_p99'] >= e['rtt_ms_p50'] and e['bandwidth_mbps'] > 0, e
+"
 fi
 kill $NSRV; wait $NSRV
 check "namespace server stops on SIGTERM" test $? -eq 0
