@@ -648,18 +648,6 @@ static void summary_json(struct disp *d, const char *run_id, bool waited, const 
     jb_free(&b);
 }
 
-/* A seconds option, as wlopts reads them. */
-static bool opt_secs(const char *name, const char *s, int64_t *ms)
-{
-    double d;
-    if (!parse_double(s, 0, 7 * 86400, &d)) {
-        cli_error("invalid --%s '%s': expected seconds from 0 to 604800", name, s);
-        return false;
-    }
-    *ms = (int64_t)llround(d * 1000);
-    return true;
-}
-
 int cmd_dispatch(int argc, char **argv)
 {
     static const struct option own[] = {
@@ -696,7 +684,7 @@ int cmd_dispatch(int argc, char **argv)
         switch (c) {
         case OPT_WAIT: wait = true; break;
         case OPT_TIMEOUT:
-            if (!opt_secs("timeout", optarg, &timeout_ms))
+            if (!cli_seconds("--timeout", optarg, &timeout_ms))
                 return TK_EXIT_USAGE;
             break;
         case OPT_JSON: json = true; break;

@@ -418,7 +418,6 @@ int cmd_local(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    double d;
     while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
         if (c == WLO_POLICY) {
             enum wl_policy wp;
@@ -442,78 +441,53 @@ int cmd_local(int argc, char **argv)
         case OPT_FILTERS: po.filters = optarg; break;
         case OPT_WEIGHERS: po.weighers = optarg; break;
         case OPT_SUBSET:
-            if (!parse_i64(optarg, 1, 1000000, &po.subset)) {
-                cli_error("invalid --subset-size '%s': expected an integer from 1 to 1000000",
-                          optarg);
+            if (!cli_int("--subset-size", optarg, 1, 1000000, &po.subset))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_CPU_RATIO:
-        case OPT_RAM_RATIO:
-            if (!parse_double(optarg, 0.01, 1000, c == OPT_CPU_RATIO ? &po.cpu_ratio : &po.ram_ratio)) {
-                cli_error("invalid --%s-allocation-ratio '%s': expected a number from 0.01 to 1000",
-                          c == OPT_CPU_RATIO ? "cpu" : "ram", optarg);
+            if (!cli_double("--cpu-allocation-ratio", optarg, 0.01, 1000, &po.cpu_ratio))
                 return TK_EXIT_USAGE;
-            }
+            break;
+        case OPT_RAM_RATIO:
+            if (!cli_double("--ram-allocation-ratio", optarg, 0.01, 1000, &po.ram_ratio))
+                return TK_EXIT_USAGE;
             break;
         case OPT_REJECT: reject = true; break;
         case OPT_CAPACITY:
-            if (!parse_i64(optarg, 1, 1000000, &capacity)) {
-                cli_error("invalid --capacity-units '%s': expected an integer from 1 to 1000000",
-                          optarg);
+            if (!cli_int("--capacity-units", optarg, 1, 1000000, &capacity))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_NODE_MEM:
-            if (!parse_i64(optarg, 0, INT32_MAX, &node_mem)) {
-                cli_error("invalid --node-mem-mb '%s': expected MiB from 0 to %d", optarg,
-                          INT32_MAX);
+            if (!cli_int("--node-mem-mb", optarg, 0, INT32_MAX, &node_mem))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_RATIO:
-            if (!parse_double(optarg, 0.01, 1000, &ratio)) {
-                cli_error("invalid --allocation-ratio '%s': expected a number from 0.01 to 1000",
-                          optarg);
+            if (!cli_double("--allocation-ratio", optarg, 0.01, 1000, &ratio))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_PARALLEL:
-            if (!parse_i64(optarg, 0, 100000, &parallel)) {
-                cli_error("invalid --parallel '%s': expected an integer from 0 to 100000", optarg);
+            if (!cli_int("--parallel", optarg, 0, 100000, &parallel))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_BINDING: binding_s = optarg; break;
         case OPT_CPUWEIGHT:
-            if (!parse_i64(optarg, 1, 10000, &cpuweight)) {
-                cli_error("invalid --cpuweight-per-vcpu '%s': expected an integer from 1 to 10000",
-                          optarg);
+            if (!cli_int("--cpuweight-per-vcpu", optarg, 1, 10000, &cpuweight))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_FFMPEG: l.rc.ffmpeg = optarg; break;
         case OPT_TASK_OUTPUT: task_output = optarg; break;
         case OPT_ORPHAN_WAIT:
-            if (!parse_double(optarg, 0, 86400, &orphan_wait)) {
-                cli_error("invalid --orphan-wait '%s': expected seconds from 0 to 86400", optarg);
+            if (!cli_double("--orphan-wait", optarg, 0, 86400, &orphan_wait))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_NO_COLLECT: collect = false; break;
         case OPT_INTERVAL:
-            if (!parse_i64(optarg, 10, 3600000, &interval)) {
-                cli_error("invalid --interval-ms '%s': expected milliseconds from 10 to 3600000",
-                          optarg);
+            if (!cli_int("--interval-ms", optarg, 10, 3600000, &interval))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_HOST_INTERVAL:
-            if (!parse_i64(optarg, 0, 3600000, &host_interval)) {
-                cli_error("invalid --host-interval-ms '%s': expected milliseconds from 0 to "
-                          "3600000", optarg);
+            if (!cli_int("--host-interval-ms", optarg, 0, 3600000, &host_interval))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_REALTIME: realtime = true; break;
         case OPT_JSON: json = true; break;
@@ -529,7 +503,6 @@ int cmd_local(int argc, char **argv)
             return TK_EXIT_USAGE;
         }
     }
-    (void)d;
     if (optind < argc) {
         cli_error("unexpected argument '%s' (a command goes in --command 'ARGV...')",
                   argv[optind]);
@@ -565,12 +538,7 @@ int cmd_local(int argc, char **argv)
     rc = TK_EXIT_FAIL;
 
     /* the nodes: this machine's CPUs shared among them */
-    cpu_set_t mine;
-    int ncpu = sched_getaffinity(0, sizeof mine, &mine) == 0 ? CPU_COUNT(&mine) : 0;
-    if (ncpu < 1)
-        ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (ncpu < 1)
-        ncpu = 1;
+    int ncpu = runner_cpus();
     int64_t units = capacity > 0 ? capacity : (int64_t)floor(ratio * ncpu / (double)o.nnodes);
     if (units < 1)
         units = 1;

@@ -358,31 +358,24 @@ int cmd_scheduler(int argc, char **argv)
         case OPT_FILTERS: filters = optarg; break;
         case OPT_WEIGHERS: weighers = optarg; break;
         case OPT_SUBSET:
-            if (!parse_i64(optarg, 1, 1000000, &subset)) {
-                cli_error("invalid --subset-size '%s': expected an integer from 1 to 1000000",
-                          optarg);
+            if (!cli_int("--subset-size", optarg, 1, 1000000, &subset))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_CPU_RATIO:
-        case OPT_RAM_RATIO:
-            if (!parse_double(optarg, 0.01, 1000, c == OPT_CPU_RATIO ? &cpu_ratio : &ram_ratio)) {
-                cli_error("invalid --%s-allocation-ratio '%s': expected a number from 0.01 to 1000",
-                          c == OPT_CPU_RATIO ? "cpu" : "ram", optarg);
+            if (!cli_double("--cpu-allocation-ratio", optarg, 0.01, 1000, &cpu_ratio))
                 return TK_EXIT_USAGE;
-            }
+            break;
+        case OPT_RAM_RATIO:
+            if (!cli_double("--ram-allocation-ratio", optarg, 0.01, 1000, &ram_ratio))
+                return TK_EXIT_USAGE;
             break;
         case OPT_SEED:
-            if (!parse_i64(optarg, INT64_MIN, INT64_MAX, &seed)) {
-                cli_error("invalid --seed '%s': expected an integer", optarg);
+            if (!cli_int("--seed", optarg, INT64_MIN, INT64_MAX, &seed))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_BATCH:
-            if (!parse_i64(optarg, 1, 1024, &batch)) {
-                cli_error("invalid --batch '%s': expected an integer from 1 to 1024", optarg);
+            if (!cli_int("--batch", optarg, 1, 1024, &batch))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_REAP:
             if (!parse_i64(optarg, 10, 600000, &reap_ms)) {
@@ -392,11 +385,8 @@ int cmd_scheduler(int argc, char **argv)
             }
             break;
         case OPT_MAXDEL:
-            if (!parse_i64(optarg, 1, 1000, &maxdel)) {
-                cli_error("invalid --max-deliveries '%s': expected an integer from 1 to 1000",
-                          optarg);
+            if (!cli_int("--max-deliveries", optarg, 1, 1000, &maxdel))
                 return TK_EXIT_USAGE;
-            }
             break;
         case OPT_REJECT: lo.reject_unplaceable = true; break;
         case OPT_PENDING:

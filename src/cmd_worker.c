@@ -695,16 +695,6 @@ static bool opt_seconds(const char *name, const char *s, double min, double *out
     return true;
 }
 
-static bool opt_int(const char *name, const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (!parse_i64(s, min, max, out)) {
-        cli_error("invalid %s '%s': expected an integer from %lld to %lld", name, s,
-                  (long long)min, (long long)max);
-        return false;
-    }
-    return true;
-}
-
 int cmd_worker(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -758,7 +748,7 @@ int cmd_worker(int argc, char **argv)
         case OPT_PID_DIR: rc.pid_dir = optarg; break;
         case OPT_OUTPUTS: rc.outputs = optarg; break;
         case OPT_PARALLEL:
-            if (!opt_int("--parallel", optarg, 0, 100000, &parallel))
+            if (!cli_int("--parallel", optarg, 0, 100000, &parallel))
                 return TK_EXIT_USAGE;
             break;
         case OPT_RATIO:
@@ -776,18 +766,18 @@ int cmd_worker(int argc, char **argv)
             }
             break;
         case OPT_WEIGHT:
-            if (!opt_int("--cpuweight-per-vcpu", optarg, 1, 10000, &v))
+            if (!cli_int("--cpuweight-per-vcpu", optarg, 1, 10000, &v))
                 return TK_EXIT_USAGE;
             rc.cpuweight_per_vcpu = (int)v;
             break;
         case OPT_CAPACITY:
-            if (!opt_int("--capacity-units", optarg, 0, 1000000, &capacity))
+            if (!cli_int("--capacity-units", optarg, 0, 1000000, &capacity))
                 return TK_EXIT_USAGE;
             break;
         case OPT_RESET: break; /* always: see --help */
         case OPT_CLEAR: clear_queue = true; break;
         case OPT_MEM:
-            if (!opt_int("--mem-mb", optarg, 0, INT64_C(1) << 40, &mem_mb))
+            if (!cli_int("--mem-mb", optarg, 0, INT64_C(1) << 40, &mem_mb))
                 return TK_EXIT_USAGE;
             break;
         case OPT_TTL:
@@ -799,7 +789,7 @@ int cmd_worker(int argc, char **argv)
                 return TK_EXIT_USAGE;
             break;
         case OPT_MAXDEL:
-            if (!opt_int("--max-deliveries", optarg, 1, 1000, &maxdel))
+            if (!cli_int("--max-deliveries", optarg, 1, 1000, &maxdel))
                 return TK_EXIT_USAGE;
             break;
         case OPT_FFMPEG: rc.ffmpeg = optarg; break;
@@ -886,12 +876,7 @@ int cmd_worker(int argc, char **argv)
     clock_path = path_join(ctx.run_dir, "clock.jsonl");
     /* from here on tq belongs to the worker state (freed at out_w) */
 
-    cpu_set_t mine;
-    int ncpu = sched_getaffinity(0, sizeof mine, &mine) == 0 ? CPU_COUNT(&mine) : 0;
-    if (ncpu < 1)
-        ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (ncpu < 1)
-        ncpu = 1;
+    int ncpu = runner_cpus();
     int64_t units = capacity > 0 ? capacity : (int64_t)floor(ratio * ncpu);
     if (units < 1)
         units = 1;

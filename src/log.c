@@ -1,5 +1,9 @@
 #include "log.h"
 
+#include "util.h"
+
+#include <math.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,4 +80,32 @@ void cli_error(const char *fmt, ...)
     if (before_write)
         before_write();
     fprintf(stderr, "tracekit %s: error: %s\n", command, msg);
+}
+
+bool cli_int(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (parse_i64(s, min, max, out))
+        return true;
+    cli_error("invalid %s '%s': expected an integer from %lld to %lld", opt, s, (long long)min,
+              (long long)max);
+    return false;
+}
+
+bool cli_double(const char *opt, const char *s, double min, double max, double *out)
+{
+    if (parse_double(s, min, max, out))
+        return true;
+    cli_error("invalid %s '%s': expected a number from %g to %g", opt, s, min, max);
+    return false;
+}
+
+bool cli_seconds(const char *opt, const char *s, int64_t *ms)
+{
+    double d;
+    if (!parse_double(s, 0, 7 * 86400, &d)) {
+        cli_error("invalid %s '%s': expected seconds from 0 to 604800", opt, s);
+        return false;
+    }
+    *ms = (int64_t)llround(d * 1000);
+    return true;
 }

@@ -26,4 +26,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /* A plain, untimed "tracekit COMMAND: error: ..." line for command-line
  * mistakes, where a timestamp would only be noise. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Option values: true, or false after a cli_error naming the option (as
+ * given, e.g. "--parallel"), the value and the range expected. */
+#include <stdbool.h>
+#include <stdint.h>
+bool cli_int(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out);
+bool cli_double(const char *opt, const char *s, double min, double max, double *out);
+/* Seconds (fractions allowed, 0 to 7 days) into milliseconds. */
+bool cli_seconds(const char *opt, const char *s, int64_t *ms);
 #endif

@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -409,4 +410,13 @@ int runner_reap(bool block, pid_t *pid, int *rc)
     *pid = p;
     *rc = runner_rc(st);
     return 1;
+}
+
+int runner_cpus(void)
+{
+    cpu_set_t mine;
+    int n = sched_getaffinity(0, sizeof mine, &mine) == 0 ? CPU_COUNT(&mine) : 0;
+    if (n < 1)
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n;
 }

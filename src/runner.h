@@ -55,6 +55,10 @@ void runner_task_free(struct runner_task *t);
  * shared with env; free only the array. */
 char **runner_env(char *const *env);
 
+/* Logical CPUs this process may run on (its affinity; else the online
+ * count; at least 1): what a worker's capacity is computed from. */
+int runner_cpus(void);
+
 /* Exit status of a child as a task rc: its code, 128+N if signal N. */
 int runner_rc(int wstatus);
 

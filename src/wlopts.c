@@ -162,27 +162,6 @@ int wlo_parse_nodes(const char *s, char ***out, size_t *n, char *err, size_t err
     return 0;
 }
 
-static bool opt_int(const char *name, const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (parse_i64(s, min, max, out))
-        return true;
-    cli_error("invalid --%s '%s': expected an integer from %lld to %lld", name, s, (long long)min,
-              (long long)max);
-    return false;
-}
-
-static bool opt_secs(const char *name, const char *s, int64_t *ms)
-{
-    double d;
-    if (!parse_double(s, 0, 7 * 86400, &d)) {
-        cli_error("invalid --%s '%s': expected seconds from 0 to 604800", name, s);
-        return false;
-    }
-    *ms = (int64_t)llround(d * 1000);
-    return true;
-}
-
-
 void wlo_init(struct wl_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -232,12 +211,12 @@ int wlo_set(struct wl_opts *o, int c, const char *arg)
         }
         o->preset = arg;
         break;
-    case WLO_CRF: return opt_int("crf", arg, 0, 63, &o->crf) ? 0 : -1;
+    case WLO_CRF: return cli_int("--crf", arg, 0, 63, &o->crf) ? 0 : -1;
     case WLO_NODES: o->nodes_s = arg; break;
     case WLO_POLICY: o->policy_s = arg; break;
     case WLO_MIX: o->mix_s = arg; break;
-    case WLO_TOTAL: return opt_int("total", arg, 0, MIX_MAX_TOTAL, &o->total) ? 0 : -1;
-    case WLO_SEED: return opt_int("seed", arg, INT64_MIN + 1, INT64_MAX, &o->seed) ? 0 : -1;
+    case WLO_TOTAL: return cli_int("--total", arg, 0, MIX_MAX_TOTAL, &o->total) ? 0 : -1;
+    case WLO_SEED: return cli_int("--seed", arg, INT64_MIN + 1, INT64_MAX, &o->seed) ? 0 : -1;
     case WLO_PENDING: o->pending = true; break;
     case WLO_PENDING_MODE:
         if (strcmp(arg, "pulse") && strcmp(arg, "fifo")) {
@@ -246,22 +225,22 @@ int wlo_set(struct wl_opts *o, int c, const char *arg)
         }
         o->mode_s = arg;
         break;
-    case WLO_PULSE_SIZE: return opt_int("pulse-size", arg, 1, 1000000, &o->pulse_size) ? 0 : -1;
+    case WLO_PULSE_SIZE: return cli_int("--pulse-size", arg, 1, 1000000, &o->pulse_size) ? 0 : -1;
     case WLO_PULSE_INTERVAL:
-        return opt_secs("pulse-interval", arg, &o->pulse_interval_ms) ? 0 : -1;
+        return cli_seconds("--pulse-interval", arg, &o->pulse_interval_ms) ? 0 : -1;
     case WLO_PULSE_SPACING:
-        return opt_secs("pulse-spacing", arg, &o->pulse_spacing_ms) ? 0 : -1;
+        return cli_seconds("--pulse-spacing", arg, &o->pulse_spacing_ms) ? 0 : -1;
     case WLO_PENDING_MAX:
-        return opt_int("pending-max", arg, 1, 100000000, &o->pending_max) ? 0 : -1;
+        return cli_int("--pending-max", arg, 1, 100000000, &o->pending_max) ? 0 : -1;
     case WLO_DRIP: o->drip = true; break;
-    case WLO_BATCH_SIZE: return opt_int("batch-size", arg, 1, 1000000, &o->batch) ? 0 : -1;
-    case WLO_DRIBBLE: return opt_secs("dribble-interval", arg, &o->dribble_ms) ? 0 : -1;
+    case WLO_BATCH_SIZE: return cli_int("--batch-size", arg, 1, 1000000, &o->batch) ? 0 : -1;
+    case WLO_DRIBBLE: return cli_seconds("--dribble-interval", arg, &o->dribble_ms) ? 0 : -1;
     case WLO_BACKLOG:
-        return opt_int("backlog-limit", arg, 1, 1000000, &o->backlog_limit) ? 0 : -1;
+        return cli_int("--backlog-limit", arg, 1, 1000000, &o->backlog_limit) ? 0 : -1;
     case WLO_COMMAND: o->command = arg; break;
     case WLO_TASKS: o->tasks_file = arg; break;
-    case WLO_CPU_UNITS: return opt_int("cpu-units", arg, 0, 1000000, &o->cpu_units) ? 0 : -1;
-    case WLO_MEM_MB: return opt_int("mem-mb", arg, 0, INT32_MAX, &o->mem_mb) ? 0 : -1;
+    case WLO_CPU_UNITS: return cli_int("--cpu-units", arg, 0, 1000000, &o->cpu_units) ? 0 : -1;
+    case WLO_MEM_MB: return cli_int("--mem-mb", arg, 0, INT32_MAX, &o->mem_mb) ? 0 : -1;
     case WLO_APP:
         if (!run_id_valid(arg)) {
             cli_error("invalid --app '%s': expected 1-128 letters, digits or ._-()+:", arg);
