@@ -13,12 +13,15 @@
 #   take->start     events ts_start - ledger ts_start (tracekit exec start-up)
 # then, against the same server, the C bench (build/bench/scheduler/placements,
 # atomic placements/s at batch 1/16/64 and its in-process latency figures).
+# BASELINE=/path/to/another/tracekit measures that binary too, each rate
+# right before this one (the machine's load changes from minute to minute;
+# e.g. a `make STATIC_LIBS=0` build copied aside).
 #   bench/scheduler/run.sh [TASKS_AT_HIGH_RATE=1000] [HIGH_SPACING=0.01] [LOW_SPACING=0.05] [C_BENCH_N=20000]
 set -u
 cd "$(dirname "$0")/../.."
 NH=${1:-1000}; SH=${2:-0.01}; SL=${3:-0.05}; NC=${4:-20000}
 make -s build/tracekit build/bench/scheduler/placements >/dev/null || exit 1
-TK=$PWD/build/tracekit
+BASE=${BASELINE:-}
 W=$(mktemp -d /tmp/tk-bench-sched.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"; }
@@ -40,9 +43,9 @@ export TRACEKIT_REDIS_URL="redis://:$PW@127.0.0.1:$PORT/0"
 echo "# $(date -u +%FT%TZ) $(uname -n) nproc=$(nproc) cpu=\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)\" kernel=$(uname -r)"
 echo "# $(redis-server --version | cut -d' ' -f1-3), no persistence; release build; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# run RUN TASKS SPACING: one measured run on a fresh run id
+# run TK RUN TASKS SPACING: one measured run of binary TK on a fresh run id
 run() {
-  local run=$1 n=$2 sp=$3 node
+  local TK=$1 run=$2 n=$3 sp=$4 node
   local lp=()
   "$TK" scheduler --run-id "$run" --logs "$W/logs" -q & lp+=($!)
   for node in n1 n2 n3; do
@@ -61,7 +64,7 @@ run() {
     --json >"$W/$run.json" || echo "# dispatch $run: exit $?" >&2
   kill -TERM "${lp[@]}" 2>/dev/null
   wait "${lp[@]}" 2>/dev/null
-  python3 - "$W/logs/$run" "$n" "$sp" <<'EOF'
+  python3 - "$W/logs/$run" "$n" "$sp" "$TK" <<'EOF'
 import json, sys
 d, n, sp = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 led = {r["trace_id"]: r for r in map(json.loads, open(d + "/ledger.jsonl"))}
@@ -77,13 +80,16 @@ rows = {
     "place->take":    [r["ts_start"] - r["ts_place"] for r in led.values()],
     "take->start":    [e["ts_start"] - led[e["trace_id"]]["ts_start"] for e in ev],
 }
-print(f"{n} no-op tasks at {1 / sp:.0f}/s (3 workers x 8 units):")
+print(f"{n} no-op tasks at {1 / sp:.0f}/s (3 workers x 8 units), {sys.argv[4]}:")
 for k, xs in rows.items():
     print(f"  {k:15s} p50 {pct(xs, 50):5.1f} ms  p99 {pct(xs, 99):5.1f} ms  max {max(xs):5d} ms")
 EOF
 }
-run hi "$NH" "$SH"
-run lo $((NH / 5)) "$SL"
+for rate in "hi $NH $SH" "lo $((NH / 5)) $SL"; do
+  set -- $rate
+  [ -n "$BASE" ] && run "$BASE" "base-$1" "$2" "$3"
+  run "$PWD/build/tracekit" "$1" "$2" "$3"
+done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "# the C bench (build/bench/scheduler/placements $NC) against the same server:"
