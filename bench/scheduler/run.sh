@@ -24,7 +24,11 @@ make -s build/tracekit build/bench/scheduler/placements >/dev/null || exit 1
 BASE=${BASELINE:-}
 W=$(mktemp -d /tmp/tk-bench-sched.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"; }
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  if [ "${KEEP:-0}" = 1 ]; then echo "# kept $W" >&2; else rm -rf "$W"; fi
+}
 trap cleanup EXIT
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -67,8 +71,18 @@ run() {
   python3 - "$W/logs/$run" "$n" "$sp" "$TK" <<'EOF'
 import json, sys
 d, n, sp = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-led = {r["trace_id"]: r for r in map(json.loads, open(d + "/ledger.jsonl"))}
-ev = [json.loads(l) for l in open(d + "/events.true.jsonl")]
+def load(path):  # malformed lines are counted and shown, not dropped silently
+    good, bad = [], []
+    for i, l in enumerate(open(path), 1):
+        try:
+            good.append(json.loads(l))
+        except ValueError:
+            bad.append((i, l[:120]))
+    if bad:
+        print(f"  {path}: {len(bad)} malformed line(s), e.g. {bad[:3]}")
+    return good
+led = {r["trace_id"]: r for r in load(d + "/ledger.jsonl")}
+ev = load(d + "/events.true.jsonl")
 assert len(led) == n and len(ev) == n and all(r["status"] == "done" for r in led.values()), \
     (len(led), len(ev))
 def pct(xs, p):  # linear interpolation, like the dispatcher
