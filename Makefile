@@ -32,8 +32,23 @@ EXAMPLES := $(EXSRC:examples/%.c=build/examples/%)
 
 all: build/tracekit examples
 
+# The release binary links jansson, hiredis, snappy, zstd and snappy's
+# libstdc++ statically when their archives are installed (Debian's -dev
+# packages ship them), libc and libm dynamically.  Every task a worker runs
+# starts a `tracekit exec`: loading eight shared objects cost more than the
+# rest of exec's start-up together (docs/benchmarks.md, "Scheduling plane").
+# STATIC_LIBS=0 links everything dynamically; the ASan build always does.
+STATIC_LIBS ?= $(if $(filter-out /%,$(foreach l,jansson hiredis snappy zstd stdc++,\
+                 $(shell $(CC) -print-file-name=lib$(l).a))),0,1)
+ifeq ($(STATIC_LIBS),1)
+RELLIBS  = -static-libgcc -Wl,-Bstatic -ljansson -lhiredis -lsnappy -lzstd -lstdc++ \
+           -Wl,-Bdynamic -lm -lpthread
+else
+RELLIBS  = $(LDLIBS)
+endif
+
 build/tracekit: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(RELLIBS)
 
 build/obj/%.o: src/%.c | build/obj
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<

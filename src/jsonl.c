@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -416,13 +417,21 @@ int jsonl_append_line(const char *path, const struct jbuf *line)
     char *buf = xmalloc(line->len + 2);
     memcpy(buf, line->p, line->len);
     buf[line->len] = '\n';
-    /* A lone record may follow a torn line: start it on its own line. */
+    /* A lone record may follow a torn line: start it on its own line.  The
+     * lock keeps other appenders (a worker's tasks share events.APP.jsonl)
+     * from looking at the last byte while a record is half written: the
+     * size grows page by page, and they would add a needless newline.  Best
+     * effort: where flock is refused the worst case is that blank line. */
+    (void)flock(fd, LOCK_EX);
     int rc = close_torn_line(fd);
     if (rc == 0)
         rc = write_all(fd, buf, line->len + 1);
-    if (rc == 0)
-        rc = fdatasync(fd);
     int e = errno;
+    flock(fd, LOCK_UN);
+    if (rc == 0) {
+        rc = fdatasync(fd);
+        e = errno;
+    }
     free(buf);
     close(fd);
     errno = e;

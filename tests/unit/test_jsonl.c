@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "jsonl.h"
@@ -127,6 +128,57 @@ static void test_append_line(void **state)
     free(path);
 }
 
+/* Processes appending to one file at once (a worker's tasks all write
+ * events.APP.jsonl): every record on a line of its own, no blank lines.
+ * Records of 3000 bytes straddle pages, so another appender can see the
+ * file's size in the middle of one (the size grows page by page). */
+static void test_append_line_concurrent(void **state)
+{
+    (void)state;
+    enum { PROCS = 4, EACH = 150 };
+    char *path = tmpfile_path();
+    char pad[3001];
+    memset(pad, 'a', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    pid_t kids[PROCS];
+    for (int k = 0; k < PROCS; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            struct jbuf b;
+            jb_init(&b);
+            int ok = 1;
+            for (int i = 0; ok && i < EACH; i++) {
+                jb_reset(&b);
+                jb_obj_open(&b, NULL);
+                jb_int(&b, "k", k);
+                jb_int(&b, "i", i);
+                jb_str(&b, "pad", pad + (i * 37 + k * 11) % 1000);
+                jb_obj_close(&b);
+                ok = jsonl_append_line(path, &b) == 0;
+            }
+            jb_free(&b);
+            _exit(ok ? 0 : 1);
+        }
+    }
+    for (int k = 0; k < PROCS; k++) {
+        int st;
+        assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    struct jsonl_reader r;
+    assert_int_equal(jsonl_reader_open(&r, path), 0);
+    json_t *o;
+    while (jsonl_next(&r, &o) == 1)
+        json_decref(o);
+    assert_int_equal(r.good, PROCS * EACH);
+    assert_int_equal(r.blank, 0);
+    assert_int_equal(r.malformed + r.torn, 0);
+    jsonl_reader_close(&r);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_doubles_round_trip),
         cmocka_unit_test(test_writer_closes_torn_line_and_reader_counts),
         cmocka_unit_test(test_append_line),
+        cmocka_unit_test(test_append_line_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
