@@ -15,10 +15,23 @@ src_opts() {
   grep -ohE '\{"[a-z][a-z0-9-]*", *(no|required|optional)_argument' "$@" |
     sed -E 's/^\{"([^"]*)".*/--\1/' | sort -u
 }
-# Options a --help text defines: the leading option(s) of each option line.
+# Options a --help text defines: on each option line, the options of its
+# leading term ("--a N, --b S," lists several) and of any further column
+# ("--scale W:H   (default ...)  --preset NAME (default ...)": an option
+# after two or more spaces); options named inside a description are not.
 help_opts() {
-  grep -E '^ +(-[a-zA-Z], )?--[a-z]' | sed -E 's/^ +(-[a-zA-Z], )?//' |
-    grep -oE '^--[a-z][a-z0-9-]*' | sort -u
+  awk '/^ +(-[a-zA-Z], )?--[a-z]/ {
+    line = $0; sub(/^ +/, "", line)
+    n = match(line, /  /)
+    lead = n ? substr(line, 1, n - 1) : line; rest = n ? substr(line, n) : ""
+    while (match(lead, /--[a-z][a-z0-9-]*/)) {
+      print substr(lead, RSTART, RLENGTH); lead = substr(lead, RSTART + RLENGTH)
+    }
+    while (match(rest, /  +(-[a-zA-Z], )?--[a-z][a-z0-9-]*/)) {
+      o = substr(rest, RSTART, RLENGTH); rest = substr(rest, RSTART + RLENGTH)
+      sub(/^ +(-[a-zA-Z], )?/, "", o); print o
+    }
+  }' | sort -u
 }
 
 for c in $commands; do
@@ -104,3 +117,12 @@ check "TRACEKIT_LOG_FILE gets the log lines" grep -q 'exec: true pid' "$T/b.log"
 "$TK" --log-file "$T/none/x.log" exec -- true 2>"$T/err"; rc=$?
 check "an unwritable --log-file exits 2" test "$rc" -eq 2
 check "... naming the file" grep -q "cannot open the log file '$T/none/x.log'" "$T/err"
+
+# every relative link [x](path#anchor) in README.md and docs/*.md names a file
+# and a heading that exist (GitHub's heading anchors)
+links=$(cd "$ROOT" && python3 tests/integration/helpers/doclinks.py README.md docs/*.md 2>&1)
+check "doc links resolve to files and headings${links:+: $links}" test -z "$links"
+printf '# One\n\n[ok](#one) [bad](#two) [gone](nosuch.md)\n' >"$T/links.md"
+out=$(python3 "$ROOT/tests/integration/helpers/doclinks.py" "$T/links.md"); rc=$?
+check "the link check finds a missing heading and a missing file" \
+  bash -c "[ $rc -eq 1 ] && grep -q '#two' <<<\"\$1\" && grep -q nosuch.md <<<\"\$1\" && ! grep -q '#one' <<<\"\$1\"" _ "$out"
