@@ -415,6 +415,26 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
         return -1;
     }
 
+    /* A node folder shipped through Redis (parse --ship, gather --redis)
+     * has clean traces but not the raw samples they came from: parsing it
+     * again would replace CTS/ with one that has no samples. */
+    char *cts_pm = path_join(dir, "CTS/proc_metrics.jsonl");
+    char *raw_pm = path_join(dir, "proc_metrics.jsonl");
+    char *raw_hm = path_join(dir, "host_metrics.jsonl");
+    bool shipped = file_exists(cts_pm) && !file_exists(raw_pm) && !file_exists(raw_hm);
+    free(cts_pm);
+    free(raw_pm);
+    free(raw_hm);
+    if (shipped) {
+        snprintf(err, errlen,
+                 "'%s' has clean traces (CTS/) but not the raw samples they were made from "
+                 "(proc_metrics.jsonl, host_metrics.jsonl), like a folder shipped through "
+                 "Redis: parsing it again would lose its samples, so CTS/ is kept as it is",
+                 dir);
+        free(meta_path);
+        return -1;
+    }
+
     int rc = -1;
     struct files fs = {0};
     struct events ev = {0};

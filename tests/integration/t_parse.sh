@@ -308,3 +308,14 @@ json.load(open(d + "audit.json")); json.load(open(d + "nodes.json"))
 for f in ("proc_metrics.jsonl", "invocations.jsonl"):
     for l in open(d + f): json.loads(l)
 '
+
+# A folder with clean traces but no raw samples (as shipped through Redis)
+# is not parsed again: that would replace CTS/ with one without samples.
+mkdir -p "$T/shipped/CTS"
+echo '{"node_id": "n9", "stage": "cloud"}' >"$T/shipped/node_meta.json"
+echo '{"ts_ms": 1, "pid": 5, "dt_ms": 0, "cpu_ms": 0, "rss_kb": 1}' >"$T/shipped/CTS/proc_metrics.jsonl"
+echo '{"trace_id": "x", "pid": 5, "ts_enqueue": 1, "ts_start": 1, "ts_end": 2}' >"$T/shipped/events.a.jsonl"
+"$TRACEKIT" parse --dir "$T/shipped" --quiet 2>"$T/shipped.err"; rc=$?
+check "a shipped folder (CTS/, no raw samples) is not parsed again: exit 1" test "$rc" -eq 1
+check "... saying why" grep -q "parsing it again would lose its samples" "$T/shipped.err"
+check "... and its samples are kept" test "$(wc -l <"$T/shipped/CTS/proc_metrics.jsonl")" = 1
