@@ -138,12 +138,8 @@ static struct rq *connect_redis(const char *url, const char *pw_file, const char
 {
     struct redis_url u;
     *usage_err = true;
-    if (redisurl_parse(redisurl_choose(url), &u, err, errlen) < 0)
+    if (redisurl_load(url, pw_file, &u, err, errlen) < 0)
         return NULL;
-    if (pw_file && redisurl_password_file(&u, pw_file, err, errlen) < 0) {
-        redisurl_free(&u);
-        return NULL;
-    }
     *usage_err = false;
     /* fail fast at the start; later, ride out a Redis restart */
     struct rq_opts o = {.run_id = run_id, .retry_ms = 30000};

@@ -437,8 +437,7 @@ int cmd_scheduler(int argc, char **argv)
         return TK_EXIT_USAGE;
     }
     struct redis_url u;
-    if (redisurl_parse(redisurl_choose(redis), &u, err, sizeof err) < 0 ||
-        (pw_file && redisurl_password_file(&u, pw_file, err, sizeof err) < 0)) {
+    if (redisurl_load(redis, pw_file, &u, err, sizeof err) < 0) {
         cli_error("%s", err);
         run_ctx_free(&ctx);
         return TK_EXIT_USAGE;

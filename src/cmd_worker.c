@@ -854,12 +854,12 @@ int cmd_worker(int argc, char **argv)
     struct redis_url u;
     bool have_url = false;
     char *where = NULL, *clock_path = NULL;
-    if (redisurl_parse(redisurl_choose(url_arg), &u, err, sizeof err) < 0 ||
-        (have_url = true, pw_file && redisurl_password_file(&u, pw_file, err, sizeof err) < 0)) {
+    if (redisurl_load(url_arg, pw_file, &u, err, sizeof err) < 0) {
         cli_error("%s", err);
         exit_rc = TK_EXIT_USAGE;
         goto out;
     }
+    have_url = true;
     where = redisurl_describe(&u);
     struct rq_opts ro = {.run_id = ctx.run_id, .retry_ms = 30000};
     q = rq_open(&u, &ro, err, sizeof err);

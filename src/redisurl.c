@@ -380,3 +380,15 @@ char *redisurl_describe(const struct redis_url *u)
     return xasprintf("redis://%s%s%s%s%s%s:%d/%d", user, pw, at, v6 ? "[" : "", u->host,
                      v6 ? "]" : "", u->port, u->db);
 }
+
+int redisurl_load(const char *arg, const char *pw_file, struct redis_url *u, char *err,
+                  size_t errlen)
+{
+    if (redisurl_parse(redisurl_choose(arg), u, err, errlen) < 0)
+        return -1;
+    if (pw_file && redisurl_password_file(u, pw_file, err, errlen) < 0) {
+        redisurl_free(u);
+        return -1;
+    }
+    return 0;
+}

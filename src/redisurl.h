@@ -44,6 +44,13 @@ int redisurl_password_file(struct redis_url *u, const char *path, char *err, siz
 /* The URL to use: arg if given, else $TRACEKIT_REDIS_URL, else the default. */
 const char *redisurl_choose(const char *arg);
 
+/* What every command that talks to Redis does with its --redis and
+ * --redis-password-file: redisurl_choose(arg), parsed, with the password
+ * read from pw_file when it is not NULL.  0, or -1 with err (a usage
+ * error: nothing to free). */
+int redisurl_load(const char *arg, const char *pw_file, struct redis_url *u, char *err,
+                  size_t errlen);
+
 /* A malloc'd copy of any string that may be a Redis URL with every
  * password (userinfo or ?password=) replaced by "***".  Works on malformed
  * input too, erring on the side of hiding more. */

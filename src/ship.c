@@ -177,12 +177,8 @@ struct rq *ship_connect(const char *url_arg, const char *pw_file, const char *ru
 {
     struct redis_url u;
     *usage = true;
-    if (redisurl_parse(redisurl_choose(url_arg), &u, err, errlen) < 0)
+    if (redisurl_load(url_arg, pw_file, &u, err, errlen) < 0)
         return NULL;
-    if (pw_file && redisurl_password_file(&u, pw_file, err, errlen) < 0) {
-        redisurl_free(&u);
-        return NULL;
-    }
     *usage = false;
     /* fail fast on a refused connection; ride out short blips later */
     struct rq_opts o = {.run_id = run_id, .retry_ms = 10000};

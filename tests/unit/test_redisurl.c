@@ -220,6 +220,20 @@ static void test_choose(void **state)
     setenv(REDISURL_ENV, "redis://envhost", 1);
     assert_string_equal(redisurl_choose(""), "redis://envhost");
     assert_string_equal(redisurl_choose("redis://arg"), "redis://arg");
+
+    /* redisurl_load: choose, parse, then the password file */
+    struct redis_url u;
+    char err[256];
+    char *f = write_tmp("pw1\n", 0600);
+    assert_int_equal(redisurl_load(NULL, f, &u, err, sizeof err), 0);
+    assert_string_equal(u.host, "envhost");
+    assert_string_equal(u.password, "pw1");
+    redisurl_free(&u);
+    assert_int_equal(redisurl_load("redis://:pw0@h", f, &u, err, sizeof err), -1);
+    assert_non_null(strstr(err, "both"));   /* nothing left to free */
+    assert_int_equal(redisurl_load("rediss://h", NULL, &u, err, sizeof err), -1);
+    unlink(f);
+    free(f);
     unsetenv(REDISURL_ENV);
 }
 
