@@ -132,7 +132,10 @@ struct local {
     struct runner_conf rc;
     enum runner_out out;
     const char *out_dir;
-    pid_t *pids;               /* by task index: the exec child, 0 if none */
+    struct {
+        pid_t pid;             /* the exec child */
+        size_t task;           /* its task index */
+    } *run;                    /* the running tasks (at most one per task) */
     int *wnode;                /* workload node index -> embed node index */
     int64_t *backlog;          /* per workload node */
     size_t *idx;
@@ -207,8 +210,11 @@ static void finish(struct local *l, size_t ti, int rc)
     jsonl_add(&l->led, &l->line);
     if (jsonl_flush(&l->led) < 0)
         l->failed_io = true;
-    l->pids[ti] = 0;
-    l->running--;
+    for (size_t i = 0; i < l->running; i++)
+        if (l->run[i].task == ti) {
+            l->run[i] = l->run[--l->running];
+            break;
+        }
     const struct emb_task *t = &l->e.tasks[ti];
     if (rc != 0)
         log_info("task %lld on %s: failed, rc %d", (long long)t->id, l->e.nodes[t->node].id, rc);
@@ -264,46 +270,37 @@ static int place(struct local *l)
         }
         free(body);
         embed_started(&l->e, ti, now_wall_ms());
-        l->running++;
+        l->run[l->running].pid = pid;
+        l->run[l->running++].task = ti;
         if (pid < 0) {
             log_error("%s; task %lld failed (rc %d)", err, (long long)t->id, RUNNER_RC_BAD);
             finish(l, ti, RUNNER_RC_BAD);
-        } else {
-            l->pids[ti] = pid;
         }
     }
 }
 
-static void reap(struct local *l, pid_t collector, bool *collector_gone)
+static void reap(struct local *l)
 {
     pid_t pid;
     int rc;
-    while (runner_reap(false, &pid, &rc) == 1) {
-        if (pid == collector) {
-            *collector_gone = true;
-            log_warn("the collector (pid %d) stopped early, rc %d: see its log", (int)pid, rc);
-            continue;
-        }
-        for (size_t i = 0; i < l->e.ntasks; i++)
-            if (l->pids[i] == pid) {
-                finish(l, i, rc);
+    while (runner_reap(false, &pid, &rc) == 1)
+        for (size_t i = 0; i < l->running; i++)
+            if (l->run[i].pid == pid) {
+                finish(l, l->run[i].task, rc);
                 break;
             }
-    }
 }
 
 static void signal_children(struct local *l, int sig)
 {
-    for (size_t i = 0; i < l->e.ntasks; i++)
-        if (l->pids[i] > 0)
-            kill(-l->pids[i], sig); /* runner_spawn gives each its own process group */
+    for (size_t i = 0; i < l->running; i++)
+        kill(-l->run[i].pid, sig); /* runner_spawn gives each its own process group */
 }
 
-/* Start the collector (`tracekit collect run` as a child).  The children
- * wait for nothing from it: exec writes the sentinel, which the collector
- * notices through inotify even if it starts watching a moment later, as it
- * scans the folder when it starts. */
-static pid_t start_collector(const struct run_ctx *ctx, const char *pid_dir, int64_t interval,
+/* Start the collector with `tracekit collect start`, which returns once the
+ * background sampler watches the sentinel folder, so no task can start
+ * unseen; `collect stop` ends it (the sampler is not our child). */
+static int start_collector(const struct run_ctx *ctx, const char *pid_dir, int64_t interval,
                              int64_t host_interval, bool realtime)
 {
     char iv[32], hv[32];
@@ -532,7 +529,7 @@ int cmd_local(int argc, char **argv)
     if (!o.nodes_s)
         o.nodes_s = ctx.node_id;
     int rc = TK_EXIT_USAGE;
-    bool collecting = false, collector_gone = false;
+    bool collecting = false;
     if (wlo_check(&o) < 0)
         goto out_early;
     rc = TK_EXIT_FAIL;
@@ -583,7 +580,7 @@ int cmd_local(int argc, char **argv)
     struct pace_cfg pc;
     wlo_pace(&o, &pc);
     pacer_init(&l.p, &pc, &l.w);
-    l.pids = xcalloc(l.w.n, sizeof *l.pids);
+    l.run = xcalloc(l.w.n, sizeof *l.run);
     l.backlog = xcalloc(l.w.nnodes ? l.w.nnodes : 1, sizeof *l.backlog);
     l.idx = xmalloc(l.w.n * sizeof *l.idx);
     l.pnode = xmalloc(l.w.n * sizeof *l.pnode);
@@ -706,7 +703,7 @@ int cmd_local(int argc, char **argv)
                 kill_at = now_wall_ms() + 5000;
             }
         }
-        reap(&l, 0, &collector_gone);
+        reap(&l);
     }
     progress_end(l.prog);
     close(sfd);
@@ -756,7 +753,7 @@ out:
     pacer_free(&l.p);
     wl_free(&l.w);
     embed_free(&l.e);
-    free(l.pids);
+    free(l.run);
     free(l.wnode);
     free(l.backlog);
     free(l.idx);
