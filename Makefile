@@ -14,7 +14,7 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc
 LDLIBS   = -ljansson -lhiredis -lsnappy -lzstd -lm -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-SRC      := $(wildcard src/*.c)
+SRC      := $(wildcard src/*.c src/*/*.c)
 LIBSRC   := $(filter-out src/main.c,$(SRC))
 OBJ      := $(SRC:src/%.c=build/obj/%.o)
 AOBJ     := $(SRC:src/%.c=build/asan/obj/%.o)
@@ -50,7 +50,8 @@ endif
 build/tracekit: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(RELLIBS)
 
-build/obj/%.o: src/%.c | build/obj
+build/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
 
 asan: build/asan/tracekit
@@ -58,12 +59,13 @@ asan: build/asan/tracekit
 build/asan/tracekit: $(AOBJ)
 	$(CC) $(SAN) -O1 -g -o $@ $^ $(LDLIBS)
 
-build/asan/obj/%.o: src/%.c | build/asan/obj
+build/asan/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -MMD -MP -c -o $@ $<
 
 units: $(UNITS)
 
-build/asan/test_%: tests/unit/test_%.c $(ALIBOBJ) | build/asan/obj
+build/asan/test_%: tests/unit/test_%.c $(ALIBOBJ)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -Itests/unit -o $@ $< $(ALIBOBJ) -lcmocka $(LDLIBS)
 
 benches: $(BENCHES)
@@ -78,9 +80,6 @@ examples: $(EXAMPLES)
 build/examples/%: examples/%.c $(filter-out build/obj/main.o,$(OBJ))
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
-
-build/obj build/asan/obj:
-	mkdir -p $@
 
 # The README's two commands.  Each installs what it needs first.
 test:
