@@ -11,7 +11,7 @@
  * none) and the body bytes in X-Body-Bytes, so tests can check what a
  * proxy forwarded.  epoll, one thread per --threads (SO_REUSEPORT). */
 #include "http.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,6 +1,6 @@
 /* audit.c -- audit figures, audit_report.md and audit.json (see audit.h). */
 #include "audit.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -12,8 +12,8 @@
 #define TK_AUDIT_H
 
 #include "cts.h"
-#include "jsonl.h"
-#include "pairmap.h"
+#include "common/jsonl.h"
+#include "common/pairmap.h"
 
 #include <stdbool.h>
 #include <stddef.h>

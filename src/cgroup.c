@@ -1,6 +1,6 @@
 #include "cgroup.h"
 #include "procid.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* cgstat.c -- whole-cgroup sampling and its CTS file (see cgstat.h). */
 #include "cgstat.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

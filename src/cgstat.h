@@ -13,7 +13,7 @@
 #define TK_CGSTAT_H
 
 #include "cgroup.h"
-#include "jsonl.h"
+#include "common/jsonl.h"
 
 #include <jansson.h>
 #include <stdbool.h>

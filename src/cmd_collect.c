@@ -1,13 +1,13 @@
 /* cmd_collect.c -- tracekit collect start|stop|status|run */
 #include "commands.h"
 #include "cgstat.h"
-#include "jsonl.h"
-#include "log.h"
+#include "common/jsonl.h"
+#include "common/log.h"
 #include "nodemeta.h"
 #include "procfs.h"
-#include "run.h"
+#include "common/run.h"
 #include "sampler.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,11 +3,11 @@
 #include "cgroup.h"
 #include "commands.h"
 #include "cpubind.h"
-#include "log.h"
+#include "common/log.h"
 #include "profiles.h"
-#include "run.h"
+#include "common/run.h"
 #include "task.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

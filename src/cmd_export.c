@@ -1,13 +1,13 @@
 /* cmd_export.c -- tracekit export opendc: options and orchestration only
  * (opendc_io.c reads and writes, opendc.c decides). */
 #include "commands.h"
-#include "jsonl.h"
-#include "log.h"
+#include "common/jsonl.h"
+#include "common/log.h"
 #include "opendc.h"
 #include "opendc_io.h"
 #include "parquet.h"
-#include "progress.h"
-#include "util.h"
+#include "common/progress.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <stdio.h>

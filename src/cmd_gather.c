@@ -3,13 +3,13 @@
  * raw files but no CTS/ yet. */
 #include "commands.h"
 #include "cts.h"
-#include "fstree.h"
+#include "common/fstree.h"
 #include "layout.h"
-#include "log.h"
+#include "common/log.h"
 #include "parse_run.h"
-#include "run.h"
+#include "common/run.h"
 #include "ship.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -3,10 +3,10 @@
  * files.  Existing valid files are kept (checked with ffprobe). */
 #include "commands.h"
 #include "geninputs.h"
-#include "log.h"
+#include "common/log.h"
 #include "profiles.h"
 #include "launch.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

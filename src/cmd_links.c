@@ -1,9 +1,9 @@
 /* cmd_links.c -- tracekit links --serve | --peers HOST,... */
 #include "commands.h"
 #include "links.h"
-#include "log.h"
-#include "run.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/run.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,11 +1,11 @@
 /* cmd_load.c -- `tracekit load`: open-loop HTTP load with latency
  * percentiles.  Option parsing and the report; the work is in loadgen.c. */
 #include "commands.h"
-#include "jsonl.h"
+#include "common/jsonl.h"
 #include "loadgen.h"
-#include "log.h"
+#include "common/log.h"
 #include "proxy.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <math.h>

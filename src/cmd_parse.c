@@ -3,12 +3,12 @@
 #include "audit.h"
 #include "commands.h"
 #include "layout.h"
-#include "log.h"
+#include "common/log.h"
 #include "parse_run.h"
-#include "progress.h"
-#include "run.h"
+#include "common/progress.h"
+#include "common/run.h"
 #include "ship.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <jansson.h>

@@ -1,10 +1,10 @@
 /* cmd_proxy.c -- `tracekit proxy`: an HTTP/1.1 reverse proxy that records
  * every request.  Option parsing only; the work is in proxy.c. */
 #include "commands.h"
-#include "log.h"
+#include "common/log.h"
 #include "proxy.h"
-#include "run.h"
-#include "util.h"
+#include "common/run.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -3,12 +3,12 @@
  * (report_odc.c), and write one self-contained HTML page (report.c draws it). */
 #include "commands.h"
 #include "cts.h"
-#include "jsonl.h"
+#include "common/jsonl.h"
 #include "layout.h"
-#include "log.h"
+#include "common/log.h"
 #include "report.h"
 #include "report_odc.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -2,14 +2,14 @@
  * and the loop only: placement rounds are placer.c, host choice policy.c,
  * the Redis side rq.c (docs/redis.md, "Running the scheduler"). */
 #include "commands.h"
-#include "jsonl.h"
-#include "log.h"
+#include "common/jsonl.h"
+#include "common/log.h"
 #include "placer.h"
 #include "policy.h"
-#include "redisurl.h"
+#include "common/redisurl.h"
 #include "rq.h"
-#include "run.h"
-#include "util.h"
+#include "common/run.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

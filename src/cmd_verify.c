@@ -1,9 +1,9 @@
 /* cmd_verify.c -- tracekit verify opendc: options and orchestration only
  * (the checks are in opendc_verify.c). */
 #include "commands.h"
-#include "log.h"
+#include "common/log.h"
 #include "opendc_verify.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -9,13 +9,13 @@
  *     the clock offset, and handles SIGTERM/SIGINT and fencing.
  * Children are started with posix_spawn only (this process has threads). */
 #include "commands.h"
-#include "jsonl.h"
-#include "log.h"
-#include "redisurl.h"
+#include "common/jsonl.h"
+#include "common/log.h"
+#include "common/redisurl.h"
 #include "rq.h"
-#include "run.h"
+#include "common/run.h"
 #include "runner.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

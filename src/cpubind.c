@@ -1,6 +1,6 @@
 #include "cpubind.h"
 #include "procid.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <errno.h>

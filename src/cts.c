@@ -1,6 +1,6 @@
 /* cts.c -- raw records to CTS records (see cts.h for the rules). */
 #include "cts.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -22,8 +22,8 @@
 #ifndef TK_CTS_H
 #define TK_CTS_H
 
-#include "jsonl.h"
-#include "pairmap.h"
+#include "common/jsonl.h"
+#include "common/pairmap.h"
 #include "rawproc.h"
 
 #include <jansson.h>

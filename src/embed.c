@@ -2,7 +2,7 @@
  * mirror src/rq_lua.h (place, complete, reject) and src/placer.c. */
 #include "embed.h"
 
-#include "util.h"
+#include "common/util.h"
 #include "workload.h"
 
 #include <jansson.h>

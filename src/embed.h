@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jsonl.h"
+#include "common/jsonl.h"
 #include "policy.h"
 #include "pyrand.h"
 

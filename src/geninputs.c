@@ -1,6 +1,6 @@
 #include "geninputs.h"
 #include "profiles.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdio.h>

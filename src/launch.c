@@ -1,6 +1,6 @@
 #include "launch.h"
 #include "procid.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* layout.c -- see layout.h. */
 #include "layout.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <stdio.h>

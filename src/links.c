@@ -1,8 +1,8 @@
 /* links.c -- node-to-node network measurements (see links.h). */
 #include "links.h"
-#include "jsonl.h"
-#include "log.h"
-#include "util.h"
+#include "common/jsonl.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

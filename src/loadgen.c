@@ -2,7 +2,7 @@
  * a timerfd for the schedule. */
 #include "loadgen.h"
 #include "http.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* main.c -- the command table, and nothing else (like git.c). */
 #include "commands.h"
-#include "log.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdio.h>

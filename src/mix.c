@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "common/util.h"
 
 /* Large enough for any real mix, small enough that N * w fits in 128 bits
  * comfortably and that sums of weights cannot overflow int64. */

@@ -1,6 +1,6 @@
 #include "nodemeta.h"
 #include "procfs.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <sched.h>
 #include <stdlib.h>

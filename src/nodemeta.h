@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "jsonl.h"
+#include "common/jsonl.h"
 
 struct node_meta {
     char run_id[129], node[129], stage[64], host[256], iface[64];

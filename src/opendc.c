@@ -1,6 +1,6 @@
 /* opendc.c -- CTS records -> OpenDC tasks, fragments and topology. */
 #include "opendc.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -1,10 +1,10 @@
 /* opendc_io.c -- reading CTS folders, writing the OpenDC workload files. */
 #include "opendc_io.h"
-#include "jsonl.h"
+#include "common/jsonl.h"
 #include "links.h"
 #include "parquet.h"
-#include "progress.h"
-#include "util.h"
+#include "common/progress.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
 #include "opendc_verify.h"
 #include "links.h"
 #include "parquet.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <inttypes.h>
 #include <jansson.h>

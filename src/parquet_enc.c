@@ -1,6 +1,6 @@
 /* parquet_enc.c -- RLE/bit-packing hybrid, bit packing, dictionary builder. */
 #include "parquet_enc.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 #include <string.h>

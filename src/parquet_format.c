@@ -1,6 +1,6 @@
 /* parquet_format.c -- FileMetaData and PageHeader <-> Thrift compact. */
 #include "parquet_format.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <stdalign.h>
 #include <stdio.h>

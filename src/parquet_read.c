@@ -5,7 +5,7 @@
 #include "parquet.h"
 #include "parquet_codec.h"
 #include "parquet_enc.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,14 +2,14 @@
 #include "parse_run.h"
 #include "cgstat.h"
 #include "cts.h"
-#include "fstree.h"
-#include "jsonl.h"
+#include "common/fstree.h"
+#include "common/jsonl.h"
 #include "layout.h"
 #include "links.h"
-#include "log.h"
-#include "progress.h"
+#include "common/log.h"
+#include "common/progress.h"
 #include "rawproc.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "common/util.h"
 
 void placer_init(struct placer *s, struct rq *q, const struct policy *p, int64_t seed,
                  size_t batch)

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util.h"
+#include "common/util.h"
 
 static int64_t need_units(const struct pol_task *t)
 {

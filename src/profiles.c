@@ -1,5 +1,5 @@
 #include "profiles.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <stdbool.h>

@@ -9,12 +9,12 @@
  * (pipelining) wait in q until the response is out. */
 #include "proxy.h"
 #include "http.h"
-#include "jsonl.h"
-#include "log.h"
+#include "common/jsonl.h"
+#include "common/log.h"
 #include "procfs.h"
 #include "sockowner.h"
 #include "task.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
 #include "report.h"
 
 #include "audit.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -6,7 +6,7 @@
 #ifndef TK_REPORT_H
 #define TK_REPORT_H
 
-#include "jsonl.h"
+#include "common/jsonl.h"
 
 #include <jansson.h>
 #include <stdbool.h>

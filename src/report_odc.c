@@ -5,7 +5,7 @@
 #include "opendc_verify.h"
 #include "parquet.h"
 #include "report.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -14,7 +14,7 @@
 #ifndef TK_REPORT_ODC_H
 #define TK_REPORT_ODC_H
 
-#include "jsonl.h"
+#include "common/jsonl.h"
 
 #include <stdbool.h>
 #include <stddef.h>

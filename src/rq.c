@@ -16,11 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonl.h"
-#include "log.h"
+#include "common/jsonl.h"
+#include "common/log.h"
 #include "rq_lua.h"
-#include "run.h"
-#include "util.h"
+#include "common/run.h"
+#include "common/util.h"
 
 enum {
     S_ENQUEUE, S_PLACE, S_TAKE, S_HEARTBEAT, S_COMPLETE, S_REAP, S_REGISTER, S_LEAVE,

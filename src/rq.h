@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "policy.h"
-#include "redisurl.h"
+#include "common/redisurl.h"
 
 /* Return codes (negative) of every rq call; rq_error() has the message. */
 enum {

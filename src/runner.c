@@ -4,8 +4,8 @@
 #include "cgroup.h"
 #include "cpubind.h"
 #include "profiles.h"
-#include "run.h"
-#include "util.h"
+#include "common/run.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <sched.h>

@@ -1,10 +1,10 @@
 #include "sampler.h"
 #include "cgstat.h"
 #include "container.h"
-#include "jsonl.h"
-#include "log.h"
+#include "common/jsonl.h"
+#include "common/log.h"
 #include "procfs.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "layout.h"
-#include "sha256.h"
-#include "util.h"
+#include "common/sha256.h"
+#include "common/util.h"
 
 /* ---- pure ---- */
 

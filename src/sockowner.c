@@ -1,6 +1,6 @@
 /* sockowner.c -- the local process behind a listening TCP address. */
 #include "sockowner.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -1,11 +1,11 @@
 #include "task.h"
 #include "cgroup.h"
 #include "cpubind.h"
-#include "log.h"
+#include "common/log.h"
 #include "procid.h"
 #include "profiles.h"
 #include "launch.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

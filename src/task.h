@@ -10,7 +10,7 @@
 #ifndef TK_TASK_H
 #define TK_TASK_H
 
-#include "jsonl.h"
+#include "common/jsonl.h"
 
 #include <stdbool.h>
 #include <stdint.h>

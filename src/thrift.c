@@ -1,6 +1,6 @@
 /* thrift.c -- Thrift compact protocol encoder and bounded decoder. */
 #include "thrift.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,10 +4,10 @@
 #include "wlopts.h"
 
 #include "launch.h"
-#include "log.h"
+#include "common/log.h"
 #include "mix.h"
-#include "run.h"
-#include "util.h"
+#include "common/run.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

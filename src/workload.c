@@ -4,8 +4,8 @@
 #include "mix.h"
 #include "profiles.h"
 #include "pyrand.h"
-#include "run.h"
-#include "util.h"
+#include "common/run.h"
+#include "common/util.h"
 
 #include <jansson.h>
 #include <stdarg.h>

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jsonl.h"
+#include "common/jsonl.h"
 
 struct wl_task {
     char *fields;     /* JSON object text */

@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonl.h"
-#include "util.h"
+#include "common/jsonl.h"
+#include "common/util.h"
 
 struct result {
     double cpu_ms;

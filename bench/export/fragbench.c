@@ -8,7 +8,7 @@
  *
  *   fragbench [--rows N] [--codec none|snappy|zstd] [--dict auto|never] [--sync] OUT */
 #include "parquet.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <stdio.h>

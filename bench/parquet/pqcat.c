@@ -4,7 +4,7 @@
  * tests/tools/pqdump.mjs (the independent reader), so tests can compare the
  * two with tests/tools/pqcompare.py: integers as decimal strings, floating
  * point as "%.17g" strings, byte arrays without STRING annotation as hex. */
-#include "jsonl.h"
+#include "common/jsonl.h"
 #include "parquet.h"
 
 #include <inttypes.h>

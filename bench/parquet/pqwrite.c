@@ -8,9 +8,9 @@
  *
  *   --codec none|snappy|zstd   --dict auto|never|always   --page-version 1|2
  *   --rows N   --row-group-rows N   --page-values N   --dict-max-bytes N */
-#include "jsonl.h"
+#include "common/jsonl.h"
 #include "parquet.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <getopt.h>
 #include <inttypes.h>

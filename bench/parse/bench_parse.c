@@ -9,10 +9,10 @@
  *   build/bench/parse/bench_parse [--procs N] [--ticks N] [--legacy]
  *                                 [--tracekit PATH] [--dir DIR] [--keep]
  */
-#include "fstree.h"
-#include "jsonl.h"
+#include "common/fstree.h"
+#include "common/jsonl.h"
 #include "rawproc.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <getopt.h>

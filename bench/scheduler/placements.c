@@ -25,12 +25,12 @@
 #include <string.h>
 
 #include "../../tests/unit/redis_fixture.h"
-#include "log.h"
+#include "common/log.h"
 #include "placer.h"
 #include "policy.h"
-#include "redisurl.h"
+#include "common/redisurl.h"
 #include "rq.h"
-#include "util.h"
+#include "common/util.h"
 
 static char url_text[256];
 

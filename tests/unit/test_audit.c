@@ -9,7 +9,7 @@
 
 #include "audit.h"
 #include "cts.h"
-#include "util.h"
+#include "common/util.h"
 
 static int cmp_d(const void *a, const void *b)
 {

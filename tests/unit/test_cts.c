@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cts.h"
-#include "util.h"
+#include "common/util.h"
 
 /* A raw sample with CPU from ticks (no start_ticks, no mono: the original's). */
 static struct raw_sample orig(int64_t ts, int64_t pid, int64_t ticks)

@@ -8,8 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "jsonl.h"
-#include "util.h"
+#include "common/jsonl.h"
+#include "common/util.h"
 
 static void test_builder_python_spacing(void **state)
 {

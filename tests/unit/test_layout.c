@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fstree.h"
+#include "common/fstree.h"
 #include "layout.h"
-#include "util.h"
+#include "common/util.h"
 
 static void names_of(struct layout_node *n, size_t k, const char **want)
 {

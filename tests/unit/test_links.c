@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "links.h"
-#include "util.h"
+#include "common/util.h"
 
 static void test_peers(void **state)
 {

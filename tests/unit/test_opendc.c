@@ -13,7 +13,7 @@
 
 #include "opendc.h"
 #include "opendc_verify.h"
-#include "util.h"
+#include "common/util.h"
 
 static int64_t sum_dur(const struct odc_seg *s, size_t n)
 {

@@ -17,7 +17,7 @@
 #include "parquet_codec.h"
 #include "parquet_enc.h"
 #include "parquet_format.h"
-#include "util.h"
+#include "common/util.h"
 
 #define FIXTURES "/work/shared/fixtures/opendc"
 

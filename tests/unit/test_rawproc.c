@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "rawproc.h"
-#include "util.h"
+#include "common/util.h"
 
 static enum raw_result parse(const char *line, struct raw_sample *s)
 {

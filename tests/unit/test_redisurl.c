@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "redisurl.h"
+#include "common/redisurl.h"
 
 struct good {
     const char *url;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "report_odc.h"
-#include "util.h"
+#include "common/util.h"
 
 static size_t count(const char *hay, const char *needle)
 {

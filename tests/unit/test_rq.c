@@ -22,13 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "common/log.h"
 #include "policy.h"
 #include "redis_fixture.h"
-#include "redisurl.h"
+#include "common/redisurl.h"
 #include "rq.h"
 #include "placer.h"
-#include "util.h"
+#include "common/util.h"
 
 static struct redis_fixture fx;
 static char url_text[256];

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 
 #include "runner.h"
-#include "util.h"
+#include "common/util.h"
 
 static char *join(char **argv)
 {

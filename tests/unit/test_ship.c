@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sha256.h"
+#include "common/sha256.h"
 #include "ship.h"
 
 static void hash(const void *p, size_t n, char hex[65])

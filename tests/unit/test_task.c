@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "jsonl.h"
+#include "common/jsonl.h"
 #include "procid.h"
 #include "launch.h"
 #include "task.h"

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "run.h"
-#include "util.h"
+#include "common/run.h"
+#include "common/util.h"
 
 static void test_parse_i64_strict(void **state)
 {

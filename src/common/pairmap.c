@@ -1,6 +1,6 @@
 /* pairmap.c -- see pairmap.h. */
-#include "pairmap.h"
-#include "util.h"
+#include "common/pairmap.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 

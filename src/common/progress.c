@@ -1,8 +1,8 @@
 /* progress.c -- the status line of progress.h. */
-#include "progress.h"
+#include "common/progress.h"
 
-#include "log.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* fstree.c -- see fstree.h. */
-#include "fstree.h"
-#include "util.h"
+#include "common/fstree.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

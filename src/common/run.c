@@ -1,5 +1,5 @@
-#include "run.h"
-#include "util.h"
+#include "common/run.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <stdio.h>

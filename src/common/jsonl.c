@@ -1,5 +1,5 @@
-#include "jsonl.h"
-#include "util.h"
+#include "common/jsonl.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdarg.h>

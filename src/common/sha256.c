@@ -1,6 +1,6 @@
 /* sha256.c -- SHA-256 written from FIPS 180-4 (sections 4.1.2, 4.2.2, 5.1.1,
  * 6.2.2). */
-#include "sha256.h"
+#include "common/sha256.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* redisurl.c -- parse, redact and describe Redis URLs; see redisurl.h. */
-#include "redisurl.h"
+#include "common/redisurl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "log.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
 
 static void free_secret(char *s)
 {

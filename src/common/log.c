@@ -1,6 +1,6 @@
-#include "log.h"
+#include "common/log.h"
 
-#include "util.h"
+#include "common/util.h"
 
 #include <math.h>
 
