@@ -1,5 +1,5 @@
 #include "cgroup.h"
-#include "procid.h"
+#include "collect/procid.h"
 #include "common/util.h"
 
 #include <dirent.h>

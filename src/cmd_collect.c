@@ -1,12 +1,12 @@
 /* cmd_collect.c -- tracekit collect start|stop|status|run */
 #include "commands.h"
-#include "cgstat.h"
+#include "collect/cgstat.h"
 #include "common/jsonl.h"
 #include "common/log.h"
-#include "nodemeta.h"
-#include "procfs.h"
+#include "collect/nodemeta.h"
+#include "collect/procfs.h"
 #include "common/run.h"
-#include "sampler.h"
+#include "collect/sampler.h"
 #include "common/util.h"
 
 #include <errno.h>

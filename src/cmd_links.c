@@ -1,6 +1,6 @@
 /* cmd_links.c -- tracekit links --serve | --peers HOST,... */
 #include "commands.h"
-#include "links.h"
+#include "collect/links.h"
 #include "common/log.h"
 #include "common/run.h"
 #include "common/util.h"

@@ -1,5 +1,5 @@
 #include "cpubind.h"
-#include "procid.h"
+#include "collect/procid.h"
 #include "common/util.h"
 
 #include <ctype.h>

@@ -1,5 +1,5 @@
 #include "launch.h"
-#include "procid.h"
+#include "collect/procid.h"
 #include "common/util.h"
 
 #include <dirent.h>

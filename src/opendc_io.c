@@ -1,7 +1,7 @@
 /* opendc_io.c -- reading CTS folders, writing the OpenDC workload files. */
 #include "opendc_io.h"
 #include "common/jsonl.h"
-#include "links.h"
+#include "collect/links.h"
 #include "parquet.h"
 #include "common/progress.h"
 #include "common/util.h"

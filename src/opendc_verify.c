@@ -1,6 +1,6 @@
 /* opendc_verify.c -- check an exported OpenDC workload. */
 #include "opendc_verify.h"
-#include "links.h"
+#include "collect/links.h"
 #include "parquet.h"
 #include "common/util.h"
 

@@ -1,11 +1,11 @@
 /* parse_run.c -- one run folder to CTS/ (see parse_run.h). */
 #include "parse_run.h"
-#include "cgstat.h"
+#include "collect/cgstat.h"
 #include "cts.h"
 #include "common/fstree.h"
 #include "common/jsonl.h"
 #include "layout.h"
-#include "links.h"
+#include "collect/links.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "rawproc.h"

@@ -11,7 +11,7 @@
 #include "http.h"
 #include "common/jsonl.h"
 #include "common/log.h"
-#include "procfs.h"
+#include "collect/procfs.h"
 #include "sockowner.h"
 #include "task.h"
 #include "common/util.h"

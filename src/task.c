@@ -2,7 +2,7 @@
 #include "cgroup.h"
 #include "cpubind.h"
 #include "common/log.h"
-#include "procid.h"
+#include "collect/procid.h"
 #include "profiles.h"
 #include "launch.h"
 #include "common/util.h"

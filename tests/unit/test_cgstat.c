@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "cgstat.h"
+#include "collect/cgstat.h"
 #include "cts.h"
 #include "rawproc.h"
 

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "container.h"
+#include "collect/container.h"
 #include "common/util.h"
 
 #define H64 "3f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cpubind.h"
-#include "procid.h"
+#include "collect/procid.h"
 
 static cpu_set_t L(const char *s)
 {

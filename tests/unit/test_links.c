@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "links.h"
+#include "collect/links.h"
 #include "common/util.h"
 
 static void test_peers(void **state)

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "procfs.h"
-#include "sampler.h"
+#include "collect/procfs.h"
+#include "collect/sampler.h"
 
 /* A real line from this machine, and one whose comm has spaces and ')'. */
 static const char stat_line[] =

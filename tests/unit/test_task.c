@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 
 #include "common/jsonl.h"
-#include "procid.h"
+#include "collect/procid.h"
 #include "launch.h"
 #include "task.h"
 

@@ -1,9 +1,9 @@
-#include "sampler.h"
-#include "cgstat.h"
-#include "container.h"
+#include "collect/sampler.h"
+#include "collect/cgstat.h"
+#include "collect/container.h"
 #include "common/jsonl.h"
 #include "common/log.h"
-#include "procfs.h"
+#include "collect/procfs.h"
 #include "common/util.h"
 
 #include <dirent.h>

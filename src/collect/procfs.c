@@ -1,4 +1,4 @@
-#include "procfs.h"
+#include "collect/procfs.h"
 
 #include <ctype.h>
 #include <stdio.h>

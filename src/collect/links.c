@@ -1,5 +1,5 @@
 /* links.c -- node-to-node network measurements (see links.h). */
-#include "links.h"
+#include "collect/links.h"
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "common/util.h"

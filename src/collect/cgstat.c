@@ -1,5 +1,5 @@
 /* cgstat.c -- whole-cgroup sampling and its CTS file (see cgstat.h). */
-#include "cgstat.h"
+#include "collect/cgstat.h"
 #include "common/util.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "procid.h"
+#include "collect/procid.h"
 
 #include <errno.h>
 #include <fcntl.h>

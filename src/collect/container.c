@@ -1,5 +1,5 @@
 /* container.c -- cgroup path and container id of a process (see container.h). */
-#include "container.h"
+#include "collect/container.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-#include "nodemeta.h"
-#include "procfs.h"
+#include "collect/nodemeta.h"
+#include "collect/procfs.h"
 #include "common/util.h"
 
 #include <sched.h>
