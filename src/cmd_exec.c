@@ -1,12 +1,12 @@
 /* cmd_exec.c -- `tracekit exec`: run one command as a traced task.
  * Option parsing only; the work is in task.c. */
-#include "cgroup.h"
+#include "task/cgroup.h"
 #include "commands.h"
-#include "cpubind.h"
+#include "task/cpubind.h"
 #include "common/log.h"
-#include "profiles.h"
+#include "task/profiles.h"
 #include "common/run.h"
-#include "task.h"
+#include "task/task.h"
 #include "common/util.h"
 
 #include <errno.h>

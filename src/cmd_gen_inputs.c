@@ -2,10 +2,10 @@
  * built-in sources, so a new machine can run the workload without external
  * files.  Existing valid files are kept (checked with ffprobe). */
 #include "commands.h"
-#include "geninputs.h"
+#include "task/geninputs.h"
 #include "common/log.h"
-#include "profiles.h"
-#include "launch.h"
+#include "task/profiles.h"
+#include "task/launch.h"
 #include "common/util.h"
 
 #include <errno.h>

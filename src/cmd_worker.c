@@ -14,7 +14,7 @@
 #include "common/redisurl.h"
 #include "rq.h"
 #include "common/run.h"
-#include "runner.h"
+#include "task/runner.h"
 #include "common/util.h"
 
 #include <errno.h>

@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "collect/procfs.h"
 #include "sockowner.h"
-#include "task.h"
+#include "task/task.h"
 #include "common/util.h"
 
 #include <errno.h>

@@ -3,7 +3,7 @@
  * (the I/O around workload.c: listing input files, ffprobe, --tasks). */
 #include "wlopts.h"
 
-#include "launch.h"
+#include "task/launch.h"
 #include "common/log.h"
 #include "mix.h"
 #include "common/run.h"

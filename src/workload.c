@@ -2,7 +2,7 @@
 #include "workload.h"
 
 #include "mix.h"
-#include "profiles.h"
+#include "task/profiles.h"
 #include "pyrand.h"
 #include "common/run.h"
 #include "common/util.h"

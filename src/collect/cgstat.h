@@ -12,7 +12,7 @@
 #ifndef TK_CGSTAT_H
 #define TK_CGSTAT_H
 
-#include "cgroup.h"
+#include "task/cgroup.h"
 #include "common/jsonl.h"
 
 #include <jansson.h>

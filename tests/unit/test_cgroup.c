@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgroup.h"
+#include "task/cgroup.h"
 
 /* This machine's layout: hybrid, v1 controllers, an empty unified v2. */
 static const char *hybrid =

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "cpubind.h"
+#include "task/cpubind.h"
 #include "collect/procid.h"
 
 static cpu_set_t L(const char *s)

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "geninputs.h"
-#include "profiles.h"
+#include "task/geninputs.h"
+#include "task/profiles.h"
 
 static void test_sizes_and_rates(void **state)
 {

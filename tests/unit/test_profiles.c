@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profiles.h"
+#include "task/profiles.h"
 
 /* argv as one space-joined string, for exact comparisons */
 static char *join(char **argv)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "runner.h"
+#include "task/runner.h"
 #include "common/util.h"
 
 static char *join(char **argv)

@@ -9,8 +9,8 @@
 
 #include "common/jsonl.h"
 #include "collect/procid.h"
-#include "launch.h"
-#include "task.h"
+#include "task/launch.h"
+#include "task/task.h"
 
 static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profiles.h"
+#include "task/profiles.h"
 #include "workload.h"
 
 #define VEC "medium480p=3,fast1080p=2,hevc1080p=2,light1c=3"

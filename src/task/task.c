@@ -1,10 +1,10 @@
-#include "task.h"
-#include "cgroup.h"
-#include "cpubind.h"
+#include "task/task.h"
+#include "task/cgroup.h"
+#include "task/cpubind.h"
 #include "common/log.h"
 #include "collect/procid.h"
-#include "profiles.h"
-#include "launch.h"
+#include "task/profiles.h"
+#include "task/launch.h"
 #include "common/util.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "profiles.h"
+#include "task/profiles.h"
 #include "common/util.h"
 
 #include <ctype.h>

@@ -1,9 +1,9 @@
 /* runner.c -- a task body becomes a `tracekit exec` child (runner.h). */
-#include "runner.h"
+#include "task/runner.h"
 
-#include "cgroup.h"
-#include "cpubind.h"
-#include "profiles.h"
+#include "task/cgroup.h"
+#include "task/cpubind.h"
+#include "task/profiles.h"
 #include "common/run.h"
 #include "common/util.h"
 

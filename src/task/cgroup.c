@@ -1,4 +1,4 @@
-#include "cgroup.h"
+#include "task/cgroup.h"
 #include "collect/procid.h"
 #include "common/util.h"
 

@@ -1,4 +1,4 @@
-#include "launch.h"
+#include "task/launch.h"
 #include "collect/procid.h"
 #include "common/util.h"
 

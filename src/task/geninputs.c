@@ -1,5 +1,5 @@
-#include "geninputs.h"
-#include "profiles.h"
+#include "task/geninputs.h"
+#include "task/profiles.h"
 #include "common/util.h"
 
 #include <math.h>

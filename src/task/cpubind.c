@@ -1,4 +1,4 @@
-#include "cpubind.h"
+#include "task/cpubind.h"
 #include "collect/procid.h"
 #include "common/util.h"
 

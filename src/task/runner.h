@@ -8,7 +8,7 @@
 #ifndef TK_RUNNER_H
 #define TK_RUNNER_H
 
-#include "task.h"
+#include "task/task.h"
 
 #include <stdbool.h>
 #include <stddef.h>
