@@ -2,13 +2,13 @@
  * experiment folder, one sub-folder per node, and parse the ones that have
  * raw files but no CTS/ yet. */
 #include "commands.h"
-#include "cts.h"
+#include "trace/cts.h"
 #include "common/fstree.h"
-#include "layout.h"
+#include "trace/layout.h"
 #include "common/log.h"
-#include "parse_run.h"
+#include "trace/parse_run.h"
 #include "common/run.h"
-#include "ship.h"
+#include "trace/ship.h"
 #include "common/util.h"
 
 #include <errno.h>

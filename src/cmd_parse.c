@@ -1,13 +1,13 @@
 /* cmd_parse.c -- `tracekit parse`: one node's raw run files into CTS/ plus
  * the audit (work done in parse_run.c). */
-#include "audit.h"
+#include "trace/audit.h"
 #include "commands.h"
-#include "layout.h"
+#include "trace/layout.h"
 #include "common/log.h"
-#include "parse_run.h"
+#include "trace/parse_run.h"
 #include "common/progress.h"
 #include "common/run.h"
-#include "ship.h"
+#include "trace/ship.h"
 #include "common/util.h"
 
 #include <getopt.h>

@@ -2,9 +2,9 @@
  * of every node of an experiment folder, and/or an exported OpenDC workload
  * (report_odc.c), and write one self-contained HTML page (report.c draws it). */
 #include "commands.h"
-#include "cts.h"
+#include "trace/cts.h"
 #include "common/jsonl.h"
-#include "layout.h"
+#include "trace/layout.h"
 #include "common/log.h"
 #include "report.h"
 #include "report_odc.h"

@@ -2,7 +2,7 @@
  * Everything here works on memory; cmd_report.c does the reading. */
 #include "report.h"
 
-#include "audit.h"
+#include "trace/audit.h"
 #include "common/util.h"
 
 #include <math.h>

@@ -11,7 +11,7 @@
  */
 #include "common/fstree.h"
 #include "common/jsonl.h"
-#include "rawproc.h"
+#include "trace/rawproc.h"
 #include "common/util.h"
 
 #include <errno.h>

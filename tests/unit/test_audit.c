@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
-#include "cts.h"
+#include "trace/audit.h"
+#include "trace/cts.h"
 #include "common/util.h"
 
 static int cmp_d(const void *a, const void *b)

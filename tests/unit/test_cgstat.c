@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "collect/cgstat.h"
-#include "cts.h"
-#include "rawproc.h"
+#include "trace/cts.h"
+#include "trace/rawproc.h"
 
 static void test_usage_usec(void **state)
 {

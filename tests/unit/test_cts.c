@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cts.h"
+#include "trace/cts.h"
 #include "common/util.h"
 
 /* A raw sample with CPU from ticks (no start_ticks, no mono: the original's). */

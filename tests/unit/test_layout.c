@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "common/fstree.h"
-#include "layout.h"
+#include "trace/layout.h"
 #include "common/util.h"
 
 static void names_of(struct layout_node *n, size_t k, const char **want)

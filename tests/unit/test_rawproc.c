@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rawproc.h"
+#include "trace/rawproc.h"
 #include "common/util.h"
 
 static enum raw_result parse(const char *line, struct raw_sample *s)

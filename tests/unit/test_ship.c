@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/sha256.h"
-#include "ship.h"
+#include "trace/ship.h"
 
 static void hash(const void *p, size_t n, char hex[65])
 {

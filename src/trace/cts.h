@@ -24,7 +24,7 @@
 
 #include "common/jsonl.h"
 #include "common/pairmap.h"
-#include "rawproc.h"
+#include "trace/rawproc.h"
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* cts.c -- raw records to CTS records (see cts.h for the rules). */
-#include "cts.h"
+#include "trace/cts.h"
 #include "common/util.h"
 
 #include <math.h>

@@ -11,7 +11,7 @@
 #ifndef TK_PARSE_RUN_H
 #define TK_PARSE_RUN_H
 
-#include "audit.h"
+#include "trace/audit.h"
 
 struct progress;
 

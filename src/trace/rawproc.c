@@ -1,5 +1,5 @@
 /* rawproc.c -- raw proc_metrics lines (see rawproc.h). */
-#include "rawproc.h"
+#include "trace/rawproc.h"
 
 #include <math.h>
 #include <stdlib.h>

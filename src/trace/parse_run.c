@@ -1,14 +1,14 @@
 /* parse_run.c -- one run folder to CTS/ (see parse_run.h). */
-#include "parse_run.h"
+#include "trace/parse_run.h"
 #include "collect/cgstat.h"
-#include "cts.h"
+#include "trace/cts.h"
 #include "common/fstree.h"
 #include "common/jsonl.h"
-#include "layout.h"
+#include "trace/layout.h"
 #include "collect/links.h"
 #include "common/log.h"
 #include "common/progress.h"
-#include "rawproc.h"
+#include "trace/rawproc.h"
 #include "common/util.h"
 
 #include <dirent.h>

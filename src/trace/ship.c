@@ -1,5 +1,5 @@
 /* ship.c -- a node's run files through Redis; see ship.h. */
-#include "ship.h"
+#include "trace/ship.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "layout.h"
+#include "trace/layout.h"
 #include "common/sha256.h"
 #include "common/util.h"
 

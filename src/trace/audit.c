@@ -1,5 +1,5 @@
 /* audit.c -- audit figures, audit_report.md and audit.json (see audit.h). */
-#include "audit.h"
+#include "trace/audit.h"
 #include "common/util.h"
 
 #include <math.h>

@@ -11,7 +11,7 @@
 #ifndef TK_AUDIT_H
 #define TK_AUDIT_H
 
-#include "cts.h"
+#include "trace/cts.h"
 #include "common/jsonl.h"
 #include "common/pairmap.h"
 

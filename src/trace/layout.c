@@ -1,5 +1,5 @@
 /* layout.c -- see layout.h. */
-#include "layout.h"
+#include "trace/layout.h"
 #include "common/util.h"
 
 #include <dirent.h>
