@@ -5,7 +5,7 @@
 #include "common/log.h"
 #include "opendc.h"
 #include "opendc_io.h"
-#include "parquet.h"
+#include "parquet/parquet.h"
 #include "common/progress.h"
 #include "common/util.h"
 

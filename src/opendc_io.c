@@ -2,7 +2,7 @@
 #include "opendc_io.h"
 #include "common/jsonl.h"
 #include "collect/links.h"
-#include "parquet.h"
+#include "parquet/parquet.h"
 #include "common/progress.h"
 #include "common/util.h"
 

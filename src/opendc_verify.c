@@ -1,7 +1,7 @@
 /* opendc_verify.c -- check an exported OpenDC workload. */
 #include "opendc_verify.h"
 #include "collect/links.h"
-#include "parquet.h"
+#include "parquet/parquet.h"
 #include "common/util.h"
 
 #include <inttypes.h>

@@ -3,7 +3,7 @@
 #include "report_odc.h"
 
 #include "opendc_verify.h"
-#include "parquet.h"
+#include "parquet/parquet.h"
 #include "report.h"
 #include "common/util.h"
 

@@ -7,7 +7,7 @@
  * timed loop (a few ns per row).
  *
  *   fragbench [--rows N] [--codec none|snappy|zstd] [--dict auto|never] [--sync] OUT */
-#include "parquet.h"
+#include "parquet/parquet.h"
 #include "common/util.h"
 
 #include <getopt.h>

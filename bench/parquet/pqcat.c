@@ -5,7 +5,7 @@
  * two with tests/tools/pqcompare.py: integers as decimal strings, floating
  * point as "%.17g" strings, byte arrays without STRING annotation as hex. */
 #include "common/jsonl.h"
-#include "parquet.h"
+#include "parquet/parquet.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -9,7 +9,7 @@
  *   --codec none|snappy|zstd   --dict auto|never|always   --page-version 1|2
  *   --rows N   --row-group-rows N   --page-values N   --dict-max-bytes N */
 #include "common/jsonl.h"
-#include "parquet.h"
+#include "parquet/parquet.h"
 #include "common/util.h"
 
 #include <getopt.h>

@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "parquet.h"
-#include "parquet_codec.h"
-#include "parquet_enc.h"
-#include "parquet_format.h"
+#include "parquet/parquet.h"
+#include "parquet/parquet_codec.h"
+#include "parquet/parquet_enc.h"
+#include "parquet/parquet_format.h"
 #include "common/util.h"
 
 #define FIXTURES "/work/shared/fixtures/opendc"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "thrift.h"
+#include "parquet/thrift.h"
 
 static void test_varint_and_zigzag(void **state)
 {

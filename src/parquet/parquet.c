@@ -6,9 +6,9 @@
  * for one page; finished pages (header + compressed body) are buffered per
  * column for one row group, since a column chunk must be contiguous in the
  * file.  Memory is therefore bounded by the row group limits. */
-#include "parquet.h"
-#include "parquet_codec.h"
-#include "parquet_enc.h"
+#include "parquet/parquet.h"
+#include "parquet/parquet_codec.h"
+#include "parquet/parquet_enc.h"
 #include "common/util.h"
 
 #include <errno.h>

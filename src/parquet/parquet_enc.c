@@ -1,5 +1,5 @@
 /* parquet_enc.c -- RLE/bit-packing hybrid, bit packing, dictionary builder. */
-#include "parquet_enc.h"
+#include "parquet/parquet_enc.h"
 #include "common/util.h"
 
 #include <stdlib.h>

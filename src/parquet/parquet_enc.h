@@ -5,7 +5,7 @@
 #ifndef TK_PARQUET_ENC_H
 #define TK_PARQUET_ENC_H
 
-#include "thrift.h"
+#include "parquet/thrift.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
 #ifndef TK_PARQUET_CODEC_H
 #define TK_PARQUET_CODEC_H
 
-#include "thrift.h"
+#include "parquet/thrift.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -8,7 +8,7 @@
 #ifndef TK_PARQUET_FORMAT_H
 #define TK_PARQUET_FORMAT_H
 
-#include "thrift.h"
+#include "parquet/thrift.h"
 
 #include <stdbool.h>
 #include <stddef.h>

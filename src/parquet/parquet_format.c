@@ -1,5 +1,5 @@
 /* parquet_format.c -- FileMetaData and PageHeader <-> Thrift compact. */
-#include "parquet_format.h"
+#include "parquet/parquet_format.h"
 #include "common/util.h"
 
 #include <stdalign.h>

@@ -24,7 +24,7 @@
 #ifndef TK_PARQUET_H
 #define TK_PARQUET_H
 
-#include "parquet_format.h"
+#include "parquet/parquet_format.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* thrift.c -- Thrift compact protocol encoder and bounded decoder. */
-#include "thrift.h"
+#include "parquet/thrift.h"
 #include "common/util.h"
 
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* parquet_codec.c -- SNAPPY and ZSTD page compression through the system
  * libraries. */
-#include "parquet_codec.h"
-#include "parquet_format.h"
+#include "parquet/parquet_codec.h"
+#include "parquet/parquet_format.h"
 
 #include <snappy-c.h>
 #include <stdio.h>
