@@ -2,7 +2,7 @@
  * (the checks are in opendc_verify.c). */
 #include "commands.h"
 #include "common/log.h"
-#include "opendc_verify.h"
+#include "opendc/opendc_verify.h"
 #include "common/util.h"
 
 #include <getopt.h>

@@ -2,7 +2,7 @@
  * drawing it with report.c's pieces (Gantt, binned series, curves). */
 #include "report_odc.h"
 
-#include "opendc_verify.h"
+#include "opendc/opendc_verify.h"
 #include "parquet/parquet.h"
 #include "report.h"
 #include "common/util.h"

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opendc.h"
-#include "opendc_verify.h"
+#include "opendc/opendc.h"
+#include "opendc/opendc_verify.h"
 #include "common/util.h"
 
 static int64_t sum_dur(const struct odc_seg *s, size_t n)

@@ -4,7 +4,7 @@
 #ifndef TK_OPENDC_IO_H
 #define TK_OPENDC_IO_H
 
-#include "opendc.h"
+#include "opendc/opendc.h"
 
 struct progress;
 

@@ -1,5 +1,5 @@
 /* opendc.c -- CTS records -> OpenDC tasks, fragments and topology. */
-#include "opendc.h"
+#include "opendc/opendc.h"
 #include "common/util.h"
 
 #include <jansson.h>

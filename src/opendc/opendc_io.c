@@ -1,5 +1,5 @@
 /* opendc_io.c -- reading CTS folders, writing the OpenDC workload files. */
-#include "opendc_io.h"
+#include "opendc/opendc_io.h"
 #include "common/jsonl.h"
 #include "collect/links.h"
 #include "parquet/parquet.h"

@@ -1,5 +1,5 @@
 /* opendc_verify.c -- check an exported OpenDC workload. */
-#include "opendc_verify.h"
+#include "opendc/opendc_verify.h"
 #include "collect/links.h"
 #include "parquet/parquet.h"
 #include "common/util.h"
