@@ -10,7 +10,7 @@
  * answer echoes the traceparent it received in X-Traceparent ("-" for
  * none) and the body bytes in X-Body-Bytes, so tests can check what a
  * proxy forwarded.  epoll, one thread per --threads (SO_REUSEPORT). */
-#include "http.h"
+#include "http/http.h"
 #include "common/util.h"
 
 #include <errno.h>

@@ -2,9 +2,9 @@
  * percentiles.  Option parsing and the report; the work is in loadgen.c. */
 #include "commands.h"
 #include "common/jsonl.h"
-#include "loadgen.h"
+#include "http/loadgen.h"
 #include "common/log.h"
-#include "proxy.h"
+#include "http/proxy.h"
 #include "common/util.h"
 
 #include <getopt.h>

@@ -2,7 +2,7 @@
  * every request.  Option parsing only; the work is in proxy.c. */
 #include "commands.h"
 #include "common/log.h"
-#include "proxy.h"
+#include "http/proxy.h"
 #include "common/run.h"
 #include "common/util.h"
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "loadgen.h"
-#include "sockowner.h"
+#include "http/http.h"
+#include "http/loadgen.h"
+#include "http/sockowner.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 

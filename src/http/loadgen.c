@@ -1,7 +1,7 @@
 /* loadgen.c -- open-loop HTTP load (see loadgen.h).  One thread, epoll,
  * a timerfd for the schedule. */
-#include "loadgen.h"
-#include "http.h"
+#include "http/loadgen.h"
+#include "http/http.h"
 #include "common/util.h"
 
 #include <errno.h>

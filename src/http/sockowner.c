@@ -1,5 +1,5 @@
 /* sockowner.c -- the local process behind a listening TCP address. */
-#include "sockowner.h"
+#include "http/sockowner.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>

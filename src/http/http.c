@@ -1,5 +1,5 @@
 /* http.c -- HTTP/1.1 framing (see http.h). */
-#include "http.h"
+#include "http/http.h"
 
 #include <string.h>
 

@@ -7,12 +7,12 @@
  * our traceparent); of r, the first rfwd bytes are ready for the client.
  * pump() moves bytes until nothing moves.  Bytes after the current request
  * (pipelining) wait in q until the response is out. */
-#include "proxy.h"
-#include "http.h"
+#include "http/proxy.h"
+#include "http/http.h"
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "collect/procfs.h"
-#include "sockowner.h"
+#include "http/sockowner.h"
 #include "task/task.h"
 #include "common/util.h"
 
