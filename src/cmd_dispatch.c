@@ -6,15 +6,15 @@
 #include "common/jsonl.h"
 #include "task/launch.h"
 #include "common/log.h"
-#include "mix.h"
+#include "sched/mix.h"
 #include "common/progress.h"
 #include "common/redisurl.h"
-#include "rq.h"
+#include "sched/rq.h"
 #include "common/run.h"
 #include "task/task.h"
 #include "common/util.h"
-#include "wlopts.h"
-#include "workload.h"
+#include "sched/wlopts.h"
+#include "sched/workload.h"
 
 #include <dirent.h>
 #include <errno.h>

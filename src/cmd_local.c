@@ -5,18 +5,18 @@
  * Writes the same files as the Redis flow. */
 #include "commands.h"
 #include "task/cpubind.h"
-#include "embed.h"
+#include "sched/embed.h"
 #include "common/jsonl.h"
 #include "task/launch.h"
 #include "common/log.h"
-#include "policy.h"
+#include "sched/policy.h"
 #include "common/progress.h"
 #include "common/run.h"
 #include "task/runner.h"
 #include "task/task.h"
 #include "common/util.h"
-#include "wlopts.h"
-#include "workload.h"
+#include "sched/wlopts.h"
+#include "sched/workload.h"
 
 #include <errno.h>
 #include <math.h>

@@ -4,10 +4,10 @@
 #include "commands.h"
 #include "common/jsonl.h"
 #include "common/log.h"
-#include "placer.h"
-#include "policy.h"
+#include "sched/placer.h"
+#include "sched/policy.h"
 #include "common/redisurl.h"
-#include "rq.h"
+#include "sched/rq.h"
 #include "common/run.h"
 #include "common/util.h"
 

@@ -12,7 +12,7 @@
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "common/redisurl.h"
-#include "rq.h"
+#include "sched/rq.h"
 #include "common/run.h"
 #include "task/runner.h"
 #include "common/util.h"

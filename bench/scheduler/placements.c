@@ -26,10 +26,10 @@
 
 #include "../../tests/unit/redis_fixture.h"
 #include "common/log.h"
-#include "placer.h"
-#include "policy.h"
+#include "sched/placer.h"
+#include "sched/policy.h"
 #include "common/redisurl.h"
-#include "rq.h"
+#include "sched/rq.h"
 #include "common/util.h"
 
 static char url_text[256];

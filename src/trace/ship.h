@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rq.h"
+#include "sched/rq.h"
 
 #define SHIP_CHUNK_DEFAULT (512 * 1024)
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "embed.h"
-#include "workload.h"
+#include "sched/embed.h"
+#include "sched/workload.h"
 
 static void setup(struct embed *e, const char *weigher, int64_t ua, int64_t ub, int64_t par)
 {

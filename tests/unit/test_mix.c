@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mix.h"
+#include "sched/mix.h"
 
 #define VEC "medium480p=3,fast1080p=2,hevc1080p=2,light1c=3"
 

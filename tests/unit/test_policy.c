@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "policy.h"
+#include "sched/policy.h"
 
 /* id, up, cores, units_total, units_free, mem_total, mem_free, instances, max_parallel, mhz */
 static const struct pol_host cluster[] = {

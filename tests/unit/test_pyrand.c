@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pyrand.h"
+#include "sched/pyrand.h"
 
 static void test_getrandbits32_vectors(void **state)
 {

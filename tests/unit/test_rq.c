@@ -23,11 +23,11 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "policy.h"
+#include "sched/policy.h"
 #include "redis_fixture.h"
 #include "common/redisurl.h"
-#include "rq.h"
-#include "placer.h"
+#include "sched/rq.h"
+#include "sched/placer.h"
 #include "common/util.h"
 
 static struct redis_fixture fx;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "task/profiles.h"
-#include "workload.h"
+#include "sched/workload.h"
 
 #define VEC "medium480p=3,fast1080p=2,hevc1080p=2,light1c=3"
 

@@ -1,9 +1,9 @@
 /* embed.c -- the in-memory scheduling plane of `tracekit local`; the rules
  * mirror src/rq_lua.h (place, complete, reject) and src/placer.c. */
-#include "embed.h"
+#include "sched/embed.h"
 
 #include "common/util.h"
-#include "workload.h"
+#include "sched/workload.h"
 
 #include <jansson.h>
 #include <stdio.h>

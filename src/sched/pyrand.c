@@ -4,7 +4,7 @@
  * (1998).  CPython seeds an int by init_by_array() over the 32-bit words of
  * |seed|, least significant word first, with one zero word for seed 0; the
  * helpers below follow CPython's _randommodule.c / random.py semantics. */
-#include "pyrand.h"
+#include "sched/pyrand.h"
 
 #include <string.h>
 

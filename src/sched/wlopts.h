@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "workload.h"
+#include "sched/workload.h"
 
 enum {
     WLO_FIRST = 1000,

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pyrand.h"
+#include "sched/pyrand.h"
 
 struct pol_host {
     const char *id;         /* node id */

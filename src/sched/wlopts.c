@@ -1,11 +1,11 @@
 /* wlopts.c -- the dispatcher's task options, shared by dispatch and local:
  * parsing and checking them, and building the task list they describe
  * (the I/O around workload.c: listing input files, ffprobe, --tasks). */
-#include "wlopts.h"
+#include "sched/wlopts.h"
 
 #include "task/launch.h"
 #include "common/log.h"
-#include "mix.h"
+#include "sched/mix.h"
 #include "common/run.h"
 #include "common/util.h"
 

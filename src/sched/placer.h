@@ -23,9 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
-#include "pyrand.h"
-#include "rq.h"
+#include "sched/policy.h"
+#include "sched/pyrand.h"
+#include "sched/rq.h"
 
 struct placer_stats {
     uint64_t rounds;     /* placer_round calls */

@@ -1,6 +1,6 @@
 /* mix.c -- `--mix` parsing, counts, seeded sequence and weighted draws.
  * See mix.h for the rules and where they differ from the original. */
-#include "mix.h"
+#include "sched/mix.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 #include "common/jsonl.h"
-#include "policy.h"
-#include "pyrand.h"
+#include "sched/policy.h"
+#include "sched/pyrand.h"
 
 struct emb_node {
     char *id;

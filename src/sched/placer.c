@@ -1,5 +1,5 @@
 /* placer.c -- snapshot, decide, place; see placer.h. */
-#include "placer.h"
+#include "sched/placer.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "sched/policy.h"
 #include "common/redisurl.h"
 
 /* Return codes (negative) of every rq call; rq_error() has the message. */

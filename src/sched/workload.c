@@ -1,9 +1,9 @@
 /* workload.c -- the dispatcher's task list and pacing (see workload.h). */
-#include "workload.h"
+#include "sched/workload.h"
 
-#include "mix.h"
+#include "sched/mix.h"
 #include "task/profiles.h"
-#include "pyrand.h"
+#include "sched/pyrand.h"
 #include "common/run.h"
 #include "common/util.h"
 

@@ -2,7 +2,7 @@
  * docs/redis.md.  The state machine lives in the Lua scripts of rq_lua.h;
  * this file connects, authenticates, classifies errors, retries with
  * back-off, and converts between C structs and script arguments/replies. */
-#include "rq.h"
+#include "sched/rq.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 
 #include "common/jsonl.h"
 #include "common/log.h"
-#include "rq_lua.h"
+#include "sched/rq_lua.h"
 #include "common/run.h"
 #include "common/util.h"
 

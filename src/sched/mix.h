@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pyrand.h"
+#include "sched/pyrand.h"
 
 /* Largest --total accepted (the sequence is held in memory). */
 #define MIX_MAX_TOTAL 10000000

@@ -8,7 +8,7 @@
  * first `subset_size`.  OpenDC HEAD's quirks (a weight array never reset,
  * subset ignored) are not reproduced; PS_BEST_FIT reproduces what HEAD does
  * for a policy without weighers, the one deterministic HEAD policy. */
-#include "policy.h"
+#include "sched/policy.h"
 
 #include <ctype.h>
 #include <math.h>
