@@ -6,8 +6,8 @@
 #include "common/jsonl.h"
 #include "trace/layout.h"
 #include "common/log.h"
-#include "report.h"
-#include "report_odc.h"
+#include "report/report.h"
+#include "report/report_odc.h"
 #include "common/util.h"
 
 #include <errno.h>

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_odc.h"
+#include "report/report_odc.h"
 #include "common/util.h"
 
 static size_t count(const char *hay, const char *needle)

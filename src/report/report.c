@@ -1,6 +1,6 @@
 /* report.c -- lanes, aggregation and the HTML/SVG of `tracekit report`.
  * Everything here works on memory; cmd_report.c does the reading. */
-#include "report.h"
+#include "report/report.h"
 
 #include "trace/audit.h"
 #include "common/util.h"

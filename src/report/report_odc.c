@@ -1,10 +1,10 @@
 /* report_odc.c -- reading an OpenDC workload for `tracekit report` and
  * drawing it with report.c's pieces (Gantt, binned series, curves). */
-#include "report_odc.h"
+#include "report/report_odc.h"
 
 #include "opendc/opendc_verify.h"
 #include "parquet/parquet.h"
-#include "report.h"
+#include "report/report.h"
 #include "common/util.h"
 
 #include <jansson.h>
