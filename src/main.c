@@ -1,5 +1,5 @@
 /* main.c -- the command table, and nothing else (like git.c). */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "common/log.h"
 #include "common/util.h"
 

@@ -35,11 +35,11 @@ help_opts() {
 }
 
 for c in $commands; do
-  src=$ROOT/src/cmd_${c//-/_}.c
+  src=$ROOT/src/cmd/${c//-/_}.c
   if [ ! -f "$src" ]; then not_ok "$c: no source file $src"; continue; fi
   help=$("$TK" "$c" --help) || { not_ok "$c --help fails"; continue; }
   srcs=("$src")   # a command that takes the dispatcher's options shares wlopts.c's table
-  grep -q wlo_longopts "$src" && srcs+=("$ROOT/src/wlopts.c")
+  grep -q wlo_longopts "$src" && srcs+=("$ROOT/src/sched/wlopts.c")
   s=$(src_opts "${srcs[@]}"); h=$(printf '%s\n' "$help" | help_opts)
   missing=$(comm -23 <(echo "$s") <(echo "$h") | tr '\n' ' ')
   extra=$(comm -13 <(echo "$s") <(echo "$h") | tr '\n' ' ')

@@ -1,7 +1,7 @@
 /* cmd_exec.c -- `tracekit exec`: run one command as a traced task.
  * Option parsing only; the work is in task.c. */
 #include "task/cgroup.h"
-#include "commands.h"
+#include "cmd/commands.h"
 #include "task/cpubind.h"
 #include "common/log.h"
 #include "task/profiles.h"

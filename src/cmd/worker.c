@@ -8,7 +8,7 @@
  *     (SIGCHLD through a signalfd), completes at once, heartbeats, measures
  *     the clock offset, and handles SIGTERM/SIGINT and fencing.
  * Children are started with posix_spawn only (this process has threads). */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "common/redisurl.h"

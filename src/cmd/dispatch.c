@@ -2,7 +2,7 @@
  * original dispatcher, §7.5), paced as asked, and optionally wait for them.
  * Options and I/O here; the task list and the pacing are in workload.c. */
 #include "trace/audit.h"
-#include "commands.h"
+#include "cmd/commands.h"
 #include "common/jsonl.h"
 #include "task/launch.h"
 #include "common/log.h"

@@ -1,6 +1,6 @@
 /* cmd_verify.c -- tracekit verify opendc: options and orchestration only
  * (the checks are in opendc_verify.c). */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "common/log.h"
 #include "opendc/opendc_verify.h"
 #include "common/util.h"

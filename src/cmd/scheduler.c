@@ -1,7 +1,7 @@
 /* cmd_scheduler.c -- `tracekit scheduler`: the central scheduler.  Options
  * and the loop only: placement rounds are placer.c, host choice policy.c,
  * the Redis side rq.c (docs/redis.md, "Running the scheduler"). */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "sched/placer.h"

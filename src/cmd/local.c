@@ -3,7 +3,7 @@
  * central scheduler's placement (embed.c, same policies), worker slots that
  * run each task through `tracekit exec` (runner.c), and the collector.
  * Writes the same files as the Redis flow. */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "task/cpubind.h"
 #include "sched/embed.h"
 #include "common/jsonl.h"

@@ -1,7 +1,7 @@
 /* cmd_parse.c -- `tracekit parse`: one node's raw run files into CTS/ plus
  * the audit (work done in parse_run.c). */
 #include "trace/audit.h"
-#include "commands.h"
+#include "cmd/commands.h"
 #include "trace/layout.h"
 #include "common/log.h"
 #include "trace/parse_run.h"

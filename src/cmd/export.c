@@ -1,6 +1,6 @@
 /* cmd_export.c -- tracekit export opendc: options and orchestration only
  * (opendc_io.c reads and writes, opendc.c decides). */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "opendc/opendc.h"

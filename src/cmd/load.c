@@ -1,6 +1,6 @@
 /* cmd_load.c -- `tracekit load`: open-loop HTTP load with latency
  * percentiles.  Option parsing and the report; the work is in loadgen.c. */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "common/jsonl.h"
 #include "http/loadgen.h"
 #include "common/log.h"

@@ -1,7 +1,7 @@
 /* cmd_report.c -- `tracekit report`: read the CTS files of one run folder or
  * of every node of an experiment folder, and/or an exported OpenDC workload
  * (report_odc.c), and write one self-contained HTML page (report.c draws it). */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "trace/cts.h"
 #include "common/jsonl.h"
 #include "trace/layout.h"

@@ -1,5 +1,5 @@
 /* cmd_collect.c -- tracekit collect start|stop|status|run */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "collect/cgstat.h"
 #include "common/jsonl.h"
 #include "common/log.h"

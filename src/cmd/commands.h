@@ -1,4 +1,4 @@
-/* commands.h -- one entry point per subcommand, each in src/cmd_<name>.c.
+/* commands.h -- one entry point per subcommand, each in src/cmd/<name>.c.
  * argv[0] is the subcommand name; return the process exit code. */
 #ifndef TK_COMMANDS_H
 #define TK_COMMANDS_H

@@ -1,7 +1,7 @@
 /* cmd_gather.c -- `tracekit gather`: copy every node's run folder into one
  * experiment folder, one sub-folder per node, and parse the ones that have
  * raw files but no CTS/ yet. */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "trace/cts.h"
 #include "common/fstree.h"
 #include "trace/layout.h"

@@ -1,5 +1,5 @@
 /* cmd_links.c -- tracekit links --serve | --peers HOST,... */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "collect/links.h"
 #include "common/log.h"
 #include "common/run.h"

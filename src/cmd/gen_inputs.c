@@ -1,7 +1,7 @@
 /* cmd_gen_inputs.c -- `tracekit gen-inputs`: H.264 test videos from ffmpeg's
  * built-in sources, so a new machine can run the workload without external
  * files.  Existing valid files are kept (checked with ffprobe). */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "task/geninputs.h"
 #include "common/log.h"
 #include "task/profiles.h"

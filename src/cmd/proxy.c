@@ -1,6 +1,6 @@
 /* cmd_proxy.c -- `tracekit proxy`: an HTTP/1.1 reverse proxy that records
  * every request.  Option parsing only; the work is in proxy.c. */
-#include "commands.h"
+#include "cmd/commands.h"
 #include "common/log.h"
 #include "http/proxy.h"
 #include "common/run.h"
