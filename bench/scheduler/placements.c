@@ -289,12 +289,6 @@ static void *worker_slot(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void bench_latency(int rate, long n, double *p50, double *p99, double *max)
 {
     struct rq *q = bopen("bench-lat");

@@ -4,6 +4,7 @@
 #include "trace/audit.h"
 #include "cmd/commands.h"
 #include "common/jsonl.h"
+#include "common/stats.h"
 #include "task/launch.h"
 #include "common/log.h"
 #include "sched/mix.h"
@@ -372,13 +373,6 @@ static void step_log(struct disp *d, size_t k, uint64_t pulses_before, size_t in
     }
 }
 
-static void sleep_ms(int64_t ms)
-{
-    if (ms <= 0)
-        return;
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL); /* a signal ends it early: the loops check stop_sig */
-}
 
 static int run_pacer(struct disp *d)
 {
@@ -413,7 +407,7 @@ static int run_pacer(struct disp *d)
         int64_t wait = d->p.next_ms - now_wall_ms();
         if (d->tty && wait > 250)
             wait = 250;
-        sleep_ms(wait);
+        sleep_ms_or_stop(wait, &stop_sig);
     }
     free(idx);
     free(node);
@@ -429,12 +423,6 @@ struct outcome {
     bool has_stats;
     double makespan_ms, wait_p50_ms, wait_p95_ms;
 };
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int64_t jint(json_t *o, const char *k, bool *has)
 {
@@ -486,12 +474,6 @@ static int poll_results(struct disp *d, long *off, bool *fin, json_t **rec, stru
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Makespan (first enqueue to last end) and waits (start - enqueue) of our
  * finished tasks.  ts_enqueue is this host's clock, ts_start and ts_end the
  * Redis server's (docs/redis.md, "Clocks"). */
@@ -517,8 +499,8 @@ static void task_stats(struct disp *d, json_t **rec, struct outcome *oc)
         oc->has_stats = true;
         oc->makespan_ms = (double)(last - first);
         qsort(waits, nw, sizeof *waits, cmp_double);
-        oc->wait_p50_ms = audit_quantile(waits, nw, 0.50);
-        oc->wait_p95_ms = audit_quantile(waits, nw, 0.95);
+        oc->wait_p50_ms = stats_quantile(waits, nw, 0.50);
+        oc->wait_p95_ms = stats_quantile(waits, nw, 0.95);
     }
     free(waits);
 }
@@ -600,7 +582,7 @@ static int wait_all(struct disp *d, int64_t timeout_ms, struct outcome *oc)
             rc = 1;
             break;
         }
-        sleep_ms(200);
+        sleep_ms_or_stop(200, &stop_sig);
     }
     task_stats(d, rec, oc);
     for (size_t i = 0; i < d->nids; i++)

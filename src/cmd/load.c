@@ -2,6 +2,7 @@
  * percentiles.  Option parsing and the report; the work is in loadgen.c. */
 #include "cmd/commands.h"
 #include "common/jsonl.h"
+#include "common/stats.h"
 #include "http/loadgen.h"
 #include "common/log.h"
 #include "http/proxy.h"
@@ -154,8 +155,10 @@ int cmd_load(int argc, char **argv)
         return TK_EXIT_FAIL;
     }
     double rate = r.elapsed_s > 0 ? (double)r.completed / r.elapsed_s : 0;
-    double p[5] = {lat_percentile(r.lat_ms, r.nlat, 50), lat_percentile(r.lat_ms, r.nlat, 90),
-                   lat_percentile(r.lat_ms, r.nlat, 99), lat_percentile(r.lat_ms, r.nlat, 99.9),
+    double p[5] = {stats_nearest_rank(r.lat_ms, r.nlat, 0.50),
+                   stats_nearest_rank(r.lat_ms, r.nlat, 0.90),
+                   stats_nearest_rank(r.lat_ms, r.nlat, 0.99),
+                   stats_nearest_rank(r.lat_ms, r.nlat, 0.999),
                    r.nlat ? r.lat_ms[r.nlat - 1] : NAN};
     if (json) {
         struct jbuf b;

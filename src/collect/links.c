@@ -2,6 +2,7 @@
 #include "collect/links.h"
 #include "common/jsonl.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
@@ -123,24 +124,7 @@ bool links_parse_size(const char *s, uint64_t *out)
     return false;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
-double links_percentile(double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof *v, cmp_double);
-    size_t rank = (size_t)ceil(p * (double)n);
-    if (rank == 0)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1];
-}
 
 static json_t *real3(double v)
 {
@@ -577,9 +561,12 @@ static int measure_addr(const struct addrinfo *ai, const struct links_opts *o,
     }
     r->bw_mbps = secs > 0 ? (double)got * 8.0 / secs / 1e6 : 0;
     r->samples = o->samples;
-    r->connect_p50 = links_percentile(conn_ms, (size_t)o->samples, 0.50);
-    r->rtt_p50 = links_percentile(rtt_ms, (size_t)o->samples, 0.50);
-    r->rtt_p99 = links_percentile(rtt_ms, (size_t)o->samples, 0.99);
+    size_t n = (size_t)o->samples;
+    qsort(conn_ms, n, sizeof *conn_ms, cmp_double);
+    qsort(rtt_ms, n, sizeof *rtt_ms, cmp_double);
+    r->connect_p50 = stats_nearest_rank(conn_ms, n, 0.50);
+    r->rtt_p50 = stats_nearest_rank(rtt_ms, n, 0.50);
+    r->rtt_p99 = stats_nearest_rank(rtt_ms, n, 0.99);
     r->ts_ms = now_wall_ms();
     rc = 0;
     goto out;

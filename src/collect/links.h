@@ -35,8 +35,6 @@ int links_parse_hostport(const char *s, int default_port, struct link_peer *out)
 /* A byte count: "1048576", "512K", "16M", "1G" (also KiB/MiB/GiB; powers of
  * 1024).  false when not a whole positive count. */
 bool links_parse_size(const char *s, uint64_t *out);
-/* Nearest-rank percentile (p in 0..1) of n values; sorts v.  0 for n == 0. */
-double links_percentile(double *v, size_t n, double p);
 
 struct link_result {
     char src[160], dst[160], dst_addr[300];

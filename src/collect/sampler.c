@@ -4,6 +4,7 @@
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "collect/procfs.h"
+#include "common/stats.h"
 #include "common/util.h"
 
 #include <dirent.h>
@@ -193,24 +194,6 @@ uint64_t sampler_parse_sentinel(const char *text)
     return 0;
 }
 
-int64_t hist_percentile(const uint32_t *counts, int nbuckets, int64_t width, double p)
-{
-    uint64_t total = 0;
-    for (int i = 0; i < nbuckets; i++)
-        total += counts[i];
-    if (!total)
-        return 0;
-    uint64_t want = (uint64_t)ceil(p * (double)total);
-    if (want == 0)
-        want = 1;
-    uint64_t acc = 0;
-    for (int i = 0; i < nbuckets; i++) {
-        acc += counts[i];
-        if (acc >= want)
-            return (int64_t)(i + 1) * width;  /* upper edge: never under-state */
-    }
-    return (int64_t)nbuckets * width;
-}
 
 static void hist_add(uint32_t *h, int64_t *max, int64_t us)
 {
@@ -721,11 +704,11 @@ static void write_status(struct sampler *s, const char *state)
     jb_uint(&b, "stale_sentinels_removed", s->stale);
     jb_uint(&b, "read_errors", s->read_errors);
     jb_uint(&b, "write_errors", s->procw.write_errors + s->hostw.write_errors + s->cgw.write_errors);
-    jb_int(&b, "tick_late_us_p50", hist_percentile(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.50));
-    jb_int(&b, "tick_late_us_p99", hist_percentile(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.99));
+    jb_int(&b, "tick_late_us_p50", stats_hist_nearest_rank(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.50));
+    jb_int(&b, "tick_late_us_p99", stats_hist_nearest_rank(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.99));
     jb_int(&b, "tick_late_us_max", s->late_max_us);
-    jb_int(&b, "interval_err_us_p50", hist_percentile(s->gap_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.50));
-    jb_int(&b, "interval_err_us_p99", hist_percentile(s->gap_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.99));
+    jb_int(&b, "interval_err_us_p50", stats_hist_nearest_rank(s->gap_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.50));
+    jb_int(&b, "interval_err_us_p99", stats_hist_nearest_rank(s->gap_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.99));
     jb_int(&b, "interval_err_us_max", s->gap_max_us);
     jb_fixed(&b, "cpu_ms", cpu_ms, 3);
     jb_fixed(&b, "sampling_cpu_us_per_sample",

@@ -48,7 +48,5 @@ void sampler_set_identity(struct sampler *s, int pid, uint64_t start_ticks);
 /* Pure helpers (tested on their own). */
 /* "PID START_TICKS" sentinel content; returns the start ticks or 0 if absent. */
 uint64_t sampler_parse_sentinel(const char *text);
-/* A percentile of n sorted-by-bucket histogram counts (bucket width w). */
-int64_t hist_percentile(const uint32_t *counts, int nbuckets, int64_t width, double p);
 
 #endif

@@ -1,8 +1,11 @@
-/* util.h -- small helpers every module needs: errors, clocks, strict number
- * parsing, paths.  Nothing here does I/O beyond the file system helpers. */
+/* util.h -- small helpers every module needs: allocation, programmer errors,
+ * clocks and sleeps, strict number parsing, comparators, paths.  Nothing
+ * here does I/O beyond the file system helpers.  Unlike other modules, its
+ * names carry no file prefix: they are the project's vocabulary. */
 #ifndef TK_UTIL_H
 #define TK_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +14,26 @@
 #define TK_VERSION "0.1.0"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A programmer error: print where and why, then abort.  For states the code
+ * itself rules out, never for bad input (that gets an error message). */
+#define TK_BUG(...) tk_bug(__FILE__, __LINE__, __VA_ARGS__)
+_Noreturn void tk_bug(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Make room for n elements in the array p of capacity cap (both lvalues):
+ * the capacity at least doubles, starting at min_cap.  Like git's
+ * ALLOC_GROW.  Usage: ARRAY_GROW(v, len + 1, cap, 16); v[len++] = x; */
+#define ARRAY_GROW(p, n, cap, min_cap)                                                  \
+    do {                                                                                \
+        if ((size_t)(n) > (size_t)(cap)) {                                              \
+            size_t grow_to_ = (size_t)(cap) ? (size_t)(cap) * 2 : (size_t)(min_cap);    \
+            if (grow_to_ < (size_t)(n))                                                 \
+                grow_to_ = (size_t)(n);                                                 \
+            (p) = xrealloc((p), grow_to_ * sizeof *(p));                                \
+            (cap) = grow_to_;                                                           \
+        }                                                                               \
+    } while (0)
 
 /* Exit codes shared by all commands. */
 enum {
@@ -31,10 +54,23 @@ int64_t now_wall_ms(void);
 int64_t now_mono_ns(void);
 static inline int64_t now_mono_us(void) { return now_mono_ns() / 1000; }
 
+/* Sleep ms milliseconds; a signal does not cut it short. */
+void sleep_ms(int64_t ms);
+/* Sleep up to ms milliseconds in steps of at most 100 ms, returning early
+ * once *stop is non-zero (set by a signal handler).  true if it was. */
+bool sleep_ms_or_stop(int64_t ms, const volatile sig_atomic_t *stop);
+
 /* Strict parsers: the whole string must be a number in [min, max].
  * They return false (and leave *out untouched) otherwise. */
 bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 bool parse_double(const char *s, double min, double max, double *out);
+
+/* qsort comparators, ascending: arrays of int, int64_t, double (NaN
+ * last) and char * (strcmp). */
+int cmp_int(const void *a, const void *b);
+int cmp_i64(const void *a, const void *b);
+int cmp_double(const void *a, const void *b);
+int cmp_str(const void *a, const void *b);
 
 /* Files and paths. */
 int mkdir_p(const char *path, unsigned mode);       /* 0 or -1 with errno */

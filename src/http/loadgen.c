@@ -80,14 +80,6 @@ int load_parse_url(const char *url, struct load_url *u, char *err, size_t errlen
     return 0;
 }
 
-double lat_percentile(const double *sorted, size_t n, double pct)
-{
-    if (n == 0)
-        return NAN;
-    double rank = ceil(pct / 100.0 * (double)n);
-    size_t i = rank < 1 ? 0 : (size_t)rank - 1;
-    return sorted[i < n ? i : n - 1];
-}
 
 /* ---- the run ---- */
 
@@ -289,11 +281,6 @@ static void arm(struct run *x, int64_t at_ns)
     timerfd_settime(x->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen)
 {

@@ -53,7 +53,5 @@ struct load_result {
 int load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen);
 void load_result_free(struct load_result *r);
 
-/* Nearest-rank percentile (0 < pct <= 100) of n sorted values; NaN when n is 0. */
-double lat_percentile(const double *sorted, size_t n, double pct);
 
 #endif

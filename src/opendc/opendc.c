@@ -1,5 +1,6 @@
 /* opendc.c -- CTS records -> OpenDC tasks, fragments and topology. */
 #include "opendc/opendc.h"
+#include "common/stats.h"
 #include "common/util.h"
 
 #include <jansson.h>
@@ -64,24 +65,6 @@ double odc_round_half_even(double x)
 {
     double r = nearbyint(x);   /* the default rounding mode: to nearest, ties to even */
     return r;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double odc_quantile(double *v, size_t n, double q)
-{
-    if (n == 0)
-        return NAN;
-    qsort(v, n, sizeof *v, cmp_double);
-    double pos = q * (double)(n - 1);
-    size_t lo = (size_t)floor(pos);
-    size_t hi = lo + 1 < n ? lo + 1 : lo;
-    double frac = pos - (double)lo;
-    return v[lo] + (v[hi] - v[lo]) * frac;
 }
 
 /* ---- fragments ---- */
@@ -458,12 +441,6 @@ static int cmp_attempt(const void *a, const void *b, void *ctx)
     return (x->line > y->line) - (x->line < y->line);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int64_t mem_capacity(int64_t kib, enum odc_mem_unit u)
 {
     int64_t mib = (kib + 1023) / 1024;
@@ -476,7 +453,6 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
     const struct odc_input *in = b->in;
     const struct odc_opts *o = b->o;
     struct odc_result *res = b->res;
-
 
     /* Which invocations become tasks: valid ones, the last attempt of each
      * trace id, then failed ones by option. */
@@ -989,7 +965,10 @@ static int export_upstream(struct builder *b, char *err, size_t errlen)
             u[nu++] = res->frags[order[j]].cpu_usage;
         t->n_frags = nu;
         if (nu)
-            t->cpu_capacity = odc_quantile(u, nu, 0.95);
+            {
+            qsort(u, nu, sizeof *u, cmp_double);
+            t->cpu_capacity = stats_quantile(u, nu, 0.95); /* the original's (pandas) */
+        }
         double freq = tn->raw_mhz;   /* the raw value, no default, here */
         if (freq > 0) {
             double c = odc_round_half_even(t->cpu_capacity / freq);

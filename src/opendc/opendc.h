@@ -137,9 +137,6 @@ size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, s
                      double exact_cpu_ms, double cap_cores, struct odc_seg **out,
                      struct odc_fill *fill);
 
-/* The 0.95 quantile with linear interpolation (pandas' default), as the
- * original used for cpu_capacity.  Sorts v. */
-double odc_quantile(double *v, size_t n, double q);
 /* Python's round(): half to even. */
 double odc_round_half_even(double x);
 

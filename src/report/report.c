@@ -2,6 +2,7 @@
  * Everything here works on memory; cmd_report.c does the reading. */
 #include "report/report.h"
 
+#include "common/stats.h"
 #include "trace/audit.h"
 #include "common/util.h"
 
@@ -157,12 +158,6 @@ static double dms(int64_t a, int64_t b)
 static bool drawable(const struct rp_task *t)
 {
     return t->has_start && t->has_end && t->end >= t->start;
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
 }
 
 static const struct report *sort_ctx;   /* qsort has no context argument */
@@ -371,8 +366,8 @@ void report_stats(const struct report *r, size_t app, struct rp_stats *s)
     }
     s->wait_mean = mean_of(wait, s->nwait);
     s->run_mean = mean_of(run, s->nrun);
-    s->wait_p95 = audit_quantile_select(wait, s->nwait, 0.95);
-    s->run_p95 = audit_quantile_select(run, s->nrun, 0.95);
+    s->wait_p95 = stats_quantile_select(wait, s->nwait, 0.95);
+    s->run_p95 = stats_quantile_select(run, s->nrun, 0.95);
     free(wait);
     free(run);
 }
@@ -406,7 +401,6 @@ bool report_span(const struct report *r, int64_t *t0, int64_t *t1)
 }
 
 /* ---- text ---- */
-
 
 static void lit(struct jbuf *b, const char *s)
 {
@@ -812,7 +806,7 @@ size_t report_proc_bins(const struct rp_node *n, int64_t t0, int64_t t1, int wid
     for (size_t i = 0; i < n->nsamples; i++)
         if (n->samples[i].dt_ms > 0)
             dts[nd++] = n->samples[i].dt_ms;
-    double interval = nd ? audit_quantile_select(dts, nd, 0.5) : 0;
+    double interval = nd ? stats_quantile_select(dts, nd, 0.5) : 0;
     free(dts);
     double bin = span / (width / 2.0);
     if (bin < interval)

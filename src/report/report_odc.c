@@ -513,12 +513,6 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Distinct cpu_count values, ascending (malloc'd). */
 static size_t cpu_classes(const struct rp_odc *o, int32_t **out)
 {

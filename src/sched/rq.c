@@ -74,13 +74,6 @@ static struct timeval tv_ms(int ms)
     return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 /* ---- connecting ---- */
 
 /* Map hiredis' connect/IO error text (strerror or gai_strerror) to a code

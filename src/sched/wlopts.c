@@ -47,11 +47,6 @@ const struct option wlo_longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* *.mp4 regular files directly in dir, sorted by name (paths dir/NAME). */
 static char **list_inputs(const char *dir, size_t *n)
 {
@@ -100,7 +95,6 @@ static double probe_duration(const char *ffprobe, const char *path)
     }
     return d;
 }
-
 
 static bool scale_ok(const char *s)
 {

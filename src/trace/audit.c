@@ -1,5 +1,6 @@
 /* audit.c -- audit figures, audit_report.md and audit.json (see audit.h). */
 #include "trace/audit.h"
+#include "common/stats.h"
 #include "common/util.h"
 
 #include <math.h>
@@ -73,34 +74,6 @@ void audit_add_rec(struct audit *a, const struct cts_rec *r)
         }
         a->dts[a->ndts++] = r->dt_ms;
     }
-}
-
-static int cmp_double(const void *pa, const void *pb)
-{
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return a < b ? -1 : a > b;
-}
-
-static int cmp_i64(const void *pa, const void *pb)
-{
-    int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
-    return a < b ? -1 : a > b;
-}
-
-double audit_quantile(const double *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return NAN;
-    if (p <= 0)
-        return sorted[0];
-    if (p >= 1)
-        return sorted[n - 1];
-    double pos = p * (double)(n - 1);
-    size_t lo = (size_t)pos;
-    double frac = pos - (double)lo;
-    if (lo + 1 >= n)
-        return sorted[n - 1];
-    return sorted[lo] + (sorted[lo + 1] - sorted[lo]) * frac;
 }
 
 void audit_fmt_pct(char *buf, size_t len, double rate)
@@ -254,12 +227,12 @@ static void match_tasks(struct audit *a)
     qsort(cov, ncov, sizeof *cov, cmp_double);
     if (ncov) {
         a->cov_min = cov[0];
-        a->cov_p50 = audit_quantile(cov, ncov, 0.5);
+        a->cov_p50 = stats_quantile(cov, ncov, 0.5);
     }
     qsort(err, nerr, sizeof *err, cmp_double);
     a->cpu_compared = nerr;
     if (nerr)
-        a->cpu_err_p50 = audit_quantile(err, nerr, 0.5);
+        a->cpu_err_p50 = stats_quantile(err, nerr, 0.5);
     for (size_t i = 0; i < nids; i++)
         if (!owned[i] && c->ids[i].records)
             a->idents_without_task++;
@@ -272,50 +245,6 @@ static void match_tasks(struct audit *a)
 
 /* k-th smallest (0-based) of a[0..n), n > 0; reorders a so that every
  * element after position k is >= a[k] (quickselect, Hoare partition). */
-static double select_kth(double *a, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        double x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi];
-        double pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
-        size_t i = lo, j = hi;
-        for (;;) {
-            while (a[i] < pivot)
-                i++;
-            while (a[j] > pivot)
-                j--;
-            if (i >= j)
-                break;
-            double t = a[i];
-            a[i] = a[j];
-            a[j] = t;
-            i++;
-            j--;
-        }
-        /* now a[lo..j] <= pivot <= a[j+1..hi] */
-        if (k <= j)
-            hi = j;
-        else
-            lo = j + 1;
-    }
-    return a[k];
-}
-
-double audit_quantile_select(double *a, size_t n, double p)
-{
-    if (n == 0)
-        return NAN;
-    double pos = p <= 0 ? 0 : p >= 1 ? (double)(n - 1) : p * (double)(n - 1);
-    size_t lo = (size_t)pos;
-    double frac = pos - (double)lo;
-    double v = select_kth(a, n, lo);
-    if (frac == 0 || lo + 1 >= n)
-        return v;
-    double next = a[lo + 1];  /* the smallest of the elements after lo */
-    for (size_t i = lo + 2; i < n; i++)
-        next = a[i] < next ? a[i] : next;
-    return v + (next - v) * frac;
-}
 
 static void jitter(struct audit *a)
 {
@@ -326,7 +255,7 @@ static void jitter(struct audit *a)
     double *d = xmalloc(n * sizeof *d);
     if (!(a->interval_used > 0)) {
         memcpy(d, a->dts, n * sizeof *d);
-        a->interval_used = audit_quantile_select(d, n, 0.5);
+        a->interval_used = stats_quantile_select(d, n, 0.5);
         a->interval_used_source = "median dt";
     }
     double mx = 0;
@@ -337,8 +266,8 @@ static void jitter(struct audit *a)
         mx = d[i] > mx ? d[i] : mx;
     }
     a->jitter_n = n;
-    a->jitter_p50 = audit_quantile_select(d, n, 0.5);
-    a->jitter_p99 = audit_quantile_select(d, n, 0.99);
+    a->jitter_p50 = stats_quantile_select(d, n, 0.5);
+    a->jitter_p99 = stats_quantile_select(d, n, 0.99);
     a->jitter_max = mx;
     free(d);
 }
@@ -485,7 +414,6 @@ size_t audit_check(struct audit *a, const struct audit_limits *l)
 }
 
 /* ---- audit_report.md ---- */
-
 
 /* Text for a table cell: '|' and line breaks would break the row. */
 static void md_cell(struct jbuf *b, const char *s)

@@ -128,11 +128,6 @@ size_t audit_check(struct audit *a, const struct audit_limits *l);
 void audit_render_md(const struct audit *a, struct jbuf *out);
 void audit_render_json(const struct audit *a, struct jbuf *out);
 
-/* p-th quantile (0..1) of a sorted array, linear interpolation between
- * order statistics (numpy's and pandas' default); NAN when n == 0. */
-double audit_quantile(const double *sorted, size_t n, double p);
-/* The same for an unsorted array, which it reorders (quickselect). */
-double audit_quantile_select(double *a, size_t n, double p);
 /* Python's "{:.2%}". */
 void audit_fmt_pct(char *buf, size_t len, double rate);
 

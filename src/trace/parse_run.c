@@ -159,11 +159,6 @@ static double interval_of(const json_t *o)
 
 /* ---- events ---- */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* File names of events.*.jsonl in dir, sorted like the original (by name). */
 static char **event_files(const char *dir, size_t *n)
 {
@@ -392,7 +387,6 @@ static bool clock_from_worker(const char *dir, const char *node, double *off, do
     free(path);
     return found;
 }
-
 
 int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, size_t errlen)
 {

@@ -189,11 +189,6 @@ struct rq *ship_connect(const char *url_arg, const char *pw_file, const char *ru
 
 /* ---- upload ---- */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The files one node ships, relative to run_dir, sorted. */
 static char **upload_list(const char *run_dir, size_t *n)
 {

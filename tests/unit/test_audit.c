@@ -11,38 +11,9 @@
 #include "trace/cts.h"
 #include "common/util.h"
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void test_quantiles(void **state)
+static void test_fmt_pct(void **state)
 {
     (void)state;
-    const double s[] = {1, 2, 3, 4};
-    assert_true(audit_quantile(s, 4, 0.5) == 2.5);
-    assert_true(fabs(audit_quantile(s, 4, 0.99) - 3.97) < 1e-12);
-    assert_true(audit_quantile(s, 4, 0) == 1 && audit_quantile(s, 4, 1) == 4);
-    assert_true(audit_quantile(s, 1, 0.99) == 1);
-    assert_true(isnan(audit_quantile(s, 0, 0.5)));
-
-    /* selection gives the same as sorting, duplicates included */
-    srand(3);
-    for (int round = 0; round < 300; round++) {
-        size_t n = 1 + (size_t)(rand() % 200);
-        double *a = malloc(n * sizeof *a), *sorted = malloc(n * sizeof *a);
-        for (size_t i = 0; i < n; i++)
-            a[i] = sorted[i] = (double)(rand() % (round % 2 ? 5 : 1000));
-        qsort(sorted, n, sizeof *sorted, cmp_d);
-        const double ps[] = {0, 0.25, 0.5, 0.9, 0.99, 1};
-        for (size_t k = 0; k < ARRAY_LEN(ps); k++)
-            assert_true(audit_quantile_select(a, n, ps[k]) == audit_quantile(sorted, n, ps[k]));
-        free(a);
-        free(sorted);
-    }
-    assert_true(isnan(audit_quantile_select(NULL, 0, 0.5)));
-
     char buf[32];
     audit_fmt_pct(buf, sizeof buf, 5.0 / 6.0);
     assert_string_equal(buf, "83.33%");
@@ -325,7 +296,7 @@ static void test_extreme_values(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quantiles),
+        cmocka_unit_test(test_fmt_pct),
         cmocka_unit_test(test_original_layout),
         cmocka_unit_test(test_figures_and_limits),
         cmocka_unit_test(test_interval_from_median),

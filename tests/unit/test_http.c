@@ -175,21 +175,6 @@ static void test_traceparent(void **state)
         assert_false(tp_parse(bad[i], strlen(bad[i]), &tp));
 }
 
-static void test_percentile(void **state)
-{
-    (void)state;
-    double v[100];
-    for (int i = 0; i < 100; i++)
-        v[i] = i + 1;
-    assert_true(lat_percentile(v, 100, 50) == 50);
-    assert_true(lat_percentile(v, 100, 99) == 99);
-    assert_true(lat_percentile(v, 100, 99.9) == 100);
-    assert_true(lat_percentile(v, 100, 100) == 100);
-    assert_true(lat_percentile(v, 1, 50) == 1);
-    assert_true(lat_percentile(v, 3, 50) == 2);   /* nearest rank: ceil(1.5) = 2 */
-    assert_true(isnan(lat_percentile(v, 0, 50)));
-}
-
 static void test_url(void **state)
 {
     (void)state;
@@ -231,7 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_head), cmocka_unit_test(test_response_head),
         cmocka_unit_test(test_chunked),      cmocka_unit_test(test_rewrite),
-        cmocka_unit_test(test_traceparent),  cmocka_unit_test(test_percentile),
+        cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_url),          cmocka_unit_test(test_listen_inode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,25 +59,6 @@ static void test_size(void **state)
     assert_false(links_parse_size("", &v));
 }
 
-static void test_percentile(void **state)
-{
-    (void)state;
-    double v[] = {5, 1, 4, 2, 3, 10, 9, 8, 7, 6};
-    assert_true(links_percentile(v, 10, 0.50) == 5);
-    assert_true(links_percentile(v, 10, 0.99) == 10);
-    assert_true(links_percentile(v, 10, 0.0) == 1);
-    assert_true(links_percentile(v, 10, 0.10) == 1);
-    assert_true(links_percentile(v, 10, 0.11) == 2);
-    double one[] = {3.5};
-    assert_true(links_percentile(one, 1, 0.99) == 3.5);
-    assert_true(links_percentile(NULL, 0, 0.5) == 0);
-    /* 100 samples: p99 is the 99th value, one outlier does not move it */
-    double w[100];
-    for (int i = 0; i < 100; i++)
-        w[i] = i == 42 ? 1000 : 20.0 + i * 0.01;
-    assert_true(links_percentile(w, 100, 0.99) < 21);
-}
-
 static json_t *entry(const char *src, const char *dst, double rtt)
 {
     struct link_result r;
@@ -216,7 +197,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peers),
         cmocka_unit_test(test_size),
-        cmocka_unit_test(test_percentile),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_entry_valid),
         cmocka_unit_test(test_to_cts),

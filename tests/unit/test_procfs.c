@@ -116,13 +116,6 @@ static void test_sentinel_and_percentiles(void **state)
     assert_int_equal(sampler_parse_sentinel("4242 123456\n"), 123456);
     assert_int_equal(sampler_parse_sentinel(""), 0);
     assert_int_equal(sampler_parse_sentinel("4242"), 0);
-    uint32_t h[10] = {0};
-    h[0] = 90;
-    h[5] = 9;
-    h[9] = 1;
-    assert_int_equal(hist_percentile(h, 10, 10, 0.5), 10);
-    assert_int_equal(hist_percentile(h, 10, 10, 0.99), 60);
-    assert_int_equal(hist_percentile(h, 10, 10, 1.0), 100);
 }
 
 int main(void)
