@@ -5,6 +5,7 @@
 #include "cmd/commands.h"
 #include "common/jsonl.h"
 #include "common/stats.h"
+#include "common/uuid.h"
 #include "task/launch.h"
 #include "common/log.h"
 #include "sched/mix.h"
@@ -253,7 +254,7 @@ static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
             int nd = node[s + j];
             char *pinned = nd >= 0 && t->node < 0 ? wl_with_node(t->fields, d->w.nodes[nd]) : NULL;
             char trace[37];
-            if (uuid4_new(trace) < 0) {
+            if (uuid_new(trace) < 0) {
                 log_error("cannot make a trace id: %s", strerror(errno));
                 for (size_t x = 0; x < j; x++)
                     free(ef[x]);
@@ -373,7 +374,6 @@ static void step_log(struct disp *d, size_t k, uint64_t pulses_before, size_t in
     }
 }
 
-
 static int run_pacer(struct disp *d)
 {
     size_t *idx = xmalloc((d->w.n ? d->w.n : 1) * sizeof *idx);
@@ -424,13 +424,6 @@ struct outcome {
     double makespan_ms, wait_p50_ms, wait_p95_ms;
 };
 
-static int64_t jint(json_t *o, const char *k, bool *has)
-{
-    json_t *v = json_object_get(o, k);
-    *has = json_is_integer(v);
-    return *has ? json_integer_value(v) : 0;
-}
-
 /* Read the ledger from `*off` on; count and keep our tasks' records. */
 static int poll_results(struct disp *d, long *off, bool *fin, json_t **rec, struct outcome *oc)
 {
@@ -449,9 +442,9 @@ static int poll_results(struct disp *d, long *off, bool *fin, json_t **rec, stru
     }
     for (size_t i = 0; i < r->elements; i++) {
         json_t *o = r->element[i]->str ? json_loads(r->element[i]->str, 0, NULL) : NULL;
-        bool has;
-        int64_t id = o ? jint(o, "task_id", &has) : 0;
-        int64_t *hit = o ? bsearch(&id, d->ids, d->nids, sizeof *d->ids, cmp_i64) : NULL;
+        int64_t id = 0;
+        bool has = o && jsonl_int(o, "task_id", &id);
+        int64_t *hit = has ? bsearch(&id, d->ids, d->nids, sizeof *d->ids, cmp_i64) : NULL;
         if (!hit || fin[hit - d->ids]) {
             json_decref(o);
             continue;
@@ -485,9 +478,9 @@ static void task_stats(struct disp *d, json_t **rec, struct outcome *oc)
     for (size_t i = 0; i < d->nids; i++) {
         if (!rec[i])
             continue;
-        bool he, hs, hn;
-        int64_t e = jint(rec[i], "ts_enqueue", &he), s = jint(rec[i], "ts_start", &hs),
-                end = jint(rec[i], "ts_end", &hn);
+        int64_t e = 0, s = 0, end = 0;
+        bool he = jsonl_int(rec[i], "ts_enqueue", &e), hs = jsonl_int(rec[i], "ts_start", &s),
+             hn = jsonl_int(rec[i], "ts_end", &end);
         if (he && e < first)
             first = e;
         if (hn && end > last)
@@ -531,9 +524,7 @@ static int write_ledger(struct disp *d, const char *path)
     long malformed = 0;
     for (long i = 0; i < n; i++) {
         json_t *o = json_loads(lines[i], 0, NULL);
-        bool has = false;
-        v[i].id = o ? jint(o, "task_id", &has) : 0;
-        if (!has) {
+        if (!o || !jsonl_int(o, "task_id", &v[i].id)) {
             v[i].id = INT64_MAX; /* kept, at the end */
             malformed++;
         }

@@ -4,6 +4,7 @@
  * run each task through `tracekit exec` (runner.c), and the collector.
  * Writes the same files as the Redis flow. */
 #include "cmd/commands.h"
+#include "common/uuid.h"
 #include "task/cpubind.h"
 #include "sched/embed.h"
 #include "common/jsonl.h"
@@ -180,7 +181,7 @@ static int release(struct local *l, int64_t now)
         int nd = l->pnode[j];
         char *pinned = nd >= 0 && t->node < 0 ? wl_with_node(t->fields, l->w.nodes[nd]) : NULL;
         char trace[37];
-        if (uuid4_new(trace) < 0) {
+        if (uuid_new(trace) < 0) {
             log_error("cannot make a trace id: %s", strerror(errno));
             free(pinned);
             return -1;

@@ -50,26 +50,6 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static bool jint(const json_t *o, const char *k, int64_t *v)
-{
-    const json_t *x = json_object_get(o, k);
-    if (json_is_integer(x)) {
-        *v = json_integer_value(x);
-        return true;
-    }
-    if (json_is_real(x) && isfinite(json_real_value(x)) && fabs(json_real_value(x)) < 9e18) {
-        *v = (int64_t)json_real_value(x);
-        return true;
-    }
-    return false;
-}
-
-static double jnum(const json_t *o, const char *k)
-{
-    const json_t *x = json_object_get(o, k);
-    return json_is_number(x) ? json_number_value(x) : NAN;
-}
-
 /* Name and cores of a node from CTS/nodes.json; the folder name otherwise. */
 static size_t add_node(struct report *r, const char *run_dir, const char *cts)
 {
@@ -82,8 +62,8 @@ static size_t add_node(struct report *r, const char *run_dir, const char *cts)
     const char *slash = strrchr(run_dir, '/');
     char *base = xstrdup(slash && slash[1] ? slash + 1 : run_dir);
     int64_t cores = 0;
-    if (!jint(n0, "cpu_cores_online", &cores))
-        jint(n0, "cpu_cores", &cores);
+    if (!jsonl_int(n0, "cpu_cores_online", &cores))
+        jsonl_int(n0, "cpu_cores", &cores);
     p = path_join(cts, "audit.json");
     json_t *audit = file_exists(p) ? json_load_file(p, 0, &je) : NULL;
     if (file_exists(p) && !audit)
@@ -127,25 +107,25 @@ static void add_task(struct report *r, size_t node, const json_t *o)
 static void add_sample(struct report *r, size_t node, const json_t *o)
 {
     struct rp_sample s = {0};
-    if (!jint(o, "ts_ms", &s.ts) || !jint(o, "pid", &s.pid))
+    if (!jsonl_int(o, "ts_ms", &s.ts) || !jsonl_int(o, "pid", &s.pid))
         return;
-    s.dt_ms = jnum(o, "dt_ms");
-    s.cpu_ms = jnum(o, "cpu_ms");
+    s.dt_ms = jsonl_num_or(o, "dt_ms", NAN);
+    s.cpu_ms = jsonl_num_or(o, "cpu_ms", NAN);
     if (isnan(s.dt_ms) || isnan(s.cpu_ms))
         return;   /* no CPU counters: nothing to draw */
-    s.has_st = jint(o, "start_ticks", &s.start_ticks);
+    s.has_st = jsonl_int(o, "start_ticks", &s.start_ticks);
     report_add_sample(r, node, &s);
 }
 
 static void add_host(struct report *r, size_t node, const json_t *o)
 {
     struct rp_host h = {0, NAN, NAN};
-    if (!jint(o, "ts_ms", &h.ts))
+    if (!jsonl_int(o, "ts_ms", &h.ts))
         return;
-    h.cpu_pct = jnum(o, "cpu_util");
-    if (isnan(h.cpu_pct) && !isnan(jnum(o, "cpu_idle")))
-        h.cpu_pct = 100 * (1 - jnum(o, "cpu_idle") - (isnan(jnum(o, "cpu_iowait")) ? 0 : jnum(o, "cpu_iowait")));
-    double total = jnum(o, "mem_total_mb"), avail = jnum(o, "mem_available_mb"), used = jnum(o, "mem_used_mb");
+    h.cpu_pct = jsonl_num_or(o, "cpu_util", NAN);
+    if (isnan(h.cpu_pct) && !isnan(jsonl_num_or(o, "cpu_idle", NAN)))
+        h.cpu_pct = 100 * (1 - jsonl_num_or(o, "cpu_idle", NAN) - (isnan(jsonl_num_or(o, "cpu_iowait", NAN)) ? 0 : jsonl_num_or(o, "cpu_iowait", NAN)));
+    double total = jsonl_num_or(o, "mem_total_mb", NAN), avail = jsonl_num_or(o, "mem_available_mb", NAN), used = jsonl_num_or(o, "mem_used_mb", NAN);
     if (total > 0 && !isnan(avail))
         h.mem_pct = 100 * (total - avail) / total;
     else if (total > 0 && !isnan(used))

@@ -157,23 +157,14 @@ void cgstat_record(struct jbuf *b, const struct cgstat *c, const char *node, int
 
 /* ---------------------------------------------------------------- CTS */
 
-static bool jint(const json_t *o, const char *k, int64_t *v)
-{
-    json_t *x = json_object_get(o, k);
-    if (!json_is_integer(x))
-        return false;
-    *v = json_integer_value(x);
-    return true;
-}
-
 int cgderive_feed(struct cgderive *d, const json_t *raw, struct jbuf *out)
 {
     int64_t ts, cpu, mono = 0, mem = -1;
     const char *name = json_string_value(json_object_get(raw, "cgroup"));
-    if (!name || !*name || !jint(raw, "ts_ms", &ts) || !jint(raw, "cpu_usage_us", &cpu) || cpu < 0)
+    if (!name || !*name || !jsonl_int(raw, "ts_ms", &ts) || !jsonl_int(raw, "cpu_usage_us", &cpu) || cpu < 0)
         return 0;
-    bool has_mono = jint(raw, "mono_us", &mono);
-    if (!jint(raw, "mem_bytes", &mem) || mem < 0)
+    bool has_mono = jsonl_int(raw, "mono_us", &mono);
+    if (!jsonl_int(raw, "mem_bytes", &mem) || mem < 0)
         mem = -1;
     struct cgd_state *s = NULL;
     for (size_t i = 0; i < d->n && !s; i++)

@@ -2,6 +2,7 @@
 #include "collect/cgstat.h"
 #include "collect/container.h"
 #include "common/jsonl.h"
+#include "common/pairmap.h"
 #include "common/log.h"
 #include "collect/procfs.h"
 #include "common/stats.h"
@@ -59,13 +60,6 @@ struct procmeta {
     struct container ct;
 };
 
-/* Open-addressing map pid -> int, linear probing with backward-shift delete. */
-struct pidmap {
-    int *keys;      /* 0 = empty */
-    int64_t *vals;
-    size_t cap, n;
-};
-
 struct hoststate {
     int fd_stat, fd_mem, fd_net;
     bool have_prev;
@@ -84,8 +78,8 @@ struct sampler {
     struct jbuf line;
     struct tproc *procs;
     int nprocs, capprocs;
-    struct pidmap index;     /* pid -> slot in procs */
-    struct pidmap rejected;  /* scan mode: pid -> last check (ms) */
+    struct pairmap index;     /* pid -> slot in procs */
+    struct pairmap rejected;  /* scan mode: pid -> last check (ms) */
     struct hoststate host;
     long clk_tck, page_kb;
     int self_pid;
@@ -101,88 +95,6 @@ struct sampler {
     double sample_cpu_ns;     /* CPU spent in sampling passes (thread CPU clock) */
     uint64_t sampled_in_passes;
 };
-
-/* ---------------------------------------------------------------- pidmap */
-
-static size_t pm_slot(const struct pidmap *m, int key)
-{
-    return ((uint32_t)key * 2654435761u) & (m->cap - 1);
-}
-
-static void pm_init(struct pidmap *m)
-{
-    m->cap = 256;
-    m->n = 0;
-    m->keys = xcalloc(m->cap, sizeof *m->keys);
-    m->vals = xcalloc(m->cap, sizeof *m->vals);
-}
-
-static void pm_free(struct pidmap *m)
-{
-    free(m->keys);
-    free(m->vals);
-}
-
-static int64_t *pm_get(const struct pidmap *m, int key)
-{
-    for (size_t i = pm_slot(m, key);; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == key)
-            return &m->vals[i];
-        if (m->keys[i] == 0)
-            return NULL;
-    }
-}
-
-static void pm_put(struct pidmap *m, int key, int64_t val);
-
-static void pm_grow(struct pidmap *m)
-{
-    struct pidmap old = *m;
-    m->cap *= 2;
-    m->n = 0;
-    m->keys = xcalloc(m->cap, sizeof *m->keys);
-    m->vals = xcalloc(m->cap, sizeof *m->vals);
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.keys[i])
-            pm_put(m, old.keys[i], old.vals[i]);
-    pm_free(&old);
-}
-
-static void pm_put(struct pidmap *m, int key, int64_t val)
-{
-    if ((m->n + 1) * 2 > m->cap)
-        pm_grow(m);
-    size_t i = pm_slot(m, key);
-    while (m->keys[i] && m->keys[i] != key)
-        i = (i + 1) & (m->cap - 1);
-    if (!m->keys[i])
-        m->n++;
-    m->keys[i] = key;
-    m->vals[i] = val;
-}
-
-static void pm_del(struct pidmap *m, int key)
-{
-    size_t i = pm_slot(m, key);
-    while (m->keys[i] != key) {
-        if (!m->keys[i])
-            return;
-        i = (i + 1) & (m->cap - 1);
-    }
-    m->keys[i] = 0;
-    m->n--;
-    /* Shift back the entries that probed past the hole. */
-    for (size_t j = (i + 1) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1)) {
-        size_t home = pm_slot(m, m->keys[j]);
-        bool between = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-        if (between)
-            continue;
-        m->keys[i] = m->keys[j];
-        m->vals[i] = m->vals[j];
-        m->keys[j] = 0;
-        i = j;
-    }
-}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -334,7 +246,7 @@ static void untrack(struct sampler *s, struct tproc *p)
     free(p->meta);
     p->meta = NULL;
     p->pidfd = p->stat_fd = p->sched_fd = -1;
-    pm_del(&s->index, p->pid);
+    pairmap_del(&s->index, p->pid, 0);
     s->exited++;
 }
 
@@ -347,7 +259,7 @@ static void compact(struct sampler *s)
             continue;
         if (i != j) {
             s->procs[j] = s->procs[i];
-            pm_put(&s->index, s->procs[j].pid, j);
+            *pairmap_put(&s->index, s->procs[j].pid, 0, 0, NULL) = j;
         }
         j++;
     }
@@ -356,7 +268,7 @@ static void compact(struct sampler *s)
 
 static struct tproc *find(struct sampler *s, int pid)
 {
-    int64_t *slot = pm_get(&s->index, pid);
+    int64_t *slot = pairmap_get(&s->index, pid, 0);
     return slot ? &s->procs[*slot] : NULL;
 }
 
@@ -418,7 +330,7 @@ static int track(struct sampler *s, int pid, uint64_t want_start, const char *ev
         }
     }
     p->meta = read_meta(pid);
-    pm_put(&s->index, pid, s->nprocs);
+    *pairmap_put(&s->index, pid, 0, 0, NULL) = s->nprocs;
     s->nprocs++;
     s->seen++;
     /* First reading right away: a process that lives less than one interval
@@ -519,7 +431,7 @@ static void scan_proc(struct sampler *s, int64_t now_ms)
             continue;
         if (pid == s->self_pid && !s->o.self_sample)
             continue;
-        int64_t *last = pm_get(&s->rejected, pid);
+        int64_t *last = pairmap_get(&s->rejected, pid, 0);
         if (last && now_ms - *last < RECHECK_MS)
             continue;
         int fd = open_proc(pid, "stat");
@@ -531,17 +443,17 @@ static void scan_proc(struct sampler *s, int64_t now_ms)
         if (n <= 0 || procfs_parse_stat(s->buf, (size_t)n, &st) < 0)
             continue;
         if (regexec(s->o.match, st.comm, 0, NULL, 0) == 0) {
-            pm_del(&s->rejected, pid);
+            pairmap_del(&s->rejected, pid, 0);
             track(s, pid, st.start_ticks, "new");
         } else {
-            pm_put(&s->rejected, pid, now_ms);
+            *pairmap_put(&s->rejected, pid, 0, 0, NULL) = now_ms;
         }
     }
     closedir(d);
     /* Forget rejected PIDs that no longer exist, so the map stays small. */
-    if (s->rejected.n > 4096) {
-        pm_free(&s->rejected);
-        pm_init(&s->rejected);
+    if (s->rejected.len > 4096) {
+        pairmap_free(&s->rejected);
+        pairmap_init(&s->rejected);
     }
 }
 
@@ -756,8 +668,8 @@ struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t err
     s->clk_tck = sysconf(_SC_CLK_TCK);
     s->page_kb = sysconf(_SC_PAGESIZE) / 1024;
     s->self_pid = getpid();
-    pm_init(&s->index);
-    pm_init(&s->rejected);
+    pairmap_init(&s->index);
+    pairmap_init(&s->rejected);
     jb_init(&s->line);
 
     /* Enough descriptors for 3 per tracked process. */
@@ -895,7 +807,7 @@ static void do_tick(struct sampler *s)
     jsonl_flush(&s->procw);
     s->sample_cpu_ns += thread_cpu_ns() - c0;
     s->sampled_in_passes += (uint64_t)sampled;
-    if (removed || s->nprocs != (int)s->index.n)
+    if (removed || s->nprocs != (int)s->index.len)
         compact(s);
     /* Discovery after the samples, so it never delays them; processes found
      * now get their first reading at once. */
@@ -1044,8 +956,8 @@ void sampler_close(struct sampler *s)
     for (int i = 0; i < s->nprocs; i++)
         untrack(s, &s->procs[i]);
     free(s->procs);
-    pm_free(&s->index);
-    pm_free(&s->rejected);
+    pairmap_free(&s->index);
+    pairmap_free(&s->rejected);
     jb_free(&s->line);
     int fds[] = {s->epfd, s->tick_fd, s->host_fd, s->ino_fd, s->sig_fd, s->dir_fd,
                  s->host.fd_stat, s->host.fd_mem, s->host.fd_net};

@@ -506,3 +506,41 @@ void jsonl_reader_close(struct jsonl_reader *r)
     free(r->path);
     memset(r, 0, sizeof *r);
 }
+
+bool jsonl_int(const json_t *o, const char *key, int64_t *out)
+{
+    const json_t *v = json_object_get(o, key);
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0) {
+            *out = (int64_t)d;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool jsonl_num(const json_t *o, const char *key, double *out)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_number(v) || !isfinite(json_number_value(v)))
+        return false;
+    *out = json_number_value(v);
+    return true;
+}
+
+double jsonl_num_or(const json_t *o, const char *key, double absent)
+{
+    double d;
+    return jsonl_num(o, key, &d) ? d : absent;
+}
+
+const char *jsonl_str(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}

@@ -106,4 +106,13 @@ int jsonl_next_line(struct jsonl_reader *r, const char **line, size_t *len, bool
 int jsonl_next(struct jsonl_reader *r, json_t **obj);
 void jsonl_reader_close(struct jsonl_reader *r);
 
+/* ---- fields of a parsed object ----
+ * One reading rule everywhere: an integer field may also be written as a
+ * real with an integral value (some writers emit 1.0e3) below 2^53; a
+ * number must be finite.  A missing field or another type is "absent". */
+bool jsonl_int(const json_t *o, const char *key, int64_t *out);  /* false: absent */
+bool jsonl_num(const json_t *o, const char *key, double *out);   /* false: absent */
+double jsonl_num_or(const json_t *o, const char *key, double absent);
+const char *jsonl_str(const json_t *o, const char *key);         /* NULL: absent */
+
 #endif

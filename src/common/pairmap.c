@@ -1,4 +1,4 @@
-/* pairmap.c -- see pairmap.h. */
+/* pairmap.c -- the hash map of pairmap.h. */
 #include "common/pairmap.h"
 #include "common/util.h"
 
@@ -83,4 +83,24 @@ int64_t *pairmap_put(struct pairmap *m, int64_t a, int64_t b, int64_t init, bool
     if (added)
         *added = true;
     return &s->value;
+}
+
+void pairmap_del(struct pairmap *m, int64_t a, int64_t b)
+{
+    struct pairmap_slot *s = find(m, a, b);
+    if (!s->used)
+        return;
+    size_t mask = m->cap - 1, i = (size_t)(s - m->slots);
+    s->used = false;
+    m->len--;
+    /* Move back every entry after the hole that probed past it. */
+    for (size_t j = (i + 1) & mask; m->slots[j].used; j = (j + 1) & mask) {
+        size_t home = mix(m->slots[j].a, m->slots[j].b) & mask;
+        bool between = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (between)
+            continue;
+        m->slots[i] = m->slots[j];
+        m->slots[j].used = false;
+        i = j;
+    }
 }

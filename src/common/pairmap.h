@@ -1,6 +1,7 @@
-/* pairmap.h -- a small open-addressing hash map from a pair of int64 keys
- * (e.g. PID and start ticks) to an int64 value.  No deletion: the parser's
- * maps only grow. */
+/* pairmap.h -- the project's hash map: open addressing with linear probing,
+ * from a pair of int64 keys (PID and start ticks; or a PID and 0) to an
+ * int64 value.  Used by the parser (which only adds) and the collector
+ * (which also removes the processes that exit). */
 #ifndef TK_PAIRMAP_H
 #define TK_PAIRMAP_H
 
@@ -26,5 +27,8 @@ int64_t *pairmap_get(const struct pairmap *m, int64_t a, int64_t b);
  * *added (if not NULL) says whether it was inserted.  The pointer is valid
  * until the next insertion. */
 int64_t *pairmap_put(struct pairmap *m, int64_t a, int64_t b, int64_t init, bool *added);
+/* Remove (a, b) if present (backward-shift deletion: no tombstones, so
+ * lookups stay short however often entries come and go). */
+void pairmap_del(struct pairmap *m, int64_t a, int64_t b);
 
 #endif

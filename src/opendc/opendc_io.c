@@ -18,42 +18,6 @@
 
 /* ---- JSON fields ---- */
 
-/* An integer, or a real with an integral value (some writers emit 1.0e3). */
-static bool jint(const json_t *o, const char *k, int64_t *out)
-{
-    const json_t *v = json_object_get(o, k);
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return true;
-    }
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (isfinite(d) && d == floor(d) && fabs(d) < 9e15) {
-            *out = (int64_t)d;
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool jnum(const json_t *o, const char *k, double *out)
-{
-    const json_t *v = json_object_get(o, k);
-    if (!json_is_number(v))
-        return false;
-    double d = json_number_value(v);
-    if (!isfinite(d))
-        return false;
-    *out = d;
-    return true;
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* ---- loading ---- */
 
 static void add_note(struct odc_input *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -152,20 +116,20 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
 
     int64_t v;
     double d;
-    const char *s = rec ? jstr(rec, "node_id") : NULL;
+    const char *s = rec ? jsonl_str(rec, "node_id") : NULL;
     if (!s && meta)
-        s = jstr(meta, "node");
+        s = jsonl_str(meta, "node");
     nd->node_id = xstrdup(s ? s : label);
-    if (rec && jint(rec, "cpu_cores", &v) && v > 0)
+    if (rec && jsonl_int(rec, "cpu_cores", &v) && v > 0)
         nd->cores = (int)v;
-    if (meta && jint(meta, "cpu_cores", &v) && v > 0) {
+    if (meta && jsonl_int(meta, "cpu_cores", &v) && v > 0) {
         nd->raw_cores = (int)v;
         if (!nd->cores)
             nd->cores = (int)v;
     }
-    if (rec && jnum(rec, "cpu_freq_mhz", &d) && d > 0)
+    if (rec && jsonl_num(rec, "cpu_freq_mhz", &d) && d > 0)
         nd->mhz = d;
-    if (meta && jnum(meta, "cpu_freq_mhz", &d) && d > 0) {
+    if (meta && jsonl_num(meta, "cpu_freq_mhz", &d) && d > 0) {
         nd->raw_mhz = d;
         if (!(nd->mhz > 0))
             nd->mhz = d;
@@ -174,11 +138,11 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
         nd->raw_mhz = nd->mhz;
     if (!nd->raw_cores)
         nd->raw_cores = nd->cores;
-    if ((rec && jint(rec, "mem_mb", &v) && v > 0) || (meta && jint(meta, "mem_mb", &v) && v > 0))
+    if ((rec && jsonl_int(rec, "mem_mb", &v) && v > 0) || (meta && jsonl_int(meta, "mem_mb", &v) && v > 0))
         nd->mem_mb = v;
-    s = rec ? jstr(rec, "cpu_model") : NULL;
+    s = rec ? jsonl_str(rec, "cpu_model") : NULL;
     if (!s && meta)
-        s = jstr(meta, "cpu_model");
+        s = jsonl_str(meta, "cpu_model");
     nd->cpu_model = xstrdup(s ? s : "");
     json_decref(nodes);
     json_decref(meta);
@@ -216,30 +180,30 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
     size_t cap = in->n_invs;
     while (jsonl_next(&r, &o) == 1) {
         struct odc_inv iv = {.node = idx, .line = (long)r.lineno, .max_rss_kb = -1};
-        bool ok = jint(o, "pid", &iv.pid) && jint(o, "ts_start", &iv.ts_start) && jint(o, "ts_end", &iv.ts_end);
+        bool ok = jsonl_int(o, "pid", &iv.pid) && jsonl_int(o, "ts_start", &iv.ts_start) && jsonl_int(o, "ts_end", &iv.ts_end);
         if (!ok) {
             if (in->bad_inv_lines++ < 20)
                 add_note(in, "%s line %ld: no integer pid, ts_start and ts_end; skipped", path, iv.line);
             json_decref(o);
             continue;
         }
-        iv.has_enqueue = jint(o, "ts_enqueue", &iv.ts_enqueue);
-        const char *tid = jstr(o, "trace_id");
+        iv.has_enqueue = jsonl_int(o, "ts_enqueue", &iv.ts_enqueue);
+        const char *tid = jsonl_str(o, "trace_id");
         iv.trace_id = tid ? xstrdup(tid) : NULL;
-        iv.has_status = jint(o, "status", &iv.status);
-        iv.has_start_ticks = jint(o, "start_ticks", &iv.start_ticks);
-        jint(o, "attempt", &iv.attempt);
+        iv.has_status = jsonl_int(o, "status", &iv.status);
+        iv.has_start_ticks = jsonl_int(o, "start_ticks", &iv.start_ticks);
+        jsonl_int(o, "attempt", &iv.attempt);
         double u, sy;
-        if (jnum(o, "cpu_user_ms", &u) && jnum(o, "cpu_sys_ms", &sy) && u >= 0 && sy >= 0) {
+        if (jsonl_num(o, "cpu_user_ms", &u) && jsonl_num(o, "cpu_sys_ms", &sy) && u >= 0 && sy >= 0) {
             iv.has_cpu = true;
             iv.cpu_ms = u + sy;
         }
-        if (!jint(o, "max_rss_kb", &iv.max_rss_kb) || iv.max_rss_kb < 0)
+        if (!jsonl_int(o, "max_rss_kb", &iv.max_rss_kb) || iv.max_rss_kb < 0)
             iv.max_rss_kb = -1;
-        jnum(o, "cpu_units", &iv.cpu_units);
-        const char *cs = jstr(o, "cpuset");
+        jsonl_num(o, "cpu_units", &iv.cpu_units);
+        const char *cs = jsonl_str(o, "cpuset");
         iv.cpuset_cpus = cs ? odc_cpuset_count(cs) : 0;
-        const char *kind = jstr(o, "kind");
+        const char *kind = jsonl_str(o, "kind");
         iv.http = kind && !strcmp(kind, "http");
         json_t *e = json_object_get(o, "error");
         iv.has_error = e && !json_is_null(e);
@@ -272,15 +236,15 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
         uint64_t bad = 0;
         while (jsonl_next(&r, &o) == 1) {
             struct odc_sample sm = {.node = idx, .rss_kb = -1};
-            if (!jint(o, "pid", &sm.pid) || !jint(o, "ts_ms", &sm.ts_ms) || !jnum(o, "dt_ms", &sm.dt_ms) ||
-                !jnum(o, "cpu_ms", &sm.cpu_ms)) {
+            if (!jsonl_int(o, "pid", &sm.pid) || !jsonl_int(o, "ts_ms", &sm.ts_ms) || !jsonl_num(o, "dt_ms", &sm.dt_ms) ||
+                !jsonl_num(o, "cpu_ms", &sm.cpu_ms)) {
                 bad++;
                 json_decref(o);
                 continue;
             }
-            if (!jint(o, "rss_kb", &sm.rss_kb))
+            if (!jsonl_int(o, "rss_kb", &sm.rss_kb))
                 sm.rss_kb = -1;
-            sm.has_start_ticks = jint(o, "start_ticks", &sm.start_ticks);
+            sm.has_start_ticks = jsonl_int(o, "start_ticks", &sm.start_ticks);
             if (in->n_samples == cap) {
                 cap = cap ? cap * 2 : 4096;
                 in->samples = xrealloc(in->samples, cap * sizeof *in->samples);

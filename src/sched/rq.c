@@ -18,6 +18,7 @@
 
 #include "common/jsonl.h"
 #include "common/log.h"
+#include "common/uuid.h"
 #include "sched/rq_lua.h"
 #include "common/run.h"
 #include "common/util.h"
@@ -549,22 +550,6 @@ void rq_close(struct rq *q)
 
 /* ---- enqueue ---- */
 
-static void uuid4(char out[37])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        /* getrandom on Linux >= 3.17 does not fail for 16 bytes; be safe */
-        for (size_t i = 0; i < sizeof b; i++)
-            b[i] = (unsigned char)(now_mono_ns() >> (i % 8));
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-             b[12], b[13], b[14], b[15]);
-}
-
 /* Reserve n consecutive task ids. */
 static int reserve_ids(struct rq *q, size_t n, int64_t *first)
 {
@@ -642,8 +627,10 @@ static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq
     }
     if (v)
         snprintf(a->trace, sizeof a->trace, "%s", json_string_value(v));
-    else
-        uuid4(a->trace);
+    else if (uuid_new(a->trace) < 0) {
+        set_err(q, "cannot make a trace id: %s", strerror(errno));
+        goto bad;
+    }
     v = json_object_get(o, "node");
     if (v && !json_is_null(v) && (!json_is_string(v) || !run_id_valid(json_string_value(v)))) {
         set_err(q, "task field node must be a node id (1-128 letters, digits or ._-()+:) or "

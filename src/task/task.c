@@ -1,4 +1,5 @@
 #include "task/task.h"
+#include "common/uuid.h"
 #include "task/cgroup.h"
 #include "task/cpubind.h"
 #include "common/log.h"
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,39 +34,6 @@ bool cpu_binding_parse(const char *s, enum cpu_binding *out)
             return true;
         }
     return false;
-}
-
-void uuid4_format(const unsigned char bytes[16], char out[37])
-{
-    unsigned char b[16];
-    memcpy(b, bytes, 16);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);  /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
-    static const char hex[] = "0123456789abcdef";
-    char *o = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *o++ = '-';
-        *o++ = hex[b[i] >> 4];
-        *o++ = hex[b[i] & 15];
-    }
-    *o = '\0';
-}
-
-int uuid4_new(char out[37])
-{
-    unsigned char b[16];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = getrandom(b + got, sizeof b - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        got += (size_t)n;
-    }
-    uuid4_format(b, out);
-    return 0;
 }
 
 int sentinel_text(pid_t pid, uint64_t start_ticks, char *out, size_t outlen)
@@ -317,7 +284,7 @@ int task_run(const struct task_opts *o)
     if (o->trace_id) {
         r.trace_id = o->trace_id;
     } else {
-        if (uuid4_new(trace) < 0) {
+        if (uuid_new(trace) < 0) {
             log_error("cannot get random bytes for a trace id: %s", strerror(errno));
             return 127;
         }

@@ -82,11 +82,6 @@ void task_record_json(const struct task_record *r, struct jbuf *b);
 
 /* ---- small pure helpers ---- */
 
-/* Format 16 random bytes as an RFC 4122 version 4 UUID (sets the version
- * and variant bits); out gets 36 characters and a NUL. */
-void uuid4_format(const unsigned char bytes[16], char out[37]);
-/* A new random UUIDv4 from getrandom(2).  0 or -1. */
-int uuid4_new(char out[37]);
 /* Sentinel content "PID START_TICKS\n" (out >= 48 bytes); returns length. */
 int sentinel_text(pid_t pid, uint64_t start_ticks, char *out, size_t outlen);
 /* The app name from a command: base name of argv0. */

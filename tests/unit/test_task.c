@@ -12,44 +12,6 @@
 #include "task/launch.h"
 #include "task/task.h"
 
-static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
-
-static void assert_uuid4(const char *u)
-{
-    assert_int_equal(strlen(u), 36);
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23)
-            assert_int_equal(u[i], '-');
-        else
-            assert_true(is_hex(u[i]));
-    }
-    assert_int_equal(u[14], '4');                     /* version */
-    assert_non_null(strchr("89ab", u[19]));           /* variant 10xx */
-}
-
-static void test_uuid4(void **state)
-{
-    (void)state;
-    unsigned char zero[16] = {0}, ones[16];
-    memset(ones, 0xff, sizeof ones);
-    char u[37];
-    uuid4_format(zero, u);
-    assert_string_equal(u, "00000000-0000-4000-8000-000000000000");
-    uuid4_format(ones, u);
-    assert_string_equal(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
-    unsigned char seq[16];
-    for (int i = 0; i < 16; i++)
-        seq[i] = (unsigned char)(i * 17);
-    uuid4_format(seq, u);
-    assert_string_equal(u, "00112233-4455-4677-8899-aabbccddeeff");
-    char a[37], b[37];
-    assert_int_equal(uuid4_new(a), 0);
-    assert_int_equal(uuid4_new(b), 0);
-    assert_uuid4(a);
-    assert_uuid4(b);
-    assert_string_not_equal(a, b);
-}
-
 static void test_status_mapping(void **state)
 {
     (void)state;
@@ -165,7 +127,6 @@ static void test_record_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uuid4),
         cmocka_unit_test(test_status_mapping),
         cmocka_unit_test(test_binding_names),
         cmocka_unit_test(test_sentinel_and_stat),

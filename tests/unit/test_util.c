@@ -7,8 +7,87 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/pairmap.h"
 #include "common/run.h"
 #include "common/util.h"
+#include "common/uuid.h"
+
+static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+static void assert_uuid4(const char *u)
+{
+    assert_int_equal(strlen(u), 36);
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            assert_int_equal(u[i], '-');
+        else
+            assert_true(is_hex(u[i]));
+    }
+    assert_int_equal(u[14], '4');                     /* version */
+    assert_non_null(strchr("89ab", u[19]));           /* variant 10xx */
+}
+
+static void test_uuid(void **state)
+{
+    (void)state;
+    unsigned char zero[16] = {0}, ones[16];
+    memset(ones, 0xff, sizeof ones);
+    char u[37];
+    uuid_format(zero, u);
+    assert_string_equal(u, "00000000-0000-4000-8000-000000000000");
+    uuid_format(ones, u);
+    assert_string_equal(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+    unsigned char seq[16];
+    for (int i = 0; i < 16; i++)
+        seq[i] = (unsigned char)(i * 17);
+    uuid_format(seq, u);
+    assert_string_equal(u, "00112233-4455-4677-8899-aabbccddeeff");
+    char a[37], b[37];
+    assert_int_equal(uuid_new(a), 0);
+    assert_int_equal(uuid_new(b), 0);
+    assert_uuid4(a);
+    assert_uuid4(b);
+    assert_string_not_equal(a, b);
+}
+
+static void test_pairmap(void **state)
+{
+    (void)state;
+    /* random puts and deletes against a plain array of the same keys;
+     * few distinct keys, so chains, wrap-around and shifts all happen */
+    enum { KEYS = 300 };
+    int64_t ref[KEYS];
+    bool in[KEYS] = {false};
+    struct pairmap m;
+    pairmap_init(&m);
+    srand(7);
+    for (int round = 0; round < 20000; round++) {
+        int k = rand() % KEYS;
+        if (rand() % 3) {
+            bool added;
+            int64_t *v = pairmap_put(&m, k, k % 7, -1, &added);
+            assert_int_equal(added, !in[k]);
+            *v = ref[k] = round;
+            in[k] = true;
+        } else {
+            pairmap_del(&m, k, k % 7);
+            in[k] = false;
+        }
+        if (round % 97 == 0) {
+            size_t n = 0;
+            for (int i = 0; i < KEYS; i++) {
+                int64_t *v = pairmap_get(&m, i, i % 7);
+                assert_int_equal(v != NULL, in[i]);
+                if (v)
+                    assert_int_equal(*v, ref[i]);
+                n += in[i];
+                assert_null(pairmap_get(&m, i, i % 7 + 1));  /* the second key counts */
+            }
+            assert_int_equal(m.len, n);
+        }
+    }
+    pairmap_free(&m);
+}
 
 static void test_parse_i64_strict(void **state)
 {
@@ -110,6 +189,8 @@ static void test_write_file_atomic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_pairmap),
         cmocka_unit_test(test_parse_i64_strict),
         cmocka_unit_test(test_run_id_rules),
         cmocka_unit_test(test_run_id_env_file),
