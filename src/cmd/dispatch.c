@@ -16,6 +16,7 @@
 #include "task/task.h"
 #include "common/util.h"
 #include "sched/wlopts.h"
+#include "sched/pacer.h"
 #include "sched/workload.h"
 
 #include <dirent.h>
@@ -250,9 +251,9 @@ static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
     for (size_t s = 0; s < k; s += CHUNK) {
         size_t m = k - s < CHUNK ? k - s : CHUNK;
         for (size_t j = 0; j < m; j++) {
-            const struct wl_task *t = &d->w.t[idx[s + j]];
+            const struct workload_task *t = &d->w.t[idx[s + j]];
             int nd = node[s + j];
-            char *pinned = nd >= 0 && t->node < 0 ? wl_with_node(t->fields, d->w.nodes[nd]) : NULL;
+            char *pinned = nd >= 0 && t->node < 0 ? workload_with_node(t->fields, d->w.nodes[nd]) : NULL;
             char trace[37];
             if (uuid_new(trace) < 0) {
                 log_error("cannot make a trace id: %s", strerror(errno));
@@ -262,8 +263,8 @@ static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
                 jb_free(&b);
                 return -1;
             }
-            ef[j] = wl_enqueue_fields(pinned ? pinned : t->fields, trace,
-                                      wl_stamp(&d->prev_ts, now_wall_ms()));
+            ef[j] = workload_enqueue_fields(pinned ? pinned : t->fields, trace,
+                                      workload_stamp(&d->prev_ts, now_wall_ms()));
             free(pinned);
         }
         int n = rq_enqueue_many(d->q, (const char *const *)ef, m, ids);
@@ -277,7 +278,7 @@ static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
         }
         for (size_t j = 0; j < m; j++) {
             jb_reset(&b);
-            wl_body(&b, ids[j], ef[j]);
+            workload_body(&b, ids[j], ef[j]);
             jsonl_add(&d->sub, &b);
             free(ef[j]);
             d->ids[d->nids++] = ids[j];
@@ -633,10 +634,10 @@ int cmd_dispatch(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct option longopts[WLO_COUNT + sizeof own / sizeof own[0]];
-    memcpy(longopts, wlo_longopts, WLO_COUNT * sizeof *longopts);
+    memcpy(longopts, wlopts_longopts, WLO_COUNT * sizeof *longopts);
     memcpy(longopts + WLO_COUNT, own, sizeof own);
-    struct wl_opts o;
-    wlo_init(&o);
+    struct wlopts o;
+    wlopts_init(&o);
     const char *redis = NULL, *pw_file = NULL, *run_id = NULL, *logs = NULL;
     int64_t timeout_ms = 0;
     bool wait = false, json = false, quiet = false;
@@ -646,7 +647,7 @@ int cmd_dispatch(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
         if (c >= WLO_FIRST && c < WLO_END) {
-            if (wlo_set(&o, c, optarg) < 0)
+            if (wlopts_set(&o, c, optarg) < 0)
                 return TK_EXIT_USAGE;
             continue;
         }
@@ -679,13 +680,13 @@ int cmd_dispatch(int argc, char **argv)
                   argv[optind]);
         return TK_EXIT_USAGE;
     }
-    if (wlo_check(&o) < 0) {
-        wlo_free(&o);
+    if (wlopts_check(&o) < 0) {
+        wlopts_free(&o);
         return TK_EXIT_USAGE;
     }
     if (timeout_ms > 0 && !wait) {
         cli_error("--timeout goes with --wait");
-        wlo_free(&o);
+        wlopts_free(&o);
         return TK_EXIT_USAGE;
     }
     char err[1024];
@@ -703,13 +704,13 @@ int cmd_dispatch(int argc, char **argv)
     }
 
     /* the task list, before touching Redis */
-    int br = wlo_build(&o, &d.w);
+    int br = wlopts_build(&o, &d.w);
     if (br < 0) {
         rc = br == -2 ? TK_EXIT_USAGE : TK_EXIT_FAIL;
         goto out;
     }
     struct pace_cfg pc;
-    wlo_pace(&o, &pc);
+    wlopts_pace(&o, &pc);
     pacer_init(&d.p, &pc, &d.w);
     d.ids = xmalloc(d.w.n * sizeof *d.ids);
     d.out_id = xmalloc(d.w.n * sizeof *d.out_id);
@@ -731,7 +732,7 @@ int cmd_dispatch(int argc, char **argv)
         goto out;
     }
     d.prefix = rq_prefix(d.q);
-    warn_unregistered(&d, ctx.run_id, o.policy == WL_ONLINE);
+    warn_unregistered(&d, ctx.run_id, o.policy == WORKLOAD_ONLINE);
 
     if (mkdir_p(ctx.run_dir, 0755) < 0) {
         log_error("cannot create %s: %s", ctx.run_dir, strerror(errno));
@@ -819,13 +820,13 @@ out:
     if (d.q)
         rq_close(d.q);
     pacer_free(&d.p);
-    wl_free(&d.w);
+    workload_free(&d.w);
     free(d.ids);
     free(d.out_id);
     free(d.out_node);
     free(d.backlog);
     free(ledger);
-    wlo_free(&o);
+    wlopts_free(&o);
     run_ctx_free(&ctx);
     return rc;
 }

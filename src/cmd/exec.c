@@ -209,7 +209,7 @@ int cmd_exec(int argc, char **argv)
         case OPT_WEIGHT: weight_s = optarg; break;
         case OPT_QUOTA: quota_s = optarg; break;
         case OPT_CG_PARENT:
-            if (!cg_path_valid(optarg)) {
+            if (!cgroup_path_valid(optarg)) {
                 cli_error("invalid --cgroup-parent '%s': expected a relative path like tracekit "
                           "or a/b (letters, digits, ._-:@)",
                           optarg);
@@ -290,9 +290,9 @@ int cmd_exec(int argc, char **argv)
     o.cpu_weight = -1;
     from = weight_s ? "--cpu-weight" : "CPU_WEIGHT";
     if (weight_s || (weight_s = env_nonempty("CPU_WEIGHT"))) {
-        if (!parse_i64(weight_s, CG_WEIGHT_MIN, CG_WEIGHT_MAX, &v)) {
+        if (!parse_i64(weight_s, CGROUP_WEIGHT_MIN, CGROUP_WEIGHT_MAX, &v)) {
             cli_error("invalid %s '%s': expected an integer from %d to %d", from, weight_s,
-                      CG_WEIGHT_MIN, CG_WEIGHT_MAX);
+                      CGROUP_WEIGHT_MIN, CGROUP_WEIGHT_MAX);
             return TK_EXIT_USAGE;
         }
         o.cpu_weight = (int)v;

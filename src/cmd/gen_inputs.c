@@ -31,7 +31,7 @@ static void usage(FILE *out)
             "  --sizes LIST        WxH, comma-separated, even numbers (default: 854x480)\n"
             "  --patterns LIST     comma-separated (default: testsrc2):\n");
     int n;
-    const struct gi_pattern *p = gi_patterns(&n);
+    const struct geninputs_pattern *p = geninputs_patterns(&n);
     for (int i = 0; i < n; i++)
         fprintf(out, "                        %-12s %s%s%s%s\n", p[i].name, p[i].what,
                 p[i].alias ? " (alias " : "", p[i].alias ? p[i].alias : "",
@@ -74,9 +74,9 @@ static bool probe_ok(const char *ffprobe, const char *path, int w, int h, double
                     "stream=codec_name,width,height:format=duration", "-of",
                     "default=noprint_wrappers=1", (char *)path, NULL};
     char *out = NULL;
-    int st = run_command(argv, &out, 1);
-    struct gi_probe p;
-    bool ok = st == 0 && out && gi_probe_parse(out, &p) && gi_probe_matches(&p, w, h, secs, fps);
+    int st = launch_command(argv, &out, 1);
+    struct geninputs_probe p;
+    bool ok = st == 0 && out && geninputs_probe_parse(out, &p) && geninputs_probe_matches(&p, w, h, secs, fps);
     free(out);
     return ok;
 }
@@ -84,7 +84,7 @@ static bool probe_ok(const char *ffprobe, const char *path, int w, int h, double
 struct plan {
     int w, h;
     double secs;
-    const struct gi_pattern *pat;
+    const struct geninputs_pattern *pat;
 };
 
 int cmd_gen_inputs(int argc, char **argv)
@@ -105,7 +105,7 @@ int cmd_gen_inputs(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *outdir = "inputs/ffmpeg", *durs = "10", *sizes = "854x480";
-    const char *pats = GI_DEFAULT_PATTERN, *preset = "veryfast", *ffmpeg = "ffmpeg";
+    const char *pats = GENINPUTS_DEFAULT_PATTERN, *preset = "veryfast", *ffmpeg = "ffmpeg";
     const char *ffprobe = "ffprobe";
     int64_t fps = 30, bps = 2000000;
     bool force = false, quiet = false;
@@ -134,7 +134,7 @@ int cmd_gen_inputs(int argc, char **argv)
             preset = optarg;
             break;
         case 'b':
-            if (!gi_parse_bitrate(optarg, &bps)) {
+            if (!geninputs_parse_bitrate(optarg, &bps)) {
                 cli_error("invalid --bitrate '%s': expected bits per second like 2M, 800k or "
                           "1500000 (10k to 1000M)",
                           optarg);
@@ -172,7 +172,7 @@ int cmd_gen_inputs(int argc, char **argv)
     }
     for (int si = 0; si < ns; si++) {
         int w, h;
-        if (!gi_parse_size(sl[si], &w, &h)) {
+        if (!geninputs_parse_size(sl[si], &w, &h)) {
             cli_error("invalid size '%s' in --sizes: expected WxH with even numbers from 16 to "
                       "7680, like 854x480",
                       sl[si]);
@@ -187,7 +187,7 @@ int cmd_gen_inputs(int argc, char **argv)
                 goto out;
             }
             for (int pi = 0; pi < np; pi++) {
-                const struct gi_pattern *p = gi_pattern_find(pl[pi]);
+                const struct geninputs_pattern *p = geninputs_pattern_find(pl[pi]);
                 if (!p) {
                     cli_error("unknown pattern '%s' in --patterns (see 'tracekit gen-inputs "
                               "--help')",
@@ -208,7 +208,7 @@ int cmd_gen_inputs(int argc, char **argv)
     double total_mb = 0;
     for (int i = 0; i < nplan; i++) {
         const struct plan *x = &plan[i];
-        char *name = gi_name(x->w, x->h, x->secs, x->pat->name);
+        char *name = geninputs_name(x->w, x->h, x->secs, x->pat->name);
         char *path = path_join(outdir, name);
         struct stat st;
         if (!force && stat(path, &st) == 0 &&
@@ -222,10 +222,10 @@ int cmd_gen_inputs(int argc, char **argv)
             /* Encode to a hidden temporary name: an interrupted run never
              * leaves a partial file under the real name. */
             char *tmp = xasprintf("%s/.%s.part", outdir, name);
-            char **av = gi_ffmpeg_argv(ffmpeg, x->pat, x->w, x->h, (int)fps, x->secs, preset,
+            char **av = geninputs_ffmpeg_argv(ffmpeg, x->pat, x->w, x->h, (int)fps, x->secs, preset,
                                        bps, tmp);
             int64_t t0 = now_mono_ns();
-            int s = run_command(av, NULL, 0);
+            int s = launch_command(av, NULL, 0);
             double took = (double)(now_mono_ns() - t0) / 1e9;
             if (s == 0 && rename(tmp, path) == 0 && stat(path, &st) == 0) {
                 made++;

@@ -62,7 +62,7 @@ int cmd_load(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *url_s = NULL;
-    struct load_opts o;
+    struct loadgen_opts o;
     memset(&o, 0, sizeof o);
     o.method = "GET";
     o.connections = 16;
@@ -136,8 +136,8 @@ int cmd_load(int argc, char **argv)
         cli_error("--url, --rate and --duration are required (see 'tracekit load --help')");
         return TK_EXIT_USAGE;
     }
-    struct load_url url;
-    if (load_parse_url(url_s, &url, err, sizeof err) < 0) {
+    struct loadgen_url url;
+    if (loadgen_parse_url(url_s, &url, err, sizeof err) < 0) {
         cli_error("invalid --url %s", err);
         return TK_EXIT_USAGE;
     }
@@ -149,8 +149,8 @@ int cmd_load(int argc, char **argv)
     }
     o.url = &url;
 
-    struct load_result r;
-    if (load_run(&o, &r, err, sizeof err) < 0) {
+    struct loadgen_result r;
+    if (loadgen_run(&o, &r, err, sizeof err) < 0) {
         log_error("%s", err);
         return TK_EXIT_FAIL;
     }
@@ -205,6 +205,6 @@ int cmd_load(int argc, char **argv)
         printf("latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", p[0], p[1], p[2], p[3], p[4]);
     }
     int rc = r.completed ? TK_EXIT_OK : TK_EXIT_FAIL;
-    load_result_free(&r);
+    loadgen_result_free(&r);
     return rc;
 }

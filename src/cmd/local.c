@@ -17,6 +17,7 @@
 #include "task/task.h"
 #include "common/util.h"
 #include "sched/wlopts.h"
+#include "sched/pacer.h"
 #include "sched/workload.h"
 
 #include <errno.h>
@@ -177,17 +178,17 @@ static int release(struct local *l, int64_t now)
     size_t k = pacer_next(&l->p, now, (int64_t)l->e.qlen, l->backlog, l->idx, l->pnode);
     char err[512];
     for (size_t j = 0; j < k; j++) {
-        const struct wl_task *t = &l->w.t[l->idx[j]];
+        const struct workload_task *t = &l->w.t[l->idx[j]];
         int nd = l->pnode[j];
-        char *pinned = nd >= 0 && t->node < 0 ? wl_with_node(t->fields, l->w.nodes[nd]) : NULL;
+        char *pinned = nd >= 0 && t->node < 0 ? workload_with_node(t->fields, l->w.nodes[nd]) : NULL;
         char trace[37];
         if (uuid_new(trace) < 0) {
             log_error("cannot make a trace id: %s", strerror(errno));
             free(pinned);
             return -1;
         }
-        char *ef = wl_enqueue_fields(pinned ? pinned : t->fields, trace,
-                                     wl_stamp(&l->prev_ts, now_wall_ms()));
+        char *ef = workload_enqueue_fields(pinned ? pinned : t->fields, trace,
+                                     workload_stamp(&l->prev_ts, now_wall_ms()));
         free(pinned);
         int64_t id = embed_enqueue(&l->e, ef, err, sizeof err);
         free(ef);
@@ -338,7 +339,7 @@ static int start_collector(const struct run_ctx *ctx, const char *pid_dir, int64
     self[len] = '\0';
     argv[0] = self;
     char *out = NULL; /* its "started" lines: stdout is for --json */
-    int st = run_command(argv, &out, 0);
+    int st = launch_command(argv, &out, 0);
     if (out && *out)
         log_debug("collector: %s", str_trim(out));
     free(out);
@@ -354,7 +355,7 @@ static int stop_collector(const struct run_ctx *ctx)
     self[len] = '\0';
     char *argv[] = {self, "collect", "stop", "--run-id", ctx->run_id, "--logs", ctx->logs, NULL};
     char *out = NULL;
-    int st = run_command(argv, &out, 0);
+    int st = launch_command(argv, &out, 0);
     if (out && *out)
         log_info("%s", str_trim(out));
     free(out);
@@ -396,11 +397,11 @@ int cmd_local(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct option longopts[WLO_COUNT + sizeof own / sizeof own[0]];
-    memcpy(longopts, wlo_longopts, WLO_COUNT * sizeof *longopts);
+    memcpy(longopts, wlopts_longopts, WLO_COUNT * sizeof *longopts);
     memcpy(longopts + WLO_COUNT, own, sizeof own);
 
-    struct wl_opts o;
-    wlo_init(&o);
+    struct wlopts o;
+    wlopts_init(&o);
     o.nodes_s = NULL; /* default: this machine */
     struct policy_opts po = {0};
     const char *run_id = NULL, *logs = NULL, *stage = NULL, *pid_dir = NULL;
@@ -418,14 +419,14 @@ int cmd_local(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
         if (c == WLO_POLICY) {
-            enum wl_policy wp;
-            if (!wl_policy_parse(optarg, &wp)) {
+            enum workload_policy wp;
+            if (!workload_policy_parse(optarg, &wp)) {
                 sched_policy = optarg; /* not the dispatcher's: OpenDC's, by name */
                 continue;
             }
         }
         if (c >= WLO_FIRST && c < WLO_END) {
-            if (wlo_set(&o, c, optarg) < 0)
+            if (wlopts_set(&o, c, optarg) < 0)
                 return TK_EXIT_USAGE;
             continue;
         }
@@ -531,7 +532,7 @@ int cmd_local(int argc, char **argv)
         o.nodes_s = ctx.node_id;
     int rc = TK_EXIT_USAGE;
     bool collecting = false;
-    if (wlo_check(&o) < 0)
+    if (wlopts_check(&o) < 0)
         goto out_early;
     rc = TK_EXIT_FAIL;
 
@@ -558,7 +559,7 @@ int cmd_local(int argc, char **argv)
     snprintf(l.scheduler, sizeof l.scheduler, "%s:%d", ctx.node_id, (int)getpid());
     l.reject = reject;
 
-    int br = wlo_build(&o, &l.w);
+    int br = wlopts_build(&o, &l.w);
     if (br < 0) {
         rc = br == -2 ? TK_EXIT_USAGE : TK_EXIT_FAIL;
         goto out;
@@ -579,7 +580,7 @@ int cmd_local(int argc, char **argv)
         goto out;
     }
     struct pace_cfg pc;
-    wlo_pace(&o, &pc);
+    wlopts_pace(&o, &pc);
     pacer_init(&l.p, &pc, &l.w);
     l.run = xcalloc(l.w.n, sizeof *l.run);
     l.backlog = xcalloc(l.w.nnodes ? l.w.nnodes : 1, sizeof *l.backlog);
@@ -752,7 +753,7 @@ out_dir:
 out:
     jb_free(&l.line);
     pacer_free(&l.p);
-    wl_free(&l.w);
+    workload_free(&l.w);
     embed_free(&l.e);
     free(l.run);
     free(l.wnode);
@@ -760,7 +761,7 @@ out:
     free(l.idx);
     free(l.pnode);
 out_early:
-    wlo_free(&o);
+    wlopts_free(&o);
     run_ctx_free(&ctx);
     return rc;
 }

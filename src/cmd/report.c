@@ -208,7 +208,7 @@ static bool is_workload(const char *dir)
 }
 
 /* The run part: 1 on success, 0 when nothing could be loaded (said). */
-static bool load_run(struct report *r, const char *input)
+static bool loadgen_run(struct report *r, const char *input)
 {
     char **dirs;
     size_t ndirs = 0;
@@ -234,10 +234,10 @@ static bool load_run(struct report *r, const char *input)
     return loaded > 0;
 }
 
-static bool load_workload(struct rp_odc *o, const char *dir)
+static bool load_workload(struct report_odc *o, const char *dir)
 {
     char err[1024];
-    if (rpo_load(o, dir, err, sizeof err) < 0) {
+    if (report_odc_load(o, dir, err, sizeof err) < 0) {
         log_error("OpenDC workload %s: %s", dir, err);
         return false;
     }
@@ -301,17 +301,17 @@ int cmd_report(int argc, char **argv)
     char *title = base_name(input);
     struct report r;
     report_init(&r, title);
-    struct rp_odc o;
+    struct report_odc o;
     const char *wdir = input_is_workload ? input : opendc;
     char *wtitle = wdir ? base_name(wdir) : NULL;
-    rpo_init(&o, wtitle);
+    report_odc_init(&o, wtitle);
     free(wtitle);
-    bool ok = input_is_workload || load_run(&r, input);
+    bool ok = input_is_workload || loadgen_run(&r, input);
     if (ok && wdir)
         ok = load_workload(&o, wdir);
     if (!ok) {
         report_free(&r);
-        rpo_free(&o);
+        report_odc_free(&o);
         free(title);
         return TK_EXIT_FAIL;
     }
@@ -325,7 +325,7 @@ int cmd_report(int argc, char **argv)
         report_run_html(&r, &b);
     }
     if (wdir)
-        rpo_section_html(&o, &b);
+        report_odc_section_html(&o, &b);
     report_html_end(&b);
     char *dflt = output ? NULL : path_join(input, "report.html");
     const char *dest = output ? output : dflt;
@@ -346,6 +346,6 @@ int cmd_report(int argc, char **argv)
     free(dflt);
     jb_free(&b);
     report_free(&r);
-    rpo_free(&o);
+    report_odc_free(&o);
     return rc;
 }

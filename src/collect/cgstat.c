@@ -74,7 +74,7 @@ static ssize_t pread_all(int fd, char *buf, size_t n)
     return r;
 }
 
-int cgstat_open(struct cgstat *c, const struct cg_sys *sys, const char *rel, char *err, size_t errlen)
+int cgstat_open(struct cgstat *c, const struct cgroup_sys *sys, const char *rel, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     c->cpu_fd = c->mem_fd = -1;

@@ -27,7 +27,7 @@ struct cgstat {
 
 /* Open the group's counters.  0, or -1 with a message in err (no such
  * group in any hierarchy, or no counter readable). */
-int cgstat_open(struct cgstat *c, const struct cg_sys *sys, const char *rel, char *err, size_t errlen);
+int cgstat_open(struct cgstat *c, const struct cgroup_sys *sys, const char *rel, char *err, size_t errlen);
 /* Cumulative CPU (µs) and memory (bytes; -1 when not available).
  * Returns 0, or -1 when the CPU counter cannot be read (group removed). */
 int cgstat_read(struct cgstat *c, int64_t *cpu_us, int64_t *mem_bytes);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int ct_cgroup_path(const char *text, char *out, size_t n, int *version)
+int container_cgroup_path(const char *text, char *out, size_t n, int *version)
 {
     /* Lines: "ID:CONTROLLERS:PATH"; v2 is "0::PATH". */
     const char *v1 = NULL, *v2 = NULL;
@@ -56,7 +56,7 @@ static bool all_hex(const char *s, size_t n)
 
 static bool is_id(const char *s, size_t n)
 {
-    return n >= 12 && n < CT_ID_MAX && all_hex(s, n);
+    return n >= 12 && n < CONTAINER_ID_MAX && all_hex(s, n);
 }
 
 static bool starts(const char *s, size_t n, const char *prefix)
@@ -134,7 +134,7 @@ static bool component_id(const char *s, size_t n, const char *prev, size_t prevl
     return false;
 }
 
-bool ct_recognise(const char *path, struct container *c)
+bool container_recognise(const char *path, struct container *c)
 {
     memset(c, 0, sizeof *c);
     bool kube = strstr(path, "kubepods") != NULL, found = false;

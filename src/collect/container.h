@@ -11,20 +11,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CT_ID_MAX 129
-#define CT_UID_MAX 37
+#define CONTAINER_ID_MAX 129
+#define CONTAINER_UID_MAX 37
 
 struct container {
     const char *runtime;     /* "docker", "containerd", "podman", "crio", or NULL (unknown) */
-    char id[CT_ID_MAX];      /* container id (hex), "" when none */
-    char pod_uid[CT_UID_MAX];/* Kubernetes pod UID (with dashes), "" when none */
+    char id[CONTAINER_ID_MAX];      /* container id (hex), "" when none */
+    char pod_uid[CONTAINER_UID_MAX];/* Kubernetes pod UID (with dashes), "" when none */
 };
 
 /* The cgroup path from /proc/PID/cgroup text into out (NUL-terminated).
  * *version gets 1 or 2.  Returns 0, or -1 when the text names none. */
-int ct_cgroup_path(const char *text, char *out, size_t n, int *version);
+int container_cgroup_path(const char *text, char *out, size_t n, int *version);
 /* Recognise a container from a cgroup path.  True when an id or a pod was
  * found (*c filled), else false (*c cleared). */
-bool ct_recognise(const char *path, struct container *c);
+bool container_recognise(const char *path, struct container *c);
 
 #endif

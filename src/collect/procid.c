@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int procstat_parse(const char *text, uint64_t *start_ticks, pid_t *ppid)
+int procid_parse_stat(const char *text, uint64_t *start_ticks, pid_t *ppid)
 {
     const char *p = strrchr(text, ')');
     if (!p || p[1] != ' ')
@@ -45,7 +45,7 @@ int procstat_parse(const char *text, uint64_t *start_ticks, pid_t *ppid)
     return 0;
 }
 
-int proc_read_stat(pid_t pid, uint64_t *start_ticks, pid_t *ppid)
+int procid_read(pid_t pid, uint64_t *start_ticks, pid_t *ppid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -63,17 +63,17 @@ int proc_read_stat(pid_t pid, uint64_t *start_ticks, pid_t *ppid)
         return -1;
     }
     buf[n] = '\0';
-    if (procstat_parse(buf, start_ticks, ppid) < 0) {
+    if (procid_parse_stat(buf, start_ticks, ppid) < 0) {
         errno = EINVAL;
         return -1;
     }
     return 0;
 }
 
-bool proc_alive(pid_t pid, uint64_t start_ticks)
+bool procid_alive(pid_t pid, uint64_t start_ticks)
 {
     uint64_t t;
-    if (pid <= 0 || proc_read_stat(pid, &t, NULL) < 0)
+    if (pid <= 0 || procid_read(pid, &t, NULL) < 0)
         return false;
     return t == start_ticks;
 }

@@ -12,12 +12,12 @@
  * of /proc/PID/stat.  The command name (field 2) may hold spaces and ')', so
  * parsing starts after its last ')'.  Either out pointer may be NULL.
  * Returns 0, or -1 when the text is not a stat line. */
-int procstat_parse(const char *text, uint64_t *start_ticks, pid_t *ppid);
+int procid_parse_stat(const char *text, uint64_t *start_ticks, pid_t *ppid);
 
 /* Read /proc/PID/stat.  Returns 0, or -1 with errno (ESRCH when gone). */
-int proc_read_stat(pid_t pid, uint64_t *start_ticks, pid_t *ppid);
+int procid_read(pid_t pid, uint64_t *start_ticks, pid_t *ppid);
 
 /* True while the process (pid, start_ticks) exists (zombies included). */
-bool proc_alive(pid_t pid, uint64_t start_ticks);
+bool procid_alive(pid_t pid, uint64_t start_ticks);
 
 #endif

@@ -285,11 +285,11 @@ static struct procmeta *read_meta(int pid)
     close(fd);
     struct procmeta *m = xcalloc(1, sizeof *m);
     int version;
-    if (n <= 0 || ct_cgroup_path(text, m->cgroup, sizeof m->cgroup, &version) < 0) {
+    if (n <= 0 || container_cgroup_path(text, m->cgroup, sizeof m->cgroup, &version) < 0) {
         free(m);
         return NULL;
     }
-    ct_recognise(m->cgroup, &m->ct);
+    container_recognise(m->cgroup, &m->ct);
     return m;
 }
 
@@ -697,13 +697,13 @@ struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t err
         host_open(s);
     }
     if (o->ncgroups > 0) {
-        struct cg_sys sys;
-        cg_sys_detect(&sys);
+        struct cgroup_sys sys;
+        cgroup_sys_detect(&sys);
         s->cgs = xcalloc((size_t)o->ncgroups, sizeof *s->cgs);
         for (; s->ncgs < o->ncgroups; s->ncgs++)
             if (cgstat_open(&s->cgs[s->ncgs], &sys, o->cgroups[s->ncgs], err, errlen) < 0)
                 break;
-        cg_sys_free(&sys);
+        cgroup_sys_free(&sys);
         if (s->ncgs < o->ncgroups)
             goto fail;
         path = path_join(o->run_dir, "cgroup_metrics.jsonl");

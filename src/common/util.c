@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <ctype.h>
@@ -130,6 +131,28 @@ int cmp_double(const void *a, const void *b)
 int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **a = argv; *a; a++)
+        free(*a);
+    free(argv);
+}
+
+size_t argv_len(char *const *argv)
+{
+    size_t n = 0;
+    while (argv && argv[n])
+        n++;
+    return n;
+}
+
+double timeval_ms(const struct timeval *tv)
+{
+    return (double)tv->tv_sec * 1000.0 + (double)tv->tv_usec / 1000.0;
 }
 
 bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)

@@ -65,6 +65,15 @@ bool sleep_ms_or_stop(int64_t ms, const volatile sig_atomic_t *stop);
 bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 bool parse_double(const char *s, double min, double max, double *out);
 
+/* A struct timeval in milliseconds. */
+struct timeval;
+double timeval_ms(const struct timeval *tv);
+
+/* NULL-terminated argument vectors of malloc'd strings: free every string
+ * and the array (NULL is fine); count the strings. */
+void argv_free(char **argv);
+size_t argv_len(char *const *argv);
+
 /* qsort comparators, ascending: arrays of int, int64_t, double (NaN
  * last) and char * (strcmp). */
 int cmp_int(const void *a, const void *b);

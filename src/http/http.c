@@ -418,7 +418,7 @@ static bool all_zero(const uint8_t *b, size_t n)
     return true;
 }
 
-bool tp_parse(const char *s, size_t n, struct traceparent *tp)
+bool traceparent_parse(const char *s, size_t n, struct traceparent *tp)
 {
     uint8_t ver;
     if (n < TP_LEN || !lowhex(s, 2, &ver) || ver == 0xff)
@@ -437,7 +437,7 @@ bool tp_parse(const char *s, size_t n, struct traceparent *tp)
     return true;
 }
 
-void tp_hex(const uint8_t *b, size_t n, char *out)
+void traceparent_hex(const uint8_t *b, size_t n, char *out)
 {
     static const char hx[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -447,12 +447,12 @@ void tp_hex(const uint8_t *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-void tp_format(const struct traceparent *tp, char *out)
+void traceparent_format(const struct traceparent *tp, char *out)
 {
     memcpy(out, "00-", 3);
-    tp_hex(tp->trace_id, 16, out + 3);
+    traceparent_hex(tp->trace_id, 16, out + 3);
     out[35] = '-';
-    tp_hex(tp->parent_id, 8, out + 36);
+    traceparent_hex(tp->parent_id, 8, out + 36);
     out[52] = '-';
-    tp_hex(&tp->flags, 1, out + 53);
+    traceparent_hex(&tp->flags, 1, out + 53);
 }

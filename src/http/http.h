@@ -87,10 +87,10 @@ struct traceparent {
 /* Parse a traceparent header value (version 00, or a later version read
  * as 00 as the spec asks).  False for anything invalid: uppercase hex,
  * version ff, all-zero ids, wrong lengths. */
-bool tp_parse(const char *s, size_t n, struct traceparent *tp);
+bool traceparent_parse(const char *s, size_t n, struct traceparent *tp);
 /* "00-TRACE-PARENT-FLAGS" plus NUL: out needs TP_LEN + 1 bytes. */
-void tp_format(const struct traceparent *tp, char *out);
+void traceparent_format(const struct traceparent *tp, char *out);
 /* Lowercase hex of n bytes plus NUL: out needs 2n + 1 bytes. */
-void tp_hex(const uint8_t *b, size_t n, char *out);
+void traceparent_hex(const uint8_t *b, size_t n, char *out);
 
 #endif

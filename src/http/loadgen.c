@@ -17,7 +17,7 @@
 
 #define RBUF 65536
 
-int load_parse_url(const char *url, struct load_url *u, char *err, size_t errlen)
+int loadgen_parse_url(const char *url, struct loadgen_url *u, char *err, size_t errlen)
 {
     memset(u, 0, sizeof *u);
     if (strncmp(url, "http://", 7)) {
@@ -99,8 +99,8 @@ struct lconn {
 };
 
 struct run {
-    const struct load_opts *o;
-    struct load_result *r;
+    const struct loadgen_opts *o;
+    struct loadgen_result *r;
     int ep, tfd;
     char *req;
     size_t req_len;
@@ -148,7 +148,7 @@ static int lc_open(struct run *x, struct lconn *c)
 
 static void add_lat(struct run *x, double ms)
 {
-    struct load_result *r = x->r;
+    struct loadgen_result *r = x->r;
     if (r->nlat == x->lat_cap) {
         x->lat_cap = x->lat_cap ? 2 * x->lat_cap : 4096;
         r->lat_ms = xrealloc(r->lat_ms, x->lat_cap * sizeof *r->lat_ms);
@@ -282,7 +282,7 @@ static void arm(struct run *x, int64_t at_ns)
 }
 
 
-int load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen)
+int loadgen_run(const struct loadgen_opts *o, struct loadgen_result *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     struct run x = {.o = o, .r = r};
@@ -443,7 +443,7 @@ int load_run(const struct load_opts *o, struct load_result *r, char *err, size_t
     return 0;
 }
 
-void load_result_free(struct load_result *r)
+void loadgen_result_free(struct loadgen_result *r)
 {
     free(r->lat_ms);
     r->lat_ms = NULL;

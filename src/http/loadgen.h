@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct load_url {
+struct loadgen_url {
     char host[256];        /* without brackets */
     char port[8];
     char hostport[300];    /* the Host header */
@@ -23,12 +23,12 @@ struct load_url {
 };
 
 /* http://HOST[:PORT][/PATH]; IPv6 as [::1].  0, or -1 with a message. */
-int load_parse_url(const char *url, struct load_url *u, char *err, size_t errlen);
+int loadgen_parse_url(const char *url, struct loadgen_url *u, char *err, size_t errlen);
 
-struct load_opts {
+struct loadgen_opts {
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    const struct load_url *url;
+    const struct loadgen_url *url;
     const char *method;
     double rate;           /* requests/s; 0 = closed loop */
     double duration_s;
@@ -37,7 +37,7 @@ struct load_opts {
     double drain_s;        /* after duration: wait this long for responses in flight */
 };
 
-struct load_result {
+struct loadgen_result {
     uint64_t scheduled;    /* due within the duration (open loop) */
     uint64_t sent, completed;
     uint64_t errors;       /* connection errors, malformed responses */
@@ -50,8 +50,8 @@ struct load_result {
     size_t nlat;
 };
 
-int load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen);
-void load_result_free(struct load_result *r);
+int loadgen_run(const struct loadgen_opts *o, struct loadgen_result *r, char *err, size_t errlen);
+void loadgen_result_free(struct loadgen_result *r);
 
 
 #endif

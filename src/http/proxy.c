@@ -174,7 +174,7 @@ static void buf_consume(struct buf *b, size_t n)
 static void check_upstream_pid(struct proxy *p)
 {
     const struct proxy_opts *o = p->o;
-    pid_t pid = o->upstream_pid ? o->upstream_pid : sock_listener_pid((const struct sockaddr *)&o->upstream);
+    pid_t pid = o->upstream_pid ? o->upstream_pid : sockowner_listener_pid((const struct sockaddr *)&o->upstream);
     if (!pid) {
         if (p->up_pid)
             log_info("upstream %s: no local listener any more", o->upstream_text);
@@ -198,7 +198,7 @@ static void check_upstream_pid(struct proxy *p)
     if (o->pid_dir && ticks) {
         /* whitelist it for the collector, with its identity */
         char s[64];
-        int n = sentinel_text(pid, ticks, s, sizeof s);
+        int n = task_sentinel_text(pid, ticks, s, sizeof s);
         char *f = xasprintf("%s/%d", o->pid_dir, (int)pid);
         if (write_file_atomic(f, s, (size_t)n) < 0)
             log_warn("cannot write the sentinel %s: %s", f, strerror(errno));
@@ -216,12 +216,12 @@ static void record(struct proxy *p, struct conn *c)
     jb_reset(b);
     jb_obj_open(b, NULL);
     /* the original's 19 keys, like tracekit exec's */
-    tp_hex(c->tp.trace_id, 16, hex);
+    traceparent_hex(c->tp.trace_id, 16, hex);
     jb_str(b, "trace_id", hex);
-    tp_hex(c->tp.parent_id, 8, hex);
+    traceparent_hex(c->tp.parent_id, 8, hex);
     jb_str(b, "span_id", hex);
     if (c->has_parent) {
-        tp_hex(c->parent, 8, hex);
+        traceparent_hex(c->parent, 8, hex);
         jb_str(b, "parent_id", hex);
     } else {
         jb_null(b, "parent_id");
@@ -512,7 +512,7 @@ static void exchange_start(struct proxy *p, struct conn *c, const struct http_he
     c->up_keep = true;
 
     struct traceparent in;
-    if (h->traceparent && tp_parse(h->traceparent, h->traceparent_len, &in)) {
+    if (h->traceparent && traceparent_parse(h->traceparent, h->traceparent_len, &in)) {
         memcpy(c->tp.trace_id, in.trace_id, 16);
         memcpy(c->parent, in.parent_id, 8);
         c->has_parent = true;
@@ -532,7 +532,7 @@ static void exchange_start(struct proxy *p, struct conn *c, const struct http_he
         return;
     }
     char tps[TP_LEN + 1];
-    tp_format(&c->tp, tps);
+    traceparent_format(&c->tp, tps);
     c->hd_len = http_rewrite_request(c->q.p + c->q.off, h, tps, c->hd, HD_SIZE);
     c->hd_off = 0;
     buf_consume(&c->q, h->len);

@@ -22,7 +22,7 @@ static void kernel_hex(const uint8_t *addr, size_t n, char *out)
     }
 }
 
-uint64_t sock_listen_inode(const char *text, bool v6, const uint8_t *addr, uint16_t port)
+uint64_t sockowner_listen_inode(const char *text, bool v6, const uint8_t *addr, uint16_t port)
 {
     size_t alen = v6 ? 16 : 4;
     char want[33], zero[33];
@@ -49,7 +49,7 @@ uint64_t sock_listen_inode(const char *text, bool v6, const uint8_t *addr, uint1
     return 0;
 }
 
-bool sock_addr_is_local(const struct sockaddr *sa)
+bool sockowner_addr_is_local(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
@@ -119,9 +119,9 @@ static pid_t inode_owner(uint64_t inode)
     return found;
 }
 
-pid_t sock_listener_pid(const struct sockaddr *sa)
+pid_t sockowner_listener_pid(const struct sockaddr *sa)
 {
-    if (!sock_addr_is_local(sa))
+    if (!sockowner_addr_is_local(sa))
         return 0;
     bool v6 = sa->sa_family == AF_INET6;
     const uint8_t *addr = v6 ? (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr
@@ -131,14 +131,14 @@ pid_t sock_listener_pid(const struct sockaddr *sa)
     char *text = read_file(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", NULL);
     if (!text)
         return 0;
-    uint64_t inode = sock_listen_inode(text, v6, addr, port);
+    uint64_t inode = sockowner_listen_inode(text, v6, addr, port);
     free(text);
     if (!inode && !v6) {
         /* an IPv6 wildcard socket also accepts IPv4 connections */
         static const uint8_t any6[16] = {0};
         text = read_file("/proc/net/tcp6", NULL);
         if (text) {
-            inode = sock_listen_inode(text, true, any6, port);
+            inode = sockowner_listen_inode(text, true, any6, port);
             free(text);
         }
     }

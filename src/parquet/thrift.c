@@ -73,14 +73,14 @@ void tw_begin(struct tw *w)
 {
     /* Our own schemas nest a handful of levels; deeper is a programming error. */
     if (w->depth >= TW_MAX_DEPTH)
-        abort();
+        TK_BUG("thrift struct nested deeper than %d", TW_MAX_DEPTH);
     w->last[w->depth++] = 0;
 }
 
 void tw_end(struct tw *w)
 {
     if (w->depth <= 0)
-        abort();
+        TK_BUG("tw_end without tw_begin");
     bb_byte(w->b, TC_STOP);
     w->depth--;
 }

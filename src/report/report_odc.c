@@ -27,7 +27,7 @@ static void lit(struct jbuf *b, const char *s)
     jb_append(b, s, strlen(s));
 }
 
-void rpo_init(struct rp_odc *o, const char *title)
+void report_odc_init(struct report_odc *o, const char *title)
 {
     memset(o, 0, sizeof *o);
     o->title = xstrdup(title ? title : "workload");
@@ -36,7 +36,7 @@ void rpo_init(struct rp_odc *o, const char *title)
     o->curves_max = 50;
 }
 
-static void free_hosts(struct rp_odc *o)
+static void free_hosts(struct report_odc *o)
 {
     for (size_t i = 0; i < o->nhosts; i++)
         free(o->hosts[i].name);
@@ -45,7 +45,7 @@ static void free_hosts(struct rp_odc *o)
     o->nhosts = 0;
 }
 
-void rpo_free(struct rp_odc *o)
+void report_odc_free(struct report_odc *o)
 {
     for (size_t i = 0; i < o->ntasks; i++)
         free(o->tasks[i].name);
@@ -58,30 +58,30 @@ void rpo_free(struct rp_odc *o)
     memset(o, 0, sizeof *o);
 }
 
-void rpo_add_task(struct rp_odc *o, const struct rpo_task *t)
+void report_odc_add_task(struct report_odc *o, const struct report_odc_task *t)
 {
     GROW(o->tasks, o->ntasks, o->captasks);
-    struct rpo_task *d = &o->tasks[o->ntasks++];
+    struct report_odc_task *d = &o->tasks[o->ntasks++];
     *d = *t;
     d->name = t->name ? xstrdup(t->name) : NULL;
     d->frag0 = d->nfrag = 0;
     d->frag_ms = 0;
 }
 
-void rpo_add_frag(struct rp_odc *o, int32_t id, int64_t dur, double mhz)
+void report_odc_add_frag(struct report_odc *o, int32_t id, int64_t dur, double mhz)
 {
     if (o->nfrags == o->capfrags) {
         o->capfrags = o->capfrags ? o->capfrags * 2 : 64;
         o->frags = xrealloc(o->frags, o->capfrags * sizeof *o->frags);
         o->frag_id = xrealloc(o->frag_id, o->capfrags * sizeof *o->frag_id);
     }
-    o->frags[o->nfrags] = (struct rpo_frag){dur, mhz};
+    o->frags[o->nfrags] = (struct report_odc_frag){dur, mhz};
     o->frag_id[o->nfrags++] = id;
 }
 
 static int cmp_by_id(const void *a, const void *b, void *ctx)
 {
-    const struct rpo_task *t = ctx;
+    const struct report_odc_task *t = ctx;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
     if (t[i].id != t[j].id)
         return t[i].id < t[j].id ? -1 : 1;
@@ -90,7 +90,7 @@ static int cmp_by_id(const void *a, const void *b, void *ctx)
 
 /* Group the fragments per task (a stable counting sort on the task index),
  * the way OpenDC replays them: a task's fragments in file order. */
-void rpo_finish(struct rp_odc *o)
+void report_odc_finish(struct report_odc *o)
 {
     size_t n = o->ntasks;
     size_t *order = xmalloc((n + 1) * sizeof *order);
@@ -132,11 +132,11 @@ void rpo_finish(struct rp_odc *o)
         o->tasks[i].frag_ms = 0;
         at += count[i];
     }
-    struct rpo_frag *g = xmalloc((at + 1) * sizeof *g);
+    struct report_odc_frag *g = xmalloc((at + 1) * sizeof *g);
     for (size_t f = 0; f < o->nfrags; f++) {
         if (owner[f] == SIZE_MAX)
             continue;
-        struct rpo_task *t = &o->tasks[owner[f]];
+        struct report_odc_task *t = &o->tasks[owner[f]];
         g[t->frag0 + t->nfrag++] = o->frags[f];
         if (__builtin_add_overflow(t->frag_ms, o->frags[f].dur, &t->frag_ms))   /* absurd: saturate */
             t->frag_ms = o->frags[f].dur > 0 ? INT64_MAX : INT64_MIN;
@@ -232,7 +232,7 @@ static int find_cols(struct pq_reader *r, const char *file, const char *const *n
     return 0;
 }
 
-static int load_tasks(struct rp_odc *o, const char *path, char *err, size_t errlen)
+static int load_tasks(struct report_odc *o, const char *path, char *err, size_t errlen)
 {
     static const char *const names[] = {"id", "submission_time", "duration", "cpu_count", "cpu_capacity",
                                         "mem_capacity", "name"};
@@ -262,7 +262,7 @@ static int load_tasks(struct rp_odc *o, const char *path, char *err, size_t errl
             }
         bool has_name = leaf[6] >= 0 && (c[6].type == PQ_BYTE_ARRAY || c[6].type == PQ_FIXED_LEN_BYTE_ARRAY);
         for (size_t i = 0; rc == 0 && i < c[0].n; i++) {
-            struct rpo_task t = {
+            struct report_odc_task t = {
                 .id = to_i32(num_i64(&c[0], i)), .sub = num_i64(&c[1], i), .dur = num_i64(&c[2], i),
                 .cpu_count = leaf[3] >= 0 ? to_i32(num_i64(&c[3], i)) : 0,
                 .cpu_capacity = leaf[4] >= 0 ? num_f64(&c[4], i) : 0,
@@ -277,7 +277,7 @@ static int load_tasks(struct rp_odc *o, const char *path, char *err, size_t errl
                 nm[len] = '\0';   /* an embedded NUL ends the name early: fine for a label */
             }
             t.name = nm;
-            rpo_add_task(o, &t);
+            report_odc_add_task(o, &t);
             free(nm);
         }
         for (int k = 0; k < N; k++)
@@ -288,7 +288,7 @@ static int load_tasks(struct rp_odc *o, const char *path, char *err, size_t errl
     return rc;
 }
 
-static int load_frags(struct rp_odc *o, const char *path, char *err, size_t errlen)
+static int load_frags(struct report_odc *o, const char *path, char *err, size_t errlen)
 {
     static const char *const names[] = {"id", "duration", "cpu_usage"};
     static const bool need[] = {true, true, true};
@@ -315,7 +315,7 @@ static int load_frags(struct rp_odc *o, const char *path, char *err, size_t errl
                 rc = -1;
             }
         for (size_t i = 0; rc == 0 && i < c[0].n; i++)
-            rpo_add_frag(o, to_i32(num_i64(&c[0], i)), num_i64(&c[1], i), num_f64(&c[2], i));
+            report_odc_add_frag(o, to_i32(num_i64(&c[0], i)), num_i64(&c[1], i), num_f64(&c[2], i));
         for (int k = 0; k < 3; k++)
             pq_column_free(&c[k]);
     }
@@ -331,7 +331,7 @@ static int64_t count_of(const json_t *o)
     return json_is_integer(c) && json_integer_value(c) > 0 ? json_integer_value(c) : -1;
 }
 
-int rpo_topology(struct rp_odc *o, const char *text, char *err, size_t errlen)
+int report_odc_topology(struct report_odc *o, const char *text, char *err, size_t errlen)
 {
     free_hosts(o);
     json_error_t je;
@@ -368,7 +368,7 @@ int rpo_topology(struct rp_odc *o, const char *text, char *err, size_t errlen)
                 break;
             }
             o->hosts = xrealloc(o->hosts, (o->nhosts + 1) * sizeof *o->hosts);   /* few entries */
-            o->hosts[o->nhosts++] = (struct rpo_host){
+            o->hosts[o->nhosts++] = (struct report_odc_host){
                 .name = xstrdup(json_is_string(json_object_get(h, "name")) ?
                                 json_string_value(json_object_get(h, "name")) : "host"),
                 .count = cc * hc, .cores = json_integer_value(cores) * (pk > 1 << 10 ? 1 << 10 : pk),
@@ -385,7 +385,7 @@ int rpo_topology(struct rp_odc *o, const char *text, char *err, size_t errlen)
     return 0;
 }
 
-int rpo_load(struct rp_odc *o, const char *dir, char *err, size_t errlen)
+int report_odc_load(struct report_odc *o, const char *dir, char *err, size_t errlen)
 {
     char *tp = path_join(dir, "tasks.parquet"), *fp = path_join(dir, "fragments.parquet");
     char *topo = path_join(dir, "topology.json");
@@ -393,13 +393,13 @@ int rpo_load(struct rp_odc *o, const char *dir, char *err, size_t errlen)
     if (rc == 0)
         rc = load_frags(o, fp, err, errlen);
     if (rc == 0) {
-        rpo_finish(o);
+        report_odc_finish(o);
         size_t len;
         char *text = read_file(topo, &len);
         char e[300];
         if (!text) {
             o->topo_note = xstrdup("no topology.json: capacity unknown");
-        } else if (rpo_topology(o, text, e, sizeof e) < 0) {
+        } else if (report_odc_topology(o, text, e, sizeof e) < 0) {
             size_t n = strlen(e) + 64;
             o->topo_note = xmalloc(n);
             snprintf(o->topo_note, n, "topology.json not usable: %s", e);
@@ -414,13 +414,13 @@ int rpo_load(struct rp_odc *o, const char *dir, char *err, size_t errlen)
 
 /* ---- figures ---- */
 
-bool rpo_span(const struct rp_odc *o, int64_t *t0, int64_t *t1)
+bool report_odc_span(const struct report_odc *o, int64_t *t0, int64_t *t1)
 {
     if (!o->ntasks)
         return false;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < o->ntasks; i++) {
-        const struct rpo_task *t = &o->tasks[i];
+        const struct report_odc_task *t = &o->tasks[i];
         double e = (double)t->sub + (double)(t->frag_ms > t->dur ? t->frag_ms : t->dur);
         if ((double)t->sub < lo)
             lo = (double)t->sub;
@@ -432,7 +432,7 @@ bool rpo_span(const struct rp_odc *o, int64_t *t0, int64_t *t1)
     return true;
 }
 
-int64_t rpo_cores(const struct rp_odc *o)
+int64_t report_odc_cores(const struct report_odc *o)
 {
     int64_t n = 0;
     for (size_t i = 0; i < o->nhosts; i++)
@@ -440,7 +440,7 @@ int64_t rpo_cores(const struct rp_odc *o)
     return n;
 }
 
-double rpo_capacity_mhz(const struct rp_odc *o)
+double report_odc_capacity_mhz(const struct report_odc *o)
 {
     double s = 0;
     for (size_t i = 0; i < o->nhosts; i++)
@@ -448,7 +448,7 @@ double rpo_capacity_mhz(const struct rp_odc *o)
     return s;
 }
 
-double rpo_spread(const struct rpo_frag *f, size_t n, double start, double t0, double bin_ms, size_t nb,
+double report_odc_spread(const struct report_odc_frag *f, size_t n, double start, double t0, double bin_ms, size_t nb,
                   double *acc)
 {
     double at = start - t0, added = 0;
@@ -476,14 +476,14 @@ double rpo_spread(const struct rpo_frag *f, size_t n, double start, double t0, d
     return added;
 }
 
-size_t rpo_demand(const struct rp_odc *o, int64_t t0, int64_t t1, int width, double **mhz, double *bin_ms)
+size_t report_odc_demand(const struct report_odc *o, int64_t t0, int64_t t1, int width, double **mhz, double *bin_ms)
 {
     double span = (double)t1 - (double)t0;
     size_t nb = width > 2 ? (size_t)width / 2 : 1;
     double bin = span > 0 ? span / (double)nb : 1;
     double *v = xcalloc(nb, sizeof *v);
     for (size_t i = 0; i < o->ntasks; i++)
-        rpo_spread(o->frags + o->tasks[i].frag0, o->tasks[i].nfrag, (double)o->tasks[i].sub, (double)t0, bin, nb,
+        report_odc_spread(o->frags + o->tasks[i].frag0, o->tasks[i].nfrag, (double)o->tasks[i].sub, (double)t0, bin, nb,
                    v);
     for (size_t k = 0; k < nb; k++)
         v[k] /= bin;
@@ -514,7 +514,7 @@ static int cmp_i32(const void *a, const void *b)
 }
 
 /* Distinct cpu_count values, ascending (malloc'd). */
-static size_t cpu_classes(const struct rp_odc *o, int32_t **out)
+static size_t cpu_classes(const struct report_odc *o, int32_t **out)
 {
     int32_t *v = xmalloc((o->ntasks + 1) * sizeof *v);
     for (size_t i = 0; i < o->ntasks; i++)
@@ -541,7 +541,7 @@ static size_t class_of(const int32_t *cls, size_t n, int32_t c)
     return lo;
 }
 
-static double work_of(const struct rp_odc *o, const struct rpo_task *t)
+static double work_of(const struct report_odc *o, const struct report_odc_task *t)
 {
     double w = 0;
     for (size_t j = 0; j < t->nfrag; j++)
@@ -557,11 +557,11 @@ static void row_kv(struct jbuf *b, const char *k)
     lit(b, "</th><td>");
 }
 
-static void summary(const struct rp_odc *o, const int32_t *cls, size_t ncls, const double *dem, size_t nb,
+static void summary(const struct report_odc *o, const int32_t *cls, size_t ncls, const double *dem, size_t nb,
                     struct jbuf *b)
 {
     int64_t t0 = 0, t1 = 0;
-    bool any = rpo_span(o, &t0, &t1);
+    bool any = report_odc_span(o, &t0, &t1);
     double total_ms = 0, work = 0;
     int64_t *mem = xmalloc((o->ntasks + 1) * sizeof *mem);
     for (size_t i = 0; i < o->ntasks; i++) {
@@ -570,7 +570,7 @@ static void summary(const struct rp_odc *o, const int32_t *cls, size_t ncls, con
         mem[i] = o->tasks[i].mem;
     }
     qsort(mem, o->ntasks, sizeof *mem, cmp_i64);
-    double cap = rpo_capacity_mhz(o), peak = 0, mean = 0;
+    double cap = report_odc_capacity_mhz(o), peak = 0, mean = 0;
     size_t over = 0;
     for (size_t k = 0; k < nb; k++) {
         mean += dem[k];
@@ -609,7 +609,7 @@ static void summary(const struct rp_odc *o, const int32_t *cls, size_t ncls, con
     row_kv(b, "capacity");
     if (cap > 0) {
         report_mhz(b, cap);
-        jb_printf(b, " (%lld cores); asked for more in %zu of %zu bins</td></tr>", (long long)rpo_cores(o), over, nb);
+        jb_printf(b, " (%lld cores); asked for more in %zu of %zu bins</td></tr>", (long long)report_odc_cores(o), over, nb);
     } else {
         report_html_escape(b, o->topo_note ? o->topo_note : "unknown");
         lit(b, "</td></tr>");
@@ -645,7 +645,7 @@ static void summary(const struct rp_odc *o, const int32_t *cls, size_t ncls, con
         size_t n = 0;
         double d = 0, capsum = 0, w = 0, m = 0;
         for (size_t i = 0; i < o->ntasks; i++) {
-            const struct rpo_task *t = &o->tasks[i];
+            const struct report_odc_task *t = &o->tasks[i];
             if (t->cpu_count != cls[c])
                 continue;
             n++;
@@ -677,7 +677,7 @@ static void summary(const struct rp_odc *o, const int32_t *cls, size_t ncls, con
     if (o->nhosts) {
         lit(b, "<table><tr><th>host</th><th>count</th><th>cores</th><th>core speed</th><th>memory</th></tr>");
         for (size_t i = 0; i < o->nhosts; i++) {
-            const struct rpo_host *h = &o->hosts[i];
+            const struct report_odc_host *h = &o->hosts[i];
             lit(b, "<tr><td>");
             report_html_escape(b, h->name);
             jb_printf(b, "</td><td>%lld</td><td>%lld</td><td>", (long long)h->count, (long long)h->cores);
@@ -692,7 +692,7 @@ static void summary(const struct rp_odc *o, const int32_t *cls, size_t ncls, con
 }
 
 /* The tasks as a run report's node, so report.c draws the Gantt. */
-static void gantt(const struct rp_odc *o, const int32_t *cls, size_t ncls, int64_t t0, int64_t t1, struct jbuf *b)
+static void gantt(const struct report_odc *o, const int32_t *cls, size_t ncls, int64_t t0, int64_t t1, struct jbuf *b)
 {
     struct report g;
     report_init(&g, o->title);
@@ -703,9 +703,9 @@ static void gantt(const struct rp_odc *o, const int32_t *cls, size_t ncls, int64
         snprintf(name, sizeof name, "%d core%s", cls[c], cls[c] == 1 ? "" : "s");
         report_app(&g, name);
     }
-    report_add_node(&g, "workload", (int)(rpo_cores(o) < 1 << 20 ? rpo_cores(o) : 0), NULL);
+    report_add_node(&g, "workload", (int)(report_odc_cores(o) < 1 << 20 ? report_odc_cores(o) : 0), NULL);
     for (size_t i = 0; i < o->ntasks; i++) {
-        const struct rpo_task *t = &o->tasks[i];
+        const struct report_odc_task *t = &o->tasks[i];
         char id[32];
         snprintf(id, sizeof id, "task %d", t->id);
         struct rp_task rt = {
@@ -730,7 +730,7 @@ static double nice_ceil(double v)
     return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * p;
 }
 
-static void curves(const struct rp_odc *o, struct jbuf *b)
+static void curves(const struct report_odc *o, struct jbuf *b)
 {
     size_t np = 0, with = 0;
     size_t *pick = xmalloc((o->curves_max + 1) * sizeof *pick);
@@ -753,7 +753,7 @@ static void curves(const struct rp_odc *o, struct jbuf *b)
         jb_printf(b, "<p class=\"note\">%zu task(s) with fragments; dashed: the task's cpu_capacity.</p>", np);
     lit(b, "<label>Task <select id=\"osel\">");
     for (size_t k = 0; k < np; k++) {
-        const struct rpo_task *t = &o->tasks[pick[k]];
+        const struct report_odc_task *t = &o->tasks[pick[k]];
         jb_printf(b, "<option value=\"%zu\">id %d", k, t->id);
         if (t->name) {
             lit(b, " &middot; ");
@@ -768,8 +768,8 @@ static void curves(const struct rp_odc *o, struct jbuf *b)
     struct rp_step *st = xmalloc((maxsteps + 1) * sizeof *st);
     double *acc = xmalloc((maxsteps + 1) * sizeof *acc);
     for (size_t k = 0; k < np; k++) {
-        const struct rpo_task *t = &o->tasks[pick[k]];
-        const struct rpo_frag *f = o->frags + t->frag0;
+        const struct report_odc_task *t = &o->tasks[pick[k]];
+        const struct report_odc_frag *f = o->frags + t->frag0;
         double a = (double)t->sub, len = (double)(t->frag_ms > t->dur ? t->frag_ms : t->dur);
         size_t ns = 0;
         double peak = 0;
@@ -786,7 +786,7 @@ static void curves(const struct rp_odc *o, struct jbuf *b)
             /* too many fragments for the pixels: the mean per bin */
             double bin = len > 0 ? len / (double)maxsteps : 1;
             memset(acc, 0, maxsteps * sizeof *acc);
-            rpo_spread(f, t->nfrag, a, a, bin, maxsteps, acc);
+            report_odc_spread(f, t->nfrag, a, a, bin, maxsteps, acc);
             for (size_t j = 0; j < maxsteps; j++) {
                 st[ns++] = (struct rp_step){a + (double)j * bin, a + (double)(j + 1) * bin, acc[j] / bin};
                 if (acc[j] / bin > peak)
@@ -804,7 +804,7 @@ static void curves(const struct rp_odc *o, struct jbuf *b)
     free(pick);
 }
 
-void rpo_section_html(const struct rp_odc *o, struct jbuf *b)
+void report_odc_section_html(const struct report_odc *o, struct jbuf *b)
 {
     lit(b, "<section id=\"opendc\"><h2>OpenDC workload: ");
     report_html_escape(b, o->title);
@@ -815,9 +815,9 @@ void rpo_section_html(const struct rp_odc *o, struct jbuf *b)
     int32_t *cls;
     size_t ncls = cpu_classes(o, &cls);
     int64_t t0 = 0, t1 = 1;
-    bool any = rpo_span(o, &t0, &t1);
+    bool any = report_odc_span(o, &t0, &t1);
     double *dem = NULL, bin = 1;
-    size_t nb = any ? rpo_demand(o, t0, t1, o->width, &dem, &bin) : 0;
+    size_t nb = any ? report_odc_demand(o, t0, t1, o->width, &dem, &bin) : 0;
     summary(o, cls, ncls, dem, nb, b);
     if (any) {
         lit(b, "<h3>Tasks as submitted</h3>");
@@ -827,13 +827,13 @@ void rpo_section_html(const struct rp_odc *o, struct jbuf *b)
         lit(b, "<h3>CPU asked for</h3><p class=\"note\"><span class=\"key\" style=\"background:#f28e2b;"
                "opacity:.45\"></span>sum of the fragments' cpu_usage, every task played from its submission "
                "(mean per bin)");
-        if (rpo_capacity_mhz(o) > 0)
+        if (report_odc_capacity_mhz(o) > 0)
             lit(b, " <span class=\"key\" style=\"background:#d00\"></span>the topology's capacity (cores "
                    "&times; core speed)");
         lit(b, "</p>");
         struct rp_series s = {.cls = "demand", .title = "CPU asked for (MHz)", .t0 = (double)t0, .t1 = (double)t1,
                               .bin_ms = bin, .v = dem, .nb = nb, .unit = RP_MHZ,
-                              .limit = rpo_capacity_mhz(o) > 0 ? rpo_capacity_mhz(o) : NAN};
+                              .limit = report_odc_capacity_mhz(o) > 0 ? report_odc_capacity_mhz(o) : NAN};
         report_series_svg(b, o->width, &s);
     }
     lit(b, "<h3>Task CPU usage (fragments)</h3>");

@@ -5,11 +5,11 @@
  * Gantt), the CPU the fragments ask for over time against the topology's
  * capacity, and per-task CPU curves from the fragments.
  *
- *     struct rp_odc o;
- *     rpo_init(&o);
- *     if (rpo_load(&o, dir, err, sizeof err) < 0) ...     (or rpo_add_* + rpo_finish)
- *     rpo_section_html(&o, &b);
- *     rpo_free(&o);
+ *     struct report_odc o;
+ *     report_odc_init(&o);
+ *     if (report_odc_load(&o, dir, err, sizeof err) < 0) ...     (or rpo_add_* + report_odc_finish)
+ *     report_odc_section_html(&o, &b);
+ *     report_odc_free(&o);
  */
 #ifndef TK_REPORT_ODC_H
 #define TK_REPORT_ODC_H
@@ -20,45 +20,45 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct rpo_task {
+struct report_odc_task {
     int32_t id;
     char *name;              /* the optional name column; NULL when absent */
     int64_t sub, dur;        /* submission_time (epoch ms), duration (ms) */
     int32_t cpu_count;
     double cpu_capacity;     /* MHz */
     int64_t mem;             /* mem_capacity as stored */
-    size_t frag0, nfrag;     /* set by rpo_finish: frags[frag0 .. frag0 + nfrag) */
-    int64_t frag_ms;         /* set by rpo_finish: its fragments' durations summed */
+    size_t frag0, nfrag;     /* set by report_odc_finish: frags[frag0 .. frag0 + nfrag) */
+    int64_t frag_ms;         /* set by report_odc_finish: its fragments' durations summed */
 };
 
 /* One fragment: duration ms at cpu_usage MHz. */
-struct rpo_frag {
+struct report_odc_frag {
     int64_t dur;
     double mhz;
 };
 
 /* One host entry of topology.json: count x (cores at mhz, mib memory). */
-struct rpo_host {
+struct report_odc_host {
     char *name;
     int64_t count;           /* hosts of this kind (host count x cluster count) */
     int64_t cores;           /* per host (coreCount x cpu count) */
     double mhz, mib;
 };
 
-struct rp_odc {
+struct report_odc {
     char *title;             /* the folder, for headings */
-    struct rpo_task *tasks;
+    struct report_odc_task *tasks;
     size_t ntasks, captasks;
-    struct rpo_frag *frags;  /* after rpo_finish: grouped per task, each task's in file order */
+    struct report_odc_frag *frags;  /* after report_odc_finish: grouped per task, each task's in file order */
     size_t nfrags, capfrags;
-    int32_t *frag_id;        /* before rpo_finish: the task id of each fragment */
-    /* what rpo_finish found, for the summary */
+    int32_t *frag_id;        /* before report_odc_finish: the task id of each fragment */
+    /* what report_odc_finish found, for the summary */
     uint64_t orphan_frags;   /* fragments whose id is no task (OpenDC ignores them) */
     uint64_t dup_ids;        /* tasks whose id an earlier task already had */
     uint64_t no_frags;       /* tasks without fragments (OpenDC drops them) */
     uint64_t sum_mismatch;   /* tasks whose fragments do not sum to their duration */
     bool interleaved;        /* fragments of different tasks mixed in the file */
-    struct rpo_host *hosts;
+    struct report_odc_host *hosts;
     size_t nhosts;
     char *topo_note;         /* why there is no usable topology; NULL when there is */
     /* rendering choices (defaults as struct report's) */
@@ -66,42 +66,42 @@ struct rp_odc {
     size_t exact_max, curves_max;
 };
 
-void rpo_init(struct rp_odc *o, const char *title);
-void rpo_free(struct rp_odc *o);
+void report_odc_init(struct report_odc *o, const char *title);
+void report_odc_free(struct report_odc *o);
 
 /* Read DIR/tasks.parquet, DIR/fragments.parquet and DIR/topology.json (a
- * missing or unusable topology is noted, not an error), then rpo_finish.
+ * missing or unusable topology is noted, not an error), then report_odc_finish.
  * Returns 0, or -1 with a message naming the file in err. */
-int rpo_load(struct rp_odc *o, const char *dir, char *err, size_t errlen);
+int report_odc_load(struct report_odc *o, const char *dir, char *err, size_t errlen);
 /* Parse topology.json text (OpenDC's SDK format, units in strings). 0, or
  * -1 with the reason in err (the hosts are then left empty). */
-int rpo_topology(struct rp_odc *o, const char *json_text, char *err, size_t errlen);
+int report_odc_topology(struct report_odc *o, const char *json_text, char *err, size_t errlen);
 
 /* Building by hand (the loader and the tests): tasks and fragments in file
- * order, then rpo_finish to group the fragments per task. */
-void rpo_add_task(struct rp_odc *o, const struct rpo_task *t);   /* copies the name */
-void rpo_add_frag(struct rp_odc *o, int32_t id, int64_t dur, double mhz);
-void rpo_finish(struct rp_odc *o);
+ * order, then report_odc_finish to group the fragments per task. */
+void report_odc_add_task(struct report_odc *o, const struct report_odc_task *t);   /* copies the name */
+void report_odc_add_frag(struct report_odc *o, int32_t id, int64_t dur, double mhz);
+void report_odc_finish(struct report_odc *o);
 
 /* Earliest submission and latest submission + duration; false if no task. */
-bool rpo_span(const struct rp_odc *o, int64_t *t0, int64_t *t1);
+bool report_odc_span(const struct report_odc *o, int64_t *t0, int64_t *t1);
 /* The topology's CPU: total cores and MHz (0 without a topology). */
-int64_t rpo_cores(const struct rp_odc *o);
-double rpo_capacity_mhz(const struct rp_odc *o);
+int64_t report_odc_cores(const struct report_odc *o);
+double report_odc_capacity_mhz(const struct report_odc *o);
 
 /* Add the CPU work (MHz x ms) of fragments f[0..n), played back to back
  * from start, into nb bins of bin_ms from t0 (split where a fragment
  * straddles bins; what falls outside is dropped).  Returns the work added. */
-double rpo_spread(const struct rpo_frag *f, size_t n, double start, double t0, double bin_ms, size_t nb,
+double report_odc_spread(const struct report_odc_frag *f, size_t n, double start, double t0, double bin_ms, size_t nb,
                   double *acc);
 /* The MHz asked for by all tasks, each played from its submission, as the
  * mean per bin over [t0, t1]: about width/2 bins.  Returns the bin count;
  * *mhz (malloc'd) gets the values, *bin_ms the bin length. */
-size_t rpo_demand(const struct rp_odc *o, int64_t t0, int64_t t1, int width, double **mhz, double *bin_ms);
+size_t report_odc_demand(const struct report_odc *o, int64_t t0, int64_t t1, int width, double **mhz, double *bin_ms);
 
 /* The OpenDC part of the page: <section id="opendc"> with the summary,
  * the Gantt (report_gantt_svg), the demand chart and the task curves
  * (<select id="osel">, groups g.oc). */
-void rpo_section_html(const struct rp_odc *o, struct jbuf *b);
+void report_odc_section_html(const struct report_odc *o, struct jbuf *b);
 
 #endif

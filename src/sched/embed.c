@@ -110,7 +110,7 @@ int64_t embed_enqueue(struct embed *e, const char *fields, char *err, size_t err
     json_decref(o);
     struct jbuf b;
     jb_init(&b);
-    if (wl_body(&b, t->id, fields) < 0) {
+    if (workload_body(&b, t->id, fields) < 0) {
         snprintf(err, errlen, "task fields are not a JSON object: %s", fields);
         jb_free(&b);
         free(t->trace_id);

@@ -67,9 +67,9 @@ void embed_free(struct embed *e);
 /* Node index by id, or -1. */
 int embed_node(const struct embed *e, const char *id);
 
-/* Enqueue a task from the fields a dispatcher sends (wl_enqueue_fields:
+/* Enqueue a task from the fields a dispatcher sends (workload_enqueue_fields:
  * the task's fields with trace_id and ts_enqueue; cpu_units, mem_mb and node
- * read as rq reads them).  The body is stored as rq stores it (wl_body).
+ * read as rq reads them).  The body is stored as rq stores it (workload_body).
  * Returns the task id (1, 2, ...) or -1 with err. */
 int64_t embed_enqueue(struct embed *e, const char *fields, char *err, size_t errlen);
 /* The body of a task (index) as a worker receives it: with "attempt": 1

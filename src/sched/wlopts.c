@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-const struct option wlo_longopts[] = {
+const struct option wlopts_longopts[] = {
     {"inputs", required_argument, NULL, WLO_INPUTS},
     {"outputs", required_argument, NULL, WLO_OUTPUTS},
     {"scale", required_argument, NULL, WLO_SCALE},
@@ -84,7 +84,7 @@ static double probe_duration(const char *ffprobe, const char *path)
     char *argv[] = {(char *)ffprobe, "-v", "error", "-show_entries", "format=duration",
                     "-of", "default=noprint_wrappers=1:nokey=1", (char *)path, NULL};
     char *out = NULL;
-    int st = run_command(argv, &out, 1);
+    int st = launch_command(argv, &out, 1);
     double d;
     bool ok = st == 0 && out && parse_double(str_trim(out), 0, 1e9, &d);
     free(out);
@@ -118,7 +118,7 @@ static bool word_ok(const char *s)
     return true;
 }
 
-int wlo_parse_nodes(const char *s, char ***out, size_t *n, char *err, size_t errlen)
+int wlopts_parse_nodes(const char *s, char ***out, size_t *n, char *err, size_t errlen)
 {
     char *copy = xstrdup(s), *save = NULL;
     char **v = NULL;
@@ -156,7 +156,7 @@ int wlo_parse_nodes(const char *s, char ***out, size_t *n, char *err, size_t err
     return 0;
 }
 
-void wlo_init(struct wl_opts *o)
+void wlopts_init(struct wlopts *o)
 {
     memset(o, 0, sizeof *o);
     o->scale = "1280:720";
@@ -174,10 +174,10 @@ void wlo_init(struct wl_opts *o)
     o->pulse_interval_ms = 300000;
     o->pulse_spacing_ms = 1000;
     o->dribble_ms = 1000;
-    o->policy = WL_RR3;
+    o->policy = WORKLOAD_RR3;
 }
 
-void wlo_free(struct wl_opts *o)
+void wlopts_free(struct wlopts *o)
 {
     for (size_t i = 0; i < o->nnodes; i++)
         free(o->nodes[i]);
@@ -186,7 +186,7 @@ void wlo_free(struct wl_opts *o)
     o->nnodes = 0;
 }
 
-int wlo_set(struct wl_opts *o, int c, const char *arg)
+int wlopts_set(struct wlopts *o, int c, const char *arg)
 {
     switch (c) {
     case WLO_INPUTS: o->inputs = arg; break;
@@ -248,7 +248,7 @@ int wlo_set(struct wl_opts *o, int c, const char *arg)
     return 0;
 }
 
-int wlo_check(struct wl_opts *o)
+int wlopts_check(struct wlopts *o)
 {
     int sources = !!o->inputs + !!o->command + !!o->tasks_file;
     if (sources == 0) {
@@ -272,8 +272,8 @@ int wlo_check(struct wl_opts *o)
         cli_error("--total goes with --mix or --command; a --tasks file gives its own tasks");
         return -1;
     }
-    if (o->policy_s && !wl_policy_parse(o->policy_s, &o->policy)) {
-        cli_error("unknown --policy '%s': expected %s", o->policy_s, WL_POLICY_NAMES);
+    if (o->policy_s && !workload_policy_parse(o->policy_s, &o->policy)) {
+        cli_error("unknown --policy '%s': expected %s", o->policy_s, WORKLOAD_POLICY_NAMES);
         return -1;
     }
     if (o->policy_s && (o->mix_s || !o->inputs)) {
@@ -284,28 +284,28 @@ int wlo_check(struct wl_opts *o)
         }
         log_warn("--policy %s is ignored with --mix (as in the original): mix tasks go to "
                  "node idx mod n, or to the scheduler with --pending", o->policy_s);
-        o->policy = WL_RR3;
+        o->policy = WORKLOAD_RR3;
     }
     if (o->pending && o->drip) {
         cli_error("--drip paces tasks pinned to nodes; with --pending the scheduler chooses "
                   "nodes: give one of them");
         return -1;
     }
-    if (o->policy == WL_ONLINE && (o->pending || o->drip)) {
+    if (o->policy == WORKLOAD_ONLINE && (o->pending || o->drip)) {
         cli_error("--policy duration-online chooses nodes as tasks go out, in batches of "
                   "--batch-size; it does not combine with --%s",
                   o->pending ? "pending" : "drip");
         return -1;
     }
     char err[512];
-    if (wlo_parse_nodes(o->nodes_s, &o->nodes, &o->nnodes, err, sizeof err) < 0) {
+    if (wlopts_parse_nodes(o->nodes_s, &o->nodes, &o->nnodes, err, sizeof err) < 0) {
         cli_error("%s", err);
         return -1;
     }
     return 0;
 }
 
-int wlo_build(struct wl_opts *o, struct workload *w)
+int wlopts_build(struct wlopts *o, struct workload *w)
 {
     char err[1024];
     int rc = -1;
@@ -323,19 +323,19 @@ int wlo_build(struct wl_opts *o, struct workload *w)
                       "'tracekit gen-inputs --output %s' makes some)", o->inputs, o->inputs);
             goto out;
         }
-        if (!o->mix_s && o->policy != WL_RR3) {
+        if (!o->mix_s && o->policy != WORKLOAD_RR3) {
             durs = xcalloc(nfiles, sizeof *durs);
             for (size_t i = 0; i < nfiles; i++)
                 durs[i] = probe_duration(o->ffprobe, files[i]);
         }
-        struct wl_files f = {
+        struct workload_files f = {
             .outputs = o->outputs, .files = files, .nfiles = nfiles, .durations = durs,
             .nodes = o->nodes, .nnodes = o->nnodes, .scale = o->scale, .preset = o->preset,
             .crf = (int)o->crf, .policy = o->policy, .mix = o->mix_s,
             .total = o->total < 0 ? 0 : o->total, .seed = o->seed,
-            .pin = !o->pending && o->policy != WL_ONLINE,
+            .pin = !o->pending && o->policy != WORKLOAD_ONLINE,
         };
-        if (wl_from_files(w, &f, err, sizeof err) < 0) {
+        if (workload_from_files(w, &f, err, sizeof err) < 0) {
             if (o->mix_s)
                 cli_error("invalid --mix '%s': %s", o->mix_s, err);
             else
@@ -353,7 +353,7 @@ int wlo_build(struct wl_opts *o, struct workload *w)
             log_warn("cannot create --outputs %s here: %s (the workers create it too)",
                      o->outputs, strerror(errno));
     } else if (o->command) {
-        if (wl_from_command(w, o->command, o->total < 0 ? 1 : o->total, o->cpu_units, o->mem_mb,
+        if (workload_from_command(w, o->command, o->total < 0 ? 1 : o->total, o->cpu_units, o->mem_mb,
                             o->app, err, sizeof err) < 0) {
             cli_error("invalid --command: %s", err);
             rc = -2;
@@ -366,7 +366,7 @@ int wlo_build(struct wl_opts *o, struct workload *w)
             log_error("cannot read --tasks %s: %s", o->tasks_file, strerror(errno));
             goto out;
         }
-        int r = wl_from_jsonl(w, buf, len, o->cpu_units, o->mem_mb, o->app, err, sizeof err);
+        int r = workload_from_jsonl(w, buf, len, o->cpu_units, o->mem_mb, o->app, err, sizeof err);
         free(buf);
         if (r < 0) {
             log_error("%s: %s; no task was run", o->tasks_file, err);
@@ -382,10 +382,10 @@ out:
     return rc;
 }
 
-void wlo_pace(const struct wl_opts *o, struct pace_cfg *pc)
+void wlopts_pace(const struct wlopts *o, struct pace_cfg *pc)
 {
     memset(pc, 0, sizeof *pc);
-    pc->mode = o->policy == WL_ONLINE ? PACE_ONLINE
+    pc->mode = o->policy == WORKLOAD_ONLINE ? PACE_ONLINE
                : o->pending           ? (!strcmp(o->mode_s, "fifo") ? PACE_FIFO : PACE_PULSE)
                : o->drip              ? PACE_DRIP
                                       : PACE_ALL;

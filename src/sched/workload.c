@@ -25,7 +25,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-void wl_free(struct workload *w)
+void workload_free(struct workload *w)
 {
     for (size_t i = 0; i < w->n; i++)
         free(w->t[i].fields);
@@ -37,14 +37,14 @@ void wl_free(struct workload *w)
     memset(w, 0, sizeof *w);
 }
 
-bool wl_policy_parse(const char *s, enum wl_policy *p)
+bool workload_policy_parse(const char *s, enum workload_policy *p)
 {
     if (!strcmp(s, "rr3"))
-        *p = WL_RR3;
+        *p = WORKLOAD_RR3;
     else if (!strcmp(s, "duration-greedy") || !strcmp(s, "lpt-duration"))
-        *p = WL_GREEDY;
+        *p = WORKLOAD_GREEDY;
     else if (!strcmp(s, "duration-online") || !strcmp(s, "online-duration"))
-        *p = WL_ONLINE;
+        *p = WORKLOAD_ONLINE;
     else
         return false;
     return true;
@@ -56,7 +56,7 @@ static void add_task(struct workload *w, size_t *cap, char *fields, int node, do
         *cap = *cap ? *cap * 2 : 16;
         w->t = xrealloc(w->t, *cap * sizeof *w->t);
     }
-    w->t[w->n++] = (struct wl_task){fields, node, dur};
+    w->t[w->n++] = (struct workload_task){fields, node, dur};
 }
 
 static int node_index(struct workload *w, const char *name)
@@ -100,7 +100,7 @@ static const char *mix_canon(const char *name)
     return p && strcmp(p->name, "default") ? p->name : NULL;
 }
 
-static char *mix_fields(const struct wl_files *o, size_t idx, const char *name, bool numbered,
+static char *mix_fields(const struct workload_files *o, size_t idx, const char *name, bool numbered,
                         const char *node)
 {
     const struct ffmpeg_profile *prof = profile_for_mix_name(name);
@@ -138,7 +138,7 @@ static char *mix_fields(const struct wl_files *o, size_t idx, const char *name, 
     return s;
 }
 
-static int build_mix(struct workload *w, const struct wl_files *o, char *err, size_t errlen)
+static int build_mix(struct workload *w, const struct workload_files *o, char *err, size_t errlen)
 {
     struct mix m;
     if (mix_parse(o->mix, mix_canon, &m, err, errlen) < 0)
@@ -189,7 +189,7 @@ out:
     return rc;
 }
 
-static char *plain_fields(const struct wl_files *o, const char *in, const char *node)
+static char *plain_fields(const struct workload_files *o, const char *in, const char *node)
 {
     char *st = stem(in), *sx = scale_x(o->scale);
     char *base = xasprintf("%s_%s_crf%d.mp4", st, sx, o->crf);
@@ -225,7 +225,7 @@ static int cmp_dur_desc(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int wl_from_files(struct workload *w, const struct wl_files *o, char *err, size_t errlen)
+int workload_from_files(struct workload *w, const struct workload_files *o, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
     if (o->nnodes == 0)
@@ -233,13 +233,13 @@ int wl_from_files(struct workload *w, const struct wl_files *o, char *err, size_
     if (o->nfiles == 0)
         return fail(err, errlen, "no input files");
     bool mix = o->mix && *o->mix;
-    if (!mix && o->policy != WL_RR3 && !o->durations)
+    if (!mix && o->policy != WORKLOAD_RR3 && !o->durations)
         return fail(err, errlen, "duration policies need the files' durations");
     for (size_t i = 0; i < o->nnodes; i++)
         node_index(w, o->nodes[i]);
     if (mix) {
         if (build_mix(w, o, err, errlen) < 0) {
-            wl_free(w);
+            workload_free(w);
             return -1;
         }
         return 0;
@@ -248,7 +248,7 @@ int wl_from_files(struct workload *w, const struct wl_files *o, char *err, size_
     for (size_t i = 0; i < o->nfiles; i++)
         order[i] = i;
     double *acc = NULL;
-    if (o->policy != WL_RR3) {
+    if (o->policy != WORKLOAD_RR3) {
         sort_dur = o->durations;
         qsort(order, o->nfiles, sizeof *order, cmp_dur_desc);
         acc = xcalloc(o->nnodes, sizeof *acc);
@@ -258,9 +258,9 @@ int wl_from_files(struct workload *w, const struct wl_files *o, char *err, size_
         size_t f = order[k];
         double dur = o->durations ? o->durations[f] : 0;
         int node = -1;
-        if (o->policy == WL_RR3) {
+        if (o->policy == WORKLOAD_RR3) {
             node = (int)(f % o->nnodes);
-        } else if (o->policy == WL_GREEDY) {
+        } else if (o->policy == WORKLOAD_GREEDY) {
             node = 0;
             for (size_t i = 1; i < o->nnodes; i++)
                 if (acc[i] < acc[node])
@@ -279,7 +279,7 @@ int wl_from_files(struct workload *w, const struct wl_files *o, char *err, size_
 
 /* ---- generic tasks ---- */
 
-int wl_split_words(const char *s, char ***argv, size_t *argc, char *err, size_t errlen)
+int workload_split_words(const char *s, char ***argv, size_t *argc, char *err, size_t errlen)
 {
     size_t n = 0, cap = 8, len = 0;
     char **v = xmalloc(cap * sizeof *v);
@@ -362,13 +362,13 @@ bad:
     return -1;
 }
 
-int wl_from_command(struct workload *w, const char *command, int64_t total, int64_t cpu_units,
+int workload_from_command(struct workload *w, const char *command, int64_t total, int64_t cpu_units,
                     int64_t mem_mb, const char *app, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
     char **argv;
     size_t argc;
-    if (wl_split_words(command, &argv, &argc, err, errlen) < 0)
+    if (workload_split_words(command, &argv, &argc, err, errlen) < 0)
         return -1;
     if (total < 1)
         total = 1;
@@ -452,7 +452,7 @@ static int check_line(json_t *o, const char **node_name, char *err, size_t errle
     return 0;
 }
 
-int wl_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t def_cpu,
+int workload_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t def_cpu,
                   int64_t def_mem, const char *def_app, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
@@ -484,7 +484,7 @@ int wl_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t def_c
             }
             if (bad) {
                 json_decref(o);
-                wl_free(w);
+                workload_free(w);
                 return fail(err, errlen, "line %zu: %s", lineno, why);
             }
             struct jbuf b;
@@ -508,7 +508,7 @@ int wl_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t def_c
         p = nl ? nl + 1 : end;
     }
     if (w->n == 0) {
-        wl_free(w);
+        workload_free(w);
         return fail(err, errlen, "no tasks (%zu blank line%s)", lineno, lineno == 1 ? "" : "s");
     }
     return 0;
@@ -526,7 +526,7 @@ static char *reemit(json_t *o)
     return s;
 }
 
-char *wl_with_node(const char *fields, const char *node)
+char *workload_with_node(const char *fields, const char *node)
 {
     json_t *o = json_loads(fields, 0, NULL);
     if (!o || !json_is_object(o)) {
@@ -539,7 +539,7 @@ char *wl_with_node(const char *fields, const char *node)
     return s;
 }
 
-char *wl_enqueue_fields(const char *fields, const char *trace_id, int64_t ts_enqueue)
+char *workload_enqueue_fields(const char *fields, const char *trace_id, int64_t ts_enqueue)
 {
     json_t *o = json_loads(fields, 0, NULL);
     if (!o || !json_is_object(o)) {
@@ -555,7 +555,7 @@ char *wl_enqueue_fields(const char *fields, const char *trace_id, int64_t ts_enq
 }
 
 /* The same layout as rq's prepare_task. */
-int wl_body(struct jbuf *b, int64_t task_id, const char *fields)
+int workload_body(struct jbuf *b, int64_t task_id, const char *fields)
 {
     json_t *o = json_loads(fields, 0, NULL);
     if (!o || !json_is_object(o)) {
@@ -578,141 +578,9 @@ int wl_body(struct jbuf *b, int64_t task_id, const char *fields)
     return 0;
 }
 
-int64_t wl_stamp(int64_t *prev, int64_t now_ms)
+int64_t workload_stamp(int64_t *prev, int64_t now_ms)
 {
     int64_t t = now_ms > *prev ? now_ms : *prev + 1;
     *prev = t;
     return t;
-}
-
-/* ---- pacing ---- */
-
-void pacer_init(struct pacer *p, const struct pace_cfg *c, const struct workload *w)
-{
-    memset(p, 0, sizeof *p);
-    p->c = *c;
-    if (p->c.pulse_size < 1)
-        p->c.pulse_size = 1;
-    if (p->c.batch_size < 1)
-        p->c.batch_size = 1;
-    p->w = w;
-    p->sent = xcalloc(w->n ? w->n : 1, sizeof *p->sent);
-    p->acc = xcalloc(w->nnodes ? w->nnodes : 1, sizeof *p->acc);
-    p->added = xcalloc(w->nnodes ? w->nnodes : 1, sizeof *p->added);
-}
-
-void pacer_free(struct pacer *p)
-{
-    free(p->sent);
-    free(p->acc);
-    free(p->added);
-    memset(p, 0, sizeof *p);
-}
-
-bool pacer_done(const struct pacer *p)
-{
-    return p->nsent == p->w->n;
-}
-
-unsigned pacer_needs(const struct pacer *p)
-{
-    switch (p->c.mode) {
-    case PACE_FIFO: return PACE_NEED_QLEN;
-    case PACE_DRIP:
-    case PACE_ONLINE: return PACE_NEED_BACKLOG;
-    default: return 0;
-    }
-}
-
-static void release(struct pacer *p, size_t i, int node, size_t *idx, int *nodes, size_t *k)
-{
-    p->sent[i] = true;
-    p->nsent++;
-    idx[*k] = i;
-    nodes[*k] = node;
-    (*k)++;
-    if (node >= 0)
-        p->added[node]++;
-    while (p->first < p->w->n && p->sent[p->first])
-        p->first++;
-}
-
-/* online: the node with room and the smallest (backlog, accumulated
- * duration), first in node order on ties; -1 if none has room */
-static int online_pick(const struct pacer *p, const int64_t *backlog)
-{
-    int best = -1;
-    int64_t bb = 0;
-    for (size_t i = 0; i < p->w->nnodes; i++) {
-        int64_t b = (backlog ? backlog[i] : 0) + p->added[i];
-        if (b >= p->c.backlog_limit)
-            continue;
-        if (best < 0 || b < bb || (b == bb && p->acc[i] < p->acc[best])) {
-            best = (int)i;
-            bb = b;
-        }
-    }
-    return best;
-}
-
-size_t pacer_next(struct pacer *p, int64_t now_ms, int64_t qlen, const int64_t *backlog,
-                  size_t *idx, int *node)
-{
-    const struct workload *w = p->w;
-    size_t k = 0;
-    if (pacer_done(p) || now_ms < p->next_ms)
-        return 0;
-    memset(p->added, 0, (w->nnodes ? w->nnodes : 1) * sizeof *p->added);
-    switch (p->c.mode) {
-    case PACE_ALL:
-        while (!pacer_done(p))
-            release(p, p->first, w->t[p->first].node, idx, node, &k);
-        break;
-    case PACE_PULSE:
-        /* the original slept 1 s between the tasks of a pulse (spacing) */
-        do {
-            release(p, p->first, w->t[p->first].node, idx, node, &k);
-            p->in_pulse++;
-        } while (p->c.pulse_spacing_ms <= 0 && p->in_pulse < p->c.pulse_size && !pacer_done(p));
-        if (p->in_pulse >= p->c.pulse_size || pacer_done(p)) {
-            p->in_pulse = 0;
-            p->pulses++;
-            p->next_ms = now_ms + p->c.pulse_interval_ms;
-        } else {
-            p->next_ms = now_ms + p->c.pulse_spacing_ms;
-        }
-        break;
-    case PACE_FIFO:
-        while (!pacer_done(p) && (int64_t)k < p->c.batch_size &&
-               qlen + (int64_t)k < p->c.pending_max)
-            release(p, p->first, w->t[p->first].node, idx, node, &k);
-        p->next_ms = now_ms + p->c.dribble_ms;
-        break;
-    case PACE_DRIP:
-        /* a pinned task whose node is full waits (the original dropped it,
-         * B14); tasks for other nodes may go past it */
-        for (size_t i = p->first; i < w->n && (int64_t)k < p->c.batch_size; i++) {
-            if (p->sent[i])
-                continue;
-            int nd = w->t[i].node;
-            if (nd >= 0 && (backlog ? backlog[nd] : 0) + p->added[nd] >= p->c.backlog_limit)
-                continue;
-            release(p, i, nd, idx, node, &k);
-        }
-        p->next_ms = now_ms + p->c.dribble_ms;
-        break;
-    case PACE_ONLINE:
-        while (!pacer_done(p) && (int64_t)k < p->c.batch_size) {
-            int nd = online_pick(p, backlog);
-            if (nd < 0)
-                break;
-            p->acc[nd] += w->t[p->first].duration;
-            release(p, p->first, nd, idx, node, &k);
-        }
-        p->next_ms = now_ms + p->c.dribble_ms;
-        break;
-    }
-    if (k > 0)
-        p->batches++;
-    return k;
 }

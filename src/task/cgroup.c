@@ -16,7 +16,7 @@
 
 /* ---- detection ---- */
 
-bool cg_list_has(const char *list, const char *ctrl)
+bool cgroup_list_has(const char *list, const char *ctrl)
 {
     size_t n = strlen(ctrl);
     for (const char *p = list; p && *p;) {
@@ -47,7 +47,7 @@ static char *unescape(const char *s, size_t n)
     return out;
 }
 
-int cg_parse_mountinfo(const char *text, struct cg_sys *out)
+int cgroup_parse_mountinfo(const char *text, struct cgroup_sys *out)
 {
     memset(out, 0, sizeof *out);
     for (const char *line = text; line && *line;) {
@@ -76,13 +76,13 @@ int cg_parse_mountinfo(const char *text, struct cg_sys *out)
             if (fstype && !strcmp(fstype, "cgroup2") && !out->v2) {
                 out->v2 = unescape(mnt, strlen(mnt));
             } else if (fstype && !strcmp(fstype, "cgroup") && super) {
-                if (cg_list_has(super, "cpu") && !out->v1_cpu)
+                if (cgroup_list_has(super, "cpu") && !out->v1_cpu)
                     out->v1_cpu = unescape(mnt, strlen(mnt));
-                if (cg_list_has(super, "cpuset") && !out->v1_cpuset)
+                if (cgroup_list_has(super, "cpuset") && !out->v1_cpuset)
                     out->v1_cpuset = unescape(mnt, strlen(mnt));
-                if (cg_list_has(super, "cpuacct") && !out->v1_cpuacct)
+                if (cgroup_list_has(super, "cpuacct") && !out->v1_cpuacct)
                     out->v1_cpuacct = unescape(mnt, strlen(mnt));
-                if (cg_list_has(super, "memory") && !out->v1_memory)
+                if (cgroup_list_has(super, "memory") && !out->v1_memory)
                     out->v1_memory = unescape(mnt, strlen(mnt));
             }
         }
@@ -91,22 +91,22 @@ int cg_parse_mountinfo(const char *text, struct cg_sys *out)
     return 0;
 }
 
-void cg_sys_detect(struct cg_sys *out)
+void cgroup_sys_detect(struct cgroup_sys *out)
 {
     char *text = read_file("/proc/self/mountinfo", NULL);
-    cg_parse_mountinfo(text ? text : "", out);
+    cgroup_parse_mountinfo(text ? text : "", out);
     free(text);
     if (out->v2) {
         char *p = path_join(out->v2, "cgroup.controllers");
         char *ctl = read_file(p, NULL);
-        out->v2_cpu = ctl && cg_list_has(ctl, "cpu");
-        out->v2_cpuset = ctl && cg_list_has(ctl, "cpuset");
+        out->v2_cpu = ctl && cgroup_list_has(ctl, "cpu");
+        out->v2_cpuset = ctl && cgroup_list_has(ctl, "cpuset");
         free(ctl);
         free(p);
     }
 }
 
-void cg_sys_free(struct cg_sys *s)
+void cgroup_sys_free(struct cgroup_sys *s)
 {
     free(s->v2);
     free(s->v1_cpu);
@@ -118,24 +118,24 @@ void cg_sys_free(struct cg_sys *s)
 
 /* ---- conversions ---- */
 
-int cg_weight_clamp(long long w)
+int cgroup_weight_clamp(long long w)
 {
-    return w < CG_WEIGHT_MIN ? CG_WEIGHT_MIN : w > CG_WEIGHT_MAX ? CG_WEIGHT_MAX : (int)w;
+    return w < CGROUP_WEIGHT_MIN ? CGROUP_WEIGHT_MIN : w > CGROUP_WEIGHT_MAX ? CGROUP_WEIGHT_MAX : (int)w;
 }
 
-long long cg_v1_shares(int weight)
+long long cgroup_v1_shares(int weight)
 {
     long long s = (long long)weight * 1024 / 100;
     return s < 2 ? 2 : s > 262144 ? 262144 : s;
 }
 
-long long cg_quota_us(int pct)
+long long cgroup_quota_us(int pct)
 {
-    long long q = (long long)pct * CG_PERIOD_US / 100;
+    long long q = (long long)pct * CGROUP_PERIOD_US / 100;
     return q < 1000 ? 1000 : q;
 }
 
-bool cg_path_valid(const char *path)
+bool cgroup_path_valid(const char *path)
 {
     if (!path || !*path || strlen(path) > 200 || path[0] == '/')
         return false;
@@ -213,7 +213,7 @@ static int v2_prepare(const char *root, const char *parent, const char *ctrl)
     const char *p = parent;
     for (;;) {
         char *ctl = read_trimmed(dir, "cgroup.subtree_control");
-        if (!ctl || !cg_list_has(ctl, ctrl))
+        if (!ctl || !cgroup_list_has(ctl, ctrl))
             rc = write_str(dir, "cgroup.subtree_control", plus);
         free(ctl);
         if (rc < 0 || !*p)
@@ -300,7 +300,7 @@ static void sweep_stale(const char *pdir)
         int pid, used = 0;
         uint64_t ticks;
         if (sscanf(e->d_name, "task-%d-%" SCNu64 "%n", &pid, &ticks, &used) != 2 ||
-            e->d_name[used] != '\0' || proc_alive(pid, ticks))
+            e->d_name[used] != '\0' || procid_alive(pid, ticks))
             continue;
         char *p = path_join(pdir, e->d_name);
         rmdir(p);
@@ -311,7 +311,7 @@ static void sweep_stale(const char *pdir)
 
 /* ---- the task's groups ---- */
 
-static int create_cpu(const struct cg_sys *sys, const struct cg_request *rq, struct cg_task *t,
+static int create_cpu(const struct cgroup_sys *sys, const struct cgroup_request *rq, struct cgroup_task *t,
                       char *err, size_t errlen)
 {
     bool v2 = sys->v2 && sys->v2_cpu;
@@ -337,7 +337,7 @@ static int create_cpu(const struct cg_sys *sys, const struct cg_request *rq, str
     t->cpu_dir = xstrdup(dir);
     t->cpu_version = v2 ? "v2" : "v1";
     if (rq->weight >= 0) {
-        char *v = v2 ? xasprintf("%d", rq->weight) : xasprintf("%lld", cg_v1_shares(rq->weight));
+        char *v = v2 ? xasprintf("%d", rq->weight) : xasprintf("%lld", cgroup_v1_shares(rq->weight));
         const char *f = v2 ? "cpu.weight" : "cpu.shares";
         if (write_str(dir, f, v) == 0) {
             t->weight = rq->weight;
@@ -348,9 +348,9 @@ static int create_cpu(const struct cg_sys *sys, const struct cg_request *rq, str
         free(v);
     }
     if (rq->quota_pct >= 0) {
-        long long q = cg_quota_us(rq->quota_pct);
-        char *v = v2 ? xasprintf("%lld %d", q, CG_PERIOD_US) : xasprintf("%lld", q);
-        char *period = xasprintf("%d", CG_PERIOD_US);
+        long long q = cgroup_quota_us(rq->quota_pct);
+        char *v = v2 ? xasprintf("%lld %d", q, CGROUP_PERIOD_US) : xasprintf("%lld", q);
+        char *period = xasprintf("%d", CGROUP_PERIOD_US);
         int w = v2 ? write_str(dir, "cpu.max", v)
                    : (write_str(dir, "cpu.cfs_period_us", period) == 0
                           ? write_str(dir, "cpu.cfs_quota_us", v)
@@ -370,8 +370,8 @@ out:
     return rc;
 }
 
-static int create_cpuset(const struct cg_sys *sys, const struct cg_request *rq,
-                         struct cg_task *t, char *err, size_t errlen)
+static int create_cpuset(const struct cgroup_sys *sys, const struct cgroup_request *rq,
+                         struct cgroup_task *t, char *err, size_t errlen)
 {
     bool v2 = sys->v2 && sys->v2_cpuset;
     const char *root = v2 ? sys->v2 : sys->v1_cpuset;
@@ -428,13 +428,13 @@ out:
     return rc;
 }
 
-int cg_task_create(const struct cg_sys *sys, const struct cg_request *rq, struct cg_task *t,
+int cgroup_task_create(const struct cgroup_sys *sys, const struct cgroup_request *rq, struct cgroup_task *t,
                    char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     t->weight = t->quota_pct = -1;
     err[0] = '\0';
-    if (!cg_path_valid(rq->parent) || !cg_path_valid(rq->name)) {
+    if (!cgroup_path_valid(rq->parent) || !cgroup_path_valid(rq->name)) {
         snprintf(err, errlen, "invalid cgroup path '%s/%s'", rq->parent, rq->name);
         return -1;
     }
@@ -455,7 +455,7 @@ static int attach_one(const char *dir, pid_t pid)
     return write_str(dir, "cgroup.procs", v);
 }
 
-int cg_task_attach(struct cg_task *t, pid_t pid, char *err, size_t errlen)
+int cgroup_task_attach(struct cgroup_task *t, pid_t pid, char *err, size_t errlen)
 {
     int rc = 0;
     err[0] = '\0';
@@ -502,7 +502,7 @@ static int rmdir_retry(const char *dir)
     return -1;
 }
 
-int cg_task_remove(struct cg_task *t)
+int cgroup_task_remove(struct cgroup_task *t)
 {
     int rc = 0;
     if (t->cpuset_dir && (!t->cpu_dir || strcmp(t->cpuset_dir, t->cpu_dir)))

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct cg_sys {
+struct cgroup_sys {
     char *v2;             /* cgroup2 mount point, or NULL */
     bool v2_cpu;          /* the v2 root offers the "cpu" controller */
     bool v2_cpuset;       /* ... and "cpuset" */
@@ -25,29 +25,29 @@ struct cg_sys {
 
 /* Fill mount points from the text of /proc/self/mountinfo (pure; the v2
  * controller flags are left false).  Returns 0. */
-int cg_parse_mountinfo(const char *text, struct cg_sys *out);
+int cgroup_parse_mountinfo(const char *text, struct cgroup_sys *out);
 /* True if the space-separated controller list names ctrl. */
-bool cg_list_has(const char *list, const char *ctrl);
+bool cgroup_list_has(const char *list, const char *ctrl);
 /* Read /proc/self/mountinfo and the v2 root's cgroup.controllers. */
-void cg_sys_detect(struct cg_sys *out);
-void cg_sys_free(struct cg_sys *s);
+void cgroup_sys_detect(struct cgroup_sys *out);
+void cgroup_sys_free(struct cgroup_sys *s);
 
 /* ---- conversions (pure) ---- */
 
-#define CG_WEIGHT_MIN 1
-#define CG_WEIGHT_MAX 10000
-int cg_weight_clamp(long long w);
+#define CGROUP_WEIGHT_MIN 1
+#define CGROUP_WEIGHT_MAX 10000
+int cgroup_weight_clamp(long long w);
 /* v1 cpu.shares for a v2-style weight (100 = 1024 shares), in [2, 262144]. */
-long long cg_v1_shares(int weight);
-#define CG_PERIOD_US 100000
-/* CFS quota for a percentage of one CPU over CG_PERIOD_US (at least 1000 us). */
-long long cg_quota_us(int pct);
+long long cgroup_v1_shares(int weight);
+#define CGROUP_PERIOD_US 100000
+/* CFS quota for a percentage of one CPU over CGROUP_PERIOD_US (at least 1000 us). */
+long long cgroup_quota_us(int pct);
 /* True if name is a safe relative cgroup path ("a/b", no "." or ".."). */
-bool cg_path_valid(const char *path);
+bool cgroup_path_valid(const char *path);
 
 /* ---- a task's groups ---- */
 
-struct cg_request {
+struct cgroup_request {
     const char *parent;   /* relative to each hierarchy's root, e.g. "tracekit" */
     const char *name;     /* the task's group under parent */
     int weight;           /* v2-style weight, or -1 for none */
@@ -55,7 +55,7 @@ struct cg_request {
     const char *cpus;     /* CPU list for a cpuset group, or NULL */
 };
 
-struct cg_task {
+struct cgroup_task {
     char *rel;            /* "/parent/name": what the record calls `cgroup` */
     char *cpu_dir;        /* group with the weight/quota (v1 cpu or v2), or NULL */
     char *cpuset_dir;     /* group with the CPU set (may be the same dir on v2), or NULL */
@@ -68,13 +68,13 @@ struct cg_task {
 /* Create the groups and write the settings.  Whatever could be applied is
  * kept and described in t; returns 0 if everything asked for was applied,
  * else -1 with one line in err saying what was not and why. */
-int cg_task_create(const struct cg_sys *sys, const struct cg_request *rq, struct cg_task *t,
+int cgroup_task_create(const struct cgroup_sys *sys, const struct cgroup_request *rq, struct cgroup_task *t,
                    char *err, size_t errlen);
 /* Move pid into the groups.  A group that cannot take it is removed and its
  * settings are marked not applied (returns -1 with err). */
-int cg_task_attach(struct cg_task *t, pid_t pid, char *err, size_t errlen);
+int cgroup_task_attach(struct cgroup_task *t, pid_t pid, char *err, size_t errlen);
 /* Remove the groups (after the task and all its descendants are reaped)
  * and free t.  Returns 0, or -1 if a group could not be removed. */
-int cg_task_remove(struct cg_task *t);
+int cgroup_task_remove(struct cgroup_task *t);
 
 #endif

@@ -265,7 +265,7 @@ void leases_busy(const struct cpu_leases *l, cpu_set_t *busy)
 static bool alive_proc(pid_t pid, uint64_t ticks, void *ud)
 {
     (void)ud;
-    return proc_alive(pid, ticks);
+    return procid_alive(pid, ticks);
 }
 
 /* Open and lock the state file, read its leases and prune dead ones. */
@@ -418,4 +418,20 @@ void cpu_topology_read(int core_of[CPU_SETSIZE])
         free(core);
         free(pkg);
     }
+}
+
+const char *cpu_binding_name(enum cpu_binding b)
+{
+    return b == BIND_EXCLUSIVE ? "exclusive" : b == BIND_SHARED ? "shared" : "none";
+}
+
+bool cpu_binding_parse(const char *s, enum cpu_binding *out)
+{
+    static const enum cpu_binding all[] = {BIND_NONE, BIND_EXCLUSIVE, BIND_SHARED};
+    for (size_t i = 0; i < ARRAY_LEN(all); i++)
+        if (!strcmp(s, cpu_binding_name(all[i]))) {
+            *out = all[i];
+            return true;
+        }
+    return false;
 }

@@ -1,5 +1,5 @@
-/* cpubind.h -- CPU lists ("0-3,5") and the free-CPU allocator for exclusive
- * binding.
+/* cpubind.h -- how a task is bound to CPUs: the binding modes, CPU lists
+ * ("0-3,5") and the free-CPU allocator for exclusive binding.
  *
  * The allocator is shared by every `tracekit exec` of a node through a small
  * state file guarded by flock(2): one lease per CPU, held by a (pid, start
@@ -15,6 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+/* How a task is bound to CPUs (tracekit exec --cpu-binding). */
+enum cpu_binding { BIND_NONE, BIND_EXCLUSIVE, BIND_SHARED };
+const char *cpu_binding_name(enum cpu_binding b);
+/* "none" | "exclusive" | "shared"; returns false if s is none of them. */
+bool cpu_binding_parse(const char *s, enum cpu_binding *out);
 
 /* ---- CPU lists ---- */
 

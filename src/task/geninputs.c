@@ -9,7 +9,7 @@
 
 /* Sources like the original's five, each with temporal noise so that the
  * encoder has real work on every frame. */
-static const struct gi_pattern patterns[] = {
+static const struct geninputs_pattern patterns[] = {
     {"testsrc2", "moving", "moving test pattern (testsrc2) with light noise"},
     {"mandelbrot", NULL, "zooming Mandelbrot set"},
     {"smptehdbars", "gradient", "SMPTE HD bars, slow hue rotation"},
@@ -17,13 +17,13 @@ static const struct gi_pattern patterns[] = {
     {"noise", NULL, "grey field of heavy noise (hard to compress)"},
 };
 
-const struct gi_pattern *gi_patterns(int *n)
+const struct geninputs_pattern *geninputs_patterns(int *n)
 {
     *n = (int)ARRAY_LEN(patterns);
     return patterns;
 }
 
-const struct gi_pattern *gi_pattern_find(const char *name)
+const struct geninputs_pattern *geninputs_pattern_find(const char *name)
 {
     for (size_t i = 0; i < ARRAY_LEN(patterns); i++)
         if (!strcmp(name, patterns[i].name) ||
@@ -32,7 +32,7 @@ const struct gi_pattern *gi_pattern_find(const char *name)
     return NULL;
 }
 
-bool gi_parse_size(const char *s, int *w, int *h)
+bool geninputs_parse_size(const char *s, int *w, int *h)
 {
     const char *x = strchr(s, 'x');
     if (!x || x == s)
@@ -51,7 +51,7 @@ bool gi_parse_size(const char *s, int *w, int *h)
     return true;
 }
 
-bool gi_parse_bitrate(const char *s, int64_t *bps)
+bool geninputs_parse_bitrate(const char *s, int64_t *bps)
 {
     char buf[32];
     size_t n = strlen(s);
@@ -73,7 +73,7 @@ bool gi_parse_bitrate(const char *s, int64_t *bps)
     return true;
 }
 
-char *gi_filter(const struct gi_pattern *p, int w, int h, int fps)
+char *geninputs_filter(const struct geninputs_pattern *p, int w, int h, int fps)
 {
     const char *n = p->name;
     if (!strcmp(n, "mandelbrot"))
@@ -89,14 +89,14 @@ char *gi_filter(const struct gi_pattern *p, int w, int h, int fps)
     return xasprintf("testsrc2=size=%dx%d:rate=%d,noise=alls=5:allf=t", w, h, fps);
 }
 
-char *gi_name(int w, int h, double seconds, const char *pattern)
+char *geninputs_name(int w, int h, double seconds, const char *pattern)
 {
-    bool plain = !strcmp(pattern, GI_DEFAULT_PATTERN);
+    bool plain = !strcmp(pattern, GENINPUTS_DEFAULT_PATTERN);
     return xasprintf("gen_%dx%d_%gs%s%s.mp4", w, h, seconds, plain ? "" : "_",
                      plain ? "" : pattern);
 }
 
-char **gi_ffmpeg_argv(const char *ffmpeg, const struct gi_pattern *p, int w, int h, int fps,
+char **geninputs_ffmpeg_argv(const char *ffmpeg, const struct geninputs_pattern *p, int w, int h, int fps,
                       double seconds, const char *preset, int64_t bps, const char *out)
 {
     char **v = xcalloc(40, sizeof *v);
@@ -106,7 +106,7 @@ char **gi_ffmpeg_argv(const char *ffmpeg, const struct gi_pattern *p, int w, int
                            "-i"};
     for (size_t i = 0; i < ARRAY_LEN(fixed); i++)
         v[n++] = xstrdup(fixed[i]);
-    v[n++] = gi_filter(p, w, h, fps);
+    v[n++] = geninputs_filter(p, w, h, fps);
     v[n++] = xstrdup("-t");
     v[n++] = xasprintf("%g", seconds);
     v[n++] = xstrdup("-c:v");
@@ -132,7 +132,7 @@ char **gi_ffmpeg_argv(const char *ffmpeg, const struct gi_pattern *p, int w, int
     return v;
 }
 
-bool gi_probe_parse(const char *text, struct gi_probe *out)
+bool geninputs_probe_parse(const char *text, struct geninputs_probe *out)
 {
     memset(out, 0, sizeof *out);
     bool has_codec = false, has_w = false, has_h = false, has_d = false;
@@ -170,7 +170,7 @@ bool gi_probe_parse(const char *text, struct gi_probe *out)
     return has_codec && has_w && has_h && has_d;
 }
 
-bool gi_probe_matches(const struct gi_probe *p, int w, int h, double seconds, int fps)
+bool geninputs_probe_matches(const struct geninputs_probe *p, int w, int h, double seconds, int fps)
 {
     double tol = fmax(0.5, 2.0 / fps);
     return !strcmp(p->codec, "h264") && p->width == w && p->height == h &&

@@ -15,7 +15,7 @@
 
 static const int forward_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
-int status_from_wait(int wstatus, int *signo)
+int launch_status(int wstatus, int *signo)
 {
     *signo = 0;
     if (WIFEXITED(wstatus))
@@ -25,11 +25,6 @@ int status_from_wait(int wstatus, int *signo)
         return 128 + *signo;
     }
     return 255;  /* not reached for WEXITED waits */
-}
-
-double timeval_ms(const struct timeval *tv)
-{
-    return (double)tv->tv_sec * 1000.0 + (double)tv->tv_usec / 1000.0;
 }
 
 int spawn_init(struct spawn *sp)
@@ -163,7 +158,7 @@ static size_t list_children(pid_t *out, size_t max)
         if (!parse_i64(e->d_name, 1, INT32_MAX, &pid))
             continue;
         pid_t ppid;
-        if (proc_read_stat((pid_t)pid, NULL, &ppid) == 0 && ppid == self)
+        if (procid_read((pid_t)pid, NULL, &ppid) == 0 && ppid == self)
             out[n++] = (pid_t)pid;
     }
     closedir(d);
@@ -285,7 +280,7 @@ void spawn_close(struct spawn *sp)
     sp->inited = false;
 }
 
-int run_command(char *const argv[], char **out, int quiet)
+int launch_command(char *const argv[], char **out, int quiet)
 {
     int pfd[2] = {-1, -1};
     if (out && pipe2(pfd, O_CLOEXEC) < 0)
@@ -338,5 +333,5 @@ int run_command(char *const argv[], char **out, int quiet)
         if (errno != EINTR)
             return -1;
     int sig;
-    return status_from_wait(st, &sig);
+    return launch_status(st, &sig);
 }

@@ -61,9 +61,7 @@ void spawn_close(struct spawn *sp);
 
 /* Exit status as a shell reports it: the exit code, or 128+N when killed by
  * signal N (*signo = N, else 0). */
-int status_from_wait(int wstatus, int *signo);
-/* rusage time in ms with microsecond precision. */
-double timeval_ms(const struct timeval *tv);
+int launch_status(int wstatus, int *signo);
 
 #endif
 
@@ -73,4 +71,4 @@ double timeval_ms(const struct timeval *tv);
  * stdout is captured (up to 1 MiB, NUL-terminated, malloc'd); if quiet, its
  * stderr goes to /dev/null.  Returns the exit status (128+N if killed, 127
  * if it could not start), or -1 if fork failed. */
-int run_command(char *const argv[], char **out, int quiet);
+int launch_command(char *const argv[], char **out, int quiet);

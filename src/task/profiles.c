@@ -103,23 +103,6 @@ char **ffmpeg_argv(const char *ffmpeg, const struct ffmpeg_params *p, const char
     return v;
 }
 
-void argv_free(char **argv)
-{
-    if (!argv)
-        return;
-    for (char **a = argv; *a; a++)
-        free(*a);
-    free(argv);
-}
-
-size_t argv_len(char *const *argv)
-{
-    size_t n = 0;
-    while (argv && argv[n])
-        n++;
-    return n;
-}
-
 int is_ffmpeg_command(const char *argv0)
 {
     if (!argv0)

@@ -44,8 +44,6 @@ const char *ffmpeg_encoder(const char *vcodec);
  * -y and -nostdin always (original bug B33). */
 char **ffmpeg_argv(const char *ffmpeg, const struct ffmpeg_params *p, const char *in,
                    const char *out);
-void argv_free(char **argv);
-size_t argv_len(char *const *argv);
 
 /* True if argv[0] names ffmpeg (base name "ffmpeg"). */
 int is_ffmpeg_command(const char *argv0);

@@ -273,7 +273,7 @@ int runner_build(const struct runner_conf *c, const char *body, struct runner_ta
     push2(&a, "--cpu-binding", cpu_binding_name(c->binding));
     if (c->binding == BIND_SHARED)
         pushf(&a, "--cpu-weight", "%d",
-              cg_weight_clamp((long long)c->cpuweight_per_vcpu * t->cpu_units));
+              cgroup_weight_clamp((long long)c->cpuweight_per_vcpu * t->cpu_units));
     else if (cpuset) /* the original drops it in shared mode */
         push2(&a, "--cpuset", cpuset);
     if (c->parent > 0)

@@ -20,28 +20,12 @@
 
 /* ---- pure helpers ---- */
 
-const char *cpu_binding_name(enum cpu_binding b)
-{
-    return b == BIND_EXCLUSIVE ? "exclusive" : b == BIND_SHARED ? "shared" : "none";
-}
-
-bool cpu_binding_parse(const char *s, enum cpu_binding *out)
-{
-    static const enum cpu_binding all[] = {BIND_NONE, BIND_EXCLUSIVE, BIND_SHARED};
-    for (size_t i = 0; i < ARRAY_LEN(all); i++)
-        if (!strcmp(s, cpu_binding_name(all[i]))) {
-            *out = all[i];
-            return true;
-        }
-    return false;
-}
-
-int sentinel_text(pid_t pid, uint64_t start_ticks, char *out, size_t outlen)
+int task_sentinel_text(pid_t pid, uint64_t start_ticks, char *out, size_t outlen)
 {
     return snprintf(out, outlen, "%d %" PRIu64 "\n", (int)pid, start_ticks);
 }
 
-const char *app_from_argv0(const char *argv0)
+const char *task_app_name(const char *argv0)
 {
     const char *base = strrchr(argv0, '/');
     return base && base[1] ? base + 1 : argv0;
@@ -104,7 +88,7 @@ void task_record_json(const struct task_record *r, struct jbuf *b)
 static int sentinel_write(const char *dir, pid_t pid, uint64_t ticks, char **path_out)
 {
     char text[64];
-    int len = sentinel_text(pid, ticks, text, sizeof text);
+    int len = task_sentinel_text(pid, ticks, text, sizeof text);
     char *tmp = xasprintf("%s/.%d.tmp", dir, (int)pid);
     char *path = xasprintf("%s/%d", dir, (int)pid);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -146,7 +130,7 @@ static char *affinity_text(pid_t pid)
 struct binding {
     enum cpu_binding applied;
     char *pinned;               /* CPU list the task was pinned to */
-    struct cg_task cg;
+    struct cgroup_task cg;
     bool has_cg;
     bool leased;
     struct cpu_holder holder;
@@ -184,10 +168,10 @@ static void bind_task(const struct task_opts *o, pid_t pid, uint64_t ticks, stru
             warn_binding(cpu_binding_name(o->binding), err);  /* checked by the caller */
     }
     char *name = xasprintf("task-%d-%" PRIu64, (int)pid, ticks);
-    struct cg_sys sys;
+    struct cgroup_sys sys;
     bool need_cg = o->binding != BIND_NONE;
     if (need_cg)
-        cg_sys_detect(&sys);
+        cgroup_sys_detect(&sys);
 
     if (o->binding == BIND_EXCLUSIVE) {
         cpu_set_t pool, got;
@@ -196,7 +180,7 @@ static void bind_task(const struct task_opts *o, pid_t pid, uint64_t ticks, stru
         if (has_want)
             CPU_AND(&pool, &pool, &want);
         uint64_t self_ticks = 0;
-        proc_read_stat(getpid(), &self_ticks, NULL);
+        procid_read(getpid(), &self_ticks, NULL);
         bd->holder = (struct cpu_holder){getpid(), self_ticks, pid, ticks};
         bd->state_path = path_join(o->run_dir, "cpus.state");
         int rc = 1;
@@ -216,10 +200,10 @@ static void bind_task(const struct task_opts *o, pid_t pid, uint64_t ticks, stru
         } else {
             bd->leased = true;
             char *list = cpulist_format(&got);
-            struct cg_request rq = {o->cgroup_parent, name, -1, -1, list};
-            int crc = cg_task_create(&sys, &rq, &bd->cg, err, sizeof err);
+            struct cgroup_request rq = {o->cgroup_parent, name, -1, -1, list};
+            int crc = cgroup_task_create(&sys, &rq, &bd->cg, err, sizeof err);
             if (crc == 0 || bd->cg.rel)
-                crc |= cg_task_attach(&bd->cg, pid, err, sizeof err);
+                crc |= cgroup_task_attach(&bd->cg, pid, err, sizeof err);
             bd->has_cg = bd->cg.rel != NULL;
             if (crc != 0) {
                 char *msg = xasprintf("%s; pinning with sched_setaffinity only", err);
@@ -235,11 +219,11 @@ static void bind_task(const struct task_opts *o, pid_t pid, uint64_t ticks, stru
         }
     } else {
         if (o->binding == BIND_SHARED) {
-            int weight = o->cpu_weight >= 0 ? o->cpu_weight : cg_weight_clamp(100LL * o->cpu_units);
-            struct cg_request rq = {o->cgroup_parent, name, weight, o->cpu_quota, NULL};
-            int crc = cg_task_create(&sys, &rq, &bd->cg, err, sizeof err);
+            int weight = o->cpu_weight >= 0 ? o->cpu_weight : cgroup_weight_clamp(100LL * o->cpu_units);
+            struct cgroup_request rq = {o->cgroup_parent, name, weight, o->cpu_quota, NULL};
+            int crc = cgroup_task_create(&sys, &rq, &bd->cg, err, sizeof err);
             if (bd->cg.rel)
-                crc |= cg_task_attach(&bd->cg, pid, err, sizeof err);
+                crc |= cgroup_task_attach(&bd->cg, pid, err, sizeof err);
             bd->has_cg = bd->cg.rel != NULL;
             if (crc != 0)
                 warn_binding("shared", err);
@@ -250,13 +234,13 @@ static void bind_task(const struct task_opts *o, pid_t pid, uint64_t ticks, stru
             bd->pinned = cpulist_format(&want);
     }
     if (need_cg)
-        cg_sys_free(&sys);
+        cgroup_sys_free(&sys);
     free(name);
 }
 
 static void unbind_task(struct binding *bd)
 {
-    if (bd->has_cg && cg_task_remove(&bd->cg) < 0)
+    if (bd->has_cg && cgroup_task_remove(&bd->cg) < 0)
         log_warn("could not remove the task's cgroup: %s", strerror(errno));
     if (bd->leased && cpualloc_release(bd->state_path, &bd->holder) < 0)
         log_warn("could not give back CPUs in %s: %s", bd->state_path, strerror(errno));
@@ -290,8 +274,8 @@ int task_run(const struct task_opts *o)
         }
         r.trace_id = trace;
     }
-    r.app = o->app ? o->app : app_from_argv0(o->argv[0]);
-    r.path = app_from_argv0(o->argv[0]);
+    r.app = o->app ? o->app : task_app_name(o->argv[0]);
+    r.path = task_app_name(o->argv[0]);
     r.node = o->node;
     r.stage = o->stage;
     r.argv = o->argv;
@@ -309,8 +293,8 @@ int task_run(const struct task_opts *o)
         r.has_bytes = true;
         for (size_t i = 0; i < nin; i++)
             r.bytes_in += file_size(inputs[i]);
-        r.input = nin ? app_from_argv0(inputs[nin - 1]) : NULL;
-        r.output = output ? app_from_argv0(output) : NULL;
+        r.input = nin ? task_app_name(inputs[nin - 1]) : NULL;
+        r.output = output ? task_app_name(output) : NULL;
     }
 
     char *error = NULL, *applied = NULL;
@@ -336,7 +320,7 @@ int task_run(const struct task_opts *o)
 
     /* The child waits: register it before it runs any of its own code. */
     r.pid = sp.pid;
-    if (proc_read_stat(sp.pid, &r.start_ticks, NULL) == 0)
+    if (procid_read(sp.pid, &r.start_ticks, NULL) == 0)
         r.has_start_ticks = true;
     else
         log_warn("cannot read /proc/%d/stat: %s", (int)sp.pid, strerror(errno));
@@ -360,7 +344,7 @@ int task_run(const struct task_opts *o)
     on_exit_seen(&ex, 0);  /* no-op unless the wait failed */
 
     r.ts_end = res.ts_end_ms;
-    r.status = status_from_wait(res.wstatus, &r.signal);
+    r.status = launch_status(res.wstatus, &r.signal);
     if (exec_err) {
         r.status = 127;
         r.signal = 0;

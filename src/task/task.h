@@ -11,16 +11,11 @@
 #define TK_TASK_H
 
 #include "common/jsonl.h"
+#include "task/cpubind.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-enum cpu_binding { BIND_NONE, BIND_EXCLUSIVE, BIND_SHARED };
-
-const char *cpu_binding_name(enum cpu_binding b);
-/* "none" | "exclusive" | "shared"; returns false if s is none of them. */
-bool cpu_binding_parse(const char *s, enum cpu_binding *out);
 
 struct task_opts {
     char **argv;                /* the command */
@@ -83,8 +78,8 @@ void task_record_json(const struct task_record *r, struct jbuf *b);
 /* ---- small pure helpers ---- */
 
 /* Sentinel content "PID START_TICKS\n" (out >= 48 bytes); returns length. */
-int sentinel_text(pid_t pid, uint64_t start_ticks, char *out, size_t outlen);
+int task_sentinel_text(pid_t pid, uint64_t start_ticks, char *out, size_t outlen);
 /* The app name from a command: base name of argv0. */
-const char *app_from_argv0(const char *argv0);
+const char *task_app_name(const char *argv0);
 
 #endif

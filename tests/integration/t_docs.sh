@@ -39,7 +39,7 @@ for c in $commands; do
   if [ ! -f "$src" ]; then not_ok "$c: no source file $src"; continue; fi
   help=$("$TK" "$c" --help) || { not_ok "$c --help fails"; continue; }
   srcs=("$src")   # a command that takes the dispatcher's options shares wlopts.c's table
-  grep -q wlo_longopts "$src" && srcs+=("$ROOT/src/sched/wlopts.c")
+  grep -q wlopts_longopts "$src" && srcs+=("$ROOT/src/sched/wlopts.c")
   s=$(src_opts "${srcs[@]}"); h=$(printf '%s\n' "$help" | help_opts)
   missing=$(comm -23 <(echo "$s") <(echo "$h") | tr '\n' ' ')
   extra=$(comm -13 <(echo "$s") <(echo "$h") | tr '\n' ' ')

@@ -22,31 +22,31 @@ static const char *hybrid =
 static void test_mountinfo_hybrid(void **state)
 {
     (void)state;
-    struct cg_sys s;
-    cg_parse_mountinfo(hybrid, &s);
+    struct cgroup_sys s;
+    cgroup_parse_mountinfo(hybrid, &s);
     assert_string_equal(s.v2, "/sys/fs/cgroup/unified");
     assert_string_equal(s.v1_cpu, "/sys/fs/cgroup/cpu");
     assert_string_equal(s.v1_cpuset, "/sys/fs/cgroup/cpuset");
     assert_string_equal(s.v1_cpuacct, "/sys/fs/cgroup/cpuacct");
     assert_string_equal(s.v1_memory, "/sys/fs/cgroup/memory");
     assert_false(s.v2_cpu);
-    cg_sys_free(&s);
+    cgroup_sys_free(&s);
 }
 
 static void test_mountinfo_other_layouts(void **state)
 {
     (void)state;
-    struct cg_sys s;
+    struct cgroup_sys s;
     /* pure v2 (systemd default today) */
-    cg_parse_mountinfo("29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev shared:4 - cgroup2 cgroup2 "
+    cgroup_parse_mountinfo("29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev shared:4 - cgroup2 cgroup2 "
                        "rw,nsdelegate,memory_recursiveprot\n",
                        &s);
     assert_string_equal(s.v2, "/sys/fs/cgroup");
     assert_null(s.v1_cpu);
     assert_null(s.v1_cpuset);
-    cg_sys_free(&s);
+    cgroup_sys_free(&s);
     /* older v1 with cpu,cpuacct co-mounted, an escaped blank, optional fields */
-    cg_parse_mountinfo("40 31 0:35 / /sys/fs/cgroup/cpu,cpuacct rw shared:20 master:3 - cgroup "
+    cgroup_parse_mountinfo("40 31 0:35 / /sys/fs/cgroup/cpu,cpuacct rw shared:20 master:3 - cgroup "
                        "cgroup rw,cpu,cpuacct\n"
                        "41 31 0:36 / /mnt/my\\040sets rw - cgroup none rw,cpuset\n"
                        "42 31 0:37 / /x rw - cgroup none rw,cpuacct",
@@ -56,46 +56,46 @@ static void test_mountinfo_other_layouts(void **state)
     assert_null(s.v1_memory);
     assert_string_equal(s.v1_cpuset, "/mnt/my sets");
     assert_null(s.v2);
-    cg_sys_free(&s);
+    cgroup_sys_free(&s);
     /* garbage does not crash */
-    cg_parse_mountinfo("nonsense\n - \n1 2 3 4\n", &s);
+    cgroup_parse_mountinfo("nonsense\n - \n1 2 3 4\n", &s);
     assert_null(s.v2);
     assert_null(s.v1_cpu);
-    cg_sys_free(&s);
+    cgroup_sys_free(&s);
 }
 
 static void test_list_has(void **state)
 {
     (void)state;
-    assert_true(cg_list_has("cpuset cpu io memory\n", "cpu"));
-    assert_true(cg_list_has("rw,cpu,cpuacct", "cpuacct"));
-    assert_false(cg_list_has("rw,cpuset,cpuacct", "cpu"));
-    assert_false(cg_list_has("", "cpu"));
-    assert_false(cg_list_has(NULL, "cpu"));
+    assert_true(cgroup_list_has("cpuset cpu io memory\n", "cpu"));
+    assert_true(cgroup_list_has("rw,cpu,cpuacct", "cpuacct"));
+    assert_false(cgroup_list_has("rw,cpuset,cpuacct", "cpu"));
+    assert_false(cgroup_list_has("", "cpu"));
+    assert_false(cgroup_list_has(NULL, "cpu"));
 }
 
 static void test_conversions(void **state)
 {
     (void)state;
-    assert_int_equal(cg_weight_clamp(0), 1);
-    assert_int_equal(cg_weight_clamp(400), 400);
-    assert_int_equal(cg_weight_clamp(100LL * 1024), 10000);
-    assert_int_equal(cg_v1_shares(100), 1024);
-    assert_int_equal(cg_v1_shares(200), 2048);
-    assert_int_equal(cg_v1_shares(1), 10);
-    assert_int_equal(cg_v1_shares(10000), 102400);
-    assert_int_equal(cg_quota_us(50), 50000);
-    assert_int_equal(cg_quota_us(250), 250000);
-    assert_int_equal(cg_quota_us(1), 1000);  /* kernel minimum */
-    assert_true(cg_path_valid("tracekit"));
-    assert_true(cg_path_valid("a/b-c_d.e"));
-    assert_false(cg_path_valid("/abs"));
-    assert_false(cg_path_valid("a/../b"));
-    assert_false(cg_path_valid("a//b"));
-    assert_false(cg_path_valid("a/"));
-    assert_false(cg_path_valid("."));
-    assert_false(cg_path_valid("sp ace"));
-    assert_false(cg_path_valid(""));
+    assert_int_equal(cgroup_weight_clamp(0), 1);
+    assert_int_equal(cgroup_weight_clamp(400), 400);
+    assert_int_equal(cgroup_weight_clamp(100LL * 1024), 10000);
+    assert_int_equal(cgroup_v1_shares(100), 1024);
+    assert_int_equal(cgroup_v1_shares(200), 2048);
+    assert_int_equal(cgroup_v1_shares(1), 10);
+    assert_int_equal(cgroup_v1_shares(10000), 102400);
+    assert_int_equal(cgroup_quota_us(50), 50000);
+    assert_int_equal(cgroup_quota_us(250), 250000);
+    assert_int_equal(cgroup_quota_us(1), 1000);  /* kernel minimum */
+    assert_true(cgroup_path_valid("tracekit"));
+    assert_true(cgroup_path_valid("a/b-c_d.e"));
+    assert_false(cgroup_path_valid("/abs"));
+    assert_false(cgroup_path_valid("a/../b"));
+    assert_false(cgroup_path_valid("a//b"));
+    assert_false(cgroup_path_valid("a/"));
+    assert_false(cgroup_path_valid("."));
+    assert_false(cgroup_path_valid("sp ace"));
+    assert_false(cgroup_path_valid(""));
 }
 
 int main(void)

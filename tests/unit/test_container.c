@@ -61,7 +61,7 @@ static void test_recognise_table(void **state)
     for (size_t i = 0; i < ARRAY_LEN(t); i++) {
         struct container c;
         bool want = t[i].id[0] || t[i].pod[0];
-        assert_int_equal(ct_recognise(t[i].path, &c), want);
+        assert_int_equal(container_recognise(t[i].path, &c), want);
         if (t[i].runtime)
             assert_string_equal(c.runtime, t[i].runtime);
         else
@@ -78,27 +78,27 @@ static void test_cgroup_path(void **state)
     int v = 0;
     /* hybrid (this machine's layout): the v1 cpu hierarchy */
     const char *hybrid = "9:name=systemd:/\n8:pids:/\n4:memory:/a/b\n2:cpuacct:/x/y\n1:cpu:/x/y\n0::/\n";
-    assert_int_equal(ct_cgroup_path(hybrid, p, sizeof p, &v), 0);
+    assert_int_equal(container_cgroup_path(hybrid, p, sizeof p, &v), 0);
     assert_string_equal(p, "/x/y");
     assert_int_equal(v, 1);
     /* co-mounted cpu,cpuacct */
-    assert_int_equal(ct_cgroup_path("5:cpu,cpuacct:/docker/" H64 "\n0::/init.scope\n", p, sizeof p, &v), 0);
+    assert_int_equal(container_cgroup_path("5:cpu,cpuacct:/docker/" H64 "\n0::/init.scope\n", p, sizeof p, &v), 0);
     assert_string_equal(p, "/docker/" H64);
     assert_int_equal(v, 1);
     /* cpuacct alone still counts; cpuset does not */
-    assert_int_equal(ct_cgroup_path("3:cpuset:/s\n2:cpuacct:/acct\n", p, sizeof p, &v), 0);
+    assert_int_equal(container_cgroup_path("3:cpuset:/s\n2:cpuacct:/acct\n", p, sizeof p, &v), 0);
     assert_string_equal(p, "/acct");
     /* pure v2 */
-    assert_int_equal(ct_cgroup_path("0::/system.slice/docker-" H64 ".scope\n", p, sizeof p, &v), 0);
+    assert_int_equal(container_cgroup_path("0::/system.slice/docker-" H64 ".scope\n", p, sizeof p, &v), 0);
     assert_string_equal(p, "/system.slice/docker-" H64 ".scope");
     assert_int_equal(v, 2);
     /* no trailing newline */
-    assert_int_equal(ct_cgroup_path("0::/a", p, sizeof p, &v), 0);
+    assert_int_equal(container_cgroup_path("0::/a", p, sizeof p, &v), 0);
     assert_string_equal(p, "/a");
     /* nothing usable; too long for the buffer */
-    assert_int_equal(ct_cgroup_path("", p, sizeof p, &v), -1);
-    assert_int_equal(ct_cgroup_path("3:cpuset:/s\n", p, sizeof p, &v), -1);
-    assert_int_equal(ct_cgroup_path("0::/abcdef", p, 4, &v), -1);
+    assert_int_equal(container_cgroup_path("", p, sizeof p, &v), -1);
+    assert_int_equal(container_cgroup_path("3:cpuset:/s\n", p, sizeof p, &v), -1);
+    assert_int_equal(container_cgroup_path("0::/abcdef", p, 4, &v), -1);
 }
 
 int main(void)

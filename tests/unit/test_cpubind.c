@@ -187,9 +187,9 @@ static void test_allocator_file(void **state)
     char err[256];
     /* the holder is this test process: only the exact (pid, ticks) pair is alive */
     uint64_t ticks = 0;
-    assert_int_equal(proc_read_stat(getpid(), &ticks, NULL), 0);
-    assert_true(proc_alive(getpid(), ticks));
-    assert_false(proc_alive(getpid(), ticks + 12345));
+    assert_int_equal(procid_read(getpid(), &ticks, NULL), 0);
+    assert_true(procid_alive(getpid(), ticks));
+    assert_false(procid_alive(getpid(), ticks + 12345));
     struct cpu_holder me = {getpid(), ticks, 0, 0};
     assert_int_equal(cpualloc_acquire(path, &pool, 1, &me, &got1, err, sizeof err), 0);
     assert_int_equal(cpualloc_acquire(path, &pool, 1, &me, &got2, err, sizeof err), 0);

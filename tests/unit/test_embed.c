@@ -28,7 +28,7 @@ static int64_t enq(struct embed *e, const char *fields, int64_t ts)
 {
     char trace[40], err[256];
     snprintf(trace, sizeof trace, "t%lld", (long long)ts);
-    char *ef = wl_enqueue_fields(fields, trace, ts);
+    char *ef = workload_enqueue_fields(fields, trace, ts);
     int64_t id = embed_enqueue(e, ef, err, sizeof err);
     free(ef);
     return id;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "task/geninputs.h"
 #include "task/profiles.h"
 
@@ -13,45 +14,45 @@ static void test_sizes_and_rates(void **state)
 {
     (void)state;
     int w = 0, h = 0;
-    assert_true(gi_parse_size("854x480", &w, &h));
+    assert_true(geninputs_parse_size("854x480", &w, &h));
     assert_int_equal(w, 854);
     assert_int_equal(h, 480);
-    assert_false(gi_parse_size("853x480", &w, &h));  /* odd: not yuv420p */
-    assert_false(gi_parse_size("854X480", &w, &h));
-    assert_false(gi_parse_size("x480", &w, &h));
-    assert_false(gi_parse_size("854x", &w, &h));
-    assert_false(gi_parse_size("8x8", &w, &h));
-    assert_false(gi_parse_size("10000x480", &w, &h));
+    assert_false(geninputs_parse_size("853x480", &w, &h));  /* odd: not yuv420p */
+    assert_false(geninputs_parse_size("854X480", &w, &h));
+    assert_false(geninputs_parse_size("x480", &w, &h));
+    assert_false(geninputs_parse_size("854x", &w, &h));
+    assert_false(geninputs_parse_size("8x8", &w, &h));
+    assert_false(geninputs_parse_size("10000x480", &w, &h));
     assert_int_equal(w, 854);
     int64_t b = 0;
-    assert_true(gi_parse_bitrate("2M", &b));
+    assert_true(geninputs_parse_bitrate("2M", &b));
     assert_int_equal(b, 2000000);
-    assert_true(gi_parse_bitrate("800k", &b));
+    assert_true(geninputs_parse_bitrate("800k", &b));
     assert_int_equal(b, 800000);
-    assert_true(gi_parse_bitrate("1500000", &b));
+    assert_true(geninputs_parse_bitrate("1500000", &b));
     assert_int_equal(b, 1500000);
-    assert_false(gi_parse_bitrate("2G", &b));
-    assert_false(gi_parse_bitrate("1k", &b));  /* below 10k */
-    assert_false(gi_parse_bitrate("M", &b));
-    assert_false(gi_parse_bitrate("", &b));
+    assert_false(geninputs_parse_bitrate("2G", &b));
+    assert_false(geninputs_parse_bitrate("1k", &b));  /* below 10k */
+    assert_false(geninputs_parse_bitrate("M", &b));
+    assert_false(geninputs_parse_bitrate("", &b));
 }
 
 static void test_names_and_patterns(void **state)
 {
     (void)state;
-    char *n = gi_name(854, 480, 10, "testsrc2");
+    char *n = geninputs_name(854, 480, 10, "testsrc2");
     assert_string_equal(n, "gen_854x480_10s.mp4");
     free(n);
-    n = gi_name(1920, 1080, 1.5, "mandelbrot");
+    n = geninputs_name(1920, 1080, 1.5, "mandelbrot");
     assert_string_equal(n, "gen_1920x1080_1.5s_mandelbrot.mp4");
     free(n);
-    assert_ptr_equal(gi_pattern_find("moving"), gi_pattern_find("testsrc2"));
-    assert_ptr_equal(gi_pattern_find("gradient"), gi_pattern_find("smptehdbars"));
-    assert_null(gi_pattern_find("rainbow"));
-    char *f = gi_filter(gi_pattern_find("testsrc2"), 320, 240, 25);
+    assert_ptr_equal(geninputs_pattern_find("moving"), geninputs_pattern_find("testsrc2"));
+    assert_ptr_equal(geninputs_pattern_find("gradient"), geninputs_pattern_find("smptehdbars"));
+    assert_null(geninputs_pattern_find("rainbow"));
+    char *f = geninputs_filter(geninputs_pattern_find("testsrc2"), 320, 240, 25);
     assert_string_equal(f, "testsrc2=size=320x240:rate=25,noise=alls=5:allf=t");
     free(f);
-    f = gi_filter(gi_pattern_find("mandelbrot"), 320, 240, 30);
+    f = geninputs_filter(geninputs_pattern_find("mandelbrot"), 320, 240, 30);
     assert_non_null(strstr(f, "mandelbrot=size=320x240:rate=30"));
     free(f);
 }
@@ -59,7 +60,7 @@ static void test_names_and_patterns(void **state)
 static void test_ffmpeg_args(void **state)
 {
     (void)state;
-    char **v = gi_ffmpeg_argv("ffmpeg", gi_pattern_find("testsrc2"), 160, 120, 30, 2, "veryfast",
+    char **v = geninputs_ffmpeg_argv("ffmpeg", geninputs_pattern_find("testsrc2"), 160, 120, 30, 2, "veryfast",
                               2000000, "d/.x.part");
     size_t n = argv_len(v);
     assert_string_equal(v[n - 1], "d/.x.part");
@@ -77,19 +78,19 @@ static void test_ffmpeg_args(void **state)
 static void test_probe(void **state)
 {
     (void)state;
-    struct gi_probe p;
-    assert_true(gi_probe_parse("codec_name=h264\nwidth=854\nheight=480\nduration=10.000000\n", &p));
+    struct geninputs_probe p;
+    assert_true(geninputs_probe_parse("codec_name=h264\nwidth=854\nheight=480\nduration=10.000000\n", &p));
     assert_string_equal(p.codec, "h264");
-    assert_true(gi_probe_matches(&p, 854, 480, 10, 30));
-    assert_false(gi_probe_matches(&p, 854, 480, 20, 30));
-    assert_false(gi_probe_matches(&p, 1280, 720, 10, 30));
+    assert_true(geninputs_probe_matches(&p, 854, 480, 10, 30));
+    assert_false(geninputs_probe_matches(&p, 854, 480, 20, 30));
+    assert_false(geninputs_probe_matches(&p, 1280, 720, 10, 30));
     p.duration = 10.4;
-    assert_true(gi_probe_matches(&p, 854, 480, 10, 30));
+    assert_true(geninputs_probe_matches(&p, 854, 480, 10, 30));
     strcpy(p.codec, "hevc");
-    assert_false(gi_probe_matches(&p, 854, 480, 10, 30));
+    assert_false(geninputs_probe_matches(&p, 854, 480, 10, 30));
     /* truncated file: ffprobe prints no duration */
-    assert_false(gi_probe_parse("codec_name=h264\nwidth=854\nheight=480\nduration=N/A\n", &p));
-    assert_false(gi_probe_parse("", &p));
+    assert_false(geninputs_probe_parse("codec_name=h264\nwidth=854\nheight=480\nduration=N/A\n", &p));
+    assert_false(geninputs_probe_parse("", &p));
 }
 
 int main(void)

@@ -152,15 +152,15 @@ static void test_traceparent(void **state)
     (void)state;
     struct traceparent tp;
     const char ok[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    assert_true(tp_parse(S(ok), &tp));
+    assert_true(traceparent_parse(S(ok), &tp));
     assert_int_equal(tp.trace_id[0], 0x4b);
     assert_int_equal(tp.parent_id[7], 0xb7);
     assert_int_equal(tp.flags, 1);
     char out[TP_LEN + 1];
-    tp_format(&tp, out);
+    traceparent_format(&tp, out);
     assert_string_equal(out, ok);
     /* a later version with more fields is read as 00 */
-    assert_true(tp_parse(S("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"), &tp));
+    assert_true(traceparent_parse(S("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"), &tp));
     static const char *const bad[] = {
         "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   /* upper case */
         "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   /* version ff */
@@ -172,28 +172,28 @@ static void test_traceparent(void **state)
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bg-01",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_false(tp_parse(bad[i], strlen(bad[i]), &tp));
+        assert_false(traceparent_parse(bad[i], strlen(bad[i]), &tp));
 }
 
 static void test_url(void **state)
 {
     (void)state;
-    struct load_url u;
+    struct loadgen_url u;
     char err[256];
-    assert_int_equal(load_parse_url("http://127.0.0.1:8080/work?cpu_ms=5", &u, err, sizeof err), 0);
+    assert_int_equal(loadgen_parse_url("http://127.0.0.1:8080/work?cpu_ms=5", &u, err, sizeof err), 0);
     assert_string_equal(u.host, "127.0.0.1");
     assert_string_equal(u.port, "8080");
     assert_string_equal(u.hostport, "127.0.0.1:8080");
     assert_string_equal(u.path, "/work?cpu_ms=5");
-    assert_int_equal(load_parse_url("http://[::1]:81", &u, err, sizeof err), 0);
+    assert_int_equal(loadgen_parse_url("http://[::1]:81", &u, err, sizeof err), 0);
     assert_string_equal(u.host, "::1");
     assert_string_equal(u.path, "/");
-    assert_int_equal(load_parse_url("http://example", &u, err, sizeof err), 0);
+    assert_int_equal(loadgen_parse_url("http://example", &u, err, sizeof err), 0);
     assert_string_equal(u.port, "80");
-    assert_int_equal(load_parse_url("https://x/", &u, err, sizeof err), -1);
-    assert_int_equal(load_parse_url("http://x:99999/", &u, err, sizeof err), -1);
+    assert_int_equal(loadgen_parse_url("https://x/", &u, err, sizeof err), -1);
+    assert_int_equal(loadgen_parse_url("http://x:99999/", &u, err, sizeof err), -1);
     assert_non_null(strstr(err, "99999"));
-    assert_int_equal(load_parse_url("http://:80/", &u, err, sizeof err), -1);
+    assert_int_equal(loadgen_parse_url("http://:80/", &u, err, sizeof err), -1);
 }
 
 static void test_listen_inode(void **state)
@@ -205,10 +205,10 @@ static void test_listen_inode(void **state)
         "   1: 00000000:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 222 1 0 100 0 0 10 0\n"
         "   2: 0100007F:1F92 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 333 1 0 100 0 0 10 0\n";
     const unsigned char lo[4] = {127, 0, 0, 1}, other[4] = {10, 0, 0, 1};
-    assert_int_equal(sock_listen_inode(tcp, false, lo, 8080), 111);
-    assert_int_equal(sock_listen_inode(tcp, false, other, 8080), 0);   /* bound to 127.0.0.1 only */
-    assert_int_equal(sock_listen_inode(tcp, false, other, 8081), 222); /* wildcard */
-    assert_int_equal(sock_listen_inode(tcp, false, lo, 8082), 0);      /* established, not listening */
+    assert_int_equal(sockowner_listen_inode(tcp, false, lo, 8080), 111);
+    assert_int_equal(sockowner_listen_inode(tcp, false, other, 8080), 0);   /* bound to 127.0.0.1 only */
+    assert_int_equal(sockowner_listen_inode(tcp, false, other, 8081), 222); /* wildcard */
+    assert_int_equal(sockowner_listen_inode(tcp, false, lo, 8082), 0);      /* established, not listening */
 }
 
 int main(void)

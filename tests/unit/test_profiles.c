@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "task/profiles.h"
 
 /* argv as one space-joined string, for exact comparisons */

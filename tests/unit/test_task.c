@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "common/jsonl.h"
+#include "common/util.h"
 #include "collect/procid.h"
 #include "task/launch.h"
 #include "task/task.h"
@@ -16,14 +17,14 @@ static void test_status_mapping(void **state)
 {
     (void)state;
     int sig = -1;
-    assert_int_equal(status_from_wait(0, &sig), 0);
+    assert_int_equal(launch_status(0, &sig), 0);
     assert_int_equal(sig, 0);
-    assert_int_equal(status_from_wait(3 << 8, &sig), 3);
-    assert_int_equal(status_from_wait(127 << 8, &sig), 127);
+    assert_int_equal(launch_status(3 << 8, &sig), 3);
+    assert_int_equal(launch_status(127 << 8, &sig), 127);
     assert_int_equal(sig, 0);
-    assert_int_equal(status_from_wait(15, &sig), 143);  /* killed by SIGTERM */
+    assert_int_equal(launch_status(15, &sig), 143);  /* killed by SIGTERM */
     assert_int_equal(sig, 15);
-    assert_int_equal(status_from_wait(9 | 0x80, &sig), 137);  /* SIGKILL, core flag */
+    assert_int_equal(launch_status(9 | 0x80, &sig), 137);  /* SIGKILL, core flag */
     assert_int_equal(sig, 9);
     assert_true(WIFSIGNALED(9 | 0x80));
     struct timeval tv = {2, 345678};
@@ -49,7 +50,7 @@ static void test_sentinel_and_stat(void **state)
 {
     (void)state;
     char buf[64];
-    assert_int_equal(sentinel_text(4242, 123456, buf, sizeof buf), 12);
+    assert_int_equal(task_sentinel_text(4242, 123456, buf, sizeof buf), 12);
     assert_string_equal(buf, "4242 123456\n");
 
     uint64_t ticks = 0;
@@ -57,16 +58,16 @@ static void test_sentinel_and_stat(void **state)
     /* a command name with blanks and parentheses */
     const char *stat = "77 (a) b (c)) S 12 77 77 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 1 0 "
                        "987654 1000 200 18446744073709551615\n";
-    assert_int_equal(procstat_parse(stat, &ticks, &ppid), 0);
+    assert_int_equal(procid_parse_stat(stat, &ticks, &ppid), 0);
     assert_int_equal(ticks, 987654);
     assert_int_equal(ppid, 12);
-    assert_int_equal(procstat_parse("77 (x) S 1 2 3", &ticks, &ppid), -1);
-    assert_int_equal(procstat_parse("no parens", &ticks, &ppid), -1);
+    assert_int_equal(procid_parse_stat("77 (x) S 1 2 3", &ticks, &ppid), -1);
+    assert_int_equal(procid_parse_stat("no parens", &ticks, &ppid), -1);
     assert_int_equal(ticks, 987654);  /* untouched on failure */
 
-    assert_string_equal(app_from_argv0("/usr/bin/ffmpeg"), "ffmpeg");
-    assert_string_equal(app_from_argv0("python3"), "python3");
-    assert_string_equal(app_from_argv0("./x/"), "./x/");
+    assert_string_equal(task_app_name("/usr/bin/ffmpeg"), "ffmpeg");
+    assert_string_equal(task_app_name("python3"), "python3");
+    assert_string_equal(task_app_name("./x/"), "./x/");
 }
 
 static void test_record_json(void **state)

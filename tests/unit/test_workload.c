@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "task/profiles.h"
+#include "common/util.h"
+#include "sched/pacer.h"
 #include "sched/workload.h"
 
 #define VEC "medium480p=3,fast1080p=2,hevc1080p=2,light1c=3"
@@ -18,11 +20,11 @@
 static char *files4[] = {"in/a.mp4", "in/b.mp4", "in/c.mp4", "in/d.mp4"};
 static char *nodes3[] = {"cloud0", "cloud1", "cloud2"};
 
-static struct wl_files base(void)
+static struct workload_files base(void)
 {
-    struct wl_files o = {.outputs = "out", .files = files4, .nfiles = 4, .nodes = nodes3,
+    struct workload_files o = {.outputs = "out", .files = files4, .nfiles = 4, .nodes = nodes3,
                          .nnodes = 3, .scale = "1280:720", .preset = "veryfast", .crf = 28,
-                         .policy = WL_RR3};
+                         .policy = WORKLOAD_RR3};
     return o;
 }
 
@@ -43,13 +45,13 @@ static const char *str_field(const char *fields, const char *key, char *buf, siz
 static void test_mix_vector(void **state)
 {
     (void)state;
-    struct wl_files o = base();
+    struct workload_files o = base();
     o.mix = VEC;
     o.total = 100;
     o.seed = 20250901;
     struct workload w;
     char err[256], buf[256];
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), 0);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), 0);
     assert_int_equal(w.n, 100);
     assert_string_equal(w.mix_counts, "medium480p=30 fast1080p=20 hevc1080p=20 light1c=30");
     static const char *first12[] = {"light1c", "light1c", "medium480p", "hevc1080p",
@@ -71,29 +73,29 @@ static void test_mix_vector(void **state)
         "\"profile\": \"hevc1080p\"}");
     assert_string_equal(str_field(w.t[0].fields, "output", buf, sizeof buf),
                         "out/a_854x480_h264_veryfast_n0000.mp4");
-    wl_free(&w);
+    workload_free(&w);
 
     o.total = 7;
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), 0);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), 0);
     assert_string_equal(w.mix_counts, "medium480p=3 fast1080p=1 hevc1080p=1 light1c=2");
     static const char *seq7[] = {"fast1080p", "light1c", "medium480p", "light1c",
                                  "medium480p", "hevc1080p", "medium480p"};
     for (size_t i = 0; i < 7; i++)
         assert_string_equal(str_field(w.t[i].fields, "profile", buf, sizeof buf), seq7[i]);
-    wl_free(&w);
+    workload_free(&w);
 }
 
 static void test_mix_pinned_and_total0(void **state)
 {
     (void)state;
-    struct wl_files o = base();
+    struct workload_files o = base();
     o.mix = "Light_1C=1, foo=1";
     o.total = 5;
     o.seed = 0; /* an ordinary seed */
     o.pin = true;
     struct workload w;
     char err[256], buf[256];
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), 0);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), 0);
     for (size_t i = 0; i < 5; i++) {
         assert_int_equal(w.t[i].node, (int)(i % 3));
         assert_string_equal(str_field(w.t[i].fields, "node", buf, sizeof buf), nodes3[i % 3]);
@@ -114,7 +116,7 @@ static void test_mix_pinned_and_total0(void **state)
         }
     }
     assert_true(seen_foo);
-    wl_free(&w);
+    workload_free(&w);
 
     /* --total 0: one task per file, drawn from Random(7) */
     o.mix = VEC;
@@ -124,7 +126,7 @@ static void test_mix_pinned_and_total0(void **state)
     char *six[] = {"x/1.mp4", "x/2.mp4", "x/3.mp4", "x/4.mp4", "x/5.mp4", "x/6.mp4"};
     o.files = six;
     o.nfiles = 6;
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), 0);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), 0);
     assert_int_equal(w.n, 6);
     static const char *draws[] = {"hevc1080p", "medium480p", "hevc1080p",
                                   "medium480p", "medium480p", "light1c"};
@@ -133,29 +135,29 @@ static void test_mix_pinned_and_total0(void **state)
     assert_string_equal(str_field(w.t[0].fields, "output", buf, sizeof buf),
                         "out/1_1920x1080_hevc_medium.mp4");
     assert_string_equal(w.mix_counts, "medium480p=3 fast1080p=0 hevc1080p=2 light1c=1");
-    wl_free(&w);
+    workload_free(&w);
 
     /* all weights zero, and a mix with nothing usable */
     o.mix = "a=0,b=-1";
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), -1);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), -1);
     assert_non_null(strstr(err, "0 or less"));
     o.total = 3;
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), -1);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), -1);
     o.mix = "nonsense";
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), -1);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), -1);
     assert_non_null(strstr(err, "no usable"));
 }
 
 static void test_rr3_and_greedy(void **state)
 {
     (void)state;
-    struct wl_files o = base();
+    struct workload_files o = base();
     o.pin = true;
     o.scale = "640:360";
     o.crf = 30;
     struct workload w;
     char err[256];
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), 0);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), 0);
     assert_int_equal(w.n, 4);
     int rr[] = {0, 1, 2, 0};
     for (size_t i = 0; i < 4; i++)
@@ -164,14 +166,14 @@ static void test_rr3_and_greedy(void **state)
                         "{\"input\": \"in/d.mp4\", \"output\": \"out/d_640x360_crf30.mp4\", "
                         "\"scale\": \"640:360\", \"preset\": \"veryfast\", \"crf\": 30, "
                         "\"node\": \"cloud0\"}");
-    wl_free(&w);
+    workload_free(&w);
     /* --pending: same tasks in file order, no node */
     o.pin = false;
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), 0);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), 0);
     assert_int_equal(w.t[1].node, -1);
     assert_null(strstr(w.t[1].fields, "node"));
     assert_non_null(strstr(w.t[1].fields, "in/b.mp4"));
-    wl_free(&w);
+    workload_free(&w);
 
     /* greedy: longest first, to the least loaded node, ties -> first node */
     char *f6[] = {"v/a.mp4", "v/b.mp4", "v/c.mp4", "v/d.mp4", "v/e.mp4", "v/f.mp4"};
@@ -179,9 +181,9 @@ static void test_rr3_and_greedy(void **state)
     o.files = f6;
     o.nfiles = 6;
     o.durations = dur;
-    o.policy = WL_GREEDY;
+    o.policy = WORKLOAD_GREEDY;
     o.pin = true;
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), 0);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), 0);
     /* order b(30) c(20) e(20) a(10) d(10) f(0) (equal durations in file order)
      * b->0 (0,0,0) ; c->1 (30,0,0) ; e->2 (30,20,0) ; a->1 (30,20,20) ;
      * d->2 (30,30,20) ; f->0 (30,30,30): ties to the first */
@@ -192,22 +194,22 @@ static void test_rr3_and_greedy(void **state)
         assert_string_equal(str_field(w.t[i].fields, "input", buf, sizeof buf), want_in[i]);
         assert_int_equal(w.t[i].node, want_node[i]);
     }
-    wl_free(&w);
+    workload_free(&w);
     /* online: same order, nodes chosen later */
-    o.policy = WL_ONLINE;
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), 0);
+    o.policy = WORKLOAD_ONLINE;
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), 0);
     assert_int_equal(w.t[0].node, -1);
     assert_true(w.t[0].duration == 30);
-    wl_free(&w);
+    workload_free(&w);
 
     o.nfiles = 0;
-    assert_int_equal(wl_from_files(&w, &o, err, sizeof err), -1);
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), -1);
     assert_non_null(strstr(err, "no input files"));
 
-    enum wl_policy p;
-    assert_true(wl_policy_parse("lpt-duration", &p) && p == WL_GREEDY);
-    assert_true(wl_policy_parse("online-duration", &p) && p == WL_ONLINE);
-    assert_false(wl_policy_parse("rr4", &p));
+    enum workload_policy p;
+    assert_true(workload_policy_parse("lpt-duration", &p) && p == WORKLOAD_GREEDY);
+    assert_true(workload_policy_parse("online-duration", &p) && p == WORKLOAD_ONLINE);
+    assert_false(workload_policy_parse("rr4", &p));
 }
 
 static void words_ok(const char *s, size_t n, ...)
@@ -215,7 +217,7 @@ static void words_ok(const char *s, size_t n, ...)
     char **v;
     size_t k;
     char err[256];
-    assert_int_equal(wl_split_words(s, &v, &k, err, sizeof err), 0);
+    assert_int_equal(workload_split_words(s, &v, &k, err, sizeof err), 0);
     assert_int_equal(k, n);
     va_list ap;
     va_start(ap, n);
@@ -239,13 +241,13 @@ static void test_split_words(void **state)
     char **v;
     size_t k;
     char err[256];
-    assert_int_equal(wl_split_words("echo 'oops", &v, &k, err, sizeof err), -1);
+    assert_int_equal(workload_split_words("echo 'oops", &v, &k, err, sizeof err), -1);
     assert_non_null(strstr(err, "unbalanced single quote"));
-    assert_int_equal(wl_split_words("echo \"oops\\\"", &v, &k, err, sizeof err), -1);
+    assert_int_equal(workload_split_words("echo \"oops\\\"", &v, &k, err, sizeof err), -1);
     assert_non_null(strstr(err, "unbalanced double quote"));
-    assert_int_equal(wl_split_words("echo \\", &v, &k, err, sizeof err), -1);
+    assert_int_equal(workload_split_words("echo \\", &v, &k, err, sizeof err), -1);
     assert_non_null(strstr(err, "trailing backslash"));
-    assert_int_equal(wl_split_words("   ", &v, &k, err, sizeof err), -1);
+    assert_int_equal(workload_split_words("   ", &v, &k, err, sizeof err), -1);
     assert_non_null(strstr(err, "no words"));
 }
 
@@ -254,24 +256,24 @@ static void test_command_tasks(void **state)
     (void)state;
     struct workload w;
     char err[256];
-    assert_int_equal(wl_from_command(&w, "sh -c 'exit 0'", 3, 2, 0, NULL, err, sizeof err), 0);
+    assert_int_equal(workload_from_command(&w, "sh -c 'exit 0'", 3, 2, 0, NULL, err, sizeof err), 0);
     assert_int_equal(w.n, 3);
     assert_string_equal(w.t[2].fields, "{\"argv\": [\"sh\", \"-c\", \"exit 0\"], \"cpu_units\": 2}");
-    wl_free(&w);
-    assert_int_equal(wl_from_command(&w, "true", 0, 1, 512, "noop", err, sizeof err), 0);
+    workload_free(&w);
+    assert_int_equal(workload_from_command(&w, "true", 0, 1, 512, "noop", err, sizeof err), 0);
     assert_int_equal(w.n, 1);
     assert_string_equal(w.t[0].fields,
                         "{\"argv\": [\"true\"], \"cpu_units\": 1, \"mem_mb\": 512, \"app\": \"noop\"}");
-    wl_free(&w);
-    assert_int_equal(wl_from_command(&w, "x 'y", 1, 1, 0, NULL, err, sizeof err), -1);
+    workload_free(&w);
+    assert_int_equal(workload_from_command(&w, "x 'y", 1, 1, 0, NULL, err, sizeof err), -1);
 }
 
 static const char *jsonl_err(const char *text)
 {
     static char err[512];
     struct workload w;
-    if (wl_from_jsonl(&w, text, strlen(text), 1, 0, NULL, err, sizeof err) == 0) {
-        wl_free(&w);
+    if (workload_from_jsonl(&w, text, strlen(text), 1, 0, NULL, err, sizeof err) == 0) {
+        workload_free(&w);
         return NULL;
     }
     return err;
@@ -288,7 +290,7 @@ static void test_jsonl(void **state)
                        "{\"argv\": [\"a\"], \"node\": \"cloud0\", \"trace_id\": \"keep-me\"}";
     struct workload w;
     char err[256];
-    assert_int_equal(wl_from_jsonl(&w, text, strlen(text), 1, 0, "batch", err, sizeof err), 0);
+    assert_int_equal(workload_from_jsonl(&w, text, strlen(text), 1, 0, "batch", err, sizeof err), 0);
     assert_int_equal(w.n, 3);
     /* other fields kept in order, defaults appended */
     assert_string_equal(w.t[0].fields, "{\"argv\": [\"true\"], \"x\": {\"k\": [1, 2.5]}, "
@@ -300,7 +302,7 @@ static void test_jsonl(void **state)
     assert_int_equal(w.nnodes, 2);
     assert_string_equal(w.nodes[w.t[1].node], "edge1");
     assert_string_equal(w.nodes[w.t[2].node], "cloud0");
-    wl_free(&w);
+    workload_free(&w);
 
     const char *e;
     e = jsonl_err("{\"argv\": [\"a\"]}\n{\"argv\": [\"b\"]\n");
@@ -334,33 +336,33 @@ static void test_bodies(void **state)
 {
     (void)state;
     int64_t prev = 0;
-    assert_int_equal(wl_stamp(&prev, 1000), 1000);
-    assert_int_equal(wl_stamp(&prev, 1000), 1001);
-    assert_int_equal(wl_stamp(&prev, 990), 1002);
-    assert_int_equal(wl_stamp(&prev, 2000), 2000);
+    assert_int_equal(workload_stamp(&prev, 1000), 1000);
+    assert_int_equal(workload_stamp(&prev, 1000), 1001);
+    assert_int_equal(workload_stamp(&prev, 990), 1002);
+    assert_int_equal(workload_stamp(&prev, 2000), 2000);
 
-    char *f = wl_with_node("{\"input\": \"a\", \"crf\": 28}", "cloud1");
+    char *f = workload_with_node("{\"input\": \"a\", \"crf\": 28}", "cloud1");
     assert_string_equal(f, "{\"input\": \"a\", \"crf\": 28, \"node\": \"cloud1\"}");
-    char *e = wl_enqueue_fields(f, "tr-1", 1234);
+    char *e = workload_enqueue_fields(f, "tr-1", 1234);
     assert_string_equal(e, "{\"input\": \"a\", \"crf\": 28, \"node\": \"cloud1\", "
                            "\"trace_id\": \"tr-1\", \"ts_enqueue\": 1234}");
     struct jbuf b;
     jb_init(&b);
-    assert_int_equal(wl_body(&b, 17, e), 0);
+    assert_int_equal(workload_body(&b, 17, e), 0);
     assert_string_equal(b.p, "{\"task_id\": 17, \"trace_id\": \"tr-1\", \"input\": \"a\", "
                              "\"crf\": 28, \"node\": \"cloud1\", \"ts_enqueue\": 1234}");
     jb_free(&b);
     free(e);
     /* a trace id given by a --tasks line is kept */
-    e = wl_enqueue_fields("{\"trace_id\": \"mine\", \"argv\": [\"x\"]}", "new", 5);
+    e = workload_enqueue_fields("{\"trace_id\": \"mine\", \"argv\": [\"x\"]}", "new", 5);
     jb_init(&b);
-    assert_int_equal(wl_body(&b, 1, e), 0);
+    assert_int_equal(workload_body(&b, 1, e), 0);
     assert_string_equal(b.p, "{\"task_id\": 1, \"trace_id\": \"mine\", \"argv\": [\"x\"], "
                              "\"ts_enqueue\": 5}");
     jb_free(&b);
     free(e);
     free(f);
-    assert_null(wl_with_node("[1]", "x"));
+    assert_null(workload_with_node("[1]", "x"));
 }
 
 /* ---- pacer, with a fake clock ---- */
@@ -431,7 +433,7 @@ static void test_pacer_all_and_pulse(void **state)
     assert_int_equal(pacer_next(&p, 300000, 0, NULL, idx, nd), 2);
     assert_true(pacer_done(&p));
     pacer_free(&p);
-    wl_free(&w);
+    workload_free(&w);
 }
 
 static void test_pacer_fifo(void **state)
@@ -453,7 +455,7 @@ static void test_pacer_fifo(void **state)
     assert_int_equal(idx[3], 9);
     assert_true(pacer_done(&p));
     pacer_free(&p);
-    wl_free(&w);
+    workload_free(&w);
 }
 
 static void test_pacer_drip_waits(void **state)
@@ -486,7 +488,7 @@ static void test_pacer_drip_waits(void **state)
     assert_int_equal(idx[0], 2);
     assert_true(pacer_done(&p));
     pacer_free(&p);
-    wl_free(&w);
+    workload_free(&w);
 }
 
 static void test_pacer_online(void **state)
@@ -531,7 +533,7 @@ static void test_pacer_online(void **state)
     assert_int_equal(pacer_next(&p, 1000, 0, bl2, idx, nd), 1);
     assert_int_equal(nd[0], 2);
     pacer_free(&p);
-    wl_free(&w);
+    workload_free(&w);
 }
 
 int main(void)
