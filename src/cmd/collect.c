@@ -1,4 +1,4 @@
-/* cmd_collect.c -- tracekit collect start|stop|status|run */
+/* collect.c -- tracekit collect start|stop|status|run */
 #include "cmd/commands.h"
 #include "collect/cgstat.h"
 #include "common/jsonl.h"

@@ -1,4 +1,4 @@
-/* cmd_dispatch.c -- `tracekit dispatch`: put a run's tasks into Redis (the
+/* dispatch.c -- `tracekit dispatch`: put a run's tasks into Redis (the
  * original dispatcher, §7.5), paced as asked, and optionally wait for them.
  * Options and I/O here; the task list and the pacing are in workload.c. */
 #include "trace/audit.h"

@@ -1,4 +1,4 @@
-/* cmd_exec.c -- `tracekit exec`: run one command as a traced task.
+/* exec.c -- `tracekit exec`: run one command as a traced task.
  * Option parsing only; the work is in task.c. */
 #include "task/cgroup.h"
 #include "cmd/commands.h"

@@ -1,4 +1,4 @@
-/* cmd_export.c -- tracekit export opendc: options and orchestration only
+/* export.c -- tracekit export opendc: options and orchestration only
  * (opendc_io.c reads and writes, opendc.c decides). */
 #include "cmd/commands.h"
 #include "common/jsonl.h"

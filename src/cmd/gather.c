@@ -1,4 +1,4 @@
-/* cmd_gather.c -- `tracekit gather`: copy every node's run folder into one
+/* gather.c -- `tracekit gather`: copy every node's run folder into one
  * experiment folder, one sub-folder per node, and parse the ones that have
  * raw files but no CTS/ yet. */
 #include "cmd/commands.h"

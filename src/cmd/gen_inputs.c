@@ -1,4 +1,4 @@
-/* cmd_gen_inputs.c -- `tracekit gen-inputs`: H.264 test videos from ffmpeg's
+/* gen_inputs.c -- `tracekit gen-inputs`: H.264 test videos from ffmpeg's
  * built-in sources, so a new machine can run the workload without external
  * files.  Existing valid files are kept (checked with ffprobe). */
 #include "cmd/commands.h"

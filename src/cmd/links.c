@@ -1,4 +1,4 @@
-/* cmd_links.c -- tracekit links --serve | --peers HOST,... */
+/* links.c -- tracekit links --serve | --peers HOST,... */
 #include "cmd/commands.h"
 #include "collect/links.h"
 #include "common/log.h"

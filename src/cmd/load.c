@@ -1,4 +1,4 @@
-/* cmd_load.c -- `tracekit load`: open-loop HTTP load with latency
+/* load.c -- `tracekit load`: open-loop HTTP load with latency
  * percentiles.  Option parsing and the report; the work is in loadgen.c. */
 #include "cmd/commands.h"
 #include "common/jsonl.h"

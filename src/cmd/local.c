@@ -1,4 +1,4 @@
-/* cmd_local.c -- `tracekit local`: a whole experiment on one machine with
+/* local.c -- `tracekit local`: a whole experiment on one machine with
  * no Redis server: the dispatcher's task list and pacing (workload.c), the
  * central scheduler's placement (embed.c, same policies), worker slots that
  * run each task through `tracekit exec` (runner.c), and the collector.

@@ -1,4 +1,4 @@
-/* cmd_parse.c -- `tracekit parse`: one node's raw run files into CTS/ plus
+/* parse.c -- `tracekit parse`: one node's raw run files into CTS/ plus
  * the audit (work done in parse_run.c). */
 #include "trace/audit.h"
 #include "cmd/commands.h"

@@ -1,4 +1,4 @@
-/* cmd_proxy.c -- `tracekit proxy`: an HTTP/1.1 reverse proxy that records
+/* proxy.c -- `tracekit proxy`: an HTTP/1.1 reverse proxy that records
  * every request.  Option parsing only; the work is in proxy.c. */
 #include "cmd/commands.h"
 #include "common/log.h"

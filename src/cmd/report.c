@@ -1,4 +1,4 @@
-/* cmd_report.c -- `tracekit report`: read the CTS files of one run folder or
+/* report.c -- `tracekit report`: read the CTS files of one run folder or
  * of every node of an experiment folder, and/or an exported OpenDC workload
  * (report_odc.c), and write one self-contained HTML page (report.c draws it). */
 #include "cmd/commands.h"

@@ -1,4 +1,4 @@
-/* cmd_scheduler.c -- `tracekit scheduler`: the central scheduler.  Options
+/* scheduler.c -- `tracekit scheduler`: the central scheduler.  Options
  * and the loop only: placement rounds are placer.c, host choice policy.c,
  * the Redis side rq.c (docs/redis.md, "Running the scheduler"). */
 #include "cmd/commands.h"

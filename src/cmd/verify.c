@@ -1,4 +1,4 @@
-/* cmd_verify.c -- tracekit verify opendc: options and orchestration only
+/* verify.c -- tracekit verify opendc: options and orchestration only
  * (the checks are in opendc_verify.c). */
 #include "cmd/commands.h"
 #include "common/log.h"

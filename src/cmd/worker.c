@@ -1,4 +1,4 @@
-/* cmd_worker.c -- `tracekit worker`: take the tasks placed on this node from
+/* worker.c -- `tracekit worker`: take the tasks placed on this node from
  * Redis and run each as a `tracekit exec` child (runner.c).
  *
  * Two threads, one Redis connection each (hiredis is not thread-safe):

@@ -1,3 +1,4 @@
+/* nodemeta.c -- node_meta.json: cores, memory, CPU model and frequency (see nodemeta.h). */
 #include "collect/nodemeta.h"
 #include "collect/procfs.h"
 #include "common/util.h"

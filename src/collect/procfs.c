@@ -1,3 +1,5 @@
+/* procfs.c -- parsers and readers of /proc/PID/stat, status, io and the host
+ * files (see procfs.h). */
 #include "collect/procfs.h"
 
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* procid.c -- a process's (pid, start ticks) identity from /proc/PID/stat (see procid.h). */
 #include "collect/procid.h"
 
 #include <errno.h>

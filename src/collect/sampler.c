@@ -1,3 +1,5 @@
+/* sampler.c -- the collector's sampling loop: ticks, process table, host and
+ * cgroup records (see sampler.h). */
 #include "collect/sampler.h"
 #include "collect/cgstat.h"
 #include "collect/container.h"

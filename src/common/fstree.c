@@ -1,4 +1,4 @@
-/* fstree.c -- see fstree.h. */
+/* fstree.c -- removing, copying and replacing whole folders (see fstree.h). */
 #include "common/fstree.h"
 #include "common/util.h"
 

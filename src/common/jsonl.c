@@ -1,3 +1,5 @@
+/* jsonl.c -- the JSON builder, the append-only JSONL writer and the tolerant
+ * reader (see jsonl.h). */
 #include "common/jsonl.h"
 #include "common/util.h"
 

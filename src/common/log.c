@@ -1,3 +1,4 @@
+/* log.c -- log lines on stderr and the log file, and the command-line error style (see log.h). */
 #include "common/log.h"
 
 #include "common/util.h"

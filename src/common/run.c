@@ -1,3 +1,5 @@
+/* run.c -- resolving RUN_ID, NODE_ID, STAGE and the logs folder once for
+ * every command (see run.h). */
 #include "common/run.h"
 #include "common/util.h"
 

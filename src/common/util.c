@@ -1,3 +1,4 @@
+/* util.c -- allocation, clocks, sleeps, strict numbers, comparators and paths (see util.h). */
 #include "common/util.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* embed.c -- the in-memory scheduling plane of `tracekit local`; the rules
- * mirror src/rq_lua.h (place, complete, reject) and src/placer.c. */
+ * mirror sched/rq_lua.h (place, complete, reject) and sched/placer.c. */
 #include "sched/embed.h"
 
 #include "common/util.h"

@@ -1,3 +1,5 @@
+/* cgroup.c -- per-task cgroups on v1 and v2: detection, creation, attach,
+ * removal (see cgroup.h). */
 #include "task/cgroup.h"
 #include "collect/procid.h"
 #include "common/util.h"

@@ -1,3 +1,5 @@
+/* cpubind.c -- CPU lists, the exclusive-binding CPU allocator and its state
+ * file (see cpubind.h). */
 #include "task/cpubind.h"
 #include "collect/procid.h"
 #include "common/util.h"

@@ -1,3 +1,5 @@
+/* geninputs.c -- names, filter graphs and ffmpeg arguments of the generated
+ * test videos (see geninputs.h). */
 #include "task/geninputs.h"
 #include "task/profiles.h"
 #include "common/util.h"

@@ -1,3 +1,5 @@
+/* launch.c -- starting a traced task: spawn, release, wait and reap with its
+ * leftovers (see launch.h). */
 #include "task/launch.h"
 #include "collect/procid.h"
 #include "common/util.h"

@@ -1,3 +1,4 @@
+/* profiles.c -- the ffmpeg profile table and ffmpeg argument rules (see profiles.h). */
 #include "task/profiles.h"
 #include "common/util.h"
 

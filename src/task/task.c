@@ -1,3 +1,4 @@
+/* task.c -- one traced task from start to record: sentinel, binding, run, totals (see task.h). */
 #include "task/task.h"
 #include "common/uuid.h"
 #include "task/cgroup.h"

@@ -1,4 +1,4 @@
-/* layout.c -- see layout.h. */
+/* layout.c -- finding run folders, CTS folders and node folders (see layout.h). */
 #include "trace/layout.h"
 #include "common/util.h"
 
