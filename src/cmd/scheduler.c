@@ -2,6 +2,7 @@
  * and the loop only: placement rounds are placer.c, host choice policy.c,
  * the Redis side rq.c (docs/redis.md, "Running the scheduler"). */
 #include "cmd/commands.h"
+#include "cmd/options.h"
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "sched/placer.h"
@@ -12,81 +13,12 @@
 #include "common/util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: tracekit scheduler --run-id ID [--redis URL] [OPTIONS]\n"
-            "\n"
-            "The central scheduler: takes the tasks of the run's queue (q:pending) in FIFO\n"
-            "order, chooses a node for each with a policy and places it there atomically\n"
-            "(free units, memory and the worker's --parallel checked and taken in one step).\n"
-            "Reaps workers that stopped heartbeating: their tasks go back to the queue.\n"
-            "Appends one line per placement to LOGS/RUN_ID/placements.jsonl.  Several\n"
-            "schedulers may run at once.  SIGTERM/SIGINT: finish the round and exit 0.\n"
-            "\n"
-            "Run:\n"
-            "  --run-id ID              the run (Redis key prefix tk:ID:); default $RUN_ID,\n"
-            "                           else run_id.env; required\n"
-            "  --redis URL              redis://[USER][:PASSWORD@]HOST[:PORT][/DB] or unix://PATH\n"
-            "                           (default $TRACEKIT_REDIS_URL, else redis://127.0.0.1:6379/0)\n"
-            "  --redis-password-file F  the password, first line of F (keeps it out of ps)\n"
-            "  --logs DIR               logs folder (default: logs)\n"
-            "  --stage NAME             accepted like the other commands; not used here\n"
-            "Policy (one of three forms; default: first fit, the smallest node id):\n"
-            "  --weigher W              the original's: '' (first fit), instances (tasks on the\n"
-            "                           node) or vcpu (units in use)\n"
-            "  --weigher-order min|max  prefer the smallest or largest value (default min;\n"
-            "                           with max, ties go to the largest node id)\n"
-            "  --policy NAME            an OpenDC policy:");
-    int col = 41;
-    for (const char *const *n = policy_names(); *n; n++) {
-        int w = (int)strlen(*n) + 2;
-        if (col + w > 80) {
-            fprintf(out, "%s\n                          ", n == policy_names() ? "" : ",");
-            col = 26;
-        } else if (n != policy_names()) {
-            fputc(',', out);
-        }
-        fprintf(out, " %s", *n);
-        col += w;
-    }
-    fprintf(out,
-            "\n"
-            "  --filters LIST           a custom FilterScheduler: filters like\n"
-            "                           compute,vcpu:1.5,ram,instanceCount:8,vcpuCapacity\n"
-            "  --weighers LIST          ... and weighers like ram:-1,instanceCount,vcpu:2\n"
-            "                           (multiplier after ':', default 1)\n"
-            "  --subset-size N          pick at random among the N best hosts (default 1)\n"
-            "  --cpu-allocation-ratio R overcommit of the vcpu filter and weigher\n"
-            "  --ram-allocation-ratio R overcommit of the ram filter\n"
-            "  --seed N                 seed of the subset picks (default 0)\n"
-            "Loop:\n"
-            "  --batch N                placements per Redis round trip (default 64)\n"
-            "  --reap-interval MS       look for dead workers every MS ms (default 200)\n"
-            "  --max-deliveries N       a task whose worker died N times goes to the\n"
-            "                           dead-letter list (default 3)\n"
-            "  --reject-unplaceable     reject (ledger status \"rejected\") a task bigger than\n"
-            "                           every registered node or than its pinned node, instead\n"
-            "                           of letting it block the queue\n"
-            "The original's options, accepted and ignored with a warning:\n"
-            "  --pending KEY            the queue is tk:RUN_ID:q:pending (choose it with --run-id)\n"
-            "  --slots KEY              there is no slots list: each worker's --parallel is\n"
-            "                           enforced by the placement script (B9, B10)\n"
-            "  --scan-slots N           likewise\n"
-            "  --scan-pending N         placement is strict FIFO (the original ignored it too)\n"
-            "\n"
-            "  -v, --verbose            debug lines, one per placement\n"
-            "  -q, --quiet              only warnings and errors\n"
-            "  -h, --help               this text\n");
-}
 
 /* ---- the loop ---- */
 
@@ -143,17 +75,6 @@ static void flush_placements(struct sched *s, bool sync)
     }
 }
 
-/* Sleep up to ms, returning early on SIGTERM/SIGINT. */
-static void nap(int ms)
-{
-    while (ms > 0 && !stop_flag) {
-        int step = ms < 100 ? ms : 100;
-        struct timespec ts = {0, (long)step * 1000000L};
-        nanosleep(&ts, NULL);
-        ms -= step;
-    }
-}
-
 struct loop_opts {
     int reap_ms;
     int max_deliveries;
@@ -188,7 +109,7 @@ static bool rq_failed(struct rq *q, int rc, struct outage *o)
                  rq_error(q));
         o->last_log_ns = now;
     }
-    nap(o->backoff_ms);
+    sleep_ms_or_stop(o->backoff_ms, &stop_flag);
     o->backoff_ms = o->backoff_ms * 2 > 10000 ? 10000 : o->backoff_ms * 2;
     return true;
 }
@@ -295,169 +216,26 @@ static int run_loop(struct rq *q, struct placer *pl, struct sched *s, const stru
     return 0;
 }
 
-/* ---- options ---- */
-
-enum {
-    OPT_REDIS = 256, OPT_PWFILE, OPT_RUN_ID, OPT_LOGS, OPT_STAGE, OPT_WEIGHER, OPT_ORDER,
-    OPT_POLICY, OPT_FILTERS, OPT_WEIGHERS, OPT_SUBSET, OPT_CPU_RATIO, OPT_RAM_RATIO, OPT_SEED,
-    OPT_BATCH, OPT_REAP, OPT_MAXDEL, OPT_REJECT, OPT_PENDING, OPT_SLOTS, OPT_SCAN_SLOTS,
-    OPT_SCAN_PENDING,
-};
-
-int cmd_scheduler(int argc, char **argv)
+/* Open the run's placements file and Redis, then place until a signal. */
+static int run(const struct run_ctx *ctx, const struct redis_url *u, const struct policy *pol,
+               int64_t seed, size_t batch, const struct loop_opts *lo)
 {
-    static const struct option longopts[] = {
-        {"redis", required_argument, NULL, OPT_REDIS},
-        {"redis-password-file", required_argument, NULL, OPT_PWFILE},
-        {"run-id", required_argument, NULL, OPT_RUN_ID},
-        {"logs", required_argument, NULL, OPT_LOGS},
-        {"stage", required_argument, NULL, OPT_STAGE},
-        {"weigher", required_argument, NULL, OPT_WEIGHER},
-        {"weigher-order", required_argument, NULL, OPT_ORDER},
-        {"policy", required_argument, NULL, OPT_POLICY},
-        {"filters", required_argument, NULL, OPT_FILTERS},
-        {"weighers", required_argument, NULL, OPT_WEIGHERS},
-        {"subset-size", required_argument, NULL, OPT_SUBSET},
-        {"cpu-allocation-ratio", required_argument, NULL, OPT_CPU_RATIO},
-        {"ram-allocation-ratio", required_argument, NULL, OPT_RAM_RATIO},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"batch", required_argument, NULL, OPT_BATCH},
-        {"reap-interval", required_argument, NULL, OPT_REAP},
-        {"max-deliveries", required_argument, NULL, OPT_MAXDEL},
-        {"reject-unplaceable", no_argument, NULL, OPT_REJECT},
-        {"pending", required_argument, NULL, OPT_PENDING},
-        {"slots", required_argument, NULL, OPT_SLOTS},
-        {"scan-slots", required_argument, NULL, OPT_SCAN_SLOTS},
-        {"scan-pending", required_argument, NULL, OPT_SCAN_PENDING},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *redis = NULL, *pw_file = NULL, *run_id = NULL, *logs = NULL, *stage = NULL;
-    const char *weigher = NULL, *order = NULL, *policy_name = NULL, *filters = NULL,
-               *weighers = NULL;
-    int64_t subset = 0, seed = 0, batch = 64, reap_ms = 200, maxdel = 3;
-    double cpu_ratio = 0, ram_ratio = 0;
-    struct loop_opts lo = {0};
     char err[512];
-
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":vqh", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_REDIS: redis = optarg; break;
-        case OPT_PWFILE: pw_file = optarg; break;
-        case OPT_RUN_ID: run_id = optarg; break;
-        case OPT_LOGS: logs = optarg; break;
-        case OPT_STAGE: stage = optarg; break;
-        case OPT_WEIGHER: weigher = optarg; break;
-        case OPT_ORDER: order = optarg; break;
-        case OPT_POLICY: policy_name = optarg; break;
-        case OPT_FILTERS: filters = optarg; break;
-        case OPT_WEIGHERS: weighers = optarg; break;
-        case OPT_SUBSET:
-            if (!cli_int("--subset-size", optarg, 1, 1000000, &subset))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_CPU_RATIO:
-            if (!cli_double("--cpu-allocation-ratio", optarg, 0.01, 1000, &cpu_ratio))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_RAM_RATIO:
-            if (!cli_double("--ram-allocation-ratio", optarg, 0.01, 1000, &ram_ratio))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_SEED:
-            if (!cli_int("--seed", optarg, INT64_MIN, INT64_MAX, &seed))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_BATCH:
-            if (!cli_int("--batch", optarg, 1, 1024, &batch))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_REAP:
-            if (!parse_i64(optarg, 10, 600000, &reap_ms)) {
-                cli_error("invalid --reap-interval '%s': expected milliseconds from 10 to 600000",
-                          optarg);
-                return TK_EXIT_USAGE;
-            }
-            break;
-        case OPT_MAXDEL:
-            if (!cli_int("--max-deliveries", optarg, 1, 1000, &maxdel))
-                return TK_EXIT_USAGE;
-            break;
-        case OPT_REJECT: lo.reject_unplaceable = true; break;
-        case OPT_PENDING:
-            log_warn("--pending %s is ignored: every key of a run is under tk:RUN_ID: (the "
-                     "queue is tk:RUN_ID:q:pending), so choose the queue with --run-id", optarg);
-            break;
-        case OPT_SLOTS:
-        case OPT_SCAN_SLOTS:
-            log_warn("--%s %s is ignored: there is no slots list any more; each worker's "
-                     "--parallel is enforced by the placement script itself (B9, B10)",
-                     c == OPT_SLOTS ? "slots" : "scan-slots", optarg);
-            break;
-        case OPT_SCAN_PENDING:
-            log_warn("--scan-pending %s is ignored (the original did not use it either): "
-                     "placement is strict FIFO", optarg);
-            break;
-        case 'v': log_set_level(LOG_DEBUG); break;
-        case 'q': log_set_level(LOG_WARN); break;
-        case 'h': usage(stdout); return TK_EXIT_OK;
-        case ':':
-            cli_error("option '%s' needs a value (see 'tracekit scheduler --help')",
-                      argv[optind - 1]);
-            return TK_EXIT_USAGE;
-        default:
-            cli_error("unknown option '%s' (see 'tracekit scheduler --help')", argv[optind - 1]);
-            return TK_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        cli_error("unexpected argument '%s' (see 'tracekit scheduler --help')", argv[optind]);
-        return TK_EXIT_USAGE;
-    }
-
-    struct policy_opts po = {weigher, order, policy_name, filters, weighers, subset, cpu_ratio,
-                             ram_ratio};
-    struct policy pol;
-    if (policy_from_opts(&po, &pol, err, sizeof err) < 0) {
-        cli_error("%s", err);
-        return TK_EXIT_USAGE;
-    }
-    lo.reap_ms = (int)reap_ms;
-    lo.max_deliveries = (int)maxdel;
-
-    struct run_ctx ctx;
-    if (run_ctx_resolve(&ctx, run_id, "scheduler", stage, logs, RUNID_REQUIRED, err,
-                        sizeof err) < 0) {
-        cli_error("%s", err);
-        return TK_EXIT_USAGE;
-    }
-    struct redis_url u;
-    if (redisurl_load(redis, pw_file, &u, err, sizeof err) < 0) {
-        cli_error("%s", err);
-        run_ctx_free(&ctx);
-        return TK_EXIT_USAGE;
-    }
-    char *desc = redisurl_describe(&u);
+    char *desc = redisurl_describe(u);
     int rc = TK_EXIT_FAIL;
     struct sched s = {0};
     jb_init(&s.line);
-    struct rq_opts ro = {.run_id = ctx.run_id, .retry_ms = 30000};
-    struct rq *q = rq_open(&u, &ro, err, sizeof err);
-    redisurl_free(&u);
+    struct rq_opts ro = {.run_id = ctx->run_id, .retry_ms = 30000};
+    struct rq *q = rq_open(u, &ro, err, sizeof err);
     if (!q) {
         log_error("%s", err);
         goto out;
     }
-    if (mkdir_p(ctx.run_dir, 0755) < 0) {
-        log_error("cannot create %s: %s", ctx.run_dir, strerror(errno));
+    if (mkdir_p(ctx->run_dir, 0755) < 0) {
+        log_error("cannot create %s: %s", ctx->run_dir, strerror(errno));
         goto out;
     }
-    char *path = path_join(ctx.run_dir, "placements.jsonl");
+    char *path = path_join(ctx->run_dir, "placements.jsonl");
     if (jsonl_open(&s.out, path, 1000) < 0) {
         log_error("cannot open %s: %s", path, strerror(errno));
         free(path);
@@ -468,12 +246,12 @@ int cmd_scheduler(int argc, char **argv)
     char *host = host_name();
     s.who = xasprintf("%s:%d", host, (int)getpid());
     free(host);
-    s.policy = pol.name;
+    s.policy = pol->name;
     s.last_flush_ns = now_mono_ns();
 
     char describe[512];
-    policy_describe(&pol, describe, sizeof describe);
-    log_info("redis=%s run=%s policy=%s", desc, ctx.run_id, describe);
+    policy_describe(pol, describe, sizeof describe);
+    log_info("redis=%s run=%s policy=%s", desc, ctx->run_id, describe);
 
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits end early */
     sigemptyset(&sa.sa_mask);
@@ -481,11 +259,11 @@ int cmd_scheduler(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     struct placer pl;
-    placer_init(&pl, q, &pol, seed, (size_t)batch);
+    placer_init(&pl, q, pol, seed, batch);
     pl.on_place = on_place;
     pl.cb_arg = &s;
     struct loop_stats ls = {0};
-    int lr = run_loop(q, &pl, &s, &lo, &ls);
+    int lr = run_loop(q, &pl, &s, lo, &ls);
     flush_placements(&s, true);
     log_info("stopping: placed %llu, conflicts %llu, rounds %llu, reaped %lld worker(s) "
              "(%lld task(s) requeued, %lld dead-lettered), rejected %lld",
@@ -503,6 +281,114 @@ out:
     free(s.who);
     rq_close(q);
     free(desc);
+    return rc;
+}
+
+/* ---- options ---- */
+
+static int ignored(const struct opt *o, const char *arg, void *value)
+{
+    (void)value;
+    if (!strcmp(o->long_name, "pending"))
+        log_warn("--pending %s is ignored: every key of a run is under tk:RUN_ID: (the "
+                 "queue is tk:RUN_ID:q:pending), so choose the queue with --run-id", arg);
+    else if (!strcmp(o->long_name, "scan-pending"))
+        log_warn("--scan-pending %s is ignored (the original did not use it either): "
+                 "placement is strict FIFO", arg);
+    else
+        log_warn("--%s %s is ignored: there is no slots list any more; each worker's "
+                 "--parallel is enforced by the placement script itself (B9, B10)",
+                 o->long_name, arg);
+    return 0;
+}
+
+static const char *const usage[] = {"tracekit scheduler --run-id ID [--redis URL] [OPTIONS]",
+                                    NULL};
+static const struct opt_cmd cmd = {
+    .name = "scheduler",
+    .usage = usage,
+    .description =
+        "The central scheduler: takes the tasks of the run's queue (q:pending) in FIFO\n"
+        "order, chooses a node for each with a policy and places it there atomically\n"
+        "(free units, memory and the worker's --parallel checked and taken in one step).\n"
+        "Reaps workers that stopped heartbeating: their tasks go back to the queue.\n"
+        "Appends one line per placement to LOGS/RUN_ID/placements.jsonl.  Several\n"
+        "schedulers may run at once.  SIGTERM/SIGINT: finish the round and exit 0.\n",
+};
+
+struct sched_args {
+    struct run_opts run;
+    struct redis_opts redis;
+    struct policy_opts policy;
+    int64_t seed, batch, reap_ms, maxdel;
+    bool reject;
+};
+
+static int parse_args(int argc, char **argv, struct sched_args *a)
+{
+    struct opt opts[] = {
+        OPT_GROUP("Run:"),
+        OPT_INCLUDE(run_options, &a->run, RUN_ID_REQUIRED),
+        OPT_INCLUDE(redis_options, &a->redis, 0),
+        OPT_INCLUDE(run_options, &a->run, RUN_LOGS),
+        OPT_STRING(0, "stage", &a->run.stage, "NAME", "accepted like the other commands; not "
+                   "used here"),
+        OPT_GROUP("Policy (one of three forms; default: first fit, the smallest node id):"),
+        OPT_INCLUDE(policy_options, &a->policy, POLICY_NAME),
+        OPT_INT(0, "seed", &a->seed, "N", INT64_MIN, INT64_MAX,
+                "seed of the subset picks (default 0)"),
+        OPT_GROUP("Loop:"),
+        OPT_INT(0, "batch", &a->batch, "N", 1, 1024, "placements per Redis round trip "
+                "(default 64)"),
+        OPT_INT(0, "reap-interval", &a->reap_ms, "MS", 10, 600000,
+                "look for dead workers every MS ms (default 200)"),
+        OPT_INT(0, "max-deliveries", &a->maxdel, "N", 1, 1000,
+                "a task whose worker died N times goes to the dead-letter list (default 3)"),
+        OPT_FLAG(0, "reject-unplaceable", &a->reject,
+                 "reject (ledger status \"rejected\") a task bigger than every registered "
+                 "node or than its pinned node, instead of letting it block the queue"),
+        OPT_GROUP("The original's options, accepted and ignored with a warning:"),
+        OPT_CALLBACK(0, "pending", NULL, "KEY", "the queue is tk:RUN_ID:q:pending (choose it "
+                     "with --run-id)", ignored),
+        OPT_CALLBACK(0, "slots", NULL, "KEY", "there is no slots list: each worker's "
+                     "--parallel is enforced by the placement script (B9, B10)", ignored),
+        OPT_CALLBACK(0, "scan-slots", NULL, "N", "likewise", ignored),
+        OPT_CALLBACK(0, "scan-pending", NULL, "N", "placement is strict FIFO (the original "
+                     "ignored it too)", ignored),
+        OPT_GROUP(""),
+        OPT_INCLUDE(verbosity_options, NULL, VERBOSE_DEBUG | VERBOSE_QUIET),
+        OPT_END(),
+    };
+    int n = opt_parse(&cmd, opts, argc, argv, NULL);
+    return n < 0 ? opt_exit_code(n) : -1;
+}
+
+int cmd_scheduler(int argc, char **argv)
+{
+    struct sched_args a = {.batch = 64, .reap_ms = 200, .maxdel = 3};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    struct policy pol;
+    char err[512];
+    if (policy_from_opts(&a.policy, &pol, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        return TK_EXIT_USAGE;
+    }
+    struct loop_opts lo = {.reap_ms = (int)a.reap_ms, .max_deliveries = (int)a.maxdel,
+                           .reject_unplaceable = a.reject};
+    if (!a.run.node_id)
+        a.run.node_id = "scheduler";
+    struct run_ctx ctx;
+    if (run_opts_resolve(&a.run, RUNID_REQUIRED, &ctx) < 0)
+        return TK_EXIT_USAGE;
+    struct redis_url u;
+    if (redis_opts_load(&a.redis, &u) < 0) {
+        run_ctx_free(&ctx);
+        return TK_EXIT_USAGE;
+    }
+    rc = run(&ctx, &u, &pol, a.seed, (size_t)a.batch, &lo);
+    redisurl_free(&u);
     run_ctx_free(&ctx);
     return rc;
 }
