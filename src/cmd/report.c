@@ -208,7 +208,7 @@ static bool is_workload(const char *dir)
 }
 
 /* The run part: 1 on success, 0 when nothing could be loaded (said). */
-static bool loadgen_run(struct report *r, const char *input)
+static bool load_run(struct report *r, const char *input)
 {
     char **dirs;
     size_t ndirs = 0;
@@ -306,7 +306,7 @@ int cmd_report(int argc, char **argv)
     char *wtitle = wdir ? base_name(wdir) : NULL;
     report_odc_init(&o, wtitle);
     free(wtitle);
-    bool ok = input_is_workload || loadgen_run(&r, input);
+    bool ok = input_is_workload || load_run(&r, input);
     if (ok && wdir)
         ok = load_workload(&o, wdir);
     if (!ok) {
