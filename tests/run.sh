@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh -- run every unit test (cmocka, ASan/UBSan build) and every
-# integration test, then print one line: "N passed, N failed".
+# integration test, then print one line: "N passed, N failed, N skipped",
+# after the list of skipped tests with their reasons.
 #
 # Each unit binary prints TAP (CMOCKA_MESSAGE_OUTPUT=tap); each integration
 # script prints "ok - ..." / "not ok - ..." lines through tests/integration/lib.sh.
@@ -19,7 +20,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export CMOCKA_MESSAGE_OUTPUT=tap
 export TEST_OUTPUT="$out"
 
-passed=0; failed=0; skipped=0; failures=()
+passed=0; failed=0; skipped=0; failures=(); skips=()
 run_one() {  # name, command...
   local name=$1; shift
   local log="$out/${name//\//_}.log" start rc p f s
@@ -31,6 +32,10 @@ run_one() {  # name, command...
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited with status $rc" >>"$log"; fi
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   printf '%-40s %3d passed, %d failed, %d skipped  (%.1fs)\n' "$name" "$p" "$f" "$s" "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')"
+  if [ "$s" -gt 0 ]; then
+    while IFS= read -r line; do skips+=("$name: ${line#*SKIP}"); done \
+      < <(grep -E '^ok( |$).*(# ?SKIP|- SKIP)' "$log")
+  fi
   if [ "$f" -gt 0 ]; then
     failures+=("$name")
     grep -E '^not ok|^#' "$log" | head -20 | sed 's/^/    /'
@@ -51,5 +56,6 @@ done
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]} (logs in build/test-output/)"
-if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
+for s in "${skips[@]}"; do echo "skipped: $s"; done
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

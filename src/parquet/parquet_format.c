@@ -447,6 +447,70 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
     return 0;
 }
 
+/* The fields of the page header's inner structs, read by one loop: each
+ * field's id, kind and place in struct pq_page_header, and the flag that
+ * says it was present (-1: none). */
+enum hkind { H_I32, H_ENUM, H_BOOL, H_STATS };
+struct hfield {
+    int16_t id;
+    enum hkind kind;
+    size_t off;
+    ptrdiff_t has;
+};
+#define HF(id, kind, member, has) {id, kind, offsetof(struct pq_page_header, member), has}
+#define HAS(member) ((ptrdiff_t)offsetof(struct pq_page_header, member))
+
+static const struct hfield v1_fields[] = {
+    HF(1, H_I32, v1.num_values, -1),   HF(2, H_ENUM, v1.encoding, -1),
+    HF(3, H_ENUM, v1.def_encoding, -1), HF(4, H_ENUM, v1.rep_encoding, -1),
+    HF(5, H_STATS, v1.stats, HAS(v1.has_stats)),
+};
+static const struct hfield dict_fields[] = {
+    HF(1, H_I32, dict.num_values, -1), HF(2, H_ENUM, dict.encoding, -1),
+    HF(3, H_BOOL, dict.is_sorted, HAS(dict.has_sorted)),
+};
+static const struct hfield v2_fields[] = {
+    HF(1, H_I32, v2.num_values, -1), HF(2, H_I32, v2.num_nulls, -1),
+    HF(3, H_I32, v2.num_rows, -1),   HF(4, H_ENUM, v2.encoding, -1),
+    HF(5, H_I32, v2.def_len, -1),    HF(6, H_I32, v2.rep_len, -1),
+    HF(7, H_BOOL, v2.is_compressed, -1), HF(8, H_STATS, v2.stats, HAS(v2.has_stats)),
+};
+
+/* Read one inner struct of h (its fields f[0..n)); returns the bit set of
+ * the field ids present. */
+static unsigned dec_hfields(struct dec *d, const struct hfield *f, size_t n,
+                            struct pq_page_header *h)
+{
+    unsigned seen = 0;
+    int16_t fid;
+    uint8_t ft;
+    while (tr_field(&d->r, &fid, &ft)) {
+        const struct hfield *x = NULL;
+        for (size_t i = 0; i < n && !x; i++)
+            x = f[i].id == fid ? &f[i] : NULL;
+        if (!x) {
+            tr_skip(&d->r, ft);
+            continue;
+        }
+        char *p = (char *)h + x->off;
+        bool got = false;
+        switch (x->kind) {
+        case H_I32: got = tr_i32(&d->r, ft, (int32_t *)p); break;
+        case H_ENUM: got = get_enum(d, ft, (int *)p); break;
+        case H_BOOL: got = tr_bool(&d->r, ft, (bool *)p); break;
+        case H_STATS:
+            if ((got = tr_struct(&d->r, ft)))
+                dec_stats(d, (struct pq_stats *)p);
+            break;
+        }
+        if (got && x->has >= 0)
+            *(bool *)((char *)h + x->has) = true;
+        if (got && fid < 16)
+            seen |= 1u << fid;
+    }
+    return seen;
+}
+
 int pqf_decode_page_header(const void *p, size_t n, struct pq_page_header *h, size_t *hdr_len,
                            char *err, size_t errlen)
 {
@@ -462,9 +526,9 @@ int pqf_decode_page_header(const void *p, size_t n, struct pq_page_header *h, si
         "DataPageHeaderV2.encoding", "DataPageHeaderV2.definition_levels_byte_length",
         "DataPageHeaderV2.repetition_levels_byte_length"};
     struct dec d = {.a = NULL};
-    int16_t id, fid;
-    uint8_t t, ft;
-    unsigned seen = 0, sub;
+    int16_t id;
+    uint8_t t;
+    unsigned seen = 0;
 
     memset(h, 0, sizeof *h);
     h->v2.is_compressed = true;
@@ -478,68 +542,16 @@ int pqf_decode_page_header(const void *p, size_t n, struct pq_page_header *h, si
         case 3: ok = tr_i32(&d.r, t, &h->compressed_page_size); break;
         case 4: ok = h->has_crc = tr_i32(&d.r, t, &h->crc); break;
         case 5:
-            if (!(h->has_v1 = tr_struct(&d.r, t)))
-                break;
-            sub = 0;
-            while (tr_field(&d.r, &fid, &ft)) {
-                bool got = false;
-                switch (fid) {
-                case 1: got = tr_i32(&d.r, ft, &h->v1.num_values); break;
-                case 2: got = get_enum(&d, ft, &h->v1.encoding); break;
-                case 3: got = get_enum(&d, ft, &h->v1.def_encoding); break;
-                case 4: got = get_enum(&d, ft, &h->v1.rep_encoding); break;
-                case 5:
-                    if ((got = h->v1.has_stats = tr_struct(&d.r, ft)))
-                        dec_stats(&d, &h->v1.stats);
-                    break;
-                default: tr_skip(&d.r, ft);
-                }
-                if (got && fid < 16)
-                    sub |= 1u << fid;
-            }
-            need(&d, sub, 0x1E, v1names);
+            if ((h->has_v1 = tr_struct(&d.r, t)))
+                need(&d, dec_hfields(&d, v1_fields, ARRAY_LEN(v1_fields), h), 0x1E, v1names);
             break;
         case 7:
-            if (!(h->has_dict = tr_struct(&d.r, t)))
-                break;
-            sub = 0;
-            while (tr_field(&d.r, &fid, &ft)) {
-                bool got = false;
-                switch (fid) {
-                case 1: got = tr_i32(&d.r, ft, &h->dict.num_values); break;
-                case 2: got = get_enum(&d, ft, &h->dict.encoding); break;
-                case 3: got = h->dict.has_sorted = tr_bool(&d.r, ft, &h->dict.is_sorted); break;
-                default: tr_skip(&d.r, ft);
-                }
-                if (got && fid < 16)
-                    sub |= 1u << fid;
-            }
-            need(&d, sub, 0x6, dnames);
+            if ((h->has_dict = tr_struct(&d.r, t)))
+                need(&d, dec_hfields(&d, dict_fields, ARRAY_LEN(dict_fields), h), 0x6, dnames);
             break;
         case 8:
-            if (!(h->has_v2 = tr_struct(&d.r, t)))
-                break;
-            sub = 0;
-            while (tr_field(&d.r, &fid, &ft)) {
-                bool got = false;
-                switch (fid) {
-                case 1: got = tr_i32(&d.r, ft, &h->v2.num_values); break;
-                case 2: got = tr_i32(&d.r, ft, &h->v2.num_nulls); break;
-                case 3: got = tr_i32(&d.r, ft, &h->v2.num_rows); break;
-                case 4: got = get_enum(&d, ft, &h->v2.encoding); break;
-                case 5: got = tr_i32(&d.r, ft, &h->v2.def_len); break;
-                case 6: got = tr_i32(&d.r, ft, &h->v2.rep_len); break;
-                case 7: got = tr_bool(&d.r, ft, &h->v2.is_compressed); break;
-                case 8:
-                    if ((got = h->v2.has_stats = tr_struct(&d.r, ft)))
-                        dec_stats(&d, &h->v2.stats);
-                    break;
-                default: tr_skip(&d.r, ft);
-                }
-                if (got && fid < 16)
-                    sub |= 1u << fid;
-            }
-            need(&d, sub, 0x7E, v2names);
+            if ((h->has_v2 = tr_struct(&d.r, t)))
+                need(&d, dec_hfields(&d, v2_fields, ARRAY_LEN(v2_fields), h), 0x7E, v2names);
             break;
         default: tr_skip(&d.r, t);
         }
