@@ -211,7 +211,7 @@ int cmd_gather(int argc, char **argv)
     struct layout_node *names = NULL;
     size_t nn = 0;
     char *out_real = NULL, *staging = NULL;
-    struct rq *q = NULL;
+    struct ship *q = NULL;
 
     bool created = !is_dir(output);
     if (mkdir_p(output, 0755) < 0 || !(out_real = realpath(output, NULL))) {
@@ -404,7 +404,7 @@ done:
         fstree_rm_rf(staging);
     free(staging);
     if (q)
-        rq_close(q);
+        ship_close(q);
     free(out_real);
     free(from);
     run_ctx_free(&ctx);

@@ -233,7 +233,7 @@ static int ship_run(const char *dir, const char *run_id, const struct parse_resu
         return 0;
     }
     bool usage;
-    struct rq *q = ship_connect(redis, pw_file, run_id, &usage, err, sizeof err);
+    struct ship *q = ship_connect(redis, pw_file, run_id, &usage, err, sizeof err);
     if (!q) {
         if (usage)
             cli_error("%s", err);
@@ -254,7 +254,7 @@ static int ship_run(const char *dir, const char *run_id, const struct parse_resu
                r->node, run_id, st.files, (unsigned long long)st.bytes,
                (unsigned long long)st.chunks, st.upload, (double)(now_mono_ns() - t0) / 1e9);
     }
-    rq_close(q);
+    ship_close(q);
     free(meta_run);
     return 0;
 }

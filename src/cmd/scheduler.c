@@ -5,6 +5,7 @@
 #include "cmd/options.h"
 #include "common/jsonl.h"
 #include "common/log.h"
+#include "common/redis.h"
 #include "sched/placer.h"
 #include "sched/policy.h"
 #include "common/redisurl.h"
@@ -86,39 +87,9 @@ struct loop_stats {
 };
 
 /* After an rq error: true to go on (transient), false to give up. */
-struct outage {
-    bool on;
-    int64_t since_ns, last_log_ns;
-    int backoff_ms;
-};
-
-static bool rq_failed(struct rq *q, int rc, struct outage *o)
+static bool rq_failed(struct rq *q, int rc, struct redis_outage *o)
 {
-    if (rc == RQ_EAUTH) {
-        log_error("%s", rq_error(q));
-        return false;
-    }
-    int64_t now = now_mono_ns();
-    if (!o->on) {
-        log_warn("Redis: %s; retrying with back-off", rq_error(q));
-        o->on = true;
-        o->since_ns = o->last_log_ns = now;
-        o->backoff_ms = 500;
-    } else if (now - o->last_log_ns > 60 * 1000000000LL) {
-        log_warn("Redis still failing after %.0f s: %s", (double)(now - o->since_ns) / 1e9,
-                 rq_error(q));
-        o->last_log_ns = now;
-    }
-    sleep_ms_or_stop(o->backoff_ms, &stop_flag);
-    o->backoff_ms = o->backoff_ms * 2 > 10000 ? 10000 : o->backoff_ms * 2;
-    return true;
-}
-
-static void rq_ok(struct outage *o)
-{
-    if (o->on)
-        log_info("Redis answers again after %.1f s", (double)(now_mono_ns() - o->since_ns) / 1e9);
-    o->on = false;
+    return redis_outage_failed(o, rc, rq_error(q), &stop_flag);
 }
 
 /* The head blocks the queue: reject it, or say so once. */
@@ -160,7 +131,7 @@ static int handle_blocked(struct rq *q, const struct placer *pl, const struct lo
 static int run_loop(struct rq *q, struct placer *pl, struct sched *s, const struct loop_opts *lo,
                     struct loop_stats *ls)
 {
-    struct outage o = {0};
+    struct redis_outage o = {0};
     int64_t next_reap = 0, told_id = 0;
     enum placer_block told_why = PB_NONE;
     while (!stop_flag) {
@@ -170,7 +141,7 @@ static int run_loop(struct rq *q, struct placer *pl, struct sched *s, const stru
                 return -1;
             continue;
         }
-        rq_ok(&o);
+        redis_outage_ok(&o);
         if (pl->blocked_id) {
             int rc = handle_blocked(q, pl, lo, ls, &told_id, &told_why);
             if (rc < 0 && !rq_failed(q, rc, &o))

@@ -1,15 +1,16 @@
-/* rq.h -- the Redis transport of the scheduling plane: a reliable task
- * queue with atomic placement, leases renewed by heartbeats, fenced
+/* rq.h -- the queue protocol of the scheduling plane on Redis: a reliable
+ * task queue with atomic placement, leases renewed by heartbeats, fenced
  * completions, a reaper and a dead-letter list.  One struct rq is one
- * connection; use one per thread.
+ * connection (common/redis.h); use one per thread.
  *
  * All keys live under "tk:RUN_ID:" and keep the original's names
  * (q:pending, q:NODE, cap:NODE, cap_total:NODE, run_count:NODE, phys:NODE,
  * ratio:NODE); docs/redis.md lists every key and the state machine.
  * Every state change is one Lua script (EVALSHA; reloaded after NOSCRIPT),
  * so it happens completely or not at all, and every script can be re-run
- * after a lost reply without doing its work twice: rq reconnects with
- * exponential back-off and retries, also across a Redis restart.
+ * after a lost reply without doing its work twice: the connection
+ * reconnects with exponential back-off and retries, also across a Redis
+ * restart.
  *
  * Task life:  enqueue -> pending -> (place) placed on q:NODE -> (take)
  * running with a lease {worker, attempt, deadline} -> (complete) done or
@@ -24,19 +25,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sched/policy.h"
+#include "common/redis.h"
 #include "common/redisurl.h"
+#include "sched/policy.h"
 
-/* Return codes (negative) of every rq call; rq_error() has the message. */
+/* Return codes (negative) of every rq call: the connection's error classes
+ * (common/redis.h); rq_error() has the message. */
 enum {
-    RQ_ECONN = -1,    /* refused, reset, lost (after the retry budget) */
-    RQ_ETIMEOUT = -2, /* no answer in time */
-    RQ_EAUTH = -3,    /* wrong user/password, or a password is required */
-    RQ_EUNREACH = -4, /* cannot resolve or reach the host */
-    RQ_EPROTO = -5,   /* unexpected reply, script error, old server */
-    RQ_EARG = -6,     /* bad argument (id, JSON) */
+    RQ_ECONN = REDIS_ECONN,       /* refused, reset, lost (after the retry budget) */
+    RQ_ETIMEOUT = REDIS_ETIMEOUT, /* no answer in time */
+    RQ_EAUTH = REDIS_EAUTH,       /* wrong user/password, or a password is required */
+    RQ_EUNREACH = REDIS_EUNREACH, /* cannot resolve or reach the host */
+    RQ_EPROTO = REDIS_EPROTO,     /* unexpected reply, old server */
+    RQ_EARG = REDIS_EARG,         /* bad argument (id, JSON) */
+    RQ_ESCRIPT = REDIS_ESCRIPT,   /* a script failed */
 };
 
+/* The connection's options (struct redis_conn_opts) plus the run. */
 struct rq_opts {
     const char *run_id;      /* key prefix tk:RUN_ID: (required) */
     int connect_timeout_ms;  /* per attempt; default 2000 */
@@ -61,6 +66,8 @@ const char *rq_error(const struct rq *q);
 const char *rq_prefix(const struct rq *q);
 /* Reconnections done so far (for logs and tests). */
 unsigned rq_reconnects(const struct rq *q);
+/* The connection underneath (owned by q). */
+struct redis_conn *rq_conn(struct rq *q);
 
 /* Run, node and worker ids must pass run_id_valid() (run.h): safe in keys,
  * JSON, glob patterns and file names. */
@@ -258,14 +265,12 @@ long rq_results(struct rq *q, char ***lines);
  * (why in msg), < 0 error. */
 int rq_audit(struct rq *q, char *msg, size_t len);
 
-/* ---- raw commands (parse --ship, gather --redis) ---- */
+/* ---- raw commands ---- */
 
-struct redisReply;
-/* One command on this connection, with the same reconnect/retry as every
- * other call (so it must be safe to repeat: SET, GET, UNLINK...).  lens may
- * be NULL (C strings).  Returns the hiredis reply (free with
- * freeReplyObject; an error reply is returned as is) or NULL with *rc < 0
- * and rq_error() set. */
+/* redis_command() on this connection: reconnect/retry as every other call
+ * (so it must be safe to repeat: SET, GET, UNLINK...).  lens may be NULL
+ * (C strings).  Returns the hiredis reply (free with freeReplyObject; an
+ * error reply is returned as is) or NULL with *rc < 0 and rq_error() set. */
 struct redisReply *rq_raw(struct rq *q, int argc, const char **argv, const size_t *lens,
                           int *rc);
 

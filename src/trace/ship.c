@@ -12,9 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "trace/layout.h"
+#include "common/redis.h"
+#include "common/run.h"
 #include "common/sha256.h"
 #include "common/util.h"
+#include "trace/layout.h"
 
 /* ---- pure ---- */
 
@@ -145,22 +147,22 @@ void ship_manifest_free(struct ship_manifest *m)
 
 /* ---- keys ---- */
 
-static char *key_nodes(struct rq *q) { return xasprintf("%sship:nodes", rq_prefix(q)); }
-static char *key_manifest(struct rq *q, const char *node)
+static char *key_nodes(const struct ship *q) { return xasprintf("%sship:nodes", q->prefix); }
+static char *key_manifest(const struct ship *q, const char *node)
 {
-    return xasprintf("%sship:m:%s", rq_prefix(q), node);
+    return xasprintf("%sship:m:%s", q->prefix, node);
 }
-static char *key_chunk(struct rq *q, const char *upload, size_t f, uint64_t c)
+static char *key_chunk(const struct ship *q, const char *upload, size_t f, uint64_t c)
 {
-    return xasprintf("%sship:c:%s:%zu:%llu", rq_prefix(q), upload, f, (unsigned long long)c);
+    return xasprintf("%sship:c:%s:%zu:%llu", q->prefix, upload, f, (unsigned long long)c);
 }
 
 /* A reply that is an error: message in err, reply freed.  true if so. */
-static bool reply_failed(struct rq *q, redisReply *r, int rc, const char *what, char *err,
+static bool reply_failed(struct ship *q, redisReply *r, int rc, const char *what, char *err,
                          size_t errlen)
 {
     if (!r) {
-        snprintf(err, errlen, "%s", rq_error(q));
+        snprintf(err, errlen, "%s", redis_error(q->c));
         (void)rc;
         return true;
     }
@@ -172,19 +174,42 @@ static bool reply_failed(struct rq *q, redisReply *r, int rc, const char *what, 
     return false;
 }
 
-struct rq *ship_connect(const char *url_arg, const char *pw_file, const char *run_id,
-                        bool *usage, char *err, size_t errlen)
+struct ship *ship_connect(const char *url_arg, const char *pw_file, const char *run_id,
+                          bool *usage, char *err, size_t errlen)
 {
     struct redis_url u;
     *usage = true;
     if (redisurl_load(url_arg, pw_file, &u, err, errlen) < 0)
         return NULL;
     *usage = false;
+    char *prefix = redis_run_prefix(run_id);
+    if (!prefix) {
+        snprintf(err, errlen, "invalid run id for Redis keys: '%s'", run_id ? run_id : "");
+        redisurl_free(&u);
+        return NULL;
+    }
     /* fail fast on a refused connection; ride out short blips later */
-    struct rq_opts o = {.run_id = run_id, .retry_ms = 10000};
-    struct rq *q = rq_open(&u, &o, err, errlen);
+    struct redis_conn_opts o = {.retry_ms = 10000};
+    struct redis_conn *c;
+    int rc = redis_open(&u, &o, &c, err, errlen);
     redisurl_free(&u);
+    if (rc != 0) {
+        free(prefix);
+        return NULL;
+    }
+    struct ship *q = xcalloc(1, sizeof *q);
+    q->c = c;
+    q->prefix = prefix;
     return q;
+}
+
+void ship_close(struct ship *q)
+{
+    if (!q)
+        return;
+    redis_close(q->c);
+    free(q->prefix);
+    free(q);
 }
 
 /* ---- upload ---- */
@@ -231,10 +256,10 @@ static char **upload_list(const char *run_dir, size_t *n)
 
 enum { UNLINK_BATCH = 256 };
 
-static void unlink_keys(struct rq *q, const char **argv, char **keys, int *nk)
+static void unlink_keys(struct ship *q, const char **argv, char **keys, int *nk)
 {
     int rc;
-    redisReply *r = rq_raw(q, *nk + 1, argv, NULL, &rc);
+    redisReply *r = redis_command(q->c, *nk + 1, argv, NULL, &rc);
     if (r)
         freeReplyObject(r);
     for (int i = 0; i < *nk; i++)
@@ -243,7 +268,7 @@ static void unlink_keys(struct rq *q, const char **argv, char **keys, int *nk)
 }
 
 /* UNLINK every chunk of manifest m (best effort: keys of a dead upload). */
-static void delete_chunks(struct rq *q, const struct ship_manifest *m)
+static void delete_chunks(struct ship *q, const struct ship_manifest *m)
 {
     const char *argv[UNLINK_BATCH + 1];
     char *keys[UNLINK_BATCH];
@@ -260,7 +285,7 @@ static void delete_chunks(struct rq *q, const struct ship_manifest *m)
         unlink_keys(q, argv, keys, &nk);
 }
 
-int ship_upload(struct rq *q, const char *node, const char *run_dir, uint64_t chunk_size,
+int ship_upload(struct ship *q, const char *node, const char *run_dir, uint64_t chunk_size,
                 struct ship_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
@@ -300,7 +325,7 @@ int ship_upload(struct rq *q, const char *node, const char *run_dir, uint64_t ch
             const char *argv[3] = {"SET", key, (const char *)buf};
             size_t lens[3] = {3, strlen(key), got};
             int rc;
-            redisReply *r = rq_raw(q, 3, argv, lens, &rc);
+            redisReply *r = redis_command(q->c, 3, argv, lens, &rc);
             free(key);
             if (reply_failed(q, r, rc, "SET", err, errlen)) {
                 fclose(fp);
@@ -329,7 +354,7 @@ int ship_upload(struct rq *q, const char *node, const char *run_dir, uint64_t ch
     char *mkey = key_manifest(q, node);
     const char *argv[4] = {"SET", mkey, json, "GET"};
     int rc;
-    redisReply *r = rq_raw(q, 4, argv, NULL, &rc);
+    redisReply *r = redis_command(q->c, 4, argv, NULL, &rc);
     free(json);
     free(mkey);
     if (reply_failed(q, r, rc, "SET manifest", err, errlen))
@@ -347,7 +372,7 @@ int ship_upload(struct rq *q, const char *node, const char *run_dir, uint64_t ch
     freeReplyObject(r);
     char *nkey = key_nodes(q);
     const char *sadd[3] = {"SADD", nkey, node};
-    r = rq_raw(q, 3, sadd, NULL, &rc);
+    r = redis_command(q->c, 3, sadd, NULL, &rc);
     free(nkey);
     if (reply_failed(q, r, rc, "SADD", err, errlen))
         goto out;
@@ -368,19 +393,25 @@ out:
 
 /* ---- list and download ---- */
 
-int ship_list(struct rq *q, char ***nodes, size_t *n, char *err, size_t errlen)
+int ship_list(struct ship *q, char ***nodes, size_t *n, char *err, size_t errlen)
 {
     char *key = key_nodes(q);
     const char *argv[2] = {"SMEMBERS", key};
     int rc;
-    redisReply *r = rq_raw(q, 2, argv, NULL, &rc);
+    redisReply *r = redis_command(q->c, 2, argv, NULL, &rc);
     free(key);
     if (reply_failed(q, r, rc, "SMEMBERS", err, errlen))
         return -1;
+    if (!redis_reply_array(r, 0)) {
+        snprintf(err, errlen, "Redis: unexpected reply to SMEMBERS");
+        freeReplyObject(r);
+        return -1;
+    }
+    /* members become folder names (gather): only valid node ids */
     size_t k = 0;
     char **v = xcalloc(r->elements + 1, sizeof *v);
     for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING)
+        if (r->element[i]->type == REDIS_REPLY_STRING && run_id_valid(r->element[i]->str))
             v[k++] = xstrdup(r->element[i]->str);
     freeReplyObject(r);
     qsort(v, k, sizeof *v, cmp_str);
@@ -389,14 +420,14 @@ int ship_list(struct rq *q, char ***nodes, size_t *n, char *err, size_t errlen)
     return 0;
 }
 
-int ship_download(struct rq *q, const char *node, const char *dst, struct ship_stats *st,
+int ship_download(struct ship *q, const char *node, const char *dst, struct ship_stats *st,
                   char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
     char *mkey = key_manifest(q, node);
     const char *argv[2] = {"GET", mkey};
     int rc;
-    redisReply *r = rq_raw(q, 2, argv, NULL, &rc);
+    redisReply *r = redis_command(q->c, 2, argv, NULL, &rc);
     free(mkey);
     if (reply_failed(q, r, rc, "GET manifest", err, errlen))
         return -1;
@@ -438,7 +469,7 @@ int ship_download(struct rq *q, const char *node, const char *dst, struct ship_s
         for (uint64_t c = 0; c < f->chunks && ok; c++) {
             char *key = key_chunk(q, m.upload, i, c);
             const char *g[2] = {"GET", key};
-            r = rq_raw(q, 2, g, NULL, &rc);
+            r = redis_command(q->c, 2, g, NULL, &rc);
             free(key);
             if (reply_failed(q, r, rc, "GET chunk", err, errlen)) {
                 ok = false;

@@ -1,7 +1,7 @@
 /* ship.h -- a node's run files through Redis: `parse --ship` uploads them,
  * `gather --redis` downloads them (docs/cts.md, "Shipping through Redis").
  *
- * Keys, under the run's prefix tk:RUN_ID: (rq.h):
+ * Keys, under the run's prefix tk:RUN_ID: (redis_run_prefix, docs/redis.md):
  *   ship:nodes          set of the node ids that shipped
  *   ship:m:NODE         the node's manifest (JSON, below)
  *   ship:c:UPLOAD:F:C   chunk C of file F of one upload (raw bytes)
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sched/rq.h"
+#include "common/redis.h"
 
 #define SHIP_CHUNK_DEFAULT (512 * 1024)
 
@@ -56,22 +56,30 @@ struct ship_stats {
     char upload[64];
 };
 
+/* A connection for shipping one run's files. */
+struct ship {
+    struct redis_conn *c;
+    char *prefix;        /* tk:RUN_ID: */
+};
+
 /* Connect for shipping: URL from url_arg, else $TRACEKIT_REDIS_URL, else the
  * default; the password may come from pw_file.  NULL with err (never the
- * password); *usage is set when the URL or the file is the problem. */
-struct rq *ship_connect(const char *url_arg, const char *pw_file, const char *run_id,
-                        bool *usage, char *err, size_t errlen);
+ * password); *usage is set when the URL or the file is the problem.  Close
+ * with ship_close. */
+struct ship *ship_connect(const char *url_arg, const char *pw_file, const char *run_id,
+                          bool *usage, char *err, size_t errlen);
+void ship_close(struct ship *q);
 
 /* Upload run_dir's node_meta.json, events.*.jsonl and CTS/ files as node
  * `node`.  0 or -1 with err (never a password). */
-int ship_upload(struct rq *q, const char *node, const char *run_dir, uint64_t chunk_size,
+int ship_upload(struct ship *q, const char *node, const char *run_dir, uint64_t chunk_size,
                 struct ship_stats *st, char *err, size_t errlen);
 /* Node ids that shipped for this run, sorted; NULL-terminated, malloc'd
  * (free with layout_free_list or free each).  -1 with err. */
-int ship_list(struct rq *q, char ***nodes, size_t *n, char *err, size_t errlen);
+int ship_list(struct ship *q, char ***nodes, size_t *n, char *err, size_t errlen);
 /* Download node's files into dst (created), checking sizes and SHA-256.
  * 0 or -1 with err naming the node and the file. */
-int ship_download(struct rq *q, const char *node, const char *dst, struct ship_stats *st,
-                  char *err, size_t errlen);
+int ship_download(struct ship *q, const char *node, const char *dst,
+                  struct ship_stats *st, char *err, size_t errlen);
 
 #endif

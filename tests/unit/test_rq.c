@@ -1,4 +1,4 @@
-/* test_rq.c -- the Redis transport against a real, private redis-server
+/* test_rq.c -- the queue protocol (sched/rq.c) against a real, private redis-server
  * (started here, password-protected, on a random loopback port).
  *
  * Without arguments: cmocka tests of every script's semantics.
@@ -132,100 +132,32 @@ static void msleep(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* ---- connection ---- */
+/* ---- opening (the connection itself: test_redis.c) ---- */
 
-static int open_err(const char *url, char *err, size_t len)
-{
-    struct redis_url u;
-    if (redisurl_parse(url, &u, err, len) != 0)
-        return -100;
-    struct rq_opts o = {.run_id = "conn", .connect_timeout_ms = 1000};
-    struct rq *q = rq_open(&u, &o, err, len);
-    redisurl_free(&u);
-    if (q) {
-        rq_close(q);
-        return 0;
-    }
-    return -1;
-}
-
-static void test_connect_errors(void **state)
+static void test_open(void **state)
 {
     (void)state;
     char url[256], err[512];
-    /* right password, in both URL forms and through a unix socket */
-    assert_int_equal(open_err(url_text, err, sizeof err), 0);
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/2?password=%s", fx.port, fx.password);
-    assert_int_equal(open_err(url, err, sizeof err), 0);
-    snprintf(url, sizeof url, "unix://%s?password=%s&db=1", fx.sock, fx.password);
-    assert_int_equal(open_err(url, err, sizeof err), 0);
-    /* an ACL user */
-    snprintf(url, sizeof url, "redis://alice:alice-pw@127.0.0.1:%d", fx.port);
-    assert_int_equal(open_err(url, err, sizeof err), 0);
-
-    /* wrong password: clear, and neither password in the message */
+    struct redis_url u;
+    struct rq_opts o = {.run_id = "a b"};
+    assert_int_equal(redisurl_parse(url_text, &u, err, sizeof err), 0);
+    assert_null(rq_open(&u, &o, err, sizeof err));
+    assert_non_null(strstr(err, "invalid run id for Redis keys: 'a b'"));
+    redisurl_free(&u);
+    /* the connection's errors come through, without the password */
     snprintf(url, sizeof url, "redis://:Wr0ngSecret@127.0.0.1:%d", fx.port);
-    int64_t t0 = now_mono_ns();
-    assert_int_equal(open_err(url, err, sizeof err), -1);
-    assert_true(now_mono_ns() - t0 < 2000000000LL); /* fails fast */
+    assert_int_equal(redisurl_parse(url, &u, err, sizeof err), 0);
+    o.run_id = "conn";
+    assert_null(rq_open(&u, &o, err, sizeof err));
     assert_non_null(strstr(err, "authentication failed: wrong password"));
     assert_null(strstr(err, "Wr0ngSecret"));
-    assert_null(strstr(err, fx.password));
-    assert_non_null(strstr(err, ":***@"));
-    snprintf(url, sizeof url, "redis://alice:nope-pw@127.0.0.1:%d", fx.port);
-    assert_int_equal(open_err(url, err, sizeof err), -1);
-    assert_non_null(strstr(err, "wrong user name or password"));
-    assert_null(strstr(err, "nope-pw"));
-    snprintf(url, sizeof url, "redis://mallory:%s@127.0.0.1:%d", fx.password, fx.port);
-    assert_int_equal(open_err(url, err, sizeof err), -1);
-    assert_null(strstr(err, fx.password));
-
-    /* no password */
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", fx.port);
-    assert_int_equal(open_err(url, err, sizeof err), -1);
-    assert_non_null(strstr(err, "requires a password"));
-
-    /* a user without a password cannot authenticate */
-    snprintf(url, sizeof url, "redis://alice@127.0.0.1:%d", fx.port);
-    assert_int_equal(open_err(url, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no password"));
-
-    /* nothing listening */
-    int free_port = fixture_free_port();
-    snprintf(url, sizeof url, "redis://:pw@127.0.0.1:%d", free_port);
-    assert_int_equal(open_err(url, err, sizeof err), -1);
-    assert_non_null(strstr(err, "connection refused"));
-    snprintf(url, sizeof url, "unix://%s/nosuch.sock?password=pw", fx.dir);
-    assert_int_equal(open_err(url, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no socket"));
-
-    /* a database that does not exist */
-    snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d/999", fx.password, fx.port);
-    assert_int_equal(open_err(url, err, sizeof err), -1);
-    assert_non_null(strstr(err, "cannot select database 999"));
-    assert_null(strstr(err, fx.password));
-}
-
-/* A listener that accepts and never answers: a timeout, not a hang. */
-static void test_connect_timeout(void **state)
-{
-    (void)state;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    char url[128], err[512];
-    snprintf(url, sizeof url, "redis://:pw@127.0.0.1:%d", ntohs(a.sin_port));
-    int64_t t0 = now_mono_ns();
-    assert_int_equal(open_err(url, err, sizeof err), -1);
-    int64_t took = now_mono_ns() - t0;
-    close(fd);
-    assert_true(took >= 900000000LL && took < 3000000000LL);
-    assert_non_null(strstr(err, "no answer in time"));
-    assert_null(strstr(err, "pw@"));
+    redisurl_free(&u);
+    /* the prefix, and the connection underneath */
+    struct rq *q = open_run("conn");
+    assert_string_equal(rq_prefix(q), "tk:conn:");
+    assert_non_null(rq_conn(q));
+    assert_int_equal(rq_reconnects(q), 0);
+    rq_close(q);
 }
 
 /* ---- enqueue ---- */
@@ -1059,41 +991,6 @@ static void test_reconnect_and_noscript(void **state)
     rq_close(q);
 }
 
-/* A server that stays away: calls give up after the retry budget with a
- * clear error; when it is back, the same handle works again. */
-static void test_retry_budget(void **state)
-{
-    (void)state;
-    struct redis_fixture f2;
-    assert_int_equal(fixture_start(&f2, NULL), 0);
-    char url[256], err[512];
-    snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d/0", f2.password, f2.port);
-    struct redis_url u;
-    assert_int_equal(redisurl_parse(url, &u, err, sizeof err), 0);
-    struct rq_opts o = {.run_id = "budget", .retry_ms = 400, .backoff_min_ms = 20,
-                        .backoff_max_ms = 100};
-    struct rq *q = rq_open(&u, &o, err, sizeof err);
-    redisurl_free(&u);
-    assert_non_null(q);
-    int64_t a = enq(q, "{}");
-    assert_int_equal(a, 1);
-    fixture_stop(&f2, true);
-    struct rq_counts c;
-    int64_t t0 = now_mono_ns();
-    assert_int_equal(rq_counts(q, &c), RQ_ECONN);
-    int64_t took = now_mono_ns() - t0;
-    assert_true(took >= 350000000LL && took < 2000000000LL);
-    assert_non_null(strstr(rq_error(q), "connection refused"));
-    assert_non_null(strstr(rq_error(q), "gave up after"));
-    assert_null(strstr(rq_error(q), f2.password));
-    assert_int_equal(fixture_spawn(&f2), 0); /* same port, no persistence: empty */
-    assert_int_equal(rq_counts(q, &c), 0);
-    assert_int_equal(c.enqueued, 0);
-    assert_true(rq_reconnects(q) >= 1);
-    rq_close(q);
-    fixture_cleanup(&f2);
-}
-
 static void test_clock_and_audit(void **state)
 {
     (void)state;
@@ -1153,8 +1050,7 @@ int main(int argc, char **argv)
         return 0;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_connect_errors),
-        cmocka_unit_test(test_connect_timeout),
+        cmocka_unit_test(test_open),
         cmocka_unit_test(test_enqueue_body),
         cmocka_unit_test(test_place_rules),
         cmocka_unit_test(test_take_complete),
@@ -1168,7 +1064,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_placer_round),
         cmocka_unit_test(test_pins),
         cmocka_unit_test(test_reconnect_and_noscript),
-        cmocka_unit_test(test_retry_budget),
         cmocka_unit_test(test_clock_and_audit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
