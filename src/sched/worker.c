@@ -273,7 +273,8 @@ struct outage {
 };
 
 struct engine {
-    /* shared by the two threads, under mu */
+    /* shared by the two threads, under mu (the main thread, the only one
+     * that changes jobs.gen, stop, forced and grace_at, reads those without) */
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* the taker waits on it for a slot */
     struct worker_jobs jobs;
