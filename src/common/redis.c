@@ -700,13 +700,15 @@ enum redis_outage_note redis_outage_step(struct redis_outage *o, int64_t now_ns,
 {
     enum redis_outage_note note = REDIS_OUTAGE_QUIET;
     if (!o->on) {
-        *o = (struct redis_outage){.on = true, .since_ns = now_ns, .last_log_ns = now_ns};
+        *o = (struct redis_outage){.min_ms = o->min_ms, .max_ms = o->max_ms, .on = true,
+                                   .since_ns = now_ns, .last_log_ns = now_ns};
         note = REDIS_OUTAGE_BEGIN;
     } else if (now_ns - o->last_log_ns > REDIS_OUTAGE_REMIND_S * 1000000000LL) {
         o->last_log_ns = now_ns;
         note = REDIS_OUTAGE_REMIND;
     }
-    *wait_ms = redis_backoff_ms(REDIS_OUTAGE_MIN_MS, REDIS_OUTAGE_MAX_MS, o->failures, NULL);
+    *wait_ms = redis_backoff_ms(o->min_ms ? o->min_ms : REDIS_OUTAGE_MIN_MS,
+                                o->max_ms ? o->max_ms : REDIS_OUTAGE_MAX_MS, o->failures, NULL);
     if (o->failures < 64)
         o->failures++;
     return note;

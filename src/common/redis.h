@@ -128,6 +128,7 @@ char *redis_run_prefix(const char *run_id);
  * once when calls start failing, remind every 60 s, wait 500 ms doubling
  * to 10 s between tries, and say when it answers again.  Zero it to start. */
 struct redis_outage {
+    int min_ms, max_ms;    /* the back-off's range (0: REDIS_OUTAGE_MIN_MS, _MAX_MS) */
     bool on;
     int64_t since_ns, last_log_ns;
     int failures;          /* in this outage */

@@ -4,6 +4,7 @@
 #include "sched/worker.h"
 #include "common/jsonl.h"
 #include "common/log.h"
+#include "common/redis.h"
 #include "common/util.h"
 #include "sched/rq.h"
 
@@ -261,14 +262,15 @@ void worker_id(const char *node, int pid, int gen, char *buf, size_t len)
 
 /* ---- the engine: state ---- */
 
-/* A Redis outage as one thread sees it: warn once, back off (doubling, up
- * to BACKOFF_MAX_MS), say when it is over.  The scheduler's rq_failed is
- * the same idea; to be shared. */
+/* A Redis outage as one thread sees it: warn once, back off (common/redis's
+ * redis_outage, from BACKOFF_MIN_MS doubling to BACKOFF_MAX_MS), say when it
+ * is over.  The threads never sleep on it: they note when to try again. */
 struct outage {
     const char *going_on;   /* in the warning: what goes on meanwhile */
     const char *back;       /* logged when Redis answers again */
+    struct redis_outage st;
     bool down;
-    int backoff_ms;
+    int backoff_ms;         /* the wait before the next try */
     int64_t retry_at;       /* mono ms of the next try; 0: none due */
 };
 
@@ -317,8 +319,9 @@ static void notify(int fd)
 
 static void outage_failed(struct outage *o, struct rq *q, const char *what)
 {
-    o->backoff_ms = !o->backoff_ms ? BACKOFF_MIN_MS
-                    : o->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : o->backoff_ms * 2;
+    o->st.min_ms = BACKOFF_MIN_MS;
+    o->st.max_ms = BACKOFF_MAX_MS;
+    redis_outage_step(&o->st, now_mono_ns(), &o->backoff_ms);
     if (!o->down)
         log_warn("%s: %s; %strying again with back-off (up to %d s)", what, rq_error(q),
                  o->going_on, BACKOFF_MAX_MS / 1000);
@@ -332,6 +335,7 @@ static void outage_over(struct outage *o)
 {
     if (o->down)
         log_info("%s", o->back);
+    redis_outage_end(&o->st, now_mono_ns());
     o->down = false;
     o->backoff_ms = 0;
     o->retry_at = 0;
