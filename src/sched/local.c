@@ -16,7 +16,7 @@
 #include "task/runner.h"
 #include "task/task.h"
 #include "common/util.h"
-#include "sched/wlopts.h"
+#include "sched/wlbuild.h"
 #include "sched/pacer.h"
 #include "sched/workload.h"
 

@@ -15,7 +15,7 @@
 #include "common/run.h"
 #include "task/task.h"
 #include "common/util.h"
-#include "sched/wlopts.h"
+#include "sched/wlbuild.h"
 #include "sched/pacer.h"
 #include "sched/workload.h"
 

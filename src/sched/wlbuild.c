@@ -1,7 +1,7 @@
 /* wlopts.c -- the dispatcher's task options, shared by dispatch and local:
  * parsing and checking them, and building the task list they describe
  * (the I/O around workload.c: listing input files, ffprobe, --tasks). */
-#include "sched/wlopts.h"
+#include "sched/wlbuild.h"
 
 #include "task/launch.h"
 #include "common/log.h"
