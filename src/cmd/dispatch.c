@@ -1,0 +1,119 @@
+/* dispatch.c -- `tracekit dispatch`: put a run's tasks into Redis (the
+ * original dispatcher, §7.5), paced as asked, and optionally wait for them.
+ * Options here; the task list is sched/wlbuild.c, the engine
+ * sched/dispatch.c. */
+#include "cmd/commands.h"
+#include "cmd/options.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sched/dispatch.h"
+
+#include <stdio.h>
+
+static const char *const usage[] = {
+    "tracekit dispatch --run-id ID --inputs DIR --outputs DIR [OPTIONS]",
+    "tracekit dispatch --run-id ID --command 'PROGRAM ARGS...' [--total N] [OPTIONS]",
+    "tracekit dispatch --run-id ID --tasks FILE.jsonl [OPTIONS]",
+    NULL,
+};
+static const struct opt_cmd cmd = {
+    .name = "dispatch",
+    .usage = usage,
+    .description =
+        "Enqueue a run's tasks in Redis for the central scheduler and the workers, paced as\n"
+        "asked, writing each stored task to logs/RUN_ID/submitted.jsonl.  With --wait, wait\n"
+        "until every task of this dispatch has finished and write logs/RUN_ID/ledger.jsonl.\n"
+        "Exit status: 0 all enqueued (with --wait: all done), 1 a failure (a task failed,\n"
+        "died or was rejected, a timeout, Redis), 2 a bad command line.\n",
+    .flags = OPT_ARGS,
+};
+
+struct dispatch_args {
+    struct wlbuild_opts wl;
+    struct run_opts run;
+    struct redis_opts redis;
+    bool wait, json;
+    int64_t timeout_ms;
+};
+
+/* -1 to go on, else the exit code (after --help or an error). */
+static int parse_args(int argc, char **argv, struct dispatch_args *a)
+{
+    struct opt opts[] = {
+        OPT_GROUP("ffmpeg tasks (the original's dispatcher), one per *.mp4 file in --inputs:"),
+        OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_FFMPEG | WORKLOAD_NODES | WORKLOAD_POLICY),
+        OPT_GROUP("Generic tasks:"),
+        OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_GENERIC),
+        OPT_GROUP("Pacing (default: everything at once; without --pending, ffmpeg tasks are\n"
+                  "pinned to their node and the scheduler places each only there):"),
+        OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_PACING),
+        OPT_GROUP("Waiting:"),
+        OPT_FLAG(0, "wait", &a->wait, "wait until every task has finished; write ledger.jsonl"),
+        OPT_SECONDS(0, "timeout", &a->timeout_ms, "SEC", "give up waiting after SEC (exit 1)"),
+        OPT_FLAG(0, "json", &a->json, "print the final summary as one JSON object on stdout"),
+        OPT_GROUP("Run and Redis:"),
+        OPT_INCLUDE(run_options, &a->run, RUN_ID_REQUIRED | RUN_LOGS),
+        OPT_INCLUDE(redis_options, &a->redis, 0),
+        OPT_GROUP(""),
+        OPT_INCLUDE(verbosity_options, NULL, VERBOSE_QUIET | VERBOSE_DEBUG),
+        OPT_END(),
+    };
+    int n = opt_parse(&cmd, opts, argc, argv, NULL);
+    if (n < 0)
+        return opt_exit_code(n);
+    if (n < argc) {
+        cli_error("unexpected argument '%s' (a command goes in --command 'ARGV...')", argv[n]);
+        return TK_EXIT_USAGE;
+    }
+    if (workload_opts_check(&a->wl) < 0)
+        return TK_EXIT_USAGE;
+    if (a->timeout_ms > 0 && !a->wait) {
+        cli_error("--timeout goes with --wait");
+        return TK_EXIT_USAGE;
+    }
+    return -1;
+}
+
+int cmd_dispatch(int argc, char **argv)
+{
+    struct dispatch_args a = {.wl = WLBUILD_OPTS_INIT};
+    struct run_ctx ctx = {0};
+    struct redis_url u = {0};
+    struct workload w = {0};
+    struct dispatch_conf c = {.w = &w, .redis = &u};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        goto out;
+    rc = TK_EXIT_USAGE;
+    if (run_opts_resolve(&a.run, RUNID_REQUIRED, &ctx) < 0)
+        goto out;
+    /* the task list, before touching Redis */
+    if ((rc = workload_opts_build(&a.wl, &w, &c.pace)) != 0)
+        goto out;
+    rc = TK_EXIT_USAGE;
+    if (redis_opts_load(&a.redis, &u) < 0)
+        goto out;
+    c.run_id = ctx.run_id;
+    c.run_dir = ctx.run_dir;
+    c.online = a.wl.wpolicy == WORKLOAD_ONLINE;
+    c.wait = a.wait;
+    c.timeout_ms = a.timeout_ms;
+    c.quiet = verbosity_quiet();
+    struct dispatch_result r;
+    rc = dispatch_run(&c, &r);
+    if (a.json && r.started) {
+        struct jbuf b;
+        jb_init(&b);
+        dispatch_summary_json(&r, ctx.run_id, &b);
+        printf("%s\n", b.p);
+        fflush(stdout);
+        jb_free(&b);
+    }
+    dispatch_result_free(&r);
+out:
+    redisurl_free(&u);
+    workload_free(&w);
+    wlbuild_free(&a.wl);
+    run_ctx_free(&ctx);
+    return rc;
+}
