@@ -10,7 +10,6 @@
 #include "sched/local.h"
 
 #include <stdio.h>
-#include <string.h>
 
 static const char *const usage[] = {
     "tracekit local [OPTIONS] (--inputs DIR --outputs DIR [--mix SPEC --total N]",
@@ -113,7 +112,7 @@ int cmd_local(int argc, char **argv)
 {
     struct local_args a = {.wl = WLBUILD_OPTS_INIT, .runner = RUNNER_OPTS_INIT,
                            .interval = 200, .host_interval = 1000, .ratio = 1};
-    a.runner.orphan_wait = 10;
+    a.runner.orphan_wait = 10; /* exec's default, given explicitly as local always has */
     struct policy pol;
     struct run_ctx ctx = {0};
     struct workload w = {0};

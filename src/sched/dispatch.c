@@ -665,7 +665,6 @@ int dispatch_run(const struct dispatch_conf *c, struct dispatch_result *r)
     memset(r, 0, sizeof *r);
     r->tasks = c->w->n;
     r->wait = c->wait;
-    r->timeout_ms = c->timeout_ms;
     stop_sig = 0;
     struct disp d;
     if (disp_open(&d, c) < 0) {

@@ -66,7 +66,6 @@ struct dispatch_result {
     bool failed;                      /* Redis or the ledger failed */
     bool interrupted;                 /* SIGINT or SIGTERM */
     bool timed_out;
-    int64_t timeout_ms;
     struct dispatch_outcome oc;       /* when waited */
     int64_t elapsed_ms;
     char *submitted, *ledger;         /* paths (malloc'd); ledger NULL when not written */
