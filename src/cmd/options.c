@@ -2,6 +2,8 @@
 #include "cmd/options.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/run.h"
+#include "sched/mix.h"
 
 #include <string.h>
 
@@ -125,10 +127,19 @@ void runner_opts_apply(const struct runner_opts *o, const char *run_dir, struct 
     }
 }
 
+static bool quiet_given;
+
+bool verbosity_quiet(void)
+{
+    return quiet_given;
+}
+
 static int set_level(const struct opt *o, const char *arg, void *value)
 {
     (void)arg;
     (void)value;
+    if (o->short_name == 'q')
+        quiet_given = true;
     log_set_level(o->short_name == 'q' ? LOG_WARN : LOG_DEBUG);
     return 0;
 }
@@ -140,3 +151,144 @@ const struct opt verbosity_options[] = {
      .help = "debug messages", .bits = VERBOSE_DEBUG},
     OPT_END(),
 };
+
+/* ---- workload ---- */
+
+/* Store arg when ok, else say what --NAME expects. */
+static int take(const struct opt *o, const char *arg, void *value, bool ok, const char *expected)
+{
+    if (!ok) {
+        cli_error("invalid --%s '%s': expected %s", o->long_name, arg, expected);
+        return -1;
+    }
+    *(const char **)value = arg;
+    return 0;
+}
+
+static int set_scale(const struct opt *o, const char *arg, void *value)
+{
+    const char *c = strchr(arg, ':');
+    bool ok = c && c != arg && c[1];
+    for (const char *p = arg; ok && *p; p++)
+        ok = p == c || (*p >= '0' && *p <= '9');
+    return take(o, arg, value, ok, "WIDTH:HEIGHT like 1280:720");
+}
+
+static int set_preset(const struct opt *o, const char *arg, void *value)
+{
+    bool ok = *arg && strlen(arg) <= 64;
+    for (const char *p = arg; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+             *p == '_' || *p == '-';
+    return take(o, arg, value, ok, "an x264 preset name like veryfast");
+}
+
+static int set_mode(const struct opt *o, const char *arg, void *value)
+{
+    return take(o, arg, value, !strcmp(arg, "pulse") || !strcmp(arg, "fifo"), "pulse or fifo");
+}
+
+static int set_app(const struct opt *o, const char *arg, void *value)
+{
+    return take(o, arg, value, run_id_valid(arg), "1-128 letters, digits or ._-()+:");
+}
+
+#define WL struct wlbuild_opts
+const struct opt workload_options[] = {
+    OPT_STRING_AT(WORKLOAD_FFMPEG, "inputs", WL, inputs, "DIR",
+                  "input videos (*.mp4 directly in DIR, in name order), one ffmpeg task each"),
+    OPT_STRING_AT(WORKLOAD_FFMPEG, "outputs", WL, outputs, "DIR",
+                  "output folder prefix (paths as the workers see them)"),
+    OPT_CALLBACK_AT(WORKLOAD_FFMPEG, "scale", WL, scale, const char *, "W:H",
+                    "output size without --mix (default 1280:720)", set_scale),
+    OPT_CALLBACK_AT(WORKLOAD_FFMPEG, "preset", WL, preset, const char *, "NAME",
+                    "x264 preset without --mix (default veryfast)", set_preset),
+    OPT_INT_AT(WORKLOAD_FFMPEG, "crf", WL, crf, "N", 0, 63, "quality without --mix (default 28)"),
+    OPT_STRING_AT(WORKLOAD_NODES, "nodes", WL, nodes, "A,B,C",
+                  "nodes for direct assignment (default cloud0,cloud1,cloud2)"),
+    OPT_STRING_AT(WORKLOAD_POLICY, "policy", WL, policy, "NAME",
+                  "rr3 (file i -> node i mod n), duration-greedy (lpt-duration: longest first to "
+                  "the least loaded node), duration-online (online-duration: longest first, each "
+                  "batch to the node with the smallest backlog); default rr3; ignored with --mix"),
+    OPT_STRING_AT(WORKLOAD_FFMPEG, "ffprobe", WL, ffprobe, "PATH",
+                  "for the durations of the duration policies (default ffprobe)"),
+    OPT_STRING_AT(WORKLOAD_FFMPEG, "mix", WL, mix, "NAME=W,...",
+                  "profile mix (medium480p, fast1080p, hevc1080p, light1c)"),
+    OPT_INT_AT(WORKLOAD_FFMPEG, "total", WL, total, "N", 0, MIX_MAX_TOTAL,
+               "with --mix: N tasks, file idx mod files; 0 (default): one task per file, its "
+               "profile drawn at random; with --command: N copies (default 1)"),
+    OPT_INT_AT(WORKLOAD_FFMPEG, "seed", WL, seed, "N", INT64_MIN + 1, INT64_MAX,
+               "random seed of --mix, and of the subset picks in 'tracekit local' (default 0, "
+               "an ordinary seed)"),
+    OPT_STRING_AT(WORKLOAD_LOCAL_NODES, "nodes", WL, nodes, "LIST",
+                  "the nodes, NAME,NAME,... (default: one node named $NODE_ID or the host "
+                  "name); tasks pinned to nodes (no --pending) use the same names"),
+    OPT_STRING_AT(WORKLOAD_GENERIC, "command", WL, command, "'ARGV'",
+                  "a command line (shell-like quoting, no expansions), run --total times "
+                  "(default 1)"),
+    OPT_STRING_AT(WORKLOAD_GENERIC, "tasks", WL, tasks, "FILE",
+                  "one JSON object per line: {\"argv\": [...], \"cpu_units\": 1, \"mem_mb\": 0, "
+                  "\"app\": \"NAME\", \"node\": \"NODE\", ...}; a bad line refuses the file"),
+    OPT_INT_AT(WORKLOAD_GENERIC, "cpu-units", WL, cpu_units, "N", 0, 1000000,
+               "units each task needs (default 1; a --tasks line may give its own)"),
+    OPT_INT_AT(WORKLOAD_GENERIC, "mem-mb", WL, mem_mb, "N", 0, INT32_MAX,
+               "memory each task needs, MiB (default 0: not accounted)"),
+    OPT_CALLBACK_AT(WORKLOAD_GENERIC, "app", WL, app, const char *, "NAME",
+                    "events.NAME.jsonl on the workers (default: the program)", set_app),
+    OPT_STRING_AT(WORKLOAD_LOCAL_POLICY, "policy", WL, policy, "P",
+                  "rr3, duration-greedy, duration-online (the dispatcher's, pins tasks to nodes "
+                  "without --pending), or one of OpenDC's named scheduler policies (see "
+                  "'tracekit scheduler --help')"),
+    OPT_FLAG_AT(WORKLOAD_PACING, "pending", WL, pending,
+                "leave the choice of node to the central scheduler"),
+    OPT_CALLBACK_AT(WORKLOAD_PACING, "pending-mode", WL, pending_mode, const char *, "MODE",
+                    "pulse (default): --pulse-size tasks, --pulse-spacing apart, then "
+                    "--pulse-interval; fifo: keep q:pending below --pending-max, --batch-size "
+                    "per --dribble-interval", set_mode),
+    OPT_INT_AT(WORKLOAD_PACING, "pulse-size", WL, pulse_size, "N", 1, 1000000,
+               "tasks per pulse (default 10)"),
+    OPT_SECONDS_AT(WORKLOAD_PACING, "pulse-interval", WL, pulse_interval_ms, "SEC",
+                   "after each pulse (default 300)"),
+    OPT_SECONDS_AT(WORKLOAD_PACING, "pulse-spacing", WL, pulse_spacing_ms, "SEC",
+                   "between the tasks of a pulse (default 1, the original's)"),
+    OPT_INT_AT(WORKLOAD_PACING, "pending-max", WL, pending_max, "N", 1, 100000000,
+               "fifo: most tasks waiting in q:pending (default 6)"),
+    OPT_INT_AT(WORKLOAD_PACING, "batch-size", WL, batch_size, "N", 1, 1000000,
+               "tasks per step of fifo, --drip and duration-online (default 1)"),
+    OPT_SECONDS_AT(WORKLOAD_PACING, "dribble-interval", WL, dribble_ms, "SEC",
+                   "between those steps (default 1)"),
+    OPT_FLAG_AT(WORKLOAD_PACING, "drip", WL, drip,
+                "--batch-size pinned tasks per --dribble-interval, a node's only while its "
+                "backlog (pinned, not started) is below --backlog-limit; a task waits for room, "
+                "never dropped"),
+    OPT_INT_AT(WORKLOAD_PACING, "backlog-limit", WL, backlog_limit, "N", 1, 1000000,
+               "per node, for --drip and duration-online (default 1)"),
+    OPT_END(),
+};
+#undef WL
+
+int workload_opts_check(struct wlbuild_opts *o)
+{
+    char err[1024];
+    if (wlbuild_check(o, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+int workload_opts_build(const struct wlbuild_opts *o, struct workload *w, struct pace_cfg *pc)
+{
+    char err[1024];
+    int rc = wlbuild_tasks(o, w, err, sizeof err);
+    if (rc == -2) {
+        cli_error("%s", err);
+        return TK_EXIT_USAGE;
+    }
+    if (rc < 0) {
+        log_error("%s", err);
+        return TK_EXIT_FAIL;
+    }
+    wlbuild_pace(o, pc);
+    return 0;
+}

@@ -17,6 +17,7 @@
 #include "common/redisurl.h"
 #include "common/run.h"
 #include "sched/policy.h"
+#include "sched/wlbuild.h"
 #include "task/runner.h"
 
 /* ---- run: where the run's files live (common/run.h) ---- */
@@ -72,5 +73,30 @@ void runner_opts_apply(const struct runner_opts *o, const char *run_dir, struct 
 
 enum { VERBOSE_QUIET = 1 << 0, VERBOSE_DEBUG = 1 << 1 };
 extern const struct opt verbosity_options[];
+/* True once -q/--quiet was given (for progress lines and summaries). */
+bool verbosity_quiet(void);
+
+/* ---- workload: the dispatcher's tasks and pacing (sched/wlbuild.h), taken
+ * by dispatch and local.  Include it once per help section with the bits of
+ * that section; --nodes and --policy differ between the two commands. ---- */
+
+enum {
+    WORKLOAD_FFMPEG = 1 << 0,       /* --inputs --outputs --scale --preset --crf --ffprobe
+                                     * --mix --total --seed */
+    WORKLOAD_GENERIC = 1 << 1,      /* --command --tasks --cpu-units --mem-mb --app */
+    WORKLOAD_PACING = 1 << 2,       /* --pending --pending-mode --pulse-* --pending-max
+                                     * --batch-size --dribble-interval --drip --backlog-limit */
+    WORKLOAD_NODES = 1 << 3,        /* --nodes of dispatch: cloud0,cloud1,cloud2 by default */
+    WORKLOAD_POLICY = 1 << 4,       /* --policy of dispatch: rr3 or a duration policy */
+    WORKLOAD_LOCAL_NODES = 1 << 5,  /* --nodes of local: this machine by default */
+    WORKLOAD_LOCAL_POLICY = 1 << 6, /* --policy of local: also an OpenDC policy (the caller
+                                     * moves such a name to policy_opts) */
+};
+extern const struct opt workload_options[];
+/* wlbuild_check.  0, or -1 after a cli_error. */
+int workload_opts_check(struct wlbuild_opts *o);
+/* The task list and its pacing (wlbuild_tasks, wlbuild_pace).  0, or the
+ * exit code after an error message (TK_EXIT_USAGE or TK_EXIT_FAIL). */
+int workload_opts_build(const struct wlbuild_opts *o, struct workload *w, struct pace_cfg *pc);
 
 #endif

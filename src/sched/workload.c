@@ -554,6 +554,16 @@ char *workload_enqueue_fields(const char *fields, const char *trace_id, int64_t 
     return s;
 }
 
+char *workload_release(const struct workload *w, size_t task, int node, const char *trace_id,
+                       int64_t ts_enqueue)
+{
+    const struct workload_task *t = &w->t[task];
+    char *pinned = node >= 0 && t->node < 0 ? workload_with_node(t->fields, w->nodes[node]) : NULL;
+    char *s = workload_enqueue_fields(pinned ? pinned : t->fields, trace_id, ts_enqueue);
+    free(pinned);
+    return s;
+}
+
 /* The same layout as rq's prepare_task. */
 int workload_body(struct jbuf *b, int64_t task_id, const char *fields)
 {

@@ -96,6 +96,11 @@ char *workload_with_node(const char *fields, const char *node);
 /* fields with "trace_id" and "ts_enqueue" appended, for rq_enqueue_many
  * (rq keeps both, so the dispatcher knows them) (malloc'd). */
 char *workload_enqueue_fields(const char *fields, const char *trace_id, int64_t ts_enqueue);
+/* The fields to enqueue for task `task` as the pacer releases it to node
+ * (pacer_next's node[]; -1: none): pinned there unless the task names its
+ * node already, with trace_id and ts_enqueue appended (malloc'd). */
+char *workload_release(const struct workload *w, size_t task, int node, const char *trace_id,
+                       int64_t ts_enqueue);
 /* The body rq stores for fields from workload_enqueue_fields:
  * {"task_id": ID, "trace_id": T, <fields in order>, "ts_enqueue": TS}
  * (the line written to submitted.jsonl).  0, or -1 if fields is not an object. */
