@@ -56,18 +56,6 @@ static void pushf(struct vec *a, const char *opt, const char *fmt, ...)
     push2(a, opt, buf);
 }
 
-/* A trace id exec accepts: 1-128 printable characters, no blanks. */
-static bool trace_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 128)
-        return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x21 || *s == 0x7f)
-            return false;
-    return true;
-}
-
 static bool all_digits(const char *s)
 {
     if (!*s)
@@ -159,7 +147,7 @@ int runner_build(const struct runner_conf *c, const char *body, struct runner_ta
     const char *trace = NULL;
     v = json_object_get(o, "trace_id");
     if (v) {
-        if (!json_is_string(v) || !trace_ok(json_string_value(v)))
+        if (!json_is_string(v) || !task_trace_id_valid(json_string_value(v)))
             BAD("'trace_id' must be 1-128 printable characters without blanks");
         trace = json_string_value(v);
     }

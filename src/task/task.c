@@ -10,12 +10,15 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +33,17 @@ const char *task_app_name(const char *argv0)
 {
     const char *base = strrchr(argv0, '/');
     return base && base[1] ? base + 1 : argv0;
+}
+
+bool task_trace_id_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x21 || *s == 0x7f)
+            return false;
+    return true;
 }
 
 void task_record_json(const struct task_record *r, struct jbuf *b)
@@ -397,4 +411,164 @@ record:;
     free(error);
     free(applied);
     return status;
+}
+
+/* ---- `tracekit exec` ---- */
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The option's value, else the variable's (unless empty); *from names the
+ * one used. */
+static const char *given_or_env(const struct task_args *a, const char *given, const char *opt,
+                                const char *var, const char **from)
+{
+    *from = given ? opt : var;
+    if (given)
+        return given;
+    const char *v = a->env ? a->env(var) : NULL;
+    return v && *v ? v : NULL;
+}
+
+/* "50" or "50%" */
+static bool parse_pct(const char *s, int64_t *out)
+{
+    char buf[32];
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n + 1);
+    if (buf[n - 1] == '%')
+        buf[n - 1] = '\0';
+    return parse_i64(buf, 1, 100000, out);
+}
+
+static int apply_cpu(const struct task_args *a, struct task_opts *o, char *err, size_t errlen)
+{
+    const char *from, *v;
+    int64_t n;
+    o->cpuset = NULL;
+    if ((v = given_or_env(a, a->cpuset, "--cpuset", "CPUSET", &from))) {
+        cpu_set_t set;
+        char why[256];
+        if (cpulist_parse(v, &set, why, sizeof why) < 0)
+            return fail(err, errlen, "invalid %s: %s", from, why);
+        o->cpuset = v;
+    }
+    o->cpu_weight = -1;
+    if ((v = given_or_env(a, a->weight, "--cpu-weight", "CPU_WEIGHT", &from))) {
+        if (!parse_i64(v, CGROUP_WEIGHT_MIN, CGROUP_WEIGHT_MAX, &n))
+            return fail(err, errlen, "invalid %s '%s': expected an integer from %d to %d", from, v,
+                        CGROUP_WEIGHT_MIN, CGROUP_WEIGHT_MAX);
+        o->cpu_weight = (int)n;
+    }
+    o->cpu_quota = -1;
+    if ((v = given_or_env(a, a->quota, "--cpu-quota", "CPU_QUOTA", &from))) {
+        if (!parse_pct(v, &n))
+            return fail(err, errlen, "invalid %s '%s': expected a percentage of one CPU from 1 "
+                        "to 100000", from, v);
+        o->cpu_quota = (int)n;
+    }
+    bool want_cg = o->cpu_weight >= 0 || o->cpu_quota >= 0;
+    if (!a->binding) {
+        o->binding = want_cg ? BIND_SHARED : BIND_NONE;
+        return 0;
+    }
+    if (!cpu_binding_parse(a->binding, &o->binding))
+        return fail(err, errlen, "invalid --cpu-binding '%s': expected none, exclusive or shared",
+                    a->binding);
+    if (want_cg && o->binding != BIND_SHARED)
+        return fail(err, errlen, "a CPU weight or quota needs --cpu-binding shared (got '%s')",
+                    a->binding);
+    return 0;
+}
+
+int task_args_apply(const struct task_args *a, struct task_opts *o, char *warn, size_t warnlen,
+                    char *err, size_t errlen)
+{
+    warn[0] = '\0';
+    if (apply_cpu(a, o, err, errlen) < 0)
+        return -1;
+    o->has_ts_enqueue = false;
+    const char *from, *v = given_or_env(a, a->ts_enqueue, "--ts-enqueue", "TS_ENQUEUE", &from);
+    if (!v)
+        return 0;
+    if (parse_i64(v, 0, INT64_MAX, &o->ts_enqueue))
+        o->has_ts_enqueue = true;
+    else if (a->ts_enqueue)
+        return fail(err, errlen, "invalid --ts-enqueue '%s': expected epoch milliseconds", v);
+    else
+        snprintf(warn, warnlen, "ignoring TS_ENQUEUE='%s' (not epoch milliseconds); using ts_start",
+                 v);
+    return 0;
+}
+
+char *task_make_dirs(const char *run_dir, const char *pid_dir)
+{
+    if (mkdir_p(run_dir, 0755) < 0) {
+        log_error("cannot create %s: %s", run_dir, strerror(errno));
+        return NULL;
+    }
+    char *pids = pid_dir ? xstrdup(pid_dir) : path_join(run_dir, "pids");
+    if (mkdir_p(pids, 0755) < 0) {
+        log_error("cannot create the sentinel folder %s: %s", pids, strerror(errno));
+        free(pids);
+        return NULL;
+    }
+    return pids;
+}
+
+/* The profile's ffmpeg command (malloc'd), its output folder made. */
+static char **profile_command(const struct task_exec *x)
+{
+    struct ffmpeg_params p = x->profile->p;
+    char **argv = ffmpeg_argv(x->ffmpeg ? x->ffmpeg : "ffmpeg", &p, x->input, x->output);
+    char *dir = xstrdup(x->output), *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir_p(dir, 0755) < 0)
+            log_warn("cannot create the output folder %s: %s", dir, strerror(errno));
+    }
+    free(dir);
+    return argv;
+}
+
+int task_exec(const struct task_exec *x)
+{
+    /* a worker killed with SIGKILL: its tasks run again elsewhere, so this
+     * attempt must not go on (two ffmpeg writing one output); SIGTERM is
+     * passed on to the command like any other, and the record says so */
+    if (x->parent > 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != x->parent) {
+            log_error("the parent process %lld is gone; not starting the task",
+                      (long long)x->parent);
+            return 1;
+        }
+    }
+    struct task_opts o = x->task;
+    if (o.cpu_units < 0)
+        o.cpu_units = x->profile ? x->profile->cpu_units : 1;
+    char *pids = task_make_dirs(o.run_dir, o.pid_dir);
+    if (!pids)
+        return 1;
+    o.pid_dir = pids;
+    char **built = NULL;
+    if (x->profile) {
+        o.argv = built = profile_command(x);
+        o.ffmpeg = true;
+        if (!o.app)
+            o.app = "ffmpeg";
+    }
+    int rc = task_run(&o);
+    argv_free(built);
+    free(pids);
+    return rc;
 }
