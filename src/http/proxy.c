@@ -88,6 +88,8 @@ struct conn {
 
 struct proxy {
     const struct proxy_opts *o;
+    char *events_path;            /* RUN_DIR/events.APP.jsonl */
+    char *pid_dir;                /* the sentinel folder */
     int ep, lfd, sfd;
     int lkind, skind;
     bool listening, stopping;
@@ -195,11 +197,11 @@ static void check_upstream_pid(struct proxy *p)
     p->up_pid = pid;
     p->up_start_ticks = ticks;
     log_info("upstream %s is process %d", o->upstream_text, (int)pid);
-    if (o->pid_dir && ticks) {
+    if (p->pid_dir && ticks) {
         /* whitelist it for the collector, with its identity */
         char s[64];
         int n = task_sentinel_text(pid, ticks, s, sizeof s);
-        char *f = xasprintf("%s/%d", o->pid_dir, (int)pid);
+        char *f = xasprintf("%s/%d", p->pid_dir, (int)pid);
         if (write_file_atomic(f, s, (size_t)n) < 0)
             log_warn("cannot write the sentinel %s: %s", f, strerror(errno));
         free(f);
@@ -1020,8 +1022,8 @@ static int setup(struct proxy *p, const struct proxy_opts *o)
         return -1;
     }
     p->listening = true;
-    if (jsonl_open(&p->w, o->events_path, 5000) < 0) {
-        log_error("cannot open %s: %s", o->events_path, strerror(errno));
+    if (jsonl_open(&p->w, p->events_path, 5000) < 0) {
+        log_error("cannot open %s: %s", p->events_path, strerror(errno));
         return -1;
     }
     if (getrandom(p->rng, sizeof p->rng, 0) != sizeof p->rng) {
@@ -1038,14 +1040,18 @@ int proxy_run(const struct proxy_opts *o)
     jb_init(&p.line);
     p.w.fd = -1;
     int rc = TK_EXIT_FAIL;
-    if (setup(&p, o) < 0)
+    char *name = xasprintf("events.%s.jsonl", o->app);
+    p.events_path = path_join(o->run_dir, name);
+    free(name);
+    p.pid_dir = task_make_dirs(o->run_dir, o->pid_dir);
+    if (!p.pid_dir || setup(&p, o) < 0)
         goto out;
     check_upstream_pid(&p);
     p.next_pid_check = now_mono_ns() + 2000000000LL;
     if (!p.up_pid)
         log_warn("upstream %s: no local process found listening (yet); records get pid null until "
                  "one is (--upstream-pid names it)", o->upstream_text);
-    log_info("proxying to %s, records in %s", o->upstream_text, o->events_path);
+    log_info("proxying to %s, records in %s", o->upstream_text, p.events_path);
     int64_t last_flush = now_mono_ns(), last_tick = last_flush;
     struct epoll_event evs[256];
     for (;;) {
@@ -1088,7 +1094,7 @@ int proxy_run(const struct proxy_opts *o)
 out:
     if (p.w.fd >= 0) {
         if (jsonl_sync(&p.w) < 0 || p.w.write_errors) {
-            log_error("cannot write all records to %s", o->events_path);
+            log_error("cannot write all records to %s", p.events_path);
             rc = TK_EXIT_FAIL;
         }
         jsonl_close(&p.w);
@@ -1100,5 +1106,7 @@ out:
         close(p.sfd);
     if (p.ep >= 0)
         close(p.ep);
+    free(p.events_path);
+    free(p.pid_dir);
     return rc;
 }
