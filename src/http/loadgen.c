@@ -1,8 +1,11 @@
 /* loadgen.c -- open-loop HTTP load (see loadgen.h).  One thread, epoll,
  * a timerfd for the schedule. */
 #include "http/loadgen.h"
-#include "http/http.h"
+#include "common/jsonl.h"
+#include "common/stats.h"
 #include "common/util.h"
+#include "http/http.h"
+#include "http/proxy.h"
 
 #include <errno.h>
 #include <math.h>
@@ -447,4 +450,104 @@ void loadgen_result_free(struct loadgen_result *r)
 {
     free(r->lat_ms);
     r->lat_ms = NULL;
+}
+
+/* ---- the target and the report ---- */
+
+int loadgen_target(const char *url, struct loadgen_url *u, struct loadgen_opts *o, char *err,
+                   size_t errlen)
+{
+    if (loadgen_parse_url(url, u, err, errlen) < 0)
+        return -1;
+    char hp[300];
+    snprintf(hp, sizeof hp, strchr(u->host, ':') ? "[%s]:%s" : "%s:%s", u->host, u->port);
+    if (proxy_parse_addr(hp, &o->addr, &o->addr_len, err, errlen) < 0)
+        return -1;
+    o->url = u;
+    return 0;
+}
+
+struct summary {
+    double rate;           /* achieved, completed per second */
+    double p[5];           /* p50, p90, p99, p99.9, max (ms; NaN without any) */
+};
+
+static void summarize(const struct loadgen_result *r, struct summary *s)
+{
+    s->rate = r->elapsed_s > 0 ? (double)r->completed / r->elapsed_s : 0;
+    static const double q[4] = {0.50, 0.90, 0.99, 0.999};
+    for (int i = 0; i < 4; i++)
+        s->p[i] = stats_nearest_rank(r->lat_ms, r->nlat, q[i]);
+    s->p[4] = r->nlat ? r->lat_ms[r->nlat - 1] : NAN;
+}
+
+static void put_ms(struct jbuf *b, const char *key, double v)
+{
+    if (isnan(v))
+        jb_null(b, key);
+    else
+        jb_fixed(b, key, v, 3);
+}
+
+static void report_json(const struct loadgen_opts *o, const char *url,
+                        const struct loadgen_result *r, const struct summary *s, FILE *out)
+{
+    struct jbuf b;
+    jb_init(&b);
+    jb_obj_open(&b, NULL);
+    jb_str(&b, "url", url);
+    jb_str(&b, "mode", o->rate > 0 ? "open" : "closed");
+    jb_double(&b, "rate", o->rate);
+    jb_double(&b, "duration_s", o->duration_s);
+    jb_int(&b, "connections", o->connections);
+    jb_uint(&b, "scheduled", r->scheduled);
+    jb_uint(&b, "sent", r->sent);
+    jb_uint(&b, "completed", r->completed);
+    jb_uint(&b, "errors", r->errors);
+    jb_uint(&b, "unanswered", r->unanswered);
+    jb_uint(&b, "unsent", r->unsent);
+    jb_obj_open(&b, "status");
+    static const char *const cls[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (int i = 0; i < 6; i++)
+        jb_uint(&b, cls[i], r->status[i]);
+    jb_obj_close(&b);
+    jb_fixed(&b, "achieved_rate", s->rate, 1);
+    jb_fixed(&b, "elapsed_s", r->elapsed_s, 3);
+    static const char *const keys[5] = {"p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"};
+    for (int i = 0; i < 5; i++)
+        put_ms(&b, keys[i], s->p[i]);
+    jb_obj_close(&b);
+    fprintf(out, "%.*s\n", (int)b.len, b.p);
+    jb_free(&b);
+}
+
+static void report_text(const struct loadgen_opts *o, const char *url,
+                        const struct loadgen_result *r, const struct summary *s, FILE *out)
+{
+    fprintf(out, "%s: %s loop, %d connections, %.3g s", url, o->rate > 0 ? "open" : "closed",
+            o->connections, o->duration_s);
+    if (o->rate > 0)
+        fprintf(out, ", %.6g req/s scheduled", o->rate);
+    fprintf(out, "\nscheduled %llu  sent %llu  completed %llu  errors %llu  unanswered %llu  "
+            "unsent %llu\n", (unsigned long long)r->scheduled, (unsigned long long)r->sent,
+            (unsigned long long)r->completed, (unsigned long long)r->errors,
+            (unsigned long long)r->unanswered, (unsigned long long)r->unsent);
+    fprintf(out, "status 2xx %llu  3xx %llu  4xx %llu  5xx %llu  other %llu\n",
+            (unsigned long long)r->status[2], (unsigned long long)r->status[3],
+            (unsigned long long)r->status[4], (unsigned long long)r->status[5],
+            (unsigned long long)(r->status[0] + r->status[1]));
+    fprintf(out, "achieved %.1f req/s\n", s->rate);
+    fprintf(out, "latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", s->p[0],
+            s->p[1], s->p[2], s->p[3], s->p[4]);
+}
+
+void loadgen_report(const struct loadgen_opts *o, const char *url,
+                    const struct loadgen_result *r, bool json, FILE *out)
+{
+    struct summary s;
+    summarize(r, &s);
+    if (json)
+        report_json(o, url, r, &s, out);
+    else
+        report_text(o, url, r, &s, out);
 }
