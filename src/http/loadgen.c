@@ -108,8 +108,17 @@ struct run {
     char *req;
     size_t req_len;
     struct lconn *c;
+    int nc;
     size_t lat_cap;
     bool head_req;
+    /* the schedule */
+    bool open_loop;
+    int64_t t0, end, drain_end;   /* mono ns */
+    uint64_t total;               /* requests due (open loop) */
+    double interval_ns;
+    uint64_t next;                /* next request index to send (open loop) */
+    int64_t last_done;
+    int reconnect_failures;
 };
 
 static void lc_close(struct run *x, struct lconn *c)
@@ -285,164 +294,214 @@ static void arm(struct run *x, int64_t at_ns)
 }
 
 
-int loadgen_run(const struct loadgen_opts *o, struct loadgen_result *r, char *err, size_t errlen)
+/* The request every connection sends: head, blank line, body. */
+static void build_request(struct run *x)
 {
-    memset(r, 0, sizeof *r);
-    struct run x = {.o = o, .r = r};
-    x.head_req = !strcmp(o->method, "HEAD");
-    x.ep = epoll_create1(EPOLL_CLOEXEC);
-    x.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (x.ep < 0 || x.tfd < 0) {
-        snprintf(err, errlen, "cannot set up epoll: %s", strerror(errno));
-        return -1;
-    }
-    struct epoll_event te = {.events = EPOLLIN, .data.ptr = NULL};
-    epoll_ctl(x.ep, EPOLL_CTL_ADD, x.tfd, &te);
-    char *head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tracekit-load\r\n", o->method,
-                           o->url->path, o->url->hostport);
+    const struct loadgen_opts *o = x->o;
+    char *head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tracekit-load\r\n",
+                           o->method, o->url->path, o->url->hostport);
     if (o->body_bytes) {
-        char *h2 = xasprintf("%sContent-Type: application/octet-stream\r\nContent-Length: %zu\r\n", head,
-                             o->body_bytes);
+        char *h2 = xasprintf("%sContent-Type: application/octet-stream\r\nContent-Length: %zu\r\n",
+                             head, o->body_bytes);
         free(head);
         head = h2;
     }
     size_t hl = strlen(head);
-    x.req_len = hl + 2 + o->body_bytes;
-    x.req = xmalloc(x.req_len);
-    memcpy(x.req, head, hl);
-    memcpy(x.req + hl, "\r\n", 2);
-    memset(x.req + hl + 2, 'x', o->body_bytes);
+    x->req_len = hl + 2 + o->body_bytes;
+    x->req = xmalloc(x->req_len);
+    memcpy(x->req, head, hl);
+    memcpy(x->req + hl, "\r\n", 2);
+    memset(x->req + hl + 2, 'x', o->body_bytes);
     free(head);
-    int nc = o->connections;
-    x.c = xcalloc((size_t)nc, sizeof *x.c);
-    for (int i = 0; i < nc; i++) {
-        x.c[i].fd = -1;
-        x.c[i].in = xmalloc(RBUF);
-        if (lc_open(&x, &x.c[i]) < 0) {
-            snprintf(err, errlen, "cannot connect to %s: %s", o->url->hostport, strerror(errno));
-            for (int k = 0; k <= i; k++) {
-                lc_close(&x, &x.c[k]);
-                free(x.c[k].in);
-            }
-            free(x.c);
-            free(x.req);
-            close(x.ep);
-            close(x.tfd);
+}
+
+/* epoll, the timer, the request and every connection.  0, or -1 with err. */
+static int setup(struct run *x, char *err, size_t errlen)
+{
+    x->ep = epoll_create1(EPOLL_CLOEXEC);
+    x->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (x->ep < 0 || x->tfd < 0) {
+        snprintf(err, errlen, "cannot set up epoll: %s", strerror(errno));
+        return -1;
+    }
+    struct epoll_event te = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(x->ep, EPOLL_CTL_ADD, x->tfd, &te);
+    build_request(x);
+    x->c = xcalloc((size_t)x->nc, sizeof *x->c);
+    for (int i = 0; i < x->nc; i++) {
+        x->c[i].fd = -1;
+        x->c[i].in = xmalloc(RBUF);
+    }
+    for (int i = 0; i < x->nc; i++) {
+        if (lc_open(x, &x->c[i]) < 0) {
+            snprintf(err, errlen, "cannot connect to %s: %s", x->o->url->hostport,
+                     strerror(errno));
             return -1;
         }
     }
+    return 0;
+}
 
-    bool open_loop = o->rate > 0;
-    int64_t t0 = now_mono_ns();
-    int64_t dur_ns = (int64_t)(o->duration_s * 1e9);
-    int64_t end = t0 + dur_ns, drain_end = end + (int64_t)(o->drain_s * 1e9);
-    uint64_t total = open_loop ? (uint64_t)floor(o->rate * o->duration_s) : 0;
-    double interval_ns = open_loop ? 1e9 / o->rate : 0;
-    uint64_t next = 0;            /* next request index to send (open loop) */
-    int64_t last_done = t0;
-    struct epoll_event evs[256];
-    int reconnect_failures = 0;
-    for (;;) {
-        int64_t now = now_mono_ns();
-        bool sending = open_loop ? next < total : now < end;
-        /* reconnect closed connections while there is work */
-        for (int i = 0; i < nc && sending; i++)
-            if (x.c[i].state == C_DOWN && lc_open(&x, &x.c[i]) < 0 && ++reconnect_failures > 1000) {
-                snprintf(err, errlen, "cannot reconnect to %s: %s", o->url->hostport, strerror(errno));
-                sending = false;
-            }
-        /* send what is due */
-        if (sending) {
-            for (int i = 0; i < nc; i++) {
-                struct lconn *c = &x.c[i];
-                if (c->state != C_IDLE)
-                    continue;
-                if (open_loop) {
-                    int64_t due = t0 + (int64_t)((double)next * interval_ns);
-                    if (next >= total || due > now)
-                        break;
-                    next++;
-                    lc_send(&x, c, due);
-                } else {
-                    lc_send(&x, c, now);
-                }
-            }
-        }
-        int busy = 0;
-        for (int i = 0; i < nc; i++)
-            busy += x.c[i].state == C_BUSY || x.c[i].state == C_CONNECTING;
-        bool more = open_loop ? next < total : now < end;
-        if (!more && !busy)
-            break;
-        if (!more && now > drain_end)
-            break;
-        /* sleep until the next due time (open loop) or an event */
-        int timeout = 100;
-        if (open_loop && next < total) {
-            int64_t due = t0 + (int64_t)((double)next * interval_ns);
-            bool free_conn = false;
-            for (int i = 0; i < nc && !free_conn; i++)
-                free_conn = x.c[i].state == C_IDLE;
-            if (free_conn) {
-                if (due <= now)
-                    timeout = 0;
-                else
-                    arm(&x, due);
-            }
-        }
-        int n = epoll_wait(x.ep, evs, ARRAY_LEN(evs), timeout);
-        for (int i = 0; i < n; i++) {
-            struct lconn *c = evs[i].data.ptr;
-            if (!c) {
-                uint64_t exp;
-                if (read(x.tfd, &exp, sizeof exp) < 0 && errno != EAGAIN)
-                    break;
-                continue;
-            }
-            if (c->fd < 0)
-                continue;
-            uint32_t ev = evs[i].events;
-            if (c->state == C_CONNECTING && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-                int e = 0;
-                socklen_t len = sizeof e;
-                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len);
-                if (e) {
-                    lc_fail(&x, c);
-                    continue;
-                }
-                c->state = C_IDLE;
-            }
-            if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                c->rd = true;
-            if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                c->hup = true;
-            if (ev & EPOLLOUT)
-                c->wr = true;
-            lc_write(&x, c);
-            if (c->fd >= 0 && lc_read(&x, c))
-                last_done = now_mono_ns();
-            /* closed loop: the next request right away, on the same connection */
-            if (!open_loop && c->state == C_IDLE && now_mono_ns() < end)
-                lc_send(&x, c, now_mono_ns());
-        }
+static void run_free(struct run *x)
+{
+    for (int i = 0; x->c && i < x->nc; i++) {
+        lc_close(x, &x->c[i]);
+        free(x->c[i].in);
     }
-    for (int i = 0; i < nc; i++) {
-        if (x.c[i].state == C_BUSY)
+    free(x->c);
+    free(x->req);
+    if (x->ep >= 0)
+        close(x->ep);
+    if (x->tfd >= 0)
+        close(x->tfd);
+}
+
+static void schedule_init(struct run *x)
+{
+    const struct loadgen_opts *o = x->o;
+    x->open_loop = o->rate > 0;
+    x->t0 = now_mono_ns();
+    x->end = x->t0 + (int64_t)(o->duration_s * 1e9);
+    x->drain_end = x->end + (int64_t)(o->drain_s * 1e9);
+    x->total = x->open_loop ? (uint64_t)floor(o->rate * o->duration_s) : 0;
+    x->interval_ns = x->open_loop ? 1e9 / o->rate : 0;
+    x->last_done = x->t0;
+}
+
+static int64_t due_of(const struct run *x, uint64_t i)
+{
+    return x->t0 + (int64_t)((double)i * x->interval_ns);
+}
+
+/* Is there more to send? */
+static bool more_to_send(const struct run *x, int64_t now)
+{
+    return x->open_loop ? x->next < x->total : now < x->end;
+}
+
+/* Reconnect closed connections while there is work, then send what is due
+ * on idle connections (err: why reconnecting was given up). */
+static void send_due(struct run *x, int64_t now, char *err, size_t errlen)
+{
+    bool sending = more_to_send(x, now);
+    for (int i = 0; i < x->nc && sending; i++)
+        if (x->c[i].state == C_DOWN && lc_open(x, &x->c[i]) < 0 &&
+            ++x->reconnect_failures > 1000) {
+            snprintf(err, errlen, "cannot reconnect to %s: %s", x->o->url->hostport,
+                     strerror(errno));
+            sending = false;
+        }
+    for (int i = 0; i < x->nc && sending; i++) {
+        struct lconn *c = &x->c[i];
+        if (c->state != C_IDLE)
+            continue;
+        if (!x->open_loop) {
+            lc_send(x, c, now);
+            continue;
+        }
+        int64_t due = due_of(x, x->next);
+        if (x->next >= x->total || due > now)
+            break;
+        x->next++;
+        lc_send(x, c, due);
+    }
+}
+
+/* How long to wait for events: until the next due time when a connection
+ * is free for it (open loop), else at most 100 ms. */
+static int wait_ms(struct run *x, int64_t now)
+{
+    if (!x->open_loop || x->next >= x->total)
+        return 100;
+    bool free_conn = false;
+    for (int i = 0; i < x->nc && !free_conn; i++)
+        free_conn = x->c[i].state == C_IDLE;
+    if (!free_conn)
+        return 100;
+    int64_t due = due_of(x, x->next);
+    if (due <= now)
+        return 0;
+    arm(x, due);
+    return 100;
+}
+
+/* One epoll event; false to leave the rest of the batch. */
+static bool on_event(struct run *x, const struct epoll_event *e)
+{
+    struct lconn *c = e->data.ptr;
+    if (!c) {
+        uint64_t exp;
+        return read(x->tfd, &exp, sizeof exp) >= 0 || errno == EAGAIN;
+    }
+    if (c->fd < 0)
+        return true;
+    uint32_t ev = e->events;
+    if (c->state == C_CONNECTING && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) {
+            lc_fail(x, c);
+            return true;
+        }
+        c->state = C_IDLE;
+    }
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->rd = true;
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->hup = true;
+    if (ev & EPOLLOUT)
+        c->wr = true;
+    lc_write(x, c);
+    if (c->fd >= 0 && lc_read(x, c))
+        x->last_done = now_mono_ns();
+    /* closed loop: the next request right away, on the same connection */
+    if (!x->open_loop && c->state == C_IDLE && now_mono_ns() < x->end)
+        lc_send(x, c, now_mono_ns());
+    return true;
+}
+
+static void finish(struct run *x)
+{
+    struct loadgen_result *r = x->r;
+    for (int i = 0; i < x->nc; i++)
+        if (x->c[i].state == C_BUSY)
             r->unanswered++;
-        lc_close(&x, &x.c[i]);
-        free(x.c[i].in);
-    }
-    r->scheduled = open_loop ? total : r->sent;
-    r->unsent = open_loop ? total - next : 0;
-    r->elapsed_s = (double)(last_done - t0) / 1e9;
-    if (r->elapsed_s < o->duration_s && open_loop)
-        r->elapsed_s = o->duration_s;
+    r->scheduled = x->open_loop ? x->total : r->sent;
+    r->unsent = x->open_loop ? x->total - x->next : 0;
+    r->elapsed_s = (double)(x->last_done - x->t0) / 1e9;
+    if (r->elapsed_s < x->o->duration_s && x->open_loop)
+        r->elapsed_s = x->o->duration_s;
     if (r->nlat)
         qsort(r->lat_ms, r->nlat, sizeof *r->lat_ms, cmp_double);
-    free(x.c);
-    free(x.req);
-    close(x.ep);
-    close(x.tfd);
+}
+
+int loadgen_run(const struct loadgen_opts *o, struct loadgen_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    struct run x = {.o = o, .r = r, .ep = -1, .tfd = -1, .nc = o->connections,
+                    .head_req = !strcmp(o->method, "HEAD")};
+    if (setup(&x, err, errlen) < 0) {
+        run_free(&x);
+        return -1;
+    }
+    schedule_init(&x);
+    struct epoll_event evs[256];
+    for (;;) {
+        int64_t now = now_mono_ns();
+        send_due(&x, now, err, errlen);
+        int busy = 0;
+        for (int i = 0; i < x.nc; i++)
+            busy += x.c[i].state == C_BUSY || x.c[i].state == C_CONNECTING;
+        bool more = more_to_send(&x, now);
+        if (!more && (!busy || now > x.drain_end))
+            break;
+        int n = epoll_wait(x.ep, evs, ARRAY_LEN(evs), wait_ms(&x, now));
+        for (int i = 0; i < n && on_event(&x, &evs[i]); i++)
+            ;
+    }
+    finish(&x);
+    run_free(&x);
     return 0;
 }
 

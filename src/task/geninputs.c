@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,38 +207,36 @@ static void free_list(char **v, int n)
     free(v);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* Check every item of the lists before anything is made. */
 static int plan_lists(char **dl, int nd, char **sl, int ns, char **pl, int np,
                       struct geninputs_item *plan, char *err, size_t errlen)
 {
     int n = 0;
-    if (!nd || !ns || !np)
-        return fail(err, errlen, "--durations, --sizes and --patterns need at least one item");
+    if (!nd || !ns || !np) {
+        snprintf(err, errlen, "--durations, --sizes and --patterns need at least one item");
+        return -1;
+    }
     for (int si = 0; si < ns; si++) {
         int w, h;
-        if (!geninputs_parse_size(sl[si], &w, &h))
-            return fail(err, errlen, "invalid size '%s' in --sizes: expected WxH with even "
-                        "numbers from 16 to 7680, like 854x480", sl[si]);
+        if (!geninputs_parse_size(sl[si], &w, &h)) {
+            snprintf(err, errlen, "invalid size '%s' in --sizes: expected WxH with even numbers "
+                     "from 16 to 7680, like 854x480", sl[si]);
+            return -1;
+        }
         for (int di = 0; di < nd; di++) {
             double secs;
-            if (!parse_double(dl[di], 0.1, 86400, &secs))
-                return fail(err, errlen, "invalid duration '%s' in --durations: expected "
-                            "seconds from 0.1 to 86400", dl[di]);
+            if (!parse_double(dl[di], 0.1, 86400, &secs)) {
+                snprintf(err, errlen, "invalid duration '%s' in --durations: expected seconds "
+                         "from 0.1 to 86400", dl[di]);
+                return -1;
+            }
             for (int pi = 0; pi < np; pi++) {
                 const struct geninputs_pattern *p = geninputs_pattern_find(pl[pi]);
-                if (!p)
-                    return fail(err, errlen, "unknown pattern '%s' in --patterns (see "
-                                "'tracekit gen-inputs --help')", pl[pi]);
+                if (!p) {
+                    snprintf(err, errlen, "unknown pattern '%s' in --patterns (see 'tracekit "
+                             "gen-inputs --help')", pl[pi]);
+                    return -1;
+                }
                 plan[n++] = (struct geninputs_item){w, h, secs, p};
             }
         }
