@@ -80,7 +80,8 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
                      set_checked),
         OPT_STRING(0, "ts-enqueue", &a->cpu.ts_enqueue, "MS",
                    "enqueue time, epoch ms (default: $TS_ENQUEUE, else ts_start)"),
-        OPT_INT(0, "attempt", &a->attempt, "N", 1, 1000000, "attempt number to record (default: 1)"),
+        OPT_INT(0, "attempt", &a->attempt, "N", 1, 1000000,
+                "attempt number to record (default: 1)"),
         OPT_INT(0, "parent-pid", &a->parent, "PID", 1, INT32_MAX,
                 "stop the command (SIGTERM) when PID, the process that started this exec, dies "
                 "(tracekit worker passes its own)"),

@@ -233,8 +233,9 @@ static void test_report(void **state)
     (void)state;
     double lat[4] = {1, 2, 3, 40};
     struct loadgen_opts o = {.rate = 4, .duration_s = 1, .connections = 2};
-    struct loadgen_result r = {.scheduled = 4, .sent = 4, .completed = 4, .status = {0, 0, 3, 0, 1, 0},
-                               .elapsed_s = 2, .lat_ms = lat, .nlat = 4};
+    struct loadgen_result r = {.scheduled = 4, .sent = 4, .completed = 4,
+                               .status = {0, 0, 3, 0, 1, 0}, .elapsed_s = 2, .lat_ms = lat,
+                               .nlat = 4};
     char *t = report(&o, &r, false);
     assert_string_equal(t,
         "http://h/: open loop, 2 connections, 1 s, 4 req/s scheduled\n"
