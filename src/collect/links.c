@@ -599,6 +599,71 @@ int links_measure(const struct link_peer *p, const struct links_opts *o, struct 
     return rc;
 }
 
+/* ---------------------------------------------------------------- a run's links.json */
+
+char *links_dump(const json_t *a)
+{
+    return json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+}
+
+/* Merge fresh into RUN_DIR/links.json.  0, or -1 after a log_error. */
+static int merge_file(const char *run_dir, const json_t *fresh)
+{
+    if (mkdir_p(run_dir, 0755) < 0) {
+        log_error("cannot create run folder %s: %s", run_dir, strerror(errno));
+        return -1;
+    }
+    char *path = path_join(run_dir, "links.json");
+    json_t *old = NULL;
+    if (file_exists(path)) {
+        json_error_t jerr;
+        old = json_load_file(path, 0, &jerr);
+        if (!json_is_array(old))
+            log_warn("%s is not a JSON array (%s): replacing it", path,
+                     old ? "another JSON value" : jerr.text);
+    }
+    json_t *merged = links_merge(old, fresh);
+    char *text = links_dump(merged);
+    size_t len = strlen(text);
+    text = xrealloc(text, len + 2);
+    text[len++] = '\n';
+    int rc = write_file_atomic(path, text, len);
+    if (rc < 0)
+        log_error("cannot write %s: %s", path, strerror(errno));
+    else
+        log_info("%zu link(s) written to %s", json_array_size(fresh), path);
+    free(text);
+    free(path);
+    json_decref(old);
+    json_decref(merged);
+    return rc;
+}
+
+json_t *links_run(const struct links_job *j, bool *failed)
+{
+    char err[512];
+    json_t *fresh = json_array();
+    *failed = false;
+    for (int i = 0; i < j->npeers; i++) {
+        const struct link_peer *p = &j->peers[i];
+        struct link_result r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.src, sizeof r.src, "%s", j->src);
+        if (links_measure(p, &j->opts, &r, err, sizeof err) < 0) {
+            log_error("peer %s:%d: %s", p->host, p->port, err);
+            *failed = true;
+            continue;
+        }
+        log_info("%s -> %s (%s via %s): rtt p50 %.3f ms p99 %.3f ms, connect p50 %.3f ms, "
+                 "%.1f Mbit/s", r.src, r.dst, r.dst_addr, r.iface[0] ? r.iface : "?", r.rtt_p50,
+                 r.rtt_p99, r.connect_p50, r.bw_mbps);
+        json_array_append_new(fresh, links_entry_json(&r));
+    }
+    if (json_array_size(fresh) && merge_file(j->run_dir, fresh) < 0)
+        *failed = true;
+    return fresh;
+}
+
 /* ---------------------------------------------------------------- CTS */
 
 struct rate {

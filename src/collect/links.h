@@ -67,6 +67,24 @@ struct links_opts {
 int links_measure(const struct link_peer *p, const struct links_opts *o, struct link_result *r,
                   char *err, size_t errlen);
 
+/* `tracekit links --peers`: what to measure, and where the results go. */
+struct links_job {
+    const struct link_peer *peers;
+    int npeers;
+    const char *src;        /* this node: the entries' src */
+    const char *run_dir;    /* logs/RUN_ID (created): results merged into its links.json */
+    struct links_opts opts;
+};
+
+/* Measure every peer (each result or failure logged), then merge the new
+ * entries into RUN_DIR/links.json.  Returns the new entries (a JSON array;
+ * the caller decrefs it); *failed is set when a peer could not be measured
+ * or links.json could not be written. */
+json_t *links_run(const struct links_job *j, bool *failed);
+
+/* links.json's text for a JSON value: indented, keys in order (malloc'd). */
+char *links_dump(const json_t *a);
+
 /* CTS: copy RUN/links.json into CTS_DIR/links.json keeping the valid entries
  * and adding each linked interface's mean tx/rx rates from the run's
  * host_metrics.jsonl (entries whose src is node, or all when node is NULL).

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 struct loadgen_url {
@@ -50,8 +51,17 @@ struct loadgen_result {
     size_t nlat;
 };
 
+/* Parse url into u and resolve its host into o's address (o->url = u).
+ * 0, or -1 with a message in err. */
+int loadgen_target(const char *url, struct loadgen_url *u, struct loadgen_opts *o, char *err,
+                   size_t errlen);
+
 int loadgen_run(const struct loadgen_opts *o, struct loadgen_result *r, char *err, size_t errlen);
 void loadgen_result_free(struct loadgen_result *r);
 
+/* What `tracekit load` prints: counts, the achieved rate and latency
+ * p50/p90/p99/p99.9/max (nearest rank), as text or one JSON object. */
+void loadgen_report(const struct loadgen_opts *o, const char *url,
+                    const struct loadgen_result *r, bool json, FILE *out);
 
 #endif

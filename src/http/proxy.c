@@ -88,6 +88,8 @@ struct conn {
 
 struct proxy {
     const struct proxy_opts *o;
+    char *events_path;            /* RUN_DIR/events.APP.jsonl */
+    char *pid_dir;                /* the sentinel folder */
     int ep, lfd, sfd;
     int lkind, skind;
     bool listening, stopping;
@@ -195,11 +197,11 @@ static void check_upstream_pid(struct proxy *p)
     p->up_pid = pid;
     p->up_start_ticks = ticks;
     log_info("upstream %s is process %d", o->upstream_text, (int)pid);
-    if (o->pid_dir && ticks) {
+    if (p->pid_dir && ticks) {
         /* whitelist it for the collector, with its identity */
         char s[64];
         int n = task_sentinel_text(pid, ticks, s, sizeof s);
-        char *f = xasprintf("%s/%d", o->pid_dir, (int)pid);
+        char *f = xasprintf("%s/%d", p->pid_dir, (int)pid);
         if (write_file_atomic(f, s, (size_t)n) < 0)
             log_warn("cannot write the sentinel %s: %s", f, strerror(errno));
         free(f);
@@ -607,192 +609,247 @@ static void exchange_start_bad(struct proxy *p, struct conn *c, int status)
 }
 
 /* Move bytes until nothing moves.  May close c. */
+/* What a step of pump did: nothing, moved bytes, made pump start over
+ * (after an upstream failure), or closed the client connection. */
+enum step { S_IDLE, S_MOVED, S_AGAIN, S_GONE };
+
+/* client -> q */
+static enum step client_read(struct proxy *p, struct conn *c)
+{
+    size_t room = c->rd && !c->eof ? buf_room(&c->q) : 0;
+    if (!room)
+        return S_IDLE;
+    ssize_t n = read(c->fd, c->q.p + c->q.off + c->q.len, room);
+    if (n > 0) {
+        c->q.len += (size_t)n;
+        if ((size_t)n < room && !c->hup)
+            c->rd = false;   /* drained: edge-triggered, new data brings a new event */
+        return S_MOVED;
+    }
+    if (n == 0) {
+        c->eof = true;
+    } else if (errno == EAGAIN) {
+        c->rd = false;
+    } else if (errno != EINTR) {
+        client_gone(p, c, "client connection error");
+        return S_GONE;
+    }
+    return S_IDLE;
+}
+
+/* a new request */
+static enum step request_start(struct proxy *p, struct conn *c)
+{
+    if (c->active || !c->q.len)
+        return S_IDLE;
+    struct http_head h;
+    int rc = http_parse_request(c->q.p + c->q.off, c->q.len, &h);
+    if (rc < 0 || (rc == 0 && c->q.len == BUF_SIZE)) {
+        exchange_start_bad(p, c, rc < 0 ? 400 : 431);
+        return S_MOVED;
+    }
+    if (rc == 1) {
+        exchange_start(p, c, &h);
+        return S_MOVED;
+    }
+    return S_IDLE;
+}
+
+/* request body: classify what arrived */
+static enum step request_body(struct proxy *p, struct conn *c)
+{
+    if (!c->active || c->req_done || c->q.len <= c->qfwd)
+        return S_IDLE;
+    long n = http_body_scan(&c->qb, c->q.p + c->q.off + c->qfwd, c->q.len - c->qfwd);
+    if (n < 0) {
+        c->up_keep = false;
+        c->error = "malformed chunked request body";
+        if (c->u) {
+            c->u->c = NULL;
+            up_close(p, c->u);
+            c->u = NULL;
+        }
+        if (c->bytes_out != 0) {
+            client_gone(p, c, c->error);
+            return S_GONE;
+        }
+        respond(c, 400, "Bad Request", c->error);
+        return S_IDLE;
+    }
+    c->qfwd += (size_t)n;
+    c->bytes_in += (uint64_t)n;
+    if (c->qb.done) {
+        c->req_done = true;
+        c->w_enqueue = wall_ms();
+        c->m_enqueue = now_mono_ns();
+    }
+    return S_IDLE;
+}
+
+/* hd + body -> upstream; ts_start once all of the request is sent */
+static enum step upstream_write(struct proxy *p, struct conn *c)
+{
+    enum step r = S_IDLE;
+    struct up *u = c->u;
+    if (u && !u->connecting && u->wr && (c->hd_off < c->hd_len || c->qfwd)) {
+        struct iovec iov[2];
+        int k = 0;
+        if (c->hd_off < c->hd_len)
+            iov[k++] = (struct iovec){c->hd + c->hd_off, c->hd_len - c->hd_off};
+        if (c->qfwd)
+            iov[k++] = (struct iovec){c->q.p + c->q.off, c->qfwd};
+        ssize_t n = writev(u->fd, iov, k);
+        if (n > 0) {
+            size_t left = (size_t)n, h = c->hd_len - c->hd_off;
+            size_t take = left < h ? left : h;
+            c->hd_off += take;
+            left -= take;
+            buf_consume(&c->q, left);
+            c->qfwd -= left;
+            r = S_MOVED;
+        } else if (n < 0 && errno == EAGAIN) {
+            u->wr = false;
+        } else if (n < 0 && errno != EINTR) {
+            up_fail(p, c, 502, "cannot send to the upstream");
+            return S_AGAIN;
+        }
+    }
+    if (c->active && c->req_done && !c->req_sent && c->u && c->hd_off == c->hd_len && !c->qfwd) {
+        c->req_sent = true;
+        c->w_start = wall_ms();
+        c->m_start = now_mono_ns();
+        if (c->w_start < c->w_enqueue)
+            c->w_start = c->w_enqueue;
+    }
+    return r;
+}
+
+/* After up_fail: start over, unless the client connection went with it. */
+static enum step failed(struct proxy *p, struct conn *c, const char *why)
+{
+    up_fail(p, c, 502, why);
+    return c->fd < 0 ? S_GONE : S_AGAIN;
+}
+
+/* upstream -> r */
+static enum step upstream_read(struct proxy *p, struct conn *c)
+{
+    struct up *u = c->u;
+    size_t room = u && !u->connecting && u->rd && c->rstate != R_DONE ? buf_room(&c->r) : 0;
+    if (!room)
+        return S_IDLE;
+    ssize_t n = read(u->fd, c->r.p + c->r.off + c->r.len, room);
+    if (n > 0) {
+        c->r.len += (size_t)n;
+        if ((size_t)n < room && !u->hup)
+            u->rd = false;
+        c->up_deadline = now_mono_ns() + (int64_t)p->o->timeout_ms * 1000000;
+        return S_MOVED;
+    }
+    if (n == 0 && c->rstate == R_BODY && c->rb.kind == HB_CLOSE) {
+        c->rb.done = true;
+        c->rstate = R_DONE;
+        c->up_keep = false;
+        u->c = NULL;
+        up_close(p, u);
+        c->u = NULL;
+        return S_MOVED;
+    }
+    if (n == 0)
+        return failed(p, c, c->rstate == R_HEAD
+                                ? "upstream closed the connection before responding"
+                                : "upstream closed the connection mid-response");
+    if (errno == EAGAIN)
+        u->rd = false;
+    else if (errno != EINTR)
+        return failed(p, c, "upstream connection error");
+    return S_IDLE;
+}
+
+/* classify what the upstream sent: its head, then its body */
+static enum step response_scan(struct proxy *p, struct conn *c)
+{
+    bool moved = false;
+    if (c->rstate == R_HEAD && c->r.len > c->rfwd && c->u) {
+        size_t before = c->rfwd;
+        response_head(p, c);
+        if (c->fd < 0)
+            return S_GONE;
+        moved = c->rfwd != before;
+    }
+    if (c->rstate == R_BODY && c->r.len > c->rfwd) {
+        long n = http_body_scan(&c->rb, c->r.p + c->r.off + c->rfwd, c->r.len - c->rfwd);
+        if (n < 0)
+            return failed(p, c, "malformed chunked upstream response");
+        c->rfwd += (size_t)n;
+        if (c->rb.done) {
+            c->rstate = R_DONE;
+            if (c->r.len > c->rfwd)
+                c->up_keep = false;   /* bytes after the response: do not reuse */
+        }
+        moved |= n > 0;
+    }
+    return moved ? S_MOVED : S_IDLE;
+}
+
+/* r -> client */
+static enum step client_write(struct proxy *p, struct conn *c)
+{
+    if (!c->wr || !c->rfwd)
+        return S_IDLE;
+    ssize_t n = write(c->fd, c->r.p + c->r.off, c->rfwd);
+    if (n > 0) {
+        buf_consume(&c->r, (size_t)n);
+        c->rfwd -= (size_t)n;
+        c->bytes_out += (uint64_t)n;
+        return S_MOVED;
+    }
+    if (n < 0 && errno == EAGAIN) {
+        c->wr = false;
+    } else if (n < 0 && errno != EINTR) {
+        client_gone(p, c, "client closed the connection before the response was complete");
+        return S_GONE;
+    }
+    return S_IDLE;
+}
+
+/* the exchange is over */
+static enum step exchange_over(struct proxy *p, struct conn *c)
+{
+    if (!c->active || c->rstate != R_DONE || c->rfwd)
+        return S_IDLE;
+    if (!c->req_done) {
+        c->keep = false;   /* answered before the body was read: cannot resync */
+        c->up_keep = false;
+    }
+    exchange_end(p, c);
+    if (!c->keep || p->stopping) {
+        conn_close(p, c);
+        return S_GONE;
+    }
+    return S_MOVED;
+}
+
+/* Move what can move on a client connection and its upstream, in order,
+ * until nothing does. */
 static void pump(struct proxy *p, struct conn *c)
 {
+    static enum step (*const steps[])(struct proxy *, struct conn *) = {
+        client_read, request_start, request_body, upstream_write,
+        upstream_read, response_scan, client_write, exchange_over,
+    };
     for (;;) {
         bool moved = false;
-        /* client -> q */
-        if (c->rd && !c->eof) {
-            size_t room = buf_room(&c->q);
-            if (room) {
-                ssize_t n = read(c->fd, c->q.p + c->q.off + c->q.len, room);
-                if (n > 0) {
-                    c->q.len += (size_t)n;
-                    moved = true;
-                    if ((size_t)n < room && !c->hup)
-                        c->rd = false;   /* drained: edge-triggered, new data brings a new event */
-                } else if (n == 0) {
-                    c->eof = true;
-                } else if (errno == EAGAIN) {
-                    c->rd = false;
-                } else if (errno != EINTR) {
-                    client_gone(p, c, "client connection error");
-                    return;
-                }
-            }
+        enum step s = S_IDLE;
+        for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
+            s = steps[i](p, c);
+            if (s == S_AGAIN || s == S_GONE)
+                break;
+            moved |= s == S_MOVED;
         }
-        /* a new request */
-        if (!c->active && c->q.len) {
-            struct http_head h;
-            int rc = http_parse_request(c->q.p + c->q.off, c->q.len, &h);
-            if (rc < 0 || (rc == 0 && c->q.len == BUF_SIZE)) {
-                exchange_start_bad(p, c, rc < 0 ? 400 : 431);
-                moved = true;
-            } else if (rc == 1) {
-                exchange_start(p, c, &h);
-                moved = true;
-            }
-        }
-        /* request body: classify what arrived */
-        if (c->active && !c->req_done && c->q.len > c->qfwd) {
-            long n = http_body_scan(&c->qb, c->q.p + c->q.off + c->qfwd, c->q.len - c->qfwd);
-            if (n < 0) {
-                c->up_keep = false;
-                c->error = "malformed chunked request body";
-                if (c->u) {
-                    c->u->c = NULL;
-                    up_close(p, c->u);
-                    c->u = NULL;
-                }
-                if (c->bytes_out == 0)
-                    respond(c, 400, "Bad Request", c->error);
-                else {
-                    client_gone(p, c, c->error);
-                    return;
-                }
-            } else {
-                c->qfwd += (size_t)n;
-                c->bytes_in += (uint64_t)n;
-                if (c->qb.done) {
-                    c->req_done = true;
-                    c->w_enqueue = wall_ms();
-                    c->m_enqueue = now_mono_ns();
-                }
-            }
-        }
-        /* hd + body -> upstream */
-        struct up *u = c->u;
-        if (u && !u->connecting && u->wr && (c->hd_off < c->hd_len || c->qfwd)) {
-            struct iovec iov[2];
-            int k = 0;
-            if (c->hd_off < c->hd_len)
-                iov[k++] = (struct iovec){c->hd + c->hd_off, c->hd_len - c->hd_off};
-            if (c->qfwd)
-                iov[k++] = (struct iovec){c->q.p + c->q.off, c->qfwd};
-            ssize_t n = writev(u->fd, iov, k);
-            if (n > 0) {
-                size_t left = (size_t)n, h = c->hd_len - c->hd_off;
-                size_t take = left < h ? left : h;
-                c->hd_off += take;
-                left -= take;
-                buf_consume(&c->q, left);
-                c->qfwd -= left;
-                moved = true;
-            } else if (n < 0 && errno == EAGAIN) {
-                u->wr = false;
-            } else if (n < 0 && errno != EINTR) {
-                up_fail(p, c, 502, "cannot send to the upstream");
-                continue;
-            }
-        }
-        if (c->active && c->req_done && !c->req_sent && c->u && c->hd_off == c->hd_len && !c->qfwd) {
-            c->req_sent = true;
-            c->w_start = wall_ms();
-            c->m_start = now_mono_ns();
-            if (c->w_start < c->w_enqueue)
-                c->w_start = c->w_enqueue;
-        }
-        /* upstream -> r */
-        u = c->u;
-        if (u && !u->connecting && u->rd && c->rstate != R_DONE) {
-            size_t room = buf_room(&c->r);
-            if (room) {
-                ssize_t n = read(u->fd, c->r.p + c->r.off + c->r.len, room);
-                if (n > 0) {
-                    c->r.len += (size_t)n;
-                    if ((size_t)n < room && !u->hup)
-                        u->rd = false;
-                    c->up_deadline = now_mono_ns() + (int64_t)p->o->timeout_ms * 1000000;
-                    moved = true;
-                } else if (n == 0) {
-                    if (c->rstate == R_BODY && c->rb.kind == HB_CLOSE) {
-                        c->rb.done = true;
-                        c->rstate = R_DONE;
-                        c->up_keep = false;
-                        u->c = NULL;
-                        up_close(p, u);
-                        c->u = NULL;
-                        moved = true;
-                    } else {
-                        up_fail(p, c, 502, c->rstate == R_HEAD ? "upstream closed the connection before responding"
-                                                                 : "upstream closed the connection mid-response");
-                        if (c->fd < 0)
-                            return;
-                        continue;
-                    }
-                } else if (errno == EAGAIN) {
-                    u->rd = false;
-                } else if (errno != EINTR) {
-                    up_fail(p, c, 502, "upstream connection error");
-                    if (c->fd < 0)
-                        return;
-                    continue;
-                }
-            }
-        }
-        /* classify what the upstream sent */
-        if (c->rstate == R_HEAD && c->r.len > c->rfwd && c->u) {
-            size_t before = c->rfwd;
-            response_head(p, c);
-            if (c->fd < 0)
-                return;
-            moved |= c->rfwd != before;
-        }
-        if (c->rstate == R_BODY && c->r.len > c->rfwd) {
-            long n = http_body_scan(&c->rb, c->r.p + c->r.off + c->rfwd, c->r.len - c->rfwd);
-            if (n < 0) {
-                up_fail(p, c, 502, "malformed chunked upstream response");
-                if (c->fd < 0)
-                    return;
-                continue;
-            }
-            c->rfwd += (size_t)n;
-            if (c->rb.done) {
-                c->rstate = R_DONE;
-                if (c->r.len > c->rfwd)
-                    c->up_keep = false;   /* bytes after the response: do not reuse */
-            }
-            moved |= n > 0;
-        }
-        /* r -> client */
-        if (c->wr && c->rfwd) {
-            ssize_t n = write(c->fd, c->r.p + c->r.off, c->rfwd);
-            if (n > 0) {
-                buf_consume(&c->r, (size_t)n);
-                c->rfwd -= (size_t)n;
-                c->bytes_out += (uint64_t)n;
-                moved = true;
-            } else if (n < 0 && errno == EAGAIN) {
-                c->wr = false;
-            } else if (n < 0 && errno != EINTR) {
-                client_gone(p, c, "client closed the connection before the response was complete");
-                return;
-            }
-        }
-        /* the exchange is over */
-        if (c->active && c->rstate == R_DONE && !c->rfwd) {
-            if (!c->req_done) {
-                c->keep = false;   /* answered before the body was read: cannot resync */
-                c->up_keep = false;
-            }
-            exchange_end(p, c);
-            if (!c->keep || p->stopping) {
-                conn_close(p, c);
-                return;
-            }
-            moved = true;
-        }
-        if (!moved)
+        if (s == S_GONE)
+            return;
+        if (s != S_AGAIN && !moved)
             break;
     }
     if (c->eof) {
@@ -1020,8 +1077,8 @@ static int setup(struct proxy *p, const struct proxy_opts *o)
         return -1;
     }
     p->listening = true;
-    if (jsonl_open(&p->w, o->events_path, 5000) < 0) {
-        log_error("cannot open %s: %s", o->events_path, strerror(errno));
+    if (jsonl_open(&p->w, p->events_path, 5000) < 0) {
+        log_error("cannot open %s: %s", p->events_path, strerror(errno));
         return -1;
     }
     if (getrandom(p->rng, sizeof p->rng, 0) != sizeof p->rng) {
@@ -1038,14 +1095,18 @@ int proxy_run(const struct proxy_opts *o)
     jb_init(&p.line);
     p.w.fd = -1;
     int rc = TK_EXIT_FAIL;
-    if (setup(&p, o) < 0)
+    char *name = xasprintf("events.%s.jsonl", o->app);
+    p.events_path = path_join(o->run_dir, name);
+    free(name);
+    p.pid_dir = task_make_dirs(o->run_dir, o->pid_dir);
+    if (!p.pid_dir || setup(&p, o) < 0)
         goto out;
     check_upstream_pid(&p);
     p.next_pid_check = now_mono_ns() + 2000000000LL;
     if (!p.up_pid)
         log_warn("upstream %s: no local process found listening (yet); records get pid null until "
                  "one is (--upstream-pid names it)", o->upstream_text);
-    log_info("proxying to %s, records in %s", o->upstream_text, o->events_path);
+    log_info("proxying to %s, records in %s", o->upstream_text, p.events_path);
     int64_t last_flush = now_mono_ns(), last_tick = last_flush;
     struct epoll_event evs[256];
     for (;;) {
@@ -1088,7 +1149,7 @@ int proxy_run(const struct proxy_opts *o)
 out:
     if (p.w.fd >= 0) {
         if (jsonl_sync(&p.w) < 0 || p.w.write_errors) {
-            log_error("cannot write all records to %s", o->events_path);
+            log_error("cannot write all records to %s", p.events_path);
             rc = TK_EXIT_FAIL;
         }
         jsonl_close(&p.w);
@@ -1100,5 +1161,7 @@ out:
         close(p.sfd);
     if (p.ep >= 0)
         close(p.ep);
+    free(p.events_path);
+    free(p.pid_dir);
     return rc;
 }

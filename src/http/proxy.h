@@ -18,8 +18,9 @@ struct proxy_opts {
     struct sockaddr_storage listen, upstream;
     socklen_t listen_len, upstream_len;
     const char *upstream_text;    /* HOST:PORT, for messages */
-    const char *events_path;      /* logs/RUN_ID/events.APP.jsonl */
-    const char *pid_dir;          /* sentinel folder for the upstream PID, or NULL */
+    const char *run_dir;          /* logs/RUN_ID: records go to events.APP.jsonl */
+    const char *pid_dir;          /* sentinel folder for the upstream PID; NULL: RUN_DIR/pids
+                                     (both folders are created) */
     const char *node, *stage, *app;
     pid_t upstream_pid;           /* 0: find the local listener */
     int max_conns;

@@ -1,13 +1,18 @@
-/* geninputs.c -- names, filter graphs and ffmpeg arguments of the generated
- * test videos (see geninputs.h). */
+/* geninputs.c -- the plan, names, filter graphs and ffmpeg arguments of the
+ * generated test videos, and making them (see geninputs.h). */
 #include "task/geninputs.h"
-#include "task/profiles.h"
+#include "common/log.h"
 #include "common/util.h"
+#include "task/launch.h"
+#include "task/profiles.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Sources like the original's five, each with temporal noise so that the
  * encoder has real work on every frame. */
@@ -177,4 +182,156 @@ bool geninputs_probe_matches(const struct geninputs_probe *p, int w, int h, doub
     double tol = fmax(0.5, 2.0 / fps);
     return !strcmp(p->codec, "h264") && p->width == w && p->height == h &&
            fabs(p->duration - seconds) <= tol;
+}
+
+/* ---- the plan (pure) ---- */
+
+/* Split a comma list into a malloc'd array of malloc'd, trimmed items. */
+static char **split(const char *s, int *n)
+{
+    char *copy = xstrdup(s), *save = NULL;
+    char **v = NULL;
+    *n = 0;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        v = xrealloc(v, (size_t)(*n + 1) * sizeof *v);
+        v[(*n)++] = xstrdup(str_trim(t));
+    }
+    free(copy);
+    return v;
+}
+
+static void free_list(char **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Check every item of the lists before anything is made. */
+static int plan_lists(char **dl, int nd, char **sl, int ns, char **pl, int np,
+                      struct geninputs_item *plan, char *err, size_t errlen)
+{
+    int n = 0;
+    if (!nd || !ns || !np) {
+        snprintf(err, errlen, "--durations, --sizes and --patterns need at least one item");
+        return -1;
+    }
+    for (int si = 0; si < ns; si++) {
+        int w, h;
+        if (!geninputs_parse_size(sl[si], &w, &h)) {
+            snprintf(err, errlen, "invalid size '%s' in --sizes: expected WxH with even numbers "
+                     "from 16 to 7680, like 854x480", sl[si]);
+            return -1;
+        }
+        for (int di = 0; di < nd; di++) {
+            double secs;
+            if (!parse_double(dl[di], 0.1, 86400, &secs)) {
+                snprintf(err, errlen, "invalid duration '%s' in --durations: expected seconds "
+                         "from 0.1 to 86400", dl[di]);
+                return -1;
+            }
+            for (int pi = 0; pi < np; pi++) {
+                const struct geninputs_pattern *p = geninputs_pattern_find(pl[pi]);
+                if (!p) {
+                    snprintf(err, errlen, "unknown pattern '%s' in --patterns (see 'tracekit "
+                             "gen-inputs --help')", pl[pi]);
+                    return -1;
+                }
+                plan[n++] = (struct geninputs_item){w, h, secs, p};
+            }
+        }
+    }
+    return n;
+}
+
+int geninputs_plan(const char *durations, const char *sizes, const char *pats,
+                   struct geninputs_item **out, char *err, size_t errlen)
+{
+    int nd, ns, np;
+    char **dl = split(durations, &nd), **sl = split(sizes, &ns), **pl = split(pats, &np);
+    *out = xcalloc((size_t)(nd * ns * np + 1), sizeof **out);
+    int n = plan_lists(dl, nd, sl, ns, pl, np, *out, err, errlen);
+    if (n < 0) {
+        free(*out);
+        *out = NULL;
+    }
+    free_list(dl, nd);
+    free_list(sl, ns);
+    free_list(pl, np);
+    return n;
+}
+
+/* ---- making the files ---- */
+
+static bool probe_ok(const char *ffprobe, const char *path, int w, int h, double secs, int fps)
+{
+    char *argv[] = {(char *)ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+                    "stream=codec_name,width,height:format=duration", "-of",
+                    "default=noprint_wrappers=1", (char *)path, NULL};
+    char *out = NULL;
+    int st = launch_command(argv, &out, 1);
+    struct geninputs_probe p;
+    bool ok = st == 0 && out && geninputs_probe_parse(out, &p) &&
+              geninputs_probe_matches(&p, w, h, secs, fps);
+    free(out);
+    return ok;
+}
+
+/* Encode x to path through a hidden temporary name: an interrupted run
+ * never leaves a partial file under the real name. */
+static void make_one(const struct geninputs_job *j, const struct geninputs_item *x,
+                     const char *name, const char *path, FILE *out, struct geninputs_summary *sum)
+{
+    char *tmp = xasprintf("%s/.%s.part", j->outdir, name);
+    char **av = geninputs_ffmpeg_argv(j->ffmpeg, x->pat, x->w, x->h, j->fps, x->secs, j->preset,
+                                      j->bps, tmp);
+    int64_t t0 = now_mono_ns();
+    int s = launch_command(av, NULL, 0);
+    double took = (double)(now_mono_ns() - t0) / 1e9;
+    struct stat st;
+    if (s == 0 && rename(tmp, path) == 0 && stat(path, &st) == 0) {
+        sum->made++;
+        sum->total_mb += (double)st.st_size / 1e6;
+        if (!j->quiet)
+            fprintf(out, "generated  %s (%.2f MB, %s, %.1f s to encode)\n", path,
+                    (double)st.st_size / 1e6, x->pat->name, took);
+    } else {
+        sum->failed++;
+        unlink(tmp);
+        if (s == 127)
+            log_error("cannot run '%s' (is ffmpeg installed? see --ffmpeg)", j->ffmpeg);
+        else
+            log_error("ffmpeg failed for %s (status %d)", path, s);
+    }
+    argv_free(av);
+    free(tmp);
+}
+
+int geninputs_run(const struct geninputs_job *j, FILE *out, struct geninputs_summary *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    if (mkdir_p(j->outdir, 0755) < 0) {
+        log_error("cannot create %s: %s", j->outdir, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < j->nitems; i++) {
+        const struct geninputs_item *x = &j->items[i];
+        char *name = geninputs_name(x->w, x->h, x->secs, x->pat->name);
+        char *path = path_join(j->outdir, name);
+        struct stat st;
+        if (!j->force && stat(path, &st) == 0 &&
+            probe_ok(j->ffprobe, path, x->w, x->h, x->secs, j->fps)) {
+            sum->kept++;
+            sum->total_mb += (double)st.st_size / 1e6;
+            if (!j->quiet)
+                fprintf(out, "kept       %s (%.2f MB, valid; --force regenerates)\n", path,
+                        (double)st.st_size / 1e6);
+        } else {
+            make_one(j, x, name, path, out, sum);
+        }
+        fflush(out);
+        free(name);
+        free(path);
+    }
+    return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,6 +32,18 @@ const struct ffmpeg_profile *profile_table(size_t *n)
 {
     *n = ARRAY_LEN(profiles);
     return profiles;
+}
+
+void profile_print(FILE *out)
+{
+    fprintf(out, "%-12s %-10s %-8s %-9s %4s %8s %8s %9s\n", "profile", "scale", "vcodec",
+            "preset", "crf", "vthreads", "fthreads", "cpu_units");
+    for (size_t i = 0; i < ARRAY_LEN(profiles); i++) {
+        const struct ffmpeg_profile *t = &profiles[i];
+        fprintf(out, "%-12s %-10s %-8s %-9s %4d %8d %8d %9d\n", t->name, t->p.scale,
+                t->p.vcodec, t->p.preset, t->p.crf, t->p.vthreads, t->p.fthreads, t->cpu_units);
+    }
+    fprintf(out, "aliases: light480p1c, light_1c -> light1c; every command has -y -nostdin\n");
 }
 
 /* Compare after trimming blanks, ignoring case. */

@@ -6,6 +6,7 @@
 #define TK_PROFILES_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* What the worker's task message can carry (original §7.3/§7.4). */
@@ -34,6 +35,8 @@ const struct ffmpeg_profile *profile_find(const char *name);
 const struct ffmpeg_profile *profile_for_mix_name(const char *name);
 /* All profiles (not the mix fallback), NULL-terminated by name. */
 const struct ffmpeg_profile *profile_table(size_t *n);
+/* The table as `tracekit exec --list-profiles` shows it. */
+void profile_print(FILE *out);
 
 /* libx265 for hevc/h265 (any case), else libx264. */
 const char *ffmpeg_encoder(const char *vcodec);

@@ -56,18 +56,6 @@ static void pushf(struct vec *a, const char *opt, const char *fmt, ...)
     push2(a, opt, buf);
 }
 
-/* A trace id exec accepts: 1-128 printable characters, no blanks. */
-static bool trace_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 128)
-        return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x21 || *s == 0x7f)
-            return false;
-    return true;
-}
-
 static bool all_digits(const char *s)
 {
     if (!*s)
@@ -106,16 +94,22 @@ static bool opt_str(const json_t *o, const char *key, const char *def, const cha
     return true;
 }
 
-#define BAD(...)                                                                               \
-    do {                                                                                       \
-        char why_[512];                                                                        \
-        snprintf(why_, sizeof why_, __VA_ARGS__);                                              \
-        if (t->id >= 0)                                                                        \
-            snprintf(err, errlen, "task %lld: %s", (long long)t->id, why_);                   \
-        else                                                                                   \
-            snprintf(err, errlen, "task (no task_id): %s", why_);                              \
-        goto fail;                                                                             \
-    } while (0)
+/* err = "task ID: why" (or "task (no task_id): why"); returns -1. */
+static int bad(const struct runner_task *t, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int bad(const struct runner_task *t, char *err, size_t errlen, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (t->id >= 0)
+        snprintf(err, errlen, "task %lld: %s", (long long)t->id, why);
+    else
+        snprintf(err, errlen, "task (no task_id): %s", why);
+    return -1;
+}
 
 /* This binary's path.  readlink rather than exec'ing "/proc/self/exe"
  * itself: under valgrind (and similar launchers) that link names the
@@ -130,175 +124,210 @@ static char *self_path(void)
     return xstrdup(buf);
 }
 
+/* A body's fields besides the command (pointing into the body's JSON). */
+struct body_head {
+    const char *trace;
+    bool has_enq;
+    int64_t ts_enqueue;
+    const char *app, *cpuset;
+};
+
+/* task_id, attempt, cpu_units into t; the rest into h. */
+static int parse_head(const json_t *o, struct runner_task *t, struct body_head *h, char *err,
+                      size_t errlen)
+{
+    const json_t *v = json_object_get(o, "task_id");
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return bad(t, err, errlen, "'task_id' is missing or not an integer >= 0");
+    t->id = json_integer_value(v);
+    v = json_object_get(o, "attempt");
+    if (v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000)
+            return bad(t, err, errlen, "'attempt' must be an integer from 1 to 1000000");
+        t->attempt = (int)json_integer_value(v);
+    }
+    v = json_object_get(o, "trace_id");
+    if (v) {
+        if (!json_is_string(v) || !task_trace_id_valid(json_string_value(v)))
+            return bad(t, err, errlen,
+                       "'trace_id' must be 1-128 printable characters without blanks");
+        h->trace = json_string_value(v);
+    }
+    v = json_object_get(o, "ts_enqueue");
+    h->has_enq = v != NULL && !json_is_null(v);
+    if (h->has_enq && (!json_is_integer(v) || json_integer_value(v) < 0))
+        return bad(t, err, errlen, "'ts_enqueue' must be epoch milliseconds (an integer >= 0)");
+    h->ts_enqueue = h->has_enq ? json_integer_value(v) : 0;
+    v = json_object_get(o, "cpu_units");
+    t->cpu_units = 1;
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v))
+            return bad(t, err, errlen, "'cpu_units' must be an integer");
+        if (json_integer_value(v) > CPU_SETSIZE)
+            return bad(t, err, errlen, "'cpu_units' %lld is more than %d CPUs",
+                       (long long)json_integer_value(v), CPU_SETSIZE);
+        if (json_integer_value(v) > 1)
+            t->cpu_units = (int)json_integer_value(v); /* below 1 counts as 1, like rq */
+    }
+    if (!opt_str(o, "app", NULL, &h->app) || (h->app && !run_id_valid(h->app)))
+        return bad(t, err, errlen, "'app' must be 1-128 letters, digits or ._-()+:");
+    if (!opt_str(o, "cpuset", NULL, &h->cpuset))
+        return bad(t, err, errlen, "'cpuset' must be a CPU list like 0-3,5");
+    cpu_set_t set;
+    char why[256];
+    if (h->cpuset && cpulist_parse(h->cpuset, &set, why, sizeof why) < 0)
+        return bad(t, err, errlen, "'cpuset': %s", why);
+    return 0;
+}
+
+/* A generic task's command: its argv. */
+static int parse_argv(const json_t *av, struct runner_task *t, struct vec *cmd, char *err,
+                      size_t errlen)
+{
+    if (!json_is_array(av) || json_array_size(av) == 0)
+        return bad(t, err, errlen, "'argv' must be a non-empty array of strings");
+    size_t i;
+    json_t *x;
+    json_array_foreach(av, i, x) {
+        if (!json_is_string(x))
+            return bad(t, err, errlen, "'argv'[%zu] is not a string", i);
+        push(cmd, json_string_value(x));
+    }
+    if (!*cmd->v[0])
+        return bad(t, err, errlen, "'argv'[0] is empty");
+    return 0;
+}
+
+/* scale, vcodec, preset, crf and the thread hints of an ffmpeg task. */
+static int parse_params(const json_t *o, struct runner_task *t, struct ffmpeg_params *p,
+                        char *err, size_t errlen)
+{
+    if (!opt_str(o, "scale", "1280:720", &p->scale))
+        return bad(t, err, errlen, "'scale' must be a string like 1280:720");
+    if (!opt_str(o, "vcodec", "h264", &p->vcodec))
+        return bad(t, err, errlen, "'vcodec' must be a string (h264, hevc)");
+    if (!opt_str(o, "preset", "veryfast", &p->preset))
+        return bad(t, err, errlen, "'preset' must be a string like veryfast");
+    const json_t *v = json_object_get(o, "crf");
+    p->crf = 28;
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 63)
+        p->crf = (int)json_integer_value(v);
+    else if (json_is_string(v) && all_digits(json_string_value(v)) &&
+             atoi(json_string_value(v)) <= 63)
+        p->crf = atoi(json_string_value(v));
+    else if (v && !json_is_null(v))
+        return bad(t, err, errlen, "'crf' must be an integer from 0 to 63");
+    p->vthreads = thread_hint(json_object_get(o, "vthreads"));
+    p->fthreads = thread_hint(json_object_get(o, "fthreads"));
+    return 0;
+}
+
+/* An ffmpeg task's command, from the original's fields (§7.3); its output
+ * folder goes to t->output_dir. */
+static int parse_ffmpeg(const struct runner_conf *c, const json_t *o, struct runner_task *t,
+                        struct vec *cmd, char *err, size_t errlen)
+{
+    const char *in, *out;
+    if (!opt_str(o, "input", NULL, &in) || !in || !opt_str(o, "output", NULL, &out) || !out)
+        return bad(t, err, errlen, "neither 'argv' (a generic task) nor 'input' and 'output' "
+                   "strings (an ffmpeg task)");
+    struct ffmpeg_params p = {0};
+    if (parse_params(o, t, &p, err, errlen) < 0)
+        return -1;
+    char *path = NULL;
+    if (c->outputs) {
+        const char *base = strrchr(out, '/');
+        base = base ? base + 1 : out;
+        if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+            return bad(t, err, errlen, "'output' '%s' has no file name", out);
+        path = path_join(c->outputs, base);
+    } else {
+        path = xstrdup(out);
+    }
+    char **f = ffmpeg_argv(c->ffmpeg ? c->ffmpeg : "ffmpeg", &p, in, path);
+    for (char **x = f; *x; x++)
+        push(cmd, *x);
+    argv_free(f);
+    char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        *slash = '\0';
+        t->output_dir = path;
+    } else {
+        free(path);
+    }
+    t->ffmpeg = true;
+    return 0;
+}
+
+/* tracekit exec OPTIONS -q -- COMMAND */
+static void exec_argv(const struct runner_conf *c, const struct runner_task *t,
+                      const struct body_head *h, const struct vec *cmd, struct vec *a)
+{
+    push(a, "tracekit");
+    push(a, "exec");
+    push2(a, "--run-id", c->run_id);
+    push2(a, "--node-id", c->node);
+    push2(a, "--stage", c->stage);
+    push2(a, "--logs", c->logs);
+    if (c->pid_dir)
+        push2(a, "--pid-dir", c->pid_dir);
+    if (h->trace)
+        push2(a, "--trace-id", h->trace);
+    if (h->has_enq)
+        pushf(a, "--ts-enqueue", "%lld", (long long)h->ts_enqueue);
+    pushf(a, "--attempt", "%d", t->attempt);
+    pushf(a, "--cpu-units", "%d", t->cpu_units);
+    push2(a, "--cpu-binding", cpu_binding_name(c->binding));
+    if (c->binding == BIND_SHARED)
+        pushf(a, "--cpu-weight", "%d",
+              cgroup_weight_clamp((long long)c->cpuweight_per_vcpu * t->cpu_units));
+    else if (h->cpuset) /* the original drops it in shared mode */
+        push2(a, "--cpuset", h->cpuset);
+    if (c->parent > 0)
+        pushf(a, "--parent-pid", "%d", (int)c->parent);
+    if (c->orphan_wait_s >= 0)
+        pushf(a, "--orphan-wait", "%g", c->orphan_wait_s);
+    const char *app = h->app ? h->app : t->ffmpeg ? "ffmpeg" : NULL;
+    if (app)
+        push2(a, "--app", app);
+    push(a, "-q");
+    push(a, "--");
+    for (size_t i = 0; i < cmd->n; i++)
+        push(a, cmd->v[i]);
+}
+
 int runner_build(const struct runner_conf *c, const char *body, struct runner_task *t,
                  char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     t->id = -1;
     t->attempt = 1;
-    struct vec a = {0};
     struct vec cmd = {0};
+    struct body_head h = {0};
     json_error_t je;
     json_t *o = json_loads(body, JSON_REJECT_DUPLICATES, &je);
-    if (!o)
-        BAD("the body is not JSON: %s", je.text);
-    if (!json_is_object(o))
-        BAD("the body is not a JSON object");
-
-    const json_t *v = json_object_get(o, "task_id");
-    if (json_is_integer(v) && json_integer_value(v) >= 0)
-        t->id = json_integer_value(v);
-    else
-        BAD("'task_id' is missing or not an integer >= 0");
-    v = json_object_get(o, "attempt");
-    if (v) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000)
-            BAD("'attempt' must be an integer from 1 to 1000000");
-        t->attempt = (int)json_integer_value(v);
+    int rc;
+    if (!o) {
+        rc = bad(t, err, errlen, "the body is not JSON: %s", je.text);
+    } else if (!json_is_object(o)) {
+        rc = bad(t, err, errlen, "the body is not a JSON object");
+    } else if ((rc = parse_head(o, t, &h, err, errlen)) == 0) {
+        const json_t *av = json_object_get(o, "argv");
+        rc = av ? parse_argv(av, t, &cmd, err, errlen)
+                : parse_ffmpeg(c, o, t, &cmd, err, errlen);
     }
-    const char *trace = NULL;
-    v = json_object_get(o, "trace_id");
-    if (v) {
-        if (!json_is_string(v) || !trace_ok(json_string_value(v)))
-            BAD("'trace_id' must be 1-128 printable characters without blanks");
-        trace = json_string_value(v);
-    }
-    v = json_object_get(o, "ts_enqueue");
-    bool has_enq = v != NULL && !json_is_null(v);
-    if (has_enq && (!json_is_integer(v) || json_integer_value(v) < 0))
-        BAD("'ts_enqueue' must be epoch milliseconds (an integer >= 0)");
-    int64_t ts_enqueue = has_enq ? json_integer_value(v) : 0;
-    v = json_object_get(o, "cpu_units");
-    t->cpu_units = 1;
-    if (v && !json_is_null(v)) {
-        if (!json_is_integer(v))
-            BAD("'cpu_units' must be an integer");
-        if (json_integer_value(v) > CPU_SETSIZE)
-            BAD("'cpu_units' %lld is more than %d CPUs", (long long)json_integer_value(v),
-                CPU_SETSIZE);
-        if (json_integer_value(v) > 1)
-            t->cpu_units = (int)json_integer_value(v); /* below 1 counts as 1, like rq */
-    }
-    const char *app = NULL;
-    if (!opt_str(o, "app", NULL, &app) || (app && !run_id_valid(app)))
-        BAD("'app' must be 1-128 letters, digits or ._-()+:");
-    const char *cpuset = NULL;
-    if (!opt_str(o, "cpuset", NULL, &cpuset))
-        BAD("'cpuset' must be a CPU list like 0-3,5");
-    if (cpuset) {
-        cpu_set_t set;
-        char why[256];
-        if (cpulist_parse(cpuset, &set, why, sizeof why) < 0)
-            BAD("'cpuset': %s", why);
-    }
-
-    /* the command: argv, or ffmpeg from the original's fields (§7.3) */
-    const json_t *av = json_object_get(o, "argv");
-    if (av) {
-        if (!json_is_array(av) || json_array_size(av) == 0)
-            BAD("'argv' must be a non-empty array of strings");
-        size_t i;
-        json_t *x;
-        json_array_foreach(av, i, x) {
-            if (!json_is_string(x))
-                BAD("'argv'[%zu] is not a string", i);
-            push(&cmd, json_string_value(x));
-        }
-        if (!*cmd.v[0])
-            BAD("'argv'[0] is empty");
+    if (rc == 0) {
+        struct vec a = {0};
+        t->path = c->self_exe ? xstrdup(c->self_exe) : self_path();
+        exec_argv(c, t, &h, &cmd, &a);
+        t->argv = a.v;
     } else {
-        const char *in, *out;
-        if (!opt_str(o, "input", NULL, &in) || !in || !opt_str(o, "output", NULL, &out) || !out)
-            BAD("neither 'argv' (a generic task) nor 'input' and 'output' strings (an ffmpeg "
-                "task)");
-        struct ffmpeg_params p = {0};
-        if (!opt_str(o, "scale", "1280:720", &p.scale))
-            BAD("'scale' must be a string like 1280:720");
-        if (!opt_str(o, "vcodec", "h264", &p.vcodec))
-            BAD("'vcodec' must be a string (h264, hevc)");
-        if (!opt_str(o, "preset", "veryfast", &p.preset))
-            BAD("'preset' must be a string like veryfast");
-        v = json_object_get(o, "crf");
-        p.crf = 28;
-        if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 63)
-            p.crf = (int)json_integer_value(v);
-        else if (json_is_string(v) && all_digits(json_string_value(v)) &&
-                 atoi(json_string_value(v)) <= 63)
-            p.crf = atoi(json_string_value(v));
-        else if (v && !json_is_null(v))
-            BAD("'crf' must be an integer from 0 to 63");
-        p.vthreads = thread_hint(json_object_get(o, "vthreads"));
-        p.fthreads = thread_hint(json_object_get(o, "fthreads"));
-        char *path = NULL;
-        if (c->outputs) {
-            const char *base = strrchr(out, '/');
-            base = base ? base + 1 : out;
-            if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
-                BAD("'output' '%s' has no file name", out);
-            path = path_join(c->outputs, base);
-        } else {
-            path = xstrdup(out);
-        }
-        char **f = ffmpeg_argv(c->ffmpeg ? c->ffmpeg : "ffmpeg", &p, in, path);
-        for (char **x = f; *x; x++)
-            push(&cmd, *x);
-        argv_free(f);
-        char *slash = strrchr(path, '/');
-        if (slash && slash != path) {
-            *slash = '\0';
-            t->output_dir = path;
-        } else {
-            free(path);
-        }
-        t->ffmpeg = true;
-        if (!app)
-            app = "ffmpeg";
+        free(t->output_dir);
+        t->output_dir = NULL;
     }
-
-    t->path = c->self_exe ? xstrdup(c->self_exe) : self_path();
-    push(&a, "tracekit");
-    push(&a, "exec");
-    push2(&a, "--run-id", c->run_id);
-    push2(&a, "--node-id", c->node);
-    push2(&a, "--stage", c->stage);
-    push2(&a, "--logs", c->logs);
-    if (c->pid_dir)
-        push2(&a, "--pid-dir", c->pid_dir);
-    if (trace)
-        push2(&a, "--trace-id", trace);
-    if (has_enq)
-        pushf(&a, "--ts-enqueue", "%lld", (long long)ts_enqueue);
-    pushf(&a, "--attempt", "%d", t->attempt);
-    pushf(&a, "--cpu-units", "%d", t->cpu_units);
-    push2(&a, "--cpu-binding", cpu_binding_name(c->binding));
-    if (c->binding == BIND_SHARED)
-        pushf(&a, "--cpu-weight", "%d",
-              cgroup_weight_clamp((long long)c->cpuweight_per_vcpu * t->cpu_units));
-    else if (cpuset) /* the original drops it in shared mode */
-        push2(&a, "--cpuset", cpuset);
-    if (c->parent > 0)
-        pushf(&a, "--parent-pid", "%d", (int)c->parent);
-    if (c->orphan_wait_s >= 0)
-        pushf(&a, "--orphan-wait", "%g", c->orphan_wait_s);
-    if (app)
-        push2(&a, "--app", app);
-    push(&a, "-q");
-    push(&a, "--");
-    for (size_t i = 0; i < cmd.n; i++)
-        push(&a, cmd.v[i]);
     argv_free(cmd.v);
     json_decref(o);
-    t->argv = a.v;
-    return 0;
-fail:
-    argv_free(cmd.v);
-    argv_free(a.v);
-    json_decref(o);
-    free(t->output_dir);
-    t->output_dir = NULL;
-    free(t->path);
-    t->path = NULL;
-    return -1;
+    return rc;
 }
 
 void runner_task_free(struct runner_task *t)

@@ -10,12 +10,15 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +33,17 @@ const char *task_app_name(const char *argv0)
 {
     const char *base = strrchr(argv0, '/');
     return base && base[1] ? base + 1 : argv0;
+}
+
+bool task_trace_id_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x21 || *s == 0x7f)
+            return false;
+    return true;
 }
 
 void task_record_json(const struct task_record *r, struct jbuf *b)
@@ -261,52 +275,125 @@ static void on_exit_seen(void *ud, int64_t ts_end_ms)
         log_warn("cannot remove sentinel %s: %s", x->sentinel, strerror(errno));
 }
 
-int task_run(const struct task_opts *o)
+/* The record's fields known before the run.  0, or -1 (logged) when no
+ * trace id can be made. */
+static int record_init(const struct task_opts *o, struct task_record *r, char trace[37])
 {
-    struct task_record r;
-    memset(&r, 0, sizeof r);
-    char trace[37];
+    memset(r, 0, sizeof *r);
     if (o->trace_id) {
-        r.trace_id = o->trace_id;
+        r->trace_id = o->trace_id;
     } else {
         if (uuid_new(trace) < 0) {
             log_error("cannot get random bytes for a trace id: %s", strerror(errno));
-            return 127;
+            return -1;
         }
-        r.trace_id = trace;
+        r->trace_id = trace;
     }
-    r.app = o->app ? o->app : task_app_name(o->argv[0]);
-    r.path = task_app_name(o->argv[0]);
-    r.node = o->node;
-    r.stage = o->stage;
-    r.argv = o->argv;
-    r.cpu_units = o->cpu_units;
-    r.attempt = o->attempt;
-    r.max_rss_kb = -1;
-    r.cpu_weight_applied = r.cpu_quota_applied = -1;
-    r.cpu_binding = "none";
+    r->app = o->app ? o->app : task_app_name(o->argv[0]);
+    r->path = task_app_name(o->argv[0]);
+    r->node = o->node;
+    r->stage = o->stage;
+    r->argv = o->argv;
+    r->cpu_units = o->cpu_units;
+    r->attempt = o->attempt;
+    r->max_rss_kb = -1;
+    r->cpu_weight_applied = r->cpu_quota_applied = -1;
+    r->cpu_binding = "none";
+    return 0;
+}
 
-    /* ffmpeg: what it reads, measured before it runs */
-    const char *inputs[64], *output = NULL;
-    size_t nin = 0;
-    if (o->ffmpeg || is_ffmpeg_command(o->argv[0])) {
-        nin = ffmpeg_files(o->argv, inputs, ARRAY_LEN(inputs), &output);
-        r.has_bytes = true;
-        for (size_t i = 0; i < nin; i++)
-            r.bytes_in += file_size(inputs[i]);
-        r.input = nin ? task_app_name(inputs[nin - 1]) : NULL;
-        r.output = output ? task_app_name(output) : NULL;
+/* ffmpeg: what it reads, measured before it runs; *output: what it writes. */
+static void measure_inputs(const struct task_opts *o, struct task_record *r, const char **output)
+{
+    const char *inputs[64];
+    *output = NULL;
+    if (!o->ffmpeg && !is_ffmpeg_command(o->argv[0]))
+        return;
+    size_t nin = ffmpeg_files(o->argv, inputs, ARRAY_LEN(inputs), output);
+    r->has_bytes = true;
+    for (size_t i = 0; i < nin; i++)
+        r->bytes_in += file_size(inputs[i]);
+    r->input = nin ? task_app_name(inputs[nin - 1]) : NULL;
+    r->output = *output ? task_app_name(*output) : NULL;
+}
+
+/* The child waits: register it before it runs any of its own code. */
+static void register_child(const struct task_opts *o, pid_t pid, struct task_record *r,
+                           struct exit_ctx *ex)
+{
+    r->pid = pid;
+    if (procid_read(pid, &r->start_ticks, NULL) == 0)
+        r->has_start_ticks = true;
+    else
+        log_warn("cannot read /proc/%d/stat: %s", (int)pid, strerror(errno));
+    if (r->has_start_ticks && sentinel_write(o->pid_dir, pid, r->start_ticks, &ex->sentinel) < 0)
+        log_warn("cannot write the sentinel for pid %d in %s: %s (the collector will not "
+                 "sample this task)", (int)pid, o->pid_dir, strerror(errno));
+}
+
+/* What the run and the binding gave. */
+static void record_result(struct task_record *r, const struct spawn_result *res, int exec_err,
+                          const struct binding *bd, const char *applied)
+{
+    r->ts_end = res->ts_end_ms;
+    r->status = launch_status(res->wstatus, &r->signal);
+    if (exec_err) {
+        r->status = 127;
+        r->signal = 0;
     }
+    r->has_cpu = true;
+    r->cpu_user_ms = timeval_ms(&res->ru.ru_utime);
+    r->cpu_sys_ms = timeval_ms(&res->ru.ru_stime);
+    r->max_rss_kb = res->ru.ru_maxrss;
+    r->cpu_binding = cpu_binding_name(bd->applied);
+    r->cpuset = bd->pinned;
+    r->cpuset_applied = applied;
+    r->cpu_weight_applied = bd->has_cg ? bd->cg.weight : -1;
+    r->cpu_quota_applied = bd->has_cg ? bd->cg.quota_pct : -1;
+    r->cgroup = bd->has_cg ? bd->cg.rel : NULL;
+}
+
+/* Append the record to events.APP.jsonl.  The exit status: the task's, or
+ * 1 when it ran fine but the record could not be written. */
+static int record_write(const struct task_opts *o, const struct task_record *r)
+{
+    struct jbuf b;
+    jb_init(&b);
+    task_record_json(r, &b);
+    char *fname = xasprintf("events.%s.jsonl", r->app);
+    char *events = path_join(o->run_dir, fname);
+    int status = r->status;
+    if (jsonl_append_line(events, &b) < 0) {
+        log_error("cannot append the record to %s: %s", events, strerror(errno));
+        if (status == 0)
+            status = 1;
+    } else {
+        char how[48] = "";
+        if (r->signal)
+            snprintf(how, sizeof how, " (killed by signal %d)", r->signal);
+        log_info("%s pid %d: status %d%s, %" PRId64 " ms, cpu %.1f ms -> %s", r->app, (int)r->pid,
+                 r->status, how, r->ts_end - r->ts_start, r->cpu_user_ms + r->cpu_sys_ms, events);
+    }
+    jb_free(&b);
+    free(fname);
+    free(events);
+    return status;
+}
+
+int task_run(const struct task_opts *o)
+{
+    struct task_record r;
+    char trace[37];
+    if (record_init(o, &r, trace) < 0)
+        return 127;
+    const char *output;
+    measure_inputs(o, &r, &output);
 
     char *error = NULL, *applied = NULL;
     struct binding bd;
     memset(&bd, 0, sizeof bd);
     struct exit_ctx ex = {NULL};
     struct spawn sp;
-    struct spawn_result res;
-    memset(&res, 0, sizeof res);
-    int exec_err = 0;
-
     if (spawn_init(&sp) < 0) {
         error = xasprintf("cannot prepare to run '%s': %s", o->argv[0], strerror(errno));
     } else if (spawn_fork(&sp, o->argv) < 0) {
@@ -316,85 +403,201 @@ int task_run(const struct task_opts *o)
         r.ts_start = r.ts_end = now_wall_ms();
         r.status = 127;
         spawn_close(&sp);
-        goto record;
+    } else {
+        register_child(o, sp.pid, &r, &ex);
+        bind_task(o, sp.pid, r.start_ticks, &bd);
+        applied = affinity_text(sp.pid);
+
+        r.ts_start = now_wall_ms();
+        int exec_err = spawn_release(&sp);
+        if (exec_err)
+            error = xasprintf("cannot run '%s': %s", o->argv[0], strerror(exec_err));
+        struct spawn_result res;
+        memset(&res, 0, sizeof res);
+        if (spawn_wait(&sp, o->orphan_wait_ms, on_exit_seen, &ex, &res) < 0) {
+            log_error("waiting for pid %d failed: %s", (int)sp.pid, strerror(errno));
+            res.ts_end_ms = now_wall_ms();
+            res.wstatus = 127 << 8;
+        }
+        spawn_close(&sp);
+        on_exit_seen(&ex, 0);  /* no-op unless the wait failed */
+        record_result(&r, &res, exec_err, &bd, applied);
+        if (res.orphans_signalled)
+            log_warn("terminated %d process%s the command left running", res.orphans_signalled,
+                     res.orphans_signalled == 1 ? "" : "es");
+        if (r.has_bytes)
+            r.bytes_out = file_size(output);
     }
-
-    /* The child waits: register it before it runs any of its own code. */
-    r.pid = sp.pid;
-    if (procid_read(sp.pid, &r.start_ticks, NULL) == 0)
-        r.has_start_ticks = true;
-    else
-        log_warn("cannot read /proc/%d/stat: %s", (int)sp.pid, strerror(errno));
-    if (r.has_start_ticks && sentinel_write(o->pid_dir, sp.pid, r.start_ticks, &ex.sentinel) < 0)
-        log_warn("cannot write the sentinel for pid %d in %s: %s (the collector will not "
-                 "sample this task)",
-                 (int)sp.pid, o->pid_dir, strerror(errno));
-    bind_task(o, sp.pid, r.start_ticks, &bd);
-    applied = affinity_text(sp.pid);
-
-    r.ts_start = now_wall_ms();
-    exec_err = spawn_release(&sp);
-    if (exec_err)
-        error = xasprintf("cannot run '%s': %s", o->argv[0], strerror(exec_err));
-    if (spawn_wait(&sp, o->orphan_wait_ms, on_exit_seen, &ex, &res) < 0) {
-        log_error("waiting for pid %d failed: %s", (int)sp.pid, strerror(errno));
-        res.ts_end_ms = now_wall_ms();
-        res.wstatus = 127 << 8;
-    }
-    spawn_close(&sp);
-    on_exit_seen(&ex, 0);  /* no-op unless the wait failed */
-
-    r.ts_end = res.ts_end_ms;
-    r.status = launch_status(res.wstatus, &r.signal);
-    if (exec_err) {
-        r.status = 127;
-        r.signal = 0;
-    }
-    r.has_cpu = true;
-    r.cpu_user_ms = timeval_ms(&res.ru.ru_utime);
-    r.cpu_sys_ms = timeval_ms(&res.ru.ru_stime);
-    r.max_rss_kb = res.ru.ru_maxrss;
-    r.cpu_binding = cpu_binding_name(bd.applied);
-    r.cpuset = bd.pinned;
-    r.cpuset_applied = applied;
-    r.cpu_weight_applied = bd.has_cg ? bd.cg.weight : -1;
-    r.cpu_quota_applied = bd.has_cg ? bd.cg.quota_pct : -1;
-    r.cgroup = bd.has_cg ? bd.cg.rel : NULL;
-    if (res.orphans_signalled)
-        log_warn("terminated %d process%s the command left running", res.orphans_signalled,
-                 res.orphans_signalled == 1 ? "" : "es");
-    if (r.has_bytes)
-        r.bytes_out = file_size(output);
-
-record:;
     r.ts_enqueue = o->has_ts_enqueue ? o->ts_enqueue : r.ts_start;
     r.error = error;
     if (error)
         log_error("%s", error);
-    struct jbuf b;
-    jb_init(&b);
-    task_record_json(&r, &b);
-    char *fname = xasprintf("events.%s.jsonl", r.app);
-    char *events = path_join(o->run_dir, fname);
-    int status = r.status;
-    if (jsonl_append_line(events, &b) < 0) {
-        log_error("cannot append the record to %s: %s", events, strerror(errno));
-        if (status == 0)
-            status = 1;
-    } else {
-        char how[48] = "";
-        if (r.signal)
-            snprintf(how, sizeof how, " (killed by signal %d)", r.signal);
-        log_info("%s pid %d: status %d%s, %" PRId64 " ms, cpu %.1f ms -> %s", r.app, (int)r.pid,
-                 r.status, how, r.ts_end - r.ts_start, r.cpu_user_ms + r.cpu_sys_ms, events);
-    }
+    int status = record_write(o, &r);
     /* After the reap (cgroups must be empty); the record used their names. */
     unbind_task(&bd);
-    jb_free(&b);
-    free(fname);
-    free(events);
     free(ex.sentinel);
     free(error);
     free(applied);
     return status;
+}
+
+/* ---- `tracekit exec` ---- */
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The option's value, else the variable's (unless empty); *from names the
+ * one used. */
+static const char *given_or_env(const struct task_args *a, const char *given, const char *opt,
+                                const char *var, const char **from)
+{
+    *from = given ? opt : var;
+    if (given)
+        return given;
+    const char *v = a->env ? a->env(var) : NULL;
+    return v && *v ? v : NULL;
+}
+
+/* "50" or "50%" */
+static bool parse_pct(const char *s, int64_t *out)
+{
+    char buf[32];
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n + 1);
+    if (buf[n - 1] == '%')
+        buf[n - 1] = '\0';
+    return parse_i64(buf, 1, 100000, out);
+}
+
+static int apply_cpu(const struct task_args *a, struct task_opts *o, char *err, size_t errlen)
+{
+    const char *from, *v;
+    int64_t n;
+    o->cpuset = NULL;
+    if ((v = given_or_env(a, a->cpuset, "--cpuset", "CPUSET", &from))) {
+        cpu_set_t set;
+        char why[256];
+        if (cpulist_parse(v, &set, why, sizeof why) < 0)
+            return fail(err, errlen, "invalid %s: %s", from, why);
+        o->cpuset = v;
+    }
+    o->cpu_weight = -1;
+    if ((v = given_or_env(a, a->weight, "--cpu-weight", "CPU_WEIGHT", &from))) {
+        if (!parse_i64(v, CGROUP_WEIGHT_MIN, CGROUP_WEIGHT_MAX, &n))
+            return fail(err, errlen, "invalid %s '%s': expected an integer from %d to %d", from, v,
+                        CGROUP_WEIGHT_MIN, CGROUP_WEIGHT_MAX);
+        o->cpu_weight = (int)n;
+    }
+    o->cpu_quota = -1;
+    if ((v = given_or_env(a, a->quota, "--cpu-quota", "CPU_QUOTA", &from))) {
+        if (!parse_pct(v, &n))
+            return fail(err, errlen, "invalid %s '%s': expected a percentage of one CPU from 1 "
+                        "to 100000", from, v);
+        o->cpu_quota = (int)n;
+    }
+    bool want_cg = o->cpu_weight >= 0 || o->cpu_quota >= 0;
+    if (!a->binding) {
+        o->binding = want_cg ? BIND_SHARED : BIND_NONE;
+        return 0;
+    }
+    if (!cpu_binding_parse(a->binding, &o->binding))
+        return fail(err, errlen, "invalid --cpu-binding '%s': expected none, exclusive or shared",
+                    a->binding);
+    if (want_cg && o->binding != BIND_SHARED)
+        return fail(err, errlen, "a CPU weight or quota needs --cpu-binding shared (got '%s')",
+                    a->binding);
+    return 0;
+}
+
+int task_args_apply(const struct task_args *a, struct task_opts *o, char *warn, size_t warnlen,
+                    char *err, size_t errlen)
+{
+    warn[0] = '\0';
+    if (apply_cpu(a, o, err, errlen) < 0)
+        return -1;
+    o->has_ts_enqueue = false;
+    const char *from, *v = given_or_env(a, a->ts_enqueue, "--ts-enqueue", "TS_ENQUEUE", &from);
+    if (!v)
+        return 0;
+    if (parse_i64(v, 0, INT64_MAX, &o->ts_enqueue))
+        o->has_ts_enqueue = true;
+    else if (a->ts_enqueue)
+        return fail(err, errlen, "invalid --ts-enqueue '%s': expected epoch milliseconds", v);
+    else
+        snprintf(warn, warnlen, "ignoring TS_ENQUEUE='%s' (not epoch milliseconds); using ts_start",
+                 v);
+    return 0;
+}
+
+char *task_make_dirs(const char *run_dir, const char *pid_dir)
+{
+    if (mkdir_p(run_dir, 0755) < 0) {
+        log_error("cannot create %s: %s", run_dir, strerror(errno));
+        return NULL;
+    }
+    char *pids = pid_dir ? xstrdup(pid_dir) : path_join(run_dir, "pids");
+    if (mkdir_p(pids, 0755) < 0) {
+        log_error("cannot create the sentinel folder %s: %s", pids, strerror(errno));
+        free(pids);
+        return NULL;
+    }
+    return pids;
+}
+
+/* The profile's ffmpeg command (malloc'd), its output folder made. */
+static char **profile_command(const struct task_exec *x)
+{
+    struct ffmpeg_params p = x->profile->p;
+    char **argv = ffmpeg_argv(x->ffmpeg ? x->ffmpeg : "ffmpeg", &p, x->input, x->output);
+    char *dir = xstrdup(x->output), *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir_p(dir, 0755) < 0)
+            log_warn("cannot create the output folder %s: %s", dir, strerror(errno));
+    }
+    free(dir);
+    return argv;
+}
+
+int task_exec(const struct task_exec *x)
+{
+    /* a worker killed with SIGKILL: its tasks run again elsewhere, so this
+     * attempt must not go on (two ffmpeg writing one output); SIGTERM is
+     * passed on to the command like any other, and the record says so */
+    if (x->parent > 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != x->parent) {
+            log_error("the parent process %lld is gone; not starting the task",
+                      (long long)x->parent);
+            return 1;
+        }
+    }
+    struct task_opts o = x->task;
+    if (o.cpu_units < 0)
+        o.cpu_units = x->profile ? x->profile->cpu_units : 1;
+    char *pids = task_make_dirs(o.run_dir, o.pid_dir);
+    if (!pids)
+        return 1;
+    o.pid_dir = pids;
+    char **built = NULL;
+    if (x->profile) {
+        o.argv = built = profile_command(x);
+        o.ffmpeg = true;
+        if (!o.app)
+            o.app = "ffmpeg";
+    }
+    int rc = task_run(&o);
+    argv_free(built);
+    free(pids);
+    return rc;
 }

@@ -42,6 +42,47 @@ struct task_opts {
  * but its record could not be written). */
 int task_run(const struct task_opts *o);
 
+/* ---- `tracekit exec` around task_run ---- */
+
+struct ffmpeg_profile;
+
+/* Settings exec takes as text: from its options, or when an option is not
+ * given from the original's environment variables (read with env). */
+struct task_args {
+    const char *binding;     /* --cpu-binding, or NULL: shared with a weight or quota, else none */
+    const char *cpuset;      /* --cpuset, else $CPUSET */
+    const char *weight;      /* --cpu-weight, else $CPU_WEIGHT */
+    const char *quota;       /* --cpu-quota, else $CPU_QUOTA: percent of one CPU ("50", "50%") */
+    const char *ts_enqueue;  /* --ts-enqueue, else $TS_ENQUEUE (a bad one is ignored) */
+    char *(*env)(const char *name);  /* getenv, or a test's; NULL: no environment */
+};
+
+/* Set o's cpuset, cpu_weight, cpu_quota, binding and ts_enqueue from a
+ * (pure but for env).  Returns 0, or -1 with err naming the option or the
+ * variable and its value ("invalid CPU_QUOTA 'abc': ...").  warn gets a
+ * sentence about a variable that was ignored, else "". */
+int task_args_apply(const struct task_args *a, struct task_opts *o, char *warn, size_t warnlen,
+                    char *err, size_t errlen);
+
+/* What exec runs: task.argv, or the ffmpeg command of a profile. */
+struct task_exec {
+    struct task_opts task;                /* pid_dir NULL: RUN_DIR/pids; cpu_units < 0: the
+                                             profile's, else 1 */
+    const struct ffmpeg_profile *profile; /* NULL: task.argv */
+    const char *input, *output, *ffmpeg;  /* the profile's files (output's folder is made) */
+    pid_t parent;                         /* > 0: SIGTERM to the task when this process dies;
+                                             nothing runs when it is already gone */
+};
+
+/* Create the run and sentinel folders, build the command, run it with
+ * task_run.  Returns task_run's status, or 1 (after a log_error) when
+ * nothing could be run. */
+int task_exec(const struct task_exec *x);
+
+/* Create the run folder and the sentinel folder (pid_dir, or RUN_DIR/pids),
+ * logging why not.  Returns the sentinel folder (malloc'd), or NULL. */
+char *task_make_dirs(const char *run_dir, const char *pid_dir);
+
 /* ---- the record (pure) ---- */
 
 struct task_record {
@@ -81,5 +122,7 @@ void task_record_json(const struct task_record *r, struct jbuf *b);
 int task_sentinel_text(pid_t pid, uint64_t start_ticks, char *out, size_t outlen);
 /* The app name from a command: base name of argv0. */
 const char *task_app_name(const char *argv0);
+/* A trace id exec accepts: 1-128 printable characters, no blanks. */
+bool task_trace_id_valid(const char *s);
 
 #endif

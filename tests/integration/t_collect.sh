@@ -80,7 +80,7 @@ bad() { # desc, expected text, args...
   out=$("$TRACEKIT" "$@" 2>&1); rc=$?
   if [ $rc -ne 0 ] && grep -qF -- "$want" <<<"$out"; then ok "$d"; else not_ok "$d (rc=$rc: $out)"; fi
 }
-bad "unknown flag" "unrecognized option" collect run --bogus
+bad "unknown flag" "unknown option '--bogus'" collect run --bogus
 bad "bad regex names the regex" "'(ffmpeg' is not a valid POSIX extended regex" collect run --run-id x --no-pid-dir --match '(ffmpeg'
 bad "interval 0" "--interval-ms must be a whole number of milliseconds from 1" collect run --run-id x --interval-ms 0
 bad "negative interval" "got '-5'" collect run --run-id x --interval-ms -5

@@ -4,6 +4,7 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -93,6 +94,69 @@ static void test_probe(void **state)
     assert_false(geninputs_probe_parse("", &p));
 }
 
+static void test_plan(void **state)
+{
+    (void)state;
+    struct geninputs_item *v;
+    char err[256];
+    int n = geninputs_plan("1, 2.5", "160x120,96x64", "testsrc2,gradient", &v, err, sizeof err);
+    assert_int_equal(n, 8);
+    /* size, then duration, then pattern */
+    assert_int_equal(v[0].w, 160);
+    assert_true(v[0].secs == 1);
+    assert_string_equal(v[0].pat->name, "testsrc2");
+    assert_string_equal(v[1].pat->name, "smptehdbars");
+    assert_true(v[2].secs == 2.5);
+    assert_int_equal(v[4].w, 96);
+    assert_int_equal(v[7].h, 64);
+    free(v);
+    assert_int_equal(geninputs_plan("1", "853x480", "testsrc2", &v, err, sizeof err), -1);
+    assert_null(v);
+    assert_non_null(strstr(err, "invalid size '853x480' in --sizes"));
+    assert_int_equal(geninputs_plan("0", "854x480", "testsrc2", &v, err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid duration '0' in --durations"));
+    assert_int_equal(geninputs_plan("1", "854x480", "rainbow", &v, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown pattern 'rainbow'"));
+    assert_int_equal(geninputs_plan(",", "854x480", "noise", &v, err, sizeof err), -1);
+    assert_non_null(strstr(err, "need at least one item"));
+}
+
+/* A missing ffmpeg: every file fails, nothing is left behind. */
+static void test_run_without_ffmpeg(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_geninputs_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct geninputs_item *v;
+    char err[256];
+    int n = geninputs_plan("1", "96x64", "testsrc2,noise", &v, err, sizeof err);
+    assert_int_equal(n, 2);
+    char *out = path_join(dir, "in");
+    struct geninputs_job j = {.outdir = out, .items = v, .nitems = n, .fps = 30,
+                              .preset = "veryfast", .bps = 100000,
+                              .ffmpeg = "/nonexistent/ffmpeg", .ffprobe = "/nonexistent/ffprobe"};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    struct geninputs_summary sum;
+    assert_int_equal(geninputs_run(&j, f, &sum), 0);
+    fclose(f);
+    assert_int_equal(sum.made, 0);
+    assert_int_equal(sum.kept, 0);
+    assert_int_equal(sum.failed, 2);
+    assert_int_equal(len, 0);
+    assert_true(is_dir(out));
+    char *ls = xasprintf("[ -z \"$(ls -A '%s')\" ]", out);
+    assert_int_equal(system(ls), 0);
+    char *rm = xasprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(rm), 0);
+    free(rm);
+    free(ls);
+    free(text);
+    free(out);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +164,8 @@ int main(void)
         cmocka_unit_test(test_names_and_patterns),
         cmocka_unit_test(test_ffmpeg_args),
         cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_run_without_ffmpeg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

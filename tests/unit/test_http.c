@@ -3,9 +3,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http/http.h"
 #include "http/loadgen.h"
@@ -196,6 +202,123 @@ static void test_url(void **state)
     assert_int_equal(loadgen_parse_url("http://:80/", &u, err, sizeof err), -1);
 }
 
+static void test_target(void **state)
+{
+    (void)state;
+    struct loadgen_url u;
+    struct loadgen_opts o = {0};
+    char err[256];
+    assert_int_equal(loadgen_target("http://127.0.0.1:8080/x", &u, &o, err, sizeof err), 0);
+    assert_ptr_equal(o.url, &u);
+    assert_int_equal(o.addr.ss_family, AF_INET);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&o.addr)->sin_port), 8080);
+    assert_int_equal(loadgen_target("http://[::1]:81/", &u, &o, err, sizeof err), 0);
+    assert_int_equal(o.addr.ss_family, AF_INET6);
+    assert_int_equal(loadgen_target("ftp://x", &u, &o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "'ftp://x'"));
+}
+
+static char *report(const struct loadgen_opts *o, const struct loadgen_result *r, bool json)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    loadgen_report(o, "http://h/", r, json, f);
+    fclose(f);
+    return text;
+}
+
+static void test_report(void **state)
+{
+    (void)state;
+    double lat[4] = {1, 2, 3, 40};
+    struct loadgen_opts o = {.rate = 4, .duration_s = 1, .connections = 2};
+    struct loadgen_result r = {.scheduled = 4, .sent = 4, .completed = 4,
+                               .status = {0, 0, 3, 0, 1, 0}, .elapsed_s = 2, .lat_ms = lat,
+                               .nlat = 4};
+    char *t = report(&o, &r, false);
+    assert_string_equal(t,
+        "http://h/: open loop, 2 connections, 1 s, 4 req/s scheduled\n"
+        "scheduled 4  sent 4  completed 4  errors 0  unanswered 0  unsent 0\n"
+        "status 2xx 3  3xx 0  4xx 1  5xx 0  other 0\n"
+        "achieved 2.0 req/s\n"
+        "latency ms  p50 2.000  p90 40.000  p99 40.000  p99.9 40.000  max 40.000\n");
+    free(t);
+    t = report(&o, &r, true);
+    assert_string_equal(t,
+        "{\"url\": \"http://h/\", \"mode\": \"open\", \"rate\": 4.0, \"duration_s\": 1.0, "
+        "\"connections\": 2, \"scheduled\": 4, \"sent\": 4, \"completed\": 4, \"errors\": 0, "
+        "\"unanswered\": 0, \"unsent\": 0, \"status\": {\"other\": 0, \"1xx\": 0, \"2xx\": 3, "
+        "\"3xx\": 0, \"4xx\": 1, \"5xx\": 0}, \"achieved_rate\": 2.0, \"elapsed_s\": 2.000, "
+        "\"p50_ms\": 2.000, \"p90_ms\": 40.000, \"p99_ms\": 40.000, \"p999_ms\": 40.000, "
+        "\"max_ms\": 40.000}\n");
+    free(t);
+    /* nothing completed: null latencies */
+    struct loadgen_result none = {0};
+    o.rate = 0;
+    t = report(&o, &none, true);
+    assert_non_null(strstr(t, "\"mode\": \"closed\""));
+    assert_non_null(strstr(t, "\"p50_ms\": null"));
+    assert_non_null(strstr(t, "\"max_ms\": null}"));
+    free(t);
+}
+
+/* A keep-alive server for one connection: "ok" to every request head. */
+static void *serve_ok(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd = accept(lfd, NULL, NULL);
+    char buf[4096];
+    size_t have = 0;
+    ssize_t n;
+    while (fd >= 0 && (n = read(fd, buf + have, sizeof buf - have)) > 0) {
+        have += (size_t)n;
+        char *end;
+        while ((end = memmem(buf, have, "\r\n\r\n", 4))) {
+            size_t used = (size_t)(end + 4 - buf);
+            memmove(buf, buf + used, have - used);
+            have -= used;
+            const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            if (write(fd, ok, sizeof ok - 1) < 0)
+                break;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static void test_run_closed_loop(void **state)
+{
+    (void)state;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, serve_ok, &lfd), 0);
+    char url[64], err[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", ntohs(a.sin_port));
+    struct loadgen_url u;
+    struct loadgen_opts o = {.method = "GET", .rate = 0, .duration_s = 0.2, .connections = 1,
+                             .drain_s = 1};
+    assert_int_equal(loadgen_target(url, &u, &o, err, sizeof err), 0);
+    struct loadgen_result r;
+    assert_int_equal(loadgen_run(&o, &r, err, sizeof err), 0);
+    pthread_join(th, NULL);
+    close(lfd);
+    assert_true(r.completed > 0);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.status[2], r.completed);
+    assert_int_equal(r.sent, r.completed + r.unanswered);
+    assert_int_equal(r.nlat, r.completed);
+    for (size_t i = 1; i < r.nlat; i++)
+        assert_true(r.lat_ms[i - 1] <= r.lat_ms[i]);  /* sorted */
+    loadgen_result_free(&r);
+}
+
 static void test_listen_inode(void **state)
 {
     (void)state;
@@ -218,6 +341,8 @@ int main(void)
         cmocka_unit_test(test_chunked),      cmocka_unit_test(test_rewrite),
         cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_url),          cmocka_unit_test(test_listen_inode),
+        cmocka_unit_test(test_target),       cmocka_unit_test(test_report),
+        cmocka_unit_test(test_run_closed_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

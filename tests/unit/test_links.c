@@ -192,6 +192,30 @@ static void test_to_cts(void **state)
     free(cts);
 }
 
+/* A peer nobody serves: logged, counted as failed, links.json untouched. */
+static void test_run_unreachable(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_links_run_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct link_peer p = {"127.0.0.1", 1};
+    struct links_job j = {.peers = &p, .npeers = 1, .src = "a", .run_dir = dir,
+                          .opts = {.samples = 2, .bytes = 1024, .bulk_s = 0.1, .timeout_s = 0.5}};
+    bool failed = false;
+    json_t *fresh = links_run(&j, &failed);
+    assert_true(failed);
+    assert_true(json_is_array(fresh));
+    assert_int_equal(json_array_size(fresh), 0);
+    char *text = links_dump(fresh);
+    assert_string_equal(text, "[]");
+    free(text);
+    json_decref(fresh);
+    char *path = path_join(dir, "links.json");
+    assert_false(file_exists(path));
+    free(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_entry_valid),
         cmocka_unit_test(test_to_cts),
+        cmocka_unit_test(test_run_unreachable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/jsonl.h"
 #include "common/util.h"
@@ -125,6 +127,162 @@ static void test_record_json(void **state)
     jb_free(&b);
 }
 
+/* A fake environment for task_args_apply. */
+static const char *fake_env[8];
+static char *env_get(const char *name)
+{
+    for (size_t i = 0; fake_env[i]; i += 2)
+        if (!strcmp(fake_env[i], name))
+            return (char *)fake_env[i + 1];
+    return NULL;
+}
+
+static void test_trace_id_valid(void **state)
+{
+    (void)state;
+    assert_true(task_trace_id_valid("abc-123"));
+    assert_false(task_trace_id_valid(""));
+    assert_false(task_trace_id_valid("a b"));
+    assert_false(task_trace_id_valid("a\tb"));
+    char longid[130];
+    memset(longid, 'x', 129);
+    longid[129] = '\0';
+    assert_false(task_trace_id_valid(longid));
+    longid[128] = '\0';
+    assert_true(task_trace_id_valid(longid));
+}
+
+static void test_args_defaults(void **state)
+{
+    (void)state;
+    struct task_args a = {.env = env_get};
+    struct task_opts o;
+    char warn[256], err[256];
+    memset(fake_env, 0, sizeof fake_env);
+    assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), 0);
+    assert_int_equal(o.binding, BIND_NONE);
+    assert_null(o.cpuset);
+    assert_int_equal(o.cpu_weight, -1);
+    assert_int_equal(o.cpu_quota, -1);
+    assert_false(o.has_ts_enqueue);
+    assert_string_equal(warn, "");
+    /* a weight or a quota alone means shared */
+    a.quota = "50%";
+    assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), 0);
+    assert_int_equal(o.binding, BIND_SHARED);
+    assert_int_equal(o.cpu_quota, 50);
+}
+
+static void test_args_environment(void **state)
+{
+    (void)state;
+    struct task_args a = {.env = env_get};
+    struct task_opts o;
+    char warn[256], err[256];
+    const char *env[] = {"CPUSET", "0-1", "CPU_WEIGHT", "300", "TS_ENQUEUE", "1700000000000", NULL};
+    memcpy(fake_env, env, sizeof env);
+    assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), 0);
+    assert_string_equal(o.cpuset, "0-1");
+    assert_int_equal(o.cpu_weight, 300);
+    assert_int_equal(o.binding, BIND_SHARED);
+    assert_true(o.has_ts_enqueue);
+    assert_int_equal(o.ts_enqueue, 1700000000000LL);
+    /* options win over the environment */
+    a.weight = "20";
+    a.ts_enqueue = "5";
+    assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), 0);
+    assert_int_equal(o.cpu_weight, 20);
+    assert_int_equal(o.ts_enqueue, 5);
+    /* a bad TS_ENQUEUE is ignored with a warning; a bad --ts-enqueue is an error */
+    a.ts_enqueue = NULL;
+    fake_env[5] = "soon";
+    assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), 0);
+    assert_false(o.has_ts_enqueue);
+    assert_non_null(strstr(warn, "ignoring TS_ENQUEUE='soon'"));
+    a.ts_enqueue = "soon";
+    assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), -1);
+    assert_string_equal(err, "invalid --ts-enqueue 'soon': expected epoch milliseconds");
+    memset(fake_env, 0, sizeof fake_env);
+}
+
+static void test_args_errors(void **state)
+{
+    (void)state;
+    struct task_opts o;
+    char warn[256], err[256];
+    memset(fake_env, 0, sizeof fake_env);
+    fake_env[0] = "CPU_QUOTA";
+    fake_env[1] = "abc";
+    struct task_args a = {.env = env_get};
+    assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid CPU_QUOTA 'abc'"));
+    a.quota = "abc";
+    assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid --cpu-quota 'abc'"));
+    memset(fake_env, 0, sizeof fake_env);
+    struct task_args b = {.cpuset = "3-1", .env = env_get};
+    assert_int_equal(task_args_apply(&b, &o, warn, sizeof warn, err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid --cpuset"));
+    assert_non_null(strstr(err, "'3-1'"));
+    struct task_args c = {.binding = "exclusive", .weight = "100"};
+    assert_int_equal(task_args_apply(&c, &o, warn, sizeof warn, err, sizeof err), -1);
+    assert_string_equal(err, "a CPU weight or quota needs --cpu-binding shared (got 'exclusive')");
+    struct task_args d = {.binding = "loose"};
+    assert_int_equal(task_args_apply(&d, &o, warn, sizeof warn, err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid --cpu-binding 'loose'"));
+    struct task_args e = {.weight = "0"};
+    assert_int_equal(task_args_apply(&e, &o, warn, sizeof warn, err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid --cpu-weight '0'"));
+    struct task_args f = {.binding = "exclusive"};  /* no env function: none is read */
+    assert_int_equal(task_args_apply(&f, &o, warn, sizeof warn, err, sizeof err), 0);
+    assert_int_equal(o.binding, BIND_EXCLUSIVE);
+}
+
+/* task_exec: the folders are made, the command runs, its record is
+ * appended; a parent that is gone means nothing runs. */
+static void test_exec(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_task_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *run_dir = path_join(dir, "logs/r1");
+    char *argv[] = {"sh", "-c", "exit 3", NULL};
+    struct task_exec x = {
+        .task = {.argv = argv, .app = "shx", .cpu_units = -1, .binding = BIND_NONE,
+                 .cpu_weight = -1, .cpu_quota = -1, .run_dir = run_dir, .node = "n1",
+                 .stage = "cloud", .attempt = 2, .orphan_wait_ms = 1000},
+    };
+    assert_int_equal(task_exec(&x), 3);
+    char *pids = path_join(run_dir, "pids");
+    assert_true(is_dir(pids));
+    char *events = path_join(run_dir, "events.shx.jsonl");
+    char *text = read_file(events, NULL);
+    assert_non_null(text);
+    json_t *o = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o, "status")), 3);
+    assert_int_equal(json_integer_value(json_object_get(o, "attempt")), 2);
+    assert_int_equal(json_integer_value(json_object_get(o, "cpu_units")), 1);
+    assert_string_equal(json_string_value(json_object_get(o, "node")), "n1");
+    json_decref(o);
+    free(text);
+
+    x.parent = 1;  /* not our parent (unless we are a child of init: then it runs) */
+    if (getppid() != 1) {
+        assert_int_equal(task_exec(&x), 1);
+        text = read_file(events, NULL);
+        assert_int_equal(strchr(text, '\n') - text + 1, (long)strlen(text));  /* one record */
+        free(text);
+        prctl(PR_SET_PDEATHSIG, 0);  /* task_exec set it for this process */
+    }
+    char *rm = xasprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(rm), 0);
+    free(rm);
+    free(events);
+    free(pids);
+    free(run_dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +290,11 @@ int main(void)
         cmocka_unit_test(test_binding_names),
         cmocka_unit_test(test_sentinel_and_stat),
         cmocka_unit_test(test_record_json),
+        cmocka_unit_test(test_trace_id_valid),
+        cmocka_unit_test(test_args_defaults),
+        cmocka_unit_test(test_args_environment),
+        cmocka_unit_test(test_args_errors),
+        cmocka_unit_test(test_exec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
