@@ -648,3 +648,29 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
     free(p);
     return rc;
 }
+
+/* ---- the whole export ---- */
+
+int odc_export_dir(const char *input, const char *output, const struct odc_opts *o,
+                   const struct odc_write_opts *w, struct odc_input *in, struct odc_result *res,
+                   char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    if (odc_load(input, in, w->progress, err, errlen) < 0)
+        return -1;
+    int rc = -1;
+    if (in->n_invs == 0) {
+        snprintf(err, errlen, "no invocations in %s (CTS/invocations.jsonl is empty): nothing to export",
+                 input);
+        odc_input_free(in);
+        return -1;
+    }
+    progress_update(w->progress, "building fragments for %zu task(s)", in->n_invs);
+    if (odc_export(in, o, res, err, errlen) == 0)
+        rc = odc_write(output, in, o, res, w, err, errlen);
+    if (rc < 0) {
+        odc_result_free(res);
+        odc_input_free(in);
+    }
+    return rc;
+}
