@@ -560,6 +560,15 @@ static void md_task_list(const struct audit *a, struct jbuf *b, const char *titl
     }
 }
 
+/* "123" and a unit into buf[32], or "-" when there is no value. */
+static const char *int_or_dash(char *buf, bool has, int64_t v, const char *unit)
+{
+    if (!has)
+        return "-";
+    snprintf(buf, 32, "%lld%s", (long long)v, unit);
+    return buf;
+}
+
 static bool is_unsampled(const struct audit *a, size_t t)
 {
     return !a->tasks[t].samples;
@@ -569,14 +578,10 @@ static void unsampled_line(const struct audit *a, size_t t, struct jbuf *b)
 {
     const struct audit_task *k = &a->tasks[t];
     const struct cts_inv *v = &a->invs[t];
-    char pid[32] = "-", dur[32] = "-", st[32] = "-";
-    if (v->has_pid)
-        snprintf(pid, sizeof pid, "%lld", (long long)v->pid);
-    if (k->has_window)
-        snprintf(dur, sizeof dur, "%lld ms", (long long)k->duration_ms);
-    if (v->has_status)
-        snprintf(st, sizeof st, "%lld", (long long)v->status);
-    jb_printf(b, "- %s: pid %s, duration %s, status %s\n", task_name(a, t), pid, dur, st);
+    char pid[32], dur[32], st[32];
+    jb_printf(b, "- %s: pid %s, duration %s, status %s\n", task_name(a, t),
+              int_or_dash(pid, v->has_pid, v->pid, ""), int_or_dash(dur, k->has_window, k->duration_ms, " ms"),
+              int_or_dash(st, v->has_status, v->status, ""));
 }
 
 static void md_unsampled(const struct audit *a, struct jbuf *b)
@@ -634,14 +639,10 @@ static bool is_failed(const struct audit *a, size_t t)
 static void failed_line(const struct audit *a, size_t t, struct jbuf *b)
 {
     const struct cts_inv *v = &a->invs[t];
-    char pid[32] = "-", st[32] = "-", sig[32] = "-";
-    if (v->has_pid)
-        snprintf(pid, sizeof pid, "%lld", (long long)v->pid);
-    if (v->has_status)
-        snprintf(st, sizeof st, "%lld", (long long)v->status);
-    if (v->has_signal)
-        snprintf(sig, sizeof sig, "%lld", (long long)v->signal);
-    jb_printf(b, "- %s: pid %s, status %s, signal %s", task_name(a, t), pid, st, sig);
+    char pid[32], st[32], sig[32];
+    jb_printf(b, "- %s: pid %s, status %s, signal %s", task_name(a, t),
+              int_or_dash(pid, v->has_pid, v->pid, ""), int_or_dash(st, v->has_status, v->status, ""),
+              int_or_dash(sig, v->has_signal, v->signal, ""));
     if (v->error) {
         jb_printf(b, ", error: ");
         for (const char *s = v->error; *s; s++)

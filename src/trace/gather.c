@@ -21,14 +21,6 @@
 
 /* ---- where a node's run is ---- */
 
-static char **run_list(const char *path, size_t *n)
-{
-    char **list = xcalloc(2, sizeof *list);
-    list[0] = xstrdup(path);
-    *n = 1;
-    return list;
-}
-
 char **gather_find_runs(const char *from, const char *run_id, size_t *n, char *err, size_t errlen)
 {
     *n = 0;
@@ -37,7 +29,7 @@ char **gather_find_runs(const char *from, const char *run_id, size_t *n, char *e
         return NULL;
     }
     if (layout_is_run_dir(from))
-        return run_list(from, n);
+        return layout_run_dirs(from, n);   /* itself */
     char **list = NULL;
     if (run_id) {
         const char *subs[] = {"", "logs/"};
@@ -46,7 +38,7 @@ char **gather_find_runs(const char *from, const char *run_id, size_t *n, char *e
             char *p = path_join(from, rel);
             free(rel);
             if (layout_is_run_dir(p)) {
-                list = run_list(p, n);
+                list = layout_run_dirs(p, n);
                 free(p);
                 return list;
             }
