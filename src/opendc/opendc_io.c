@@ -483,24 +483,10 @@ static void section(struct rep *rp, int kind, const char *title, const char *exp
     fputc('\n', f);
 }
 
-static char *report(const struct odc_input *in, const struct odc_opts *o, const struct odc_result *res,
-                    const struct odc_write_opts *w, size_t *len)
+/* export_report.md: the input, the options and what they mean. */
+static void report_head(FILE *f, const struct odc_input *in, const struct odc_opts *o,
+                        const struct odc_result *res, const struct odc_write_opts *w)
 {
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, len);
-    if (!f)
-        return NULL;
-    int64_t task_ms = 0, frag_ms = 0;
-    for (size_t i = 0; i < res->n_tasks; i++)
-        task_ms += res->tasks[i].duration;
-    for (size_t i = 0; i < res->n_frags; i++)
-        frag_ms += res->frags[i].duration;
-    size_t sampled = 0, failed = 0;
-    for (size_t i = 0; i < res->n_tasks; i++) {
-        sampled += res->tasks[i].sampled;
-        failed += res->tasks[i].failed;
-    }
-
     fprintf(f, "# OpenDC export report\n\n");
     fprintf(f, "- Input: `%s`\n", w->input);
     if (w->command_line)
@@ -533,7 +519,11 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
         fprintf(f, "- Failed tasks (status ≠ 0): %s; retried attempts: %s\n",
                 o->exclude_failed ? "excluded" : "included", o->all_attempts ? "all kept" : "last kept");
     }
+}
 
+/* One row per node: its values and what it holds. */
+static void report_nodes(FILE *f, const struct odc_input *in, const struct odc_opts *o)
+{
     fprintf(f, "\n## Nodes\n\n| folder | node | cores | MHz per core | memory MiB | CPU model | invocations | samples |\n"
                "|---|---|---:|---:|---:|---|---:|---:|\n");
     for (size_t k = 0; k < in->n_nodes; k++) {
@@ -546,6 +536,22 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
         fprintf(f, "| %s | %s | %d | %g | %" PRId64 " | %s | %zu | %zu |\n", nd->folder, nd->node_id, nd->cores,
                 o->upstream_compat ? (nd->raw_mhz > 0 ? nd->raw_mhz : 2400) : nd->mhz, nd->mem_mb,
                 nd->cpu_model, ni, ns);
+    }
+}
+
+/* Tasks, time and CPU, summed. */
+static void report_totals(FILE *f, const struct odc_input *in, const struct odc_opts *o,
+                          const struct odc_result *res)
+{
+    int64_t task_ms = 0, frag_ms = 0;
+    for (size_t i = 0; i < res->n_tasks; i++)
+        task_ms += res->tasks[i].duration;
+    for (size_t i = 0; i < res->n_frags; i++)
+        frag_ms += res->frags[i].duration;
+    size_t sampled = 0, failed = 0;
+    for (size_t i = 0; i < res->n_tasks; i++) {
+        sampled += res->tasks[i].sampled;
+        failed += res->tasks[i].failed;
     }
 
     fprintf(f, "\n## Totals\n\n");
@@ -565,7 +571,12 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
     } else {
         fprintf(f, "- Σ cpu_usage × duration = %.6g MHz·ms\n", res->exported_cpu_mhz_ms);
     }
+}
 
+/* Every correction made, by kind, then the input lines skipped. */
+static void report_corrections(FILE *f, const struct odc_input *in, const struct odc_opts *o,
+                               const struct odc_result *res)
+{
     fprintf(f, "\n## Corrections\n\n");
     struct rep rp = {.f = f, .in = in, .res = res};
     section(&rp, ODC_N_NO_SAMPLES, "Tasks without samples",
@@ -606,6 +617,19 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
             in->bad_inv_lines, in->bad_sample_lines);
     for (size_t i = 0; i < in->n_notes; i++)
         fprintf(f, "- %s\n", in->notes[i]);
+}
+
+static char *report(const struct odc_input *in, const struct odc_opts *o, const struct odc_result *res,
+                    const struct odc_write_opts *w, size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    if (!f)
+        return NULL;
+    report_head(f, in, o, res, w);
+    report_nodes(f, in, o);
+    report_totals(f, in, o, res);
+    report_corrections(f, in, o, res);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
