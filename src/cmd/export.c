@@ -1,229 +1,214 @@
-/* export.c -- tracekit export opendc: options and orchestration only
- * (opendc_io.c reads and writes, opendc.c decides). */
+/* export.c -- tracekit export opendc: options and the summary; the export
+ * is opendc/opendc_io.c (odc_export_dir: read, build, write). */
 #include "cmd/commands.h"
 #include "common/jsonl.h"
 #include "common/log.h"
+#include "common/opt.h"
+#include "common/progress.h"
+#include "common/util.h"
 #include "opendc/opendc.h"
 #include "opendc/opendc_io.h"
 #include "parquet/parquet.h"
-#include "common/progress.h"
-#include "common/util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f)
+static const char *const usage[] = {"tracekit export opendc --input DIR --output DIR [options]", NULL};
+static const struct opt_verb formats[] = {
+    {"opendc", "an OpenDC workload: tasks.parquet, fragments.parquet, topology.json"},
+    {NULL, NULL},
+};
+static const struct opt_cmd cmd = {
+    .name = "export",
+    .usage = usage,
+    .description =
+        "Turn a parsed run into an OpenDC workload: tasks.parquet, fragments.parquet,\n"
+        "topology.json and export_report.md (every correction made, listed).\n"
+        "DIR is one node's run folder (with CTS/, or the legacy cctf/) or an experiment\n"
+        "folder with one sub-folder per node (e.g. RUN_ID(c0), RUN_ID(c1)).\n",
+    .verbs = formats,
+    .verb_noun = "export format",
+    .epilogue = "On a terminal, a progress line on stderr shows the lines read and rows written.\n",
+};
+
+/* An option taking one of a few words (--compression zstd). */
+struct choice {
+    const char *word;
+    int value;
+};
+struct choice_opt {
+    int *dst;
+    const struct choice *choices;   /* {NULL} terminated */
+};
+
+static int set_choice(const struct opt *o, const char *arg, void *value)
 {
-    fprintf(f,
-            "usage: tracekit export opendc --input DIR --output DIR [options]\n"
-            "\n"
-            "Turn a parsed run into an OpenDC workload: tasks.parquet, fragments.parquet,\n"
-            "topology.json and export_report.md (every correction made, listed).\n"
-            "DIR is one node's run folder (with CTS/, or the legacy cctf/) or an experiment\n"
-            "folder with one sub-folder per node (e.g. RUN_ID(c0), RUN_ID(c1)).\n"
-            "\n"
-            "  --input DIR                 parsed run (required)\n"
-            "  --output DIR                where to write (created; files replaced)\n"
-            "  --compression C             snappy (default), zstd or none\n"
-            "  --mem-unit U                kb (default): mem_capacity = MiB x 1000, as OpenDC's\n"
-            "                              loader divides by 1000; mb: MiB, as its docs say\n"
-            "  --task-id-mode M            auto (default: PIDs if unique, else 1, 2, ...),\n"
-            "                              pid or sequential\n"
-            "  --failed F                  include (default) or exclude tasks with status != 0\n"
-            "  --attempts A                last (default: the last attempt per trace id) or all\n"
-            "  --upstream-compat           the original exporter's numbers (to compare old\n"
-            "                              traces; keeps its known flaws)\n"
-            "  --quiet                     print nothing but errors (and no progress line)\n"
-            "  --json                      print one JSON object at the end instead of the\n"
-            "                              text: counts, files written, warnings\n"
-            "  -h, --help                  this text\n"
-            "\n"
-            "On a terminal, a progress line on stderr shows the lines read and rows written.\n");
+    const struct choice_opt *c = value;
+    char words[128] = "";
+    size_t n = 0;
+    while (c->choices[n].word)
+        n++;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(arg, c->choices[i].word)) {
+            *c->dst = c->choices[i].value;
+            return 0;
+        }
+        size_t used = strlen(words);
+        snprintf(words + used, sizeof words - used, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+                 c->choices[i].word);
+    }
+    cli_error("--%s: '%s' is not %s", o->long_name, arg, words);
+    return -1;
+}
+
+static const struct choice codecs[] = {
+    {"snappy", PQ_CODEC_SNAPPY}, {"zstd", PQ_CODEC_ZSTD}, {"none", PQ_CODEC_UNCOMPRESSED}, {NULL, 0}};
+static const struct choice mem_units[] = {{"kb", ODC_MEM_KB}, {"mb", ODC_MEM_MB}, {NULL, 0}};
+static const struct choice id_modes[] = {
+    {"auto", ODC_ID_AUTO}, {"pid", ODC_ID_PID}, {"sequential", ODC_ID_SEQUENTIAL}, {NULL, 0}};
+static const struct choice failed_modes[] = {{"include", 0}, {"exclude", 1}, {NULL, 0}};
+static const struct choice attempt_modes[] = {{"last", 0}, {"all", 1}, {NULL, 0}};
+
+/* "tracekit export opendc ...", for the report (malloc'd). */
+static char *command_line(int argc, char **argv)
+{
+    struct jbuf b;
+    jb_init(&b);
+    jb_append(&b, "tracekit", strlen("tracekit"));
+    for (int i = 0; i < argc; i++) {
+        jb_append(&b, " ", 1);
+        jb_append(&b, argv[i], strlen(argv[i]));
+    }
+    jb_append(&b, "", 1);
+    return b.p;
+}
+
+static void print_json(const char *input, const char *output, const struct odc_opts *o,
+                       const struct odc_input *in, const struct odc_result *res, size_t unsampled,
+                       double ratio)
+{
+    struct jbuf b;
+    jb_init(&b);
+    jb_obj_open(&b, NULL);
+    jb_str(&b, "command", "export opendc");
+    jb_bool(&b, "ok", true);
+    jb_str(&b, "input", input);
+    jb_str(&b, "output", output);
+    jb_bool(&b, "upstream_compat", o->upstream_compat);
+    jb_uint(&b, "nodes", in->n_nodes);
+    jb_uint(&b, "invocations", in->n_invs);
+    jb_uint(&b, "samples", in->n_samples);
+    jb_uint(&b, "tasks", res->n_tasks);
+    jb_uint(&b, "fragments", res->n_frags);
+    jb_uint(&b, "unsampled_tasks", unsampled);
+    jb_str(&b, "task_ids", res->id_mode);
+    jb_double(&b, "cpu_ratio", ratio);
+    jb_uint(&b, "corrections", res->n_notes);
+    jb_uint(&b, "skipped_lines", in->bad_inv_lines + in->bad_sample_lines);
+    jb_arr_open(&b, "files");
+    static const char *const files[] = {"tasks.parquet", "fragments.parquet", "topology.json",
+                                        "export_report.md"};
+    for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+        char *p = path_join(output, files[i]);
+        jb_str(&b, NULL, p);
+        free(p);
+    }
+    jb_arr_close(&b);
+    jb_arr_open(&b, "warnings");
+    for (size_t i = 0; i < in->n_notes; i++)
+        jb_str(&b, NULL, in->notes[i]);
+    jb_arr_close(&b);
+    jb_obj_close(&b);
+    printf("%.*s\n", (int)b.len, b.p);
+    jb_free(&b);
+}
+
+static void print_summary(const char *input, const char *output, bool json, const struct odc_opts *o,
+                          const struct odc_input *in, const struct odc_result *res)
+{
+    size_t unsampled = 0;
+    for (size_t i = 0; i < res->n_tasks; i++)
+        unsampled += !res->tasks[i].sampled;
+    double ratio = res->expected_cpu_mhz_ms > 0 ? res->exported_cpu_mhz_ms / res->expected_cpu_mhz_ms
+                                                : 1.0;
+    if (json) {
+        print_json(input, output, o, in, res, unsampled, ratio);
+        return;
+    }
+    printf("exported %zu tasks and %zu fragments from %zu node%s to %s (task ids: %s)\n",
+           res->n_tasks, res->n_frags, in->n_nodes, in->n_nodes == 1 ? "" : "s", output,
+           res->id_mode);
+    if (!o->upstream_compat)
+        printf("CPU in fragments / measured CPU: %.4f; tasks without samples: %zu; corrections "
+               "listed in %s/export_report.md\n",
+               ratio, unsampled, output);
+    else
+        printf("--upstream-compat: the original exporter's numbers; see %s/export_report.md\n",
+               output);
 }
 
 int cmd_export(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"input", required_argument, 0, 'i'},       {"output", required_argument, 0, 'o'},
-        {"compression", required_argument, 0, 'c'}, {"mem-unit", required_argument, 0, 'm'},
-        {"task-id-mode", required_argument, 0, 't'}, {"failed", required_argument, 0, 'f'},
-        {"attempts", required_argument, 0, 'a'},    {"upstream-compat", no_argument, 0, 'u'},
-        {"quiet", no_argument, 0, 'q'},             {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        usage(stdout);
-        return TK_EXIT_OK;
-    }
-    if (argc < 2 || argv[1][0] == '-') {
-        cli_error("missing the format: 'tracekit export opendc ...'");
-        usage(stderr);
-        return TK_EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "opendc") != 0) {
-        cli_error("unknown export format '%s' (expected opendc)", argv[1]);
-        return TK_EXIT_USAGE;
-    }
     const char *input = NULL, *output = NULL;
     bool quiet = false, json = false;
+    int codec = PQ_CODEC_SNAPPY, mem_unit = ODC_MEM_KB, id_mode = ODC_ID_AUTO;
+    int exclude_failed = 0, all_attempts = 0;
     struct odc_opts o = {0};
-    struct odc_write_opts wo = {.codec = PQ_CODEC_SNAPPY};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'i': input = optarg; break;
-        case 'o': output = optarg; break;
-        case 'c':
-            if (!strcmp(optarg, "snappy")) wo.codec = PQ_CODEC_SNAPPY;
-            else if (!strcmp(optarg, "zstd")) wo.codec = PQ_CODEC_ZSTD;
-            else if (!strcmp(optarg, "none")) wo.codec = PQ_CODEC_UNCOMPRESSED;
-            else {
-                cli_error("--compression: '%s' is not snappy, zstd or none", optarg);
-                return TK_EXIT_USAGE;
-            }
-            break;
-        case 'm':
-            if (!strcmp(optarg, "kb")) o.mem_unit = ODC_MEM_KB;
-            else if (!strcmp(optarg, "mb")) o.mem_unit = ODC_MEM_MB;
-            else {
-                cli_error("--mem-unit: '%s' is not kb or mb", optarg);
-                return TK_EXIT_USAGE;
-            }
-            break;
-        case 't':
-            if (!strcmp(optarg, "auto")) o.id_mode = ODC_ID_AUTO;
-            else if (!strcmp(optarg, "pid")) o.id_mode = ODC_ID_PID;
-            else if (!strcmp(optarg, "sequential")) o.id_mode = ODC_ID_SEQUENTIAL;
-            else {
-                cli_error("--task-id-mode: '%s' is not auto, pid or sequential", optarg);
-                return TK_EXIT_USAGE;
-            }
-            break;
-        case 'f':
-            if (!strcmp(optarg, "include")) o.exclude_failed = false;
-            else if (!strcmp(optarg, "exclude")) o.exclude_failed = true;
-            else {
-                cli_error("--failed: '%s' is not include or exclude", optarg);
-                return TK_EXIT_USAGE;
-            }
-            break;
-        case 'a':
-            if (!strcmp(optarg, "last")) o.all_attempts = false;
-            else if (!strcmp(optarg, "all")) o.all_attempts = true;
-            else {
-                cli_error("--attempts: '%s' is not last or all", optarg);
-                return TK_EXIT_USAGE;
-            }
-            break;
-        case 'u': o.upstream_compat = true; break;
-        case 'q': quiet = true; break;
-        case 'j': json = true; break;
-        case 'h': usage(stdout); return TK_EXIT_OK;
-        default: usage(stderr); return TK_EXIT_USAGE;
-        }
-    }
-    if (optind < argc - 1) {
-        cli_error("unexpected argument '%s'", argv[optind + 1]);
-        return TK_EXIT_USAGE;
-    }
-    if (!input || !output) {
+    struct opt opts[] = {
+        OPT_STRING(0, "input", &input, "DIR", "parsed run (required)"),
+        OPT_STRING(0, "output", &output, "DIR", "where to write (created; files replaced)"),
+        OPT_CALLBACK(0, "compression", &((struct choice_opt){&codec, codecs}), "C",
+                     "snappy (default), zstd or none", set_choice),
+        OPT_CALLBACK(0, "mem-unit", &((struct choice_opt){&mem_unit, mem_units}), "U",
+                     "kb (default): mem_capacity = MiB x 1000, as OpenDC's loader divides by "
+                     "1000; mb: MiB, as its docs say",
+                     set_choice),
+        OPT_CALLBACK(0, "task-id-mode", &((struct choice_opt){&id_mode, id_modes}), "M",
+                     "auto (default: PIDs if unique, else 1, 2, ...), pid or sequential",
+                     set_choice),
+        OPT_CALLBACK(0, "failed", &((struct choice_opt){&exclude_failed, failed_modes}), "F",
+                     "include (default) or exclude tasks with status != 0", set_choice),
+        OPT_CALLBACK(0, "attempts", &((struct choice_opt){&all_attempts, attempt_modes}), "A",
+                     "last (default: the last attempt per trace id) or all", set_choice),
+        OPT_FLAG(0, "upstream-compat", &o.upstream_compat,
+                 "the original exporter's numbers (to compare old traces; keeps its known flaws)"),
+        OPT_FLAG(0, "quiet", &quiet, "print nothing but errors (and no progress line)"),
+        OPT_FLAG(0, "json", &json,
+                 "print one JSON object at the end instead of the text: counts, files written, "
+                 "warnings"),
+        OPT_END(),
+    };
+    char *cmdline = command_line(argc, argv);   /* before getopt reorders argv */
+    int n = opt_parse(&cmd, opts, argc, argv, NULL);
+    if (n >= 0 && (!input || !output)) {
         cli_error("%s is required (the parsed run, and where to write the workload)",
                   !input ? "--input DIR" : "--output DIR");
-        return TK_EXIT_USAGE;
+        n = OPT_DONE_ERROR;
     }
-
-    char err[1024];
+    if (n < 0) {
+        free(cmdline);
+        return opt_exit_code(n);
+    }
+    o.mem_unit = (enum odc_mem_unit)mem_unit;
+    o.id_mode = (enum odc_id_mode)id_mode;
+    o.exclude_failed = exclude_failed;
+    o.all_attempts = all_attempts;
+    struct odc_write_opts wo = {.codec = codec, .input = input, .command_line = cmdline,
+                                .progress = progress_begin("export", quiet)};
     struct odc_input in;
-    struct progress *pg = progress_begin("export", quiet);
-    if (odc_load(input, &in, pg, err, sizeof err) < 0) {
-        progress_end(pg);
-        log_error("%s", err);
-        return TK_EXIT_FAIL;
-    }
-    if (in.n_invs == 0) {
-        progress_end(pg);
-        log_error("no invocations in %s (CTS/invocations.jsonl is empty): nothing to export", input);
-        odc_input_free(&in);
-        return TK_EXIT_FAIL;
-    }
-    progress_update(pg, "building fragments for %zu task(s)", in.n_invs);
     struct odc_result res;
-    if (odc_export(&in, &o, &res, err, sizeof err) < 0) {
-        progress_end(pg);
-        log_error("%s", err);
-        odc_input_free(&in);
-        return TK_EXIT_FAIL;
-    }
-    /* The command line, for the report. */
-    size_t len = 0;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *cmdline = xmalloc(len + 16);
-    strcpy(cmdline, "tracekit");
-    for (int i = 0; i < argc; i++) {
-        strcat(cmdline, " ");
-        strcat(cmdline, argv[i]);
-    }
-    wo.input = input;
-    wo.command_line = cmdline;
-    wo.progress = pg;
-    int rc = odc_write(output, &in, &o, &res, &wo, err, sizeof err);
-    progress_end(pg);
+    char err[1024];
+    int rc = odc_export_dir(input, output, &o, &wo, &in, &res, err, sizeof err);
+    progress_end(wo.progress);
     free(cmdline);
-    size_t unsampled = 0;
-    for (size_t i = 0; i < res.n_tasks; i++)
-        unsampled += !res.tasks[i].sampled;
-    double ratio = res.expected_cpu_mhz_ms > 0 ? res.exported_cpu_mhz_ms / res.expected_cpu_mhz_ms : 1.0;
     if (rc < 0) {
         log_error("%s", err);
-    } else if (json) {
-        struct jbuf b;
-        jb_init(&b);
-        jb_obj_open(&b, NULL);
-        jb_str(&b, "command", "export opendc");
-        jb_bool(&b, "ok", true);
-        jb_str(&b, "input", input);
-        jb_str(&b, "output", output);
-        jb_bool(&b, "upstream_compat", o.upstream_compat);
-        jb_uint(&b, "nodes", in.n_nodes);
-        jb_uint(&b, "invocations", in.n_invs);
-        jb_uint(&b, "samples", in.n_samples);
-        jb_uint(&b, "tasks", res.n_tasks);
-        jb_uint(&b, "fragments", res.n_frags);
-        jb_uint(&b, "unsampled_tasks", unsampled);
-        jb_str(&b, "task_ids", res.id_mode);
-        jb_double(&b, "cpu_ratio", ratio);
-        jb_uint(&b, "corrections", res.n_notes);
-        jb_uint(&b, "skipped_lines", in.bad_inv_lines + in.bad_sample_lines);
-        jb_arr_open(&b, "files");
-        static const char *const files[] = {"tasks.parquet", "fragments.parquet", "topology.json",
-                                            "export_report.md"};
-        for (size_t i = 0; i < ARRAY_LEN(files); i++) {
-            char *p = path_join(output, files[i]);
-            jb_str(&b, NULL, p);
-            free(p);
-        }
-        jb_arr_close(&b);
-        jb_arr_open(&b, "warnings");
-        for (size_t i = 0; i < in.n_notes; i++)
-            jb_str(&b, NULL, in.notes[i]);
-        jb_arr_close(&b);
-        jb_obj_close(&b);
-        printf("%.*s\n", (int)b.len, b.p);
-        jb_free(&b);
-    } else if (!quiet) {
-        printf("exported %zu tasks and %zu fragments from %zu node%s to %s (task ids: %s)\n", res.n_tasks,
-               res.n_frags, in.n_nodes, in.n_nodes == 1 ? "" : "s", output, res.id_mode);
-        if (!o.upstream_compat)
-            printf("CPU in fragments / measured CPU: %.4f; tasks without samples: %zu; corrections listed in "
-                   "%s/export_report.md\n",
-                   ratio, unsampled, output);
-        else
-            printf("--upstream-compat: the original exporter's numbers; see %s/export_report.md\n", output);
+        return TK_EXIT_FAIL;
     }
+    if (json || !quiet)
+        print_summary(input, output, json, &o, &in, &res);
     odc_result_free(&res);
     odc_input_free(&in);
-    return rc < 0 ? TK_EXIT_FAIL : TK_EXIT_OK;
+    return TK_EXIT_OK;
 }

@@ -1,100 +1,54 @@
 /* parse.c -- `tracekit parse`: one node's raw run files into CTS/ plus
  * the audit (work done in parse_run.c). */
-#include "trace/audit.h"
 #include "cmd/commands.h"
-#include "trace/layout.h"
+#include "cmd/options.h"
 #include "common/log.h"
-#include "trace/parse_run.h"
+#include "common/opt.h"
 #include "common/progress.h"
 #include "common/run.h"
-#include "trace/ship.h"
 #include "common/util.h"
+#include "trace/audit.h"
+#include "trace/layout.h"
+#include "trace/parse_run.h"
+#include "trace/ship.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: tracekit parse [--run-id ID] [--logs DIR] [--node-id N] [--stage S]\n"
-            "                      [--interval-ms MS] [--dir DIR] [--quiet] [--json]\n"
-            "                      [--strict] [--max-unsampled N] [--min-coverage F]\n"
-            "                      [--max-cpu-error F] [--max-jitter-ms MS]\n"
-            "                      [--ship [--redis URL] [--redis-password-file F]]\n"
-            "\n"
-            "Turn one node's raw run files (LOGS/RUN_ID/node_meta.json, proc_metrics.jsonl,\n"
-            "events.*.jsonl, host_metrics.jsonl) into LOGS/RUN_ID/CTS/: invocations.jsonl,\n"
-            "proc_metrics.jsonl, host_metrics.jsonl, nodes.json, audit_report.md, audit.json.\n"
-            "Also merges events.*.jsonl into LOGS/RUN_ID/events.jsonl.  CTS/ is replaced as a\n"
-            "whole; malformed or torn raw lines are skipped and counted in the audit.\n"
-            "\n"
-            "  --run-id ID         run to parse (default: RUN_ID, run_id.env, else the newest\n"
-            "                      folder under the logs folder); folders RUN_ID(cN) of the\n"
-            "                      original's experiment layout are parsed one by one\n"
-            "  --logs DIR          logs folder (default logs)\n"
-            "  --dir DIR           parse this run folder instead (or every node folder in it,\n"
-            "                      e.g. an experiment made by 'tracekit gather')\n"
-            "  --node-id N         node id when node_meta.json has none (default NODE_ID or\n"
-            "                      the host name); given, it wins over node_meta.json\n"
-            "  --stage S           stage likewise (default STAGE or cloud)\n"
-            "  --interval-ms MS    sampling interval for the jitter figures (default: from\n"
-            "                      node_meta.json or collector.json, else the median interval)\n"
-            "  --quiet             print nothing but errors (and no progress line)\n"
-            "  --json              print one JSON object at the end instead of the text:\n"
-            "                      per folder its counts, files written and warnings\n"
-            "  -h, --help          this text\n"
-            "\n"
-            "On a terminal, a progress line on stderr shows the lines read.\n"
-            "\n"
-            "Checks (exit status 1 when a limit is exceeded; any limit implies --strict):\n"
-            "  --strict            check limits; alone it means --max-unsampled 0\n"
-            "  --max-unsampled N   most tasks allowed without any sample\n"
-            "  --min-coverage F    least share (0..1) of a sampled task's run time between\n"
-            "                      its first and last sample\n"
-            "  --max-cpu-error F   largest |CPU from samples - exact CPU| / exact CPU (0.1 = 10%%)\n"
-            "  --max-jitter-ms MS  largest p99 of |dt - interval| over regular ticks\n"
-            "\n"
-            "Shipping to the controller (then 'tracekit gather --redis'):\n"
-            "  --ship              after a successful parse, upload node_meta.json,\n"
-            "                      events.*.jsonl and CTS/* to Redis under the run's keys, in\n"
-            "                      512 KiB chunks with a SHA-256 per file; shipping again\n"
-            "                      replaces this node's previous upload as a whole\n"
-            "  --redis URL         redis://[:PASSWORD@]HOST[:PORT][/DB] (default\n"
-            "                      $TRACEKIT_REDIS_URL, else redis://127.0.0.1:6379/0)\n"
-            "  --redis-password-file F  the password, first line of F (keeps it out of ps)\n");
-}
-
-enum {
-    OPT_RUN_ID = 1000, OPT_LOGS, OPT_NODE, OPT_STAGE, OPT_INTERVAL, OPT_DIR, OPT_STRICT,
-    OPT_MAX_UNSAMPLED, OPT_MIN_COVERAGE, OPT_MAX_CPU_ERROR, OPT_MAX_JITTER, OPT_QUIET,
-    OPT_SHIP, OPT_REDIS, OPT_REDIS_PWFILE, OPT_JSON,
+static const char *const usage[] = {
+    "tracekit parse [--run-id ID] [--logs DIR] [--node-id N] [--stage S]",
+    "               [--interval-ms MS] [--dir DIR] [--quiet] [--json]",
+    "               [--strict] [--max-unsampled N] [--min-coverage F]",
+    "               [--max-cpu-error F] [--max-jitter-ms MS]",
+    "               [--ship [--redis URL] [--redis-password-file F]]",
+    NULL,
+};
+static const struct opt_cmd cmd = {
+    .name = "parse",
+    .usage = usage,
+    .description =
+        "Turn one node's raw run files (LOGS/RUN_ID/node_meta.json, proc_metrics.jsonl,\n"
+        "events.*.jsonl, host_metrics.jsonl) into LOGS/RUN_ID/CTS/: invocations.jsonl,\n"
+        "proc_metrics.jsonl, host_metrics.jsonl, nodes.json, audit_report.md, audit.json.\n"
+        "Also merges events.*.jsonl into LOGS/RUN_ID/events.jsonl.  CTS/ is replaced as a\n"
+        "whole; malformed or torn raw lines are skipped and counted in the audit.\n"
+        "Folders RUN_ID(cN) of the original's experiment layout are parsed one by one.\n"
+        "The node id and stage come from node_meta.json; --node-id and --stage, given,\n"
+        "win over it.  On a terminal, a progress line on stderr shows the lines read.\n",
 };
 
-static const struct option options[] = {
-    {"run-id", required_argument, NULL, OPT_RUN_ID},
-    {"logs", required_argument, NULL, OPT_LOGS},
-    {"node-id", required_argument, NULL, OPT_NODE},
-    {"stage", required_argument, NULL, OPT_STAGE},
-    {"interval-ms", required_argument, NULL, OPT_INTERVAL},
-    {"dir", required_argument, NULL, OPT_DIR},
-    {"strict", no_argument, NULL, OPT_STRICT},
-    {"max-unsampled", required_argument, NULL, OPT_MAX_UNSAMPLED},
-    {"min-coverage", required_argument, NULL, OPT_MIN_COVERAGE},
-    {"max-cpu-error", required_argument, NULL, OPT_MAX_CPU_ERROR},
-    {"max-jitter-ms", required_argument, NULL, OPT_MAX_JITTER},
-    {"quiet", no_argument, NULL, OPT_QUIET},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"ship", no_argument, NULL, OPT_SHIP},
-    {"redis", required_argument, NULL, OPT_REDIS},
-    {"redis-password-file", required_argument, NULL, OPT_REDIS_PWFILE},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+/* What the command line asks for. */
+struct parse_cli {
+    struct run_opts run;
+    struct redis_opts redis;
+    const char *dir;
+    double interval;
+    bool quiet, json, ship;
+    struct audit_limits lim;
 };
-
 static const char *nonempty_env(const char *name)
 {
     const char *v = getenv(name);
@@ -232,14 +186,14 @@ static int ship_run(const char *dir, const char *run_id, const struct parse_resu
         free(meta_run);
         return 0;
     }
-    bool usage;
-    struct ship *q = ship_connect(redis, pw_file, run_id, &usage, err, sizeof err);
+    bool bad_url;
+    struct ship *q = ship_connect(redis, pw_file, run_id, &bad_url, err, sizeof err);
     if (!q) {
-        if (usage)
+        if (bad_url)
             cli_error("%s", err);
         else
             log_error("cannot ship %s: %s", dir, err);
-        *rc = usage ? TK_EXIT_USAGE : TK_EXIT_FAIL;
+        *rc = bad_url ? TK_EXIT_USAGE : TK_EXIT_FAIL;
         free(meta_run);
         return -1;
     }
@@ -259,203 +213,199 @@ static int ship_run(const char *dir, const char *run_id, const struct parse_resu
     return 0;
 }
 
-int cmd_parse(int argc, char **argv)
+/* The checks options cannot make alone: 0, or the exit code after a cli_error. */
+static int check_args(struct parse_cli *c)
 {
-    const char *run_id = NULL, *logs = NULL, *node = NULL, *stage = NULL, *dir = NULL;
-    double interval = 0;
-    bool quiet = false, ship = false, json = false;
-    const char *redis = NULL, *pw_file = NULL;
-    struct audit_limits lim;
-    audit_limits_default(&lim);
-    bool any_limit = false;
-
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case OPT_RUN_ID: run_id = optarg; break;
-        case OPT_LOGS: logs = optarg; break;
-        case OPT_NODE: node = optarg; break;
-        case OPT_STAGE: stage = optarg; break;
-        case OPT_DIR: dir = optarg; break;
-        case OPT_QUIET: quiet = true; break;
-        case OPT_JSON: json = true; break;
-        case OPT_SHIP: ship = true; break;
-        case OPT_REDIS: redis = optarg; break;
-        case OPT_REDIS_PWFILE: pw_file = optarg; break;
-        case OPT_STRICT: lim.strict = true; break;
-        case OPT_INTERVAL:
-            if (!parse_double(optarg, 0.001, 86400000, &interval)) {
-                cli_error("--interval-ms '%s': expected a positive number of milliseconds", optarg);
-                return TK_EXIT_USAGE;
-            }
-            break;
-        case OPT_MAX_UNSAMPLED:
-            if (!parse_i64(optarg, 0, INT64_MAX, &lim.max_unsampled)) {
-                cli_error("--max-unsampled '%s': expected a whole number >= 0", optarg);
-                return TK_EXIT_USAGE;
-            }
-            any_limit = true;
-            break;
-        case OPT_MIN_COVERAGE:
-            if (!parse_double(optarg, 0, 1, &lim.min_coverage)) {
-                cli_error("--min-coverage '%s': expected a share between 0 and 1 (e.g. 0.9)", optarg);
-                return TK_EXIT_USAGE;
-            }
-            any_limit = true;
-            break;
-        case OPT_MAX_CPU_ERROR:
-            if (!parse_double(optarg, 0, 1e9, &lim.max_cpu_error)) {
-                cli_error("--max-cpu-error '%s': expected a relative error >= 0 (e.g. 0.1 for 10%%)",
-                          optarg);
-                return TK_EXIT_USAGE;
-            }
-            any_limit = true;
-            break;
-        case OPT_MAX_JITTER:
-            if (!parse_double(optarg, 0, 1e9, &lim.max_jitter_ms)) {
-                cli_error("--max-jitter-ms '%s': expected milliseconds >= 0", optarg);
-                return TK_EXIT_USAGE;
-            }
-            any_limit = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return TK_EXIT_OK;
-        default:
-            fprintf(stderr, "(see 'tracekit parse --help')\n");
-            return TK_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        cli_error("unexpected argument '%s' (the run is chosen with --run-id or --dir)", argv[optind]);
+    struct audit_limits *l = &c->lim;
+    if (c->dir && c->run.logs) {
+        cli_error("--dir '%s' and --logs '%s' both name the data: give one", c->dir, c->run.logs);
         return TK_EXIT_USAGE;
     }
-    if (dir && logs) {
-        cli_error("--dir '%s' and --logs '%s' both name the data: give one", dir, logs);
-        return TK_EXIT_USAGE;
-    }
-    if ((redis || pw_file) && !ship) {
+    if ((c->redis.url || c->redis.password_file) && !c->ship) {
         cli_error("%s is for --ship: add --ship to upload the parsed run",
-                  redis ? "--redis" : "--redis-password-file");
+                  c->redis.url ? "--redis" : "--redis-password-file");
         return TK_EXIT_USAGE;
     }
-    if (any_limit)
-        lim.strict = true;
-    else if (lim.strict)
-        lim.max_unsampled = 0;
-    if (run_id && !run_id_valid(run_id)) {
-        cli_error("--run-id '%s': expected 1-128 letters, digits and ._-()+:", run_id);
+    if (l->max_unsampled >= 0 || !isnan(l->min_coverage) || !isnan(l->max_cpu_error) ||
+        !isnan(l->max_jitter_ms))
+        l->strict = true;   /* any limit implies --strict */
+    else if (l->strict)
+        l->max_unsampled = 0;
+    if (c->run.run_id && !run_id_valid(c->run.run_id)) {
+        cli_error("--run-id '%s': expected 1-128 letters, digits and ._-()+:", c->run.run_id);
         return TK_EXIT_USAGE;
     }
-    if (node && !run_id_valid(node)) {
-        cli_error("--node-id '%s': expected 1-128 letters, digits and ._-()+:", node);
+    if (c->run.node_id && !run_id_valid(c->run.node_id)) {
+        cli_error("--node-id '%s': expected 1-128 letters, digits and ._-()+:", c->run.node_id);
         return TK_EXIT_USAGE;
     }
+    return 0;
+}
 
-    struct run_ctx ctx = {0};
-    char **dirs = NULL;
-    size_t ndirs = 0;
-    char *node_default = NULL;
-    if (dir) {
-        if (layout_is_run_dir(dir)) {
-            dirs = xcalloc(2, sizeof *dirs);
-            dirs[0] = xstrdup(dir);
-            ndirs = 1;
-        } else if (!(dirs = layout_node_dirs(dir, NULL, &ndirs))) {
+/* The folders to parse: --dir (itself, or its node folders), else the
+ * run's folder (or its RUN_ID(cN) folders); the node id for a folder
+ * without one in *node_default (malloc'd, or NULL: the folder's name).
+ * NULL with *rc after a cli_error. */
+static char **find_dirs(const struct parse_cli *c, struct run_ctx *ctx, char **node_default,
+                        size_t *n, int *rc)
+{
+    char **dirs;
+    *rc = TK_EXIT_FAIL;
+    if (c->dir) {
+        if (!(dirs = layout_run_dirs(c->dir, n)))
             cli_error("--dir '%s': not a run folder (no node_meta.json or raw files) and no "
                       "node folders in it",
-                      dir);
-            return TK_EXIT_FAIL;
-        }
-        node_default = nonempty_env("NODE_ID") ? xstrdup(nonempty_env("NODE_ID")) : NULL;
-    } else {
-        char err[512];
-        if (run_ctx_resolve(&ctx, run_id, node, stage, logs, RUNID_NEWEST, err, sizeof err) < 0) {
-            cli_error("%s", err);
-            return TK_EXIT_FAIL;
-        }
-        if (!quiet && !json) {
-            if (!strcmp(ctx.run_id_source, "newest"))
-                printf("[parse] RUN_ID=%s (the newest run folder under %s; give --run-id or set "
-                       "RUN_ID to choose another)\n",
-                       ctx.run_id, ctx.logs);
-            else
-                printf("[parse] RUN_ID=%s (from %s)\n", ctx.run_id, ctx.run_id_source);
-        }
-        if (is_dir(ctx.run_dir)) {
-            dirs = xcalloc(2, sizeof *dirs);
-            dirs[0] = xstrdup(ctx.run_dir);
-            ndirs = 1;
-        } else if (!(dirs = layout_node_dirs(ctx.logs, ctx.run_id, &ndirs))) {
-            cli_error("no run folder '%s' (nor per-node folders %s(cN) in %s)", ctx.run_dir,
-                      ctx.run_id, ctx.logs);
-            run_ctx_free(&ctx);
-            return TK_EXIT_FAIL;
-        }
-        node_default = xstrdup(ctx.node_id);
+                      c->dir);
+        else if (nonempty_env("NODE_ID"))
+            *node_default = xstrdup(nonempty_env("NODE_ID"));
+        return dirs;
     }
+    if (run_opts_resolve(&c->run, RUNID_NEWEST, ctx) < 0)
+        return NULL;
+    if (!c->quiet && !c->json) {
+        if (!strcmp(ctx->run_id_source, "newest"))
+            printf("[parse] RUN_ID=%s (the newest run folder under %s; give --run-id or set "
+                   "RUN_ID to choose another)\n",
+                   ctx->run_id, ctx->logs);
+        else
+            printf("[parse] RUN_ID=%s (from %s)\n", ctx->run_id, ctx->run_id_source);
+    }
+    if (is_dir(ctx->run_dir)) {
+        dirs = xcalloc(2, sizeof *dirs);
+        dirs[0] = xstrdup(ctx->run_dir);
+        *n = 1;
+    } else if (!(dirs = layout_node_dirs(ctx->logs, ctx->run_id, n))) {
+        cli_error("no run folder '%s' (nor per-node folders %s(cN) in %s)", ctx->run_dir,
+                  ctx->run_id, ctx->logs);
+        return NULL;
+    }
+    *node_default = xstrdup(ctx->node_id);
+    return dirs;
+}
 
+/* Parse (and ship) one folder; its figures go to jb for --json.  Returns
+ * -1 when shipping cannot work at all (stop), else 0; *rc on failure. */
+static int parse_one(const struct parse_cli *c, const char *dir, const char *run_id,
+                     const char *node_default, struct jbuf *jb, int *rc)
+{
+    char name[256], label[300];
+    snprintf(label, sizeof label, "parse %s", folder_name(dir, name, sizeof name));
+    struct progress *pg = progress_begin(label, c->quiet);
+    struct parse_opts o = {
+        .run_dir = dir,
+        .run_id = run_id,
+        .node_id = c->run.node_id,
+        .node_default = node_default ? node_default : folder_name(dir, name, sizeof name),
+        .stage = c->run.stage,
+        .stage_default = nonempty_env("STAGE") ? nonempty_env("STAGE") : "cloud",
+        .interval_ms = c->interval,
+        .limits = c->lim,
+        .progress = pg,
+    };
+    struct parse_result r;
+    char err[1024];
+    int prc = parse_run(&o, &r, err, sizeof err);
+    progress_end(pg);
+    if (prc < 0) {
+        log_error("%s", err);
+        if (c->json) {
+            jb_obj_open(jb, NULL);
+            jb_str(jb, "dir", dir);
+            jb_bool(jb, "ok", false);
+            jb_str(jb, "error", err);
+            jb_obj_close(jb);
+        }
+        parse_result_free(&r);
+        *rc = TK_EXIT_FAIL;
+        return 0;
+    }
+    if (!c->quiet && !c->json)
+        print_result(dir, &r);
+    for (size_t k = 0; k < r.nviolations; k++)
+        fprintf(stderr, "tracekit parse: %s: limit exceeded: %s\n", dir, r.violations[k]);
+    if (r.nviolations)
+        *rc = TK_EXIT_FAIL;
+    int before = *rc;
+    bool stop = c->ship && ship_run(dir, run_id, &r, c->redis.url, c->redis.password_file,
+                                    c->quiet || c->json, rc) < 0;
+    if (c->json)
+        json_result(jb, dir, &r, c->ship && !stop && *rc == before, c->ship);
+    parse_result_free(&r);
+    return stop ? -1 : 0;
+}
+
+/* Every folder; prints the --json object at the end.  The exit code. */
+static int parse_dirs(const struct parse_cli *c, const char *run_id, char **dirs, size_t ndirs,
+                      const char *node_default)
+{
     int rc = TK_EXIT_OK;
     struct jbuf jb;
     jb_init(&jb);
     jb_obj_open(&jb, NULL);
     jb_str(&jb, "command", "parse");
-    jb_str(&jb, "run_id", ctx.run_id ? ctx.run_id : run_id);
+    jb_str(&jb, "run_id", run_id);
     jb_arr_open(&jb, "runs");
-    for (size_t i = 0; i < ndirs; i++) {
-        char name[256];
-        char label[300];
-        snprintf(label, sizeof label, "parse %s", folder_name(dirs[i], name, sizeof name));
-        struct progress *pg = progress_begin(label, quiet);
-        struct parse_opts o = {
-            .run_dir = dirs[i],
-            .run_id = ndirs == 1 ? (ctx.run_id ? ctx.run_id : run_id) : NULL,
-            .node_id = node,
-            .node_default = node_default ? node_default : folder_name(dirs[i], name, sizeof name),
-            .stage = stage,
-            .stage_default = nonempty_env("STAGE") ? nonempty_env("STAGE") : "cloud",
-            .interval_ms = interval,
-            .limits = lim,
-            .progress = pg,
-        };
-        struct parse_result r;
-        char err[1024];
-        int prc = parse_run(&o, &r, err, sizeof err);
-        progress_end(pg);
-        if (prc < 0) {
-            log_error("%s", err);
-            if (json) {
-                jb_obj_open(&jb, NULL);
-                jb_str(&jb, "dir", dirs[i]);
-                jb_bool(&jb, "ok", false);
-                jb_str(&jb, "error", err);
-                jb_obj_close(&jb);
-            }
-            parse_result_free(&r);
-            rc = TK_EXIT_FAIL;
-            continue;
-        }
-        if (!quiet && !json)
-            print_result(dirs[i], &r);
-        for (size_t k = 0; k < r.nviolations; k++)
-            fprintf(stderr, "tracekit parse: %s: limit exceeded: %s\n", dirs[i], r.violations[k]);
-        if (r.nviolations)
-            rc = TK_EXIT_FAIL;
-        int before = rc;
-        bool stop = ship && ship_run(dirs[i], o.run_id, &r, redis, pw_file, quiet || json, &rc) < 0;
-        if (json)
-            json_result(&jb, dirs[i], &r, ship && !stop && rc == before, ship);
-        parse_result_free(&r);
-        if (stop)
+    for (size_t i = 0; i < ndirs; i++)
+        if (parse_one(c, dirs[i], ndirs == 1 ? run_id : NULL, node_default, &jb, &rc) < 0)
             break;  /* a refused connection or a wrong password: same for every folder */
-    }
     jb_arr_close(&jb);
     jb_bool(&jb, "ok", rc == TK_EXIT_OK);
     jb_obj_close(&jb);
-    if (json)
+    if (c->json)
         printf("%.*s\n", (int)jb.len, jb.p);
     jb_free(&jb);
+    return rc;
+}
+
+int cmd_parse(int argc, char **argv)
+{
+    struct parse_cli c = {0};
+    audit_limits_default(&c.lim);
+    struct opt opts[] = {
+        OPT_GROUP("Run:"),
+        OPT_INCLUDE(run_options, &c.run, RUN_ID_NEWEST | RUN_LOGS | RUN_NODE | RUN_STAGE),
+        OPT_STRING(0, "dir", &c.dir, "DIR",
+                   "parse this run folder instead (or every node folder in it, e.g. an "
+                   "experiment made by 'tracekit gather')"),
+        OPT_DOUBLE(0, "interval-ms", &c.interval, "MS", 0.001, 86400000,
+                   "sampling interval for the jitter figures (default: from node_meta.json or "
+                   "collector.json, else the median interval)"),
+        OPT_GROUP("Output:"),
+        OPT_FLAG(0, "quiet", &c.quiet, "print nothing but errors (and no progress line)"),
+        OPT_FLAG(0, "json", &c.json,
+                 "print one JSON object at the end instead of the text: per folder its counts, "
+                 "files written and warnings"),
+        OPT_GROUP("Checks (exit status 1 when a limit is exceeded; any limit implies --strict):"),
+        OPT_FLAG(0, "strict", &c.lim.strict, "check limits; alone it means --max-unsampled 0"),
+        OPT_INT(0, "max-unsampled", &c.lim.max_unsampled, "N", 0, INT64_MAX,
+                "most tasks allowed without any sample"),
+        OPT_DOUBLE(0, "min-coverage", &c.lim.min_coverage, "F", 0, 1,
+                   "least share (0..1) of a sampled task's run time between its first and last "
+                   "sample"),
+        OPT_DOUBLE(0, "max-cpu-error", &c.lim.max_cpu_error, "F", 0, 1e9,
+                   "largest |CPU from samples - exact CPU| / exact CPU (0.1 = 10%)"),
+        OPT_DOUBLE(0, "max-jitter-ms", &c.lim.max_jitter_ms, "MS", 0, 1e9,
+                   "largest p99 of |dt - interval| over regular ticks"),
+        OPT_GROUP("Shipping to the controller (then 'tracekit gather --redis'):"),
+        OPT_FLAG(0, "ship", &c.ship,
+                 "after a successful parse, upload node_meta.json, events.*.jsonl and CTS/* to "
+                 "Redis under the run's keys, in 512 KiB chunks with a SHA-256 per file; "
+                 "shipping again replaces this node's previous upload as a whole"),
+        OPT_INCLUDE(redis_options, &c.redis, 0),
+        OPT_END(),
+    };
+    int n = opt_parse(&cmd, opts, argc, argv, NULL);
+    if (n < 0)
+        return opt_exit_code(n);
+    int rc = check_args(&c);
+    if (rc)
+        return rc;
+    struct run_ctx ctx = {0};
+    char *node_default = NULL;
+    size_t ndirs = 0;
+    char **dirs = find_dirs(&c, &ctx, &node_default, &ndirs, &rc);
+    if (dirs)
+        rc = parse_dirs(&c, ctx.run_id ? ctx.run_id : c.run.run_id, dirs, ndirs, node_default);
     layout_free_list(dirs);
     free(node_default);
     run_ctx_free(&ctx);

@@ -80,15 +80,12 @@ static int cmp_span(const void *a, const void *b)
     return (x->t0 > y->t0) - (x->t0 < y->t0);
 }
 
-size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, size_t n,
-                     double exact_cpu_ms, double cap_cores, struct odc_seg **out,
-                     struct odc_fill *f)
+/* The spans inside [S, E], CPU scaled to the part inside, sorted, overlaps
+ * cut (the earlier span keeps the time).  malloc'd; *k the count, *seen
+ * their CPU. */
+static struct odc_span *clip_spans(double S, double E, const struct odc_span *spans, size_t n,
+                                   size_t *k, double *seen)
 {
-    const double S = (double)start, E = (double)end, D = E - S;
-    memset(f, 0, sizeof *f);
-    f->scale = 1;
-
-    /* Clip to the window; CPU scales with the part inside. */
     struct odc_span *s = xmalloc((n ? n : 1) * sizeof *s);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -103,8 +100,9 @@ size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, s
     }
     qsort(s, m, sizeof *s, cmp_span);
     /* Overlaps (should not happen within one process) keep the earlier span. */
-    size_t k = 0;
-    double cursor = S, seen = 0;
+    size_t w = 0;
+    double cursor = S;
+    *seen = 0;
     for (size_t i = 0; i < m; i++) {
         if (s[i].t1 <= cursor)
             continue;
@@ -112,61 +110,47 @@ size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, s
             s[i].cpu_ms *= (s[i].t1 - cursor) / (s[i].t1 - s[i].t0);
             s[i].t0 = cursor;
         }
-        s[k++] = s[i];
-        seen += s[i].cpu_ms;
+        s[w++] = s[i];
+        *seen += s[i].cpu_ms;
         cursor = s[i].t1;
     }
-    f->seen_cpu_ms = seen;
+    *k = w;
+    return s;
+}
 
-    /* The exact total wins over sampled CPU. */
-    double total = exact_cpu_ms >= 0 ? exact_cpu_ms : seen;
-    if (exact_cpu_ms >= 0 && seen > exact_cpu_ms && seen > 0) {
-        f->scale = exact_cpu_ms / seen;
-        for (size_t i = 0; i < k; i++)
-            s[i].cpu_ms *= f->scale;
-        seen = exact_cpu_ms;
-    }
-
-    /* Sampled spans and the gaps between them, in time order. */
+/* Sampled spans and the gaps between them over [S, E], in time order
+ * (malloc'd, *ng of them); *uncovered the gaps' length. */
+static struct fseg *with_gaps(const struct odc_span *s, size_t k, double S, double E, size_t *ng,
+                              double *uncovered)
+{
     struct fseg *g = xmalloc((2 * k + 1) * sizeof *g);
-    size_t ng = 0;
-    cursor = S;
-    double uncovered = 0;
+    size_t n = 0;
+    double cursor = S;
+    *uncovered = 0;
     for (size_t i = 0; i < k; i++) {
         if (s[i].t0 > cursor) {
-            g[ng++] = (struct fseg){cursor, s[i].t0, 0, true};
-            uncovered += s[i].t0 - cursor;
+            g[n++] = (struct fseg){cursor, s[i].t0, 0, true};
+            *uncovered += s[i].t0 - cursor;
         }
-        g[ng++] = (struct fseg){s[i].t0, s[i].t1, s[i].cpu_ms, false};
+        g[n++] = (struct fseg){s[i].t0, s[i].t1, s[i].cpu_ms, false};
         cursor = s[i].t1;
     }
     if (cursor < E) {
-        g[ng++] = (struct fseg){cursor, E, 0, true};
-        uncovered += E - cursor;
+        g[n++] = (struct fseg){cursor, E, 0, true};
+        *uncovered += E - cursor;
     }
-    free(s);
-    f->uncovered_ms = uncovered;
+    *ng = n;
+    return g;
+}
 
-    /* CPU the samples did not see goes where no sample looked; if they looked
-     * everywhere, it is spread over the whole task. */
-    double rest = total - seen;
-    if (rest > 0) {
-        if (uncovered > 0) {
-            for (size_t i = 0; i < ng; i++)
-                if (g[i].gap)
-                    g[i].cpu = rest * (g[i].t1 - g[i].t0) / uncovered;
-            f->filled_cpu_ms = rest;
-        } else {
-            for (size_t i = 0; i < ng; i++)
-                g[i].cpu += rest * (g[i].t1 - g[i].t0) / D;
-            f->spread_cpu_ms = rest;
-        }
-    }
-
-    /* Whole milliseconds: round the boundaries, keep both ends exact, and
-     * carry the CPU of a segment that rounds to nothing into the next. */
+/* Whole milliseconds: round the boundaries, keep both ends exact, and
+ * carry the CPU of a segment that rounds to nothing into the next.
+ * malloc'd, *no of them. */
+static struct odc_seg *whole_ms(const struct fseg *g, size_t ng, int64_t start, int64_t end,
+                                size_t *no)
+{
     struct odc_seg *o = xmalloc(ng * sizeof *o);
-    size_t no = 0;
+    size_t n = 0;
     int64_t r0 = start;
     double carry = 0;
     for (size_t i = 0; i < ng; i++) {
@@ -181,48 +165,55 @@ size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, s
             continue;
         }
         carry = 0;
-        o[no++] = (struct odc_seg){r1 - r0, cpu};
+        o[n++] = (struct odc_seg){r1 - r0, cpu};
         r0 = r1;
     }
-    if (carry > 0 && no > 0)
-        o[no - 1].cpu_ms += carry;
-    free(g);
+    if (carry > 0 && n > 0)
+        o[n - 1].cpu_ms += carry;
+    *no = n;
+    return o;
+}
 
-    /* Keep every fragment at or under the core limit: move the excess into
-     * fragments with room, in proportion to their room. */
-    if (cap_cores > 0) {
-        for (int round = 0; round < 64; round++) {
-            double excess = 0, room = 0;
-            for (size_t i = 0; i < no; i++) {
-                double lim = cap_cores * (double)o[i].dur;
-                if (o[i].cpu_ms > lim) {
-                    excess += o[i].cpu_ms - lim;
-                    o[i].cpu_ms = lim;
-                } else {
-                    room += lim - o[i].cpu_ms;
-                }
-            }
-            if (excess <= 1e-9 * (total + 1))
-                break;
-            if (room <= 0) {
-                f->lost_cpu_ms += excess;
-                break;
-            }
-            double share = excess < room ? excess : room;
-            for (size_t i = 0; i < no; i++) {
-                double lim = cap_cores * (double)o[i].dur;
-                if (o[i].cpu_ms < lim)
-                    o[i].cpu_ms += share * (lim - o[i].cpu_ms) / room;
-            }
-            f->capped_cpu_ms += share;
-            if (share < excess) {
-                f->lost_cpu_ms += excess - share;
-                break;
+/* Keep every fragment at or under the core limit: move the excess into
+ * fragments with room, in proportion to their room. */
+static void cap_rates(struct odc_seg *o, size_t no, double cap_cores, double total,
+                      struct odc_fill *f)
+{
+    for (int round = 0; round < 64; round++) {
+        double excess = 0, room = 0;
+        for (size_t i = 0; i < no; i++) {
+            double lim = cap_cores * (double)o[i].dur;
+            if (o[i].cpu_ms > lim) {
+                excess += o[i].cpu_ms - lim;
+                o[i].cpu_ms = lim;
+            } else {
+                room += lim - o[i].cpu_ms;
             }
         }
+        if (excess <= 1e-9 * (total + 1))
+            break;
+        if (room <= 0) {
+            f->lost_cpu_ms += excess;
+            break;
+        }
+        double share = excess < room ? excess : room;
+        for (size_t i = 0; i < no; i++) {
+            double lim = cap_cores * (double)o[i].dur;
+            if (o[i].cpu_ms < lim)
+                o[i].cpu_ms += share * (lim - o[i].cpu_ms) / room;
+        }
+        f->capped_cpu_ms += share;
+        if (share < excess) {
+            f->lost_cpu_ms += excess - share;
+            break;
+        }
     }
+}
 
-    /* Merge neighbours with the same rate. */
+/* Merge neighbours with the same rate; the peak rate and the total CPU
+ * into f.  Returns the count left. */
+static size_t merge_equal(struct odc_seg *o, size_t no, struct odc_fill *f)
+{
     size_t w = 0;
     for (size_t i = 0; i < no; i++) {
         if (w > 0) {
@@ -241,8 +232,57 @@ size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, s
             f->peak_cores = rate;
         f->total_cpu_ms += o[i].cpu_ms;
     }
-    *out = o;
     return w;
+}
+
+size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, size_t n,
+                     double exact_cpu_ms, double cap_cores, struct odc_seg **out,
+                     struct odc_fill *f)
+{
+    const double S = (double)start, E = (double)end, D = E - S;
+    memset(f, 0, sizeof *f);
+    f->scale = 1;
+    size_t k;
+    double seen;
+    struct odc_span *s = clip_spans(S, E, spans, n, &k, &seen);
+    f->seen_cpu_ms = seen;
+
+    /* The exact total wins over sampled CPU. */
+    double total = exact_cpu_ms >= 0 ? exact_cpu_ms : seen;
+    if (exact_cpu_ms >= 0 && seen > exact_cpu_ms && seen > 0) {
+        f->scale = exact_cpu_ms / seen;
+        for (size_t i = 0; i < k; i++)
+            s[i].cpu_ms *= f->scale;
+        seen = exact_cpu_ms;
+    }
+    size_t ng;
+    double uncovered;
+    struct fseg *g = with_gaps(s, k, S, E, &ng, &uncovered);
+    free(s);
+    f->uncovered_ms = uncovered;
+
+    /* CPU the samples did not see goes where no sample looked; if they looked
+     * everywhere, it is spread over the whole task. */
+    double rest = total - seen;
+    if (rest > 0) {
+        if (uncovered > 0) {
+            for (size_t i = 0; i < ng; i++)
+                if (g[i].gap)
+                    g[i].cpu = rest * (g[i].t1 - g[i].t0) / uncovered;
+            f->filled_cpu_ms = rest;
+        } else {
+            for (size_t i = 0; i < ng; i++)
+                g[i].cpu += rest * (g[i].t1 - g[i].t0) / D;
+            f->spread_cpu_ms = rest;
+        }
+    }
+    size_t no;
+    struct odc_seg *o = whole_ms(g, ng, start, end, &no);
+    free(g);
+    if (cap_cores > 0)
+        cap_rates(o, no, cap_cores, total, f);
+    *out = o;
+    return merge_equal(o, no, f);
 }
 
 /* ---- the export ---- */
@@ -448,26 +488,24 @@ static int64_t mem_capacity(int64_t kib, enum odc_mem_unit u)
     return u == ODC_MEM_MB ? mib : mib * 1000;
 }
 
-static int export_ours(struct builder *b, char *err, size_t errlen)
+/* Which invocations become tasks: valid ones, the last attempt of each
+ * trace id, then failed ones by option; in task order.  malloc'd, *nk of
+ * them (indices into in->invs). */
+static size_t *select_invocations(struct builder *b, size_t *nk)
 {
     const struct odc_input *in = b->in;
-    const struct odc_opts *o = b->o;
-    struct odc_result *res = b->res;
-
-    /* Which invocations become tasks: valid ones, the last attempt of each
-     * trace id, then failed ones by option. */
     size_t *keep = xmalloc((in->n_invs ? in->n_invs : 1) * sizeof *keep);
-    size_t nk = 0;
+    size_t n = 0;
     for (size_t i = 0; i < in->n_invs; i++) {
         if (in->invs[i].ts_end < in->invs[i].ts_start) {
             note(b, ODC_N_BAD_INVOCATION, &in->invs[i], -1, 0);
             continue;
         }
-        keep[nk++] = i;
+        keep[n++] = i;
     }
-    if (!o->all_attempts) {
-        size_t *withid = xmalloc((nk ? nk : 1) * sizeof *withid), nw = 0, nn = 0;
-        for (size_t i = 0; i < nk; i++)
+    if (!b->o->all_attempts) {
+        size_t *withid = xmalloc((n ? n : 1) * sizeof *withid), nw = 0, nn = 0;
+        for (size_t i = 0; i < n; i++)
             if (in->invs[keep[i]].trace_id && *in->invs[keep[i]].trace_id && !in->invs[keep[i]].http)
                 withid[nw++] = keep[i];   /* HTTP requests of one trace are not retries */
             else
@@ -480,25 +518,31 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
             }
             keep[nn++] = withid[i];
         }
-        nk = nn;
+        n = nn;
         free(withid);
     }
     size_t nf = 0;
-    for (size_t i = 0; i < nk; i++) {
+    for (size_t i = 0; i < n; i++) {
         const struct odc_inv *v = &in->invs[keep[i]];
-        if (inv_failed(v)) {
-            /* Kept ones are noted below, with their task id. */
-            if (o->exclude_failed) {
-                note(b, ODC_N_FAILED_DROPPED, v, -1, (double)v->status);
-                continue;
-            }
+        /* Kept failed ones are noted later, with their task id. */
+        if (inv_failed(v) && b->o->exclude_failed) {
+            note(b, ODC_N_FAILED_DROPPED, v, -1, (double)v->status);
+            continue;
         }
         keep[nf++] = keep[i];
     }
-    nk = nf;
-    qsort_r(keep, nk, sizeof *keep, cmp_task_order, (void *)in);
+    qsort_r(keep, nf, sizeof *keep, cmp_task_order, (void *)in);
+    *nk = nf;
+    return keep;
+}
 
-    /* Ids: the PID when asked for or when PIDs are unique, else 1, 2, ... */
+/* Ids: the PID when asked for or when PIDs are unique, else 1, 2, ...
+ * Says which in res->id_mode.  1 for PIDs, 0 for sequential, -1 with err
+ * when PIDs were asked for but cannot serve. */
+static int choose_ids(struct builder *b, const size_t *keep, size_t nk, char *err, size_t errlen)
+{
+    const struct odc_input *in = b->in;
+    struct odc_result *res = b->res;
     int64_t *pids = xmalloc((nk ? nk : 1) * sizeof *pids);
     for (size_t i = 0; i < nk; i++)
         pids[i] = in->invs[keep[i]].pid;
@@ -511,174 +555,221 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
             bad = pids[i];
     }
     free(pids);
-    bool use_pid = false;
-    if (o->id_mode == ODC_ID_PID) {
-        if (dup >= 0 || bad >= 0) {
-            if (dup >= 0)
-                snprintf(err, errlen, "--task-id-mode pid: PID %lld belongs to more than one task (PIDs "
-                         "repeat across nodes or over time); use --task-id-mode sequential or auto",
-                         (long long)dup);
-            else
-                snprintf(err, errlen, "--task-id-mode pid: PID %lld does not fit OpenDC's INT32 id; use "
-                         "--task-id-mode sequential or auto", (long long)bad);
-            free(keep);
-            return -1;
-        }
-        use_pid = true;
-        snprintf(res->id_mode, sizeof res->id_mode, "pid (forced)");
-    } else if (o->id_mode == ODC_ID_SEQUENTIAL) {
+    if (b->o->id_mode == ODC_ID_PID) {
+        if (dup >= 0)
+            snprintf(err, errlen, "--task-id-mode pid: PID %lld belongs to more than one task (PIDs "
+                     "repeat across nodes or over time); use --task-id-mode sequential or auto",
+                     (long long)dup);
+        else if (bad >= 0)
+            snprintf(err, errlen, "--task-id-mode pid: PID %lld does not fit OpenDC's INT32 id; use "
+                     "--task-id-mode sequential or auto", (long long)bad);
+        else
+            snprintf(res->id_mode, sizeof res->id_mode, "pid (forced)");
+        return dup >= 0 || bad >= 0 ? -1 : 1;
+    }
+    if (b->o->id_mode == ODC_ID_SEQUENTIAL)
         snprintf(res->id_mode, sizeof res->id_mode, "sequential (forced)");
-    } else if (dup >= 0) {
+    else if (dup >= 0)
         snprintf(res->id_mode, sizeof res->id_mode, "sequential (auto: PID %lld belongs to more than one task)",
                  (long long)dup);
-    } else if (bad >= 0) {
+    else if (bad >= 0)
         snprintf(res->id_mode, sizeof res->id_mode, "sequential (auto: PID %lld does not fit INT32)",
                  (long long)bad);
-    } else {
-        use_pid = true;
+    else
         snprintf(res->id_mode, sizeof res->id_mode, "pid (auto: PIDs unique)");
-    }
+    return b->o->id_mode == ODC_ID_AUTO && dup < 0 && bad < 0;
+}
 
-    struct sample_index *ix = index_samples(in);
-    size_t span_cap = 64;
-    struct odc_span *spans = xmalloc(span_cap * sizeof *spans);
-    /* HTTP requests share their service's process: each sampled interval's
-     * CPU is shared among the requests overlapping it, in proportion to the
-     * overlap, at most at the interval's mean rate (idle time keeps its
-     * share).  occ[s] = total request time overlapping sample s. */
-    double *occ = NULL;
-    size_t *rs = NULL, rs_cap = 0;
+/* What export_ours keeps between tasks. */
+struct ours {
+    struct builder *b;
+    struct sample_index *ix;
+    struct odc_span *spans;
+    size_t span_cap;
+    double *occ;           /* per sample: the request time overlapping it (HTTP), or NULL */
+    size_t *rs, rs_cap;    /* scratch: a request's samples */
+};
+
+/* HTTP requests share their service's process: each sampled interval's
+ * CPU is shared among the requests overlapping it, in proportion to the
+ * overlap, at most at the interval's mean rate (idle time keeps its
+ * share).  occ[s] = total request time overlapping sample s. */
+static void request_occupancy(struct ours *w, const size_t *keep, size_t nk)
+{
+    const struct odc_input *in = w->b->in;
     for (size_t i = 0; i < nk; i++) {
         const struct odc_inv *v = &in->invs[keep[i]];
         if (!v->http)
             continue;
-        if (!occ)
-            occ = xcalloc(in->n_samples ? in->n_samples : 1, sizeof *occ);
-        size_t n = req_samples(in, &ix[v->node], v, &rs, &rs_cap);
+        if (!w->occ)
+            w->occ = xcalloc(in->n_samples ? in->n_samples : 1, sizeof *w->occ);
+        size_t n = req_samples(in, &w->ix[v->node], v, &w->rs, &w->rs_cap);
         for (size_t k = 0; k < n; k++) {
-            const struct odc_sample *sm = &in->samples[rs[k]];
-            occ[rs[k]] += fmin((double)sm->ts_ms, (double)req_end(v)) -
-                          fmax((double)sm->ts_ms - sm->dt_ms, (double)v->ts_start);
+            const struct odc_sample *sm = &in->samples[w->rs[k]];
+            w->occ[w->rs[k]] += fmin((double)sm->ts_ms, (double)req_end(v)) -
+                                fmax((double)sm->ts_ms - sm->dt_ms, (double)v->ts_start);
         }
     }
+}
+
+/* The task's samples: its process's intervals with CPU data, into
+ * w->spans; the count, and its highest RSS in *rss (-1: none). */
+static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss)
+{
+    const struct odc_input *in = w->b->in;
+    const struct sample_index *x = &w->ix[v->node];
+    size_t ns = 0;
+    *rss = -1;
+    if (v->http) {
+        size_t n = req_samples(in, x, v, &w->rs, &w->rs_cap);
+        if (n > w->span_cap) {
+            w->span_cap = n;
+            w->spans = xrealloc(w->spans, w->span_cap * sizeof *w->spans);
+        }
+        for (size_t k = 0; k < n; k++) {
+            const struct odc_sample *sm = &in->samples[w->rs[k]];
+            if (sm->rss_kb > *rss)
+                *rss = sm->rss_kb;
+            /* odc_fragments clips the span to the request: cpu x overlap / dt */
+            double share = sm->dt_ms / fmax(w->occ[w->rs[k]], sm->dt_ms);
+            w->spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms * share};
+        }
+        return ns;
+    }
+    /* A process's samples lie within its life; the slack only guards
+     * against clock differences (what lies outside is clipped anyway). */
+    for (size_t p = lower_pid_ts(in, x, v->pid, v->ts_start - JOIN_SLACK_MS);
+         p < x->n && in->samples[x->idx[p]].pid == v->pid; p++) {
+        const struct odc_sample *sm = &in->samples[x->idx[p]];
+        if (sm->ts_ms > v->ts_end + JOIN_SLACK_MS)
+            break;
+        if (!belongs(v, sm))
+            continue;
+        if (sm->rss_kb > *rss)
+            *rss = sm->rss_kb;
+        if (!(sm->dt_ms > 0))
+            continue;   /* the baseline read of a process */
+        if (ns == w->span_cap) {
+            w->span_cap *= 2;
+            w->spans = xrealloc(w->spans, w->span_cap * sizeof *w->spans);
+        }
+        w->spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms};
+    }
+    return ns;
+}
+
+/* The corrections odc_fragments made, noted. */
+static void note_fill(struct builder *b, const struct odc_inv *v, int32_t id, size_t ns, double exact,
+                      const struct odc_fill *fill)
+{
+    if (inv_failed(v))
+        note(b, ODC_N_FAILED_KEPT, v, id, v->has_status ? (double)v->status : 0);
+    if (ns == 0)
+        note(b, ODC_N_NO_SAMPLES, v, id, exact);
+    else if (exact < 0 && fill->uncovered_ms >= 1)
+        note(b, ODC_N_NO_EXACT_CPU, v, id, fill->uncovered_ms);
+    if (fill->scale < 1 - 1e-9)
+        note(b, ODC_N_SCALED, v, id, fill->scale);
+    if (fill->capped_cpu_ms > 1e-6)
+        note(b, ODC_N_CAPPED, v, id, fill->capped_cpu_ms);
+    if (fill->lost_cpu_ms > 1e-6)
+        note(b, ODC_N_LOST, v, id, fill->lost_cpu_ms);
+}
+
+/* cpu_count: what the task asked for, raised to its peak, within the node. */
+static int cpu_count(struct builder *b, const struct odc_inv *v, const struct odc_node *nd, int32_t id,
+                     double peak_cores)
+{
+    int requested = v->cpuset_cpus > 0 ? v->cpuset_cpus : v->cpu_units > 0 ? (int)ceil(v->cpu_units) : 0;
+    int need = (int)ceil(peak_cores - 1e-6);
+    int count = requested > need ? requested : need;
+    if (count < 1)
+        count = 1;
+    if (nd->cores > 0 && count > nd->cores)
+        count = nd->cores;
+    if (requested > 0 && count > requested)
+        note(b, ODC_N_CORES_RAISED, v, id, count);
+    return count;
+}
+
+/* One invocation as a task with its fragments. */
+static void export_task(struct ours *w, const struct odc_inv *v, int32_t id)
+{
+    struct builder *b = w->b;
+    struct odc_result *res = b->res;
+    const struct odc_node *nd = &b->in->nodes[v->node];
+    int64_t end = v->ts_end;
+    if (end == v->ts_start) {
+        end = v->ts_start + 1;   /* OpenDC runs a task for the sum of its fragments */
+        note(b, ODC_N_ZERO_DURATION, v, id, 0);
+    }
+    int64_t rss;
+    size_t ns = task_spans(w, v, &rss);
+    double exact = v->has_cpu ? v->cpu_ms : -1;
+    double cap = nd->cores > 0 ? nd->cores : 0;
+    if (v->cpuset_cpus > 0 && (cap == 0 || v->cpuset_cpus < cap))
+        cap = v->cpuset_cpus;   /* pinned: it cannot have used more */
+    struct odc_seg *segs;
+    struct odc_fill fill;
+    size_t nseg = odc_fragments(v->ts_start, end, w->spans, ns, exact, cap, &segs, &fill);
+    note_fill(b, v, id, ns, exact, &fill);
+    int count = cpu_count(b, v, nd, id, fill.peak_cores);
+    int64_t kib = v->max_rss_kb >= 0 ? v->max_rss_kb : rss;
+    if (kib < 0)
+        note(b, ODC_N_NO_MEMORY, v, id, 0);
+
+    struct odc_task *t = new_task(b);
+    t->id = id;
+    t->name = v->trace_id ? xstrdup(v->trace_id) : NULL;
+    t->submission_time = v->has_enqueue ? v->ts_enqueue : v->ts_start;
+    t->duration = end - v->ts_start;
+    t->cpu_count = count;
+    t->cpu_capacity = count * nd->mhz;
+    t->mem_capacity = kib < 0 ? 0 : mem_capacity(kib, b->o->mem_unit);
+    t->frag_start = res->n_frags;
+    t->n_frags = nseg;
+    t->node = v->node;
+    t->pid = v->pid;
+    t->ts_start = v->ts_start;
+    t->failed = inv_failed(v);
+    t->sampled = ns > 0;
+    t->exact_cpu = exact >= 0;
+    t->measured_cpu_ms = exact >= 0 ? exact : fill.seen_cpu_ms;
+    for (size_t k = 0; k < nseg; k++) {
+        double usage = segs[k].cpu_ms / (double)segs[k].dur * nd->mhz;
+        add_frag(b, id, segs[k].dur, usage);
+        res->exported_cpu_mhz_ms += usage * (double)segs[k].dur;
+    }
+    free(segs);
+    res->measured_cpu_ms += t->measured_cpu_ms;
+    res->expected_cpu_mhz_ms += t->measured_cpu_ms * nd->mhz;
+    res->uncovered_ms += fill.uncovered_ms;
+    res->filled_cpu_ms += fill.filled_cpu_ms + fill.spread_cpu_ms;
+    res->seen_cpu_ms += fill.seen_cpu_ms;
+    res->n_exact += t->exact_cpu;
+}
+
+static int export_ours(struct builder *b, char *err, size_t errlen)
+{
+    const struct odc_input *in = b->in;
+    size_t nk;
+    size_t *keep = select_invocations(b, &nk);
+    int use_pid = choose_ids(b, keep, nk, err, errlen);
+    if (use_pid < 0) {
+        free(keep);
+        return -1;
+    }
+    struct ours w = {.b = b, .ix = index_samples(in), .span_cap = 64};
+    w.spans = xmalloc(w.span_cap * sizeof *w.spans);
+    request_occupancy(&w, keep, nk);
     for (size_t i = 0; i < nk; i++) {
         const struct odc_inv *v = &in->invs[keep[i]];
-        const struct odc_node *nd = &in->nodes[v->node];
-        int32_t id = use_pid ? (int32_t)v->pid : (int32_t)(i + 1);
-        int64_t end = v->ts_end;
-        if (end == v->ts_start) {
-            end = v->ts_start + 1;   /* OpenDC runs a task for the sum of its fragments */
-            note(b, ODC_N_ZERO_DURATION, v, id, 0);
-        }
-
-        /* The task's samples: its process's intervals with CPU data. */
-        const struct sample_index *x = &ix[v->node];
-        size_t ns = 0;
-        int64_t rss = -1;
-        /* A process's samples lie within its life; the slack only guards
-         * against clock differences (what lies outside is clipped anyway). */
-        if (v->http) {
-            size_t n = req_samples(in, x, v, &rs, &rs_cap);
-            if (n > span_cap) {
-                span_cap = n;
-                spans = xrealloc(spans, span_cap * sizeof *spans);
-            }
-            for (size_t k = 0; k < n; k++) {
-                const struct odc_sample *sm = &in->samples[rs[k]];
-                if (sm->rss_kb > rss)
-                    rss = sm->rss_kb;
-                /* odc_fragments clips the span to the request: cpu x overlap / dt */
-                double share = sm->dt_ms / fmax(occ[rs[k]], sm->dt_ms);
-                spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms * share};
-            }
-        }
-        for (size_t p = lower_pid_ts(in, x, v->pid, v->ts_start - JOIN_SLACK_MS);
-             !v->http && p < x->n && in->samples[x->idx[p]].pid == v->pid; p++) {
-            const struct odc_sample *sm = &in->samples[x->idx[p]];
-            if (sm->ts_ms > v->ts_end + JOIN_SLACK_MS)
-                break;
-            if (!belongs(v, sm))
-                continue;
-            if (sm->rss_kb > rss)
-                rss = sm->rss_kb;
-            if (!(sm->dt_ms > 0))
-                continue;   /* the baseline read of a process */
-            if (ns == span_cap) {
-                span_cap *= 2;
-                spans = xrealloc(spans, span_cap * sizeof *spans);
-            }
-            spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms};
-        }
-
-        double exact = v->has_cpu ? v->cpu_ms : -1;
-        double cap = nd->cores > 0 ? nd->cores : 0;
-        if (v->cpuset_cpus > 0 && (cap == 0 || v->cpuset_cpus < cap))
-            cap = v->cpuset_cpus;   /* pinned: it cannot have used more */
-        struct odc_seg *segs;
-        struct odc_fill fill;
-        size_t nseg = odc_fragments(v->ts_start, end, spans, ns, exact, cap, &segs, &fill);
-
-        if (inv_failed(v))
-            note(b, ODC_N_FAILED_KEPT, v, id, v->has_status ? (double)v->status : 0);
-        if (ns == 0)
-            note(b, ODC_N_NO_SAMPLES, v, id, exact);
-        else if (exact < 0 && fill.uncovered_ms >= 1)
-            note(b, ODC_N_NO_EXACT_CPU, v, id, fill.uncovered_ms);
-        if (fill.scale < 1 - 1e-9)
-            note(b, ODC_N_SCALED, v, id, fill.scale);
-        if (fill.capped_cpu_ms > 1e-6)
-            note(b, ODC_N_CAPPED, v, id, fill.capped_cpu_ms);
-        if (fill.lost_cpu_ms > 1e-6)
-            note(b, ODC_N_LOST, v, id, fill.lost_cpu_ms);
-
-        int requested = v->cpuset_cpus > 0 ? v->cpuset_cpus : v->cpu_units > 0 ? (int)ceil(v->cpu_units) : 0;
-        int need = (int)ceil(fill.peak_cores - 1e-6);
-        int count = requested > need ? requested : need;
-        if (count < 1)
-            count = 1;
-        if (nd->cores > 0 && count > nd->cores)
-            count = nd->cores;
-        if (requested > 0 && count > requested)
-            note(b, ODC_N_CORES_RAISED, v, id, count);
-
-        int64_t kib = v->max_rss_kb >= 0 ? v->max_rss_kb : rss;
-        if (kib < 0)
-            note(b, ODC_N_NO_MEMORY, v, id, 0);
-
-        struct odc_task *t = new_task(b);
-        t->id = id;
-        t->name = v->trace_id ? xstrdup(v->trace_id) : NULL;
-        t->submission_time = v->has_enqueue ? v->ts_enqueue : v->ts_start;
-        t->duration = end - v->ts_start;
-        t->cpu_count = count;
-        t->cpu_capacity = count * nd->mhz;
-        t->mem_capacity = kib < 0 ? 0 : mem_capacity(kib, o->mem_unit);
-        t->frag_start = res->n_frags;
-        t->n_frags = nseg;
-        t->node = v->node;
-        t->pid = v->pid;
-        t->ts_start = v->ts_start;
-        t->failed = inv_failed(v);
-        t->sampled = ns > 0;
-        t->exact_cpu = exact >= 0;
-        t->measured_cpu_ms = exact >= 0 ? exact : fill.seen_cpu_ms;
-        for (size_t k = 0; k < nseg; k++) {
-            double usage = segs[k].cpu_ms / (double)segs[k].dur * nd->mhz;
-            add_frag(b, id, segs[k].dur, usage);
-            res->exported_cpu_mhz_ms += usage * (double)segs[k].dur;
-        }
-        free(segs);
-        res->measured_cpu_ms += t->measured_cpu_ms;
-        res->expected_cpu_mhz_ms += t->measured_cpu_ms * nd->mhz;
-        res->uncovered_ms += fill.uncovered_ms;
-        res->filled_cpu_ms += fill.filled_cpu_ms + fill.spread_cpu_ms;
-        res->seen_cpu_ms += fill.seen_cpu_ms;
-        res->n_exact += t->exact_cpu;
+        export_task(&w, v, use_pid ? (int32_t)v->pid : (int32_t)(i + 1));
     }
-    free(spans);
-    free(occ);
-    free(rs);
-    free_index(ix, in->n_nodes);
+    free(w.spans);
+    free(w.occ);
+    free(w.rs);
+    free_index(w.ix, in->n_nodes);
     free(keep);
     return 0;
 }
@@ -777,109 +868,156 @@ static int32_t pid_id(const int64_t *seen, size_t n, bool seq, int64_t pid)
     return (int32_t)(seq ? (int64_t)k + 1 : pid);
 }
 
-static int export_upstream(struct builder *b, char *err, size_t errlen)
+/* What export_upstream keeps between its passes. */
+struct upstream {
+    struct builder *b;
+    struct sample_index *ix;
+    size_t *win;           /* scratch: sample indices of one window */
+    int64_t *seen;         /* distinct PIDs in row order (§9.3 ids) */
+    size_t nseen;
+    bool seq;              /* sequential ids */
+};
+
+/* Valid invocations in node order, file order (the loader keeps that
+ * order), malloc'd; §9.3: ids keyed by PID, a PID seen twice anywhere is
+ * a conflict. */
+static size_t *upstream_rows(struct upstream *u, size_t *nr)
 {
+    struct builder *b = u->b;
     const struct odc_input *in = b->in;
     const struct odc_opts *o = b->o;
-    struct odc_result *res = b->res;
-    (void)err;
-    (void)errlen;
-
-    /* Invocations in node order, file order (the loader keeps that order). */
-    size_t *rows = xmalloc((in->n_invs ? in->n_invs : 1) * sizeof *rows), nr = 0;
+    size_t *rows = xmalloc((in->n_invs ? in->n_invs : 1) * sizeof *rows), n = 0;
     for (size_t i = 0; i < in->n_invs; i++) {
         if (in->invs[i].ts_end < in->invs[i].ts_start) {
             note(b, ODC_N_BAD_INVOCATION, &in->invs[i], -1, 0);
             continue;
         }
-        rows[nr++] = i;
+        rows[n++] = i;
     }
-
-    /* §9.3: ids keyed by PID; a PID seen twice anywhere is a conflict. */
-    int64_t *seen = xmalloc((nr ? nr : 1) * sizeof *seen);
-    size_t nseen = 0;
+    u->seen = xmalloc((n ? n : 1) * sizeof *u->seen);
     bool conflict = false;
-    for (size_t i = 0; i < nr; i++) {
+    for (size_t i = 0; i < n; i++) {
         int64_t pid = in->invs[rows[i]].pid;
         size_t k;
-        for (k = 0; k < nseen && seen[k] != pid; k++)
+        for (k = 0; k < u->nseen && u->seen[k] != pid; k++)
             ;
-        if (k < nseen)
+        if (k < u->nseen)
             conflict = true;
         else
-            seen[nseen++] = pid;
+            u->seen[u->nseen++] = pid;
     }
-    bool seq = o->id_mode == ODC_ID_SEQUENTIAL || (o->id_mode == ODC_ID_AUTO && conflict);
-    snprintf(res->id_mode, sizeof res->id_mode, "%s", o->id_mode == ODC_ID_PID ? "pid (forced)"
+    u->seq = o->id_mode == ODC_ID_SEQUENTIAL || (o->id_mode == ODC_ID_AUTO && conflict);
+    snprintf(b->res->id_mode, sizeof b->res->id_mode, "%s", o->id_mode == ODC_ID_PID ? "pid (forced)"
              : o->id_mode == ODC_ID_SEQUENTIAL ? "sequential (forced)"
              : conflict ? "sequential (auto; PID conflicts detected across nodes)"
                         : "pid (auto; PIDs unique across nodes)");
+    *nr = n;
+    return rows;
+}
 
-    struct sample_index *ix = index_samples(in);
-    size_t *win = xmalloc((in->n_samples ? in->n_samples : 1) * sizeof *win);
-
-    /* §9.4: first pass, one row per invocation. */
-    for (size_t i = 0; i < nr; i++) {
-        const struct odc_inv *v = &in->invs[rows[i]];
-        const struct odc_node *nd = &in->nodes[v->node];
-        double freq = nd->raw_mhz > 0 ? nd->raw_mhz : 2400;
-        int cores = nd->raw_cores;
-        size_t nw = window(in, &ix[v->node], v->pid, v->ts_start, v->ts_end, true, win);
-        int cores_used = 1;
-        double per_core;
-        if (nw == 0) {
-            per_core = fmax(0.5 * freq, 0.1);
-        } else {
-            double peak = 0, sum = 0;
-            for (size_t k = 0; k < nw; k++) {
-                const struct odc_sample *s = &in->samples[win[k]];
-                double r = s->cpu_ms / fmax(s->dt_ms, 1);
-                if (r > peak)
-                    peak = r;
-                sum += s->cpu_ms;
-            }
-            cores_used = (int)floor(peak + 0.5);
-            if (cores_used < 1)
-                cores_used = 1;
-            if (cores > 0 && cores_used > cores)
-                cores_used = cores;
-            double dur = (double)(v->ts_end - v->ts_start);
-            if (dur > 0) {
-                double util = sum / dur / cores_used;
-                per_core = freq * fmin(fmax(util, 0), 1);
-            } else {
-                per_core = freq * 0.1;
-            }
-            per_core = fmax(per_core, 1.0);
+/* §9.4: the first pass, one task per invocation. */
+static void upstream_task(struct upstream *u, const struct odc_inv *v)
+{
+    const struct odc_input *in = u->b->in;
+    const struct odc_node *nd = &in->nodes[v->node];
+    double freq = nd->raw_mhz > 0 ? nd->raw_mhz : 2400;
+    int cores = nd->raw_cores;
+    size_t nw = window(in, &u->ix[v->node], v->pid, v->ts_start, v->ts_end, true, u->win);
+    int cores_used = 1;
+    double per_core;
+    if (nw == 0) {
+        per_core = fmax(0.5 * freq, 0.1);
+    } else {
+        double peak = 0, sum = 0;
+        for (size_t k = 0; k < nw; k++) {
+            const struct odc_sample *s = &in->samples[u->win[k]];
+            double r = s->cpu_ms / fmax(s->dt_ms, 1);
+            if (r > peak)
+                peak = r;
+            sum += s->cpu_ms;
         }
-        int64_t mem = -1;
-        size_t nm = window(in, &ix[v->node], v->pid, v->ts_start, v->ts_end, false, win);
-        for (size_t k = 0; k < nm; k++)
-            if (in->samples[win[k]].rss_kb > mem)
-                mem = in->samples[win[k]].rss_kb;
-        struct odc_task *t = new_task(b);
-        t->id = pid_id(seen, nseen, seq, v->pid);
-        t->name = v->trace_id ? xstrdup(v->trace_id) : NULL;
-        t->submission_time = v->has_enqueue ? v->ts_enqueue : v->ts_start;
-        t->duration = v->ts_end - v->ts_start;
-        t->cpu_count = cores_used;
-        t->cpu_capacity = cores_used * per_core;
-        t->mem_capacity = nm && mem >= 0 ? (mem > 1024 ? mem : 1024) : 65536;
-        t->node = v->node;
-        t->pid = v->pid;
-        t->ts_start = v->ts_start;
-        t->sampled = nw > 0;
-        if (!t->sampled)
-            note(b, ODC_N_NO_SAMPLES, v, t->id, -1);
+        cores_used = (int)floor(peak + 0.5);
+        if (cores_used < 1)
+            cores_used = 1;
+        if (cores > 0 && cores_used > cores)
+            cores_used = cores;
+        double dur = (double)(v->ts_end - v->ts_start);
+        if (dur > 0) {
+            double util = sum / dur / cores_used;
+            per_core = freq * fmin(fmax(util, 0), 1);
+        } else {
+            per_core = freq * 0.1;
+        }
+        per_core = fmax(per_core, 1.0);
     }
+    int64_t mem = -1;
+    size_t nm = window(in, &u->ix[v->node], v->pid, v->ts_start, v->ts_end, false, u->win);
+    for (size_t k = 0; k < nm; k++)
+        if (in->samples[u->win[k]].rss_kb > mem)
+            mem = in->samples[u->win[k]].rss_kb;
+    struct odc_task *t = new_task(u->b);
+    t->id = pid_id(u->seen, u->nseen, u->seq, v->pid);
+    t->name = v->trace_id ? xstrdup(v->trace_id) : NULL;
+    t->submission_time = v->has_enqueue ? v->ts_enqueue : v->ts_start;
+    t->duration = v->ts_end - v->ts_start;
+    t->cpu_count = cores_used;
+    t->cpu_capacity = cores_used * per_core;
+    t->mem_capacity = nm && mem >= 0 ? (mem > 1024 ? mem : 1024) : 65536;
+    t->node = v->node;
+    t->pid = v->pid;
+    t->ts_start = v->ts_start;
+    t->sampled = nw > 0;
+    if (!t->sampled)
+        note(u->b, ODC_N_NO_SAMPLES, v, t->id, -1);
+}
 
-    /* §9.5: fragments.  PID -> the last invocation with that PID (global). */
+/* §9.5: the fragments of task t from its PID's samples on node x. */
+static void upstream_task_frags(struct upstream *u, const struct sample_index *x, int64_t pid,
+                                const struct odc_task *t)
+{
+    struct builder *b = u->b;
+    const struct odc_input *in = b->in;
+    const struct odc_node *tn = &in->nodes[t->node];
+    double freq = tn->raw_mhz > 0 ? tn->raw_mhz : 2400;
+    double cores = tn->raw_cores > 0 ? tn->raw_cores : INFINITY;
+    int64_t ts_start = t->ts_start, ts_end = t->ts_start + t->duration;
+    size_t nw = window(in, x, pid, ts_start, ts_end, true, u->win);
+    if (nw == 0) {
+        add_frag(b, t->id, ts_end - ts_start, t->cpu_capacity * 0.5);
+        return;
+    }
+    const struct odc_sample *s0 = &in->samples[u->win[0]];
+    double w0 = (double)s0->ts_ms - s0->dt_ms;
+    if (w0 > (double)ts_start)
+        add_frag(b, t->id, llround(w0 - (double)ts_start),
+                 fmax(fmin(s0->cpu_ms / s0->dt_ms, cores) * freq, 0.1));
+    for (size_t k = 0; k < nw; k++) {
+        const struct odc_sample *s = &in->samples[u->win[k]];
+        double ws = (double)s->ts_ms - s->dt_ms, cpu = s->cpu_ms;
+        if (ws < (double)ts_start) {
+            cpu *= ((double)s->ts_ms - (double)ts_start) / s->dt_ms;
+            ws = (double)ts_start;
+        }
+        double d = (double)s->ts_ms - ws;
+        if (d <= 0)
+            continue;
+        double c = fmin(fmax(cpu / d, 0), cores);
+        add_frag(b, t->id, llround(d), fmax(c * freq, 0.1));
+    }
+}
+
+/* §9.5: per node, its PIDs in order of first appearance, each to the last
+ * invocation with that PID (global). */
+static void upstream_frags(struct upstream *u)
+{
+    const struct odc_input *in = u->b->in;
+    struct odc_result *res = u->b->res;
     struct pid_row *last = xmalloc((res->n_tasks ? res->n_tasks : 1) * sizeof *last);
     for (size_t k = 0; k < res->n_tasks; k++)
         last[k] = (struct pid_row){res->tasks[k].pid, k};
     qsort(last, res->n_tasks, sizeof *last, cmp_pid_row);
     for (size_t nd_i = 0; nd_i < in->n_nodes; nd_i++) {
-        const struct sample_index *x = &ix[nd_i];
+        const struct sample_index *x = &u->ix[nd_i];
         /* This node's PIDs with dt > 0 samples, in order of first appearance
          * (pid_row used as (first sample index, pid)). */
         struct pid_row *first = xmalloc((x->n ? x->n : 1) * sizeof *first);
@@ -897,43 +1035,19 @@ static int export_upstream(struct builder *b, char *err, size_t errlen)
         for (size_t f = 0; f < nf; f++) {
             int64_t pid = (int64_t)first[f].row;
             size_t t_i = last_row(last, res->n_tasks, pid);
-            if (t_i == SIZE_MAX)
-                continue;
-            struct odc_task *t = &res->tasks[t_i];
-            const struct odc_node *tn = &in->nodes[t->node];
-            double freq = tn->raw_mhz > 0 ? tn->raw_mhz : 2400;
-            double cores = tn->raw_cores > 0 ? tn->raw_cores : INFINITY;
-            int64_t ts_start = t->ts_start, ts_end = t->ts_start + t->duration;
-            size_t nw = window(in, x, pid, ts_start, ts_end, true, win);
-            if (nw == 0) {
-                add_frag(b, t->id, ts_end - ts_start, t->cpu_capacity * 0.5);
-                continue;
-            }
-            const struct odc_sample *s0 = &in->samples[win[0]];
-            double w0 = (double)s0->ts_ms - s0->dt_ms;
-            if (w0 > (double)ts_start)
-                add_frag(b, t->id, llround(w0 - (double)ts_start),
-                         fmax(fmin(s0->cpu_ms / s0->dt_ms, cores) * freq, 0.1));
-            for (size_t k = 0; k < nw; k++) {
-                const struct odc_sample *s = &in->samples[win[k]];
-                double ws = (double)s->ts_ms - s->dt_ms, cpu = s->cpu_ms;
-                if (ws < (double)ts_start) {
-                    cpu *= ((double)s->ts_ms - (double)ts_start) / s->dt_ms;
-                    ws = (double)ts_start;
-                }
-                double d = (double)s->ts_ms - ws;
-                if (d <= 0)
-                    continue;
-                double c = fmin(fmax(cpu / d, 0), cores);
-                add_frag(b, t->id, llround(d), fmax(c * freq, 0.1));
-            }
+            if (t_i != SIZE_MAX)
+                upstream_task_frags(u, x, pid, &res->tasks[t_i]);
         }
         free(first);
     }
     free(last);
+}
 
-    /* Every task id without a fragment: one synthetic fragment at half its
-     * capacity (once per id). */
+/* Every task id without a fragment: one synthetic fragment at half its
+ * capacity (once per id). */
+static void upstream_missing_frags(struct upstream *u)
+{
+    struct odc_result *res = u->b->res;
     size_t *order = frags_by_id(res);
     size_t n_before = res->n_frags;
     int32_t *done = xmalloc((res->n_tasks ? res->n_tasks : 1) * sizeof *done);
@@ -946,28 +1060,32 @@ static int export_upstream(struct builder *b, char *err, size_t errlen)
         for (size_t j = 0; j < ndone && !did; j++)
             did = done[j] == t->id;
         if (lo == hi && !did) {
-            add_frag(b, t->id, t->duration, t->cpu_capacity * 0.5);
+            add_frag(u->b, t->id, t->duration, t->cpu_capacity * 0.5);
             done[ndone++] = t->id;
         }
     }
     free(done);
     free(order);
+}
 
-    /* §9.6: post-processing of the tasks table. */
-    order = frags_by_id(res);
-    double *u = xmalloc((res->n_frags ? res->n_frags : 1) * sizeof *u);
+/* §9.6: post-processing of the tasks table. */
+static void upstream_post(struct upstream *u)
+{
+    const struct odc_input *in = u->b->in;
+    struct odc_result *res = u->b->res;
+    size_t *order = frags_by_id(res);
+    double *use = xmalloc((res->n_frags ? res->n_frags : 1) * sizeof *use);
     for (size_t k = 0; k < res->n_tasks; k++) {
         struct odc_task *t = &res->tasks[k];
         const struct odc_node *tn = &in->nodes[t->node];
         size_t lo, hi, nu = 0;
         id_range(res, order, res->n_frags, t->id, &lo, &hi);
         for (size_t j = lo; j < hi; j++)
-            u[nu++] = res->frags[order[j]].cpu_usage;
+            use[nu++] = res->frags[order[j]].cpu_usage;
         t->n_frags = nu;
-        if (nu)
-            {
-            qsort(u, nu, sizeof *u, cmp_double);
-            t->cpu_capacity = stats_quantile(u, nu, 0.95); /* the original's (pandas) */
+        if (nu) {
+            qsort(use, nu, sizeof *use, cmp_double);
+            t->cpu_capacity = stats_quantile(use, nu, 0.95); /* the original's (pandas) */
         }
         double freq = tn->raw_mhz;   /* the raw value, no default, here */
         if (freq > 0) {
@@ -981,13 +1099,30 @@ static int export_upstream(struct builder *b, char *err, size_t errlen)
         t->cpu_capacity = fmin(t->cpu_capacity, 2400.0 * t->cpu_count);
     }
     free(order);
+    free(use);
     for (size_t j = 0; j < res->n_frags; j++)
         res->exported_cpu_mhz_ms += res->frags[j].cpu_usage * (double)res->frags[j].duration;
-    free(u);
-    free(win);
-    free(seen);
+}
+
+static int export_upstream(struct builder *b, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    const struct odc_input *in = b->in;
+    struct upstream u = {.b = b};
+    size_t nr;
+    size_t *rows = upstream_rows(&u, &nr);
+    u.ix = index_samples(in);
+    u.win = xmalloc((in->n_samples ? in->n_samples : 1) * sizeof *u.win);
+    for (size_t i = 0; i < nr; i++)
+        upstream_task(&u, &in->invs[rows[i]]);
+    upstream_frags(&u);
+    upstream_missing_frags(&u);
+    upstream_post(&u);
+    free(u.win);
+    free(u.seen);
     free(rows);
-    free_index(ix, in->n_nodes);
+    free_index(u.ix, in->n_nodes);
     return 0;
 }
 

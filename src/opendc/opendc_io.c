@@ -4,6 +4,7 @@
 #include "collect/links.h"
 #include "parquet/parquet.h"
 #include "common/progress.h"
+#include "trace/layout.h"
 #include "common/util.h"
 
 #include <dirent.h>
@@ -15,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- JSON fields ---- */
 
 /* ---- loading ---- */
 
@@ -33,20 +32,6 @@ static void add_note(struct odc_input *in, const char *fmt, ...)
         return;
     in->notes = xrealloc(in->notes, (in->n_notes + 1) * sizeof *in->notes);
     in->notes[in->n_notes++] = s;
-}
-
-/* CTS/ or the legacy cctf/ of a node folder, or NULL. */
-static char *cts_dir(const char *folder)
-{
-    char *p = path_join(folder, "CTS");
-    if (is_dir(p))
-        return p;
-    free(p);
-    p = path_join(folder, "cctf");
-    if (is_dir(p))
-        return p;
-    free(p);
-    return NULL;
 }
 
 /* Sort key of a node folder: the N of "RUN_ID(cN)", else by name. */
@@ -84,17 +69,11 @@ static json_t *load_json(const char *path)
     return json_load_file(path, 0, &e);
 }
 
-static int load_node(struct odc_input *in, const char *folder, const char *label, struct progress *pg, char *err,
-                     size_t errlen)
+/* A node's values: CTS/nodes.json first, node_meta.json (the collector's
+ * raw values, which the original's exporter used) where it lacks them. */
+static void node_values(struct odc_input *in, struct odc_node *nd, const char *folder, const char *cts,
+                        const char *label)
 {
-    char *cts = cts_dir(folder);
-    int idx = (int)in->n_nodes;
-    in->nodes = xrealloc(in->nodes, (in->n_nodes + 1) * sizeof *in->nodes);
-    struct odc_node *nd = &in->nodes[in->n_nodes++];
-    memset(nd, 0, sizeof *nd);
-    nd->folder = xstrdup(label);
-
-    /* node_meta.json: the collector's raw values (the original's exporter used these). */
     char *meta_path = path_join(folder, "node_meta.json");
     json_t *meta = file_exists(meta_path) ? load_json(meta_path) : NULL;
     if (file_exists(meta_path) && !json_is_object(meta))
@@ -146,8 +125,11 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
     nd->cpu_model = xstrdup(s ? s : "");
     json_decref(nodes);
     json_decref(meta);
+}
 
-    /* links.json (tracekit links): measured links, exported beside the topology */
+/* links.json (tracekit links): measured links, exported beside the topology. */
+static void load_links(struct odc_input *in, const char *cts)
+{
     char *path = path_join(cts, "links.json");
     if (file_exists(path)) {
         json_t *links = load_json(path);
@@ -166,53 +148,64 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
         json_decref(links);
     }
     free(path);
+}
 
-    /* invocations.jsonl */
-    path = path_join(cts, "invocations.jsonl");
+/* One invocations.jsonl line; false when it lacks pid, ts_start or ts_end. */
+static bool inv_of(const json_t *o, struct odc_inv *iv)
+{
+    if (!jsonl_int(o, "pid", &iv->pid) || !jsonl_int(o, "ts_start", &iv->ts_start) ||
+        !jsonl_int(o, "ts_end", &iv->ts_end))
+        return false;
+    iv->has_enqueue = jsonl_int(o, "ts_enqueue", &iv->ts_enqueue);
+    const char *tid = jsonl_str(o, "trace_id");
+    iv->trace_id = tid ? xstrdup(tid) : NULL;
+    iv->has_status = jsonl_int(o, "status", &iv->status);
+    iv->has_start_ticks = jsonl_int(o, "start_ticks", &iv->start_ticks);
+    jsonl_int(o, "attempt", &iv->attempt);
+    double u, sy;
+    if (jsonl_num(o, "cpu_user_ms", &u) && jsonl_num(o, "cpu_sys_ms", &sy) && u >= 0 && sy >= 0) {
+        iv->has_cpu = true;
+        iv->cpu_ms = u + sy;
+    }
+    if (!jsonl_int(o, "max_rss_kb", &iv->max_rss_kb) || iv->max_rss_kb < 0)
+        iv->max_rss_kb = -1;
+    jsonl_num(o, "cpu_units", &iv->cpu_units);
+    const char *cs = jsonl_str(o, "cpuset");
+    iv->cpuset_cpus = cs ? odc_cpuset_count(cs) : 0;
+    const char *kind = jsonl_str(o, "kind");
+    iv->http = kind && !strcmp(kind, "http");
+    json_t *e = json_object_get(o, "error");
+    iv->has_error = e && !json_is_null(e);
+    return true;
+}
+
+/* CTS/invocations.jsonl of node idx.  0, or -1 with err. */
+static int load_invocations(struct odc_input *in, int idx, const char *cts, const char *label,
+                            struct progress *pg, char *err, size_t errlen)
+{
+    char *path = path_join(cts, "invocations.jsonl");
     struct jsonl_reader r;
     if (jsonl_reader_open(&r, path) < 0) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         free(path);
-        free(cts);
         return -1;
     }
     json_t *o;
     size_t cap = in->n_invs;
     while (jsonl_next(&r, &o) == 1) {
         struct odc_inv iv = {.node = idx, .line = (long)r.lineno, .max_rss_kb = -1};
-        bool ok = jsonl_int(o, "pid", &iv.pid) && jsonl_int(o, "ts_start", &iv.ts_start) && jsonl_int(o, "ts_end", &iv.ts_end);
+        bool ok = inv_of(o, &iv);
+        json_decref(o);
         if (!ok) {
             if (in->bad_inv_lines++ < 20)
                 add_note(in, "%s line %ld: no integer pid, ts_start and ts_end; skipped", path, iv.line);
-            json_decref(o);
             continue;
         }
-        iv.has_enqueue = jsonl_int(o, "ts_enqueue", &iv.ts_enqueue);
-        const char *tid = jsonl_str(o, "trace_id");
-        iv.trace_id = tid ? xstrdup(tid) : NULL;
-        iv.has_status = jsonl_int(o, "status", &iv.status);
-        iv.has_start_ticks = jsonl_int(o, "start_ticks", &iv.start_ticks);
-        jsonl_int(o, "attempt", &iv.attempt);
-        double u, sy;
-        if (jsonl_num(o, "cpu_user_ms", &u) && jsonl_num(o, "cpu_sys_ms", &sy) && u >= 0 && sy >= 0) {
-            iv.has_cpu = true;
-            iv.cpu_ms = u + sy;
-        }
-        if (!jsonl_int(o, "max_rss_kb", &iv.max_rss_kb) || iv.max_rss_kb < 0)
-            iv.max_rss_kb = -1;
-        jsonl_num(o, "cpu_units", &iv.cpu_units);
-        const char *cs = jsonl_str(o, "cpuset");
-        iv.cpuset_cpus = cs ? odc_cpuset_count(cs) : 0;
-        const char *kind = jsonl_str(o, "kind");
-        iv.http = kind && !strcmp(kind, "http");
-        json_t *e = json_object_get(o, "error");
-        iv.has_error = e && !json_is_null(e);
         if (in->n_invs == cap) {
             cap = cap ? cap * 2 : 256;
             in->invs = xrealloc(in->invs, cap * sizeof *in->invs);
         }
         in->invs[in->n_invs++] = iv;
-        json_decref(o);
         progress_update(pg, "%s: invocations.jsonl %zu task(s)", label, in->n_invs);
     }
     if (r.malformed || r.torn)
@@ -221,48 +214,74 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
     in->bad_inv_lines += r.malformed + r.torn;
     jsonl_reader_close(&r);
     free(path);
+    return 0;
+}
 
-    /* proc_metrics.jsonl (may be missing: then no task has samples) */
-    path = path_join(cts, "proc_metrics.jsonl");
+/* CTS/proc_metrics.jsonl of node idx (may be missing: then no task has
+ * samples).  0, or -1 with err. */
+static int load_samples(struct odc_input *in, int idx, const char *cts, const char *label,
+                        struct progress *pg, char *err, size_t errlen)
+{
+    char *path = path_join(cts, "proc_metrics.jsonl");
+    struct jsonl_reader r;
     if (!file_exists(path)) {
         add_note(in, "%s: missing; no samples for this node", path);
-    } else if (jsonl_reader_open(&r, path) < 0) {
+        free(path);
+        return 0;
+    }
+    if (jsonl_reader_open(&r, path) < 0) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         free(path);
-        free(cts);
         return -1;
-    } else {
-        cap = in->n_samples;
-        uint64_t bad = 0;
-        while (jsonl_next(&r, &o) == 1) {
-            struct odc_sample sm = {.node = idx, .rss_kb = -1};
-            if (!jsonl_int(o, "pid", &sm.pid) || !jsonl_int(o, "ts_ms", &sm.ts_ms) || !jsonl_num(o, "dt_ms", &sm.dt_ms) ||
-                !jsonl_num(o, "cpu_ms", &sm.cpu_ms)) {
-                bad++;
-                json_decref(o);
-                continue;
-            }
-            if (!jsonl_int(o, "rss_kb", &sm.rss_kb))
-                sm.rss_kb = -1;
-            sm.has_start_ticks = jsonl_int(o, "start_ticks", &sm.start_ticks);
-            if (in->n_samples == cap) {
-                cap = cap ? cap * 2 : 4096;
-                in->samples = xrealloc(in->samples, cap * sizeof *in->samples);
-            }
-            in->samples[in->n_samples++] = sm;
-            json_decref(o);
-            progress_update(pg, "%s: proc_metrics.jsonl %llu line(s)", label, (unsigned long long)r.lineno);
-        }
-        bad += r.malformed + r.torn;
-        if (bad)
-            add_note(in, "%s: %llu lines without ts_ms, pid, dt_ms, cpu_ms or malformed, skipped", path,
-                     (unsigned long long)bad);
-        in->bad_sample_lines += bad;
-        jsonl_reader_close(&r);
     }
+    size_t cap = in->n_samples;
+    uint64_t bad = 0;
+    json_t *o;
+    while (jsonl_next(&r, &o) == 1) {
+        struct odc_sample sm = {.node = idx, .rss_kb = -1};
+        if (!jsonl_int(o, "pid", &sm.pid) || !jsonl_int(o, "ts_ms", &sm.ts_ms) || !jsonl_num(o, "dt_ms", &sm.dt_ms) ||
+            !jsonl_num(o, "cpu_ms", &sm.cpu_ms)) {
+            bad++;
+            json_decref(o);
+            continue;
+        }
+        if (!jsonl_int(o, "rss_kb", &sm.rss_kb))
+            sm.rss_kb = -1;
+        sm.has_start_ticks = jsonl_int(o, "start_ticks", &sm.start_ticks);
+        if (in->n_samples == cap) {
+            cap = cap ? cap * 2 : 4096;
+            in->samples = xrealloc(in->samples, cap * sizeof *in->samples);
+        }
+        in->samples[in->n_samples++] = sm;
+        json_decref(o);
+        progress_update(pg, "%s: proc_metrics.jsonl %llu line(s)", label, (unsigned long long)r.lineno);
+    }
+    bad += r.malformed + r.torn;
+    if (bad)
+        add_note(in, "%s: %llu lines without ts_ms, pid, dt_ms, cpu_ms or malformed, skipped", path,
+                 (unsigned long long)bad);
+    in->bad_sample_lines += bad;
+    jsonl_reader_close(&r);
     free(path);
-    free(cts);
     return 0;
+}
+
+static int load_node(struct odc_input *in, const char *folder, const char *label, struct progress *pg, char *err,
+                     size_t errlen)
+{
+    char *cts = layout_cts_dir(folder);
+    int idx = (int)in->n_nodes;
+    in->nodes = xrealloc(in->nodes, (in->n_nodes + 1) * sizeof *in->nodes);
+    struct odc_node *nd = &in->nodes[in->n_nodes++];
+    memset(nd, 0, sizeof *nd);
+    nd->folder = xstrdup(label);
+    node_values(in, nd, folder, cts, label);
+    load_links(in, cts);
+    int rc = load_invocations(in, idx, cts, label, pg, err, errlen);
+    if (rc == 0)
+        rc = load_samples(in, idx, cts, label, pg, err, errlen);
+    free(cts);
+    return rc;
 }
 
 int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen)
@@ -272,7 +291,7 @@ int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *e
         snprintf(err, errlen, "input %s is not a folder", dir);
         return -1;
     }
-    char *cts = cts_dir(dir);
+    char *cts = layout_cts_dir(dir);
     if (cts) {
         free(cts);
         char *copy = xstrdup(dir);
@@ -299,7 +318,7 @@ int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *e
         if (e->d_name[0] == '.')
             continue;
         char *p = path_join(dir, e->d_name);
-        char *c = is_dir(p) ? cts_dir(p) : NULL;
+        char *c = is_dir(p) ? layout_cts_dir(p) : NULL;
         if (c) {
             f = xrealloc(f, (nf + 1) * sizeof *f);
             f[nf++] = (struct folder){xstrdup(e->d_name), cn_of(e->d_name)};
@@ -464,24 +483,10 @@ static void section(struct rep *rp, int kind, const char *title, const char *exp
     fputc('\n', f);
 }
 
-static char *report(const struct odc_input *in, const struct odc_opts *o, const struct odc_result *res,
-                    const struct odc_write_opts *w, size_t *len)
+/* export_report.md: the input, the options and what they mean. */
+static void report_head(FILE *f, const struct odc_input *in, const struct odc_opts *o,
+                        const struct odc_result *res, const struct odc_write_opts *w)
 {
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, len);
-    if (!f)
-        return NULL;
-    int64_t task_ms = 0, frag_ms = 0;
-    for (size_t i = 0; i < res->n_tasks; i++)
-        task_ms += res->tasks[i].duration;
-    for (size_t i = 0; i < res->n_frags; i++)
-        frag_ms += res->frags[i].duration;
-    size_t sampled = 0, failed = 0;
-    for (size_t i = 0; i < res->n_tasks; i++) {
-        sampled += res->tasks[i].sampled;
-        failed += res->tasks[i].failed;
-    }
-
     fprintf(f, "# OpenDC export report\n\n");
     fprintf(f, "- Input: `%s`\n", w->input);
     if (w->command_line)
@@ -514,7 +519,11 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
         fprintf(f, "- Failed tasks (status ≠ 0): %s; retried attempts: %s\n",
                 o->exclude_failed ? "excluded" : "included", o->all_attempts ? "all kept" : "last kept");
     }
+}
 
+/* One row per node: its values and what it holds. */
+static void report_nodes(FILE *f, const struct odc_input *in, const struct odc_opts *o)
+{
     fprintf(f, "\n## Nodes\n\n| folder | node | cores | MHz per core | memory MiB | CPU model | invocations | samples |\n"
                "|---|---|---:|---:|---:|---|---:|---:|\n");
     for (size_t k = 0; k < in->n_nodes; k++) {
@@ -527,6 +536,22 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
         fprintf(f, "| %s | %s | %d | %g | %" PRId64 " | %s | %zu | %zu |\n", nd->folder, nd->node_id, nd->cores,
                 o->upstream_compat ? (nd->raw_mhz > 0 ? nd->raw_mhz : 2400) : nd->mhz, nd->mem_mb,
                 nd->cpu_model, ni, ns);
+    }
+}
+
+/* Tasks, time and CPU, summed. */
+static void report_totals(FILE *f, const struct odc_input *in, const struct odc_opts *o,
+                          const struct odc_result *res)
+{
+    int64_t task_ms = 0, frag_ms = 0;
+    for (size_t i = 0; i < res->n_tasks; i++)
+        task_ms += res->tasks[i].duration;
+    for (size_t i = 0; i < res->n_frags; i++)
+        frag_ms += res->frags[i].duration;
+    size_t sampled = 0, failed = 0;
+    for (size_t i = 0; i < res->n_tasks; i++) {
+        sampled += res->tasks[i].sampled;
+        failed += res->tasks[i].failed;
     }
 
     fprintf(f, "\n## Totals\n\n");
@@ -546,7 +571,12 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
     } else {
         fprintf(f, "- Σ cpu_usage × duration = %.6g MHz·ms\n", res->exported_cpu_mhz_ms);
     }
+}
 
+/* Every correction made, by kind, then the input lines skipped. */
+static void report_corrections(FILE *f, const struct odc_input *in, const struct odc_opts *o,
+                               const struct odc_result *res)
+{
     fprintf(f, "\n## Corrections\n\n");
     struct rep rp = {.f = f, .in = in, .res = res};
     section(&rp, ODC_N_NO_SAMPLES, "Tasks without samples",
@@ -587,6 +617,19 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
             in->bad_inv_lines, in->bad_sample_lines);
     for (size_t i = 0; i < in->n_notes; i++)
         fprintf(f, "- %s\n", in->notes[i]);
+}
+
+static char *report(const struct odc_input *in, const struct odc_opts *o, const struct odc_result *res,
+                    const struct odc_write_opts *w, size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    if (!f)
+        return NULL;
+    report_head(f, in, o, res, w);
+    report_nodes(f, in, o);
+    report_totals(f, in, o, res);
+    report_corrections(f, in, o, res);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
@@ -646,5 +689,31 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
         snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno));
     free(text);
     free(p);
+    return rc;
+}
+
+/* ---- the whole export ---- */
+
+int odc_export_dir(const char *input, const char *output, const struct odc_opts *o,
+                   const struct odc_write_opts *w, struct odc_input *in, struct odc_result *res,
+                   char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    if (odc_load(input, in, w->progress, err, errlen) < 0)
+        return -1;
+    int rc = -1;
+    if (in->n_invs == 0) {
+        snprintf(err, errlen, "no invocations in %s (CTS/invocations.jsonl is empty): nothing to export",
+                 input);
+        odc_input_free(in);
+        return -1;
+    }
+    progress_update(w->progress, "building fragments for %zu task(s)", in->n_invs);
+    if (odc_export(in, o, res, err, errlen) == 0)
+        rc = odc_write(output, in, o, res, w, err, errlen);
+    if (rc < 0) {
+        odc_result_free(res);
+        odc_input_free(in);
+    }
     return rc;
 }

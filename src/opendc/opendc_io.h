@@ -30,4 +30,12 @@ struct odc_write_opts {
 int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
               const struct odc_result *res, const struct odc_write_opts *w, char *err, size_t errlen);
 
+/* The whole export (`tracekit export opendc`): odc_load input (reading
+ * w->progress), refuse a run without invocations, odc_export, odc_write to
+ * output.  0, with *in and *res the caller's to free (for its summary), or
+ * -1 with err and both freed. */
+int odc_export_dir(const char *input, const char *output, const struct odc_opts *o,
+                   const struct odc_write_opts *w, struct odc_input *in, struct odc_result *res,
+                   char *err, size_t errlen);
+
 #endif

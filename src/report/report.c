@@ -1,5 +1,5 @@
 /* report.c -- lanes, aggregation and the HTML/SVG of `tracekit report`.
- * Everything here works on memory; cmd_report.c does the reading. */
+ * Everything here works on memory; report_load.c does the reading. */
 #include "report/report.h"
 
 #include "common/stats.h"

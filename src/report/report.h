@@ -1,5 +1,5 @@
 /* report.h -- the model behind `tracekit report` and its HTML/SVG rendering
- * (pure: no I/O).  cmd_report.c loads CTS files into a struct report; this
+ * (pure: no I/O).  report_load.c loads CTS files into a struct report; this
  * module lays tasks out into lanes, aggregates what is too dense to draw one
  * by one, and writes one self-contained HTML page (inline CSS and SVG, one
  * small inline script for the task selector). */

@@ -557,8 +557,9 @@ static void row_kv(struct jbuf *b, const char *k)
     lit(b, "</th><td>");
 }
 
-static void summary(const struct report_odc *o, const int32_t *cls, size_t ncls, const double *dem, size_t nb,
-                    struct jbuf *b)
+/* The key figures: counts, span, task time, work, demand against capacity,
+ * memory. */
+static void summary_figures(const struct report_odc *o, const double *dem, size_t nb, struct jbuf *b)
 {
     int64_t t0 = 0, t1 = 0;
     bool any = report_odc_span(o, &t0, &t1);
@@ -622,23 +623,32 @@ static void summary(const struct report_odc *o, const int32_t *cls, size_t ncls,
     }
     lit(b, "</table>");
     free(mem);
-    if (o->orphan_frags || o->dup_ids || o->no_frags || o->sum_mismatch || o->interleaved) {
-        lit(b, "<p class=\"warn\">What OpenDC will do differently from what the files seem to say:");
-        if (o->orphan_frags)
-            jb_printf(b, " %llu fragment(s) whose id is no task (ignored);", (unsigned long long)o->orphan_frags);
-        if (o->dup_ids)
-            jb_printf(b, " %llu task(s) repeating an earlier id (their fragments merge; drawn on the first);",
-                      (unsigned long long)o->dup_ids);
-        if (o->no_frags)
-            jb_printf(b, " %llu task(s) without fragments (dropped);", (unsigned long long)o->no_frags);
-        if (o->sum_mismatch)
-            jb_printf(b, " %llu task(s) whose fragments do not sum to their duration;",
-                      (unsigned long long)o->sum_mismatch);
-        if (o->interleaved)
-            lit(b, " fragments of different tasks interleave (each task's are replayed in file order);");
-        lit(b, " <code>tracekit verify opendc</code> says more.</p>");
-    }
+}
 
+/* What report_odc_finish found that OpenDC will read differently. */
+static void summary_warnings(const struct report_odc *o, struct jbuf *b)
+{
+    if (!(o->orphan_frags || o->dup_ids || o->no_frags || o->sum_mismatch || o->interleaved))
+        return;
+    lit(b, "<p class=\"warn\">What OpenDC will do differently from what the files seem to say:");
+    if (o->orphan_frags)
+        jb_printf(b, " %llu fragment(s) whose id is no task (ignored);", (unsigned long long)o->orphan_frags);
+    if (o->dup_ids)
+        jb_printf(b, " %llu task(s) repeating an earlier id (their fragments merge; drawn on the first);",
+                  (unsigned long long)o->dup_ids);
+    if (o->no_frags)
+        jb_printf(b, " %llu task(s) without fragments (dropped);", (unsigned long long)o->no_frags);
+    if (o->sum_mismatch)
+        jb_printf(b, " %llu task(s) whose fragments do not sum to their duration;",
+                  (unsigned long long)o->sum_mismatch);
+    if (o->interleaved)
+        lit(b, " fragments of different tasks interleave (each task's are replayed in file order);");
+    lit(b, " <code>tracekit verify opendc</code> says more.</p>");
+}
+
+/* One row per cpu_count class: tasks, time, capacity and use. */
+static void summary_classes(const struct report_odc *o, const int32_t *cls, size_t ncls, struct jbuf *b)
+{
     lit(b, "<table><tr><th>cpu_count</th><th>tasks</th><th>task time</th><th>cpu_capacity mean</th>"
            "<th>CPU used mean</th><th>used / capacity</th><th>mem_capacity mean</th></tr>");
     for (size_t c = 0; c < ncls; c++) {
@@ -673,22 +683,35 @@ static void summary(const struct report_odc *o, const int32_t *cls, size_t ncls,
         jb_printf(b, "</td><td>%.0f</td></tr>", n ? m / (double)n : 0);
     }
     lit(b, "</table><p class=\"note\">CPU used mean: the fragments' CPU work over the tasks' time.</p>");
+}
 
-    if (o->nhosts) {
-        lit(b, "<table><tr><th>host</th><th>count</th><th>cores</th><th>core speed</th><th>memory</th></tr>");
-        for (size_t i = 0; i < o->nhosts; i++) {
-            const struct report_odc_host *h = &o->hosts[i];
-            lit(b, "<tr><td>");
-            report_html_escape(b, h->name);
-            jb_printf(b, "</td><td>%lld</td><td>%lld</td><td>", (long long)h->count, (long long)h->cores);
-            report_mhz(b, h->mhz);
-            if (isnan(h->mib))
-                lit(b, "</td><td>&ndash;</td></tr>");
-            else
-                jb_printf(b, "</td><td>%.0f MiB</td></tr>", h->mib);
-        }
-        lit(b, "</table>");
+/* The topology's hosts. */
+static void summary_hosts(const struct report_odc *o, struct jbuf *b)
+{
+    if (!o->nhosts)
+        return;
+    lit(b, "<table><tr><th>host</th><th>count</th><th>cores</th><th>core speed</th><th>memory</th></tr>");
+    for (size_t i = 0; i < o->nhosts; i++) {
+        const struct report_odc_host *h = &o->hosts[i];
+        lit(b, "<tr><td>");
+        report_html_escape(b, h->name);
+        jb_printf(b, "</td><td>%lld</td><td>%lld</td><td>", (long long)h->count, (long long)h->cores);
+        report_mhz(b, h->mhz);
+        if (isnan(h->mib))
+            lit(b, "</td><td>&ndash;</td></tr>");
+        else
+            jb_printf(b, "</td><td>%.0f MiB</td></tr>", h->mib);
     }
+    lit(b, "</table>");
+}
+
+static void summary(const struct report_odc *o, const int32_t *cls, size_t ncls, const double *dem, size_t nb,
+                    struct jbuf *b)
+{
+    summary_figures(o, dem, nb, b);
+    summary_warnings(o, b);
+    summary_classes(o, cls, ncls, b);
+    summary_hosts(o, b);
 }
 
 /* The tasks as a run report's node, so report.c draws the Gantt. */

@@ -537,32 +537,56 @@ static void md_coverage(const struct audit *a, struct jbuf *b)
     }
 }
 
-static void md_unsampled(const struct audit *a, struct jbuf *b)
+/* A section listing the tasks `pick` picks (count of them), at most
+ * MD_LIST_MAX, each as `line` writes it. */
+static void md_task_list(const struct audit *a, struct jbuf *b, const char *title, size_t count,
+                         bool (*pick)(const struct audit *, size_t),
+                         void (*line)(const struct audit *, size_t, struct jbuf *))
 {
-    jb_printf(b, "\n## Tasks without samples\n");
-    if (a->unsampled == 0) {
+    jb_printf(b, "\n## %s\n", title);
+    if (count == 0) {
         jb_printf(b, "- none\n");
         return;
     }
     size_t shown = 0;
     for (size_t t = 0; t < a->ninv; t++) {
-        const struct audit_task *k = &a->tasks[t];
-        const struct cts_inv *v = &a->invs[t];
-        if (k->samples)
+        if (!pick(a, t))
             continue;
         if (shown++ == MD_LIST_MAX) {
-            jb_printf(b, "- ... and %zu more (see audit.json)\n", a->unsampled - MD_LIST_MAX);
+            jb_printf(b, "- ... and %zu more (see audit.json)\n", count - MD_LIST_MAX);
             break;
         }
-        char pid[32] = "-", dur[32] = "-", st[32] = "-";
-        if (v->has_pid)
-            snprintf(pid, sizeof pid, "%lld", (long long)v->pid);
-        if (k->has_window)
-            snprintf(dur, sizeof dur, "%lld ms", (long long)k->duration_ms);
-        if (v->has_status)
-            snprintf(st, sizeof st, "%lld", (long long)v->status);
-        jb_printf(b, "- %s: pid %s, duration %s, status %s\n", task_name(a, t), pid, dur, st);
+        line(a, t, b);
     }
+}
+
+/* "123" and a unit into buf[32], or "-" when there is no value. */
+static const char *int_or_dash(char *buf, bool has, int64_t v, const char *unit)
+{
+    if (!has)
+        return "-";
+    snprintf(buf, 32, "%lld%s", (long long)v, unit);
+    return buf;
+}
+
+static bool is_unsampled(const struct audit *a, size_t t)
+{
+    return !a->tasks[t].samples;
+}
+
+static void unsampled_line(const struct audit *a, size_t t, struct jbuf *b)
+{
+    const struct audit_task *k = &a->tasks[t];
+    const struct cts_inv *v = &a->invs[t];
+    char pid[32], dur[32], st[32];
+    jb_printf(b, "- %s: pid %s, duration %s, status %s\n", task_name(a, t),
+              int_or_dash(pid, v->has_pid, v->pid, ""), int_or_dash(dur, k->has_window, k->duration_ms, " ms"),
+              int_or_dash(st, v->has_status, v->status, ""));
+}
+
+static void md_unsampled(const struct audit *a, struct jbuf *b)
+{
+    md_task_list(a, b, "Tasks without samples", a->unsampled, is_unsampled, unsampled_line);
 }
 
 static void md_cpu(const struct audit *a, struct jbuf *b)
@@ -607,37 +631,29 @@ static void md_jitter(const struct audit *a, struct jbuf *b)
     }
 }
 
+static bool is_failed(const struct audit *a, size_t t)
+{
+    return a->tasks[t].failed;
+}
+
+static void failed_line(const struct audit *a, size_t t, struct jbuf *b)
+{
+    const struct cts_inv *v = &a->invs[t];
+    char pid[32], st[32], sig[32];
+    jb_printf(b, "- %s: pid %s, status %s, signal %s", task_name(a, t),
+              int_or_dash(pid, v->has_pid, v->pid, ""), int_or_dash(st, v->has_status, v->status, ""),
+              int_or_dash(sig, v->has_signal, v->signal, ""));
+    if (v->error) {
+        jb_printf(b, ", error: ");
+        for (const char *s = v->error; *s; s++)
+            jb_append(b, *s == '\n' ? " " : s, 1);
+    }
+    jb_printf(b, "\n");
+}
+
 static void md_failed(const struct audit *a, struct jbuf *b)
 {
-    jb_printf(b, "\n## Failed tasks\n");
-    if (a->failed == 0) {
-        jb_printf(b, "- none\n");
-        return;
-    }
-    size_t shown = 0;
-    for (size_t t = 0; t < a->ninv; t++) {
-        const struct cts_inv *v = &a->invs[t];
-        if (!a->tasks[t].failed)
-            continue;
-        if (shown++ == MD_LIST_MAX) {
-            jb_printf(b, "- ... and %zu more (see audit.json)\n", a->failed - MD_LIST_MAX);
-            break;
-        }
-        char pid[32] = "-", st[32] = "-", sig[32] = "-";
-        if (v->has_pid)
-            snprintf(pid, sizeof pid, "%lld", (long long)v->pid);
-        if (v->has_status)
-            snprintf(st, sizeof st, "%lld", (long long)v->status);
-        if (v->has_signal)
-            snprintf(sig, sizeof sig, "%lld", (long long)v->signal);
-        jb_printf(b, "- %s: pid %s, status %s, signal %s", task_name(a, t), pid, st, sig);
-        if (v->error) {
-            jb_printf(b, ", error: ");
-            for (const char *s = v->error; *s; s++)
-                jb_append(b, *s == '\n' ? " " : s, 1);
-        }
-        jb_printf(b, "\n");
-    }
+    md_task_list(a, b, "Failed tasks", a->failed, is_failed, failed_line);
 }
 
 static void md_reuse(const struct audit *a, struct jbuf *b)
@@ -737,13 +753,9 @@ static void j_ms(struct jbuf *b, const char *key, double v)
         cts_put_ms(b, key, v);
 }
 
-void audit_render_json(const struct audit *a, struct jbuf *b)
+/* The original's figures: summary, missing fields, order, cross-reference. */
+static void j_original(const struct audit *a, struct jbuf *b)
 {
-    jb_obj_open(b, NULL);
-    jb_str(b, "run_id", a->ctx.run_id);
-    jb_str(b, "node", a->ctx.node);
-    jb_str(b, "stage", a->ctx.stage);
-
     jb_obj_open(b, "summary");
     jb_uint(b, "invocations", a->ninv);
     jb_uint(b, "proc_metrics_samples", a->pm_lines);
@@ -778,7 +790,11 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
         jb_int(b, NULL, a->unmatched_sample[i]);
     jb_arr_close(b);
     jb_obj_close(b);
+}
 
+/* Sampling coverage, and the tasks without samples. */
+static void j_coverage(const struct audit *a, struct jbuf *b)
+{
     jb_obj_open(b, "coverage");
     jb_uint(b, "tasks", a->ninv);
     jb_uint(b, "sampled", a->sampled);
@@ -800,7 +816,11 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
         jb_obj_close(b);
     }
     jb_arr_close(b);
+}
 
+/* CPU error, tick jitter, and how the raw samples became records. */
+static void j_cpu_jitter(const struct audit *a, struct jbuf *b)
+{
     jb_obj_open(b, "cpu_error");
     jb_uint(b, "tasks_compared", a->cpu_compared);
     j_num(b, "abs_p50", a->cpu_err_p50);
@@ -833,7 +853,11 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
     jb_uint(b, "pid_splits_without_start_ticks", c ? c->splits : 0);
     cts_put_ms(b, "cpu_carried_ms", c ? c->cpu_carried_ms : 0);
     jb_obj_close(b);
+}
 
+/* Failed tasks, PID reuse and the clock. */
+static void j_failed_reuse_clock(const struct audit *a, struct jbuf *b)
+{
     jb_arr_open(b, "failed_tasks");
     for (size_t t = 0; t < a->ninv; t++) {
         const struct cts_inv *v = &a->invs[t];
@@ -863,9 +887,13 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
     j_ms(b, "offset_ms", a->ctx.has_clock_offset ? a->ctx.clock_offset_ms : NAN);
     jb_uint(b, "enqueue_after_start", a->enqueue_after_start);
     jb_opt_int(b, "max_enqueue_lead_ms", a->enqueue_after_start > 0, a->max_enqueue_lead_ms);
-    jb_uint(b, "wall_steps", c ? c->wall_steps : 0);
+    jb_uint(b, "wall_steps", a->cts ? a->cts->wall_steps : 0);
     jb_obj_close(b);
+}
 
+/* The raw files' line counts, and every task's figures. */
+static void j_files_tasks(const struct audit *a, struct jbuf *b)
+{
     jb_arr_open(b, "skipped_lines");
     for (size_t i = 0; i < a->nfiles; i++) {
         const struct audit_file *f = &a->files[i];
@@ -903,6 +931,19 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
         jb_obj_close(b);
     }
     jb_arr_close(b);
+}
+
+void audit_render_json(const struct audit *a, struct jbuf *b)
+{
+    jb_obj_open(b, NULL);
+    jb_str(b, "run_id", a->ctx.run_id);
+    jb_str(b, "node", a->ctx.node);
+    jb_str(b, "stage", a->ctx.stage);
+    j_original(a, b);
+    j_coverage(a, b);
+    j_cpu_jitter(a, b);
+    j_failed_reuse_clock(a, b);
+    j_files_tasks(a, b);
 
     jb_obj_open(b, "strict");
     jb_bool(b, "checked", a->checked);

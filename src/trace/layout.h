@@ -23,27 +23,9 @@ char *layout_cts_dir(const char *run_dir);
  * without, every sub-folder that is a run folder.  NULL-terminated,
  * malloc'd (free with layout_free_list); *n gets the count. */
 char **layout_node_dirs(const char *dir, const char *run_id, size_t *n);
+/* dir itself when it is a run folder, else its node folders
+ * (layout_node_dirs without a run id); NULL when neither. */
+char **layout_run_dirs(const char *dir, size_t *n);
 void layout_free_list(char **list);
-
-/* The run folders one `gather --from DIR` names: DIR itself if it is a
- * run folder, else DIR/RUN_ID, DIR/logs/RUN_ID, else DIR's RUN_ID(cN)
- * folders, else DIR's node sub-folders.  NULL (with a message) if none. */
-char **layout_find_runs(const char *from, const char *run_id, size_t *n, char *err, size_t errlen);
-
-/* ---- naming nodes in an experiment folder (pure) ---- */
-
-struct layout_node {
-    const char *node_id;   /* from node_meta.json, may be NULL */
-    const char *host;      /* from node_meta.json, may be NULL */
-    const char *source;    /* the folder it comes from (tie-breaker) */
-    char *name;            /* out: folder name, malloc'd */
-};
-
-/* Folder-safe version of s ("node" if nothing is left), malloc'd. */
-char *layout_safe_name(const char *s);
-/* Give every node a distinct folder name: its node id; nodes sharing an id
- * get "ID-HOST" when their hosts differ, else "ID-1", "ID-2", ... in the
- * order of (host, source).  Same input set, same names, whatever the order. */
-void layout_assign_names(struct layout_node *nodes, size_t n);
 
 #endif

@@ -388,27 +388,17 @@ static bool clock_from_worker(const char *dir, const char *node, double *off, do
     return found;
 }
 
-int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, size_t errlen)
+/* Anything to parse in dir, and not a folder whose raw samples are gone?
+ * 0, or -1 with err. */
+static int check_input(const char *dir, bool meta_exists, char *err, size_t errlen)
 {
-    memset(r, 0, sizeof *r);
-    r->jitter_p99 = NAN;
-    int64_t t0 = now_mono_ns();
-    const char *dir = o->run_dir;
-    if (!is_dir(dir)) {
-        snprintf(err, errlen, "no run folder '%s'", dir);
-        return -1;
-    }
-    char *meta_path = path_join(dir, "node_meta.json");
-    bool meta_exists = file_exists(meta_path);
     if (!meta_exists && !layout_has_raw(dir)) {
         snprintf(err, errlen,
                  "nothing to parse in '%s': no node_meta.json, proc_metrics.jsonl, "
                  "events.*.jsonl or host_metrics.jsonl",
                  dir);
-        free(meta_path);
         return -1;
     }
-
     /* A node folder shipped through Redis (parse --ship, gather --redis)
      * has clean traces but not the raw samples they came from: parsing it
      * again would replace CTS/ with one that has no samples. */
@@ -425,256 +415,332 @@ int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, siz
                  "(proc_metrics.jsonl, host_metrics.jsonl), like a folder shipped through "
                  "Redis: parsing it again would lose its samples, so CTS/ is kept as it is",
                  dir);
-        free(meta_path);
         return -1;
     }
+    return 0;
+}
 
-    int rc = -1;
-    struct files fs = {0};
-    struct events ev = {0};
-    struct cts_inv *invs = NULL;
-    size_t ninv = 0;
+/* Everything one parse holds; job_free frees it all. */
+struct job {
+    const struct parse_opts *o;
+    struct parse_result *r;
+    const char *dir;
+    char *err;
+    size_t errlen;
+    struct files fs;
+    struct events ev;
+    struct cts_inv *invs;
+    size_t ninv;
     struct cts c;
     struct audit a;
-    json_t *meta = NULL, *collector = NULL, *nodes = NULL;
-    char *tmp = NULL, *final = NULL, *path = NULL;
-    char *run_id = o->run_id ? xstrdup(o->run_id) : dir_base(dir);
-    char **evfiles = NULL;
-    size_t nevfiles = 0;
-    struct jbuf text;
-    jb_init(&text);
-    struct outfile out = {.fd = -1};
+    json_t *meta, *collector;
+    const char *node, *stage;      /* the options', node_meta.json's or the defaults */
+    double interval;               /* 0: unknown */
+    const char *interval_src;
+    char *run_id, *tmp, *final;
+    struct jbuf text;              /* scratch for whole files and lines */
+};
 
+static int write_failed(struct job *j)
+{
+    snprintf(j->err, j->errlen, "cannot write in %s: %s", j->tmp, strerror(errno));
+    return -1;
+}
+
+/* node_meta.json (a broken one is a warning), and what follows from it:
+ * node, stage, clock ticks, the sampling interval. */
+static void read_meta(struct job *j, const char *meta_path, bool meta_exists)
+{
+    const struct parse_opts *o = j->o;
     if (meta_exists) {
-        struct audit_file *f = add_file(&fs, "node_meta.json");
+        struct audit_file *f = add_file(&j->fs, "node_meta.json");
         json_error_t jerr;
-        meta = json_load_file(meta_path, JSON_DISABLE_EOF_CHECK, &jerr);
+        j->meta = json_load_file(meta_path, JSON_DISABLE_EOF_CHECK, &jerr);
         f->lines = 1;
-        if (!json_is_object(meta)) {
+        if (!json_is_object(j->meta)) {
             log_warn("%s: not a JSON object (%s); parsing without node metadata", meta_path,
                      jerr.text);
-            json_decref(meta);
-            meta = NULL;
+            json_decref(j->meta);
+            j->meta = NULL;
             f->unreadable = true;
         } else {
             f->good = 1;
         }
     }
-    r->has_meta = meta != NULL;
-    const char *node = o->node_id ? o->node_id
-                       : meta_str(meta, "node") ? meta_str(meta, "node")
-                                                : o->node_default;
-    const char *stage = o->stage ? o->stage
-                        : meta_str(meta, "stage") ? meta_str(meta, "stage")
-                                                  : o->stage_default;
-    r->node = node ? xstrdup(node) : NULL;
-    r->stage = stage ? xstrdup(stage) : NULL;
+    const json_t *meta = j->meta;
+    j->r->has_meta = meta != NULL;
+    j->node = o->node_id ? o->node_id
+              : meta_str(meta, "node") ? meta_str(meta, "node")
+                                       : o->node_default;
+    j->stage = o->stage ? o->stage
+               : meta_str(meta, "stage") ? meta_str(meta, "stage")
+                                         : o->stage_default;
+    j->r->node = j->node ? xstrdup(j->node) : NULL;
+    j->r->stage = j->stage ? xstrdup(j->stage) : NULL;
 
     struct cts_opts copts;
     cts_opts_default(&copts);
     if (positive(meta, "clk_tck") > 0)
         copts.clk_tck = positive(meta, "clk_tck");
-    double interval = 0;
-    const char *interval_src = NULL;
     if (o->interval_ms > 0) {
-        interval = o->interval_ms;
-        interval_src = "--interval-ms";
+        j->interval = o->interval_ms;
+        j->interval_src = "--interval-ms";
     } else if (meta && interval_of(meta) > 0) {
-        interval = interval_of(meta);
-        interval_src = "node_meta.json";
+        j->interval = interval_of(meta);
+        j->interval_src = "node_meta.json";
     } else {
-        path = path_join(dir, "collector.json");
-        collector = json_load_file(path, 0, NULL);
+        char *path = path_join(j->dir, "collector.json");
+        j->collector = json_load_file(path, 0, NULL);
         free(path);
-        path = NULL;
-        if (collector && interval_of(collector) > 0) {
-            interval = interval_of(collector);
-            interval_src = "collector.json";
+        if (j->collector && interval_of(j->collector) > 0) {
+            j->interval = interval_of(j->collector);
+            j->interval_src = "collector.json";
         }
     }
-    if (interval > 0)
-        copts.gap_ms = 2 * interval;
-    cts_init(&c, &copts);
-    audit_init(&a);
+    if (j->interval > 0)
+        copts.gap_ms = 2 * j->interval;
+    cts_init(&j->c, &copts);
+}
 
-    /* a fresh folder next to the final one */
-    fstree_clean_stale(dir, "CTS.tmp.");
-    fstree_clean_stale(dir, "CTS.old.");
-    tmp = xasprintf("%s/CTS.tmp.%d", dir, (int)getpid());
-    final = path_join(dir, "CTS");
-    fstree_rm_rf(tmp);
-    if (mkdir(tmp, 0755) < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        goto done;
+/* A fresh RUN/CTS.tmp.PID next to the final RUN/CTS.  0 or -1 with err. */
+static int make_tmp(struct job *j)
+{
+    fstree_clean_stale(j->dir, "CTS.tmp.");
+    fstree_clean_stale(j->dir, "CTS.old.");
+    j->tmp = xasprintf("%s/CTS.tmp.%d", j->dir, (int)getpid());
+    j->final = path_join(j->dir, "CTS");
+    fstree_rm_rf(j->tmp);
+    if (mkdir(j->tmp, 0755) < 0) {
+        snprintf(j->err, j->errlen, "cannot create %s: %s", j->tmp, strerror(errno));
+        return -1;
     }
+    return 0;
+}
 
-    /* events: merge events.*.jsonl into events.jsonl like the original;
-     * without them, read an events.jsonl a previous parse left */
-    evfiles = event_files(dir, &nevfiles);
+/* Merge events.*.jsonl into RUN/events.jsonl like the original; without
+ * them, read an events.jsonl a previous parse left.  0 or -1 with err. */
+static int read_events(struct job *j)
+{
+    size_t nevfiles = 0;
+    char **evfiles = event_files(j->dir, &nevfiles);
     for (size_t i = 0; i < nevfiles; i++)
-        read_events_file(dir, evfiles[i], &ev, &fs, o->progress);
+        read_events_file(j->dir, evfiles[i], &j->ev, &j->fs, j->o->progress);
+    for (size_t i = 0; i < nevfiles; i++)
+        free(evfiles[i]);
+    free(evfiles);
+    char *path = path_join(j->dir, "events.jsonl");
+    int rc = 0;
     if (nevfiles) {
-        cts_events_sort(ev.v, ev.n);
-        for (size_t i = 0; i < ev.n; i++)
-            cts_event_defaults(ev.v[i], node, stage);
-        jb_reset(&text);
-        for (size_t i = 0; i < ev.n; i++) {
-            jb_json(&text, NULL, ev.v[i]);
-            jb_newline(&text);
+        cts_events_sort(j->ev.v, j->ev.n);
+        for (size_t i = 0; i < j->ev.n; i++)
+            cts_event_defaults(j->ev.v[i], j->node, j->stage);
+        jb_reset(&j->text);
+        for (size_t i = 0; i < j->ev.n; i++) {
+            jb_json(&j->text, NULL, j->ev.v[i]);
+            jb_newline(&j->text);
         }
-        path = path_join(dir, "events.jsonl");
-        if (write_file_atomic(path, text.p, text.len) < 0) {
-            snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-            goto done;
+        if (write_file_atomic(path, j->text.p, j->text.len) < 0) {
+            snprintf(j->err, j->errlen, "cannot write %s: %s", path, strerror(errno));
+            rc = -1;
         }
-        free(path);
-        path = NULL;
     } else {
-        path = path_join(dir, "events.jsonl");
         if (file_exists(path))
-            read_events_file(dir, "events.jsonl", &ev, &fs, o->progress);
-        free(path);
-        path = NULL;
-        for (size_t i = 0; i < ev.n; i++)
-            cts_event_defaults(ev.v[i], node, stage);
-    }
-    r->event_files = nevfiles;
-    r->events = ev.n;
-    for (size_t i = 0; i < fs.n; i++)
-        if (str_starts(fs.v[i].name, "events."))
-            r->events_skipped += fs.v[i].malformed + fs.v[i].torn;
-
-    /* invocations */
-    if (of_open(&out, tmp, "invocations.jsonl") < 0)
-        goto write_failed;
-    invs = xcalloc(ev.n ? ev.n : 1, sizeof *invs);
-    for (size_t i = 0; i < ev.n; i++) {
-        jb_reset(&text);
-        cts_inv_json(&text, ev.v[i]);
-        of_line(&out, &text);
-        cts_inv_from_event(ev.v[i], &invs[ninv++]);
-    }
-    if (of_close(&out) < 0)
-        goto write_failed;
-
-    /* proc_metrics */
-    if (of_open(&out, tmp, "proc_metrics.jsonl") < 0)
-        goto write_failed;
-    path = path_join(dir, "proc_metrics.jsonl");
-    if (file_exists(path)) {
-        struct audit_file *f = add_file(&fs, "proc_metrics.jsonl");
-        if (derive_proc(path, &out, &c, &a, f, o->progress) < 0) {
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-            of_close(&out);
-            goto done;
-        }
-        r->raw_lines = f->lines;
-        r->raw_skipped = f->malformed + f->torn + f->invalid;
+            read_events_file(j->dir, "events.jsonl", &j->ev, &j->fs, j->o->progress);
+        for (size_t i = 0; i < j->ev.n; i++)
+            cts_event_defaults(j->ev.v[i], j->node, j->stage);
     }
     free(path);
-    path = NULL;
+    j->r->event_files = nevfiles;
+    j->r->events = j->ev.n;
+    for (size_t i = 0; i < j->fs.n; i++)
+        if (str_starts(j->fs.v[i].name, "events."))
+            j->r->events_skipped += j->fs.v[i].malformed + j->fs.v[i].torn;
+    return rc;
+}
+
+/* CTS invocations.jsonl, one line per event.  0 or -1 with err. */
+static int write_invocations(struct job *j)
+{
+    struct outfile out;
+    if (of_open(&out, j->tmp, "invocations.jsonl") < 0)
+        return write_failed(j);
+    j->invs = xcalloc(j->ev.n ? j->ev.n : 1, sizeof *j->invs);
+    for (size_t i = 0; i < j->ev.n; i++) {
+        jb_reset(&j->text);
+        cts_inv_json(&j->text, j->ev.v[i]);
+        of_line(&out, &j->text);
+        cts_inv_from_event(j->ev.v[i], &j->invs[j->ninv++]);
+    }
+    return of_close(&out) < 0 ? write_failed(j) : 0;
+}
+
+/* CTS proc_metrics.jsonl from the raw one (empty without it).  0 or -1 with err. */
+static int write_proc(struct job *j)
+{
+    struct outfile out;
+    if (of_open(&out, j->tmp, "proc_metrics.jsonl") < 0)
+        return write_failed(j);
+    char *path = path_join(j->dir, "proc_metrics.jsonl");
+    if (file_exists(path)) {
+        struct audit_file *f = add_file(&j->fs, "proc_metrics.jsonl");
+        if (derive_proc(path, &out, &j->c, &j->a, f, j->o->progress) < 0) {
+            snprintf(j->err, j->errlen, "cannot read %s: %s", path, strerror(errno));
+            of_close(&out);
+            free(path);
+            return -1;
+        }
+        j->r->raw_lines = f->lines;
+        j->r->raw_skipped = f->malformed + f->torn + f->invalid;
+    }
+    free(path);
     if (of_close(&out) < 0)
-        goto write_failed;
-    cts_finish(&c);
-    r->records = c.emitted;
-    r->processes = c.nids;
+        return write_failed(j);
+    cts_finish(&j->c);
+    j->r->records = j->c.emitted;
+    j->r->processes = j->c.nids;
+    return 0;
+}
 
-    if (copy_host(dir, tmp, node, &fs, r, o->progress) < 0)
-        goto write_failed;
-    if (infra_to_cts(dir, tmp, node, &fs) < 0)
-        goto write_failed;
-
-    /* nodes.json: a one-element array, indent 2, no newline (like the original) */
-    nodes = json_array();
-    json_t *entry = cts_node_entry(meta, node, stage);
-    if (o->node_id)
-        json_object_set_new(entry, "node_id", json_string(o->node_id));
-    if (o->stage)
-        json_object_set_new(entry, "stage", json_string(o->stage));
-    double clock_off = 0, clock_rtt = NAN;
-    bool has_clock = clock_from_worker(dir, node, &clock_off, &clock_rtt);
-    if (has_clock) { /* measured against the run's shared reference: preferred */
-        json_object_set_new(entry, "clock_offset_ms", json_real(clock_off));
+/* nodes.json: a one-element array, indent 2, no newline (like the
+ * original), with the worker's clock offset when it measured one.
+ * 0 or -1 with err. */
+static int write_nodes(struct job *j, bool *has_clock, double *clock_off)
+{
+    json_t *nodes = json_array();
+    json_t *entry = cts_node_entry(j->meta, j->node, j->stage);
+    if (j->o->node_id)
+        json_object_set_new(entry, "node_id", json_string(j->o->node_id));
+    if (j->o->stage)
+        json_object_set_new(entry, "stage", json_string(j->o->stage));
+    double clock_rtt = NAN;
+    *clock_off = 0;
+    *has_clock = clock_from_worker(j->dir, j->node, clock_off, &clock_rtt);
+    if (*has_clock) { /* measured against the run's shared reference: preferred */
+        json_object_set_new(entry, "clock_offset_ms", json_real(*clock_off));
         json_object_set_new(entry, "clock_rtt_ms", isnan(clock_rtt) ? json_null()
-                                                                    : json_real(clock_rtt));
+                                                                     : json_real(clock_rtt));
         json_object_set_new(entry, "clock_ref", json_string("redis"));
     }
     json_array_append_new(nodes, entry);
-    jb_reset(&text);
-    cts_pretty_json(&text, nodes);
-    if (write_text(tmp, "nodes.json", text.p, text.len) < 0)
-        goto write_failed;
+    jb_reset(&j->text);
+    cts_pretty_json(&j->text, nodes);
+    json_decref(nodes);
+    return write_text(j->tmp, "nodes.json", j->text.p, j->text.len) < 0 ? write_failed(j) : 0;
+}
 
-    /* the audit */
+/* The audit, its limits checked: audit_report.md and audit.json.  0 or -1 with err. */
+static int write_audit(struct job *j, bool has_clock, double clock_off)
+{
     struct audit_context ctx = {
-        .run_id = run_id,
-        .node = node,
-        .stage = stage,
-        .interval_ms = interval,
-        .interval_source = interval_src,
+        .run_id = j->run_id,
+        .node = j->node,
+        .stage = j->stage,
+        .interval_ms = j->interval,
+        .interval_source = j->interval_src,
     };
     ctx.has_clock_offset = has_clock;
     ctx.clock_offset_ms = clock_off;
     if (!has_clock)
-        ctx.has_clock_offset = meta && cts_meta_clock_offset(meta, &ctx.clock_offset_ms);
-    audit_finish(&a, &ctx, &c, invs, ninv, fs.v, fs.n);
-    audit_check(&a, &o->limits);
-    jb_reset(&text);
-    audit_render_md(&a, &text);
-    if (write_text(tmp, "audit_report.md", text.p, text.len) < 0)
-        goto write_failed;
-    jb_reset(&text);
-    audit_render_json(&a, &text);
-    jb_newline(&text);
-    if (write_text(tmp, "audit.json", text.p, text.len) < 0)
-        goto write_failed;
+        ctx.has_clock_offset = j->meta && cts_meta_clock_offset(j->meta, &ctx.clock_offset_ms);
+    audit_finish(&j->a, &ctx, &j->c, j->invs, j->ninv, j->fs.v, j->fs.n);
+    audit_check(&j->a, &j->o->limits);
+    jb_reset(&j->text);
+    audit_render_md(&j->a, &j->text);
+    if (write_text(j->tmp, "audit_report.md", j->text.p, j->text.len) < 0)
+        return write_failed(j);
+    jb_reset(&j->text);
+    audit_render_json(&j->a, &j->text);
+    jb_newline(&j->text);
+    if (write_text(j->tmp, "audit.json", j->text.p, j->text.len) < 0)
+        return write_failed(j);
+    return 0;
+}
 
-    if (fstree_sync_dir(tmp) < 0 || fstree_replace(tmp, final) < 0) {
-        snprintf(err, errlen, "cannot put %s in place of %s: %s", tmp, final, strerror(errno));
-        goto done;
+/* Every file of CTS/, then the swap.  0 or -1 with err. */
+static int write_cts(struct job *j)
+{
+    bool has_clock;
+    double clock_off;
+    if (make_tmp(j) < 0 || read_events(j) < 0 || write_invocations(j) < 0 || write_proc(j) < 0)
+        return -1;
+    if (copy_host(j->dir, j->tmp, j->node, &j->fs, j->r, j->o->progress) < 0 ||
+        infra_to_cts(j->dir, j->tmp, j->node, &j->fs) < 0)
+        return write_failed(j);
+    if (write_nodes(j, &has_clock, &clock_off) < 0 || write_audit(j, has_clock, clock_off) < 0)
+        return -1;
+    if (fstree_sync_dir(j->tmp) < 0 || fstree_replace(j->tmp, j->final) < 0) {
+        snprintf(j->err, j->errlen, "cannot put %s in place of %s: %s", j->tmp, j->final,
+                 strerror(errno));
+        return -1;
     }
+    return 0;
+}
 
-    r->cts_dir = xstrdup(final);
-    r->tasks = ninv;
-    r->unsampled = a.unsampled;
-    r->failed = a.failed;
-    r->interval_ms = a.interval_used;
-    r->interval_source = a.interval_used > 0 ? a.interval_used_source : NULL;
-    r->jitter_p99 = a.jitter_n ? a.jitter_p99 : NAN;
-    r->violations = a.violations;  /* ownership moves to the result */
-    r->nviolations = a.nviolations;
-    a.violations = NULL;
-    a.nviolations = 0;
-    rc = 0;
-    goto done;
+/* What the audit found, into the result (the violations move there). */
+static void take_results(struct job *j)
+{
+    struct parse_result *r = j->r;
+    struct audit *a = &j->a;
+    r->cts_dir = xstrdup(j->final);
+    r->tasks = j->ninv;
+    r->unsampled = a->unsampled;
+    r->failed = a->failed;
+    r->interval_ms = a->interval_used;
+    r->interval_source = a->interval_used > 0 ? a->interval_used_source : NULL;
+    r->jitter_p99 = a->jitter_n ? a->jitter_p99 : NAN;
+    r->violations = a->violations;
+    r->nviolations = a->nviolations;
+    a->violations = NULL;
+    a->nviolations = 0;
+}
 
-write_failed:
-    snprintf(err, errlen, "cannot write in %s: %s", tmp, strerror(errno));
-done:
-    if (rc < 0 && tmp)
-        fstree_rm_rf(tmp);
-    r->seconds = (double)(now_mono_ns() - t0) / 1e9;
-    audit_free(&a);
-    cts_free(&c);
-    for (size_t i = 0; i < ninv; i++)
-        cts_inv_free(&invs[i]);
-    free(invs);
-    for (size_t i = 0; i < ev.n; i++)
-        json_decref(ev.v[i]);
-    free(ev.v);
-    for (size_t i = 0; i < nevfiles; i++)
-        free(evfiles[i]);
-    free(evfiles);
-    free_files(&fs);
-    json_decref(meta);
-    json_decref(collector);
-    json_decref(nodes);
-    jb_free(&text);
+static void job_free(struct job *j)
+{
+    audit_free(&j->a);
+    cts_free(&j->c);
+    for (size_t i = 0; i < j->ninv; i++)
+        cts_inv_free(&j->invs[i]);
+    free(j->invs);
+    for (size_t i = 0; i < j->ev.n; i++)
+        json_decref(j->ev.v[i]);
+    free(j->ev.v);
+    free_files(&j->fs);
+    json_decref(j->meta);
+    json_decref(j->collector);
+    jb_free(&j->text);
+    free(j->tmp);
+    free(j->final);
+    free(j->run_id);
+}
+
+int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->jitter_p99 = NAN;
+    int64_t t0 = now_mono_ns();
+    if (!is_dir(o->run_dir)) {
+        snprintf(err, errlen, "no run folder '%s'", o->run_dir);
+        return -1;
+    }
+    char *meta_path = path_join(o->run_dir, "node_meta.json");
+    bool meta_exists = file_exists(meta_path);
+    if (check_input(o->run_dir, meta_exists, err, errlen) < 0) {
+        free(meta_path);
+        return -1;
+    }
+    struct job j = {.o = o, .r = r, .dir = o->run_dir, .err = err, .errlen = errlen};
+    j.run_id = o->run_id ? xstrdup(o->run_id) : dir_base(o->run_dir);
+    jb_init(&j.text);
+    read_meta(&j, meta_path, meta_exists);
     free(meta_path);
-    free(tmp);
-    free(final);
-    free(path);
-    free(run_id);
+    audit_init(&j.a);
+    int rc = write_cts(&j);
+    if (rc == 0)
+        take_results(&j);
+    else if (j.tmp)
+        fstree_rm_rf(j.tmp);
+    r->seconds = (double)(now_mono_ns() - t0) / 1e9;
+    job_free(&j);
     return rc;
 }
 

@@ -12,57 +12,6 @@
 #include "trace/layout.h"
 #include "common/util.h"
 
-static void names_of(struct layout_node *n, size_t k, const char **want)
-{
-    layout_assign_names(n, k);
-    for (size_t i = 0; i < k; i++) {
-        assert_string_equal(n[i].name, want[i]);
-        free(n[i].name);
-        n[i].name = NULL;
-    }
-}
-
-static void test_assign_names(void **state)
-{
-    (void)state;
-    /* distinct ids: kept */
-    struct layout_node a[] = {{"cloud1", "h1", "/x/1", NULL}, {"cloud2", "h2", "/x/2", NULL}};
-    names_of(a, 2, (const char *[]){"cloud1", "cloud2"});
-
-    /* the original's "vm0" everywhere, hosts differ: ID-HOST */
-    struct layout_node b[] = {{"vm0", "cloud2gxie", "/e/b", NULL}, {"vm0", "cloud1gxie", "/e/a", NULL}};
-    names_of(b, 2, (const char *[]){"vm0-cloud2gxie", "vm0-cloud1gxie"});
-
-    /* same host too: numbered by source path, whatever the input order */
-    struct layout_node c[] = {{"vm0", "h", "/e/run(c1)", NULL}, {"vm0", "h", "/e/run(c0)", NULL}};
-    names_of(c, 2, (const char *[]){"vm0-2", "vm0-1"});
-    struct layout_node c2[] = {{"vm0", "h", "/e/run(c0)", NULL}, {"vm0", "h", "/e/run(c1)", NULL}};
-    names_of(c2, 2, (const char *[]){"vm0-1", "vm0-2"});
-
-    /* no node_meta: the folder name; unsafe characters replaced */
-    struct layout_node d[] = {{NULL, NULL, "/e/run(c3)", NULL}, {"a/b c", NULL, "/e/q", NULL}};
-    names_of(d, 2, (const char *[]){"run(c3)", "a_b_c"});
-
-    /* a made-up name that equals another node's real id */
-    struct layout_node e[] = {{"n", NULL, "/1", NULL}, {"n", NULL, "/2", NULL}, {"n-1", NULL, "/3", NULL}};
-    layout_assign_names(e, 3);
-    for (size_t i = 0; i < 3; i++)
-        for (size_t j = 0; j < i; j++)
-            assert_string_not_equal(e[i].name, e[j].name);
-    assert_string_equal(e[2].name, "n-1");  /* the real id wins */
-    assert_string_equal(e[1].name, "n-2");
-    assert_string_equal(e[0].name, "n-1-2");
-    for (size_t i = 0; i < 3; i++)
-        free(e[i].name);
-
-    char *s = layout_safe_name("..");
-    assert_string_equal(s, "_.");
-    free(s);
-    s = layout_safe_name("");
-    assert_string_equal(s, "node");
-    free(s);
-}
-
 static void touch(const char *dir, const char *rel)
 {
     char *p = path_join(dir, rel);
@@ -98,21 +47,22 @@ static void test_experiment_layout(void **state)
     assert_null(layout_cts_dir(l[1]));
     layout_free_list(l);
 
-    /* gather --from: the run folder, DIR/RUN_ID, DIR/logs/RUN_ID, RUN_ID(cN) */
-    char err[256];
-    l = layout_find_runs(exp, "R", &n, err, sizeof err);
-    assert_int_equal(n, 3);
-    layout_free_list(l);
+    /* layout_run_dirs: a run folder is itself, else its node folders */
     touch(dir, "w1/logs/R/events.ffmpeg.jsonl");
-    char *w1 = path_join(dir, "w1");
-    l = layout_find_runs(w1, "R", &n, err, sizeof err);
+    char *w1 = path_join(dir, "w1/logs/R");
+    l = layout_run_dirs(w1, &n);
     assert_int_equal(n, 1);
-    assert_non_null(strstr(l[0], "w1/logs/R"));
+    assert_string_equal(l[0], w1);
     assert_true(layout_is_run_dir(l[0]) && layout_has_raw(l[0]));
     layout_free_list(l);
-    assert_null(layout_find_runs(w1, "other", &n, err, sizeof err));
-    assert_non_null(strstr(err, "no run folder"));
-    assert_null(layout_find_runs("/nonexistent/x", "R", &n, err, sizeof err));
+    l = layout_run_dirs(exp, &n);
+    assert_int_equal(n, 3);   /* without a run id: every run folder, "other" is none */
+    assert_non_null(strstr(l[0], "R(c0)"));
+    layout_free_list(l);
+    char *empty = path_join(dir, "exp/other");
+    assert_null(layout_run_dirs(empty, &n));
+    assert_int_equal(n, 0);
+    free(empty);
 
     free(w1);
     free(exp);
@@ -152,7 +102,6 @@ static void test_replace_folder(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_assign_names),
         cmocka_unit_test(test_experiment_layout),
         cmocka_unit_test(test_replace_folder),
     };

@@ -8,8 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/report.h"
+#include "common/fstree.h"
 #include "common/util.h"
+#include "opendc/opendc_io.h"
+#include "parquet/parquet.h"
+#include "report/report.h"
+#include "report/report_load.h"
 
 static size_t count(const char *hay, const char *needle)
 {
@@ -244,6 +248,193 @@ static void test_page(void **state)
     report_free(&r);
 }
 
+
+/* ---- the loader, on folders written here ---- */
+
+static void put(const char *dir, const char *rel, const char *text)
+{
+    char *p = path_join(dir, rel);
+    char *slash = strrchr(p, '/');
+    *slash = '\0';
+    assert_int_equal(mkdir_p(p, 0755), 0);
+    *slash = '/';
+    assert_int_equal(write_file_atomic(p, text, strlen(text)), 0);
+    free(p);
+}
+
+/* A parsed node: two tasks (the second failed, pinned by an integer
+ * cpuset), three samples of which one has no CPU counters, two host lines
+ * in the two CPU forms; the last invocation line is torn. */
+static void cts_node(const char *dir, const char *run, const char *node_id, const char *host_file)
+{
+    char rel[256], text[512];
+    snprintf(rel, sizeof rel, "%s/CTS/nodes.json", run);
+    snprintf(text, sizeof text, "[{\"node_id\": \"%s\", \"cpu_cores\": 8, \"cpu_cores_online\": 4}]", node_id);
+    put(dir, rel, text);
+    snprintf(rel, sizeof rel, "%s/CTS/invocations.jsonl", run);
+    put(dir, rel,
+        "{\"trace_id\": \"a\", \"pid\": 10, \"ts_enqueue\": 1000, \"ts_start\": 1500, \"ts_end\": 4000, "
+        "\"app\": \"ffmpeg\", \"cpuset\": \"0-1\", \"status\": 0, \"start_ticks\": 77}\n"
+        "{\"trace_id\": \"b\", \"pid\": 11, \"ts_enqueue\": 1000, \"ts_start\": 2000, \"ts_end\": 3000, "
+        "\"module_id\": \"resize\", \"cpuset\": 3, \"status\": 1}\n"
+        "{\"trace_id\": \"c\", \"pid\": 1");
+    snprintf(rel, sizeof rel, "%s/CTS/proc_metrics.jsonl", run);
+    put(dir, rel,
+        "{\"ts_ms\": 2000, \"pid\": 10, \"dt_ms\": 0, \"cpu_ms\": 0, \"start_ticks\": 77}\n"
+        "{\"ts_ms\": 3000, \"pid\": 10, \"dt_ms\": 1000, \"cpu_ms\": 900, \"start_ticks\": 77}\n"
+        "{\"ts_ms\": 3000, \"pid\": 11, \"rss_kb\": 100}\n");
+    snprintf(rel, sizeof rel, "%s/CTS/%s", run, host_file);
+    put(dir, rel,
+        "{\"ts_ms\": 2000, \"cpu_util\": 50, \"mem_total_mb\": 1000, \"mem_available_mb\": 250}\n"
+        "{\"ts_ms\": 3000, \"cpu_idle\": 0.5, \"cpu_iowait\": 0.1, \"mem_total_mb\": 1000, \"mem_used_mb\": 100}\n");
+}
+
+static char *tmpdir(void)
+{
+    char tmpl[] = "/tmp/tk-report.XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    return xstrdup(tmpl);
+}
+
+static void test_load_run(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    cts_node(dir, "r1", "cloud1", "host_metrics.jsonl");
+    char *run = path_join(dir, "r1/");
+    struct report_load_in in = {.input = run};
+    struct report_load_out out;
+    char err[512];
+    assert_int_equal(report_load(&in, &out, err, sizeof err), 0);
+    assert_false(out.input_is_workload);
+    assert_false(out.has_workload);
+    assert_string_equal(out.title, "r1");
+    const struct report *r = &out.run;
+    assert_int_equal(r->nnodes, 1);
+    assert_string_equal(r->nodes[0].name, "cloud1");
+    assert_int_equal(r->nodes[0].cores, 4);   /* the online cores win */
+    assert_int_equal(r->ntasks, 2);           /* the torn last line is skipped */
+    assert_string_equal(r->tasks[0].trace_id, "a");
+    assert_string_equal(r->apps[r->tasks[0].app], "ffmpeg");
+    assert_string_equal(r->tasks[0].cpuset, "0-1");
+    assert_true(r->tasks[0].has_enq && r->tasks[0].enq == 1000);
+    assert_true(r->tasks[0].has_st && r->tasks[0].start_ticks == 77);
+    assert_false(r->tasks[0].failed);
+    assert_string_equal(r->apps[r->tasks[1].app], "resize");
+    assert_string_equal(r->tasks[1].cpuset, "3");
+    assert_true(r->tasks[1].failed);
+    assert_int_equal(r->nodes[0].nsamples, 2);   /* no CPU counters: left out */
+    assert_int_equal(r->nodes[0].nhost, 2);
+    assert_true(r->nodes[0].host[0].cpu_pct == 50 && r->nodes[0].host[0].mem_pct == 75);
+    assert_true(fabs(r->nodes[0].host[1].cpu_pct - 40) < 1e-9 && r->nodes[0].host[1].mem_pct == 10);
+    assert_null(r->nodes[0].audit);
+    struct jbuf b;
+    jb_init(&b);
+    report_load_html(&out, &b);
+    jb_append(&b, "", 1);
+    assert_non_null(strstr(b.p, "<title>tracekit report: r1</title>"));
+    assert_non_null(strstr(b.p, "2 task(s): 1 ok, 1 failed"));
+    jb_free(&b);
+    report_load_free(&out);
+    free(run);
+    assert_int_equal(fstree_rm_rf(dir), 0);
+    free(dir);
+}
+
+static void test_load_experiment(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    /* two nodes (one with the original's resources.jsonl and an audit),
+     * and a node folder not parsed yet: left out */
+    cts_node(dir, "exp/b", "cloud2", "host_metrics.jsonl");
+    cts_node(dir, "exp/a", "cloud1", "resources.jsonl");
+    put(dir, "exp/a/CTS/audit.json", "{\"coverage\": {\"tasks\": 2}}");
+    put(dir, "exp/c/node_meta.json", "{}");
+    char *exp = path_join(dir, "exp");
+    struct report r;
+    report_init(&r, "exp");
+    char err[512];
+    assert_int_equal(report_load_run(&r, exp, err, sizeof err), 2);
+    assert_int_equal(r.nnodes, 2);
+    assert_string_equal(r.nodes[0].name, "cloud1");   /* folders by name */
+    assert_string_equal(r.nodes[1].name, "cloud2");
+    assert_int_equal(r.nodes[0].nhost, 2);
+    assert_non_null(r.nodes[0].audit);
+    assert_int_equal(r.ntasks, 4);
+    report_free(&r);
+
+    /* no parsed node, no node folder at all */
+    char *c = path_join(dir, "exp/c");
+    report_init(&r, "c");
+    assert_int_equal(report_load_run(&r, c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no parsed node (CTS/) found"));
+    report_free(&r);
+    put(dir, "empty/readme.txt", "");
+    char *empty = path_join(dir, "empty");
+    struct report_load_in in = {.input = empty};
+    struct report_load_out out;
+    assert_int_equal(report_load(&in, &out, err, sizeof err), -1);
+    assert_non_null(strstr(err, "neither a run folder"));
+    free(empty);
+    free(c);
+    free(exp);
+    assert_int_equal(fstree_rm_rf(dir), 0);
+    free(dir);
+}
+
+static void test_load_workload(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    cts_node(dir, "r1", "cloud1", "host_metrics.jsonl");
+    put(dir, "r1/node_meta.json", "{\"cpu_freq_mhz\": 2400, \"mem_mb\": 4096, \"cpu_cores\": 8}");
+    char *run = path_join(dir, "r1"), *wl = path_join(dir, "wl");
+    assert_false(report_load_is_workload(run));
+    struct odc_opts oo = {0};
+    struct odc_write_opts wo = {.codec = PQ_CODEC_SNAPPY, .input = run, .command_line = "test"};
+    struct odc_input oin;
+    struct odc_result ores;
+    char err[1024];
+    assert_int_equal(odc_export_dir(run, wl, &oo, &wo, &oin, &ores, err, sizeof err), 0);
+    odc_result_free(&ores);
+    odc_input_free(&oin);
+    assert_true(report_load_is_workload(wl));
+
+    /* the workload alone */
+    struct report_load_in in = {.input = wl};
+    struct report_load_out out;
+    assert_int_equal(report_load(&in, &out, err, sizeof err), 0);
+    assert_true(out.input_is_workload && out.has_workload);
+    assert_int_equal(out.run.nnodes, 0);
+    assert_int_equal(out.odc.ntasks, 2);
+    assert_string_equal(out.odc.title, "wl");
+    report_load_free(&out);
+
+    /* a run and its workload on one page */
+    in = (struct report_load_in){.input = run, .opendc = wl};
+    assert_int_equal(report_load(&in, &out, err, sizeof err), 0);
+    assert_false(out.input_is_workload);
+    assert_true(out.has_workload);
+    assert_int_equal(out.run.ntasks, 2);
+    assert_int_equal(out.odc.ntasks, 2);
+    report_load_free(&out);
+
+    /* a broken workload: the error names the file */
+    put(dir, "bad/tasks.parquet", "not parquet");
+    char *bad = path_join(dir, "bad");
+    in = (struct report_load_in){.input = bad};
+    assert_true(report_load_is_workload(bad));
+    assert_int_equal(report_load(&in, &out, err, sizeof err), -1);
+    assert_non_null(strstr(err, "OpenDC workload"));
+    assert_non_null(strstr(err, "bad/tasks.parquet"));
+    free(bad);
+    free(run);
+    free(wl);
+    assert_int_equal(fstree_rm_rf(dir), 0);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,7 +442,8 @@ int main(void)
         cmocka_unit_test(test_lanes),         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_gantt_exact),   cmocka_unit_test(test_gantt_binned),
         cmocka_unit_test(test_proc_bins),     cmocka_unit_test(test_util_dense_host),
-        cmocka_unit_test(test_page),
+        cmocka_unit_test(test_page),          cmocka_unit_test(test_load_run),
+        cmocka_unit_test(test_load_experiment), cmocka_unit_test(test_load_workload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,254 @@
+/* report_load.c -- CTS folders and OpenDC workloads into the report's
+ * models, and the page of both (see report_load.h). */
+#include "report/report_load.h"
+#include "common/jsonl.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "trace/cts.h"
+#include "trace/layout.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- one node's CTS ---- */
+
+/* Name and cores of a node from CTS/nodes.json; the folder name otherwise. */
+static size_t add_node(struct report *r, const char *run_dir, const char *cts)
+{
+    char *p = path_join(cts, "nodes.json");
+    json_error_t je;
+    json_t *nodes = json_load_file(p, 0, &je);
+    free(p);
+    const json_t *n0 = json_array_get(nodes, 0);
+    const char *name = json_string_value(json_object_get(n0, "node_id"));
+    const char *slash = strrchr(run_dir, '/');
+    char *base = xstrdup(slash && slash[1] ? slash + 1 : run_dir);
+    int64_t cores = 0;
+    if (!jsonl_int(n0, "cpu_cores_online", &cores))
+        jsonl_int(n0, "cpu_cores", &cores);
+    p = path_join(cts, "audit.json");
+    json_t *audit = file_exists(p) ? json_load_file(p, 0, &je) : NULL;
+    if (file_exists(p) && !audit)
+        log_warn("%s: not readable JSON (%s): audit figures left out", p, je.text);
+    free(p);
+    size_t i = report_add_node(r, name && *name ? name : base,
+                               cores > 0 && cores < 1 << 20 ? (int)cores : 0, audit);
+    free(base);
+    json_decref(nodes);
+    return i;
+}
+
+static void add_task(struct report *r, size_t node, const json_t *o)
+{
+    struct cts_inv inv;
+    cts_inv_from_event(o, &inv);
+    struct rp_task t = {
+        .trace_id = inv.trace_id, .node = node,
+        .has_enq = inv.has_enqueue, .has_start = inv.has_start, .has_end = inv.has_end,
+        .enq = inv.ts_enqueue, .start = inv.ts_start, .end = inv.ts_end,
+        .has_pid = inv.has_pid, .pid = inv.pid,
+        .has_st = inv.has_start_ticks, .start_ticks = inv.start_ticks,
+        .failed = cts_inv_failed(&inv),
+    };
+    const char *app = json_string_value(json_object_get(o, "app"));
+    if (!app)
+        app = json_string_value(json_object_get(o, "module_id"));
+    t.app = report_app(r, app);
+    const json_t *cs = json_object_get(o, "cpuset");
+    char num[32];
+    if (json_is_string(cs)) {
+        t.cpuset = (char *)json_string_value(cs);
+    } else if (json_is_integer(cs)) {
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(cs));
+        t.cpuset = num;
+    }
+    report_add_task(r, &t);
+    cts_inv_free(&inv);
+}
+
+static void add_sample(struct report *r, size_t node, const json_t *o)
+{
+    struct rp_sample s = {0};
+    if (!jsonl_int(o, "ts_ms", &s.ts) || !jsonl_int(o, "pid", &s.pid))
+        return;
+    s.dt_ms = jsonl_num_or(o, "dt_ms", NAN);
+    s.cpu_ms = jsonl_num_or(o, "cpu_ms", NAN);
+    if (isnan(s.dt_ms) || isnan(s.cpu_ms))
+        return;   /* no CPU counters: nothing to draw */
+    s.has_st = jsonl_int(o, "start_ticks", &s.start_ticks);
+    report_add_sample(r, node, &s);
+}
+
+static void add_host(struct report *r, size_t node, const json_t *o)
+{
+    struct rp_host h = {0, NAN, NAN};
+    if (!jsonl_int(o, "ts_ms", &h.ts))
+        return;
+    h.cpu_pct = jsonl_num_or(o, "cpu_util", NAN);
+    double idle = jsonl_num_or(o, "cpu_idle", NAN), iowait = jsonl_num_or(o, "cpu_iowait", NAN);
+    if (isnan(h.cpu_pct) && !isnan(idle))
+        h.cpu_pct = 100 * (1 - idle - (isnan(iowait) ? 0 : iowait));
+    double total = jsonl_num_or(o, "mem_total_mb", NAN);
+    double avail = jsonl_num_or(o, "mem_available_mb", NAN);
+    double used = jsonl_num_or(o, "mem_used_mb", NAN);
+    if (total > 0 && !isnan(avail))
+        h.mem_pct = 100 * (total - avail) / total;
+    else if (total > 0 && !isnan(used))
+        h.mem_pct = 100 * used / total;
+    report_add_host(r, node, &h);
+}
+
+/* Every object of one JSONL file; a missing file is fine (count 0). */
+static uint64_t read_jsonl(struct report *r, size_t node, const char *cts, const char *name,
+                           void (*fn)(struct report *, size_t, const json_t *))
+{
+    char *p = path_join(cts, name);
+    struct jsonl_reader rd;
+    uint64_t n = 0;
+    if (jsonl_reader_open(&rd, p) < 0) {
+        if (errno != ENOENT)
+            log_warn("cannot read %s: %s", p, strerror(errno));
+        free(p);
+        return 0;
+    }
+    json_t *o;
+    int rc;
+    while ((rc = jsonl_next(&rd, &o)) == 1) {
+        fn(r, node, o);
+        json_decref(o);
+        n++;
+    }
+    if (rc < 0)
+        log_warn("reading %s failed after %llu line(s): %s", p, (unsigned long long)rd.lineno,
+                 strerror(errno));
+    if (rd.malformed || rd.torn)
+        log_warn("%s: %llu malformed line(s) skipped", p,
+                 (unsigned long long)(rd.malformed + rd.torn));
+    jsonl_reader_close(&rd);
+    free(p);
+    return n;
+}
+
+bool report_load_node(struct report *r, const char *run_dir)
+{
+    char *cts = layout_cts_dir(run_dir);
+    if (!cts) {
+        log_warn("%s: no CTS/ folder (run 'tracekit parse' first): left out", run_dir);
+        return false;
+    }
+    size_t node = add_node(r, run_dir, cts);
+    read_jsonl(r, node, cts, "invocations.jsonl", add_task);
+    read_jsonl(r, node, cts, "proc_metrics.jsonl", add_sample);
+    char *hp = path_join(cts, "host_metrics.jsonl");
+    /* the original's parser called it resources.jsonl */
+    read_jsonl(r, node, cts, file_exists(hp) ? "host_metrics.jsonl" : "resources.jsonl", add_host);
+    free(hp);
+    free(cts);
+    return true;
+}
+
+/* ---- a run or an experiment ---- */
+
+int report_load_run(struct report *r, const char *input, char *err, size_t errlen)
+{
+    size_t ndirs = 0;
+    char **dirs = layout_run_dirs(input, &ndirs);
+    if (!dirs) {
+        snprintf(err, errlen,
+                 "%s: neither a run folder, an experiment folder with node sub-folders, nor an "
+                 "OpenDC workload (tasks.parquet)",
+                 input);
+        return -1;
+    }
+    int loaded = 0;
+    for (size_t i = 0; i < ndirs; i++)
+        loaded += report_load_node(r, dirs[i]);
+    layout_free_list(dirs);
+    if (!loaded) {
+        snprintf(err, errlen, "%s: no parsed node (CTS/) found", input);
+        return -1;
+    }
+    return loaded;
+}
+
+bool report_load_is_workload(const char *dir)
+{
+    char *p = path_join(dir, "tasks.parquet");
+    bool yes = file_exists(p);
+    free(p);
+    return yes;
+}
+
+/* The last path element ("logs/run1/" names run1), malloc'd. */
+static char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    while (slash && !slash[1] && slash > path) {
+        const char *q = slash - 1;
+        while (q > path && *q != '/')
+            q--;
+        slash = *q == '/' ? q : NULL;
+    }
+    char *t = xstrdup(slash ? slash + 1 : path);
+    t[strcspn(t, "/")] = '\0';
+    if (!*t) {
+        free(t);
+        t = xstrdup(path);
+    }
+    return t;
+}
+
+static int load_workload(struct report_odc *o, const char *dir, char *err, size_t errlen)
+{
+    char e[1024];
+    if (report_odc_load(o, dir, e, sizeof e) < 0) {
+        snprintf(err, errlen, "OpenDC workload %s: %s", dir, e);
+        return -1;
+    }
+    if (o->topo_note)
+        log_warn("%s: %s", dir, o->topo_note);
+    return 0;
+}
+
+int report_load(const struct report_load_in *in, struct report_load_out *out, char *err,
+                size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->input_is_workload = report_load_is_workload(in->input);
+    const char *wdir = out->input_is_workload ? in->input : in->opendc;
+    out->has_workload = wdir != NULL;
+    out->title = base_name(in->input);
+    report_init(&out->run, out->title);
+    char *wtitle = wdir ? base_name(wdir) : NULL;
+    report_odc_init(&out->odc, wtitle);
+    free(wtitle);
+    if ((!out->input_is_workload && report_load_run(&out->run, in->input, err, errlen) < 0) ||
+        (wdir && load_workload(&out->odc, wdir, err, errlen) < 0)) {
+        report_load_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void report_load_free(struct report_load_out *out)
+{
+    report_free(&out->run);
+    report_odc_free(&out->odc);
+    free(out->title);
+    memset(out, 0, sizeof *out);
+}
+
+void report_load_html(struct report_load_out *out, struct jbuf *b)
+{
+    report_html_begin(b, out->title);
+    if (!out->input_is_workload) {
+        report_layout(&out->run);
+        report_run_html(&out->run, b);
+    }
+    if (out->has_workload)
+        report_odc_section_html(&out->odc, b);
+    report_html_end(b);
+}
