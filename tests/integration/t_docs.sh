@@ -12,15 +12,7 @@ check "tracekit --help lists commands" test -n "$commands"
 
 # Options a command accepts, as its parser reports them (--list-options:
 # "--name", or "--name=" when it takes a value).
-# (Until every command is on the option layer, one that is not is read from
-# its getopt table in src/cmd/CMD.c.)
-accepted() {
-  "$TK" "$1" --list-options 2>/dev/null && return
-  local f=$ROOT/src/cmd/${1//-/_}.c srcs
-  srcs=("$f"); grep -q wlopts_longopts "$f" && srcs+=("$ROOT/src/sched/wlopts.c")
-  grep -ohE '\{"[a-z][a-z0-9-]*", *(no|required|optional)_argument' "${srcs[@]}" |
-    sed -E 's/^\{"([^"]*)", *(no)?.*/--\1 \2/; s/ no$//; s/ $/=/' | sort -u
-}
+accepted() { "$TK" "$1" --list-options; }
 # Options a --help text defines: on each option line, the options of its
 # leading term ("--a N, --b S," lists several) and of any further column
 # ("--scale W:H   (default ...)  --preset NAME (default ...)": an option
