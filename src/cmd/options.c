@@ -1,8 +1,8 @@
 /* options.c -- the option groups commands share (see options.h). */
 #include "cmd/options.h"
 #include "common/log.h"
-#include "common/util.h"
 #include "common/run.h"
+#include "common/util.h"
 #include "sched/mix.h"
 
 #include <string.h>

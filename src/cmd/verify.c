@@ -3,8 +3,8 @@
 #include "cmd/commands.h"
 #include "common/log.h"
 #include "common/opt.h"
-#include "opendc/opendc_verify.h"
 #include "common/util.h"
+#include "opendc/opendc_verify.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -12,8 +12,8 @@
 #ifndef TK_CGSTAT_H
 #define TK_CGSTAT_H
 
-#include "task/cgroup.h"
 #include "common/jsonl.h"
+#include "task/cgroup.h"
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -3,10 +3,10 @@
 #include "collect/sampler.h"
 #include "collect/cgstat.h"
 #include "collect/container.h"
-#include "common/jsonl.h"
-#include "common/pairmap.h"
-#include "common/log.h"
 #include "collect/procfs.h"
+#include "common/jsonl.h"
+#include "common/log.h"
+#include "common/pairmap.h"
 #include "common/stats.h"
 #include "common/util.h"
 

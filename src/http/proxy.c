@@ -8,13 +8,13 @@
  * pump() moves bytes until nothing moves.  Bytes after the current request
  * (pipelining) wait in q until the response is out. */
 #include "http/proxy.h"
-#include "http/http.h"
+#include "collect/procfs.h"
 #include "common/jsonl.h"
 #include "common/log.h"
-#include "collect/procfs.h"
+#include "common/util.h"
+#include "http/http.h"
 #include "http/sockowner.h"
 #include "task/task.h"
-#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

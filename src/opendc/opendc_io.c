@@ -1,11 +1,11 @@
 /* opendc_io.c -- reading CTS folders, writing the OpenDC workload files. */
 #include "opendc/opendc_io.h"
-#include "common/jsonl.h"
 #include "collect/links.h"
-#include "parquet/parquet.h"
+#include "common/jsonl.h"
 #include "common/progress.h"
-#include "trace/layout.h"
 #include "common/util.h"
+#include "parquet/parquet.h"
+#include "trace/layout.h"
 
 #include <dirent.h>
 #include <errno.h>

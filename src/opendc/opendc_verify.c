@@ -1,8 +1,8 @@
 /* opendc_verify.c -- check an exported OpenDC workload. */
 #include "opendc/opendc_verify.h"
 #include "collect/links.h"
-#include "parquet/parquet.h"
 #include "common/util.h"
+#include "parquet/parquet.h"
 
 #include <inttypes.h>
 #include <jansson.h>

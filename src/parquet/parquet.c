@@ -7,9 +7,9 @@
  * column for one row group, since a column chunk must be contiguous in the
  * file.  Memory is therefore bounded by the row group limits. */
 #include "parquet/parquet.h"
+#include "common/util.h"
 #include "parquet/parquet_codec.h"
 #include "parquet/parquet_enc.h"
-#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,10 +2,10 @@
  * at a time.  Every size and offset read from the file is checked against the
  * bytes actually there before it is used, and nothing is allocated from a
  * count in the file before that count has been checked. */
+#include "common/util.h"
 #include "parquet/parquet.h"
 #include "parquet/parquet_codec.h"
 #include "parquet/parquet_enc.h"
-#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,8 +3,8 @@
 #include "report/report.h"
 
 #include "common/stats.h"
-#include "trace/audit.h"
 #include "common/util.h"
+#include "trace/audit.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -2,10 +2,10 @@
  * drawing it with report.c's pieces (Gantt, binned series, curves). */
 #include "report/report_odc.h"
 
+#include "common/util.h"
 #include "opendc/opendc_verify.h"
 #include "parquet/parquet.h"
 #include "report/report.h"
-#include "common/util.h"
 
 #include <jansson.h>
 #include <math.h>

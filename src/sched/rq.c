@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "common/jsonl.h"
-#include "common/uuid.h"
-#include "sched/rq_lua.h"
 #include "common/run.h"
 #include "common/util.h"
+#include "common/uuid.h"
+#include "sched/rq_lua.h"
 
 enum {
     S_ENQUEUE, S_PLACE, S_TAKE, S_HEARTBEAT, S_COMPLETE, S_REAP, S_REGISTER, S_LEAVE,

@@ -3,10 +3,10 @@
  * workload.c (listing input files, ffprobe, --tasks). */
 #include "sched/wlbuild.h"
 
-#include "task/launch.h"
 #include "common/log.h"
 #include "common/run.h"
 #include "common/util.h"
+#include "task/launch.h"
 
 #include <dirent.h>
 #include <errno.h>

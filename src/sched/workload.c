@@ -1,11 +1,11 @@
 /* workload.c -- the dispatcher's task list and pacing (see workload.h). */
 #include "sched/workload.h"
 
-#include "sched/mix.h"
-#include "task/profiles.h"
-#include "sched/pyrand.h"
 #include "common/run.h"
 #include "common/util.h"
+#include "sched/mix.h"
+#include "sched/pyrand.h"
+#include "task/profiles.h"
 
 #include <jansson.h>
 #include <stdarg.h>

@@ -1,11 +1,11 @@
 /* runner.c -- a task body becomes a `tracekit exec` child (runner.h). */
 #include "task/runner.h"
 
+#include "common/run.h"
+#include "common/util.h"
 #include "task/cgroup.h"
 #include "task/cpubind.h"
 #include "task/profiles.h"
-#include "common/run.h"
-#include "common/util.h"
 
 #include <errno.h>
 #include <sched.h>

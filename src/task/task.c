@@ -1,13 +1,13 @@
 /* task.c -- one traced task from start to record: sentinel, binding, run, totals (see task.h). */
 #include "task/task.h"
+#include "collect/procid.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "common/uuid.h"
 #include "task/cgroup.h"
 #include "task/cpubind.h"
-#include "common/log.h"
-#include "collect/procid.h"
-#include "task/profiles.h"
 #include "task/launch.h"
-#include "common/util.h"
+#include "task/profiles.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -11,9 +11,9 @@
 #ifndef TK_AUDIT_H
 #define TK_AUDIT_H
 
-#include "trace/cts.h"
 #include "common/jsonl.h"
 #include "common/pairmap.h"
+#include "trace/cts.h"
 
 #include <stdbool.h>
 #include <stddef.h>

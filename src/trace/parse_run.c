@@ -1,15 +1,15 @@
 /* parse_run.c -- one run folder to CTS/ (see parse_run.h). */
 #include "trace/parse_run.h"
 #include "collect/cgstat.h"
-#include "trace/cts.h"
+#include "collect/links.h"
 #include "common/fstree.h"
 #include "common/jsonl.h"
-#include "trace/layout.h"
-#include "collect/links.h"
 #include "common/log.h"
 #include "common/progress.h"
-#include "trace/rawproc.h"
 #include "common/util.h"
+#include "trace/cts.h"
+#include "trace/layout.h"
+#include "trace/rawproc.h"
 
 #include <dirent.h>
 #include <errno.h>
