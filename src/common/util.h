@@ -60,6 +60,10 @@ void sleep_ms(int64_t ms);
  * once *stop is non-zero (set by a signal handler).  true if it was. */
 bool sleep_ms_or_stop(int64_t ms, const volatile sig_atomic_t *stop);
 
+/* Format a message into err (errlen bytes) and return -1, for the
+ * "0, or -1 with err" convention: return errf(err, errlen, "bad '%s'", s); */
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Strict parsers: the whole string must be a number in [min, max].
  * They return false (and leave *out untouched) otherwise. */
 bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);

@@ -36,16 +36,6 @@ struct pq_reader {
     size_t page_cap;
 };
 
-static int rerr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int rerr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int read_at(int fd, void *buf, size_t n, int64_t off)
 {
     uint8_t *p = buf;
@@ -86,24 +76,24 @@ static int walk(struct walk *k, const char *prefix, int depth, int def, int rep)
 {
     const struct pq_file_meta *m = &k->r->meta;
     if (k->i >= m->n_schema)
-        return rerr(k->err, k->errlen, "corrupt schema: fewer elements than its groups declare");
+        return errf(k->err, k->errlen, "corrupt schema: fewer elements than its groups declare");
     if (depth > MAX_SCHEMA_DEPTH)
-        return rerr(k->err, k->errlen, "corrupt schema: nested too deeply");
+        return errf(k->err, k->errlen, "corrupt schema: nested too deeply");
     const struct pq_schema_elem *e = &m->schema[k->i++];
     if (!e->name)
-        return rerr(k->err, k->errlen, "corrupt schema: element without a name");
+        return errf(k->err, k->errlen, "corrupt schema: element without a name");
     int repetition = e->has_repetition ? e->repetition : PQ_REQUIRED;
     if (repetition == PQ_OPTIONAL)
         def++;
     else if (repetition == PQ_REPEATED)
         def++, rep++;
     else if (repetition != PQ_REQUIRED)
-        return rerr(k->err, k->errlen, "schema element '%s': unsupported repetition %d", e->name,
+        return errf(k->err, k->errlen, "schema element '%s': unsupported repetition %d", e->name,
                     repetition);
     char *name = prefix ? xasprintf("%s.%s", prefix, e->name) : xstrdup(e->name);
     if (e->num_children < 0) {
         free(name);
-        return rerr(k->err, k->errlen, "corrupt schema: '%s' has %d children", e->name, e->num_children);
+        return errf(k->err, k->errlen, "corrupt schema: '%s' has %d children", e->name, e->num_children);
     }
     if (e->num_children > 0) {
         for (int32_t c = 0; c < e->num_children; c++)
@@ -116,14 +106,14 @@ static int walk(struct walk *k, const char *prefix, int depth, int def, int rep)
     }
     if (!e->has_type || e->type < PQ_BOOLEAN || e->type > PQ_FIXED_LEN_BYTE_ARRAY) {
         if (e->has_type)
-            rerr(k->err, k->errlen, "column '%s': unknown physical type %d", name, e->type);
+            errf(k->err, k->errlen, "column '%s': unknown physical type %d", name, e->type);
         else
-            rerr(k->err, k->errlen, "column '%s': leaf without a physical type", name);
+            errf(k->err, k->errlen, "column '%s': leaf without a physical type", name);
         free(name);
         return -1;
     }
     if (e->type == PQ_FIXED_LEN_BYTE_ARRAY && (e->type_length <= 0 || e->type_length > (1 << 20))) {
-        rerr(k->err, k->errlen, "column '%s': bad FIXED_LEN_BYTE_ARRAY length %d", name, e->type_length);
+        errf(k->err, k->errlen, "column '%s': bad FIXED_LEN_BYTE_ARRAY length %d", name, e->type_length);
         free(name);
         return -1;
     }
@@ -149,36 +139,36 @@ static int check_layout(struct pq_reader *r, char *err, size_t errlen)
 {
     const struct pq_file_meta *m = &r->meta;
     if (m->n_schema < 1)
-        return rerr(err, errlen, "corrupt footer: empty schema");
+        return errf(err, errlen, "corrupt footer: empty schema");
     struct walk k = {.r = r, .i = 1, .err = err, .errlen = errlen};
     for (int32_t c = 0; c < m->schema[0].num_children; c++)
         if (walk(&k, NULL, 1, 0, 0) < 0)
             return -1;
     if (k.i != m->n_schema)
-        return rerr(err, errlen, "corrupt schema: %u elements, the tree uses %u", m->n_schema, k.i);
+        return errf(err, errlen, "corrupt schema: %u elements, the tree uses %u", m->n_schema, k.i);
     if (m->num_rows < 0)
-        return rerr(err, errlen, "corrupt footer: %lld rows", (long long)m->num_rows);
+        return errf(err, errlen, "corrupt footer: %lld rows", (long long)m->num_rows);
 
     int64_t rows = 0;
     for (uint32_t g = 0; g < m->n_row_groups; g++) {
         const struct pq_row_group *rg = &m->row_groups[g];
         if (rg->num_rows < 0 || rg->num_rows > MAX_CHUNK_VALUES)
-            return rerr(err, errlen, "row group %u: bad row count %lld", g, (long long)rg->num_rows);
+            return errf(err, errlen, "row group %u: bad row count %lld", g, (long long)rg->num_rows);
         rows += rg->num_rows;
         if ((int)rg->n_columns != r->nleaves)
-            return rerr(err, errlen, "row group %u has %u column chunks, the schema %d columns", g,
+            return errf(err, errlen, "row group %u has %u column chunks, the schema %d columns", g,
                         rg->n_columns, r->nleaves);
         for (int c = 0; c < r->nleaves; c++) {
             const struct pq_column_chunk *cc = &rg->columns[c];
             const struct pq_leaf *l = &r->leaves[c];
             if (cc->file_path)
-                return rerr(err, errlen, "column '%s': data in another file (%s) is not supported",
+                return errf(err, errlen, "column '%s': data in another file (%s) is not supported",
                             l->name, cc->file_path);
             if (!cc->has_meta)
-                return rerr(err, errlen, "row group %u, column '%s': no column metadata", g, l->name);
+                return errf(err, errlen, "row group %u, column '%s': no column metadata", g, l->name);
             const struct pq_column_meta *cm = &cc->meta;
             if (cm->type != l->type)
-                return rerr(err, errlen, "row group %u, column '%s': chunk type %s, schema type %s", g,
+                return errf(err, errlen, "row group %u, column '%s': chunk type %s, schema type %s", g,
                             l->name, pq_type_name(cm->type), pq_type_name(l->type));
             /* path_in_schema must name this leaf. */
             size_t pos = 0, len = strlen(l->name);
@@ -192,14 +182,14 @@ static int check_layout(struct pq_reader *r, char *err, size_t errlen)
                     same = false;
             }
             if (!same || pos != len)
-                return rerr(err, errlen, "row group %u: column chunk %d does not belong to column '%s'",
+                return errf(err, errlen, "row group %u: column chunk %d does not belong to column '%s'",
                             g, c, l->name);
             if (cm->num_values < 0 || cm->total_compressed_size < 0 || cm->data_page_offset < 4)
-                return rerr(err, errlen, "row group %u, column '%s': bad sizes or offsets", g, l->name);
+                return errf(err, errlen, "row group %u, column '%s': bad sizes or offsets", g, l->name);
         }
     }
     if (rows != m->num_rows)
-        return rerr(err, errlen, "corrupt footer: row groups hold %lld rows, the file says %lld",
+        return errf(err, errlen, "corrupt footer: row groups hold %lld rows, the file says %lld",
                     (long long)rows, (long long)m->num_rows);
     return 0;
 }
@@ -212,35 +202,35 @@ struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen)
     struct stat st;
     uint8_t tail[8], head[4];
     if (r->fd < 0 || fstat(r->fd, &st) < 0) {
-        rerr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         goto fail;
     }
     r->size = st.st_size;
     if (r->size < 12) {
-        rerr(err, errlen, "%s: not a Parquet file (%lld bytes)", path, (long long)r->size);
+        errf(err, errlen, "%s: not a Parquet file (%lld bytes)", path, (long long)r->size);
         goto fail;
     }
     if (read_at(r->fd, head, 4, 0) < 0 || read_at(r->fd, tail, 8, r->size - 8) < 0) {
-        rerr(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         goto fail;
     }
     if (!memcmp(tail + 4, "PARE", 4)) {
-        rerr(err, errlen, "%s: encrypted Parquet files are not supported", path);
+        errf(err, errlen, "%s: encrypted Parquet files are not supported", path);
         goto fail;
     }
     if (memcmp(head, "PAR1", 4) || memcmp(tail + 4, "PAR1", 4)) {
-        rerr(err, errlen, "%s: not a Parquet file (no PAR1 magic)", path);
+        errf(err, errlen, "%s: not a Parquet file (no PAR1 magic)", path);
         goto fail;
     }
     uint32_t flen = u32le(tail);
     if (flen == 0 || flen > (uint64_t)r->size - 12 || flen > MAX_FOOTER) {
-        rerr(err, errlen, "%s: corrupt footer length %u", path, flen);
+        errf(err, errlen, "%s: corrupt footer length %u", path, flen);
         goto fail;
     }
     r->footer_start = r->size - 8 - flen;
     uint8_t *footer = xmalloc(flen);
     if (read_at(r->fd, footer, flen, r->footer_start) < 0) {
-        rerr(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         free(footer);
         goto fail;
     }
@@ -248,11 +238,11 @@ struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen)
     int rc = pqf_decode_file_meta(footer, flen, &r->meta, msg, sizeof msg);
     free(footer);
     if (rc < 0) {
-        rerr(err, errlen, "%s: %s", path, msg);
+        errf(err, errlen, "%s: %s", path, msg);
         goto fail;
     }
     if (check_layout(r, msg, sizeof msg) < 0) {
-        rerr(err, errlen, "%s: %s", path, msg);
+        errf(err, errlen, "%s: %s", path, msg);
         goto fail;
     }
     return r;
@@ -417,7 +407,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
     case PQ_ENC_PLAIN:
         if (pw > 0) {
             if ((uint64_t)nonnull * (uint64_t)pw > len)
-                return rerr(d->err, d->errlen, "PLAIN page holds %zu bytes, %zu values need %llu", len,
+                return errf(d->err, d->errlen, "PLAIN page holds %zu bytes, %zu values need %llu", len,
                             nonnull, (unsigned long long)nonnull * (unsigned)pw);
             for (size_t k = 0; k < nonnull; k++) {
                 d->vp[k] = p + k * (size_t)pw;
@@ -427,18 +417,18 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
             size_t pos = 0;
             for (size_t k = 0; k < nonnull; k++) {
                 if (len - pos < 4)
-                    return rerr(d->err, d->errlen, "PLAIN page ends after %zu of %zu values", k, nonnull);
+                    return errf(d->err, d->errlen, "PLAIN page ends after %zu of %zu values", k, nonnull);
                 uint32_t n = u32le(p + pos);
                 pos += 4;
                 if (n > len - pos)
-                    return rerr(d->err, d->errlen, "value %zu: length %u beyond the page", k, n);
+                    return errf(d->err, d->errlen, "value %zu: length %u beyond the page", k, n);
                 d->vp[k] = p + pos;
                 d->vl[k] = n;
                 pos += n;
             }
         } else {   /* booleans: bits, LSB first */
             if ((nonnull + 7) / 8 > len)
-                return rerr(d->err, d->errlen, "PLAIN boolean page too short");
+                return errf(d->err, d->errlen, "PLAIN boolean page too short");
             d->bools = grow_to(d->bools, &d->bools_cap, nonnull, 1);
             for (size_t k = 0; k < nonnull; k++) {
                 d->bools[k] = p[k / 8] >> (k % 8) & 1;
@@ -449,12 +439,12 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
         return 0;
     case PQ_ENC_RLE: {   /* booleans only; always length-prefixed */
         if (pw != -1)
-            return rerr(d->err, d->errlen, "RLE encoding on a %s column", pq_type_name(l->type));
+            return errf(d->err, d->errlen, "RLE encoding on a %s column", pq_type_name(l->type));
         if (len < 4 || u32le(p) > len - 4)
-            return rerr(d->err, d->errlen, "bad RLE boolean data length");
+            return errf(d->err, d->errlen, "bad RLE boolean data length");
         d->idx = grow_to(d->idx, &d->idx_cap, nonnull, sizeof *d->idx);
         if (pq_rle_decode(p + 4, u32le(p), 1, d->idx, nonnull) < 0)
-            return rerr(d->err, d->errlen, "corrupt RLE boolean data");
+            return errf(d->err, d->errlen, "corrupt RLE boolean data");
         d->bools = grow_to(d->bools, &d->bools_cap, nonnull, 1);
         for (size_t k = 0; k < nonnull; k++) {
             d->bools[k] = (uint8_t)d->idx[k];
@@ -466,16 +456,16 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
     case PQ_ENC_PLAIN_DICTIONARY:
     case PQ_ENC_RLE_DICTIONARY: {
         if (!d->dict.present)
-            return rerr(d->err, d->errlen, "dictionary-encoded page without a dictionary page");
+            return errf(d->err, d->errlen, "dictionary-encoded page without a dictionary page");
         if (len < 1 || p[0] > 32)
-            return rerr(d->err, d->errlen, "bad dictionary index bit width");
+            return errf(d->err, d->errlen, "bad dictionary index bit width");
         d->idx = grow_to(d->idx, &d->idx_cap, nonnull, sizeof *d->idx);
         if (pq_rle_decode(p + 1, len - 1, p[0], d->idx, nonnull) < 0)
-            return rerr(d->err, d->errlen, "corrupt dictionary indices");
+            return errf(d->err, d->errlen, "corrupt dictionary indices");
         for (size_t k = 0; k < nonnull; k++) {
             uint32_t i = d->idx[k];
             if (i >= d->dict.n)
-                return rerr(d->err, d->errlen, "dictionary index %u out of range (%zu entries)", i,
+                return errf(d->err, d->errlen, "dictionary index %u out of range (%zu entries)", i,
                             d->dict.n);
             d->vp[k] = d->dict.ptr[i];
             d->vl[k] = d->dict.len[i];
@@ -483,7 +473,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
         return 0;
     }
     default:
-        return rerr(d->err, d->errlen, "unsupported encoding %s", pq_encoding_name(enc));
+        return errf(d->err, d->errlen, "unsupported encoding %s", pq_encoding_name(enc));
     }
 }
 
@@ -534,10 +524,10 @@ static long levels(struct cdec *d, int enc, const uint8_t *p, size_t len, size_t
     d->levels = grow_to(d->levels, &d->levels_cap, nv, sizeof *d->levels);
     if (enc == PQ_ENC_RLE) {
         if (pq_rle_decode(p, len, bw, d->levels, nv) < 0)
-            return rerr(d->err, d->errlen, "corrupt definition levels");
+            return errf(d->err, d->errlen, "corrupt definition levels");
     } else if (enc == PQ_ENC_BIT_PACKED) {   /* deprecated: MSB first */
         if (((uint64_t)nv * (uint64_t)bw + 7) / 8 > len)
-            return rerr(d->err, d->errlen, "definition levels too short");
+            return errf(d->err, d->errlen, "definition levels too short");
         for (size_t i = 0; i < nv; i++) {
             uint32_t v = 0;
             for (int b = 0; b < bw; b++) {
@@ -547,13 +537,13 @@ static long levels(struct cdec *d, int enc, const uint8_t *p, size_t len, size_t
             d->levels[i] = v;
         }
     } else {
-        return rerr(d->err, d->errlen, "unsupported definition level encoding %s",
+        return errf(d->err, d->errlen, "unsupported definition level encoding %s",
                     pq_encoding_name(enc));
     }
     long nonnull = 0;
     for (size_t i = 0; i < nv; i++) {
         if (d->levels[i] > (uint32_t)d->l->max_def)
-            return rerr(d->err, d->errlen, "definition level %u above the maximum %d", d->levels[i],
+            return errf(d->err, d->errlen, "definition level %u above the maximum %d", d->levels[i],
                         d->l->max_def);
         nonnull += d->levels[i] == (uint32_t)d->l->max_def;
     }
@@ -564,12 +554,12 @@ static long levels(struct cdec *d, int enc, const uint8_t *p, size_t len, size_t
 static const uint8_t *inflate_page(struct cdec *d, int codec, const uint8_t *p, size_t n, size_t ulen)
 {
     if (ulen > MAX_PAGE) {
-        rerr(d->err, d->errlen, "page of %zu bytes is too large", ulen);
+        errf(d->err, d->errlen, "page of %zu bytes is too large", ulen);
         return NULL;
     }
     if (codec == PQ_CODEC_UNCOMPRESSED) {
         if (n != ulen) {
-            rerr(d->err, d->errlen, "uncompressed page of %zu bytes, header says %zu", n, ulen);
+            errf(d->err, d->errlen, "uncompressed page of %zu bytes, header says %zu", n, ulen);
             return NULL;
         }
         return p;
@@ -578,13 +568,13 @@ static const uint8_t *inflate_page(struct cdec *d, int codec, const uint8_t *p, 
     char msg[200];
     /* Check before allocating what the header claims. */
     if (!pq_decompressed_size_plausible(codec, p, n, ulen)) {
-        rerr(d->err, d->errlen, "%s page does not decompress to the %zu bytes its header says",
+        errf(d->err, d->errlen, "%s page does not decompress to the %zu bytes its header says",
              pq_codec_name(codec), ulen);
         return NULL;
     }
     r->page = grow_to(r->page, &r->page_cap, ulen + 1, 1);
     if (pq_decompress(&r->codec, codec, p, n, r->page, ulen, msg, sizeof msg) < 0) {
-        rerr(d->err, d->errlen, "%s", msg);
+        errf(d->err, d->errlen, "%s", msg);
         return NULL;
     }
     return r->page;
@@ -594,17 +584,17 @@ static int read_dict(struct cdec *d, const struct pq_page_header *h, const uint8
 {
     const struct pq_leaf *l = d->l;
     if (d->dict.present)
-        return rerr(d->err, d->errlen, "second dictionary page");
+        return errf(d->err, d->errlen, "second dictionary page");
     if (d->out->n)
-        return rerr(d->err, d->errlen, "dictionary page after data pages");
+        return errf(d->err, d->errlen, "dictionary page after data pages");
     if (!h->has_dict || h->dict.num_values < 0)
-        return rerr(d->err, d->errlen, "dictionary page without a valid header");
+        return errf(d->err, d->errlen, "dictionary page without a valid header");
     if (h->dict.encoding != PQ_ENC_PLAIN && h->dict.encoding != PQ_ENC_PLAIN_DICTIONARY)
-        return rerr(d->err, d->errlen, "unsupported dictionary encoding %s",
+        return errf(d->err, d->errlen, "unsupported dictionary encoding %s",
                     pq_encoding_name(h->dict.encoding));
     int pw = plain_width(l);
     if (pw < 0)
-        return rerr(d->err, d->errlen, "dictionary page for a BOOLEAN column");
+        return errf(d->err, d->errlen, "dictionary page for a BOOLEAN column");
     size_t ulen = (size_t)h->uncompressed_page_size;
     const uint8_t *p = inflate_page(d, codec, body, (size_t)h->compressed_page_size, ulen);
     if (!p)
@@ -612,7 +602,7 @@ static int read_dict(struct cdec *d, const struct pq_page_header *h, const uint8
     size_t n = (size_t)h->dict.num_values;
     /* Each entry takes at least one byte (4 for byte arrays), so this bounds n. */
     if ((pw > 0 && (uint64_t)n * (uint64_t)pw > ulen) || (pw == 0 && (uint64_t)n * 4 > ulen))
-        return rerr(d->err, d->errlen, "dictionary page too short for %zu entries", n);
+        return errf(d->err, d->errlen, "dictionary page too short for %zu entries", n);
     d->dict.buf = xmalloc(ulen + 1);
     memcpy(d->dict.buf, p, ulen);
     d->dict.ptr = xmalloc((n ? n : 1) * sizeof *d->dict.ptr);
@@ -625,11 +615,11 @@ static int read_dict(struct cdec *d, const struct pq_page_header *h, const uint8
             continue;
         }
         if (ulen - pos < 4)
-            return rerr(d->err, d->errlen, "dictionary page ends after %zu of %zu entries", i, n);
+            return errf(d->err, d->errlen, "dictionary page ends after %zu of %zu entries", i, n);
         uint32_t len = u32le(d->dict.buf + pos);
         pos += 4;
         if (len > ulen - pos)
-            return rerr(d->err, d->errlen, "dictionary entry %zu longer than the page", i);
+            return errf(d->err, d->errlen, "dictionary entry %zu longer than the page", i);
         d->dict.ptr[i] = d->dict.buf + pos;
         d->dict.len[i] = len;
         pos += len;
@@ -653,7 +643,7 @@ static int read_data_v1(struct cdec *d, const struct pq_page_header *h, const ui
         size_t len;
         if (h->v1.def_encoding == PQ_ENC_RLE) {
             if (ulen < 4 || u32le(p) > ulen - 4)
-                return rerr(d->err, d->errlen, "bad definition levels length");
+                return errf(d->err, d->errlen, "bad definition levels length");
             len = u32le(p);
             pos = 4;
         } else {
@@ -680,7 +670,7 @@ static int read_data_v2(struct cdec *d, const struct pq_page_header *h, const ui
     if (h->v2.def_len < 0 || h->v2.rep_len < 0 || h->v2.num_nulls < 0 ||
         (size_t)h->v2.def_len + (size_t)h->v2.rep_len > clen ||
         (size_t)h->v2.def_len + (size_t)h->v2.rep_len > ulen)
-        return rerr(d->err, d->errlen, "bad level lengths in a v2 page header");
+        return errf(d->err, d->errlen, "bad level lengths in a v2 page header");
     size_t lv = (size_t)h->v2.rep_len + (size_t)h->v2.def_len;
     long nonnull = (long)nv;
     if (d->l->max_def > 0) {
@@ -689,7 +679,7 @@ static int read_data_v2(struct cdec *d, const struct pq_page_header *h, const ui
             return -1;
     }
     if ((size_t)h->v2.num_nulls != nv - (size_t)nonnull)
-        return rerr(d->err, d->errlen, "v2 page says %d nulls, its levels %zu", h->v2.num_nulls,
+        return errf(d->err, d->errlen, "v2 page says %d nulls, its levels %zu", h->v2.num_nulls,
                     nv - (size_t)nonnull);
     const uint8_t *p = body + lv;
     size_t n = clen - lv, vlen = ulen - lv;
@@ -698,7 +688,7 @@ static int read_data_v2(struct cdec *d, const struct pq_page_header *h, const ui
         if (!p)
             return -1;
     } else if (n != vlen) {
-        return rerr(d->err, d->errlen, "uncompressed v2 page of %zu bytes, header says %zu", n, vlen);
+        return errf(d->err, d->errlen, "uncompressed v2 page of %zu bytes, header says %zu", n, vlen);
     }
     if (page_values(d, h->v2.encoding, p, vlen, (size_t)nonnull) < 0)
         return -1;
@@ -712,20 +702,20 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
 {
     memset(out, 0, sizeof *out);
     if (rg < 0 || rg >= (int)r->meta.n_row_groups || leaf < 0 || leaf >= r->nleaves)
-        return rerr(err, errlen, "no row group %d / column %d", rg, leaf);
+        return errf(err, errlen, "no row group %d / column %d", rg, leaf);
     const struct pq_leaf *l = &r->leaves[leaf];
     const struct pq_row_group *g = &r->meta.row_groups[rg];
     const struct pq_column_meta *cm = &g->columns[leaf].meta;
     if (l->max_rep > 0)
-        return rerr(err, errlen, "column '%s': repeated (nested) columns are not supported", l->name);
+        return errf(err, errlen, "column '%s': repeated (nested) columns are not supported", l->name);
     if (!pq_codec_supported(cm->codec))
-        return rerr(err, errlen, "column '%s': unsupported compression %s", l->name,
+        return errf(err, errlen, "column '%s': unsupported compression %s", l->name,
                     pq_codec_name(cm->codec));
     if (cm->num_values > MAX_CHUNK_VALUES)
-        return rerr(err, errlen, "column '%s': %lld values in one chunk is too many", l->name,
+        return errf(err, errlen, "column '%s': %lld values in one chunk is too many", l->name,
                     (long long)cm->num_values);
     if (cm->num_values != g->num_rows)
-        return rerr(err, errlen, "column '%s': %lld values in a row group of %lld rows", l->name,
+        return errf(err, errlen, "column '%s': %lld values in a row group of %lld rows", l->name,
                     (long long)cm->num_values, (long long)g->num_rows);
 
     int64_t start = cm->data_page_offset;
@@ -734,11 +724,11 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
         start = cm->dictionary_page_offset;
     int64_t len = cm->total_compressed_size;
     if (start < 4 || len > r->footer_start || start > r->footer_start - len)
-        return rerr(err, errlen, "column '%s': chunk at %lld+%lld lies outside the data", l->name,
+        return errf(err, errlen, "column '%s': chunk at %lld+%lld lies outside the data", l->name,
                     (long long)start, (long long)len);
     r->chunk = grow_to(r->chunk, &r->chunk_cap, (size_t)len + 1, 1);
     if (read_at(r->fd, r->chunk, (size_t)len, start) < 0)
-        return rerr(err, errlen, "cannot read %s: %s", r->path, strerror(errno));
+        return errf(err, errlen, "cannot read %s: %s", r->path, strerror(errno));
 
     char msg[300];
     struct cdec d = {.r = r, .l = l, .out = out, .err = msg, .errlen = sizeof msg};
@@ -751,7 +741,7 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
         struct pq_page_header h;
         size_t hl;
         if (pos >= (size_t)len) {
-            rc = rerr(msg, sizeof msg, "chunk ends after %zu of %zu values", out->n, total);
+            rc = errf(msg, sizeof msg, "chunk ends after %zu of %zu values", out->n, total);
             break;
         }
         if (pqf_decode_page_header(r->chunk + pos, (size_t)len - pos, &h, &hl, msg, sizeof msg) < 0) {
@@ -761,7 +751,7 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
         pos += hl;
         if (h.compressed_page_size < 0 || (size_t)h.compressed_page_size > (size_t)len - pos ||
             h.uncompressed_page_size < 0) {
-            rc = rerr(msg, sizeof msg, "page sizes %d/%d do not fit the chunk", h.compressed_page_size,
+            rc = errf(msg, sizeof msg, "page sizes %d/%d do not fit the chunk", h.compressed_page_size,
                       h.uncompressed_page_size);
             break;
         }
@@ -772,13 +762,13 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
             rc = read_dict(&d, &h, body, cm->codec);
         } else if (h.type == PQ_PAGE_DATA) {
             if (!h.has_v1 || h.v1.num_values < 0 || (size_t)h.v1.num_values > left)
-                rc = rerr(msg, sizeof msg, "data page value count does not fit the chunk");
+                rc = errf(msg, sizeof msg, "data page value count does not fit the chunk");
             else
                 rc = read_data_v1(&d, &h, body, cm->codec, (size_t)h.v1.num_values);
             out->data_pages++;
         } else if (h.type == PQ_PAGE_DATA_V2) {
             if (!h.has_v2 || h.v2.num_values < 0 || (size_t)h.v2.num_values > left)
-                rc = rerr(msg, sizeof msg, "data page value count does not fit the chunk");
+                rc = errf(msg, sizeof msg, "data page value count does not fit the chunk");
             else
                 rc = read_data_v2(&d, &h, body, cm->codec, (size_t)h.v2.num_values);
             out->data_pages++;
@@ -794,7 +784,7 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
     free(d.bools);
     if (rc < 0) {
         pq_column_free(out);
-        return rerr(err, errlen, "%s: row group %d, column '%s': %s", r->path, rg, l->name, msg);
+        return errf(err, errlen, "%s: row group %d, column '%s': %s", r->path, rg, l->name, msg);
     }
     if (l->max_def == 0) {
         free(out->valid);

@@ -13,18 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 void workload_free(struct workload *w)
 {
     for (size_t i = 0; i < w->n; i++)
@@ -162,7 +150,7 @@ static int build_mix(struct workload *w, const struct workload_files *o, char *e
         free(seq);
     } else {
         if (mix_weight_sum(&m) <= 0) {
-            fail(err, errlen, "every --mix weight is 0 or less: nothing can be drawn");
+            errf(err, errlen, "every --mix weight is 0 or less: nothing can be drawn");
             goto out;
         }
         struct pyrand r;
@@ -229,12 +217,12 @@ int workload_from_files(struct workload *w, const struct workload_files *o, char
 {
     memset(w, 0, sizeof *w);
     if (o->nnodes == 0)
-        return fail(err, errlen, "no nodes given (--nodes a,b,c)");
+        return errf(err, errlen, "no nodes given (--nodes a,b,c)");
     if (o->nfiles == 0)
-        return fail(err, errlen, "no input files");
+        return errf(err, errlen, "no input files");
     bool mix = o->mix && *o->mix;
     if (!mix && o->policy != WORKLOAD_RR3 && !o->durations)
-        return fail(err, errlen, "duration policies need the files' durations");
+        return errf(err, errlen, "duration policies need the files' durations");
     for (size_t i = 0; i < o->nnodes; i++)
         node_index(w, o->nodes[i]);
     if (mix) {
@@ -303,7 +291,7 @@ int workload_split_words(const char *s, char ***argv, size_t *argc, char *err, s
         in_word = true;
         if (c == '\\') {
             if (!p[1]) {
-                fail(err, errlen, "trailing backslash at the end of '%s'", s);
+                errf(err, errlen, "trailing backslash at the end of '%s'", s);
                 goto bad;
             }
             if (p[1] != '\n') /* backslash-newline: a continuation */
@@ -312,7 +300,7 @@ int workload_split_words(const char *s, char ***argv, size_t *argc, char *err, s
         } else if (c == '\'') {
             const char *q = strchr(p + 1, '\'');
             if (!q) {
-                fail(err, errlen, "unbalanced single quote (at offset %zu) in '%s'",
+                errf(err, errlen, "unbalanced single quote (at offset %zu) in '%s'",
                      (size_t)(p - s), s);
                 goto bad;
             }
@@ -331,7 +319,7 @@ int workload_split_words(const char *s, char ***argv, size_t *argc, char *err, s
                 }
             }
             if (!*p) {
-                fail(err, errlen, "unbalanced double quote (at offset %zu) in '%s'",
+                errf(err, errlen, "unbalanced double quote (at offset %zu) in '%s'",
                      (size_t)(start - s), s);
                 goto bad;
             }
@@ -348,7 +336,7 @@ int workload_split_words(const char *s, char ***argv, size_t *argc, char *err, s
     free(word);
     if (n == 0) {
         free(v);
-        return fail(err, errlen, "no command: '%s' has no words", s);
+        return errf(err, errlen, "no command: '%s' has no words", s);
     }
     v[n] = NULL;
     *argv = v;
@@ -413,40 +401,40 @@ static int check_line(json_t *o, const char **node_name, char *err, size_t errle
     static const char *reserved[] = {"task_id", "ts_enqueue", "attempt"};
     for (size_t i = 0; i < ARRAY_LEN(reserved); i++)
         if (json_object_get(o, reserved[i]))
-            return fail(err, errlen, "\"%s\" is set by the dispatcher; remove it", reserved[i]);
+            return errf(err, errlen, "\"%s\" is set by the dispatcher; remove it", reserved[i]);
     json_t *a = json_object_get(o, "argv");
     if (!a)
-        return fail(err, errlen, "no \"argv\" (the command, a non-empty array of strings)");
+        return errf(err, errlen, "no \"argv\" (the command, a non-empty array of strings)");
     if (!json_is_array(a) || json_array_size(a) == 0)
-        return fail(err, errlen, "\"argv\" must be a non-empty array of strings, got %s",
+        return errf(err, errlen, "\"argv\" must be a non-empty array of strings, got %s",
                     json_is_array(a) ? "an empty array" : type_name(a));
     size_t i;
     json_t *x;
     json_array_foreach(a, i, x) {
         if (!json_is_string(x))
-            return fail(err, errlen, "\"argv\" element %zu is %s, expected a string", i,
+            return errf(err, errlen, "\"argv\" element %zu is %s, expected a string", i,
                         type_name(x));
     }
     if (!*json_string_value(json_array_get(a, 0)))
-        return fail(err, errlen, "\"argv\" starts with an empty string (no program)");
+        return errf(err, errlen, "\"argv\" starts with an empty string (no program)");
     static const char *counts[] = {"cpu_units", "mem_mb"};
     for (size_t k = 0; k < ARRAY_LEN(counts); k++) {
         json_t *v = json_object_get(o, counts[k]);
         if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
-            return fail(err, errlen, "\"%s\" must be an integer >= 0, got %s", counts[k],
+            return errf(err, errlen, "\"%s\" must be an integer >= 0, got %s", counts[k],
                         json_is_integer(v) ? "a negative integer" : type_name(v));
     }
     static const char *names[] = {"app", "node"};
     for (size_t k = 0; k < ARRAY_LEN(names); k++) {
         json_t *v = json_object_get(o, names[k]);
         if (v && (!json_is_string(v) || !run_id_valid(json_string_value(v))))
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "\"%s\" must be a name of 1-128 letters, digits or ._-()+: (got %s)",
                         names[k], json_is_string(v) ? json_string_value(v) : type_name(v));
     }
     json_t *t = json_object_get(o, "trace_id");
     if (t && (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) >= 160))
-        return fail(err, errlen, "\"trace_id\" must be a non-empty string shorter than 160 bytes");
+        return errf(err, errlen, "\"trace_id\" must be a non-empty string shorter than 160 bytes");
     json_t *n = json_object_get(o, "node");
     *node_name = n ? json_string_value(n) : NULL;
     return 0;
@@ -485,7 +473,7 @@ int workload_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t
             if (bad) {
                 json_decref(o);
                 workload_free(w);
-                return fail(err, errlen, "line %zu: %s", lineno, why);
+                return errf(err, errlen, "line %zu: %s", lineno, why);
             }
             struct jbuf b;
             jb_init(&b);
@@ -509,7 +497,7 @@ int workload_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t
     }
     if (w->n == 0) {
         workload_free(w);
-        return fail(err, errlen, "no tasks (%zu blank line%s)", lineno, lineno == 1 ? "" : "s");
+        return errf(err, errlen, "no tasks (%zu blank line%s)", lineno, lineno == 1 ? "" : "s");
     }
     return 0;
 }

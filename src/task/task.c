@@ -443,17 +443,6 @@ int task_run(const struct task_opts *o)
 
 /* ---- `tracekit exec` ---- */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* The option's value, else the variable's (unless empty); *from names the
  * one used. */
 static const char *given_or_env(const struct task_args *a, const char *given, const char *opt,
@@ -488,20 +477,20 @@ static int apply_cpu(const struct task_args *a, struct task_opts *o, char *err, 
         cpu_set_t set;
         char why[256];
         if (cpulist_parse(v, &set, why, sizeof why) < 0)
-            return fail(err, errlen, "invalid %s: %s", from, why);
+            return errf(err, errlen, "invalid %s: %s", from, why);
         o->cpuset = v;
     }
     o->cpu_weight = -1;
     if ((v = given_or_env(a, a->weight, "--cpu-weight", "CPU_WEIGHT", &from))) {
         if (!parse_i64(v, CGROUP_WEIGHT_MIN, CGROUP_WEIGHT_MAX, &n))
-            return fail(err, errlen, "invalid %s '%s': expected an integer from %d to %d", from, v,
+            return errf(err, errlen, "invalid %s '%s': expected an integer from %d to %d", from, v,
                         CGROUP_WEIGHT_MIN, CGROUP_WEIGHT_MAX);
         o->cpu_weight = (int)n;
     }
     o->cpu_quota = -1;
     if ((v = given_or_env(a, a->quota, "--cpu-quota", "CPU_QUOTA", &from))) {
         if (!parse_pct(v, &n))
-            return fail(err, errlen, "invalid %s '%s': expected a percentage of one CPU from 1 "
+            return errf(err, errlen, "invalid %s '%s': expected a percentage of one CPU from 1 "
                         "to 100000", from, v);
         o->cpu_quota = (int)n;
     }
@@ -511,10 +500,10 @@ static int apply_cpu(const struct task_args *a, struct task_opts *o, char *err, 
         return 0;
     }
     if (!cpu_binding_parse(a->binding, &o->binding))
-        return fail(err, errlen, "invalid --cpu-binding '%s': expected none, exclusive or shared",
+        return errf(err, errlen, "invalid --cpu-binding '%s': expected none, exclusive or shared",
                     a->binding);
     if (want_cg && o->binding != BIND_SHARED)
-        return fail(err, errlen, "a CPU weight or quota needs --cpu-binding shared (got '%s')",
+        return errf(err, errlen, "a CPU weight or quota needs --cpu-binding shared (got '%s')",
                     a->binding);
     return 0;
 }
@@ -532,7 +521,7 @@ int task_args_apply(const struct task_args *a, struct task_opts *o, char *warn, 
     if (parse_i64(v, 0, INT64_MAX, &o->ts_enqueue))
         o->has_ts_enqueue = true;
     else if (a->ts_enqueue)
-        return fail(err, errlen, "invalid --ts-enqueue '%s': expected epoch milliseconds", v);
+        return errf(err, errlen, "invalid --ts-enqueue '%s': expected epoch milliseconds", v);
     else
         snprintf(warn, warnlen, "ignoring TS_ENQUEUE='%s' (not epoch milliseconds); using ts_start",
                  v);
