@@ -174,16 +174,13 @@ int cmd_exec(int argc, char **argv)
     }
     if (*warn)
         log_warn("%s", warn);
-    const char *env_pids = getenv("PROC_PID_DIR");
-    if (!a.run.pid_dir && env_pids && *env_pids)
-        a.run.pid_dir = env_pids;
     struct run_ctx ctx;
     if (run_opts_resolve(&a.run, RUNID_NEW, &ctx) < 0)
         return TK_EXIT_USAGE;
     if (ctx.run_id_source && !strcmp(ctx.run_id_source, "new"))
         log_info("no RUN_ID given: using new run id %s", ctx.run_id);
     x.task.run_dir = ctx.run_dir;
-    x.task.pid_dir = a.run.pid_dir;
+    x.task.pid_dir = run_opts_pid_dir(&a.run);
     x.task.node = ctx.node_id;
     x.task.stage = ctx.stage;
     int rc = task_exec(&x);

@@ -5,6 +5,7 @@
 #include "common/util.h"
 #include "sched/mix.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const struct opt run_options[] = {
@@ -34,6 +35,12 @@ int run_opts_resolve(const struct run_opts *o, enum run_id_fallback fb, struct r
         return -1;
     }
     return 0;
+}
+
+const char *run_opts_pid_dir(const struct run_opts *o)
+{
+    const char *env = getenv("PROC_PID_DIR");
+    return o->pid_dir ? o->pid_dir : env && *env ? env : NULL;
 }
 
 const struct opt redis_options[] = {

@@ -38,6 +38,9 @@ extern const struct opt run_options[];
 /* run_ctx_resolve with these options (fb as the RUN_ID_* bit included).
  * 0, or -1 after a cli_error. */
 int run_opts_resolve(const struct run_opts *o, enum run_id_fallback fb, struct run_ctx *ctx);
+/* --pid-dir, else $PROC_PID_DIR when set and not empty, else NULL (the
+ * run's pids/ folder). */
+const char *run_opts_pid_dir(const struct run_opts *o);
 
 /* ---- Redis: --redis URL and --redis-password-file F ---- */
 

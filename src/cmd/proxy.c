@@ -107,14 +107,11 @@ int cmd_proxy(int argc, char **argv)
     };
     if (resolve_addrs(&a, &o) < 0)
         return TK_EXIT_USAGE;
-    const char *env_pids = getenv("PROC_PID_DIR");
-    if (!a.run.pid_dir && env_pids && *env_pids)
-        a.run.pid_dir = env_pids;
     struct run_ctx ctx;
     if (run_opts_resolve(&a.run, RUNID_NEW, &ctx) < 0)
         return TK_EXIT_USAGE;
     o.run_dir = ctx.run_dir;
-    o.pid_dir = a.run.pid_dir;
+    o.pid_dir = run_opts_pid_dir(&a.run);
     o.node = ctx.node_id;
     o.stage = ctx.stage;
     int rc = proxy_run(&o);
