@@ -1192,7 +1192,7 @@ static int drv_placer(struct rq *q, const char *pol, int64_t batch, int64_t idle
             break;
         if (idle_ms > 0 && now - last_progress > idle_ms * 1000000LL)
             break;
-        if (n == 0 && rq_wait(q, 50) < 0) { /* idle or blocked: wait for news */
+        if (n == 0 && rq_wait(q, 5) < 0) { /* idle or blocked: wait for news */
             fprintf(stderr, "placer: %s\n", rq_error(q));
             placer_free(&s);
             return 1;
