@@ -4,6 +4,7 @@
 #   make demo       install what is missing, build, trace a small workload
 #   make test       install what is missing, build (plus an ASan/UBSan build), run all tests
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make fuzz       FUZZ_SECONDS=60: every libFuzzer harness, then the end-to-end mutation test
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -27,7 +28,7 @@ EXSRC    := $(wildcard examples/*.c)
 EXAMPLES := $(EXSRC:examples/%.c=build/examples/%)
 
 .PHONY: all asan units benches examples test demo install man clean check-tests \
-        start-collect stop-collect parse
+        start-collect stop-collect parse fuzzers fuzz
 .DEFAULT_GOAL := all
 
 all: build/tracekit examples
@@ -81,10 +82,39 @@ build/examples/%: examples/%.c $(filter-out build/obj/main.o,$(OBJ))
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
 
+# libFuzzer harnesses (tests/fuzz/fuzz_<name>.c, docs/security.md), built with
+# clang against the library compiled for fuzzing (coverage + ASan/UBSan).
+FUZZCC    ?= clang
+FUZZFLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+FUZZSRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS   := $(FUZZSRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZOBJ   := $(LIBSRC:src/%.c=build/fuzz/obj/%.o)
+FUZZ_SECONDS ?= 60
+
+fuzzers: $(FUZZERS)
+
+# Objects shared by every harness: keep them (make would delete them as
+# intermediates of the pattern rule below).
+.SECONDARY: $(FUZZOBJ)
+
+build/fuzz/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(WARN) $(FUZZFLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) -MMD -MP -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZOBJ)
+	$(FUZZCC) $(WARN) $(FUZZFLAGS) -fsanitize=fuzzer $(CPPFLAGS) -Itests/fuzz -o $@ $< \
+	  $(FUZZOBJ) $(LDLIBS)
+
+fuzz:
+	@scripts/install-deps fuzz
+	@$(MAKE) --no-print-directory all asan fuzzers
+	@scripts/fuzz $(FUZZ_SECONDS)
+
 # The README's two commands.  Each installs what it needs first.
 test:
 	@scripts/install-deps test
-	@$(MAKE) --no-print-directory all asan units benches man
+	@$(MAKE) --no-print-directory all asan units benches man fuzzers
 	@tests/run.sh
 
 demo:
@@ -137,4 +167,4 @@ stop-collect: build/tracekit
 parse: build/tracekit
 	@build/tracekit parse
 
--include $(OBJ:.o=.d) $(AOBJ:.o=.d)
+-include $(OBJ:.o=.d) $(AOBJ:.o=.d) $(FUZZOBJ:.o=.d)
