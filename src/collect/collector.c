@@ -179,7 +179,7 @@ static int write_node_meta(const struct collector_conf *c, char *err, size_t err
 static struct sampler *prepare(const struct collector_conf *c, const char *path, char *err,
                                size_t errlen)
 {
-    if (mkdir_p(c->run_dir, 0755) < 0) {
+    if (mkdir_p(c->run_dir, TK_DIR_MODE) < 0) {
         snprintf(err, errlen, "cannot create run folder %s: %s", c->run_dir, strerror(errno));
         return NULL;
     }
@@ -226,7 +226,7 @@ static int background(const struct collector_conf *c, struct sampler *s, int rea
 {
     setsid();
     char *logp = path_join(c->run_dir, "collector.log");
-    int lfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int lfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, TK_FILE_MODE);
     int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     free(logp);
     if (nfd >= 0) {

@@ -609,7 +609,7 @@ char *links_dump(const json_t *a)
 /* Merge fresh into RUN_DIR/links.json.  0, or -1 after a log_error. */
 static int merge_file(const char *run_dir, const json_t *fresh)
 {
-    if (mkdir_p(run_dir, 0755) < 0) {
+    if (mkdir_p(run_dir, TK_DIR_MODE) < 0) {
         log_error("cannot create run folder %s: %s", run_dir, strerror(errno));
         return -1;
     }

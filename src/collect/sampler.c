@@ -730,7 +730,7 @@ struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t err
     }
 
     if (o->pid_dir) {
-        if (mkdir_p(o->pid_dir, 0755) < 0) {
+        if (mkdir_p(o->pid_dir, TK_DIR_MODE) < 0) {
             snprintf(err, errlen, "cannot create pid folder %s: %s", o->pid_dir, strerror(errno));
             goto fail;
         }

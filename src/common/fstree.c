@@ -33,7 +33,7 @@ int fstree_rm_rf(const char *path)
 
 static int copy_file(const char *src, const char *dst, mode_t mode)
 {
-    int in = open(src, O_RDONLY | O_CLOEXEC);
+    int in = open_regular(src);  /* swapped for a FIFO or a link since the lstat? */
     if (in < 0)
         return -1;
     int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);

@@ -344,7 +344,7 @@ static int close_torn_line(int fd)
 int jsonl_open(struct jsonl_writer *w, const char *path, int sync_every_ms)
 {
     memset(w, 0, sizeof *w);
-    w->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    w->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, TK_FILE_MODE);
     if (w->fd < 0)
         return -1;
     if (close_torn_line(w->fd) < 0) {
@@ -413,7 +413,7 @@ int jsonl_close(struct jsonl_writer *w)
 
 int jsonl_append_line(const char *path, const struct jbuf *line)
 {
-    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, TK_FILE_MODE);
     if (fd < 0)
         return -1;
     char *buf = xmalloc(line->len + 2);
@@ -445,11 +445,33 @@ int jsonl_append_line(const char *path, const struct jbuf *line)
 int jsonl_reader_open(struct jsonl_reader *r, const char *path)
 {
     memset(r, 0, sizeof *r);
-    r->f = fopen(path, "re");
-    if (!r->f)
+    int fd = open_regular(path);
+    if (fd < 0)
         return -1;
+    r->f = fdopen(fd, "r");
+    if (!r->f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     r->path = xstrdup(path);
     return 0;
+}
+
+json_t *jsonl_load_file(const char *path, size_t flags, json_error_t *je)
+{
+    json_error_t dummy;
+    if (!je)
+        je = &dummy;
+    int fd = open_regular(path);
+    if (fd < 0) {
+        snprintf(je->text, sizeof je->text, "%s", open_strerror(errno));
+        return NULL;
+    }
+    json_t *j = json_loadfd(fd, flags, je);
+    close(fd);
+    return j;
 }
 
 int jsonl_next_line(struct jsonl_reader *r, const char **line, size_t *len, bool *complete)

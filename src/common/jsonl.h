@@ -68,7 +68,8 @@ struct jsonl_writer {
     uint64_t write_errors;
 };
 
-/* Open for append (create if missing).  A previous torn last line is closed
+/* Open for append (create if missing, TK_FILE_MODE; a symlink at path is
+ * refused with ELOOP, never followed).  A previous torn last line is closed
  * with a newline first so new records are never glued onto it.
  * sync_every_ms: 0 = fsync on every flush. Returns 0 or -1 with errno. */
 int jsonl_open(struct jsonl_writer *w, const char *path, int sync_every_ms);
@@ -97,7 +98,12 @@ struct jsonl_reader {
     uint64_t blank;
 };
 
+/* Open path for reading: a regular file only (open_regular: a FIFO or a
+ * symlink is refused, -1 with errno, never waited on). */
 int jsonl_reader_open(struct jsonl_reader *r, const char *path);
+/* json_load_file, but only of a regular file (open_regular); NULL with
+ * je->text saying why (je may be NULL). */
+json_t *jsonl_load_file(const char *path, size_t flags, json_error_t *je);
 /* Next line as raw text (without '\n'); 1 = line, 0 = EOF, -1 = error.
  * *complete says whether it ended with '\n'. */
 int jsonl_next_line(struct jsonl_reader *r, const char **line, size_t *len, bool *complete);

@@ -3,6 +3,8 @@
 
 #include "common/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 
 #include <stdarg.h>
@@ -26,8 +28,18 @@ int log_set_file(const char *path)
     log_close();
     if (!path)
         return 0;
-    log_file = fopen(path, "ae");
-    return log_file ? 0 : -1;
+    /* the log may sit in a run folder: never follow a planted symlink */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, TK_FILE_MODE);
+    if (fd < 0)
+        return -1;
+    log_file = fdopen(fd, "a");
+    if (!log_file) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return 0;
 }
 
 void log_close(void)

@@ -8,7 +8,8 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 /* Name shown in every line ("collect", "exec", ...). */
 void log_set_command(const char *name);
 void log_set_level(enum log_level level);
-/* Also append every line to this file (NULL to stop).  Returns 0 or -1. */
+/* Also append every line to this file (NULL to stop; created TK_FILE_MODE,
+ * a symlink refused).  Returns 0 or -1 with errno. */
 int log_set_file(const char *path);
 void log_close(void);
 /* Called before every line is written (progress.c clears its status line);

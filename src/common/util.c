@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -273,16 +274,35 @@ char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+int open_tmp_excl(const char *path, unsigned mode, char **tmp)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        uint32_t rnd;
+        if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
+            rnd = (uint32_t)now_mono_ns() ^ ((uint32_t)getpid() << 16) ^ (uint32_t)tries;
+        char *t = xasprintf("%s.tmp.%08x", path, rnd);
+        int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd >= 0) {
+            *tmp = t;
+            return fd;
+        }
+        int e = errno;
+        free(t);
+        if (e != EEXIST) {
+            errno = e;
+            return -1;
+        }
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
-    char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        errno = e;
+    char *tmp;
+    int fd = open_tmp_excl(path, TK_FILE_MODE, &tmp);
+    if (fd < 0)
         return -1;
-    }
     const char *p = data;
     size_t left = len;
     while (left > 0) {
@@ -320,6 +340,36 @@ fail:;
     free(tmp);
     errno = e;
     return -1;
+}
+
+int open_regular(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int e = 0;
+    if (fstat(fd, &st) < 0)
+        e = errno;
+    else if (!S_ISREG(st.st_mode))
+        e = EINVAL;
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+        e = errno;
+    if (e) {
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+const char *open_strerror(int e)
+{
+    if (e == ELOOP)
+        return "it is a symbolic link (not followed)";
+    if (e == EINVAL)
+        return "not a regular file (a FIFO, a device or a folder)";
+    return strerror(e);
 }
 
 char *str_trim(char *s)

@@ -85,7 +85,19 @@ int cmp_i64(const void *a, const void *b);
 int cmp_double(const void *a, const void *b);
 int cmp_str(const void *a, const void *b);
 
-/* Files and paths. */
+/* Files and paths.
+ *
+ * What tracekit writes under logs/ and in run folders holds task argv and
+ * task output: files are created TK_FILE_MODE and folders TK_DIR_MODE
+ * (group may read, others nothing), and the user's umask still wins when it
+ * is stricter (the modes are passed to open/mkdir, never chmod'ed).  Files
+ * in a run folder may have been planted by another local user: appends and
+ * creations use O_NOFOLLOW (a symlink there is an error, ELOOP, never
+ * followed), temporary files O_EXCL, and readers take regular files only
+ * (open_regular). */
+#define TK_FILE_MODE 0640
+#define TK_DIR_MODE 0750
+
 int mkdir_p(const char *path, unsigned mode);       /* 0 or -1 with errno */
 bool is_dir(const char *path);
 bool file_exists(const char *path);
@@ -93,8 +105,21 @@ char *path_join(const char *a, const char *b);      /* malloc'd */
 /* Read a whole (small) file into a NUL-terminated malloc'd buffer.
  * Returns NULL with errno set on failure; *len (if not NULL) gets the size. */
 char *read_file(const char *path, size_t *len);
-/* Write data to path atomically: temp file in the same folder, fsync, rename. */
+/* Write data to path atomically: a fresh temporary file in the same folder
+ * (random name, O_EXCL|O_NOFOLLOW, TK_FILE_MODE), fsync, rename.  0 or -1
+ * with errno. */
 int write_file_atomic(const char *path, const void *data, size_t len);
+/* Create a fresh temporary file "PATH.tmp.XXXXXXXX" next to path (random
+ * suffix, O_EXCL|O_NOFOLLOW, mode masked by the umask), open for writing.
+ * The fd, *tmp its name (malloc'd); or -1 with errno. */
+int open_tmp_excl(const char *path, unsigned mode, char **tmp);
+/* Open an existing regular file for reading without blocking on a FIFO
+ * and without following a symlink at the last component: O_NONBLOCK is
+ * cleared again once it is known to be a regular file.  The fd, or -1 with
+ * errno (ELOOP: a symlink; EINVAL: not a regular file; see open_strerror). */
+int open_regular(const char *path);
+/* strerror, but saying what open_regular's ELOOP and EINVAL mean. */
+const char *open_strerror(int e);
 /* Trim ASCII white space in place; returns s. */
 char *str_trim(char *s);
 bool str_starts(const char *s, const char *prefix);

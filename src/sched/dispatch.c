@@ -615,7 +615,7 @@ static int disp_open(struct disp *d, const struct dispatch_conf *c)
     d->prefix = rq_prefix(d->q);
     warn_unregistered(d);
 
-    if (mkdir_p(c->run_dir, 0755) < 0) {
+    if (mkdir_p(c->run_dir, TK_DIR_MODE) < 0) {
         log_error("cannot create %s: %s", c->run_dir, strerror(errno));
         return -1;
     }

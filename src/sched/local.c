@@ -108,7 +108,7 @@ static int open_w(struct jsonl_writer *w, const char *dir, const char *name)
 /* submitted.jsonl, placements.jsonl and ledger.jsonl.  0, or -1 (logged). */
 static int files_open(struct local *l, const char *run_dir)
 {
-    if (mkdir_p(run_dir, 0755) < 0) {
+    if (mkdir_p(run_dir, TK_DIR_MODE) < 0) {
         log_error("cannot create %s: %s", run_dir, strerror(errno));
         return -1;
     }

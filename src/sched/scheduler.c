@@ -188,7 +188,7 @@ int scheduler_run(const struct scheduler_conf *c, struct scheduler_stats *st)
         log_error("%s", err);
         goto out;
     }
-    if (mkdir_p(ctx->run_dir, 0755) < 0) {
+    if (mkdir_p(ctx->run_dir, TK_DIR_MODE) < 0) {
         log_error("cannot create %s: %s", ctx->run_dir, strerror(errno));
         goto out;
     }

@@ -833,7 +833,7 @@ static int engine_open(struct engine *e)
         return -1;
     }
     const char *dir = e->c->run->run_dir;
-    if (mkdir_p(dir, 0755) < 0) {
+    if (mkdir_p(dir, TK_DIR_MODE) < 0) {
         log_error("cannot create %s: %s", dir, strerror(errno));
         return -1;
     }

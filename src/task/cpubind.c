@@ -273,7 +273,7 @@ static bool alive_proc(pid_t pid, uint64_t ticks, void *ud)
 /* Open and lock the state file, read its leases and prune dead ones. */
 static int state_open(const char *path, struct cpu_leases *l)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
     while (flock(fd, LOCK_EX) < 0) {

@@ -379,7 +379,7 @@ pid_t runner_spawn(const struct runner_task *t, enum runner_out out, const char 
         mkdir_p(t->output_dir, 0755);
     char *log = NULL;
     if (out == RUNNER_OUT_FILE) {
-        if (mkdir_p(out_dir, 0755) < 0) {
+        if (mkdir_p(out_dir, TK_DIR_MODE) < 0) {
             snprintf(err, errlen, "cannot create the task output folder %s: %s", out_dir,
                      strerror(errno));
             return -1;
@@ -392,7 +392,8 @@ pid_t runner_spawn(const struct runner_task *t, enum runner_out out, const char 
     posix_spawnattr_init(&at);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     if (out == RUNNER_OUT_FILE) {
-        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
+                                         TK_FILE_MODE);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
     } else if (out == RUNNER_OUT_NULL) {
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);

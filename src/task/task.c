@@ -106,7 +106,8 @@ static int sentinel_write(const char *dir, pid_t pid, uint64_t ticks, char **pat
     int len = task_sentinel_text(pid, ticks, text, sizeof text);
     char *tmp = xasprintf("%s/.%d.tmp", dir, (int)pid);
     char *path = xasprintf("%s/%d", dir, (int)pid);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    unlink(tmp); /* a leftover of a dead process with our pid, or a planted link */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, TK_FILE_MODE);
     int rc = -1;
     if (fd >= 0) {
         rc = write(fd, text, (size_t)len) == len ? 0 : -1;
@@ -364,7 +365,7 @@ static int record_write(const struct task_opts *o, const struct task_record *r)
     char *events = path_join(o->run_dir, fname);
     int status = r->status;
     if (jsonl_append_line(events, &b) < 0) {
-        log_error("cannot append the record to %s: %s", events, strerror(errno));
+        log_error("cannot append the record to %s: %s", events, open_strerror(errno));
         if (status == 0)
             status = 1;
     } else {
@@ -530,12 +531,12 @@ int task_args_apply(const struct task_args *a, struct task_opts *o, char *warn, 
 
 char *task_make_dirs(const char *run_dir, const char *pid_dir)
 {
-    if (mkdir_p(run_dir, 0755) < 0) {
+    if (mkdir_p(run_dir, TK_DIR_MODE) < 0) {
         log_error("cannot create %s: %s", run_dir, strerror(errno));
         return NULL;
     }
     char *pids = pid_dir ? xstrdup(pid_dir) : path_join(run_dir, "pids");
-    if (mkdir_p(pids, 0755) < 0) {
+    if (mkdir_p(pids, TK_DIR_MODE) < 0) {
         log_error("cannot create the sentinel folder %s: %s", pids, strerror(errno));
         free(pids);
         return NULL;

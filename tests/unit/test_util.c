@@ -3,8 +3,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/pairmap.h"
@@ -186,6 +188,71 @@ static void test_write_file_atomic(void **state)
     rmdir(dir);
 }
 
+/* A symlink planted at the old predictable temporary name (X.tmp.PID) or
+ * at any name is never followed; open_regular refuses a FIFO without
+ * blocking and a symlink; modes are TK_FILE_MODE masked by the umask. */
+static void test_hostile_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tk-hostile-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *victim = path_join(dir, "victim"), *f = path_join(dir, "x.json");
+    assert_int_equal(write_file_atomic(victim, "precious", 8), 0);
+    char *planted = xasprintf("%s.tmp.%d", f, (int)getpid());
+    assert_int_equal(symlink(victim, planted), 0);
+    mode_t old = umask(022);
+    assert_int_equal(write_file_atomic(f, "new", 3), 0);
+    struct stat st;
+    assert_int_equal(stat(f, &st), 0);
+    assert_int_equal(st.st_mode & 0777, TK_FILE_MODE);
+    umask(077);
+    assert_int_equal(write_file_atomic(f, "newer", 5), 0);
+    assert_int_equal(stat(f, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    umask(old);
+    char *t = read_file(victim, NULL);
+    assert_string_equal(t, "precious");
+    free(t);
+    assert_int_equal(lstat(planted, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+
+    /* open_regular: a link and a FIFO are refused at once, a file opens */
+    errno = 0;
+    assert_int_equal(open_regular(planted), -1);
+    assert_int_equal(errno, ELOOP);
+    char *fifo = path_join(dir, "events.x.jsonl");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(open_regular(fifo), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_non_null(strstr(open_strerror(EINVAL), "not a regular file"));
+    int fd = open_regular(f);
+    assert_true(fd >= 0);
+    char buf[8];
+    assert_int_equal(read(fd, buf, sizeof buf), 5);  /* blocking again: a plain read */
+    close(fd);
+
+    /* open_tmp_excl: a fresh name each time, never an existing one */
+    char *t1, *t2;
+    int a = open_tmp_excl(f, 0600, &t1), b = open_tmp_excl(f, 0600, &t2);
+    assert_true(a >= 0 && b >= 0);
+    assert_string_not_equal(t1, t2);
+    close(a);
+    close(b);
+    unlink(t1);
+    unlink(t2);
+    free(t1);
+    free(t2);
+    unlink(fifo);
+    unlink(planted);
+    unlink(f);
+    unlink(victim);
+    rmdir(dir);
+    free(fifo);
+    free(planted);
+    free(f);
+    free(victim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_run_id_env_file),
         cmocka_unit_test(test_resolve_precedence),
         cmocka_unit_test(test_write_file_atomic),
+        cmocka_unit_test(test_hostile_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
