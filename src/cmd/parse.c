@@ -3,6 +3,7 @@
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "common/log.h"
+#include "common/jsonl.h"
 #include "common/opt.h"
 #include "common/progress.h"
 #include "common/run.h"
@@ -171,7 +172,7 @@ static int ship_run(const char *dir, const char *run_id, const struct parse_resu
     char *meta_run = NULL;
     if (!run_id) {
         char *mp = path_join(dir, "node_meta.json");
-        json_t *m = json_load_file(mp, 0, NULL);
+        json_t *m = jsonl_load_file(mp, 0, NULL);
         const char *v = json_string_value(json_object_get(m, "run_id"));
         if (v && run_id_valid(v))
             meta_run = xstrdup(v);

@@ -36,7 +36,7 @@ static int of_open(struct outfile *f, const char *dir, const char *name)
 {
     memset(f, 0, sizeof *f);
     f->path = path_join(dir, name);
-    f->fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    f->fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, TK_FILE_MODE);
     if (f->fd < 0) {
         int e = errno;
         free(f->path);
@@ -192,7 +192,9 @@ static void read_events_file(const char *dir, const char *name, struct events *e
     struct jsonl_reader r;
     struct audit_file *f = add_file(fs, name);
     if (jsonl_reader_open(&r, path) < 0) {
-        log_warn("cannot read %s: %s", path, strerror(errno));
+        /* a FIFO or a planted symlink is skipped, never waited on or followed */
+        log_warn("cannot read %s: %s; skipped (counted as unreadable in audit.json)", path,
+                 open_strerror(errno));
         f->unreadable = true;
         free(path);
         return;
@@ -272,6 +274,10 @@ static int copy_host(const char *run_dir, const char *tmp, const char *node, str
         char *path = path_join(run_dir, names[i]);
         struct jsonl_reader r;
         if (jsonl_reader_open(&r, path) < 0) {
+            if (errno != ENOENT) {
+                log_warn("cannot read %s: %s; skipped", path, open_strerror(errno));
+                add_file(fs, names[i])->unreadable = true;
+            }
             free(path);
             continue;
         }
@@ -455,7 +461,7 @@ static void read_meta(struct job *j, const char *meta_path, bool meta_exists)
     if (meta_exists) {
         struct audit_file *f = add_file(&j->fs, "node_meta.json");
         json_error_t jerr;
-        j->meta = json_load_file(meta_path, JSON_DISABLE_EOF_CHECK, &jerr);
+        j->meta = jsonl_load_file(meta_path, JSON_DISABLE_EOF_CHECK, &jerr);
         f->lines = 1;
         if (!json_is_object(j->meta)) {
             log_warn("%s: not a JSON object (%s); parsing without node metadata", meta_path,
@@ -490,7 +496,7 @@ static void read_meta(struct job *j, const char *meta_path, bool meta_exists)
         j->interval_src = "node_meta.json";
     } else {
         char *path = path_join(j->dir, "collector.json");
-        j->collector = json_load_file(path, 0, NULL);
+        j->collector = jsonl_load_file(path, 0, NULL);
         free(path);
         if (j->collector && interval_of(j->collector) > 0) {
             j->interval = interval_of(j->collector);
@@ -510,7 +516,7 @@ static int make_tmp(struct job *j)
     j->tmp = xasprintf("%s/CTS.tmp.%d", j->dir, (int)getpid());
     j->final = path_join(j->dir, "CTS");
     fstree_rm_rf(j->tmp);
-    if (mkdir(j->tmp, 0755) < 0) {
+    if (mkdir(j->tmp, TK_DIR_MODE) < 0) {
         snprintf(j->err, j->errlen, "cannot create %s: %s", j->tmp, strerror(errno));
         return -1;
     }
@@ -584,7 +590,7 @@ static int write_proc(struct job *j)
     if (file_exists(path)) {
         struct audit_file *f = add_file(&j->fs, "proc_metrics.jsonl");
         if (derive_proc(path, &out, &j->c, &j->a, f, j->o->progress) < 0) {
-            snprintf(j->err, j->errlen, "cannot read %s: %s", path, strerror(errno));
+            snprintf(j->err, j->errlen, "cannot read %s: %s", path, open_strerror(errno));
             of_close(&out);
             free(path);
             return -1;
