@@ -26,7 +26,9 @@ static const struct opt_cmd cmd = {
         "but with raw files is parsed in place.  Writes DIR/gather.json (which node came\n"
         "from where, clock offsets).  With --redis, also (or instead) every node that\n"
         "shipped this run with 'tracekit parse --ship': its files are downloaded, sizes\n"
-        "and SHA-256 checked, and laid out as with --from.\n",
+        "and SHA-256 checked, and laid out as with --from.  A node from Redis with an\n"
+        "unsafe name or manifest, or a file failing its checks, is refused with an\n"
+        "error naming it; the other nodes are still gathered, and the exit status is 1.\n",
     .flags = OPT_ARGS,  /* "--from A B C": B and C are arguments */
 };
 

@@ -2,8 +2,10 @@
  * one experiment folder (see gather.h). */
 #include "trace/gather.h"
 #include "common/fstree.h"
+#include "common/jsonl.h"
 #include "common/log.h"
 #include "common/redisurl.h"
+#include "common/run.h"
 #include "common/util.h"
 #include "trace/cts.h"
 #include "trace/layout.h"
@@ -182,6 +184,7 @@ struct gather {
     size_t nn, cap;
     struct gather_name *names;
     char *staging;      /* downloads from Redis, inside the experiment */
+    size_t refused;     /* nodes from Redis refused or failed */
     struct ship *q;
 };
 
@@ -201,7 +204,7 @@ static bool within(const char *inner, const char *outer)
 static json_t *load_meta(const char *dir)
 {
     char *p = path_join(dir, "node_meta.json");
-    json_t *m = file_exists(p) ? json_load_file(p, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    json_t *m = file_exists(p) ? jsonl_load_file(p, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
     if (m && !json_is_object(m)) {
         json_decref(m);
         m = NULL;
@@ -271,8 +274,11 @@ static int add_from(struct gather *g, const char *from)
 }
 
 /* Download every node that shipped the run into a private folder of the
- * experiment; the usual copy then puts each in place, so a failed download
- * never replaces a node.  0, or -1 (said; r->usage for a bad URL). */
+ * experiment, named by its index (never by what Redis says); the usual copy
+ * then puts each in place, so a failed download never replaces a node.  A
+ * node whose name or manifest is refused, or whose download fails, is said
+ * and counted in g->refused; the others go on.  0, or -1 (said) when the
+ * staging folder cannot be made. */
 static int download_nodes(struct gather *g, const char *desc, char **shipped, size_t ns)
 {
     char err[1024];
@@ -284,13 +290,22 @@ static int download_nodes(struct gather *g, const char *desc, char **shipped, si
         return -1;
     }
     for (size_t i = 0; i < ns; i++) {
-        char *dst = path_join(g->staging, shipped[i]);
+        if (!run_id_valid(shipped[i])) {
+            log_error("refusing node '%.200s' listed in Redis at %s: not a valid node name "
+                      "(expected 1-128 of A-Z a-z 0-9 . _ - ( ) : +, not '.' or '..')",
+                      shipped[i], desc);
+            g->refused++;
+            continue;
+        }
+        char *dst = xasprintf("%s/%zu", g->staging, i);
         struct ship_stats st;
         int64_t t0 = now_mono_ns();
         if (ship_download(g->q, shipped[i], dst, &st, err, sizeof err) < 0) {
-            log_error("downloading from Redis at %s: %s", desc, err);
+            log_error("downloading from Redis at %s: %s; node skipped", desc, err);
+            fstree_rm_rf(dst);
             free(dst);
-            return -1;
+            g->refused++;
+            continue;
         }
         if (g->o->out)
             fprintf(g->o->out,
@@ -327,8 +342,8 @@ static int add_shipped(struct gather *g, struct gather_result *r)
         log_error("no node shipped run %s to Redis at %s (run 'tracekit parse --ship' on "
                   "the nodes, with the same run id and Redis)",
                   g->o->run_id, desc);
-    else
-        rc = download_nodes(g, desc, shipped, ns);
+    else if ((rc = download_nodes(g, desc, shipped, ns)) == 0 && g->refused == ns)
+        rc = -1;  /* nothing to gather: said node by node */
     for (size_t i = 0; i < ns; i++)
         free(shipped[i]);
     free(shipped);
@@ -494,7 +509,7 @@ int gather_run(const struct gather_opts *o, struct gather_result *r)
     memset(r, 0, sizeof *r);
     struct gather g = {.o = o, .created = !is_dir(o->output)};
     int rc = -1;
-    if (mkdir_p(o->output, 0755) < 0 || !(g.out_real = realpath(o->output, NULL))) {
+    if (mkdir_p(o->output, TK_DIR_MODE) < 0 || !(g.out_real = realpath(o->output, NULL))) {
         log_error("cannot create the experiment folder %s: %s", o->output, strerror(errno));
         goto done;
     }
@@ -505,6 +520,12 @@ int gather_run(const struct gather_opts *o, struct gather_result *r)
         goto done;
     rc = stage_all(&g);
     r->nodes = g.nn;
+    r->refused = g.refused;
+    if (g.refused) {
+        log_error("%zu node(s) from Redis refused or not downloaded (see above); the %zu "
+                  "other(s) are in %s", g.refused, g.nn, o->output);
+        rc = -1;
+    }
 done:
     gather_free(&g);
     return rc;

@@ -30,6 +30,8 @@ struct gather_opts {
 
 struct gather_result {
     size_t nodes;                     /* node folders written (or tried) */
+    size_t refused;                   /* nodes from Redis refused (bad name or manifest, a
+                                         file that failed its checks): gather fails */
     bool usage;                       /* failed because of the Redis URL or password file */
 };
 

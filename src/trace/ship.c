@@ -90,8 +90,18 @@ int ship_manifest_parse(const char *json, struct ship_manifest *m, char *err, si
     const char *node = json_string_value(json_object_get(o, "node"));
     const char *up = json_string_value(json_object_get(o, "upload"));
     if (!json_is_object(o) || !json_is_array(files) || !json_is_integer(cs) ||
-        json_integer_value(cs) <= 0 || !node || !up || !plain_name_ok(up, strlen(up))) {
-        snprintf(err, errlen, "malformed manifest");
+        json_integer_value(cs) <= 0 || !node || !up) {
+        snprintf(err, errlen, "malformed manifest: expected a JSON object with node, upload, "
+                 "chunk_size > 0 and files");
+        json_decref(o);
+        return -1;
+    }
+    /* the node becomes a folder name and the upload part of a key */
+    if (!run_id_valid(node) || !plain_name_ok(up, strlen(up))) {
+        bool bad_node = !run_id_valid(node);
+        snprintf(err, errlen, "manifest names an unsafe %s '%.200s' (expected 1-128 of "
+                 "A-Z a-z 0-9 . _ - ( ) : +, not '.' or '..')",
+                 bad_node ? "node" : "upload id", bad_node ? node : up);
         json_decref(o);
         return -1;
     }
@@ -106,7 +116,9 @@ int ship_manifest_parse(const char *json, struct ship_manifest *m, char *err, si
         const char *sha = json_string_value(json_object_get(f, "sha256"));
         json_t *size = json_object_get(f, "size"), *chunks = json_object_get(f, "chunks");
         if (!ship_name_ok(name)) {
-            snprintf(err, errlen, "manifest names an unsafe file '%.200s'", name ? name : "");
+            snprintf(err, errlen, "manifest names an unsafe file '%.200s' (expected a plain "
+                     "name or CTS/NAME: no '/' elsewhere, no '..', not hidden)",
+                     name ? name : "");
             goto bad;
         }
         if (!hex64(sha) || !json_is_integer(size) || json_integer_value(size) < 0 ||
@@ -220,7 +232,8 @@ static char **upload_list(const char *run_dir, size_t *n)
     char **v = NULL;
     size_t k = 0;
     char *meta = path_join(run_dir, "node_meta.json");
-    if (file_exists(meta)) {
+    struct stat msb;
+    if (lstat(meta, &msb) == 0 && S_ISREG(msb.st_mode)) {
         v = xrealloc(v, (k + 1) * sizeof *v);
         v[k++] = xstrdup("node_meta.json");
     }
@@ -234,7 +247,8 @@ static char **upload_list(const char *run_dir, size_t *n)
             char *rel = *sub[s] ? xasprintf("CTS/%s", e->d_name) : xstrdup(e->d_name);
             char *full = path_join(d, e->d_name);
             struct stat sb;
-            bool want = ship_name_ok(rel) && stat(full, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            /* lstat: a symlink planted in the run folder is not shipped */
+            bool want = ship_name_ok(rel) && lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) &&
                         (*sub[s] || layout_is_event_file(e->d_name));
             free(full);
             if (want) {
@@ -306,9 +320,12 @@ int ship_upload(struct ship *q, const char *node, const char *run_dir, uint64_t 
     int ret = -1;
     for (size_t i = 0; i < n; i++) {
         char *path = path_join(run_dir, names[i]);
-        FILE *fp = fopen(path, "rb");
+        int fd = open_regular(path);  /* swapped for a link or a FIFO since the listing? */
+        FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
         if (!fp) {
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            snprintf(err, errlen, "cannot read %s: %s", path, open_strerror(errno));
+            if (fd >= 0)
+                close(fd);
             free(path);
             goto out;
         }
@@ -393,6 +410,17 @@ out:
 
 /* ---- list and download ---- */
 
+/* A set member as a C string (malloc'd); a NUL inside becomes '?', so the
+ * name is refused by the caller instead of silently cut short. */
+static char *member_dup(const char *s, size_t len)
+{
+    char *v = xmalloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        v[i] = s[i] ? s[i] : '?';
+    v[len] = '\0';
+    return v;
+}
+
 int ship_list(struct ship *q, char ***nodes, size_t *n, char *err, size_t errlen)
 {
     char *key = key_nodes(q);
@@ -407,12 +435,12 @@ int ship_list(struct ship *q, char ***nodes, size_t *n, char *err, size_t errlen
         freeReplyObject(r);
         return -1;
     }
-    /* members become folder names (gather): only valid node ids */
+    /* every member, as hostile as the server: the caller checks each */
     size_t k = 0;
     char **v = xcalloc(r->elements + 1, sizeof *v);
     for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING && run_id_valid(r->element[i]->str))
-            v[k++] = xstrdup(r->element[i]->str);
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            v[k++] = member_dup(r->element[i]->str, r->element[i]->len);
     freeReplyObject(r);
     qsort(v, k, sizeof *v, cmp_str);
     *nodes = v;
@@ -420,10 +448,103 @@ int ship_list(struct ship *q, char ***nodes, size_t *n, char *err, size_t errlen
     return 0;
 }
 
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Fetch file i of manifest m into a fresh O_EXCL|O_NOFOLLOW temporary file
+ * next to DST/NAME, and rename it into place only once its size and SHA-256
+ * match: nothing unverified is ever left under its final name.  0 or -1
+ * with err naming the node and the file. */
+static int download_file(struct ship *q, const char *node, const struct ship_manifest *m,
+                         size_t i, const char *dst, char *err, size_t errlen)
+{
+    const struct ship_file *f = &m->files[i];
+    char *path = path_join(dst, f->name), *tmp = NULL;
+    int fd = open_tmp_excl(path, TK_FILE_MODE, &tmp);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a temporary file for %s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    struct sha256 h;
+    sha256_init(&h);
+    uint64_t size = 0;
+    bool ok = true;
+    for (uint64_t c = 0; c < f->chunks && ok; c++) {
+        char *key = key_chunk(q, m->upload, i, c);
+        const char *g[2] = {"GET", key};
+        int rc;
+        redisReply *r = redis_command(q->c, 2, g, NULL, &rc);
+        free(key);
+        if (reply_failed(q, r, rc, "GET chunk", err, errlen)) {
+            ok = false;
+            break;
+        }
+        if (r->type != REDIS_REPLY_STRING) {
+            snprintf(err, errlen,
+                     "node %s: %s: chunk %llu of %llu is missing (shipped again meanwhile? "
+                     "gather again)",
+                     node, f->name, (unsigned long long)c + 1, (unsigned long long)f->chunks);
+            ok = false;
+        } else if (r->len > f->size - size) {
+            /* more than the manifest promised: stop before writing it */
+            snprintf(err, errlen, "node %s: %s: got more than the %llu bytes the manifest says",
+                     node, f->name, (unsigned long long)f->size);
+            ok = false;
+        } else {
+            sha256_update(&h, r->str, r->len);
+            size += r->len;
+            if (write_all(fd, r->str, r->len) < 0) {
+                snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+                ok = false;
+            }
+        }
+        freeReplyObject(r);
+    }
+    char hex[65];
+    sha256_hex(&h, hex);
+    if (ok && size != f->size) {
+        snprintf(err, errlen, "node %s: %s: got %llu bytes, the manifest says %llu", node,
+                 f->name, (unsigned long long)size, (unsigned long long)f->size);
+        ok = false;
+    } else if (ok && strcmp(hex, f->sha256) != 0) {
+        snprintf(err, errlen, "node %s: %s: SHA-256 mismatch (got %.12s..., the manifest "
+                 "says %.12s...)", node, f->name, hex, f->sha256);
+        ok = false;
+    }
+    if (close(fd) < 0 && ok) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        ok = false;
+    }
+    if (ok && rename(tmp, path) < 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        ok = false;
+    }
+    if (!ok)
+        unlink(tmp);
+    free(tmp);
+    free(path);
+    return ok ? 0 : -1;
+}
+
 int ship_download(struct ship *q, const char *node, const char *dst, struct ship_stats *st,
                   char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
+    if (!run_id_valid(node))
+        return errf(err, errlen, "refusing node '%.200s': not a valid node name (expected 1-128 "
+                    "of A-Z a-z 0-9 . _ - ( ) : +, not '.' or '..')", node);
     char *mkey = key_manifest(q, node);
     const char *argv[2] = {"GET", mkey};
     int rc;
@@ -440,79 +561,28 @@ int ship_download(struct ship *q, const char *node, const char *dst, struct ship
     char perr[512];
     int prc = ship_manifest_parse(r->str, &m, perr, sizeof perr);
     freeReplyObject(r);
-    if (prc < 0) {
-        snprintf(err, errlen, "node %s: %s", node, perr);
-        return -1;
+    if (prc < 0)
+        return errf(err, errlen, "node %s: %s", node, perr);
+    int ret = -1;
+    if (strcmp(m.node, node) != 0) {
+        snprintf(err, errlen, "node %s: its manifest names node '%.200s': refused", node, m.node);
+        goto out;
     }
     snprintf(st->upload, sizeof st->upload, "%s", m.upload);
-    int ret = -1;
+    /* dst is the caller's fresh folder: created here, never an existing one */
     char *cts = path_join(dst, "CTS");
-    if (mkdir_p(dst, 0755) < 0 || mkdir_p(cts, 0755) < 0) {
+    if (mkdir(dst, TK_DIR_MODE) < 0 || mkdir(cts, TK_DIR_MODE) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", cts, strerror(errno));
         free(cts);
         goto out;
     }
     free(cts);
     for (size_t i = 0; i < m.nfiles; i++) {
-        const struct ship_file *f = &m.files[i];
-        char *path = path_join(dst, f->name);
-        FILE *fp = fopen(path, "wb");
-        if (!fp) {
-            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-            free(path);
+        if (download_file(q, node, &m, i, dst, err, errlen) < 0)
             goto out;
-        }
-        struct sha256 h;
-        sha256_init(&h);
-        uint64_t size = 0;
-        bool ok = true;
-        for (uint64_t c = 0; c < f->chunks && ok; c++) {
-            char *key = key_chunk(q, m.upload, i, c);
-            const char *g[2] = {"GET", key};
-            r = redis_command(q->c, 2, g, NULL, &rc);
-            free(key);
-            if (reply_failed(q, r, rc, "GET chunk", err, errlen)) {
-                ok = false;
-                break;
-            }
-            if (r->type != REDIS_REPLY_STRING) {
-                snprintf(err, errlen,
-                         "node %s: %s: chunk %llu of %llu is missing (shipped again meanwhile? "
-                         "gather again)",
-                         node, f->name, (unsigned long long)c + 1, (unsigned long long)f->chunks);
-                ok = false;
-            } else {
-                sha256_update(&h, r->str, r->len);
-                size += r->len;
-                if (fwrite(r->str, 1, r->len, fp) != r->len) {
-                    snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-                    ok = false;
-                }
-            }
-            freeReplyObject(r);
-        }
-        if (fclose(fp) != 0 && ok) {
-            snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-            ok = false;
-        }
-        free(path);
-        if (!ok)
-            goto out;
-        char hex[65];
-        sha256_hex(&h, hex);
-        if (size != f->size) {
-            snprintf(err, errlen, "node %s: %s: got %llu bytes, the manifest says %llu", node,
-                     f->name, (unsigned long long)size, (unsigned long long)f->size);
-            goto out;
-        }
-        if (strcmp(hex, f->sha256) != 0) {
-            snprintf(err, errlen, "node %s: %s: SHA-256 mismatch (got %.12s..., the manifest "
-                     "says %.12s...)", node, f->name, hex, f->sha256);
-            goto out;
-        }
         st->files++;
-        st->bytes += size;
-        st->chunks += f->chunks;
+        st->bytes += m.files[i].size;
+        st->chunks += m.files[i].chunks;
     }
     ret = 0;
 out:

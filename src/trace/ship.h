@@ -44,7 +44,11 @@ bool ship_name_ok(const char *name);
 uint64_t ship_chunks(uint64_t size, uint64_t chunk_size);
 /* Manifest as compact JSON (malloc'd). */
 char *ship_manifest_json(const struct ship_manifest *m);
-/* Parse and check a manifest (names, counts, checksums).  0 or -1 with err. */
+/* Parse and check a manifest (pure; its text comes from Redis, hostile):
+ * the node is a valid name (run_id_valid), every file name passes
+ * ship_name_ok, sizes are non-negative and the chunk counts match them,
+ * checksums are 64 hex digits, no name twice.  0, or -1 with err naming the
+ * bad value. */
 int ship_manifest_parse(const char *json, struct ship_manifest *m, char *err, size_t errlen);
 void ship_manifest_free(struct ship_manifest *m);
 
@@ -74,11 +78,17 @@ void ship_close(struct ship *q);
  * `node`.  0 or -1 with err (never a password). */
 int ship_upload(struct ship *q, const char *node, const char *run_dir, uint64_t chunk_size,
                 struct ship_stats *st, char *err, size_t errlen);
-/* Node ids that shipped for this run, sorted; NULL-terminated, malloc'd
- * (free with layout_free_list or free each).  -1 with err. */
+/* The members of the run's set of shipped nodes, sorted, unchecked: any
+ * client that can write to Redis can add one, so check each with
+ * run_id_valid before it names anything.  NULL-terminated, malloc'd (free
+ * with layout_free_list or free each).  -1 with err. */
 int ship_list(struct ship *q, char ***nodes, size_t *n, char *err, size_t errlen);
-/* Download node's files into dst (created), checking sizes and SHA-256.
- * 0 or -1 with err naming the node and the file. */
+/* Download node's files into dst, a folder this call creates (it must not
+ * exist), checking sizes and SHA-256: each file goes to a fresh
+ * O_EXCL|O_NOFOLLOW temporary file and is renamed to its name only once
+ * verified.  A node that is not a valid name, or whose manifest names
+ * another node, is refused.  0 or -1 with err naming the node and the
+ * file or value. */
 int ship_download(struct ship *q, const char *node, const char *dst,
                   struct ship_stats *st, char *err, size_t errlen);
 

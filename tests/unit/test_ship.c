@@ -65,6 +65,8 @@ static void test_names(void **state)
     assert_int_equal(ship_chunks(513, 512), 2);
 }
 
+#define SHA0 "0000000000000000000000000000000000000000000000000000000000000000"
+
 static void test_manifest_roundtrip(void **state)
 {
     (void)state;
@@ -103,6 +105,31 @@ static void test_manifest_roundtrip(void **state)
     assert_non_null(strstr(err, "unsafe"));
     free(json);
     assert_int_equal(ship_manifest_parse("not json", &p, err, sizeof err), -1);
+
+    /* the node becomes a folder name: an unsafe one is refused, named */
+    f[1].name = "CTS/proc_metrics.jsonl";
+    const char *bad_nodes[] = {"../../x", "/home/u/.ssh", "..", "a/b", ""};
+    for (size_t i = 0; i < sizeof bad_nodes / sizeof *bad_nodes; i++) {
+        m.node = (char *)bad_nodes[i];
+        json = ship_manifest_json(&m);
+        assert_int_equal(ship_manifest_parse(json, &p, err, sizeof err), -1);
+        if (*bad_nodes[i])
+            assert_non_null(strstr(err, bad_nodes[i]));
+        free(json);
+    }
+    m.node = "cloud1";
+    /* a negative size is refused */
+    assert_int_equal(ship_manifest_parse(
+                         "{\"node\":\"n\",\"upload\":\"u\",\"chunk_size\":4,\"files\":[{\"name\":"
+                         "\"x\",\"size\":-1,\"chunks\":0,\"sha256\":\"" SHA0 "\"}]}",
+                         &p, err, sizeof err),
+                     -1);
+    assert_int_equal(ship_manifest_parse(
+                         "{\"node\":\"n\",\"upload\":\"u\",\"chunk_size\":4,\"files\":[{\"name\":"
+                         "\"x\",\"size\":5,\"chunks\":2,\"sha256\":\"" SHA0 "\"}]}",
+                         &p, err, sizeof err),
+                     0);
+    ship_manifest_free(&p);
 }
 
 int main(void)
