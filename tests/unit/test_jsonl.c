@@ -3,8 +3,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -179,6 +181,46 @@ static void test_append_line_concurrent(void **state)
     free(path);
 }
 
+/* A symlink planted at a JSONL file's name (the collector's and exec's
+ * appends, any reader) is never followed; a FIFO is refused at once. */
+static void test_planted_links_and_fifos(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tk-jsonl-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *victim = xasprintf("%s/victim", dir), *link = xasprintf("%s/proc_metrics.jsonl", dir);
+    char *fifo = xasprintf("%s/events.x.jsonl", dir);
+    assert_int_equal(write_file_atomic(victim, "precious\n", 9), 0);
+    assert_int_equal(symlink(victim, link), 0);
+    struct jsonl_writer w;
+    assert_int_equal(jsonl_open(&w, link, 0), -1);
+    assert_int_equal(errno, ELOOP);
+    struct jbuf line;
+    jb_init(&line);
+    jb_obj_open(&line, NULL);
+    jb_obj_close(&line);
+    assert_int_equal(jsonl_append_line(link, &line), -1);
+    jb_free(&line);
+    struct jsonl_reader r;
+    assert_int_equal(jsonl_reader_open(&r, link), -1);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(jsonl_reader_open(&r, fifo), -1);  /* returns: no writer is waited for */
+    assert_int_equal(errno, EINVAL);
+    json_error_t je;
+    assert_null(jsonl_load_file(fifo, 0, &je));
+    assert_non_null(strstr(je.text, "not a regular file"));
+    char *t = read_file(victim, NULL);
+    assert_string_equal(t, "precious\n");
+    free(t);
+    unlink(fifo);
+    unlink(link);
+    unlink(victim);
+    rmdir(dir);
+    free(fifo);
+    free(link);
+    free(victim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_writer_closes_torn_line_and_reader_counts),
         cmocka_unit_test(test_append_line),
         cmocka_unit_test(test_append_line_concurrent),
+        cmocka_unit_test(test_planted_links_and_fifos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
