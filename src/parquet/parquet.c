@@ -189,7 +189,8 @@ static void stats_reset(struct wstats *s)
 
 static int bytes_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
 {
-    int c = memcmp(a, b, na < nb ? na : nb);
+    size_t n = na < nb ? na : nb;
+    int c = n ? memcmp(a, b, n) : 0;  /* an empty value may have no buffer (NULL) */
     return c ? c : (na > nb) - (na < nb);
 }
 

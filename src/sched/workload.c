@@ -459,10 +459,17 @@ int workload_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t
             blank = p[i] == ' ' || p[i] == '\t';
         if (!blank) {
             json_error_t je;
-            json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
+            json_t *o = n > WORKLOAD_LINE_MAX ? NULL
+                                              : jsonl_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
             const char *node = NULL;
             int bad = 0;
-            if (!o) {
+            if (n > WORKLOAD_LINE_MAX) {
+                bad = snprintf(why, sizeof why, "%zu bytes, more than the %d a task line may "
+                               "hold", n, WORKLOAD_LINE_MAX);
+            } else if (!o && jsonl_text_depth(p, n, JSONL_MAX_DEPTH) > JSONL_MAX_DEPTH) {
+                bad = snprintf(why, sizeof why, "nested deeper than %d levels (the limit for "
+                               "a task line)", JSONL_MAX_DEPTH);
+            } else if (!o) {
                 bad = snprintf(why, sizeof why, "not valid JSON (%s, column %d)", je.text,
                                je.column);
             } else if (!json_is_object(o)) {
@@ -481,7 +488,7 @@ int workload_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t
             const char *k;
             json_t *v;
             json_object_foreach(o, k, v)
-                jb_json(&b, k, v);
+                jb_json(&b, k, v);  /* cannot be cut: JSONL_MAX_DEPTH < JB_MAX_DEPTH */
             if (!json_object_get(o, "cpu_units"))
                 jb_int(&b, "cpu_units", def_cpu);
             if (!json_object_get(o, "mem_mb") && def_mem > 0)
@@ -516,7 +523,7 @@ static char *reemit(json_t *o)
 
 char *workload_with_node(const char *fields, const char *node)
 {
-    json_t *o = json_loads(fields, 0, NULL);
+    json_t *o = jsonl_loads(fields, 0, NULL);
     if (!o || !json_is_object(o)) {
         json_decref(o);
         return NULL;
@@ -529,7 +536,7 @@ char *workload_with_node(const char *fields, const char *node)
 
 char *workload_enqueue_fields(const char *fields, const char *trace_id, int64_t ts_enqueue)
 {
-    json_t *o = json_loads(fields, 0, NULL);
+    json_t *o = jsonl_loads(fields, 0, NULL);
     if (!o || !json_is_object(o)) {
         json_decref(o);
         return NULL;
@@ -555,7 +562,7 @@ char *workload_release(const struct workload *w, size_t task, int node, const ch
 /* The same layout as rq's prepare_task. */
 int workload_body(struct jbuf *b, int64_t task_id, const char *fields)
 {
-    json_t *o = json_loads(fields, 0, NULL);
+    json_t *o = jsonl_loads(fields, 0, NULL);
     if (!o || !json_is_object(o)) {
         json_decref(o);
         return -1;

@@ -1,6 +1,7 @@
 /* runner.c -- a task body becomes a `tracekit exec` child (runner.h). */
 #include "task/runner.h"
 
+#include "common/jsonl.h"
 #include "common/run.h"
 #include "common/util.h"
 #include "task/cgroup.h"
@@ -305,7 +306,7 @@ int runner_build(const struct runner_conf *c, const char *body, struct runner_ta
     struct vec cmd = {0};
     struct body_head h = {0};
     json_error_t je;
-    json_t *o = json_loads(body, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = jsonl_loads(body, JSON_REJECT_DUPLICATES, &je);
     int rc;
     if (!o) {
         rc = bad(t, err, errlen, "the body is not JSON: %s", je.text);
