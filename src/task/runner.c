@@ -156,8 +156,9 @@ static int parse_head(const json_t *o, struct runner_task *t, struct body_head *
     }
     v = json_object_get(o, "ts_enqueue");
     h->has_enq = v != NULL && !json_is_null(v);
-    if (h->has_enq && (!json_is_integer(v) || json_integer_value(v) < 0))
-        return bad(t, err, errlen, "'ts_enqueue' must be epoch milliseconds (an integer >= 0)");
+    if (h->has_enq && (!json_is_integer(v) || !jsonl_ts_valid(json_integer_value(v))))
+        return bad(t, err, errlen, "'ts_enqueue' must be epoch milliseconds (an integer from 0, "
+                   "1970, to %lld, 2200)", (long long)JSONL_TS_MAX_MS);
     h->ts_enqueue = h->has_enq ? json_integer_value(v) : 0;
     v = json_object_get(o, "cpu_units");
     t->cpu_units = 1;
