@@ -6,6 +6,7 @@
 #include "sched/mix.h"
 #include "sched/pyrand.h"
 #include "task/profiles.h"
+#include "task/task.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -433,8 +434,12 @@ static int check_line(json_t *o, const char **node_name, char *err, size_t errle
                         names[k], json_is_string(v) ? json_string_value(v) : type_name(v));
     }
     json_t *t = json_object_get(o, "trace_id");
-    if (t && (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) >= 160))
-        return errf(err, errlen, "\"trace_id\" must be a non-empty string shorter than 160 bytes");
+    /* The worker's rule (task_trace_id_valid): a file dispatch accepts must
+     * not hold tasks every worker refuses. */
+    if (t && (!json_is_string(t) || json_string_length(t) != strlen(json_string_value(t)) ||
+              !task_trace_id_valid(json_string_value(t))))
+        return errf(err, errlen, "\"trace_id\" must be 1-128 printable characters without "
+                                 "blanks");
     json_t *n = json_object_get(o, "node");
     *node_name = n ? json_string_value(n) : NULL;
     return 0;

@@ -331,6 +331,12 @@ static void test_jsonl(void **state)
                            "line 1: not valid JSON (duplicate"));
     assert_non_null(strstr(jsonl_err("\n \n"), "no tasks"));
 
+    /* the worker's trace id rule (fuzz_tasks: dispatch took ids every worker refused) */
+    assert_non_null(strstr(jsonl_err("{\"argv\": [\"a\"], \"trace_id\": \"a b\"}"),
+                           "\"trace_id\" must be 1-128 printable characters without blanks"));
+    assert_non_null(jsonl_err("{\"argv\": [\"a\"], \"trace_id\": \"a\\u0000b\"}"));
+    assert_null(jsonl_err("{\"argv\": [\"a\"], \"trace_id\": \"a-b:c/1\"}"));
+
     /* issue #13: deep and huge lines are refused by line number and limit */
     char deep[200];
     snprintf(deep, sizeof deep, "{\"argv\": [\"a\"]}\n{\"argv\": [\"a\"], \"v\": %.*s1%.*s}",
