@@ -103,6 +103,9 @@ with open(f"{sys.argv[1]}/invocations.jsonl", "a") as f:
                         "ts_end": 9223372036854775807}) + "\n")
 with open(f"{sys.argv[1]}/proc_metrics.jsonl", "a") as f:
     f.write(json.dumps({"ts_ms": 9223372036854775807, "pid": 500, "dt_ms": 200, "cpu_ms": 1}) + "\n")
+with open(f"{sys.argv[1]}/host_metrics.jsonl", "a") as f:
+    f.write(json.dumps({"ts_ms": 9223372036854775807, "cpu_util": 5.0}) + "\n")
+    f.write(json.dumps({"ts_ms": -9223372036854775808, "cpu_util": 5.0}) + "\n")
 EOF
 "$TRACEKIT" report --input logs/run2 --output report.html >out 2>err; rc=$?
 check "report with hostile lines: no crash (rc $rc)" survived "$rc" err
