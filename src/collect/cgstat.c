@@ -161,7 +161,7 @@ int cgderive_feed(struct cgderive *d, const json_t *raw, struct jbuf *out)
 {
     int64_t ts, cpu, mono = 0, mem = -1;
     const char *name = json_string_value(json_object_get(raw, "cgroup"));
-    if (!name || !*name || !jsonl_int(raw, "ts_ms", &ts) || !jsonl_int(raw, "cpu_usage_us", &cpu) || cpu < 0)
+    if (!name || !*name || !jsonl_ts(raw, "ts_ms", &ts, NULL) || !jsonl_int(raw, "cpu_usage_us", &cpu) || cpu < 0)
         return 0;
     bool has_mono = jsonl_int(raw, "mono_us", &mono);
     if (!jsonl_int(raw, "mem_bytes", &mem) || mem < 0)
@@ -180,7 +180,8 @@ int cgderive_feed(struct cgderive *d, const json_t *raw, struct jbuf *out)
     }
     double dt_ms = 0, cpu_ms = 0;
     if (!baseline) {
-        dt_ms = has_mono && s->has_mono ? (double)(mono - s->mono_us) / 1000.0 : (double)(ts - s->ts_ms);
+        dt_ms = has_mono && s->has_mono ? ((double)mono - (double)s->mono_us) / 1000.0
+                                         : (double)(ts - s->ts_ms);  /* no int64 overflow */
         if (cpu < s->cpu_us || dt_ms <= 0) {
             /* the group was re-created, or the clock went back: restart */
             d->resets++;

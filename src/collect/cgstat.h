@@ -57,7 +57,8 @@ struct cgderive {
 };
 
 /* One raw record.  Returns 1 and fills out (a CTS line, no newline), or 0
- * when the record is invalid (no integer ts_ms/cpu_usage_us or no cgroup). */
+ * when the record is invalid (no integer ts_ms/cpu_usage_us, a ts_ms outside
+ * JSONL_TS_MIN_MS..JSONL_TS_MAX_MS, or no cgroup). */
 int cgderive_feed(struct cgderive *d, const json_t *raw, struct jbuf *out);
 void cgderive_free(struct cgderive *d);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,9 +107,12 @@ static void put_escaped(struct jbuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-/* Separator and key before a value. */
-static void prefix(struct jbuf *b, const char *key)
+/* Separator and key before a value.  False (nothing written) inside a
+ * refused container. */
+static bool prefix(struct jbuf *b, const char *key)
 {
+    if (b->depth > JB_MAX_DEPTH)
+        return false;
     if (b->depth > 0) {
         if (!b->first[b->depth - 1])
             jb_append(b, ", ", 2);
@@ -118,19 +122,30 @@ static void prefix(struct jbuf *b, const char *key)
         put_escaped(b, key, strlen(key));
         jb_append(b, ": ", 2);
     }
+    return true;
 }
 
 static void open_container(struct jbuf *b, const char *key, char c)
 {
+    if (b->depth >= JB_MAX_DEPTH) {
+        /* Counted, not written, so that the matching close is dropped too. */
+        b->too_deep = true;
+        if (b->depth < INT_MAX)
+            b->depth++;
+        return;
+    }
     prefix(b, key);
     jb_append(b, &c, 1);
-    if (b->depth < JB_MAX_DEPTH)
-        b->first[b->depth] = true;
+    b->first[b->depth] = true;
     b->depth++;
 }
 
 static void close_container(struct jbuf *b, char c)
 {
+    if (b->depth > JB_MAX_DEPTH) {
+        b->depth--;
+        return;
+    }
     if (b->depth > 0)
         b->depth--;
     jb_append(b, &c, 1);
@@ -157,7 +172,8 @@ static size_t u64_text(char *out, uint64_t v)
 
 void jb_uint(struct jbuf *b, const char *key, uint64_t v)
 {
-    prefix(b, key);
+    if (!prefix(b, key))
+        return;
     reserve(b, 24);
     b->len += u64_text(b->p + b->len, v);
     b->p[b->len] = '\0';
@@ -165,7 +181,8 @@ void jb_uint(struct jbuf *b, const char *key, uint64_t v)
 
 void jb_int(struct jbuf *b, const char *key, int64_t v)
 {
-    prefix(b, key);
+    if (!prefix(b, key))
+        return;
     reserve(b, 24);
     if (v < 0) {
         b->p[b->len++] = '-';
@@ -182,7 +199,8 @@ void jb_double(struct jbuf *b, const char *key, double v)
         jb_null(b, key);
         return;
     }
-    prefix(b, key);
+    if (!prefix(b, key))
+        return;
     char tmp[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, v);
@@ -202,14 +220,14 @@ void jb_fixed(struct jbuf *b, const char *key, double v, int decimals)
         return;
     }
     static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    if (!prefix(b, key))
+        return;
     if (decimals < 0 || decimals > 6 || fabs(v) > 9e12) {
-        prefix(b, key);
         char tmp[48];
         int n = snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
         jb_append(b, tmp, (size_t)n);
         return;
     }
-    prefix(b, key);
     reserve(b, 40);
     bool neg = v < 0;
     uint64_t q = (uint64_t)llround(fabs(v) * scale[decimals]);
@@ -239,20 +257,20 @@ void jb_str(struct jbuf *b, const char *key, const char *s)
 
 void jb_strn(struct jbuf *b, const char *key, const char *s, size_t n)
 {
-    prefix(b, key);
-    put_escaped(b, s, n);
+    if (prefix(b, key))
+        put_escaped(b, s, n);
 }
 
 void jb_bool(struct jbuf *b, const char *key, bool v)
 {
-    prefix(b, key);
-    jb_append(b, v ? "true" : "false", v ? 4 : 5);
+    if (prefix(b, key))
+        jb_append(b, v ? "true" : "false", v ? 4 : 5);
 }
 
 void jb_null(struct jbuf *b, const char *key)
 {
-    prefix(b, key);
-    jb_append(b, "null", 4);
+    if (prefix(b, key))
+        jb_append(b, "null", 4);
 }
 
 void jb_opt_int(struct jbuf *b, const char *key, bool has, int64_t v)
@@ -265,28 +283,37 @@ void jb_opt_int(struct jbuf *b, const char *key, bool has, int64_t v)
 
 void jb_raw(struct jbuf *b, const char *key, const char *json)
 {
-    prefix(b, key);
-    jb_append(b, json, strlen(json));
+    if (prefix(b, key))
+        jb_append(b, json, strlen(json));
 }
 
-void jb_json(struct jbuf *b, const char *key, const json_t *v)
+int jb_json(struct jbuf *b, const char *key, const json_t *v)
 {
+    int rc = 0;
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
+        if (b->depth >= JB_MAX_DEPTH) {  /* refused whole: no recursion past the limit */
+            b->too_deep = true;
+            return -1;
+        }
         jb_obj_open(b, key);
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x)
-            jb_json(b, k, x);
+            rc |= jb_json(b, k, x);
         jb_obj_close(b);
         break;
     }
     case JSON_ARRAY: {
+        if (b->depth >= JB_MAX_DEPTH) {
+            b->too_deep = true;
+            return -1;
+        }
         jb_arr_open(b, key);
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x)
-            jb_json(b, NULL, x);
+            rc |= jb_json(b, NULL, x);
         jb_arr_close(b);
         break;
     }
@@ -308,6 +335,7 @@ void jb_json(struct jbuf *b, const char *key, const json_t *v)
     default:
         jb_null(b, key);
     }
+    return rc;
 }
 
 void jb_newline(struct jbuf *b) { jb_append(b, "\n", 1); }
@@ -442,6 +470,61 @@ int jsonl_append_line(const char *path, const struct jbuf *line)
 
 /* ---- reader ---- */
 
+/* The depth of s[0, n) up to limit + 1, and in *at the offset where it
+ * first went past limit (n when it did not). */
+static int scan_depth(const char *s, size_t n, int limit, size_t *at)
+{
+    int depth = 0, max = 0;
+    bool in_str = false;
+    size_t i = 0;
+    for (; i < n && max <= limit; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                max = depth;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    *at = max > limit ? i : n;
+    return max;
+}
+
+int jsonl_text_depth(const char *s, size_t n, int limit)
+{
+    size_t at;
+    return scan_depth(s, n, limit, &at);
+}
+
+json_t *jsonl_loadb(const char *s, size_t n, size_t flags, json_error_t *je)
+{
+    size_t at;
+    if (scan_depth(s, n, JSONL_MAX_DEPTH, &at) > JSONL_MAX_DEPTH) {
+        if (je) {
+            memset(je, 0, sizeof *je);
+            je->line = 1;
+            je->column = je->position = at < INT_MAX ? (int)at : INT_MAX;
+            snprintf(je->text, sizeof je->text, "nested deeper than %d levels",
+                     JSONL_MAX_DEPTH);
+            snprintf(je->source, sizeof je->source, "<string>");
+        }
+        return NULL;
+    }
+    return json_loadb(s, n, flags, je);
+}
+
+json_t *jsonl_loads(const char *s, size_t flags, json_error_t *je)
+{
+    return jsonl_loadb(s, strlen(s), flags, je);
+}
+
 int jsonl_reader_open(struct jsonl_reader *r, const char *path)
 {
     memset(r, 0, sizeof *r);
@@ -506,7 +589,7 @@ int jsonl_next(struct jsonl_reader *r, json_t **obj)
             r->blank++;
             continue;
         }
-        json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        json_t *v = jsonl_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         if (!v || !json_is_object(v)) {
             json_decref(v);
             if (complete)
@@ -561,6 +644,22 @@ double jsonl_num_or(const json_t *o, const char *key, double absent)
 {
     double d;
     return jsonl_num(o, key, &d) ? d : absent;
+}
+
+bool jsonl_ts(const json_t *o, const char *key, int64_t *out, bool *bad)
+{
+    int64_t v;
+    if (bad)
+        *bad = false;
+    if (!jsonl_int(o, key, &v))
+        return false;
+    if (!jsonl_ts_valid(v)) {
+        if (bad)
+            *bad = true;
+        return false;
+    }
+    *out = v;
+    return true;
 }
 
 const char *jsonl_str(const json_t *o, const char *key)

@@ -14,18 +14,31 @@
 
 /* ---- building one line ---- */
 
-#define JB_MAX_DEPTH 16
+/* The deepest nesting of containers the builder writes (the outermost
+ * object or array is level 1).  An open beyond it is refused: nothing is
+ * written for it nor for anything inside it until its close, and the
+ * builder remembers it (jb_ok is false until jb_reset).  The text stays
+ * well-formed; the caller decides whether a cut value is acceptable. */
+#define JB_MAX_DEPTH 32
 
 struct jbuf {
     char *p;
     size_t len, cap;
-    int depth;
+    int depth;                  /* may exceed JB_MAX_DEPTH while refusing */
+    bool too_deep;              /* something was refused since jb_reset */
     bool first[JB_MAX_DEPTH];
 };
 
 void jb_init(struct jbuf *b);
 void jb_free(struct jbuf *b);
-static inline void jb_reset(struct jbuf *b) { b->len = 0; b->depth = 0; }
+static inline void jb_reset(struct jbuf *b)
+{
+    b->len = 0;
+    b->depth = 0;
+    b->too_deep = false;
+}
+/* False when a container was refused for its depth since jb_reset. */
+static inline bool jb_ok(const struct jbuf *b) { return !b->too_deep; }
 
 /* Objects and arrays; `key` is NULL inside arrays and for the outermost value. */
 void jb_obj_open(struct jbuf *b, const char *key);
@@ -48,8 +61,10 @@ void jb_null(struct jbuf *b, const char *key);
 void jb_opt_int(struct jbuf *b, const char *key, bool has, int64_t v);
 /* Insert already-encoded JSON text as a value. */
 void jb_raw(struct jbuf *b, const char *key, const char *json);
-/* Append a jansson value (used when re-emitting records read from disk). */
-void jb_json(struct jbuf *b, const char *key, const json_t *v);
+/* Append a jansson value (used when re-emitting records read from disk).
+ * 0, or -1 when part of it lay deeper than JB_MAX_DEPTH: that part was
+ * left out (see JB_MAX_DEPTH).  The recursion is bounded by the same limit. */
+int jb_json(struct jbuf *b, const char *key, const json_t *v);
 void jb_newline(struct jbuf *b);
 /* Raw bytes (no separators). */
 void jb_append(struct jbuf *b, const char *s, size_t n);
@@ -86,6 +101,21 @@ int jsonl_append_line(const char *path, const struct jbuf *line);
 
 /* ---- reading ---- */
 
+/* The deepest value accepted from input (files, Redis, other nodes): a
+ * line nested deeper is malformed.  Below JB_MAX_DEPTH, so that a value
+ * read can be written back inside a few levels of our own records. */
+#define JSONL_MAX_DEPTH 16
+
+/* The nesting depth of JSON text (brackets outside strings), counting
+ * stops at limit + 1.  Not a validator: for text that is not JSON the
+ * figure means nothing, and the parser has the last word. */
+int jsonl_text_depth(const char *s, size_t n, int limit);
+/* json_loadb and json_loads refusing text nested deeper than
+ * JSONL_MAX_DEPTH (NULL; je->text says "nested deeper than 16 levels" and
+ * je->position where).  Every parse of hostile text goes through these. */
+json_t *jsonl_loadb(const char *s, size_t n, size_t flags, json_error_t *je);
+json_t *jsonl_loads(const char *s, size_t flags, json_error_t *je);
+
 struct jsonl_reader {
     FILE *f;
     char *path;
@@ -93,7 +123,7 @@ struct jsonl_reader {
     size_t cap;
     uint64_t lineno;     /* lines seen */
     uint64_t good;       /* objects returned */
-    uint64_t malformed;  /* complete lines that were not a JSON object */
+    uint64_t malformed;  /* complete lines that were not a JSON object (or too deep) */
     uint64_t torn;       /* unterminated last line that did not parse */
     uint64_t blank;
 };
@@ -120,5 +150,15 @@ bool jsonl_int(const json_t *o, const char *key, int64_t *out);  /* false: absen
 bool jsonl_num(const json_t *o, const char *key, double *out);   /* false: absent */
 double jsonl_num_or(const json_t *o, const char *key, double absent);
 const char *jsonl_str(const json_t *o, const char *key);         /* NULL: absent */
+
+/* Plausible wall-clock times in ms since the epoch: 1970-01-01 up to
+ * 2200-01-01.  Anything else in input is an error, not a time: refusing it
+ * where it is read keeps every sum and difference of times in range. */
+#define JSONL_TS_MIN_MS 0
+#define JSONL_TS_MAX_MS INT64_C(7258118400000)
+static inline bool jsonl_ts_valid(int64_t ms) { return ms >= JSONL_TS_MIN_MS && ms <= JSONL_TS_MAX_MS; }
+/* jsonl_int of a timestamp; *bad (may be NULL) is set when the field is an
+ * integer outside the plausible range, which also returns false. */
+bool jsonl_ts(const json_t *o, const char *key, int64_t *out, bool *bad);
 
 #endif

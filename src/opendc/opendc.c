@@ -385,6 +385,11 @@ static size_t lower_pid(const struct odc_input *in, const struct sample_index *x
 
 #define JOIN_SLACK_MS 60000
 
+/* t -/+ JOIN_SLACK_MS, saturated: opendc_io refuses implausible times, but a
+ * caller filling odc_input itself may not. */
+static int64_t slack_before(int64_t t) { return t < INT64_MIN + JOIN_SLACK_MS ? INT64_MIN : t - JOIN_SLACK_MS; }
+static int64_t slack_after(int64_t t) { return t > INT64_MAX - JOIN_SLACK_MS ? INT64_MAX : t + JOIN_SLACK_MS; }
+
 /* First position in x with (pid, ts_ms) >= (pid, ts). */
 static size_t lower_pid_ts(const struct odc_input *in, const struct sample_index *x, int64_t pid, int64_t ts)
 {
@@ -638,10 +643,10 @@ static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss)
     }
     /* A process's samples lie within its life; the slack only guards
      * against clock differences (what lies outside is clipped anyway). */
-    for (size_t p = lower_pid_ts(in, x, v->pid, v->ts_start - JOIN_SLACK_MS);
+    for (size_t p = lower_pid_ts(in, x, v->pid, slack_before(v->ts_start));
          p < x->n && in->samples[x->idx[p]].pid == v->pid; p++) {
         const struct odc_sample *sm = &in->samples[x->idx[p]];
-        if (sm->ts_ms > v->ts_end + JOIN_SLACK_MS)
+        if (sm->ts_ms > slack_after(v->ts_end))
             break;
         if (!belongs(v, sm))
             continue;

@@ -150,13 +150,17 @@ static void load_links(struct odc_input *in, const char *cts)
     free(path);
 }
 
-/* One invocations.jsonl line; false when it lacks pid, ts_start or ts_end. */
+/* One invocations.jsonl line; false when it lacks pid, ts_start or ts_end
+ * or one of its times is implausible (see JSONL_TS_MAX_MS). */
 static bool inv_of(const json_t *o, struct odc_inv *iv)
 {
-    if (!jsonl_int(o, "pid", &iv->pid) || !jsonl_int(o, "ts_start", &iv->ts_start) ||
-        !jsonl_int(o, "ts_end", &iv->ts_end))
+    bool bad_enq;
+    if (!jsonl_int(o, "pid", &iv->pid) || !jsonl_ts(o, "ts_start", &iv->ts_start, NULL) ||
+        !jsonl_ts(o, "ts_end", &iv->ts_end, NULL))
         return false;
-    iv->has_enqueue = jsonl_int(o, "ts_enqueue", &iv->ts_enqueue);
+    iv->has_enqueue = jsonl_ts(o, "ts_enqueue", &iv->ts_enqueue, &bad_enq);
+    if (bad_enq)
+        return false;
     const char *tid = jsonl_str(o, "trace_id");
     iv->trace_id = tid ? xstrdup(tid) : NULL;
     iv->has_status = jsonl_int(o, "status", &iv->status);
@@ -198,7 +202,8 @@ static int load_invocations(struct odc_input *in, int idx, const char *cts, cons
         json_decref(o);
         if (!ok) {
             if (in->bad_inv_lines++ < 20)
-                add_note(in, "%s line %ld: no integer pid, ts_start and ts_end; skipped", path, iv.line);
+                add_note(in, "%s line %ld: no integer pid, ts_start and ts_end (times in ms "
+                         "from 1970 to 2200); skipped", path, iv.line);
             continue;
         }
         if (in->n_invs == cap) {
@@ -239,7 +244,7 @@ static int load_samples(struct odc_input *in, int idx, const char *cts, const ch
     json_t *o;
     while (jsonl_next(&r, &o) == 1) {
         struct odc_sample sm = {.node = idx, .rss_kb = -1};
-        if (!jsonl_int(o, "pid", &sm.pid) || !jsonl_int(o, "ts_ms", &sm.ts_ms) || !jsonl_num(o, "dt_ms", &sm.dt_ms) ||
+        if (!jsonl_int(o, "pid", &sm.pid) || !jsonl_ts(o, "ts_ms", &sm.ts_ms, NULL) || !jsonl_num(o, "dt_ms", &sm.dt_ms) ||
             !jsonl_num(o, "cpu_ms", &sm.cpu_ms)) {
             bad++;
             json_decref(o);

@@ -189,7 +189,8 @@ static void stats_reset(struct wstats *s)
 
 static int bytes_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
 {
-    int c = memcmp(a, b, na < nb ? na : nb);
+    size_t n = na < nb ? na : nb;
+    int c = n ? memcmp(a, b, n) : 0;  /* an empty value may have no buffer (NULL) */
     return c ? c : (na > nb) - (na < nb);
 }
 
@@ -275,12 +276,14 @@ static void stats_values(int type, const struct wstats *s, struct statval *sv)
             return;
         /* A prefix is a valid lower bound. */
         sv->nmin = s->bmin.len < PQ_STAT_MAX ? s->bmin.len : PQ_STAT_MAX;
-        memcpy(sv->min, s->bmin.p, sv->nmin);
+        if (sv->nmin)  /* an empty minimum may have no buffer */
+            memcpy(sv->min, s->bmin.p, sv->nmin);
         sv->min_exact = sv->nmin == s->bmin.len;
         sv->has_min = true;
         /* An upper bound: a prefix with its last byte below 0xFF incremented. */
         if (s->bmax.len <= PQ_STAT_MAX) {
-            memcpy(sv->max, s->bmax.p, s->bmax.len);
+            if (s->bmax.len)
+                memcpy(sv->max, s->bmax.p, s->bmax.len);
             sv->nmax = s->bmax.len;
             sv->max_exact = true;
             sv->has_max = true;

@@ -72,7 +72,7 @@ static void add_task(struct report *r, size_t node, const json_t *o)
 static void add_sample(struct report *r, size_t node, const json_t *o)
 {
     struct rp_sample s = {0};
-    if (!jsonl_int(o, "ts_ms", &s.ts) || !jsonl_int(o, "pid", &s.pid))
+    if (!jsonl_ts(o, "ts_ms", &s.ts, NULL) || !jsonl_int(o, "pid", &s.pid))
         return;
     s.dt_ms = jsonl_num_or(o, "dt_ms", NAN);
     s.cpu_ms = jsonl_num_or(o, "cpu_ms", NAN);
@@ -85,7 +85,7 @@ static void add_sample(struct report *r, size_t node, const json_t *o)
 static void add_host(struct report *r, size_t node, const json_t *o)
 {
     struct rp_host h = {0, NAN, NAN};
-    if (!jsonl_int(o, "ts_ms", &h.ts))
+    if (!jsonl_ts(o, "ts_ms", &h.ts, NULL))
         return;
     h.cpu_pct = jsonl_num_or(o, "cpu_util", NAN);
     double idle = jsonl_num_or(o, "cpu_idle", NAN), iowait = jsonl_num_or(o, "cpu_iowait", NAN);

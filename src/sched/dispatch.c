@@ -40,7 +40,7 @@ void dispatch_tally_free(struct dispatch_tally *t)
 
 bool dispatch_tally_add(struct dispatch_tally *t, const char *line)
 {
-    json_t *o = line ? json_loads(line, 0, NULL) : NULL;
+    json_t *o = line ? jsonl_loads(line, 0, NULL) : NULL;
     int64_t id = 0;
     bool has = o && jsonl_int(o, "task_id", &id);
     const int64_t *hit = has && t->n ? bsearch(&id, t->ids, t->n, sizeof *t->ids, cmp_i64) : NULL;
@@ -114,7 +114,7 @@ size_t dispatch_ledger_sort(char **lines, size_t n)
     struct ledger_line *v = xcalloc(n ? n : 1, sizeof *v);
     size_t malformed = 0;
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_loads(lines[i], 0, NULL);
+        json_t *o = jsonl_loads(lines[i], 0, NULL);
         v[i].bad = !o || !jsonl_int(o, "task_id", &v[i].id);
         malformed += v[i].bad;
         v[i].at = i;

@@ -78,7 +78,7 @@ static int64_t int_field(json_t *o, const char *key, int64_t def)
 int64_t embed_enqueue(struct embed *e, const char *fields, char *err, size_t errlen)
 {
     json_error_t je;
-    json_t *o = json_loads(fields, JSON_DECODE_ANY, &je);
+    json_t *o = jsonl_loads(fields, JSON_DECODE_ANY, &je);
     const char *trace = json_string_value(json_object_get(o, "trace_id"));
     json_t *ts = json_object_get(o, "ts_enqueue");
     if (!json_is_object(o) || !trace || !json_is_integer(ts)) {

@@ -168,7 +168,7 @@ struct enq_args {
 static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq_args *a)
 {
     json_error_t je;
-    json_t *o = json_loads(fields ? fields : "{}", 0, &je);
+    json_t *o = jsonl_loads(fields ? fields : "{}", 0, &je);
     if (!o || !json_is_object(o)) {
         redis_set_error(q->c, "task fields must be a JSON object: %s",
                         o ? "not an object" : je.text);

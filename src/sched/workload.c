@@ -6,6 +6,7 @@
 #include "sched/mix.h"
 #include "sched/pyrand.h"
 #include "task/profiles.h"
+#include "task/task.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -433,8 +434,12 @@ static int check_line(json_t *o, const char **node_name, char *err, size_t errle
                         names[k], json_is_string(v) ? json_string_value(v) : type_name(v));
     }
     json_t *t = json_object_get(o, "trace_id");
-    if (t && (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) >= 160))
-        return errf(err, errlen, "\"trace_id\" must be a non-empty string shorter than 160 bytes");
+    /* The worker's rule (task_trace_id_valid): a file dispatch accepts must
+     * not hold tasks every worker refuses. */
+    if (t && (!json_is_string(t) || json_string_length(t) != strlen(json_string_value(t)) ||
+              !task_trace_id_valid(json_string_value(t))))
+        return errf(err, errlen, "\"trace_id\" must be 1-128 printable characters without "
+                                 "blanks");
     json_t *n = json_object_get(o, "node");
     *node_name = n ? json_string_value(n) : NULL;
     return 0;
@@ -459,10 +464,17 @@ int workload_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t
             blank = p[i] == ' ' || p[i] == '\t';
         if (!blank) {
             json_error_t je;
-            json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
+            json_t *o = n > WORKLOAD_LINE_MAX ? NULL
+                                              : jsonl_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
             const char *node = NULL;
             int bad = 0;
-            if (!o) {
+            if (n > WORKLOAD_LINE_MAX) {
+                bad = snprintf(why, sizeof why, "%zu bytes, more than the %d a task line may "
+                               "hold", n, WORKLOAD_LINE_MAX);
+            } else if (!o && jsonl_text_depth(p, n, JSONL_MAX_DEPTH) > JSONL_MAX_DEPTH) {
+                bad = snprintf(why, sizeof why, "nested deeper than %d levels (the limit for "
+                               "a task line)", JSONL_MAX_DEPTH);
+            } else if (!o) {
                 bad = snprintf(why, sizeof why, "not valid JSON (%s, column %d)", je.text,
                                je.column);
             } else if (!json_is_object(o)) {
@@ -481,7 +493,7 @@ int workload_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t
             const char *k;
             json_t *v;
             json_object_foreach(o, k, v)
-                jb_json(&b, k, v);
+                jb_json(&b, k, v);  /* cannot be cut: JSONL_MAX_DEPTH < JB_MAX_DEPTH */
             if (!json_object_get(o, "cpu_units"))
                 jb_int(&b, "cpu_units", def_cpu);
             if (!json_object_get(o, "mem_mb") && def_mem > 0)
@@ -516,7 +528,7 @@ static char *reemit(json_t *o)
 
 char *workload_with_node(const char *fields, const char *node)
 {
-    json_t *o = json_loads(fields, 0, NULL);
+    json_t *o = jsonl_loads(fields, 0, NULL);
     if (!o || !json_is_object(o)) {
         json_decref(o);
         return NULL;
@@ -529,7 +541,7 @@ char *workload_with_node(const char *fields, const char *node)
 
 char *workload_enqueue_fields(const char *fields, const char *trace_id, int64_t ts_enqueue)
 {
-    json_t *o = json_loads(fields, 0, NULL);
+    json_t *o = jsonl_loads(fields, 0, NULL);
     if (!o || !json_is_object(o)) {
         json_decref(o);
         return NULL;
@@ -555,7 +567,7 @@ char *workload_release(const struct workload *w, size_t task, int node, const ch
 /* The same layout as rq's prepare_task. */
 int workload_body(struct jbuf *b, int64_t task_id, const char *fields)
 {
-    json_t *o = json_loads(fields, 0, NULL);
+    json_t *o = jsonl_loads(fields, 0, NULL);
     if (!o || !json_is_object(o)) {
         json_decref(o);
         return -1;

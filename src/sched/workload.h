@@ -80,7 +80,10 @@ int workload_from_command(struct workload *w, const char *command, int64_t total
  * mem_mb integer >= 0, app and node names; trace_id a string; other fields
  * kept in order; task_id, ts_enqueue and attempt are the dispatcher's.
  * Missing cpu_units (and mem_mb / app when defaults are given) are appended.
- * Any bad line refuses the whole file: -1 with err "line N: ...". */
+ * A line longer than WORKLOAD_LINE_MAX bytes or nested deeper than
+ * JSONL_MAX_DEPTH is bad.  Any bad line refuses the whole file: -1 with err
+ * "line N: ...". */
+#define WORKLOAD_LINE_MAX (1024 * 1024)
 int workload_from_jsonl(struct workload *w, const char *buf, size_t len, int64_t def_cpu,
                   int64_t def_mem, const char *def_app, char *err, size_t errlen);
 

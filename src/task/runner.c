@@ -1,6 +1,7 @@
 /* runner.c -- a task body becomes a `tracekit exec` child (runner.h). */
 #include "task/runner.h"
 
+#include "common/jsonl.h"
 #include "common/run.h"
 #include "common/util.h"
 #include "task/cgroup.h"
@@ -155,8 +156,9 @@ static int parse_head(const json_t *o, struct runner_task *t, struct body_head *
     }
     v = json_object_get(o, "ts_enqueue");
     h->has_enq = v != NULL && !json_is_null(v);
-    if (h->has_enq && (!json_is_integer(v) || json_integer_value(v) < 0))
-        return bad(t, err, errlen, "'ts_enqueue' must be epoch milliseconds (an integer >= 0)");
+    if (h->has_enq && (!json_is_integer(v) || !jsonl_ts_valid(json_integer_value(v))))
+        return bad(t, err, errlen, "'ts_enqueue' must be epoch milliseconds (an integer from 0, "
+                   "1970, to %lld, 2200)", (long long)JSONL_TS_MAX_MS);
     h->ts_enqueue = h->has_enq ? json_integer_value(v) : 0;
     v = json_object_get(o, "cpu_units");
     t->cpu_units = 1;
@@ -305,7 +307,7 @@ int runner_build(const struct runner_conf *c, const char *body, struct runner_ta
     struct vec cmd = {0};
     struct body_head h = {0};
     json_error_t je;
-    json_t *o = json_loads(body, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = jsonl_loads(body, JSON_REJECT_DUPLICATES, &je);
     int rc;
     if (!o) {
         rc = bad(t, err, errlen, "the body is not JSON: %s", je.text);

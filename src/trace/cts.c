@@ -418,6 +418,31 @@ static bool get_int(const json_t *o, const char *key, int64_t *out)
     return false;
 }
 
+/* get_int of a time: false also when implausible, so that no sum or
+ * difference of two times can overflow. */
+static bool get_ts(const json_t *o, const char *key, int64_t *out)
+{
+    int64_t v;
+    if (!get_int(o, key, &v) || !jsonl_ts_valid(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cts_event_times_ok(const json_t *ev)
+{
+    static const char *const keys[] = {"ts_ms", "ts_enqueue", "ts_start", "ts_end"};
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        json_t *v = json_object_get(ev, keys[i]);
+        if (!json_is_number(v))
+            continue;
+        double d = json_number_value(v);
+        if (!(d >= (double)JSONL_TS_MIN_MS && d <= (double)JSONL_TS_MAX_MS))
+            return false;
+    }
+    return true;
+}
+
 static bool missing(const json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -441,9 +466,9 @@ void cts_inv_from_event(const json_t *ev, struct cts_inv *inv)
         inv->has_pid = true;
         inv->pid = json_integer_value(v);
     }
-    inv->has_enqueue = get_int(ev, "ts_enqueue", &inv->ts_enqueue);
-    inv->has_start = get_int(ev, "ts_start", &inv->ts_start);
-    inv->has_end = get_int(ev, "ts_end", &inv->ts_end);
+    inv->has_enqueue = get_ts(ev, "ts_enqueue", &inv->ts_enqueue);
+    inv->has_start = get_ts(ev, "ts_start", &inv->ts_start);
+    inv->has_end = get_ts(ev, "ts_end", &inv->ts_end);
     inv->has_start_ticks = json_is_integer(json_object_get(ev, "start_ticks"));
     if (inv->has_start_ticks)
         inv->start_ticks = json_integer_value(json_object_get(ev, "start_ticks"));

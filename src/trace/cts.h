@@ -147,7 +147,11 @@ struct cts_inv {
     bool http;                          /* kind "http" (tracekit proxy): status is an HTTP status */
 };
 
+/* A time outside JSONL_TS_MIN_MS..JSONL_TS_MAX_MS counts as absent. */
 void cts_inv_from_event(const json_t *ev, struct cts_inv *inv);
+/* False when one of the event's times is a number outside the plausible
+ * range (see JSONL_TS_MAX_MS): `parse` counts such an event as malformed. */
+bool cts_event_times_ok(const json_t *ev);
 void cts_inv_free(struct cts_inv *inv);
 /* A task failed if it exited non-zero, was killed, or could not start;
  * an HTTP request if it got a 5xx status or has an error (a client that

@@ -200,7 +200,13 @@ static void read_events_file(const char *dir, const char *name, struct events *e
         return;
     }
     json_t *obj;
+    uint64_t bad_times = 0;
     while (jsonl_next(&r, &obj) == 1) {
+        if (!cts_event_times_ok(obj)) {
+            bad_times++;
+            json_decref(obj);
+            continue;
+        }
         if (ev->n == ev->cap) {
             ev->cap = ev->cap ? ev->cap * 2 : 64;
             ev->v = xrealloc(ev->v, ev->cap * sizeof *ev->v);
@@ -209,6 +215,8 @@ static void read_events_file(const char *dir, const char *name, struct events *e
         progress_update(pg, "%s: %zu task event(s)", name, ev->n);
     }
     count_reader(f, &r);
+    f->good -= bad_times;
+    f->malformed += bad_times;
     jsonl_reader_close(&r);
     free(path);
 }

@@ -1,6 +1,8 @@
 /* rawproc.c -- raw proc_metrics lines (see rawproc.h). */
 #include "trace/rawproc.h"
 
+#include "common/jsonl.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +95,8 @@ static void assign(struct raw_sample *out, struct seen *seen, const char *key, s
 static enum raw_result finish(struct raw_sample *out, const struct seen *seen)
 {
     out->has_ticks = seen->utime && seen->stime;
-    return seen->ts && seen->pid ? RAW_OK : RAW_INVALID;
+    /* An implausible time is no time: every later difference stays in range. */
+    return seen->ts && seen->pid && jsonl_ts_valid(out->ts_ms) ? RAW_OK : RAW_INVALID;
 }
 
 /* ---- fast path ---- */
@@ -323,7 +326,7 @@ enum raw_result raw_parse_line(const char *line, size_t len, struct raw_sample *
     enum raw_result r = raw_parse_fast(line, len, out);
     if (r != RAW_FALLBACK)
         return r;
-    json_t *obj = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
+    json_t *obj = jsonl_loadb(line, len, JSON_ALLOW_NUL, NULL);
     if (!obj || !json_is_object(obj)) {
         json_decref(obj);
         memset(out, 0, sizeof *out);

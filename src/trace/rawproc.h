@@ -44,7 +44,8 @@ struct raw_sample {
 
 enum raw_result {
     RAW_OK,        /* *out is a usable sample */
-    RAW_INVALID,   /* a JSON object, but ts_ms or pid is missing or not an integer */
+    RAW_INVALID,   /* a JSON object, but ts_ms or pid is missing or not an integer,
+                    * or ts_ms is outside JSONL_TS_MIN_MS..JSONL_TS_MAX_MS */
     RAW_FALLBACK,  /* (fast path only) not handled here: ask jansson */
     RAW_MALFORMED, /* not a JSON object at all */
 };

@@ -209,12 +209,15 @@ big = 9_000_000_000_000_000_000
 rows = [{"trace_id": "huge", "pid": 1, "ts_enqueue": -big, "ts_start": -big, "ts_end": big, "cpuset": "0-99999"},
         {"trace_id": "inverted", "pid": 2, "ts_enqueue": 10, "ts_start": 5, "ts_end": 1, "cpuset": "a-b"},
         {"trace_id": None, "pid": "x", "ts_start": 3.5e300, "ts_end": None, "status": 1, "cpuset": 7},
-        {"trace_id": "t\u0001<b>", "pid": 3, "ts_enqueue": 0, "ts_start": 0, "ts_end": 0, "error": "no exec"}]
+        {"trace_id": "t\u0001<b>", "pid": 3, "ts_enqueue": 0, "ts_start": 0, "ts_end": 0, "error": "no exec"},
+        # times beyond 2200 are no times (issue #13): this one keeps a curve on the page
+        {"trace_id": "sane", "pid": 4, "ts_enqueue": 1000, "ts_start": 1000, "ts_end": 3000}]
 open(f"{d}/invocations.jsonl", "w").write("\n".join(json.dumps(r) for r in rows) + "\nnot json\n")
 open(f"{d}/proc_metrics.jsonl", "w").write("\n".join(json.dumps(r) for r in [
     {"ts_ms": big, "pid": 1, "dt_ms": 1e300, "cpu_ms": 1e300, "start_ticks": None},
     {"ts_ms": -big, "pid": 1, "dt_ms": 5, "cpu_ms": -3},
-    {"ts_ms": 0, "pid": 3, "dt_ms": 0, "cpu_ms": 0}]) + "\n")
+    {"ts_ms": 0, "pid": 3, "dt_ms": 0, "cpu_ms": 0},
+    {"ts_ms": 2000, "pid": 4, "dt_ms": 1000, "cpu_ms": 500}]) + "\n")
 open(f"{d}/host_metrics.jsonl", "w").write(json.dumps({"ts_ms": big, "cpu_util": 1e9, "mem_total_mb": 0}) + "\n")
 open(f"{d}/nodes.json", "w").write('[{"node_id": "odd</svg>", "cpu_cores": -4}]')
 EOF

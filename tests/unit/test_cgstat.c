@@ -83,6 +83,12 @@ static void test_derive(void **state)
     assert_int_equal(feed(&d, "{\"ts_ms\":1,\"cgroup\":\"/a\",\"cpu_usage_us\":\"1\"}", &b), 0);
     assert_int_equal(feed(&d, "{\"ts_ms\":1.5,\"cgroup\":\"/a\",\"cpu_usage_us\":1}", &b), 0);
     assert_int_equal(feed(&d, "{\"ts_ms\":1,\"cgroup\":\"/a\",\"cpu_usage_us\":-1}", &b), 0);
+    /* issue #13: an implausible time is invalid; hostile mono_us does not overflow */
+    assert_int_equal(feed(&d, "{\"ts_ms\":9223372036854775807,\"cgroup\":\"/a\",\"cpu_usage_us\":1}", &b), 0);
+    assert_int_equal(feed(&d, "{\"ts_ms\":3000,\"mono_us\":-9223372036854775808,\"cgroup\":\"/m\","
+                              "\"cpu_usage_us\":1}", &b), 1);
+    assert_int_equal(feed(&d, "{\"ts_ms\":3100,\"mono_us\":9223372036854775807,\"cgroup\":\"/m\","
+                              "\"cpu_usage_us\":2}", &b), 1);
     cgderive_free(&d);
     jb_free(&b);
 }

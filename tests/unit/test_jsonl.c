@@ -71,6 +71,138 @@ static char *tmpfile_path(void)
     return p;
 }
 
+/* Issue #13: first[] was written past its end by values deeper than 16. */
+static void test_builder_refuses_deep_nesting(void **state)
+{
+    (void)state;
+    struct jbuf b;
+    jb_init(&b);
+    for (int i = 0; i < 1000; i++)
+        jb_arr_open(&b, NULL);
+    jb_int(&b, NULL, 7);
+    for (int i = 0; i < 1000; i++)
+        jb_arr_close(&b);
+    assert_false(jb_ok(&b));
+    assert_int_equal(b.depth, 0);
+    /* JB_MAX_DEPTH empty arrays: the refused part is left out whole */
+    assert_int_equal(b.len, 2 * JB_MAX_DEPTH);
+    json_t *v = json_loads(b.p, 0, NULL);
+    assert_non_null(v);
+    json_decref(v);
+    jb_reset(&b);
+    assert_true(jb_ok(&b));
+
+    /* jb_json: a jansson value 1000 deep (built by hand: no parser limit) */
+    json_t *deep = json_integer(1);
+    for (int i = 0; i < 1000; i++) {
+        json_t *a = json_array();
+        json_array_append_new(a, deep);
+        deep = a;
+    }
+    jb_obj_open(&b, NULL);
+    jb_int(&b, "before", 1);
+    assert_int_equal(jb_json(&b, "deep", deep), -1);
+    jb_int(&b, "after", 2);
+    jb_obj_close(&b);
+    assert_false(jb_ok(&b));
+    v = json_loads(b.p, 0, NULL);
+    assert_non_null(v);
+    assert_int_equal(json_integer_value(json_object_get(v, "after")), 2);
+    json_decref(v);
+    json_decref(deep);
+
+    /* exactly JB_MAX_DEPTH levels is fine */
+    jb_reset(&b);
+    for (int i = 0; i < JB_MAX_DEPTH; i++)
+        jb_obj_open(&b, i ? "k" : NULL);
+    for (int i = 0; i < JB_MAX_DEPTH; i++)
+        jb_obj_close(&b);
+    assert_true(jb_ok(&b));
+    jb_free(&b);
+}
+
+static char *nested(int depth, const char *inner)
+{
+    size_t n = strlen(inner);
+    char *s = xmalloc(2 * (size_t)depth + n + 1);
+    memset(s, '[', (size_t)depth);
+    memcpy(s + depth, inner, n);
+    memset(s + depth + n, ']', (size_t)depth);
+    s[2 * depth + n] = '\0';
+    return s;
+}
+
+static void test_reader_depth_limit(void **state)
+{
+    (void)state;
+    char *ok = nested(JSONL_MAX_DEPTH - 1, "1"), *deep = nested(JSONL_MAX_DEPTH, "1");
+    char *bomb = nested(1000, "1");
+    json_error_t je;
+    char *s = xasprintf("{\"a\": %s}", ok);
+    json_t *v = jsonl_loads(s, 0, &je);
+    assert_non_null(v);
+    json_decref(v);
+    free(s);
+    s = xasprintf("{\"a\": %s}", deep);
+    assert_null(jsonl_loads(s, 0, &je));
+    assert_string_equal(je.text, "nested deeper than 16 levels");
+    assert_int_equal(je.position, 6 + JSONL_MAX_DEPTH);
+    /* brackets inside strings are text */
+    assert_int_equal(jsonl_text_depth("{\"a\": \"[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"}", 36, 16), 1);
+
+    char path[] = "/tmp/tk-jsonl-deep.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "{\"a\": %s}\n{\"a\": %s}\n{\"a\": %s}\n", ok, deep, bomb);
+    fputc('{', f);  /* a 10 MB line, then a good one */
+    for (int i = 0; i < 10 << 20; i++)
+        fputc('[', f);
+    fprintf(f, "\n{\"ok\": true}\n");
+    fclose(f);
+    struct jsonl_reader r;
+    assert_int_equal(jsonl_reader_open(&r, path), 0);
+    json_t *o;
+    int good = 0;
+    while (jsonl_next(&r, &o) == 1) {
+        good++;
+        json_decref(o);
+    }
+    assert_int_equal(good, 2);
+    assert_int_equal(r.malformed, 3);
+    assert_int_equal(r.lineno, 5);
+    jsonl_reader_close(&r);
+    unlink(path);
+    free(s);
+    free(ok);
+    free(deep);
+    free(bomb);
+}
+
+static void test_timestamps(void **state)
+{
+    (void)state;
+    json_t *o = json_loads("{\"a\": 1758580000000, \"big\": 9223372036854775807, \"neg\": -1, "
+                           "\"r\": 1.7e12, \"s\": \"1\", \"top\": 7258118400000, "
+                           "\"over\": 7258118400001}", 0, NULL);
+    int64_t v = 0;
+    bool bad = true;
+    assert_true(jsonl_ts(o, "a", &v, &bad));
+    assert_true(v == 1758580000000 && !bad);
+    assert_true(jsonl_ts(o, "r", &v, &bad) && v == 1700000000000);
+    assert_true(jsonl_ts(o, "top", &v, NULL));
+    assert_false(jsonl_ts(o, "big", &v, &bad));
+    assert_true(bad);
+    assert_false(jsonl_ts(o, "neg", &v, &bad));
+    assert_true(bad);
+    assert_false(jsonl_ts(o, "over", &v, NULL));
+    assert_false(jsonl_ts(o, "s", &v, &bad));
+    assert_false(bad);  /* not an integer: absent, not implausible */
+    assert_false(jsonl_ts(o, "missing", &v, &bad));
+    assert_false(bad);
+    json_decref(o);
+}
+
 static void test_writer_closes_torn_line_and_reader_counts(void **state)
 {
     (void)state;
@@ -226,6 +358,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builder_python_spacing),
         cmocka_unit_test(test_doubles_round_trip),
+        cmocka_unit_test(test_builder_refuses_deep_nesting),
+        cmocka_unit_test(test_reader_depth_limit),
+        cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_writer_closes_torn_line_and_reader_counts),
         cmocka_unit_test(test_append_line),
         cmocka_unit_test(test_append_line_concurrent),

@@ -884,6 +884,30 @@ static void mutate_and_read(const char *src, const char *dst, int stride)
     free(data);
 }
 
+/* Issue #13: an empty first value left the min statistic without a
+ * buffer, and the next value was compared with memcmp(NULL, ..., 0). */
+static void test_empty_string_statistics(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/tk-pq-empty.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const struct pq_col_spec col = {"trace_id", PQ_BYTE_ARRAY, PQ_LT_STRING, false, PQ_DICT_NEVER};
+    struct pq_writer_opts o;
+    pq_writer_opts_default(&o);
+    char err[256];
+    struct pq_writer *w = pq_writer_open(path, &col, 1, &o, err, sizeof err);
+    assert_non_null(w);
+    const char *vals[] = {"", "b", "", "a"};
+    for (size_t i = 0; i < ARRAY_LEN(vals); i++) {
+        pq_put_str(w, 0, vals[i]);
+        assert_int_equal(pq_end_row(w), 0);
+    }
+    assert_int_equal(pq_writer_close(w, err, sizeof err), 0);
+    unlink(path);
+}
+
 static void test_corrupt_files(void **state)
 {
     (void)state;
@@ -945,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_writer_errors),
         cmocka_unit_test(test_many_row_groups),
         cmocka_unit_test(test_opendc_fixtures),
+        cmocka_unit_test(test_empty_string_statistics),
         cmocka_unit_test(test_corrupt_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

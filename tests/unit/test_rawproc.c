@@ -76,8 +76,14 @@ static void test_fallback_and_errors(void **state)
     assert_false(s.has_ticks || s.has_rss || s.has_cpu_ms);
     /* out of int64 range: jansson refuses the line */
     assert_int_equal(parse("{\"ts_ms\": 99999999999999999999, \"pid\": 2}", &s), RAW_MALFORMED);
-    assert_int_equal(parse("{\"ts_ms\": -9223372036854775808, \"pid\": 2}", &s), RAW_OK);
-    assert_true(s.ts_ms == INT64_MIN);
+    /* issue #13: an implausible time (outside 1970..2200) is invalid, so
+     * that no difference of two times can overflow later */
+    assert_int_equal(parse("{\"ts_ms\": -9223372036854775808, \"pid\": 2}", &s), RAW_INVALID);
+    assert_int_equal(parse("{\"ts_ms\": 9223372036854775807, \"pid\": 2}", &s), RAW_INVALID);
+    assert_int_equal(parse("{\"ts_ms\": -1, \"pid\": 2}", &s), RAW_INVALID);
+    assert_int_equal(parse("{\"ts_ms\": 7258118400001, \"pid\": 2}", &s), RAW_INVALID);
+    assert_int_equal(parse("{\"ts_ms\": 7258118400000, \"pid\": 2, \"x\": [1]}", &s), RAW_OK);
+    assert_true(s.ts_ms == 7258118400000);
 }
 
 static void same(const struct raw_sample *a, const struct raw_sample *b)

@@ -330,6 +330,31 @@ static void test_jsonl(void **state)
     assert_non_null(strstr(jsonl_err("{\"argv\": [\"a\"], \"argv\": [\"b\"]}"),
                            "line 1: not valid JSON (duplicate"));
     assert_non_null(strstr(jsonl_err("\n \n"), "no tasks"));
+
+    /* the worker's trace id rule (fuzz_tasks: dispatch took ids every worker refused) */
+    assert_non_null(strstr(jsonl_err("{\"argv\": [\"a\"], \"trace_id\": \"a b\"}"),
+                           "\"trace_id\" must be 1-128 printable characters without blanks"));
+    assert_non_null(jsonl_err("{\"argv\": [\"a\"], \"trace_id\": \"a\\u0000b\"}"));
+    assert_null(jsonl_err("{\"argv\": [\"a\"], \"trace_id\": \"a-b:c/1\"}"));
+
+    /* issue #13: deep and huge lines are refused by line number and limit */
+    char deep[200];
+    snprintf(deep, sizeof deep, "{\"argv\": [\"a\"]}\n{\"argv\": [\"a\"], \"v\": %.*s1%.*s}",
+             JSONL_MAX_DEPTH, "[[[[[[[[[[[[[[[[[[[[", JSONL_MAX_DEPTH, "]]]]]]]]]]]]]]]]]]]]");
+    assert_non_null(strstr(jsonl_err(deep), "line 2: nested deeper than 16 levels (the limit "
+                                            "for a task line)"));
+    snprintf(deep, sizeof deep, "{\"argv\": [\"a\"], \"v\": %.*s1%.*s}", JSONL_MAX_DEPTH - 1,
+             "[[[[[[[[[[[[[[[[[[[[", JSONL_MAX_DEPTH - 1, "]]]]]]]]]]]]]]]]]]]]");
+    assert_null(jsonl_err(deep));  /* one level less: accepted */
+    size_t n = WORKLOAD_LINE_MAX + 1;
+    char *big = xmalloc(n + 1);
+    memset(big, ' ', n);
+    memcpy(big, "{\"argv\": [\"a\"]}", 15);
+    big[n] = '\0';
+    const char *e2 = jsonl_err(big);
+    assert_non_null(e2);
+    assert_non_null(strstr(e2, "line 1: 1048577 bytes, more than the 1048576 a task line may hold"));
+    free(big);
 }
 
 static void test_bodies(void **state)
