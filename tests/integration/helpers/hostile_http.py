@@ -14,8 +14,13 @@ bounded in count and time.
                               the seconds it took, what the half heads got
   idle PORT WAIT              a keep-alive request, then silence: prints
                               "closed" if the server closed it within WAIT s
-  hold PORT N SECONDS         open N connections (half a head each, as many
-                              as connect) and hold them SECONDS
+  hold PORT N SECONDS [HEX]   open N connections (as many as connect), send
+                              each HEX (default: half a request head), hold
+                              them SECONDS; prints how many connected and
+                              when (epoch s)
+  hello PORT WAIT             `links --serve`: send 'H', print the node id
+                              line answered within WAIT s (or "no answer"),
+                              the seconds it took and when (epoch s)
   stat PID SECONDS            CPU seconds (utime+stime) PID used over SECONDS
 """
 import json, os, socket, sys, threading, time
@@ -119,17 +124,35 @@ def idle(port, wait):
         print("closed after %.2f s" % (time.monotonic() - t0))
 
 
-def hold(port, n, seconds):
+def hold(port, n, seconds, payload=b"GET /held HTTP/1.1\r\n"):
     held = []
     for _ in range(n):
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=1)
-            s.sendall(b"GET /held HTTP/1.1\r\n")
+            if payload:
+                s.sendall(payload)
             held.append(s)
         except OSError:
             pass
-    print(len(held), flush=True)
+    print(len(held), time.time(), flush=True)
     time.sleep(seconds)
+
+
+def hello(port, wait):
+    t0 = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", port), timeout=wait)
+    s.sendall(b"H")
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            d = s.recv(256)
+            if not d:
+                break
+            data += d
+    except OSError:
+        pass
+    line = data.decode("latin-1").strip() or "no answer"
+    print(json.dumps({"line": line, "seconds": round(time.monotonic() - t0, 2), "at": time.time()}))
 
 
 def cpu(pid):
@@ -155,7 +178,10 @@ if __name__ == "__main__":
     elif cmd == "idle":
         idle(int(args[0]), float(args[1]))
     elif cmd == "hold":
-        hold(int(args[0]), int(args[1]), float(args[2]))
+        hold(int(args[0]), int(args[1]), float(args[2]),
+             *([bytes.fromhex(args[3])] if len(args) > 3 else []))
+    elif cmd == "hello":
+        hello(int(args[0]), float(args[1]))
     elif cmd == "stat":
         stat(int(args[0]), float(args[1]))
     else:
