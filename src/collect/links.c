@@ -356,7 +356,7 @@ static void serve_failed(const char *what, int err, struct log_limit *warn, int6
                  (unsigned long long)held, (int)(SERVE_WARN_NS / 1000000000LL));
 }
 
-static int serve_loop(const struct links_serve_opts *o, int lfd, int sfd)
+static void serve_loop(const struct links_serve_opts *o, int lfd, int sfd)
 {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -412,7 +412,6 @@ static int serve_loop(const struct links_serve_opts *o, int lfd, int sfd)
     pthread_attr_destroy(&attr);
     if (!atomic_load(active))
         free(active);
-    return 0;
 }
 
 int links_serve(const struct links_serve_opts *o, char *err, size_t errlen)
