@@ -69,7 +69,8 @@ static int parse_args(int argc, char **argv, struct proxy_args *a)
                    "a client's request head not complete this long after it connected or began "
                    "the head: 408, recorded, closed (default: 10)"),
         OPT_DOUBLE(0, "idle-timeout", &a->idle_timeout, "SEC", 0.001, 86400,
-                   "a keep-alive client silent this long between requests: closed (default: 60)"),
+                   "a keep-alive client silent this long between requests, or not reading its "
+                   "response: closed (default: 60)"),
         OPT_FLAG(0, "log-query", &a->log_query,
                  "keep query strings and ;path parameters in `path` (default: cut off, since "
                  "they may carry tokens; userinfo is never kept)"),

@@ -67,7 +67,8 @@ struct conn {
     int fd;
     bool rd, wr, eof, hup;          /* hup: the peer's FIN was reported, read to EOF */
     bool active;                  /* an exchange is under way */
-    int64_t since;                /* mono ns: accepted, last exchange ended, or its next head began */
+    int64_t since;                /* mono ns: accepted, last exchange ended, its next head began,
+                                     or (in an exchange) the client last took response bytes */
     uint64_t served;              /* exchanges ended on this connection */
     struct conn *prev, *next;     /* all connections */
     struct buf q, r;
@@ -500,6 +501,7 @@ static void exchange_start(struct proxy *p, struct conn *c, const struct http_he
 {
     memset(&c->tp, 0, sizeof c->tp);
     c->active = true;
+    c->since = now_mono_ns();
     c->rstate = R_HEAD;
     c->req_done = c->req_sent = c->retried = false;
     c->has_parent = false;
@@ -813,6 +815,7 @@ static enum step client_write(struct proxy *p, struct conn *c)
         return S_IDLE;
     ssize_t n = write(c->fd, c->r.p + c->r.off, c->rfwd);
     if (n > 0) {
+        c->since = now_mono_ns();
         buf_consume(&c->r, (size_t)n);
         c->rfwd -= (size_t)n;
         c->bytes_out += (uint64_t)n;
@@ -959,8 +962,14 @@ static void resume_accepting(struct proxy *p, int64_t now)
  * --max-conns is free again. */
 static void client_timeouts(struct proxy *p, struct conn *c, int64_t now)
 {
-    if (c->active)
+    if (c->active) {
+        /* a client that stops reading its response holds its slot (and the
+         * upstream connection) too: after --idle-timeout without taking a
+         * byte it is cut off (the upstream's silence is --timeout's) */
+        if (c->rfwd && !c->wr && now - c->since > (int64_t)p->o->idle_timeout_ms * 1000000)
+            client_gone(p, c, "client did not read its response for --idle-timeout");
         return;
+    }
     bool in_head = c->q.len || !c->served;
     int64_t limit = (int64_t)(in_head ? p->o->header_timeout_ms : p->o->idle_timeout_ms) * 1000000;
     if (now - c->since <= limit)

@@ -4,7 +4,8 @@
 # (--idle-timeout), a client flood under a small `ulimit -n` (no busy loop,
 # a small log), requests an upstream would frame differently (a bare LF, CR
 # or NUL in a field, Transfer-Encoding in HTTP/1.0: 400, recorded, never
-# forwarded), and credentials in targets (never recorded).
+# forwarded), a client that stops reading its response, and credentials in
+# targets (never recorded).
 source "$(dirname "$0")/lib.sh"
 cd "$T"
 H=$ROOT/tests/integration/helpers/hostile_http.py
@@ -93,7 +94,13 @@ if wait_port "$PT"; then
   got=$(python3 "$H" idle "$PT" 4)
   check "an idle keep-alive client is closed after --idle-timeout 1.5 ($got)" \
     sh -c "case '$got' in 'closed after '[1-2].*) true;; *) false;; esac"
+  python3 "$H" noread "$PT" 6 & nr=$!
+  track_pid "$nr"
+  sleep 4.5
   kill -TERM "$pt"; wait "$pt"
+  wait "$nr"
+  check "a client that stops reading a 32 MiB response is cut off after --idle-timeout" \
+    python3 -c "import json; e = [json.loads(l) for l in open('logs/ht/events.http.jsonl')]; b = [x for x in e if x['path'] == '/big']; assert len(b) == 1 and b[0]['error'] == 'client did not read its response for --idle-timeout', b"
   check "the timed-out half heads are recorded as 408" \
     python3 -c "import json; e = [json.loads(l) for l in open('logs/ht/events.http.jsonl')]; assert sum(x['status'] == 408 for x in e) == 20, [x['status'] for x in e]"
 else

@@ -21,6 +21,7 @@ bounded in count and time.
   hello PORT WAIT             `links --serve`: send 'H', print the node id
                               line answered within WAIT s (or "no answer"),
                               the seconds it took and when (epoch s)
+  noread PORT SECONDS         ask for /big and read none of it for SECONDS
   stat PID SECONDS            CPU seconds (utime+stime) PID used over SECONDS
 """
 import json, os, socket, sys, threading, time
@@ -55,6 +56,13 @@ def upstream(portfile, rawfile):
                         if k.strip().lower() == b"content-length":
                             n = int(v.strip() or 0)
                     buf = buf[n:]
+                    if head.startswith(b"GET /big "):   # 32 MiB: more than the sockets hold
+                        big = 32 << 20
+                        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % big)
+                        chunk = b"x" * 65536
+                        for _ in range(big // len(chunk)):
+                            c.sendall(chunk)
+                        continue
                     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         except OSError:
             pass
@@ -155,6 +163,15 @@ def hello(port, wait):
     print(json.dumps({"line": line, "seconds": round(time.monotonic() - t0, 2), "at": time.time()}))
 
 
+def noread(port, seconds):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(seconds)
+    s.close()
+
+
 def cpu(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -182,6 +199,8 @@ if __name__ == "__main__":
              *([bytes.fromhex(args[3])] if len(args) > 3 else []))
     elif cmd == "hello":
         hello(int(args[0]), float(args[1]))
+    elif cmd == "noread":
+        noread(int(args[0]), float(args[1]))
     elif cmd == "stat":
         stat(int(args[0]), float(args[1]))
     else:
