@@ -32,7 +32,9 @@ static const struct opt_cmd cmd = {
 struct links_args {
     struct run_opts run;
     struct links_opts measure;
-    const char *listen, *peers;
+    struct links_serve_opts srv;
+    const char *peers;
+    int64_t max_conns;
     bool serve, json;
 };
 
@@ -70,8 +72,13 @@ static int parse_args(int argc, char **argv, struct links_args *a)
 {
     struct opt opts[] = {
         OPT_FLAG(0, "serve", &a->serve, "serve measurements until SIGTERM/SIGINT"),
-        OPT_STRING(0, "listen", &a->listen, "HOST:PORT",
+        OPT_STRING(0, "listen", &a->srv.listen, "HOST:PORT",
                    "address to serve on (default 0.0.0.0:7420; port 0 = any)"),
+        OPT_INT(0, "max-conns", &a->max_conns, "N", 1, 4096,
+                "--serve: clients served at once, more wait in the backlog (default 128, capped "
+                "below the open files limit with a warning)"),
+        OPT_DOUBLE(0, "idle-timeout", &a->srv.idle_timeout_s, "SEC", 0.01, 3600,
+                   "--serve: close a client silent this long (default 30)"),
         OPT_STRING(0, "peers", &a->peers, "LIST",
                    "comma list of HOST, HOST:PORT or [IPV6]:PORT (default port 7420)"),
         OPT_CALLBACK(0, "samples", &a->measure, "N",
@@ -92,10 +99,12 @@ static int parse_args(int argc, char **argv, struct links_args *a)
     return opt_parse(&cmd, opts, argc, argv, NULL);
 }
 
-static int serve(const char *listen, const char *node_id)
+static int serve(struct links_args *a, const char *node_id)
 {
     char err[512];
-    if (links_serve(listen, node_id, err, sizeof err) < 0) {
+    a->srv.node_id = node_id;
+    a->srv.max_conns = (int)a->max_conns;
+    if (links_serve(&a->srv, err, sizeof err) < 0) {
         cli_error("%s", err);
         return TK_EXIT_FAIL;
     }
@@ -129,7 +138,8 @@ int cmd_links(int argc, char **argv)
 {
     struct links_args a = {
         .measure = {.samples = 20, .bytes = 16u << 20, .bulk_s = 1, .timeout_s = 5},
-        .listen = "0.0.0.0:7420",
+        .srv = {.listen = "0.0.0.0:7420", .idle_timeout_s = 30},
+        .max_conns = 128,
     };
     int n = parse_args(argc, argv, &a);
     if (n < 0)
@@ -141,7 +151,7 @@ int cmd_links(int argc, char **argv)
     struct run_ctx ctx;
     if (run_opts_resolve(&a.run, RUNID_NEW, &ctx) < 0)
         return TK_EXIT_USAGE;
-    int rc = a.serve ? serve(a.listen, ctx.node_id) : measure(&a, &ctx);
+    int rc = a.serve ? serve(&a, ctx.node_id) : measure(&a, &ctx);
     run_ctx_free(&ctx);
     return rc;
 }

@@ -26,14 +26,17 @@ static const struct opt_cmd cmd = {
         "sent), method, path, status, bytes, and the upstream's PID when it is a local\n"
         "process, which is also whitelisted for the collector (pids/PID).\n"
         "Upstream errors answer 502, silence past --timeout 504; both are recorded with\n"
-        "`error`.  Runs until SIGINT/SIGTERM, then finishes requests under way (5 s).\n",
+        "`error`.  Clients are hostile: a malformed or ambiguous request head (a control\n"
+        "character in a field, conflicting framing) answers 400 and is recorded, never\n"
+        "forwarded; a slow head 408 (--header-timeout).  Runs until SIGINT/SIGTERM, then\n"
+        "finishes requests under way (5 s).\n",
 };
 
 struct proxy_args {
     struct run_opts run;
     const char *listen, *upstream, *app;
     int64_t upstream_pid, max_conns;
-    double timeout;
+    double timeout, header_timeout, idle_timeout;
     bool log_query;
 };
 
@@ -58,11 +61,19 @@ static int parse_args(int argc, char **argv, struct proxy_args *a)
                 "the service's PID (default: the local process listening on the upstream "
                 "address, looked up in /proc)"),
         OPT_INT(0, "max-conns", &a->max_conns, "N", 1, 1000000,
-                "client connections at most; more wait in the backlog (default: 10000)"),
+                "client connections at most; more wait in the backlog (default: 10000, capped "
+                "to half the open files limit, ulimit -n, with a warning)"),
         OPT_DOUBLE(0, "timeout", &a->timeout, "SEC", 0.001, 86400,
                    "upstream silent this long: 504 (default: 60)"),
+        OPT_DOUBLE(0, "header-timeout", &a->header_timeout, "SEC", 0.001, 86400,
+                   "a client's request head not complete this long after it connected or began "
+                   "the head: 408, recorded, closed (default: 10)"),
+        OPT_DOUBLE(0, "idle-timeout", &a->idle_timeout, "SEC", 0.001, 86400,
+                   "a keep-alive client silent this long between requests, or not reading its "
+                   "response: closed (default: 60)"),
         OPT_FLAG(0, "log-query", &a->log_query,
-                 "keep query strings in `path` (default: cut off, since they may carry tokens)"),
+                 "keep query strings and ;path parameters in `path` (default: cut off, since "
+                 "they may carry tokens; userinfo is never kept)"),
         OPT_GROUP("Run:"),
         OPT_INCLUDE(run_options, &a->run,
                     RUN_ID_NEW | RUN_NODE | RUN_STAGE | RUN_LOGS | RUN_PID_DIR),
@@ -97,13 +108,16 @@ static int resolve_addrs(const struct proxy_args *a, struct proxy_opts *o)
 
 int cmd_proxy(int argc, char **argv)
 {
-    struct proxy_args a = {.app = "http", .max_conns = 10000, .timeout = 60};
+    struct proxy_args a = {.app = "http", .max_conns = 10000, .timeout = 60,
+                           .header_timeout = 10, .idle_timeout = 60};
     int n = parse_args(argc, argv, &a);
     if (n < 0)
         return opt_exit_code(n);
     struct proxy_opts o = {
         .app = a.app, .upstream_pid = (pid_t)a.upstream_pid, .max_conns = (int)a.max_conns,
         .timeout_ms = (int)(a.timeout * 1000 + 0.5), .log_query = a.log_query,
+        .header_timeout_ms = (int)(a.header_timeout * 1000 + 0.5),
+        .idle_timeout_ms = (int)(a.idle_timeout * 1000 + 0.5),
     };
     if (resolve_addrs(&a, &o) < 0)
         return TK_EXIT_USAGE;

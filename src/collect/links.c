@@ -17,9 +17,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -279,9 +281,15 @@ static int recv_line(int fd, char *buf, size_t n)
 
 /* ---------------------------------------------------------------- server */
 
+#define SERVE_FD_RESERVE 16                 /* std streams, listener, signalfd, log */
+#define SERVE_RETRY_NS (1000 * 1000000LL)   /* out of descriptors: accept again after */
+#define SERVE_WARN_NS (10 * 1000000000LL)   /* a repeated warning: once per 10 s */
+
 struct conn {
     int fd;
     const char *node_id;
+    double idle_s;
+    atomic_int *active;       /* connections being served, the thread's own included */
 };
 
 static void *serve_conn(void *arg)
@@ -289,7 +297,7 @@ static void *serve_conn(void *arg)
     struct conn c = *(struct conn *)arg;
     free(arg);
     nodelay(c.fd);
-    set_timeouts(c.fd, 60);
+    set_timeouts(c.fd, c.idle_s);
     char mode;
     if (recv_all(c.fd, &mode, 1) == 0) {
         static __thread char buf[BULK_CHUNK];
@@ -316,11 +324,99 @@ static void *serve_conn(void *arg)
         }
     }
     close(c.fd);
+    atomic_fetch_sub(c.active, 1);
     return NULL;
 }
 
-int links_serve(const char *listen_on, const char *node_id, char *err, size_t errlen)
+/* max_conns within the open files limit (one descriptor a connection). */
+static int serve_cap(int want)
 {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= (rlim_t)want + SERVE_FD_RESERVE)
+        return want;
+    int cap = rl.rlim_cur > SERVE_FD_RESERVE + 1 ? (int)(rl.rlim_cur - SERVE_FD_RESERVE) : 1;
+    log_warn("--max-conns %d capped to %d: the open files limit (ulimit -n) is %llu and the "
+             "server keeps %d", want, cap, (unsigned long long)rl.rlim_cur, SERVE_FD_RESERVE);
+    return cap;
+}
+
+/* accept4 or pthread_create failed: a warning once per 10 s, and when out of
+ * descriptors, threads or memory no accepting for a second (the listener
+ * stays readable, so polling it again at once would spin). */
+static void serve_failed(const char *what, int err, struct log_limit *warn, int64_t *accept_at)
+{
+    bool starved = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == EAGAIN;
+    if (starved)
+        *accept_at = now_mono_ns() + SERVE_RETRY_NS;
+    uint64_t held;
+    if (log_limit_pass(warn, SERVE_WARN_NS, &held))
+        log_warn("cannot %s: %s%s (%llu more such failures in the last %d s)", what, strerror(err),
+                 starved ? "; waiting 1 s (raise ulimit -n or lower --max-conns)" : "",
+                 (unsigned long long)held, (int)(SERVE_WARN_NS / 1000000000LL));
+}
+
+static void serve_loop(const struct links_serve_opts *o, int lfd, int sfd)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int cap = serve_cap(o->max_conns);
+    atomic_int *active = xmalloc(sizeof *active);   /* outlives us if threads do */
+    atomic_init(active, 0);
+    struct log_limit warn = {0}, full = {0};
+    int64_t accept_at = 0;
+    uint64_t conns = 0;
+    for (;;) {
+        bool room = atomic_load(active) < cap, can = room && now_mono_ns() >= accept_at;
+        uint64_t held;
+        if (!room && log_limit_pass(&full, SERVE_WARN_NS, &held))
+            log_warn("%d connections at once (--max-conns): more wait in the backlog", cap);
+        /* the listener only while a connection may be taken; else look again in 100 ms */
+        struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = can ? lfd : -1, .events = POLLIN}};
+        if (poll(pf, 2, can ? -1 : 100) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pf[0].revents) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == sizeof si)
+                log_info("received signal %u: stopping after %llu connections", si.ssi_signo,
+                         (unsigned long long)conns);
+            break;
+        }
+        if (!(pf[1].revents & POLLIN))
+            continue;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+                serve_failed("accept a client", errno, &warn, &accept_at);
+            continue;
+        }
+        conns++;
+        struct conn *c = xmalloc(sizeof *c);
+        *c = (struct conn){.fd = fd, .node_id = o->node_id, .idle_s = o->idle_timeout_s,
+                           .active = active};
+        atomic_fetch_add(active, 1);
+        pthread_t t;
+        int rc = pthread_create(&t, &attr, serve_conn, c);
+        if (rc != 0) {
+            atomic_fetch_sub(active, 1);
+            close(fd);
+            free(c);
+            serve_failed("start a thread for a client", rc, &warn, &accept_at);
+        }
+    }
+    pthread_attr_destroy(&attr);
+    if (!atomic_load(active))
+        free(active);
+}
+
+int links_serve(const struct links_serve_opts *o, char *err, size_t errlen)
+{
+    const char *listen_on = o->listen, *node_id = o->node_id;
     struct link_peer at;
     if (links_parse_hostport(listen_on, LINKS_PORT, &at) < 0) {
         snprintf(err, errlen, "bad --listen '%s': expected HOST:PORT", listen_on);
@@ -364,41 +460,7 @@ int links_serve(const char *listen_on, const char *node_id, char *err, size_t er
            ss.ss_family == AF_INET6 ? "]" : "", port, node_id);
     fflush(stdout);
 
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    uint64_t conns = 0;
-    for (;;) {
-        struct pollfd pf[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-        if (poll(pf, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (pf[1].revents) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) == sizeof si)
-                log_info("received signal %u: stopping after %llu connections", si.ssi_signo,
-                         (unsigned long long)conns);
-            break;
-        }
-        if (!(pf[0].revents & POLLIN))
-            continue;
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;
-        conns++;
-        struct conn *c = xmalloc(sizeof *c);
-        c->fd = fd;
-        c->node_id = node_id;
-        pthread_t t;
-        if (pthread_create(&t, &attr, serve_conn, c) != 0) {
-            close(fd);
-            free(c);
-        }
-    }
-    pthread_attr_destroy(&attr);
+    serve_loop(o, lfd, sfd);
     close(lfd);
     close(sfd);
     return 0;

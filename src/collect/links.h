@@ -53,9 +53,19 @@ json_t *links_merge(const json_t *old, const json_t *fresh);
 
 /* ---- I/O ---- */
 
-/* Serve on listen ("HOST:PORT", port 0 = any) until SIGTERM/SIGINT, one
- * thread per connection.  Prints "listening on ADDR:PORT" once bound. */
-int links_serve(const char *listen, const char *node_id, char *err, size_t errlen);
+struct links_serve_opts {
+    const char *listen;       /* "HOST:PORT", port 0 = any */
+    const char *node_id;
+    int max_conns;            /* served at once, more wait in the backlog; capped below
+                                 the open files limit (a warning says so) */
+    double idle_timeout_s;    /* a client silent this long (its first byte too): closed */
+};
+
+/* Serve until SIGTERM/SIGINT, one thread per connection.  Prints
+ * "listening on ADDR:PORT" once bound.  Clients are hostile: at most
+ * max_conns at once, each closed when idle; out of descriptors it stops
+ * accepting for a second (no busy loop), warning once per 10 s. */
+int links_serve(const struct links_serve_opts *o, char *err, size_t errlen);
 
 struct links_opts {
     int samples;            /* connect and echo samples */

@@ -122,3 +122,16 @@ bool cli_seconds(const char *opt, const char *s, int64_t *ms)
     *ms = (int64_t)llround(d * 1000);
     return true;
 }
+
+bool log_limit_pass(struct log_limit *l, int64_t interval_ns, uint64_t *held)
+{
+    int64_t now = now_mono_ns();
+    if (l->next_ns && now < l->next_ns) {
+        l->held++;
+        return false;
+    }
+    *held = l->held;
+    l->held = 0;
+    l->next_ns = now + interval_ns;
+    return true;
+}

@@ -36,4 +36,14 @@ bool cli_int(const char *opt, const char *s, int64_t min, int64_t max, int64_t *
 bool cli_double(const char *opt, const char *s, double min, double max, double *out);
 /* Seconds (fractions allowed, 0 to 7 days) into milliseconds. */
 bool cli_seconds(const char *opt, const char *s, int64_t *ms);
+
+/* A warning that could repeat thousands of times a second (accept failing
+ * with EMFILE) is written once per interval at most: log_limit_pass answers
+ * whether a line may be written now and then sets *held to the number of
+ * lines held back since the last one, for the line to say.  Zeroed to start. */
+struct log_limit {
+    int64_t next_ns;   /* monotonic */
+    uint64_t held;
+};
+bool log_limit_pass(struct log_limit *l, int64_t interval_ns, uint64_t *held);
 #endif

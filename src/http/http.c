@@ -44,8 +44,27 @@ static bool next_token(const char **p, const char *end, const char **tok, size_t
     return true;
 }
 
+/* RFC 9110 5.5: a field value holds no control character but HTAB.  A bare
+ * LF, a CR or a NUL that one parser takes as a line end and another does not
+ * is how requests are smuggled past a proxy. */
+static bool is_ctl(char ch)
+{
+    unsigned char c = (unsigned char)ch;
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+static bool has_ctl(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (is_ctl(v[i]))
+            return true;
+    return false;
+}
+
 static int header(struct http_head *h, const char *name, size_t nlen, const char *v, size_t vlen)
 {
+    if (has_ctl(v, vlen))
+        return -1;
     if (ieq(name, nlen, "content-length")) {
         if (vlen == 0 || vlen > 18)
             return -1;
@@ -60,15 +79,18 @@ static int header(struct http_head *h, const char *name, size_t nlen, const char
         h->has_length = true;
         h->length = x;
     } else if (ieq(name, nlen, "transfer-encoding")) {
+        /* Only a final chunked frames a body, applied once (RFC 9112 6.1):
+         * a coding after chunked, or a second chunked, in this field or a
+         * later one, leaves the length unknown (see te_finish). */
         const char *p = v, *t;
         size_t n;
-        bool last_chunked = false;
-        while (next_token(&p, v + vlen, &t, &n))
-            last_chunked = ieq(t, n, "chunked");
-        if (last_chunked)
-            h->chunked = true;
-        else
-            h->other_te = true;
+        h->te = true;
+        while (next_token(&p, v + vlen, &t, &n)) {
+            if (h->chunked)
+                h->other_te = true;
+            if (ieq(t, n, "chunked"))
+                h->chunked = true;
+        }
     } else if (ieq(name, nlen, "connection")) {
         const char *p = v, *t;
         size_t n;
@@ -87,6 +109,16 @@ static int header(struct http_head *h, const char *name, size_t nlen, const char
     return 0;
 }
 
+/* After the last field: chunked only when it is the final coding, applied
+ * once; every other Transfer-Encoding is other_te. */
+static void te_finish(struct http_head *h)
+{
+    if (h->te && !h->chunked)
+        h->other_te = true;
+    if (h->other_te)
+        h->chunked = false;
+}
+
 /* Header lines from p (just after the start line) to the empty line. */
 static int headers(struct http_head *h, const char *p, const char *end)
 {
@@ -94,8 +126,10 @@ static int headers(struct http_head *h, const char *p, const char *end)
         const char *eol = memchr(p, '\r', (size_t)(end - p));
         if (!eol || eol + 1 >= end || eol[1] != '\n')
             return -1;
-        if (eol == p)
+        if (eol == p) {
+            te_finish(h);
             return 0;   /* the empty line */
+        }
         if (*p == ' ' || *p == '\t')
             return -1;  /* obsolete line folding */
         const char *colon = p;
@@ -137,6 +171,8 @@ int http_parse_request(const char *buf, size_t len, struct http_head *h)
     if (!n)
         return 0;
     const char *end = buf + n, *eol = memchr(buf, '\r', n);
+    if (eol[1] != '\n')
+        return -1;   /* a bare CR in the request line */
     const char *sp1 = memchr(buf, ' ', (size_t)(eol - buf));
     if (!sp1 || sp1 == buf)
         return -1;
@@ -157,6 +193,10 @@ int http_parse_request(const char *buf, size_t len, struct http_head *h)
     h->target_len = (size_t)(sp2 - sp1 - 1);
     if (headers(h, eol + 2, end) < 0)
         return -1;
+    /* RFC 9112 6.1: a Transfer-Encoding in an HTTP/1.0 message is a sign of
+     * a smuggling attempt (1.0 servers ignore it and read Content-Length). */
+    if (h->minor == 0 && h->te)
+        return -1;
     h->len = n;
     return 1;
 }
@@ -168,6 +208,8 @@ int http_parse_response(const char *buf, size_t len, struct http_head *h)
     if (!n)
         return 0;
     const char *end = buf + n, *eol = memchr(buf, '\r', n);
+    if (eol[1] != '\n' || has_ctl(buf, (size_t)(eol - buf)))
+        return -1;
     if (eol - buf < 12 || !version(buf, buf + 8, &h->minor) || buf[8] != ' ')
         return -1;
     int st = 0;
@@ -271,7 +313,7 @@ static long scan_chunked(struct http_body *b, const char *p, size_t len)
         case CS_EXT:
             if (c == '\r')
                 b->state = CS_SIZE_LF;
-            else if (c == '\n')
+            else if (is_ctl(c))
                 return -1;
             i++;
             break;
@@ -307,12 +349,18 @@ static long scan_chunked(struct http_body *b, const char *p, size_t len)
             i++;
             break;
         case CS_TRAILER_START:
+            if (c != '\r' && is_ctl(c))
+                return -1;
             b->state = c == '\r' ? CS_END_LF : CS_TRAILER;
             i++;
             break;
         case CS_TRAILER:
+            /* no bare LF or NUL: the trailer section must end where the
+             * upstream's parser thinks it ends */
             if (c == '\r')
                 b->state = CS_TRAILER_LF;
+            else if (is_ctl(c))
+                return -1;
             i++;
             break;
         case CS_TRAILER_LF:
@@ -395,6 +443,53 @@ size_t http_rewrite_request(const char *head, const struct http_head *h, const c
         return 0;
     memcpy(out + o, "\r\n", 2);
     return o + 2;
+}
+
+/* Length of "scheme://" at the start of t, or 0 (RFC 3986 3.1). */
+static size_t scheme_len(const char *t, size_t n)
+{
+    size_t i = 0;
+    while (i < n && ((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+                     (i && ((t[i] >= '0' && t[i] <= '9') || t[i] == '+' || t[i] == '-' || t[i] == '.'))))
+        i++;
+    return i && n - i >= 3 && !memcmp(t + i, "://", 3) ? i + 3 : 0;
+}
+
+size_t http_record_path(const char *target, size_t n, bool keep_query, char *out, size_t cap)
+{
+    const char *t = target, *end = target + n;
+    size_t s = scheme_len(t, n);
+    if (s) {
+        /* absolute-form: the authority (and its userinfo) goes */
+        t += s;
+        while (t < end && *t != '/' && *t != '?' && *t != '#')
+            t++;
+    } else if (t < end && *t != '/') {
+        /* authority-form (CONNECT) or junk: nothing up to an '@' */
+        const char *at = NULL;
+        for (const char *c = t; c < end; c++)
+            if (*c == '@')
+                at = c;
+        if (at)
+            t = at + 1;
+    }
+    size_t o = 0;
+    if (s && (t == end || *t != '/') && o + 1 < cap)
+        out[o++] = '/';
+    bool param = false;
+    for (; t < end && o + 1 < cap; t++) {
+        if (!keep_query && (*t == '?' || *t == '#'))
+            break;
+        if (!keep_query && *t == ';')
+            param = true;    /* up to the next segment */
+        else if (*t == '/')
+            param = false;
+        if (!param)
+            out[o++] = *t;
+    }
+    if (cap)
+        out[o] = '\0';
+    return o;
 }
 
 /* ---- traceparent ---- */

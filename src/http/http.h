@@ -20,8 +20,9 @@ struct http_head {
     int status;                   /* responses */
     int minor;                    /* HTTP/1.minor */
     bool conn_close, conn_keep_alive;
-    bool chunked;                 /* Transfer-Encoding whose last coding is chunked */
-    bool other_te;                /* a Transfer-Encoding that is not chunked */
+    bool te;                      /* a Transfer-Encoding field was given */
+    bool chunked;                 /* Transfer-Encoding whose last coding is chunked, once */
+    bool other_te;                /* any other Transfer-Encoding (length unknown) */
     bool has_length;
     uint64_t length;
     bool expect_continue;
@@ -31,8 +32,13 @@ struct http_head {
 
 /* Parse a request or response head at the start of buf.  Returns 1 when a
  * complete head was parsed (h->len set), 0 when more bytes are needed, -1
- * when it is malformed (bad start line, header syntax, conflicting or bad
- * Content-Length, obsolete line folding). */
+ * when it is malformed: a bad start line, header syntax (white space before
+ * the colon, obsolete line folding), a control character other than HTAB in
+ * a field value (a bare LF, CR or NUL: RFC 9110 5.5), a conflicting or bad
+ * Content-Length, or (requests) Transfer-Encoding in HTTP/1.0 (RFC 9112
+ * 6.1).  Framing conflicts a request may still carry (Transfer-Encoding
+ * with Content-Length, a coding other than a final chunked) are refused by
+ * http_request_body. */
 int http_parse_request(const char *buf, size_t len, struct http_head *h);
 int http_parse_response(const char *buf, size_t len, struct http_head *h);
 
@@ -73,6 +79,14 @@ long http_body_scan(struct http_body *b, const char *p, size_t len);
  * length written, or 0 when out is too small. */
 size_t http_rewrite_request(const char *head, const struct http_head *h, const char *tp, char *out,
                             size_t cap);
+
+/* The request target as a record's `path` (NUL-terminated in out, cut to
+ * cap - 1 bytes; returns its length).  Never the userinfo of an
+ * absolute-form target: "http://user:pass@host/a" records "/a" (scheme and
+ * authority go, the path stays; "/" when it has none).  Path parameters
+ * (";jsessionid=...") and the query and fragment may carry tokens: they are
+ * kept only with keep_query (`proxy --log-query`). */
+size_t http_record_path(const char *target, size_t n, bool keep_query, char *out, size_t cap);
 
 /* ---- W3C Trace Context ---- */
 

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -38,6 +39,9 @@
 #define FLUSH_NS (200 * 1000000LL)
 #define TICK_MS 100
 #define DRAIN_NS (5 * 1000000000LL)
+#define ACCEPT_RETRY_NS (1000 * 1000000LL)   /* out of descriptors: try again after */
+#define WARN_EVERY_NS (10 * 1000000000LL)    /* a repeated warning: one line per 10 s */
+#define FD_RESERVE 16   /* std streams, listener, epoll, signalfd, records, log, /proc reads */
 
 enum { K_LISTEN, K_CLIENT, K_UP, K_SIG };
 enum { R_HEAD, R_BODY, R_DONE };
@@ -63,6 +67,9 @@ struct conn {
     int fd;
     bool rd, wr, eof, hup;          /* hup: the peer's FIN was reported, read to EOF */
     bool active;                  /* an exchange is under way */
+    int64_t since;                /* mono ns: accepted, last exchange ended, its next head began,
+                                     or (in an exchange) the client last took response bytes */
+    uint64_t served;              /* exchanges ended on this connection */
     struct conn *prev, *next;     /* all connections */
     struct buf q, r;
     size_t qfwd, rfwd;
@@ -94,6 +101,10 @@ struct proxy {
     int lkind, skind;
     bool listening, stopping;
     int64_t stop_at;
+    int max_conns;                /* o->max_conns, capped by the open files limit */
+    int64_t accept_at;            /* out of descriptors: accept again at this mono ns */
+    struct log_limit accept_warn;
+    uint64_t head_timeouts, idle_closed, accept_fails;
     size_t nconns;
     struct conn *conns;
     struct up *idle;
@@ -408,6 +419,8 @@ static void exchange_end(struct proxy *p, struct conn *c)
     c->active = false;
     c->r.off = c->r.len = 0;
     c->rfwd = 0;
+    c->since = now_mono_ns();
+    c->served++;
 }
 
 /* A canned response of ours (400, 502, 504...): the connection closes after it. */
@@ -476,19 +489,11 @@ static void client_gone(struct proxy *p, struct conn *c, const char *why)
     conn_close(p, c);
 }
 
+/* The record's path: never userinfo, ;params and the query only with
+ * --log-query (they may carry tokens and session ids). */
 static void copy_path(struct proxy *p, struct conn *c, const struct http_head *h)
 {
-    size_t n = h->target_len;
-    if (!p->o->log_query) {
-        /* query strings may carry tokens: not in the logs unless asked */
-        const char *qm = memchr(h->target, '?', n);
-        if (qm)
-            n = (size_t)(qm - h->target);
-    }
-    if (n >= sizeof c->path)
-        n = sizeof c->path - 1;
-    memcpy(c->path, h->target, n);
-    c->path[n] = '\0';
+    http_record_path(h->target, h->target_len, p->o->log_query, c->path, sizeof c->path);
 }
 
 /* A request head is complete at the start of q. */
@@ -496,6 +501,7 @@ static void exchange_start(struct proxy *p, struct conn *c, const struct http_he
 {
     memset(&c->tp, 0, sizeof c->tp);
     c->active = true;
+    c->since = now_mono_ns();
     c->rstate = R_HEAD;
     c->req_done = c->req_sent = c->retried = false;
     c->has_parent = false;
@@ -584,9 +590,17 @@ static void response_head(struct proxy *p, struct conn *c)
     c->rstate = c->rb.done ? R_DONE : R_BODY;
 }
 
-/* A head we cannot parse (or too large): record it, answer, close. */
+/* A head we cannot parse, too large or too slow: record it, answer, close. */
 static void exchange_start_bad(struct proxy *p, struct conn *c, int status)
 {
+    static const struct { int status; const char *reason, *why; } bad[] = {
+        {400, "Bad Request", "malformed request head"},
+        {408, "Request Timeout", "request head not complete within --header-timeout"},
+        {431, "Request Header Fields Too Large", "request head too large"},
+    };
+    size_t k = 0;
+    while (k + 1 < ARRAY_LEN(bad) && bad[k].status != status)
+        k++;
     memset(&c->tp, 0, sizeof c->tp);
     rnd_bytes(p, c->tp.trace_id, 16);
     rnd_bytes(p, c->tp.parent_id, 8);
@@ -601,11 +615,11 @@ static void exchange_start_bad(struct proxy *p, struct conn *c, int status)
     c->bytes_out = 0;
     strcpy(c->method, "-");
     c->path[0] = '\0';
-    c->error = status == 431 ? "request head too large" : "malformed request head";
+    c->error = bad[k].why;
     c->q.off = c->q.len = 0;
     c->qfwd = 0;
     c->eof = true;   /* read no more: the connection closes after the answer */
-    respond(c, status, status == 431 ? "Request Header Fields Too Large" : "Bad Request", c->error);
+    respond(c, bad[k].status, bad[k].reason, c->error);
 }
 
 /* Move bytes until nothing moves.  May close c. */
@@ -621,6 +635,8 @@ static enum step client_read(struct proxy *p, struct conn *c)
         return S_IDLE;
     ssize_t n = read(c->fd, c->q.p + c->q.off + c->q.len, room);
     if (n > 0) {
+        if (!c->active && !c->q.len && c->served)
+            c->since = now_mono_ns();   /* a keep-alive client starts its next head */
         c->q.len += (size_t)n;
         if ((size_t)n < room && !c->hup)
             c->rd = false;   /* drained: edge-triggered, new data brings a new event */
@@ -799,6 +815,7 @@ static enum step client_write(struct proxy *p, struct conn *c)
         return S_IDLE;
     ssize_t n = write(c->fd, c->r.p + c->r.off, c->rfwd);
     if (n > 0) {
+        c->since = now_mono_ns();
         buf_consume(&c->r, (size_t)n);
         c->rfwd -= (size_t)n;
         c->bytes_out += (uint64_t)n;
@@ -865,15 +882,38 @@ static void pump(struct proxy *p, struct conn *c)
 
 /* ---- accepting, timers, the loop ---- */
 
+static void listen_off(struct proxy *p)
+{
+    struct epoll_event e = {.events = 0, .data.ptr = &p->lkind};
+    epoll_ctl(p->ep, EPOLL_CTL_MOD, p->lfd, &e);
+    p->listening = false;
+}
+
+/* accept4 failed.  Out of descriptors or memory the listener stays readable,
+ * so a level-triggered loop would spin: stop listening and retry later. */
+static void accept_failed(struct proxy *p, int err)
+{
+    if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
+        return;
+    p->accept_fails++;
+    bool starved = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    if (starved) {
+        listen_off(p);
+        p->accept_at = now_mono_ns() + ACCEPT_RETRY_NS;
+    }
+    uint64_t held;
+    if (log_limit_pass(&p->accept_warn, WARN_EVERY_NS, &held))
+        log_warn("cannot accept a client: %s%s (%llu more such failures in the last %d s)",
+                 strerror(err), starved ? "; waiting 1 s (raise ulimit -n or lower --max-conns)" : "",
+                 (unsigned long long)held, (int)(WARN_EVERY_NS / 1000000000LL));
+}
+
 static void accept_all(struct proxy *p)
 {
-    while (p->listening && (p->o->max_conns <= 0 || p->nconns < (size_t)p->o->max_conns)) {
+    while (p->listening && p->nconns < (size_t)p->max_conns) {
         int fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                log_warn("cannot accept: %s (raise ulimit -n or lower --max-conns)", strerror(errno));
-            else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                log_warn("accept: %s", strerror(errno));
+            accept_failed(p, errno);
             return;
         }
         nodelay(fd);
@@ -881,6 +921,7 @@ static void accept_all(struct proxy *p)
         c->kind = K_CLIENT;
         c->fd = fd;
         c->rd = c->wr = true;
+        c->since = now_mono_ns();
         c->q.p = xmalloc(BUF_SIZE);
         c->r.p = xmalloc(BUF_SIZE);
         c->hd = xmalloc(HD_SIZE);
@@ -899,23 +940,54 @@ static void accept_all(struct proxy *p)
         p->conns = c;
         p->nconns++;
     }
-    if (p->listening && p->o->max_conns > 0 && p->nconns >= (size_t)p->o->max_conns) {
-        /* full: stop listening for a while (level-triggered listener) */
-        struct epoll_event e = {.events = 0, .data.ptr = &p->lkind};
-        epoll_ctl(p->ep, EPOLL_CTL_MOD, p->lfd, &e);
-        p->listening = false;
-    }
+    if (p->listening && p->nconns >= (size_t)p->max_conns)
+        listen_off(p);   /* full: the rest wait in the backlog (level-triggered listener) */
 }
 
-static void resume_accepting(struct proxy *p)
+static void resume_accepting(struct proxy *p, int64_t now)
 {
-    if (p->listening || p->stopping || p->lfd < 0)
+    if (p->listening || p->stopping || p->lfd < 0 || now < p->accept_at)
         return;
-    if (p->o->max_conns > 0 && p->nconns >= (size_t)p->o->max_conns)
+    if (p->nconns >= (size_t)p->max_conns)
         return;
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = &p->lkind};
     epoll_ctl(p->ep, EPOLL_CTL_MOD, p->lfd, &e);
     p->listening = true;
+}
+
+/* A client that holds a connection without using it: a head not complete
+ * within --header-timeout (counted from the accept, or from the first byte
+ * of a later head) is answered 408 and recorded; a keep-alive client silent
+ * for --idle-timeout between requests is closed.  Either way its slot of
+ * --max-conns is free again. */
+static void client_timeouts(struct proxy *p, struct conn *c, int64_t now)
+{
+    if (c->active) {
+        /* a client that stops reading its response holds its slot (and the
+         * upstream connection) too: after --idle-timeout without taking a
+         * byte it is cut off (the upstream's silence is --timeout's) */
+        if (c->rfwd && !c->wr && now - c->since > (int64_t)p->o->idle_timeout_ms * 1000000)
+            client_gone(p, c, "client did not read its response for --idle-timeout");
+        return;
+    }
+    bool in_head = c->q.len || !c->served;
+    int64_t limit = (int64_t)(in_head ? p->o->header_timeout_ms : p->o->idle_timeout_ms) * 1000000;
+    if (now - c->since <= limit)
+        return;
+    if (!c->q.len) {
+        p->idle_closed++;
+        conn_close(p, c);
+        return;
+    }
+    p->head_timeouts++;
+    exchange_start_bad(p, c, 408);
+    pump(p, c);
+    if (c->fd >= 0 && c->active) {
+        /* it does not read its answer either: record it and go */
+        c->keep = false;
+        exchange_end(p, c);
+        conn_close(p, c);
+    }
 }
 
 static void timers(struct proxy *p, int64_t now)
@@ -928,6 +1000,8 @@ static void timers(struct proxy *p, int64_t now)
                 pump(p, c);
         } else if (p->stopping && !c->active && !c->q.len) {
             conn_close(p, c);   /* idle keep-alive connection */
+        } else {
+            client_timeouts(p, c, now);
         }
     }
     if ((!p->up_pid || p->pid_recheck) && now >= p->next_pid_check && !p->o->upstream_pid) {
@@ -1052,8 +1126,36 @@ int proxy_parse_addr(const char *text, struct sockaddr_storage *ss, socklen_t *l
     return 0;
 }
 
+/* --max-conns within the open files limit: each client may hold 2
+ * descriptors (its socket and one to the upstream, kept in the pool after
+ * it leaves), and the proxy FD_RESERVE of its own.  The soft limit is
+ * raised towards the hard one first; what is capped is said in a warning. */
+static int conn_cap(int want)
+{
+    struct rlimit rl;
+    if (want < 1)
+        want = 1;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return want;
+    rlim_t need = (rlim_t)want * 2 + FD_RESERVE;
+    if (rl.rlim_cur < need && (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
+        struct rlimit up = {rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need,
+                            rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = up.rlim_cur;
+    }
+    if (rl.rlim_cur >= need)
+        return want;
+    int cap = rl.rlim_cur >= FD_RESERVE + 2 ? (int)((rl.rlim_cur - FD_RESERVE) / 2) : 1;
+    log_warn("--max-conns %d capped to %d: the open files limit (ulimit -n) is %llu; each client "
+             "needs 2 (its socket and one to the upstream) and the proxy keeps %d",
+             want, cap, (unsigned long long)rl.rlim_cur, FD_RESERVE);
+    return cap;
+}
+
 static int setup(struct proxy *p, const struct proxy_opts *o)
 {
+    p->max_conns = conn_cap(o->max_conns);
     p->lfd = socket(o->listen.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (p->lfd < 0 || setsockopt(p->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
@@ -1118,8 +1220,8 @@ int proxy_run(const struct proxy_opts *o)
         for (int i = 0; i < n; i++)
             on_event(&p, &evs[i]);
         free_dead(&p);
-        resume_accepting(&p);
         int64_t now = now_mono_ns();
+        resume_accepting(&p, now);
         if (now - last_tick >= TICK_MS * 1000000LL || p.stopping) {
             timers(&p, now);
             free_dead(&p);
@@ -1145,7 +1247,11 @@ int proxy_run(const struct proxy_opts *o)
         up_close(&p, p.idle);
     free_dead(&p);
     rc = TK_EXIT_OK;
-    log_info("%llu requests, %llu with errors", (unsigned long long)p.requests, (unsigned long long)p.errors);
+    log_info("%llu requests, %llu with errors; %llu request heads timed out, %llu idle clients "
+             "closed, %llu failed accepts",
+             (unsigned long long)p.requests, (unsigned long long)p.errors,
+             (unsigned long long)p.head_timeouts, (unsigned long long)p.idle_closed,
+             (unsigned long long)p.accept_fails);
 out:
     if (p.w.fd >= 0) {
         if (jsonl_sync(&p.w) < 0 || p.w.write_errors) {

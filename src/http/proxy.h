@@ -23,9 +23,11 @@ struct proxy_opts {
                                      (both folders are created) */
     const char *node, *stage, *app;
     pid_t upstream_pid;           /* 0: find the local listener */
-    int max_conns;
+    int max_conns;                /* capped below the open files limit (a warning says so) */
     int timeout_ms;               /* upstream silent this long: 504 */
-    bool log_query;               /* keep the query string in `path` */
+    int header_timeout_ms;        /* a request head not complete this long: 408, closed */
+    int idle_timeout_ms;          /* a keep-alive client silent this long between requests: closed */
+    bool log_query;               /* keep the query string and ;params in `path` */
 };
 
 /* Run until SIGINT/SIGTERM.  Returns the exit code. */

@@ -65,6 +65,61 @@ static void test_request_head(void **state)
     assert_true(http_keep_alive(&h));
 }
 
+/* Framing an upstream would read differently from us: refused (issue #13). */
+static void test_request_smuggling(void **state)
+{
+    (void)state;
+    struct http_head h;
+    enum http_body_kind k;
+    /* a bare LF, a CR, a NUL or another CTL in a field value */
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nX: a\nContent-Length: 5\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 27, &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nX: a\tb \x80\r\n\r\n"), &h), 1);  /* HTAB, obs-text */
+    /* a bare CR after the request line; a bare LF in the target */
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\rX\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET /a\nb HTTP/1.1\r\n\r\n"), &h), -1);
+    /* white space before the colon, obs-fold (also after a first field) */
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nHost : x\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("GET / HTTP/1.1\r\nHost: x\r\n\tmore\r\n\r\n"), &h), -1);
+    /* Transfer-Encoding in HTTP/1.0, in any form */
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.0\r\nTransfer-Encoding:\r\n\r\n"), &h), -1);
+    /* Content-Length: duplicates that agree pass, others and lists do not */
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n"), &h), 1);
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n"), &h), -1);
+    /* Transfer-Encoding other than one final chunked: parsed, then refused */
+    static const char *const bad_te[] = {
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad_te / sizeof *bad_te; i++) {
+        assert_int_equal(http_parse_request(bad_te[i], strlen(bad_te[i]), &h), 1);
+        assert_false(h.chunked && !h.other_te && !h.has_length);
+        assert_int_equal(http_request_body(&h, &k), -1);
+    }
+    /* a list split over two fields is one list: gzip then chunked is fine */
+    assert_int_equal(http_parse_request(S("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: Chunked\r\n\r\n"), &h), 1);
+    assert_int_equal(http_request_body(&h, &k), 0);
+    assert_int_equal(k, HB_CHUNKED);
+    /* a response whose TE does not end in chunked is read until close */
+    assert_int_equal(http_parse_response(S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 4\r\n\r\n"), &h), 1);
+    assert_int_equal(http_response_body(&h, false), HB_CLOSE);
+    assert_int_equal(http_parse_response(S("HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n"), &h), -1);
+    assert_int_equal(http_parse_response(S("HTTP/1.1 200 O\x01K\r\n\r\n"), &h), -1);
+}
+
 static void test_response_head(void **state)
 {
     (void)state;
@@ -136,6 +191,63 @@ static void test_chunked(void **state)
     assert_true(b.done);
     http_body_init(&b, HB_NONE, 0);
     assert_true(b.done);
+}
+
+static void test_chunked_hostile(void **state)
+{
+    (void)state;
+    struct http_body b;
+    /* a bare LF or NUL in an extension or a trailer (where an upstream that
+     * takes LF for a line end would see the message end), a chunk size of
+     * 16 digits (2^64 and over: 15 at most, so the size never wraps) */
+    static const char *const bad[] = {
+        "5;a\nb\r\n",         "5;a\x01\r\n",          "0\r\nX: a\nb\r\n\r\n",
+        "0\r\n\n\r\n",        "0\r\nX: \x7f\r\n\r\n", "1\r\na\n\r\n",
+        "fffffffffffffffff\r\n", "0x5\r\n",               "-1\r\n",
+        " 5\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        http_body_init(&b, HB_CHUNKED, 0);
+        assert_int_equal(http_body_scan(&b, bad[i], strlen(bad[i])), -1);
+    }
+    http_body_init(&b, HB_CHUNKED, 0);
+    assert_int_equal(http_body_scan(&b, "0;a\0\r\n\r\n", 8), -1);
+    /* the largest size accepted: 15 hex digits */
+    http_body_init(&b, HB_CHUNKED, 0);
+    assert_int_equal(http_body_scan(&b, S("fffffffffffffff\r\nab")), 19);
+    assert_int_equal(b.left, 0xfffffffffffffffULL - 2);
+    /* HTAB in an extension and a trailer is fine */
+    http_body_init(&b, HB_CHUNKED, 0);
+    assert_int_equal(http_body_scan(&b, S("1;\ta\r\nz\r\n0\r\nX:\t1\r\n\r\n")), 20);
+    assert_true(b.done);
+}
+
+static void test_record_path(void **state)
+{
+    (void)state;
+    char out[64];
+    static const struct { const char *target; bool q; const char *want; } cases[] = {
+        {"/a/b?x=1", false, "/a/b"},
+        {"/a/b?x=1", true, "/a/b?x=1"},
+        {"http://user:pass@host:8080/a/b?t=1", false, "/a/b"},
+        {"http://user:pass@host:8080/a/b?t=1", true, "/a/b?t=1"},
+        {"HTTPS://u:p@h", false, "/"},
+        {"http://u:p@h?q", true, "/?q"},
+        {"/app;jsessionid=ABC123/x;v=1?y", false, "/app/x"},
+        {"/app;jsessionid=ABC123", true, "/app;jsessionid=ABC123"},
+        {"/a#frag", false, "/a"},
+        {"user:pw@host:443", false, "host:443"},
+        {"*", false, "*"},
+        {"", false, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = http_record_path(cases[i].target, strlen(cases[i].target), cases[i].q, out, sizeof out);
+        assert_string_equal(out, cases[i].want);
+        assert_int_equal(n, strlen(cases[i].want));
+    }
+    /* cut to the room given */
+    assert_int_equal(http_record_path(S("/abcdef"), false, out, 4), 3);
+    assert_string_equal(out, "/ab");
 }
 
 static void test_rewrite(void **state)
@@ -338,6 +450,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_head), cmocka_unit_test(test_response_head),
+        cmocka_unit_test(test_request_smuggling), cmocka_unit_test(test_chunked_hostile),
+        cmocka_unit_test(test_record_path),
         cmocka_unit_test(test_chunked),      cmocka_unit_test(test_rewrite),
         cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_url),          cmocka_unit_test(test_listen_inode),

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/pairmap.h"
 #include "common/run.h"
 #include "common/util.h"
@@ -253,6 +254,23 @@ static void test_hostile_files(void **state)
     free(victim);
 }
 
+/* A repeated warning: the first passes, the next ones in the interval are
+ * held and counted, the first after it passes with the count. */
+static void test_log_limit(void **state)
+{
+    (void)state;
+    struct log_limit l = {0};
+    uint64_t held = 99;
+    assert_true(log_limit_pass(&l, 50 * 1000000LL, &held));
+    assert_int_equal(held, 0);
+    for (int i = 0; i < 1000; i++)
+        assert_false(log_limit_pass(&l, 50 * 1000000LL, &held));
+    sleep_ms(60);
+    assert_true(log_limit_pass(&l, 50 * 1000000LL, &held));
+    assert_int_equal(held, 1000);
+    assert_false(log_limit_pass(&l, 50 * 1000000LL, &held));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_resolve_precedence),
         cmocka_unit_test(test_write_file_atomic),
         cmocka_unit_test(test_hostile_files),
+        cmocka_unit_test(test_log_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
