@@ -86,6 +86,8 @@ static void *list_alloc(struct dec *d, uint32_t n, size_t elem)
 
 static void need(struct dec *d, unsigned seen, unsigned mask, const char *const *names)
 {
+    if (d->r.err)
+        return;   /* the first error is the one to report, not a field it skipped */
     for (unsigned i = 0; mask >> i; i++)
         if ((mask >> i & 1) && !(seen >> i & 1)) {
             if (!d->missing)

@@ -66,9 +66,9 @@ uint64_t pq_read_budget_default(void)
 static int over_budget(const struct pq_reader *r, uint64_t need, const char *what, char *err,
                        size_t errlen)
 {
-    return errf(err, errlen, "%s needs %llu MiB, beyond the %llu MiB this file may use (%llu MiB "
+    return errf(err, errlen, "%s needs %.1f MiB, beyond the %llu MiB this file may use (%llu MiB "
                 "used so far); a corrupt or hostile file, or set %s=MiB to read a larger one", what,
-                (unsigned long long)((need + (1 << 20) - 1) >> 20),
+                (double)need / (1 << 20),
                 (unsigned long long)(r->budget >> 20), (unsigned long long)(r->spent >> 20),
                 PQ_BUDGET_ENV);
 }
