@@ -129,7 +129,7 @@ struct pq_column {
         void *any;
     } v;
     uint64_t *off;              /* n + 1 offsets */
-    uint8_t *data;
+    uint8_t *data;              /* not NULL for byte-array columns, even when all are empty */
     /* How it was stored, for tools and tests. */
     unsigned encodings;         /* bit (1 << encoding) per data-page encoding seen */
     int data_pages;

@@ -66,11 +66,10 @@ uint64_t pq_read_budget_default(void)
 static int over_budget(const struct pq_reader *r, uint64_t need, const char *what, char *err,
                        size_t errlen)
 {
-    return errf(err, errlen, "%s needs %.1f MiB, beyond the %llu MiB this file may use (%llu MiB "
+    return errf(err, errlen, "%s needs %.1f MiB, beyond the %llu MiB this file may use (%.1f MiB "
                 "used so far); a corrupt or hostile file, or set %s=MiB to read a larger one", what,
-                (double)need / (1 << 20),
-                (unsigned long long)(r->budget >> 20), (unsigned long long)(r->spent >> 20),
-                PQ_BUDGET_ENV);
+                (double)need / (1 << 20), (unsigned long long)(r->budget >> 20),
+                (double)r->spent / (1 << 20), PQ_BUDGET_ENV);
 }
 
 /* Could 'need' more bytes be spent (without spending them)? */
@@ -849,8 +848,10 @@ static int read_chunk(struct pq_reader *r, int rg, int leaf, struct pq_column *o
     struct cdec d = {.r = r, .l = l, .out = out, .total = (size_t)cm->num_values, .err = msg,
                      .errlen = msglen};
     out->type = l->type;
-    if (!out_width(l->type))
+    if (!out_width(l->type)) {
         out->off = xcalloc(1, sizeof *out->off);   /* off[0] = 0 */
+        out->data = xcalloc(1, 1);   /* never NULL: data + off[i] is defined when all are empty */
+    }
     size_t pos = 0, total = (size_t)cm->num_values;
     int rc = 0;
     while (out->n < total) {

@@ -194,7 +194,7 @@ static void test_budget_decoded_column(void **state)
     pq_column_free(&c);
     assert_int_equal(pq_read_column(r, 0, 0, &c, err, sizeof err), -1);
     assert_has(err, "a data page of 1048576 values needs 21.0 MiB, beyond the 36 MiB this file may use "
-                    "(16 MiB used so far)");
+                    "(16.1 MiB used so far)");
     /* Callers charge their own arrays against what is left. */
     assert_int_equal(pq_reader_charge(r, (uint64_t)19 << 20, "nineteen", err, sizeof err), 0);
     assert_int_equal(pq_reader_charge(r, (uint64_t)1 << 20, "one more", err, sizeof err), -1);
