@@ -1,6 +1,7 @@
 /* opendc_io.c -- reading CTS folders, writing the OpenDC workload files. */
 #include "opendc/opendc_io.h"
 #include "collect/links.h"
+#include "common/fstree.h"
 #include "common/jsonl.h"
 #include "common/progress.h"
 #include "common/util.h"
@@ -16,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- loading ---- */
 
@@ -642,13 +645,12 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
     return buf;
 }
 
-int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
-              const struct odc_result *res, const struct odc_write_opts *w, char *err, size_t errlen)
+/* Every file of the export into the (new, empty or carried-over) folder
+ * out_dir.  0 or -1 with err. */
+static int write_set(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
+                     const struct odc_result *res, const struct odc_write_opts *w, char *err,
+                     size_t errlen)
 {
-    if (mkdir_p(out_dir, 0755) < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", out_dir, strerror(errno));
-        return -1;
-    }
     char *p = path_join(out_dir, "tasks.parquet");
     int rc = write_tasks(p, res, w->codec, w->progress, err, errlen);
     free(p);
@@ -694,6 +696,86 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
         snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno));
     free(text);
     free(p);
+    return rc;
+}
+
+/* The files an export writes: an old export's copies are not carried over
+ * (a links.json of an earlier run must not outlive it). */
+static bool export_file(const char *rel)
+{
+    static const char *const names[] = {"tasks.parquet", "fragments.parquet", "topology.json",
+                                        "links.json", "export_report.md"};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        if (!strcmp(rel, names[i]))
+            return true;
+    return false;
+}
+
+/* out_dir without trailing slashes, resolved when it exists ("." has no
+ * parent to stage next to).  malloc'd. */
+static char *final_path(const char *out_dir)
+{
+    char *real = realpath(out_dir, NULL);
+    if (real)
+        return real;
+    char *p = xstrdup(out_dir);
+    for (size_t n = strlen(p); n > 1 && p[n - 1] == '/'; n--)
+        p[n - 1] = '\0';
+    return p;
+}
+
+int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
+              const struct odc_result *res, const struct odc_write_opts *w, char *err, size_t errlen)
+{
+    /* The whole set is written into a staging folder next to out_dir, which
+     * then takes its place in one rename (as parse does for CTS/): a failure
+     * at any point (a full disk, a signal) leaves the previous export whole
+     * and no partial file under the final name.  Files of out_dir that are
+     * not the export's are carried over. */
+    char *final = final_path(out_dir);
+    char *slash = strrchr(final, '/');
+    char *parent = xstrdup(!slash ? "." : slash == final ? "/" : final);
+    if (slash && slash != final)
+        parent[slash - final] = '\0';
+    const char *base = slash ? slash + 1 : final;
+    char *prefix = xasprintf(".%s.export.tmp.", base);
+    char *stage = xasprintf("%s/%s%d", parent, prefix, (int)getpid());
+    int rc = -1;
+    struct stat st;
+    char what[512];
+    if (mkdir_p(parent, 0755) < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", parent, strerror(errno));
+        goto out;
+    }
+    fstree_clean_stale(parent, prefix);
+    fstree_rm_rf(stage);
+    if (stat(final, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "cannot write the export to %s: it is not a folder", final);
+            goto out;
+        }
+        if (fstree_copy(final, stage, export_file, NULL, what, sizeof what) < 0) {
+            snprintf(err, errlen, "cannot stage the export in %s: %s: %s", stage, what, strerror(errno));
+            goto out;
+        }
+    } else if (errno != ENOENT || mkdir(stage, 0755) < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", stage, strerror(errno));
+        goto out;
+    }
+    if (write_set(stage, in, o, res, w, err, errlen) < 0)
+        goto out;
+    if (fstree_replace(stage, final) < 0) {
+        snprintf(err, errlen, "cannot put the export in place of %s: %s", final, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc < 0)
+        fstree_rm_rf(stage);
+    free(stage);
+    free(prefix);
+    free(parent);
+    free(final);
     return rc;
 }
 

@@ -25,7 +25,11 @@ struct odc_write_opts {
     struct progress *progress; /* rows written, on a terminal; NULL for none */
 };
 
-/* Write the four files into out_dir (created if needed), each atomically.
+/* Write the export's files (tasks.parquet, fragments.parquet, topology.json,
+ * links.json, export_report.md) as one set: into a staging folder
+ * PARENT/.NAME.export.tmp.PID next to out_dir, with out_dir's other files
+ * copied over, then swapped in place of out_dir (created if needed).  On any
+ * failure the previous out_dir is untouched and the staging folder removed.
  * Returns 0, or -1 with a message in err. */
 int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
               const struct odc_result *res, const struct odc_write_opts *w, char *err, size_t errlen);

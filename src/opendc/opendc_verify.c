@@ -312,6 +312,15 @@ static int read_col(struct pq_reader *r, int g, const char *name, struct pq_colu
 static bool load_tasks(struct vctx *v, struct pq_reader *r, struct tasks *t)
 {
     size_t n = (size_t)pq_reader_num_rows(r);
+    char err[512];
+    /* The row count is the file's claim: charge the nine per-task arrays to
+     * the reader's budget before allocating them. */
+    if (pq_reader_charge(r, ((uint64_t)n + 1) * 9 * sizeof(int64_t), "the tasks' arrays", err,
+                         sizeof err) < 0) {
+        fail(v, "read tasks.parquet", "tasks.parquet: %lld tasks: %s",
+             (long long)pq_reader_num_rows(r), err);
+        return false;
+    }
     t->n = n;
     t->id = xcalloc(n + 1, sizeof *t->id);
     t->count = xcalloc(n + 1, sizeof *t->count);
@@ -323,7 +332,6 @@ static bool load_tasks(struct vctx *v, struct pq_reader *r, struct tasks *t)
     t->nfrag = xcalloc(n + 1, sizeof *t->nfrag);
     t->order = xcalloc(n + 1, sizeof *t->order);
     size_t at = 0;
-    char err[512];
     for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
         struct pq_column c[6];
         static const char *const names[] = {"id", "duration", "cpu_count", "cpu_capacity", "mem_capacity",

@@ -18,9 +18,13 @@
  *
  * Reader: any flat column (no repeated levels) of any physical type, PLAIN,
  * PLAIN_DICTIONARY/RLE_DICTIONARY and RLE (booleans) encodings, data pages
- * v1 and v2, UNCOMPRESSED/SNAPPY/ZSTD; one column chunk at a time, so memory
- * is bounded by the row group.  Everything read from the file is
- * bound-checked; a corrupt file gives an error message, never a crash. */
+ * v1 and v2, UNCOMPRESSED/SNAPPY/ZSTD; one column chunk at a time.  Everything
+ * read from the file is bound-checked; a corrupt file gives an error message,
+ * never a crash.  A few bytes of RLE or dictionary data can claim millions of
+ * values, so what one reader decodes is held to a memory budget (bytes, over
+ * the reader's life: footer, decoded columns, what callers charge for their
+ * own copies) and checked before anything is allocated: a bomb fails fast
+ * with a message naming the file, the column and the claim. */
 #ifndef TK_PARQUET_H
 #define TK_PARQUET_H
 
@@ -125,7 +129,7 @@ struct pq_column {
         void *any;
     } v;
     uint64_t *off;              /* n + 1 offsets */
-    uint8_t *data;
+    uint8_t *data;              /* not NULL for byte-array columns, even when all are empty */
     /* How it was stored, for tools and tests. */
     unsigned encodings;         /* bit (1 << encoding) per data-page encoding seen */
     int data_pages;
@@ -134,7 +138,18 @@ struct pq_column {
 
 struct pq_reader;
 
+/* The default memory budget of a reader: 512 MiB, or $TRACEKIT_PARQUET_MAX_MB
+ * MiB (for real files larger than that). */
+#define PQ_BUDGET_DEFAULT ((uint64_t)512 << 20)
+#define PQ_BUDGET_ENV "TRACEKIT_PARQUET_MAX_MB"
+uint64_t pq_read_budget_default(void);
+
 struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen);
+/* Replace the budget (bytes; what was spent stays spent). */
+void pq_reader_set_budget(struct pq_reader *r, uint64_t bytes);
+/* Spend 'bytes' of the budget on 'what' (a caller's own per-row arrays):
+ * 0, or -1 with a message in err when that would exceed it. */
+int pq_reader_charge(struct pq_reader *r, uint64_t bytes, const char *what, char *err, size_t errlen);
 void pq_reader_close(struct pq_reader *r);
 const struct pq_file_meta *pq_reader_meta(const struct pq_reader *r);
 int pq_reader_nleaves(const struct pq_reader *r);
@@ -146,7 +161,9 @@ int pq_reader_num_row_groups(const struct pq_reader *r);
 int64_t pq_reader_row_group_rows(const struct pq_reader *r, int rg);
 
 /* Decode leaf 'leaf' of row group 'rg' into out (free with pq_column_free).
- * Returns 0, or -1 with a message in err. */
+ * The decoded column is charged to the budget (and stays charged after
+ * pq_column_free: callers keep what they derive from it).  Returns 0, or -1
+ * with a message in err. */
 int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out, char *err,
                    size_t errlen);
 void pq_column_free(struct pq_column *c);

@@ -8,6 +8,10 @@
 #include <string.h>
 #include <zstd.h>
 
+/* Output bytes per input byte no valid stream exceeds (with a margin). */
+#define SNAPPY_MAX_RATIO 24
+#define ZSTD_MAX_RATIO 32768
+
 bool pq_codec_supported(int codec)
 {
     return codec == PQ_CODEC_UNCOMPRESSED || codec == PQ_CODEC_SNAPPY || codec == PQ_CODEC_ZSTD;
@@ -59,8 +63,14 @@ bool pq_decompressed_size_plausible(int codec, const void *in, size_t n, size_t 
     case PQ_CODEC_UNCOMPRESSED:
         return n == expected;
     case PQ_CODEC_SNAPPY:
+        /* The best snappy does is a 3-byte copy of 64 bytes: ~21 to 1. */
+        if (expected / SNAPPY_MAX_RATIO > n)
+            return false;
         return snappy_uncompressed_length(in, n, &len) == SNAPPY_OK && len == expected;
     case PQ_CODEC_ZSTD:
+        /* The best zstd does is a 4-byte RLE block of 128 KiB: 32768 to 1. */
+        if (expected / ZSTD_MAX_RATIO > n)
+            return false;
         z = ZSTD_getFrameContentSize(in, n);
         if (z == ZSTD_CONTENTSIZE_ERROR)
             return false;

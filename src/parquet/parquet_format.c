@@ -17,6 +17,7 @@ struct pq_arena_blk {
 
 struct pq_arena {
     struct pq_arena_blk *head;
+    size_t total, limit;        /* bytes handed out; the most allowed (0: no limit) */
 };
 
 static void *arena_alloc(struct pq_arena *a, size_t n)
@@ -33,6 +34,7 @@ static void *arena_alloc(struct pq_arena *a, size_t n)
     }
     void *p = b->data + b->used;
     b->used += n;
+    a->total += n;
     memset(p, 0, n);
     return p;
 }
@@ -67,8 +69,25 @@ struct dec {
     const char *missing;   /* name of a missing required field */
 };
 
+/* Room for a list of n decoded elements.  Each element takes at least one
+ * byte of the footer, but decodes into a struct of up to a few hundred bytes:
+ * a footer of empty structs would expand ~200 times, so the arena is held to
+ * PQF_FOOTER_EXPANSION times the footer's size and the list fails (NULL, the
+ * reader's error set, so the caller's loop does not run) beyond it. */
+static void *list_alloc(struct dec *d, uint32_t n, size_t elem)
+{
+    size_t need = (size_t)n * elem;
+    if (d->a->limit && (need > d->a->limit || d->a->total > d->a->limit - need)) {
+        tr_fail(&d->r, "list decodes beyond 16 times the footer's size");
+        return NULL;
+    }
+    return arena_alloc(d->a, need);
+}
+
 static void need(struct dec *d, unsigned seen, unsigned mask, const char *const *names)
 {
+    if (d->r.err)
+        return;   /* the first error is the one to report, not a field it skipped */
     for (unsigned i = 0; mask >> i; i++)
         if ((mask >> i & 1) && !(seen >> i & 1)) {
             if (!d->missing)
@@ -252,7 +271,7 @@ static void dec_column_meta(struct dec *d, struct pq_column_meta *c)
         case 1: ok = get_enum(d, t, &c->type); break;
         case 2:
             if ((ok = tr_list(&d->r, t, &et, &n))) {
-                c->encodings = arena_alloc(d->a, (size_t)n * sizeof *c->encodings);
+                c->encodings = list_alloc(d, n, sizeof *c->encodings);
                 for (uint32_t i = 0; i < n && !d->r.err; i++)
                     if (get_enum(d, et, &c->encodings[c->n_encodings]))
                         c->n_encodings++;
@@ -260,7 +279,7 @@ static void dec_column_meta(struct dec *d, struct pq_column_meta *c)
             break;
         case 3:
             if ((ok = tr_list(&d->r, t, &et, &n))) {
-                c->path = arena_alloc(d->a, (size_t)n * sizeof *c->path);
+                c->path = list_alloc(d, n, sizeof *c->path);
                 for (uint32_t i = 0; i < n && !d->r.err; i++) {
                     const char *s = get_string(d, et);
                     if (s)
@@ -281,7 +300,7 @@ static void dec_column_meta(struct dec *d, struct pq_column_meta *c)
             break;
         case 13:
             if ((ok = tr_list(&d->r, t, &et, &n))) {
-                c->enc_stats = arena_alloc(d->a, (size_t)n * sizeof *c->enc_stats);
+                c->enc_stats = list_alloc(d, n, sizeof *c->enc_stats);
                 for (uint32_t i = 0; i < n && !d->r.err; i++) {
                     if (!tr_struct(&d->r, et))
                         continue;
@@ -337,7 +356,7 @@ static void dec_row_group(struct dec *d, struct pq_row_group *g)
         switch (id) {
         case 1:
             if ((ok = tr_list(&d->r, t, &et, &n))) {
-                g->columns = arena_alloc(d->a, (size_t)n * sizeof *g->columns);
+                g->columns = list_alloc(d, n, sizeof *g->columns);
                 for (uint32_t i = 0; i < n && !d->r.err; i++)
                     if (tr_struct(&d->r, et))
                         dec_column_chunk(d, &g->columns[g->n_columns++]);
@@ -381,6 +400,7 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
 
     memset(m, 0, sizeof *m);
     m->arena = d.a;
+    d.a->limit = n * PQF_FOOTER_EXPANSION + 65536;
     tr_init(&d.r, p, n);
     tr_begin(&d.r);
     while (tr_field(&d.r, &id, &t)) {
@@ -389,7 +409,7 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
         case 1: ok = tr_i32(&d.r, t, &m->version); break;
         case 2:
             if ((ok = tr_list(&d.r, t, &et, &cnt))) {
-                m->schema = arena_alloc(d.a, (size_t)cnt * sizeof *m->schema);
+                m->schema = list_alloc(&d, cnt, sizeof *m->schema);
                 for (uint32_t i = 0; i < cnt && !d.r.err; i++)
                     if (tr_struct(&d.r, et))
                         dec_schema_elem(&d, &m->schema[m->n_schema++]);
@@ -398,7 +418,7 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
         case 3: ok = tr_i64(&d.r, t, &m->num_rows); break;
         case 4:
             if ((ok = tr_list(&d.r, t, &et, &cnt))) {
-                m->row_groups = arena_alloc(d.a, (size_t)cnt * sizeof *m->row_groups);
+                m->row_groups = list_alloc(&d, cnt, sizeof *m->row_groups);
                 for (uint32_t i = 0; i < cnt && !d.r.err; i++)
                     if (tr_struct(&d.r, et))
                         dec_row_group(&d, &m->row_groups[m->n_row_groups++]);
@@ -406,7 +426,7 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
             break;
         case 5:
             if (tr_list(&d.r, t, &et, &cnt)) {
-                m->kv = arena_alloc(d.a, (size_t)cnt * sizeof *m->kv);
+                m->kv = list_alloc(&d, cnt, sizeof *m->kv);
                 for (uint32_t i = 0; i < cnt && !d.r.err; i++) {
                     if (!tr_struct(&d.r, et))
                         continue;
@@ -426,7 +446,7 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
         case 6: m->created_by = get_string(&d, t); break;
         case 7:
             if (tr_list(&d.r, t, &et, &cnt)) {
-                m->column_orders = arena_alloc(d.a, (size_t)cnt * sizeof *m->column_orders);
+                m->column_orders = list_alloc(&d, cnt, sizeof *m->column_orders);
                 for (uint32_t i = 0; i < cnt && !d.r.err; i++)
                     if (tr_struct(&d.r, et))
                         m->column_orders[m->n_column_orders++] = dec_union_id(&d);

@@ -214,6 +214,10 @@ struct pq_page_header {
     } v2;
 };
 
+/* A decoded footer takes at most this many times its encoded size (plus
+ * 64 KiB): pqf_decode_file_meta fails on a footer that would expand more. */
+#define PQF_FOOTER_EXPANSION 16   /* list_alloc's message says 16 */
+
 /* Decode a footer.  All memory hangs off m->arena; free with
  * pqf_file_meta_free.  Returns 0, or -1 with a message in err. */
 int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *err, size_t errlen);

@@ -21,6 +21,18 @@
 #define MAX_PAGE ((size_t)1 << 30)
 #define MAX_CHUNK_VALUES ((int64_t)1 << 28)
 #define MAX_SCHEMA_DEPTH 64
+/* A data page may hold at most this many values, plus PAGE_VALUES_PER_BYTE
+ * per byte of its (uncompressed) encoding: RLE runs and dictionaries expand
+ * without limit in principle, real writers stop a page at 20 000 values (or
+ * 1 MiB) -- a page of 2^26 values in a dozen bytes is a bomb, not data. */
+#define PAGE_FREE_VALUES ((size_t)1 << 20)
+#define PAGE_VALUES_PER_BYTE ((size_t)8192)
+/* Scratch bytes per value of a page while it is decoded: a level, an index,
+ * a value pointer and length, a boolean. */
+#define SCRATCH_PER_VALUE (sizeof(uint32_t) * 3 + sizeof(void *) + 1)
+/* A footer decodes into at most this many times its size (pq_reader_open
+ * charges it to the budget before decoding). */
+#define FOOTER_EXPANSION 16
 
 struct pq_reader {
     int fd;
@@ -34,7 +46,47 @@ struct pq_reader {
     size_t chunk_cap;
     uint8_t *page;              /* a decompressed page */
     size_t page_cap;
+    uint64_t budget, spent;     /* bytes: see pq_reader_charge */
 };
+
+uint64_t pq_read_budget_default(void)
+{
+    const char *v = getenv(PQ_BUDGET_ENV);
+    char *end;
+    if (v && *v) {
+        errno = 0;
+        unsigned long long mb = strtoull(v, &end, 10);
+        if (!errno && !*end && mb > 0 && mb <= ((uint64_t)1 << 30))
+            return (uint64_t)mb << 20;
+    }
+    return PQ_BUDGET_DEFAULT;
+}
+
+/* The budget message: what needed how much, and how to raise it. */
+static int over_budget(const struct pq_reader *r, uint64_t need, const char *what, char *err,
+                       size_t errlen)
+{
+    return errf(err, errlen, "%s needs %.1f MiB, beyond the %llu MiB this file may use (%.1f MiB "
+                "used so far); a corrupt or hostile file, or set %s=MiB to read a larger one", what,
+                (double)need / (1 << 20), (unsigned long long)(r->budget >> 20),
+                (double)r->spent / (1 << 20), PQ_BUDGET_ENV);
+}
+
+/* Could 'need' more bytes be spent (without spending them)? */
+static bool affordable(const struct pq_reader *r, uint64_t need)
+{
+    return r->spent <= r->budget && need <= r->budget - r->spent;
+}
+
+int pq_reader_charge(struct pq_reader *r, uint64_t bytes, const char *what, char *err, size_t errlen)
+{
+    if (!affordable(r, bytes))
+        return over_budget(r, bytes, what, err, errlen);
+    r->spent += bytes;
+    return 0;
+}
+
+void pq_reader_set_budget(struct pq_reader *r, uint64_t bytes) { r->budget = bytes; }
 
 static int read_at(int fd, void *buf, size_t n, int64_t off)
 {
@@ -198,9 +250,11 @@ struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen)
 {
     struct pq_reader *r = xcalloc(1, sizeof *r);
     r->path = xstrdup(path);
+    r->budget = pq_read_budget_default();
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     uint8_t tail[8], head[4];
+    char msg[400];
     if (r->fd < 0 || fstat(r->fd, &st) < 0) {
         errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         goto fail;
@@ -228,13 +282,19 @@ struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen)
         goto fail;
     }
     r->footer_start = r->size - 8 - flen;
+    char what[64];
+    snprintf(what, sizeof what, "its footer of %u bytes", flen);
+    if (pq_reader_charge(r, (uint64_t)flen * (PQF_FOOTER_EXPANSION + 1) + 65536, what, msg,
+                         sizeof msg) < 0) {
+        errf(err, errlen, "%s: %s", path, msg);
+        goto fail;
+    }
     uint8_t *footer = xmalloc(flen);
     if (read_at(r->fd, footer, flen, r->footer_start) < 0) {
         errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         free(footer);
         goto fail;
     }
-    char msg[256];
     int rc = pqf_decode_file_meta(footer, flen, &r->meta, msg, sizeof msg);
     free(footer);
     if (rc < 0) {
@@ -346,6 +406,7 @@ struct cdec {
     struct pq_reader *r;
     const struct pq_leaf *l;
     struct pq_column *out;
+    size_t total;               /* values in the chunk */
     size_t cap, data_cap;
     struct dict dict;
     uint32_t *levels, *idx;     /* scratch */
@@ -380,6 +441,8 @@ static void out_reserve(struct cdec *d, size_t more)
     size_t n = cap ? cap : 1024;
     while (n < need)
         n *= 2;
+    if (n > d->total && need <= d->total)
+        n = d->total;   /* exactly what was charged to the budget, no more */
     int w = out_width(c->type);
     if (w)
         c->v.any = xrealloc(c->v.any, n * (size_t)w);
@@ -580,6 +643,40 @@ static const uint8_t *inflate_page(struct cdec *d, int codec, const uint8_t *p, 
     return r->page;
 }
 
+/* Before decoding a data page of nv values whose encoding (uncompressed)
+ * takes ulen bytes: is the claim plausible, and is there budget for the
+ * page buffer and the scratch arrays? */
+static int check_page_claim(struct cdec *d, size_t nv, size_t ulen)
+{
+    uint64_t most = PAGE_FREE_VALUES + (uint64_t)ulen * PAGE_VALUES_PER_BYTE;
+    if (nv > most)
+        return errf(d->err, d->errlen, "a data page claims %zu values in %zu bytes (at most %llu "
+                    "expected): corrupt or a decompression bomb", nv, ulen, (unsigned long long)most);
+    uint64_t need = (uint64_t)nv * SCRATCH_PER_VALUE + ulen;
+    if (!affordable(d->r, need)) {
+        char what[96];
+        snprintf(what, sizeof what, "a data page of %zu values", nv);
+        return over_budget(d->r, need, what, d->err, d->errlen);
+    }
+    return 0;
+}
+
+/* Charge the byte-array values of a page (copied into the output) to the
+ * budget: dictionary entries repeat, so these can be far more bytes than the
+ * page. */
+static int charge_bytes(struct cdec *d, size_t nonnull)
+{
+    if (out_width(d->l->type))
+        return 0;
+    uint64_t sum = 0;
+    for (size_t k = 0; k < nonnull; k++)
+        sum += d->vl[k];
+    char what[96];
+    snprintf(what, sizeof what, "%zu byte-array values of %llu bytes", nonnull,
+             (unsigned long long)sum);
+    return pq_reader_charge(d->r, sum, what, d->err, d->errlen);
+}
+
 static int read_dict(struct cdec *d, const struct pq_page_header *h, const uint8_t *body, int codec)
 {
     const struct pq_leaf *l = d->l;
@@ -596,10 +693,16 @@ static int read_dict(struct cdec *d, const struct pq_page_header *h, const uint8
     if (pw < 0)
         return errf(d->err, d->errlen, "dictionary page for a BOOLEAN column");
     size_t ulen = (size_t)h->uncompressed_page_size;
+    size_t n = (size_t)h->dict.num_values;
+    uint64_t need = (uint64_t)ulen * 2 + (uint64_t)n * (sizeof *d->dict.ptr + sizeof *d->dict.len);
+    if (!affordable(d->r, need)) {
+        char what[96];
+        snprintf(what, sizeof what, "a dictionary page of %zu entries in %zu bytes", n, ulen);
+        return over_budget(d->r, need, what, d->err, d->errlen);
+    }
     const uint8_t *p = inflate_page(d, codec, body, (size_t)h->compressed_page_size, ulen);
     if (!p)
         return -1;
-    size_t n = (size_t)h->dict.num_values;
     /* Each entry takes at least one byte (4 for byte arrays), so this bounds n. */
     if ((pw > 0 && (uint64_t)n * (uint64_t)pw > ulen) || (pw == 0 && (uint64_t)n * 4 > ulen))
         return errf(d->err, d->errlen, "dictionary page too short for %zu entries", n);
@@ -634,6 +737,8 @@ static int read_data_v1(struct cdec *d, const struct pq_page_header *h, const ui
                         size_t nv)
 {
     size_t ulen = (size_t)h->uncompressed_page_size;
+    if (check_page_claim(d, nv, ulen) < 0)
+        return -1;
     const uint8_t *p = inflate_page(d, codec, body, (size_t)h->compressed_page_size, ulen);
     if (!p)
         return -1;
@@ -656,7 +761,8 @@ static int read_data_v1(struct cdec *d, const struct pq_page_header *h, const ui
             len = (nv * (size_t)pq_bit_width((uint32_t)d->l->max_def) + 7) / 8;
         pos += len;
     }
-    if (page_values(d, h->v1.encoding, p + pos, ulen - pos, (size_t)nonnull) < 0)
+    if (page_values(d, h->v1.encoding, p + pos, ulen - pos, (size_t)nonnull) < 0 ||
+        charge_bytes(d, (size_t)nonnull) < 0)
         return -1;
     d->out->encodings |= 1u << (h->v1.encoding & 31);
     scatter(d, nv, d->l->max_def > 0);
@@ -671,6 +777,8 @@ static int read_data_v2(struct cdec *d, const struct pq_page_header *h, const ui
         (size_t)h->v2.def_len + (size_t)h->v2.rep_len > clen ||
         (size_t)h->v2.def_len + (size_t)h->v2.rep_len > ulen)
         return errf(d->err, d->errlen, "bad level lengths in a v2 page header");
+    if (check_page_claim(d, nv, ulen) < 0)
+        return -1;
     size_t lv = (size_t)h->v2.rep_len + (size_t)h->v2.def_len;
     long nonnull = (long)nv;
     if (d->l->max_def > 0) {
@@ -690,33 +798,40 @@ static int read_data_v2(struct cdec *d, const struct pq_page_header *h, const ui
     } else if (n != vlen) {
         return errf(d->err, d->errlen, "uncompressed v2 page of %zu bytes, header says %zu", n, vlen);
     }
-    if (page_values(d, h->v2.encoding, p, vlen, (size_t)nonnull) < 0)
+    if (page_values(d, h->v2.encoding, p, vlen, (size_t)nonnull) < 0 ||
+        charge_bytes(d, (size_t)nonnull) < 0)
         return -1;
     d->out->encodings |= 1u << (h->v2.encoding & 31);
     scatter(d, nv, d->l->max_def > 0);
     return 0;
 }
 
-int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out, char *err,
-                   size_t errlen)
+/* pq_read_column's work; messages in msg say what is wrong with the chunk. */
+static int read_chunk(struct pq_reader *r, int rg, int leaf, struct pq_column *out, char *msg,
+                      size_t msglen)
 {
-    memset(out, 0, sizeof *out);
-    if (rg < 0 || rg >= (int)r->meta.n_row_groups || leaf < 0 || leaf >= r->nleaves)
-        return errf(err, errlen, "no row group %d / column %d", rg, leaf);
     const struct pq_leaf *l = &r->leaves[leaf];
     const struct pq_row_group *g = &r->meta.row_groups[rg];
     const struct pq_column_meta *cm = &g->columns[leaf].meta;
     if (l->max_rep > 0)
-        return errf(err, errlen, "column '%s': repeated (nested) columns are not supported", l->name);
+        return errf(msg, msglen, "repeated (nested) columns are not supported");
     if (!pq_codec_supported(cm->codec))
-        return errf(err, errlen, "column '%s': unsupported compression %s", l->name,
-                    pq_codec_name(cm->codec));
+        return errf(msg, msglen, "unsupported compression %s", pq_codec_name(cm->codec));
     if (cm->num_values > MAX_CHUNK_VALUES)
-        return errf(err, errlen, "column '%s': %lld values in one chunk is too many", l->name,
-                    (long long)cm->num_values);
+        return errf(msg, msglen, "%lld values in one chunk is too many", (long long)cm->num_values);
     if (cm->num_values != g->num_rows)
-        return errf(err, errlen, "column '%s': %lld values in a row group of %lld rows", l->name,
-                    (long long)cm->num_values, (long long)g->num_rows);
+        return errf(msg, msglen, "%lld values in a row group of %lld rows", (long long)cm->num_values,
+                    (long long)g->num_rows);
+
+    /* The decoded column: values (or offsets) and null flags, all before
+     * anything is read or allocated. */
+    int w = out_width(l->type);
+    uint64_t out_bytes = (uint64_t)cm->num_values * (uint64_t)(w ? w : (int)sizeof *out->off) +
+                         (l->max_def > 0 ? (uint64_t)cm->num_values : 0) + sizeof *out->off;
+    char what[96];
+    snprintf(what, sizeof what, "the column of %lld values", (long long)cm->num_values);
+    if (pq_reader_charge(r, out_bytes, what, msg, msglen) < 0)
+        return -1;
 
     int64_t start = cm->data_page_offset;
     if (cm->has_dictionary_page_offset && cm->dictionary_page_offset > 0 &&
@@ -724,34 +839,36 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
         start = cm->dictionary_page_offset;
     int64_t len = cm->total_compressed_size;
     if (start < 4 || len > r->footer_start || start > r->footer_start - len)
-        return errf(err, errlen, "column '%s': chunk at %lld+%lld lies outside the data", l->name,
-                    (long long)start, (long long)len);
+        return errf(msg, msglen, "chunk at %lld+%lld lies outside the data", (long long)start,
+                    (long long)len);
     r->chunk = grow_to(r->chunk, &r->chunk_cap, (size_t)len + 1, 1);
     if (read_at(r->fd, r->chunk, (size_t)len, start) < 0)
-        return errf(err, errlen, "cannot read %s: %s", r->path, strerror(errno));
+        return errf(msg, msglen, "cannot read: %s", strerror(errno));
 
-    char msg[300];
-    struct cdec d = {.r = r, .l = l, .out = out, .err = msg, .errlen = sizeof msg};
+    struct cdec d = {.r = r, .l = l, .out = out, .total = (size_t)cm->num_values, .err = msg,
+                     .errlen = msglen};
     out->type = l->type;
-    if (!out_width(l->type))
+    if (!out_width(l->type)) {
         out->off = xcalloc(1, sizeof *out->off);   /* off[0] = 0 */
+        out->data = xcalloc(1, 1);   /* never NULL: data + off[i] is defined when all are empty */
+    }
     size_t pos = 0, total = (size_t)cm->num_values;
     int rc = 0;
     while (out->n < total) {
         struct pq_page_header h;
         size_t hl;
         if (pos >= (size_t)len) {
-            rc = errf(msg, sizeof msg, "chunk ends after %zu of %zu values", out->n, total);
+            rc = errf(msg, msglen, "chunk ends after %zu of %zu values", out->n, total);
             break;
         }
-        if (pqf_decode_page_header(r->chunk + pos, (size_t)len - pos, &h, &hl, msg, sizeof msg) < 0) {
+        if (pqf_decode_page_header(r->chunk + pos, (size_t)len - pos, &h, &hl, msg, msglen) < 0) {
             rc = -1;
             break;
         }
         pos += hl;
         if (h.compressed_page_size < 0 || (size_t)h.compressed_page_size > (size_t)len - pos ||
             h.uncompressed_page_size < 0) {
-            rc = errf(msg, sizeof msg, "page sizes %d/%d do not fit the chunk", h.compressed_page_size,
+            rc = errf(msg, msglen, "page sizes %d/%d do not fit the chunk", h.compressed_page_size,
                       h.uncompressed_page_size);
             break;
         }
@@ -762,13 +879,13 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
             rc = read_dict(&d, &h, body, cm->codec);
         } else if (h.type == PQ_PAGE_DATA) {
             if (!h.has_v1 || h.v1.num_values < 0 || (size_t)h.v1.num_values > left)
-                rc = errf(msg, sizeof msg, "data page value count does not fit the chunk");
+                rc = errf(msg, msglen, "data page value count does not fit the chunk");
             else
                 rc = read_data_v1(&d, &h, body, cm->codec, (size_t)h.v1.num_values);
             out->data_pages++;
         } else if (h.type == PQ_PAGE_DATA_V2) {
             if (!h.has_v2 || h.v2.num_values < 0 || (size_t)h.v2.num_values > left)
-                rc = errf(msg, sizeof msg, "data page value count does not fit the chunk");
+                rc = errf(msg, msglen, "data page value count does not fit the chunk");
             else
                 rc = read_data_v2(&d, &h, body, cm->codec, (size_t)h.v2.num_values);
             out->data_pages++;
@@ -782,13 +899,26 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
     free(d.vp);
     free(d.vl);
     free(d.bools);
-    if (rc < 0) {
-        pq_column_free(out);
-        return errf(err, errlen, "%s: row group %d, column '%s': %s", r->path, rg, l->name, msg);
-    }
+    if (rc < 0)
+        return -1;
     if (l->max_def == 0) {
         free(out->valid);
         out->valid = NULL;
+    }
+    return 0;
+}
+
+int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out, char *err,
+                   size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (rg < 0 || rg >= (int)r->meta.n_row_groups || leaf < 0 || leaf >= r->nleaves)
+        return errf(err, errlen, "%s: no row group %d / column %d", r->path, rg, leaf);
+    char msg[400];
+    if (read_chunk(r, rg, leaf, out, msg, sizeof msg) < 0) {
+        pq_column_free(out);
+        return errf(err, errlen, "%s: row group %d, column '%s': %s", r->path, rg,
+                    r->leaves[leaf].name, msg);
     }
     return 0;
 }

@@ -251,7 +251,7 @@ static int load_tasks(struct report_odc *o, const char *path, char *err, size_t 
         memset(c, 0, sizeof c);
         for (int k = 0; k < N && rc == 0; k++)
             if (leaf[k] >= 0 && pq_read_column(r, g, leaf[k], &c[k], e, sizeof e) < 0) {
-                snprintf(err, errlen, "%s: %s", path, e);
+                snprintf(err, errlen, "%s", e);   /* names the file already */
                 rc = -1;
             }
         for (int k = 1; k < N && rc == 0; k++)
@@ -305,7 +305,7 @@ static int load_frags(struct report_odc *o, const char *path, char *err, size_t 
         memset(c, 0, sizeof c);
         for (int k = 0; k < 3 && rc == 0; k++)
             if (pq_read_column(r, g, leaf[k], &c[k], e, sizeof e) < 0) {
-                snprintf(err, errlen, "%s: %s", path, e);
+                snprintf(err, errlen, "%s", e);   /* names the file already */
                 rc = -1;
             }
         for (int k = 1; k < 3 && rc == 0; k++)

@@ -2,7 +2,8 @@
 # t_fuzz.sh -- the fuzzing of tests/fuzz/ keeps working and its findings stay
 # fixed: every harness is built, has a seed corpus, replays every seed and
 # every past crash (tests/fuzz/crashes/NAME/) cleanly, and fuzzes for a few
-# seconds (FUZZ_SMOKE_SECONDS, default 3) without a finding.  `make fuzz`
+# seconds (FUZZ_SMOKE_SECONDS, default 3) without a finding; then the end-to-end
+# mutation test for MUTATE_SMOKE_SECONDS (default 15).  `make fuzz`
 # runs the long version (docs/security.md).
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
@@ -33,3 +34,16 @@ for src in tests/fuzz/fuzz_*.c; do
     cp "$T"/crash-* "$T"/leak-* "$T"/oom-* "$T"/timeout-* "${TEST_OUTPUT:-$T}/" 2>/dev/null
   fi
 done
+
+# The end-to-end mutation test, briefly (scripts/fuzz runs it for as long as
+# the harnesses): export, verify, report and parse of the ASan binary on
+# mutated copies of a small run; a finding keeps its case and prints its seed.
+if [ -x tests/fuzz/mutate.sh ]; then
+  msecs=${MUTATE_SMOKE_SECONDS:-15}
+  if tests/fuzz/mutate.sh "$msecs" >"$T/mutate.out" 2>&1; then
+    ok "mutate: $(tail -1 "$T/mutate.out")"
+  else
+    not_ok "mutate: $(grep -m1 -E 'FINDING|cannot|not built' "$T/mutate.out")"
+    sed 's/^/# /' "$T/mutate.out" | tail -10
+  fi
+fi

@@ -1,0 +1,352 @@
+/* test_parquet_bounds.c -- the reader's defences against bombs (issue #13):
+ * a data page's values against its bytes, the memory budget (decoded
+ * columns, dictionaries, byte-array copies, its environment variable), the
+ * footer's expansion, snappy/zstd size claims, thrift list lengths and
+ * nesting.  Each file is built here, page by page, with the format encoders. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <snappy-c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "common/util.h"
+#include "parquet/parquet.h"
+#include "parquet/parquet_codec.h"
+#include "parquet/parquet_format.h"
+#include "parquet/thrift.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(path, sizeof path, "/tmp/tk-pqb-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(path);
+    return 0;
+}
+
+static void put_varint(struct bbuf *b, uint64_t v)
+{
+    do {
+        uint8_t c = v & 0x7F;
+        v >>= 7;
+        if (v)
+            c |= 0x80;
+        bb_append(b, &c, 1);
+    } while (v);
+}
+
+/* One column "v" of 'type' (REQUIRED), one row group of 'rows' rows, one
+ * chunk: a PLAIN dictionary page holding 'dict' (dict_n entries), then one
+ * RLE_DICTIONARY data page of 'nv' values: bit width 0 (all index 0) and
+ * RLE runs of 'run' values each. */
+static void write_dict_file(int type, const void *dict, size_t dict_len, int dict_n, int64_t rows,
+                            int32_t nv, uint32_t run)
+{
+    struct bbuf b;
+    bb_init(&b);
+    bb_append(&b, "PAR1", 4);
+    int64_t dict_off = (int64_t)b.len;
+    struct pq_page_header dh = {.type = PQ_PAGE_DICTIONARY, .uncompressed_page_size = (int32_t)dict_len,
+                                .compressed_page_size = (int32_t)dict_len, .has_dict = true,
+                                .dict = {.num_values = dict_n, .encoding = PQ_ENC_PLAIN}};
+    pqf_encode_page_header(&b, &dh);
+    bb_append(&b, dict, dict_len);
+    int64_t data_off = (int64_t)b.len;
+    struct bbuf body;
+    bb_init(&body);
+    uint8_t zero = 0;
+    bb_append(&body, &zero, 1);   /* bit width 0 */
+    for (uint32_t left = (uint32_t)nv; left;) {
+        uint32_t k = left < run ? left : run;
+        put_varint(&body, (uint64_t)k << 1);
+        left -= k;
+    }
+    struct pq_page_header ph = {.type = PQ_PAGE_DATA, .uncompressed_page_size = (int32_t)body.len,
+                                .compressed_page_size = (int32_t)body.len, .has_v1 = true,
+                                .v1 = {.num_values = nv, .encoding = PQ_ENC_RLE_DICTIONARY,
+                                       .def_encoding = PQ_ENC_RLE, .rep_encoding = PQ_ENC_RLE}};
+    pqf_encode_page_header(&b, &ph);
+    bb_append(&b, body.p, body.len);
+    bb_free(&body);
+
+    struct pq_schema_elem schema[2] = {
+        {.name = "schema", .num_children = 1},
+        {.name = "v", .has_type = true, .type = type, .has_repetition = true, .repetition = PQ_REQUIRED},
+    };
+    int enc[] = {PQ_ENC_PLAIN, PQ_ENC_RLE_DICTIONARY};
+    const char *cpath[] = {"v"};
+    struct pq_column_chunk cc = {.file_offset = dict_off, .has_meta = true,
+                                 .meta = {.type = type, .encodings = enc, .n_encodings = 2, .path = cpath,
+                                          .n_path = 1, .codec = PQ_CODEC_UNCOMPRESSED, .num_values = rows,
+                                          .total_uncompressed_size = (int64_t)b.len - dict_off,
+                                          .total_compressed_size = (int64_t)b.len - dict_off,
+                                          .data_page_offset = data_off,
+                                          .has_dictionary_page_offset = true,
+                                          .dictionary_page_offset = dict_off}};
+    struct pq_row_group rg = {.columns = &cc, .n_columns = 1, .total_byte_size = 1, .num_rows = rows};
+    struct pq_file_meta m = {.version = 1, .schema = schema, .n_schema = 2, .num_rows = rows,
+                             .row_groups = &rg, .n_row_groups = 1, .created_by = "bounds test"};
+    size_t at = b.len;
+    pqf_encode_file_meta(&b, &m);
+    uint32_t flen = (uint32_t)(b.len - at);
+    uint8_t tail[8] = {(uint8_t)flen, (uint8_t)(flen >> 8), (uint8_t)(flen >> 16), (uint8_t)(flen >> 24),
+                       'P', 'A', 'R', '1'};
+    bb_append(&b, tail, 8);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b.p, 1, b.len, f), b.len);
+    fclose(f);
+    bb_free(&b);
+}
+
+/* Read column 0 of row group 0 with a budget (0: the default); 0 or -1,
+ * the message in err. */
+static int read_it(uint64_t budget, struct pq_column *c, char *err, size_t errlen)
+{
+    struct pq_reader *r = pq_reader_open(path, err, errlen);
+    assert_non_null(r);
+    if (budget)
+        pq_reader_set_budget(r, budget);
+    int rc = pq_read_column(r, 0, 0, c, err, errlen);
+    pq_reader_close(r);
+    return rc;
+}
+
+static const int64_t zero64 = 0;
+
+/* err must contain want (and is printed when it does not). */
+#define assert_has(err, want)                                                   \
+    do {                                                                        \
+        if (!strstr((err), (want))) {                                           \
+            print_error("message: %s\nexpected in it: %s\n", (err), (want));   \
+            fail();                                                             \
+        }                                                                       \
+    } while (0)
+
+static void test_page_values_against_bytes(void **state)
+{
+    (void)state;
+    char err[512];
+    struct pq_column c;
+    /* The bomb: one run of 2^26 values in a 5-byte page (INT32: the column,
+     * 256 MiB, is within the default budget; the page is not). */
+    write_dict_file(PQ_INT32, &zero64, 4, 1, 1 << 26, 1 << 26, 1u << 26);
+    assert_int_equal(read_it(0, &c, err, sizeof err), -1);
+    assert_has(err, "row group 0, column 'v': a data page claims 67108864 values in 5 bytes");
+    assert_has(err, path);
+    /* At the bound: 2^20 + 8192 per byte of the page decodes (the page of
+     * 2^20 + 8192 * 5 values is 5 bytes: width byte and a 4-byte run). */
+    int32_t most = (1 << 20) + 8192 * 5;
+    write_dict_file(PQ_INT64, &zero64, 8, 1, most, most, (uint32_t)most);
+    assert_int_equal(read_it(0, &c, err, sizeof err), 0);
+    assert_int_equal(c.n, (size_t)most);
+    assert_int_equal(c.v.i64[most - 1], 0);
+    pq_column_free(&c);
+    /* One more value over it fails. */
+    write_dict_file(PQ_INT64, &zero64, 8, 1, most + 1, most + 1, (uint32_t)most + 1);
+    assert_int_equal(read_it(0, &c, err, sizeof err), -1);
+    assert_has(err, "claims 1089537 values in 5 bytes (at most 1089536 expected)");
+    /* Many short runs make a long page, not a suspicious one. */
+    write_dict_file(PQ_INT64, &zero64, 8, 1, 2000000, 2000000, 1000);
+    assert_int_equal(read_it(0, &c, err, sizeof err), 0);
+    assert_int_equal(c.n, 2000000);
+    pq_column_free(&c);
+}
+
+static void test_budget_decoded_column(void **state)
+{
+    (void)state;
+    char err[512];
+    struct pq_column c;
+    write_dict_file(PQ_INT64, &zero64, 8, 1, 1 << 20, 1 << 20, 1000);
+    /* 2^20 INT64 values are 8 MiB: over a 4 MiB budget, inside a 16 MiB one. */
+    assert_int_equal(read_it((uint64_t)4 << 20, &c, err, sizeof err), -1);
+    assert_has(err, "column 'v': the column of 1048576 values needs 8.0 MiB, beyond the 4 MiB");
+    assert_has(err, PQ_BUDGET_ENV);
+    assert_null(c.v.any);
+    /* 8 MiB of values and 21 MiB of page scratch fit in 32. */
+    assert_int_equal(read_it((uint64_t)32 << 20, &c, err, sizeof err), 0);
+    pq_column_free(&c);
+
+    /* Spent stays spent: with 36 MiB the first read fits, the second (8 MiB
+     * more kept, the same scratch) does not. */
+    struct pq_reader *r = pq_reader_open(path, err, sizeof err);
+    assert_non_null(r);
+    pq_reader_set_budget(r, (uint64_t)36 << 20);
+    assert_int_equal(pq_read_column(r, 0, 0, &c, err, sizeof err), 0);
+    pq_column_free(&c);
+    assert_int_equal(pq_read_column(r, 0, 0, &c, err, sizeof err), -1);
+    assert_has(err, "a data page of 1048576 values needs 21.0 MiB, beyond the 36 MiB this file may use "
+                    "(16.1 MiB used so far)");
+    /* Callers charge their own arrays against what is left. */
+    assert_int_equal(pq_reader_charge(r, (uint64_t)19 << 20, "nineteen", err, sizeof err), 0);
+    assert_int_equal(pq_reader_charge(r, (uint64_t)1 << 20, "one more", err, sizeof err), -1);
+    assert_has(err, "one more needs 1.0 MiB");
+    pq_reader_close(r);
+}
+
+static void test_budget_byte_arrays(void **state)
+{
+    (void)state;
+    char err[512];
+    struct pq_column c;
+    /* One 64 KiB dictionary entry repeated 4096 times: 256 MiB of copies
+     * from a file of 64 KiB. */
+    size_t elen = 65536;
+    uint8_t *entry = xcalloc(1, 4 + elen);
+    entry[0] = 0, entry[1] = 0, entry[2] = 1, entry[3] = 0;   /* length 65536, little-endian */
+    write_dict_file(PQ_BYTE_ARRAY, entry, 4 + elen, 1, 4096, 4096, 4096);
+    free(entry);
+    assert_int_equal(read_it((uint64_t)64 << 20, &c, err, sizeof err), -1);
+    assert_has(err, "4096 byte-array values of 268435456 bytes needs 256.0 MiB");
+    assert_int_equal(read_it((uint64_t)300 << 20, &c, err, sizeof err), 0);
+    size_t len;
+    pq_column_bytes(&c, 4095, &len);
+    assert_int_equal(len, elen);
+    pq_column_free(&c);
+}
+
+static void test_budget_default_and_env(void **state)
+{
+    (void)state;
+    unsetenv(PQ_BUDGET_ENV);
+    assert_int_equal(pq_read_budget_default(), PQ_BUDGET_DEFAULT);
+    setenv(PQ_BUDGET_ENV, "3", 1);
+    assert_int_equal(pq_read_budget_default(), (uint64_t)3 << 20);
+    const char *bad[] = {"", "0", "-5", "12x", "abc", "99999999999999999999"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        setenv(PQ_BUDGET_ENV, bad[i], 1);
+        assert_int_equal(pq_read_budget_default(), PQ_BUDGET_DEFAULT);
+    }
+    /* The environment reaches a reader opened without a budget set. */
+    write_dict_file(PQ_INT64, &zero64, 8, 1, 1 << 20, 1 << 20, 1000);
+    setenv(PQ_BUDGET_ENV, "4", 1);
+    char err[512];
+    struct pq_column c;
+    assert_int_equal(read_it(0, &c, err, sizeof err), -1);
+    assert_has(err, "beyond the 4 MiB");
+    unsetenv(PQ_BUDGET_ENV);
+    assert_int_equal(read_it(0, &c, err, sizeof err), 0);
+    pq_column_free(&c);
+}
+
+/* A footer whose row group lists n empty ColumnChunk structs: one byte each
+ * in the file, a few hundred decoded. */
+static void test_footer_expansion(void **state)
+{
+    (void)state;
+    struct bbuf b;
+    bb_init(&b);
+    uint32_t n = 200000;
+    uint8_t h[] = {0x49, 0x1C};   /* field 4 (row_groups): list of 1 struct */
+    bb_append(&b, h, 2);
+    uint8_t l[] = {0x19, 0xFC};   /* field 1 (columns): list of >= 15 structs */
+    bb_append(&b, l, 2);
+    put_varint(&b, n);
+    for (uint32_t i = 0; i < n; i++)
+        bb_append(&b, "", 1);      /* an empty struct: its stop byte */
+    uint8_t end[] = {0, 0};         /* end of RowGroup, end of FileMetaData */
+    bb_append(&b, end, 2);
+    struct pq_file_meta m;
+    char err[256];
+    assert_int_equal(pqf_decode_file_meta(b.p, b.len, &m, err, sizeof err), -1);
+    bb_free(&b);
+    assert_has(err, "list decodes beyond 16 times the footer's size");
+}
+
+static void test_codec_size_claims(void **state)
+{
+    (void)state;
+    /* A snappy preamble claiming 1 GiB in 6 bytes. */
+    uint8_t claim[6] = {0x80, 0x80, 0x80, 0x80, 0x04, 0x00};
+    assert_false(pq_decompressed_size_plausible(PQ_CODEC_SNAPPY, claim, sizeof claim, (size_t)1 << 30));
+    /* Real streams at their best ratio still pass. */
+    size_t n = (size_t)1 << 20;
+    uint8_t *zeros = xcalloc(1, n);
+    size_t cap = snappy_max_compressed_length(n);
+    char *sc = xmalloc(cap);
+    assert_int_equal(snappy_compress((char *)zeros, n, sc, &cap), SNAPPY_OK);
+    assert_true(pq_decompressed_size_plausible(PQ_CODEC_SNAPPY, sc, cap, n));
+    free(sc);
+    size_t zcap = ZSTD_compressBound(n);
+    char *zc = xmalloc(zcap);
+    size_t zn = ZSTD_compress(zc, zcap, zeros, n, 19);
+    assert_false(ZSTD_isError(zn));
+    assert_true(pq_decompressed_size_plausible(PQ_CODEC_ZSTD, zc, zn, n));
+    /* ... a zstd claim beyond 32768 to 1 does not. */
+    assert_false(pq_decompressed_size_plausible(PQ_CODEC_ZSTD, zc, zn, zn * 32768 + 32768));
+    free(zc);
+    free(zeros);
+}
+
+static void test_thrift_lists_and_depth(void **state)
+{
+    (void)state;
+    /* A list of 1000 i32 in 3 bytes. */
+    uint8_t lst[] = {0x19, 0xF5, 0xE8, 0x07, 0x00};
+    struct tr r;
+    tr_init(&r, lst, sizeof lst);
+    tr_begin(&r);
+    int16_t id;
+    uint8_t t, et;
+    uint32_t n;
+    assert_true(tr_field(&r, &id, &t));
+    assert_false(tr_list(&r, t, &et, &n));
+    assert_non_null(r.err);
+    assert_has(r.err, "list longer than its data");
+    /* A binary longer than the bytes left. */
+    uint8_t bin[] = {0x18, 0xFF, 0x7F, 'a'};
+    tr_init(&r, bin, sizeof bin);
+    tr_begin(&r);
+    const uint8_t *p;
+    size_t len;
+    assert_true(tr_field(&r, &id, &t));
+    assert_false(tr_binary(&r, t, &p, &len));
+    assert_has(r.err, "binary longer than its data");
+    /* 1000 nested structs: refused at the depth limit, skipped or decoded. */
+    uint8_t deep[2001];
+    for (int i = 0; i < 1000; i++)
+        deep[i] = 0x1C;   /* field +1, struct */
+    memset(deep + 1000, 0, 1001);
+    tr_init(&r, deep, sizeof deep);
+    tr_begin(&r);
+    assert_true(tr_field(&r, &id, &t));
+    tr_skip(&r, t);
+    assert_non_null(r.err);
+    assert_has(r.err, "nested too deeply");
+    struct pq_file_meta m;
+    char err[256];
+    assert_int_equal(pqf_decode_file_meta(deep, sizeof deep, &m, err, sizeof err), -1);
+    assert_has(err, "nested too deeply");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_page_values_against_bytes),
+        cmocka_unit_test(test_budget_decoded_column),
+        cmocka_unit_test(test_budget_byte_arrays),
+        cmocka_unit_test(test_budget_default_and_env),
+        cmocka_unit_test(test_footer_expansion),
+        cmocka_unit_test(test_codec_size_claims),
+        cmocka_unit_test(test_thrift_lists_and_depth),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
