@@ -102,6 +102,9 @@ elif [ ${#AS[@]} -gt 0 ]; then
   expect_fail "--task-user is refused when not root" \
     "${AS[@]}" "$TRACEKIT" worker --run-id x --task-user root 2>"$T/tu.err"
   grep -q "needs root" "$T/tu.err" && ok "... saying it needs root" || not_ok "task-user error: $(cat "$T/tu.err")"
+  expect_fail "exec --user is refused when not root" \
+    "${AS[@]}" "$TRACEKIT" exec --run-id x --logs "$L" --user root -- true 2>"$T/eu.err"
+  grep -q "needs root" "$T/eu.err" && ok "... saying it needs root" || not_ok "exec --user error: $(cat "$T/eu.err")"
 fi
 
 # ---- --allow-argv ----
