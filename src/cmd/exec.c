@@ -9,10 +9,12 @@
 #include "task/profiles.h"
 #include "task/task.h"
 
+#include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const usage[] = {
     "tracekit exec [OPTIONS] [--] COMMAND [ARGS...]",
@@ -34,7 +36,7 @@ static const struct opt_cmd cmd = {
 struct exec_args {
     struct run_opts run;
     struct task_args cpu;
-    const char *app, *trace_id, *cgroup_parent, *profile, *input, *output, *ffmpeg;
+    const char *app, *trace_id, *cgroup_parent, *profile, *input, *output, *ffmpeg, *user;
     int64_t attempt, units, parent;
     double orphan_wait;
     bool list_profiles;
@@ -64,6 +66,23 @@ static int set_checked(const struct opt *o, const char *arg, void *value)
         return 0;
     }
     TK_BUG("no check for --%s", o->long_name);
+}
+
+/* --user: a known user, and we are root. */
+static int set_user(const struct opt *o, const char *arg, void *value)
+{
+    (void)o;
+    if (!getpwnam(arg)) {
+        cli_error("invalid --user '%s': expected a user name of this system", arg);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        cli_error("--user '%s' needs root: tracekit exec runs as uid %d and cannot change "
+                  "users", arg, (int)geteuid());
+        return -1;
+    }
+    *(const char **)value = arg;
+    return 0;
 }
 
 /* The index of COMMAND in argv, or an opt_parse result below 0. */
@@ -103,6 +122,10 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
         OPT_CALLBACK(0, "cgroup-parent", &a->cgroup_parent, "PATH",
                      "parent of the task cgroups in each hierarchy (default: tracekit)",
                      set_checked),
+        OPT_CALLBACK(0, "user", &a->user, "USER",
+                     "run COMMAND as USER: its groups, gid and uid are set just before it "
+                     "starts (needs root; the record, sentinel and cgroup are still ours)",
+                     set_user),
         OPT_DOUBLE(0, "orphan-wait", &a->orphan_wait, "SEC", 0, 86400,
                    "how long processes the command leaves behind may run on before they are "
                    "terminated (default: 10); they are reaped and their CPU time counted"),
@@ -162,7 +185,7 @@ int cmd_exec(int argc, char **argv)
     struct task_exec x = {
         .task = {.app = a.app, .trace_id = a.trace_id, .cpu_units = (int)a.units,
                  .cgroup_parent = a.cgroup_parent, .attempt = (int)a.attempt,
-                 .orphan_wait_ms = (int)(a.orphan_wait * 1000)},
+                 .orphan_wait_ms = (int)(a.orphan_wait * 1000), .user = a.user},
         .input = a.input, .output = a.output, .ffmpeg = a.ffmpeg, .parent = (pid_t)a.parent,
     };
     char err[512], warn[256];

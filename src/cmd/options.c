@@ -5,8 +5,13 @@
 #include "common/util.h"
 #include "sched/mix.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+extern char **environ;
 
 const struct opt run_options[] = {
     OPT_STRING_AT(RUN_ID_NEW, "run-id", struct run_opts, run_id, "ID",
@@ -52,10 +57,40 @@ const struct opt redis_options[] = {
     OPT_END(),
 };
 
+/* Take a variable that may hold the Redis password out of the environment
+ * and overwrite its text where /proc/PID/environ reads it (the strings the
+ * process started with), so neither children nor readers of that file
+ * find it. */
+static void scrub_env(const char *name)
+{
+    size_t n = strlen(name);
+    char *text = NULL;
+    for (char **e = environ; e && *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=')
+            text = *e;
+    if (!text)
+        return;
+    unsetenv(name);
+    explicit_bzero(text + n + 1, strlen(text + n + 1));
+}
+
 int redis_opts_load(const struct redis_opts *o, struct redis_url *u)
 {
     char err[512];
-    if (redisurl_load(o->url, o->password_file, u, err, sizeof err) < 0) {
+    int rc = redisurl_load(o->url, o->password_file, u, err, sizeof err);
+    /* Whatever the outcome: the secret's copies in argv (which ps shows
+     * every user) and in the environment go; then this process stops being
+     * dumpable, so processes of the same uid -- the tasks it runs among
+     * them -- cannot read its memory, /proc/PID/environ or /proc/PID/mem.
+     * Its children are dumpable again after their exec. */
+    if (o->url)
+        redisurl_mask((char *)o->url); /* points into argv */
+    scrub_env(REDISURL_ENV);
+    scrub_env("REDISCLI_AUTH");
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        log_warn("cannot make this process non-dumpable (%s): processes of the same user may "
+                 "read the Redis password from its memory", strerror(errno));
+    if (rc < 0) {
         cli_error("%s", err);
         return -1;
     }

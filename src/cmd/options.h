@@ -48,7 +48,11 @@ struct redis_opts {
     const char *url, *password_file;
 };
 extern const struct opt redis_options[];
-/* redisurl_load with these options.  0, or -1 after a cli_error. */
+/* redisurl_load with these options.  0, or -1 after a cli_error.  Then,
+ * either way: the URL's password in argv is overwritten with '*' (o->url
+ * must point into argv), TRACEKIT_REDIS_URL and REDISCLI_AUTH leave the
+ * environment and their text is zeroed, and the process is made
+ * non-dumpable (prctl PR_SET_DUMPABLE 0). */
 int redis_opts_load(const struct redis_opts *o, struct redis_url *u);
 
 /* ---- policy: the central scheduler's (sched/policy.h) ---- */

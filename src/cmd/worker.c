@@ -7,8 +7,10 @@
 #include "common/util.h"
 #include "sched/worker.h"
 
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const usage[] = {"tracekit worker --run-id ID [OPTIONS]", NULL};
 static const struct opt_cmd cmd = {
@@ -23,14 +25,19 @@ static const struct opt_cmd cmd = {
         "stops the running tasks too (their tasks go back to the queue).\n",
     .epilogue =
         "Writes logs/RUN_ID/clock.jsonl: the offset to the Redis server clock at start and\n"
-        "every 60 s.  Children never see TRACEKIT_REDIS_URL or REDISCLI_AUTH.\n",
+        "every 60 s.  Children never see TRACEKIT_REDIS_URL or REDISCLI_AUTH: both leave\n"
+        "the environment once read, the URL's password is masked in the worker's argv,\n"
+        "and the worker is not dumpable, so a task of the same user cannot read its\n"
+        "/proc/PID/environ or memory.  A task of the same user can still read the\n"
+        "--redis-password-file: give --task-user to run tasks as another user.\n",
 };
 
 struct worker_args {
     struct run_opts run;
     struct redis_opts redis;
     struct runner_opts runner;
-    const char *outputs;
+    const char *outputs, *task_user;
+    char **allow_argv;  /* NULL-terminated, malloc'd; NULL: any program */
     int64_t parallel, capacity, mem_mb, maxdel, ttl_ms, lease_ms, grace_ms;
     double ratio;
     bool reset, clear;
@@ -56,6 +63,51 @@ static int set_liveness(const struct opt *o, const char *arg, void *value)
         return 0;
     cli_error("invalid %s '%s': expected seconds from 0.2 to 604800", name, arg);
     return -1;
+}
+
+/* --allow-argv PROGRAM,...: names or paths, none empty. */
+static int set_allow(const struct opt *o, const char *arg, void *value)
+{
+    (void)o;
+    char ***list = value;
+    size_t n = 0;
+    char **v = NULL;
+    for (const char *p = arg;; p++) {
+        size_t len = strcspn(p, ",");
+        if (len == 0) {
+            cli_error("invalid --allow-argv '%s': expected programs (names or paths) separated "
+                      "by commas, none empty", arg);
+            argv_free(v);
+            return -1;
+        }
+        v = xrealloc(v, (n + 2) * sizeof *v);
+        v[n++] = xasprintf("%.*s", (int)len, p);
+        v[n] = NULL;
+        p += len;
+        if (!*p)
+            break;
+    }
+    argv_free(*list); /* given twice: the last one counts */
+    *list = v;
+    return 0;
+}
+
+/* --task-user USER: a known user, and we are root. */
+static int set_task_user(const struct opt *o, const char *arg, void *value)
+{
+    (void)o;
+    if (!getpwnam(arg)) {
+        cli_error("invalid --task-user '%s': expected a user name of this system", arg);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        cli_error("--task-user '%s' needs root: this worker runs as uid %d and cannot start "
+                  "tasks as another user (run it as root, or drop --task-user)", arg,
+                  (int)geteuid());
+        return -1;
+    }
+    *(const char **)value = arg;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct worker_args *a)
@@ -88,6 +140,14 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
         OPT_STRING(0, "outputs", &a->outputs, "DIR",
                    "write an ffmpeg task's output as DIR/<its base name> (default: the task's "
                    "own output path)"),
+        OPT_CALLBACK(0, "allow-argv", &a->allow_argv, "PROGRAM,...",
+                     "run a generic (argv) task only when its argv[0] is one of these names or "
+                     "paths (or the same file found in $PATH); refuse the others as failed "
+                     "(rc 127) without running them (default: any program)", set_allow),
+        OPT_CALLBACK(0, "task-user", &a->task_user, "USER",
+                     "run every task's command as USER (the worker must be root); its output "
+                     "file is opened by the worker (default: as the worker's user)",
+                     set_task_user),
         OPT_GROUP("Liveness:"),
         OPT_CALLBACK(0, "ttl", &a->ttl_ms, "SEC",
                      "reaped this long after the last heartbeat (from 0.2; default 3; "
@@ -114,18 +174,23 @@ int cmd_worker(int argc, char **argv)
     struct worker_args a = {.runner = RUNNER_OPTS_INIT, .maxdel = 3, .ttl_ms = 3000,
                             .lease_ms = -1, .grace_ms = -1, .ratio = 1.0};
     int rc = parse_args(argc, argv, &a);
-    if (rc >= 0)
+    if (rc >= 0) {
+        argv_free(a.allow_argv);
         return rc;
+    }
     if (a.lease_ms < 0)
         a.lease_ms = 3 * a.ttl_ms;
     if (a.lease_ms < a.ttl_ms) {
         cli_error("--lease %g is shorter than --ttl %g: a running task would be requeued "
                   "between two heartbeats", a.lease_ms / 1000.0, a.ttl_ms / 1000.0);
+        argv_free(a.allow_argv);
         return TK_EXIT_USAGE;
     }
     struct run_ctx ctx;
-    if (run_opts_resolve(&a.run, RUNID_REQUIRED, &ctx) < 0)
+    if (run_opts_resolve(&a.run, RUNID_REQUIRED, &ctx) < 0) {
+        argv_free(a.allow_argv);
         return TK_EXIT_USAGE;
+    }
     struct redis_url u;
     if (!run_id_valid(ctx.node_id)) {
         cli_error("invalid node id '%s': expected 1-128 letters, digits or ._-()+:", ctx.node_id);
@@ -143,11 +208,14 @@ int cmd_worker(int argc, char **argv)
         runner_opts_apply(&a.runner, ctx.run_dir, &c.runner, &c.out, &out_dir);
         c.runner.pid_dir = a.run.pid_dir;
         c.runner.outputs = a.outputs;
+        c.runner.allow_argv = a.allow_argv;
+        c.runner.task_user = a.task_user;
         c.out_dir = out_dir;
         rc = worker_run(&c, NULL);
         free(out_dir);
         redisurl_free(&u);
     }
     run_ctx_free(&ctx);
+    argv_free(a.allow_argv);
     return rc;
 }

@@ -37,24 +37,12 @@ const char *redis_error(const struct redis_conn *c) { return c->err; }
 const char *redis_describe(const struct redis_conn *c) { return c->desc; }
 unsigned redis_reconnects(const struct redis_conn *c) { return c->reconnects; }
 
-void redis_scrub(char *text, const char *secret)
-{
-    if (!secret || !*secret)
-        return;
-    size_t n = strlen(secret);
-    char *p;
-    while ((p = strstr(text, secret)) != NULL)
-        memset(p, '*', n);
-}
-
 void redis_set_error(struct redis_conn *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->err, sizeof c->err, fmt, ap);
     va_end(ap);
-    /* Redis never echoes a password, but be sure no message ever does. */
-    redis_scrub(c->err, c->url.password);
 }
 
 static struct timeval tv_ms(int ms)
@@ -596,9 +584,8 @@ int redis_open(const struct redis_url *u, const struct redis_conn_opts *o, struc
 {
     *out = NULL;
     if (u->user && !u->password) {
-        char *d = redisurl_describe(u);
-        snprintf(err, errlen, "Redis URL %s names user '%s' but gives no password", d, u->user);
-        free(d);
+        /* the "user" may be a password typed in the wrong place: not shown */
+        snprintf(err, errlen, "the Redis URL names a user but gives no password");
         return REDIS_EAUTH;
     }
     struct redis_conn *c = xcalloc(1, sizeof *c);

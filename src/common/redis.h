@@ -62,7 +62,8 @@ const char *redis_error(const struct redis_conn *c);
 const char *redis_describe(const struct redis_conn *c);
 /* Reconnections done so far (for logs and tests). */
 unsigned redis_reconnects(const struct redis_conn *c);
-/* Set the message redis_error() returns (the password scrubbed). */
+/* Set the message redis_error() returns.  Build it from redis_describe()
+ * (never from the URL or the password): the text is not scrubbed. */
 void redis_set_error(struct redis_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -114,8 +115,6 @@ int redis_bad_reply(struct redis_conn *c, struct redisReply *r, const char *what
 
 /* ---- helpers ---- */
 
-/* Overwrite every occurrence of secret in text with '*'. */
-void redis_scrub(char *text, const char *secret);
 /* Back-off step k (0, 1, ...): min_ms * 2^k capped at max_ms, +-25% jitter
  * from *seed (NULL: none). */
 int redis_backoff_ms(int min_ms, int max_ms, int k, unsigned *seed);

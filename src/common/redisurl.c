@@ -321,39 +321,77 @@ const char *redisurl_choose(const char *arg)
 }
 
 /* ---- redaction ----
- * Two rules each mark characters as secret; every run of marked characters
- * becomes "***".  Using both rules on the raw text (rather than a parse)
- * keeps passwords hidden even in URLs that do not parse:
+ * Three rules each mark characters as secret; every run of marked
+ * characters becomes "***".  Using the rules on the raw text (rather than
+ * a parse) keeps passwords hidden even in URLs that do not parse:
  *  A. userinfo: before the last '@' anywhere (a password may hold '/', '?'
  *     or '#'), everything after the first ':' -- or all of it when there
- *     is no ':' (a password typed where the user name goes);
- *  B. query: the value of every password=..., and every item without '='. */
-char *redisurl_redact(const char *url)
+ *     is no ':' (a password typed where the user name goes, or an encoded
+ *     ':' as in "%3Apw");
+ *  B. query: the value of every item but db=..., and every item without '='
+ *     (a stray secret, or a misspelt "password");
+ *  C. no '@' at all: after the ':' of HOST:PORT when what follows is not a
+ *     port number -- up to the query, as the '@host' part may be missing
+ *     ("redis://:pw") and the password may hold '/'. */
+static void hide_userinfo(const char *url, bool *hide)
 {
-    if (!url)
-        return xstrdup("");
-    size_t n = strlen(url);
-    bool *hide = xcalloc(n + 1, sizeof *hide);
-
     const char *at = strrchr(url, '@');
+    const char *sep = strstr(url, "://");
+    const char *start = sep && (!at || sep < at) ? sep + 3 : url;
     if (at) {
-        const char *sep = strstr(url, "://");
-        const char *start = sep && sep < at ? sep + 3 : url;
         const char *colon = memchr(start, ':', (size_t)(at - start));
         for (const char *c = colon ? colon + 1 : start; c < at; c++)
             hide[c - url] = true;
+        return;
     }
+    const char *end = start + strcspn(start, "?");
+    const char *c = start;
+    if (*c == '[') { /* an IPv6 address: its ':' are not a port's */
+        const char *close = memchr(c, ']', (size_t)(end - c));
+        c = close ? close + 1 : end;
+    }
+    const char *colon = c + strcspn(c, ":/?");
+    if (colon >= end || *colon != ':')
+        return;
+    size_t plen = strcspn(colon + 1, "/?");
+    bool port = plen >= 1 && plen <= 5 && strspn(colon + 1, "0123456789") == plen;
+    if (!port)
+        for (c = colon + 1; c < end; c++)
+            hide[c - url] = true;
+}
+
+static void hide_query(const char *url, size_t n, bool *hide)
+{
     const char *q = strchr(url, '?');
     for (const char *p = q ? q + 1 : url + n; *p;) {
         size_t len = strcspn(p, "&");
         const char *eq = memchr(p, '=', len);
-        size_t from = !eq ? 0 : (len >= 9 && !strncasecmp(p, "password=", 9)) ? 9 : len;
+        size_t from = 0; /* no '=': all of it */
+        if (eq)
+            from = eq - p == 2 && !strncasecmp(p, "db", 2) ? len : (size_t)(eq - p) + 1;
         for (size_t k = from; k < len; k++)
             hide[p - url + (ptrdiff_t)k] = true;
         p += len;
         if (*p == '&')
             p++;
     }
+}
+
+/* hide[i]: url[i] may be part of a secret (calloc'd, n + 1 entries). */
+static bool *secret_chars(const char *url, size_t n)
+{
+    bool *hide = xcalloc(n + 1, sizeof *hide);
+    hide_userinfo(url, hide);
+    hide_query(url, n, hide);
+    return hide;
+}
+
+char *redisurl_redact(const char *url)
+{
+    if (!url)
+        return xstrdup("");
+    size_t n = strlen(url);
+    bool *hide = secret_chars(url, n);
     /* worst case every other character is a hidden run: 3 bytes for 1 */
     char *out = xmalloc(3 * n + 1), *o = out;
     for (size_t i = 0; i < n; i++) {
@@ -367,6 +405,18 @@ char *redisurl_redact(const char *url)
     *o = 0;
     free(hide);
     return out;
+}
+
+void redisurl_mask(char *url)
+{
+    if (!url)
+        return;
+    size_t n = strlen(url);
+    bool *hide = secret_chars(url, n);
+    for (size_t i = 0; i < n; i++)
+        if (hide[i])
+            url[i] = '*';
+    free(hide);
 }
 
 char *redisurl_describe(const struct redis_url *u)
@@ -387,6 +437,19 @@ int redisurl_load(const char *arg, const char *pw_file, struct redis_url *u, cha
     if (redisurl_parse(redisurl_choose(arg), u, err, errlen) < 0)
         return -1;
     if (pw_file && redisurl_password_file(u, pw_file, err, errlen) < 0) {
+        redisurl_free(u);
+        return -1;
+    }
+    if (u->user && !u->password) {
+        /* "redis://TOKEN@host": an ACL user without its password, or a
+         * password typed where the user goes (redis-py would take it as a
+         * user name).  Either way it cannot AUTH: refuse, without echoing
+         * the token. */
+        char *red = redisurl_redact(redisurl_choose(arg));
+        errf(err, errlen, "the Redis URL '%s' has a user name but no password: write "
+             "redis://:PASSWORD@HOST for a password, redis://USER:PASSWORD@HOST or "
+             "--redis-password-file for an ACL user", red);
+        free(red);
         redisurl_free(u);
         return -1;
     }

@@ -52,9 +52,16 @@ int redisurl_load(const char *arg, const char *pw_file, struct redis_url *u, cha
                   size_t errlen);
 
 /* A malloc'd copy of any string that may be a Redis URL with every
- * password (userinfo or ?password=) replaced by "***".  Works on malformed
- * input too, erring on the side of hiding more. */
+ * password replaced by "***": the userinfo after its ':' (all of a userinfo
+ * without ':'), every query value but db's, and what follows "HOST:" when
+ * it is not a port (a URL without its "@host").  Works on malformed input
+ * too, erring on the side of hiding more. */
 char *redisurl_redact(const char *url);
+
+/* Overwrite, in place, every character of url that redisurl_redact would
+ * hide with '*' (same length): for the copy of a URL in this process's
+ * argv, which /proc/PID/cmdline shows to every user. */
+void redisurl_mask(char *url);
 
 /* Canonical text of a parsed URL for logs, password shown as "***",
  * e.g. "redis://alice:***@10.0.0.5:6379/2" (malloc'd). */

@@ -561,6 +561,7 @@ static void start_queued(struct engine *e)
         if (runner_build(&e->rc, j->body, &t, err, sizeof err) != 0) {
             log_error("%s; completing it as failed (rc %d)", err, RUNNER_RC_BAD);
             worker_job_finished(j, RUNNER_RC_BAD);
+            pthread_cond_broadcast(&e->cv); /* its slot is free: the taker may go on */
             continue;
         }
         pid_t pid = runner_spawn(&t, e->c->out, e->c->out_dir, err, sizeof err);
@@ -568,6 +569,7 @@ static void start_queued(struct engine *e)
             log_error("task %lld: %s; completing it as failed (rc %d)", (long long)j->id, err,
                       RUNNER_RC_BAD);
             worker_job_finished(j, RUNNER_RC_BAD);
+            pthread_cond_broadcast(&e->cv);
         } else {
             worker_job_started(j, pid);
             e->st.started++;

@@ -7,7 +7,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -60,6 +62,49 @@ int spawn_init(struct spawn *sp)
     return 0;
 }
 
+int spawn_set_user(struct spawn *sp, const char *user, char *err, size_t errlen)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw)
+        return errf(err, errlen, "unknown user '%s'%s%s", user, errno ? ": " : "",
+                    errno ? strerror(errno) : "");
+    if (geteuid() != 0)
+        return errf(err, errlen, "cannot run tasks as user '%s': that needs root (this runs "
+                    "as uid %d)", user, (int)geteuid());
+    /* getgrouplist here: initgroups in the child after fork is not
+     * async-signal-safe (NSS); setgroups is a plain system call */
+    int n = 16;
+    gid_t *g = xcalloc((size_t)n, sizeof *g);
+    while (getgrouplist(user, pw->pw_gid, g, &n) < 0) {
+        free(g);
+        g = xcalloc((size_t)n, sizeof *g);
+    }
+    free(sp->groups);
+    sp->groups = g;
+    sp->ngroups = n;
+    sp->uid = pw->pw_uid;
+    sp->gid = pw->pw_gid;
+    sp->as_user = true;
+    return 0;
+}
+
+/* In the child: become the task user.  0, or -1 with errno. */
+static int drop_to_user(const struct spawn *sp)
+{
+    if (!sp->as_user)
+        return 0;
+    if (setgroups((size_t)sp->ngroups, sp->groups) < 0 || setgid(sp->gid) < 0 ||
+        setuid(sp->uid) < 0)
+        return -1;
+    /* make sure there is no way back (setuid from root drops all ids) */
+    if (sp->uid != 0 && setuid(0) == 0) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
 static ssize_t read_full(int fd, void *buf, size_t n)
 {
     size_t got = 0;
@@ -106,7 +151,8 @@ int spawn_fork(struct spawn *sp, char *const argv[])
             _exit(127);
         sigaction(SIGCHLD, &sp->old_chld, NULL);
         sigprocmask(SIG_SETMASK, &sp->old_mask, NULL);
-        execvp(argv[0], argv);
+        if (drop_to_user(sp) == 0)
+            execvp(argv[0], argv);
         int e = errno;
         ssize_t w = write(err[1], &e, sizeof e);
         (void)w;
@@ -275,6 +321,9 @@ void spawn_close(struct spawn *sp)
     if (sp->sig_fd >= 0)
         close(sp->sig_fd);
     sp->release_fd = sp->err_fd = sp->sig_fd = -1;
+    free(sp->groups);
+    sp->groups = NULL;
+    sp->as_user = false;
     if (sp->inited) {
         sigaction(SIGCHLD, &sp->old_chld, NULL);
         sigprocmask(SIG_SETMASK, &sp->old_mask, NULL);

@@ -19,6 +19,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -31,6 +32,11 @@ struct spawn {
     sigset_t old_mask;
     struct sigaction old_chld;  /* restored in the child before exec */
     bool inited;
+    bool as_user;          /* spawn_set_user: the child takes these ids before exec */
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;         /* supplementary groups (malloc'd) */
+    int ngroups;
 };
 
 struct spawn_result {
@@ -43,6 +49,10 @@ struct spawn_result {
 };
 
 int spawn_init(struct spawn *sp);
+/* After spawn_init, before spawn_fork: the child runs the command as user
+ * (a name from the user database): its groups, its gid, then its uid, set
+ * in the child before exec (only root can).  0, or -1 with err. */
+int spawn_set_user(struct spawn *sp, const char *user, char *err, size_t errlen);
 /* Returns 0, or -1 with errno (fork failed). */
 int spawn_fork(struct spawn *sp, char *const argv[]);
 /* Returns 0 when the command is running, else the errno of the failed exec

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -182,9 +184,53 @@ static int parse_head(const json_t *o, struct runner_task *t, struct body_head *
     return 0;
 }
 
+/* name looked up in $PATH as execvp does (malloc'd), or a copy of name
+ * when it holds a '/'; NULL when not found. */
+static char *which(const char *name)
+{
+    if (strchr(name, '/'))
+        return xstrdup(name);
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p;) {
+        size_t len = strcspn(p, ":");
+        char *dir = len ? xasprintf("%.*s", (int)len, p) : xstrdup("."); /* '::' = here */
+        char *f = path_join(dir, name);
+        free(dir);
+        if (access(f, X_OK) == 0)
+            return f;
+        free(f);
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    return NULL;
+}
+
+bool runner_argv_allowed(char *const *allow, const char *program)
+{
+    if (!allow)
+        return true;
+    for (char *const *a = allow; *a; a++)
+        if (!strcmp(*a, program))
+            return true;
+    char *mine = which(program);
+    struct stat ms, ts;
+    bool ok = false;
+    if (mine && stat(mine, &ms) == 0) {
+        for (char *const *a = allow; *a && !ok; a++) {
+            char *theirs = which(*a);
+            ok = theirs && stat(theirs, &ts) == 0 && ts.st_dev == ms.st_dev &&
+                 ts.st_ino == ms.st_ino;
+            free(theirs);
+        }
+    }
+    free(mine);
+    return ok;
+}
+
 /* A generic task's command: its argv. */
-static int parse_argv(const json_t *av, struct runner_task *t, struct vec *cmd, char *err,
-                      size_t errlen)
+static int parse_argv(const struct runner_conf *c, const json_t *av, struct runner_task *t,
+                      struct vec *cmd, char *err, size_t errlen)
 {
     if (!json_is_array(av) || json_array_size(av) == 0)
         return bad(t, err, errlen, "'argv' must be a non-empty array of strings");
@@ -197,6 +243,9 @@ static int parse_argv(const json_t *av, struct runner_task *t, struct vec *cmd, 
     }
     if (!*cmd->v[0])
         return bad(t, err, errlen, "'argv'[0] is empty");
+    if (!runner_argv_allowed(c->allow_argv, cmd->v[0]))
+        return bad(t, err, errlen, "refused: program '%.200s' is not in this worker's "
+                   "--allow-argv list", cmd->v[0]);
     return 0;
 }
 
@@ -289,6 +338,8 @@ static void exec_argv(const struct runner_conf *c, const struct runner_task *t,
         pushf(a, "--parent-pid", "%d", (int)c->parent);
     if (c->orphan_wait_s >= 0)
         pushf(a, "--orphan-wait", "%g", c->orphan_wait_s);
+    if (c->task_user)
+        push2(a, "--user", c->task_user);
     const char *app = h->app ? h->app : t->ffmpeg ? "ffmpeg" : NULL;
     if (app)
         push2(a, "--app", app);
@@ -315,7 +366,7 @@ int runner_build(const struct runner_conf *c, const char *body, struct runner_ta
         rc = bad(t, err, errlen, "the body is not a JSON object");
     } else if ((rc = parse_head(o, t, &h, err, errlen)) == 0) {
         const json_t *av = json_object_get(o, "argv");
-        rc = av ? parse_argv(av, t, &cmd, err, errlen)
+        rc = av ? parse_argv(c, av, t, &cmd, err, errlen)
                 : parse_ffmpeg(c, o, t, &cmd, err, errlen);
     }
     if (rc == 0) {

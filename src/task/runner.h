@@ -30,6 +30,9 @@ struct runner_conf {
     double orphan_wait_s;       /* < 0: exec's default */
     pid_t parent;               /* > 0: exec --parent-pid (the spawning thread must live
                                    as long as this process: PR_SET_PDEATHSIG) */
+    char *const *allow_argv;    /* NULL-terminated: the programs a generic (argv) task may
+                                   run, by name or path; NULL: any */
+    const char *task_user;      /* exec --user: run the command as this user (NULL: as us) */
 };
 
 struct runner_task {
@@ -45,7 +48,8 @@ struct runner_task {
 /* Build the exec argv from a body ({"task_id", "trace_id", <fields>,
  * "ts_enqueue", "attempt"}; docs/redis.md, "Running a worker").  Returns 0,
  * or -1 with err = "task ID: what is wrong" (t->id and t->attempt are set
- * as far as they could be read, the rest is empty). */
+ * as far as they could be read, the rest is empty).  A generic task whose
+ * argv[0] is not allowed by c->allow_argv is refused that way too. */
 int runner_build(const struct runner_conf *c, const char *body, struct runner_task *t,
                  char *err, size_t errlen);
 void runner_task_free(struct runner_task *t);
@@ -54,6 +58,12 @@ void runner_task_free(struct runner_task *t);
  * Redis password (TRACEKIT_REDIS_URL, REDISCLI_AUTH).  The strings are
  * shared with env; free only the array. */
 char **runner_env(char *const *env);
+
+/* May a generic task run program (its argv[0]) under allow (NULL: any)?
+ * Yes when it is one of the entries, or when both are the same file (device
+ * and inode) once a name without '/' is looked up in $PATH as exec's execvp
+ * does: "true" and "/bin/true" where /bin/true is the one $PATH finds. */
+bool runner_argv_allowed(char *const *allow, const char *program);
 
 /* Logical CPUs this process may run on (its affinity; else the online
  * count; at least 1): what a worker's capacity is computed from. */

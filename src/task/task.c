@@ -395,8 +395,11 @@ int task_run(const struct task_opts *o)
     memset(&bd, 0, sizeof bd);
     struct exit_ctx ex = {NULL};
     struct spawn sp;
+    char why[256];
     if (spawn_init(&sp) < 0) {
         error = xasprintf("cannot prepare to run '%s': %s", o->argv[0], strerror(errno));
+    } else if (o->user && spawn_set_user(&sp, o->user, why, sizeof why) < 0) {
+        error = xasprintf("cannot run '%s': %s", o->argv[0], why);
     } else if (spawn_fork(&sp, o->argv) < 0) {
         error = xasprintf("cannot start '%s': fork: %s", o->argv[0], strerror(errno));
     }

@@ -35,6 +35,7 @@ struct task_opts {
     const char *node, *stage;
     int attempt;
     int orphan_wait_ms;
+    const char *user;           /* run the command as this user (needs root); NULL: as us */
 };
 
 /* Run it; returns the exit status for tracekit exec (the command's status,

@@ -112,6 +112,13 @@ static const struct bad bads[] = {
     {"unix://relative/path.sock", "absolute"},
     {"unix://", "absolute"},
     {"redis://:p#w@host", "'#'"},
+    /* a password where the port goes (the '@host' part missing), a misspelt
+     * key: the message must not show it */
+    {"redis://:SECRETX", "port"},
+    {"redis://:SECRETX/0", "port"},
+    {"redis://host:SECRETX", "port"},
+    {"redis:/:SECRETX", "expected redis://"},
+    {"redis://h?pass%77ord=SECRETX", "unknown option"},
 };
 
 static void test_parse_bad(void **state)
@@ -126,7 +133,8 @@ static void test_parse_bad(void **state)
             fail_msg("case %zu (%s): message '%s' lacks '%s'", i, bads[i].url, err,
                      bads[i].msg);
         /* the message quotes the URL, never the password */
-        if (strstr(err, "pw") || strstr(err, "secretvalue") || strstr(err, "p%zzw"))
+        if (strstr(err, "pw") || strstr(err, "secretvalue") || strstr(err, "p%zzw") ||
+            strstr(err, "SECRETX"))
             fail_msg("case %zu: password in message '%s'", i, err);
         assert_non_null(strstr(err, "bad Redis URL '"));
     }
@@ -148,7 +156,24 @@ static void test_redact(void **state)
         {"redis://:a?b@h/0", "redis://:***"},   /* '?b@h/0' may be part of it */
         {"redis://h/0?password=p@ss", "redis://***"},
         {"redis://h?secret", "redis://h?***"},
-        {"redis://h?a=1&&pw&db=2", "redis://h?a=1&&***&db=2"},
+        {"redis://h?a=1&&pw&db=2", "redis://h?a=***&&***&db=2"}, /* only db is shown */
+        {"redis://h?pass%77ord=pw", "redis://h?pass%77ord=***"},
+        /* the password in the user's place, percent-encoded or not */
+        {"redis://%3Apw@h", "redis://***@h"},
+        {"redis://p%3Aw@h:1", "redis://***@h:1"},
+        /* the '@host' part missing: what follows ':' is not a port */
+        {"redis://:pw", "redis://:***"},
+        {"redis://:pw/0", "redis://:***"},
+        {"redis://:pw?db=1", "redis://:***?db=1"},
+        {"redis://h:pw", "redis://h:***"},
+        {"redis:/:pw", "redis:***"},
+        {"h:pw", "h:***"},
+        {"redis://h:6379/0", "redis://h:6379/0"},
+        {"redis://:6379", "redis://:6379"},
+        {"redis://[::1]:6379/0", "redis://[::1]:6379/0"},
+        {"redis://[::1]", "redis://[::1]"},
+        {"redis://[::1]:pw", "redis://[::1]:***"},
+        {"unix:///a:b/s.sock", "unix:///a:b/s.sock"},
         {"redis://:a#b@h", "redis://:***@h"},
         {"unix:///s.sock?password=pw&db=1", "unix:///s.sock?password=***&db=1"},
         {"garbage:pw@host", "garbage:***@host"},
@@ -164,6 +189,15 @@ static void test_redact(void **state)
     char *r = redisurl_redact(NULL);
     assert_string_equal(r, "");
     free(r);
+
+    /* redisurl_mask: the same characters, overwritten in place */
+    char m[] = "redis://alice:pw@h:1/0?password=x&db=2";
+    redisurl_mask(m);
+    assert_string_equal(m, "redis://alice:**@h:1/0?password=*&db=2");
+    char m2[] = "redis://:pw";
+    redisurl_mask(m2);
+    assert_string_equal(m2, "redis://:**");
+    redisurl_mask(NULL);
 }
 
 static char *write_tmp(const char *text, mode_t mode)
@@ -212,6 +246,33 @@ static void test_password_file(void **state)
     redisurl_free(&u);
 }
 
+/* A lone token before '@' is a user name without a password, or a password
+ * typed where the user goes: refused, and never echoed. */
+static void test_lone_user(void **state)
+{
+    (void)state;
+    static const char *urls[] = {"redis://SECRETX@h:1/0", "redis://%3ASECRETX@h",
+                                 "unix://SECRETX@/tmp/r.sock"};
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        struct redis_url u;
+        char err[512] = "";
+        if (redisurl_load(urls[i], NULL, &u, err, sizeof err) != -1)
+            fail_msg("%s loaded", urls[i]);
+        if (strstr(err, "SECRETX") || !strstr(err, "has a user name but no password"))
+            fail_msg("%s: message '%s'", urls[i], err);
+    }
+    /* with the password from a file it is an ACL user */
+    struct redis_url u;
+    char err[512];
+    char *f = write_tmp("pw1\n", 0600);
+    assert_int_equal(redisurl_load("redis://alice@h", f, &u, err, sizeof err), 0);
+    assert_string_equal(u.user, "alice");
+    assert_string_equal(u.password, "pw1");
+    redisurl_free(&u);
+    unlink(f);
+    free(f);
+}
+
 static void test_choose(void **state)
 {
     (void)state;
@@ -244,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_password_file),
+        cmocka_unit_test(test_lone_user),
         cmocka_unit_test(test_choose),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "task/runner.h"
 #include "common/util.h"
@@ -177,6 +178,50 @@ static void test_build_errors(void **state)
     }
 }
 
+/* --allow-argv: generic tasks whose program is not listed are refused;
+ * ffmpeg tasks (the worker's own --ffmpeg) are not affected; --task-user
+ * becomes exec --user. */
+static void test_allow_argv(void **state)
+{
+    (void)state;
+    char *allow[] = {"true", "/opt/tool", NULL};
+    struct runner_conf c = base;
+    c.allow_argv = allow;
+    c.task_user = "nobody";
+    struct runner_task t;
+    char err[512] = "";
+    assert_int_equal(runner_build(&c, "{\"task_id\": 3, \"argv\": [\"true\", \"x\"]}", &t,
+                                  err, sizeof err), 0);
+    char *line = join(t.argv);
+    assert_non_null(strstr(line, " --user nobody -q -- true x"));
+    free(line);
+    runner_task_free(&t);
+    assert_int_equal(runner_build(&c, "{\"task_id\": 3, \"argv\": [\"sh\", \"-c\", \"id\"]}",
+                                  &t, err, sizeof err), -1);
+    assert_string_equal(err, "task 3: refused: program 'sh' is not in this worker's "
+                             "--allow-argv list");
+    assert_null(t.argv);
+    assert_int_equal(runner_build(&c, "{\"task_id\": 3, \"input\": \"a\", \"output\": \"b\"}",
+                                  &t, err, sizeof err), 0);
+    runner_task_free(&t);
+
+    /* by name, by path, and the same file found in $PATH */
+    assert_true(runner_argv_allowed(NULL, "anything"));
+    assert_true(runner_argv_allowed(allow, "/opt/tool"));
+    assert_false(runner_argv_allowed(allow, "tool"));           /* not in $PATH */
+    assert_false(runner_argv_allowed(allow, "/tmp/evil/true")); /* not the same file */
+    assert_false(runner_argv_allowed(allow, "./true"));
+    char *t_path = NULL;
+    const char *dirs[] = {"/usr/bin/true", "/bin/true"};
+    for (size_t i = 0; i < ARRAY_LEN(dirs) && !t_path; i++)
+        if (access(dirs[i], X_OK) == 0)
+            t_path = (char *)dirs[i];
+    if (t_path)
+        assert_true(runner_argv_allowed(allow, t_path));
+    char *none[] = {NULL};
+    assert_false(runner_argv_allowed(none, "true"));
+}
+
 static void test_env_and_rc(void **state)
 {
     (void)state;
@@ -205,6 +250,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_table),
         cmocka_unit_test(test_build_errors),
+        cmocka_unit_test(test_allow_argv),
         cmocka_unit_test(test_env_and_rc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
