@@ -68,23 +68,6 @@ static int set_checked(const struct opt *o, const char *arg, void *value)
     TK_BUG("no check for --%s", o->long_name);
 }
 
-/* --user: a known user, and we are root. */
-static int set_user(const struct opt *o, const char *arg, void *value)
-{
-    (void)o;
-    if (!getpwnam(arg)) {
-        cli_error("invalid --user '%s': expected a user name of this system", arg);
-        return -1;
-    }
-    if (geteuid() != 0) {
-        cli_error("--user '%s' needs root: tracekit exec runs as uid %d and cannot change "
-                  "users", arg, (int)geteuid());
-        return -1;
-    }
-    *(const char **)value = arg;
-    return 0;
-}
-
 /* The index of COMMAND in argv, or an opt_parse result below 0. */
 static int parse_args(int argc, char **argv, struct exec_args *a)
 {
@@ -125,7 +108,7 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
         OPT_CALLBACK(0, "user", &a->user, "USER",
                      "run COMMAND as USER: its groups, gid and uid are set just before it "
                      "starts (needs root; the record, sentinel and cgroup are still ours)",
-                     set_user),
+                     opt_set_run_user),
         OPT_DOUBLE(0, "orphan-wait", &a->orphan_wait, "SEC", 0, 86400,
                    "how long processes the command leaves behind may run on before they are "
                    "terminated (default: 10); they are reaped and their CPU time counted"),

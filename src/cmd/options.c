@@ -6,6 +6,7 @@
 #include "sched/mix.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -332,5 +333,21 @@ int workload_opts_build(const struct wlbuild_opts *o, struct workload *w, struct
         return TK_EXIT_FAIL;
     }
     wlbuild_pace(o, pc);
+    return 0;
+}
+
+int opt_set_run_user(const struct opt *o, const char *arg, void *value)
+{
+    if (!getpwnam(arg)) {
+        cli_error("invalid --%s '%s': expected a user name of this system", o->long_name, arg);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        cli_error("--%s '%s' needs root: tracekit runs as uid %d and cannot start tasks as "
+                  "another user (run it as root, or drop --%s)", o->long_name, arg,
+                  (int)geteuid(), o->long_name);
+        return -1;
+    }
+    *(const char **)value = arg;
     return 0;
 }

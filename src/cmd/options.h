@@ -83,6 +83,11 @@ extern const struct opt verbosity_options[];
 /* True once -q/--quiet was given (for progress lines and summaries). */
 bool verbosity_quiet(void);
 
+/* OPT_CALLBACK for an option naming the user to run tasks as (exec --user,
+ * worker --task-user): a user of this system, and we are root.  Stores
+ * arg (const char *) into value. */
+int opt_set_run_user(const struct opt *o, const char *arg, void *value);
+
 /* ---- workload: the dispatcher's tasks and pacing (sched/wlbuild.h), taken
  * by dispatch and local.  Include it once per help section with the bits of
  * that section; --nodes and --policy differ between the two commands. ---- */

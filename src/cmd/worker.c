@@ -92,24 +92,6 @@ static int set_allow(const struct opt *o, const char *arg, void *value)
     return 0;
 }
 
-/* --task-user USER: a known user, and we are root. */
-static int set_task_user(const struct opt *o, const char *arg, void *value)
-{
-    (void)o;
-    if (!getpwnam(arg)) {
-        cli_error("invalid --task-user '%s': expected a user name of this system", arg);
-        return -1;
-    }
-    if (geteuid() != 0) {
-        cli_error("--task-user '%s' needs root: this worker runs as uid %d and cannot start "
-                  "tasks as another user (run it as root, or drop --task-user)", arg,
-                  (int)geteuid());
-        return -1;
-    }
-    *(const char **)value = arg;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct worker_args *a)
 {
     struct opt opts[] = {
@@ -147,7 +129,7 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
         OPT_CALLBACK(0, "task-user", &a->task_user, "USER",
                      "run every task's command as USER (the worker must be root); its output "
                      "file is opened by the worker (default: as the worker's user)",
-                     set_task_user),
+                     opt_set_run_user),
         OPT_GROUP("Liveness:"),
         OPT_CALLBACK(0, "ttl", &a->ttl_ms, "SEC",
                      "reaped this long after the last heartbeat (from 0.2; default 3; "

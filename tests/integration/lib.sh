@@ -25,3 +25,13 @@ expect_fail() { local d=$1; shift; if "$@"; then not_ok "$d (succeeded)"; else o
 # py EXPR...: run a python3 snippet (stdlib only) for checks on JSON files.
 py() { python3 -c "$@"; }
 skip() { echo "ok - SKIP $*"; }
+# wait_listen FILE: the port a `links --serve` printed ("listening on ADDR:PORT
+# (node ...)") once it is listening; fails after 10 s.
+wait_listen() {
+  local i
+  for i in $(seq 1 100); do
+    grep -q '^listening on' "$1" 2>/dev/null && { sed -n 's/^listening on .*:\([0-9]*\) (node.*/\1/p' "$1"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}

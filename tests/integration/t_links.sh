@@ -21,15 +21,6 @@ $TRACEKIT links --peers a --bytes 16MB >/dev/null 2>"$T/err"
 check "--bytes 16MB: exit 2" test $? -eq 2
 check "--help lists the options" bash -c "$TRACEKIT links --help | grep -q -- '--peers LIST'"
 
-# wait_listen FILE: the port a server printed ("listening on ADDR:PORT").
-wait_listen() {
-  local i
-  for i in $(seq 1 100); do
-    grep -q '^listening on' "$1" 2>/dev/null && { sed -n 's/^listening on .*:\([0-9]*\) (node.*/\1/p' "$1"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
 
 # ---- loopback ----
 cd "$T"

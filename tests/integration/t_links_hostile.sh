@@ -6,14 +6,6 @@
 source "$(dirname "$0")/lib.sh"
 cd "$T"
 H=$ROOT/tests/integration/helpers/hostile_http.py
-wait_listen() {
-  local i
-  for i in $(seq 1 100); do
-    grep -q '^listening on' "$1" 2>/dev/null && { sed -n 's/^listening on .*:\([0-9]*\) (node.*/\1/p' "$1"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
 
 # ---- --max-conns and --idle-timeout
 "$TRACEKIT" links --serve --listen 127.0.0.1:0 --node-id srv --max-conns 4 --idle-timeout 3 \
