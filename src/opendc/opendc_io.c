@@ -758,6 +758,11 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
             snprintf(err, errlen, "cannot stage the export in %s: %s: %s", stage, what, strerror(errno));
             goto out;
         }
+        /* The folder the user made (or restricted) keeps its mode. */
+        if (chmod(stage, st.st_mode & 07777) < 0) {
+            snprintf(err, errlen, "cannot set the mode of %s: %s", stage, strerror(errno));
+            goto out;
+        }
     } else if (errno != ENOENT || mkdir(stage, 0755) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", stage, strerror(errno));
         goto out;

@@ -107,3 +107,7 @@ check "... with the big run's files" cmp "$T/out/odc/tasks.parquet" "$T/sized/ta
 check "... and the user's file" grep -q "keep me" "$T/out/odc/notes.txt"
 check "an export into . works (staged next to the resolved folder)" \
   bash -c "cd '$T/out/odc' && $TRACEKIT export opendc --input '$T/small' --output . >/dev/null"
+chmod 0710 "$T/out/odc"
+$TRACEKIT export opendc --input "$T/small" --output "$T/out/odc" >/dev/null 2>&1
+check "a re-export keeps the mode the user gave the folder (0710: $(stat -c %a "$T/out/odc"))" \
+  test "$(stat -c %a "$T/out/odc")" = 710
