@@ -271,6 +271,7 @@ static void dec_column_meta(struct dec *d, struct pq_column_meta *c)
         case 1: ok = get_enum(d, t, &c->type); break;
         case 2:
             if ((ok = tr_list(&d->r, t, &et, &n))) {
+                c->n_encodings = 0;  /* a list given twice: the last one counts */
                 c->encodings = list_alloc(d, n, sizeof *c->encodings);
                 for (uint32_t i = 0; i < n && !d->r.err; i++)
                     if (get_enum(d, et, &c->encodings[c->n_encodings]))
@@ -279,6 +280,7 @@ static void dec_column_meta(struct dec *d, struct pq_column_meta *c)
             break;
         case 3:
             if ((ok = tr_list(&d->r, t, &et, &n))) {
+                c->n_path = 0;  /* a list given twice: the last one counts */
                 c->path = list_alloc(d, n, sizeof *c->path);
                 for (uint32_t i = 0; i < n && !d->r.err; i++) {
                     const char *s = get_string(d, et);
@@ -300,6 +302,7 @@ static void dec_column_meta(struct dec *d, struct pq_column_meta *c)
             break;
         case 13:
             if ((ok = tr_list(&d->r, t, &et, &n))) {
+                c->n_enc_stats = 0;  /* a list given twice: the last one counts */
                 c->enc_stats = list_alloc(d, n, sizeof *c->enc_stats);
                 for (uint32_t i = 0; i < n && !d->r.err; i++) {
                     if (!tr_struct(&d->r, et))
@@ -356,6 +359,7 @@ static void dec_row_group(struct dec *d, struct pq_row_group *g)
         switch (id) {
         case 1:
             if ((ok = tr_list(&d->r, t, &et, &n))) {
+                g->n_columns = 0;  /* a list given twice: the last one counts */
                 g->columns = list_alloc(d, n, sizeof *g->columns);
                 for (uint32_t i = 0; i < n && !d->r.err; i++)
                     if (tr_struct(&d->r, et))
@@ -409,6 +413,7 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
         case 1: ok = tr_i32(&d.r, t, &m->version); break;
         case 2:
             if ((ok = tr_list(&d.r, t, &et, &cnt))) {
+                m->n_schema = 0;  /* a list given twice: the last one counts */
                 m->schema = list_alloc(&d, cnt, sizeof *m->schema);
                 for (uint32_t i = 0; i < cnt && !d.r.err; i++)
                     if (tr_struct(&d.r, et))
@@ -418,6 +423,7 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
         case 3: ok = tr_i64(&d.r, t, &m->num_rows); break;
         case 4:
             if ((ok = tr_list(&d.r, t, &et, &cnt))) {
+                m->n_row_groups = 0;  /* a list given twice: the last one counts */
                 m->row_groups = list_alloc(&d, cnt, sizeof *m->row_groups);
                 for (uint32_t i = 0; i < cnt && !d.r.err; i++)
                     if (tr_struct(&d.r, et))
@@ -426,6 +432,7 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
             break;
         case 5:
             if (tr_list(&d.r, t, &et, &cnt)) {
+                m->n_kv = 0;  /* a list given twice: the last one counts */
                 m->kv = list_alloc(&d, cnt, sizeof *m->kv);
                 for (uint32_t i = 0; i < cnt && !d.r.err; i++) {
                     if (!tr_struct(&d.r, et))
@@ -446,6 +453,7 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
         case 6: m->created_by = get_string(&d, t); break;
         case 7:
             if (tr_list(&d.r, t, &et, &cnt)) {
+                m->n_column_orders = 0;  /* a list given twice: the last one counts */
                 m->column_orders = list_alloc(&d, cnt, sizeof *m->column_orders);
                 for (uint32_t i = 0; i < cnt && !d.r.err; i++)
                     if (tr_struct(&d.r, et))
