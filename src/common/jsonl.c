@@ -65,12 +65,39 @@ void jb_printf(struct jbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* The length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t len;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* A JSON string of any bytes: control characters escaped, well-formed
+ * UTF-8 kept, any other byte written as U+FFFD, so the line is always
+ * valid JSON (a process name from /proc, or a string cut at a byte limit,
+ * may hold a broken sequence that every JSON reader would refuse). */
 static void put_escaped(struct jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     /* Fast path: nothing to escape (keys, names, most values). */
     size_t k = 0;
-    while (k < n && (unsigned char)s[k] >= 0x20 && s[k] != '"' && s[k] != '\\' && s[k] != 0x7f)
+    while (k < n && (unsigned char)s[k] >= 0x20 && (unsigned char)s[k] < 0x7f && s[k] != '"' &&
+           s[k] != '\\')
         k++;
     if (k == n) {
         reserve(b, n + 2);
@@ -97,8 +124,18 @@ static void put_escaped(struct jbuf *b, const char *s, size_t n)
             if (c < 0x20 || c == 0x7f) {
                 *o++ = '\\'; *o++ = 'u'; *o++ = '0'; *o++ = '0';
                 *o++ = hex[c >> 4]; *o++ = hex[c & 15];
+            } else if (c < 0x80) {
+                *o++ = (char)c;
             } else {
-                *o++ = (char)c;  /* UTF-8 passes through */
+                size_t u = utf8_len((const unsigned char *)s + i, n - i);
+                if (u) {
+                    memcpy(o, s + i, u);
+                    o += u;
+                    i += u - 1;
+                } else {
+                    memcpy(o, "\\ufffd", 6);
+                    o += 6;
+                }
             }
         }
     }

@@ -37,6 +37,32 @@ static void test_builder_python_spacing(void **state)
     jb_free(&b);
 }
 
+/* Any bytes make valid JSON: well-formed UTF-8 is kept, a broken, overlong
+ * or surrogate sequence (a process name from /proc, a string cut at a byte
+ * limit) becomes U+FFFD, so no reader refuses the line (fuzz_rawrec). */
+static void test_builder_any_bytes(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *out; } cases[] = {
+        {"caf\xc3\xa9 \xe1\x97\xa9 \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe1\x97\xa9 \xf0\x9f\x98\x80\""},
+        {"a\xe1\x97", "\"a\\ufffd\\ufffd\""},          /* cut mid-sequence */
+        {"\xc0\xaf", "\"\\ufffd\\ufffd\""},             /* overlong '/' */
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""}, /* a surrogate */
+        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* above U+10FFFF */
+        {"x\xff\x7f", "\"x\\ufffd\\u007f\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct jbuf b;
+        jb_init(&b);
+        jb_str(&b, NULL, cases[i].in);
+        assert_string_equal(b.p, cases[i].out);
+        json_t *v = json_loadb(b.p, b.len, JSON_DECODE_ANY, NULL);
+        assert_non_null(v);
+        json_decref(v);
+        jb_free(&b);
+    }
+}
+
 static void test_doubles_round_trip(void **state)
 {
     (void)state;
@@ -357,6 +383,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builder_python_spacing),
+        cmocka_unit_test(test_builder_any_bytes),
         cmocka_unit_test(test_doubles_round_trip),
         cmocka_unit_test(test_builder_refuses_deep_nesting),
         cmocka_unit_test(test_reader_depth_limit),
