@@ -29,10 +29,15 @@ no_owner() { test -z "$(owner)"; }
 track_pid "$pl"
 
 # ---- kill -9 mid-task, then a second worker on the same node ----
-id1=$("$RQ" enqueue-json '{"argv": ["sleep", "1"], "app": "victim"}')
+id1=$("$RQ" enqueue-json '{"argv": ["sleep", "3"], "app": "victim"}')
 "${W[@]}" 2>"$T/wa.err" & wa=$!
 track_pid "$wa"
 check "worker A runs the task" wait_for 30 running "n1:$wa"
+# The task is in flight as soon as the worker takes it; its `tracekit exec`
+# has started the command once the sentinel (PID file) exists.  A kill
+# before that is another case: exec sees its parent gone and never starts.
+started() { [ -n "$(ls "$R/pids" 2>/dev/null)" ]; }
+check "... and its exec started the command" wait_for 30 started
 "${W[@]}" 2>"$T/busy.err"; rc=$?
 check "a second live worker for n1: exit 1" test "$rc" = 1
 grep -q "node n1 is owned by worker n1:$wa, which is alive" "$T/busy.err" \
@@ -55,8 +60,14 @@ ev = [json.loads(l) for l in open(sys.argv[5] + "/events.victim.jsonl")]
 a2 = [e for e in ev if e["attempt"] == 2]
 assert len(a2) == 1 and a2[0]["trace_id"] == sys.argv[3] and a2[0]["status"] == 0, ev
 # attempt 1 did not go on without its worker: exec --parent-pid stopped it
+# (SIGTERM, recorded), or, when the worker died before exec had armed its
+# parent-death signal, exec saw its parent gone and never started it
 a1 = [e for e in ev if e["attempt"] == 1]
-assert len(a1) == 1 and a1[0]["trace_id"] == sys.argv[3] and a1[0]["signal"] == 15, a1
+if a1:
+    assert len(a1) == 1 and a1[0]["trace_id"] == sys.argv[3] and a1[0]["signal"] == 15, a1
+else:
+    log = open("%s/task-output/task-%s.a1.log" % (sys.argv[5], sys.argv[2])).read()
+    assert "is gone; not starting the task" in log, log
 ' "$T/ledger" "$id1" "$trace" "$wb" "$R" \
   && ok "kill -9: attempt 1 was stopped with its worker, attempt 2 ran with the same trace id, counted once" \
   || not_ok "kill -9 ledger: $(cat "$T/ledger")"
