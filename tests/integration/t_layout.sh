@@ -47,3 +47,9 @@ check "the layering check finds common/ including sched/" test -n "$out"
 { echo 'static int f(void)'; echo '{'; for i in $(seq 200); do echo "    (void)$i;"; done; echo '}'; } >"$T/src/sched/y.c"
 out=$(python3 "$ROOT/tests/tools/funclen.py" "$T/src" | awk '$1 > 150')
 check "the length check finds a 203-line function" grep -q ' f$' <<<"$out"
+
+# No shell between tracekit and a command (docs/hacking.md): task and user
+# input reaches programs as an argv, never through system() or popen().
+bad=$(cd "$ROOT" && grep -rnE '(^|[^a-z_])(system|popen)[[:space:]]*\(' src tests bench examples \
+        --include='*.c' --include='*.h' | one_line)
+check "no system() or popen() in the C code${bad:+: $bad}" test -z "$bad"

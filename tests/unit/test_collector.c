@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "collect/collector.h"
+#include "common/fstree.h"
 #include "common/util.h"
 
 struct fixture {
@@ -32,9 +33,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char *rm = xasprintf("rm -rf '%s'", f->dir);
-    int rc = system(rm);
-    free(rm);
+    int rc = fstree_rm_rf(f->dir);
     free(f->status);
     free(f);
     return rc == 0 ? 0 : -1;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/fstree.h"
 #include "common/util.h"
 #include "sched/local.h"
 
@@ -65,9 +66,7 @@ static int down(void **state)
 {
     struct fixture *f = *state;
     workload_free(&f->w);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (strncmp(f->dir, "/tmp/tk-local-", 14) == 0 && system(cmd) != 0)
+    if (strncmp(f->dir, "/tmp/tk-local-", 14) == 0 && fstree_rm_rf(f->dir) != 0)
         fprintf(stderr, "cannot remove %s\n", f->dir);
     free(f->run_dir);
     free(f->logs);

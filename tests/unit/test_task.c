@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fstree.h"
 #include "common/jsonl.h"
 #include "common/util.h"
 #include "collect/procid.h"
@@ -275,9 +276,7 @@ static void test_exec(void **state)
         free(text);
         prctl(PR_SET_PDEATHSIG, 0);  /* task_exec set it for this process */
     }
-    char *rm = xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(rm), 0);
-    free(rm);
+    assert_int_equal(fstree_rm_rf(dir), 0);
     free(events);
     free(pids);
     free(run_dir);
