@@ -74,21 +74,26 @@ int cmd_gather(int argc, char **argv)
                   "the Redis the nodes shipped to with 'tracekit parse --ship'");
     else if (run_opts_resolve(&run, RUNID_REQUIRED, &ctx) == 0)
         rc = TK_EXIT_OK;
+    struct redis_url u = {0};
+    if (rc == TK_EXIT_OK && redis.url && redis_opts_load(&redis, &u) < 0) {
+        run_ctx_free(&ctx);
+        rc = TK_EXIT_USAGE;
+    }
     if (rc == TK_EXIT_OK) {
         struct gather_opts o = {
             .run_id = ctx.run_id,
             .output = output,
             .from = from.v,
             .nfrom = from.n,
-            .redis = redis.url,
-            .redis_password_file = redis.password_file,
+            .redis = redis.url ? &u : NULL,
             .out = quiet ? NULL : stdout,
         };
         struct gather_result r;
         if (gather_run(&o, &r) < 0)
-            rc = r.usage ? TK_EXIT_USAGE : TK_EXIT_FAIL;
+            rc = TK_EXIT_FAIL;
         run_ctx_free(&ctx);
     }
+    redisurl_free(&u);
     opt_list_free(&from);
     return rc;
 }

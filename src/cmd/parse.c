@@ -45,6 +45,7 @@ static const struct opt_cmd cmd = {
 struct parse_cli {
     struct run_opts run;
     struct redis_opts redis;
+    struct redis_url url;       /* with --ship: parsed once, its secret hidden */
     const char *dir;
     double interval;
     bool quiet, json, ship;
@@ -166,7 +167,7 @@ static void json_result(struct jbuf *b, const char *dir, const struct parse_resu
  * the one parsed, else node_meta.json's, else the folder's name.  Sets *rc
  * on failure; -1 when shipping cannot work at all (stop trying). */
 static int ship_run(const char *dir, const char *run_id, const struct parse_result *r,
-                    const char *redis, const char *pw_file, bool quiet, int *rc)
+                    const struct redis_url *u, bool quiet, int *rc)
 {
     char name[256], err[1024];
     char *meta_run = NULL;
@@ -187,14 +188,10 @@ static int ship_run(const char *dir, const char *run_id, const struct parse_resu
         free(meta_run);
         return 0;
     }
-    bool bad_url;
-    struct ship *q = ship_connect(redis, pw_file, run_id, &bad_url, err, sizeof err);
+    struct ship *q = ship_connect(u, run_id, err, sizeof err);
     if (!q) {
-        if (bad_url)
-            cli_error("%s", err);
-        else
-            log_error("cannot ship %s: %s", dir, err);
-        *rc = bad_url ? TK_EXIT_USAGE : TK_EXIT_FAIL;
+        log_error("cannot ship %s: %s", dir, err);
+        *rc = TK_EXIT_FAIL;
         free(meta_run);
         return -1;
     }
@@ -327,8 +324,7 @@ static int parse_one(const struct parse_cli *c, const char *dir, const char *run
     if (r.nviolations)
         *rc = TK_EXIT_FAIL;
     int before = *rc;
-    bool stop = c->ship && ship_run(dir, run_id, &r, c->redis.url, c->redis.password_file,
-                                    c->quiet || c->json, rc) < 0;
+    bool stop = c->ship && ship_run(dir, run_id, &r, &c->url, c->quiet || c->json, rc) < 0;
     if (c->json)
         json_result(jb, dir, &r, c->ship && !stop && *rc == before, c->ship);
     parse_result_free(&r);
@@ -401,6 +397,8 @@ int cmd_parse(int argc, char **argv)
     int rc = check_args(&c);
     if (rc)
         return rc;
+    if (c.ship && redis_opts_load(&c.redis, &c.url) < 0)
+        return TK_EXIT_USAGE;
     struct run_ctx ctx = {0};
     char *node_default = NULL;
     size_t ndirs = 0;
@@ -410,5 +408,6 @@ int cmd_parse(int argc, char **argv)
     layout_free_list(dirs);
     free(node_default);
     run_ctx_free(&ctx);
+    redisurl_free(&c.url);
     return rc;
 }

@@ -318,21 +318,15 @@ static int download_nodes(struct gather *g, const char *desc, char **shipped, si
     return 0;
 }
 
-static int add_shipped(struct gather *g, struct gather_result *r)
+static int add_shipped(struct gather *g)
 {
     char err[1024];
-    bool usage;
-    g->q = ship_connect(g->o->redis, g->o->redis_password_file, g->o->run_id, &usage, err,
-                        sizeof err);
+    g->q = ship_connect(g->o->redis, g->o->run_id, err, sizeof err);
     if (!g->q) {
-        if (usage)
-            cli_error("%s", err);
-        else
-            log_error("%s", err);
-        r->usage = usage;
+        log_error("%s", err);
         return -1;
     }
-    char *desc = redisurl_redact(redisurl_choose(g->o->redis));
+    char *desc = redisurl_describe(g->o->redis);
     char **shipped = NULL;
     size_t ns = 0;
     int rc = -1;
@@ -516,7 +510,7 @@ int gather_run(const struct gather_opts *o, struct gather_result *r)
     for (size_t i = 0; i < o->nfrom; i++)
         if (add_from(&g, o->from[i]) < 0)
             goto done;
-    if (o->redis && add_shipped(&g, r) < 0)
+    if (o->redis && add_shipped(&g) < 0)
         goto done;
     rc = stage_all(&g);
     r->nodes = g.nn;

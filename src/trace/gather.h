@@ -9,7 +9,7 @@
  *     struct gather_opts o = {.run_id = "r1", .output = "exp", .from = dirs, .nfrom = 2,
  *                             .out = stdout};
  *     struct gather_result r;
- *     if (gather_run(&o, &r) < 0) ... r.usage: the command line's fault
+ *     if (gather_run(&o, &r) < 0) ...
  */
 #ifndef TK_GATHER_H
 #define TK_GATHER_H
@@ -18,13 +18,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
+struct redis_url;
+
 struct gather_opts {
     const char *run_id;               /* the run (required) */
     const char *output;               /* the experiment folder (created; node folders replaced) */
     const char *const *from;          /* folders naming node runs (gather_find_runs) */
     size_t nfrom;
-    const char *redis;                /* also take the nodes that shipped the run here; NULL: none */
-    const char *redis_password_file;  /* the Redis password, first line of it; or NULL */
+    const struct redis_url *redis;    /* also take the nodes that shipped the run here; NULL: none */
     FILE *out;                        /* what is done, "[gather] ..." lines; NULL: quiet */
 };
 
@@ -32,7 +33,6 @@ struct gather_result {
     size_t nodes;                     /* node folders written (or tried) */
     size_t refused;                   /* nodes from Redis refused (bad name or manifest, a
                                          file that failed its checks): gather fails */
-    bool usage;                       /* failed because of the Redis URL or password file */
 };
 
 /* Gather.  0, or -1 after log_error (a node that fails to copy or parse

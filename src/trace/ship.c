@@ -186,26 +186,18 @@ static bool reply_failed(struct ship *q, redisReply *r, int rc, const char *what
     return false;
 }
 
-struct ship *ship_connect(const char *url_arg, const char *pw_file, const char *run_id,
-                          bool *usage, char *err, size_t errlen)
+struct ship *ship_connect(const struct redis_url *u, const char *run_id, char *err,
+                          size_t errlen)
 {
-    struct redis_url u;
-    *usage = true;
-    if (redisurl_load(url_arg, pw_file, &u, err, errlen) < 0)
-        return NULL;
-    *usage = false;
     char *prefix = redis_run_prefix(run_id);
     if (!prefix) {
-        snprintf(err, errlen, "invalid run id for Redis keys: '%s'", run_id ? run_id : "");
-        redisurl_free(&u);
+        errf(err, errlen, "invalid run id for Redis keys: '%s'", run_id ? run_id : "");
         return NULL;
     }
     /* fail fast on a refused connection; ride out short blips later */
     struct redis_conn_opts o = {.retry_ms = 10000};
     struct redis_conn *c;
-    int rc = redis_open(&u, &o, &c, err, errlen);
-    redisurl_free(&u);
-    if (rc != 0) {
+    if (redis_open(u, &o, &c, err, errlen) != 0) {
         free(prefix);
         return NULL;
     }

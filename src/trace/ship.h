@@ -66,12 +66,10 @@ struct ship {
     char *prefix;        /* tk:RUN_ID: */
 };
 
-/* Connect for shipping: URL from url_arg, else $TRACEKIT_REDIS_URL, else the
- * default; the password may come from pw_file.  NULL with err (never the
- * password); *usage is set when the URL or the file is the problem.  Close
- * with ship_close. */
-struct ship *ship_connect(const char *url_arg, const char *pw_file, const char *run_id,
-                          bool *usage, char *err, size_t errlen);
+/* Connect for shipping to u (the command parsed it: redis_opts_load).
+ * NULL with err (never the password).  Close with ship_close. */
+struct ship *ship_connect(const struct redis_url *u, const char *run_id, char *err,
+                          size_t errlen);
 void ship_close(struct ship *q);
 
 /* Upload run_dir's node_meta.json, events.*.jsonl and CTS/ files as node

@@ -208,7 +208,6 @@ static void test_gather_run(void **state)
     assert_int_equal(gather_run(&o, &r), 0);
     fclose(f);
     assert_int_equal(r.nodes, 3);
-    assert_false(r.usage);
     assert_non_null(strstr(text, "[gather] vm0-hostb <- "));
     assert_non_null(strstr(text, "[gather]   parsed: 1 task(s)"));
     assert_non_null(strstr(text, "differ by up to 3.500 ms"));
