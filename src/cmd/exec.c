@@ -9,12 +9,10 @@
 #include "task/profiles.h"
 #include "task/task.h"
 
-#include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *const usage[] = {
     "tracekit exec [OPTIONS] [--] COMMAND [ARGS...]",
@@ -108,7 +106,7 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
         OPT_CALLBACK(0, "user", &a->user, "USER",
                      "run COMMAND as USER: its groups, gid and uid are set just before it "
                      "starts (needs root; the record, sentinel and cgroup are still ours)",
-                     opt_set_run_user),
+                     runner_opts_set_user),
         OPT_DOUBLE(0, "orphan-wait", &a->orphan_wait, "SEC", 0, 86400,
                    "how long processes the command leaves behind may run on before they are "
                    "terminated (default: 10); they are reaped and their CPU time counted"),

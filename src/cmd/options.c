@@ -65,14 +65,16 @@ const struct opt redis_options[] = {
 static void scrub_env(const char *name)
 {
     size_t n = strlen(name);
-    char *text = NULL;
-    for (char **e = environ; e && *e; e++)
+    char *copies[16];   /* execve allows a name twice: every copy goes */
+    size_t k = 0;
+    for (char **e = environ; e && *e && k < sizeof copies / sizeof *copies; e++)
         if (!strncmp(*e, name, n) && (*e)[n] == '=')
-            text = *e;
-    if (!text)
-        return;
+            copies[k++] = *e;
     unsetenv(name);
-    explicit_bzero(text + n + 1, strlen(text + n + 1));
+    while (k > 0) {
+        char *text = copies[--k];
+        explicit_bzero(text + n + 1, strlen(text + n + 1));
+    }
 }
 
 int redis_opts_load(const struct redis_opts *o, struct redis_url *u)
@@ -336,7 +338,7 @@ int workload_opts_build(const struct wlbuild_opts *o, struct workload *w, struct
     return 0;
 }
 
-int opt_set_run_user(const struct opt *o, const char *arg, void *value)
+int runner_opts_set_user(const struct opt *o, const char *arg, void *value)
 {
     if (!getpwnam(arg)) {
         cli_error("invalid --%s '%s': expected a user name of this system", o->long_name, arg);

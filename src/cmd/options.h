@@ -76,17 +76,17 @@ extern const struct opt runner_options[];
 void runner_opts_apply(const struct runner_opts *o, const char *run_dir, struct runner_conf *rc,
                        enum runner_out *out, char **out_dir);
 
+/* OPT_CALLBACK for an option naming the user to run tasks as (exec --user,
+ * worker --task-user): a user of this system, and we are root.  Stores
+ * arg (const char *) into value. */
+int runner_opts_set_user(const struct opt *o, const char *arg, void *value);
+
 /* ---- verbosity: -q/--quiet and -v/--verbose set the log level ---- */
 
 enum { VERBOSE_QUIET = 1 << 0, VERBOSE_DEBUG = 1 << 1 };
 extern const struct opt verbosity_options[];
 /* True once -q/--quiet was given (for progress lines and summaries). */
 bool verbosity_quiet(void);
-
-/* OPT_CALLBACK for an option naming the user to run tasks as (exec --user,
- * worker --task-user): a user of this system, and we are root.  Stores
- * arg (const char *) into value. */
-int opt_set_run_user(const struct opt *o, const char *arg, void *value);
 
 /* ---- workload: the dispatcher's tasks and pacing (sched/wlbuild.h), taken
  * by dispatch and local.  Include it once per help section with the bits of

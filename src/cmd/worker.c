@@ -7,10 +7,8 @@
 #include "common/util.h"
 #include "sched/worker.h"
 
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *const usage[] = {"tracekit worker --run-id ID [OPTIONS]", NULL};
 static const struct opt_cmd cmd = {
@@ -129,7 +127,7 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
         OPT_CALLBACK(0, "task-user", &a->task_user, "USER",
                      "run every task's command as USER (the worker must be root); its output "
                      "file is opened by the worker (default: as the worker's user)",
-                     opt_set_run_user),
+                     runner_opts_set_user),
         OPT_GROUP("Liveness:"),
         OPT_CALLBACK(0, "ttl", &a->ttl_ms, "SEC",
                      "reaped this long after the last heartbeat (from 0.2; default 3; "
