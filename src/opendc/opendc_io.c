@@ -711,6 +711,32 @@ static bool export_file(const char *rel)
     return false;
 }
 
+/* 0 when every entry of dir is a regular file; else -1 with err naming the
+ * first that is not.  The export replaces its folder as a whole and carries
+ * only files over: a sub-folder (an experiment exported into itself, copied
+ * on every export) or a link would be lost or followed. */
+static int only_files(const char *dir, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *p = path_join(dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+            rc = errf(err, errlen, "cannot export into %s: it holds '%s', which is not a regular "
+                      "file (the export replaces the folder as a whole, keeping only files): "
+                      "give --output a folder of its own", dir, e->d_name);
+        free(p);
+    }
+    closedir(d);
+    return rc;
+}
+
 /* out_dir without trailing slashes, resolved when it exists ("." has no
  * parent to stage next to).  malloc'd. */
 static char *final_path(const char *out_dir)
@@ -730,8 +756,8 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
     /* The whole set is written into a staging folder next to out_dir, which
      * then takes its place in one rename (as parse does for CTS/): a failure
      * at any point (a full disk, a signal) leaves the previous export whole
-     * and no partial file under the final name.  Files of out_dir that are
-     * not the export's are carried over. */
+     * and no partial file under the final name.  Other files of out_dir
+     * are carried over, and the folder keeps its mode. */
     char *final = final_path(out_dir);
     char *slash = strrchr(final, '/');
     char *parent = xstrdup(!slash ? "." : slash == final ? "/" : final);
@@ -742,6 +768,7 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
     char *stage = xasprintf("%s/%s%d", parent, prefix, (int)getpid());
     int rc = -1;
     struct stat st;
+    bool existed = false;
     char what[512];
     if (mkdir_p(parent, 0755) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", parent, strerror(errno));
@@ -754,22 +781,25 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
             snprintf(err, errlen, "cannot write the export to %s: it is not a folder", final);
             goto out;
         }
+        if (only_files(final, err, errlen) < 0)
+            goto out;
         if (fstree_copy(final, stage, export_file, NULL, what, sizeof what) < 0) {
             snprintf(err, errlen, "cannot stage the export in %s: %s: %s", stage, what, strerror(errno));
             goto out;
         }
-        /* The folder the user made (or restricted) keeps its mode. */
-        if (chmod(stage, st.st_mode & 07777) < 0) {
-            snprintf(err, errlen, "cannot set the mode of %s: %s", stage, strerror(errno));
-            goto out;
-        }
+        existed = true;
     } else if (errno != ENOENT || mkdir(stage, 0755) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", stage, strerror(errno));
         goto out;
     }
     if (write_set(stage, in, o, res, w, err, errlen) < 0)
         goto out;
-    if (fstree_replace(stage, final) < 0) {
+    /* After writing: a read-only folder stays one, yet gets its new set. */
+    if (existed && chmod(stage, st.st_mode & 07777) < 0) {
+        snprintf(err, errlen, "cannot set the mode of %s: %s", stage, strerror(errno));
+        goto out;
+    }
+    if (fstree_sync_dir(stage) < 0 || fstree_replace(stage, final) < 0) {
         snprintf(err, errlen, "cannot put the export in place of %s: %s", final, strerror(errno));
         goto out;
     }

@@ -111,3 +111,15 @@ chmod 0710 "$T/out/odc"
 $TRACEKIT export opendc --input "$T/small" --output "$T/out/odc" >/dev/null 2>&1
 check "a re-export keeps the mode the user gave the folder (0710: $(stat -c %a "$T/out/odc"))" \
   test "$(stat -c %a "$T/out/odc")" = 710
+chmod 0555 "$T/out/odc"
+check "a read-only export folder (0555) gets the new set and stays read-only" \
+  bash -c "$TRACEKIT export opendc --input '$T/big' --output '$T/out/odc' >/dev/null 2>&1 && test \"\$(stat -c %a '$T/out/odc')\" = 555"
+chmod 0755 "$T/out/odc"
+ln -s /etc/hostname "$T/out/odc/link"
+sums >"$T/before2.sum"
+$TRACEKIT export opendc --input "$T/small" --output "$T/out/odc" >/dev/null 2>"$T/link.err"; rc=$?
+check "a folder holding a symbolic link is refused (exit $rc), naming it: $(head -c 160 "$T/link.err")" \
+  bash -c "[ $rc -ne 0 ] && grep -q \"'link', which is not a regular file\" '$T/link.err'"
+sums >"$T/after2.sum"
+check "... and the folder is left as it was, the link too" \
+  bash -c "cmp -s '$T/before2.sum' '$T/after2.sum' && test -L '$T/out/odc/link'"
