@@ -379,21 +379,6 @@ void jb_newline(struct jbuf *b) { jb_append(b, "\n", 1); }
 
 /* ---- writer ---- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* If the file's last byte is not '\n', a previous writer died mid-line. */
 static int close_torn_line(int fd)
 {

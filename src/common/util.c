@@ -297,24 +297,30 @@ int open_tmp_excl(const char *path, unsigned mode, char **tmp)
     return -1;
 }
 
+int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
     char *tmp;
     int fd = open_tmp_excl(path, TK_FILE_MODE, &tmp);
     if (fd < 0)
         return -1;
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            goto fail;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
+    if (write_all(fd, data, len) < 0)
+        goto fail;
     if (fsync(fd) < 0 || close(fd) < 0) {
         fd = -1;
         goto fail;

@@ -109,6 +109,10 @@ char *read_file(const char *path, size_t *len);
  * (random name, O_EXCL|O_NOFOLLOW, TK_FILE_MODE), fsync, rename.  0 or -1
  * with errno. */
 int write_file_atomic(const char *path, const void *data, size_t len);
+/* write(2) all n bytes of p, going on after EINTR and short writes.  0, or
+ * -1 with errno. */
+int write_all(int fd, const void *p, size_t n);
+
 /* Create a fresh temporary file "PATH.tmp.XXXXXXXX" next to path (random
  * suffix, O_EXCL|O_NOFOLLOW, mode masked by the umask), open for writing.
  * The fd, *tmp its name (malloc'd); or -1 with errno. */

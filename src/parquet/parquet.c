@@ -138,21 +138,6 @@ static void wfail(struct pq_writer *w, const char *fmt, ...)
 
 /* ---- output ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static void out_flush(struct pq_writer *w)
 {
     if (w->out.len && !w->failed && write_all(w->fd, w->out.p, w->out.len) < 0)

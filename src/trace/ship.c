@@ -440,20 +440,6 @@ int ship_list(struct ship *q, char ***nodes, size_t *n, char *err, size_t errlen
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Fetch file i of manifest m into a fresh O_EXCL|O_NOFOLLOW temporary file
  * next to DST/NAME, and rename it into place only once its size and SHA-256
  * match: nothing unverified is ever left under its final name.  0 or -1
