@@ -48,7 +48,7 @@ static int set_checked(const struct opt *o, const char *arg, void *value)
         bool (*ok)(const char *);
         const char *expected;
     } checks[] = {
-        {"app", run_id_valid, "1-128 letters, digits or ._-()+:"},
+        {"app", run_id_valid, RUN_ID_RULE},
         {"trace-id", task_trace_id_valid, "1-128 printable characters, no blanks"},
         {"cgroup-parent", cgroup_path_valid,
          "a relative path like tracekit or a/b (letters, digits, ._-:@)"},

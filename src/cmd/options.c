@@ -235,7 +235,7 @@ static int set_mode(const struct opt *o, const char *arg, void *value)
 
 static int set_app(const struct opt *o, const char *arg, void *value)
 {
-    return take(o, arg, value, run_id_valid(arg), "1-128 letters, digits or ._-()+:");
+    return take(o, arg, value, run_id_valid(arg), RUN_ID_RULE);
 }
 
 #define WL struct wlbuild_opts

@@ -230,11 +230,11 @@ static int check_args(struct parse_cli *c)
     else if (l->strict)
         l->max_unsampled = 0;
     if (c->run.run_id && !run_id_valid(c->run.run_id)) {
-        cli_error("--run-id '%s': expected 1-128 letters, digits and ._-()+:", c->run.run_id);
+        cli_error("--run-id '%s': expected " RUN_ID_RULE, c->run.run_id);
         return TK_EXIT_USAGE;
     }
     if (c->run.node_id && !run_id_valid(c->run.node_id)) {
-        cli_error("--node-id '%s': expected 1-128 letters, digits and ._-()+:", c->run.node_id);
+        cli_error("--node-id '%s': expected " RUN_ID_RULE, c->run.node_id);
         return TK_EXIT_USAGE;
     }
     return 0;

@@ -44,7 +44,7 @@ static int set_app(const struct opt *o, const char *arg, void *value)
 {
     (void)o;
     if (!run_id_valid(arg)) {
-        cli_error("invalid --app '%s': expected 1-128 letters, digits or ._-()+:", arg);
+        cli_error("invalid --app '%s': expected " RUN_ID_RULE, arg);
         return -1;
     }
     *(const char **)value = arg;

@@ -173,7 +173,7 @@ int cmd_worker(int argc, char **argv)
     }
     struct redis_url u;
     if (!run_id_valid(ctx.node_id)) {
-        cli_error("invalid node id '%s': expected 1-128 letters, digits or ._-()+:", ctx.node_id);
+        cli_error("invalid node id '%s': expected " RUN_ID_RULE, ctx.node_id);
         rc = TK_EXIT_USAGE;
     } else if (redis_opts_load(&a.redis, &u) < 0) {
         rc = TK_EXIT_USAGE;

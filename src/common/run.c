@@ -137,7 +137,7 @@ int run_ctx_resolve(struct run_ctx *c, const char *run_id_opt, const char *node_
     }
     if (!run_id_valid(c->run_id)) {
         snprintf(err, errlen,
-                 "invalid run id '%s' (from %s): expected 1-128 characters of letters, digits and ._-()+:",
+                 "invalid run id '%s' (from %s): expected " RUN_ID_RULE,
                  c->run_id, c->run_id_source);
         run_ctx_free(c);
         return -1;

@@ -31,6 +31,9 @@ void run_ctx_free(struct run_ctx *c);
 
 /* True if s is usable as a run id / node id (folder-name safe, 1..128 chars). */
 bool run_id_valid(const char *s);
+/* That rule, for messages: "expected " RUN_ID_RULE. */
+#define RUN_ID_RULE "1-128 letters, digits or ._-()+:, not '.' or '..'"
+
 /* Value of RUN_ID= in a run_id.env file (malloc'd), or NULL. */
 char *run_id_from_env_file(const char *path);
 /* A new id: UTC time as YYYYmmddTHHMMSSZ (malloc'd). */

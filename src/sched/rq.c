@@ -212,8 +212,8 @@ static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq
     }
     v = json_object_get(o, "node");
     if (v && !json_is_null(v) && (!json_is_string(v) || !run_id_valid(json_string_value(v)))) {
-        redis_set_error(q->c, "task field node must be a node id (1-128 letters, digits or "
-                              "._-()+:) or null, to pin the task to that node");
+        redis_set_error(q->c, "task field node must be a node id (" RUN_ID_RULE
+                              ") or null, to pin the task to that node");
         goto bad;
     }
     snprintf(a->pin, sizeof a->pin, "%s", json_is_string(v) ? json_string_value(v) : "");

@@ -77,7 +77,7 @@ static int parse_nodes(const char *s, char ***out, size_t *n, char *err, size_t 
             continue;
         const char *bad = NULL;
         if (!run_id_valid(tok))
-            bad = "expected node names of 1-128 letters, digits or ._-()+:";
+            bad = "expected node names of " RUN_ID_RULE;
         for (size_t i = 0; i < k && !bad; i++)
             if (!strcmp(v[i], tok))
                 bad = "a node is named twice";

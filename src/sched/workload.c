@@ -430,7 +430,7 @@ static int check_line(json_t *o, const char **node_name, char *err, size_t errle
         json_t *v = json_object_get(o, names[k]);
         if (v && (!json_is_string(v) || !run_id_valid(json_string_value(v))))
             return errf(err, errlen,
-                        "\"%s\" must be a name of 1-128 letters, digits or ._-()+: (got %s)",
+                        "\"%s\" must be a name of " RUN_ID_RULE " (got %s)",
                         names[k], json_is_string(v) ? json_string_value(v) : type_name(v));
     }
     json_t *t = json_object_get(o, "trace_id");

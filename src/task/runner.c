@@ -174,7 +174,7 @@ static int parse_head(const json_t *o, struct runner_task *t, struct body_head *
             t->cpu_units = (int)json_integer_value(v); /* below 1 counts as 1, like rq */
     }
     if (!opt_str(o, "app", NULL, &h->app) || (h->app && !run_id_valid(h->app)))
-        return bad(t, err, errlen, "'app' must be 1-128 letters, digits or ._-()+:");
+        return bad(t, err, errlen, "'app' must be " RUN_ID_RULE);
     if (!opt_str(o, "cpuset", NULL, &h->cpuset))
         return bad(t, err, errlen, "'cpuset' must be a CPU list like 0-3,5");
     cpu_set_t set;

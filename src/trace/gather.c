@@ -292,7 +292,7 @@ static int download_nodes(struct gather *g, const char *desc, char **shipped, si
     for (size_t i = 0; i < ns; i++) {
         if (!run_id_valid(shipped[i])) {
             log_error("refusing node '%.200s' listed in Redis at %s: not a valid node name "
-                      "(expected 1-128 of A-Z a-z 0-9 . _ - ( ) : +, not '.' or '..')",
+                      "(expected " RUN_ID_RULE ")",
                       shipped[i], desc);
             g->refused++;
             continue;

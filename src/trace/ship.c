@@ -99,8 +99,7 @@ int ship_manifest_parse(const char *json, struct ship_manifest *m, char *err, si
     /* the node becomes a folder name and the upload part of a key */
     if (!run_id_valid(node) || !plain_name_ok(up, strlen(up))) {
         bool bad_node = !run_id_valid(node);
-        snprintf(err, errlen, "manifest names an unsafe %s '%.200s' (expected 1-128 of "
-                 "A-Z a-z 0-9 . _ - ( ) : +, not '.' or '..')",
+        snprintf(err, errlen, "manifest names an unsafe %s '%.200s' (expected " RUN_ID_RULE ")",
                  bad_node ? "node" : "upload id", bad_node ? node : up);
         json_decref(o);
         return -1;
@@ -521,8 +520,8 @@ int ship_download(struct ship *q, const char *node, const char *dst, struct ship
 {
     memset(st, 0, sizeof *st);
     if (!run_id_valid(node))
-        return errf(err, errlen, "refusing node '%.200s': not a valid node name (expected 1-128 "
-                    "of A-Z a-z 0-9 . _ - ( ) : +, not '.' or '..')", node);
+        return errf(err, errlen, "refusing node '%.200s': not a valid node name (expected "
+                    RUN_ID_RULE ")", node);
     char *mkey = key_manifest(q, node);
     const char *argv[2] = {"GET", mkey};
     int rc;
