@@ -522,13 +522,16 @@ int task_args_apply(const struct task_args *a, struct task_opts *o, char *warn, 
     const char *from, *v = given_or_env(a, a->ts_enqueue, "--ts-enqueue", "TS_ENQUEUE", &from);
     if (!v)
         return 0;
-    if (parse_i64(v, 0, INT64_MAX, &o->ts_enqueue))
+    /* the range every reader accepts (jsonl_ts_valid): a record with any
+     * other time would be written only to be dropped */
+    if (parse_i64(v, JSONL_TS_MIN_MS, JSONL_TS_MAX_MS, &o->ts_enqueue))
         o->has_ts_enqueue = true;
     else if (a->ts_enqueue)
-        return errf(err, errlen, "invalid --ts-enqueue '%s': expected epoch milliseconds", v);
+        return errf(err, errlen, "invalid --ts-enqueue '%s': expected epoch milliseconds between "
+                    "1970 and 2200", v);
     else
-        snprintf(warn, warnlen, "ignoring TS_ENQUEUE='%s' (not epoch milliseconds); using ts_start",
-                 v);
+        snprintf(warn, warnlen, "ignoring TS_ENQUEUE='%s' (not epoch milliseconds between 1970 "
+                 "and 2200); using ts_start", v);
     return 0;
 }
 

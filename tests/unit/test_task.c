@@ -202,7 +202,10 @@ static void test_args_environment(void **state)
     assert_non_null(strstr(warn, "ignoring TS_ENQUEUE='soon'"));
     a.ts_enqueue = "soon";
     assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), -1);
-    assert_string_equal(err, "invalid --ts-enqueue 'soon': expected epoch milliseconds");
+    assert_string_equal(err, "invalid --ts-enqueue 'soon': expected epoch milliseconds between "
+                             "1970 and 2200");
+    a.ts_enqueue = "9223372036854775807";  /* readers would drop the record */
+    assert_int_equal(task_args_apply(&a, &o, warn, sizeof warn, err, sizeof err), -1);
     memset(fake_env, 0, sizeof fake_env);
 }
 
