@@ -584,12 +584,20 @@ json_t *jsonl_load_file(const char *path, size_t flags, json_error_t *je)
     if (!je)
         je = &dummy;
     int fd = open_regular(path);
-    if (fd < 0) {
-        snprintf(je->text, sizeof je->text, "%s", open_strerror(errno));
+    size_t n = 0;
+    char *text = fd < 0 ? NULL : read_fd(fd, &n);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!text) {
+        memset(je, 0, sizeof *je);
+        snprintf(je->text, sizeof je->text, "%s", open_strerror(e));
+        snprintf(je->source, sizeof je->source, "%.*s", (int)sizeof je->source - 1, path);
         return NULL;
     }
-    json_t *j = json_loadfd(fd, flags, je);
-    close(fd);
+    /* through jsonl_loadb: the files of a run folder are input like its lines */
+    json_t *j = jsonl_loadb(text, n, flags, je);
+    free(text);
     return j;
 }
 

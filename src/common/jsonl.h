@@ -131,8 +131,9 @@ struct jsonl_reader {
 /* Open path for reading: a regular file only (open_regular: a FIFO or a
  * symlink is refused, -1 with errno, never waited on). */
 int jsonl_reader_open(struct jsonl_reader *r, const char *path);
-/* json_load_file, but only of a regular file (open_regular); NULL with
- * je->text saying why (je may be NULL). */
+/* json_load_file, but only of a regular file (open_regular) and through
+ * jsonl_loadb (its depth limit); NULL with je->text saying why (je may be
+ * NULL). */
 json_t *jsonl_load_file(const char *path, size_t flags, json_error_t *je);
 /* Next line as raw text (without '\n'); 1 = line, 0 = EOF, -1 = error.
  * *complete says whether it ended with '\n'. */

@@ -246,6 +246,15 @@ char *read_file(const char *path, size_t *len)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
+    char *buf = read_fd(fd, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return buf;
+}
+
+char *read_fd(int fd, size_t *len)
+{
     size_t cap = 4096, n = 0;
     char *buf = xmalloc(cap);
     for (;;) {
@@ -259,7 +268,6 @@ char *read_file(const char *path, size_t *len)
                 continue;
             int e = errno;
             free(buf);
-            close(fd);
             errno = e;
             return NULL;
         }
@@ -267,7 +275,6 @@ char *read_file(const char *path, size_t *len)
             break;
         n += (size_t)r;
     }
-    close(fd);
     buf[n] = '\0';
     if (len)
         *len = n;

@@ -105,6 +105,8 @@ char *path_join(const char *a, const char *b);      /* malloc'd */
 /* Read a whole (small) file into a NUL-terminated malloc'd buffer.
  * Returns NULL with errno set on failure; *len (if not NULL) gets the size. */
 char *read_file(const char *path, size_t *len);
+/* The same from an open fd, to its end (the fd stays open). */
+char *read_fd(int fd, size_t *len);
 /* Write data to path atomically: a fresh temporary file in the same folder
  * (random name, O_EXCL|O_NOFOLLOW, TK_FILE_MODE), fsync, rename.  0 or -1
  * with errno. */
