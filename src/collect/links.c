@@ -284,18 +284,28 @@ static int recv_line(int fd, char *buf, size_t n)
 #define SERVE_FD_RESERVE 16                 /* std streams, listener, signalfd, log */
 #define SERVE_RETRY_NS (1000 * 1000000LL)   /* out of descriptors: accept again after */
 #define SERVE_WARN_NS (10 * 1000000000LL)   /* a repeated warning: once per 10 s */
+#define SERVE_DRAIN_NS (5 * 1000000000LL)   /* at stop: wait this long for the threads */
 
 struct conn {
     int fd;
-    const char *node_id;
+    char *node_id;            /* malloc'd: the thread's own copy, it may outlive the options */
     double idle_s;
-    atomic_int *active;       /* connections being served, the thread's own included */
+    struct conn *next;        /* in serving, while the thread runs */
 };
+
+/* Connections being served, each thread's own included.  Static, not in
+ * serve_loop's frame: the detached threads decrement it after serve_loop
+ * may have returned.  serving lists them so that a stop can shut their
+ * sockets down (a blocked recv returns) and wait for active to reach 0. */
+static atomic_int active;
+static pthread_mutex_t serving_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *serving;
 
 static void *serve_conn(void *arg)
 {
-    struct conn c = *(struct conn *)arg;
-    free(arg);
+    /* arg stays in serving until the end; its next is the list's (under the lock) */
+    const struct conn *self = arg;
+    struct conn c = {.fd = self->fd, .node_id = self->node_id, .idle_s = self->idle_s};
     nodelay(c.fd);
     set_timeouts(c.fd, c.idle_s);
     char mode;
@@ -323,9 +333,35 @@ static void *serve_conn(void *arg)
             }
         }
     }
+    pthread_mutex_lock(&serving_mu);
+    for (struct conn **pp = &serving; *pp; pp = &(*pp)->next)
+        if (*pp == arg) {
+            *pp = (*pp)->next;
+            break;
+        }
+    pthread_mutex_unlock(&serving_mu);
     close(c.fd);
-    atomic_fetch_sub(c.active, 1);
+    free(c.node_id);
+    free(arg);
+    atomic_fetch_sub(&active, 1);
     return NULL;
+}
+
+/* At stop: end every connection (shutdown makes a blocked recv or send
+ * return) and wait up to SERVE_DRAIN_NS for the threads to be gone. */
+static void serve_drain(void)
+{
+    pthread_mutex_lock(&serving_mu);
+    for (struct conn *c = serving; c; c = c->next)
+        shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&serving_mu);
+    int64_t until = now_mono_ns() + SERVE_DRAIN_NS;
+    while (atomic_load(&active) > 0 && now_mono_ns() < until)
+        sleep_ms(10);
+    int left = atomic_load(&active);
+    if (left > 0)
+        log_warn("%d connections still open %d s after the stop", left,
+                 (int)(SERVE_DRAIN_NS / 1000000000LL));
 }
 
 /* max_conns within the open files limit (one descriptor a connection). */
@@ -363,13 +399,11 @@ static void serve_loop(const struct links_serve_opts *o, int lfd, int sfd)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     int cap = serve_cap(o->max_conns);
-    atomic_int *active = xmalloc(sizeof *active);   /* outlives us if threads do */
-    atomic_init(active, 0);
     struct log_limit warn = {0}, full = {0};
     int64_t accept_at = 0;
     uint64_t conns = 0;
     for (;;) {
-        bool room = atomic_load(active) < cap, can = room && now_mono_ns() >= accept_at;
+        bool room = atomic_load(&active) < cap, can = room && now_mono_ns() >= accept_at;
         uint64_t held;
         if (!room && log_limit_pass(&full, SERVE_WARN_NS, &held))
             log_warn("%d connections at once (--max-conns): more wait in the backlog", cap);
@@ -397,21 +431,27 @@ static void serve_loop(const struct links_serve_opts *o, int lfd, int sfd)
         }
         conns++;
         struct conn *c = xmalloc(sizeof *c);
-        *c = (struct conn){.fd = fd, .node_id = o->node_id, .idle_s = o->idle_timeout_s,
-                           .active = active};
-        atomic_fetch_add(active, 1);
+        *c = (struct conn){.fd = fd, .node_id = xstrdup(o->node_id), .idle_s = o->idle_timeout_s};
+        atomic_fetch_add(&active, 1);
+        pthread_mutex_lock(&serving_mu);
+        c->next = serving;
+        serving = c;
         pthread_t t;
         int rc = pthread_create(&t, &attr, serve_conn, c);
         if (rc != 0) {
-            atomic_fetch_sub(active, 1);
+            serving = c->next;   /* still first: the lock is held */
+            pthread_mutex_unlock(&serving_mu);
+            atomic_fetch_sub(&active, 1);
             close(fd);
+            free(c->node_id);
             free(c);
             serve_failed("start a thread for a client", rc, &warn, &accept_at);
+            continue;
         }
+        pthread_mutex_unlock(&serving_mu);
     }
     pthread_attr_destroy(&attr);
-    if (!atomic_load(active))
-        free(active);
+    serve_drain();
 }
 
 int links_serve(const struct links_serve_opts *o, char *err, size_t errlen)
