@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -281,21 +280,28 @@ static int recv_line(int fd, char *buf, size_t n)
 
 /* ---------------------------------------------------------------- server */
 
-#define SERVE_FD_RESERVE 16                 /* std streams, listener, signalfd, log */
-#define SERVE_RETRY_NS (1000 * 1000000LL)   /* out of descriptors: accept again after */
-#define SERVE_WARN_NS (10 * 1000000000LL)   /* a repeated warning: once per 10 s */
+#define SERVE_DRAIN_NS (5 * 1000000000LL)   /* at stop: wait this long for the threads */
 
 struct conn {
     int fd;
-    const char *node_id;
+    char *node_id;            /* malloc'd: the thread's own copy, it may outlive the options */
     double idle_s;
-    atomic_int *active;       /* connections being served, the thread's own included */
+    struct conn *next;        /* in serving, while the thread runs */
 };
+
+/* Connections being served, each thread's own included.  Static, not in
+ * serve_loop's frame: the detached threads decrement it after serve_loop
+ * may have returned.  serving lists them so that a stop can shut their
+ * sockets down (a blocked recv returns) and wait for active to reach 0. */
+static atomic_int active;
+static pthread_mutex_t serving_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *serving;
 
 static void *serve_conn(void *arg)
 {
-    struct conn c = *(struct conn *)arg;
-    free(arg);
+    /* arg stays in serving until the end; its next is the list's (under the lock) */
+    const struct conn *self = arg;
+    struct conn c = {.fd = self->fd, .node_id = self->node_id, .idle_s = self->idle_s};
     nodelay(c.fd);
     set_timeouts(c.fd, c.idle_s);
     char mode;
@@ -323,37 +329,35 @@ static void *serve_conn(void *arg)
             }
         }
     }
+    pthread_mutex_lock(&serving_mu);
+    for (struct conn **pp = &serving; *pp; pp = &(*pp)->next)
+        if (*pp == arg) {
+            *pp = (*pp)->next;
+            break;
+        }
+    pthread_mutex_unlock(&serving_mu);
     close(c.fd);
-    atomic_fetch_sub(c.active, 1);
+    free(c.node_id);
+    free(arg);
+    atomic_fetch_sub(&active, 1);
     return NULL;
 }
 
-/* max_conns within the open files limit (one descriptor a connection). */
-static int serve_cap(int want)
+/* At stop: end every connection (shutdown makes a blocked recv or send
+ * return) and wait up to SERVE_DRAIN_NS for the threads to be gone. */
+static void serve_drain(void)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
-        rl.rlim_cur >= (rlim_t)want + SERVE_FD_RESERVE)
-        return want;
-    int cap = rl.rlim_cur > SERVE_FD_RESERVE + 1 ? (int)(rl.rlim_cur - SERVE_FD_RESERVE) : 1;
-    log_warn("--max-conns %d capped to %d: the open files limit (ulimit -n) is %llu and the "
-             "server keeps %d", want, cap, (unsigned long long)rl.rlim_cur, SERVE_FD_RESERVE);
-    return cap;
-}
-
-/* accept4 or pthread_create failed: a warning once per 10 s, and when out of
- * descriptors, threads or memory no accepting for a second (the listener
- * stays readable, so polling it again at once would spin). */
-static void serve_failed(const char *what, int err, struct log_limit *warn, int64_t *accept_at)
-{
-    bool starved = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == EAGAIN;
-    if (starved)
-        *accept_at = now_mono_ns() + SERVE_RETRY_NS;
-    uint64_t held;
-    if (log_limit_pass(warn, SERVE_WARN_NS, &held))
-        log_warn("cannot %s: %s%s (%llu more such failures in the last %d s)", what, strerror(err),
-                 starved ? "; waiting 1 s (raise ulimit -n or lower --max-conns)" : "",
-                 (unsigned long long)held, (int)(SERVE_WARN_NS / 1000000000LL));
+    pthread_mutex_lock(&serving_mu);
+    for (struct conn *c = serving; c; c = c->next)
+        shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&serving_mu);
+    int64_t until = now_mono_ns() + SERVE_DRAIN_NS;
+    while (atomic_load(&active) > 0 && now_mono_ns() < until)
+        sleep_ms(10);
+    int left = atomic_load(&active);
+    if (left > 0)
+        log_warn("%d connections still open %d s after the stop", left,
+                 (int)(SERVE_DRAIN_NS / 1000000000LL));
 }
 
 static void serve_loop(const struct links_serve_opts *o, int lfd, int sfd)
@@ -362,17 +366,13 @@ static void serve_loop(const struct links_serve_opts *o, int lfd, int sfd)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    int cap = serve_cap(o->max_conns);
-    atomic_int *active = xmalloc(sizeof *active);   /* outlives us if threads do */
-    atomic_init(active, 0);
-    struct log_limit warn = {0}, full = {0};
-    int64_t accept_at = 0;
+    int cap = nofile_cap(o->max_conns, 1, NOFILE_RESERVE);   /* one descriptor a connection */
+    struct accept_backoff bo = {0};
     uint64_t conns = 0;
     for (;;) {
-        bool room = atomic_load(active) < cap, can = room && now_mono_ns() >= accept_at;
-        uint64_t held;
-        if (!room && log_limit_pass(&full, SERVE_WARN_NS, &held))
-            log_warn("%d connections at once (--max-conns): more wait in the backlog", cap);
+        bool room = atomic_load(&active) < cap, can = room && accept_backoff_ready(&bo, now_mono_ns());
+        if (!room)
+            accept_backoff_full(&bo, cap);
         /* the listener only while a connection may be taken; else look again in 100 ms */
         struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = can ? lfd : -1, .events = POLLIN}};
         if (poll(pf, 2, can ? -1 : 100) < 0) {
@@ -391,27 +391,33 @@ static void serve_loop(const struct links_serve_opts *o, int lfd, int sfd)
             continue;
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
-                serve_failed("accept a client", errno, &warn, &accept_at);
+            if (errno != EAGAIN)
+                accept_backoff_fail(&bo, "accept a client", errno);
             continue;
         }
         conns++;
         struct conn *c = xmalloc(sizeof *c);
-        *c = (struct conn){.fd = fd, .node_id = o->node_id, .idle_s = o->idle_timeout_s,
-                           .active = active};
-        atomic_fetch_add(active, 1);
+        *c = (struct conn){.fd = fd, .node_id = xstrdup(o->node_id), .idle_s = o->idle_timeout_s};
+        atomic_fetch_add(&active, 1);
+        pthread_mutex_lock(&serving_mu);
+        c->next = serving;
+        serving = c;
         pthread_t t;
         int rc = pthread_create(&t, &attr, serve_conn, c);
         if (rc != 0) {
-            atomic_fetch_sub(active, 1);
+            serving = c->next;   /* still first: the lock is held */
+            pthread_mutex_unlock(&serving_mu);
+            atomic_fetch_sub(&active, 1);
             close(fd);
+            free(c->node_id);
             free(c);
-            serve_failed("start a thread for a client", rc, &warn, &accept_at);
+            accept_backoff_fail(&bo, "start a thread for a client", rc);
+            continue;
         }
+        pthread_mutex_unlock(&serving_mu);
     }
     pthread_attr_destroy(&attr);
-    if (!atomic_load(active))
-        free(active);
+    serve_drain();
 }
 
 int links_serve(const struct links_serve_opts *o, char *err, size_t errlen)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -398,4 +399,58 @@ char *str_trim(char *s)
 bool str_starts(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int nofile_cap(int want, int fds_per_conn, int reserve)
+{
+    if (want < 1)
+        want = 1;
+    if (fds_per_conn < 1)
+        fds_per_conn = 1;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return want;
+    rlim_t need = (rlim_t)want * (rlim_t)fds_per_conn + (rlim_t)reserve;
+    if (rl.rlim_cur < need && (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
+        struct rlimit up = {rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need,
+                            rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = up.rlim_cur;
+    }
+    if (rl.rlim_cur >= need)
+        return want;
+    rlim_t room = rl.rlim_cur > (rlim_t)reserve ? (rl.rlim_cur - (rlim_t)reserve) / (rlim_t)fds_per_conn : 0;
+    int cap = room >= 1 ? (int)room : 1;
+    log_warn("--max-conns %d capped to %d: the open files limit (ulimit -n) is %llu; each "
+             "connection needs %d and the server keeps %d",
+             want, cap, (unsigned long long)rl.rlim_cur, fds_per_conn, reserve);
+    return cap;
+}
+
+bool accept_backoff_fail(struct accept_backoff *b, const char *what, int err)
+{
+    if (err == EINTR || err == ECONNABORTED)
+        return false;
+    b->fails++;
+    bool starved = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == EAGAIN;
+    if (starved)
+        b->retry_at = now_mono_ns() + ACCEPT_RETRY_NS;
+    uint64_t held;
+    if (log_limit_pass(&b->warn, ACCEPT_WARN_NS, &held))
+        log_warn("cannot %s: %s%s (%llu more such failures in the last %d s)", what, strerror(err),
+                 starved ? "; waiting 1 s (raise ulimit -n or lower --max-conns)" : "",
+                 (unsigned long long)held, (int)(ACCEPT_WARN_NS / 1000000000LL));
+    return starved;
+}
+
+bool accept_backoff_ready(const struct accept_backoff *b, int64_t now)
+{
+    return now >= b->retry_at;
+}
+
+void accept_backoff_full(struct accept_backoff *b, int cap)
+{
+    uint64_t held;
+    if (log_limit_pass(&b->full, ACCEPT_WARN_NS, &held))
+        log_warn("%d connections at once (--max-conns): more wait in the backlog", cap);
 }

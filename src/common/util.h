@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/log.h"
+
 #define TK_VERSION "0.1.0"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -129,5 +131,34 @@ const char *open_strerror(int e);
 /* Trim ASCII white space in place; returns s. */
 char *str_trim(char *s);
 bool str_starts(const char *s, const char *prefix);
+
+/* Servers that accept clients under the open files limit (the proxy, links
+ * serve).  nofile_cap: want connections (--max-conns), each holding
+ * fds_per_conn descriptors, plus reserve of the server's own, within
+ * RLIMIT_NOFILE.  The soft limit is raised towards the hard one first; a
+ * cap below want is said in a warning.  Returns the cap, at least 1. */
+#define NOFILE_RESERVE 16   /* std streams, listener, epoll/signalfd, log, records, /proc reads */
+int nofile_cap(int want, int fds_per_conn, int reserve);
+
+/* After accept4 (or starting a thread for a client) failed: out of
+ * descriptors, threads or memory, the listener stays readable and polling
+ * it at once would spin, so no accepting for ACCEPT_RETRY_NS; a warning
+ * once per ACCEPT_WARN_NS at most.  Zeroed to start. */
+#define ACCEPT_RETRY_NS (1000 * 1000000LL)
+#define ACCEPT_WARN_NS (10 * 1000000000LL)
+struct accept_backoff {
+    int64_t retry_at;          /* monotonic ns; accept again from then */
+    uint64_t fails;            /* failures counted (the ignored ones not) */
+    struct log_limit warn, full;
+};
+/* err from accept4 or pthread_create, what: "accept a client".  EINTR and
+ * ECONNABORTED are ignored (false); EAGAIN counts as out of resources (as
+ * pthread_create means it): a caller of a non-blocking accept4 does not
+ * pass it.  true when the caller must stop accepting until ready. */
+bool accept_backoff_fail(struct accept_backoff *b, const char *what, int err);
+/* Whether accepting may go on at now (monotonic ns). */
+bool accept_backoff_ready(const struct accept_backoff *b, int64_t now);
+/* cap connections are open: a warning (rate-limited) that more wait. */
+void accept_backoff_full(struct accept_backoff *b, int cap);
 
 #endif

@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -39,9 +38,6 @@
 #define FLUSH_NS (200 * 1000000LL)
 #define TICK_MS 100
 #define DRAIN_NS (5 * 1000000000LL)
-#define ACCEPT_RETRY_NS (1000 * 1000000LL)   /* out of descriptors: try again after */
-#define WARN_EVERY_NS (10 * 1000000000LL)    /* a repeated warning: one line per 10 s */
-#define FD_RESERVE 16   /* std streams, listener, epoll, signalfd, records, log, /proc reads */
 
 enum { K_LISTEN, K_CLIENT, K_UP, K_SIG };
 enum { R_HEAD, R_BODY, R_DONE };
@@ -102,9 +98,8 @@ struct proxy {
     bool listening, stopping;
     int64_t stop_at;
     int max_conns;                /* o->max_conns, capped by the open files limit */
-    int64_t accept_at;            /* out of descriptors: accept again at this mono ns */
-    struct log_limit accept_warn;
-    uint64_t head_timeouts, idle_closed, accept_fails;
+    struct accept_backoff accept;  /* out of descriptors: when to accept again */
+    uint64_t head_timeouts, idle_closed;
     size_t nconns;
     struct conn *conns;
     struct up *idle;
@@ -893,19 +888,8 @@ static void listen_off(struct proxy *p)
  * so a level-triggered loop would spin: stop listening and retry later. */
 static void accept_failed(struct proxy *p, int err)
 {
-    if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
-        return;
-    p->accept_fails++;
-    bool starved = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-    if (starved) {
+    if (err != EAGAIN && accept_backoff_fail(&p->accept, "accept a client", err))
         listen_off(p);
-        p->accept_at = now_mono_ns() + ACCEPT_RETRY_NS;
-    }
-    uint64_t held;
-    if (log_limit_pass(&p->accept_warn, WARN_EVERY_NS, &held))
-        log_warn("cannot accept a client: %s%s (%llu more such failures in the last %d s)",
-                 strerror(err), starved ? "; waiting 1 s (raise ulimit -n or lower --max-conns)" : "",
-                 (unsigned long long)held, (int)(WARN_EVERY_NS / 1000000000LL));
 }
 
 static void accept_all(struct proxy *p)
@@ -940,13 +924,15 @@ static void accept_all(struct proxy *p)
         p->conns = c;
         p->nconns++;
     }
-    if (p->listening && p->nconns >= (size_t)p->max_conns)
+    if (p->listening && p->nconns >= (size_t)p->max_conns) {
+        accept_backoff_full(&p->accept, p->max_conns);
         listen_off(p);   /* full: the rest wait in the backlog (level-triggered listener) */
+    }
 }
 
 static void resume_accepting(struct proxy *p, int64_t now)
 {
-    if (p->listening || p->stopping || p->lfd < 0 || now < p->accept_at)
+    if (p->listening || p->stopping || p->lfd < 0 || !accept_backoff_ready(&p->accept, now))
         return;
     if (p->nconns >= (size_t)p->max_conns)
         return;
@@ -1126,36 +1112,11 @@ int proxy_parse_addr(const char *text, struct sockaddr_storage *ss, socklen_t *l
     return 0;
 }
 
-/* --max-conns within the open files limit: each client may hold 2
- * descriptors (its socket and one to the upstream, kept in the pool after
- * it leaves), and the proxy FD_RESERVE of its own.  The soft limit is
- * raised towards the hard one first; what is capped is said in a warning. */
-static int conn_cap(int want)
-{
-    struct rlimit rl;
-    if (want < 1)
-        want = 1;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-        return want;
-    rlim_t need = (rlim_t)want * 2 + FD_RESERVE;
-    if (rl.rlim_cur < need && (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
-        struct rlimit up = {rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need,
-                            rl.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
-            rl.rlim_cur = up.rlim_cur;
-    }
-    if (rl.rlim_cur >= need)
-        return want;
-    int cap = rl.rlim_cur >= FD_RESERVE + 2 ? (int)((rl.rlim_cur - FD_RESERVE) / 2) : 1;
-    log_warn("--max-conns %d capped to %d: the open files limit (ulimit -n) is %llu; each client "
-             "needs 2 (its socket and one to the upstream) and the proxy keeps %d",
-             want, cap, (unsigned long long)rl.rlim_cur, FD_RESERVE);
-    return cap;
-}
-
 static int setup(struct proxy *p, const struct proxy_opts *o)
 {
-    p->max_conns = conn_cap(o->max_conns);
+    /* each client may hold 2 descriptors: its socket and one to the upstream,
+     * kept in the pool after it leaves */
+    p->max_conns = nofile_cap(o->max_conns, 2, NOFILE_RESERVE);
     p->lfd = socket(o->listen.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (p->lfd < 0 || setsockopt(p->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
@@ -1251,7 +1212,7 @@ int proxy_run(const struct proxy_opts *o)
              "closed, %llu failed accepts",
              (unsigned long long)p.requests, (unsigned long long)p.errors,
              (unsigned long long)p.head_timeouts, (unsigned long long)p.idle_closed,
-             (unsigned long long)p.accept_fails);
+             (unsigned long long)p.accept.fails);
 out:
     if (p.w.fd >= 0) {
         if (jsonl_sync(&p.w) < 0 || p.w.write_errors) {

@@ -25,6 +25,19 @@ expect_fail() { local d=$1; shift; if "$@"; then not_ok "$d (succeeded)"; else o
 # py EXPR...: run a python3 snippet (stdlib only) for checks on JSON files.
 py() { python3 -c "$@"; }
 skip() { echo "ok - SKIP $*"; }
+# free_port: a loopback TCP port free a moment ago.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT; fails after 10 s.
+wait_port() {
+  local i
+  for i in $(seq 1 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), timeout=1).close()" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # wait_listen FILE: the port a `links --serve` printed ("listening on ADDR:PORT
 # (node ...)") once it is listening; fails after 10 s.
 wait_listen() {

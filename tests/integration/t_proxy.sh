@@ -10,7 +10,6 @@ make -C "$ROOT" -s build/examples/httpsvc build/bench/parquet/pqcat >"$T/make.lo
   { not_ok "build httpsvc and pqcat: $(tail -3 "$T/make.log")"; exit 1; }
 SVC=$ROOT/build/examples/httpsvc
 PQCAT=$ROOT/build/bench/parquet/pqcat
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # wait_http URL: until something answers (10 s at most)
 wait_http() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; return 1; }
 

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -271,6 +273,76 @@ static void test_log_limit(void **state)
     assert_false(log_limit_pass(&l, 50 * 1000000LL, &held));
 }
 
+/* The cap under a lowered hard limit (in a child: lowering the hard limit
+ * cannot be undone).  Exit 0 when every case holds, else the failed case. */
+static int nofile_cases(void)
+{
+    struct rlimit rl = {64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1;
+    if (nofile_cap(10, 1, 16) != 10 || nofile_cap(24, 2, 16) != 24)
+        return 2;                                   /* fits: unchanged */
+    if (nofile_cap(100, 2, 16) != 24 || nofile_cap(100, 1, 16) != 48)
+        return 3;                                   /* (64 - 16) / per connection */
+    if (nofile_cap(100, 2, 70) != 1 || nofile_cap(0, 1, 16) != 1)
+        return 4;                                   /* never below 1 */
+    rl = (struct rlimit){32, 64};
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 5;
+    if (nofile_cap(20, 2, 16) != 20)
+        return 6;                                   /* the soft limit raised to 56 */
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur != 56)
+        return 7;
+    return 0;
+}
+
+static void test_nofile_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(nofile_cap(1, 1, 16), 1);   /* any sane limit holds 17 */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        log_set_level(LOG_ERROR);   /* the capping warnings are expected */
+        _exit(nofile_cases());
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Out of descriptors, threads or memory: stop accepting for a second;
+ * an aborted connection or a signal is no failure; others only count. */
+static void test_accept_backoff(void **state)
+{
+    (void)state;
+    log_set_level(LOG_ERROR);
+    struct accept_backoff b = {0};
+    int64_t now = now_mono_ns();
+    assert_true(accept_backoff_ready(&b, now));
+    assert_false(accept_backoff_fail(&b, "accept a client", EINTR));
+    assert_false(accept_backoff_fail(&b, "accept a client", ECONNABORTED));
+    assert_int_equal(b.fails, 0);
+    assert_true(accept_backoff_ready(&b, now_mono_ns()));
+    assert_false(accept_backoff_fail(&b, "accept a client", EPERM));
+    assert_int_equal(b.fails, 1);
+    assert_true(accept_backoff_ready(&b, now_mono_ns()));
+    int starved[] = {EMFILE, ENFILE, ENOBUFS, ENOMEM, EAGAIN};
+    for (size_t i = 0; i < ARRAY_LEN(starved); i++) {
+        b.retry_at = 0;
+        now = now_mono_ns();
+        assert_true(accept_backoff_fail(&b, "accept a client", starved[i]));
+        assert_false(accept_backoff_ready(&b, now_mono_ns()));
+        assert_false(accept_backoff_ready(&b, now + ACCEPT_RETRY_NS - 1000000));
+        assert_true(accept_backoff_ready(&b, now_mono_ns() + ACCEPT_RETRY_NS));
+    }
+    assert_int_equal(b.fails, 1 + ARRAY_LEN(starved));
+    accept_backoff_full(&b, 8);
+    assert_true(b.full.next_ns > 0);   /* the full warning is rate-limited apart */
+    log_set_level(LOG_INFO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +355,8 @@ int main(void)
         cmocka_unit_test(test_write_file_atomic),
         cmocka_unit_test(test_hostile_files),
         cmocka_unit_test(test_log_limit),
+        cmocka_unit_test(test_nofile_cap),
+        cmocka_unit_test(test_accept_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,12 @@ bounded in count and time.
                               line answered within WAIT s (or "no answer"),
                               the seconds it took and when (epoch s)
   noread PORT SECONDS         ask for /big and read none of it for SECONDS
-  stat PID SECONDS            CPU seconds (utime+stime) PID used over SECONDS
+  flood PORT PID N SECONDS [HEX]
+                              open N connections (each connect finished, as
+                              many as connect), send each HEX (default: half
+                              a request head), then print the CPU seconds
+                              (utime+stime) the
+                              server PID used over SECONDS while they are held
 """
 import json, os, socket, sys, threading, time
 
@@ -132,7 +137,9 @@ def idle(port, wait):
         print("closed after %.2f s" % (time.monotonic() - t0))
 
 
-def hold(port, n, seconds, payload=b"GET /held HTTP/1.1\r\n"):
+def connect_all(port, n, payload):
+    """N connections, one after the other: each connect has finished (or
+    failed, or timed out after 1 s) before this returns."""
     held = []
     for _ in range(n):
         try:
@@ -142,8 +149,22 @@ def hold(port, n, seconds, payload=b"GET /held HTTP/1.1\r\n"):
             held.append(s)
         except OSError:
             pass
+    return held
+
+
+def hold(port, n, seconds, payload=b"GET /held HTTP/1.1\r\n"):
+    held = connect_all(port, n, payload)
     print(len(held), time.time(), flush=True)
     time.sleep(seconds)
+
+
+def flood(port, pid, n, seconds, payload=b"GET /held HTTP/1.1\r\n"):
+    held = connect_all(port, n, payload)
+    a = cpu(pid)
+    time.sleep(seconds)
+    print("%.2f" % (cpu(pid) - a), flush=True)
+    for s in held:
+        s.close()
 
 
 def hello(port, wait):
@@ -178,12 +199,6 @@ def cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def stat(pid, seconds):
-    a = cpu(pid)
-    time.sleep(seconds)
-    print("%.2f" % (cpu(pid) - a))
-
-
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "upstream":
@@ -201,7 +216,8 @@ if __name__ == "__main__":
         hello(int(args[0]), float(args[1]))
     elif cmd == "noread":
         noread(int(args[0]), float(args[1]))
-    elif cmd == "stat":
-        stat(int(args[0]), float(args[1]))
+    elif cmd == "flood":
+        flood(int(args[0]), int(args[1]), int(args[2]), float(args[3]),
+              *([bytes.fromhex(args[4])] if len(args) > 4 else []))
     else:
         sys.exit("unknown command " + cmd)
