@@ -88,6 +88,16 @@ int pq_reader_charge(struct pq_reader *r, uint64_t bytes, const char *what, char
 
 void pq_reader_set_budget(struct pq_reader *r, uint64_t bytes) { r->budget = bytes; }
 
+/* Charge 'bytes' for column c: spent until pq_reader_release(r, c). */
+static int column_charge(struct pq_reader *r, struct pq_column *c, uint64_t bytes, const char *what,
+                         char *err, size_t errlen)
+{
+    if (pq_reader_charge(r, bytes, what, err, errlen) < 0)
+        return -1;
+    c->charged += bytes;
+    return 0;
+}
+
 static int read_at(int fd, void *buf, size_t n, int64_t off)
 {
     uint8_t *p = buf;
@@ -358,6 +368,12 @@ void pq_column_free(struct pq_column *c)
     free(c->off);
     free(c->data);
     memset(c, 0, sizeof *c);
+}
+
+void pq_reader_release(struct pq_reader *r, struct pq_column *c)
+{
+    r->spent -= c->charged <= r->spent ? c->charged : r->spent;
+    pq_column_free(c);
 }
 
 /* ---- decoding a column chunk ---- */
@@ -674,7 +690,7 @@ static int charge_bytes(struct cdec *d, size_t nonnull)
     char what[96];
     snprintf(what, sizeof what, "%zu byte-array values of %llu bytes", nonnull,
              (unsigned long long)sum);
-    return pq_reader_charge(d->r, sum, what, d->err, d->errlen);
+    return column_charge(d->r, d->out, sum, what, d->err, d->errlen);
 }
 
 static int read_dict(struct cdec *d, const struct pq_page_header *h, const uint8_t *body, int codec)
@@ -830,7 +846,7 @@ static int read_chunk(struct pq_reader *r, int rg, int leaf, struct pq_column *o
                          (l->max_def > 0 ? (uint64_t)cm->num_values : 0) + sizeof *out->off;
     char what[96];
     snprintf(what, sizeof what, "the column of %lld values", (long long)cm->num_values);
-    if (pq_reader_charge(r, out_bytes, what, msg, msglen) < 0)
+    if (column_charge(r, out, out_bytes, what, msg, msglen) < 0)
         return -1;
 
     int64_t start = cm->data_page_offset;
@@ -916,7 +932,7 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
         return errf(err, errlen, "%s: no row group %d / column %d", r->path, rg, leaf);
     char msg[400];
     if (read_chunk(r, rg, leaf, out, msg, sizeof msg) < 0) {
-        pq_column_free(out);
+        pq_reader_release(r, out);   /* nothing of it is kept */
         return errf(err, errlen, "%s: row group %d, column '%s': %s", r->path, rg,
                     r->leaves[leaf].name, msg);
     }
