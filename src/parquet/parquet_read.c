@@ -2,6 +2,7 @@
  * at a time.  Every size and offset read from the file is checked against the
  * bytes actually there before it is used, and nothing is allocated from a
  * count in the file before that count has been checked. */
+#include "common/log.h"
 #include "common/util.h"
 #include "parquet/parquet.h"
 #include "parquet/parquet_codec.h"
@@ -52,12 +53,17 @@ struct pq_reader {
 uint64_t pq_read_budget_default(void)
 {
     const char *v = getenv(PQ_BUDGET_ENV);
-    char *end;
-    if (v && *v) {
-        errno = 0;
-        unsigned long long mb = strtoull(v, &end, 10);
-        if (!errno && !*end && mb > 0 && mb <= ((uint64_t)1 << 30))
-            return (uint64_t)mb << 20;
+    int64_t mb;
+    if (!v || !*v)   /* unset or empty: the default */
+        return PQ_BUDGET_DEFAULT;
+    if (parse_i64(v, 1, (int64_t)1 << 30, &mb))
+        return (uint64_t)mb << 20;
+    static char warned[64];   /* once per value, not once per file opened */
+    if (strncmp(warned, v, sizeof warned - 1)) {
+        snprintf(warned, sizeof warned, "%s", v);
+        log_warn("ignoring %s='%s': expected a whole number of MiB from 1 to %lld; using the "
+                 "default of %llu MiB", PQ_BUDGET_ENV, v, (long long)1 << 30,
+                 (unsigned long long)(PQ_BUDGET_DEFAULT >> 20));
     }
     return PQ_BUDGET_DEFAULT;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "parquet/parquet.h"
 #include "parquet/parquet_codec.h"
@@ -294,11 +295,31 @@ static void test_budget_default_and_env(void **state)
     assert_int_equal(pq_read_budget_default(), PQ_BUDGET_DEFAULT);
     setenv(PQ_BUDGET_ENV, "3", 1);
     assert_int_equal(pq_read_budget_default(), (uint64_t)3 << 20);
-    const char *bad[] = {"", "0", "-5", "12x", "abc", "99999999999999999999"};
+    setenv(PQ_BUDGET_ENV, "", 1);
+    assert_int_equal(pq_read_budget_default(), PQ_BUDGET_DEFAULT);
+    /* A bad value is not silently ignored: a warning names it and the
+     * default used instead. */
+    char logp[sizeof path + 8];
+    snprintf(logp, sizeof logp, "%s.log", path);
+    unlink(logp);
+    assert_int_equal(log_set_file(logp), 0);
+    const char *bad[] = {"0", "-5", "12x", "abc", " 7", "99999999999999999999"};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         setenv(PQ_BUDGET_ENV, bad[i], 1);
         assert_int_equal(pq_read_budget_default(), PQ_BUDGET_DEFAULT);
     }
+    log_set_file(NULL);
+    size_t loglen;
+    char *logt = read_file(logp, &loglen);
+    assert_non_null(logt);
+    unlink(logp);
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        char want[80];
+        snprintf(want, sizeof want, "ignoring %s='%s'", PQ_BUDGET_ENV, bad[i]);
+        assert_has(logt, want);
+    }
+    assert_has(logt, "using the default of 512 MiB");
+    free(logt);
     /* The environment reaches a reader opened without a budget set. */
     write_dict_file(PQ_INT64, &zero64, 8, 1, 1 << 20, 1 << 20, 1000);
     setenv(PQ_BUDGET_ENV, "4", 1);
