@@ -31,9 +31,6 @@
 /* Scratch bytes per value of a page while it is decoded: a level, an index,
  * a value pointer and length, a boolean. */
 #define SCRATCH_PER_VALUE (sizeof(uint32_t) * 3 + sizeof(void *) + 1)
-/* A footer decodes into at most this many times its size (pq_reader_open
- * charges it to the budget before decoding). */
-#define FOOTER_EXPANSION 16
 
 struct pq_reader {
     int fd;
@@ -298,10 +295,12 @@ struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen)
         goto fail;
     }
     r->footer_start = r->size - 8 - flen;
+    /* The footer's bytes, then its decoded lists: held to what the budget
+     * has left (and PQF_FOOTER_EXPANSION times the footer), charged at the
+     * size they took. */
     char what[64];
     snprintf(what, sizeof what, "its footer of %u bytes", flen);
-    if (pq_reader_charge(r, (uint64_t)flen * (PQF_FOOTER_EXPANSION + 1) + 65536, what, msg,
-                         sizeof msg) < 0) {
+    if (pq_reader_charge(r, flen, what, msg, sizeof msg) < 0) {
         errf(err, errlen, "%s: %s", path, msg);
         goto fail;
     }
@@ -311,12 +310,15 @@ struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen)
         free(footer);
         goto fail;
     }
-    int rc = pqf_decode_file_meta(footer, flen, &r->meta, msg, sizeof msg);
+    uint64_t left = r->budget - r->spent;
+    int rc = pqf_decode_file_meta_max(footer, flen, left ? (size_t)left : 1, &r->meta, msg, sizeof msg);
     free(footer);
     if (rc < 0) {
-        errf(err, errlen, "%s: %s", path, msg);
+        errf(err, errlen, "%s: %s%s", path, msg, strstr(msg, "memory budget") ? "; set "
+             PQ_BUDGET_ENV "=MiB to read a larger one" : "");
         goto fail;
     }
+    r->spent += pqf_file_meta_bytes(&r->meta);   /* lists within 'left', strings within flen */
     if (check_layout(r, msg, sizeof msg) < 0) {
         errf(err, errlen, "%s: %s", path, msg);
         goto fail;

@@ -204,7 +204,7 @@ static void test_budget_decoded_column(void **state)
     pq_column_free(&c);
     assert_int_equal(pq_read_column(r, 0, 0, &c, err, sizeof err), -1);
     assert_has(err, "a data page of 1048576 values needs 21.0 MiB, beyond the 36 MiB this file may use "
-                    "(16.1 MiB used so far)");
+                    "(16.0 MiB used so far)");
     /* The failed read gave its 8 MiB back (8.1 MiB kept); callers charge
      * their own arrays against what is left. */
     assert_int_equal(pq_reader_charge(r, (uint64_t)27 << 20, "twenty-seven", err, sizeof err), 0);
@@ -265,6 +265,33 @@ static void test_budget_release(void **state)
         pq_reader_release(r, &c);
     }
     pq_reader_close(r);
+}
+
+/* The footer is charged what it decodes into, not a guess of 17 times its
+ * size: a footer of 4000 row groups (~200 KB, ~1.5 MB decoded) fits 2 MiB,
+ * where 17 times its size did not; the same file with 1 MiB
+ * fails on its lists, naming the budget and the variable. */
+static void test_budget_footer(void **state)
+{
+    (void)state;
+    char err[512];
+    write_dict_groups(PQ_INT64, &zero64, 8, 1, 1000, 1000, 1000, 4000);
+    setenv(PQ_BUDGET_ENV, "2", 1);
+    struct pq_reader *r = pq_reader_open(path, err, sizeof err);
+    if (!r)
+        fail_msg("%s", err);
+    assert_int_equal(pq_reader_num_row_groups(r), 4000);
+
+    struct pq_column c;
+    assert_int_equal(pq_read_column(r, 3999, 0, &c, err, sizeof err), 0);
+    pq_reader_release(r, &c);
+    pq_reader_close(r);
+    setenv(PQ_BUDGET_ENV, "1", 1);
+    r = pq_reader_open(path, err, sizeof err);
+    unsetenv(PQ_BUDGET_ENV);
+    assert_null(r);
+    assert_has(err, "list decodes beyond the memory budget left for the footer");
+    assert_has(err, "set " PQ_BUDGET_ENV "=MiB");
 }
 
 static void test_budget_byte_arrays(void **state)
@@ -428,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_page_values_against_bytes),
         cmocka_unit_test(test_budget_decoded_column),
         cmocka_unit_test(test_budget_release),
+        cmocka_unit_test(test_budget_footer),
         cmocka_unit_test(test_budget_byte_arrays),
         cmocka_unit_test(test_budget_default_and_env),
         cmocka_unit_test(test_footer_expansion),
