@@ -438,6 +438,7 @@ struct cdec {
     const uint8_t **vp;         /* scratch: non-null value pointers/lengths of a page */
     uint32_t *vl;
     size_t v_cap;
+    uint64_t page_bytes;        /* sum of vl[] for byte-array output (page_values) */
     uint8_t *bools;
     size_t bools_cap;
     char *err;
@@ -482,6 +483,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
 {
     const struct pq_leaf *l = d->l;
     int pw = plain_width(l);
+    d->page_bytes = 0;
     if (nonnull == 0)
         return 0;
     if (nonnull > d->v_cap) {
@@ -500,6 +502,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
                 d->vp[k] = p + k * (size_t)pw;
                 d->vl[k] = (uint32_t)pw;
             }
+            d->page_bytes = (uint64_t)nonnull * (uint64_t)pw;
         } else if (pw == 0) {
             size_t pos = 0;
             for (size_t k = 0; k < nonnull; k++) {
@@ -513,6 +516,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
                 d->vl[k] = n;
                 pos += n;
             }
+            d->page_bytes = pos - 4 * (uint64_t)nonnull;
         } else {   /* booleans: bits, LSB first */
             if ((nonnull + 7) / 8 > len)
                 return errf(d->err, d->errlen, "PLAIN boolean page too short");
@@ -556,6 +560,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
                             d->dict.n);
             d->vp[k] = d->dict.ptr[i];
             d->vl[k] = d->dict.len[i];
+            d->page_bytes += d->dict.len[i];
         }
         return 0;
     }
@@ -589,10 +594,8 @@ static void scatter(struct cdec *d, size_t nv, bool has_levels)
             uint64_t o = c->off[at];
             if (present) {
                 size_t n = d->vl[k];
-                if (n) {
-                    c->data = grow_to(c->data, &d->data_cap, (size_t)o + n, 1);
-                    memcpy(c->data + o, d->vp[k], n);
-                }
+                if (n)
+                    memcpy(c->data + o, d->vp[k], n);   /* reserved by charge_bytes */
                 o += n;
                 k++;
             }
@@ -686,19 +689,23 @@ static int check_page_claim(struct cdec *d, size_t nv, size_t ulen)
 }
 
 /* Charge the byte-array values of a page (copied into the output) to the
- * budget: dictionary entries repeat, so these can be far more bytes than the
- * page. */
+ * budget, and reserve room for them: dictionary entries repeat, so these can
+ * be far more bytes than the page. */
 static int charge_bytes(struct cdec *d, size_t nonnull)
 {
     if (out_width(d->l->type))
         return 0;
-    uint64_t sum = 0;
-    for (size_t k = 0; k < nonnull; k++)
-        sum += d->vl[k];
+    uint64_t sum = d->page_bytes;
     char what[96];
     snprintf(what, sizeof what, "%zu byte-array values of %llu bytes", nonnull,
              (unsigned long long)sum);
-    return column_charge(d->r, d->out, sum, what, d->err, d->errlen);
+    if (column_charge(d->r, d->out, sum, what, d->err, d->errlen) < 0)
+        return -1;
+    if (sum) {
+        struct pq_column *c = d->out;
+        c->data = grow_to(c->data, &d->data_cap, (size_t)(c->off[c->n] + sum), 1);
+    }
+    return 0;
 }
 
 static int read_dict(struct cdec *d, const struct pq_page_header *h, const uint8_t *body, int codec)
