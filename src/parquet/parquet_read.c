@@ -553,6 +553,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
         d->idx = grow_to(d->idx, &d->idx_cap, nonnull, sizeof *d->idx);
         if (pq_rle_decode(p + 1, len - 1, p[0], d->idx, nonnull) < 0)
             return errf(d->err, d->errlen, "corrupt dictionary indices");
+        uint64_t sum = 0;   /* a local: d->page_bytes would be stored per value */
         for (size_t k = 0; k < nonnull; k++) {
             uint32_t i = d->idx[k];
             if (i >= d->dict.n)
@@ -560,8 +561,9 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
                             d->dict.n);
             d->vp[k] = d->dict.ptr[i];
             d->vl[k] = d->dict.len[i];
-            d->page_bytes += d->dict.len[i];
+            sum += d->dict.len[i];
         }
+        d->page_bytes = sum;
         return 0;
     }
     default:
