@@ -141,7 +141,7 @@ int main(int argc, char **argv)
             fputs(b.p, stdout);
         }
         for (int i = 0; i < nl; i++)
-            pq_column_free(&cols[i]);
+            pq_reader_release(r, &cols[i]);
     }
     fputs("]}\n", stdout);
     free(cols);

@@ -343,7 +343,7 @@ static bool load_tasks(struct vctx *v, struct pq_reader *r, struct tasks *t)
         if (k < 6) {
             fail(v, "read tasks.parquet", "%s", err);
             while (k-- > 0)
-                pq_column_free(&c[k]);
+                pq_reader_release(r, &c[k]);
             return false;
         }
         for (size_t i = 0; i < c[0].n; i++, at++) {
@@ -355,7 +355,7 @@ static bool load_tasks(struct vctx *v, struct pq_reader *r, struct tasks *t)
             t->sub[at] = c[5].v.i64[i];
         }
         for (k = 0; k < 6; k++)
-            pq_column_free(&c[k]);
+            pq_reader_release(r, &c[k]);
     }
     for (size_t i = 0; i < n; i++)
         t->order[i] = i;
@@ -453,13 +453,13 @@ static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t
             return;
         }
         if (read_col(r, g, "duration", &c[1], err, sizeof err) < 0) {
-            pq_column_free(&c[0]);
+            pq_reader_release(r, &c[0]);
             fail(v, "read fragments.parquet", "%s", err);
             return;
         }
         if (read_col(r, g, "cpu_usage", &c[2], err, sizeof err) < 0) {
-            pq_column_free(&c[0]);
-            pq_column_free(&c[1]);
+            pq_reader_release(r, &c[0]);
+            pq_reader_release(r, &c[1]);
             fail(v, "read fragments.parquet", "%s", err);
             return;
         }
@@ -487,7 +487,7 @@ static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t
             *mhz_ms += u * (double)d;
         }
         for (int k = 0; k < 3; k++)
-            pq_column_free(&c[k]);
+            pq_reader_release(r, &c[k]);
     }
     for (size_t i = 0; i < t->n; i++) {
         if (!t->nfrag[i])

@@ -134,6 +134,7 @@ struct pq_column {
     unsigned encodings;         /* bit (1 << encoding) per data-page encoding seen */
     int data_pages;
     bool dict_page;
+    uint64_t charged;           /* bytes charged to the reader's budget (pq_reader_release) */
 };
 
 struct pq_reader;
@@ -160,13 +161,17 @@ int64_t pq_reader_num_rows(const struct pq_reader *r);
 int pq_reader_num_row_groups(const struct pq_reader *r);
 int64_t pq_reader_row_group_rows(const struct pq_reader *r, int rg);
 
-/* Decode leaf 'leaf' of row group 'rg' into out (free with pq_column_free).
- * The decoded column is charged to the budget (and stays charged after
- * pq_column_free: callers keep what they derive from it).  Returns 0, or -1
- * with a message in err. */
+/* Decode leaf 'leaf' of row group 'rg' into out.  The decoded column is
+ * charged to the budget (out->charged).  A caller that reads one row group at
+ * a time frees each column with pq_reader_release, which gives the charge
+ * back; pq_column_free leaves it spent (for callers that keep what they
+ * derive from the column).  Returns 0, or -1 with a message in err. */
 int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out, char *err,
                    size_t errlen);
 void pq_column_free(struct pq_column *c);
+/* pq_column_free, and give c->charged back to r's budget.  c was read from r;
+ * accepts a zeroed column. */
+void pq_reader_release(struct pq_reader *r, struct pq_column *c);
 
 /* Value i of a byte-array column. */
 static inline const uint8_t *pq_column_bytes(const struct pq_column *c, size_t i, size_t *len)

@@ -18,6 +18,7 @@ struct pq_arena_blk {
 struct pq_arena {
     struct pq_arena_blk *head;
     size_t total, limit;        /* bytes handed out; the most allowed (0: no limit) */
+    bool by_max;                /* limit is the caller's max, below the expansion limit */
 };
 
 static void *arena_alloc(struct pq_arena *a, size_t n)
@@ -61,6 +62,9 @@ void pqf_file_meta_free(struct pq_file_meta *m)
 
 /* ---- decoding ---- */
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* Decoder context: the Thrift reader plus where decoded memory goes (NULL for
  * page headers, whose byte strings point into the input). */
 struct dec {
@@ -78,7 +82,8 @@ static void *list_alloc(struct dec *d, uint32_t n, size_t elem)
 {
     size_t need = (size_t)n * elem;
     if (d->a->limit && (need > d->a->limit || d->a->total > d->a->limit - need)) {
-        tr_fail(&d->r, "list decodes beyond 16 times the footer's size");
+        tr_fail(&d->r, d->a->by_max ? "list decodes beyond the memory budget left for the footer"
+                : "list decodes beyond " STR(PQF_FOOTER_EXPANSION) " times the footer's size");
         return NULL;
     }
     return arena_alloc(d->a, need);
@@ -392,7 +397,15 @@ static void set_err(struct dec *d, const char *what, char *err, size_t errlen)
         snprintf(err, errlen, "corrupt %s: %s at byte %zu", what, d->r.err, d->r.err_at);
 }
 
+size_t pqf_file_meta_bytes(const struct pq_file_meta *m) { return m->arena ? m->arena->total : 0; }
+
 int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *err, size_t errlen)
+{
+    return pqf_decode_file_meta_max(p, n, 0, m, err, errlen);
+}
+
+int pqf_decode_file_meta_max(const void *p, size_t n, size_t max, struct pq_file_meta *m, char *err,
+                             size_t errlen)
 {
     static const char *const names[] = {"", "FileMetaData.version", "FileMetaData.schema",
                                         "FileMetaData.num_rows", "FileMetaData.row_groups"};
@@ -405,6 +418,10 @@ int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *
     memset(m, 0, sizeof *m);
     m->arena = d.a;
     d.a->limit = n * PQF_FOOTER_EXPANSION + 65536;
+    if (max && max < d.a->limit) {
+        d.a->limit = max;
+        d.a->by_max = true;
+    }
     tr_init(&d.r, p, n);
     tr_begin(&d.r);
     while (tr_field(&d.r, &id, &t)) {

@@ -215,12 +215,19 @@ struct pq_page_header {
 };
 
 /* A decoded footer takes at most this many times its encoded size (plus
- * 64 KiB): pqf_decode_file_meta fails on a footer that would expand more. */
-#define PQF_FOOTER_EXPANSION 16   /* list_alloc's message says 16 */
+ * 64 KiB): pqf_decode_file_meta fails on a footer that would expand more.
+ * A plain number: list_alloc's message is made from it. */
+#define PQF_FOOTER_EXPANSION 16
 
 /* Decode a footer.  All memory hangs off m->arena; free with
  * pqf_file_meta_free.  Returns 0, or -1 with a message in err. */
 int pqf_decode_file_meta(const void *p, size_t n, struct pq_file_meta *m, char *err, size_t errlen);
+/* The same, its decoded lists held to 'max' bytes when that is less than
+ * the expansion limit (a reader's budget left; 0: no such limit). */
+int pqf_decode_file_meta_max(const void *p, size_t n, size_t max, struct pq_file_meta *m, char *err,
+                             size_t errlen);
+/* Bytes the decoded footer's lists and strings take (its arena). */
+size_t pqf_file_meta_bytes(const struct pq_file_meta *m);
 void pqf_file_meta_free(struct pq_file_meta *m);
 void pqf_encode_file_meta(struct bbuf *b, const struct pq_file_meta *m);
 

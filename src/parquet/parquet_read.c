@@ -2,6 +2,7 @@
  * at a time.  Every size and offset read from the file is checked against the
  * bytes actually there before it is used, and nothing is allocated from a
  * count in the file before that count has been checked. */
+#include "common/log.h"
 #include "common/util.h"
 #include "parquet/parquet.h"
 #include "parquet/parquet_codec.h"
@@ -30,9 +31,6 @@
 /* Scratch bytes per value of a page while it is decoded: a level, an index,
  * a value pointer and length, a boolean. */
 #define SCRATCH_PER_VALUE (sizeof(uint32_t) * 3 + sizeof(void *) + 1)
-/* A footer decodes into at most this many times its size (pq_reader_open
- * charges it to the budget before decoding). */
-#define FOOTER_EXPANSION 16
 
 struct pq_reader {
     int fd;
@@ -52,12 +50,17 @@ struct pq_reader {
 uint64_t pq_read_budget_default(void)
 {
     const char *v = getenv(PQ_BUDGET_ENV);
-    char *end;
-    if (v && *v) {
-        errno = 0;
-        unsigned long long mb = strtoull(v, &end, 10);
-        if (!errno && !*end && mb > 0 && mb <= ((uint64_t)1 << 30))
-            return (uint64_t)mb << 20;
+    int64_t mb;
+    if (!v || !*v)   /* unset or empty: the default */
+        return PQ_BUDGET_DEFAULT;
+    if (parse_i64(v, 1, (int64_t)1 << 30, &mb))
+        return (uint64_t)mb << 20;
+    static char warned[64];   /* once per value, not once per file opened */
+    if (strncmp(warned, v, sizeof warned - 1)) {
+        snprintf(warned, sizeof warned, "%s", v);
+        log_warn("ignoring %s='%s': expected a whole number of MiB from 1 to %lld; using the "
+                 "default of %llu MiB", PQ_BUDGET_ENV, v, (long long)1 << 30,
+                 (unsigned long long)(PQ_BUDGET_DEFAULT >> 20));
     }
     return PQ_BUDGET_DEFAULT;
 }
@@ -87,6 +90,16 @@ int pq_reader_charge(struct pq_reader *r, uint64_t bytes, const char *what, char
 }
 
 void pq_reader_set_budget(struct pq_reader *r, uint64_t bytes) { r->budget = bytes; }
+
+/* Charge 'bytes' for column c: spent until pq_reader_release(r, c). */
+static int column_charge(struct pq_reader *r, struct pq_column *c, uint64_t bytes, const char *what,
+                         char *err, size_t errlen)
+{
+    if (pq_reader_charge(r, bytes, what, err, errlen) < 0)
+        return -1;
+    c->charged += bytes;
+    return 0;
+}
 
 static int read_at(int fd, void *buf, size_t n, int64_t off)
 {
@@ -282,10 +295,12 @@ struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen)
         goto fail;
     }
     r->footer_start = r->size - 8 - flen;
+    /* The footer's bytes, then its decoded lists: held to what the budget
+     * has left (and PQF_FOOTER_EXPANSION times the footer), charged at the
+     * size they took. */
     char what[64];
     snprintf(what, sizeof what, "its footer of %u bytes", flen);
-    if (pq_reader_charge(r, (uint64_t)flen * (PQF_FOOTER_EXPANSION + 1) + 65536, what, msg,
-                         sizeof msg) < 0) {
+    if (pq_reader_charge(r, flen, what, msg, sizeof msg) < 0) {
         errf(err, errlen, "%s: %s", path, msg);
         goto fail;
     }
@@ -295,12 +310,15 @@ struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen)
         free(footer);
         goto fail;
     }
-    int rc = pqf_decode_file_meta(footer, flen, &r->meta, msg, sizeof msg);
+    uint64_t left = r->budget - r->spent;
+    int rc = pqf_decode_file_meta_max(footer, flen, left ? (size_t)left : 1, &r->meta, msg, sizeof msg);
     free(footer);
     if (rc < 0) {
-        errf(err, errlen, "%s: %s", path, msg);
+        errf(err, errlen, "%s: %s%s", path, msg, strstr(msg, "memory budget") ? "; set "
+             PQ_BUDGET_ENV "=MiB to read a larger one" : "");
         goto fail;
     }
+    r->spent += pqf_file_meta_bytes(&r->meta);   /* lists within 'left', strings within flen */
     if (check_layout(r, msg, sizeof msg) < 0) {
         errf(err, errlen, "%s: %s", path, msg);
         goto fail;
@@ -360,6 +378,12 @@ void pq_column_free(struct pq_column *c)
     memset(c, 0, sizeof *c);
 }
 
+void pq_reader_release(struct pq_reader *r, struct pq_column *c)
+{
+    r->spent -= c->charged <= r->spent ? c->charged : r->spent;
+    pq_column_free(c);
+}
+
 /* ---- decoding a column chunk ---- */
 
 /* Bytes per value in the output's dense array (0: byte-array output). */
@@ -414,6 +438,7 @@ struct cdec {
     const uint8_t **vp;         /* scratch: non-null value pointers/lengths of a page */
     uint32_t *vl;
     size_t v_cap;
+    uint64_t page_bytes;        /* sum of vl[] for byte-array output (page_values) */
     uint8_t *bools;
     size_t bools_cap;
     char *err;
@@ -458,6 +483,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
 {
     const struct pq_leaf *l = d->l;
     int pw = plain_width(l);
+    d->page_bytes = 0;
     if (nonnull == 0)
         return 0;
     if (nonnull > d->v_cap) {
@@ -476,6 +502,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
                 d->vp[k] = p + k * (size_t)pw;
                 d->vl[k] = (uint32_t)pw;
             }
+            d->page_bytes = (uint64_t)nonnull * (uint64_t)pw;
         } else if (pw == 0) {
             size_t pos = 0;
             for (size_t k = 0; k < nonnull; k++) {
@@ -489,6 +516,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
                 d->vl[k] = n;
                 pos += n;
             }
+            d->page_bytes = pos - 4 * (uint64_t)nonnull;
         } else {   /* booleans: bits, LSB first */
             if ((nonnull + 7) / 8 > len)
                 return errf(d->err, d->errlen, "PLAIN boolean page too short");
@@ -525,6 +553,7 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
         d->idx = grow_to(d->idx, &d->idx_cap, nonnull, sizeof *d->idx);
         if (pq_rle_decode(p + 1, len - 1, p[0], d->idx, nonnull) < 0)
             return errf(d->err, d->errlen, "corrupt dictionary indices");
+        uint64_t sum = 0;   /* a local: d->page_bytes would be stored per value */
         for (size_t k = 0; k < nonnull; k++) {
             uint32_t i = d->idx[k];
             if (i >= d->dict.n)
@@ -532,7 +561,9 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
                             d->dict.n);
             d->vp[k] = d->dict.ptr[i];
             d->vl[k] = d->dict.len[i];
+            sum += d->dict.len[i];
         }
+        d->page_bytes = sum;
         return 0;
     }
     default:
@@ -565,10 +596,8 @@ static void scatter(struct cdec *d, size_t nv, bool has_levels)
             uint64_t o = c->off[at];
             if (present) {
                 size_t n = d->vl[k];
-                if (n) {
-                    c->data = grow_to(c->data, &d->data_cap, (size_t)o + n, 1);
-                    memcpy(c->data + o, d->vp[k], n);
-                }
+                if (n)
+                    memcpy(c->data + o, d->vp[k], n);   /* reserved by charge_bytes */
                 o += n;
                 k++;
             }
@@ -662,19 +691,23 @@ static int check_page_claim(struct cdec *d, size_t nv, size_t ulen)
 }
 
 /* Charge the byte-array values of a page (copied into the output) to the
- * budget: dictionary entries repeat, so these can be far more bytes than the
- * page. */
+ * budget, and reserve room for them: dictionary entries repeat, so these can
+ * be far more bytes than the page. */
 static int charge_bytes(struct cdec *d, size_t nonnull)
 {
     if (out_width(d->l->type))
         return 0;
-    uint64_t sum = 0;
-    for (size_t k = 0; k < nonnull; k++)
-        sum += d->vl[k];
+    uint64_t sum = d->page_bytes;
     char what[96];
     snprintf(what, sizeof what, "%zu byte-array values of %llu bytes", nonnull,
              (unsigned long long)sum);
-    return pq_reader_charge(d->r, sum, what, d->err, d->errlen);
+    if (column_charge(d->r, d->out, sum, what, d->err, d->errlen) < 0)
+        return -1;
+    if (sum) {
+        struct pq_column *c = d->out;
+        c->data = grow_to(c->data, &d->data_cap, (size_t)(c->off[c->n] + sum), 1);
+    }
+    return 0;
 }
 
 static int read_dict(struct cdec *d, const struct pq_page_header *h, const uint8_t *body, int codec)
@@ -830,7 +863,7 @@ static int read_chunk(struct pq_reader *r, int rg, int leaf, struct pq_column *o
                          (l->max_def > 0 ? (uint64_t)cm->num_values : 0) + sizeof *out->off;
     char what[96];
     snprintf(what, sizeof what, "the column of %lld values", (long long)cm->num_values);
-    if (pq_reader_charge(r, out_bytes, what, msg, msglen) < 0)
+    if (column_charge(r, out, out_bytes, what, msg, msglen) < 0)
         return -1;
 
     int64_t start = cm->data_page_offset;
@@ -916,7 +949,7 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
         return errf(err, errlen, "%s: no row group %d / column %d", r->path, rg, leaf);
     char msg[400];
     if (read_chunk(r, rg, leaf, out, msg, sizeof msg) < 0) {
-        pq_column_free(out);
+        pq_reader_release(r, out);   /* nothing of it is kept */
         return errf(err, errlen, "%s: row group %d, column '%s': %s", r->path, rg,
                     r->leaves[leaf].name, msg);
     }

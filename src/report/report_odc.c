@@ -282,7 +282,7 @@ static int load_tasks(struct report_odc *o, const char *path, char *err, size_t 
         }
         for (int k = 0; k < N; k++)
             if (leaf[k] >= 0)
-                pq_column_free(&c[k]);
+                pq_reader_release(r, &c[k]);
     }
     pq_reader_close(r);
     return rc;
@@ -317,7 +317,7 @@ static int load_frags(struct report_odc *o, const char *path, char *err, size_t 
         for (size_t i = 0; rc == 0 && i < c[0].n; i++)
             report_odc_add_frag(o, to_i32(num_i64(&c[0], i)), num_i64(&c[1], i), num_f64(&c[2], i));
         for (int k = 0; k < 3; k++)
-            pq_column_free(&c[k]);
+            pq_reader_release(r, &c[k]);
     }
     pq_reader_close(r);
     return rc;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "parquet/parquet.h"
 #include "parquet/parquet_codec.h"
@@ -52,12 +53,12 @@ static void put_varint(struct bbuf *b, uint64_t v)
     } while (v);
 }
 
-/* One column "v" of 'type' (REQUIRED), one row group of 'rows' rows, one
- * chunk: a PLAIN dictionary page holding 'dict' (dict_n entries), then one
- * RLE_DICTIONARY data page of 'nv' values: bit width 0 (all index 0) and
- * RLE runs of 'run' values each. */
-static void write_dict_file(int type, const void *dict, size_t dict_len, int dict_n, int64_t rows,
-                            int32_t nv, uint32_t run)
+/* One column "v" of 'type' (REQUIRED), 'groups' row groups of 'rows' rows
+ * that all point to one chunk: a PLAIN dictionary page holding 'dict'
+ * (dict_n entries), then one RLE_DICTIONARY data page of 'nv' values: bit
+ * width 0 (all index 0) and RLE runs of 'run' values each. */
+static void write_dict_groups(int type, const void *dict, size_t dict_len, int dict_n, int64_t rows,
+                              int32_t nv, uint32_t run, int groups)
 {
     struct bbuf b;
     bb_init(&b);
@@ -100,11 +101,14 @@ static void write_dict_file(int type, const void *dict, size_t dict_len, int dic
                                           .data_page_offset = data_off,
                                           .has_dictionary_page_offset = true,
                                           .dictionary_page_offset = dict_off}};
-    struct pq_row_group rg = {.columns = &cc, .n_columns = 1, .total_byte_size = 1, .num_rows = rows};
-    struct pq_file_meta m = {.version = 1, .schema = schema, .n_schema = 2, .num_rows = rows,
-                             .row_groups = &rg, .n_row_groups = 1, .created_by = "bounds test"};
+    struct pq_row_group *rg = xcalloc((size_t)groups, sizeof *rg);
+    for (int g = 0; g < groups; g++)
+        rg[g] = (struct pq_row_group){.columns = &cc, .n_columns = 1, .total_byte_size = 1, .num_rows = rows};
+    struct pq_file_meta m = {.version = 1, .schema = schema, .n_schema = 2, .num_rows = rows * groups,
+                             .row_groups = rg, .n_row_groups = groups, .created_by = "bounds test"};
     size_t at = b.len;
     pqf_encode_file_meta(&b, &m);
+    free(rg);
     uint32_t flen = (uint32_t)(b.len - at);
     uint8_t tail[8] = {(uint8_t)flen, (uint8_t)(flen >> 8), (uint8_t)(flen >> 16), (uint8_t)(flen >> 24),
                        'P', 'A', 'R', '1'};
@@ -114,6 +118,12 @@ static void write_dict_file(int type, const void *dict, size_t dict_len, int dic
     assert_int_equal(fwrite(b.p, 1, b.len, f), b.len);
     fclose(f);
     bb_free(&b);
+}
+
+static void write_dict_file(int type, const void *dict, size_t dict_len, int dict_n, int64_t rows,
+                            int32_t nv, uint32_t run)
+{
+    write_dict_groups(type, dict, dict_len, dict_n, rows, nv, run, 1);
 }
 
 /* Read column 0 of row group 0 with a budget (0: the default); 0 or -1,
@@ -194,12 +204,94 @@ static void test_budget_decoded_column(void **state)
     pq_column_free(&c);
     assert_int_equal(pq_read_column(r, 0, 0, &c, err, sizeof err), -1);
     assert_has(err, "a data page of 1048576 values needs 21.0 MiB, beyond the 36 MiB this file may use "
-                    "(16.1 MiB used so far)");
-    /* Callers charge their own arrays against what is left. */
-    assert_int_equal(pq_reader_charge(r, (uint64_t)19 << 20, "nineteen", err, sizeof err), 0);
+                    "(16.0 MiB used so far)");
+    /* The failed read gave its 8 MiB back (8.1 MiB kept); callers charge
+     * their own arrays against what is left. */
+    assert_int_equal(pq_reader_charge(r, (uint64_t)27 << 20, "twenty-seven", err, sizeof err), 0);
     assert_int_equal(pq_reader_charge(r, (uint64_t)1 << 20, "one more", err, sizeof err), -1);
     assert_has(err, "one more needs 1.0 MiB");
     pq_reader_close(r);
+}
+
+/* A reader that streams (reads a row group, releases it) reads a file of
+ * any size within a budget that bounds one row group; one that keeps its
+ * columns runs out. */
+static void test_budget_release(void **state)
+{
+    (void)state;
+    char err[512];
+    struct pq_column c;
+    /* 16 row groups of 65536 INT64 (512 KiB decoded each, 8 MiB in all)
+     * against 4 MiB.  Strings too: 256 copies of a 4 KiB entry a group. */
+    write_dict_groups(PQ_INT64, &zero64, 8, 1, 65536, 65536, 1000, 16);
+    for (int keep = 0; keep < 2; keep++) {
+        struct pq_reader *r = pq_reader_open(path, err, sizeof err);
+        assert_non_null(r);
+        pq_reader_set_budget(r, (uint64_t)4 << 20);
+        int g, rc = 0;
+        for (g = 0; g < pq_reader_num_row_groups(r) && rc == 0; g++) {
+            rc = pq_read_column(r, g, 0, &c, err, sizeof err);
+            if (rc == 0) {
+                assert_int_equal(c.n, 65536);
+                assert_true(c.charged >= 65536 * 8);
+            }
+            if (keep)
+                pq_column_free(&c);
+            else
+                pq_reader_release(r, &c);
+        }
+        if (keep) {
+            assert_int_equal(rc, -1);
+            assert_has(err, "beyond the 4 MiB");
+            assert_true(g > 1 && g < 16);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(g, 16);
+        }
+        pq_reader_close(r);
+    }
+
+    size_t elen = 4096;
+    uint8_t *entry = xcalloc(1, 4 + elen);
+    entry[1] = 0x10;   /* length 4096, little-endian */
+    write_dict_groups(PQ_BYTE_ARRAY, entry, 4 + elen, 1, 256, 256, 256, 16);
+    free(entry);
+    struct pq_reader *r = pq_reader_open(path, err, sizeof err);
+    assert_non_null(r);
+    pq_reader_set_budget(r, (uint64_t)4 << 20);
+    for (int g = 0; g < 16; g++) {
+        assert_int_equal(pq_read_column(r, g, 0, &c, err, sizeof err), 0);
+        assert_true(c.charged >= 256 * elen);
+        pq_reader_release(r, &c);
+    }
+    pq_reader_close(r);
+}
+
+/* The footer is charged what it decodes into, not a guess of 17 times its
+ * size: a footer of 4000 row groups (~200 KB, ~1.5 MB decoded) fits 2 MiB,
+ * where 17 times its size did not; the same file with 1 MiB
+ * fails on its lists, naming the budget and the variable. */
+static void test_budget_footer(void **state)
+{
+    (void)state;
+    char err[512];
+    write_dict_groups(PQ_INT64, &zero64, 8, 1, 1000, 1000, 1000, 4000);
+    setenv(PQ_BUDGET_ENV, "2", 1);
+    struct pq_reader *r = pq_reader_open(path, err, sizeof err);
+    if (!r)
+        fail_msg("%s", err);
+    assert_int_equal(pq_reader_num_row_groups(r), 4000);
+
+    struct pq_column c;
+    assert_int_equal(pq_read_column(r, 3999, 0, &c, err, sizeof err), 0);
+    pq_reader_release(r, &c);
+    pq_reader_close(r);
+    setenv(PQ_BUDGET_ENV, "1", 1);
+    r = pq_reader_open(path, err, sizeof err);
+    unsetenv(PQ_BUDGET_ENV);
+    assert_null(r);
+    assert_has(err, "list decodes beyond the memory budget left for the footer");
+    assert_has(err, "set " PQ_BUDGET_ENV "=MiB");
 }
 
 static void test_budget_byte_arrays(void **state)
@@ -230,11 +322,31 @@ static void test_budget_default_and_env(void **state)
     assert_int_equal(pq_read_budget_default(), PQ_BUDGET_DEFAULT);
     setenv(PQ_BUDGET_ENV, "3", 1);
     assert_int_equal(pq_read_budget_default(), (uint64_t)3 << 20);
-    const char *bad[] = {"", "0", "-5", "12x", "abc", "99999999999999999999"};
+    setenv(PQ_BUDGET_ENV, "", 1);
+    assert_int_equal(pq_read_budget_default(), PQ_BUDGET_DEFAULT);
+    /* A bad value is not silently ignored: a warning names it and the
+     * default used instead. */
+    char logp[sizeof path + 8];
+    snprintf(logp, sizeof logp, "%s.log", path);
+    unlink(logp);
+    assert_int_equal(log_set_file(logp), 0);
+    const char *bad[] = {"0", "-5", "12x", "abc", " 7", "99999999999999999999"};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         setenv(PQ_BUDGET_ENV, bad[i], 1);
         assert_int_equal(pq_read_budget_default(), PQ_BUDGET_DEFAULT);
     }
+    log_set_file(NULL);
+    size_t loglen;
+    char *logt = read_file(logp, &loglen);
+    assert_non_null(logt);
+    unlink(logp);
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        char want[80];
+        snprintf(want, sizeof want, "ignoring %s='%s'", PQ_BUDGET_ENV, bad[i]);
+        assert_has(logt, want);
+    }
+    assert_has(logt, "using the default of 512 MiB");
+    free(logt);
     /* The environment reaches a reader opened without a budget set. */
     write_dict_file(PQ_INT64, &zero64, 8, 1, 1 << 20, 1 << 20, 1000);
     setenv(PQ_BUDGET_ENV, "4", 1);
@@ -342,6 +454,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_page_values_against_bytes),
         cmocka_unit_test(test_budget_decoded_column),
+        cmocka_unit_test(test_budget_release),
+        cmocka_unit_test(test_budget_footer),
         cmocka_unit_test(test_budget_byte_arrays),
         cmocka_unit_test(test_budget_default_and_env),
         cmocka_unit_test(test_footer_expansion),
