@@ -219,9 +219,10 @@ int cmd_export(int argc, char **argv)
                      "include (default) or exclude tasks with status != 0", set_choice),
         OPT_CALLBACK(0, "attempts", &((struct choice_opt){&all_attempts, attempt_modes}), "A",
                      "last (default: the last attempt per trace id) or all", set_choice),
-        OPT_CALLBACK(0, "cpu-usage", &((struct choice_opt){&cpu_usage, cpu_usages}), "U",
-                     "received (default: the CPU the tasks got) or demand (received plus the time "
-                     "they waited for a CPU, within cpu_count: for OpenDC's Perfect scaling)",
+        OPT_CALLBACK(0, "cpu-usage", &((struct choice_opt){&cpu_usage, cpu_usages}), "KIND",
+                     "received (default: the CPU the tasks got; for OpenDC's NoDelay scaling) or "
+                     "demand (received plus the time they waited for a CPU, within cpu_count; for "
+                     "Perfect scaling when untraced load shared the cores)",
                      set_choice),
         OPT_FLAG(0, "upstream-compat", &o.upstream_compat,
                  "the original exporter's numbers (to compare old traces; keeps its known flaws)"),
