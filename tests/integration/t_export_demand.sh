@@ -85,6 +85,16 @@ p = f'{root}/old'
 node(p, 'vm0', None)
 jsonl(f'{p}/CTS/invocations.jsonl', invs)
 jsonl(f'{p}/CTS/proc_metrics.jsonl', samples(with_delay=False))
+
+# An audit without host samples, and one that is not JSON.
+for name, audit in (('nohost', {"host_samples": 0, "window_ms": 0, "host_busy_cpu_ms": 0, "traced_cpu_ms": 0,
+                                "explained_pct": None, "warning": False}), ('badaudit', None)):
+    p = f'{root}/{name}'
+    node(p, 'vm0', audit)
+    if audit is None:
+        open(f'{p}/CTS/audit.json', 'w').write('{"host_cpu": {"explained_pct": ')
+    jsonl(f'{p}/CTS/invocations.jsonl', invs[:1])
+    jsonl(f'{p}/CTS/proc_metrics.jsonl', samples()[:5])
 EOF
 
 # ---- received (the default) and demand ----
@@ -169,6 +179,19 @@ check "without run delay, demand exports the received CPU (fragments byte for by
 check "old CTS: every sampled fragment counted without run delay" \
   grep -qF "0.000 ms in 0 of 12 sampled fragments (one per CTS interval, before merging); 12 without run delay, kept at their received CPU" "$T/old-d/export_report.md"
 expect_fail "old CTS: no host CPU section without audit.json" grep -q "Host CPU explained" "$T/old-d/export_report.md"
+
+# ---- audit.json without host samples, or unreadable ----
+check "export with an audit without host samples" $TRACEKIT export opendc --input "$T/nohost" --output "$T/nh" --json
+check "... the report says unknown" grep -qF -- "- vm0: unknown (no host samples)" "$T/nh/export_report.md"
+expect_fail "... and warns of nothing" grep -q "WARNING" "$T/nh/export_report.md"
+$TRACEKIT export opendc --input "$T/badaudit" --output "$T/ba" --json >"$T/ba.json" 2>"$T/ba.err"
+rc=$?
+check "an audit.json that is not JSON does not stop the export" test "$rc" = 0
+check "... it is named among the warnings, and no host CPU figure is made up" python3 -c "
+import json
+d = json.load(open('$T/ba.json'))
+assert d['host_cpu'] == [], d
+assert any('audit.json' in w and 'not repeated' in w for w in d['warnings']), d['warnings']"
 
 # ---- usage errors ----
 $TRACEKIT export opendc --input "$T/exp" --output "$T/bad" --cpu-usage foo >"$T/bad.out" 2>&1
