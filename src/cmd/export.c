@@ -69,6 +69,8 @@ static const struct choice id_modes[] = {
     {"auto", ODC_ID_AUTO}, {"pid", ODC_ID_PID}, {"sequential", ODC_ID_SEQUENTIAL}, {NULL, 0}};
 static const struct choice failed_modes[] = {{"include", 0}, {"exclude", 1}, {NULL, 0}};
 static const struct choice attempt_modes[] = {{"last", 0}, {"all", 1}, {NULL, 0}};
+static const struct choice cpu_usages[] = {
+    {"received", ODC_USAGE_RECEIVED}, {"demand", ODC_USAGE_DEMAND}, {NULL, 0}};
 
 /* "tracekit export opendc ...", for the report (malloc'd). */
 static char *command_line(int argc, char **argv)
@@ -84,6 +86,33 @@ static char *command_line(int argc, char **argv)
     return b.p;
 }
 
+/* The run delay, what demand did with it, and each node's host CPU figure. */
+static void print_json_delay(struct jbuf *b, const struct odc_input *in, const struct odc_result *res)
+{
+    jb_obj_open(b, "run_delay");
+    jb_uint(b, "sampled_fragments", res->sampled_frags);
+    jb_uint(b, "fragments_without_run_delay", res->no_delay_frags);
+    jb_fixed(b, "run_delay_ms", res->delay_ms, 3);
+    jb_fixed(b, "demand_added_ms", res->demand_added_ms, 3);
+    jb_fixed(b, "demand_capped_ms", res->demand_capped_ms, 3);
+    jb_obj_close(b);
+    jb_arr_open(b, "host_cpu");
+    for (size_t k = 0; k < in->n_nodes; k++) {
+        const struct odc_node *nd = &in->nodes[k];
+        if (!nd->has_host_cpu)
+            continue;
+        jb_obj_open(b, NULL);
+        jb_str(b, "node", nd->node_id);
+        if (nd->has_explained)
+            jb_fixed(b, "explained_pct", nd->explained_pct, 1);
+        else
+            jb_null(b, "explained_pct");
+        jb_bool(b, "warning", nd->host_warning);
+        jb_obj_close(b);
+    }
+    jb_arr_close(b);
+}
+
 static void print_json(const char *input, const char *output, const struct odc_opts *o,
                        const struct odc_input *in, const struct odc_result *res, size_t unsampled,
                        double ratio)
@@ -96,6 +125,7 @@ static void print_json(const char *input, const char *output, const struct odc_o
     jb_str(&b, "input", input);
     jb_str(&b, "output", output);
     jb_bool(&b, "upstream_compat", o->upstream_compat);
+    jb_str(&b, "cpu_usage", o->cpu_usage == ODC_USAGE_DEMAND ? "demand" : "received");
     jb_uint(&b, "nodes", in->n_nodes);
     jb_uint(&b, "invocations", in->n_invs);
     jb_uint(&b, "samples", in->n_samples);
@@ -106,6 +136,7 @@ static void print_json(const char *input, const char *output, const struct odc_o
     jb_double(&b, "cpu_ratio", ratio);
     jb_uint(&b, "corrections", res->n_notes);
     jb_uint(&b, "skipped_lines", in->bad_inv_lines + in->bad_sample_lines);
+    print_json_delay(&b, in, res);
     jb_arr_open(&b, "files");
     static const char *const files[] = {"tasks.parquet", "fragments.parquet", "topology.json",
                                         "export_report.md"};
@@ -139,10 +170,27 @@ static void print_summary(const char *input, const char *output, bool json, cons
     printf("exported %zu tasks and %zu fragments from %zu node%s to %s (task ids: %s)\n",
            res->n_tasks, res->n_frags, in->n_nodes, in->n_nodes == 1 ? "" : "s", output,
            res->id_mode);
-    if (!o->upstream_compat)
+    if (!o->upstream_compat) {
         printf("CPU in fragments / measured CPU: %.4f; tasks without samples: %zu; corrections "
                "listed in %s/export_report.md\n",
                ratio, unsampled, output);
+        if (o->cpu_usage == ODC_USAGE_DEMAND)
+            printf("CPU usage: demand (received + %.3f ms of run delay; %zu of %zu sampled fragments "
+                   "without run delay kept at received)\n",
+                   res->demand_added_ms, res->no_delay_frags, res->sampled_frags);
+        else
+            printf("CPU usage: received (%.3f ms of run delay not in it; --cpu-usage demand adds it)\n",
+                   res->delay_ms);
+        for (size_t k = 0; k < in->n_nodes; k++) {
+            const struct odc_node *nd = &in->nodes[k];
+            if (nd->host_warning && nd->has_explained)
+                printf("WARNING: node %s: traced CPU explains %.1f%% of the host's busy CPU (untraced load "
+                       "shared its cores)\n", nd->node_id, nd->explained_pct);
+            else if (nd->host_warning)
+                printf("WARNING: node %s: its audit warns that untraced load shared its cores\n",
+                       nd->node_id);
+        }
+    }
     else
         printf("--upstream-compat: the original exporter's numbers; see %s/export_report.md\n",
                output);
@@ -153,7 +201,7 @@ int cmd_export(int argc, char **argv)
     const char *input = NULL, *output = NULL;
     bool quiet = false, json = false;
     int codec = PQ_CODEC_SNAPPY, mem_unit = ODC_MEM_KB, id_mode = ODC_ID_AUTO;
-    int exclude_failed = 0, all_attempts = 0;
+    int exclude_failed = 0, all_attempts = 0, cpu_usage = ODC_USAGE_RECEIVED;
     struct odc_opts o = {0};
     struct opt opts[] = {
         OPT_STRING(0, "input", &input, "DIR", "parsed run (required)"),
@@ -171,6 +219,11 @@ int cmd_export(int argc, char **argv)
                      "include (default) or exclude tasks with status != 0", set_choice),
         OPT_CALLBACK(0, "attempts", &((struct choice_opt){&all_attempts, attempt_modes}), "A",
                      "last (default: the last attempt per trace id) or all", set_choice),
+        OPT_CALLBACK(0, "cpu-usage", &((struct choice_opt){&cpu_usage, cpu_usages}), "KIND",
+                     "received (default: the CPU the tasks got; for OpenDC's NoDelay scaling) or "
+                     "demand (received plus the time they waited for a CPU, within cpu_count; for "
+                     "Perfect scaling when untraced load shared the cores)",
+                     set_choice),
         OPT_FLAG(0, "upstream-compat", &o.upstream_compat,
                  "the original exporter's numbers (to compare old traces; keeps its known flaws)"),
         OPT_FLAG(0, "quiet", &quiet, "print nothing but errors (and no progress line)"),
@@ -186,6 +239,11 @@ int cmd_export(int argc, char **argv)
                   !input ? "--input DIR" : "--output DIR");
         n = OPT_DONE_ERROR;
     }
+    if (n >= 0 && o.upstream_compat && cpu_usage == ODC_USAGE_DEMAND) {
+        cli_error("--cpu-usage demand cannot be combined with --upstream-compat (the original's "
+                  "numbers are received CPU)");
+        n = OPT_DONE_ERROR;
+    }
     if (n < 0) {
         free(cmdline);
         return opt_exit_code(n);
@@ -194,6 +252,7 @@ int cmd_export(int argc, char **argv)
     o.id_mode = (enum odc_id_mode)id_mode;
     o.exclude_failed = exclude_failed;
     o.all_attempts = all_attempts;
+    o.cpu_usage = (enum odc_cpu_usage)cpu_usage;
     struct odc_write_opts wo = {.codec = codec, .input = input, .command_line = cmdline,
                                 .progress = progress_begin("export", quiet)};
     struct odc_input in;

@@ -70,7 +70,7 @@ double odc_round_half_even(double x)
 /* ---- fragments ---- */
 
 struct fseg {
-    double t0, t1, cpu;
+    double t0, t1, cpu, delay;
     bool gap;
 };
 
@@ -96,7 +96,9 @@ static struct odc_span *clip_spans(double S, double E, const struct odc_span *sp
         double a = spans[i].t0 > S ? spans[i].t0 : S, b = spans[i].t1 < E ? spans[i].t1 : E;
         if (!(b > a))
             continue;
-        s[m++] = (struct odc_span){a, b, cpu * (b - a) / len};
+        bool has_delay = spans[i].has_delay && spans[i].delay_ms >= 0;
+        double part = (b - a) / len;
+        s[m++] = (struct odc_span){a, b, cpu * part, has_delay ? spans[i].delay_ms * part : 0, has_delay};
     }
     qsort(s, m, sizeof *s, cmp_span);
     /* Overlaps (should not happen within one process) keep the earlier span. */
@@ -107,7 +109,9 @@ static struct odc_span *clip_spans(double S, double E, const struct odc_span *sp
         if (s[i].t1 <= cursor)
             continue;
         if (s[i].t0 < cursor) {
-            s[i].cpu_ms *= (s[i].t1 - cursor) / (s[i].t1 - s[i].t0);
+            double part = (s[i].t1 - cursor) / (s[i].t1 - s[i].t0);
+            s[i].cpu_ms *= part;
+            s[i].delay_ms *= part;
             s[i].t0 = cursor;
         }
         s[w++] = s[i];
@@ -129,14 +133,14 @@ static struct fseg *with_gaps(const struct odc_span *s, size_t k, double S, doub
     *uncovered = 0;
     for (size_t i = 0; i < k; i++) {
         if (s[i].t0 > cursor) {
-            g[n++] = (struct fseg){cursor, s[i].t0, 0, true};
+            g[n++] = (struct fseg){cursor, s[i].t0, 0, 0, true};
             *uncovered += s[i].t0 - cursor;
         }
-        g[n++] = (struct fseg){s[i].t0, s[i].t1, s[i].cpu_ms, false};
+        g[n++] = (struct fseg){s[i].t0, s[i].t1, s[i].cpu_ms, s[i].delay_ms, false};
         cursor = s[i].t1;
     }
     if (cursor < E) {
-        g[n++] = (struct fseg){cursor, E, 0, true};
+        g[n++] = (struct fseg){cursor, E, 0, 0, true};
         *uncovered += E - cursor;
     }
     *ng = n;
@@ -144,32 +148,36 @@ static struct fseg *with_gaps(const struct odc_span *s, size_t k, double S, doub
 }
 
 /* Whole milliseconds: round the boundaries, keep both ends exact, and
- * carry the CPU of a segment that rounds to nothing into the next.
- * malloc'd, *no of them. */
+ * carry the CPU (and run delay) of a segment that rounds to nothing into
+ * the next.  malloc'd, *no of them; their delay_ms is the run delay not
+ * yet added. */
 static struct odc_seg *whole_ms(const struct fseg *g, size_t ng, int64_t start, int64_t end,
                                 size_t *no)
 {
     struct odc_seg *o = xmalloc(ng * sizeof *o);
     size_t n = 0;
     int64_t r0 = start;
-    double carry = 0;
+    double carry = 0, carry_delay = 0;
     for (size_t i = 0; i < ng; i++) {
         int64_t r1 = i + 1 == ng ? end : llround(g[i].t1);
         if (r1 < r0)
             r1 = r0;
         if (r1 > end)
             r1 = end;
-        double cpu = g[i].cpu + carry;
+        double cpu = g[i].cpu + carry, delay = g[i].delay + carry_delay;
         if (r1 == r0) {
             carry = cpu;
+            carry_delay = delay;
             continue;
         }
-        carry = 0;
-        o[n++] = (struct odc_seg){r1 - r0, cpu};
+        carry = carry_delay = 0;
+        o[n++] = (struct odc_seg){r1 - r0, cpu, delay};
         r0 = r1;
     }
     if (carry > 0 && n > 0)
         o[n - 1].cpu_ms += carry;
+    if (carry_delay > 0 && n > 0)
+        o[n - 1].delay_ms += carry_delay;
     *no = n;
     return o;
 }
@@ -210,6 +218,27 @@ static void cap_rates(struct odc_seg *o, size_t no, double cap_cores, double tot
     }
 }
 
+/* --cpu-usage demand: each fragment's run delay on top of its received
+ * CPU, up to demand_cores; what does not fit is left out (it is demand the
+ * task's cores could not serve, not CPU that happened elsewhere).  Without
+ * demand (demand_cores <= 0) no delay is added.  delay_ms becomes the
+ * delay added. */
+static void add_demand(struct odc_seg *o, size_t no, double demand_cores, struct odc_fill *f)
+{
+    for (size_t i = 0; i < no; i++) {
+        double delay = o[i].delay_ms;
+        o[i].delay_ms = 0;
+        if (!(demand_cores > 0) || !(delay > 0))
+            continue;
+        double room = demand_cores * (double)o[i].dur - o[i].cpu_ms;
+        double add = room <= 0 ? 0 : delay < room ? delay : room;
+        o[i].cpu_ms += add;
+        o[i].delay_ms = add;
+        f->demand_added_ms += add;
+        f->demand_capped_ms += delay - add;
+    }
+}
+
 /* Merge neighbours with the same rate; the peak rate and the total CPU
  * into f.  Returns the count left. */
 static size_t merge_equal(struct odc_seg *o, size_t no, struct odc_fill *f)
@@ -221,6 +250,7 @@ static size_t merge_equal(struct odc_seg *o, size_t no, struct odc_fill *f)
             if (fabs(ra - rb) <= 1e-12 * fmax(fabs(ra), fabs(rb))) {
                 o[w - 1].dur += o[i].dur;
                 o[w - 1].cpu_ms += o[i].cpu_ms;
+                o[w - 1].delay_ms += o[i].delay_ms;
                 continue;
             }
         }
@@ -236,8 +266,8 @@ static size_t merge_equal(struct odc_seg *o, size_t no, struct odc_fill *f)
 }
 
 size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, size_t n,
-                     double exact_cpu_ms, double cap_cores, struct odc_seg **out,
-                     struct odc_fill *f)
+                     double exact_cpu_ms, double cap_cores, double demand_cores,
+                     struct odc_seg **out, struct odc_fill *f)
 {
     const double S = (double)start, E = (double)end, D = E - S;
     memset(f, 0, sizeof *f);
@@ -246,8 +276,14 @@ size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, s
     double seen;
     struct odc_span *s = clip_spans(S, E, spans, n, &k, &seen);
     f->seen_cpu_ms = seen;
+    f->sampled = k;
+    for (size_t i = 0; i < k; i++) {
+        f->no_delay += !s[i].has_delay;
+        f->delay_ms += s[i].delay_ms;
+    }
 
-    /* The exact total wins over sampled CPU. */
+    /* The exact total wins over sampled CPU.  It is received CPU: only the
+     * received part is scaled, never the run delay. */
     double total = exact_cpu_ms >= 0 ? exact_cpu_ms : seen;
     if (exact_cpu_ms >= 0 && seen > exact_cpu_ms && seen > 0) {
         f->scale = exact_cpu_ms / seen;
@@ -281,6 +317,7 @@ size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, s
     free(g);
     if (cap_cores > 0)
         cap_rates(o, no, cap_cores, total, f);
+    add_demand(o, no, demand_cores, f);
     *out = o;
     return merge_equal(o, no, f);
 }
@@ -637,7 +674,8 @@ static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss)
                 *rss = sm->rss_kb;
             /* odc_fragments clips the span to the request: cpu x overlap / dt */
             double share = sm->dt_ms / fmax(w->occ[w->rs[k]], sm->dt_ms);
-            w->spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms * share};
+            w->spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms * share,
+                                               sm->has_delay ? sm->delay_ms * share : 0, sm->has_delay};
         }
         return ns;
     }
@@ -658,7 +696,8 @@ static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss)
             w->span_cap *= 2;
             w->spans = xrealloc(w->spans, w->span_cap * sizeof *w->spans);
         }
-        w->spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms};
+        w->spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms,
+                                           sm->has_delay ? sm->delay_ms : 0, sm->has_delay};
     }
     return ns;
 }
@@ -716,9 +755,18 @@ static void export_task(struct ours *w, const struct odc_inv *v, int32_t id)
         cap = v->cpuset_cpus;   /* pinned: it cannot have used more */
     struct odc_seg *segs;
     struct odc_fill fill;
-    size_t nseg = odc_fragments(v->ts_start, end, w->spans, ns, exact, cap, &segs, &fill);
+    size_t nseg = odc_fragments(v->ts_start, end, w->spans, ns, exact, cap, 0, &segs, &fill);
     note_fill(b, v, id, ns, exact, &fill);
     int count = cpu_count(b, v, nd, id, fill.peak_cores);
+    if (b->o->cpu_usage == ODC_USAGE_DEMAND) {
+        /* cpu_count comes from the received CPU (the same tasks table in
+         * both modes); the demand is held within it.  The received part of
+         * the second pass is the first's, so its corrections are noted once. */
+        free(segs);
+        nseg = odc_fragments(v->ts_start, end, w->spans, ns, exact, cap, count, &segs, &fill);
+        if (fill.demand_capped_ms > 1e-6)
+            note(b, ODC_N_DEMAND_CAPPED, v, id, fill.demand_capped_ms);
+    }
     int64_t kib = v->max_rss_kb >= 0 ? v->max_rss_kb : rss;
     if (kib < 0)
         note(b, ODC_N_NO_MEMORY, v, id, 0);
@@ -752,6 +800,12 @@ static void export_task(struct ours *w, const struct odc_inv *v, int32_t id)
     res->filled_cpu_ms += fill.filled_cpu_ms + fill.spread_cpu_ms;
     res->seen_cpu_ms += fill.seen_cpu_ms;
     res->n_exact += t->exact_cpu;
+    res->sampled_frags += fill.sampled;
+    res->no_delay_frags += fill.no_delay;
+    res->delay_ms += fill.delay_ms;
+    res->demand_added_ms += fill.demand_added_ms;
+    res->demand_capped_ms += fill.demand_capped_ms;
+    res->n_demand_capped += fill.demand_capped_ms > 1e-6;
 }
 
 static int export_ours(struct builder *b, char *err, size_t errlen)

@@ -17,7 +17,10 @@
  *    an exact total it gets zero CPU, never an invented load;
  *  - the node's own MHz, never a constant;
  *  - failed tasks and retried attempts are kept or dropped by option, and
- *    every correction is counted and listed for the report.
+ *    every correction is counted and listed for the report;
+ *  - --cpu-usage demand adds each sampled interval's run delay (time spent
+ *    waiting for a CPU) to its received CPU, within the task's cpu_count;
+ *    the exact totals still govern the received part only.
  * --upstream-compat instead reproduces the original's numbers (§9.4-9.6). */
 #ifndef TK_OPENDC_H
 #define TK_OPENDC_H
@@ -38,6 +41,12 @@ struct odc_node {
     int raw_cores;         /* node_meta.json cpu_cores (upstream-compat) */
     int64_t mem_mb;        /* nodes.json mem_mb */
     char *cpu_model;
+    /* CTS/audit.json host_cpu, when present: how much of the host's busy
+     * CPU the traced processes explain (the export repeats its warning). */
+    bool has_host_cpu;
+    bool has_explained;    /* explained_pct is a number (not null) */
+    double explained_pct;
+    bool host_warning;     /* audit's "warning": explained_pct below 80 */
 };
 
 struct odc_inv {
@@ -69,6 +78,8 @@ struct odc_sample {
     int64_t rss_kb;        /* -1 if absent */
     bool has_start_ticks;
     int64_t start_ticks;
+    bool has_delay;        /* run_delay_ms present (absent: unknown, never 0) */
+    double delay_ms;       /* run delay in the interval: runnable, waiting for a CPU */
 };
 
 struct odc_input {
@@ -94,8 +105,13 @@ int odc_cpuset_count(const char *s);
 enum odc_mem_unit { ODC_MEM_KB, ODC_MEM_MB };
 enum odc_id_mode { ODC_ID_AUTO, ODC_ID_PID, ODC_ID_SEQUENTIAL };
 
+/* What a fragment's cpu_usage says: the CPU the task received (measured),
+ * or what it demanded (received plus the time it waited for a CPU). */
+enum odc_cpu_usage { ODC_USAGE_RECEIVED, ODC_USAGE_DEMAND };
+
 struct odc_opts {
     enum odc_mem_unit mem_unit;
+    enum odc_cpu_usage cpu_usage;
     enum odc_id_mode id_mode;
     bool exclude_failed;
     bool all_attempts;     /* keep every attempt of a retried trace id */
@@ -104,15 +120,20 @@ struct odc_opts {
 
 /* ---- the fragment builder (exposed for tests) ---- */
 
-/* A sampled interval of a task: [t0, t1] ms with cpu_ms of CPU time in it. */
+/* A sampled interval of a task: [t0, t1] ms with cpu_ms of CPU time in it,
+ * and delay_ms of run delay when has_delay (else unknown). */
 struct odc_span {
     double t0, t1, cpu_ms;
+    double delay_ms;
+    bool has_delay;
 };
 
-/* A fragment before MHz: a whole number of ms and the CPU ms in it. */
+/* A fragment before MHz: a whole number of ms and the CPU ms in it
+ * (delay_ms of which is run delay added as demand). */
 struct odc_seg {
     int64_t dur;
     double cpu_ms;
+    double delay_ms;
 };
 
 struct odc_fill {
@@ -125,17 +146,28 @@ struct odc_fill {
     double capped_cpu_ms;     /* CPU moved to stay under the core limit */
     double lost_cpu_ms;       /* CPU that did not fit under the limit at all */
     double peak_cores;        /* highest fragment rate, in cores */
+    size_t sampled;           /* sampled intervals inside the window */
+    size_t no_delay;          /* of those, without run delay (unknown) */
+    double delay_ms;          /* run delay in those intervals */
+    double demand_added_ms;   /* run delay added to the fragments (demand) */
+    double demand_capped_ms;  /* run delay left out: above demand_cores */
 };
 
 /* Fragments covering [start, end] (end > start) exactly.  spans may be in any
  * order, overlap, or reach outside the window (they are clipped, their CPU
- * scaled to the part inside).  exact_cpu_ms < 0: unknown (uncovered time
- * then carries zero CPU).  cap_cores > 0 limits every fragment's rate; CPU
- * above it moves to fragments with room.  Returns the number of segments
+ * and run delay scaled to the part inside).  exact_cpu_ms < 0: unknown
+ * (uncovered time then carries zero CPU).  cap_cores > 0 limits every
+ * fragment's rate; CPU above it moves to fragments with room.
+ * demand_cores > 0 (--cpu-usage demand): then each sampled interval's run
+ * delay is added to its CPU, up to demand_cores per fragment (the rest is
+ * left out, not moved: demand the task's cores could not serve).  The
+ * received CPU is settled first (scaled to the exact total, the rest
+ * filled in, capped), the delay added after: the exact total, which is
+ * received CPU, never scales demand down.  Returns the number of segments
  * (malloc'd in *out), consecutive equal rates merged. */
 size_t odc_fragments(int64_t start, int64_t end, const struct odc_span *spans, size_t n,
-                     double exact_cpu_ms, double cap_cores, struct odc_seg **out,
-                     struct odc_fill *fill);
+                     double exact_cpu_ms, double cap_cores, double demand_cores,
+                     struct odc_seg **out, struct odc_fill *fill);
 
 /* Python's round(): half to even. */
 double odc_round_half_even(double x);
@@ -192,6 +224,7 @@ enum odc_note_kind {
     ODC_N_LOST,               /* value: CPU ms that did not fit */
     ODC_N_CORES_RAISED,       /* cpu_count above the request; value: new count */
     ODC_N_NO_MEMORY,
+    ODC_N_DEMAND_CAPPED,      /* demand: run delay above cpu_count left out; value: ms */
     ODC_N_KINDS
 };
 
@@ -209,6 +242,13 @@ struct odc_result {
     double expected_cpu_mhz_ms; /* sum of measured CPU x node MHz */
     double uncovered_ms, filled_cpu_ms, seen_cpu_ms;
     size_t n_exact;           /* tasks with an exact CPU total */
+    /* run delay (every mode counts it; demand adds it) */
+    size_t sampled_frags;     /* sampled intervals inside tasks (fragments before merging) */
+    size_t no_delay_frags;    /* of those, without run delay: received CPU kept */
+    double delay_ms;          /* run delay in those intervals */
+    double demand_added_ms;   /* of it, added to the fragments (demand) */
+    double demand_capped_ms;  /* of it, above the task's cpu_count, left out (demand) */
+    size_t n_demand_capped;   /* tasks with some delay left out (demand) */
 };
 
 /* Every node has MHz, cores and memory?  0, or -1 with a message naming the

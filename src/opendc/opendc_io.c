@@ -256,6 +256,10 @@ static int load_samples(struct odc_input *in, int idx, const char *cts, const ch
         if (!jsonl_int(o, "rss_kb", &sm.rss_kb))
             sm.rss_kb = -1;
         sm.has_start_ticks = jsonl_int(o, "start_ticks", &sm.start_ticks);
+        /* Absent or negative: unknown, never 0 (the CTS holds it at >= 0). */
+        sm.has_delay = jsonl_num(o, "run_delay_ms", &sm.delay_ms) && sm.delay_ms >= 0;
+        if (!sm.has_delay)
+            sm.delay_ms = 0;
         if (in->n_samples == cap) {
             cap = cap ? cap * 2 : 4096;
             in->samples = xrealloc(in->samples, cap * sizeof *in->samples);
@@ -274,6 +278,30 @@ static int load_samples(struct odc_input *in, int idx, const char *cts, const ch
     return 0;
 }
 
+/* CTS/audit.json's host_cpu (parse writes it): how much of the host's busy
+ * CPU the traced processes explain.  Absent in older runs: nothing said. */
+static void load_host_cpu(struct odc_input *in, struct odc_node *nd, const char *cts)
+{
+    char *path = path_join(cts, "audit.json");
+    if (!file_exists(path)) {
+        free(path);
+        return;
+    }
+    json_error_t je;
+    json_t *audit = jsonl_load_file(path, 0, &je);
+    json_t *h = json_is_object(audit) ? json_object_get(audit, "host_cpu") : NULL;
+    if (!audit)
+        add_note(in, "%s: %s; its host CPU figures are not repeated", path, je.text);
+    else if (json_is_object(h)) {
+        nd->has_host_cpu = true;
+        nd->has_explained = jsonl_num(h, "explained_pct", &nd->explained_pct) && nd->explained_pct >= 0;
+        json_t *wv = json_object_get(h, "warning");
+        nd->host_warning = json_is_true(wv);
+    }
+    json_decref(audit);
+    free(path);
+}
+
 static int load_node(struct odc_input *in, const char *folder, const char *label, struct progress *pg, char *err,
                      size_t errlen)
 {
@@ -285,6 +313,7 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
     nd->folder = xstrdup(label);
     node_values(in, nd, folder, cts, label);
     load_links(in, cts);
+    load_host_cpu(in, nd, cts);
     int rc = load_invocations(in, idx, cts, label, pg, err, errlen);
     if (rc == 0)
         rc = load_samples(in, idx, cts, label, pg, err, errlen);
@@ -524,6 +553,13 @@ static void report_head(FILE *f, const struct odc_input *in, const struct odc_op
                       "OpenDC's loader divides it by 1000 again");
         fprintf(f, "- `cpu_capacity` = `cpu_count` × the node's MHz per core; `cpu_usage` in MHz summed "
                    "over cores\n");
+        if (o->cpu_usage == ODC_USAGE_DEMAND)
+            fprintf(f, "- CPU usage: **demand** (--cpu-usage demand): each sampled fragment carries its "
+                       "received CPU plus its run delay (time runnable but waiting for a CPU), at most "
+                       "`cpu_count` cores; fragments without run delay keep the received CPU\n");
+        else
+            fprintf(f, "- CPU usage: **received** (--cpu-usage received, the default): what the tasks got; "
+                       "time they waited for a CPU is not in it (--cpu-usage demand adds it)\n");
         fprintf(f, "- Failed tasks (status ≠ 0): %s; retried attempts: %s\n",
                 o->exclude_failed ? "excluded" : "included", o->all_attempts ? "all kept" : "last kept");
     }
@@ -545,6 +581,42 @@ static void report_nodes(FILE *f, const struct odc_input *in, const struct odc_o
                 o->upstream_compat ? (nd->raw_mhz > 0 ? nd->raw_mhz : 2400) : nd->mhz, nd->mem_mb,
                 nd->cpu_model, ni, ns);
     }
+    bool any = false;
+    for (size_t k = 0; k < in->n_nodes; k++)
+        any |= in->nodes[k].has_host_cpu;
+    if (!any || o->upstream_compat)
+        return;
+    fprintf(f, "\nHost CPU explained by traced processes (CTS/audit.json `host_cpu`):\n\n");
+    for (size_t k = 0; k < in->n_nodes; k++) {
+        const struct odc_node *nd = &in->nodes[k];
+        if (!nd->has_host_cpu)
+            fprintf(f, "- %s: unknown (no `host_cpu` in its audit.json)\n", nd->node_id);
+        else if (!nd->has_explained)
+            fprintf(f, "- %s: unknown (no host samples)\n", nd->node_id);
+        else
+            fprintf(f, "- %s: traced CPU explains %.1f%% of the host's busy CPU\n", nd->node_id,
+                    nd->explained_pct);
+        if (nd->has_host_cpu && nd->host_warning)
+            fprintf(f, "  - **WARNING**: untraced load shared this node's cores, so the tasks received "
+                       "less CPU than they demanded; %s\n",
+                    o->cpu_usage == ODC_USAGE_DEMAND
+                        ? "this export uses --cpu-usage demand, which adds the time they waited for a CPU"
+                        : "received CPU understates demand: see --cpu-usage demand");
+    }
+}
+
+/* The run delay in the sampled intervals, and what demand did with it. */
+static void report_delay(FILE *f, const struct odc_opts *o, const struct odc_result *res)
+{
+    size_t with = res->sampled_frags - res->no_delay_frags;
+    fprintf(f, "- Run delay (waiting for a CPU): %.3f ms in %zu of %zu sampled fragments (one per CTS "
+               "interval, before merging); %zu without run delay%s\n",
+            res->delay_ms, with, res->sampled_frags, res->no_delay_frags,
+            o->cpu_usage == ODC_USAGE_DEMAND ? ", kept at their received CPU" : "");
+    if (o->cpu_usage == ODC_USAGE_DEMAND)
+        fprintf(f, "- Demand: %.3f ms of run delay added to the fragments; %.3f ms above the tasks' "
+                   "`cpu_count` left out (%zu tasks)\n",
+                res->demand_added_ms, res->demand_capped_ms, res->n_demand_capped);
 }
 
 /* Tasks, time and CPU, summed. */
@@ -574,8 +646,10 @@ static void report_totals(FILE *f, const struct odc_input *in, const struct odc_
                    "%.3f ms of CPU from the exact totals\n", res->seen_cpu_ms, res->uncovered_ms,
                 res->filled_cpu_ms);
         double ratio = res->expected_cpu_mhz_ms > 0 ? res->exported_cpu_mhz_ms / res->expected_cpu_mhz_ms : 1;
-        fprintf(f, "- Σ cpu_usage × duration = %.6g MHz·ms = %.4f × measured CPU × MHz\n",
-                res->exported_cpu_mhz_ms, ratio);
+        fprintf(f, "- Σ cpu_usage × duration = %.6g MHz·ms = %.4f × measured CPU × MHz%s\n",
+                res->exported_cpu_mhz_ms, ratio,
+                o->cpu_usage == ODC_USAGE_DEMAND ? " (demand: the run delay added is on top of it)" : "");
+        report_delay(f, o, res);
     } else {
         fprintf(f, "- Σ cpu_usage × duration = %.6g MHz·ms\n", res->exported_cpu_mhz_ms);
     }
@@ -618,6 +692,11 @@ static void report_corrections(FILE *f, const struct odc_input *in, const struct
             "The task used more cores than its cpu_units asked for (no cpuset limited it).", "cpu_count", "%.0f");
     section(&rp, ODC_N_NO_MEMORY, "Tasks without a memory measurement",
             "No max_rss_kb and no rss_kb sample: mem_capacity 0 (fits any host).", NULL, NULL);
+    if (o->cpu_usage == ODC_USAGE_DEMAND)
+        section(&rp, ODC_N_DEMAND_CAPPED, "Run delay above cpu_count left out",
+                "Received CPU plus run delay asked for more cores than the task's `cpu_count`; the "
+                "demand is held at `cpu_count` × MHz and the rest is not exported (not moved: it is demand "
+                "the task's cores could not serve).", "run delay ms", "%.3f");
 
     if (*rp.none)
         fprintf(f, "None of these: %s.\n\n", rp.none);

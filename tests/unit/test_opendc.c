@@ -36,14 +36,14 @@ static void test_fragments_no_samples(void **state)
     (void)state;
     struct odc_seg *s;
     struct odc_fill f;
-    size_t n = odc_fragments(1000, 1850, NULL, 0, 425, 4, &s, &f);
+    size_t n = odc_fragments(1000, 1850, NULL, 0, 425, 4, 0, &s, &f);
     assert_int_equal(n, 1);
     assert_int_equal(s[0].dur, 850);
     assert_true(fabs(s[0].cpu_ms - 425) < 1e-9);
     assert_true(fabs(f.uncovered_ms - 850) < 1e-9);
     free(s);
     /* No exact total: zero CPU, not an invented load. */
-    n = odc_fragments(1000, 1850, NULL, 0, -1, 4, &s, &f);
+    n = odc_fragments(1000, 1850, NULL, 0, -1, 4, 0, &s, &f);
     assert_int_equal(n, 1);
     assert_true(s[0].cpu_ms == 0);
     free(s);
@@ -57,10 +57,10 @@ static void test_fragments_head_tail_filled(void **state)
     const int64_t T = 1000000;
     struct odc_span sp[4];
     for (int k = 0; k < 4; k++)
-        sp[k] = (struct odc_span){(double)(T + 1000 * k), (double)(T + 1000 * (k + 1)), 1850};
+        sp[k] = (struct odc_span){(double)(T + 1000 * k), (double)(T + 1000 * (k + 1)), 1850, 0, false};
     struct odc_seg *s;
     struct odc_fill f;
-    size_t n = odc_fragments(T - 700, T + 4300, sp, 4, 8700, 4, &s, &f);
+    size_t n = odc_fragments(T - 700, T + 4300, sp, 4, 8700, 4, 0, &s, &f);
     assert_int_equal(n, 3);   /* the four equal samples merge */
     assert_int_equal(s[0].dur, 700);
     assert_int_equal(s[1].dur, 4000);
@@ -74,7 +74,7 @@ static void test_fragments_head_tail_filled(void **state)
     assert_true(fabs(f.peak_cores - 1.85) < 1e-12);
     free(s);
     /* Without the exact total the unsampled time stays at zero. */
-    n = odc_fragments(T - 700, T + 4300, sp, 4, -1, 4, &s, &f);
+    n = odc_fragments(T - 700, T + 4300, sp, 4, -1, 4, 0, &s, &f);
     assert_int_equal(n, 3);
     assert_true(s[0].cpu_ms == 0 && s[2].cpu_ms == 0);
     assert_true(fabs(sum_cpu(s, n) - 7400) < 1e-9);
@@ -84,17 +84,17 @@ static void test_fragments_head_tail_filled(void **state)
 static void test_fragments_spread_and_scale(void **state)
 {
     (void)state;
-    struct odc_span sp[2] = {{0, 500, 250}, {500, 1000, 250}};
+    struct odc_span sp[2] = {{0, 500, 250, 0, false}, {500, 1000, 250, 0, false}};
     struct odc_seg *s;
     struct odc_fill f;
     /* Fully covered, exact total above the samples (children's CPU): spread. */
-    size_t n = odc_fragments(0, 1000, sp, 2, 600, 0, &s, &f);
+    size_t n = odc_fragments(0, 1000, sp, 2, 600, 0, 0, &s, &f);
     assert_int_equal(n, 1);
     assert_true(fabs(s[0].cpu_ms - 600) < 1e-9);
     assert_true(fabs(f.spread_cpu_ms - 100) < 1e-9);
     free(s);
     /* Samples above the exact total: scaled down to it. */
-    n = odc_fragments(0, 1000, sp, 2, 400, 0, &s, &f);
+    n = odc_fragments(0, 1000, sp, 2, 400, 0, 0, &s, &f);
     assert_true(fabs(sum_cpu(s, n) - 400) < 1e-9);
     assert_true(fabs(f.scale - 0.8) < 1e-12);
     free(s);
@@ -107,16 +107,16 @@ static void test_fragments_clip_overlap_rounding(void **state)
 {
     (void)state;
     struct odc_span sp[] = {
-        {-100, 100, 400},        /* half inside: 200 ms CPU inside */
-        {100.4, 200.6, 100.2},   /* fractional boundaries */
-        {150, 250, 100},         /* overlaps the previous one */
-        {250, 250, 5},           /* zero length: ignored */
-        {900, 1100, 50},         /* half inside */
-        {300, 300.3, 1},         /* rounds to nothing: its CPU is carried */
+        {-100, 100, 400, 0, false},        /* half inside: 200 ms CPU inside */
+        {100.4, 200.6, 100.2, 0, false},   /* fractional boundaries */
+        {150, 250, 100, 0, false},         /* overlaps the previous one */
+        {250, 250, 5, 0, false},           /* zero length: ignored */
+        {900, 1100, 50, 0, false},         /* half inside */
+        {300, 300.3, 1, 0, false},         /* rounds to nothing: its CPU is carried */
     };
     struct odc_seg *s;
     struct odc_fill f;
-    size_t n = odc_fragments(0, 1000, sp, ARRAY_LEN(sp), -1, 0, &s, &f);
+    size_t n = odc_fragments(0, 1000, sp, ARRAY_LEN(sp), -1, 0, 0, &s, &f);
     assert_int_equal(sum_dur(s, n), 1000);
     for (size_t i = 0; i < n; i++)
         assert_true(s[i].dur > 0);
@@ -130,10 +130,10 @@ static void test_fragments_clip_overlap_rounding(void **state)
 static void test_fragments_cap(void **state)
 {
     (void)state;
-    struct odc_span sp[] = {{0, 100, 250}, {100, 1000, 450}};   /* 2.5 cores, then 0.5 */
+    struct odc_span sp[] = {{0, 100, 250, 0, false}, {100, 1000, 450, 0, false}};   /* 2.5 cores, then 0.5 */
     struct odc_seg *s;
     struct odc_fill f;
-    size_t n = odc_fragments(0, 1000, sp, 2, 700, 2, &s, &f);
+    size_t n = odc_fragments(0, 1000, sp, 2, 700, 2, 0, &s, &f);
     assert_true(fabs(sum_cpu(s, n) - 700) < 1e-9);
     for (size_t i = 0; i < n; i++)
         assert_true(s[i].cpu_ms <= 2.0 * (double)s[i].dur + 1e-9);
@@ -141,9 +141,103 @@ static void test_fragments_cap(void **state)
     assert_true(f.lost_cpu_ms == 0);
     free(s);
     /* More CPU than cores x time: the rest is lost, and said so. */
-    n = odc_fragments(0, 1000, sp, 2, 3000, 2, &s, &f);
+    n = odc_fragments(0, 1000, sp, 2, 3000, 2, 0, &s, &f);
     assert_true(fabs(sum_cpu(s, n) - 2000) < 1e-6);
     assert_true(fabs(f.lost_cpu_ms - 1000) < 1e-6);
+    free(s);
+}
+
+/* ---- --cpu-usage demand: run delay on top of the received CPU ---- */
+
+/* Each sampled interval gets its own delay, up to demand_cores; an interval
+ * without run delay keeps its received CPU and is counted; received mode
+ * adds nothing but counts the same. */
+static void test_fragments_demand_per_interval(void **state)
+{
+    (void)state;
+    struct odc_span sp[] = {
+        {0, 1000, 500, 500, true},      /* 0.5 core + 0.5 waiting: 1 core */
+        {1000, 2000, 500, 900, true},   /* 0.5 + 0.9 > 1 core: held at 1, 400 ms left out */
+        {2000, 3000, 500, 0, false},    /* no run delay: stays at 0.5 */
+    };
+    struct odc_seg *s;
+    struct odc_fill f;
+    size_t n = odc_fragments(0, 3000, sp, 3, -1, 1, 0, &s, &f);
+    assert_int_equal(n, 1);   /* received: one rate, merged */
+    assert_int_equal(s[0].dur, 3000);
+    assert_true(fabs(s[0].cpu_ms - 1500) < 1e-9);
+    assert_int_equal(f.sampled, 3);
+    assert_int_equal(f.no_delay, 1);
+    assert_true(fabs(f.delay_ms - 1400) < 1e-9);
+    assert_true(f.demand_added_ms == 0 && f.demand_capped_ms == 0);
+    free(s);
+
+    n = odc_fragments(0, 3000, sp, 3, -1, 1, 1, &s, &f);
+    assert_int_equal(n, 2);   /* 1 core for 2 s (merged), then 0.5 */
+    assert_int_equal(s[0].dur, 2000);
+    assert_true(fabs(s[0].cpu_ms - 2000) < 1e-9);
+    assert_true(fabs(s[0].delay_ms - 1000) < 1e-9);
+    assert_int_equal(s[1].dur, 1000);
+    assert_true(fabs(s[1].cpu_ms - 500) < 1e-9);
+    assert_true(s[1].delay_ms == 0);
+    assert_int_equal(f.no_delay, 1);
+    assert_true(fabs(f.demand_added_ms - 1000) < 1e-9);
+    assert_true(fabs(f.demand_capped_ms - 400) < 1e-9);
+    assert_true(fabs(f.peak_cores - 1) < 1e-12);
+    free(s);
+}
+
+/* The exact total is received CPU: sampled CPU above it is scaled down to
+ * it, the run delay is not, and demand is never scaled back to received. */
+static void test_fragments_demand_exact_total(void **state)
+{
+    (void)state;
+    struct odc_span sp[] = {{0, 500, 300, 200, true}, {500, 1000, 300, 200, true}};
+    struct odc_seg *s;
+    struct odc_fill f;
+    size_t n = odc_fragments(0, 1000, sp, 2, 480, 2, 2, &s, &f);
+    assert_true(fabs(f.scale - 0.8) < 1e-12);
+    assert_true(fabs(sum_cpu(s, n) - (480 + 400)) < 1e-9);
+    assert_true(fabs(f.demand_added_ms - 400) < 1e-9);
+    free(s);
+
+    /* Exact total above the samples, with unsampled time: the rest fills the
+     * gap as received CPU (no delay there), the sampled part gets its delay. */
+    struct odc_span one[] = {{0, 500, 250, 250, true}};
+    n = odc_fragments(0, 1000, one, 1, 500, 1, 1, &s, &f);
+    assert_int_equal(n, 2);
+    assert_true(fabs(s[0].cpu_ms - 500) < 1e-9 && s[0].dur == 500);   /* 0.5 + 0.5 waiting */
+    assert_true(fabs(s[1].cpu_ms - 250) < 1e-9 && s[1].dur == 500);   /* the filled gap: 0.5 */
+    assert_true(fabs(f.filled_cpu_ms - 250) < 1e-9);
+    free(s);
+
+    /* Fully covered, exact above the samples: the rest is spread, the delay
+     * added on top, within the cores. */
+    struct odc_span all[] = {{0, 1000, 400, 300, true}};
+    n = odc_fragments(0, 1000, all, 1, 600, 1, 1, &s, &f);
+    assert_int_equal(n, 1);
+    assert_true(fabs(s[0].cpu_ms - 900) < 1e-9);
+    assert_true(fabs(f.spread_cpu_ms - 200) < 1e-9);
+    assert_true(f.demand_capped_ms == 0);
+    free(s);
+}
+
+/* Received CPU above the core limit still moves to fragments with room
+ * (it happened); demand above the limit is left out, not moved. */
+static void test_fragments_demand_cap(void **state)
+{
+    (void)state;
+    struct odc_span sp[] = {{0, 100, 250, 100, true}, {100, 1000, 450, 450, true}};
+    struct odc_seg *s;
+    struct odc_fill f;
+    size_t n = odc_fragments(0, 1000, sp, 2, 700, 2, 2, &s, &f);
+    assert_true(fabs(f.capped_cpu_ms - 50) < 1e-9);        /* received, moved */
+    assert_true(fabs(f.demand_capped_ms - 100) < 1e-9);    /* the spike's delay: no room */
+    assert_true(fabs(f.demand_added_ms - 450) < 1e-9);
+    assert_true(fabs(sum_cpu(s, n) - (700 + 450)) < 1e-9);
+    for (size_t i = 0; i < n; i++)
+        assert_true(s[i].cpu_ms <= 2.0 * (double)s[i].dur + 1e-9);
+    assert_int_equal(sum_dur(s, n), 1000);
     free(s);
 }
 
@@ -461,6 +555,75 @@ static void test_failed_retries_identity(void **state)
     assert_non_null(strstr(err, "has no CPU frequency"));
 }
 
+/* Two tasks pinned to one CPU, each received 0.5 core and waited 0.5 core:
+ * demand shows each at 1 core, received at 0.5; cpu_count and the tasks
+ * are the same in both; a sample without run delay keeps its received CPU;
+ * delay beyond cpu_count is noted. */
+static void test_export_demand(void **state)
+{
+    (void)state;
+    struct fixture x;
+    memset(&x, 0, sizeof x);
+    node(&x, 0, "vm0", 4, 2000, 2000);
+    for (int j = 0; j < 2; j++) {
+        x.invs[j] = inv(0, 100 + j, T, T + 3000, j ? "b" : "a");
+        x.invs[j].cpuset_cpus = 1;
+        x.invs[j].has_cpu = true;
+        x.invs[j].cpu_ms = 1500;
+        for (int k = 0; k < 3; k++) {
+            struct odc_sample *sm = &x.samples[3 * j + k];
+            *sm = smp(0, 100 + j, T + 1000 * (k + 1), 1000, 500, 1024);
+            sm->has_delay = !(j == 1 && k == 2);   /* b's last interval: unknown */
+            sm->delay_ms = sm->has_delay ? (j == 0 && k == 2 ? 800 : 500) : 0;
+        }
+    }
+    x.in = (struct odc_input){.nodes = x.nodes, .n_nodes = 1, .invs = x.invs, .n_invs = 2,
+                              .samples = x.samples, .n_samples = 6};
+    struct odc_opts o = {0};
+    struct odc_result rr, rd;
+    char err[256];
+    assert_int_equal(odc_export(&x.in, &o, &rr, err, sizeof err), 0);
+    o.cpu_usage = ODC_USAGE_DEMAND;
+    assert_int_equal(odc_export(&x.in, &o, &rd, err, sizeof err), 0);
+    assert_int_equal(rr.n_tasks, 2);
+    assert_int_equal(rd.n_tasks, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(rr.tasks[i].cpu_count, 1);
+        assert_int_equal(rd.tasks[i].cpu_count, rr.tasks[i].cpu_count);
+        assert_true(rd.tasks[i].cpu_capacity == rr.tasks[i].cpu_capacity);
+        assert_int_equal(rd.tasks[i].duration, rr.tasks[i].duration);
+    }
+    /* received: one fragment each at 0.5 core */
+    assert_int_equal(rr.n_frags, 2);
+    assert_true(fabs(rr.frags[0].cpu_usage - 1000) < 1e-9 && rr.frags[0].duration == 3000);
+    /* demand: a at 1 core for 3 s (its 800 ms interval held at 1 core), b at 1
+     * core for 2 s then 0.5 (no run delay known) */
+    assert_int_equal(rd.n_frags, 3);
+    assert_int_equal(rd.frags[0].id, 100);
+    assert_true(fabs(rd.frags[0].cpu_usage - 2000) < 1e-9 && rd.frags[0].duration == 3000);
+    assert_true(fabs(rd.frags[1].cpu_usage - 2000) < 1e-9 && rd.frags[1].duration == 2000);
+    assert_true(fabs(rd.frags[2].cpu_usage - 1000) < 1e-9 && rd.frags[2].duration == 1000);
+    assert_int_equal(rd.sampled_frags, 6);
+    assert_int_equal(rd.no_delay_frags, 1);
+    assert_int_equal(rr.no_delay_frags, 1);
+    assert_true(fabs(rd.delay_ms - 2800) < 1e-9 && fabs(rr.delay_ms - 2800) < 1e-9);
+    assert_true(fabs(rd.demand_added_ms - 2500) < 1e-9 && rr.demand_added_ms == 0);
+    assert_true(fabs(rd.demand_capped_ms - 300) < 1e-9);
+    assert_int_equal(rd.n_demand_capped, 1);
+    /* measured CPU stays received; the ratio says demand / received */
+    assert_true(rd.measured_cpu_ms == rr.measured_cpu_ms);
+    assert_true(fabs(rd.exported_cpu_mhz_ms / rd.expected_cpu_mhz_ms - 5500.0 / 3000) < 1e-12);
+    size_t capped = 0;
+    for (size_t i = 0; i < rd.n_notes; i++)
+        capped += rd.notes[i].kind == ODC_N_DEMAND_CAPPED && rd.notes[i].task_id == 100 &&
+                  fabs(rd.notes[i].value - 300) < 1e-9;
+    assert_int_equal(capped, 1);
+    for (size_t i = 0; i < rr.n_notes; i++)
+        assert_int_not_equal(rr.notes[i].kind, ODC_N_DEMAND_CAPPED);
+    odc_result_free(&rr);
+    odc_result_free(&rd);
+}
+
 static void test_topology(void **state)
 {
     (void)state;
@@ -494,12 +657,16 @@ int main(void)
         cmocka_unit_test(test_fragments_spread_and_scale),
         cmocka_unit_test(test_fragments_clip_overlap_rounding),
         cmocka_unit_test(test_fragments_cap),
+        cmocka_unit_test(test_fragments_demand_per_interval),
+        cmocka_unit_test(test_fragments_demand_exact_total),
+        cmocka_unit_test(test_fragments_demand_cap),
         cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_upstream_compat_worked_example),
         cmocka_unit_test(test_ours_worked_example),
         cmocka_unit_test(test_http_requests_share_cpu),
         cmocka_unit_test(test_colliding_pids),
         cmocka_unit_test(test_failed_retries_identity),
+        cmocka_unit_test(test_export_demand),
         cmocka_unit_test(test_topology),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
