@@ -256,13 +256,14 @@ static int derive_proc(const char *path, struct outfile *out, struct cts *c, str
             continue;
         }
         f->good++;
-        struct cts_rec rec;
-        if (!cts_feed(c, &s, &rec))
-            continue;
-        jb_reset(&line);
-        cts_rec_json(&line, &rec);
-        of_line(out, &line);
-        audit_add_rec(a, &rec);
+        struct cts_rec rec[CTS_FEED_MAX];
+        size_t n = cts_feed(c, &s, rec);
+        for (size_t k = 0; k < n; k++) {
+            jb_reset(&line);
+            cts_rec_json(&line, &rec[k]);
+            of_line(out, &line);
+            audit_add_rec(a, &rec[k]);
+        }
     }
     f->lines = r.lineno;
     jb_free(&line);

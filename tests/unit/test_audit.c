@@ -58,9 +58,10 @@ static void sample(struct fixture *f, int64_t ts, int64_t pid, bool has_start, i
         s.mono_us = ts > -9000000000000000 && ts < 9000000000000000 ? ts * 1000 : ts;
         s.ev = RAW_EV_TICK;
     }
-    struct cts_rec r;
-    if (cts_feed(&f->c, &s, &r))
-        audit_add_rec(&f->a, &r);
+    struct cts_rec r[CTS_FEED_MAX];
+    size_t n = cts_feed(&f->c, &s, r);
+    for (size_t i = 0; i < n; i++)
+        audit_add_rec(&f->a, &r[i]);
 }
 
 static void event(struct fixture *f, const char *json)
@@ -276,11 +277,11 @@ static void test_extreme_values(void **state)
     s.utime = s.stime = INT64_MAX;
     s.has_mono = true;
     s.mono_us = INT64_MIN;
-    struct cts_rec r;
-    cts_feed(&f.c, &s, &r);
+    struct cts_rec r[CTS_FEED_MAX];
+    cts_feed(&f.c, &s, r);
     s.utime = INT64_MIN;
     s.mono_us = INT64_MAX;
-    cts_feed(&f.c, &s, &r);
+    cts_feed(&f.c, &s, r);
     event(&f, "{\"trace_id\": \"x\", \"ts_enqueue\": 9223372036854775807, "
               "\"ts_start\": -9223372036854775808, \"ts_end\": 9223372036854775807, \"pid\": 1}");
     struct audit_context ctx = {.run_id = "r", .node = "n", .stage = "s"};
