@@ -129,8 +129,12 @@ static void traced_cpu(struct audit *a, const struct cts_rec *r)
             h = m;
     }
     double in = 0;
-    for (size_t i = l; i < a->nspan && a->host[i].lo < hi; i++)
-        in += fmin(hi, a->host[i].hi) - fmax(lo, a->host[i].lo);
+    for (size_t i = l; i < a->nspan && a->host[i].lo < hi; i++) {
+        /* dt less what lies outside: exact for a record wholly inside (the
+         * times are ~1.7e12, their differences would round) */
+        double ov = r->dt_ms - fmax(0, a->host[i].lo - lo) - fmax(0, hi - a->host[i].hi);
+        in += ov > 0 ? ov : 0;
+    }
     if (in > 0)
         a->traced_cpu_ms += r->cpu_ms * fmin(1.0, in / r->dt_ms);
 }
