@@ -58,6 +58,8 @@ void audit_free(struct audit *a)
 
 void audit_add_host(struct audit *a, const json_t *line)
 {
+    if (a->host_merged)
+        TK_BUG("audit_add_host after the first audit_add_rec");
     json_t *ts = json_object_get(line, "ts_ms");
     if (!json_is_integer(ts) || !jsonl_ts_valid(json_integer_value(ts)))
         return;
