@@ -729,6 +729,8 @@ static void take_results(struct job *j)
     r->interval_ms = a->interval_used;
     r->interval_source = a->interval_used > 0 ? a->interval_used_source : NULL;
     r->jitter_p99 = a->jitter_n ? a->jitter_p99 : NAN;
+    r->explained_pct = a->explained_pct;
+    r->host_warning = a->host_warning;
     r->violations = a->violations;
     r->nviolations = a->nviolations;
     a->violations = NULL;
@@ -757,7 +759,7 @@ static void job_free(struct job *j)
 int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
-    r->jitter_p99 = NAN;
+    r->jitter_p99 = r->explained_pct = NAN;
     int64_t t0 = now_mono_ns();
     if (!is_dir(o->run_dir)) {
         snprintf(err, errlen, "no run folder '%s'", o->run_dir);

@@ -43,6 +43,8 @@ struct parse_result {
     double interval_ms;
     const char *interval_source;
     double jitter_p99;           /* NAN if not measured */
+    double explained_pct;        /* traced CPU / host busy CPU x 100; NAN if unknown */
+    bool host_warning;           /* explained_pct below AUDIT_EXPLAINED_MIN_PCT */
     char **violations;           /* --strict findings (empty when within limits) */
     size_t nviolations;
     double seconds;              /* wall time of the parse */

@@ -79,6 +79,13 @@ out=$("$TRACEKIT" parse --logs logs --run-id d1 2>&1); rc=$?
 check "parse of a run with run delay and kernel exit records exits 0" test "$rc" = 0
 echo "$out" | sed 's/^/# /'
 C=logs/d1/CTS
+check "the parse summary repeats the host warning" grep -q "^\[parse\] WARNING: traced CPU explains only 36.4% of the host's busy CPU: untraced load shared the cores" <<<"$out"
+check "parse --json lists the host warning" py '
+import json, subprocess, sys
+(r,) = json.loads(subprocess.run([sys.argv[1], "parse", "--logs", "logs", "--run-id", "d1", "--json"],
+                                  capture_output=True, text=True).stdout)["runs"]
+assert any(w.startswith("traced CPU explains only 36.4%") for w in r["warnings"]), r
+' "$TRACEKIT"
 
 check "CTS run_delay_ms: the interval's difference, 0 at the baseline, absent when an end lacks it" py '
 import json
@@ -144,8 +151,9 @@ sed -n '/## Waiting/,/## Tick/p' "$M" | sed 's/^/# /'
 
 # the same run from a collector without run delay or taskstats, on a quieter host
 write_run logs/d2 proc 0 0.7
-"$TRACEKIT" parse --logs logs --run-id d2 >/dev/null 2>&1
-check "parse of a run without run delay exits 0" test "$?" = 0
+out=$("$TRACEKIT" parse --logs logs --run-id d2 2>&1); rc=$?
+check "parse of a run without run delay exits 0" test "$rc" = 0
+expect_fail "no host warning in the summary when traced CPU explains at least 80%" grep -q WARNING <<<"$out"
 C=logs/d2/CTS
 check "no run_delay_ms anywhere in CTS when the raw lines have none: the old record layout" py '
 import json
