@@ -68,6 +68,15 @@ static const char *folder_name(const char *path, char *buf, size_t len)
     return s ? s + 1 : buf;
 }
 
+/* The audit's host warning (issue #14) in one line, for the summary and --json. */
+static void host_warning_text(char *buf, size_t len, const struct parse_result *r)
+{
+    snprintf(buf, len,
+             "traced CPU explains only %.1f%% of the host's busy CPU: untraced load shared the "
+             "cores (see CTS/audit_report.md)",
+             r->explained_pct);
+}
+
 static void print_result(const char *dir, const struct parse_result *r)
 {
     printf("[parse] %s: node %s, stage %s%s\n", dir, r->node ? r->node : "?",
@@ -87,7 +96,13 @@ static void print_result(const char *dir, const struct parse_result *r)
     if (!isnan(r->jitter_p99))
         printf("; tick jitter p99 %.3f ms (interval %.3f ms from %s)", r->jitter_p99,
                r->interval_ms, r->interval_source ? r->interval_source : "?");
-    printf("\n[parse] wrote %s/ (invocations.jsonl, proc_metrics.jsonl, %snodes.json, "
+    printf("\n");
+    if (r->host_warning) {
+        char w[256];
+        host_warning_text(w, sizeof w, r);
+        printf("[parse] WARNING: %s\n", w);
+    }
+    printf("[parse] wrote %s/ (invocations.jsonl, proc_metrics.jsonl, %snodes.json, "
            "audit_report.md, audit.json) in %.2f s\n",
            r->cts_dir, r->host_lines || r->host_skipped ? "host_metrics.jsonl, " : "",
            r->seconds);
@@ -148,6 +163,10 @@ static void json_result(struct jbuf *b, const char *dir, const struct parse_resu
     }
     if (!r->has_meta)
         jb_str(b, NULL, "no node_meta.json");
+    if (r->host_warning) {
+        host_warning_text(w, sizeof w, r);
+        jb_str(b, NULL, w);
+    }
     for (size_t k = 0; k < r->nviolations; k++) {
         snprintf(w, sizeof w, "limit exceeded: %s", r->violations[k]);
         jb_str(b, NULL, w);

@@ -34,6 +34,9 @@ void audit_init(struct audit *a)
     a->cov_min = a->cov_p50 = NAN;
     a->cpu_err_p50 = a->cpu_err_max = NAN;
     a->jitter_p50 = a->jitter_p99 = a->jitter_max = NAN;
+    a->wait_p50 = a->wait_max = NAN;
+    a->host_busy_ms = a->explained_pct = NAN;
+    a->host_last_ts = INT64_MIN;
 }
 
 void audit_free(struct audit *a)
@@ -43,15 +46,105 @@ void audit_free(struct audit *a)
     free(a->unmatched_sample);
     free(a->tasks);
     free(a->reuse);
+    free(a->host);
     for (size_t i = 0; i < a->nviolations; i++)
         free(a->violations[i]);
     free(a->violations);
     memset(a, 0, sizeof *a);
 }
 
+/* A host interval longer than this is not believed (a day). */
+#define HOST_DT_MAX_MS 86400000.0
+
+void audit_add_host(struct audit *a, const json_t *line)
+{
+    if (a->host_merged)
+        TK_BUG("audit_add_host after the first audit_add_rec");
+    json_t *ts = json_object_get(line, "ts_ms");
+    if (!json_is_integer(ts) || !jsonl_ts_valid(json_integer_value(ts)))
+        return;
+    int64_t t = json_integer_value(ts);
+    if (a->host_last_ts != INT64_MIN && t <= a->host_last_ts)
+        return;  /* a repeated line, or a clock that stepped back: counted once */
+    double busy, dt;
+    json_t *idle = json_object_get(line, "cpu_idle"), *iow = json_object_get(line, "cpu_iowait");
+    json_t *util = json_object_get(line, "cpu_util"), *d = json_object_get(line, "dt_ms");
+    if (json_is_number(idle) && json_is_number(iow))
+        busy = 1.0 - json_number_value(idle) - json_number_value(iow);
+    else if (json_is_number(util))
+        busy = json_number_value(util) / 100.0;
+    else
+        return;  /* a memory line of the original's resources.jsonl */
+    if (json_is_number(d))
+        dt = json_number_value(d);
+    else
+        dt = a->host_last_ts != INT64_MIN ? (double)t - (double)a->host_last_ts : 0;
+    a->host_last_ts = t;
+    if (!(dt > 0 && dt <= HOST_DT_MAX_MS) || !isfinite(busy))
+        return;
+    busy = busy < 0 ? 0 : busy > 1 ? 1 : busy;
+    ARRAY_GROW(a->host, a->nhost + 1, a->cap_host, 64);
+    a->host[a->nhost++] = (struct audit_host_iv){(double)t - dt, (double)t};
+    a->host_samples++;
+    a->host_busy_frac_ms += busy * dt;
+}
+
+static int cmp_iv(const void *pa, const void *pb)
+{
+    const struct audit_host_iv *x = pa, *y = pb;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The host intervals as a sorted union of disjoint spans. */
+static void host_merge(struct audit *a)
+{
+    a->host_merged = true;
+    if (!a->nhost)
+        return;
+    qsort(a->host, a->nhost, sizeof *a->host, cmp_iv);
+    size_t k = 0;
+    for (size_t i = 1; i < a->nhost; i++) {
+        if (a->host[i].lo <= a->host[k].hi)
+            a->host[k].hi = fmax(a->host[k].hi, a->host[i].hi);
+        else
+            a->host[++k] = a->host[i];
+    }
+    a->nspan = k + 1;
+    for (size_t i = 0; i < a->nspan; i++)
+        a->host_window_ms += a->host[i].hi - a->host[i].lo;
+}
+
+/* The record's CPU inside the host spans, a partial overlap in proportion. */
+static void traced_cpu(struct audit *a, const struct cts_rec *r)
+{
+    if (!a->host_merged)
+        host_merge(a);
+    if (!a->nspan || !r->has_dt || r->baseline || !(r->dt_ms > 0) || !(r->cpu_ms > 0))
+        return;
+    double hi = (double)r->ts_ms, lo = hi - r->dt_ms;
+    size_t l = 0, h = a->nspan;
+    while (l < h) {  /* the first span ending after lo */
+        size_t m = l + (h - l) / 2;
+        if (a->host[m].hi <= lo)
+            l = m + 1;
+        else
+            h = m;
+    }
+    double in = 0;
+    for (size_t i = l; i < a->nspan && a->host[i].lo < hi; i++) {
+        /* dt less what lies outside: exact for a record wholly inside (the
+         * times are ~1.7e12, their differences would round) */
+        double ov = r->dt_ms - fmax(0, a->host[i].lo - lo) - fmax(0, hi - a->host[i].hi);
+        in += ov > 0 ? ov : 0;
+    }
+    if (in > 0)
+        a->traced_cpu_ms += r->cpu_ms * fmin(1.0, in / r->dt_ms);
+}
+
 void audit_add_rec(struct audit *a, const struct cts_rec *r)
 {
     a->pm_lines++;
+    traced_cpu(a, r);
     if (!r->has_dt) {
         a->pm_miss_dt++;
         a->pm_miss_cpu++;
@@ -152,6 +245,62 @@ static bool ident_matches(const struct cts_ident *id, const struct cts_inv *v, d
            (double)id->end_ts_ms >= (double)v->ts_start - slack;
 }
 
+/* Run delay and RSS of one more process of a task. */
+static void task_add_ident(struct audit_task *k, const struct cts_ident *id)
+{
+    if (id->delay_records) {
+        k->has_delay = true;
+        k->delay_ms += id->delay_sum_ms;
+        k->delay_cpu_ms += id->delay_cpu_ms;
+    }
+    if (id->has_rss && (!k->has_rss || id->max_rss_kb > k->max_rss_kb)) {
+        k->has_rss = true;
+        k->max_rss_kb = id->max_rss_kb;
+    }
+}
+
+static void task_wait(struct audit_task *k)
+{
+    double all = k->delay_ms + k->delay_cpu_ms;
+    k->wait_pct = k->has_delay && all > 0 ? 100.0 * k->delay_ms / all : NAN;
+}
+
+/* p50 / max of wait_pct over the tasks that have one. */
+static void delay_summary(struct audit *a)
+{
+    double *w = xcalloc(a->ninv ? a->ninv : 1, sizeof *w);
+    size_t n = 0;
+    for (size_t t = 0; t < a->ninv; t++) {
+        const struct audit_task *k = &a->tasks[t];
+        a->tasks_with_delay += k->has_delay;
+        if (isnan(k->wait_pct))
+            continue;
+        if (n == 0 || k->wait_pct > a->wait_max) {
+            a->wait_max = k->wait_pct;
+            a->wait_worst = t;
+        }
+        w[n++] = k->wait_pct;
+    }
+    qsort(w, n, sizeof *w, cmp_double);
+    if (n)
+        a->wait_p50 = stats_quantile(w, n, 0.5);
+    free(w);
+}
+
+/* The host's busy CPU and the share the traced records explain. */
+static void host_summary(struct audit *a)
+{
+    if (!a->host_merged)
+        host_merge(a);
+    if (!(a->ctx.cpu_cores > 0) || !a->host_samples)
+        return;
+    a->host_busy_ms = a->host_busy_frac_ms * a->ctx.cpu_cores;
+    if (a->host_busy_ms > 0) {
+        a->explained_pct = 100.0 * a->traced_cpu_ms / a->host_busy_ms;
+        a->host_warning = a->explained_pct < AUDIT_EXPLAINED_MIN_PCT;
+    }
+}
+
 static void match_tasks(struct audit *a)
 {
     const struct cts *c = a->cts;
@@ -196,7 +345,9 @@ static void match_tasks(struct audit *a)
                 first = id->first_ts_ms < first ? id->first_ts_ms : first;
                 last = id->end_ts_ms > last ? id->end_ts_ms : last;
             }
+            task_add_ident(k, id);
         }
+        task_wait(k);
         if (k->samples == 0) {
             a->unsampled++;
             continue;
@@ -338,6 +489,8 @@ void audit_finish(struct audit *a, const struct audit_context *ctx, const struct
     original_checks(a);
     jitter(a);  /* first: matching uses the interval */
     match_tasks(a);
+    delay_summary(a);
+    host_summary(a);
     pid_reuse(a);
     for (size_t i = 0; i < ninv; i++) {
         const struct cts_inv *v = &invs[i];
@@ -504,6 +657,11 @@ static void md_coverage(const struct audit *a, struct jbuf *b)
     jb_printf(b, "Coverage min / p50: %s / %s\n", pct_text(x, a->cov_min), pct_text(y, a->cov_p50));
     if (a->idents_without_task)
         jb_printf(b, "Sampled processes not belonging to any task: %zu\n", a->idents_without_task);
+    if (a->idents_without_task && a->ctx.collector_mode && !strcmp(a->ctx.collector_mode, "scan"))
+        jb_printf(b,
+            "Hint: in scan mode every process whose name matches --match is sampled, but only a task "
+            "record ties it to a task: start them through `tracekit exec`, or whitelist them in the "
+            "PID folder (a file named by the PID in logs/RUN_ID/pids/).\n");
     if (a->ninv == 0)
         return;
     jb_printf(b,
@@ -600,6 +758,103 @@ static void md_cpu(const struct audit *a, struct jbuf *b)
     if (a->cpu_compared)
         jb_printf(b, "Relative error |samples - exact| / exact, p50 / max: %s / %s (worst: %s)\n", pct_text(x, a->cpu_err_p50),
             pct_text(y, a->cpu_err_max), task_name(a, a->cpu_err_worst));
+}
+
+/* Worst tasks shown by wait_pct. */
+#define MD_WORST_WAIT 10
+
+static int cmp_wait(const void *pa, const void *pb, void *arg)
+{
+    const struct audit *a = arg;
+    size_t x = *(const size_t *)pa, y = *(const size_t *)pb;
+    double wx = a->tasks[x].wait_pct, wy = a->tasks[y].wait_pct;
+    if (wx != wy)
+        return wx > wy ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static void md_delay(const struct audit *a, struct jbuf *b)
+{
+    char x[32], y[32], z[32];
+    jb_printf(b, "\n## Waiting for a CPU (run delay)\n");
+    if (a->tasks_with_delay == 0) {
+        jb_printf(b, "Run delay: unknown (no run_delay_ms in the raw samples: an older collector, or "
+                     "it could not read it)\n");
+        return;
+    }
+    jb_printf(b,
+        "Run delay = time a task's processes were runnable but waiting for a CPU (run_delay_ms of "
+        "its records); wait = run delay / (run delay + CPU of the same records).\n");
+    jb_printf(b, "Tasks with a known run delay: %zu of %zu\n", a->tasks_with_delay, a->ninv);
+    if (isnan(a->wait_max))
+        return;
+    jb_printf(b, "Wait p50 / max: %s / %s (worst: %s)\n", pct_text(x, a->wait_p50 / 100),
+        pct_text(y, a->wait_max / 100), task_name(a, a->wait_worst));
+    size_t *idx = xcalloc(a->ninv, sizeof *idx), n = 0;
+    for (size_t t = 0; t < a->ninv; t++)
+        if (!isnan(a->tasks[t].wait_pct))
+            idx[n++] = t;
+    qsort_r(idx, n, sizeof *idx, cmp_wait, (void *)a);
+    jb_printf(b, "Worst tasks:\n");
+    for (size_t i = 0; i < n && i < MD_WORST_WAIT; i++) {
+        const struct audit_task *k = &a->tasks[idx[i]];
+        jb_printf(b, "- %s: waited for a CPU %s of the time it was runnable (%s ms of %s ms)\n",
+            task_name(a, idx[i]), pct_text(x, k->wait_pct / 100), ms_text(y, k->delay_ms),
+            ms_text(z, k->delay_ms + k->delay_cpu_ms));
+    }
+    free(idx);
+}
+
+static void md_host(const struct audit *a, struct jbuf *b)
+{
+    char x[32], y[32], z[32];
+    jb_printf(b, "\n## Host CPU explained by traced processes\n");
+    if (!a->host_samples) {
+        jb_printf(b, "traced CPU explains: unknown (no host samples)\n");
+        return;
+    }
+    jb_printf(b,
+        "Host busy CPU = (1 - idle - iowait) x interval x cores over host_metrics.jsonl; traced CPU "
+        "= cpu_ms of the records inside those intervals.\n");
+    jb_printf(b, "Host samples: %zu over %s ms; traced CPU: %s ms\n", a->host_samples,
+        ms_text(x, a->host_window_ms), ms_text(y, a->traced_cpu_ms));
+    if (!(a->ctx.cpu_cores > 0)) {
+        jb_printf(b, "traced CPU explains: unknown (no cpu_cores in node_meta.json)\n");
+        return;
+    }
+    jb_printf(b, "Host busy CPU: %s ms (%g cores)\n", ms_text(x, a->host_busy_ms), a->ctx.cpu_cores);
+    if (isnan(a->explained_pct)) {
+        jb_printf(b, "traced CPU explains: unknown (the host was idle)\n");
+        return;
+    }
+    jb_printf(b, "traced CPU explains %s of the host's busy CPU\n", pct_text(z, a->explained_pct / 100));
+    if (a->host_warning)
+        jb_printf(b,
+            "WARNING: below %.0f%%: untraced load shared the cores with the traced processes, so the "
+            "CPU they received understates what they demanded; to simulate what they wanted, see "
+            "`tracekit export opendc --cpu-usage demand` (and the run delay above).\n",
+            AUDIT_EXPLAINED_MIN_PCT);
+}
+
+static void md_exits(const struct audit *a, struct jbuf *b)
+{
+    const char *src = a->ctx.exit_source;
+    jb_printf(b, "\n## Process exits\n");
+    if (src && !strcmp(src, "taskstats"))
+        jb_printf(b, "Exit source: taskstats (the kernel's exit records: exact final CPU, run delay "
+                     "and peak RSS of every traced process, also of those that lived between two "
+                     "samples)\n");
+    else if (src && !strcmp(src, "proc"))
+        jb_printf(b, "Exit source: proc (final readings race the parent's reap; processes shorter "
+                     "than one interval may be missing)\n");
+    else
+        jb_printf(b, "Exit source: unknown (collector.json does not say)\n");
+    const struct cts *c = a->cts;
+    jb_printf(b, "Kernel exit records used: %llu; processes seen only in their exit record: %llu\n",
+        (unsigned long long)(c ? c->exit_records : 0), (unsigned long long)(c ? c->exit_only : 0));
+    if (c && c->after_exit)
+        jb_printf(b, "Lines after a process's kernel exit record (ignored): %llu\n",
+            (unsigned long long)c->after_exit);
 }
 
 static void md_jitter(const struct audit *a, struct jbuf *b)
@@ -727,7 +982,10 @@ void audit_render_md(const struct audit *a, struct jbuf *b)
     md_coverage(a, b);
     md_unsampled(a, b);
     md_cpu(a, b);
+    md_delay(a, b);
+    md_host(a, b);
     md_jitter(a, b);
+    md_exits(a, b);
     md_failed(a, b);
     md_reuse(a, b);
     md_clock(a, b);
@@ -802,6 +1060,7 @@ static void j_coverage(const struct audit *a, struct jbuf *b)
     j_num(b, "min", a->cov_min);
     j_num(b, "p50", a->cov_p50);
     jb_uint(b, "processes_without_task", a->idents_without_task);
+    jb_str(b, "collector_mode", a->ctx.collector_mode);
     jb_obj_close(b);
 
     jb_arr_open(b, "unsampled_tasks");
@@ -852,6 +1111,36 @@ static void j_cpu_jitter(const struct audit *a, struct jbuf *b)
     jb_uint(b, "no_cpu_counters", c ? c->no_cpu : 0);
     jb_uint(b, "pid_splits_without_start_ticks", c ? c->splits : 0);
     cts_put_ms(b, "cpu_carried_ms", c ? c->cpu_carried_ms : 0);
+    jb_uint(b, "run_delay_dips", c ? c->delay_dips : 0);
+    jb_obj_close(b);
+}
+
+/* Issue #14: run delay, the host's CPU explained, where exits came from. */
+static void j_accounting(const struct audit *a, struct jbuf *b)
+{
+    jb_obj_open(b, "run_delay");
+    jb_uint(b, "tasks_with_delay", a->tasks_with_delay);
+    j_num(b, "wait_pct_p50", a->wait_p50);
+    j_num(b, "wait_pct_max", a->wait_max);
+    jb_str(b, "worst_trace_id", isnan(a->wait_max) ? NULL : a->invs[a->wait_worst].trace_id);
+    jb_obj_close(b);
+
+    jb_obj_open(b, "host_cpu");
+    jb_uint(b, "host_samples", a->host_samples);
+    j_ms(b, "window_ms", a->host_window_ms);
+    j_num(b, "cores", a->ctx.cpu_cores > 0 ? a->ctx.cpu_cores : NAN);
+    j_ms(b, "host_busy_cpu_ms", a->host_busy_ms);
+    j_ms(b, "traced_cpu_ms", a->traced_cpu_ms);
+    j_num(b, "explained_pct", a->explained_pct);
+    jb_bool(b, "warning", a->host_warning);
+    jb_obj_close(b);
+
+    const struct cts *c = a->cts;
+    jb_obj_open(b, "exits");
+    jb_str(b, "exit_source", a->ctx.exit_source);
+    jb_uint(b, "exit_records", c ? c->exit_records : 0);
+    jb_uint(b, "processes_only_in_exit_record", c ? c->exit_only : 0);
+    jb_uint(b, "lines_after_exit_ignored", c ? c->after_exit : 0);
     jb_obj_close(b);
 }
 
@@ -928,6 +1217,9 @@ static void j_files_tasks(const struct audit *a, struct jbuf *b)
         j_ms(b, "cpu_exact_ms", v->has_cpu ? v->cpu_exact_ms : NAN);
         j_ms(b, "cpu_samples_ms", k->samples ? k->cpu_samples_ms : NAN);
         j_num(b, "cpu_rel_error", k->has_cpu_err ? k->cpu_rel_err : NAN);
+        j_ms(b, "run_delay_ms", k->has_delay ? k->delay_ms : NAN);
+        j_num(b, "wait_pct", k->wait_pct);
+        jb_opt_int(b, "measured_max_rss_kb", k->has_rss, k->max_rss_kb);
         jb_obj_close(b);
     }
     jb_arr_close(b);
@@ -942,6 +1234,7 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
     j_original(a, b);
     j_coverage(a, b);
     j_cpu_jitter(a, b);
+    j_accounting(a, b);
     j_failed_reuse_clock(a, b);
     j_files_tasks(a, b);
 

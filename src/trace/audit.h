@@ -5,7 +5,9 @@
  * original's checks (Summary, Field completeness, Temporal consistency,
  * Cross-reference; same lines, same numbers) plus per-task sampling
  * coverage, tasks without samples, sampled vs exact CPU, tick jitter, failed
- * tasks, PID reuse, clock figures and skipped raw lines.  The result renders
+ * tasks, PID reuse, clock figures and skipped raw lines, and (issue #14)
+ * the run delay of every task, the share of the host's busy CPU the traced
+ * processes explain, and where the exit readings came from.  The result renders
  * as audit_report.md and audit.json, and can be checked against limits
  * (`tracekit parse --strict`). */
 #ifndef TK_AUDIT_H
@@ -39,6 +41,11 @@ struct audit_task {
     bool has_cpu_err;
     double cpu_samples_ms, cpu_rel_err;
     bool failed;
+    bool has_delay;                 /* some record of its processes had run_delay_ms */
+    double delay_ms, delay_cpu_ms;  /* run delay and CPU of those records */
+    double wait_pct;                /* 100 x delay / (delay + their CPU); NAN: unknown or both 0 */
+    bool has_rss;
+    int64_t max_rss_kb;             /* largest rss_kb sample or rss_peak_kb exit record */
 };
 
 struct audit_limits {
@@ -57,6 +64,14 @@ struct audit_context {
     const char *interval_source;    /* where interval_ms came from */
     bool has_clock_offset;
     double clock_offset_ms;         /* recorded by the collector */
+    double cpu_cores;               /* node_meta.json cpu_cores, 0 if unknown */
+    const char *collector_mode;     /* collector.json mode ("scan", "whitelist"), NULL if unknown */
+    const char *exit_source;        /* collector.json exit_source ("taskstats", "proc"), NULL */
+};
+
+/* One host_metrics.jsonl interval. */
+struct audit_host_iv {
+    double lo, hi;                  /* ts_ms - dt_ms, ts_ms */
 };
 
 struct audit {
@@ -67,6 +82,16 @@ struct audit {
     uint64_t ts_not_increasing, dt_negative;
     double *dts;                    /* on-grid dt_ms values */
     size_t ndts, cap_dts;
+    /* host intervals (audit_add_host), merged into a sorted union before
+     * the first record; the records' CPU inside them */
+    struct audit_host_iv *host;
+    size_t nhost, cap_host, nspan;
+    bool host_merged;
+    int64_t host_last_ts;           /* previous host line, for lines without dt_ms */
+    size_t host_samples;
+    double host_busy_frac_ms;       /* sum of busy fraction x dt_ms */
+    double host_window_ms;          /* length of the union */
+    double traced_cpu_ms;
 
     /* results (audit_finish) */
     struct audit_context ctx;
@@ -106,6 +131,13 @@ struct audit {
     size_t enqueue_after_start;      /* ts_enqueue > ts_start */
     int64_t max_enqueue_lead_ms;
 
+    size_t tasks_with_delay;         /* tasks whose run delay is known */
+    double wait_p50, wait_max;       /* wait_pct over tasks; NAN if none */
+    size_t wait_worst;               /* task index */
+    double host_busy_ms;             /* busy fraction x dt x cores; NAN without cores */
+    double explained_pct;            /* 100 x traced / busy; NAN when unknown */
+    bool host_warning;               /* explained_pct < AUDIT_EXPLAINED_MIN_PCT */
+
     /* limits (audit_check) */
     bool checked, passed;
     char **violations;
@@ -114,6 +146,15 @@ struct audit {
 
 void audit_init(struct audit *a);
 void audit_free(struct audit *a);
+/* Below this share of the host's busy CPU explained by traced processes,
+ * the audit warns. */
+#define AUDIT_EXPLAINED_MIN_PCT 80.0
+
+/* One host_metrics.jsonl line (or the original's resources.jsonl): busy =
+ * 1 - cpu_idle - cpu_iowait (else cpu_util / 100) over dt_ms (else the time
+ * since the previous line).  Lines without them are not counted.  All host
+ * lines come before the first audit_add_rec. */
+void audit_add_host(struct audit *a, const json_t *line);
 /* One CTS proc_metrics record, in file order. */
 void audit_add_rec(struct audit *a, const struct cts_rec *r);
 /* Compute all figures.  invs, cts and files must outlive the audit;

@@ -123,6 +123,14 @@ static void set_time(struct cts_ident *id, const struct raw_sample *s)
     id->last_has_mono = s->has_mono;
 }
 
+static void note_rss(struct cts_ident *id, int64_t kb)
+{
+    if (!id->has_rss || kb > id->max_rss_kb) {
+        id->max_rss_kb = kb;
+        id->has_rss = true;
+    }
+}
+
 static void account(struct cts *c, struct cts_ident *id, const struct cts_rec *r, double cum)
 {
     c->emitted++;
@@ -136,9 +144,12 @@ static void account(struct cts *c, struct cts_ident *id, const struct cts_rec *r
     id->end_ts_ms = r->ts_ms;
     id->cpu_sum_ms += r->cpu_ms;
     id->cum_last = cum;
-    if (r->has_rss && (!id->has_rss || r->rss_kb > id->max_rss_kb)) {
-        id->max_rss_kb = r->rss_kb;
-        id->has_rss = true;
+    if (r->has_rss)
+        note_rss(id, r->rss_kb);
+    if (r->has_delay && !r->baseline) {
+        id->delay_records++;
+        id->delay_sum_ms += r->delay_ms;
+        id->delay_cpu_ms += r->cpu_ms;
     }
 }
 
@@ -153,23 +164,145 @@ static void set_text(char **dst, const struct raw_text *t)
     }
 }
 
-bool cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec *out)
+/* The identity a sample belongs to, made when new; SIZE_MAX when the
+ * sample comes after the identity's taskstats exit record (ignored). */
+static size_t ident_of(struct cts *c, const struct raw_sample *s, bool has_cum, double cum)
 {
-    c->raw++;
-    double cum = 0;
-    bool has_cum = sample_cpu(c, s, &cum);
-
     bool added;
     int64_t *slot = pairmap_put(&c->by_key, s->pid, s->has_start ? s->start_ticks : CTS_NO_START,
                                 -1, &added);
     if (added) {
         *slot = (int64_t)new_ident(c, s);
-    } else if (!s->has_start && reused_pid(c, &c->ids[*slot], s, has_cum, cum)) {
+    } else if (!s->has_start &&
+               (c->ids[*slot].closed || reused_pid(c, &c->ids[*slot], s, has_cum, cum))) {
+        /* without start ticks, a line after the exit is another process */
         c->splits++;
         *slot = (int64_t)new_ident(c, s);
+    } else if (c->ids[*slot].closed) {
+        c->after_exit++;
+        return SIZE_MAX;
     }
-    size_t idx = (size_t)*slot;
+    return (size_t)*slot;
+}
+
+/* The run delay of an interval ending at s: the delta from the interval's
+ * start when both ends have it, held at the high-water mark like CPU. */
+static void delay_step(struct cts *c, struct cts_ident *id, const struct raw_sample *s,
+                       struct cts_rec *out)
+{
+    if (s->has_run_delay && id->delay_ok) {
+        double d = s->run_delay_ms - id->delay_base;
+        if (d < 0) {
+            c->delay_dips++;
+            d = 0;
+        } else {
+            id->delay_base = s->run_delay_ms;
+        }
+        out->has_delay = true;
+        out->delay_ms = d;
+    } else {
+        id->delay_ok = s->has_run_delay;
+        id->delay_base = s->run_delay_ms;
+    }
+}
+
+/* The first sample with CPU counters: the identity's baseline. */
+static void baseline(struct cts_ident *id, const struct raw_sample *s, double cum,
+                     struct cts_rec *out)
+{
+    id->started = true;
+    set_time(id, s);
+    id->cpu_base = cum;
+    id->delay_ok = s->has_run_delay;
+    id->delay_base = s->run_delay_ms;
+    id->last_on_grid = is_tick(s->ev);
+    out->baseline = true;
+    out->has_dt = true;
+    out->has_delay = s->has_run_delay;
+}
+
+/* A later sample: one interval record (true), or folded into the next one. */
+static bool interval(struct cts *c, struct cts_ident *id, const struct raw_sample *s, double cum,
+                     struct cts_rec *out)
+{
+    double dt = s->has_mono && id->last_has_mono ? diff(s->mono_us, id->last_mono_us) / 1000.0
+                                                 : diff(s->ts_ms, id->last_ts_ms);
+    if (s->has_mono && id->last_has_mono && fabs(diff(s->ts_ms, id->last_ts_ms) - dt) > c->o.step_ms)
+        c->wall_steps++;
+    if (dt < 0) {
+        /* The clock stepped back: the length of this interval is unknown.
+         * Restart the interval here and keep the CPU base, so the CPU
+         * lands in the next record instead of being lost. */
+        c->steps_back++;
+        set_time(id, s);
+        id->last_on_grid = false;
+        return false;
+    }
+    if (dt == 0) {
+        c->merged++;
+        return false;
+    }
+    double cpu = cum - id->cpu_base;
+    if (cpu < 0) {
+        c->cpu_dips++;
+        cpu = 0;
+    } else {
+        id->cpu_base = cum;
+    }
+    out->has_dt = true;
+    out->dt_ms = dt;
+    out->cpu_ms = cpu;
+    delay_step(c, id, s, out);
+    out->on_grid = id->last_on_grid && is_tick(s->ev);
+    id->last_on_grid = is_tick(s->ev);
+    set_time(id, s);
+    return true;
+}
+
+/* The exit record of a process never seen before: a baseline at its start
+ * (out[0]) and the whole life as one interval (out[1]).  false (nothing
+ * written) when the record does not say when the process started. */
+static bool exit_only(struct cts_ident *id, const struct raw_sample *s, double cum,
+                      struct cts_rec out[static 2])
+{
+    if (!s->taskstats || s->ev != RAW_EV_EXIT || !s->has_elapsed || !isfinite(s->elapsed_ms))
+        return false;
+    double el_us = round(s->elapsed_ms * 1000.0);
+    /* at least 1 ms earlier, so that a PID's times stay strictly increasing */
+    double start_ms = (double)s->ts_ms - fmax(1.0, round(s->elapsed_ms));
+    if (!(el_us >= 1 && el_us < 1e15) || !(start_ms >= (double)JSONL_TS_MIN_MS) ||
+        !(start_ms <= (double)JSONL_TS_MAX_MS))
+        return false;
+    out[1] = out[0];
+    out[0].ts_ms = (int64_t)start_ms;
+    out[0].baseline = true;
+    out[0].has_dt = true;
+    out[0].has_delay = s->has_run_delay;
+    out[1].has_dt = true;
+    out[1].dt_ms = el_us / 1000.0;
+    out[1].cpu_ms = cum > 0 ? cum : 0;
+    out[1].has_delay = s->has_run_delay;
+    out[1].delay_ms = s->run_delay_ms > 0 ? s->run_delay_ms : 0;
+    id->started = true;
+    id->exit_only = true;
+    set_time(id, s);
+    id->cpu_base = cum;
+    id->delay_ok = s->has_run_delay;
+    id->delay_base = s->run_delay_ms;
+    id->last_on_grid = false;
+    return true;
+}
+
+size_t cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec out[static CTS_FEED_MAX])
+{
+    c->raw++;
+    double cum = 0;
+    bool has_cum = sample_cpu(c, s, &cum);
+    size_t idx = ident_of(c, s, has_cum, cum);
+    if (idx == SIZE_MAX)
+        return 0;
     struct cts_ident *id = &c->ids[idx];
+    bool first_line = id->lines++ == 0;
 
     memset(out, 0, sizeof *out);
     out->ts_ms = s->ts_ms;
@@ -181,52 +314,25 @@ bool cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec *out)
     out->comm = s->has_comm ? s->comm : NULL;
     out->ident = idx;
 
-    bool emit = true;
+    size_t n = 1;
     if (!has_cum) {
         /* No counters: the record says the process was there, nothing more
          * (the original wrote it without dt_ms/cpu_ms too). */
         c->no_cpu++;
+    } else if (!id->started && first_line && exit_only(id, s, cum, out)) {
+        c->exit_only++;
+        n = 2;
     } else if (!id->started) {
-        id->started = true;
-        set_time(id, s);
-        id->cpu_base = cum;
-        id->last_on_grid = is_tick(s->ev);
-        out->baseline = true;
-        out->has_dt = true;
-    } else {
-        double dt = s->has_mono && id->last_has_mono
-                        ? diff(s->mono_us, id->last_mono_us) / 1000.0
-                        : diff(s->ts_ms, id->last_ts_ms);
-        if (s->has_mono && id->last_has_mono &&
-            fabs(diff(s->ts_ms, id->last_ts_ms) - dt) > c->o.step_ms)
-            c->wall_steps++;
-        if (dt < 0) {
-            /* The clock stepped back: the length of this interval is unknown.
-             * Restart the interval here and keep the CPU base, so the CPU
-             * lands in the next record instead of being lost. */
-            c->steps_back++;
-            set_time(id, s);
-            id->last_on_grid = false;
-            emit = false;
-        } else if (dt == 0) {
-            c->merged++;
-            emit = false;
-        } else {
-            double cpu = cum - id->cpu_base;
-            if (cpu < 0) {
-                c->cpu_dips++;
-                cpu = 0;
-            } else {
-                id->cpu_base = cum;
-            }
-            out->has_dt = true;
-            out->dt_ms = dt;
-            out->cpu_ms = cpu;
-            out->on_grid = id->last_on_grid && is_tick(s->ev);
-            id->last_on_grid = is_tick(s->ev);
-            set_time(id, s);
-        }
+        baseline(id, s, cum, out);
+    } else if (!interval(c, id, s, cum, out)) {
+        n = 0;
     }
+    if (s->taskstats && s->ev == RAW_EV_EXIT) {
+        c->exit_records++;
+        id->closed = true;
+    }
+    if (s->has_rss_peak)
+        note_rss(id, s->rss_peak_kb);
     remember_seen(id, s, has_cum, cum);
     if (s->cgroup.p) {
         set_text(&id->cgroup, &s->cgroup);
@@ -235,14 +341,14 @@ bool cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec *out)
         set_text(&id->pod_uid, &s->pod_uid);
         id->meta_pending = true;
     }
-    if (emit && id->meta_pending) {
+    if (n && id->meta_pending) {
         /* a folded first sample hands its fields to the next record */
         out->meta = id;
         id->meta_pending = false;
     }
-    if (emit)
-        account(c, id, out, cum);
-    return emit;
+    for (size_t i = 0; i < n; i++)
+        account(c, id, &out[i], i + 1 < n ? 0 : cum);
+    return n;
 }
 
 void cts_finish(struct cts *c)
@@ -305,6 +411,8 @@ void cts_rec_json(struct jbuf *b, const struct cts_rec *r)
     if (r->has_dt) {
         cts_put_ms(b, "dt_ms", r->dt_ms);
         cts_put_ms(b, "cpu_ms", r->cpu_ms);
+        if (r->has_delay)
+            cts_put_ms(b, "run_delay_ms", r->delay_ms);
     } else {
         jb_null(b, "dt_ms");
         jb_null(b, "cpu_ms");

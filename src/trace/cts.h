@@ -17,6 +17,15 @@
  *    the interval without losing CPU either.
  *  - CPU never goes negative: a counter that dips (cpu_ms switching from
  *    schedstat to ticks) is held at its high-water mark.
+ *  - run_delay_ms (time runnable but waiting for a CPU) is the difference of
+ *    the cumulative values like CPU, held at the high-water mark the same
+ *    way, and written only when both ends of the interval had it (the
+ *    baseline: 0 when its raw line had it).
+ *  - an identity whose first raw line is the kernel's exit record (taskstats,
+ *    with elapsed_ms: a process that lived between two samples) gets a
+ *    baseline at its start (exit - elapsed), then the exit record as one
+ *    interval with all its CPU and run delay.  Lines after a taskstats exit
+ *    record of the same identity are ignored (counted).
  *
  * Invocations, the merged events.jsonl and nodes.json are built here too. */
 #ifndef TK_CTS_H
@@ -49,6 +58,10 @@ struct cts_ident {
     int64_t last_ts_ms, last_mono_us;
     bool last_has_mono, last_on_grid;
     double cpu_base;              /* cumulative CPU the next delta starts from */
+    bool delay_ok;                /* delay_base known: the interval's start had run_delay_ms */
+    double delay_base;            /* cumulative run delay the next delta starts from */
+    bool closed;                  /* a taskstats exit record was its last line */
+    uint64_t lines;               /* raw samples fed */
     /* last raw sample seen (also merged ones), for the no-start_ticks split */
     int64_t seen_ts_ms, seen_mono_us;
     bool seen_has_mono, seen_has_ticks, seen_has_cum;
@@ -60,7 +73,11 @@ struct cts_ident {
     double cpu_sum_ms;            /* sum of the records' cpu_ms */
     double cum_first, cum_last;   /* cumulative CPU at first/last record */
     bool has_rss;
-    int64_t max_rss_kb;
+    int64_t max_rss_kb;           /* rss_kb of its records and rss_peak_kb of its exit record */
+    uint64_t delay_records;       /* records (not the baseline) with run_delay_ms */
+    double delay_sum_ms;          /* their run delay */
+    double delay_cpu_ms;          /* their cpu_ms */
+    bool exit_only;               /* first seen in its exit record: baseline made up */
 
     /* where it ran (the collector's first record), NULL when not recorded */
     char *cgroup, *container_id, *container_runtime, *pod_uid;
@@ -73,6 +90,8 @@ struct cts_rec {
     bool baseline;
     bool has_dt;                  /* false only when the raw line had no CPU counters */
     double dt_ms, cpu_ms;
+    bool has_delay;               /* both ends of the interval had run_delay_ms */
+    double delay_ms;              /* run delay in the interval */
     bool has_rss, has_start;
     int64_t rss_kb, start_ticks;
     const char *comm;             /* NULL when the raw line had none */
@@ -94,6 +113,10 @@ struct cts {
     uint64_t cpu_dips;            /* cumulative CPU went down within one identity */
     uint64_t splits;              /* no start_ticks: PID judged reused */
     uint64_t no_cpu;              /* raw samples without any CPU counter */
+    uint64_t delay_dips;          /* cumulative run delay went down within one identity */
+    uint64_t exit_records;        /* taskstats exit records used */
+    uint64_t exit_only;           /* identities first seen in their exit record */
+    uint64_t after_exit;          /* lines after an identity's taskstats exit record: ignored */
     double cpu_carried_ms;        /* (cts_finish) CPU of folded samples with no record after them */
 };
 
@@ -101,16 +124,21 @@ struct cts {
 
 void cts_init(struct cts *c, const struct cts_opts *o);
 void cts_free(struct cts *c);
-/* Feed one raw sample (in file order).  Returns true and fills *out when a
- * CTS record is to be written, false when the sample was folded into the
- * next one.  out->comm points into *s or into c (valid until the next call). */
-bool cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec *out);
+/* Records one raw sample can give: a made-up baseline and the exit record. */
+#define CTS_FEED_MAX 2
+
+/* Feed one raw sample (in file order).  Returns how many CTS records are to
+ * be written, in order, from out[0..n): 0 when the sample was folded into
+ * the next one (or ignored), 2 for the exit record of a process never seen
+ * before (its baseline first).  out[i].comm points into *s or into c (valid
+ * until the next call). */
+size_t cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec out[static CTS_FEED_MAX]);
 /* After the last sample: add up the CPU that was being carried to a next
  * record that never came (folded samples at the very end), so the audit can
  * show it instead of losing it silently. */
 void cts_finish(struct cts *c);
 /* The CTS proc_metrics line (no newline):
- * ts_ms, pid, dt_ms, cpu_ms, rss_kb, start_ticks[, comm]. */
+ * ts_ms, pid, dt_ms, cpu_ms[, run_delay_ms], rss_kb, start_ticks[, comm]. */
 void cts_rec_json(struct jbuf *b, const struct cts_rec *r);
 
 /* Milliseconds with up to three decimals, no trailing zeros ("1850",

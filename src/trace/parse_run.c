@@ -256,13 +256,14 @@ static int derive_proc(const char *path, struct outfile *out, struct cts *c, str
             continue;
         }
         f->good++;
-        struct cts_rec rec;
-        if (!cts_feed(c, &s, &rec))
-            continue;
-        jb_reset(&line);
-        cts_rec_json(&line, &rec);
-        of_line(out, &line);
-        audit_add_rec(a, &rec);
+        struct cts_rec rec[CTS_FEED_MAX];
+        size_t n = cts_feed(c, &s, rec);
+        for (size_t k = 0; k < n; k++) {
+            jb_reset(&line);
+            cts_rec_json(&line, &rec[k]);
+            of_line(out, &line);
+            audit_add_rec(a, &rec[k]);
+        }
     }
     f->lines = r.lineno;
     jb_free(&line);
@@ -496,20 +497,19 @@ static void read_meta(struct job *j, const char *meta_path, bool meta_exists)
     cts_opts_default(&copts);
     if (positive(meta, "clk_tck") > 0)
         copts.clk_tck = positive(meta, "clk_tck");
+    /* collector.json: its mode and exit source for the audit, maybe the interval */
+    char *path = path_join(j->dir, "collector.json");
+    j->collector = jsonl_load_file(path, 0, NULL);
+    free(path);
     if (o->interval_ms > 0) {
         j->interval = o->interval_ms;
         j->interval_src = "--interval-ms";
     } else if (meta && interval_of(meta) > 0) {
         j->interval = interval_of(meta);
         j->interval_src = "node_meta.json";
-    } else {
-        char *path = path_join(j->dir, "collector.json");
-        j->collector = jsonl_load_file(path, 0, NULL);
-        free(path);
-        if (j->collector && interval_of(j->collector) > 0) {
-            j->interval = interval_of(j->collector);
-            j->interval_src = "collector.json";
-        }
+    } else if (j->collector && interval_of(j->collector) > 0) {
+        j->interval = interval_of(j->collector);
+        j->interval_src = "collector.json";
     }
     if (j->interval > 0)
         copts.gap_ms = 2 * j->interval;
@@ -588,9 +588,33 @@ static int write_invocations(struct job *j)
     return of_close(&out) < 0 ? write_failed(j) : 0;
 }
 
+/* The host intervals, for the audit's share of the host's busy CPU that the
+ * traced processes explain: read before the records (audit_add_host), from
+ * the file copy_host copies. */
+static void host_for_audit(struct job *j)
+{
+    static const char *const names[] = {"host_metrics.jsonl", "resources.jsonl"};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+        char *path = path_join(j->dir, names[i]);
+        struct jsonl_reader r;
+        int rc = jsonl_reader_open(&r, path);
+        free(path);
+        if (rc < 0)
+            continue;  /* copy_host says why when it is not just absent */
+        json_t *obj;
+        while (jsonl_next(&r, &obj) == 1) {
+            audit_add_host(&j->a, obj);
+            json_decref(obj);
+        }
+        jsonl_reader_close(&r);
+        return;
+    }
+}
+
 /* CTS proc_metrics.jsonl from the raw one (empty without it).  0 or -1 with err. */
 static int write_proc(struct job *j)
 {
+    host_for_audit(j);
     struct outfile out;
     if (of_open(&out, j->tmp, "proc_metrics.jsonl") < 0)
         return write_failed(j);
@@ -654,6 +678,9 @@ static int write_audit(struct job *j, bool has_clock, double clock_off)
     };
     ctx.has_clock_offset = has_clock;
     ctx.clock_offset_ms = clock_off;
+    ctx.cpu_cores = positive(j->meta, "cpu_cores");
+    ctx.collector_mode = meta_str(j->collector, "mode");
+    ctx.exit_source = meta_str(j->collector, "exit_source");
     if (!has_clock)
         ctx.has_clock_offset = j->meta && cts_meta_clock_offset(j->meta, &ctx.clock_offset_ms);
     audit_finish(&j->a, &ctx, &j->c, j->invs, j->ninv, j->fs.v, j->fs.n);
@@ -702,6 +729,8 @@ static void take_results(struct job *j)
     r->interval_ms = a->interval_used;
     r->interval_source = a->interval_used > 0 ? a->interval_used_source : NULL;
     r->jitter_p99 = a->jitter_n ? a->jitter_p99 : NAN;
+    r->explained_pct = a->explained_pct;
+    r->host_warning = a->host_warning;
     r->violations = a->violations;
     r->nviolations = a->nviolations;
     a->violations = NULL;
@@ -730,7 +759,7 @@ static void job_free(struct job *j)
 int parse_run(const struct parse_opts *o, struct parse_result *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
-    r->jitter_p99 = NAN;
+    r->jitter_p99 = r->explained_pct = NAN;
     int64_t t0 = now_mono_ns();
     if (!is_dir(o->run_dir)) {
         snprintf(err, errlen, "no run folder '%s'", o->run_dir);

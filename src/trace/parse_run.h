@@ -3,7 +3,8 @@
  *
  * Reads node_meta.json, proc_metrics.jsonl, events.*.jsonl (or an
  * events.jsonl left by the original when there are none) and
- * host_metrics.jsonl (or the original's resources.jsonl); writes
+ * host_metrics.jsonl (or the original's resources.jsonl), and collector.json
+ * (mode, exit source and interval for the audit); writes
  * RUN/events.jsonl and RUN/CTS/{invocations.jsonl, proc_metrics.jsonl,
  * host_metrics.jsonl, nodes.json, audit_report.md, audit.json}.  CTS is
  * written as RUN/CTS.tmp.PID and swapped in at the end, so readers see the
@@ -42,6 +43,8 @@ struct parse_result {
     double interval_ms;
     const char *interval_source;
     double jitter_p99;           /* NAN if not measured */
+    double explained_pct;        /* traced CPU / host busy CPU x 100; NAN if unknown */
+    bool host_warning;           /* explained_pct below AUDIT_EXPLAINED_MIN_PCT */
     char **violations;           /* --strict findings (empty when within limits) */
     size_t nviolations;
     double seconds;              /* wall time of the parse */

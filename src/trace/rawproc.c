@@ -19,7 +19,7 @@ struct value {
 
 /* Which of the fields we know were seen with a usable type. */
 struct seen {
-    bool ts, pid, utime, stime;
+    bool ts, pid, utime, stime, utime_us, stime_us;
 };
 
 static void set_comm(struct raw_sample *out, const char *s, size_t n)
@@ -43,6 +43,36 @@ static enum raw_ev ev_kind(const char *s, size_t n)
 }
 
 #define KEY_IS(lit) (klen == sizeof(lit) - 1 && !memcmp(key, lit, sizeof(lit) - 1))
+
+/* The keys of issue #14: run delay in every sample, the rest in the
+ * kernel's exit records.  Numbers in ms take integers and reals, like cpu_ms. */
+static void assign_exit(struct raw_sample *out, struct seen *seen, const char *key, size_t klen,
+                        const struct value *v)
+{
+    bool is_int = v->type == V_INT, is_num = is_int || v->type == V_REAL;
+    double num = is_int ? (double)v->i : v->d;
+    if (KEY_IS("run_delay_ms")) {
+        out->has_run_delay = is_num;
+        out->run_delay_ms = is_num ? num : 0;
+    } else if (KEY_IS("src")) {
+        out->taskstats = v->type == V_STR && v->slen == 9 && !memcmp(v->s, "taskstats", 9);
+    } else if (KEY_IS("elapsed_ms")) {
+        out->has_elapsed = is_num;
+        out->elapsed_ms = is_num ? num : 0;
+    } else if (KEY_IS("rss_peak_kb")) {
+        out->has_rss_peak = is_int;
+        out->rss_peak_kb = v->i;
+    } else if (KEY_IS("utime_us")) {
+        seen->utime_us = is_int;
+        out->utime_us = v->i;
+    } else if (KEY_IS("stime_us")) {
+        seen->stime_us = is_int;
+        out->stime_us = v->i;
+    } else if (KEY_IS("exit_code")) {
+        out->has_exit_code = is_int;
+        out->exit_code = v->i;
+    }
+}
 
 /* Store one key/value pair.  Both parsers end up here, so they agree on
  * types: a later duplicate key wins, like jansson. */
@@ -89,12 +119,15 @@ static void assign(struct raw_sample *out, struct seen *seen, const char *key, s
         out->pod_uid = v->type == V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
     } else if (KEY_IS("ev")) {
         out->ev = v->type == V_STR ? ev_kind(v->s, v->slen) : RAW_EV_NONE;
+    } else {
+        assign_exit(out, seen, key, klen, v);
     }
 }
 
 static enum raw_result finish(struct raw_sample *out, const struct seen *seen)
 {
     out->has_ticks = seen->utime && seen->stime;
+    out->has_us = seen->utime_us && seen->stime_us;
     /* An implausible time is no time: every later difference stays in range. */
     return seen->ts && seen->pid && jsonl_ts_valid(out->ts_ms) ? RAW_OK : RAW_INVALID;
 }

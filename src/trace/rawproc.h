@@ -25,14 +25,21 @@ struct raw_text {
 
 /* One raw sample.  ts_ms and pid are always set; everything else has a
  * has_* flag because the original's lines carry only ts_ms, pid, rss_kb,
- * utime and stime. */
+ * utime and stime.  An absent run_delay_ms is unknown, never 0. */
 struct raw_sample {
     int64_t ts_ms, pid;
     bool has_rss, has_ticks, has_start, has_cpu_ms, has_mono, has_comm;
+    bool has_run_delay, has_elapsed, has_rss_peak, has_us, has_exit_code;
+    bool taskstats;                /* "src": "taskstats": the kernel's exit record */
     int64_t rss_kb;
     int64_t utime, stime;          /* clock ticks */
     int64_t start_ticks;
     double cpu_ms;                 /* cumulative */
+    double run_delay_ms;           /* cumulative time runnable but waiting for a CPU */
+    double elapsed_ms;             /* (exit records) wall time from start to exit */
+    int64_t rss_peak_kb;           /* (exit records) peak RSS */
+    int64_t utime_us, stime_us;    /* (exit records) exact user / system CPU; has_us: both */
+    int64_t exit_code;             /* (exit records) status << 8 | signal, as wait(2) */
     int64_t mono_us;
     char comm[RAW_COMM_MAX];
     enum raw_ev ev;

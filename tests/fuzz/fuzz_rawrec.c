@@ -4,8 +4,9 @@
  * raw_parse_line), every OK sample is fed to the CTS derivation (cts_feed)
  * and its record written (cts_rec_json); and the whole input is also one
  * line.  Properties: ok + invalid + malformed + blank = lines; an OK sample
- * has a plausible ts_ms; the fast path and jansson agree on every line the
- * fast path accepts; a derived record is valid JSON. */
+ * has a plausible ts_ms; the fast path and jansson agree on every field of
+ * every line the fast path accepts; a derived record is valid JSON with no
+ * negative CPU or run delay. */
 #include "fuzz.h"
 
 #include "common/jsonl.h"
@@ -17,6 +18,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc, (void)argv;
     log_set_level(LOG_ERROR);
     return 0;
+}
+
+/* Every field both parsers fill, issue #14's keys included. */
+static bool same_sample(const struct raw_sample *a, const struct raw_sample *b)
+{
+#define SAME(f) (a->f == b->f)
+    return SAME(ts_ms) && SAME(pid) && SAME(has_rss) && SAME(has_ticks) && SAME(has_start) &&
+           SAME(has_cpu_ms) && SAME(has_mono) && SAME(has_comm) && SAME(has_run_delay) &&
+           SAME(has_elapsed) && SAME(has_rss_peak) && SAME(has_us) && SAME(has_exit_code) &&
+           SAME(taskstats) && SAME(ev) && (!a->has_rss || SAME(rss_kb)) &&
+           (!a->has_ticks || (SAME(utime) && SAME(stime))) &&
+           (!a->has_start || SAME(start_ticks)) && (!a->has_cpu_ms || SAME(cpu_ms)) &&
+           (!a->has_mono || SAME(mono_us)) && (!a->has_comm || !strcmp(a->comm, b->comm)) &&
+           (!a->has_run_delay || SAME(run_delay_ms)) && (!a->has_elapsed || SAME(elapsed_ms)) &&
+           (!a->has_rss_peak || SAME(rss_peak_kb)) &&
+           (!a->has_us || (SAME(utime_us) && SAME(stime_us))) &&
+           (!a->has_exit_code || SAME(exit_code));
+#undef SAME
 }
 
 static enum raw_result check_line(const char *line, size_t len, struct raw_sample *s)
@@ -32,8 +51,7 @@ static enum raw_result check_line(const char *line, size_t len, struct raw_sampl
     if (raw_parse_fast(line, len, &fast) == RAW_OK) {
         json_t *o = jsonl_loadb(line, len, JSON_ALLOW_NUL, NULL);
         struct raw_sample slow;
-        if (!o || raw_from_json(o, &slow) != RAW_OK || slow.ts_ms != fast.ts_ms ||
-            slow.pid != fast.pid || r != RAW_OK)
+        if (!o || raw_from_json(o, &slow) != RAW_OK || !same_sample(&fast, &slow) || r != RAW_OK)
             abort();
         json_decref(o);
     }
@@ -69,12 +87,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (check_line(line, len, &s)) {
         case RAW_OK: {
             ok++;
-            struct cts_rec rec;
-            if (cts_feed(&c, &s, &rec)) {
+            struct cts_rec rec[CTS_FEED_MAX];
+            size_t n = cts_feed(&c, &s, rec);
+            for (size_t k = 0; k < n; k++) {
                 jb_reset(&b);
-                cts_rec_json(&b, &rec);
+                cts_rec_json(&b, &rec[k]);
                 json_t *v = json_loadb(b.p, b.len, 0, NULL);
                 if (!v || !jb_ok(&b))
+                    abort();
+                /* never a negative interval, CPU or run delay */
+                if (rec[k].has_dt && (rec[k].cpu_ms < 0 || (rec[k].has_delay && rec[k].delay_ms < 0)))
                     abort();
                 json_decref(v);
             }

@@ -58,9 +58,47 @@ static void sample(struct fixture *f, int64_t ts, int64_t pid, bool has_start, i
         s.mono_us = ts > -9000000000000000 && ts < 9000000000000000 ? ts * 1000 : ts;
         s.ev = RAW_EV_TICK;
     }
-    struct cts_rec r;
-    if (cts_feed(&f->c, &s, &r))
-        audit_add_rec(&f->a, &r);
+    struct cts_rec r[CTS_FEED_MAX];
+    size_t n = cts_feed(&f->c, &s, r);
+    for (size_t i = 0; i < n; i++)
+        audit_add_rec(&f->a, &r[i]);
+}
+
+static void feed_raw(struct fixture *f, const struct raw_sample *s)
+{
+    struct cts_rec r[CTS_FEED_MAX];
+    size_t n = cts_feed(&f->c, s, r);
+    for (size_t i = 0; i < n; i++)
+        audit_add_rec(&f->a, &r[i]);
+}
+
+/* One of ours with run delay (negative delay: none). */
+static struct raw_sample ours(int64_t ts, int64_t pid, int64_t start, double cpu, double delay)
+{
+    struct raw_sample s;
+    memset(&s, 0, sizeof s);
+    s.ts_ms = ts;
+    s.pid = pid;
+    s.has_start = true;
+    s.start_ticks = start;
+    s.has_cpu_ms = true;
+    s.cpu_ms = cpu;
+    s.has_mono = true;
+    s.mono_us = ts * 1000;
+    s.has_rss = true;
+    s.rss_kb = 2000;
+    s.ev = RAW_EV_TICK;
+    s.has_run_delay = delay >= 0;
+    s.run_delay_ms = delay;
+    return s;
+}
+
+static void host(struct fixture *f, const char *json)
+{
+    json_t *h = json_loads(json, 0, NULL);
+    assert_non_null(h);
+    audit_add_host(&f->a, h);
+    json_decref(h);
 }
 
 static void event(struct fixture *f, const char *json)
@@ -240,6 +278,128 @@ static void test_figures_and_limits(void **state)
     teardown(&f);
 }
 
+/* Issue #14: run delay per task, the host's busy CPU the traced processes
+ * explain, the exit source; #18 item 15: the hint for processes no task claims. */
+static void test_accounting(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup(&f);
+    /* host: two intervals, 0..1000 and 1000..2000, 40% busy of 2 cores;
+     * a repeated line and a memory-only line do not count; the original's
+     * cpu_util line takes its dt from the previous line */
+    host(&f, "{\"ts_ms\": 1000, \"dt_ms\": 1000, \"cpu_idle\": 0.5, \"cpu_iowait\": 0.1}");
+    host(&f, "{\"ts_ms\": 1000, \"dt_ms\": 1000, \"cpu_idle\": 0.5, \"cpu_iowait\": 0.1}");
+    host(&f, "{\"ts_ms\": 1500, \"mem_free_mb\": 100}");
+    host(&f, "{\"ts_ms\": 2000, \"cpu_util\": 40}");
+    for (int i = 0; i < 6; i++) {
+        struct raw_sample s = ours(1000 + i * 200, 10, 100, i * 100.0, i * 25.0);
+        feed_raw(&f, &s);
+    }
+    /* task B: no run delay; one interval 1900..2100, half inside the host's span */
+    struct raw_sample s = ours(1900, 20, 7, 0, -1);
+    feed_raw(&f, &s);
+    s = ours(2100, 20, 7, 100, -1);
+    feed_raw(&f, &s);
+    /* task C: only its exit record, 100 ms long: waited 50% */
+    s = ours(1500, 30, 300, 50, 50);
+    s.ev = RAW_EV_EXIT;
+    s.taskstats = true;
+    s.has_elapsed = true;
+    s.elapsed_ms = 100;
+    s.has_rss = false;
+    s.has_rss_peak = true;
+    s.rss_peak_kb = 4321;
+    feed_raw(&f, &s);
+    /* a process no task claims */
+    s = ours(1000, 99, 1, 0, -1);
+    feed_raw(&f, &s);
+    s = ours(1200, 99, 1, 0, -1);
+    feed_raw(&f, &s);
+    event(&f, "{\"trace_id\": \"A\", \"ts_start\": 1000, \"ts_end\": 2000, \"pid\": 10, \"start_ticks\": 100}");
+    event(&f, "{\"trace_id\": \"B\", \"ts_start\": 1900, \"ts_end\": 2100, \"pid\": 20, \"start_ticks\": 7}");
+    event(&f, "{\"trace_id\": \"C\", \"ts_start\": 1400, \"ts_end\": 1500, \"pid\": 30, \"start_ticks\": 300}");
+    struct audit_context ctx = {.run_id = "r", .node = "n", .stage = "s", .cpu_cores = 2,
+                                .collector_mode = "scan", .exit_source = "taskstats"};
+    audit_finish(&f.a, &ctx, &f.c, f.inv, f.ninv, NULL, 0);
+    const struct audit *a = &f.a;
+    const struct audit_task *ta = &a->tasks[0], *tb = &a->tasks[1], *tc = &a->tasks[2];
+    assert_true(ta->has_delay && ta->delay_ms == 125 && ta->wait_pct == 20);
+    assert_true(!tb->has_delay && isnan(tb->wait_pct));
+    assert_true(tc->has_delay && tc->delay_ms == 50 && tc->wait_pct == 50 && tc->samples == 2);
+    assert_true(tc->has_rss && tc->max_rss_kb == 4321 && ta->max_rss_kb == 2000);
+    assert_int_equal(a->tasks_with_delay, 2);
+    assert_true(a->wait_p50 == 35 && a->wait_max == 50 && a->wait_worst == 2);
+    /* host: 0.4 x 2000 ms x 2 cores = 1600 ms busy; traced 500 (A) + 50 (half of B) + 50 (C) */
+    assert_int_equal(a->host_samples, 2);
+    assert_true(a->host_window_ms == 2000 && a->host_busy_ms == 1600);
+    assert_true(a->traced_cpu_ms == 600 && a->explained_pct == 37.5 && a->host_warning);
+    assert_int_equal(a->idents_without_task, 1);
+
+    struct jbuf b;
+    jb_init(&b);
+    audit_render_md(&f.a, &b);
+    assert_non_null(strstr(b.p, "## Waiting for a CPU (run delay)\n"));
+    assert_non_null(strstr(b.p, "Wait p50 / max: 35.00% / 50.00% (worst: C)\n"));
+    assert_non_null(strstr(b.p, "Worst tasks:\n- C: waited for a CPU 50.00% of the time it was runnable "
+                                "(50 ms of 100 ms)\n- A: waited for a CPU 20.00% of the time it was "
+                                "runnable (125 ms of 625 ms)\n"));
+    assert_non_null(strstr(b.p, "traced CPU explains 37.50% of the host's busy CPU\nWARNING: below 80%"));
+    assert_non_null(strstr(b.p, "Exit source: taskstats"));
+    assert_non_null(strstr(b.p, "Kernel exit records used: 1; processes seen only in their exit record: 1\n"));
+    assert_non_null(strstr(b.p, "Sampled processes not belonging to any task: 1\nHint: in scan mode"));
+    assert_non_null(strstr(b.p, "`tracekit exec`"));
+
+    jb_reset(&b);
+    audit_render_json(&f.a, &b);
+    json_t *j = json_loads(b.p, 0, NULL);
+    assert_non_null(j);
+    json_t *rd = json_object_get(j, "run_delay"), *hc = json_object_get(j, "host_cpu"),
+           *ex = json_object_get(j, "exits");
+    assert_int_equal(json_integer_value(json_object_get(rd, "tasks_with_delay")), 2);
+    assert_true(json_number_value(json_object_get(rd, "wait_pct_p50")) == 35);
+    assert_string_equal(json_string_value(json_object_get(rd, "worst_trace_id")), "C");
+    assert_true(json_number_value(json_object_get(hc, "host_busy_cpu_ms")) == 1600);
+    assert_true(json_number_value(json_object_get(hc, "traced_cpu_ms")) == 600);
+    assert_true(json_number_value(json_object_get(hc, "explained_pct")) == 37.5);
+    assert_true(json_is_true(json_object_get(hc, "warning")));
+    assert_string_equal(json_string_value(json_object_get(ex, "exit_source")), "taskstats");
+    assert_int_equal(json_integer_value(json_object_get(ex, "processes_only_in_exit_record")), 1);
+    json_t *t0 = json_array_get(json_object_get(j, "tasks"), 0), *t1 = json_array_get(json_object_get(j, "tasks"), 1);
+    assert_true(json_number_value(json_object_get(t0, "run_delay_ms")) == 125);
+    assert_true(json_number_value(json_object_get(t0, "wait_pct")) == 20);
+    assert_true(json_is_null(json_object_get(t1, "run_delay_ms")) && json_is_null(json_object_get(t1, "wait_pct")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "coverage"), "collector_mode")), "scan");
+    json_decref(j);
+    jb_free(&b);
+    teardown(&f);
+
+    /* nothing known: no run delay, no host samples, the proc exit source, no hint outside scan mode */
+    setup(&f);
+    sample(&f, 1000, 5, true, 1, 0, 0);
+    sample(&f, 1200, 5, true, 1, 0, 10);
+    struct audit_context ctx2 = {.run_id = "r", .node = "n", .stage = "s", .cpu_cores = 2,
+                                 .collector_mode = "whitelist", .exit_source = "proc"};
+    audit_finish(&f.a, &ctx2, &f.c, NULL, 0, NULL, 0);
+    jb_init(&b);
+    audit_render_md(&f.a, &b);
+    assert_non_null(strstr(b.p, "Run delay: unknown"));
+    assert_non_null(strstr(b.p, "traced CPU explains: unknown (no host samples)\n"));
+    assert_non_null(strstr(b.p, "Exit source: proc (final readings race the parent's reap; processes "
+                                "shorter than one interval may be missing)\n"));
+    assert_null(strstr(b.p, "Hint:"));
+    assert_null(strstr(b.p, "WARNING"));
+    jb_reset(&b);
+    audit_render_json(&f.a, &b);
+    j = json_loads(b.p, 0, NULL);
+    hc = json_object_get(j, "host_cpu");
+    assert_true(json_is_null(json_object_get(hc, "explained_pct")) && json_is_false(json_object_get(hc, "warning")));
+    assert_true(json_is_null(json_object_get(json_object_get(j, "run_delay"), "wait_pct_max")));
+    json_decref(j);
+    jb_free(&b);
+    teardown(&f);
+}
+
 /* Without a known interval the jitter is measured against the median dt. */
 static void test_interval_from_median(void **state)
 {
@@ -276,11 +436,11 @@ static void test_extreme_values(void **state)
     s.utime = s.stime = INT64_MAX;
     s.has_mono = true;
     s.mono_us = INT64_MIN;
-    struct cts_rec r;
-    cts_feed(&f.c, &s, &r);
+    struct cts_rec r[CTS_FEED_MAX];
+    cts_feed(&f.c, &s, r);
     s.utime = INT64_MIN;
     s.mono_us = INT64_MAX;
-    cts_feed(&f.c, &s, &r);
+    cts_feed(&f.c, &s, r);
     event(&f, "{\"trace_id\": \"x\", \"ts_enqueue\": 9223372036854775807, "
               "\"ts_start\": -9223372036854775808, \"ts_end\": 9223372036854775807, \"pid\": 1}");
     struct audit_context ctx = {.run_id = "r", .node = "n", .stage = "s"};
@@ -299,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_fmt_pct),
         cmocka_unit_test(test_original_layout),
         cmocka_unit_test(test_figures_and_limits),
+        cmocka_unit_test(test_accounting),
         cmocka_unit_test(test_interval_from_median),
         cmocka_unit_test(test_extreme_values),
     };

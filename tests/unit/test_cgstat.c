@@ -116,10 +116,10 @@ static void test_proc_meta_to_cts(void **state)
     for (int i = 0; i < 3; i++) {
         struct raw_sample s;
         assert_int_equal(raw_parse_line(lines[i], strlen(lines[i]), &s), RAW_OK);
-        struct cts_rec r;
-        assert_true(cts_feed(&c, &s, &r));
+        struct cts_rec r[CTS_FEED_MAX];
+        assert_int_equal(cts_feed(&c, &s, r), 1);
         jb_reset(&b);
-        cts_rec_json(&b, &r);
+        cts_rec_json(&b, &r[0]);
         json_t *j = line(&b);
         json_t *cg = json_object_get(j, "cgroup");
         if (want[i])

@@ -56,9 +56,10 @@ static void start(struct run *r, double clk_tck)
 
 static void feed(struct run *r, struct raw_sample s)
 {
-    struct cts_rec rec;
-    if (cts_feed(&r->c, &s, &rec))
-        r->recs[r->n++] = rec;
+    struct cts_rec rec[CTS_FEED_MAX];
+    size_t n = cts_feed(&r->c, &s, rec);
+    for (size_t i = 0; i < n; i++)
+        r->recs[r->n++] = rec[i];
 }
 
 static double cpu_total(const struct run *r)
@@ -254,14 +255,14 @@ static void test_missing_fields(void **state)
     s = ours(1000, 100, 7, 9, 0);
     strcpy(s.comm, "ffmpeg");
     s.has_comm = true;
-    struct cts_rec rec;
-    assert_true(cts_feed(&r.c, &s, &rec));
+    struct cts_rec rec[CTS_FEED_MAX];
+    assert_int_equal(cts_feed(&r.c, &s, rec), 1);
     s.ts_ms = 1200;
     s.mono_us = 300250;
     s.cpu_ms = 12.5;
-    assert_true(cts_feed(&r.c, &s, &rec));
+    assert_int_equal(cts_feed(&r.c, &s, rec), 1);
     jb_reset(&b);
-    cts_rec_json(&b, &rec);  /* rec.comm points into s */
+    cts_rec_json(&b, &rec[0]);  /* rec.comm points into s */
     assert_string_equal(b.p, "{\"ts_ms\": 1200, \"pid\": 7, \"dt_ms\": 200.25, \"cpu_ms\": 12.5, "
                              "\"rss_kb\": 1000, \"start_ticks\": 9, \"comm\": \"ffmpeg\"}");
     jb_free(&b);
@@ -280,6 +281,141 @@ static void test_cpu_dip(void **state)
     assert_int_equal(r.c.cpu_dips, 1);
     assert_int_equal(r.c.nids, 1);
     assert_true(r.recs[1].cpu_ms == 0 && r.recs[2].cpu_ms == 100);
+    cts_free(&r.c);
+}
+
+/* One of ours with run delay. */
+static struct raw_sample delayed(int64_t ts, int64_t pid, double cpu_ms, double delay_ms)
+{
+    struct raw_sample s = ours(ts, ts - 1000, pid, 9, cpu_ms);
+    s.has_run_delay = true;
+    s.run_delay_ms = delay_ms;
+    return s;
+}
+
+/* run_delay_ms per interval: a difference like CPU, held at the high-water
+ * mark, written only when both ends had it. */
+static void test_run_delay(void **state)
+{
+    (void)state;
+    struct run r;
+    start(&r, 100);
+    feed(&r, delayed(1000, 7, 0, 5));
+    feed(&r, delayed(1200, 7, 100, 25.5));
+    feed(&r, delayed(1400, 7, 200, 20));          /* dips: held */
+    feed(&r, delayed(1600, 7, 300, 40));
+    feed(&r, ours(1800, 800, 7, 9, 400));         /* no run delay: unknown */
+    feed(&r, delayed(2000, 7, 500, 60));          /* start had none: unknown */
+    feed(&r, delayed(2200, 7, 600, 61.25));
+    assert_int_equal(r.n, 7);
+    assert_true(r.recs[0].baseline && r.recs[0].has_delay && r.recs[0].delay_ms == 0);
+    assert_true(r.recs[1].has_delay && r.recs[1].delay_ms == 20.5);
+    assert_true(r.recs[2].has_delay && r.recs[2].delay_ms == 0);
+    assert_true(r.recs[3].has_delay && r.recs[3].delay_ms == 14.5);  /* from 25.5, not 20 */
+    assert_false(r.recs[4].has_delay);
+    assert_false(r.recs[5].has_delay);
+    assert_true(r.recs[6].has_delay && r.recs[6].delay_ms == 1.25);
+    assert_int_equal(r.c.delay_dips, 1);
+    const struct cts_ident *id = &r.c.ids[0];
+    assert_int_equal(id->delay_records, 4);
+    assert_true(id->delay_sum_ms == 36.25 && id->delay_cpu_ms == 400);
+
+    struct jbuf b;
+    jb_init(&b);
+    cts_rec_json(&b, &r.recs[1]);
+    assert_string_equal(b.p, "{\"ts_ms\": 1200, \"pid\": 7, \"dt_ms\": 200, \"cpu_ms\": 100, "
+                             "\"run_delay_ms\": 20.5, \"rss_kb\": 1000, \"start_ticks\": 9}");
+    jb_reset(&b);
+    cts_rec_json(&b, &r.recs[0]);
+    assert_string_equal(b.p, "{\"ts_ms\": 1000, \"pid\": 7, \"dt_ms\": 0, \"cpu_ms\": 0, "
+                             "\"run_delay_ms\": 0, \"rss_kb\": 1000, \"start_ticks\": 9}");
+    jb_free(&b);
+    cts_free(&r.c);
+
+    /* a folded sample's delay lands in the next record, like its CPU */
+    start(&r, 100);
+    feed(&r, delayed(1000, 7, 0, 0));
+    feed(&r, delayed(1000, 7, 10, 3));
+    feed(&r, delayed(1200, 7, 20, 8));
+    assert_int_equal(r.n, 2);
+    assert_true(r.recs[1].delay_ms == 8 && r.recs[1].cpu_ms == 20);
+    cts_free(&r.c);
+}
+
+/* The kernel's exit record of a process never sampled. */
+static struct raw_sample exit_rec(int64_t ts, int64_t pid, int64_t start, double cpu, double delay,
+                                  double elapsed)
+{
+    struct raw_sample s = ours(ts, ts - 1000, pid, start, cpu);
+    s.has_rss = false;
+    s.ev = RAW_EV_EXIT;
+    s.taskstats = true;
+    s.has_run_delay = true;
+    s.run_delay_ms = delay;
+    s.has_elapsed = true;
+    s.elapsed_ms = elapsed;
+    s.has_rss_peak = true;
+    s.rss_peak_kb = 1368;
+    return s;
+}
+
+static void test_exit_only_process(void **state)
+{
+    (void)state;
+    struct run r;
+    start(&r, 100);
+    feed(&r, exit_rec(5000, 42, 77, 30.835, 0.079, 31.024));
+    assert_int_equal(r.n, 2);
+    const struct cts_rec *b0 = &r.recs[0], *b1 = &r.recs[1];
+    assert_true(b0->baseline && b0->ts_ms == 5000 - 31 && b0->dt_ms == 0 && b0->cpu_ms == 0);
+    assert_true(b0->has_delay && b0->delay_ms == 0 && !b0->has_rss && b0->start_ticks == 77);
+    assert_true(!b1->baseline && b1->ts_ms == 5000 && b1->dt_ms == 31.024);
+    assert_true(b1->cpu_ms == 30.835 && b1->has_delay && b1->delay_ms == 0.079 && !b1->on_grid);
+    assert_int_equal(r.c.exit_only, 1);
+    assert_int_equal(r.c.exit_records, 1);
+    const struct cts_ident *id = &r.c.ids[0];
+    assert_true(id->exit_only && id->records == 2 && id->first_ts_ms == 4969 && id->end_ts_ms == 5000);
+    assert_true(id->cpu_sum_ms == 30.835 && id->has_rss && id->max_rss_kb == 1368);
+    assert_true(id->delay_records == 1 && id->delay_sum_ms == 0.079);
+    /* nothing after it counts */
+    feed(&r, ours(5200, 4200, 42, 77, 50));
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.c.after_exit, 1);
+    cts_free(&r.c);
+
+    /* a sub-millisecond life: the baseline is still 1 ms earlier */
+    start(&r, 100);
+    feed(&r, exit_rec(5000, 43, 78, 0.3, 0, 0.4));
+    assert_int_equal(r.n, 2);
+    assert_true(r.recs[0].ts_ms == 4999 && r.recs[1].dt_ms == 0.4 && r.recs[1].cpu_ms == 0.3);
+    cts_free(&r.c);
+
+    /* sampled before: the exit record is the last interval, and the peak RSS counts */
+    start(&r, 100);
+    feed(&r, delayed(1000, 7, 0, 0));
+    struct raw_sample e = exit_rec(1150, 7, 9, 40, 2, 1500);
+    e.mono_us = 150000;
+    feed(&r, e);
+    assert_int_equal(r.n, 2);
+    assert_true(r.recs[1].dt_ms == 150 && r.recs[1].cpu_ms == 40 && r.recs[1].delay_ms == 2);
+    assert_int_equal(r.c.exit_only, 0);
+    assert_true(r.c.ids[0].max_rss_kb == 1368);
+    cts_free(&r.c);
+
+    /* without elapsed_ms (or a /proc exit reading) it is a plain baseline */
+    start(&r, 100);
+    e = exit_rec(5000, 44, 79, 30, 1, 0);
+    e.has_elapsed = false;
+    feed(&r, e);
+    e = exit_rec(5000, 45, 80, 30, 1, 0);   /* elapsed 0: no interval to make */
+    feed(&r, e);
+    e = exit_rec(5000, 46, 81, 30, 1, 20);
+    e.taskstats = false;
+    feed(&r, e);
+    assert_int_equal(r.n, 3);
+    for (int i = 0; i < 3; i++)
+        assert_true(r.recs[i].baseline);
+    assert_int_equal(r.c.exit_only, 0);
     cts_free(&r.c);
 }
 
@@ -456,6 +592,8 @@ int main(void)
         cmocka_unit_test(test_pid_reuse),
         cmocka_unit_test(test_missing_fields),
         cmocka_unit_test(test_cpu_dip),
+        cmocka_unit_test(test_run_delay),
+        cmocka_unit_test(test_exit_only_process),
         cmocka_unit_test(test_fmt_ms),
         cmocka_unit_test(test_events_sort_and_invocation),
         cmocka_unit_test(test_nodes_json),

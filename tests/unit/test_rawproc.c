@@ -104,6 +104,58 @@ static void same(const struct raw_sample *a, const struct raw_sample *b)
     if (a->has_comm)
         assert_string_equal(a->comm, b->comm);
     assert_int_equal(a->ev, b->ev);
+    assert_int_equal(a->has_run_delay, b->has_run_delay);
+    assert_int_equal(a->has_elapsed, b->has_elapsed);
+    assert_int_equal(a->has_rss_peak, b->has_rss_peak);
+    assert_int_equal(a->has_us, b->has_us);
+    assert_int_equal(a->has_exit_code, b->has_exit_code);
+    assert_int_equal(a->taskstats, b->taskstats);
+    if (a->has_run_delay)
+        assert_true(a->run_delay_ms == b->run_delay_ms);
+    if (a->has_elapsed)
+        assert_true(a->elapsed_ms == b->elapsed_ms);
+    if (a->has_rss_peak)
+        assert_true(a->rss_peak_kb == b->rss_peak_kb);
+    if (a->has_us)
+        assert_true(a->utime_us == b->utime_us && a->stime_us == b->stime_us);
+    if (a->has_exit_code)
+        assert_true(a->exit_code == b->exit_code);
+}
+
+/* The kernel's exit record (issue #14), as formats.md shows it. */
+#define EXIT_LINE                                                                               \
+    "{\"ts_ms\": 1758580001234, \"pid\": 4242, \"utime\": 3, \"stime\": 0, "                    \
+    "\"start_ticks\": 123456, \"comm\": \"burn\", \"cpu_ms\": 30.835, \"mono_us\": 81234567890, " \
+    "\"run_delay_ms\": 0.079, \"utime_us\": 30835, \"stime_us\": 0, \"rss_peak_kb\": 1368, "      \
+    "\"elapsed_ms\": 31.024, \"exit_code\": 0, \"src\": \"taskstats\", \"ev\": \"exit\"}"
+
+static void test_exit_record(void **state)
+{
+    (void)state;
+    struct raw_sample s;
+    const char *l = EXIT_LINE;
+    assert_int_equal(raw_parse_fast(l, strlen(l), &s), RAW_OK);
+    assert_true(s.taskstats && s.ev == RAW_EV_EXIT);
+    assert_true(s.has_run_delay && s.run_delay_ms == 0.079);
+    assert_true(s.has_elapsed && s.elapsed_ms == 31.024);
+    assert_true(s.has_rss_peak && s.rss_peak_kb == 1368 && !s.has_rss);
+    assert_true(s.has_us && s.utime_us == 30835 && s.stime_us == 0);
+    assert_true(s.has_exit_code && s.exit_code == 0);
+    assert_true(s.has_cpu_ms && s.cpu_ms == 30.835);
+    /* a sample: run delay only, an integer counts; no src is not taskstats */
+    assert_int_equal(parse("{\"ts_ms\": 5, \"pid\": 3, \"run_delay_ms\": 12, \"ev\": \"exit\"}", &s),
+                     RAW_OK);
+    assert_true(s.has_run_delay && s.run_delay_ms == 12 && !s.taskstats && !s.has_elapsed);
+    /* wrong types drop the field: absent run delay is unknown, never 0 */
+    assert_int_equal(parse("{\"ts_ms\": 5, \"pid\": 3, \"run_delay_ms\": \"1\", \"elapsed_ms\": null, "
+                           "\"rss_peak_kb\": 1.5, \"utime_us\": 1, \"exit_code\": true, "
+                           "\"src\": \"proc\"}",
+                           &s),
+                     RAW_OK);
+    assert_false(s.has_run_delay || s.has_elapsed || s.has_rss_peak || s.has_us || s.has_exit_code ||
+                 s.taskstats);
+    assert_int_equal(parse("{\"ts_ms\": 5, \"pid\": 3, \"src\": \"taskstats\", \"src\": 1}", &s), RAW_OK);
+    assert_false(s.taskstats);  /* a later duplicate wins */
 }
 
 /* The fast scanner and jansson agree on every line the scanner accepts. */
@@ -117,6 +169,9 @@ static void test_fast_matches_jansson(void **state)
         "{\"ts_ms\": 5, \"pid\": 3, \"cpu_ms\": 0.1, \"threads\": true, \"x\": false, \"ev\": 7}",
         "{\"ts_ms\": 5, \"pid\": 3, \"comm\": \"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
         "{\"ts_ms\": 5, \"pid\": -3, \"cpu_ms\": 1E2, \"start_ticks\": 0, \"ev\": \"other\"}",
+        EXIT_LINE,
+        "{\"ts_ms\": 5, \"pid\": 3, \"run_delay_ms\": 1.5e-3, \"elapsed_ms\": -2, \"src\": \"taskstat\"}",
+        "{\"ts_ms\": 5, \"pid\": 3, \"run_delay_ms\": 81234.5678, \"utime_us\": 7, \"stime_us\": 8}",
     };
     for (size_t i = 0; i < ARRAY_LEN(lines); i++) {
         struct raw_sample f, j;
@@ -159,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_collector_line),
         cmocka_unit_test(test_original_line),
         cmocka_unit_test(test_fallback_and_errors),
+        cmocka_unit_test(test_exit_record),
         cmocka_unit_test(test_fast_matches_jansson),
         cmocka_unit_test(test_decimal_exact),
     };
