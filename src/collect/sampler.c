@@ -618,6 +618,7 @@ static void write_exit(struct sampler *s, const struct tstats_rec *r, uint64_t s
     jb_obj_open(b, NULL);
     jb_int(b, "ts_ms", now_wall_ms());
     jb_int(b, "pid", r->pid);
+    jb_int(b, "rss_kb", 0);   /* as the original's readers expect; the memory is gone */
     jb_uint(b, "utime", user_ns / ns_per_tick);
     jb_uint(b, "stime", sys_ns / ns_per_tick);
     jb_uint(b, "start_ticks", start_ticks);
