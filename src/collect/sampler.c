@@ -34,7 +34,7 @@
 #endif
 
 /* epoll tags: the low 32 bits carry a PID for pidfd events. */
-enum { EV_TICK = 1, EV_HOST, EV_INOTIFY, EV_SIGNAL, EV_EXIT, EV_TSTATS };
+enum { EV_TICK = 1, EV_HOST, EV_INOTIFY, EV_SIGNAL, EV_EXIT };
 #define EV_TAG(type, pid) (((uint64_t)(type) << 32) | (uint32_t)(pid))
 
 #define HIST_BUCKETS 2000   /* 10 µs buckets up to 20 ms; the last one collects the rest */
@@ -99,6 +99,7 @@ struct sampler {
     struct pairmap index;     /* pid -> slot in procs */
     struct pairmap rejected;  /* scan mode: pid -> last check (ms) */
     struct pairmap done;      /* (pid, start_ticks) whose exit record is written */
+    struct pairmap gone_wl;   /* pid -> sentinel's start ticks: whitelisted, gone before tracked */
     struct tstats *ts;        /* taskstats, when exit_source is taskstats */
     int ts_fd;
     struct hoststate host;
@@ -501,8 +502,18 @@ static void sentinel_added(struct sampler *s, const char *name)
         text[n > 0 ? n : 0] = '\0';
         want = sampler_parse_sentinel(text);
     }
-    if (!track(s, pid, want, "new"))
-        remove_sentinel(s, name);  /* process gone, or the PID now belongs to another */
+    if (!track(s, pid, want, "new")) {
+        /* Gone already, or the PID now belongs to another: its exit record
+         * may still be queued, and it is ours. */
+        if (s->ts) {
+            if (s->gone_wl.len >= DONE_MAX) {
+                pairmap_free(&s->gone_wl);
+                pairmap_init(&s->gone_wl);
+            }
+            *pairmap_put(&s->gone_wl, pid, 0, 0, NULL) = (int64_t)want;
+        }
+        remove_sentinel(s, name);
+    }
 }
 
 static void sentinel_removed(struct sampler *s, const char *name)
@@ -536,25 +547,44 @@ static void rescan_pid_dir(struct sampler *s)
 
 static void drain_exits(struct sampler *s);
 
+/* Sentinel events, then the exit records, then the sentinels removed.  New
+ * sentinels first, so that an exit record finds its process tracked (or
+ * known gone); removals last, so that a task's exit record is read before
+ * its sentinel's removal ends its tracking. */
 static void handle_inotify(struct sampler *s)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-    drain_exits(s);
     for (;;) {
         ssize_t n = read(s->ino_fd, buf, sizeof buf);
         if (n <= 0)
-            return;
+            break;
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
             if (ev->mask & IN_Q_OVERFLOW)
                 rescan_pid_dir(s);
             else if (ev->len && (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE)))
                 sentinel_added(s, ev->name);
-            else if (ev->len && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
+            p += sizeof *ev + ev->len;
+        }
+        drain_exits(s);
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (ev->len && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
                 sentinel_removed(s, ev->name);
             p += sizeof *ev + ev->len;
         }
     }
+    drain_exits(s);
+}
+
+/* Before deciding that processes have gone: the pending sentinel events and
+ * exit records. */
+static void catch_up(struct sampler *s)
+{
+    if (s->o.pid_dir)
+        handle_inotify(s);
+    else
+        drain_exits(s);
 }
 
 /* ---------------------------------------------------------------- exit records */
@@ -579,19 +609,17 @@ static bool untracked_start(struct sampler *s, const struct tstats_rec *r, uint6
 {
     *start = est;
     if (s->o.pid_dir) {
-        char name[24], text[128];
-        snprintf(name, sizeof name, "%d", r->pid);
-        int fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        if (fd < 0)
-            return false;   /* not whitelisted */
-        ssize_t n = read(fd, text, sizeof text - 1);
-        close(fd);
-        text[n > 0 ? n : 0] = '\0';
-        uint64_t want = sampler_parse_sentinel(text);
+        /* Whitelisted but never tracked: its sentinel came when it had gone
+         * (sentinel_added).  No system call for the machine's other exits. */
+        int64_t *w = pairmap_get(&s->gone_wl, r->pid, 0);
+        if (!w)
+            return false;
+        uint64_t want = (uint64_t)*w;
+        pairmap_del(&s->gone_wl, r->pid, 0);
         if (!want)
             return true;
         *start = want;
-        return ticks_near(want, est);   /* else the sentinel names another process */
+        return ticks_near(want, est);   /* else the sentinel named another process */
     }
     if (regexec(s->o.match, r->comm, 0, NULL, 0) != 0)
         return false;
@@ -950,7 +978,9 @@ static int open_exit_source(struct sampler *s, char *err, size_t errlen)
         log_info("final readings from /proc/PID/stat (%s)", why);
         return 0;
     }
-    watch(s, s->ts_fd, EV_TAG(EV_TSTATS, 0));
+    /* Not watched: waking on every exit of the machine would cost more than
+     * all the sampling.  The records wait in the socket's queue; every tick,
+     * sentinel event and pidfd event reads them first. */
     return 0;
 }
 
@@ -967,6 +997,7 @@ struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t err
     pairmap_init(&s->index);
     pairmap_init(&s->rejected);
     pairmap_init(&s->done);
+    pairmap_init(&s->gone_wl);
     s->ts_fd = -1;
     jb_init(&s->line);
 
@@ -1085,7 +1116,7 @@ static void do_tick(struct sampler *s)
         hist_add(s->gap_hist, &s->gap_max_us, (now - s->last_tick_ns - s->interval_ns) / 1000);
     s->last_tick_ns = now;
     s->ticks++;
-    drain_exits(s);
+    catch_up(s);
 
     double c0 = thread_cpu_ns();
     int removed = 0, sampled = 0;
@@ -1130,7 +1161,7 @@ static void do_tick(struct sampler *s)
 
 static void handle_exit_event(struct sampler *s, int pid)
 {
-    drain_exits(s);
+    catch_up(s);
     struct tproc *p = find(s, pid);
     if (!p)
         return;
@@ -1220,9 +1251,7 @@ int sampler_loop(struct sampler *s)
             case EV_EXIT:
                 handle_exit_event(s, (int)(uint32_t)tag);
                 break;
-            case EV_TSTATS:
-                drain_exits(s);
-                break;
+
             case EV_SIGNAL: {
                 struct signalfd_siginfo si;
                 if (read(s->sig_fd, &si, sizeof si) == sizeof si) {
@@ -1239,7 +1268,7 @@ int sampler_loop(struct sampler *s)
             break;
         }
     }
-    drain_exits(s);      /* the exits up to the stop */
+    catch_up(s);         /* the exits up to the stop */
     sample_cgroups(s);   /* the totals up to the stop */
     return rc;
 }
@@ -1265,6 +1294,7 @@ void sampler_close(struct sampler *s)
     pairmap_free(&s->index);
     pairmap_free(&s->rejected);
     pairmap_free(&s->done);
+    pairmap_free(&s->gone_wl);
     tstats_close(s->ts);
     jb_free(&s->line);
     int fds[] = {s->epfd, s->tick_fd, s->host_fd, s->ino_fd, s->sig_fd, s->dir_fd,

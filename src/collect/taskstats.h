@@ -55,7 +55,8 @@ struct tstats;
  * kernel has no taskstats or we lack the privilege. */
 struct tstats *tstats_open(char *err, size_t errlen);
 /* Register for exit records of every CPU (a second socket; non-blocking).
- * Returns its descriptor for epoll, or -1 with err. */
+ * Returns its descriptor, or -1 with err.  Records wait in its receive
+ * queue until tstats_drain. */
 int tstats_listen(struct tstats *t, char *err, size_t errlen);
 /* Read every pending exit record, calling fn for each group exit.  Returns
  * the number of records, or -1 on a socket error.  A receive queue that
