@@ -11,8 +11,10 @@ DESTDIR ?=
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
-CPPFLAGS += -D_GNU_SOURCE -Isrc
-LDLIBS   = -ljansson -lhiredis -lsnappy -lzstd -lm -lpthread
+# libnl's headers live in their own folder (the taskstats exit records, collect/taskstats.c).
+NLINC   := $(shell pkg-config --cflags libnl-genl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+CPPFLAGS += -D_GNU_SOURCE -Isrc $(NLINC)
+LDLIBS   = -ljansson -lhiredis -lsnappy -lzstd -lnl-genl-3 -lnl-3 -lm -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRC      := $(wildcard src/*.c src/*/*.c)
@@ -39,10 +41,11 @@ all: build/tracekit examples
 # starts a `tracekit exec`: loading eight shared objects cost more than the
 # rest of exec's start-up together (docs/benchmarks.md, "Scheduling plane").
 # STATIC_LIBS=0 links everything dynamically; the ASan build always does.
-STATIC_LIBS ?= $(if $(filter-out /%,$(foreach l,jansson hiredis snappy zstd stdc++,\
+STATIC_LIBS ?= $(if $(filter-out /%,$(foreach l,jansson hiredis snappy zstd nl-genl-3 nl-3 stdc++,\
                  $(shell $(CC) -print-file-name=lib$(l).a))),0,1)
 ifeq ($(STATIC_LIBS),1)
-RELLIBS  = -static-libgcc -Wl,-Bstatic -ljansson -lhiredis -lsnappy -lzstd -lstdc++ \
+RELLIBS  = -static-libgcc -Wl,-Bstatic -ljansson -lhiredis -lsnappy -lzstd -lnl-genl-3 -lnl-3 \
+           -lstdc++ \
            -Wl,-Bdynamic -lm -lpthread
 else
 RELLIBS  = $(LDLIBS)

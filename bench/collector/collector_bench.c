@@ -1,13 +1,23 @@
 /* collector_bench -- what the collector costs, side by side with pidstat.
  *
  *   build/bench/collector/collector_bench [--procs 64,1000] [--interval-ms 100]
- *                                         [--seconds 10] [--tracekit build/tracekit]
+ *                                         [--seconds 10] [--churn 200]
+ *                                         [--tracekit build/tracekit]
  *
  * For each process count it starts that many sleeping children (named
  * "tkbench"), then runs, one after the other, over the same children:
  *   1. tracekit collect run in whitelist mode (a sentinel per child),
  *   2. tracekit collect run in scan mode (--match ^tkbench$),
- *   3. pidstat -u -r -p PIDS 1 (sysstat; 1 s is its shortest interval).
+ *   3. both again with --exit-source proc: without the taskstats listener
+ *      (the rows above use it when run as root, "+ts" in the tool name),
+ *   4. the floor: a bare loop that only preads each child's kept-open
+ *      /proc/PID/stat; then the same loop also reading /proc/PID/schedstat,
+ *      and the same loop also asking taskstats for the TGID (root): the
+ *      two ways to get run delay and exact CPU,
+ *   5. pidstat -u -r -p PIDS 1 (sysstat; 1 s is its shortest interval).
+ * Meanwhile a churner starts and reaps --churn short untraced processes
+ * per second, so the taskstats listener has exits to read and discard, as
+ * on a busy node.
  * Each runs as our child, so wait4() gives its exact CPU time; cost per
  * process-sample = that CPU / samples written.  Tick jitter and drift come
  * from the collector's own monotonic timestamps in proc_metrics.jsonl. */
@@ -15,6 +25,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collect/taskstats.h"
 #include "common/jsonl.h"
 #include "common/util.h"
 
@@ -47,6 +59,32 @@ static pid_t spawn_sleeper(void)
             pause();
     }
     return p;
+}
+
+/* Start and reap `rate` trivial processes per second until killed. */
+static pid_t spawn_churner(int rate)
+{
+    pid_t p = fork();
+    if (p != 0)
+        return p;
+    prctl(PR_SET_NAME, "tkchurn");
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long step = 1000000000L / rate;
+    for (;;) {
+        ts.tv_nsec += step;
+        while (ts.tv_nsec >= 1000000000) {
+            ts.tv_nsec -= 1000000000;
+            ts.tv_sec++;
+        }
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        pid_t c = fork();
+        if (c == 0)
+            _exit(0);
+        if (c > 0)
+            waitpid(c, NULL, 0);
+    }
 }
 
 static double run_and_measure(char **argv, const char *out_path, double *wall_s)
@@ -119,10 +157,68 @@ static void tick_stats(const char *path, int period_ms, struct result *r)
     free(mono);
 }
 
+/* The floor (variant 0): a bare loop on the same grid that only preads
+ * each child's kept-open /proc/PID/stat, what any sampler must do; variant
+ * 1 also preads /proc/PID/schedstat, variant 2 also asks taskstats for the
+ * TGID (root only): the two ways to read run delay and exact CPU. */
+static void floor_row(const pid_t *kids, int n, int interval, double seconds, int variant)
+{
+    static const char *names[] = {"floor", "+schedstat", "+tgid"};
+    char why[256];
+    struct tstats *ts = NULL;
+    if (variant == 2 && !(ts = tstats_open(why, sizeof why))) {
+        printf("%-10s %6d  skipped: %s\n", names[variant], n, why);
+        return;
+    }
+    pid_t fp = fork();
+    if (fp == 0) {
+        int *fds = xcalloc((size_t)n * 2, sizeof *fds);
+        for (int i = 0; i < n; i++) {
+            char p[64];
+            snprintf(p, sizeof p, "/proc/%d/stat", kids[i]);
+            fds[2 * i] = open(p, O_RDONLY);
+            snprintf(p, sizeof p, "/proc/%d/schedstat", kids[i]);
+            fds[2 * i + 1] = open(p, O_RDONLY);
+        }
+        char buf[4096];
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ticks = (long)(seconds * 1000 / interval);
+        for (long k = 0; k < ticks; k++) {
+            t.tv_nsec += (long)interval * 1000000;
+            while (t.tv_nsec >= 1000000000) {
+                t.tv_nsec -= 1000000000;
+                t.tv_sec++;
+            }
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL);
+            for (int i = 0; i < n; i++) {
+                struct tstats_rec r;
+                if (pread(fds[2 * i], buf, sizeof buf, 0) < 0 ||
+                    (variant == 1 && pread(fds[2 * i + 1], buf, sizeof buf, 0) < 0) ||
+                    (variant == 2 && tstats_query(ts, kids[i], &r) < 0))
+                    _exit(1);
+            }
+        }
+        _exit(0);
+    }
+    tstats_close(ts);
+    int st;
+    struct rusage ru;
+    wait4(fp, &st, 0, &ru);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fprintf(stderr, "warning: the %s loop failed\n", names[variant]);
+    double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    long samples = (long)n * (long)(seconds * 1000 / interval);
+    printf("%-10s %6d %9ld %10.1f %12.2f %9s %9s %9s %9s\n", names[variant], n, samples, cpu,
+           cpu * 1000.0 / (double)samples, "-", "-", "-", "-");
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     const char *procs_list = "64,1000", *tracekit = "build/tracekit";
-    int interval = 100;
+    int interval = 100, churn = 200;
     double seconds = 10;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--procs") && i + 1 < argc)
@@ -131,11 +227,13 @@ int main(int argc, char **argv)
             interval = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--churn") && i + 1 < argc)
+            churn = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--tracekit") && i + 1 < argc)
             tracekit = argv[++i];
         else {
             fprintf(stderr, "usage: collector_bench [--procs 64,1000] [--interval-ms 100] "
-                            "[--seconds 10] [--tracekit build/tracekit]\n");
+                            "[--seconds 10] [--churn 200] [--tracekit build/tracekit]\n");
             return 2;
         }
     }
@@ -145,8 +243,9 @@ int main(int argc, char **argv)
         return 1;
     }
     int have_pidstat = access("/usr/bin/pidstat", X_OK) == 0;
-    printf("# collector benchmark: interval %d ms, %.0f s per run, %ld CPUs\n", interval, seconds,
-           sysconf(_SC_NPROCESSORS_ONLN));
+    printf("# collector benchmark: interval %d ms, %.0f s per run, %ld CPUs, %d untraced exits/s\n",
+           interval, seconds, sysconf(_SC_NPROCESSORS_ONLN), churn);
+    pid_t churner = churn > 0 ? spawn_churner(churn) : -1;
     printf("%-10s %6s %9s %10s %12s %9s %9s %9s %9s\n", "tool", "procs", "samples", "cpu_ms",
            "us/sample", "p50_us", "p99_us", "max_us", "drift_ms");
     char *list = xstrdup(procs_list), *save = NULL;
@@ -158,9 +257,11 @@ int main(int argc, char **argv)
         char sec[32], iv[32];
         snprintf(sec, sizeof sec, "%g", seconds);
         snprintf(iv, sizeof iv, "%d", interval);
-        for (int mode = 0; mode < 2; mode++) {
+        for (int m = 0; m < 4; m++) {
+            int mode = m & 1;
+            bool proc = m >= 2;
             char run_id[64];
-            snprintf(run_id, sizeof run_id, "bench-%d-%s", n, mode ? "scan" : "whitelist");
+            snprintf(run_id, sizeof run_id, "bench-%d-%s%s", n, mode ? "scan" : "whitelist", proc ? "-proc" : "");
             char *run_dir = xasprintf("%s/%s", dir, run_id);
             char *pid_dir = xasprintf("%s/pids", run_dir);
             mkdir_p(pid_dir, 0755);
@@ -172,6 +273,7 @@ int main(int argc, char **argv)
                 }
             char *args[] = {(char *)tracekit, "collect", "run", "--logs", dir, "--run-id", run_id,
                             "--interval-ms", iv, "--duration-s", sec, "--host-interval-ms", "0",
+                            "--exit-source", proc ? "proc" : "auto",
                             mode ? "--no-pid-dir" : "--pid-dir", mode ? "--match" : pid_dir,
                             mode ? "^tkbench$" : NULL, NULL};
             double wall;
@@ -179,54 +281,24 @@ int main(int argc, char **argv)
             struct result r = {0};
             char *pm = xasprintf("%s/proc_metrics.jsonl", run_dir);
             tick_stats(pm, interval, &r);
+            char *st = xasprintf("%s/collector.json", run_dir);
+            size_t len = 0;
+            char *text = read_file(st, &len);
+            bool ts = text && strstr(text, "\"exit_source\": \"taskstats\"");
+            free(text);
+            free(st);
+            char tool[32];
+            snprintf(tool, sizeof tool, "%s%s", mode ? "tk-scan" : "tk-white", ts ? "+ts" : "");
             printf("%-10s %6d %9ld %10.1f %12.2f %9.0f %9.0f %9.0f %9.2f\n",
-                   mode ? "tk-scan" : "tk-white", n, r.samples, cpu,
+                   tool, n, r.samples, cpu,
                    r.samples ? cpu * 1000.0 / (double)r.samples : 0, r.p50, r.p99, r.max, r.drift_ms);
             fflush(stdout);
             free(pm);
             free(run_dir);
             free(pid_dir);
         }
-        {
-            /* The floor: a bare loop on the same grid that only preads each
-             * child's kept-open /proc/PID/stat (what any sampler must do). */
-            int64_t t0 = now_mono_ns();
-            pid_t fp = fork();
-            if (fp == 0) {
-                int *fds = xcalloc((size_t)n, sizeof *fds);
-                for (int i = 0; i < n; i++) {
-                    char p[64];
-                    snprintf(p, sizeof p, "/proc/%d/stat", kids[i]);
-                    fds[i] = open(p, O_RDONLY);
-                }
-                char buf[4096];
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                long ticks = (long)(seconds * 1000 / interval);
-                for (long t = 0; t < ticks; t++) {
-                    ts.tv_nsec += (long)interval * 1000000;
-                    while (ts.tv_nsec >= 1000000000) {
-                        ts.tv_nsec -= 1000000000;
-                        ts.tv_sec++;
-                    }
-                    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-                    for (int i = 0; i < n; i++)
-                        if (pread(fds[i], buf, sizeof buf, 0) < 0)
-                            _exit(1);
-                }
-                _exit(0);
-            }
-            int st;
-            struct rusage ru;
-            wait4(fp, &st, 0, &ru);
-            (void)t0;
-            double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-                         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-            long samples = (long)n * (long)(seconds * 1000 / interval);
-            printf("%-10s %6d %9ld %10.1f %12.2f %9s %9s %9s %9s\n", "floor", n, samples, cpu,
-                   cpu * 1000.0 / (double)samples, "-", "-", "-", "-");
-            fflush(stdout);
-        }
+        for (int v = 0; v < 3; v++)
+            floor_row(kids, n, interval, seconds, v);
         if (have_pidstat) {
             size_t len = (size_t)n * 12 + 1;
             char *pids = xcalloc(len, 1);
@@ -253,6 +325,10 @@ int main(int argc, char **argv)
         free(kids);
     }
     free(list);
+    if (churner > 0) {
+        kill(churner, SIGKILL);
+        waitpid(churner, NULL, 0);
+    }
     char *rm[] = {"rm", "-rf", dir, NULL};
     double w;
     run_and_measure(rm, NULL, &w);

@@ -39,7 +39,7 @@ static const struct opt_cmd cmd = {
 
 struct collect_args {
     struct run_opts run;
-    const char *interval, *host_interval, *sync, *duration, *match, *iface, *pid_dir;
+    const char *interval, *host_interval, *sync, *duration, *match, *iface, *pid_dir, *exit_source;
     bool no_pid_dir, realtime;
     struct opt_list cgroups;
 };
@@ -93,6 +93,12 @@ static int parse_args(int argc, char **argv, struct collect_args *a, int *verb)
                  "sample with SCHED_FIFO priority (steadier ticks on a busy node)"),
         OPT_STRING(0, "sync-ms", &a->sync, "MS",
                    "fsync period for the record files (default 2000)"),
+        OPT_STRING(0, "exit-source", &a->exit_source, "SRC",
+                   "where a process's final reading comes from: taskstats (the kernel's exit "
+                   "records: exact CPU, run delay and peak RSS of every traced process, also "
+                   "one that lived between two samples; needs root), proc (a last read of "
+                   "/proc/PID/stat, which races the parent's reap), auto (taskstats when "
+                   "allowed, else proc; the default)"),
         OPT_END(),
     };
     const char *env_pid = getenv("PROC_PID_DIR");
@@ -121,7 +127,13 @@ static int resolve_numbers(const struct collect_args *a, struct sampler_opts *so
                   a->sync);
     } else if (a->duration && !parse_double(a->duration, 0.001, 1e9, &so->duration_s)) {
         cli_error("--duration-s must be a positive number of seconds, got '%s'", a->duration);
+    } else if (strcmp(a->exit_source, "auto") != 0 && strcmp(a->exit_source, "taskstats") != 0 &&
+               strcmp(a->exit_source, "proc") != 0) {
+        cli_error("--exit-source must be auto, taskstats or proc, got '%s'", a->exit_source);
     } else {
+        so->exit_source = a->exit_source[0] == 't'   ? SAMPLER_EXIT_TASKSTATS
+                          : a->exit_source[0] == 'p' ? SAMPLER_EXIT_PROC
+                                                     : SAMPLER_EXIT_AUTO;
         so->interval_ms = (int)iv;
         so->host_interval_ms = (int)hv;
         so->sync_every_ms = (int)sv;
@@ -191,7 +203,7 @@ static int sample(int verb, const struct collect_args *a, struct collector_conf 
 
 int cmd_collect(int argc, char **argv)
 {
-    struct collect_args a = {.host_interval = "1000", .sync = "2000"};
+    struct collect_args a = {.host_interval = "1000", .sync = "2000", .exit_source = "auto"};
     const char *cgroups[MAX_CGROUPS];
     struct collector_conf c = {.so = {.cgroups = cgroups}};
     int verb = 0, rc = parse_args(argc, argv, &a, &verb);

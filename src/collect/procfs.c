@@ -108,10 +108,15 @@ int procfs_parse_stat(const char *buf, size_t len, struct proc_stat *out)
     return 0;
 }
 
-int procfs_parse_schedstat(const char *buf, uint64_t *run_ns)
+int procfs_parse_schedstat(const char *buf, uint64_t *run_ns, uint64_t *delay_ns)
 {
-    const char *p = buf;
-    return take_u64(&p, buf + strlen(buf), run_ns) ? 0 : -1;
+    const char *p = buf, *end = buf + strlen(buf);
+    uint64_t delay;
+    if (!take_u64(&p, end, run_ns) || !take_u64(&p, end, &delay))
+        return -1;
+    if (delay_ns)
+        *delay_ns = delay;
+    return 0;
 }
 
 int procfs_parse_cpu(const char *buf, struct cpu_times *out)

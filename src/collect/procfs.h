@@ -24,8 +24,9 @@ struct proc_stat {
  * fields after it are found from the LAST ')'.  Returns 0 or -1. */
 int procfs_parse_stat(const char *buf, size_t len, struct proc_stat *out);
 
-/* /proc/PID/schedstat: first field, nanoseconds on CPU (this thread only). */
-int procfs_parse_schedstat(const char *buf, uint64_t *run_ns);
+/* /proc/PID/schedstat (this thread only): nanoseconds on a CPU, and
+ * nanoseconds runnable but waiting for one (run delay; may be NULL). */
+int procfs_parse_schedstat(const char *buf, uint64_t *run_ns, uint64_t *delay_ns);
 
 /* Host CPU time from /proc/stat ("cpu " line), in ticks. */
 struct cpu_times {

@@ -4,6 +4,7 @@
 #include "collect/cgstat.h"
 #include "collect/container.h"
 #include "collect/procfs.h"
+#include "collect/taskstats.h"
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "common/pairmap.h"
@@ -42,6 +43,14 @@ enum { EV_TICK = 1, EV_HOST, EV_INOTIFY, EV_SIGNAL, EV_EXIT };
 #define RECHECK_MS 1000     /* scan mode: re-read the name of rejected processes (exec) */
 #define STATUS_MS 5000
 #define MAX_NET 64
+#define MAX_THREADS 4096    /* threads followed per process for run delay (/proc mode) */
+#define DONE_MAX 4096       /* exits remembered, to ignore their zombies */
+
+/* One thread's run delay at the last reading (/proc mode, multi-threaded). */
+struct thr_delay {
+    int tid;
+    uint64_t delay_ns;
+};
 
 /* One tracked process. */
 struct tproc {
@@ -50,9 +59,16 @@ struct tproc {
     int stat_fd, sched_fd, pidfd;
     bool multi;      /* has had more than one thread: schedstat no longer covers it */
     bool gone;
+    bool ended;      /* its taskstats exit record is written: no more lines */
     uint64_t last_ticks;   /* utime+stime at the last schedstat read */
     double last_sched_ms;  /* runtime then; < 0 = not read yet */
+    double last_delay_ms;  /* run delay then */
     struct procmeta *meta; /* cgroup and container, until written in a record */
+    /* /proc mode, multi-threaded: run delay summed over the threads */
+    int proc_fd;           /* /proc/PID, bound to the process; -1 until needed */
+    struct thr_delay *thr;
+    int nthr;
+    uint64_t thr_delay_ns; /* accumulated: never goes back when a thread ends */
 };
 
 /* Read once per process when it is first tracked, written in its first
@@ -82,6 +98,10 @@ struct sampler {
     int nprocs, capprocs;
     struct pairmap index;     /* pid -> slot in procs */
     struct pairmap rejected;  /* scan mode: pid -> last check (ms) */
+    struct pairmap done;      /* (pid, start_ticks) whose exit record is written */
+    struct pairmap gone_wl;   /* pid -> sentinel's start ticks: whitelisted, gone before tracked */
+    struct tstats *ts;        /* taskstats, when exit_source is taskstats */
+    int ts_fd;
     struct hoststate host;
     long clk_tck, page_kb;
     int self_pid;
@@ -92,6 +112,7 @@ struct sampler {
     /* statistics */
     int64_t started_ms;
     uint64_t ticks, overruns, proc_samples, host_samples, seen, exited, stale, read_errors;
+    uint64_t exit_records, exit_unsampled, exit_overflows;
     uint32_t late_hist[HIST_BUCKETS], gap_hist[HIST_BUCKETS];
     int64_t late_max_us, gap_max_us;
     double sample_cpu_ns;     /* CPU spent in sampling passes (thread CPU clock) */
@@ -155,12 +176,144 @@ static double thread_cpu_ns(void)
 
 /* ---------------------------------------------------------------- process samples */
 
+/* Run delay of a multi-threaded process without taskstats: the threads'
+ * schedstat, each thread's growth added to a total that never goes back
+ * when a thread ends.  Threads that began and ended between two readings
+ * are missed.  Returns the total in ms, or -1 when it cannot be read. */
+static double thread_delay_ms(struct tproc *p, uint64_t start_ticks)
+{
+    if (p->proc_fd < 0) {
+        p->proc_fd = open_proc(p->pid, "");
+        if (p->proc_fd < 0)
+            return -1;
+        /* Bound to the process read a moment ago, unless the PID was reused
+         * in between: its start time says. */
+        char text[1024];
+        int fd = openat(p->proc_fd, "stat", O_RDONLY | O_CLOEXEC);
+        struct proc_stat st;
+        ssize_t n = fd >= 0 ? pread_text(fd, text, sizeof text) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (n <= 0 || procfs_parse_stat(text, (size_t)n, &st) < 0 || st.start_ticks != start_ticks) {
+            close(p->proc_fd);
+            p->proc_fd = -1;
+            return -1;
+        }
+    }
+    int dfd = openat(p->proc_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return -1;
+    }
+    struct thr_delay *now = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < MAX_THREADS) {
+        int tid;
+        if (!parse_pid_name(e->d_name, &tid))
+            continue;
+        char path[48], text[128];
+        snprintf(path, sizeof path, "%d/schedstat", tid);
+        int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        uint64_t run, delay;
+        bool ok = pread_text(fd, text, sizeof text) > 0 && procfs_parse_schedstat(text, &run, &delay) == 0;
+        close(fd);
+        if (!ok)
+            continue;
+        ARRAY_GROW(now, n + 1, cap, 16);
+        now[n++] = (struct thr_delay){tid, delay};
+    }
+    closedir(d);
+    /* Each thread's growth since the last reading; a new thread counts whole. */
+    for (int i = 0; i < n; i++) {
+        uint64_t before = 0;
+        for (int j = 0; j < p->nthr; j++)
+            if (p->thr[j].tid == now[i].tid) {
+                before = p->thr[j].delay_ns;
+                break;
+            }
+        if (now[i].delay_ns > before)
+            p->thr_delay_ns += now[i].delay_ns - before;
+    }
+    free(p->thr);
+    p->thr = now;
+    p->nthr = n;
+    return (double)p->thr_delay_ns / 1e6;
+}
+
+/* CPU ms and run delay ms (-1 = unknown) of one reading of p, st being its
+ * /proc/PID/stat just read. */
+static void read_cpu(struct sampler *s, struct tproc *p, const struct proc_stat *st, const char *ev,
+                     double *cpu_ms, double *delay_ms)
+{
+    double tick_ms = (double)(st->utime + st->stime) * 1000.0 / (double)s->clk_tck;
+    double tick = 1000.0 / (double)s->clk_tck;
+    *cpu_ms = tick_ms;
+    *delay_ms = -1;
+    if (st->num_threads > 1)
+        p->multi = true;
+    if (!p->multi && p->sched_fd >= 0) {
+        /* schedstat costs another read.  utime+stime is the same runtime
+         * truncated to ticks, so while it has not moved the process ran less
+         * than one tick since the last exact reading: reuse that reading
+         * (idle processes are the common case) and re-read when it moves. */
+        uint64_t ticks = st->utime + st->stime;
+        if (p->last_sched_ms < 0 || ticks != p->last_ticks || ev[0] != 't') {
+            uint64_t ns, delay;
+            char sb[128];
+            if (pread_text(p->sched_fd, sb, sizeof sb) > 0 && procfs_parse_schedstat(sb, &ns, &delay) == 0) {
+                p->last_sched_ms = (double)ns / 1e6;
+                p->last_delay_ms = (double)delay / 1e6;
+                p->last_ticks = ticks;
+            } else if (p->last_sched_ms >= 0) {
+                /* Not readable any more (a zombie): the counters, and the
+                 * last run delay read. */
+                *cpu_ms = p->last_sched_ms > tick_ms ? p->last_sched_ms : tick_ms;
+                *delay_ms = p->last_delay_ms;
+                return;
+            }
+        }
+        /* The leader's runtime must explain the tick counters; if it does
+         * not, threads ran before we saw the process: counters only. */
+        if (p->last_sched_ms >= 0 && p->last_sched_ms + tick + 1.0 >= tick_ms) {
+            *cpu_ms = p->last_sched_ms > tick_ms ? p->last_sched_ms : tick_ms;
+            *delay_ms = p->last_delay_ms;
+            return;
+        }
+        if (p->last_sched_ms >= 0)
+            p->multi = true;
+    }
+    if (p->sched_fd >= 0) {
+        close(p->sched_fd);
+        p->sched_fd = -1;
+    }
+    if (!p->multi)
+        return;
+    struct tstats_rec r;
+    if (s->ts && tstats_query(s->ts, p->pid, &r) == 0) {
+        /* Every thread's exact runtime, exited ones included; the tick
+         * counters can only be behind it (truncated), never a tick ahead. */
+        double exact = (double)r.cpu_ns / 1e6;
+        if (exact + tick >= tick_ms)
+            *cpu_ms = exact > tick_ms ? exact : tick_ms;
+        *delay_ms = (double)r.delay_ns / 1e6;
+    } else {
+        *delay_ms = thread_delay_ms(p, st->start_ticks);
+    }
+}
+
 /* Read one process and queue its record.  Returns false when it is gone. */
 static bool sample_proc(struct sampler *s, struct tproc *p, const char *ev)
 {
     ssize_t n = pread_text(p->stat_fd, s->buf, sizeof s->buf);
     if (n <= 0)
         return false;  /* ESRCH: reaped (a reused PID is never read through this fd) */
+    if (p->ended)
+        return true;   /* a zombie whose exit record is written */
     struct timespec wall, mono;
     clock_gettime(CLOCK_REALTIME, &wall);
     clock_gettime(CLOCK_MONOTONIC, &mono);
@@ -171,35 +324,8 @@ static bool sample_proc(struct sampler *s, struct tproc *p, const char *ev)
     }
     if (st.state == 'Z' || st.state == 'X')
         ev = "exit";
-    double tick_ms = (double)(st.utime + st.stime) * 1000.0 / (double)s->clk_tck;
-    double cpu_ms = tick_ms;
-    if (st.num_threads > 1)
-        p->multi = true;
-    if (!p->multi && p->sched_fd >= 0) {
-        /* schedstat costs another read.  utime+stime is the same runtime
-         * truncated to ticks, so while it has not moved the process ran less
-         * than one tick since the last exact reading: reuse that reading
-         * (idle processes are the common case) and re-read when it moves. */
-        uint64_t ticks = st.utime + st.stime;
-        if (p->last_sched_ms < 0 || ticks != p->last_ticks || ev[0] != 't') {
-            uint64_t ns;
-            char sb[128];
-            if (pread_text(p->sched_fd, sb, sizeof sb) > 0 && procfs_parse_schedstat(sb, &ns) == 0) {
-                p->last_sched_ms = (double)ns / 1e6;
-                p->last_ticks = ticks;
-            }
-        }
-        /* The leader's runtime must explain the tick counters; if it does
-         * not, threads ran before we saw the process: counters only. */
-        if (p->last_sched_ms >= 0 && p->last_sched_ms + 1000.0 / (double)s->clk_tck + 1.0 >= tick_ms)
-            cpu_ms = p->last_sched_ms > tick_ms ? p->last_sched_ms : tick_ms;
-        else if (p->last_sched_ms >= 0)
-            p->multi = true;
-    }
-    if (p->multi && p->sched_fd >= 0) {
-        close(p->sched_fd);
-        p->sched_fd = -1;
-    }
+    double cpu_ms, delay_ms;
+    read_cpu(s, p, &st, ev, &cpu_ms, &delay_ms);
 
     struct jbuf *b = &s->line;
     jb_reset(b);
@@ -214,6 +340,8 @@ static bool sample_proc(struct sampler *s, struct tproc *p, const char *ev)
     jb_fixed(b, "cpu_ms", cpu_ms, 3);
     jb_int(b, "mono_us", (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000);
     jb_int(b, "threads", st.num_threads);
+    if (delay_ms >= 0)
+        jb_fixed(b, "run_delay_ms", delay_ms, 3);
     if (p->meta) {
         jb_str(b, "cgroup", p->meta->cgroup);
         if (p->meta->ct.id[0])
@@ -245,9 +373,13 @@ static void untrack(struct sampler *s, struct tproc *p)
         close(p->stat_fd);
     if (p->sched_fd >= 0)
         close(p->sched_fd);
+    if (p->proc_fd >= 0)
+        close(p->proc_fd);
     free(p->meta);
+    free(p->thr);
     p->meta = NULL;
-    p->pidfd = p->stat_fd = p->sched_fd = -1;
+    p->thr = NULL;
+    p->pidfd = p->stat_fd = p->sched_fd = p->proc_fd = -1;
     pairmap_del(&s->index, p->pid, 0);
     s->exited++;
 }
@@ -311,6 +443,10 @@ static int track(struct sampler *s, int pid, uint64_t want_start, const char *ev
         close(fd);
         return 0;
     }
+    if (pairmap_get(&s->done, pid, (int64_t)st.start_ticks)) {
+        close(fd);   /* a zombie whose exit record is written */
+        return 1;
+    }
     if (s->nprocs == s->capprocs) {
         s->capprocs = s->capprocs ? s->capprocs * 2 : 64;
         s->procs = xrealloc(s->procs, (size_t)s->capprocs * sizeof *s->procs);
@@ -323,6 +459,8 @@ static int track(struct sampler *s, int pid, uint64_t want_start, const char *ev
     p->multi = st.num_threads > 1;
     p->sched_fd = p->multi ? -1 : open_proc(pid, "schedstat");
     p->last_sched_ms = -1;
+    p->last_delay_ms = -1;
+    p->proc_fd = -1;
     p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (p->pidfd >= 0) {
         struct epoll_event e = {.events = EPOLLIN, .data.u64 = EV_TAG(EV_EXIT, pid)};
@@ -364,8 +502,18 @@ static void sentinel_added(struct sampler *s, const char *name)
         text[n > 0 ? n : 0] = '\0';
         want = sampler_parse_sentinel(text);
     }
-    if (!track(s, pid, want, "new"))
-        remove_sentinel(s, name);  /* process gone, or the PID now belongs to another */
+    if (!track(s, pid, want, "new")) {
+        /* Gone already, or the PID now belongs to another: its exit record
+         * may still be queued, and it is ours. */
+        if (s->ts) {
+            if (s->gone_wl.len >= DONE_MAX) {
+                pairmap_free(&s->gone_wl);
+                pairmap_init(&s->gone_wl);
+            }
+            *pairmap_put(&s->gone_wl, pid, 0, 0, NULL) = (int64_t)want;
+        }
+        remove_sentinel(s, name);
+    }
 }
 
 static void sentinel_removed(struct sampler *s, const char *name)
@@ -397,24 +545,173 @@ static void rescan_pid_dir(struct sampler *s)
     closedir(d);
 }
 
+static void drain_exits(struct sampler *s);
+
+/* Sentinel events, then the exit records, then the sentinels removed.  New
+ * sentinels first, so that an exit record finds its process tracked (or
+ * known gone); removals last, so that a task's exit record is read before
+ * its sentinel's removal ends its tracking. */
 static void handle_inotify(struct sampler *s)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
         ssize_t n = read(s->ino_fd, buf, sizeof buf);
         if (n <= 0)
-            return;
+            break;
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
             if (ev->mask & IN_Q_OVERFLOW)
                 rescan_pid_dir(s);
             else if (ev->len && (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE)))
                 sentinel_added(s, ev->name);
-            else if (ev->len && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
+            p += sizeof *ev + ev->len;
+        }
+        drain_exits(s);
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (ev->len && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
                 sentinel_removed(s, ev->name);
             p += sizeof *ev + ev->len;
         }
     }
+    drain_exits(s);
+}
+
+/* Before deciding that processes have gone: the pending sentinel events and
+ * exit records. */
+static void catch_up(struct sampler *s)
+{
+    if (s->o.pid_dir)
+        handle_inotify(s);
+    else
+        drain_exits(s);
+}
+
+/* ---------------------------------------------------------------- exit records */
+
+static uint64_t now_boot_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Start ticks from an exit record are worked out from its age: the same
+ * process within two ticks. */
+static bool ticks_near(uint64_t a, uint64_t b)
+{
+    return (a > b ? a - b : b - a) <= 2;
+}
+
+/* An exited process we did not track: is it ours to record (whitelisted,
+ * or matching in scan mode), and with which start ticks? */
+static bool untracked_start(struct sampler *s, const struct tstats_rec *r, uint64_t est, uint64_t *start)
+{
+    *start = est;
+    if (s->o.pid_dir) {
+        /* Whitelisted but never tracked: its sentinel came when it had gone
+         * (sentinel_added).  No system call for the machine's other exits. */
+        int64_t *w = pairmap_get(&s->gone_wl, r->pid, 0);
+        if (!w)
+            return false;
+        uint64_t want = (uint64_t)*w;
+        pairmap_del(&s->gone_wl, r->pid, 0);
+        if (!want)
+            return true;
+        *start = want;
+        return ticks_near(want, est);   /* else the sentinel named another process */
+    }
+    if (regexec(s->o.match, r->comm, 0, NULL, 0) != 0)
+        return false;
+    /* Not reaped yet?  Then its stat has the exact start. */
+    int fd = open_proc(r->pid, "stat");
+    if (fd >= 0) {
+        ssize_t n = pread_text(fd, s->buf, sizeof s->buf);
+        close(fd);
+        struct proc_stat st;
+        if (n > 0 && procfs_parse_stat(s->buf, (size_t)n, &st) == 0 && ticks_near(st.start_ticks, est))
+            *start = st.start_ticks;
+    }
+    return true;
+}
+
+/* The exit line (docs/formats.md, "Exit readings"). */
+static void write_exit(struct sampler *s, const struct tstats_rec *r, uint64_t start_ticks)
+{
+    uint64_t user_ns, sys_ns;
+    tstats_split(r->cpu_ns, r->utime_us, r->stime_us, &user_ns, &sys_ns);
+    uint64_t ns_per_tick = 1000000000u / (uint64_t)s->clk_tck;
+    struct jbuf *b = &s->line;
+    jb_reset(b);
+    jb_obj_open(b, NULL);
+    jb_int(b, "ts_ms", now_wall_ms());
+    jb_int(b, "pid", r->pid);
+    jb_int(b, "rss_kb", 0);   /* as the original's readers expect; the memory is gone */
+    jb_uint(b, "utime", user_ns / ns_per_tick);
+    jb_uint(b, "stime", sys_ns / ns_per_tick);
+    jb_uint(b, "start_ticks", start_ticks);
+    jb_str(b, "comm", r->comm);
+    jb_fixed(b, "cpu_ms", (double)r->cpu_ns / 1e6, 3);
+    jb_int(b, "mono_us", now_mono_us());
+    jb_fixed(b, "run_delay_ms", (double)r->delay_ns / 1e6, 3);
+    jb_uint(b, "utime_us", user_ns / 1000);
+    jb_uint(b, "stime_us", sys_ns / 1000);
+    jb_uint(b, "rss_peak_kb", r->hiwater_kb);
+    jb_fixed(b, "elapsed_ms", (double)r->elapsed_us / 1e3, 3);
+    jb_uint(b, "exit_code", r->exit_code);
+    jb_str(b, "src", "taskstats");
+    jb_str(b, "ev", "exit");
+    jb_obj_close(b);
+    jsonl_add(&s->procw, b);
+}
+
+/* One group's exit from the kernel: record it when the process is ours. */
+static void on_exit_rec(void *arg, const struct tstats_rec *r)
+{
+    struct sampler *s = arg;
+    if (r->pid == s->self_pid)
+        return;
+    uint64_t est = tstats_start_ticks(now_boot_ns(), r->elapsed_us, s->clk_tck), start;
+    struct tproc *p = find(s, r->pid);
+    bool sampled = p && ticks_near(p->start_ticks, est);
+    if (sampled) {
+        if (p->ended)
+            return;
+        start = p->start_ticks;
+    } else if (!untracked_start(s, r, est, &start)) {
+        return;
+    }
+    if (pairmap_get(&s->done, r->pid, (int64_t)start))
+        return;
+    if (s->done.len >= DONE_MAX) {
+        pairmap_free(&s->done);
+        pairmap_init(&s->done);
+    }
+    *pairmap_put(&s->done, r->pid, (int64_t)start, 0, NULL) = now_wall_ms();
+    write_exit(s, r, start);
+    s->exit_records++;
+    if (sampled)
+        p->ended = true;
+    else
+        s->exit_unsampled++;
+}
+
+/* Read the exit records the kernel has queued.  Called before anything
+ * that could decide a process has gone (a failed read, a removed sentinel,
+ * its pidfd): the kernel queues the record before the parent can reap. */
+static void drain_exits(struct sampler *s)
+{
+    if (!s->ts)
+        return;
+    uint64_t before = s->exit_overflows, written = s->exit_records;
+    if (tstats_drain(s->ts, on_exit_rec, s, &s->exit_overflows) < 0)
+        s->read_errors++;
+    if (s->exit_overflows > before)
+        log_warn("the kernel dropped taskstats exit records (its queue overflowed): processes that "
+                 "ended meanwhile may have no exit record (%llu overflow(s) so far)",
+                 (unsigned long long)s->exit_overflows);
+    if (s->exit_records > written)
+        jsonl_flush(&s->procw);
 }
 
 /* ---------------------------------------------------------------- scan mode */
@@ -601,6 +898,7 @@ static void write_status(struct sampler *s, const char *state)
     jb_uint(&b, "start_ticks", s->self_start_ticks);
     jb_str(&b, "node", s->o.node_id);
     jb_str(&b, "mode", s->o.pid_dir ? "whitelist" : "scan");
+    jb_str(&b, "exit_source", s->ts ? "taskstats" : "proc");
     jb_str(&b, "pid_dir", s->o.pid_dir);
     jb_str(&b, "match", s->o.pid_dir ? NULL : s->o.match_text);
     jb_int(&b, "interval_ms", s->o.interval_ms);
@@ -617,6 +915,9 @@ static void write_status(struct sampler *s, const char *state)
     jb_int(&b, "processes_tracked", s->nprocs);
     jb_uint(&b, "stale_sentinels_removed", s->stale);
     jb_uint(&b, "read_errors", s->read_errors);
+    jb_uint(&b, "exit_records", s->exit_records);
+    jb_uint(&b, "exit_records_unsampled", s->exit_unsampled);
+    jb_uint(&b, "exit_overflows", s->exit_overflows);
     jb_uint(&b, "write_errors", s->procw.write_errors + s->hostw.write_errors + s->cgw.write_errors);
     jb_int(&b, "tick_late_us_p50", stats_hist_nearest_rank(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.50));
     jb_int(&b, "tick_late_us_p99", stats_hist_nearest_rank(s->late_hist, HIST_BUCKETS, HIST_WIDTH_US, 0.99));
@@ -660,6 +961,29 @@ static int watch(struct sampler *s, int fd, uint64_t tag)
     return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e);
 }
 
+/* Exit records from taskstats (root), else /proc's last reading. */
+static int open_exit_source(struct sampler *s, char *err, size_t errlen)
+{
+    if (s->o.exit_source == SAMPLER_EXIT_PROC)
+        return 0;
+    char why[256] = "";
+    s->ts = tstats_open(why, sizeof why);
+    if (s->ts && (s->ts_fd = tstats_listen(s->ts, why, sizeof why)) < 0) {
+        tstats_close(s->ts);
+        s->ts = NULL;
+    }
+    if (!s->ts) {
+        if (s->o.exit_source == SAMPLER_EXIT_TASKSTATS)
+            return errf(err, errlen, "--exit-source taskstats: %s", why);
+        log_info("final readings from /proc/PID/stat (%s)", why);
+        return 0;
+    }
+    /* Not watched: waking on every exit of the machine would cost more than
+     * all the sampling.  The records wait in the socket's queue; every tick,
+     * sentinel event and pidfd event reads them first. */
+    return 0;
+}
+
 struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t errlen)
 {
     struct sampler *s = xcalloc(1, sizeof *s);
@@ -672,6 +996,9 @@ struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t err
     s->self_pid = getpid();
     pairmap_init(&s->index);
     pairmap_init(&s->rejected);
+    pairmap_init(&s->done);
+    pairmap_init(&s->gone_wl);
+    s->ts_fd = -1;
     jb_init(&s->line);
 
     /* Enough descriptors for 3 per tracked process. */
@@ -724,6 +1051,8 @@ struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t err
         goto fail;
     }
     watch(s, s->tick_fd, EV_TAG(EV_TICK, 0));
+    if (open_exit_source(s, err, errlen) < 0)
+        goto fail;
     if (o->host_interval_ms > 0) {
         s->host_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
         watch(s, s->host_fd, EV_TAG(EV_HOST, 0));
@@ -787,6 +1116,7 @@ static void do_tick(struct sampler *s)
         hist_add(s->gap_hist, &s->gap_max_us, (now - s->last_tick_ns - s->interval_ns) / 1000);
     s->last_tick_ns = now;
     s->ticks++;
+    catch_up(s);
 
     double c0 = thread_cpu_ns();
     int removed = 0, sampled = 0;
@@ -831,6 +1161,7 @@ static void do_tick(struct sampler *s)
 
 static void handle_exit_event(struct sampler *s, int pid)
 {
+    catch_up(s);
     struct tproc *p = find(s, pid);
     if (!p)
         return;
@@ -920,6 +1251,7 @@ int sampler_loop(struct sampler *s)
             case EV_EXIT:
                 handle_exit_event(s, (int)(uint32_t)tag);
                 break;
+
             case EV_SIGNAL: {
                 struct signalfd_siginfo si;
                 if (read(s->sig_fd, &si, sizeof si) == sizeof si) {
@@ -936,6 +1268,7 @@ int sampler_loop(struct sampler *s)
             break;
         }
     }
+    catch_up(s);         /* the exits up to the stop */
     sample_cgroups(s);   /* the totals up to the stop */
     return rc;
 }
@@ -960,6 +1293,9 @@ void sampler_close(struct sampler *s)
     free(s->procs);
     pairmap_free(&s->index);
     pairmap_free(&s->rejected);
+    pairmap_free(&s->done);
+    pairmap_free(&s->gone_wl);
+    tstats_close(s->ts);
     jb_free(&s->line);
     int fds[] = {s->epfd, s->tick_fd, s->host_fd, s->ino_fd, s->sig_fd, s->dir_fd,
                  s->host.fd_stat, s->host.fd_mem, s->host.fd_net};

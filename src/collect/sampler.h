@@ -3,7 +3,8 @@
  * grid, appending JSONL records (docs/formats.md).
  *
  * Design (see peers-and-limits.md §2.5): one thread, epoll over timerfds,
- * inotify (sentinels), pidfds (exits) and a signalfd.  Each tracked process
+ * inotify (sentinels), pidfds (exits), the taskstats exit records (root)
+ * and a signalfd.  Each tracked process
  * keeps /proc/PID/stat open; a kept fd is bound to the process, not to the
  * number, so a reused PID can never be read by mistake (the read fails with
  * ESRCH once the process is reaped). */
@@ -13,6 +14,13 @@
 #include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Where a process's final reading comes from (docs/formats.md, "Exit readings"). */
+enum sampler_exit_source {
+    SAMPLER_EXIT_AUTO,       /* taskstats when we may, else /proc */
+    SAMPLER_EXIT_TASKSTATS,  /* taskstats or fail */
+    SAMPLER_EXIT_PROC,       /* a last read of /proc/PID/stat (races the reap) */
+};
 
 struct sampler_opts {
     const char *run_dir;       /* output folder (exists) */
@@ -30,6 +38,7 @@ struct sampler_opts {
     bool self_sample;          /* scan mode: sample the collector itself if it matches */
     const char *const *cgroups;/* whole cgroups to sample (relative to the mount roots) */
     int ncgroups;
+    enum sampler_exit_source exit_source;
 };
 
 struct sampler;

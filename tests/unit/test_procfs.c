@@ -110,6 +110,20 @@ static void test_cpulist(void **state)
     assert_string_equal(out, "0-3,6,8-9,11");
 }
 
+static void test_parse_schedstat(void **state)
+{
+    (void)state;
+    uint64_t run, delay = 7;
+    assert_int_equal(procfs_parse_schedstat("446146 98765 2\n", &run, &delay), 0);
+    assert_int_equal(run, 446146);
+    assert_int_equal(delay, 98765);
+    assert_int_equal(procfs_parse_schedstat("123 0 1\n", &run, NULL), 0);
+    /* A truncated line has no run delay: refused, not read as 0. */
+    assert_int_equal(procfs_parse_schedstat("446146\n", &run, &delay), -1);
+    assert_int_equal(procfs_parse_schedstat("", &run, &delay), -1);
+    assert_int_equal(procfs_parse_schedstat("x 1 2", &run, &delay), -1);
+}
+
 static void test_sentinel_and_percentiles(void **state)
 {
     (void)state;
@@ -126,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_parse_stat_rejects_truncated),
         cmocka_unit_test(test_parse_host_files),
         cmocka_unit_test(test_cpulist),
+        cmocka_unit_test(test_parse_schedstat),
         cmocka_unit_test(test_sentinel_and_percentiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
