@@ -151,6 +151,7 @@ install: build/tracekit man
 	install -d $(DESTDIR)$(PREFIX)/share/doc/tracekit/docs
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/tracekit/
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tracekit/docs/
+	install -D -m 0644 examples/README.md $(DESTDIR)$(PREFIX)/share/doc/tracekit/examples/README.md
 
 clean:
 	rm -rf build

@@ -79,8 +79,8 @@ check "make install installs a man page per command ($n)" test "$n" -eq "$(echo 
 check "make install installs bash completion" test -f "$T/inst/usr/share/bash-completion/completions/tracekit"
 check "make install installs the systemd units with the binary's path" \
   grep -q '^ExecStart=/usr/bin/tracekit worker' "$T/inst/usr/lib/systemd/system/tracekit-worker@.service"
-links=$(cd "$T/inst/usr/share/doc/tracekit" && python3 "$ROOT/tests/integration/helpers/doclinks.py" README.md docs/*.md 2>&1)
-check "the installed README's and guide's links resolve${links:+: $links}" \
+links=$(cd "$T/inst/usr/share/doc/tracekit" && python3 "$ROOT/tests/integration/helpers/doclinks.py" README.md docs/*.md examples/*.md 2>&1)
+check "the installed README's and docs' links resolve${links:+: $links}" \
   bash -c '[ -z "$1" ] && [ -f "$2/docs/guide.md" ]' _ "$links" "$T/inst/usr/share/doc/tracekit"
 check "no unit is left with a placeholder" bash -c "! grep -q @BINDIR@ '$T'/inst/usr/lib/systemd/system/*.service"
 
