@@ -1187,17 +1187,22 @@ void report_heatmap_svg(const struct report *r, int64_t t0, int64_t t1, struct j
         "&middot; 0 = ", rows, GANTT_LEFT + r->width + 30, h, GANTT_LEFT + r->width + 30, h);
     wall(b, t0);
     lit(b, "</text>");
-    for (size_t i = 0; i < nt; i++) {
-        const struct rp_task *t = tv[i];
-        size_t row = i * rows / nt;
-        double y = 24 + (double)row * rh, x0 = xof(&m, t->start), x1 = xof(&m, t->end);
+    for (size_t i = 0; i < nt;) {   /* a row's run: its tasks' first start to last end */
+        size_t row = i * rows / nt, e = i;
+        int64_t a = tv[i]->start, z = tv[i]->end;
+        for (; e < nt && e * rows / nt == row; e++) {
+            a = tv[e]->start < a ? tv[e]->start : a;
+            z = tv[e]->end > z ? tv[e]->end : z;
+        }
+        double y = 24 + (double)row * rh, x0 = xof(&m, a), x1 = xof(&m, z);
         jb_printf(b, "<rect class=\"hm0\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.2f\"/>", x0,
             y, x1 - x0 < 0.5 ? 0.5 : x1 - x0, rh * 0.9);
         if (rh >= 9 && rows == nt) {
             jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", GANTT_LEFT - 6, y + rh * 0.75);
-            report_html_escape(b, r->apps[t->app]);
+            report_html_escape(b, r->apps[tv[i]->app]);
             lit(b, "</text>");
         }
+        i = e;
     }
     for (size_t row = 0; row < rows; row++) {
         double y = 24 + (double)row * rh;
