@@ -1670,6 +1670,10 @@ void report_run_html(const struct report *r, struct jbuf *b)
 
     int64_t t0 = 0, t1 = 1;
     bool any = report_span(r, &t0, &t1);
+    if (any && r->has_axis) {
+        t0 = r->axis0;
+        t1 = r->axis1;
+    }
     lit(b, "<h2>Timeline</h2>");
     if (!any) {
         lit(b, "<p class=\"note\">No timed data.</p>");

@@ -75,6 +75,8 @@ struct report {
     int width;                 /* plot width in px (default 1100) */
     size_t exact_max;          /* a node with more tasks gets a binned Gantt (default 4000) */
     size_t curves_max;         /* tasks offered in the CPU-curve selector (default 50) */
+    bool has_axis;             /* draw over [axis0, axis1] ms instead of the run's own span */
+    int64_t axis0, axis1;
 };
 
 void report_init(struct report *r, const char *title);

@@ -480,8 +480,23 @@ void report_load_free(struct report_load_out *out)
     memset(out, 0, sizeof *out);
 }
 
+/* The run's and the workload's charts on one time axis when the workload
+ * keeps the run's clock (submission times within a day of the run). */
+static void one_axis(struct report_load_out *out)
+{
+    int64_t a0, a1, w0, w1;
+    if (out->input_is_workload || !out->has_workload || !report_span(&out->run, &a0, &a1) ||
+        !report_odc_span(&out->odc, &w0, &w1) || w0 > a1 + 86400000 || w1 < a0 - 86400000)
+        return;
+    int64_t t0 = a0 < w0 ? a0 : w0, t1 = a1 > w1 ? a1 : w1;
+    out->run.has_axis = out->odc.has_axis = true;
+    out->run.axis0 = out->odc.axis0 = t0;
+    out->run.axis1 = out->odc.axis1 = t1;
+}
+
 void report_load_html(struct report_load_out *out, struct jbuf *b)
 {
+    one_axis(out);
     report_html_begin(b, out->title);
     if (!out->input_is_workload) {
         report_layout(&out->run);
