@@ -726,6 +726,10 @@ static void wait_strip(struct jbuf *b, const struct report *r, size_t ni, const 
             v[k] += fmin(e, k + 1) - fmax(a, k);
     }
     double y0 = 24, hgt = WAIT_H - 6;
+    if (!waiting) {   /* nothing ever waited (an OpenDC workload as submitted): an empty strip */
+        free(v);
+        return;
+    }
     jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">waiting</text>", GANTT_LEFT - 6,
         y0 + hgt * 0.75);
     for (int k = 0; k < nb; k++)
