@@ -61,7 +61,9 @@ static void add_task(struct report *r, size_t node, const json_t *o)
     /* the profile the dispatcher gave it (submitted.jsonl) names it better */
     const char *prof = inv.trace_id ? json_string_value(json_object_get(r->profiles, inv.trace_id))
                                     : NULL;
-    if (prof && *prof)
+    if (!prof)   /* a record that carries its own */
+        prof = json_string_value(json_object_get(o, "profile"));
+    if (prof && *prof && run_id_valid(prof))
         app = prof;
     const char *bind = json_string_value(json_object_get(o, "cpu_binding"));
     if (bind && *bind && json_object_size(r->bindings) < 64) {
