@@ -5,6 +5,7 @@
 #   make test       install what is missing, build (plus an ASan/UBSan build), run all tests
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make fuzz       FUZZ_SECONDS=60: every libFuzzer harness, then the end-to-end mutation test
+#   V=1             print the full compiler commands (default: one short line per file)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -15,6 +16,14 @@ WARN     = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 NLINC   := $(shell pkg-config --cflags libnl-genl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 CPPFLAGS += -D_GNU_SOURCE -Isrc $(NLINC)
 LDLIBS   = -ljansson -lhiredis -lsnappy -lzstd -lnl-genl-3 -lnl-3 -lm -lpthread
+# Quiet build lines ("  CC      build/obj/x.o"); V=1 prints the whole commands.
+V ?= 0
+ifeq ($(V),1)
+say =
+else
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRC      := $(wildcard src/*.c src/*/*.c)
@@ -30,7 +39,7 @@ EXSRC    := $(wildcard examples/*.c)
 EXAMPLES := $(EXSRC:examples/%.c=build/examples/%)
 
 .PHONY: all asan units benches examples test demo install man clean check-tests \
-        start-collect stop-collect parse fuzzers fuzz
+        start-collect stop-collect stop parse export-opendc fuzzers fuzz
 .DEFAULT_GOAL := all
 
 all: build/tracekit examples
@@ -52,38 +61,38 @@ RELLIBS  = $(LDLIBS)
 endif
 
 build/tracekit: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(RELLIBS)
+	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(RELLIBS)
 
 build/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
 
 asan: build/asan/tracekit
 
 build/asan/tracekit: $(AOBJ)
-	$(CC) $(SAN) -O1 -g -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SAN) -O1 -g -o $@ $^ $(LDLIBS)
 
 build/asan/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -MMD -MP -c -o $@ $<
 
 units: $(UNITS)
 
 build/asan/test_%: tests/unit/test_%.c $(ALIBOBJ)
-	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -Itests/unit -o $@ $< $(ALIBOBJ) -lcmocka $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -Itests/unit -o $@ $< $(ALIBOBJ) -lcmocka $(LDLIBS)
 
 benches: $(BENCHES)
 
 build/bench/%: bench/%.c $(filter-out build/obj/main.o,$(OBJ))
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
 
 # Example workloads (examples/README.md), linked with the library like the benches.
 examples: $(EXAMPLES)
 
 build/examples/%: examples/%.c $(filter-out build/obj/main.o,$(OBJ))
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(filter-out build/obj/main.o,$(OBJ)) $(LDLIBS)
 
 # libFuzzer harnesses (tests/fuzz/fuzz_<name>.c, docs/security.md), built with
 # clang against the library compiled for fuzzing (coverage + ASan/UBSan).
@@ -103,10 +112,10 @@ fuzzers: $(FUZZERS)
 
 build/fuzz/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(WARN) $(FUZZFLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) -MMD -MP -c -o $@ $<
+	$(call say,CC,$@)$(FUZZCC) $(WARN) $(FUZZFLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) -MMD -MP -c -o $@ $<
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZOBJ)
-	$(FUZZCC) $(WARN) $(FUZZFLAGS) -fsanitize=fuzzer $(CPPFLAGS) -Itests/fuzz -o $@ $< \
+	$(call say,LD,$@)$(FUZZCC) $(WARN) $(FUZZFLAGS) -fsanitize=fuzzer $(CPPFLAGS) -Itests/fuzz -o $@ $< \
 	  $(FUZZOBJ) $(LDLIBS)
 
 fuzz:
@@ -129,10 +138,10 @@ demo:
 # man/*.man, so they cannot drift from the options.
 man: build/tracekit scripts/mkman $(wildcard man/*.man)
 	@rm -rf build/man
-	scripts/mkman build/tracekit build/man
+	$(call say,MAN,build/man)scripts/mkman build/tracekit build/man
 
 # The binary, its man pages, bash completion, the systemd units (not
-# enabled) and the guide.  systemd's unit folder is $(PREFIX)/lib/systemd/system.
+# enabled), the README and docs/ (laid out as here, so the README's links resolve).  systemd's unit folder is $(PREFIX)/lib/systemd/system.
 install: build/tracekit man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
@@ -142,7 +151,10 @@ install: build/tracekit man
 	install -m 0644 dist/bash-completion/tracekit $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tracekit
 	for u in dist/systemd/*.service; do \
 	  sed 's|@BINDIR@|$(PREFIX)/bin|g' $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; done
-	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tracekit/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/tracekit/docs
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/tracekit/
+	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tracekit/docs/
+	install -D -m 0644 examples/README.md $(DESTDIR)$(PREFIX)/share/doc/tracekit/examples/README.md
 
 clean:
 	rm -rf build
@@ -161,13 +173,36 @@ endif
 # are; exporting unset ones here would hand it empty values, and an empty
 # PROC_PID_DIR means scan mode.)
 
+# The original's switches that have nothing left to switch: one line each
+# when set (no commas in them: $(if) splits there), so a command line copied from the original says what happened.
+# VM_IP is read by tracekit itself (collect: the interface routing to it).
+legacy_notes = \
+  $(if $(USE_PY_COLLECT),echo "note: USE_PY_COLLECT=$(USE_PY_COLLECT) ignored: the collector is built into tracekit (no Python or shell collector)";)\
+  $(if $(PROC_SAMPLING),echo "note: PROC_SAMPLING=$(PROC_SAMPLING) ignored: processes are always sampled (every PROC_INTERVAL_MS)";)\
+  $(if $(PROC_REFRESH),echo "note: PROC_REFRESH=$(PROC_REFRESH) ignored: the PID folder (or /proc in scan mode) is re-read every interval";)\
+  $(if $(STOP_ALL),echo "note: STOP_ALL=$(STOP_ALL) ignored: tracekit starts no mpstat/ifstat/vmstat samplers: there is nothing more to stop";)
+
 start-collect: build/tracekit
+	@$(legacy_notes):
 	@build/tracekit collect start
 
 stop-collect: build/tracekit
+	@$(legacy_notes):
 	@build/tracekit collect stop
 
 parse: build/tracekit
 	@build/tracekit parse
+
+# The original's `make stop` stopped its Docker demo service and the shell
+# collector; here there is only the run's collector to stop.
+stop: stop-collect
+
+# The original's `make export-opendc`: logs/RUN_ID into opendc_traces/RUN_ID.
+OPENDC_OUT ?= opendc_traces/$(RUN_ID)
+export-opendc: build/tracekit
+	@if [ -z "$(RUN_ID)" ]; then \
+	  echo "make export-opendc: error: RUN_ID is required (make export-opendc RUN_ID=...)" >&2; exit 2; fi
+	@build/tracekit export opendc --input $(or $(LOGS),logs)/$(RUN_ID) --output $(OPENDC_OUT)
+	@echo "OpenDC workload of run $(RUN_ID) in $(OPENDC_OUT) (check it: tracekit verify opendc --input $(OPENDC_OUT))"
 
 -include $(OBJ:.o=.d) $(AOBJ:.o=.d) $(FUZZOBJ:.o=.d)

@@ -33,7 +33,7 @@ run_one() {  # name, command...
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   printf '%-40s %3d passed, %d failed, %d skipped  (%.1fs)\n' "$name" "$p" "$f" "$s" "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')"
   if [ "$s" -gt 0 ]; then
-    while IFS= read -r line; do skips+=("$name: ${line#*SKIP}"); done \
+    while IFS= read -r line; do line=${line#*SKIP}; skips+=("$name: ${line# }"); done \
       < <(grep -E '^ok( |$).*(# ?SKIP|- SKIP)' "$log")
   fi
   if [ "$f" -gt 0 ]; then

@@ -9,10 +9,17 @@
 #include "common/run.h"
 #include "common/util.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netdb.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define DEFAULT_MATCH "^(ffmpeg|ffprobe)$"
 #define MAX_CGROUPS 64
@@ -34,7 +41,9 @@ static const struct opt_cmd cmd = {
         "logs/RUN_ID/{proc_metrics,host_metrics}.jsonl and node_meta.json.\n",
     .verbs = verbs,
     .epilogue = "CPU_FREQ_MHZ, when set, is the CPU frequency node_meta.json records (else the\n"
-                "cpufreq maximum, else /proc/cpuinfo).\n",
+                "cpufreq maximum, else /proc/cpuinfo).  VM_IP (the original's), when set to an\n"
+                "address other than 127.0.0.1 and neither --iface nor IFACE is given: the\n"
+                "interface the route to it leaves by is taken as --iface.\n",
 };
 
 struct collect_args {
@@ -178,6 +187,67 @@ static int compile_match(const char *text, regex_t *re)
     return 0;
 }
 
+/* The name of the interface whose address the kernel picks to reach ip (a
+ * UDP connect sends nothing), the original's `ip route get VM_IP`, into
+ * out.  0, or -1 with err. */
+static int route_iface(const char *ip, char *out, size_t n, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int g = getaddrinfo(ip, "9", &hints, &ai);
+    if (g != 0)
+        return errf(err, errlen, "not an IP address (%s)", gai_strerror(g));
+    struct sockaddr_storage me;
+    socklen_t len = sizeof me;
+    int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    bool ok = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+              getsockname(fd, (struct sockaddr *)&me, &len) == 0;
+    if (!ok)
+        errf(err, errlen, "no route to it (%s)", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    if (!ok)
+        return -1;
+    struct ifaddrs *ifs = NULL, *i;
+    if (getifaddrs(&ifs) < 0)
+        return errf(err, errlen, "cannot list the interfaces (%s)", strerror(errno));
+    for (i = ifs; i; i = i->ifa_next) {
+        const struct sockaddr *sa = i->ifa_addr;
+        if (!sa || sa->sa_family != me.ss_family)
+            continue;
+        bool same = sa->sa_family == AF_INET
+                        ? ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+                              ((const struct sockaddr_in *)&me)->sin_addr.s_addr
+                        : !memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
+                                  &((const struct sockaddr_in6 *)&me)->sin6_addr,
+                                  sizeof(struct in6_addr));
+        if (same) {
+            snprintf(out, n, "%s", i->ifa_name);
+            break;
+        }
+    }
+    freeifaddrs(ifs);
+    return i ? 0 : errf(err, errlen, "no interface holds the address the route uses");
+}
+
+/* VM_IP as the original read it: the interface routing to the controller,
+ * when no interface is named.  A warning when it cannot be found. */
+static void vm_ip_iface(struct collect_args *a, char *buf, size_t n)
+{
+    const char *vm = env_or("VM_IP", NULL);
+    if (a->iface || !vm || !strcmp(vm, "127.0.0.1") || !strcmp(vm, "localhost"))
+        return;
+    char err[256];
+    if (route_iface(vm, buf, n, err, sizeof err) < 0) {
+        log_warn("VM_IP '%s': %s: interface not chosen by it (set IFACE or --iface)", vm, err);
+        return;
+    }
+    log_info("VM_IP %s is reached through interface %s: taken as --iface", vm, buf);
+    a->iface = buf;
+}
+
 /* start or run, with the sampler's settings in c. */
 static int sample(int verb, const struct collect_args *a, struct collector_conf *c)
 {
@@ -190,7 +260,10 @@ static int sample(int verb, const struct collect_args *a, struct collector_conf 
     c->so.pid_dir = pid_dir;
     c->so.match = &re;
     c->so.match_text = a->match;
-    c->so.iface = a->iface;
+    char vm_iface[IF_NAMESIZE + 1] = "";
+    struct collect_args av = *a;
+    vm_ip_iface(&av, vm_iface, sizeof vm_iface);
+    c->so.iface = av.iface;
     c->so.realtime = a->realtime;
     int rc = verb == V_START ? collector_start(c, stdout, err, sizeof err)
                              : collector_run(c, err, sizeof err);

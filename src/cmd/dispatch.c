@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sched/dispatch.h"
+#include "trace/ship.h"
 
 #include <stdio.h>
 
@@ -22,7 +23,8 @@ static const struct opt_cmd cmd = {
     .description =
         "Enqueue a run's tasks in Redis for the central scheduler and the workers, paced as\n"
         "asked, writing each stored task to logs/RUN_ID/submitted.jsonl.  With --wait, wait\n"
-        "until every task of this dispatch has finished and write logs/RUN_ID/ledger.jsonl.\n"
+        "until every task of this dispatch has finished, write logs/RUN_ID/ledger.jsonl and\n"
+        "ship the controller's records to Redis for 'tracekit gather --redis'.\n"
         "Exit status: 0 all enqueued (with --wait: all done), 1 a failure (a task failed,\n"
         "died or was rejected, a timeout, Redis), 2 a bad command line.\n",
     .flags = OPT_ARGS,
@@ -74,6 +76,19 @@ static int parse_args(int argc, char **argv, struct dispatch_args *a)
     return -1;
 }
 
+/* The controller's records to Redis, for 'tracekit gather --redis' (#18). */
+static void ship_records(const struct redis_url *u, const struct run_ctx *ctx)
+{
+    struct ship_stats st;
+    char err[512];
+    if (ship_controller(u, ctx->run_id, ctx->run_dir, &st, err, sizeof err) < 0)
+        log_warn("the controller's records were not shipped: %s (gather them with --from %s)",
+                 err, ctx->run_dir);
+    else
+        log_info("shipped the controller's records (%zu file(s)) for 'tracekit gather --redis'",
+                 st.files);
+}
+
 int cmd_dispatch(int argc, char **argv)
 {
     struct dispatch_args a = {.wl = WLBUILD_OPTS_INIT};
@@ -101,6 +116,8 @@ int cmd_dispatch(int argc, char **argv)
     c.quiet = verbosity_quiet();
     struct dispatch_result r;
     rc = dispatch_run(&c, &r);
+    if (r.ledger)
+        ship_records(&u, &ctx);
     if (a.json && r.started) {
         struct jbuf b;
         jb_init(&b);

@@ -28,7 +28,10 @@ static const struct opt_cmd cmd = {
         "shipped this run with 'tracekit parse --ship': its files are downloaded, sizes\n"
         "and SHA-256 checked, and laid out as with --from.  A node from Redis with an\n"
         "unsafe name or manifest, or a file failing its checks, is refused with an\n"
-        "error naming it; the other nodes are still gathered, and the exit status is 1.\n",
+        "error naming it; the other nodes are still gathered, and the exit status is 1.\n"
+        "The controller's records (ledger.jsonl, placements.jsonl, submitted.jsonl) go to\n"
+        "the top of DIR: from a --from folder holding them (the controller's run folder,\n"
+        "a node or not), or from Redis where 'dispatch --wait' shipped them.\n",
     .flags = OPT_ARGS,  /* "--from A B C": B and C are arguments */
 };
 

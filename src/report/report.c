@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NCOLOURS 10           /* apps beyond this share the "other" colour */
 #define GANTT_LEFT 96
+#define WAIT_H 22              /* the waiting strip above a node's lanes */
+#define GANTT_TOP (24 + WAIT_H)
 #define MAX_TASK_CPUS 256     /* a task is drawn on at most this many CPU lanes */
 
 static const char *const palette[NCOLOURS + 1] = {
@@ -48,6 +51,9 @@ void report_free(struct report *r)
     }
     for (size_t i = 0; i < r->napps; i++)
         free(r->apps[i]);
+    json_decref(r->setup);
+    json_decref(r->bindings);
+    json_decref(r->profiles);
     free(r->nodes);
     free(r->tasks);
     free(r->apps);
@@ -606,16 +612,11 @@ static void gantt_exact(struct jbuf *b, const struct report *r, size_t ni, const
             int lane = k > 0 ? cpu_lane(n, cpus[j]) : t->lane;
             if (lane < 0)
                 continue;
-            double y = 24 + (double)row_of((size_t)lane, n->nlanes) * lh;
-            if (t->has_enq && t->enq < t->start) {
-                double x0 = xof(m, t->enq), x1 = xof(m, t->start);
-                jb_printf(b, "<rect class=\"w\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", x0,
-                    y + lh * 0.68, x1 - x0 < 0.5 ? 0.5 : x1 - x0, lh * 0.24);
-            }
+            double y = GANTT_TOP + (double)row_of((size_t)lane, n->nlanes) * lh;
             double x0 = xof(m, t->start), x1 = xof(m, t->end);
             jb_printf(b, "<rect class=\"r c%d%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">",
-                colour(t->app), t->failed ? " f" : "", x0, y + lh * 0.08, x1 - x0 < 0.5 ? 0.5 : x1 - x0,
-                lh * 0.56);
+                colour(t->app), t->failed ? " f" : "", x0, y + lh * 0.1, x1 - x0 < 0.5 ? 0.5 : x1 - x0,
+                lh * 0.8);
             task_title(b, r, t);
             lit(b, "</rect>");
         }
@@ -641,8 +642,8 @@ static void spread(double *cols, int ncols, int stride, int off, double a, doubl
 }
 
 /* Too many tasks to draw one by one: per lane and pixel column, the app
- * with the most run time there, merged into runs of equal columns; waits
- * and failures the same way. */
+ * with the most run time there, merged into runs of equal columns;
+ * failures the same way. */
 static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, const struct xmap *m, double lh)
 {
     const struct rp_node *n = &r->nodes[ni];
@@ -664,13 +665,11 @@ static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, cons
             spread(cols, W, stride, colour(t->app), a, e);
             if (t->failed)
                 spread(cols, W, stride, C + 1, a, e);
-            if (t->has_enq && t->enq < t->start)
-                spread(cols, W, stride, C, xof(m, t->enq) - m->left, a);
         }
     }
     for (size_t l = 0; l < nrows; l++) {
         double *cols = g + l * W * stride;
-        double y = 24 + (double)l * lh;
+        double y = GANTT_TOP + (double)l * lh;
         /* run segments: dominant colour per column, equal neighbours merged */
         int start = -1, cur = -1;
         for (int c = 0; c <= W; c++) {
@@ -686,24 +685,20 @@ static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, cons
             if (best != cur) {
                 if (cur >= 0)
                     jb_printf(b, "<rect class=\"r c%d\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", cur,
-                        m->left + start, y + lh * 0.08, c - start, lh * 0.56);
+                        m->left + start, y + lh * 0.1, c - start, lh * 0.8);
                 cur = best;
                 start = c;
             }
         }
-        /* wait and failure strips: columns where any is present */
-        for (int which = C; which <= C + 1; which++) {
+        /* failure strips: columns where any is present */
+        for (int which = C + 1; which <= C + 1; which++) {
             start = -1;
             for (int c = 0; c <= W; c++) {
                 bool on = c < W && cols[(size_t)c * stride + which] > 0;
                 if (on && start < 0)
                     start = c;
                 if (!on && start >= 0) {
-                    if (which == C)
-                        jb_printf(b, "<rect class=\"w\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
-                            m->left + start, y + lh * 0.68, c - start, lh * 0.24);
-                    else
-                        jb_printf(b, "<rect class=\"fm\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
+                    jb_printf(b, "<rect class=\"fm\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>",
                             m->left + start, y, c - start, lh * 0.12 > 1 ? lh * 0.12 : 1);
                     start = -1;
                 }
@@ -713,13 +708,69 @@ static void gantt_binned(struct jbuf *b, const struct report *r, size_t ni, cons
     free(g);
 }
 
+/* Waiting tasks are not on any CPU yet: instead of a bar in the lane they
+ * will get, the node's number of waiting tasks over time (mean per column
+ * pair) in one strip above the lanes. */
+static void wait_strip(struct jbuf *b, const struct report *r, size_t ni, const struct xmap *m)
+{
+    int nb = m->width / 2 > 0 ? m->width / 2 : 1;
+    double *v = xcalloc((size_t)nb + 1, sizeof *v), bin = 2 / m->scale, vmax = 0;
+    size_t waiting = 0;
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const struct rp_task *t = &r->tasks[i];
+        if (t->node != ni || !t->has_enq || !t->has_start || t->enq >= t->start)
+            continue;
+        waiting++;
+        double a = (xof(m, t->enq) - m->left) / 2, e = (xof(m, t->start) - m->left) / 2;
+        for (int k = a < 0 ? 0 : (int)a; k < nb && k < e; k++)
+            v[k] += fmin(e, k + 1) - fmax(a, k);
+    }
+    double y0 = 24, hgt = WAIT_H - 6;
+    if (!waiting) {   /* nothing ever waited (an OpenDC workload as submitted): an empty strip */
+        free(v);
+        return;
+    }
+    jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">waiting</text>", GANTT_LEFT - 6,
+        y0 + hgt * 0.75);
+    for (int k = 0; k < nb; k++)
+        vmax = fmax(vmax, v[k]);
+    if (waiting && vmax > 0) {
+        jb_printf(b, "<polygon class=\"wq\" data-waiting=\"%zu\" points=\"%.1f,%.1f", waiting, m->left,
+            y0 + hgt);
+        for (int k = 0; k < nb; k++) {
+            double y = y0 + hgt - v[k] / vmax * hgt;
+            jb_printf(b, " %.1f,%.1f %.1f,%.1f", m->left + 2.0 * k, y, m->left + 2.0 * (k + 1), y);
+        }
+        jb_printf(b, " %.1f,%.1f\"><title>tasks waiting (enqueued, not started): at most %.3g at "
+            "once (mean per %.3g ms)</title></polygon>", m->left + 2.0 * nb, y0 + hgt, vmax, bin);
+        jb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">at most %.3g waiting</text>",
+            m->left + m->width - 4, y0 + 9, vmax);
+    }
+    jb_printf(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", GANTT_LEFT,
+        y0 + hgt, m->left + m->width, y0 + hgt);
+    free(v);
+}
+
+/* "2026-12-02 13:15:36.718 UTC" for epoch ms. */
+static void wall(struct jbuf *b, int64_t ms)
+{
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[64];
+    if (ms <= 0 || !gmtime_r(&sec, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm)) {
+        lit(b, "&ndash;");
+        return;
+    }
+    jb_printf(b, "%s.%03d UTC", buf, (int)(ms % 1000));
+}
+
 void report_gantt_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1, struct jbuf *b)
 {
     const struct rp_node *n = &r->nodes[ni];
     size_t nrows = gantt_rows(n->nlanes);
     double lh = lane_height(nrows);
     struct xmap m = xmap_make(t0, t1, GANTT_LEFT, r->width);
-    double h = 24 + (double)nrows * lh + 24;
+    double h = GANTT_TOP + (double)nrows * lh + 24;
     bool binned = n->ntasks > r->exact_max;
     jb_printf(b, "<svg class=\"gantt\" data-node=\"");
     report_html_escape(b, n->name);
@@ -728,10 +779,13 @@ void report_gantt_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1,
         binned ? "binned" : "exact", GANTT_LEFT + r->width + 30, h, GANTT_LEFT + r->width + 30, h);
     jb_printf(b, "<text class=\"hd\" x=\"4\" y=\"14\">");
     report_html_escape(b, n->name);
-    jb_printf(b, " &middot; %zu task(s), %zu lane(s)%s%s</text>", n->ntasks, n->nlanes,
+    jb_printf(b, " &middot; %zu task(s), %zu lane(s)%s%s &middot; 0 = ", n->ntasks, n->nlanes,
         nrows < n->nlanes ? " folded onto fewer rows" : "", binned ? " &middot; aggregated per pixel column" : "");
+    wall(b, t0);
+    lit(b, "</text>");
+    wait_strip(b, r, ni, &m);
     for (size_t l = 0; l < nrows; l++) {
-        double y = 24 + (double)l * lh;
+        double y = GANTT_TOP + (double)l * lh;
         if (l % 2)
             jb_printf(b, "<rect class=\"band\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", GANTT_LEFT, y,
                 r->width, lh);
@@ -743,7 +797,7 @@ void report_gantt_svg(const struct report *r, size_t ni, int64_t t0, int64_t t1,
     else
         gantt_exact(b, r, ni, &m, lh);
     lit(b, "</g>");
-    time_axis(b, &m, 24 + (double)nrows * lh + 2);
+    time_axis(b, &m, GANTT_TOP + (double)nrows * lh + 2);
     lit(b, "</svg>");
 }
 
@@ -1049,6 +1103,137 @@ void report_curves_html(const struct report *r, struct jbuf *b)
     free(pick);
 }
 
+/* ---- every task's CPU at once: a heat map ---- */
+
+#define HEAT_ROWS_MAX 400     /* more tasks share rows (the mean of theirs) */
+#define HEAT_SHADES 7
+
+static const char *const heat_shade[HEAT_SHADES] = {
+    "#fde9c9", "#fdd49e", "#fdbb84", "#fc8d59", "#ef6548", "#d7301f", "#990000",
+};
+
+static int cmp_task_node_start(const void *pa, const void *pb)
+{
+    const struct rp_task *a = *(const struct rp_task *const *)pa, *b = *(const struct rp_task *const *)pb;
+    if (a->node != b->node)
+        return a->node < b->node ? -1 : 1;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+/* The cores task t used in each of nb bins of bin ms from t0, added to v
+ * (scaled by w).  Returns whether it had a sample. */
+static bool heat_task(const struct report *r, const struct rp_task *t, double t0, double bin, int nb,
+                      double *v, double w)
+{
+    const struct rp_node *n = &r->nodes[t->node];
+    size_t lo, hi;
+    double vmax;
+    if (!curve_points(n, t, &lo, &hi, &vmax))
+        return false;
+    for (size_t i = lo; i < hi; i++) {
+        const struct rp_sample *sm = &n->samples[i];
+        if (!(sm->dt_ms > 0) || !sample_in_task(sm, t))
+            continue;
+        double a = ((double)sm->ts - sm->dt_ms - t0) / bin, e = ((double)sm->ts - t0) / bin;
+        double rate = sm->cpu_ms / sm->dt_ms;   /* cores */
+        for (int k = a < 0 ? 0 : (int)a; k < nb && k < e; k++)
+            v[k] += w * rate * (fmin(e, k + 1) - fmax(a, k));
+    }
+    return true;
+}
+
+static void heat_legend(struct jbuf *b, double vmax)
+{
+    lit(b, "<p class=\"note\">cores used:");
+    for (int k = 0; k < HEAT_SHADES; k++) {
+        jb_printf(b, "<span class=\"key\" style=\"background:%s\"></span>", heat_shade[k]);
+        unit_value(b, vmax * (k + 1) / HEAT_SHADES, RP_CORES);
+    }
+    lit(b, "<span class=\"key\" style=\"background:#f4f4f4\"></span>running, no CPU sampled</p>");
+}
+
+void report_heatmap_svg(const struct report *r, int64_t t0, int64_t t1, struct jbuf *b)
+{
+    const struct rp_task **tv = xmalloc((r->ntasks + 1) * sizeof *tv);
+    size_t nt = 0;
+    for (size_t i = 0; i < r->ntasks; i++)
+        if (drawable(&r->tasks[i]))
+            tv[nt++] = &r->tasks[i];
+    if (!nt) {
+        lit(b, "<p class=\"note\">No task with a start and an end: nothing to draw.</p>");
+        free(tv);
+        return;
+    }
+    qsort(tv, nt, sizeof *tv, cmp_task_node_start);
+    size_t rows = nt > HEAT_ROWS_MAX ? HEAT_ROWS_MAX : nt;
+    int nb = r->width / 3;
+    double bin = (double)(t1 > t0 ? t1 - t0 : 1) / nb;
+    double *v = xcalloc(rows * (size_t)nb, sizeof *v), vmax = 0;
+    size_t sampled = 0;
+    for (size_t i = 0; i < nt; i++) {
+        size_t row = i * rows / nt, first = (row * nt + rows - 1) / rows,
+               last = ((row + 1) * nt + rows - 1) / rows;
+        sampled += heat_task(r, tv[i], (double)t0, bin, nb, v + row * nb, 1.0 / (double)(last - first));
+    }
+    for (size_t k = 0; k < rows * (size_t)nb; k++)
+        vmax = fmax(vmax, v[k]);
+    vmax = vmax > 0 ? vmax : 1;
+    double rh = 600.0 / (double)rows;
+    rh = rh > 14 ? 14 : rh < 1.5 ? 1.5 : rh;
+    struct xmap m = xmap_make((double)t0, (double)t1, GANTT_LEFT, r->width);
+    double h = 24 + (double)rows * rh + 24;
+    jb_printf(b, "<p class=\"note\">%zu task(s), %zu with process samples, one row each%s, sorted "
+        "by node and start; darker = more cores; the grey is the task's run.</p>", nt, sampled,
+        rows < nt ? " (several per row, their mean)" : "");
+    heat_legend(b, vmax);
+    jb_printf(b, "<svg class=\"heat\" data-rows=\"%zu\" width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" "
+        "xmlns=\"http://www.w3.org/2000/svg\"><text class=\"hd\" x=\"4\" y=\"14\">CPU of every task "
+        "&middot; 0 = ", rows, GANTT_LEFT + r->width + 30, h, GANTT_LEFT + r->width + 30, h);
+    wall(b, t0);
+    lit(b, "</text>");
+    for (size_t i = 0; i < nt;) {   /* a row's run: its tasks' first start to last end */
+        size_t row = i * rows / nt, e = i;
+        int64_t a = tv[i]->start, z = tv[i]->end;
+        for (; e < nt && e * rows / nt == row; e++) {
+            a = tv[e]->start < a ? tv[e]->start : a;
+            z = tv[e]->end > z ? tv[e]->end : z;
+        }
+        double y = 24 + (double)row * rh, x0 = xof(&m, a), x1 = xof(&m, z);
+        jb_printf(b, "<rect class=\"hm0\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.2f\"/>", x0,
+            y, x1 - x0 < 0.5 ? 0.5 : x1 - x0, rh * 0.9);
+        if (rh >= 9 && rows == nt) {
+            jb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", GANTT_LEFT - 6, y + rh * 0.75);
+            report_html_escape(b, r->apps[tv[i]->app]);
+            lit(b, "</text>");
+        }
+        i = e;
+    }
+    for (size_t row = 0; row < rows; row++) {
+        double y = 24 + (double)row * rh;
+        for (int k = 0; k < nb;) {
+            double x = v[row * nb + k];
+            int shade = x > 0 ? (int)ceil(x / vmax * HEAT_SHADES) - 1 : -1, e = k + 1;
+            shade = shade >= HEAT_SHADES ? HEAT_SHADES - 1 : shade;
+            while (e < nb && shade >= 0) {   /* merge equal neighbours */
+                double y2 = v[row * nb + e];
+                int s2 = y2 > 0 ? (int)ceil(y2 / vmax * HEAT_SHADES) - 1 : -1;
+                if ((s2 >= HEAT_SHADES ? HEAT_SHADES - 1 : s2) != shade)
+                    break;
+                e++;
+            }
+            if (shade >= 0)
+                jb_printf(b, "<rect class=\"hx\" fill=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                    "height=\"%.2f\"/>", heat_shade[shade], m.left + k * bin * m.scale, y,
+                    (e - k) * bin * m.scale, rh * 0.9);
+            k = e;
+        }
+    }
+    time_axis(b, &m, 24 + (double)rows * rh + 2);
+    lit(b, "</svg>");
+    free(v);
+    free(tv);
+}
+
 #define CURVE_H 160
 #define CURVE_TOP 12
 
@@ -1099,7 +1284,10 @@ static const char css[] =
     "h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
     "table{border-collapse:collapse;margin:6px 0 12px}td,th{border:1px solid #ddd;padding:3px 8px;"
     "text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}"
-    ".note{color:#666;font-size:13px}.warn{color:#a33}table.kv th,table.kv td{text-align:left}svg{display:block;margin:6px 0 14px}"
+    ".note{color:#666;font-size:13px}.warn{color:#a33}table.kv th,table.kv td{text-align:left}"
+    "svg{display:block;margin:6px 0 14px;width:100%;height:auto}"
+    ".wq{fill:#b9b9b9;stroke:#999;stroke-width:.5}.hm0{fill:#f4f4f4}"
+    "@media print{body{margin:0}svg{break-inside:avoid}h2{break-after:avoid}}"
     "svg text{font:11px sans-serif;fill:#444}svg .hd{font-weight:bold;fill:#222}"
     ".ax line{stroke:#888}.grid{stroke:#eee}.band{fill:#f7f7f7}"
     ".w{fill:#c8c8c8}.f{stroke:#d00;stroke-width:1.5}.fm{fill:#d00}"
@@ -1130,6 +1318,8 @@ static void jcell(struct jbuf *b, const json_t *v, char kind)
         lit(b, "&ndash;");
     } else if (kind == '%') {
         pct(b, json_number_value(v) * 100);
+    } else if (kind == 'p') {
+        pct(b, json_number_value(v));
     } else if (kind == 'm') {
         jb_printf(b, "%.3g ms", json_number_value(v));
     } else {
@@ -1160,18 +1350,81 @@ static void task_list(struct jbuf *b, const json_t *arr, const char *what)
     lit(b, "</p>");
 }
 
+/* Wait for a CPU (#14's run delay), per task: the worst ten of a node. */
+static int cmp_wait_desc(const void *pa, const void *pb)
+{
+    double a = json_number_value(json_object_get(*(json_t *const *)pa, "wait_pct"));
+    double b = json_number_value(json_object_get(*(json_t *const *)pb, "wait_pct"));
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+static void wait_list(struct jbuf *b, const json_t *tasks)
+{
+    size_t n = json_array_size(tasks), k = 0;
+    json_t **v = xmalloc((n + 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        if (json_is_number(json_object_get(json_array_get(tasks, i), "wait_pct")))
+            v[k++] = json_array_get(tasks, i);
+    qsort(v, k, sizeof *v, cmp_wait_desc);
+    if (k)
+        jb_printf(b, "<p>Waiting for a CPU (run delay), the %s%zu of %zu task(s) with a figure:",
+                  k > 10 ? "worst 10 " : "", k > 10 ? (size_t)10 : k, k);
+    for (size_t i = 0; i < k && i < 10; i++) {
+        const char *id = json_string_value(json_object_get(v[i], "trace_id"));
+        lit(b, i ? "; " : " ");
+        report_html_escape(b, id ? id : "(no trace_id)");
+        jb_printf(b, " waited for a CPU %.1f%% of the time it was runnable",
+                  json_number_value(json_object_get(v[i], "wait_pct")));
+        const json_t *d = json_object_get(v[i], "run_delay_ms");
+        if (json_is_number(d)) {
+            lit(b, " (");
+            report_dur(b, json_number_value(d));
+            lit(b, ")");
+        }
+    }
+    if (k)
+        lit(b, "</p>");
+    free(v);
+}
+
+/* #14's node-level figures: the host CPU traced processes explain (a
+ * warning below 80%), and which exit readings were used. */
+static void audit_host_notes(struct jbuf *b, const char *node, const json_t *a)
+{
+    const json_t *hc = json_object_get(a, "host_cpu");
+    const json_t *ex = json_object_get(json_object_get(a, "exits"), "exit_source");
+    double x = json_number_value(json_object_get(hc, "explained_pct"));
+    bool warn = json_is_true(json_object_get(hc, "warning")) ||
+                (json_is_number(json_object_get(hc, "explained_pct")) && x < 80);
+    if (warn) {
+        lit(b, "<p class=\"warn\">WARNING ");
+        report_html_escape(b, node);
+        jb_printf(b, ": traced CPU explains only %.1f%% of the host's busy CPU. Untraced load shared "
+                  "the cores: the CPU the tasks received understates what they asked for (see "
+                  "<code>tracekit export opendc --cpu-usage demand</code>).</p>", x);
+    }
+    if (json_is_string(ex) && !strcmp(json_string_value(ex), "proc")) {
+        lit(b, "<p class=\"note\">");
+        report_html_escape(b, node);
+        lit(b, ": exit readings from /proc (final readings race the parent's reap; processes "
+               "shorter than one interval may be missing).</p>");
+    }
+}
+
 static void audit_section(const struct report *r, struct jbuf *b)
 {
     lit(b, "<h2>Audit</h2><table><tr><th>node</th><th>tasks</th><th>sampled</th><th>unsampled</th>"
            "<th>coverage min</th><th>coverage p50</th><th>jitter p50</th><th>jitter p99</th>"
-           "<th>jitter max</th><th>CPU error p50</th><th>CPU error max</th><th>failed</th></tr>");
+           "<th>jitter max</th><th>CPU error p50</th><th>CPU error max</th><th>failed</th>"
+           "<th>host CPU explained</th><th>wait for CPU p50</th><th>wait for CPU max</th>"
+           "<th>exit readings</th></tr>");
     for (size_t i = 0; i < r->nnodes; i++) {
         const json_t *a = r->nodes[i].audit;
         lit(b, "<tr><td>");
         report_html_escape(b, r->nodes[i].name);
         lit(b, "</td>");
         if (!a) {
-            lit(b, "<td colspan=\"11\">no audit.json</td></tr>");
+            lit(b, "<td colspan=\"15\">no audit.json</td></tr>");
             continue;
         }
         jcell(b, jpath(a, "coverage", "tasks"), 'n');
@@ -1184,20 +1437,32 @@ static void audit_section(const struct report *r, struct jbuf *b)
         jcell(b, jpath(a, "jitter", "max_ms"), 'm');
         jcell(b, jpath(a, "cpu_error", "abs_p50"), '%');
         jcell(b, jpath(a, "cpu_error", "abs_max"), '%');
-        jb_printf(b, "<td>%zu</td></tr>", json_array_size(json_object_get(a, "failed_tasks")));
+        jb_printf(b, "<td>%zu</td>", json_array_size(json_object_get(a, "failed_tasks")));
+        jcell(b, jpath(a, "host_cpu", "explained_pct"), 'p');
+        jcell(b, jpath(a, "run_delay", "wait_pct_p50"), 'p');
+        jcell(b, jpath(a, "run_delay", "wait_pct_max"), 'p');
+        const char *src = json_string_value(jpath(a, "exits", "exit_source"));
+        lit(b, "<td>");
+        report_html_escape(b, src ? src : "\xe2\x80\x93");
+        lit(b, "</td></tr>");
     }
     lit(b, "</table>");
+    for (size_t i = 0; i < r->nnodes; i++)
+        if (r->nodes[i].audit)
+            audit_host_notes(b, r->nodes[i].name, r->nodes[i].audit);
     for (size_t i = 0; i < r->nnodes; i++) {
         const json_t *a = r->nodes[i].audit;
         size_t nu = json_array_size(json_object_get(a, "unsampled_tasks"));
         size_t nf = json_array_size(json_object_get(a, "failed_tasks"));
-        if (!nu && !nf)
+        bool waits = json_is_number(jpath(a, "run_delay", "wait_pct_max"));
+        if (!nu && !nf && !waits)
             continue;
         lit(b, "<h3>");
         report_html_escape(b, r->nodes[i].name);
         lit(b, "</h3>");
         task_list(b, json_object_get(a, "unsampled_tasks"), "Tasks without samples");
         task_list(b, json_object_get(a, "failed_tasks"), "Failed tasks");
+        wait_list(b, json_object_get(a, "tasks"));
     }
 }
 
@@ -1235,6 +1500,13 @@ static void summary_section(const struct report *r, struct jbuf *b)
     report_dur(b, hi >= lo ? dms(hi, lo) : NAN);
     jb_printf(b, "</b> &middot; %zu node(s) &middot; %zu task(s): %zu ok, %zu failed</p>", r->nnodes, all.tasks,
         all.ok, all.failed);
+    if (hi >= lo) {
+        lit(b, "<p>From ");
+        wall(b, lo);
+        lit(b, " to ");
+        wall(b, hi);
+        lit(b, "</p>");
+    }
     lit(b, "<table><tr><th>app</th><th>tasks</th><th>ok</th><th>failed</th><th>wait mean</th>"
            "<th>wait p95</th><th>run mean</th><th>run p95</th></tr>");
     for (size_t a = 0; a < r->napps; a++) {
@@ -1298,6 +1570,69 @@ static void summary_section(const struct report *r, struct jbuf *b)
     lit(b, "</table>");
 }
 
+/* The most tasks running at once on node ni (what its slots allowed). */
+static size_t peak_running(const struct report *r, size_t ni)
+{
+    int64_t *ev = xmalloc((2 * r->ntasks + 1) * sizeof *ev);
+    size_t n = 0, cur = 0, peak = 0;
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const struct rp_task *t = &r->tasks[i];
+        if (t->node == ni && drawable(t)) {
+            ev[n++] = t->start * 2 + 1;   /* an end before a start at the same ms */
+            ev[n++] = t->end * 2;
+        }
+    }
+    qsort(ev, n, sizeof *ev, cmp_i64);
+    for (size_t i = 0; i < n; i++) {
+        cur = ev[i] & 1 ? cur + 1 : cur - (cur > 0);
+        peak = cur > peak ? cur : peak;
+    }
+    free(ev);
+    return peak;
+}
+
+/* The experiment's setup, from the controller's records (report_load) and
+ * the tasks: mix, policy, pacing, binding, the parallelism seen. */
+static void setup_section(const struct report *r, struct jbuf *b)
+{
+    lit(b, "<h2>Experiment setup</h2><table class=\"kv\">");
+    size_t n = json_array_size(r->setup);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *row = json_array_get(r->setup, i);
+        lit(b, "<tr><th>");
+        report_html_escape(b, json_string_value(json_array_get(row, 0)));
+        lit(b, "</th><td>");
+        report_html_escape(b, json_string_value(json_array_get(row, 1)));
+        lit(b, "</td></tr>");
+    }
+    if (json_object_size(r->bindings)) {
+        lit(b, "<tr><th>CPU binding</th><td>");
+        const char *k;
+        json_t *v;
+        bool first = true;
+        json_object_foreach(r->bindings, k, v) {
+            lit(b, first ? "" : ", ");
+            report_html_escape(b, k);
+            jb_printf(b, " &times;%lld", (long long)json_integer_value(v));
+            first = false;
+        }
+        lit(b, "</td></tr>");
+    }
+    lit(b, "<tr><th>tasks running at once (most)</th><td>");
+    for (size_t i = 0; i < r->nnodes; i++) {
+        lit(b, i ? ", " : "");
+        report_html_escape(b, r->nodes[i].name);
+        jb_printf(b, ": %zu", peak_running(r, i));
+        if (r->nodes[i].cores)
+            jb_printf(b, " on %d core(s)", r->nodes[i].cores);
+    }
+    lit(b, "</td></tr></table>");
+    if (!n)
+        lit(b, "<p class=\"note\">No controller records (ledger.jsonl, placements.jsonl, "
+               "submitted.jsonl) next to the nodes: give the controller's folder to "
+               "<code>tracekit gather</code> for the mix, policy and pacing.</p>");
+}
+
 void report_legend(const struct report *r, struct jbuf *b, bool waits)
 {
     lit(b, "<p class=\"note\">");
@@ -1308,7 +1643,8 @@ void report_legend(const struct report *r, struct jbuf *b, bool waits)
     if (r->napps > NCOLOURS)
         jb_printf(b, "<span class=\"key\" style=\"background:%s\"></span>other", palette[NCOLOURS]);
     if (waits)
-        lit(b, "<span class=\"key\" style=\"background:#c8c8c8\"></span>waiting (enqueue&rarr;start)"
+        lit(b, "<span class=\"key\" style=\"background:#b9b9b9\"></span>tasks waiting (enqueued, not "
+               "started; the strip above each node's lanes)"
                "<span class=\"key\" style=\"background:#fff;border:2px solid #d00\"></span>failed");
     lit(b, "</p>");
 }
@@ -1333,10 +1669,15 @@ void report_html_end(struct jbuf *b)
 void report_run_html(const struct report *r, struct jbuf *b)
 {
     summary_section(r, b);
+    setup_section(r, b);
     audit_section(r, b);
 
     int64_t t0 = 0, t1 = 1;
     bool any = report_span(r, &t0, &t1);
+    if (any && r->has_axis) {
+        t0 = r->axis0;
+        t1 = r->axis1;
+    }
     lit(b, "<h2>Timeline</h2>");
     if (!any) {
         lit(b, "<p class=\"note\">No timed data.</p>");
@@ -1354,7 +1695,11 @@ void report_run_html(const struct report *r, struct jbuf *b)
         for (size_t i = 0; i < r->nnodes; i++)
             report_util_svg(r, i, t0, t1, b);
     }
-    lit(b, "<h2>Task CPU usage</h2>");
+    if (any) {
+        lit(b, "<h2>CPU of every task</h2>");
+        report_heatmap_svg(r, t0, t1, b);
+    }
+    lit(b, "<h2>Task CPU usage, one at a time</h2>");
     report_curves_html(r, b);
 }
 

@@ -67,10 +67,16 @@ struct report {
     size_t ntasks, captasks;
     char **apps;
     size_t napps, capapps;
+    /* the experiment's setup (report_load, from the controller's records),
+     * owned, NULL if none: rows [label, text]; CPU binding -> tasks; and
+     * trace_id -> profile (submitted.jsonl), the app a task is shown as */
+    json_t *setup, *bindings, *profiles;
     /* rendering choices */
     int width;                 /* plot width in px (default 1100) */
     size_t exact_max;          /* a node with more tasks gets a binned Gantt (default 4000) */
     size_t curves_max;         /* tasks offered in the CPU-curve selector (default 50) */
+    bool has_axis;             /* draw over [axis0, axis1] ms instead of the run's own span */
+    int64_t axis0, axis1;
 };
 
 void report_init(struct report *r, const char *title);
@@ -117,12 +123,17 @@ void report_gantt_svg(const struct report *r, size_t node, int64_t t0, int64_t t
 void report_util_svg(const struct report *r, size_t node, int64_t t0, int64_t t1, struct jbuf *b);
 /* Per-task CPU curves: a <select> plus one SVG group per offered task. */
 void report_curves_html(const struct report *r, struct jbuf *b);
+/* Every task's CPU at once, one row per task (or the mean of several when
+ * there are more than 400), coloured by the cores it used per bin over
+ * [t0, t1]: printable, unlike the selector. */
+void report_heatmap_svg(const struct report *r, int64_t t0, int64_t t1, struct jbuf *b);
 /* Colour keys of the apps; waits adds the wait and failure keys. */
 void report_legend(const struct report *r, struct jbuf *b, bool waits);
 
 /* The page: begin (head, styles, <h1>), any sections, end (the one script).
- * report_run_html writes the sections of a run: summary, audit, timeline,
- * utilisation, task curves.  report_render_html is the three in a row. */
+ * report_run_html writes the sections of a run: summary, experiment
+ * setup, audit, timeline, utilisation, every task's CPU, task curves.
+ * report_render_html is the three in a row. */
 void report_html_begin(struct jbuf *b, const char *title);
 void report_run_html(const struct report *r, struct jbuf *b);
 void report_html_end(struct jbuf *b);

@@ -3,6 +3,7 @@
 #include "report/report_load.h"
 #include "common/jsonl.h"
 #include "common/log.h"
+#include "common/run.h"
 #include "common/util.h"
 #include "trace/cts.h"
 #include "trace/layout.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- one node's CTS ---- */
 
@@ -56,6 +58,20 @@ static void add_task(struct report *r, size_t node, const json_t *o)
     const char *app = json_string_value(json_object_get(o, "app"));
     if (!app)
         app = json_string_value(json_object_get(o, "module_id"));
+    /* the profile the dispatcher gave it (submitted.jsonl) names it better */
+    const char *prof = inv.trace_id ? json_string_value(json_object_get(r->profiles, inv.trace_id))
+                                    : NULL;
+    if (!prof)   /* a record that carries its own */
+        prof = json_string_value(json_object_get(o, "profile"));
+    if (prof && *prof && run_id_valid(prof))
+        app = prof;
+    const char *bind = json_string_value(json_object_get(o, "cpu_binding"));
+    if (bind && *bind && json_object_size(r->bindings) < 64) {
+        if (!r->bindings)
+            r->bindings = json_object();
+        json_int_t k = json_integer_value(json_object_get(r->bindings, bind));
+        json_object_set_new(r->bindings, bind, json_integer(k + 1));
+    }
     t.app = report_app(r, app);
     const json_t *cs = json_object_get(o, "cpuset");
     char num[32];
@@ -150,6 +166,230 @@ bool report_load_node(struct report *r, const char *run_dir)
     return true;
 }
 
+/* ---- the controller's records: the experiment's setup ---- */
+
+struct ctl {
+    size_t sub, plc, led;                  /* lines */
+    json_t *mix, *units, *argv0, *policy, *status, *nodes, *workers, *seed;
+    size_t retried;
+    int64_t *enq;                          /* submitted ts_enqueue */
+    size_t nenq, capenq;
+};
+
+static void bump(json_t **counts, const char *key)
+{
+    if (!key || !*key)
+        return;
+    if (!*counts)
+        *counts = json_object();
+    if (json_object_size(*counts) >= 1000 && !json_object_get(*counts, key))
+        key = "(others)";
+    json_int_t k = json_integer_value(json_object_get(*counts, key));
+    json_object_set_new(*counts, key, json_integer(k + 1));
+}
+
+/* "a ×3 (60%), b ×2 (40%)" (malloc'd), the most frequent first. */
+static char *counts_text(const json_t *counts)
+{
+    size_t n = json_object_size(counts), k = 0;
+    const char **keys = xmalloc((n + 1) * sizeof *keys);
+    json_int_t total = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)counts, key, v) {
+        keys[k++] = key;
+        total += json_integer_value(v);
+    }
+    for (size_t i = 1; i < k; i++)   /* insertion sort by count, stable */
+        for (size_t j = i; j > 0 && json_integer_value(json_object_get(counts, keys[j])) >
+                                        json_integer_value(json_object_get(counts, keys[j - 1])); j--) {
+            const char *t = keys[j];
+            keys[j] = keys[j - 1];
+            keys[j - 1] = t;
+        }
+    struct jbuf b;
+    jb_init(&b);
+    for (size_t i = 0; i < k && i < 20; i++) {
+        json_int_t c = json_integer_value(json_object_get(counts, keys[i]));
+        jb_printf(&b, "%s%s \u00d7%lld (%.0f%%)", i ? ", " : "", keys[i], (long long)c,
+                  total ? 100.0 * (double)c / (double)total : 0.0);
+    }
+    if (k > 20)
+        jb_printf(&b, ", and %zu more", k - 20);
+    free(keys);
+    char *out = xstrdup(b.p ? b.p : "");
+    jb_free(&b);
+    return out;
+}
+
+static void on_submitted(struct ctl *c, json_t *profiles, const json_t *o)
+{
+    c->sub++;
+    const char *prof = json_string_value(json_object_get(o, "profile"));
+    const char *tid = json_string_value(json_object_get(o, "trace_id"));
+    if (prof && tid && run_id_valid(prof))
+        json_object_set_new(profiles, tid, json_string(prof));
+    bump(&c->mix, prof);
+    if (!prof)
+        bump(&c->argv0, json_string_value(json_array_get(json_object_get(o, "argv"), 0)));
+    int64_t u, ts;
+    char num[32];
+    if (jsonl_int(o, "cpu_units", &u)) {
+        snprintf(num, sizeof num, "%lld", (long long)u);
+        bump(&c->units, num);
+    }
+    const json_t *seed = json_object_get(o, "seed");
+    if (json_is_integer(seed)) {
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(seed));
+        bump(&c->seed, num);
+    }
+    if (jsonl_ts(o, "ts_enqueue", &ts, NULL)) {
+        ARRAY_GROW(c->enq, c->nenq + 1, c->capenq, 64);
+        c->enq[c->nenq++] = ts;
+    }
+}
+
+static void on_placement(struct ctl *c, const json_t *o)
+{
+    c->plc++;
+    bump(&c->policy, json_string_value(json_object_get(o, "policy")));
+}
+
+static void on_ledger(struct ctl *c, const json_t *o)
+{
+    c->led++;
+    bump(&c->status, json_string_value(json_object_get(o, "status")));
+    bump(&c->nodes, json_string_value(json_object_get(o, "node")));
+    bump(&c->workers, json_string_value(json_object_get(o, "worker")));
+    int64_t a;
+    if (jsonl_int(o, "attempt", &a) && a > 1)
+        c->retried++;
+}
+
+enum { CTL_SUB, CTL_PLC, CTL_LED };
+
+/* Every object of dir/name through on_*; whether the file was there. */
+static bool read_ctl(struct ctl *c, json_t *profiles, const char *dir, const char *name, int which)
+{
+    char *p = path_join(dir, name);
+    struct jsonl_reader rd;
+    if (jsonl_reader_open(&rd, p) < 0) {
+        if (errno != ENOENT)
+            log_warn("cannot read %s: %s", p, strerror(errno));
+        free(p);
+        return false;
+    }
+    json_t *o;
+    while (jsonl_next(&rd, &o) == 1) {
+        if (which == CTL_SUB)
+            on_submitted(c, profiles, o);
+        else if (which == CTL_PLC)
+            on_placement(c, o);
+        else
+            on_ledger(c, o);
+        json_decref(o);
+    }
+    if (rd.malformed || rd.torn)
+        log_warn("%s: %llu malformed line(s) skipped", p,
+                 (unsigned long long)(rd.malformed + rd.torn));
+    jsonl_reader_close(&rd);
+    free(p);
+    return true;
+}
+
+static void row(json_t *rows, const char *label, char *text /* taken */)
+{
+    json_array_append_new(rows, json_pack("[ss]", label, text));
+    free(text);
+}
+
+static char *wall_text(int64_t ms)
+{
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[64] = "?";
+    if (gmtime_r(&sec, &tm))
+        strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return xasprintf("%s.%03d UTC", buf, (int)(ms % 1000));
+}
+
+/* How the tasks were let in: bursts of enqueues more than 1 s apart. */
+static char *pacing_text(int64_t *enq, size_t n)
+{
+    qsort(enq, n, sizeof *enq, cmp_i64);
+    size_t bursts = 1, biggest = 1, cur = 1;
+    int64_t gap_max = 0;
+    for (size_t i = 1; i < n; i++) {
+        int64_t gap = enq[i] - enq[i - 1];
+        gap_max = gap > gap_max ? gap : gap_max;
+        if (gap > 1000) {
+            bursts++;
+            cur = 1;
+        } else if (++cur > biggest) {
+            biggest = cur;
+        }
+    }
+    char *a = wall_text(enq[0]), *z = wall_text(enq[n - 1]);
+    char *t = xasprintf("%zu task(s) enqueued from %s to %s (%.3f s), in %zu burst(s) (a pause "
+                        "over 1 s starts the next), the largest of %zu task(s); longest pause %.3f s",
+                        n, a, z, (double)(enq[n - 1] - enq[0]) / 1000, bursts, biggest,
+                        (double)gap_max / 1000);
+    free(a);
+    free(z);
+    return t;
+}
+
+/* The rows of the setup table from the controller's records in dir. */
+static void ctl_rows(struct ctl *c, json_t *rows, const char *dir)
+{
+    row(rows, "controller records",
+        xasprintf("%s: submitted.jsonl %zu line(s), placements.jsonl %zu, ledger.jsonl %zu", dir,
+                  c->sub, c->plc, c->led));
+    if (c->mix)
+        row(rows, "mix (profiles submitted)", counts_text(c->mix));
+    else if (c->argv0)
+        row(rows, "tasks (no profiles: programs)", counts_text(c->argv0));
+    row(rows, "seed", c->seed ? counts_text(c->seed) : xstrdup("not recorded in the run's files"));
+    if (c->units)
+        row(rows, "CPU units per task", counts_text(c->units));
+    if (c->nenq)
+        row(rows, "pacing (enqueue times)", pacing_text(c->enq, c->nenq));
+    if (c->policy)
+        row(rows, "placement policy (weigher)", counts_text(c->policy));
+    if (c->status) {
+        char *st = counts_text(c->status);
+        row(rows, "outcome (ledger)", xasprintf("%s; %zu retried", st, c->retried));
+        free(st);
+    }
+    if (c->nodes)
+        row(rows, "tasks per node (ledger)", counts_text(c->nodes));
+    if (c->workers)
+        row(rows, "workers", xasprintf("%zu", json_object_size(c->workers)));
+}
+
+/* The controller's records at the top of input (an experiment folder
+ * from gather, or a `local` run folder) into r's setup and profiles. */
+static void load_controller(struct report *r, const char *input)
+{
+    struct ctl c = {0};
+    json_t *profiles = json_object();
+    bool any = read_ctl(&c, profiles, input, "submitted.jsonl", CTL_SUB);
+    any |= read_ctl(&c, profiles, input, "placements.jsonl", CTL_PLC);
+    any |= read_ctl(&c, profiles, input, "ledger.jsonl", CTL_LED);
+    if (any) {
+        r->setup = json_array();
+        ctl_rows(&c, r->setup, input);
+    }
+    if (json_object_size(profiles))
+        r->profiles = profiles;
+    else
+        json_decref(profiles);
+    json_t *all[] = {c.mix, c.units, c.argv0, c.policy, c.status, c.nodes, c.workers, c.seed};
+    for (size_t i = 0; i < ARRAY_LEN(all); i++)
+        json_decref(all[i]);
+    free(c.enq);
+}
+
 /* ---- a run or an experiment ---- */
 
 int report_load_run(struct report *r, const char *input, char *err, size_t errlen)
@@ -163,6 +403,7 @@ int report_load_run(struct report *r, const char *input, char *err, size_t errle
                  input);
         return -1;
     }
+    load_controller(r, input);
     int loaded = 0;
     for (size_t i = 0; i < ndirs; i++)
         loaded += report_load_node(r, dirs[i]);
@@ -241,8 +482,23 @@ void report_load_free(struct report_load_out *out)
     memset(out, 0, sizeof *out);
 }
 
+/* The run's and the workload's charts on one time axis when the workload
+ * keeps the run's clock (submission times within a day of the run). */
+static void one_axis(struct report_load_out *out)
+{
+    int64_t a0, a1, w0, w1;
+    if (out->input_is_workload || !out->has_workload || !report_span(&out->run, &a0, &a1) ||
+        !report_odc_span(&out->odc, &w0, &w1) || w0 > a1 + 86400000 || w1 < a0 - 86400000)
+        return;
+    int64_t t0 = a0 < w0 ? a0 : w0, t1 = a1 > w1 ? a1 : w1;
+    out->run.has_axis = out->odc.has_axis = true;
+    out->run.axis0 = out->odc.axis0 = t0;
+    out->run.axis1 = out->odc.axis1 = t1;
+}
+
 void report_load_html(struct report_load_out *out, struct jbuf *b)
 {
+    one_axis(out);
     report_html_begin(b, out->title);
     if (!out->input_is_workload) {
         report_layout(&out->run);

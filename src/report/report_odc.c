@@ -557,6 +557,36 @@ static void row_kv(struct jbuf *b, const char *k)
     lit(b, "</th><td>");
 }
 
+/* CPU work (MHz x ms) in a unit that reads: MHz·s, GHz·s or GHz·h, and
+ * as time on one core of the topology's speed when it is known. */
+static void cpu_work(struct jbuf *b, double mhz_ms, double core_mhz)
+{
+    double ghz_s = mhz_ms / 1e6;
+    if (ghz_s < 1)
+        jb_printf(b, "%.3g MHz&middot;s", mhz_ms / 1000);
+    else if (ghz_s < 36000)
+        jb_printf(b, "%.3g GHz&middot;s", ghz_s);
+    else
+        jb_printf(b, "%.3g GHz&middot;h", ghz_s / 3600);
+    if (core_mhz > 0) {
+        lit(b, " = ");
+        report_dur(b, mhz_ms / core_mhz);
+        lit(b, " of one ");
+        report_mhz(b, core_mhz);
+        lit(b, " core");
+    }
+}
+
+/* mem_capacity as OpenDC reads it (the stored value / 1000, in MiB). */
+static void odc_mem(struct jbuf *b, double stored)
+{
+    double mib = stored / 1000;
+    if (mib >= 1024)
+        jb_printf(b, "%.3g GiB", mib / 1024);
+    else
+        jb_printf(b, "%.3g MiB", mib);
+}
+
 /* The key figures: counts, span, task time, work, demand against capacity,
  * memory. */
 static void summary_figures(const struct report_odc *o, const double *dem, size_t nb, struct jbuf *b)
@@ -598,7 +628,8 @@ static void summary_figures(const struct report_odc *o, const double *dem, size_
     report_dur(b, total_ms);
     lit(b, " (sum of durations)</td></tr>");
     row_kv(b, "CPU work");
-    jb_printf(b, "%.4g GHz&middot;h (sum of cpu_usage &times; duration)</td></tr>", work / 1000 / 3600000);
+    cpu_work(b, work, o->nhosts ? o->hosts[0].mhz : NAN);
+    lit(b, " (sum of cpu_usage &times; duration)</td></tr>");
     row_kv(b, "CPU asked for");
     lit(b, "mean ");
     report_mhz(b, mean);
@@ -617,8 +648,14 @@ static void summary_figures(const struct report_odc *o, const double *dem, size_
     }
     if (o->ntasks) {
         row_kv(b, "mem_capacity");
-        jb_printf(b, "min %lld, median %lld, max %lld (as stored: tracekit writes MiB &times; 1000 by "
-                  "default, OpenDC divides by 1000)</td></tr>",
+        lit(b, "min ");
+        odc_mem(b, (double)mem[0]);
+        lit(b, ", median ");
+        odc_mem(b, (double)mem[o->ntasks / 2]);
+        lit(b, ", max ");
+        odc_mem(b, (double)mem[o->ntasks - 1]);
+        jb_printf(b, " as OpenDC reads it (stored: %lld, %lld, %lld; OpenDC divides by 1000, tracekit "
+                  "writes MiB &times; 1000 by default)</td></tr>",
                   (long long)mem[0], (long long)mem[o->ntasks / 2], (long long)mem[o->ntasks - 1]);
     }
     lit(b, "</table>");
@@ -680,7 +717,9 @@ static void summary_classes(const struct report_odc *o, const int32_t *cls, size
             lit(b, "&ndash;");
         else
             jb_printf(b, "%.1f%%", 100 * used / capm);
-        jb_printf(b, "</td><td>%.0f</td></tr>", n ? m / (double)n : 0);
+        lit(b, "</td><td>");
+        odc_mem(b, n ? m / (double)n : 0);
+        lit(b, "</td></tr>");
     }
     lit(b, "</table><p class=\"note\">CPU used mean: the fragments' CPU work over the tasks' time.</p>");
 }
@@ -839,6 +878,10 @@ void report_odc_section_html(const struct report_odc *o, struct jbuf *b)
     size_t ncls = cpu_classes(o, &cls);
     int64_t t0 = 0, t1 = 1;
     bool any = report_odc_span(o, &t0, &t1);
+    if (any && o->has_axis) {
+        t0 = o->axis0;
+        t1 = o->axis1;
+    }
     double *dem = NULL, bin = 1;
     size_t nb = any ? report_odc_demand(o, t0, t1, o->width, &dem, &bin) : 0;
     summary(o, cls, ncls, dem, nb, b);

@@ -64,6 +64,8 @@ struct report_odc {
     /* rendering choices (defaults as struct report's) */
     int width;
     size_t exact_max, curves_max;
+    bool has_axis;           /* draw over [axis0, axis1] ms (the run's and the workload's span) */
+    int64_t axis0, axis1;
 };
 
 void report_odc_init(struct report_odc *o, const char *title);

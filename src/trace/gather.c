@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- where a node's run is ---- */
@@ -176,8 +177,13 @@ struct node {
     size_t files;
 };
 
+enum { NCTL = 3 };
+static const char *const ctl_names[NCTL] = {SHIP_CONTROLLER_FILES};
+
 struct gather {
     const struct gather_opts *o;
+    char *ctl[NCTL];    /* where each controller record comes from (malloc'd), or NULL */
+    char *ctl_desc[NCTL];
     char *out_real;     /* the experiment folder's real path */
     bool created;       /* ... made by this gather */
     struct node *nodes;
@@ -219,6 +225,62 @@ static const char *str_of(const json_t *o, const char *key)
     return json_is_string(v) && json_string_length(v) ? json_string_value(v) : NULL;
 }
 
+static bool same_content(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *da = read_file(a, &la), *db = read_file(b, &lb);
+    bool same = da && db && la == lb && !memcmp(da, db, la);
+    free(da);
+    free(db);
+    return same;
+}
+
+/* The controller's records dir holds, noted as the ones to put at the top
+ * of the experiment (the first of each name wins; a second is said).
+ * desc says where dir is from (a path, or Redis).  Returns how many it has. */
+static int note_controller(struct gather *g, const char *dir, const char *desc)
+{
+    int found = 0;
+    for (size_t i = 0; i < NCTL; i++) {
+        char *p = path_join(dir, ctl_names[i]);
+        struct stat sb;
+        if (lstat(p, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+            free(p);
+            continue;
+        }
+        found++;
+        if (g->ctl[i]) {
+            if (strcmp(g->ctl[i], p) != 0 && !same_content(g->ctl[i], p))
+                log_warn("%s is also in %s: the one from %s is kept", ctl_names[i], desc,
+                         g->ctl_desc[i]);
+            free(p);
+            continue;
+        }
+        g->ctl[i] = p;
+        g->ctl_desc[i] = xstrdup(desc);
+    }
+    return found;
+}
+
+/* The folder of --from that holds the controller's records of the run:
+ * FROM, FROM/RUN_ID or FROM/logs/RUN_ID (malloc'd), or NULL. */
+static char *controller_dir(const char *from, const char *run_id)
+{
+    const char *subs[] = {"", "", "logs/"};
+    for (size_t i = 0; i < ARRAY_LEN(subs); i++) {
+        char *p = i == 0 ? xstrdup(from) : xasprintf("%s/%s%s", from, subs[i], run_id);
+        for (size_t k = 0; k < NCTL; k++) {
+            char *f = path_join(p, ctl_names[k]);
+            bool yes = file_exists(f);
+            free(f);
+            if (yes)
+                return p;
+        }
+        free(p);
+    }
+    return NULL;
+}
+
 /* A node whose run is at source (taken, malloc'd); shipped likewise or NULL. */
 static struct node *add_node(struct gather *g, char *source, char *shipped)
 {
@@ -237,6 +299,18 @@ static int add_from(struct gather *g, const char *from)
 {
     char err[1024];
     size_t k;
+    /* the controller's folder: its records, and a node only if it is one too */
+    char *ctl = is_dir(from) ? controller_dir(from, g->o->run_id) : NULL;
+    if (ctl && !layout_is_run_dir(ctl)) {
+        char *real = realpath(ctl, NULL);
+        note_controller(g, real ? real : ctl, real ? real : ctl);
+        if (g->o->out)
+            fprintf(g->o->out, "[gather] the controller's records <- %s\n", real ? real : ctl);
+        free(real);
+        free(ctl);
+        return 0;
+    }
+    free(ctl);
     char **runs = gather_find_runs(from, g->o->run_id, &k, err, sizeof err);
     if (!runs) {
         log_error("--from %s", err);
@@ -264,6 +338,7 @@ static int add_from(struct gather *g, const char *from)
                 free(real);
                 continue;
             }
+            note_controller(g, real, real);
             const char *mrun = str_of(add_node(g, real, NULL)->meta, "run_id");
             if (mrun && strcmp(mrun, g->o->run_id) != 0)
                 log_warn("%s: node_meta.json says run %s, not %s", real, mrun, g->o->run_id);
@@ -313,7 +388,19 @@ static int download_nodes(struct gather *g, const char *desc, char **shipped, si
                     "checksums ok, %.2f s\n",
                     shipped[i], st.files, (unsigned long long)st.bytes,
                     (double)(now_mono_ns() - t0) / 1e9);
-        add_node(g, dst, xasprintf("%s node %s", desc, shipped[i]));
+        char *from = xasprintf("%s node %s", desc, shipped[i]);
+        note_controller(g, dst, from);
+        char *cts = path_join(dst, "CTS");
+        rmdir(cts);  /* made by every download; empty for the controller's records alone */
+        free(cts);
+        if (layout_is_run_dir(dst)) {
+            add_node(g, dst, from);
+        } else {  /* the controller's records only (dispatch --wait) */
+            if (g->o->out)
+                fprintf(g->o->out, "[gather] the controller's records <- %s\n", from);
+            free(dst);
+            free(from);
+        }
     }
     return 0;
 }
@@ -434,6 +521,14 @@ static int write_manifest(struct gather *g)
         jb_obj_close(&b);
     }
     jb_arr_close(&b);
+    jb_obj_open(&b, "controller");   /* each record: where it came from, or null */
+    for (size_t i = 0; i < NCTL; i++) {
+        if (g->ctl[i])
+            jb_str(&b, ctl_names[i], g->ctl_desc[i]);
+        else
+            jb_null(&b, ctl_names[i]);
+    }
+    jb_obj_close(&b);
     if (hi >= lo)
         cts_put_ms(&b, "clock_offset_spread_ms", hi - lo);
     else
@@ -452,6 +547,28 @@ static int write_manifest(struct gather *g)
     }
     free(manifest);
     jb_free(&b);
+    return rc;
+}
+
+/* The controller's records to the top of the experiment folder.  0 or -1 (said). */
+static int put_controller(struct gather *g)
+{
+    int rc = 0;
+    for (size_t i = 0; i < NCTL; i++) {
+        if (!g->ctl[i])
+            continue;
+        size_t len;
+        char *data = read_file(g->ctl[i], &len);
+        char *dst = path_join(g->out_real, ctl_names[i]);
+        if (!data || write_file_atomic(dst, data, len) < 0) {
+            log_error("cannot copy %s to %s: %s", g->ctl[i], dst, strerror(errno));
+            rc = -1;
+        } else if (g->o->out) {
+            fprintf(g->o->out, "[gather] %s <- %s\n", ctl_names[i], g->ctl_desc[i]);
+        }
+        free(data);
+        free(dst);
+    }
     return rc;
 }
 
@@ -474,6 +591,8 @@ static int stage_all(struct gather *g)
         if (stage_node(g, &g->nodes[i], g->names[i].name) < 0)
             rc = -1;
     }
+    if (put_controller(g) < 0)
+        rc = -1;
     if (write_manifest(g) < 0)
         rc = -1;
     return rc;
@@ -481,6 +600,10 @@ static int stage_all(struct gather *g)
 
 static void gather_free(struct gather *g)
 {
+    for (size_t i = 0; i < NCTL; i++) {
+        free(g->ctl[i]);
+        free(g->ctl_desc[i]);
+    }
     for (size_t i = 0; i < g->nn; i++) {
         free(g->nodes[i].source);
         free(g->nodes[i].shipped);
@@ -512,6 +635,11 @@ int gather_run(const struct gather_opts *o, struct gather_result *r)
             goto done;
     if (o->redis && add_shipped(&g) < 0)
         goto done;
+    if (g.nn == 0) {
+        log_error("only the controller's records were found for run %s: give the nodes' run "
+                  "folders too (--from), or --redis where they shipped them", o->run_id);
+        goto done;
+    }
     rc = stage_all(&g);
     r->nodes = g.nn;
     r->refused = g.refused;

@@ -217,20 +217,30 @@ void ship_close(struct ship *q)
 
 /* ---- upload ---- */
 
-/* The files one node ships, relative to run_dir, sorted. */
-static char **upload_list(const char *run_dir, size_t *n)
+bool ship_controller_file(const char *name)
+{
+    static const char *const names[] = {SHIP_CONTROLLER_FILES};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        if (!strcmp(name, names[i]))
+            return true;
+    return false;
+}
+
+/* The files one node ships, relative to run_dir, sorted; with
+ * controller_only, only the controller's records. */
+static char **upload_list(const char *run_dir, bool controller_only, size_t *n)
 {
     char **v = NULL;
     size_t k = 0;
     char *meta = path_join(run_dir, "node_meta.json");
     struct stat msb;
-    if (lstat(meta, &msb) == 0 && S_ISREG(msb.st_mode)) {
+    if (!controller_only && lstat(meta, &msb) == 0 && S_ISREG(msb.st_mode)) {
         v = xrealloc(v, (k + 1) * sizeof *v);
         v[k++] = xstrdup("node_meta.json");
     }
     free(meta);
     const char *sub[2] = {"", "CTS"};
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < (controller_only ? 1 : 2); s++) {
         char *d = *sub[s] ? path_join(run_dir, sub[s]) : xstrdup(run_dir);
         DIR *dir = opendir(d);
         struct dirent *e;
@@ -240,7 +250,8 @@ static char **upload_list(const char *run_dir, size_t *n)
             struct stat sb;
             /* lstat: a symlink planted in the run folder is not shipped */
             bool want = ship_name_ok(rel) && lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) &&
-                        (*sub[s] || layout_is_event_file(e->d_name));
+                        (*sub[s] || ship_controller_file(e->d_name) ||
+                         (!controller_only && layout_is_event_file(e->d_name)));
             free(full);
             if (want) {
                 v = xrealloc(v, (k + 1) * sizeof *v);
@@ -253,8 +264,9 @@ static char **upload_list(const char *run_dir, size_t *n)
             closedir(dir);
         free(d);
     }
-    if (k > 1)
-        qsort(v + 1, k - 1, sizeof *v, cmp_str); /* node_meta.json first */
+    size_t first = !controller_only && k && !strcmp(v[0], "node_meta.json");
+    if (k > first + 1)
+        qsort(v + first, k - first, sizeof *v, cmp_str); /* node_meta.json first */
     *n = k;
     return v;
 }
@@ -290,8 +302,8 @@ static void delete_chunks(struct ship *q, const struct ship_manifest *m)
         unlink_keys(q, argv, keys, &nk);
 }
 
-int ship_upload(struct ship *q, const char *node, const char *run_dir, uint64_t chunk_size,
-                struct ship_stats *st, char *err, size_t errlen)
+static int upload(struct ship *q, const char *node, const char *run_dir, bool controller_only,
+                  uint64_t chunk_size, struct ship_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
     uint32_t rnd = 0;
@@ -305,7 +317,7 @@ int ship_upload(struct ship *q, const char *node, const char *run_dir, uint64_t 
         .shipped_ms = now_wall_ms(),
     };
     size_t n;
-    char **names = upload_list(run_dir, &n);
+    char **names = upload_list(run_dir, controller_only, &n);
     m.files = xcalloc(n + 1, sizeof *m.files);
     uint8_t *buf = xmalloc(chunk_size);
     int ret = -1;
@@ -397,6 +409,24 @@ out:
     free(m.files);
     free(buf);
     return ret;
+}
+
+int ship_upload(struct ship *q, const char *node, const char *run_dir, uint64_t chunk_size,
+                struct ship_stats *st, char *err, size_t errlen)
+{
+    return upload(q, node, run_dir, false, chunk_size, st, err, errlen);
+}
+
+int ship_controller(const struct redis_url *u, const char *run_id, const char *run_dir,
+                    struct ship_stats *st, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    struct ship *q = ship_connect(u, run_id, err, errlen);
+    if (!q)
+        return -1;
+    int rc = upload(q, SHIP_CONTROLLER_NODE, run_dir, true, SHIP_CHUNK_DEFAULT, st, err, errlen);
+    ship_close(q);
+    return rc;
 }
 
 /* ---- list and download ---- */

@@ -20,6 +20,17 @@
 
 #define SHIP_CHUNK_DEFAULT (512 * 1024)
 
+/* The controller's records of a run (the dispatcher's, the scheduler's):
+ * shipped from a run folder's top level like the event files, and put at
+ * the top of the experiment folder by `tracekit gather`. */
+#define SHIP_CONTROLLER_FILES "ledger.jsonl", "placements.jsonl", "submitted.jsonl"
+/* The name the controller's records are shipped under by `dispatch --wait`
+ * (a folder holding nothing else is not taken for a node by gather). */
+#define SHIP_CONTROLLER_NODE "controller"
+
+/* Is name one of SHIP_CONTROLLER_FILES? */
+bool ship_controller_file(const char *name);
+
 /* ---- the manifest (pure) ---- */
 
 struct ship_file {
@@ -72,10 +83,17 @@ struct ship *ship_connect(const struct redis_url *u, const char *run_id, char *e
                           size_t errlen);
 void ship_close(struct ship *q);
 
-/* Upload run_dir's node_meta.json, events.*.jsonl and CTS/ files as node
- * `node`.  0 or -1 with err (never a password). */
+/* Upload run_dir's node_meta.json, events.*.jsonl, the controller's records
+ * (ship_controller_file) and CTS/ files as node `node`.  0 or -1 with err
+ * (never a password). */
 int ship_upload(struct ship *q, const char *node, const char *run_dir, uint64_t chunk_size,
                 struct ship_stats *st, char *err, size_t errlen);
+/* Connect to u and upload only the controller's records of run_dir as the
+ * pseudo-node SHIP_CONTROLLER_NODE (`dispatch --wait`), so that `gather
+ * --redis` puts them in the experiment folder.  A run folder with none
+ * uploads an empty manifest.  0 or -1 with err. */
+int ship_controller(const struct redis_url *u, const char *run_id, const char *run_dir,
+                    struct ship_stats *st, char *err, size_t errlen);
 /* The members of the run's set of shipped nodes, sorted, unchecked: any
  * client that can write to Redis can add one, so check each with
  * run_id_valid before it names anything.  NULL-terminated, malloc'd (free

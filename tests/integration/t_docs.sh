@@ -79,6 +79,9 @@ check "make install installs a man page per command ($n)" test "$n" -eq "$(echo 
 check "make install installs bash completion" test -f "$T/inst/usr/share/bash-completion/completions/tracekit"
 check "make install installs the systemd units with the binary's path" \
   grep -q '^ExecStart=/usr/bin/tracekit worker' "$T/inst/usr/lib/systemd/system/tracekit-worker@.service"
+links=$(cd "$T/inst/usr/share/doc/tracekit" && python3 "$ROOT/tests/integration/helpers/doclinks.py" README.md docs/*.md examples/*.md 2>&1)
+check "the installed README's and docs' links resolve${links:+: $links}" \
+  bash -c '[ -z "$1" ] && [ -f "$2/docs/guide.md" ]' _ "$links" "$T/inst/usr/share/doc/tracekit"
 check "no unit is left with a placeholder" bash -c "! grep -q @BINDIR@ '$T'/inst/usr/lib/systemd/system/*.service"
 
 # the units pass systemd's own checker
@@ -101,6 +104,12 @@ check "completion: commands" bash -c "[[ ' $(comp tracekit '') ' == *' collect '
 check "completion: options of a command" test "$(comp tracekit exec --cpu-b)" = "--cpu-binding"
 check "completion: values of an option" test "$(comp tracekit exec --cpu-binding ex)" = "exclusive"
 check "completion: actions" test "$(comp tracekit collect st)" = "start stop status"
+check "completion: --mix offers the profiles" test "$(comp tracekit dispatch --mix '')" = "medium480p= fast1080p= hevc1080p= light1c="
+check "completion: --mix after a comma" test "$(comp tracekit local --mix medium480p=2,li)" = "medium480p=2,light1c="
+check "completion: the dispatcher's --policy names" test "$(comp tracekit dispatch --policy dur)" = "duration-greedy duration-online"
+check "completion: the scheduler's --policy names" test "$(comp tracekit scheduler --policy Core)" = "CoreMem CoreMemInv"
+check "completion: local's --policy offers both" \
+  bash -c '[[ " $1 " == *" rr3 "* && " $1 " == *" FilterOnly "* ]]' _ "$(comp tracekit local --policy '')"
 check "completion: the command after exec --" bash -c "[[ ' $(comp tracekit exec -- bas) ' == *' bash '* ]]"
 
 # --log-file and TRACEKIT_LOG_FILE

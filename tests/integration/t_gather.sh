@@ -118,3 +118,36 @@ check "parse --dir keeps each node's own id" grep -q "^Node: cloud2  |  Stage: c
 "$TRACEKIT" gather --run-id R --output w1/logs/R/exp --from w1 2>err.txt; rc=$?
 check "an experiment folder inside a source is refused" test "$rc" = 1 -a -n "$(grep overlap err.txt)"
 check "and the source is left as it was" test ! -e w1/logs/R/exp
+
+# the controller's records (issue #18, item 7): a controller folder holding
+# only ledger/placements/submitted is accepted, its records go to the top of
+# the experiment folder, gather.json says where they came from
+mkdir -p ctl/logs/R
+for f in ledger placements submitted; do
+  echo "{\"task_id\": \"$f-1\", \"run_id\": \"R\"}" >ctl/logs/R/$f.jsonl
+done
+echo 'dispatch log' >ctl/logs/R/dispatch.log
+out=$("$TRACEKIT" gather --run-id R --output expc --from ctl w1 w2 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "gather with the controller's folder exits 0" test "$rc" = 0
+check "the controller's records are at the top of the experiment folder" \
+  bash -c 'for f in ledger placements submitted; do cmp -s ctl/logs/R/$f.jsonl expc/$f.jsonl || exit 1; done'
+check "the controller is not taken for a node" test ! -e expc/ctl -a ! -e expc/R -a -d expc/cloud1 -a -d expc/cloud2
+check "gather says where the records came from" grep -q "ledger.jsonl <- $PWD/ctl/logs/R" <<<"$out"
+check "gather.json names the controller's records" py '
+import json, os
+g = json.load(open("expc/gather.json"))
+want = os.path.realpath("ctl/logs/R")
+assert g["controller"] == {"ledger.jsonl": want, "placements.jsonl": want, "submitted.jsonl": want}, g
+assert sorted(n["folder"] for n in g["nodes"]) == ["cloud1", "cloud2"], g
+'
+"$TRACEKIT" gather --run-id R --output expc2 --from ctl/logs/R w1 --quiet; rc=$?
+check "the controller's run folder itself as --from" test "$rc" = 0 -a -f expc2/ledger.jsonl -a -d expc2/cloud1
+"$TRACEKIT" gather --run-id R --output expc3 --from ctl 2>err.txt; rc=$?
+check "only the controller: exit 1, saying the nodes are missing (not 'no run folder')" \
+  bash -c '[ "$1" = 1 ] && grep -q "only the controller.s records were found for run R" err.txt && ! grep -q "no run folder" err.txt' _ "$rc"
+# a node folder that also holds the records (tracekit local): copied with the node and at the top
+cp ctl/logs/R/ledger.jsonl w2/logs/R/ledger.jsonl
+"$TRACEKIT" gather --run-id R --output expc4 --from w2 --quiet; rc=$?
+check "a node's folder with the records: they are at the top too" test "$rc" = 0 -a -f expc4/ledger.jsonl -a -f expc4/cloud2/ledger.jsonl
+rm -f w2/logs/R/ledger.jsonl

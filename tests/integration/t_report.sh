@@ -112,12 +112,14 @@ html = open(sys.argv[1]).read()
 svgs = re.findall(r'<svg class="gantt".*?</svg>', html, re.S)
 want_run, want_wait, want_fail, mode = [int(x) for x in sys.argv[2:5]] + [sys.argv[5]]
 g = "".join(svgs)
-run = len(re.findall(r'<rect class="r c\d+', g)); wait = len(re.findall(r'<rect class="w"', g))
+# waits are one strip per node (how many wait), never bars in the CPU lanes
+assert not re.findall(r'<rect class="w"', g), "wait bars in the lanes"
+run = len(re.findall(r'<rect class="r c\d+', g)); wait = sum(int(x) for x in re.findall(r'data-waiting="(\d+)"', g))
 fail = len(re.findall(r'<rect class="r c\d+ f"', g))
 assert (run, wait, fail) == (want_run, want_wait, want_fail), (run, wait, fail)
 assert all(f'data-mode="{mode}"' in s for s in svgs), mode
 EOF
-check "Gantt: 4 run bars, 2 wait bars (T2 and T3 did not wait), 1 failed" python3 gantt.py "$H" 4 2 1 exact
+check "Gantt: 4 run bars, 2 waiting tasks in the strip above the lanes (T2 and T3 did not wait), 1 failed" python3 gantt.py "$H" 4 2 1 exact
 check "Gantt: lanes cpu 0, cpu 1 and one greedy lane" py '
 import re
 g = re.search(r"<svg class=\"gantt\".*?</svg>", open("'"$H"'").read(), re.S).group(0)
@@ -163,6 +165,83 @@ check "report of the experiment folder exits 0" test "$rc" = 0
 check "experiment: one Gantt and one utilisation chart per node, 8 run bars, 4 waits, 2 failed" bash -c \
   'python3 gantt.py exp/report.html 8 4 2 exact && test "$(grep -o "<svg class=\"util\"" exp/report.html | wc -l)" = 2 && grep -q "data-node=\"cloud2\"" exp/report.html' 
 check "experiment: the HTML parses" python3 wellformed.py exp/report.html
+
+# ---- the experiment whole (#18 item 8): the controller's records, #14's audit keys ----
+mkdir -p ctl/logs/r1
+python3 - ctl/logs/r1 <<'EOF'
+import json, sys
+d = sys.argv[1]; T0 = 1758580000000
+prof = {"T1": "medium480p", "T2": "fast1080p", "T3<script>": "hevc1080p", "T4": "light1c"}
+with open(f"{d}/submitted.jsonl", "w") as f:
+    for i, (tid, p) in enumerate(prof.items()):
+        f.write(json.dumps({"task_id": i + 1, "trace_id": tid, "profile": p, "cpu_units": 1 + (p == "hevc1080p"),
+                            "ts_enqueue": T0 + (0 if i < 2 else 3000 + i)}) + "\n")
+with open(f"{d}/placements.jsonl", "w") as f:
+    for i in range(4):
+        f.write(json.dumps({"ts_ms": T0 + i, "task_id": i + 1, "node": "cloud1", "policy": "Mem"}) + "\n")
+with open(f"{d}/ledger.jsonl", "w") as f:
+    for i in range(4):
+        f.write(json.dumps({"task_id": i + 1, "status": "failed" if i == 1 else "done", "attempt": 1,
+                            "node": "cloud1", "worker": "cloud1:42"}) + "\n")
+EOF
+"$TRACEKIT" gather --run-id r1 --output exp2 --from logs/r1 raw2/logs/r1 ctl --quiet; rc=$?
+check "gather with the controller's folder exits 0" test "$rc" = 0 -a -f exp2/ledger.jsonl
+# the audit keys #14 adds (hand-written here: the parse of another branch writes them)
+python3 - <<'EOF'
+import json
+for node, x, src in (("cloud1", 62.5, "taskstats"), ("cloud2", 97.0, "proc")):
+    p = f"exp2/{node}/CTS/audit.json"; a = json.load(open(p))
+    a["host_cpu"] = {"host_samples": 5, "window_ms": 4000, "host_busy_cpu_ms": 4800, "traced_cpu_ms": 3000,
+                     "explained_pct": x, "warning": x < 80}
+    a["run_delay"] = {"tasks_with_delay": 1, "wait_pct_p50": 5.0, "wait_pct_max": 40.0, "worst_trace_id": "T1"}
+    a["exits"] = {"exit_source": src, "exit_records": 3, "processes_only_in_exit_record": 0}
+    for t in a["tasks"]:
+        t["wait_pct"] = 40.0 if t["trace_id"] == "T1" else (None if t["trace_id"] == "T4" else 5.0)
+        t["run_delay_ms"] = 1200 if t["trace_id"] == "T1" else None
+    json.dump(a, open(p, "w"))
+EOF
+"$TRACEKIT" report --input exp2 --quiet; rc=$?
+H2=exp2/report.html
+check "report of the whole experiment exits 0 and parses" bash -c '[ "$1" = 0 ] && python3 wellformed.py "$2"' _ "$rc" "$H2"
+cp "$H2" "$OUT/report-experiment.html" 2>/dev/null
+check "setup: the mix, policy, pacing, outcome and binding from the controller's records" py '
+import re
+h = open("'"$H2"'").read()
+s = h[h.index("<h2>Experiment setup</h2>"):h.index("<h2>Audit</h2>")]
+for want in ("medium480p \u00d71 (25%)", "light1c \u00d71 (25%)", "Mem \u00d74 (100%)", "done \u00d73 (75%), failed \u00d71 (25%); 0 retried",
+             "in 2 burst(s)", "1 \u00d73 (75%), 2 \u00d71 (25%)", "exclusive &times;", "none &times;", "cloud1: 2 on 2 core(s)",
+             "seed</th><td>not recorded"):
+    assert want in s, (want, re.sub("<[^>]+>", " ", s))'
+check "tasks are named by their profile, not the program" py '
+import re
+h = open("'"$H2"'").read()
+g = "".join(re.findall(r"<svg class=\"gantt\".*?</svg>", h, re.S))
+assert "T1 &middot; medium480p" in g and "T4 &middot; light1c" in g and "&middot; ffmpeg" not in g
+row = re.search(r"medium480p</td><td>(\d+)</td>", h)
+assert row and row.group(1) == "2", "per-profile summary row"'
+check "wall-clock times: the run from .. to, and 0 of each chart" py '
+h = open("'"$H2"'").read()
+assert "<p>From 2025-09-22 22:26:40.000 UTC to 2025-09-22 22:26:45.000 UTC</p>" in h
+assert h.count("0 = 2025-09-22 22:26:40.000 UTC") == 3, h.count("0 = 2025")'
+check "every task's CPU at once: a heat map of the 8 tasks, no selector needed" py '
+import re
+h = open("'"$H2"'").read()
+m = re.search(r"<svg class=\"heat\" data-rows=\"(\d+)\".*?</svg>", h, re.S)
+assert m and m.group(1) == "8", m and m.group(1)
+assert len(re.findall(r"<rect class=\"hm0\"", m.group(0))) == 8
+assert len(re.findall(r"<rect class=\"hx\" fill=\"#[0-9a-f]{6}\"", m.group(0))) >= 6
+assert "8 task(s), 6 with process samples" in h'
+check "audit: host CPU explained with the warning below 80%, only for that node" py '
+import re
+h = open("'"$H2"'").read()
+assert "WARNING cloud1: traced CPU explains only 62.5% of the host" in h
+assert "WARNING cloud2" not in h
+assert re.search(r"cloud1</td>(<td>[^<]*</td>){11}<td>62.5%</td><td>5.0%</td><td>40.0%</td><td>taskstats</td>", h)'
+check "audit: per-task wait for a CPU and the exit readings" py '
+h = open("'"$H2"'").read()
+assert "T1 waited for a CPU 40.0% of the time it was runnable (1.20 s)" in h
+assert "cloud2: exit readings from /proc (final readings race" in h
+assert "cloud1: exit readings from /proc" not in h'
 
 # ---- dense: 100 000 tasks, binned, and small ----
 python3 - dense/CTS <<'EOF'
@@ -265,4 +344,34 @@ open(p, "w").write(h.replace("</body>", probe))
 EOF
   chrome --virtual-time-budget=2000 --dump-dom "file://$T/sel.html" >sel-dom.html 2>/dev/null
   check "chromium: choosing task 2 in the selector shows only its curve" grep -q "<title>visible:tc-1</title>" sel-dom.html
+  # the whole experiment's page: a screenshot, charts as wide as the page, and a printout
+  chrome --screenshot="$OUT/report-experiment.png" --window-size=1400,3200 "file://$T/$H2" >chrome-exp.log 2>&1
+  png=$(stat -c %s "$OUT/report-experiment.png" 2>/dev/null || echo 0)
+  check "chromium: the experiment's screenshot is written ($png bytes)" test "$png" -gt 20000
+  cp "$H2" wide.html
+  python3 - wide.html <<'EOF'
+import sys
+p = sys.argv[1]; h = open(p).read()
+probe = ("<script>var w=document.body.clientWidth,r=[];"
+         "document.querySelectorAll('svg.gantt,svg.heat,svg.util').forEach(function(s){r.push(Math.round(100*s.getBoundingClientRect().width/w))});"
+         "var hx=document.querySelectorAll('svg.heat rect.hx').length;"
+         "var st=document.querySelector('table.kv').innerText.indexOf('medium480p')>=0;"
+         "document.title='widths:'+r.join(',')+' hx:'+hx+' setup:'+st;</script></body>")
+open(p, "w").write(h.replace("</body>", probe))
+EOF
+  for ws in 1000,1200 1800,1200; do
+    chrome --window-size=$ws --virtual-time-budget=2000 --dump-dom "file://$T/wide.html" >wide-dom.html 2>/dev/null
+    check "chromium ($ws): every chart is as wide as the page, the heat map drawn, the setup shown" python3 - wide-dom.html <<'EOF'
+import re, sys
+t = re.search(r"<title>widths:([\d,]*) hx:(\d+) setup:(\w+)</title>", open(sys.argv[1]).read())
+assert t, "no probe title"
+ws = [int(x) for x in t.group(1).split(",")]
+assert len(ws) == 5 and all(w >= 97 for w in ws), ws
+assert int(t.group(2)) >= 6 and t.group(3) == "true", t.groups()
+EOF
+  done
+  chrome --print-to-pdf="$OUT/report-experiment.pdf" --no-pdf-header-footer "file://$T/$H2" >chrome-pdf.log 2>&1
+  pdf=$(stat -c %s "$OUT/report-experiment.pdf" 2>/dev/null || echo 0)
+  check "chromium: the page prints to PDF with every chart ($pdf bytes)" \
+    bash -c '[ "$1" -gt 20000 ] && [ "$(head -c 5 "$2")" = "%PDF-" ]' _ "$pdf" "$OUT/report-experiment.pdf"
 fi

@@ -111,11 +111,20 @@ make -C "$ROOT" -s build/bench/parquet/pqcat >make.log 2>&1 || not_ok "build pqc
 check "summary: CPU work = sum of cpu_usage x duration of fragments.parquet (read by pqcat)" py '
 import json, re, subprocess
 h = open("'"$H"'").read()
-m = re.search(r"CPU work</th><td>([0-9.e+-]+) GHz", h)
+m = re.search(r"CPU work</th><td>([0-9.e+-]+) (MHz|GHz)&middot;(s|h)", h)
 rows = json.loads(subprocess.run(["'"$ROOT"'/build/bench/parquet/pqcat", "wl/fragments.parquet"],
                                  capture_output=True, text=True, check=True).stdout)["rows"]
-want = sum(float(r["cpu_usage"]) * int(r["duration"]) for r in rows) / 1000 / 3600000
-assert m and want > 0 and abs(float(m.group(1)) - want) <= want * 1e-3, (m and m.group(1), want)'
+want = sum(float(r["cpu_usage"]) * int(r["duration"]) for r in rows)   # MHz x ms
+scale = {("MHz", "s"): 1e3, ("GHz", "s"): 1e6, ("GHz", "h"): 3.6e9}[(m.group(2), m.group(3))] if m else 1
+got = float(m.group(1)) * scale if m else 0
+assert m and want > 0 and abs(got - want) <= want * 5e-3, (m and m.group(0), want)
+assert 1 <= float(m.group(1)) < 1000 or m.group(2) == "MHz", "a unit that reads: " + m.group(0)'
+
+check "summary: mem_capacity as OpenDC reads it, in MiB, the stored values beside" py '
+import re
+h = open("'"$H"'").read()
+assert re.search(r"mem_capacity</th><td>min [0-9.]+ [MG]iB, median [0-9.]+ [MG]iB, max [0-9.]+ [MG]iB as OpenDC reads it \(stored: \d+, \d+, \d+;", h), \
+    re.search(r"mem_capacity</th><td>[^<]*", h).group(0)'
 
 # ---- run and workload on one page ----
 out=$("$TRACEKIT" report --input run --opendc wl --output both.html 2>&1); rc=$?
@@ -127,6 +136,16 @@ check "combined: the run's Gantt first, then the workload's section" \
 check "combined: both selectors (4 sampled run tasks, 6 workload tasks)" \
   jq_ both.html 'd["run_options"] == 4 and d["options"] == 6'
 cp both.html "$OUT/report-run-and-opendc.html" 2>/dev/null
+check "combined: the run's and the workload's charts share one time axis" py '
+import re
+h = open("both.html").read()
+axes = {}
+for m in re.finditer(r"<svg class=\"(gantt|util|heat|demand)\"", h):
+    svg = h[m.start():h.index("</svg>", m.start())]
+    ax = re.search(r"<g class=\"ax\">(.*?)</g>", svg, re.S).group(1)
+    axes.setdefault(m.group(1), []).append(re.findall(r"<text x=\"([0-9.]+)\"[^>]*>([^<]+)</text>", ax))
+run_g, wl_g = axes["gantt"]
+assert len(axes["gantt"]) == 2 and run_g == wl_g == axes["demand"][0] == axes["util"][0] == axes["heat"][0], axes'
 
 # ---- OpenDC's own workloads (no topology.json) ----
 if [ ! -d "$FIX" ]; then

@@ -131,9 +131,12 @@ static void test_gantt_exact(void **state)
     report_gantt_svg(&r, n, 0, 1000, &b);
     jb_append(&b, "", 1);
     assert_int_equal(count(b.p, "<rect class=\"r c"), 4);
-    assert_int_equal(count(b.p, "<rect class=\"w\""), 3);
+    /* waits are not drawn in the lanes: one strip of how many wait, above them */
+    assert_int_equal(count(b.p, "<rect class=\"w\""), 0);
+    assert_int_equal(count(b.p, "<polygon class=\"wq\" data-waiting=\"2\""), 1);
+    assert_non_null(strstr(b.p, "at most 1 waiting"));
     assert_int_equal(count(b.p, "<rect class=\"r c0 f\""), 1);
-    assert_int_equal(count(b.p, "<title>"), 4);
+    assert_int_equal(count(b.p, "<title>"), 5);   /* the four bars and the waiting strip */
     assert_non_null(strstr(b.p, "t&lt;1&gt; &middot; a&amp;b"));
     assert_non_null(strstr(b.p, "data-node=\"n&lt;1&gt;\""));
     assert_null(strstr(b.p, "<1>"));
@@ -238,7 +241,7 @@ static void test_page(void **state)
     report_render_html(&r, &b);
     jb_append(&b, "", 1);
     assert_int_equal(count(b.p, "<script>"), 1);
-    assert_int_equal(count(b.p, "http"), 3);   /* the SVG namespace of three charts */
+    assert_int_equal(count(b.p, "http"), 4);   /* the SVG namespace of four charts */
     assert_int_equal(count(b.p, "<option "), 1);
     assert_int_equal(count(b.p, "<g class=\"tc\""), 1);
     assert_non_null(strstr(b.p, "Tasks without samples (1): u&lt;1&gt;"));
@@ -294,6 +297,32 @@ static char *tmpdir(void)
     char tmpl[] = "/tmp/tk-report.XXXXXX";
     assert_non_null(mkdtemp(tmpl));
     return xstrdup(tmpl);
+}
+
+static void test_heatmap(void **state)
+{
+    (void)state;
+    struct report r;
+    report_init(&r, "t");
+    size_t n = report_add_node(&r, "n", 2, NULL);
+    add(&r, n, "busy", "a", 0, 0, 1000, "0", false);
+    add(&r, n, "idle", "b", 0, 500, 1000, "1", false);   /* no samples: only its run */
+    for (int i = 1; i <= 5; i++) {   /* task "busy" (pid 100): 2 cores for 200 ms each */
+        struct rp_sample sm = {.pid = 100, .ts = i * 200, .dt_ms = 200, .cpu_ms = 400};
+        report_add_sample(&r, n, &sm);
+    }
+    report_layout(&r);
+    struct jbuf b;
+    jb_init(&b);
+    report_heatmap_svg(&r, 0, 1000, &b);
+    jb_append(&b, "", 1);
+    assert_non_null(strstr(b.p, "data-rows=\"2\""));
+    assert_int_equal(count(b.p, "<rect class=\"hm0\""), 2);
+    assert_true(count(b.p, "<rect class=\"hx\" fill=\"#990000\"") >= 1);   /* the darkest: 2 cores */
+    assert_non_null(strstr(b.p, "2 task(s), 1 with process samples"));
+    assert_non_null(strstr(b.p, "2 cores"));   /* the legend's top */
+    jb_free(&b);
+    report_free(&r);
 }
 
 static void test_load_run(void **state)
@@ -362,6 +391,35 @@ static void test_load_experiment(void **state)
     assert_int_equal(r.nodes[0].nhost, 2);
     assert_non_null(r.nodes[0].audit);
     assert_int_equal(r.ntasks, 4);
+    assert_null(r.setup);   /* no controller records */
+    report_free(&r);
+
+    /* the controller's records at the top (from gather): the setup, and
+     * the profiles the tasks are shown as */
+    put(dir, "exp/submitted.jsonl",
+        "{\"task_id\": 1, \"trace_id\": \"a\", \"profile\": \"medium480p\", \"cpu_units\": 2, "
+        "\"ts_enqueue\": 1000}\n"
+        "{\"task_id\": 2, \"trace_id\": \"b\", \"profile\": \"light1c\", \"cpu_units\": 1, "
+        "\"ts_enqueue\": 5000}\n");
+    put(dir, "exp/placements.jsonl", "{\"task_id\": 1, \"node\": \"cloud1\", \"policy\": \"Mem\"}\n");
+    put(dir, "exp/ledger.jsonl", "{\"task_id\": 1, \"status\": \"done\", \"attempt\": 2, \"node\": "
+        "\"cloud1\", \"worker\": \"cloud1:1\"}\n");
+    report_init(&r, "exp");
+    assert_int_equal(report_load_run(&r, exp, err, sizeof err), 2);
+    assert_non_null(r.setup);
+    assert_string_equal(r.apps[r.tasks[0].app], "medium480p");
+    struct jbuf sb;
+    jb_init(&sb);
+    report_layout(&r);
+    report_run_html(&r, &sb);
+    jb_append(&sb, "", 1);
+    assert_non_null(strstr(sb.p, "Experiment setup"));
+    assert_non_null(strstr(sb.p, "medium480p \u00d71 (50%), light1c \u00d71 (50%)"));
+    assert_non_null(strstr(sb.p, "Mem \u00d71 (100%)"));
+    assert_non_null(strstr(sb.p, "done \u00d71 (100%); 1 retried"));
+    assert_non_null(strstr(sb.p, "in 2 burst(s)"));
+    assert_non_null(strstr(sb.p, "not recorded in the run&#39;s files"));
+    jb_free(&sb);
     report_free(&r);
 
     /* no parsed node, no node folder at all */
@@ -443,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_gantt_exact),   cmocka_unit_test(test_gantt_binned),
         cmocka_unit_test(test_proc_bins),     cmocka_unit_test(test_util_dense_host),
         cmocka_unit_test(test_page),          cmocka_unit_test(test_load_run),
+        cmocka_unit_test(test_heatmap),
         cmocka_unit_test(test_load_experiment), cmocka_unit_test(test_load_workload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

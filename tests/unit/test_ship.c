@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/sha256.h"
+#include "common/run.h"
 #include "trace/ship.h"
 
 static void hash(const void *p, size_t n, char hex[65])
@@ -63,6 +64,13 @@ static void test_names(void **state)
     assert_int_equal(ship_chunks(1, 512), 1);
     assert_int_equal(ship_chunks(512, 512), 1);
     assert_int_equal(ship_chunks(513, 512), 2);
+    /* the controller's records, shipped from a run folder's top level */
+    assert_true(ship_controller_file("ledger.jsonl"));
+    assert_true(ship_controller_file("placements.jsonl"));
+    assert_true(ship_controller_file("submitted.jsonl"));
+    assert_false(ship_controller_file("proc_metrics.jsonl"));
+    assert_false(ship_controller_file("CTS/ledger.jsonl"));
+    assert_true(ship_name_ok(SHIP_CONTROLLER_NODE ".x") && run_id_valid(SHIP_CONTROLLER_NODE));
 }
 
 #define SHA0 "0000000000000000000000000000000000000000000000000000000000000000"
