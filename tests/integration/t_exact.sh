@@ -16,20 +16,25 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
 fi
 "${as_user[@]}" "$TRACEKIT" collect run --run-id np --logs "$T/np" --no-pid-dir --match '^tkspin$' \
-  --interval-ms 100 --host-interval-ms 0 --duration-s 1.5 >np.out 2>&1 &
+  --interval-ms 100 --host-interval-ms 0 --duration-s 3 >np.out 2>&1 &
 npid=$!; track_pid $npid
 sleep 0.3
 ./tkspin 50 1 0 np.rep
+./tkspin wall:600 3 0 np.rep
 wait $npid; rc=$?
 check "not allowed taskstats: the collector runs (exit 0)" test "$rc" = 0
 check "  collector.json says exit_source proc" py '
 import json; c = json.load(open("np/np/collector.json")); assert c["exit_source"] == "proc", c["exit_source"]'
 check "  and the log says why" grep -q "final readings from /proc/PID/stat (taskstats" np.out
-check "  samples still carry run_delay_ms (schedstat)" py '
+check "  samples still carry run_delay_ms (schedstat; summed over threads, never going back)" py '
 import json
 s = [json.loads(l) for l in open("np/np/proc_metrics.jsonl")]
 assert s and all("run_delay_ms" in x for x in s), s[:2]
-assert not any(x.get("src") for x in s)'
+assert not any(x.get("src") for x in s)
+mt = [x for x in s if x.get("threads", 1) == 3]
+assert len(mt) >= 3, len(mt)
+d = [x["run_delay_ms"] for x in mt]
+assert d == sorted(d) and d[-1] > 50, d'
 expect_fail "--exit-source taskstats without the privilege is an error" \
   "${as_user[@]}" "$TRACEKIT" collect run --run-id np2 --logs "$T/np" --exit-source taskstats --duration-s 0.2
 expect_fail "--exit-source with a bad value exits non-zero" "$TRACEKIT" collect run --exit-source kernel --duration-s 0.1
@@ -140,6 +145,32 @@ s = [json.loads(l) for l in open("logs/rd/proc_metrics.jsonl")]
 for pid in final:
     d = [o["run_delay_ms"] for o in s if o["pid"] == pid and o["ev"] == "tick"]
     assert len(d) >= 10 and d == sorted(d) and d[-1] - d[0] > 500, (pid, d[:3], d[-3:])'
+
+# The same run parsed and exported: each task got about half a core and
+# waited the other half; demand gives OpenDC the whole core it wanted.
+make -C "$ROOT" -s build/bench/parquet/pqcat >make.log 2>&1 || not_ok "build pqcat: $(tail -3 make.log)"
+"$TRACEKIT" parse --run-id rd --logs "$T/logs" --quiet
+for u in received demand; do
+  "$TRACEKIT" export opendc --input logs/rd --output "odc-$u" --cpu-usage "$u" --quiet
+done
+cores() {  # mean cores per task of an export, as "received|demand c1 c2"
+  "$ROOT/build/bench/parquet/pqcat" "odc-$1/tasks.parquet" >tasks.json &&
+  "$ROOT/build/bench/parquet/pqcat" "odc-$1/fragments.parquet" >frags.json && py '
+import json, collections
+t = {r["id"]: r for r in json.load(open("tasks.json"))["rows"]}
+w, d = collections.Counter(), collections.Counter()
+for r in json.load(open("frags.json"))["rows"]:
+    w[r["id"]] += int(r["duration"]) * float(r["cpu_usage"]); d[r["id"]] += int(r["duration"])
+per = [w[i] / d[i] / (float(t[i]["cpu_capacity"]) / float(t[i]["cpu_count"])) for i in t]
+print(" ".join(f"{c:.2f}" for c in sorted(per)))'
+}
+rec=$(cores received); dem=$(cores demand)
+echo "# cores per task: received $rec, demand $dem"
+check "export of the pair: received ~0.5 core each, demand ~1 core each" py "
+r = [float(x) for x in '$rec'.split()]; d = [float(x) for x in '$dem'.split()]
+assert len(r) == 2 and len(d) == 2, (r, d)
+assert all(0.4 <= x <= 0.6 for x in r), r
+assert all(0.85 <= x <= 1.0 for x in d), d"
 
 # A 4-thread process on 2 CPUs: every sample's CPU within 1% of the
 # process's own getrusage at that moment (interpolated between its reports
