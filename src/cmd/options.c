@@ -258,7 +258,11 @@ const struct opt workload_options[] = {
     OPT_STRING_AT(WORKLOAD_FFMPEG, "ffprobe", WL, ffprobe, "PATH",
                   "for the durations of the duration policies (default ffprobe)"),
     OPT_STRING_AT(WORKLOAD_FFMPEG, "mix", WL, mix, "NAME=W,...",
-                  "profile mix (medium480p, fast1080p, hevc1080p, light1c)"),
+                  "profile mix (medium480p, fast1080p, hevc1080p, light1c); an unknown "
+                  "profile or a malformed item is an error"),
+    OPT_FLAG_AT(WORKLOAD_FFMPEG, "allow-unknown-profile", WL, allow_unknown,
+                "the original's --mix: unknown profiles run a 1280:720 transcode under their "
+                "name, malformed items are skipped with a warning"),
     OPT_INT_AT(WORKLOAD_FFMPEG, "total", WL, total, "N", 0, MIX_MAX_TOTAL,
                "with --mix: N tasks, file idx mod files; 0 (default): one task per file, its "
                "profile drawn at random; with --command: N copies (default 1)"),

@@ -176,7 +176,7 @@ static int from_files(const struct wlbuild_opts *o, struct workload *w, char *er
         .outputs = o->outputs, .files = files, .nfiles = nfiles, .durations = durs,
         .nodes = o->node_names, .nnodes = o->nnodes, .scale = o->scale, .preset = o->preset,
         .crf = (int)o->crf, .policy = o->wpolicy, .mix = o->mix,
-        .total = o->total < 0 ? 0 : o->total, .seed = o->seed,
+        .allow_unknown = o->allow_unknown, .total = o->total < 0 ? 0 : o->total, .seed = o->seed,
         .pin = !o->pending && o->wpolicy != WORKLOAD_ONLINE,
     };
     char why[1024];
@@ -189,7 +189,8 @@ static int from_files(const struct wlbuild_opts *o, struct workload *w, char *er
         goto out;
     }
     if (w->mix_skipped)
-        log_warn("--mix: %zu item(s) ignored (not NAME=INTEGER)", w->mix_skipped);
+        log_warn("--mix: %zu item(s) ignored (not NAME=INTEGER): %s", w->mix_skipped,
+                 w->mix_skipped_text ? w->mix_skipped_text : "");
     if (w->mix_duplicates)
         log_warn("--mix: %zu name(s) given twice; the last weight counts", w->mix_duplicates);
     if (w->mix_counts)

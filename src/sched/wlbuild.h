@@ -29,6 +29,7 @@ struct wlbuild_opts {
     const char *command, *tasks, *app;
     int64_t crf, total, seed, cpu_units, mem_mb;   /* total < 0: not given */
     bool pending, drip;
+    bool allow_unknown;         /* --allow-unknown-profile */
     const char *pending_mode;   /* "pulse" or "fifo" */
     int64_t pulse_size, pulse_interval_ms, pulse_spacing_ms, pending_max, batch_size;
     int64_t dribble_ms, backlog_limit;
