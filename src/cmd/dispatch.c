@@ -53,6 +53,7 @@ static int parse_args(int argc, char **argv, struct dispatch_args *a)
         OPT_FLAG(0, "json", &a->json, "print the final summary as one JSON object on stdout"),
         OPT_GROUP("Run and Redis:"),
         OPT_INCLUDE(run_options, &a->run, RUN_ID_REQUIRED | RUN_LOGS),
+        OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_APPEND),
         OPT_INCLUDE(redis_options, &a->redis, 0),
         OPT_GROUP(""),
         OPT_INCLUDE(verbosity_options, NULL, VERBOSE_QUIET | VERBOSE_DEBUG),
@@ -86,6 +87,9 @@ int cmd_dispatch(int argc, char **argv)
         goto out;
     rc = TK_EXIT_USAGE;
     if (run_opts_resolve(&a.run, RUNID_REQUIRED, &ctx) < 0)
+        goto out;
+    int64_t last_id = 0; /* Redis numbers on by itself */
+    if (wlbuild_check_new_run(ctx.run_id, ctx.run_dir, a.wl.append, &last_id) < 0)
         goto out;
     /* the task list, before touching Redis */
     if ((rc = workload_opts_build(&a.wl, &w, &c.pace)) != 0)

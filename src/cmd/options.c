@@ -312,6 +312,9 @@ const struct opt workload_options[] = {
                 "never dropped"),
     OPT_INT_AT(WORKLOAD_PACING, "backlog-limit", WL, backlog_limit, "N", 1, 1000000,
                "per node, for --drip and duration-online (default 1)"),
+    OPT_FLAG_AT(WORKLOAD_APPEND, "append", WL, append,
+                "add these tasks to a run that has some already (its submitted.jsonl or "
+                "ledger.jsonl), numbering on from the last; without it such a run is refused"),
     OPT_END(),
 };
 #undef WL

@@ -103,6 +103,7 @@ enum {
     WORKLOAD_LOCAL_NODES = 1 << 5,  /* --nodes of local: this machine by default */
     WORKLOAD_LOCAL_POLICY = 1 << 6, /* --policy of local: also an OpenDC policy (the caller
                                      * moves such a name to policy_opts) */
+    WORKLOAD_APPEND = 1 << 7,       /* --append: add to a run that has tasks already */
 };
 extern const struct opt workload_options[];
 /* wlbuild_check.  0, or -1 after a cli_error. */

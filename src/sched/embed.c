@@ -93,7 +93,7 @@ int64_t embed_enqueue(struct embed *e, const char *fields, char *err, size_t err
     }
     struct emb_task *t = &e->tasks[e->ntasks];
     memset(t, 0, sizeof *t);
-    t->id = (int64_t)e->ntasks + 1;
+    t->id = e->id_base + (int64_t)e->ntasks + 1;
     t->trace_id = xstrdup(trace);
     t->ts_enqueue = json_integer_value(ts);
     t->cpu_units = int_field(o, "cpu_units", 1);

@@ -50,8 +50,9 @@ struct emb_task {
 struct embed {
     struct emb_node *nodes;        /* sorted by id, like the Redis snapshot */
     size_t nnodes;
-    struct emb_task *tasks;        /* by id - 1 */
+    struct emb_task *tasks;        /* by id - id_base - 1 */
     size_t ntasks, cap;
+    int64_t id_base;               /* task ids are id_base + 1, + 2, ... (--append) */
     size_t *queue;                 /* pending task indices, FIFO */
     size_t qhead, qlen, qcap;
     struct policy pol;

@@ -218,7 +218,8 @@ static int release(struct local *l, int64_t now)
             return -1;
         }
         jb_reset(&l->line);
-        jb_append(&l->line, l->e.tasks[id - 1].body, strlen(l->e.tasks[id - 1].body));
+        const char *body = l->e.tasks[id - l->e.id_base - 1].body;
+        jb_append(&l->line, body, strlen(body));
         jsonl_add(&l->sub, &l->line);
         l->released++;
     }
@@ -526,6 +527,7 @@ int local_run(const struct local_conf *c, struct local_result *r)
         return rc;
     }
     local_init(&l);
+    l.e.id_base = c->id_base;
     rc = TK_EXIT_FAIL;
     if (files_open(&l, c->ctx->run_dir) == 0)
         rc = run(&l, units, r);
