@@ -46,6 +46,8 @@ struct local {
     int64_t kill_at;           /* wall ms to SIGKILL the running tasks; 0: not */
     struct progress *prog;
     int64_t t0;
+    double dur_sum_s;          /* durations of the tasks finished so far, for the ETA */
+    size_t ndur;
     bool failed_io;
 };
 
@@ -231,6 +233,11 @@ static int release(struct local *l, int64_t now)
 static void finish(struct local *l, size_t ti, int rc)
 {
     embed_finish(&l->e, ti, rc, now_wall_ms(), &l->line);
+    const struct emb_task *ft = &l->e.tasks[ti];
+    if (ft->ts_start > 0 && ft->ts_end >= ft->ts_start && rc != RUNNER_RC_BAD) {
+        l->dur_sum_s += (ft->ts_end - ft->ts_start) / 1000.0;
+        l->ndur++;
+    }
     jsonl_add(&l->led, &l->line);
     if (jsonl_flush(&l->led) < 0)
         l->failed_io = true;
@@ -377,14 +384,30 @@ static int poll_timeout(struct local *l)
     return timeout;
 }
 
+/* "3/10 done, 0 failed, 2 running, 5 waiting; 12 s elapsed, ETA 30 s": the
+ * ETA from the durations of the tasks finished so far (progress_eta), left
+ * out while there is no honest figure. */
 static void show_progress(struct local *l)
 {
+    if (!l->prog)
+        return;
     uint64_t fin = l->e.done + l->e.failed + l->e.rejected;
     double el = (now_mono_ns() - l->t0) / 1e9;
-    double eta = fin > 0 ? el / (double)fin * (double)(l->w->n - fin) : 0;
-    progress_update(l->prog, "%llu/%zu done, %llu failed, %zu running, %zu queued, %.0f s%s%.0f s",
-                    (unsigned long long)l->e.done, l->w->n, (unsigned long long)l->e.failed,
-                    l->running, l->e.qlen, el, fin > 0 ? ", ETA " : "", fin > 0 ? eta : 0.0);
+    int64_t now = now_wall_ms();
+    double run_s[l->running ? l->running : 1];
+    for (size_t i = 0; i < l->running; i++) {
+        const struct emb_task *t = &l->e.tasks[l->run[i].task];
+        run_s[i] = t->ts_start > 0 ? (now - t->ts_start) / 1000.0 : 0;
+    }
+    size_t waiting = l->w->n - (size_t)fin - l->running;
+    double eta = progress_eta(l->ndur ? l->dur_sum_s / (double)l->ndur : 0, run_s, l->running,
+                              waiting);
+    char etatxt[48] = "";
+    if (eta >= 0)
+        snprintf(etatxt, sizeof etatxt, ", ETA %.0f s", ceil(eta));
+    progress_update(l->prog, "%llu/%zu done, %llu failed, %zu running, %zu waiting; "
+                    "%.0f s elapsed%s", (unsigned long long)l->e.done, l->w->n,
+                    (unsigned long long)l->e.failed, l->running, waiting, floor(el), etatxt);
 }
 
 /* Until every task has run, or a stop.  true when a task could not be
