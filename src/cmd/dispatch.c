@@ -44,8 +44,9 @@ static int parse_args(int argc, char **argv, struct dispatch_args *a)
         OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_FFMPEG | WORKLOAD_NODES | WORKLOAD_POLICY),
         OPT_GROUP("Generic tasks:"),
         OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_GENERIC),
-        OPT_GROUP("Pacing (default: everything at once; without --pending, ffmpeg tasks are\n"
-                  "pinned to their node and the scheduler places each only there):"),
+        OPT_GROUP("Pacing (default: everything at once, ffmpeg tasks pinned to their node, the\n"
+                  "scheduler placing each only there; --pending alone: the original's pulses of\n"
+                  "10 tasks 1 s apart, then a pause of 300 s):"),
         OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_PACING),
         OPT_GROUP("Waiting:"),
         OPT_FLAG(0, "wait", &a->wait, "wait until every task has finished; write ledger.jsonl"),

@@ -472,6 +472,11 @@ static int run_pacer(struct disp *d)
             }
             in_pulse += k;
             step_log(d, k, pulses, in_pulse);
+            size_t next_n;
+            int64_t wait_ms;
+            if (!d->c->quiet && pacer_pulse_pause(&d->p, pulses, now, &next_n, &wait_ms))
+                log_info("[pending-pulse] next pulse of %zu task(s) in %.0f s (--pulse-interval);"
+                         " %zu of %zu enqueued", next_n, wait_ms / 1000.0, d->nids, d->w->n);
             if (d->p.pulses != pulses)
                 in_pulse = 0;
         }

@@ -203,7 +203,13 @@ static int release(struct local *l, int64_t now)
         l->backlog[i] = l->wnode[i] >= 0 ? eb[l->wnode[i]] : 0;
         /* running tasks have started: not backlog, like the Redis flow */
     }
+    uint64_t pulses = l->p.pulses;
     size_t k = pacer_next(&l->p, now, (int64_t)l->e.qlen, l->backlog, l->idx, l->pnode);
+    size_t next_n;
+    int64_t wait_ms;
+    if (!l->c->quiet && pacer_pulse_pause(&l->p, pulses, now, &next_n, &wait_ms))
+        log_info("next pulse of %zu task(s) in %.0f s (--pulse-interval); %zu of %zu released",
+                 next_n, wait_ms / 1000.0, l->released + k, l->w->n);
     char err[512];
     for (size_t j = 0; j < k; j++) {
         char trace[37];
