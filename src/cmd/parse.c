@@ -359,7 +359,7 @@ static int parse_one(const struct parse_cli *c, const char *dir, const char *run
     if (!c->quiet && !c->json)
         print_result(dir, &r);
     for (size_t k = 0; k < r.nviolations; k++)
-        fprintf(stderr, "tracekit parse: %s: limit exceeded: %s\n", dir, r.violations[k]);
+        fprintf(stderr, "tracekit parse: error: %s: limit exceeded: %s\n", dir, r.violations[k]);
     if (r.nviolations)
         *rc = TK_EXIT_FAIL;
     int before = *rc;
