@@ -55,6 +55,9 @@ const struct opt redis_options[] = {
                   "$TRACEKIT_REDIS_URL, else redis://127.0.0.1:6379/0)"),
     OPT_STRING_AT(0, "redis-password-file", struct redis_opts, password_file, "F",
                   "the password, first line of F (keeps it out of ps)"),
+    OPT_SECONDS_AT(REDIS_WAIT, "connect-timeout", struct redis_opts, connect_timeout_ms, "SEC",
+                   "at start, keep trying to reach Redis for SEC with back-off, as when it "
+                   "goes away mid-run (default 300; 0: fail at once)"),
     OPT_END(),
 };
 

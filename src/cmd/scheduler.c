@@ -54,7 +54,7 @@ static int parse_args(int argc, char **argv, struct sched_args *a)
     struct opt opts[] = {
         OPT_GROUP("Run:"),
         OPT_INCLUDE(run_options, &a->run, RUN_ID_REQUIRED),
-        OPT_INCLUDE(redis_options, &a->redis, 0),
+        OPT_INCLUDE(redis_options, &a->redis, REDIS_WAIT),
         OPT_INCLUDE(run_options, &a->run, RUN_LOGS),
         OPT_STRING(0, "stage", &a->run.stage, "NAME", "accepted like the other commands; not "
                    "used here"),
@@ -90,7 +90,8 @@ static int parse_args(int argc, char **argv, struct sched_args *a)
 
 int cmd_scheduler(int argc, char **argv)
 {
-    struct sched_args a = {.batch = 64, .reap_ms = 200, .maxdel = 3};
+    struct sched_args a = {.batch = 64, .reap_ms = 200, .maxdel = 3,
+                           .redis.connect_timeout_ms = REDIS_OPTS_WAIT_MS};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
@@ -112,7 +113,8 @@ int cmd_scheduler(int argc, char **argv)
     }
     struct scheduler_conf c = {.run = &ctx, .redis = &u, .policy = &pol, .seed = a.seed,
                                .batch = (size_t)a.batch, .reap_ms = (int)a.reap_ms,
-                               .max_deliveries = (int)a.maxdel, .reject_unplaceable = a.reject};
+                               .max_deliveries = (int)a.maxdel, .reject_unplaceable = a.reject,
+                               .connect_wait_ms = a.redis.connect_timeout_ms};
     rc = scheduler_run(&c, NULL);
     redisurl_free(&u);
     run_ctx_free(&ctx);

@@ -94,7 +94,7 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
 {
     struct opt opts[] = {
         OPT_GROUP("Redis:"),
-        OPT_INCLUDE(redis_options, &a->redis, 0),
+        OPT_INCLUDE(redis_options, &a->redis, REDIS_WAIT),
         OPT_GROUP("Run:"),
         OPT_INCLUDE(run_options, &a->run,
                     RUN_ID_REQUIRED | RUN_NODE | RUN_STAGE | RUN_LOGS | RUN_PID_DIR),
@@ -152,7 +152,8 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
 int cmd_worker(int argc, char **argv)
 {
     struct worker_args a = {.runner = RUNNER_OPTS_INIT, .maxdel = 3, .ttl_ms = 3000,
-                            .lease_ms = -1, .grace_ms = -1, .ratio = 1.0};
+                            .lease_ms = -1, .grace_ms = -1, .ratio = 1.0,
+                            .redis.connect_timeout_ms = REDIS_OPTS_WAIT_MS};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) {
         argv_free(a.allow_argv);
@@ -183,6 +184,7 @@ int cmd_worker(int argc, char **argv)
             .ratio = a.ratio, .mem_mb = a.mem_mb, .clear_queue = a.clear,
             .ttl_ms = (int)a.ttl_ms, .lease_ms = (int)a.lease_ms,
             .max_deliveries = (int)a.maxdel, .grace_ms = a.grace_ms,
+            .connect_wait_ms = a.redis.connect_timeout_ms,
         };
         char *out_dir;
         runner_opts_apply(&a.runner, ctx.run_dir, &c.runner, &c.out, &out_dir);

@@ -4,6 +4,8 @@
  * script arguments and replies. */
 #include "sched/rq.h"
 
+#include "common/log.h"
+
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -81,9 +83,11 @@ static void free_replies(redisReply **r, size_t n)
 
 /* ---- open / close ---- */
 
-struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err,
-                   size_t errlen)
+/* rq_open, with the REDIS_E* class of a failure in *rc. */
+static struct rq *open_rc(const struct redis_url *u, const struct rq_opts *o, int *rc, char *err,
+                          size_t errlen)
 {
+    *rc = REDIS_EARG;
     char *prefix = redis_run_prefix(o->run_id);
     if (!prefix) {
         snprintf(err, errlen, "invalid run id for Redis keys: '%s'", o->run_id ? o->run_id : "");
@@ -95,7 +99,7 @@ struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err
         .backoff_max_ms = o->backoff_max_ms,
     };
     struct redis_conn *c;
-    if (redis_open(u, &ro, &c, err, errlen) != 0) {
+    if ((*rc = redis_open(u, &ro, &c, err, errlen)) != 0) {
         free(prefix);
         return NULL;
     }
@@ -109,12 +113,53 @@ struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err
         q->script[s] = redis_script_add(c, text);
         free(text);
         if (q->script[s] < 0) {
+            *rc = q->script[s];
             snprintf(err, errlen, "%s", redis_error(c));
             rq_close(q);
             return NULL;
         }
     }
     return q;
+}
+
+struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err,
+                   size_t errlen)
+{
+    int rc;
+    return open_rc(u, o, &rc, err, errlen);
+}
+
+struct rq *rq_open_wait(const struct redis_url *u, const struct rq_opts *o, int64_t wait_ms,
+                        char *err, size_t errlen)
+{
+    int64_t t0 = now_mono_ns(), backoff = 500, next_note = 0;
+    for (;;) {
+        int rc;
+        struct rq *q = open_rc(u, o, &rc, err, errlen);
+        int64_t waited = (now_mono_ns() - t0) / 1000000;
+        if (q) {
+            if (next_note)
+                log_info("connected to Redis after %.0f s", waited / 1000.0);
+            return q;
+        }
+        bool transient = rc == REDIS_ECONN || rc == REDIS_ETIMEOUT || rc == REDIS_EUNREACH;
+        if (!transient || waited >= wait_ms) {
+            if (transient && wait_ms > 0) {
+                size_t n = strlen(err);
+                snprintf(err + n, errlen - n, " (gave up after %.0f s of retries, "
+                         "--connect-timeout)", waited / 1000.0);
+            }
+            return NULL;
+        }
+        if (waited >= next_note) {
+            log_warn("%s; retrying for up to %.0f s more (--connect-timeout)", err,
+                     (wait_ms - waited) / 1000.0);
+            next_note = waited + 30000;
+        }
+        int64_t pause = backoff < wait_ms - waited ? backoff : wait_ms - waited;
+        sleep_ms(pause);
+        backoff = backoff * 2 < 10000 ? backoff * 2 : 10000;
+    }
 }
 
 void rq_close(struct rq *q)

@@ -61,6 +61,13 @@ struct rq;
  * Returns NULL with the message in err. */
 struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err,
                    size_t errlen);
+/* rq_open, retrying with back-off (0.5 s doubling to 10 s) while the
+ * server is down or unreachable, for up to wait_ms (a worker that boots
+ * before the controller): a warning at the first failure and every 30 s,
+ * an info line once connected.  A wrong password or an old server fails at
+ * once.  NULL with err after the last attempt. */
+struct rq *rq_open_wait(const struct redis_url *u, const struct rq_opts *o, int64_t wait_ms,
+                        char *err, size_t errlen);
 void rq_close(struct rq *q);
 const char *rq_error(const struct rq *q);
 const char *rq_prefix(const struct rq *q);

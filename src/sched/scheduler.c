@@ -183,7 +183,7 @@ int scheduler_run(const struct scheduler_conf *c, struct scheduler_stats *st)
     struct sched s = {0};
     jb_init(&s.line);
     struct rq_opts ro = {.run_id = ctx->run_id, .retry_ms = 30000};
-    struct rq *q = rq_open(u, &ro, err, sizeof err);
+    struct rq *q = rq_open_wait(u, &ro, c->connect_wait_ms, err, sizeof err);
     if (!q) {
         log_error("%s", err);
         goto out;

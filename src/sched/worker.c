@@ -827,7 +827,7 @@ static int engine_open(struct engine *e)
 {
     char err[1024];
     struct rq_opts ro = {.run_id = e->c->run->run_id, .retry_ms = 30000};
-    e->q = rq_open(e->c->redis, &ro, err, sizeof err);
+    e->q = rq_open_wait(e->c->redis, &ro, e->c->connect_wait_ms, err, sizeof err);
     if (e->q)
         e->tq = rq_open(e->c->redis, &ro, err, sizeof err);
     if (!e->q || !e->tq) {
