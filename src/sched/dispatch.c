@@ -225,7 +225,15 @@ struct disp {
     bool tty;
     struct progress *prog;   /* the status line on a terminal, or NULL */
     int64_t t0_ms, last_progress_ms;
+    /* who serves the run: a scheduler, workers (presence()) */
+    int64_t next_presence_ms, sched_seen_ms, next_sched_warn_ms, next_worker_warn_ms;
+    bool all_unpinned;       /* no task names its node: any registered worker will do */
 };
+
+/* How long the run may go without a live scheduler before a warning, and
+ * how often the warnings repeat. */
+#define NO_SCHEDULER_WARN_MS 10000
+#define PRESENCE_REPEAT_MS 60000
 
 /* ---- Redis ---- */
 
@@ -273,6 +281,34 @@ static void warn_unregistered(struct disp *d)
     }
     free(used);
     freeReplyObject(r);
+}
+
+/* A dispatch into a run nobody serves (a mistyped run id, no scheduler
+ * started) would wait in silence: say so, every minute while it lasts. */
+static void presence(struct disp *d)
+{
+    int64_t now = now_wall_ms();
+    if (now < d->next_presence_ms)
+        return;
+    d->next_presence_ms = now + 2000;
+    bool sched;
+    long long workers;
+    if (rq_presence(d->q, &sched, &workers) < 0)
+        return;   /* an outage: the calls around say so */
+    const char *run_id = d->c->run_id;
+    if (sched)
+        d->sched_seen_ms = now;
+    else if (now - d->sched_seen_ms >= NO_SCHEDULER_WARN_MS && now >= d->next_sched_warn_ms) {
+        log_warn("no scheduler has been seen in run %s for %.0f s: the tasks wait in q:pending "
+                 "until one runs ('tracekit scheduler --run-id %s'; is the run id right?)",
+                 run_id, (now - d->sched_seen_ms) / 1000.0, run_id);
+        d->next_sched_warn_ms = now + PRESENCE_REPEAT_MS;
+    }
+    if (workers == 0 && d->all_unpinned && now >= d->next_worker_warn_ms) {
+        log_warn("no worker registered in run %s: the tasks wait until one does ('tracekit "
+                 "worker --run-id %s' on each node; is the run id right?)", run_id, run_id);
+        d->next_worker_warn_ms = now + PRESENCE_REPEAT_MS;
+    }
 }
 
 static int read_qlen(struct disp *d)
@@ -483,9 +519,12 @@ static int run_pacer(struct disp *d)
         progress(d, false);
         if (pacer_done(&d->p))
             break;
+        presence(d);
         int64_t wait = d->p.next_ms - now_wall_ms();
         if (d->tty && wait > 250)
             wait = 250;
+        if (wait > 2000)
+            wait = 2000;   /* the presence checks */
         sleep_ms_or_stop(wait, &stop_sig);
     }
     free(idx);
@@ -535,6 +574,7 @@ static int wait_all(struct disp *d, struct dispatch_tally *t)
             break;
         if (stop_sig || (timeout_ms > 0 && now_wall_ms() - start >= timeout_ms))
             return 1;
+        presence(d);
         sleep_ms_or_stop(200, &stop_sig);
     }
     return 0;
@@ -619,6 +659,10 @@ static int disp_open(struct disp *d, const struct dispatch_conf *c)
     free(desc);
     d->prefix = rq_prefix(d->q);
     warn_unregistered(d);
+    d->all_unpinned = true;
+    for (size_t i = 0; i < c->w->n && d->all_unpinned; i++)
+        d->all_unpinned = c->w->t[i].node < 0;
+    d->sched_seen_ms = now_wall_ms();
 
     if (mkdir_p(c->run_dir, TK_DIR_MODE) < 0) {
         log_error("cannot create %s: %s", c->run_dir, strerror(errno));

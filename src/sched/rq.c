@@ -875,6 +875,40 @@ struct redisReply *rq_raw(struct rq *q, int argc, const char **argv, const size_
     return redis_command(q->c, argc, argv, lens, rc);
 }
 
+int rq_scheduler_beat(struct rq *q, const char *who, int ttl_ms)
+{
+    char key[300], px[24];
+    snprintf(key, sizeof key, "%sscheduler", q->prefix);
+    snprintf(px, sizeof px, "%d", ttl_ms);
+    const char *argv[5] = {"SET", key, who, "PX", px};
+    int rc;
+    redisReply *r = redis_command(q->c, 5, argv, NULL, &rc);
+    if (!r)
+        return rc;
+    freeReplyObject(r);
+    return 0;
+}
+
+int rq_presence(struct rq *q, bool *scheduler, long long *workers)
+{
+    char key[300], nodes[300];
+    snprintf(key, sizeof key, "%sscheduler", q->prefix);
+    snprintf(nodes, sizeof nodes, "%snodes", q->prefix);
+    const char *a1[2] = {"EXISTS", key}, *a2[2] = {"SCARD", nodes};
+    int rc;
+    redisReply *r = redis_command(q->c, 2, a1, NULL, &rc);
+    if (!r)
+        return rc;
+    *scheduler = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    freeReplyObject(r);
+    r = redis_command(q->c, 2, a2, NULL, &rc);
+    if (!r)
+        return rc;
+    *workers = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    return 0;
+}
+
 long rq_purge(struct rq *q)
 {
     char match[300], cursor[32] = "0";

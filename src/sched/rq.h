@@ -249,6 +249,13 @@ int rq_leave(struct rq *q, const char *worker);
 /* Offset of the Redis server clock (TIME) to this host's CLOCK_REALTIME,
  * server - local, in ms, from the sample with the smallest round trip
  * (NTP-style midpoint).  rtt_ms (may be NULL) gets that round trip. */
+/* The scheduler says it is alive: KEY scheduler = who, expiring after
+ * ttl_ms (it renews it every round).  0 or a REDIS_E* code. */
+int rq_scheduler_beat(struct rq *q, const char *who, int ttl_ms);
+/* Whether a scheduler is alive in the run (its beat has not expired) and
+ * how many nodes have registered workers.  0 or a REDIS_E* code. */
+int rq_presence(struct rq *q, bool *scheduler, long long *workers);
+
 int rq_clock_offset(struct rq *q, int samples, double *offset_ms, double *rtt_ms);
 
 struct rq_counts {

@@ -275,6 +275,7 @@ struct outage {
 };
 
 struct engine {
+    struct log_limit done_log; /* one info line per finished task, at most one a second */
     /* shared by the two threads, under mu (the main thread, the only one
      * that changes jobs.gen, stop, forced and grace_at, reads those without) */
     pthread_mutex_t mu;
@@ -581,10 +582,21 @@ static void start_queued(struct engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* " (and N more since the last line)", or "" */
+static const char *held_text(uint64_t held, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (held)
+        snprintf(buf, len, " (and %llu more done since the last line)", (unsigned long long)held);
+    return buf;
+}
+
 static void reap_children(struct engine *e)
 {
     pid_t pid;
     int rc;
+    uint64_t held;
+    char more[80];
     while (runner_reap(false, &pid, &rc) == 1) {
         struct worker_job j;
         pthread_mutex_lock(&e->mu);
@@ -593,8 +605,9 @@ static void reap_children(struct engine *e)
             log_debug("task %lld attempt %d: stopped (rc %d)", (long long)j.id, j.attempt, rc);
         else if (x == WJ_EXIT_DONE && rc != 0)
             log_info("task %lld attempt %d: failed, rc %d", (long long)j.id, j.attempt, rc);
-        else if (x == WJ_EXIT_DONE)
-            log_debug("task %lld attempt %d: done", (long long)j.id, j.attempt);
+        else if (x == WJ_EXIT_DONE && log_limit_pass(&e->done_log, 1000000000LL, &held))
+            log_info("task %lld attempt %d: done%s", (long long)j.id, j.attempt,
+                     held_text(held, more, sizeof more));
         pthread_cond_broadcast(&e->cv); /* a slot is free */
         pthread_mutex_unlock(&e->mu);
     }
@@ -871,8 +884,8 @@ static int engine_start(struct engine *e)
                  e->node);
     }
     char *where = redisurl_describe(e->c->redis);
-    log_info("worker node=%s queue=q:%s redis=%s parallel=%lld capacity_units=%lld "
-             "phys_cores=%d ratio=%g slots=%d worker=%s",
+    log_info("worker run=%s node=%s queue=q:%s redis=%s parallel=%lld capacity_units=%lld "
+             "phys_cores=%d ratio=%g slots=%d worker=%s", e->c->run->run_id,
              e->node, e->node, where, (long long)e->c->parallel, (long long)e->info.cap_total,
              (int)e->info.phys, e->info.ratio, e->jobs.slots, e->wid);
     free(where);
