@@ -95,6 +95,13 @@ int cmd_dispatch(int argc, char **argv)
     /* the task list, before touching Redis */
     if ((rc = workload_opts_build(&a.wl, &w, &c.pace)) != 0)
         goto out;
+    for (int i = 0; i < 2; i++) {
+        const char *dir = i ? a.wl.outputs : a.wl.inputs;
+        if (dir && dir[0] != '/')
+            log_warn("--%s %s is a relative path: each worker resolves it in its own working "
+                     "folder, not in this one; give an absolute path that every node sees",
+                     i ? "outputs" : "inputs", dir);
+    }
     rc = TK_EXIT_USAGE;
     if (redis_opts_load(&a.redis, &u) < 0)
         goto out;

@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "common/uuid.h"
 #include "sched/rq.h"
+#include "task/task.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -536,6 +537,36 @@ static int run_pacer(struct disp *d)
 
 /* ---- waiting and the ledger ---- */
 
+/* A task of ours that did not end done, at error level as its record comes
+ * in: node, reason (the end of its output), log file. */
+static void say_failure(const char *line)
+{
+    json_t *o = jsonl_loads(line, 0, NULL);
+    const char *status = json_string_value(json_object_get(o, "status"));
+    if (status && strcmp(status, "done")) {
+        const char *node = json_string_value(json_object_get(o, "node"));
+        const char *err = json_string_value(json_object_get(o, "error"));
+        const char *reason = json_string_value(json_object_get(o, "reason"));
+        const char *log = json_string_value(json_object_get(o, "log"));
+        json_t *rc = json_object_get(o, "rc");
+        char why[TASK_TAIL_BYTES + 1];
+        snprintf(why, sizeof why, "%s", err && *err ? err : reason && *reason ? reason
+                                                                              : "no output");
+        for (char *p = why; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = '|';
+        char rctext[32] = "";
+        if (json_is_integer(rc))
+            snprintf(rctext, sizeof rctext, ", rc %lld", (long long)json_integer_value(rc));
+        log_error("task %lld %s%s%s%s: %s%s%s%s%s", (long long)json_integer_value(
+                  json_object_get(o, "task_id")), status, node && *node ? " on " : "",
+                  node && *node ? node : "", rctext, why, log ? "; log " : "",
+                  log && node && *node ? node : "", log && node && *node ? ":" : "",
+                  log ? log : "");
+    }
+    json_decref(o);
+}
+
 /* Read the run's results from `*off` on into the tally. */
 static int poll_results(struct disp *d, long *off, struct dispatch_tally *t)
 {
@@ -553,7 +584,8 @@ static int poll_results(struct disp *d, long *off, struct dispatch_tally *t)
         return RQ_EPROTO;
     }
     for (size_t i = 0; i < r->elements; i++)
-        dispatch_tally_add(t, r->element[i]->str);
+        if (dispatch_tally_add(t, r->element[i]->str))
+            say_failure(r->element[i]->str);
     *off += (long)r->elements;
     freeReplyObject(r);
     return 0;

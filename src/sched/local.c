@@ -9,6 +9,7 @@
 #include "common/uuid.h"
 #include "sched/embed.h"
 #include "task/launch.h"
+#include "task/task.h"
 
 #include <errno.h>
 #include <math.h>
@@ -236,8 +237,31 @@ static int release(struct local *l, int64_t now)
     return 0;
 }
 
+/* A failed task's reason and log file into its ledger record, and said. */
+static void why_failed(struct local *l, size_t ti, int rc)
+{
+    const struct emb_task *t = &l->e.tasks[ti];
+    char why[TASK_TAIL_BYTES + 1] = "", line[TASK_TAIL_BYTES + 1];
+    char *log = NULL;
+    if (l->c->out == RUNNER_OUT_FILE && l->c->out_dir) {
+        log = runner_log_path(l->c->out_dir, t->id, 1);
+        runner_log_reason(log, why, sizeof why);
+    }
+    embed_set_why(&l->e, ti, why, log);
+    snprintf(line, sizeof line, "%s", why);
+    for (char *p = line; *p; p++)
+        if (*p == '\n')
+            *p = '|';
+    log_error("task %lld on %s failed, rc %d: %s%s%s", (long long)t->id,
+              l->e.nodes[t->node].id, rc, *line ? line : "no output", log ? "; log " : "",
+              log ? log : "");
+    free(log);
+}
+
 static void finish(struct local *l, size_t ti, int rc)
 {
+    if (rc != 0 && rc != RUNNER_RC_BAD)
+        why_failed(l, ti, rc);
     embed_finish(&l->e, ti, rc, now_wall_ms(), &l->line);
     const struct emb_task *ft = &l->e.tasks[ti];
     if (ft->ts_start > 0 && ft->ts_end >= ft->ts_start && rc != RUNNER_RC_BAD) {
@@ -253,9 +277,7 @@ static void finish(struct local *l, size_t ti, int rc)
             break;
         }
     const struct emb_task *t = &l->e.tasks[ti];
-    if (rc != 0)
-        log_info("task %lld on %s: failed, rc %d", (long long)t->id, l->e.nodes[t->node].id, rc);
-    else
+    if (rc == 0)
         log_debug("task %lld on %s: done", (long long)t->id, l->e.nodes[t->node].id);
 }
 

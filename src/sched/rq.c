@@ -735,6 +735,12 @@ int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *h
 
 int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok, int rc_)
 {
+    return rq_complete_why(q, worker, task_id, attempt, ok, rc_, NULL, NULL);
+}
+
+int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
+                    int rc_, const char *error, const char *log)
+{
     int rc = check_ids(q, NULL, worker);
     if (rc)
         return rc;
@@ -742,8 +748,9 @@ int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, 
     snprintf(id, sizeof id, "%lld", (long long)task_id);
     snprintf(a, sizeof a, "%d", attempt);
     snprintf(code, sizeof code, "%d", rc_);
-    const char *args[5] = {worker, id, a, ok ? "done" : "failed", code};
-    redisReply *r = eval(q, S_COMPLETE, 5, args, &rc);
+    const char *args[7] = {worker, id, a, ok ? "done" : "failed", code, error ? error : "",
+                           log ? log : ""};
+    redisReply *r = eval(q, S_COMPLETE, 7, args, &rc);
     if (!r)
         return rc;
     if (!redis_reply_array(r, 1))

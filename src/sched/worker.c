@@ -7,6 +7,7 @@
 #include "common/redis.h"
 #include "common/util.h"
 #include "sched/rq.h"
+#include "task/task.h"
 
 #include <errno.h>
 #include <math.h>
@@ -487,6 +488,29 @@ static bool do_register(struct engine *e, bool initial)
     return true;
 }
 
+/* A failed task: the end of its log in why, said in one line; its log
+ * file's path (malloc'd; NULL when tasks' output goes elsewhere). */
+static char *failure(struct engine *e, const struct worker_job *j, char *why, size_t len)
+{
+    if (e->c->out != RUNNER_OUT_FILE)
+        return NULL;
+    char *log = runner_log_path(e->c->out_dir, j->id, j->attempt);
+    char *abs = realpath(log, NULL);
+    if (abs) {
+        free(log);
+        log = abs;
+    }
+    runner_log_reason(log, why, len);
+    char line[TASK_TAIL_BYTES + 1];
+    snprintf(line, sizeof line, "%s", why);
+    for (char *p = line; *p; p++)
+        if (*p == '\n')
+            *p = '|';
+    log_info("task %lld attempt %d: failed, rc %d: %s (log %s)", (long long)j->id, j->attempt,
+             j->rc, *line ? line : "no output", log);
+    return log;
+}
+
 /* Send the completions of finished tasks (all of them: also after an
  * outage).  Returns false if Redis failed. */
 static bool complete_finished(struct engine *e)
@@ -502,8 +526,11 @@ static bool complete_finished(struct engine *e)
         if (!any)
             return true;
 
-        int r = current ? rq_complete(e->q, wid, j.id, j.attempt, j.rc == 0, j.rc)
+        char why[TASK_TAIL_BYTES + 1] = "";
+        char *log = j.rc != 0 && current ? failure(e, &j, why, sizeof why) : NULL;
+        int r = current ? rq_complete_why(e->q, wid, j.id, j.attempt, j.rc == 0, j.rc, why, log)
                         : RQ_DONE_SUPERSEDED;
+        free(log);
         if (r < 0) {
             outage_failed(&e->redis, e->q, "cannot report a finished task");
             return false;
@@ -603,9 +630,8 @@ static void reap_children(struct engine *e)
         enum worker_exit x = worker_jobs_exited(&e->jobs, pid, rc, &j);
         if (x == WJ_EXIT_STOPPED)
             log_debug("task %lld attempt %d: stopped (rc %d)", (long long)j.id, j.attempt, rc);
-        else if (x == WJ_EXIT_DONE && rc != 0)
-            log_info("task %lld attempt %d: failed, rc %d", (long long)j.id, j.attempt, rc);
-        else if (x == WJ_EXIT_DONE && log_limit_pass(&e->done_log, 1000000000LL, &held))
+        /* a failure is said with its reason when completed (failure()) */
+        else if (x == WJ_EXIT_DONE && rc == 0 && log_limit_pass(&e->done_log, 1000000000LL, &held))
             log_info("task %lld attempt %d: done%s", (long long)j.id, j.attempt,
                      held_text(held, more, sizeof more));
         pthread_cond_broadcast(&e->cv); /* a slot is free */
