@@ -23,8 +23,13 @@ static const struct opt_cmd cmd = {
         "Enqueue a run's tasks in Redis for the central scheduler and the workers, paced as\n"
         "asked, writing each stored task to logs/RUN_ID/submitted.jsonl.  With --wait, wait\n"
         "until every task of this dispatch has finished and write logs/RUN_ID/ledger.jsonl.\n"
+        "With --wait each failed task is logged at error level with its node, the end of\n"
+        "its output and its log file.  A run that has tasks already (submitted.jsonl or\n"
+        "ledger.jsonl in its folder) is refused unless --append.  With --pending, a run\n"
+        "without a live scheduler or registered worker is warned about every minute.\n"
         "Exit status: 0 all enqueued (with --wait: all done), 1 a failure (a task failed,\n"
-        "died or was rejected, a timeout, Redis), 2 a bad command line.\n",
+        "died or was rejected, a timeout, Redis), 2 a bad command line (also a --mix\n"
+        "profile typo, a used run id).\n",
     .flags = OPT_ARGS,
 };
 

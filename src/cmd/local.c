@@ -26,8 +26,11 @@ static const struct opt_cmd cmd = {
         "records), with the collector sampling them.  Writes the same files as the Redis\n"
         "flow into LOGS/RUN_ID/: events.APP.jsonl, submitted.jsonl, placements.jsonl,\n"
         "ledger.jsonl, and the collector's files.  Exits 0 when every task succeeded,\n"
-        "1 otherwise.  SIGINT/SIGTERM: stop starting tasks, let running ones finish\n"
-        "(a second one terminates them).\n",
+        "1 otherwise (each failed task logged with the end of its output), 2 for a bad\n"
+        "command line, a --mix profile typo or a run that has tasks already (--append adds\n"
+        "to it).  SIGINT/SIGTERM: stop starting tasks, let running ones finish (a second\n"
+        "one terminates them).  On a terminal a progress line shows the counts and an\n"
+        "ETA from the durations of the tasks finished so far.\n",
     .flags = OPT_ARGS,
 };
 

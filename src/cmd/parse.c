@@ -39,7 +39,9 @@ static const struct opt_cmd cmd = {
         "whole; malformed or torn raw lines are skipped and counted in the audit.\n"
         "Folders RUN_ID(cN) of the original's experiment layout are parsed one by one.\n"
         "The node id and stage come from node_meta.json; --node-id and --stage, given,\n"
-        "win over it.  On a terminal, a progress line on stderr shows the lines read.\n",
+        "win over it.  On a terminal, a progress line on stderr shows the lines read.\n"
+        "A run folder whose collector still records it (collector.json: running, and its\n"
+        "pid alive with the same start ticks) is refused (exit 1) unless --force.\n",
 };
 
 /* What the command line asks for. */

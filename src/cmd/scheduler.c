@@ -38,7 +38,9 @@ static const struct opt_cmd cmd = {
         "(free units, memory and the worker's --parallel checked and taken in one step).\n"
         "Reaps workers that stopped heartbeating: their tasks go back to the queue.\n"
         "Appends one line per placement to LOGS/RUN_ID/placements.jsonl.  Several\n"
-        "schedulers may run at once.  SIGTERM/SIGINT: finish the round and exit 0.\n",
+        "schedulers may run at once.  SIGTERM/SIGINT: finish the round and exit 0.\n"
+        "Redis not reachable at start: retried with back-off for --connect-timeout.  One\n"
+        "info line per placement (at most one a second, with a count of the rest).\n",
 };
 
 struct sched_args {

@@ -20,7 +20,9 @@ static const struct opt_cmd cmd = {
         "sentinels and CPU binding), complete it at once, heartbeat while tasks run.\n"
         "SIGTERM/SIGINT: take nothing more, let running tasks finish (up to --grace),\n"
         "hand queued tasks back and return the node's capacity, exit 0; a second signal\n"
-        "stops the running tasks too (their tasks go back to the queue).\n",
+        "stops the running tasks too (their tasks go back to the queue).  Redis not\n"
+        "reachable at start: retried with back-off for --connect-timeout.  One info line\n"
+        "per finished task (at most one a second); a failed one with the end of its output.\n",
     .epilogue =
         "Writes logs/RUN_ID/clock.jsonl: the offset to the Redis server clock at start and\n"
         "every 60 s.  Children never see TRACEKIT_REDIS_URL or REDISCLI_AUTH: both leave\n"

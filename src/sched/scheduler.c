@@ -55,6 +55,9 @@ static void on_place(void *arg, const struct rq_head *t, const char *node, int64
     jb_obj_close(b);
     if (s->out_open)
         jsonl_add(&s->out, b);
+    log_debug("dispatch -> node=%s task=%lld cpu_units=%lld cap_left=%lld%s%s", node,
+              (long long)t->id, (long long)(t->cpu_units < 1 ? 1 : t->cpu_units),
+              (long long)cap_left, t->pin ? " pinned=" : "", t->pin ? t->pin : "");
     uint64_t held;
     if (log_limit_pass(&s->place_log, 1000000000LL, &held)) {
         char more[64] = "";
