@@ -1,6 +1,7 @@
 /* main.c -- the command table, and nothing else (like git.c). */
 #include "cmd/commands.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -63,6 +64,23 @@ static const struct command *find(const char *name)
     return NULL;
 }
 
+/* "tracekit: error: unknown command 'pase'; did you mean 'parse'? ...", in
+ * the style of every command's errors (log.h, cli_error). */
+static void unknown_command(const char *name)
+{
+    const char *words[sizeof commands / sizeof commands[0]];
+    size_t n = 0;
+    for (const struct command *c = commands; c->name; c++)
+        words[n++] = c->name;
+    const char *near = opt_closest(name, words, n);
+    if (near)
+        fprintf(stderr, "tracekit: error: unknown command '%s'; did you mean '%s'? (see "
+                "'tracekit --help')\n", name, near);
+    else
+        fprintf(stderr, "tracekit: error: unknown command '%s' (see 'tracekit --help')\n",
+                name);
+}
+
 /* --log-file FILE (or --log-file=FILE) before the command, else
  * $TRACEKIT_LOG_FILE.  Consumes the option; returns 0, or -1 after a message. */
 static int global_log_file(int *argc, char ***argv)
@@ -75,7 +93,7 @@ static int global_log_file(int *argc, char ***argv)
         skip = 1;
     } else if (*argc >= 2 && !strcmp(v[1], "--log-file")) {
         if (*argc < 3) {
-            fprintf(stderr, "tracekit: --log-file needs a FILE\n");
+            fprintf(stderr, "tracekit: error: --log-file needs a FILE\n");
             return -1;
         }
         path = v[2];
@@ -86,7 +104,8 @@ static int global_log_file(int *argc, char ***argv)
             path = env;
     }
     if (path && log_set_file(path) < 0) {
-        fprintf(stderr, "tracekit: cannot open the log file '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "tracekit: error: cannot open the log file '%s': %s\n", path,
+                strerror(errno));
         return -1;
     }
     if (skip) {
@@ -121,7 +140,7 @@ int main(int argc, char **argv)
         }
         const struct command *c = find(argv[2]);
         if (!c) {
-            fprintf(stderr, "tracekit: unknown command '%s' (see 'tracekit --help')\n", argv[2]);
+            unknown_command(argv[2]);
             return TK_EXIT_USAGE;
         }
         char *args[] = {(char *)c->name, "--help", NULL};
@@ -130,7 +149,7 @@ int main(int argc, char **argv)
     }
     const struct command *c = find(name);
     if (!c) {
-        fprintf(stderr, "tracekit: unknown command '%s' (see 'tracekit --help')\n", name);
+        unknown_command(name);
         return TK_EXIT_USAGE;
     }
     log_set_command(c->name);

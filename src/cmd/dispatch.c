@@ -25,8 +25,13 @@ static const struct opt_cmd cmd = {
         "asked, writing each stored task to logs/RUN_ID/submitted.jsonl.  With --wait, wait\n"
         "until every task of this dispatch has finished, write logs/RUN_ID/ledger.jsonl and\n"
         "ship the controller's records to Redis for 'tracekit gather --redis'.\n"
+        "With --wait each failed task is logged at error level with its node, the end of\n"
+        "its output and its log file.  A run that has tasks already (submitted.jsonl or\n"
+        "ledger.jsonl in its folder) is refused unless --append.  With --pending, a run\n"
+        "without a live scheduler or registered worker is warned about every minute.\n"
         "Exit status: 0 all enqueued (with --wait: all done), 1 a failure (a task failed,\n"
-        "died or was rejected, a timeout, Redis), 2 a bad command line.\n",
+        "died or was rejected, a timeout, Redis), 2 a bad command line (also a --mix\n"
+        "profile typo, a used run id).\n",
     .flags = OPT_ARGS,
 };
 
@@ -46,8 +51,9 @@ static int parse_args(int argc, char **argv, struct dispatch_args *a)
         OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_FFMPEG | WORKLOAD_NODES | WORKLOAD_POLICY),
         OPT_GROUP("Generic tasks:"),
         OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_GENERIC),
-        OPT_GROUP("Pacing (default: everything at once; without --pending, ffmpeg tasks are\n"
-                  "pinned to their node and the scheduler places each only there):"),
+        OPT_GROUP("Pacing (default: everything at once, ffmpeg tasks pinned to their node, the\n"
+                  "scheduler placing each only there; --pending alone: the original's pulses of\n"
+                  "10 tasks 1 s apart, then a pause of 300 s):"),
         OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_PACING),
         OPT_GROUP("Waiting:"),
         OPT_FLAG(0, "wait", &a->wait, "wait until every task has finished; write ledger.jsonl"),
@@ -55,6 +61,7 @@ static int parse_args(int argc, char **argv, struct dispatch_args *a)
         OPT_FLAG(0, "json", &a->json, "print the final summary as one JSON object on stdout"),
         OPT_GROUP("Run and Redis:"),
         OPT_INCLUDE(run_options, &a->run, RUN_ID_REQUIRED | RUN_LOGS),
+        OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_APPEND),
         OPT_INCLUDE(redis_options, &a->redis, 0),
         OPT_GROUP(""),
         OPT_INCLUDE(verbosity_options, NULL, VERBOSE_QUIET | VERBOSE_DEBUG),
@@ -102,9 +109,19 @@ int cmd_dispatch(int argc, char **argv)
     rc = TK_EXIT_USAGE;
     if (run_opts_resolve(&a.run, RUNID_REQUIRED, &ctx) < 0)
         goto out;
+    int64_t last_id = 0; /* Redis numbers on by itself */
+    if (wlbuild_check_new_run(ctx.run_id, ctx.run_dir, a.wl.append, &last_id) < 0)
+        goto out;
     /* the task list, before touching Redis */
     if ((rc = workload_opts_build(&a.wl, &w, &c.pace)) != 0)
         goto out;
+    for (int i = 0; i < 2; i++) {
+        const char *dir = i ? a.wl.outputs : a.wl.inputs;
+        if (dir && dir[0] != '/')
+            log_warn("--%s %s is a relative path: each worker resolves it in its own working "
+                     "folder, not in this one; give an absolute path that every node sees",
+                     i ? "outputs" : "inputs", dir);
+    }
     rc = TK_EXIT_USAGE;
     if (redis_opts_load(&a.redis, &u) < 0)
         goto out;

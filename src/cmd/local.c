@@ -26,8 +26,11 @@ static const struct opt_cmd cmd = {
         "records), with the collector sampling them.  Writes the same files as the Redis\n"
         "flow into LOGS/RUN_ID/: events.APP.jsonl, submitted.jsonl, placements.jsonl,\n"
         "ledger.jsonl, and the collector's files.  Exits 0 when every task succeeded,\n"
-        "1 otherwise.  SIGINT/SIGTERM: stop starting tasks, let running ones finish\n"
-        "(a second one terminates them).\n",
+        "1 otherwise (each failed task logged with the end of its output), 2 for a bad\n"
+        "command line, a --mix profile typo or a run that has tasks already (--append adds\n"
+        "to it).  SIGINT/SIGTERM: stop starting tasks, let running ones finish (a second\n"
+        "one terminates them).  On a terminal a progress line shows the counts and an\n"
+        "ETA from the durations of the tasks finished so far.\n",
     .flags = OPT_ARGS,
 };
 
@@ -49,6 +52,7 @@ static int parse_opts(int argc, char **argv, struct local_args *a)
         OPT_GROUP("Tasks (as 'tracekit dispatch'):"),
         OPT_INCLUDE(workload_options, &a->wl,
                     WORKLOAD_FFMPEG | WORKLOAD_GENERIC | WORKLOAD_LOCAL_POLICY | WORKLOAD_PACING),
+        OPT_INCLUDE(workload_options, &a->wl, WORKLOAD_APPEND),
         OPT_GROUP("Scheduler (as 'tracekit scheduler'):"),
         OPT_INCLUDE(policy_options, &a->policy, 0),
         OPT_FLAG(0, "reject-unplaceable", &a->reject,
@@ -127,12 +131,15 @@ int cmd_local(int argc, char **argv)
         a.wl.nodes = ctx.node_id; /* default: this machine */
     if (workload_opts_check(&a.wl) < 0)
         goto out;
+    int64_t last_id = 0;
+    if (wlbuild_check_new_run(ctx.run_id, ctx.run_dir, a.wl.append, &last_id) < 0)
+        goto out;
     struct local_conf c = {
         .ctx = &ctx, .pid_dir = a.run.pid_dir, .w = &w, .pol = &pol, .seed = a.wl.seed,
         .nodes = a.wl.node_names, .nnodes = a.wl.nnodes, .capacity = a.capacity,
         .node_mem_mb = a.node_mem, .parallel = a.parallel, .ratio = a.ratio, .reject = a.reject,
         .collect = !a.no_collect, .interval_ms = a.interval, .host_interval_ms = a.host_interval,
-        .realtime = a.realtime, .quiet = verbosity_quiet(),
+        .realtime = a.realtime, .quiet = verbosity_quiet(), .id_base = last_id,
     };
     if ((rc = workload_opts_build(&a.wl, &w, &c.pace)) != 0)
         goto out;

@@ -55,6 +55,9 @@ const struct opt redis_options[] = {
                   "$TRACEKIT_REDIS_URL, else redis://127.0.0.1:6379/0)"),
     OPT_STRING_AT(0, "redis-password-file", struct redis_opts, password_file, "F",
                   "the password, first line of F (keeps it out of ps)"),
+    OPT_SECONDS_AT(REDIS_WAIT, "connect-timeout", struct redis_opts, connect_timeout_ms, "SEC",
+                   "at start, keep trying to reach Redis for SEC with back-off, as when it "
+                   "goes away mid-run (default 300; 0: fail at once)"),
     OPT_END(),
 };
 
@@ -258,7 +261,11 @@ const struct opt workload_options[] = {
     OPT_STRING_AT(WORKLOAD_FFMPEG, "ffprobe", WL, ffprobe, "PATH",
                   "for the durations of the duration policies (default ffprobe)"),
     OPT_STRING_AT(WORKLOAD_FFMPEG, "mix", WL, mix, "NAME=W,...",
-                  "profile mix (medium480p, fast1080p, hevc1080p, light1c)"),
+                  "profile mix (medium480p, fast1080p, hevc1080p, light1c); an unknown "
+                  "profile or a malformed item is an error"),
+    OPT_FLAG_AT(WORKLOAD_FFMPEG, "allow-unknown-profile", WL, allow_unknown,
+                "the original's --mix: unknown profiles run a 1280:720 transcode under their "
+                "name, malformed items are skipped with a warning"),
     OPT_INT_AT(WORKLOAD_FFMPEG, "total", WL, total, "N", 0, MIX_MAX_TOTAL,
                "with --mix: N tasks, file idx mod files; 0 (default): one task per file, its "
                "profile drawn at random; with --command: N copies (default 1)"),
@@ -308,6 +315,9 @@ const struct opt workload_options[] = {
                 "never dropped"),
     OPT_INT_AT(WORKLOAD_PACING, "backlog-limit", WL, backlog_limit, "N", 1, 1000000,
                "per node, for --drip and duration-online (default 1)"),
+    OPT_FLAG_AT(WORKLOAD_APPEND, "append", WL, append,
+                "add these tasks to a run that has some already (its submitted.jsonl or "
+                "ledger.jsonl), numbering on from the last; without it such a run is refused"),
     OPT_END(),
 };
 #undef WL

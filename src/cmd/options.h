@@ -46,7 +46,12 @@ const char *run_opts_pid_dir(const struct run_opts *o);
 
 struct redis_opts {
     const char *url, *password_file;
+    int64_t connect_timeout_ms;  /* REDIS_WAIT: --connect-timeout (REDIS_OPTS_WAIT_MS) */
 };
+/* The bit of --connect-timeout, for the services (worker, scheduler) that
+ * wait for Redis at start instead of failing at once. */
+enum { REDIS_WAIT = 1 << 0 };
+#define REDIS_OPTS_WAIT_MS 300000
 extern const struct opt redis_options[];
 /* redisurl_load with these options.  0, or -1 after a cli_error.  Then,
  * either way: the URL's password in argv is overwritten with '*' (o->url
@@ -103,6 +108,7 @@ enum {
     WORKLOAD_LOCAL_NODES = 1 << 5,  /* --nodes of local: this machine by default */
     WORKLOAD_LOCAL_POLICY = 1 << 6, /* --policy of local: also an OpenDC policy (the caller
                                      * moves such a name to policy_opts) */
+    WORKLOAD_APPEND = 1 << 7,       /* --append: add to a run that has tasks already */
 };
 extern const struct opt workload_options[];
 /* wlbuild_check.  0, or -1 after a cli_error. */

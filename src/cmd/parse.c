@@ -2,6 +2,7 @@
  * the audit (work done in parse_run.c). */
 #include "cmd/commands.h"
 #include "cmd/options.h"
+#include "collect/procfs.h"
 #include "common/log.h"
 #include "common/jsonl.h"
 #include "common/opt.h"
@@ -38,7 +39,9 @@ static const struct opt_cmd cmd = {
         "whole; malformed or torn raw lines are skipped and counted in the audit.\n"
         "Folders RUN_ID(cN) of the original's experiment layout are parsed one by one.\n"
         "The node id and stage come from node_meta.json; --node-id and --stage, given,\n"
-        "win over it.  On a terminal, a progress line on stderr shows the lines read.\n",
+        "win over it.  On a terminal, a progress line on stderr shows the lines read.\n"
+        "A run folder whose collector still records it (collector.json: running, and its\n"
+        "pid alive with the same start ticks) is refused (exit 1) unless --force.\n",
 };
 
 /* What the command line asks for. */
@@ -48,7 +51,7 @@ struct parse_cli {
     struct redis_url url;       /* with --ship: parsed once, its secret hidden */
     const char *dir;
     double interval;
-    bool quiet, json, ship;
+    bool quiet, json, ship, force;
     struct audit_limits lim;
 };
 static const char *nonempty_env(const char *name)
@@ -300,12 +303,50 @@ static char **find_dirs(const struct parse_cli *c, struct run_ctx *ctx, char **n
     return dirs;
 }
 
+/* The pid of the collector recording dir when it still runs: collector.json
+ * says running and that pid still has the recorded start ticks (a crashed
+ * collector's stale "running", or a reused pid, does not count); else 0. */
+static int collector_alive(const char *dir)
+{
+    char *path = path_join(dir, "collector.json");
+    json_t *doc = jsonl_load_file(path, 0, NULL);
+    free(path);
+    const char *state = json_string_value(json_object_get(doc, "state"));
+    json_int_t pid = json_integer_value(json_object_get(doc, "pid"));
+    json_int_t ticks = json_integer_value(json_object_get(doc, "start_ticks"));
+    int alive = 0;
+    if (state && !strcmp(state, "running") && pid > 0 && pid < INT32_MAX && ticks > 0) {
+        char sp[64];
+        snprintf(sp, sizeof sp, "/proc/%lld/stat", (long long)pid);
+        size_t n;
+        char *text = read_file(sp, &n);
+        struct proc_stat st;
+        if (text && procfs_parse_stat(text, n, &st) == 0 && st.state != 'Z' &&
+            st.state != 'X' && st.start_ticks == (uint64_t)ticks)
+            alive = (int)pid;
+        free(text);
+    }
+    json_decref(doc);
+    return alive;
+}
+
 /* Parse (and ship) one folder; its figures go to jb for --json.  Returns
  * -1 when shipping cannot work at all (stop), else 0; *rc on failure. */
 static int parse_one(const struct parse_cli *c, const char *dir, const char *run_id,
                      const char *node_default, struct jbuf *jb, int *rc)
 {
     char name[256], label[300];
+    int cpid = c->force ? 0 : collector_alive(dir);
+    if (cpid) {
+        log_error("the collector (pid %d) is still recording %s: parsing now would write a "
+                  "cut-short trace; stop it first with 'tracekit collect stop --run-id %s' "
+                  "(or --force to parse what is there)", cpid, dir,
+                  run_id ? run_id : folder_name(dir, name, sizeof name));
+        *rc = TK_EXIT_FAIL;
+        return 0;
+    }
+    if (c->force && collector_alive(dir))
+        log_warn("--force: the collector still records %s; the trace stops here", dir);
     snprintf(label, sizeof label, "parse %s", folder_name(dir, name, sizeof name));
     struct progress *pg = progress_begin(label, c->quiet);
     struct parse_opts o = {
@@ -339,7 +380,7 @@ static int parse_one(const struct parse_cli *c, const char *dir, const char *run
     if (!c->quiet && !c->json)
         print_result(dir, &r);
     for (size_t k = 0; k < r.nviolations; k++)
-        fprintf(stderr, "tracekit parse: %s: limit exceeded: %s\n", dir, r.violations[k]);
+        fprintf(stderr, "tracekit parse: error: %s: limit exceeded: %s\n", dir, r.violations[k]);
     if (r.nviolations)
         *rc = TK_EXIT_FAIL;
     int before = *rc;
@@ -386,6 +427,9 @@ int cmd_parse(int argc, char **argv)
         OPT_DOUBLE(0, "interval-ms", &c.interval, "MS", 0.001, 86400000,
                    "sampling interval for the jitter figures (default: from node_meta.json or "
                    "collector.json, else the median interval)"),
+        OPT_FLAG(0, "force", &c.force,
+                 "parse even while the run's collector still records (default: refuse, "
+                 "exit 1)"),
         OPT_GROUP("Output:"),
         OPT_FLAG(0, "quiet", &c.quiet, "print nothing but errors (and no progress line)"),
         OPT_FLAG(0, "json", &c.json,

@@ -38,7 +38,9 @@ static const struct opt_cmd cmd = {
         "(free units, memory and the worker's --parallel checked and taken in one step).\n"
         "Reaps workers that stopped heartbeating: their tasks go back to the queue.\n"
         "Appends one line per placement to LOGS/RUN_ID/placements.jsonl.  Several\n"
-        "schedulers may run at once.  SIGTERM/SIGINT: finish the round and exit 0.\n",
+        "schedulers may run at once.  SIGTERM/SIGINT: finish the round and exit 0.\n"
+        "Redis not reachable at start: retried with back-off for --connect-timeout.  One\n"
+        "info line per placement (at most one a second, with a count of the rest).\n",
 };
 
 struct sched_args {
@@ -54,7 +56,7 @@ static int parse_args(int argc, char **argv, struct sched_args *a)
     struct opt opts[] = {
         OPT_GROUP("Run:"),
         OPT_INCLUDE(run_options, &a->run, RUN_ID_REQUIRED),
-        OPT_INCLUDE(redis_options, &a->redis, 0),
+        OPT_INCLUDE(redis_options, &a->redis, REDIS_WAIT),
         OPT_INCLUDE(run_options, &a->run, RUN_LOGS),
         OPT_STRING(0, "stage", &a->run.stage, "NAME", "accepted like the other commands; not "
                    "used here"),
@@ -90,7 +92,8 @@ static int parse_args(int argc, char **argv, struct sched_args *a)
 
 int cmd_scheduler(int argc, char **argv)
 {
-    struct sched_args a = {.batch = 64, .reap_ms = 200, .maxdel = 3};
+    struct sched_args a = {.batch = 64, .reap_ms = 200, .maxdel = 3,
+                           .redis.connect_timeout_ms = REDIS_OPTS_WAIT_MS};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
@@ -112,7 +115,8 @@ int cmd_scheduler(int argc, char **argv)
     }
     struct scheduler_conf c = {.run = &ctx, .redis = &u, .policy = &pol, .seed = a.seed,
                                .batch = (size_t)a.batch, .reap_ms = (int)a.reap_ms,
-                               .max_deliveries = (int)a.maxdel, .reject_unplaceable = a.reject};
+                               .max_deliveries = (int)a.maxdel, .reject_unplaceable = a.reject,
+                               .connect_wait_ms = a.redis.connect_timeout_ms};
     rc = scheduler_run(&c, NULL);
     redisurl_free(&u);
     run_ctx_free(&ctx);

@@ -20,7 +20,9 @@ static const struct opt_cmd cmd = {
         "sentinels and CPU binding), complete it at once, heartbeat while tasks run.\n"
         "SIGTERM/SIGINT: take nothing more, let running tasks finish (up to --grace),\n"
         "hand queued tasks back and return the node's capacity, exit 0; a second signal\n"
-        "stops the running tasks too (their tasks go back to the queue).\n",
+        "stops the running tasks too (their tasks go back to the queue).  Redis not\n"
+        "reachable at start: retried with back-off for --connect-timeout.  One info line\n"
+        "per finished task (at most one a second); a failed one with the end of its output.\n",
     .epilogue =
         "Writes logs/RUN_ID/clock.jsonl: the offset to the Redis server clock at start and\n"
         "every 60 s.  Children never see TRACEKIT_REDIS_URL or REDISCLI_AUTH: both leave\n"
@@ -94,7 +96,7 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
 {
     struct opt opts[] = {
         OPT_GROUP("Redis:"),
-        OPT_INCLUDE(redis_options, &a->redis, 0),
+        OPT_INCLUDE(redis_options, &a->redis, REDIS_WAIT),
         OPT_GROUP("Run:"),
         OPT_INCLUDE(run_options, &a->run,
                     RUN_ID_REQUIRED | RUN_NODE | RUN_STAGE | RUN_LOGS | RUN_PID_DIR),
@@ -152,7 +154,8 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
 int cmd_worker(int argc, char **argv)
 {
     struct worker_args a = {.runner = RUNNER_OPTS_INIT, .maxdel = 3, .ttl_ms = 3000,
-                            .lease_ms = -1, .grace_ms = -1, .ratio = 1.0};
+                            .lease_ms = -1, .grace_ms = -1, .ratio = 1.0,
+                            .redis.connect_timeout_ms = REDIS_OPTS_WAIT_MS};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) {
         argv_free(a.allow_argv);
@@ -183,6 +186,7 @@ int cmd_worker(int argc, char **argv)
             .ratio = a.ratio, .mem_mb = a.mem_mb, .clear_queue = a.clear,
             .ttl_ms = (int)a.ttl_ms, .lease_ms = (int)a.lease_ms,
             .max_deliveries = (int)a.maxdel, .grace_ms = a.grace_ms,
+            .connect_wait_ms = a.redis.connect_timeout_ms,
         };
         char *out_dir;
         runner_opts_apply(&a.runner, ctx.run_dir, &c.runner, &c.out, &out_dir);

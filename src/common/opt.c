@@ -195,9 +195,7 @@ size_t opt_distance(const char *a, const char *b)
     return d[n][m];
 }
 
-/* The known word closest to w, if it is close enough to be a typo (at most
- * one edit in four letters, at least one); else NULL. */
-static const char *closest(const char *w, const char *const *words, size_t n)
+const char *opt_closest(const char *w, const char *const *words, size_t n)
 {
     const char *best = NULL;
     size_t bestd = strlen(w) / 4 > 1 ? strlen(w) / 4 : 1;
@@ -232,7 +230,7 @@ static void unknown_option(const struct opt_cmd *cmd, const struct flat *f, cons
                   nprefix > 4 ? ", ..." : "", cmd->name);
         return;
     }
-    const char *near = !strncmp(name, "--", 2) ? closest(name + 2, words, nw) : NULL;
+    const char *near = !strncmp(name, "--", 2) ? opt_closest(name + 2, words, nw) : NULL;
     if (near)
         cli_error("unknown option '%s'; did you mean '--%s'? (see 'tracekit %s --help')", name,
                   near, cmd->name);
@@ -276,7 +274,7 @@ static int take_verb(const struct opt_cmd *cmd, int argc, char **argv, int *at, 
             return 0;
         }
     }
-    const char *near = closest(w, words, n);
+    const char *near = opt_closest(w, words, n);
     if (near)
         cli_error("unknown %s '%s'; did you mean '%s'? (expected %s)", noun, w, near, list);
     else

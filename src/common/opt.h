@@ -169,5 +169,8 @@ void opt_usage(const struct opt_cmd *cmd, const struct opt *opts, FILE *out);
 /* How far apart two words are: insertions, deletions, substitutions and
  * swaps of neighbours (Damerau-Levenshtein, optimal string alignment). */
 size_t opt_distance(const char *a, const char *b);
+/* The word of words[] closest to w when it is near enough to be a typo (at
+ * most one edit in four letters, at least one), else NULL ("did you mean"). */
+const char *opt_closest(const char *w, const char *const *words, size_t n);
 
 #endif

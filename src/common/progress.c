@@ -123,3 +123,30 @@ void progress_end(struct progress *p)
     }
     free(p);
 }
+
+double progress_eta(double mean_s, const double *running_s, size_t nrunning, size_t waiting)
+{
+    if (!(mean_s > 0) || (nrunning == 0 && waiting == 0))
+        return -1;
+    double sum = 0, max = 0, min = -1;
+    for (size_t i = 0; i < nrunning; i++) {
+        double r = mean_s - running_s[i];
+        if (r < 0)
+            r = 0;   /* overdue: any moment now */
+        sum += r;
+        if (r > max)
+            max = r;
+        if (min < 0 || r < min)
+            min = r;
+    }
+    if (waiting == 0)
+        return max >= 0.5 ? max : -1;
+    size_t slots = nrunning ? nrunning : 1;
+    double eta = (sum + (double)waiting * mean_s) / (double)slots;
+    /* whole waves: the last waiting task starts when a slot frees and runs mean_s */
+    size_t waves = (waiting + slots - 1) / slots;
+    double by_waves = (min > 0 ? min : 0) + (double)waves * mean_s;
+    if (by_waves > eta)
+        eta = by_waves;
+    return eta > max ? eta : max;
+}

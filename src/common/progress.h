@@ -20,11 +20,22 @@
 #define TK_PROGRESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct progress;
 
 struct progress *progress_begin(const char *label, bool quiet);
 void progress_update(struct progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void progress_end(struct progress *p);
+
+/* The time left, in seconds, of tasks run in parallel, from the durations
+ * seen so far (pure): mean_s is the mean duration of the finished tasks,
+ * running_s[] how long each running task has run, waiting the tasks not
+ * started yet.  A running task is expected to end at the mean; the waiting
+ * ones run mean_s each on as many slots as run now (at least one).
+ * Returns -1 when there is no honest figure: no task finished yet
+ * (mean_s <= 0), or the running tasks have all outrun the mean and nothing
+ * waits (the figure would count down to 0 s and stay there). */
+double progress_eta(double mean_s, const double *running_s, size_t nrunning, size_t waiting);
 
 #endif

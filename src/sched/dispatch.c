@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "common/uuid.h"
 #include "sched/rq.h"
+#include "task/task.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -225,7 +226,15 @@ struct disp {
     bool tty;
     struct progress *prog;   /* the status line on a terminal, or NULL */
     int64_t t0_ms, last_progress_ms;
+    /* who serves the run: a scheduler, workers (presence()) */
+    int64_t next_presence_ms, sched_seen_ms, next_sched_warn_ms, next_worker_warn_ms;
+    bool all_unpinned;       /* no task names its node: any registered worker will do */
 };
+
+/* How long the run may go without a live scheduler before a warning, and
+ * how often the warnings repeat. */
+#define NO_SCHEDULER_WARN_MS 10000
+#define PRESENCE_REPEAT_MS 60000
 
 /* ---- Redis ---- */
 
@@ -273,6 +282,34 @@ static void warn_unregistered(struct disp *d)
     }
     free(used);
     freeReplyObject(r);
+}
+
+/* A dispatch into a run nobody serves (a mistyped run id, no scheduler
+ * started) would wait in silence: say so, every minute while it lasts. */
+static void presence(struct disp *d)
+{
+    int64_t now = now_wall_ms();
+    if (now < d->next_presence_ms)
+        return;
+    d->next_presence_ms = now + 2000;
+    bool sched;
+    long long workers;
+    if (rq_presence(d->q, &sched, &workers) < 0)
+        return;   /* an outage: the calls around say so */
+    const char *run_id = d->c->run_id;
+    if (sched)
+        d->sched_seen_ms = now;
+    else if (now - d->sched_seen_ms >= NO_SCHEDULER_WARN_MS && now >= d->next_sched_warn_ms) {
+        log_warn("no scheduler has been seen in run %s for %.0f s: the tasks wait in q:pending "
+                 "until one runs ('tracekit scheduler --run-id %s'; is the run id right?)",
+                 run_id, (now - d->sched_seen_ms) / 1000.0, run_id);
+        d->next_sched_warn_ms = now + PRESENCE_REPEAT_MS;
+    }
+    if (workers == 0 && d->all_unpinned && now >= d->next_worker_warn_ms) {
+        log_warn("no worker registered in run %s: the tasks wait until one does ('tracekit "
+                 "worker --run-id %s' on each node; is the run id right?)", run_id, run_id);
+        d->next_worker_warn_ms = now + PRESENCE_REPEAT_MS;
+    }
 }
 
 static int read_qlen(struct disp *d)
@@ -472,15 +509,23 @@ static int run_pacer(struct disp *d)
             }
             in_pulse += k;
             step_log(d, k, pulses, in_pulse);
+            size_t next_n;
+            int64_t wait_ms;
+            if (!d->c->quiet && pacer_pulse_pause(&d->p, pulses, now, &next_n, &wait_ms))
+                log_info("[pending-pulse] next pulse of %zu task(s) in %.0f s (--pulse-interval);"
+                         " %zu of %zu enqueued", next_n, wait_ms / 1000.0, d->nids, d->w->n);
             if (d->p.pulses != pulses)
                 in_pulse = 0;
         }
         progress(d, false);
         if (pacer_done(&d->p))
             break;
+        presence(d);
         int64_t wait = d->p.next_ms - now_wall_ms();
         if (d->tty && wait > 250)
             wait = 250;
+        if (wait > 2000)
+            wait = 2000;   /* the presence checks */
         sleep_ms_or_stop(wait, &stop_sig);
     }
     free(idx);
@@ -491,6 +536,36 @@ static int run_pacer(struct disp *d)
 }
 
 /* ---- waiting and the ledger ---- */
+
+/* A task of ours that did not end done, at error level as its record comes
+ * in: node, reason (the end of its output), log file. */
+static void say_failure(const char *line)
+{
+    json_t *o = jsonl_loads(line, 0, NULL);
+    const char *status = json_string_value(json_object_get(o, "status"));
+    if (status && strcmp(status, "done")) {
+        const char *node = json_string_value(json_object_get(o, "node"));
+        const char *err = json_string_value(json_object_get(o, "error"));
+        const char *reason = json_string_value(json_object_get(o, "reason"));
+        const char *log = json_string_value(json_object_get(o, "log"));
+        json_t *rc = json_object_get(o, "rc");
+        char why[TASK_TAIL_BYTES + 1];
+        snprintf(why, sizeof why, "%s", err && *err ? err : reason && *reason ? reason
+                                                                              : "no output");
+        for (char *p = why; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = '|';
+        char rctext[32] = "";
+        if (json_is_integer(rc))
+            snprintf(rctext, sizeof rctext, ", rc %lld", (long long)json_integer_value(rc));
+        log_error("task %lld %s%s%s%s: %s%s%s%s%s", (long long)json_integer_value(
+                  json_object_get(o, "task_id")), status, node && *node ? " on " : "",
+                  node && *node ? node : "", rctext, why, log ? "; log " : "",
+                  log && node && *node ? node : "", log && node && *node ? ":" : "",
+                  log ? log : "");
+    }
+    json_decref(o);
+}
 
 /* Read the run's results from `*off` on into the tally. */
 static int poll_results(struct disp *d, long *off, struct dispatch_tally *t)
@@ -509,7 +584,8 @@ static int poll_results(struct disp *d, long *off, struct dispatch_tally *t)
         return RQ_EPROTO;
     }
     for (size_t i = 0; i < r->elements; i++)
-        dispatch_tally_add(t, r->element[i]->str);
+        if (dispatch_tally_add(t, r->element[i]->str))
+            say_failure(r->element[i]->str);
     *off += (long)r->elements;
     freeReplyObject(r);
     return 0;
@@ -530,6 +606,7 @@ static int wait_all(struct disp *d, struct dispatch_tally *t)
             break;
         if (stop_sig || (timeout_ms > 0 && now_wall_ms() - start >= timeout_ms))
             return 1;
+        presence(d);
         sleep_ms_or_stop(200, &stop_sig);
     }
     return 0;
@@ -614,6 +691,10 @@ static int disp_open(struct disp *d, const struct dispatch_conf *c)
     free(desc);
     d->prefix = rq_prefix(d->q);
     warn_unregistered(d);
+    d->all_unpinned = true;
+    for (size_t i = 0; i < c->w->n && d->all_unpinned; i++)
+        d->all_unpinned = c->w->t[i].node < 0;
+    d->sched_seen_ms = now_wall_ms();
 
     if (mkdir_p(c->run_dir, TK_DIR_MODE) < 0) {
         log_error("cannot create %s: %s", c->run_dir, strerror(errno));

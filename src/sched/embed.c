@@ -50,6 +50,8 @@ void embed_free(struct embed *e)
         free(e->tasks[i].trace_id);
         free(e->tasks[i].body);
         free(e->tasks[i].pin_name);
+        free(e->tasks[i].error);
+        free(e->tasks[i].log);
     }
     free(e->tasks);
     free(e->queue);
@@ -93,7 +95,7 @@ int64_t embed_enqueue(struct embed *e, const char *fields, char *err, size_t err
     }
     struct emb_task *t = &e->tasks[e->ntasks];
     memset(t, 0, sizeof *t);
-    t->id = (int64_t)e->ntasks + 1;
+    t->id = e->id_base + (int64_t)e->ntasks + 1;
     t->trace_id = xstrdup(trace);
     t->ts_enqueue = json_integer_value(ts);
     t->cpu_units = int_field(o, "cpu_units", 1);
@@ -209,7 +211,20 @@ static void ledger(const struct embed *e, const struct emb_task *t, const char *
     jb_int(b, "ts_end", t->ts_end);
     if (reason)
         jb_str(b, "reason", reason);
+    if (t->error)
+        jb_str(b, "error", t->error);
+    if (t->log)
+        jb_str(b, "log", t->log);
     jb_obj_close(b);
+}
+
+void embed_set_why(struct embed *e, size_t task, const char *error, const char *log)
+{
+    struct emb_task *t = &e->tasks[task];
+    free(t->error);
+    free(t->log);
+    t->error = error && *error ? xstrdup(error) : NULL;
+    t->log = log && *log ? xstrdup(log) : NULL;
 }
 
 void embed_reject(struct embed *e, const char *reason, int64_t now_ms, struct jbuf *out)

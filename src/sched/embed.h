@@ -45,13 +45,15 @@ struct emb_task {
     int node;                      /* where it was placed, -1 before */
     int64_t ts_enqueue, ts_place, ts_start, ts_end;
     int rc;
+    char *error, *log;             /* a failed task's end of output and log file, or NULL */
 };
 
 struct embed {
     struct emb_node *nodes;        /* sorted by id, like the Redis snapshot */
     size_t nnodes;
-    struct emb_task *tasks;        /* by id - 1 */
+    struct emb_task *tasks;        /* by id - id_base - 1 */
     size_t ntasks, cap;
+    int64_t id_base;               /* task ids are id_base + 1, + 2, ... (--append) */
     size_t *queue;                 /* pending task indices, FIFO */
     size_t qhead, qlen, qcap;
     struct policy pol;
@@ -89,6 +91,9 @@ void embed_reject(struct embed *e, const char *reason, int64_t now_ms, struct jb
 void embed_started(struct embed *e, size_t task, int64_t now_ms);
 /* The task ended with rc (done iff 0): capacity back, ledger line in out. */
 void embed_finish(struct embed *e, size_t task, int rc, int64_t now_ms, struct jbuf *out);
+/* Why a task failed, for its ledger record ("error", "log"), before
+ * embed_finish; copied, NULL or "" leaves a field out. */
+void embed_set_why(struct embed *e, size_t task, const char *error, const char *log);
 
 /* The placement line (placements.jsonl). */
 void embed_placement_json(const struct embed *e, size_t task, const char *scheduler,

@@ -9,6 +9,7 @@
 #include "common/uuid.h"
 #include "sched/embed.h"
 #include "task/launch.h"
+#include "task/task.h"
 
 #include <errno.h>
 #include <math.h>
@@ -46,6 +47,8 @@ struct local {
     int64_t kill_at;           /* wall ms to SIGKILL the running tasks; 0: not */
     struct progress *prog;
     int64_t t0;
+    double dur_sum_s;          /* durations of the tasks finished so far, for the ETA */
+    size_t ndur;
     bool failed_io;
 };
 
@@ -201,7 +204,13 @@ static int release(struct local *l, int64_t now)
         l->backlog[i] = l->wnode[i] >= 0 ? eb[l->wnode[i]] : 0;
         /* running tasks have started: not backlog, like the Redis flow */
     }
+    uint64_t pulses = l->p.pulses;
     size_t k = pacer_next(&l->p, now, (int64_t)l->e.qlen, l->backlog, l->idx, l->pnode);
+    size_t next_n;
+    int64_t wait_ms;
+    if (!l->c->quiet && pacer_pulse_pause(&l->p, pulses, now, &next_n, &wait_ms))
+        log_info("next pulse of %zu task(s) in %.0f s (--pulse-interval); %zu of %zu released",
+                 next_n, wait_ms / 1000.0, l->released + k, l->w->n);
     char err[512];
     for (size_t j = 0; j < k; j++) {
         char trace[37];
@@ -218,7 +227,8 @@ static int release(struct local *l, int64_t now)
             return -1;
         }
         jb_reset(&l->line);
-        jb_append(&l->line, l->e.tasks[id - 1].body, strlen(l->e.tasks[id - 1].body));
+        const char *body = l->e.tasks[id - l->e.id_base - 1].body;
+        jb_append(&l->line, body, strlen(body));
         jsonl_add(&l->sub, &l->line);
         l->released++;
     }
@@ -227,9 +237,37 @@ static int release(struct local *l, int64_t now)
     return 0;
 }
 
+/* A failed task's reason and log file into its ledger record, and said. */
+static void why_failed(struct local *l, size_t ti, int rc)
+{
+    const struct emb_task *t = &l->e.tasks[ti];
+    char why[TASK_TAIL_BYTES + 1] = "", line[TASK_TAIL_BYTES + 1];
+    char *log = NULL;
+    if (l->c->out == RUNNER_OUT_FILE && l->c->out_dir) {
+        log = runner_log_path(l->c->out_dir, t->id, 1);
+        runner_log_reason(log, why, sizeof why);
+    }
+    embed_set_why(&l->e, ti, why, log);
+    snprintf(line, sizeof line, "%s", why);
+    for (char *p = line; *p; p++)
+        if (*p == '\n')
+            *p = '|';
+    log_error("task %lld on %s failed, rc %d: %s%s%s", (long long)t->id,
+              l->e.nodes[t->node].id, rc, *line ? line : "no output", log ? "; log " : "",
+              log ? log : "");
+    free(log);
+}
+
 static void finish(struct local *l, size_t ti, int rc)
 {
+    if (rc != 0 && rc != RUNNER_RC_BAD)
+        why_failed(l, ti, rc);
     embed_finish(&l->e, ti, rc, now_wall_ms(), &l->line);
+    const struct emb_task *ft = &l->e.tasks[ti];
+    if (ft->ts_start > 0 && ft->ts_end >= ft->ts_start && rc != RUNNER_RC_BAD) {
+        l->dur_sum_s += (ft->ts_end - ft->ts_start) / 1000.0;
+        l->ndur++;
+    }
     jsonl_add(&l->led, &l->line);
     if (jsonl_flush(&l->led) < 0)
         l->failed_io = true;
@@ -239,9 +277,7 @@ static void finish(struct local *l, size_t ti, int rc)
             break;
         }
     const struct emb_task *t = &l->e.tasks[ti];
-    if (rc != 0)
-        log_info("task %lld on %s: failed, rc %d", (long long)t->id, l->e.nodes[t->node].id, rc);
-    else
+    if (rc == 0)
         log_debug("task %lld on %s: done", (long long)t->id, l->e.nodes[t->node].id);
 }
 
@@ -376,14 +412,30 @@ static int poll_timeout(struct local *l)
     return timeout;
 }
 
+/* "3/10 done, 0 failed, 2 running, 5 waiting; 12 s elapsed, ETA 30 s": the
+ * ETA from the durations of the tasks finished so far (progress_eta), left
+ * out while there is no honest figure. */
 static void show_progress(struct local *l)
 {
+    if (!l->prog)
+        return;
     uint64_t fin = l->e.done + l->e.failed + l->e.rejected;
     double el = (now_mono_ns() - l->t0) / 1e9;
-    double eta = fin > 0 ? el / (double)fin * (double)(l->w->n - fin) : 0;
-    progress_update(l->prog, "%llu/%zu done, %llu failed, %zu running, %zu queued, %.0f s%s%.0f s",
-                    (unsigned long long)l->e.done, l->w->n, (unsigned long long)l->e.failed,
-                    l->running, l->e.qlen, el, fin > 0 ? ", ETA " : "", fin > 0 ? eta : 0.0);
+    int64_t now = now_wall_ms();
+    double run_s[l->running ? l->running : 1];
+    for (size_t i = 0; i < l->running; i++) {
+        const struct emb_task *t = &l->e.tasks[l->run[i].task];
+        run_s[i] = t->ts_start > 0 ? (now - t->ts_start) / 1000.0 : 0;
+    }
+    size_t waiting = l->w->n - (size_t)fin - l->running;
+    double eta = progress_eta(l->ndur ? l->dur_sum_s / (double)l->ndur : 0, run_s, l->running,
+                              waiting);
+    char etatxt[48] = "";
+    if (eta >= 0)
+        snprintf(etatxt, sizeof etatxt, ", ETA %.0f s", ceil(eta));
+    progress_update(l->prog, "%llu/%zu done, %llu failed, %zu running, %zu waiting; "
+                    "%.0f s elapsed%s", (unsigned long long)l->e.done, l->w->n,
+                    (unsigned long long)l->e.failed, l->running, waiting, floor(el), etatxt);
 }
 
 /* Until every task has run, or a stop.  true when a task could not be
@@ -526,6 +578,7 @@ int local_run(const struct local_conf *c, struct local_result *r)
         return rc;
     }
     local_init(&l);
+    l.e.id_base = c->id_base;
     rc = TK_EXIT_FAIL;
     if (files_open(&l, c->ctx->run_dir) == 0)
         rc = run(&l, units, r);

@@ -44,6 +44,7 @@ struct local_conf {
     int64_t interval_ms, host_interval_ms;
     bool realtime;
     bool quiet;                  /* no progress line, no summary line */
+    int64_t id_base;             /* --append: task ids follow the run's last, id_base */
 };
 
 struct local_result {

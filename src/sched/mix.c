@@ -3,10 +3,12 @@
 #include "sched/mix.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/opt.h"
 #include "common/util.h"
 
 /* Large enough for any real mix, small enough that N * w fits in 128 bits
@@ -58,7 +60,80 @@ static void add_entry(struct mix *m, const char *name, int64_t w)
     m->n++;
 }
 
-int mix_parse(const char *spec, mix_canon_fn canon, struct mix *m, char *err, size_t errlen)
+/* "'x', 'y=abc'": the items skipped, for the warning that names them */
+static void note_skipped(struct mix *m, const char *item)
+{
+    m->skipped++;
+    char *prev = m->skipped_text;
+    m->skipped_text = prev ? xasprintf("%s, '%s'", prev, item) : xasprintf("'%s'", item);
+    free(prev);
+}
+
+/* "a, b or c" */
+static void known_list(const struct mix_names *names, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < names->nknown && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i == 0 ? "" : i + 1 == names->nknown
+                              ? " or " : ", ", names->known[i]);
+}
+
+/* The strict rules' message for an unknown name: the known ones, the nearest. */
+static int unknown_name(const struct mix_names *names, const char *name, char *err,
+                        size_t errlen)
+{
+    char list[512];
+    known_list(names, list, sizeof list);
+    const char *near = opt_closest(name, names->known, names->nknown);
+    char hint[160] = "";
+    if (near)
+        snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+    snprintf(err, errlen, "unknown profile '%s'%s (expected %s; --allow-unknown-profile runs "
+             "unknown names as the original did, a 1280:720 transcode)", name, hint, list);
+    return -1;
+}
+
+/* One "name=weight" item into m.  0, 1 (skipped), or -1 with err. */
+static int parse_item(char *item, const struct mix_names *names, struct mix *m, char *err,
+                      size_t errlen)
+{
+    bool strict = names && !names->lenient;
+    char *eq = strchr(item, '=');
+    char *name = eq ? (*eq = 0, str_trim(item)) : item, *wtext = eq ? str_trim(eq + 1) : "";
+    int64_t w;
+    int pr = eq ? parse_py_int(wtext, &w) : -1;
+    if (pr == -2) {
+        snprintf(err, errlen, "weight '%s' of '%s' is too large (max %lld)", wtext, name,
+                 (long long)MIX_MAX_WEIGHT);
+        return -1;
+    }
+    if (pr < 0 || !*name) {
+        if (eq)
+            *eq = '=';
+        if (strict) {
+            snprintf(err, errlen, "item '%s' is not NAME=WEIGHT (WEIGHT an integer)", item);
+            return -1;
+        }
+        note_skipped(m, item);
+        return 1;
+    }
+    for (char *c = name; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    const char *cn = names && names->canon ? names->canon(name) : NULL;
+    if (!cn && strict && names->known) {
+        bool found = false;
+        for (size_t i = 0; i < names->nknown && !found; i++)
+            found = !strcmp(names->known[i], name);
+        if (!found)
+            return unknown_name(names, name, err, errlen);
+    }
+    add_entry(m, cn ? cn : name, w);
+    return 0;
+}
+
+int mix_parse_names(const char *spec, const struct mix_names *names, struct mix *m, char *err,
+                    size_t errlen)
 {
     memset(m, 0, sizeof *m);
     char *copy = xstrdup(spec ? spec : "");
@@ -68,35 +143,13 @@ int mix_parse(const char *spec, mix_canon_fn canon, struct mix *m, char *err, si
      * as skipped), like the original. */
     for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         item = str_trim(item);
-        if (!*item)
-            continue;
-        char *eq = strchr(item, '=');
-        if (!eq) {
-            m->skipped++;
-            continue;
-        }
-        *eq = 0;
-        char *name = str_trim(item), *wtext = str_trim(eq + 1);
-        int64_t w;
-        int pr = parse_py_int(wtext, &w);
-        if (pr == -2) {
-            snprintf(err, errlen, "--mix: weight '%s' of '%s' is too large (max %lld)", wtext,
-                     name, (long long)MIX_MAX_WEIGHT);
-            rc = -1;
+        if (*item && (rc = parse_item(item, names, m, err, errlen)) < 0)
             break;
-        }
-        if (pr < 0 || !*name) {
-            m->skipped++;
-            continue;
-        }
-        for (char *c = name; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        const char *cn = canon ? canon(name) : NULL;
-        add_entry(m, cn ? cn : name, w);
+        rc = 0;
     }
     free(copy);
     if (rc == 0 && m->n == 0) {
-        snprintf(err, errlen, "--mix '%s': no usable name=weight item", spec ? spec : "");
+        snprintf(err, errlen, "no usable name=weight item");
         rc = -1;
     }
     if (rc < 0)
@@ -104,11 +157,18 @@ int mix_parse(const char *spec, mix_canon_fn canon, struct mix *m, char *err, si
     return rc;
 }
 
+int mix_parse(const char *spec, mix_canon_fn canon, struct mix *m, char *err, size_t errlen)
+{
+    struct mix_names names = {.canon = canon, .lenient = true};
+    return mix_parse_names(spec, &names, m, err, errlen);
+}
+
 void mix_free(struct mix *m)
 {
     for (size_t i = 0; i < m->n; i++)
         free(m->e[i].name);
     free(m->e);
+    free(m->skipped_text);
     memset(m, 0, sizeof *m);
 }
 

@@ -20,6 +20,7 @@
 #ifndef TK_MIX_H
 #define TK_MIX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,7 +37,8 @@ struct mix_entry {
 struct mix {
     struct mix_entry *e;
     size_t n;
-    size_t skipped;     /* items ignored: empty, no '=', weight not an integer */
+    size_t skipped;     /* items ignored: no '=', empty name, weight not an integer */
+    char *skipped_text; /* those items, "'x', 'y=abc'" (malloc'd), or NULL */
     size_t duplicates;  /* items whose name was already given */
 };
 
@@ -44,11 +46,28 @@ struct mix {
  * "light1c"), or returns NULL to keep it.  May be NULL. */
 typedef const char *(*mix_canon_fn)(const char *name);
 
-/* Parse "name=weight,...".  Items are trimmed; empty items, items without
- * '=', an empty name or a weight that is not an integer (Python int():
- * optional sign, digits, single '_' between digits) are skipped and
- * counted.  Returns 0, or -1 with a message in err when no item is usable
- * or a weight is out of range. */
+/* The names a mix may use.  Strict (lenient false, what dispatch and local
+ * do unless --allow-unknown-profile): a malformed item, and a name that
+ * canon does not map and that is not in known[], is an error naming the
+ * item, the known names and the nearest one ("did you mean").  Lenient
+ * (the original's rules): malformed items are skipped and counted, any
+ * name is taken. */
+struct mix_names {
+    mix_canon_fn canon;             /* may be NULL */
+    const char *const *known;       /* canonical names; NULL: any name */
+    size_t nknown;
+    bool lenient;
+};
+
+/* Parse "name=weight,...".  Items are trimmed; empty items are ignored.
+ * An item without '=', with an empty name or a weight that is not an
+ * integer (Python int(): optional sign, digits, single '_' between digits)
+ * is malformed: skipped and counted (lenient, or names NULL), else an error.
+ * Returns 0, or -1 with a message in err when an item breaks the strict
+ * rules, no item is usable or a weight is out of range. */
+int mix_parse_names(const char *spec, const struct mix_names *names, struct mix *m, char *err,
+                    size_t errlen);
+/* mix_parse_names with the lenient rules and canon. */
 int mix_parse(const char *spec, mix_canon_fn canon, struct mix *m, char *err, size_t errlen);
 void mix_free(struct mix *m);
 

@@ -134,3 +134,14 @@ size_t pacer_next(struct pacer *p, int64_t now_ms, int64_t qlen, const int64_t *
         p->batches++;
     return k;
 }
+
+bool pacer_pulse_pause(const struct pacer *p, uint64_t pulses_before, int64_t now_ms,
+                       size_t *next_n, int64_t *wait_ms)
+{
+    if (p->c.mode != PACE_PULSE || p->pulses == pulses_before || pacer_done(p))
+        return false;
+    size_t left = p->w->n - p->nsent;
+    *next_n = (int64_t)left < p->c.pulse_size ? left : (size_t)p->c.pulse_size;
+    *wait_ms = p->next_ms > now_ms ? p->next_ms - now_ms : 0;
+    return true;
+}

@@ -59,4 +59,11 @@ unsigned pacer_needs(const struct pacer *p);
 size_t pacer_next(struct pacer *p, int64_t now_ms, int64_t qlen, const int64_t *backlog,
                   size_t *idx, int *node);
 
+/* After a pacer_next that ended a pulse (p->pulses moved past pulses_before)
+ * with tasks left: true, with the size of the next pulse and the wait
+ * before it, for the "next pulse of N in S s" line (a pause of
+ * --pulse-interval, 300 s by default, must not look like a hang). */
+bool pacer_pulse_pause(const struct pacer *p, uint64_t pulses_before, int64_t now_ms,
+                       size_t *next_n, int64_t *wait_ms);
+
 #endif

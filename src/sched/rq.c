@@ -4,6 +4,8 @@
  * script arguments and replies. */
 #include "sched/rq.h"
 
+#include "common/log.h"
+
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -81,9 +83,11 @@ static void free_replies(redisReply **r, size_t n)
 
 /* ---- open / close ---- */
 
-struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err,
-                   size_t errlen)
+/* rq_open, with the REDIS_E* class of a failure in *rc. */
+static struct rq *open_rc(const struct redis_url *u, const struct rq_opts *o, int *rc, char *err,
+                          size_t errlen)
 {
+    *rc = REDIS_EARG;
     char *prefix = redis_run_prefix(o->run_id);
     if (!prefix) {
         snprintf(err, errlen, "invalid run id for Redis keys: '%s'", o->run_id ? o->run_id : "");
@@ -95,7 +99,7 @@ struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err
         .backoff_max_ms = o->backoff_max_ms,
     };
     struct redis_conn *c;
-    if (redis_open(u, &ro, &c, err, errlen) != 0) {
+    if ((*rc = redis_open(u, &ro, &c, err, errlen)) != 0) {
         free(prefix);
         return NULL;
     }
@@ -109,12 +113,53 @@ struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err
         q->script[s] = redis_script_add(c, text);
         free(text);
         if (q->script[s] < 0) {
+            *rc = q->script[s];
             snprintf(err, errlen, "%s", redis_error(c));
             rq_close(q);
             return NULL;
         }
     }
     return q;
+}
+
+struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err,
+                   size_t errlen)
+{
+    int rc;
+    return open_rc(u, o, &rc, err, errlen);
+}
+
+struct rq *rq_open_wait(const struct redis_url *u, const struct rq_opts *o, int64_t wait_ms,
+                        char *err, size_t errlen)
+{
+    int64_t t0 = now_mono_ns(), backoff = 500, next_note = 0;
+    for (;;) {
+        int rc;
+        struct rq *q = open_rc(u, o, &rc, err, errlen);
+        int64_t waited = (now_mono_ns() - t0) / 1000000;
+        if (q) {
+            if (next_note)
+                log_info("connected to Redis after %.0f s", waited / 1000.0);
+            return q;
+        }
+        bool transient = rc == REDIS_ECONN || rc == REDIS_ETIMEOUT || rc == REDIS_EUNREACH;
+        if (!transient || waited >= wait_ms) {
+            if (transient && wait_ms > 0) {
+                size_t n = strlen(err);
+                snprintf(err + n, errlen - n, " (gave up after %.0f s of retries, "
+                         "--connect-timeout)", waited / 1000.0);
+            }
+            return NULL;
+        }
+        if (waited >= next_note) {
+            log_warn("%s; retrying for up to %.0f s more (--connect-timeout)", err,
+                     (wait_ms - waited) / 1000.0);
+            next_note = waited + 30000;
+        }
+        int64_t pause = backoff < wait_ms - waited ? backoff : wait_ms - waited;
+        sleep_ms(pause);
+        backoff = backoff * 2 < 10000 ? backoff * 2 : 10000;
+    }
 }
 
 void rq_close(struct rq *q)
@@ -690,6 +735,12 @@ int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *h
 
 int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok, int rc_)
 {
+    return rq_complete_why(q, worker, task_id, attempt, ok, rc_, NULL, NULL);
+}
+
+int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
+                    int rc_, const char *error, const char *log)
+{
     int rc = check_ids(q, NULL, worker);
     if (rc)
         return rc;
@@ -697,8 +748,9 @@ int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, 
     snprintf(id, sizeof id, "%lld", (long long)task_id);
     snprintf(a, sizeof a, "%d", attempt);
     snprintf(code, sizeof code, "%d", rc_);
-    const char *args[5] = {worker, id, a, ok ? "done" : "failed", code};
-    redisReply *r = eval(q, S_COMPLETE, 5, args, &rc);
+    const char *args[7] = {worker, id, a, ok ? "done" : "failed", code, error ? error : "",
+                           log ? log : ""};
+    redisReply *r = eval(q, S_COMPLETE, 7, args, &rc);
     if (!r)
         return rc;
     if (!redis_reply_array(r, 1))
@@ -828,6 +880,40 @@ struct redisReply *rq_raw(struct rq *q, int argc, const char **argv, const size_
                           int *rc)
 {
     return redis_command(q->c, argc, argv, lens, rc);
+}
+
+int rq_scheduler_beat(struct rq *q, const char *who, int ttl_ms)
+{
+    char key[300], px[24];
+    snprintf(key, sizeof key, "%sscheduler", q->prefix);
+    snprintf(px, sizeof px, "%d", ttl_ms);
+    const char *argv[5] = {"SET", key, who, "PX", px};
+    int rc;
+    redisReply *r = redis_command(q->c, 5, argv, NULL, &rc);
+    if (!r)
+        return rc;
+    freeReplyObject(r);
+    return 0;
+}
+
+int rq_presence(struct rq *q, bool *scheduler, long long *workers)
+{
+    char key[300], nodes[300];
+    snprintf(key, sizeof key, "%sscheduler", q->prefix);
+    snprintf(nodes, sizeof nodes, "%snodes", q->prefix);
+    const char *a1[2] = {"EXISTS", key}, *a2[2] = {"SCARD", nodes};
+    int rc;
+    redisReply *r = redis_command(q->c, 2, a1, NULL, &rc);
+    if (!r)
+        return rc;
+    *scheduler = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    freeReplyObject(r);
+    r = redis_command(q->c, 2, a2, NULL, &rc);
+    if (!r)
+        return rc;
+    *workers = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    return 0;
 }
 
 long rq_purge(struct rq *q)

@@ -61,6 +61,13 @@ struct rq;
  * Returns NULL with the message in err. */
 struct rq *rq_open(const struct redis_url *u, const struct rq_opts *o, char *err,
                    size_t errlen);
+/* rq_open, retrying with back-off (0.5 s doubling to 10 s) while the
+ * server is down or unreachable, for up to wait_ms (a worker that boots
+ * before the controller): a warning at the first failure and every 30 s,
+ * an info line once connected.  A wrong password or an old server fails at
+ * once.  NULL with err after the last attempt. */
+struct rq *rq_open_wait(const struct redis_url *u, const struct rq_opts *o, int64_t wait_ms,
+                        char *err, size_t errlen);
 void rq_close(struct rq *q);
 const char *rq_error(const struct rq *q);
 const char *rq_prefix(const struct rq *q);
@@ -231,6 +238,11 @@ enum { RQ_DONE_OK = 0, RQ_DONE_DUP = 1, RQ_DONE_SUPERSEDED = 2, RQ_DONE_GONE = 3
  * changed. */
 int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
                 int rc);
+/* The same, with why a failed task failed in its ledger record: "error"
+ * (the end of its output) and "log" (its log file on the worker's node);
+ * NULL or "" leaves a field out. */
+int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
+                    int rc, const char *error, const char *log);
 
 /* Leave: hand back everything not completed (queued on the node and in
  * flight) to the head of q:pending without counting a delivery, return the
@@ -242,6 +254,13 @@ int rq_leave(struct rq *q, const char *worker);
 /* Offset of the Redis server clock (TIME) to this host's CLOCK_REALTIME,
  * server - local, in ms, from the sample with the smallest round trip
  * (NTP-style midpoint).  rtt_ms (may be NULL) gets that round trip. */
+/* The scheduler says it is alive: KEY scheduler = who, expiring after
+ * ttl_ms (it renews it every round).  0 or a REDIS_E* code. */
+int rq_scheduler_beat(struct rq *q, const char *who, int ttl_ms);
+/* Whether a scheduler is alive in the run (its beat has not expired) and
+ * how many nodes have registered workers.  0 or a REDIS_E* code. */
+int rq_presence(struct rq *q, bool *scheduler, long long *workers);
+
 int rq_clock_offset(struct rq *q, int samples, double *offset_ms, double *rtt_ms);
 
 struct rq_counts {

@@ -26,6 +26,9 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+/* The scheduler's presence key expires this long after its last renewal. */
+#define SCHED_BEAT_TTL_MS 8000
+
 struct sched {
     struct jsonl_writer out;
     bool out_open;
@@ -34,6 +37,7 @@ struct sched {
     char *who;              /* HOST:PID */
     struct jbuf line;
     int64_t last_flush_ns;
+    struct log_limit place_log;   /* one info line per placement, at most one a second */
 };
 
 static void on_place(void *arg, const struct rq_head *t, const char *node, int64_t cap_left)
@@ -54,6 +58,16 @@ static void on_place(void *arg, const struct rq_head *t, const char *node, int64
     log_debug("dispatch -> node=%s task=%lld cpu_units=%lld cap_left=%lld%s%s", node,
               (long long)t->id, (long long)(t->cpu_units < 1 ? 1 : t->cpu_units),
               (long long)cap_left, t->pin ? " pinned=" : "", t->pin ? t->pin : "");
+    uint64_t held;
+    if (log_limit_pass(&s->place_log, 1000000000LL, &held)) {
+        char more[64] = "";
+        if (held)
+            snprintf(more, sizeof more, " (and %llu more since the last line)",
+                     (unsigned long long)held);
+        log_info("placed task %lld on %s: %lld unit(s), %lld left there%s%s%s",
+                 (long long)t->id, node, (long long)(t->cpu_units < 1 ? 1 : t->cpu_units),
+                 (long long)cap_left, t->pin ? ", pinned to " : "", t->pin ? t->pin : "", more);
+    }
 }
 
 static void flush_placements(struct sched *s, bool sync)
@@ -117,7 +131,7 @@ static int run_loop(struct rq *q, struct placer *pl, struct sched *s, const stru
                     struct scheduler_stats *ls)
 {
     struct redis_outage o = {0};
-    int64_t next_reap = 0, told_id = 0;
+    int64_t next_reap = 0, told_id = 0, next_beat = 0;
     enum placer_block told_why = PB_NONE;
     while (!stop_flag) {
         int n = placer_round(pl);
@@ -138,6 +152,13 @@ static int run_loop(struct rq *q, struct placer *pl, struct sched *s, const stru
             told_why = PB_NONE;
         }
         int64_t now = now_mono_ns();
+        if (now >= next_beat) {
+            /* for dispatch's "no scheduler has been seen in run X" */
+            int rc = rq_scheduler_beat(q, s->who, SCHED_BEAT_TTL_MS);
+            if (rc < 0 && !rq_failed(q, rc, &o))
+                return -1;
+            next_beat = now + SCHED_BEAT_TTL_MS / 4 * 1000000LL;
+        }
         if (now >= next_reap) {
             struct rq_reap_stats rs;
             int rc = rq_reap(q, lo->max_deliveries, &rs);
@@ -183,7 +204,7 @@ int scheduler_run(const struct scheduler_conf *c, struct scheduler_stats *st)
     struct sched s = {0};
     jb_init(&s.line);
     struct rq_opts ro = {.run_id = ctx->run_id, .retry_ms = 30000};
-    struct rq *q = rq_open(u, &ro, err, sizeof err);
+    struct rq *q = rq_open_wait(u, &ro, c->connect_wait_ms, err, sizeof err);
     if (!q) {
         log_error("%s", err);
         goto out;

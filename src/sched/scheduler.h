@@ -23,6 +23,7 @@ struct scheduler_conf {
     int reap_ms;                    /* look for dead workers this often */
     int max_deliveries;             /* a task whose worker died this often: dead letter */
     bool reject_unplaceable;        /* reject a task that can never be placed */
+    int64_t connect_wait_ms;        /* at start, retry an unreachable Redis this long */
 };
 
 struct scheduler_stats {

@@ -3,6 +3,7 @@
  * workload.c (listing input files, ffprobe, --tasks). */
 #include "sched/wlbuild.h"
 
+#include "common/jsonl.h"
 #include "common/log.h"
 #include "common/run.h"
 #include "common/util.h"
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* *.mp4 regular files directly in dir, sorted by name (paths dir/NAME). */
 static char **list_inputs(const char *dir, size_t *n)
@@ -176,7 +178,7 @@ static int from_files(const struct wlbuild_opts *o, struct workload *w, char *er
         .outputs = o->outputs, .files = files, .nfiles = nfiles, .durations = durs,
         .nodes = o->node_names, .nnodes = o->nnodes, .scale = o->scale, .preset = o->preset,
         .crf = (int)o->crf, .policy = o->wpolicy, .mix = o->mix,
-        .total = o->total < 0 ? 0 : o->total, .seed = o->seed,
+        .allow_unknown = o->allow_unknown, .total = o->total < 0 ? 0 : o->total, .seed = o->seed,
         .pin = !o->pending && o->wpolicy != WORKLOAD_ONLINE,
     };
     char why[1024];
@@ -189,7 +191,8 @@ static int from_files(const struct wlbuild_opts *o, struct workload *w, char *er
         goto out;
     }
     if (w->mix_skipped)
-        log_warn("--mix: %zu item(s) ignored (not NAME=INTEGER)", w->mix_skipped);
+        log_warn("--mix: %zu item(s) ignored (not NAME=INTEGER): %s", w->mix_skipped,
+                 w->mix_skipped_text ? w->mix_skipped_text : "");
     if (w->mix_duplicates)
         log_warn("--mix: %zu name(s) given twice; the last weight counts", w->mix_duplicates);
     if (w->mix_counts)
@@ -232,6 +235,57 @@ int wlbuild_tasks(const struct wlbuild_opts *o, struct workload *w, char *err, s
         return -1;
     }
     return 0;
+}
+
+static void scan_ids(const char *path, size_t *n, int64_t *max_id)
+{
+    int fd = open_regular(path);
+    if (fd < 0)
+        return;
+    size_t len;
+    char *buf = read_fd(fd, &len);
+    close(fd);
+    if (!buf)
+        return;
+    for (char *line = buf, *next; line < buf + len; line = next) {
+        char *nl = memchr(line, '\n', (size_t)(buf + len - line));
+        next = nl ? nl + 1 : buf + len;
+        json_t *o = jsonl_loadb(line, (size_t)(next - line), 0, NULL);
+        if (!o)
+            continue;
+        (*n)++;
+        json_int_t id = json_integer_value(json_object_get(o, "task_id"));
+        if (id > *max_id)
+            *max_id = id;
+        json_decref(o);
+    }
+    free(buf);
+}
+
+void wlbuild_run_tasks(const char *run_dir, size_t *n, int64_t *max_id)
+{
+    *n = 0;
+    *max_id = 0;
+    const char *names[] = {"submitted.jsonl", "ledger.jsonl"};
+    for (size_t i = 0; i < 2; i++) {
+        char *p = path_join(run_dir, names[i]);
+        scan_ids(p, n, max_id);
+        free(p);
+    }
+}
+
+int wlbuild_check_new_run(const char *run_id, const char *run_dir, bool append,
+                          int64_t *max_id)
+{
+    size_t n;
+    wlbuild_run_tasks(run_dir, &n, max_id);
+    if (n == 0 || append)
+        return 0;
+    cli_error("run %s already has tasks (ids up to %lld in %s/submitted.jsonl or "
+              "ledger.jsonl): running more under the same id would merge two experiments; "
+              "give a new --run-id, or --append to add these tasks to it", run_id,
+              (long long)*max_id, run_dir);
+    return -1;
 }
 
 void wlbuild_pace(const struct wlbuild_opts *o, struct pace_cfg *pc)

@@ -29,6 +29,8 @@ struct wlbuild_opts {
     const char *command, *tasks, *app;
     int64_t crf, total, seed, cpu_units, mem_mb;   /* total < 0: not given */
     bool pending, drip;
+    bool allow_unknown;         /* --allow-unknown-profile */
+    bool append;                /* --append: the run may have tasks already */
     const char *pending_mode;   /* "pulse" or "fifo" */
     int64_t pulse_size, pulse_interval_ms, pulse_spacing_ms, pending_max, batch_size;
     int64_t dribble_ms, backlog_limit;
@@ -56,6 +58,16 @@ int wlbuild_check(struct wlbuild_opts *o, char *err, size_t errlen);
  * duration policies, read --tasks.  0; -1 on a failure, -2 on a usage
  * error, both with err. */
 int wlbuild_tasks(const struct wlbuild_opts *o, struct workload *w, char *err, size_t errlen);
+/* The tasks a run folder already holds: records of submitted.jsonl and
+ * ledger.jsonl (*n, 0 when neither exists) and their largest task_id
+ * (*max_id, 0 when none).  A run id used twice would merge two experiments
+ * (duplicate task ids, task logs overwritten): dispatch and local refuse
+ * such a run unless --append, which numbers on from *max_id. */
+void wlbuild_run_tasks(const char *run_dir, size_t *n, int64_t *max_id);
+/* That check with its message: 0 when the run is new or append is set,
+ * else -1 after a cli_error naming the run, its files and what to do. */
+int wlbuild_check_new_run(const char *run_id, const char *run_dir, bool append,
+                          int64_t *max_id);
 /* The pacing these options ask for. */
 void wlbuild_pace(const struct wlbuild_opts *o, struct pace_cfg *pc);
 

@@ -7,6 +7,7 @@
 #include "common/redis.h"
 #include "common/util.h"
 #include "sched/rq.h"
+#include "task/task.h"
 
 #include <errno.h>
 #include <math.h>
@@ -275,6 +276,7 @@ struct outage {
 };
 
 struct engine {
+    struct log_limit done_log; /* one info line per finished task, at most one a second */
     /* shared by the two threads, under mu (the main thread, the only one
      * that changes jobs.gen, stop, forced and grace_at, reads those without) */
     pthread_mutex_t mu;
@@ -486,6 +488,29 @@ static bool do_register(struct engine *e, bool initial)
     return true;
 }
 
+/* A failed task: the end of its log in why, said in one line; its log
+ * file's path (malloc'd; NULL when tasks' output goes elsewhere). */
+static char *failure(struct engine *e, const struct worker_job *j, char *why, size_t len)
+{
+    if (e->c->out != RUNNER_OUT_FILE)
+        return NULL;
+    char *log = runner_log_path(e->c->out_dir, j->id, j->attempt);
+    char *abs = realpath(log, NULL);
+    if (abs) {
+        free(log);
+        log = abs;
+    }
+    runner_log_reason(log, why, len);
+    char line[TASK_TAIL_BYTES + 1];
+    snprintf(line, sizeof line, "%s", why);
+    for (char *p = line; *p; p++)
+        if (*p == '\n')
+            *p = '|';
+    log_info("task %lld attempt %d: failed, rc %d: %s (log %s)", (long long)j->id, j->attempt,
+             j->rc, *line ? line : "no output", log);
+    return log;
+}
+
 /* Send the completions of finished tasks (all of them: also after an
  * outage).  Returns false if Redis failed. */
 static bool complete_finished(struct engine *e)
@@ -501,8 +526,11 @@ static bool complete_finished(struct engine *e)
         if (!any)
             return true;
 
-        int r = current ? rq_complete(e->q, wid, j.id, j.attempt, j.rc == 0, j.rc)
+        char why[TASK_TAIL_BYTES + 1] = "";
+        char *log = j.rc != 0 && current ? failure(e, &j, why, sizeof why) : NULL;
+        int r = current ? rq_complete_why(e->q, wid, j.id, j.attempt, j.rc == 0, j.rc, why, log)
                         : RQ_DONE_SUPERSEDED;
+        free(log);
         if (r < 0) {
             outage_failed(&e->redis, e->q, "cannot report a finished task");
             return false;
@@ -581,20 +609,31 @@ static void start_queued(struct engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* " (and N more since the last line)", or "" */
+static const char *held_text(uint64_t held, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (held)
+        snprintf(buf, len, " (and %llu more done since the last line)", (unsigned long long)held);
+    return buf;
+}
+
 static void reap_children(struct engine *e)
 {
     pid_t pid;
     int rc;
+    uint64_t held;
+    char more[80];
     while (runner_reap(false, &pid, &rc) == 1) {
         struct worker_job j;
         pthread_mutex_lock(&e->mu);
         enum worker_exit x = worker_jobs_exited(&e->jobs, pid, rc, &j);
         if (x == WJ_EXIT_STOPPED)
             log_debug("task %lld attempt %d: stopped (rc %d)", (long long)j.id, j.attempt, rc);
-        else if (x == WJ_EXIT_DONE && rc != 0)
-            log_info("task %lld attempt %d: failed, rc %d", (long long)j.id, j.attempt, rc);
-        else if (x == WJ_EXIT_DONE)
-            log_debug("task %lld attempt %d: done", (long long)j.id, j.attempt);
+        /* a failure is said with its reason when completed (failure()) */
+        else if (x == WJ_EXIT_DONE && rc == 0 && log_limit_pass(&e->done_log, 1000000000LL, &held))
+            log_info("task %lld attempt %d: done%s", (long long)j.id, j.attempt,
+                     held_text(held, more, sizeof more));
         pthread_cond_broadcast(&e->cv); /* a slot is free */
         pthread_mutex_unlock(&e->mu);
     }
@@ -827,7 +866,7 @@ static int engine_open(struct engine *e)
 {
     char err[1024];
     struct rq_opts ro = {.run_id = e->c->run->run_id, .retry_ms = 30000};
-    e->q = rq_open(e->c->redis, &ro, err, sizeof err);
+    e->q = rq_open_wait(e->c->redis, &ro, e->c->connect_wait_ms, err, sizeof err);
     if (e->q)
         e->tq = rq_open(e->c->redis, &ro, err, sizeof err);
     if (!e->q || !e->tq) {
@@ -871,8 +910,8 @@ static int engine_start(struct engine *e)
                  e->node);
     }
     char *where = redisurl_describe(e->c->redis);
-    log_info("worker node=%s queue=q:%s redis=%s parallel=%lld capacity_units=%lld "
-             "phys_cores=%d ratio=%g slots=%d worker=%s",
+    log_info("worker run=%s node=%s queue=q:%s redis=%s parallel=%lld capacity_units=%lld "
+             "phys_cores=%d ratio=%g slots=%d worker=%s", e->c->run->run_id,
              e->node, e->node, where, (long long)e->c->parallel, (long long)e->info.cap_total,
              (int)e->info.phys, e->info.ratio, e->jobs.slots, e->wid);
     free(where);

@@ -163,6 +163,7 @@ struct worker_conf {
     int lease_ms;                   /* a running task's lease (>= ttl_ms) */
     int max_deliveries;             /* when reaping a dead predecessor */
     int64_t grace_ms;               /* SIGTERM: wait this long for running tasks; < 0: no limit */
+    int64_t connect_wait_ms;        /* at start, retry an unreachable Redis this long */
 };
 
 struct worker_stats {

@@ -23,6 +23,7 @@ void workload_free(struct workload *w)
         free(w->nodes[i]);
     free(w->nodes);
     free(w->mix_counts);
+    free(w->mix_skipped_text);
     memset(w, 0, sizeof *w);
 }
 
@@ -130,9 +131,19 @@ static char *mix_fields(const struct workload_files *o, size_t idx, const char *
 static int build_mix(struct workload *w, const struct workload_files *o, char *err, size_t errlen)
 {
     struct mix m;
-    if (mix_parse(o->mix, mix_canon, &m, err, errlen) < 0)
+    size_t np;
+    const struct ffmpeg_profile *pt = profile_table(&np);
+    const char *known[np];
+    size_t nk = 0;
+    for (size_t i = 0; i < np; i++)
+        if (strcmp(pt[i].name, "default"))   /* not a mix name: see mix_canon */
+            known[nk++] = pt[i].name;
+    struct mix_names names = {.canon = mix_canon, .known = known, .nknown = nk,
+                              .lenient = o->allow_unknown};
+    if (mix_parse_names(o->mix, &names, &m, err, errlen) < 0)
         return -1;
     w->mix_skipped = m.skipped;
+    w->mix_skipped_text = m.skipped_text ? xstrdup(m.skipped_text) : NULL;
     w->mix_duplicates = m.duplicates;
     int64_t *counts = xcalloc(m.n, sizeof *counts);
     size_t cap = 0;

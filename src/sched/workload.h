@@ -36,6 +36,7 @@ struct workload {
      * and items mix_parse skipped or merged (for warnings) */
     char *mix_counts;
     size_t mix_skipped, mix_duplicates;
+    char *mix_skipped_text;     /* the skipped items, "'x', 'y=abc'" (malloc'd) */
 };
 
 void workload_free(struct workload *w);
@@ -57,6 +58,7 @@ struct workload_files {
     int crf;
     enum workload_policy policy;      /* ignored with mix */
     const char *mix;            /* NULL or "" = no mix */
+    bool allow_unknown;         /* --allow-unknown-profile: the original's lenient mix */
     int64_t total;              /* mix: tasks; 0 = one per file */
     int64_t seed;
     bool pin;                   /* direct-to-node (no --pending): set "node" */

@@ -7,6 +7,7 @@
 #include "task/cgroup.h"
 #include "task/cpubind.h"
 #include "task/profiles.h"
+#include "task/task.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -421,6 +422,47 @@ int runner_rc(int wstatus)
 char *runner_log_path(const char *dir, int64_t id, int attempt)
 {
     return xasprintf("%s/task-%lld.a%d.log", dir, (long long)id, attempt);
+}
+
+/* A log line of exec's own at info or debug level ("...Z info  exec: ..."). */
+static bool exec_chatter(const char *line, size_t n)
+{
+    const char *tags[] = {"Z info  exec: ", "Z debug exec: "};
+    for (size_t i = 0; i < 2; i++) {
+        size_t k = strlen(tags[i]);
+        for (size_t at = 0; at + k <= n && at < 40; at++)
+            if (!memcmp(line + at, tags[i], k))
+                return true;
+    }
+    return false;
+}
+
+size_t runner_log_reason(const char *path, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    int fd = open_regular(path);
+    if (fd < 0)
+        return 0;
+    struct stat sb;
+    size_t want = 8 * TASK_TAIL_BYTES;
+    off_t start = fstat(fd, &sb) == 0 && sb.st_size > (off_t)want ? sb.st_size - (off_t)want : 0;
+    char *buf = xmalloc(want), *keep = xmalloc(want);
+    ssize_t got = pread(fd, buf, want, start);
+    close(fd);
+    size_t k = 0;
+    for (ssize_t i = 0; i < got;) {
+        char *nl = memchr(buf + i, '\n', (size_t)(got - i));
+        size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : (size_t)(got - i);
+        if (!exec_chatter(buf + i, len)) {
+            memcpy(keep + k, buf + i, len);
+            k += len;
+        }
+        i += (ssize_t)len;
+    }
+    size_t n = task_output_tail(keep, k, out, outlen);
+    free(buf);
+    free(keep);
+    return n;
 }
 
 /* ---- spawning and reaping ---- */

@@ -77,6 +77,11 @@ enum runner_out { RUNNER_OUT_FILE, RUNNER_OUT_INHERIT, RUNNER_OUT_NULL };
 
 /* DIR/task-ID.aATTEMPT.log (malloc'd). */
 char *runner_log_path(const char *dir, int64_t id, int attempt);
+/* Why a task failed, from its log file (runner_log_path): the end of its
+ * output (task_output_tail), without the info and debug lines of the
+ * `tracekit exec` around it.  out gets "" when there is nothing to say
+ * (no file, empty).  Returns the length. */
+size_t runner_log_reason(const char *path, char *out, size_t outlen);
 
 /* Create the task's output folder, then posix_spawn t->argv with: its own
  * process group, every signal at its default, an empty signal mask,

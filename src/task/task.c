@@ -390,7 +390,7 @@ int task_run(const struct task_opts *o)
     const char *output;
     measure_inputs(o, &r, &output);
 
-    char *error = NULL, *applied = NULL;
+    char *error = NULL, *applied = NULL, *told = NULL;
     struct binding bd;
     memset(&bd, 0, sizeof bd);
     struct exit_ctx ex = {NULL};
@@ -412,6 +412,9 @@ int task_run(const struct task_opts *o)
         bind_task(o, sp.pid, r.start_ticks, &bd);
         applied = affinity_text(sp.pid);
 
+        struct stat esb;   /* the task's output: where it starts in our stderr */
+        int64_t err_from = fstat(STDERR_FILENO, &esb) == 0 && S_ISREG(esb.st_mode)
+                               ? (int64_t)esb.st_size : -1;
         r.ts_start = now_wall_ms();
         int exec_err = spawn_release(&sp);
         if (exec_err)
@@ -431,9 +434,13 @@ int task_run(const struct task_opts *o)
                      res.orphans_signalled == 1 ? "" : "es");
         if (r.has_bytes)
             r.bytes_out = file_size(output);
+        char tail[TASK_TAIL_BYTES + 1];
+        if (!error && r.status != 0 && err_from >= 0 &&
+            task_fd_tail(STDERR_FILENO, err_from, tail, sizeof tail) > 0)
+            told = xstrdup(tail);   /* why it failed, in the record (not logged again) */
     }
     r.ts_enqueue = o->has_ts_enqueue ? o->ts_enqueue : r.ts_start;
-    r.error = error;
+    r.error = error ? error : told;
     if (error)
         log_error("%s", error);
     int status = record_write(o, &r);
@@ -441,6 +448,7 @@ int task_run(const struct task_opts *o)
     unbind_task(&bd);
     free(ex.sentinel);
     free(error);
+    free(told);
     free(applied);
     return status;
 }
@@ -596,4 +604,114 @@ int task_exec(const struct task_exec *x)
     argv_free(built);
     free(pids);
     return rc;
+}
+
+/* ---- the end of a task's output ---- */
+
+static bool is_break(char c)
+{
+    return c == '\n' || c == '\r';
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+                 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    uint32_t cp = len == 1 ? p[0] : len == 2 ? (p[0] & 0x1fu) : len == 3 ? (p[0] & 0x0fu)
+                                                                          : (p[0] & 0x07u);
+    for (size_t i = 1; i < len; i++)
+        cp = cp << 6 | (p[i] & 0x3fu);
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;   /* overlong, beyond Unicode, a surrogate */
+    return len;
+}
+
+size_t task_output_tail(const char *buf, size_t n, char *out, size_t outlen)
+{
+    size_t end = n, max = outlen - 1 < TASK_TAIL_BYTES ? outlen - 1 : TASK_TAIL_BYTES;
+    while (end > 0 && (is_break(buf[end - 1]) || buf[end - 1] == ' ' || buf[end - 1] == '\t'))
+        end--;
+    size_t start = end, lines = 0;
+    while (start > 0 && end - start < max) {
+        if (is_break(buf[start - 1]) && start < end && !is_break(buf[start]) &&
+            ++lines >= TASK_TAIL_LINES)
+            break;
+        start--;
+    }
+    while (start < end && ((unsigned char)buf[start] & 0xc0) == 0x80)
+        start++;   /* never half a character */
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)buf;
+    for (size_t i = start; i < end && o < max;) {
+        if (is_break(buf[i])) {
+            if (o > 0 && out[o - 1] != '\n')
+                out[o++] = '\n';
+            i++;
+            continue;
+        }
+        size_t len = utf8_len(p + i, end - i);
+        if (len == 0 || (len == 1 && ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f))) {
+            out[o++] = '?';
+            i += len ? len : 1;
+        } else if (o + len <= max) {
+            memcpy(out + o, p + i, len);
+            o += len;
+            i += len;
+        } else {
+            break;
+        }
+    }
+    while (o > 0 && (out[o - 1] == '\n' || out[o - 1] == ' '))
+        o--;
+    out[o] = '\0';
+    return o;
+}
+
+size_t task_fd_tail(int fd, int64_t from, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= from)
+        return 0;
+    int64_t start = sb.st_size - 4 * TASK_TAIL_BYTES;
+    if (start < from)
+        start = from;
+    if (start < 0)
+        start = 0;
+    size_t want = (size_t)(sb.st_size - start);
+    char *buf = xmalloc(want);
+    ssize_t got = pread(fd, buf, want, (off_t)start);
+    if (got < 0 && errno == EBADF) {
+        /* open for writing only (a task log, 2>FILE): the same file again, to read */
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+        int rfd = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        struct stat rsb;
+        if (rfd >= 0 && fstat(rfd, &rsb) == 0 && rsb.st_ino == sb.st_ino &&
+            rsb.st_dev == sb.st_dev)
+            got = pread(rfd, buf, want, (off_t)start);
+        if (rfd >= 0)
+            close(rfd);
+    }
+    size_t n = got > 0 ? task_output_tail(buf, (size_t)got, out, outlen) : 0;
+    free(buf);
+    return n;
+}
+
+size_t task_file_tail(const char *path, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    int fd = open_regular(path);
+    if (fd < 0)
+        return 0;
+    size_t n = task_fd_tail(fd, 0, out, outlen);
+    close(fd);
+    return n;
 }

@@ -117,6 +117,26 @@ struct task_record {
 /* One JSON object, keys in the documented order. */
 void task_record_json(const struct task_record *r, struct jbuf *b);
 
+/* ---- the reason of a failed task: the end of its output ---- */
+
+#define TASK_TAIL_LINES 5
+#define TASK_TAIL_BYTES 1024
+
+/* The last lines of a task's output, for its record's "error" (pure): at
+ * most TASK_TAIL_LINES non-empty lines and TASK_TAIL_BYTES bytes of the end
+ * of buf, '\r' taken as a line break (ffmpeg's progress), empty lines and
+ * trailing blanks dropped, never a cut character, invalid UTF-8 and control
+ * characters but '\n' and '\t' replaced by '?'.  out (outlen >=
+ * TASK_TAIL_BYTES + 1) gets it NUL-terminated; returns its length (0:
+ * nothing printed). */
+size_t task_output_tail(const char *buf, size_t n, char *out, size_t outlen);
+/* The same of what a regular file open on fd holds from offset from on
+ * (read with pread: the offset is not moved).  0 when fd is not a regular
+ * file or holds nothing new. */
+size_t task_fd_tail(int fd, int64_t from, char *out, size_t outlen);
+/* ... of the file at path (a task's log: open_regular, no symlink). */
+size_t task_file_tail(const char *path, char *out, size_t outlen);
+
 /* ---- small pure helpers ---- */
 
 /* Sentinel content "PID START_TICKS\n" (out >= 48 bytes); returns length. */

@@ -78,7 +78,7 @@ check "rq audit consistent" env RQ_RUN=$RUN "$RQ" audit
 
 # the same plane, a batch where nothing fails: exit 0
 printf '{"argv": ["sh", "-c", "exit 0"], "app": "ok"}\n%.0s' 1 2 3 4 5 6 >"$T/ok.jsonl"
-dispatch $RUN --tasks "$T/ok.jsonl" --pending --pulse-size 6 --pulse-spacing 0 --timeout 60
+dispatch $RUN --tasks "$T/ok.jsonl" --pending --pulse-size 6 --pulse-spacing 0 --timeout 60 --append
 check "a second dispatch of 6 tasks that succeed: exit 0" test $? = 0
 check "... the ledger holds both dispatches' $((N + 6)) tasks, each once" py '
 import json, sys

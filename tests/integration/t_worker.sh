@@ -81,7 +81,7 @@ else
   not_ok "env task output missing: $(ls "$R/task-output" 2>&1)"
 fi
 expect_fail "worker log has no password" grep -qF "$REDIS_PW" "$T/w1.err"
-grep -q "worker node=n1 queue=q:n1 redis=redis://:\*\*\*@127.0.0.1:$REDIS_PORT/0 parallel=2 capacity_units=4" "$T/w1.err" \
+grep -q "worker run=[^ ]* node=n1 queue=q:n1 redis=redis://:\*\*\*@127.0.0.1:$REDIS_PORT/0 parallel=2 capacity_units=4" "$T/w1.err" \
   && ok "start-up line" || not_ok "start-up line: $(head -3 "$T/w1.err")"
 check "clock.jsonl has a record" py '
 import json, sys

@@ -66,12 +66,14 @@ static void test_fifo_capacity_and_ledger(void **state)
     struct jbuf b;
     jb_init(&b);
     embed_started(&e, 1, 1001);
+    embed_set_why(&e, 1, "no such file\nin/a.mp4", "out/task-2.a1.log");
     embed_finish(&e, 1, 3, 1500, &b);
     assert_string_equal(
         (b.p[b.len] = '\0', b.p),
         "{\"task_id\": 2, \"trace_id\": \"t11\", \"attempt\": 1, \"status\": \"failed\", "
         "\"rc\": 3, \"node\": \"b\", \"worker\": \"b:42\", \"ts_enqueue\": 11, "
-        "\"ts_place\": 1000, \"ts_start\": 1001, \"ts_end\": 1500}");
+        "\"ts_place\": 1000, \"ts_start\": 1001, \"ts_end\": 1500, "
+        "\"error\": \"no such file\\nin/a.mp4\", \"log\": \"out/task-2.a1.log\"}");
     embed_finish(&e, 1, 0, 1600, &b); /* exactly once: a second finish changes nothing */
     assert_int_equal(e.failed, 1);
     assert_int_equal(e.done, 0);

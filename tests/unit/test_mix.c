@@ -52,6 +52,38 @@ static const char *canon(const char *name)
     return NULL;
 }
 
+/* dispatch's and local's rules: a typo or a malformed item is an error naming it */
+static void test_strict_names(void **state)
+{
+    (void)state;
+    static const char *const known[] = {"medium480p", "fast1080p", "hevc1080p", "light1c"};
+    struct mix_names names = {.canon = canon, .known = known, .nknown = 4};
+    struct mix m;
+    char err[512];
+    assert_int_equal(mix_parse_names("medum480p=1", &names, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown profile 'medum480p'; did you mean 'medium480p'?"));
+    assert_non_null(strstr(err, "medium480p, fast1080p, hevc1080p or light1c"));
+    assert_int_equal(mix_parse_names("medium480p=1, light1c", &names, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "item 'light1c' is not NAME=WEIGHT"));
+    assert_int_equal(mix_parse_names("medium480p=1,y=abc", &names, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "item 'y=abc'"));
+    assert_int_equal(mix_parse_names("zzz=1", &names, &m, err, sizeof err), -1);
+    assert_null(strstr(err, "did you mean"));
+    /* aliases are known; names are lower-cased first */
+    assert_int_equal(mix_parse_names("Light_1C=2,FAST1080P=1", &names, &m, err, sizeof err), 0);
+    assert_int_equal(m.n, 2);
+    assert_string_equal(m.e[0].name, "light1c");
+    mix_free(&m);
+    /* lenient: the original's rules, the skipped items named */
+    names.lenient = true;
+    assert_int_equal(mix_parse_names("medum480p=1,light1c,y=abc", &names, &m, err, sizeof err), 0);
+    assert_int_equal(m.n, 1);
+    assert_string_equal(m.e[0].name, "medum480p");
+    assert_int_equal(m.skipped, 2);
+    assert_string_equal(m.skipped_text, "'light1c', 'y=abc'");
+    mix_free(&m);
+}
+
 static void test_duplicates_merge(void **state)
 {
     (void)state;
@@ -195,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_rules),
         cmocka_unit_test(test_duplicates_merge),
+        cmocka_unit_test(test_strict_names),
         cmocka_unit_test(test_counts_vectors),
         cmocka_unit_test(test_sequence_vectors),
         cmocka_unit_test(test_total0_draws),

@@ -244,6 +244,41 @@ static void test_args_errors(void **state)
 
 /* task_exec: the folders are made, the command runs, its record is
  * appended; a parent that is gone means nothing runs. */
+/* the reason of a failed task: its output's last lines, bounded, valid UTF-8 */
+static void test_output_tail(void **state)
+{
+    (void)state;
+    char out[TASK_TAIL_BYTES + 1];
+    const char *a = "one\ntwo\nthree\nfour\nfive\nsix\nseven\n\n";
+    assert_int_equal(task_output_tail(a, strlen(a), out, sizeof out), 25);
+    assert_string_equal(out, "three\nfour\nfive\nsix\nseven");
+    /* ffmpeg's \r progress lines are lines; empty ones go */
+    const char *b = "frame=1\rframe=2\r\r\nin/a.mp4: No such file or directory\r\n";
+    task_output_tail(b, strlen(b), out, sizeof out);
+    assert_string_equal(out, "frame=1\nframe=2\nin/a.mp4: No such file or directory");
+    /* invalid UTF-8, controls -> '?'; a character cut at the start is dropped */
+    const char *c = "\xa9ok \xff\x01\tt\xc3\xa9\n";
+    task_output_tail(c, strlen(c), out, sizeof out);
+    assert_string_equal(out, "ok ??\tt\xc3\xa9");
+    assert_int_equal(task_output_tail("\n \n", 3, out, sizeof out), 0);
+    assert_string_equal(out, "");
+    /* one long line: its last TASK_TAIL_BYTES bytes, never half of an 'é' */
+    size_t n = 3 * TASK_TAIL_BYTES + 1;
+    char *big = malloc(n + 1);
+    big[0] = 'x';
+    for (size_t i = 1; i < n; i += 2)
+        memcpy(big + i, "\xc3\xa9", 2);
+    big[n] = '\0';
+    size_t len = task_output_tail(big, n, out, sizeof out);
+    assert_true(len <= TASK_TAIL_BYTES && len >= TASK_TAIL_BYTES - 1);
+    assert_true(((unsigned char)out[0] & 0xc0) != 0x80);
+    free(big);
+    /* a small buffer bounds it too */
+    char small[8];
+    assert_int_equal(task_output_tail("abcdefghij", 10, small, sizeof small), 7);
+    assert_string_equal(small, "defghij");
+}
+
 static void test_exec(void **state)
 {
     (void)state;
@@ -297,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_args_environment),
         cmocka_unit_test(test_args_errors),
         cmocka_unit_test(test_exec),
+        cmocka_unit_test(test_output_tail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

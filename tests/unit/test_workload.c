@@ -94,7 +94,11 @@ static void test_mix_pinned_and_total0(void **state)
     o.seed = 0; /* an ordinary seed */
     o.pin = true;
     struct workload w;
-    char err[256], buf[256];
+    char err[512], buf[256];
+    /* by default an unknown profile is an error naming it (#18) */
+    assert_int_equal(workload_from_files(&w, &o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown profile 'foo'"));
+    o.allow_unknown = true;   /* --allow-unknown-profile: the original's fallback */
     assert_int_equal(workload_from_files(&w, &o, err, sizeof err), 0);
     for (size_t i = 0; i < 5; i++) {
         assert_int_equal(w.t[i].node, (int)(i % 3));
