@@ -828,7 +828,7 @@ static void report_sim(FILE *f, const struct odc_input *in, const struct odc_opt
                                       "submission"};
     fprintf(f, "- `submission_time`: %s (--submission %s). OpenDC schedules on 1-s slots of simulated time "
                "from the earliest submission (not settable): %zu of %zu tasks are submitted between slots "
-               "and wait for the next, %.1f ms on average; every completion also waits for the next slot "
+               "and wait for the next, %.1f ms per task on average; every completion also waits for the next slot "
                "before the queue moves\n", sub[o->submission],
             o->submission == ODC_SUB_START ? "start" : o->submission == ODC_SUB_SLOT ? "slot" : "enqueue",
             res->n_off_slot, res->n_tasks, res->slot_wait_mean_ms);
