@@ -205,6 +205,49 @@ static void print_summary(const char *input, const char *output, bool json, cons
                output);
 }
 
+/* The checks opt_parse cannot make; the policy options, when any is given,
+ * into *pol.  0, or OPT_DONE_ERROR after cli_error. */
+static int check_args(const char *input, const char *output, bool compat, int cpu_usage,
+                      const struct policy_opts *po, struct policy *pol, bool *given)
+{
+    char perr[512];
+    *given = po->name || po->weigher || po->order || po->filters || po->weighers || po->subset ||
+             po->cpu_ratio > 0 || po->ram_ratio > 0;
+    if (!input || !output)
+        cli_error("%s is required (the parsed run, and where to write the workload)",
+                  !input ? "--input DIR" : "--output DIR");
+    else if (compat && cpu_usage == ODC_USAGE_DEMAND)
+        cli_error("--cpu-usage demand cannot be combined with --upstream-compat (the original's "
+                  "numbers are received CPU)");
+    else if (*given && policy_from_opts(po, pol, perr, sizeof perr) < 0)
+        cli_error("%s", perr);
+    else
+        return 0;
+    return OPT_DONE_ERROR;
+}
+
+/* Export, then the summary.  An exit code. */
+static int run(const char *input, const char *output, const struct odc_opts *o, int codec,
+               const char *cmdline, bool quiet, bool json)
+{
+    struct odc_write_opts wo = {.codec = codec, .input = input, .command_line = cmdline,
+                                .progress = progress_begin("export", quiet)};
+    struct odc_input in;
+    struct odc_result res;
+    char err[1024];
+    int rc = odc_export_dir(input, output, o, &wo, &in, &res, err, sizeof err);
+    progress_end(wo.progress);
+    if (rc < 0) {
+        log_error("%s", err);
+        return TK_EXIT_FAIL;
+    }
+    if (json || !quiet)
+        print_summary(input, output, json, o, &in, &res);
+    odc_result_free(&res);
+    odc_input_free(&in);
+    return TK_EXIT_OK;
+}
+
 int cmd_export(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL;
@@ -253,23 +296,9 @@ int cmd_export(int argc, char **argv)
     };
     char *cmdline = command_line(argc, argv);   /* before getopt reorders argv */
     int n = opt_parse(&cmd, opts, argc, argv, NULL);
-    if (n >= 0 && (!input || !output)) {
-        cli_error("%s is required (the parsed run, and where to write the workload)",
-                  !input ? "--input DIR" : "--output DIR");
-        n = OPT_DONE_ERROR;
-    }
-    if (n >= 0 && o.upstream_compat && cpu_usage == ODC_USAGE_DEMAND) {
-        cli_error("--cpu-usage demand cannot be combined with --upstream-compat (the original's "
-                  "numbers are received CPU)");
-        n = OPT_DONE_ERROR;
-    }
-    bool given = popts.name || popts.weigher || popts.order || popts.filters || popts.weighers ||
-                 popts.subset || popts.cpu_ratio > 0 || popts.ram_ratio > 0;
-    char perr[512];
-    if (n >= 0 && given && policy_from_opts(&popts, &pol, perr, sizeof perr) < 0) {
-        cli_error("%s", perr);
-        n = OPT_DONE_ERROR;
-    }
+    bool given = false;
+    if (n >= 0)
+        n = check_args(input, output, o.upstream_compat, cpu_usage, &popts, &pol, &given);
     if (n < 0) {
         free(cmdline);
         return opt_exit_code(n);
@@ -281,21 +310,7 @@ int cmd_export(int argc, char **argv)
     o.exclude_failed = exclude_failed;
     o.all_attempts = all_attempts;
     o.cpu_usage = (enum odc_cpu_usage)cpu_usage;
-    struct odc_write_opts wo = {.codec = codec, .input = input, .command_line = cmdline,
-                                .progress = progress_begin("export", quiet)};
-    struct odc_input in;
-    struct odc_result res;
-    char err[1024];
-    int rc = odc_export_dir(input, output, &o, &wo, &in, &res, err, sizeof err);
-    progress_end(wo.progress);
+    int rc = run(input, output, &o, codec, cmdline, quiet, json);
     free(cmdline);
-    if (rc < 0) {
-        log_error("%s", err);
-        return TK_EXIT_FAIL;
-    }
-    if (json || !quiet)
-        print_summary(input, output, json, &o, &in, &res);
-    odc_result_free(&res);
-    odc_input_free(&in);
-    return TK_EXIT_OK;
+    return rc;
 }
