@@ -169,12 +169,13 @@ struct topo {
     int64_t hosts;
 };
 
+/* A count (OpenDC: a Kotlin Int, default 1); -1 when it is not one. */
 static int64_t count_of(json_t *o)
 {
     json_t *c = json_object_get(o, "count");
     if (!c)
         return 1;
-    return json_is_integer(c) ? json_integer_value(c) : -1;
+    return json_is_integer(c) && json_integer_value(c) <= INT32_MAX ? json_integer_value(c) : -1;
 }
 
 /* What OpenDC would say of a topology, gathered over all hosts. */
@@ -222,7 +223,8 @@ static void check_host(struct vctx *v, json_t *h, const char *label, int64_t cco
     int64_t packages = cpu ? count_of(cpu) : 1;
     if (hcount < 1)
         fail(v, "topology", "%s: count must be a positive integer", label);
-    if (!json_is_integer(cores) || json_integer_value(cores) < 1 || packages < 1) {
+    if (!json_is_integer(cores) || json_integer_value(cores) < 1 || json_integer_value(cores) > INT32_MAX ||
+        packages < 1) {
         fail(v, "topology", "%s: cpu.coreCount must be a positive integer", label);
         return;
     }
@@ -256,8 +258,8 @@ static void check_host(struct vctx *v, json_t *h, const char *label, int64_t cco
     t->max_cores = n > t->max_cores ? n : t->max_cores;
     t->max_mhz = mhz > t->max_mhz ? mhz : t->max_mhz;
     t->max_mib = mib > t->max_mib ? mib : t->max_mib;
-    if (hcount > 0 && ccount > 0)
-        t->hosts += hcount * ccount;
+    if (hcount > 0 && ccount > 0)   /* each below 2^31: the product fits, the sum saturates */
+        t->hosts = t->hosts > INT64_MAX - hcount * ccount ? INT64_MAX : t->hosts + hcount * ccount;
 }
 
 static void topology_warnings(struct vctx *v, const struct topo_tallies *tt)
