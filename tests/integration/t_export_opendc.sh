@@ -184,10 +184,13 @@ assert [r['mem_capacity'] for r in t] == ['4'] * 4
 cpu = {r['name']: sum(float(x['cpu_usage']) * int(x['duration']) for x in f if x['id'] == r['id']) for r in t}
 assert abs(cpu['node-a-1'] - 500 * 2000) < 1e-6 and abs(cpu['node-b-1'] - 500 * 3000) < 1e-6, cpu
 "
-check "topology: two host types, unit strings" python3 -c "
+# #15: one host per node, named by its node id, in node order (c0 first), cluster 'cloud' (the stage)
+check "topology: one host per node named by node id, count 1, unit strings, a power model each" python3 -c "
 import json; d = json.load(open('$T/multi-out/topology.json'))
+assert [c['name'] for c in d['clusters']] == ['cloud'], d
 h = d['clusters'][0]['hosts']
-assert [(x['count'], x['cpu']['coreCount'], x['cpu']['coreSpeed'], x['memory']['size']) for x in h] == [(1, 2, '2000 MHz', '8192 MiB'), (1, 2, '3000 MHz', '8192 MiB')], h"
+assert [(x['name'], x['count'], x['cpu']['coreCount'], x['cpu']['coreSpeed'], x['memory']['size']) for x in h] == [('node-a', 1, 2, '2000 MHz', '8192 MiB'), ('node-b', 1, 2, '3000 MHz', '8192 MiB')], h
+assert all(x['cpuPowerModel'] == {'type': 'linear', 'idlePower': '200 W', 'maxPower': '400 W'} for x in h), h"
 expect_fail "--task-id-mode pid refuses colliding PIDs" $TRACEKIT export opendc --input "$T/multi" --output "$T/x" --task-id-mode pid
 $TRACEKIT export opendc --input "$T/multi" --output "$T/x" --task-id-mode pid >/dev/null 2>"$T/err"
 check "... naming the PID" grep -q "PID 100 belongs to more than one task" "$T/err"
