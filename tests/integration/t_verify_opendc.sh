@@ -43,3 +43,10 @@ fx=$(ls -d "$FIX"/*/ | head -n1)
 check "a unit OpenDC cannot parse fails (exit 1)" sh -c "test $rc = 1 && grep -q 'coreSpeed 2.1 GHzz is not a frequency' bad.out"
 "$TRACEKIT" verify opendc --input "$fx" --topology nothere.json >bad.out 2>&1; rc=$?
 check "a --topology that does not exist fails (exit 1)" sh -c "test $rc = 1 && grep -q '^FAIL topology: cannot read nothere.json' bad.out"
+
+# usage above the reservation: the fixtures' tasks use up to 1000 MHz on one core; on 500-MHz
+# cores that is more than cpu_count x core speed, which OpenDC accepts (a reservation, not a cap)
+sed 's/"coreSpeed": 2100/"coreSpeed": "500 MHz"/' legacy.json >slow.json
+"$TRACEKIT" verify opendc --input "$fx" --topology slow.json >slow.out 2>&1; rc=$?
+check "cpu_usage above cpu_count x core speed: a warning with the reason, exit 0" sh -c \
+  "test $rc = 0 && grep -q '^WARN cpu_usage: .*cpu_count reserves cores, it does not cap usage' slow.out && grep -q '^WARN cpu_capacity: ' slow.out"
