@@ -790,6 +790,8 @@ static void resolve_policy(const struct odc_input *in, const struct odc_opts *o,
         TK_BUG("FilterOnly is a named policy");
     ep->json = odc_policy_json(&p, &ep->exact, ep->note, sizeof ep->note);
     ep->exact = false;
+    snprintf(ep->note, sizeof ep->note, "OpenDC HEAD's one history-free policy: a busy host with the "
+             "fewest free cores that fits, else the first idle host in topology order");
     if (in->policy)
         snprintf(ep->source, sizeof ep->source, "**not the run's**: `%s` records policy `%s`, which does not "
                  "say its filters and weighers; give the export the scheduler's own `--filters`/`--weighers` "

@@ -191,6 +191,19 @@ assert [c['name'] for c in d['clusters']] == ['cloud'], d
 h = d['clusters'][0]['hosts']
 assert [(x['name'], x['count'], x['cpu']['coreCount'], x['cpu']['coreSpeed'], x['memory']['size']) for x in h] == [('node-a', 1, 2, '2000 MHz', '8192 MiB'), ('node-b', 1, 2, '3000 MHz', '8192 MiB')], h
 assert all(x['cpuPowerModel'] == {'type': 'linear', 'idlePower': '200 W', 'maxPower': '400 W'} for x in h), h"
+check "no placements.jsonl: experiment.json has the filter form, and the report says it is not the run's" sh -c "
+python3 $ROOT/tests/tools/odc_experiment.py '$T/multi-out/experiment.json' &&
+grep -q '\"weighers\": \[\]' '$T/multi-out/experiment.json' &&
+grep -q \"not the run's\*\*: the run recorded no policy\" '$T/multi-out/export_report.md'"
+echo '{"ts_ms": 1758580000000, "task_id": 1, "node": "node-a", "cap_left": 1, "policy": "instances-max", "scheduler": "c:1"}' >"$T/multi/RUN(c1)/placements.jsonl"
+$TRACEKIT export opendc --input "$T/multi" --output "$T/multi-im" --quiet
+check "a node folder's placements.jsonl with the original's instances-max: instanceCount +1 in the filter form" python3 -c "
+import json; p = json.load(open('$T/multi-im/experiment.json'))['allocationPolicies'][0]
+assert p['type'] == 'filter' and p['weighers'] == [{'type': 'instanceCount', 'multiplier': 1.0}], p"
+echo '{"ts_ms": 1758580000000, "task_id": 1, "node": "node-a", "cap_left": 1, "policy": "custom", "scheduler": "c:1"}' >"$T/multi/RUN(c1)/placements.jsonl"
+$TRACEKIT export opendc --input "$T/multi" --output "$T/multi-cu" --quiet
+check "policy 'custom' (its lists not recorded): the report asks for --filters/--weighers" grep -q "records policy \`custom\`, which does not say its filters and weighers" "$T/multi-cu/export_report.md"
+rm "$T/multi/RUN(c1)/placements.jsonl"
 expect_fail "--task-id-mode pid refuses colliding PIDs" $TRACEKIT export opendc --input "$T/multi" --output "$T/x" --task-id-mode pid
 $TRACEKIT export opendc --input "$T/multi" --output "$T/x" --task-id-mode pid >/dev/null 2>"$T/err"
 check "... naming the PID" grep -q "PID 100 belongs to more than one task" "$T/err"
