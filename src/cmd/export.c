@@ -1,6 +1,7 @@
 /* export.c -- tracekit export opendc: options and the summary; the export
  * is opendc/opendc_io.c (odc_export_dir: read, build, write). */
 #include "cmd/commands.h"
+#include "cmd/options.h"
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "common/opt.h"
@@ -16,7 +17,7 @@
 
 static const char *const usage[] = {"tracekit export opendc --input DIR --output DIR [options]", NULL};
 static const struct opt_verb formats[] = {
-    {"opendc", "an OpenDC workload: tasks.parquet, fragments.parquet, topology.json"},
+    {"opendc", "an OpenDC workload: tasks.parquet, fragments.parquet, topology.json, experiment.json"},
     {NULL, NULL},
 };
 static const struct opt_cmd cmd = {
@@ -24,12 +25,18 @@ static const struct opt_cmd cmd = {
     .usage = usage,
     .description =
         "Turn a parsed run into an OpenDC workload: tasks.parquet, fragments.parquet,\n"
-        "topology.json and export_report.md (every correction made, listed).\n"
+        "topology.json (one host per node), experiment.json (OpenDC's experiment: the\n"
+        "topology, the workload, the run's allocation policy; `opendc run experiment.json`)\n"
+        "and export_report.md (every correction made, listed).\n"
         "DIR is one node's run folder (with CTS/, or the legacy cctf/) or an experiment\n"
         "folder with one sub-folder per node (e.g. RUN_ID(c0), RUN_ID(c1)).\n",
     .verbs = formats,
     .verb_noun = "export format",
-    .epilogue = "On a terminal, a progress line on stderr shows the lines read and rows written.\n",
+    .epilogue = "The allocation policy in experiment.json is the one the run recorded\n"
+                "(placements.jsonl); the policy options state it instead, as the scheduler\n"
+                "was given them (needed for --filters/--weighers, which the run records as\n"
+                "'custom').\n"
+                "On a terminal, a progress line on stderr shows the lines read and rows written.\n",
 };
 
 /* An option taking one of a few words (--compression zstd). */
@@ -69,6 +76,8 @@ static const struct choice id_modes[] = {
     {"auto", ODC_ID_AUTO}, {"pid", ODC_ID_PID}, {"sequential", ODC_ID_SEQUENTIAL}, {NULL, 0}};
 static const struct choice failed_modes[] = {{"include", 0}, {"exclude", 1}, {NULL, 0}};
 static const struct choice attempt_modes[] = {{"last", 0}, {"all", 1}, {NULL, 0}};
+static const struct choice submissions[] = {
+    {"enqueue", ODC_SUB_ENQUEUE}, {"start", ODC_SUB_START}, {"slot", ODC_SUB_SLOT}, {NULL, 0}};
 static const struct choice cpu_usages[] = {
     {"received", ODC_USAGE_RECEIVED}, {"demand", ODC_USAGE_DEMAND}, {NULL, 0}};
 
@@ -139,7 +148,7 @@ static void print_json(const char *input, const char *output, const struct odc_o
     print_json_delay(&b, in, res);
     jb_arr_open(&b, "files");
     static const char *const files[] = {"tasks.parquet", "fragments.parquet", "topology.json",
-                                        "export_report.md"};
+                                        "experiment.json", "export_report.md"};
     for (size_t i = 0; i < ARRAY_LEN(files); i++) {
         char *p = path_join(output, files[i]);
         jb_str(&b, NULL, p);
@@ -196,13 +205,59 @@ static void print_summary(const char *input, const char *output, bool json, cons
                output);
 }
 
+/* The checks opt_parse cannot make; the policy options, when any is given,
+ * into *pol.  0, or OPT_DONE_ERROR after cli_error. */
+static int check_args(const char *input, const char *output, bool compat, int cpu_usage,
+                      const struct policy_opts *po, struct policy *pol, bool *given)
+{
+    char perr[512];
+    *given = po->name || po->weigher || po->order || po->filters || po->weighers || po->subset ||
+             po->cpu_ratio > 0 || po->ram_ratio > 0;
+    if (!input || !output)
+        cli_error("%s is required (the parsed run, and where to write the workload)",
+                  !input ? "--input DIR" : "--output DIR");
+    else if (compat && cpu_usage == ODC_USAGE_DEMAND)
+        cli_error("--cpu-usage demand cannot be combined with --upstream-compat (the original's "
+                  "numbers are received CPU)");
+    else if (*given && policy_from_opts(po, pol, perr, sizeof perr) < 0)
+        cli_error("%s", perr);
+    else
+        return 0;
+    return OPT_DONE_ERROR;
+}
+
+/* Export, then the summary.  An exit code. */
+static int run(const char *input, const char *output, const struct odc_opts *o, int codec,
+               const char *cmdline, bool quiet, bool json)
+{
+    struct odc_write_opts wo = {.codec = codec, .input = input, .command_line = cmdline,
+                                .progress = progress_begin("export", quiet)};
+    struct odc_input in;
+    struct odc_result res;
+    char err[1024];
+    int rc = odc_export_dir(input, output, o, &wo, &in, &res, err, sizeof err);
+    progress_end(wo.progress);
+    if (rc < 0) {
+        log_error("%s", err);
+        return TK_EXIT_FAIL;
+    }
+    if (json || !quiet)
+        print_summary(input, output, json, o, &in, &res);
+    odc_result_free(&res);
+    odc_input_free(&in);
+    return TK_EXIT_OK;
+}
+
 int cmd_export(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL;
     bool quiet = false, json = false;
     int codec = PQ_CODEC_SNAPPY, mem_unit = ODC_MEM_KB, id_mode = ODC_ID_AUTO;
     int exclude_failed = 0, all_attempts = 0, cpu_usage = ODC_USAGE_RECEIVED;
+    int submission = ODC_SUB_ENQUEUE;
     struct odc_opts o = {0};
+    struct policy_opts popts = {0};
+    struct policy pol;
     struct opt opts[] = {
         OPT_STRING(0, "input", &input, "DIR", "parsed run (required)"),
         OPT_STRING(0, "output", &output, "DIR", "where to write (created; files replaced)"),
@@ -224,50 +279,38 @@ int cmd_export(int argc, char **argv)
                      "demand (received plus the time they waited for a CPU, within cpu_count; for "
                      "Perfect scaling when untraced load shared the cores)",
                      set_choice),
+        OPT_CALLBACK(0, "submission", &((struct choice_opt){&submission, submissions}), "WHEN",
+                     "enqueue (default: when the task was enqueued, else started), start (when it "
+                     "started: the real scheduler's waits baked into the workload) or slot (enqueue "
+                     "floored to OpenDC's 1-s scheduling grid from the first submission)",
+                     set_choice),
         OPT_FLAG(0, "upstream-compat", &o.upstream_compat,
                  "the original exporter's numbers (to compare old traces; keeps its known flaws)"),
         OPT_FLAG(0, "quiet", &quiet, "print nothing but errors (and no progress line)"),
         OPT_FLAG(0, "json", &json,
                  "print one JSON object at the end instead of the text: counts, files written, "
                  "warnings"),
+        OPT_GROUP("The run's policy, for experiment.json (default: as placements.jsonl records it):"),
+        OPT_INCLUDE(policy_options, &popts, POLICY_NAME),
         OPT_END(),
     };
     char *cmdline = command_line(argc, argv);   /* before getopt reorders argv */
     int n = opt_parse(&cmd, opts, argc, argv, NULL);
-    if (n >= 0 && (!input || !output)) {
-        cli_error("%s is required (the parsed run, and where to write the workload)",
-                  !input ? "--input DIR" : "--output DIR");
-        n = OPT_DONE_ERROR;
-    }
-    if (n >= 0 && o.upstream_compat && cpu_usage == ODC_USAGE_DEMAND) {
-        cli_error("--cpu-usage demand cannot be combined with --upstream-compat (the original's "
-                  "numbers are received CPU)");
-        n = OPT_DONE_ERROR;
-    }
+    bool given = false;
+    if (n >= 0)
+        n = check_args(input, output, o.upstream_compat, cpu_usage, &popts, &pol, &given);
     if (n < 0) {
         free(cmdline);
         return opt_exit_code(n);
     }
+    o.policy = given ? &pol : NULL;
+    o.submission = (enum odc_submission)submission;
     o.mem_unit = (enum odc_mem_unit)mem_unit;
     o.id_mode = (enum odc_id_mode)id_mode;
     o.exclude_failed = exclude_failed;
     o.all_attempts = all_attempts;
     o.cpu_usage = (enum odc_cpu_usage)cpu_usage;
-    struct odc_write_opts wo = {.codec = codec, .input = input, .command_line = cmdline,
-                                .progress = progress_begin("export", quiet)};
-    struct odc_input in;
-    struct odc_result res;
-    char err[1024];
-    int rc = odc_export_dir(input, output, &o, &wo, &in, &res, err, sizeof err);
-    progress_end(wo.progress);
+    int rc = run(input, output, &o, codec, cmdline, quiet, json);
     free(cmdline);
-    if (rc < 0) {
-        log_error("%s", err);
-        return TK_EXIT_FAIL;
-    }
-    if (json || !quiet)
-        print_summary(input, output, json, &o, &in, &res);
-    odc_result_free(&res);
-    odc_input_free(&in);
-    return TK_EXIT_OK;
+    return rc;
 }

@@ -1,4 +1,4 @@
-/* opendc.c -- CTS records -> OpenDC tasks, fragments and topology. */
+/* opendc.c -- CTS records -> OpenDC tasks and fragments. */
 #include "opendc/opendc.h"
 #include "common/stats.h"
 #include "common/util.h"
@@ -17,6 +17,7 @@ void odc_input_free(struct odc_input *in)
         free(in->nodes[i].folder);
         free(in->nodes[i].node_id);
         free(in->nodes[i].cpu_model);
+        free(in->nodes[i].stage);
     }
     for (size_t i = 0; i < in->n_invs; i++)
         free(in->invs[i].trace_id);
@@ -27,6 +28,8 @@ void odc_input_free(struct odc_input *in)
     free(in->samples);
     free(in->notes);
     json_decref(in->links);
+    free(in->policy);
+    free(in->policy_file);
     memset(in, 0, sizeof *in);
 }
 
@@ -1201,6 +1204,33 @@ int odc_check_nodes(const struct odc_input *in, char *err, size_t errlen)
     return 0;
 }
 
+/* --submission start|slot, and the wait to OpenDC's next 1-s slot that
+ * the chosen times leave: its slots are counted from the earliest
+ * submission (simulated time 0), a task submitted between two waits for
+ * the next (Pacer.java). */
+static void submissions(const struct odc_opts *o, struct odc_result *res)
+{
+    if (o->submission == ODC_SUB_START)
+        for (size_t i = 0; i < res->n_tasks; i++)
+            res->tasks[i].submission_time = res->tasks[i].ts_start;
+    int64_t t0 = INT64_MAX;
+    for (size_t i = 0; i < res->n_tasks; i++)
+        if (res->tasks[i].submission_time < t0)
+            t0 = res->tasks[i].submission_time;
+    double wait = 0;
+    for (size_t i = 0; i < res->n_tasks; i++) {
+        struct odc_task *t = &res->tasks[i];
+        int64_t off = (t->submission_time - t0) % ODC_SLOT_MS;
+        if (o->submission == ODC_SUB_SLOT)
+            t->submission_time -= off;
+        else if (off) {
+            wait += (double)(ODC_SLOT_MS - off);
+            res->n_off_slot++;
+        }
+    }
+    res->slot_wait_mean_ms = res->n_tasks ? wait / (double)res->n_tasks : 0;
+}
+
 int odc_export(const struct odc_input *in, const struct odc_opts *o, struct odc_result *res,
                char *err, size_t errlen)
 {
@@ -1211,6 +1241,8 @@ int odc_export(const struct odc_input *in, const struct odc_opts *o, struct odc_
     int rc = o->upstream_compat ? export_upstream(&b, err, errlen) : export_ours(&b, err, errlen);
     if (rc < 0)
         odc_result_free(res);
+    else
+        submissions(o, res);
     return rc;
 }
 
@@ -1222,72 +1254,4 @@ void odc_result_free(struct odc_result *res)
     free(res->frags);
     free(res->notes);
     memset(res, 0, sizeof *res);
-}
-
-/* ---- topology ---- */
-
-struct host_type {
-    int cores;
-    double mhz;
-    int64_t mem_mb;
-    const char *model;
-    int count;
-};
-
-static int cmp_host_type(const void *a, const void *b)
-{
-    const struct host_type *x = a, *y = b;
-    if (x->cores != y->cores)
-        return (x->cores > y->cores) - (x->cores < y->cores);
-    if (x->mhz != y->mhz)
-        return (x->mhz > y->mhz) - (x->mhz < y->mhz);
-    if (x->mem_mb != y->mem_mb)
-        return (x->mem_mb > y->mem_mb) - (x->mem_mb < y->mem_mb);
-    return strcmp(x->model, y->model);
-}
-
-/* "2400 MHz", "2399.5 MHz": OpenDC reads a bare number as MHz too, but
- * says so with a warning; a unit leaves no doubt. */
-static char *mhz_str(double mhz)
-{
-    if (mhz == floor(mhz))
-        return xasprintf("%.0f MHz", mhz);
-    return xasprintf("%.3f MHz", mhz);
-}
-
-char *odc_topology_json(const struct odc_node *nodes, size_t n)
-{
-    struct host_type *t = xcalloc(n + 1, sizeof *t);
-    size_t nt = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct host_type h = {nodes[i].cores, nodes[i].mhz, nodes[i].mem_mb,
-                              nodes[i].cpu_model ? nodes[i].cpu_model : "", 1};
-        size_t k;
-        for (k = 0; k < nt && cmp_host_type(&t[k], &h); k++)
-            ;
-        if (k < nt)
-            t[k].count++;
-        else
-            t[nt++] = h;
-    }
-    qsort(t, nt, sizeof *t, cmp_host_type);
-    json_t *hosts = json_array();
-    for (size_t k = 0; k < nt; k++) {
-        char name[24], *speed = mhz_str(t[k].mhz), *mem = xasprintf("%lld MiB", (long long)t[k].mem_mb);
-        snprintf(name, sizeof name, "H%02zu", k + 1);
-        json_t *cpu = json_pack("{s:i, s:s}", "coreCount", t[k].cores, "coreSpeed", speed);
-        if (*t[k].model)
-            json_object_set_new(cpu, "modelName", json_string(t[k].model));
-        json_array_append_new(hosts, json_pack("{s:s, s:i, s:o, s:{s:s}}", "name", name, "count", t[k].count,
-                                               "cpu", cpu, "memory", "size", mem));
-        free(speed);
-        free(mem);
-    }
-    json_t *root = json_pack("{s:[{s:s, s:i, s:o}]}", "clusters", "name", "C01", "count", 1, "hosts", hosts);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    free(t);
-    char *out = xasprintf("%s\n", text);
-    free(text);
-    return out;
 }

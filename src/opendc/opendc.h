@@ -32,6 +32,14 @@
 
 /* ---- input ---- */
 
+/* A host's CPU power model, OpenDC's PowerSpec (topology cpuPowerModel), in
+ * watts.  type is one of OpenDC's PowerModelType names. */
+struct odc_power {
+    const char *type;      /* "linear", ... (static) */
+    double idle_w, max_w;
+    bool assumed;          /* OpenDC's default, not measured on the node */
+};
+
 struct odc_node {
     char *folder;          /* node folder name (or "." for a single node) */
     char *node_id;         /* nodes.json node_id (else the folder name) */
@@ -41,6 +49,8 @@ struct odc_node {
     int raw_cores;         /* node_meta.json cpu_cores (upstream-compat) */
     int64_t mem_mb;        /* nodes.json mem_mb */
     char *cpu_model;
+    char *stage;           /* nodes.json / node_meta.json stage ("" if unknown) */
+    struct odc_power power; /* the topology's cpuPowerModel (odc_node_power) */
     /* CTS/audit.json host_cpu, when present: how much of the host's busy
      * CPU the traced processes explain (the export repeats its warning). */
     bool has_host_cpu;
@@ -94,6 +104,11 @@ struct odc_input {
     char **notes;          /* loader remarks (malformed lines, missing files) */
     size_t n_notes;
     json_t *links;         /* valid CTS links.json entries of every node, or NULL */
+    /* The scheduling policy the run recorded (placements.jsonl "policy"):
+     * the first name seen, the file it came from, how many distinct names. */
+    char *policy;          /* NULL: none recorded */
+    char *policy_file;
+    size_t n_policy_names;
 };
 
 void odc_input_free(struct odc_input *in);
@@ -109,9 +124,20 @@ enum odc_id_mode { ODC_ID_AUTO, ODC_ID_PID, ODC_ID_SEQUENTIAL };
  * or what it demanded (received plus the time it waited for a CPU). */
 enum odc_cpu_usage { ODC_USAGE_RECEIVED, ODC_USAGE_DEMAND };
 
+/* What submission_time says.  OpenDC schedules on 1-s slots of simulated
+ * time counted from the earliest submission (its Pacer): a task submitted
+ * between slots waits for the next one.
+ *  ENQUEUE: when the task was enqueued (else started), as measured;
+ *  START:   when it started (the real scheduler's waits baked in);
+ *  SLOT:    the enqueue time floored to the 1-s grid from the first. */
+enum odc_submission { ODC_SUB_ENQUEUE, ODC_SUB_START, ODC_SUB_SLOT };
+
 struct odc_opts {
     enum odc_mem_unit mem_unit;
     enum odc_cpu_usage cpu_usage;
+    enum odc_submission submission;
+    const struct policy *policy;   /* the run's policy as stated on the command line;
+                                      NULL: the one the run recorded */
     enum odc_id_mode id_mode;
     bool exclude_failed;
     bool all_attempts;     /* keep every attempt of a retried trace id */
@@ -249,6 +275,10 @@ struct odc_result {
     double demand_added_ms;   /* of it, added to the fragments (demand) */
     double demand_capped_ms;  /* of it, above the task's cpu_count, left out (demand) */
     size_t n_demand_capped;   /* tasks with some delay left out (demand) */
+    /* OpenDC's 1-s scheduling slots: the mean wait from a task's
+     * submission_time to the next slot (0 on a slot), and how many wait. */
+    double slot_wait_mean_ms;
+    size_t n_off_slot;
 };
 
 /* Every node has MHz, cores and memory?  0, or -1 with a message naming the
@@ -261,9 +291,57 @@ int odc_export(const struct odc_input *in, const struct odc_opts *o, struct odc_
                char *err, size_t errlen);
 void odc_result_free(struct odc_result *res);
 
-/* The topology (OpenDC SDK format, unit strings): one cluster, one host
- * entry per distinct node type (cores, MHz, memory, CPU model) with its
- * count.  Returns malloc'd JSON text. */
+/* ---- the simulation's files (opendc_exp.c) ---- */
+
+#define ODC_SLOT_MS 1000   /* OpenDC's scheduling quantum (ComputeSteps.kt, not settable) */
+
+/* A node's CPU power model: measured when the node recorded its power
+ * (not yet), else OpenDC's default written out (linear, 200 W idle, 400 W
+ * at full load; PowerSpec.DEFAULT) with assumed set. */
+struct odc_power odc_node_power(const struct odc_node *nd);
+
+/* The host name of node k in the topology: its node id, or its folder name
+ * when another node has the same id (OpenDC would rename the second). */
+const char *odc_host_name(const struct odc_node *nodes, size_t n, size_t k);
+
+/* The topology (OpenDC SDK format, unit strings): one host entry per node,
+ * named by odc_host_name, count 1, in node order, with its cpuPowerModel;
+ * one cluster per stage (named after it; "C01" when unknown), in order of
+ * first appearance.  New reference. */
+json_t *odc_topology(const struct odc_node *nodes, size_t n);
+/* The same as indented text.  Returns malloc'd JSON text. */
 char *odc_topology_json(const struct odc_node *nodes, size_t n);
+
+struct policy;
+
+/* The policy a run recorded in placements.jsonl ("Mem", "FilterOnly",
+ * "first-fit", "instances-max", "vcpu-min", ...) back as a policy; false
+ * for a name that does not say its filters and weighers ("custom"). */
+bool odc_policy_from_record(const char *name, struct policy *p);
+
+/* OpenDC's allocation policy for p, in the SDK experiment format: the
+ * prefab of the same name when p is one with its defaults, else the
+ * "filter" form with p's filters and weighers.  *exact: OpenDC HEAD decides
+ * as p does (only the filter form without weighers is history-free there);
+ * note receives what differs.  New reference. */
+json_t *odc_policy_json(const struct policy *p, bool *exact, char *note, size_t notelen);
+
+struct odc_experiment {
+    const char *name;            /* the experiment's name (OpenDC's output sub-folder) */
+    const char *scaling;         /* "NoDelay" or "Perfect" */
+    json_t *policy;              /* borrowed: odc_policy_json */
+    int64_t export_interval_ms;  /* odc_export_interval_ms */
+};
+
+/* OpenDC's export interval for a run of span_ms: 1 s up to an hour, 10 s up
+ * to ten hours, else 60 s (a row per host and task per interval). */
+int64_t odc_export_interval_ms(int64_t span_ms);
+
+/* experiment.json: OpenDC's SDK experiment, self-contained: the topology
+ * inline, the workload the folder it sits in ({"type": "named", "name":
+ * "."}), one allocation policy, an export model writing task, host and
+ * powerSource outputs.  Only keys OpenDC's ExperimentSpec knows (it decodes
+ * under `opendc --strict` too).  Returns malloc'd JSON text. */
+char *odc_experiment_json(const struct odc_node *nodes, size_t n, const struct odc_experiment *e);
 
 #endif

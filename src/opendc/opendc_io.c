@@ -6,6 +6,7 @@
 #include "common/progress.h"
 #include "common/util.h"
 #include "parquet/parquet.h"
+#include "sched/policy.h"
 #include "trace/layout.h"
 
 #include <dirent.h>
@@ -126,6 +127,11 @@ static void node_values(struct odc_input *in, struct odc_node *nd, const char *f
     if (!s && meta)
         s = jsonl_str(meta, "cpu_model");
     nd->cpu_model = xstrdup(s ? s : "");
+    s = rec ? jsonl_str(rec, "stage") : NULL;
+    if (!s && meta)
+        s = jsonl_str(meta, "stage");
+    nd->stage = xstrdup(s ? s : "");
+    nd->power = odc_node_power(nd);
     json_decref(nodes);
     json_decref(meta);
 }
@@ -321,7 +327,55 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
     return rc;
 }
 
+/* FOLDER/placements.jsonl (tracekit scheduler, tracekit local): the
+ * policy the run placed its tasks with.  The first name is kept; other
+ * names are counted (several schedulers of one run). */
+static void load_policy(struct odc_input *in, const char *folder)
+{
+    char *path = path_join(folder, "placements.jsonl");
+    struct jsonl_reader r;
+    if (!file_exists(path) || jsonl_reader_open(&r, path) < 0) {
+        free(path);
+        return;
+    }
+    json_t *o;
+    while (jsonl_next(&r, &o) == 1) {
+        const char *name = jsonl_str(o, "policy");
+        if (name && !in->policy) {
+            in->policy = xstrdup(name);
+            in->policy_file = xstrdup(path);
+            in->n_policy_names = 1;
+        } else if (name && strcmp(name, in->policy) != 0 && in->n_policy_names < 2) {
+            add_note(in, "%s: policy %s as well as %s; experiment.json uses %s", path, name, in->policy,
+                     in->policy);
+            in->n_policy_names = 2;
+        }
+        json_decref(o);
+    }
+    jsonl_reader_close(&r);
+    free(path);
+}
+
+static int load_dir(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen);
+
 int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen)
+{
+    int rc = load_dir(dir, in, pg, err, errlen);
+    if (rc == 0) {
+        char *cts = layout_cts_dir(dir);   /* one node: DIR is its run folder */
+        load_policy(in, dir);
+        for (size_t k = 0; k < in->n_nodes && !cts; k++) {
+            char *p = path_join(dir, in->nodes[k].folder);
+            if (is_dir(p))
+                load_policy(in, p);
+            free(p);
+        }
+        free(cts);
+    }
+    return rc;
+}
+
+static int load_dir(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen)
 {
     memset(in, 0, sizeof *in);
     if (!is_dir(dir)) {
@@ -529,10 +583,11 @@ static void report_head(FILE *f, const struct odc_input *in, const struct odc_op
     if (w->command_line)
         fprintf(f, "- Command: `%s`\n", w->command_line);
     fprintf(f, "- Written: `tasks.parquet` (%zu tasks), `fragments.parquet` (%zu fragments), `topology.json`, "
-               "this report; compression %s\n", res->n_tasks, res->n_frags, pq_codec_name(w->codec));
+               "`experiment.json`, this report; compression %s\n", res->n_tasks, res->n_frags,
+            pq_codec_name(w->codec));
     if (in->links && json_array_size(in->links))
-        fprintf(f, "- Written: `links.json` (%zu measured links, beside `topology.json`: OpenDC's topology "
-                   "reader rejects keys it does not know)\n", json_array_size(in->links));
+        fprintf(f, "- Written: `links.json` (%zu measured links, beside `topology.json`: OpenDC ignores "
+                   "keys it does not know, but `opendc --strict` refuses them)\n", json_array_size(in->links));
     fprintf(f, "- Task ids: %s; %s\n", res->id_mode,
             o->upstream_compat ? "tasks in input order, as the original" : "tasks ordered by node, start time, PID");
     if (o->upstream_compat) {
@@ -706,8 +761,85 @@ static void report_corrections(FILE *f, const struct odc_input *in, const struct
         fprintf(f, "- %s\n", in->notes[i]);
 }
 
+/* The allocation policy experiment.json gets, and where it came from. */
+struct exp_policy {
+    json_t *json;
+    bool exact;
+    char source[1024];
+    char note[768];
+};
+
+static void resolve_policy(const struct odc_input *in, const struct odc_opts *o, struct exp_policy *ep)
+{
+    struct policy p;
+    char err[256];
+    bool known = false;
+    if (o->policy) {
+        p = *o->policy;
+        known = true;
+        snprintf(ep->source, sizeof ep->source, "as given to the export (%s)", p.name);
+    } else if (in->policy && odc_policy_from_record(in->policy, &p)) {
+        known = true;
+        snprintf(ep->source, sizeof ep->source, "the run's policy %s, from `%s`", in->policy, in->policy_file);
+    }
+    if (known) {
+        ep->json = odc_policy_json(&p, &ep->exact, ep->note, sizeof ep->note);
+        return;
+    }
+    if (policy_named("FilterOnly", &p, err, sizeof err) < 0)
+        TK_BUG("FilterOnly is a named policy");
+    ep->json = odc_policy_json(&p, &ep->exact, ep->note, sizeof ep->note);
+    ep->exact = false;
+    snprintf(ep->note, sizeof ep->note, "OpenDC HEAD's one history-free policy: a busy host with the "
+             "fewest free cores that fits, else the first idle host in topology order");
+    if (in->policy)
+        snprintf(ep->source, sizeof ep->source, "**not the run's**: `%s` records policy `%s`, which does not "
+                 "say its filters and weighers; give the export the scheduler's own `--filters`/`--weighers` "
+                 "(or `--policy`); until then the filter form without weighers", in->policy_file, in->policy);
+    else
+        snprintf(ep->source, sizeof ep->source, "**not the run's**: the run recorded no policy (no "
+                 "`placements.jsonl`: not placed by `tracekit scheduler` or `tracekit local`); the filter "
+                 "form without weighers, the deterministic one");
+}
+
+/* The topology and experiment.json: what OpenDC will simulate with. */
+static void report_sim(FILE *f, const struct odc_input *in, const struct odc_opts *o,
+                       const struct odc_result *res, const struct exp_policy *ep)
+{
+    fprintf(f, "\n## OpenDC simulation (`topology.json`, `experiment.json`)\n\n");
+    fprintf(f, "- Topology: one host per node, named by its node id, `count` 1, in node order (OpenDC's "
+               "`host_name` in its outputs is the node id); one cluster per stage\n");
+    size_t assumed = 0;
+    for (size_t k = 0; k < in->n_nodes; k++)
+        assumed += in->nodes[k].power.assumed;
+    if (assumed)
+        fprintf(f, "- **Energy figures will be assumptions**: %zu of %zu nodes recorded no power, so their "
+                   "hosts get OpenDC's default CPU power model, written out in `cpuPowerModel` (linear, "
+                   "200 W idle, 400 W at full load); OpenDC's `power_draw`, `energy_usage` and the "
+                   "`powerSource` output follow from it, not from a measurement\n", assumed, in->n_nodes);
+    fprintf(f, "- Scaling policy: `%s` (%s)\n", o->cpu_usage == ODC_USAGE_DEMAND ? "Perfect" : "NoDelay",
+            o->cpu_usage == ODC_USAGE_DEMAND ? "--cpu-usage demand: fragments carry demand"
+                                              : "fragments replay their measured durations");
+    char *pj = json_dumps(ep->json, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    fprintf(f, "- Allocation policy: `%s` — %s; %s\n", pj ? pj : "?", ep->source, ep->note);
+    free(pj);
+    static const char *const sub[] = {"the enqueue time (else the start), as measured",
+                                      "the measured start: the real scheduler's waits are baked into the "
+                                      "workload, OpenDC only adds its own",
+                                      "the enqueue time floored to OpenDC's 1-s grid from the first "
+                                      "submission"};
+    fprintf(f, "- `submission_time`: %s (--submission %s). OpenDC schedules on 1-s slots of simulated time "
+               "from the earliest submission (not settable): %zu of %zu tasks are submitted between slots "
+               "and wait for the next, %.1f ms per task on average; every completion also waits for the next slot "
+               "before the queue moves\n", sub[o->submission],
+            o->submission == ODC_SUB_START ? "start" : o->submission == ODC_SUB_SLOT ? "slot" : "enqueue",
+            res->n_off_slot, res->n_tasks, res->slot_wait_mean_ms);
+    fprintf(f, "- Run: `opendc run experiment.json` in this folder (the workload is the folder itself, "
+               "named `.` relative to the file)\n");
+}
+
 static char *report(const struct odc_input *in, const struct odc_opts *o, const struct odc_result *res,
-                    const struct odc_write_opts *w, size_t *len)
+                    const struct odc_write_opts *w, const struct exp_policy *ep, size_t *len)
 {
     char *buf = NULL;
     FILE *f = open_memstream(&buf, len);
@@ -716,6 +848,7 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
     report_head(f, in, o, res, w);
     report_nodes(f, in, o);
     report_totals(f, in, o, res);
+    report_sim(f, in, o, res, ep);
     report_corrections(f, in, o, res);
     if (fclose(f) != 0) {
         free(buf);
@@ -726,8 +859,33 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
 
 /* Every file of the export into the (new, empty or carried-over) folder
  * out_dir.  0 or -1 with err. */
-static int write_set(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
-                     const struct odc_result *res, const struct odc_write_opts *w, char *err,
+/* experiment.json.  0 or -1 with err. */
+static int write_experiment(const char *out_dir, const char *name, const struct odc_input *in,
+                            const struct odc_opts *o, const struct odc_result *res,
+                            const struct exp_policy *ep, char *err, size_t errlen)
+{
+    int64_t first = INT64_MAX, last = INT64_MIN;
+    for (size_t i = 0; i < res->n_tasks; i++) {
+        const struct odc_task *t = &res->tasks[i];
+        first = t->submission_time < first ? t->submission_time : first;
+        last = t->ts_start + t->duration > last ? t->ts_start + t->duration : last;
+    }
+    struct odc_experiment e = {.name = name, .scaling = o->cpu_usage == ODC_USAGE_DEMAND ? "Perfect" : "NoDelay",
+                               .policy = ep->json,
+                               .export_interval_ms = odc_export_interval_ms(last > first ? last - first : 0)};
+    char *text = odc_experiment_json(in->nodes, in->n_nodes, &e);
+    char *p = path_join(out_dir, "experiment.json");
+    int rc = write_file_atomic(p, text, strlen(text));
+    if (rc < 0)
+        snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno));
+    free(text);
+    free(p);
+    return rc;
+}
+
+static int write_set(const char *out_dir, const char *name, const struct odc_input *in,
+                     const struct odc_opts *o, const struct odc_result *res,
+                     const struct odc_write_opts *w, const struct exp_policy *ep, char *err,
                      size_t errlen)
 {
     char *p = path_join(out_dir, "tasks.parquet");
@@ -748,11 +906,12 @@ static int write_set(const char *out_dir, const struct odc_input *in, const stru
         snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno));
     free(topo);
     free(p);
-    if (rc < 0)
+    if (rc < 0 || write_experiment(out_dir, name, in, o, res, ep, err, errlen) < 0)
         return -1;
 
-    /* OpenDC's TopologyReader rejects unknown keys, so the measured links go
-     * beside topology.json rather than into it. */
+    /* The measured links go beside topology.json rather than into it:
+     * OpenDC ignores keys it does not know, but refuses them under
+     * `opendc --strict`. */
     if (in->links && json_array_size(in->links)) {
         char *lt = json_dumps(in->links, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
         char *text_nl = xasprintf("%s\n", lt);
@@ -768,7 +927,7 @@ static int write_set(const char *out_dir, const struct odc_input *in, const stru
     }
 
     size_t len;
-    char *text = report(in, o, res, w, &len);
+    char *text = report(in, o, res, w, ep, &len);
     p = path_join(out_dir, "export_report.md");
     rc = text ? write_file_atomic(p, text, len) : -1;
     if (rc < 0)
@@ -783,7 +942,7 @@ static int write_set(const char *out_dir, const struct odc_input *in, const stru
 static bool export_file(const char *rel)
 {
     static const char *const names[] = {"tasks.parquet", "fragments.parquet", "topology.json",
-                                        "links.json", "export_report.md"};
+                                        "experiment.json", "links.json", "export_report.md"};
     for (size_t i = 0; i < ARRAY_LEN(names); i++)
         if (!strcmp(rel, names[i]))
             return true;
@@ -871,7 +1030,11 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
         snprintf(err, errlen, "cannot create %s: %s", stage, strerror(errno));
         goto out;
     }
-    if (write_set(stage, in, o, res, w, err, errlen) < 0)
+    struct exp_policy ep = {0};
+    resolve_policy(in, o, &ep);
+    int ws = write_set(stage, base, in, o, res, w, &ep, err, errlen);
+    json_decref(ep.json);
+    if (ws < 0)
         goto out;
     /* After writing: a read-only folder stays one, yet gets its new set. */
     if (existed && chmod(stage, st.st_mode & 07777) < 0) {

@@ -1,6 +1,7 @@
 /* opendc_verify.c -- check an exported OpenDC workload. */
 #include "opendc/opendc_verify.h"
 #include "collect/links.h"
+#include "common/jsonl.h"
 #include "common/util.h"
 #include "parquet/parquet.h"
 
@@ -14,7 +15,7 @@
 
 struct vctx {
     FILE *out;
-    int failed, passed;
+    int failed, passed, warned;
 };
 
 static void say(struct vctx *v, const char *tag, const char *check, const char *fmt, va_list ap)
@@ -34,6 +35,7 @@ static void pass(struct vctx *v, const char *check, const char *fmt, ...)
     v->passed++;
 }
 
+/* OpenDC rejects the file, or silently drops or terminates tasks. */
 static void fail(struct vctx *v, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(struct vctx *v, const char *check, const char *fmt, ...)
 {
@@ -42,6 +44,17 @@ static void fail(struct vctx *v, const char *check, const char *fmt, ...)
     say(v, "FAIL", check, fmt, ap);
     va_end(ap);
     v->failed++;
+}
+
+/* OpenDC accepts it, but not the way a user may expect: the reason follows. */
+static void warn(struct vctx *v, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn(struct vctx *v, const char *check, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(v, "WARN", check, fmt, ap);
+    va_end(ap);
+    v->warned++;
 }
 
 static void info(struct vctx *v, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -53,6 +66,23 @@ static void info(struct vctx *v, const char *check, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Count items failing a condition and show the first. */
+struct tally {
+    size_t n;
+    char first[200];
+};
+
+static void tally(struct tally *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tally(struct tally *c, const char *fmt, ...)
+{
+    if (c->n++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->first, sizeof c->first, fmt, ap);
+        va_end(ap);
+    }
+}
+
 /* ---- units (OpenDC's UnitSerializer: a number, optional space, a unit) ---- */
 
 static double parse_unit(const char *s, const char *const *units, const double *scale, size_t n)
@@ -61,21 +91,22 @@ static double parse_unit(const char *s, const char *const *units, const double *
         return -1;
     char *end;
     double x = strtod(s, &end);
-    if (end == s || !isfinite(x) || x <= 0)
+    if (end == s || !isfinite(x) || x < 0)
         return -1;
     while (*end == ' ')
         end++;
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(end, units[i]))
+        if (!strcasecmp(end, units[i]))
             return x * scale[i];
     return -1;
 }
 
 double odc_parse_frequency_mhz(const char *s)
 {
-    static const char *const u[] = {"Hz", "kHz", "KHz", "MHz", "GHz"};
-    static const double k[] = {1e-6, 1e-3, 1e-3, 1, 1e3};
-    return parse_unit(s, u, k, ARRAY_LEN(u));
+    static const char *const u[] = {"Hz", "kHz", "MHz", "GHz", "Hertz", "kHertz", "MHertz", "GHertz"};
+    static const double k[] = {1e-6, 1e-3, 1, 1e3, 1e-6, 1e-3, 1, 1e3};
+    double x = parse_unit(s, u, k, ARRAY_LEN(u));
+    return x > 0 ? x : -1;
 }
 
 double odc_parse_size_mib(const char *s)
@@ -83,33 +114,181 @@ double odc_parse_size_mib(const char *s)
     static const char *const u[] = {"B", "KiB", "KB", "MiB", "MB", "GiB", "GB", "TiB", "TB"};
     static const double k[] = {1.0 / 1048576, 1.0 / 1024, 1000.0 / 1048576, 1, 1e6 / 1048576, 1024,
                                1e9 / 1048576, 1048576, 1e12 / 1048576};
+    if (!s)
+        return -1;
+    char *end;
+    double x = strtod(s, &end);
+    if (end == s || !isfinite(x) || x <= 0)
+        return -1;
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < ARRAY_LEN(u); i++)   /* OpenDC's byte units are case-sensitive */
+        if (!strcmp(end, u[i]))
+            return x * k[i];
+    return -1;
+}
+
+double odc_parse_power_w(const char *s)
+{
+    static const char *const u[] = {"W", "Watts", "kW", "KWatts", "kWatts"};
+    static const double k[] = {1, 1, 1e3, 1e3, 1e3};
     return parse_unit(s, u, k, ARRAY_LEN(u));
+}
+
+/* A unit value the way OpenDC's UnitSerializer reads it: a JSON number, or
+ * a string that is a number, is taken in the default unit (MHz, MiB, W)
+ * with a warning; else a number with a unit.  *bare says which; -1 when it
+ * does not parse (OpenDC refuses the file). */
+static double unit_value(json_t *j, double (*parse)(const char *), bool *bare)
+{
+    *bare = false;
+    if (json_is_number(j)) {
+        *bare = true;
+        return json_number_value(j);
+    }
+    const char *s = json_string_value(j);
+    if (!s)
+        return -1;
+    char *end;
+    double x = strtod(s, &end);
+    if (end != s && !*end && isfinite(x)) {
+        *bare = true;
+        return x;
+    }
+    return parse(s);
 }
 
 /* ---- topology ---- */
 
 struct topo {
-    bool ok;
+    bool ok;          /* read: tasks can be checked against it */
+    bool missing;     /* no topology file */
     double max_mhz;
     int64_t max_cores;
     double max_mib;
     int64_t hosts;
 };
 
+/* A count (OpenDC: a Kotlin Int, default 1); -1 when it is not one. */
 static int64_t count_of(json_t *o)
 {
     json_t *c = json_object_get(o, "count");
     if (!c)
         return 1;
-    return json_is_integer(c) ? json_integer_value(c) : -1;
+    return json_is_integer(c) && json_integer_value(c) <= INT32_MAX ? json_integer_value(c) : -1;
 }
 
-static struct topo check_topology(struct vctx *v, const char *path)
+/* What OpenDC would say of a topology, gathered over all hosts. */
+struct topo_tallies {
+    struct tally legacy, bare, no_power, bad_power;
+};
+
+/* The host's cpuPowerModel (SDK: type; legacy: modelType). */
+static void check_power(struct vctx *v, const char *label, json_t *h, struct topo_tallies *tt)
+{
+    static const char *const types[] = {"constant", "linear", "square", "cubic", "sqrt", "mse", "asymptotic"};
+    json_t *pm = json_object_get(h, "cpuPowerModel");
+    if (!pm) {
+        tally(&tt->no_power, "%s", label);
+        return;
+    }
+    const char *type = json_string_value(json_object_get(pm, "type"));
+    if (!type && (type = json_string_value(json_object_get(pm, "modelType"))))
+        tally(&tt->legacy, "%s: cpuPowerModel.modelType", label);
+    bool known = !type;   /* absent: linear */
+    for (size_t i = 0; type && i < ARRAY_LEN(types); i++)
+        known |= !strcmp(type, types[i]);
+    bool bi, bm;
+    json_t *ji = json_object_get(pm, "idlePower"), *jm = json_object_get(pm, "maxPower");
+    double idle = unit_value(ji, odc_parse_power_w, &bi), max = unit_value(jm, odc_parse_power_w, &bm);
+    if (!known)
+        fail(v, "topology", "%s: cpuPowerModel type '%s' is not one of OpenDC's (constant, linear, square, "
+             "cubic, sqrt, mse, asymptotic)", label, type);
+    else if (idle < 0 || max < 0)
+        fail(v, "topology", "%s: cpuPowerModel needs idlePower and maxPower in W (OpenDC refuses it)", label);
+    else if (max < idle)
+        fail(v, "topology", "%s: cpuPowerModel maxPower %.1f W is below idlePower %.1f W (OpenDC refuses it)",
+             label, max, idle);
+    else if (bi || bm)
+        tally(&tt->bare, "%s: cpuPowerModel power %s", label, bi ? "idlePower" : "maxPower");
+}
+
+/* One host entry: its cores, MHz and MiB into t. */
+static void check_host(struct vctx *v, json_t *h, const char *label, int64_t ccount, struct topo *t,
+                       struct topo_tallies *tt)
+{
+    int64_t hcount = count_of(h);
+    json_t *cpu = json_object_get(h, "cpu"), *mem = json_object_get(h, "memory");
+    json_t *cores = json_object_get(cpu, "coreCount"), *speed = json_object_get(cpu, "coreSpeed");
+    int64_t packages = cpu ? count_of(cpu) : 1;
+    if (hcount < 1)
+        fail(v, "topology", "%s: count must be a positive integer", label);
+    if (!json_is_integer(cores) || json_integer_value(cores) < 1 || json_integer_value(cores) > INT32_MAX ||
+        packages < 1) {
+        fail(v, "topology", "%s: cpu.coreCount must be a positive integer", label);
+        return;
+    }
+    bool bare;
+    double mhz = unit_value(speed, odc_parse_frequency_mhz, &bare);
+    if (mhz <= 0)
+        fail(v, "topology", "%s: cpu.coreSpeed %s is not a frequency (Hz, kHz, MHz, GHz)", label,
+             json_is_string(speed) ? json_string_value(speed) : "(missing)");
+    else if (bare)
+        tally(&tt->bare, "%s: cpu.coreSpeed %g read as MHz", label, mhz);
+    json_t *size = json_object_get(mem, "size");
+    const char *key = "size";
+    if (!size && (size = json_object_get(mem, "memorySize"))) {
+        key = "memorySize";
+        tally(&tt->legacy, "%s: memory.memorySize", label);
+    }
+    double mib = unit_value(size, odc_parse_size_mib, &bare);
+    if (mib <= 0)
+        fail(v, "topology", "%s: memory.%s %s is not a size (B, KiB, KB, MiB, MB, GiB, GB, ...)", label, key,
+             json_is_string(size) ? json_string_value(size) : "(missing)");
+    else if (bare)
+        tally(&tt->bare, "%s: memory.%s %g read as MiB", label, key, mib);
+    static const char *const legacy_keys[] = {"cpuDistributionPolicy", "gpuDistributionPolicy"};
+    for (size_t i = 0; i < ARRAY_LEN(legacy_keys); i++)
+        if (json_object_get(h, legacy_keys[i]))
+            tally(&tt->legacy, "%s: %s", label, legacy_keys[i]);
+    if (json_object_get(cpu, "arch"))
+        tally(&tt->legacy, "%s: cpu.arch", label);
+    check_power(v, label, h, tt);
+    int64_t n = json_integer_value(cores) * packages;
+    t->max_cores = n > t->max_cores ? n : t->max_cores;
+    t->max_mhz = mhz > t->max_mhz ? mhz : t->max_mhz;
+    t->max_mib = mib > t->max_mib ? mib : t->max_mib;
+    if (hcount > 0 && ccount > 0)   /* each below 2^31: the product fits, the sum saturates */
+        t->hosts = t->hosts > INT64_MAX - hcount * ccount ? INT64_MAX : t->hosts + hcount * ccount;
+}
+
+static void topology_warnings(struct vctx *v, const struct topo_tallies *tt)
+{
+    if (tt->legacy.n)
+        warn(v, "topology", "%zu legacy key(s) (first: %s): OpenDC reads this topology only with `opendc "
+             "--legacy`, which renames them (memorySize -> size, modelType -> type, ...); checked as it "
+             "reads them", tt->legacy.n, tt->legacy.first);
+    if (tt->bare.n)
+        warn(v, "topology", "%zu bare number(s) (first: %s): OpenDC takes a number without a unit as MHz, "
+             "MiB or W and warns; write the unit", tt->bare.n, tt->bare.first);
+    if (tt->no_power.n)
+        warn(v, "topology", "%zu host(s) without cpuPowerModel (first: %s): OpenDC assumes linear, 200 W "
+             "idle, 400 W at full load; its energy figures are assumptions", tt->no_power.n,
+             tt->no_power.first);
+}
+
+static struct topo check_topology(struct vctx *v, const char *path, bool given)
 {
     struct topo t = {0};
-    json_error_t e;
-    json_t *root = json_load_file(path, 0, &e);
     const char *chk = "topology";
+    if (!given && !file_exists(path)) {
+        t.missing = true;
+        warn(v, chk, "no %s: the workload is checked alone (OpenDC needs a topology in the experiment; "
+             "fits against hosts are not checked)", path);
+        return t;
+    }
+    json_error_t e;
+    json_t *root = jsonl_load_file(path, 0, &e);
     if (!root) {
         fail(v, chk, "cannot read %s: %s (line %d)", path, e.text, e.line);
         return t;
@@ -121,6 +300,7 @@ static struct topo check_topology(struct vctx *v, const char *path)
         json_decref(root);
         return t;
     }
+    struct topo_tallies tt = {0};
     size_t ci, hi;
     json_t *c, *h;
     json_array_foreach(clusters, ci, c) {
@@ -136,45 +316,11 @@ static struct topo check_topology(struct vctx *v, const char *path)
             const char *name = json_string_value(json_object_get(h, "name"));
             char label[128];
             snprintf(label, sizeof label, "cluster %zu host %s", ci, name ? name : "?");
-            int64_t hcount = count_of(h);
-            json_t *cpu = json_object_get(h, "cpu"), *mem = json_object_get(h, "memory");
-            json_t *cores = json_object_get(cpu, "coreCount"), *speed = json_object_get(cpu, "coreSpeed");
-            int64_t packages = cpu ? count_of(cpu) : 1;
-            if (hcount < 1)
-                fail(v, chk, "%s: count must be a positive integer", label);
-            if (!json_is_integer(cores) || json_integer_value(cores) < 1 || packages < 1) {
-                fail(v, chk, "%s: cpu.coreCount must be a positive integer", label);
-                continue;
-            }
-            double mhz = -1, mib = -1;
-            if (json_is_number(speed))
-                fail(v, chk, "%s: cpu.coreSpeed is a bare number; OpenDC assumes MHz and warns: write a unit, "
-                     "e.g. \"2400 MHz\"", label);
-            else if ((mhz = odc_parse_frequency_mhz(json_string_value(speed))) <= 0)
-                fail(v, chk, "%s: cpu.coreSpeed %s is not a frequency with a unit (Hz, kHz, MHz, GHz)", label,
-                     json_is_string(speed) ? json_string_value(speed) : "(missing)");
-            json_t *size = json_object_get(mem, "size");
-            if (json_object_get(mem, "memorySize"))
-                fail(v, chk, "%s: memory.memorySize is the legacy key (read as MiB when bare); the SDK "
-                     "format uses memory.size with a unit", label);
-            else if (json_is_number(size))
-                fail(v, chk, "%s: memory.size is a bare number, read as MiB: write a unit, e.g. \"16 GiB\"",
-                     label);
-            else if ((mib = odc_parse_size_mib(json_string_value(size))) <= 0)
-                fail(v, chk, "%s: memory.size %s is not a size with a unit (B, KiB, KB, MiB, MB, GiB, GB, ...)",
-                     label, json_is_string(size) ? json_string_value(size) : "(missing)");
-            int64_t n = json_integer_value(cores) * packages;
-            if (n > t.max_cores)
-                t.max_cores = n;
-            if (mhz > t.max_mhz)
-                t.max_mhz = mhz;
-            if (mib > t.max_mib)
-                t.max_mib = mib;
-            if (hcount > 0 && ccount > 0)
-                t.hosts += hcount * ccount;
+            check_host(v, h, label, ccount, &t, &tt);
         }
     }
     json_decref(root);
+    topology_warnings(v, &tt);
     t.ok = v->failed == bad && t.hosts > 0;
     if (t.ok)
         pass(v, chk, "%" PRId64 " hosts; largest: %" PRId64 " cores, %.0f MHz per core, %.0f MiB", t.hosts,
@@ -376,70 +522,70 @@ static void free_tasks(struct tasks *t)
     free(t->order);
 }
 
-/* Count rows failing a condition and show the first. */
-struct tally {
-    size_t n;
-    char first[200];
-};
-
-static void tally(struct tally *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tally(struct tally *c, const char *fmt, ...)
-{
-    if (c->n++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->first, sizeof c->first, fmt, ap);
-        va_end(ap);
-    }
-}
-
+/* FAIL: OpenDC rejects or drops; WARN: it accepts, with the reason. */
 static void report_tally(struct vctx *v, const char *check, const struct tally *c, const char *ok_text,
-                         const char *what)
+                         const char *what, bool fatal)
 {
-    if (c->n)
+    if (c->n && fatal)
         fail(v, check, "%zu %s (first: %s)", c->n, what, c->first);
+    else if (c->n)
+        warn(v, check, "%zu %s (first: %s)", c->n, what, c->first);
     else
         pass(v, check, "%s", ok_text);
 }
 
 static void check_tasks(struct vctx *v, const struct tasks *t, const struct topo *topo)
 {
-    struct tally dup = {0}, dur = {0}, sub = {0}, cnt = {0}, cap = {0}, mem = {0};
+    struct tally dup = {0}, dur = {0}, sub = {0}, cnt = {0}, big = {0}, cap = {0}, mem = {0}, mem0 = {0};
     for (size_t i = 1; i < t->n; i++)
         if (t->id[t->order[i]] == t->id[t->order[i - 1]])
             tally(&dup, "id %d", t->id[t->order[i]]);
     for (size_t i = 0; i < t->n; i++) {
+        /* OpenDC: mem_capacity / 1000, Kotlin roundToLong (half up), as MiB */
+        int64_t mib = t->mem[i] >= 0 ? (int64_t)floor((double)t->mem[i] / 1000.0 + 0.5) : -1;
         if (t->dur[i] <= 0)
             tally(&dur, "task %d: %" PRId64 " ms", t->id[i], t->dur[i]);
         if (t->sub[i] < 100000000000LL)   /* before 1973 in ms: probably seconds */
             tally(&sub, "task %d: %" PRId64, t->id[i], t->sub[i]);
-        if (t->count[i] < 1 || (topo->ok && t->count[i] > topo->max_cores))
+        if (t->count[i] < 1)
             tally(&cnt, "task %d: %d cores", t->id[i], t->count[i]);
+        if (topo->ok && t->count[i] > topo->max_cores)
+            tally(&big, "task %d: %d cores", t->id[i], t->count[i]);
         if (!(t->cap[i] >= 0) || (topo->ok && t->cap[i] > t->count[i] * topo->max_mhz * (1 + 1e-9)))
             tally(&cap, "task %d: %.3f MHz for %d cores", t->id[i], t->cap[i], t->count[i]);
-        if (t->mem[i] < 0 || (topo->ok && llround((double)t->mem[i] / 1000.0) > topo->max_mib))
+        if (topo->ok && mib > topo->max_mib)
             tally(&mem, "task %d: %" PRId64, t->id[i], t->mem[i]);
+        if (t->mem[i] < 0 || (t->mem[i] > 0 && mib == 0))
+            tally(&mem0, "task %d: %" PRId64, t->id[i], t->mem[i]);
     }
-    report_tally(v, "task ids", &dup, "unique", "duplicate ids (OpenDC would merge their fragments)");
-    report_tally(v, "task durations", &dur, "all positive", "tasks with duration <= 0");
+    report_tally(v, "task ids", &dup, "unique", "duplicate ids (OpenDC merges their fragments)", true);
+    report_tally(v, "task durations", &dur, "all positive",
+                 "tasks with duration <= 0 (OpenDC runs a task by its fragments; duration only informs "
+                 "the time-shift schedulers)", false);
     report_tally(v, "submission times", &sub, "epoch milliseconds", "submission times too small for epoch ms "
-                 "(seconds?)");
-    if (topo->ok) {
-        report_tally(v, "cpu_count", &cnt, "between 1 and the largest host's cores",
-                     "tasks with cpu_count < 1 or above the largest host's cores (OpenDC terminates them)");
-        report_tally(v, "cpu_capacity", &cap, "within cpu_count x core speed",
-                     "tasks with cpu_capacity above cpu_count x core speed");
-        report_tally(v, "mem_capacity", &mem, "fits the largest host (mem_capacity / 1000 in MiB)",
-                     "tasks needing more memory than the largest host (OpenDC terminates them)");
-    } else {
-        fail(v, "tasks vs topology", "not checked: no usable topology");
+                 "(seconds? OpenDC reads epoch ms)", false);
+    report_tally(v, "cpu_count", &cnt, "at least 1", "tasks with cpu_count < 1 (OpenDC reserves no core for "
+                 "them: they fit anywhere)", false);
+    report_tally(v, "mem_capacity", &mem0, "none that OpenDC rounds to 0 MiB",
+                 "tasks whose mem_capacity OpenDC rounds to 0 MiB (it divides by 1000 and reads MiB: an "
+                 "--mem-unit mb export?); memory never constrains them", false);
+    if (!topo->ok) {
+        info(v, "tasks vs topology", "not checked: %s", topo->missing ? "no topology" : "no usable topology");
+        return;
     }
+    report_tally(v, "cpu_count fits", &big, "at most the largest host's cores",
+                 "tasks with cpu_count above the largest host's cores (OpenDC terminates them)", true);
+    report_tally(v, "cpu_capacity", &cap, "within cpu_count x core speed",
+                 "tasks with cpu_capacity above cpu_count x core speed (OpenDC only compares it per core "
+                 "in the vcpuCapacity filter)", false);
+    report_tally(v, "mem_capacity fits", &mem, "fits the largest host (mem_capacity / 1000 in MiB)",
+                 "tasks needing more memory than the largest host (OpenDC terminates them)", true);
 }
 
 static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t, const struct topo *topo,
                             int64_t *frag_rows, double *mhz_ms)
 {
-    struct tally orphan = {0}, dur = {0}, usage = {0}, none = {0}, sum = {0};
+    struct tally orphan = {0}, dur = {0}, usage = {0}, over = {0}, none = {0}, sum = {0};
     size_t switches = 0;
     int32_t prev = 0;
     bool first = true;
@@ -448,19 +594,15 @@ static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t
     *mhz_ms = 0;
     for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
         struct pq_column c[3];
-        if (read_col(r, g, "id", &c[0], err, sizeof err) < 0) {
+        static const char *const names[] = {"id", "duration", "cpu_usage"};
+        int k;
+        for (k = 0; k < 3; k++)
+            if (read_col(r, g, names[k], &c[k], err, sizeof err) < 0)
+                break;
+        if (k < 3) {
             fail(v, "read fragments.parquet", "%s", err);
-            return;
-        }
-        if (read_col(r, g, "duration", &c[1], err, sizeof err) < 0) {
-            pq_reader_release(r, &c[0]);
-            fail(v, "read fragments.parquet", "%s", err);
-            return;
-        }
-        if (read_col(r, g, "cpu_usage", &c[2], err, sizeof err) < 0) {
-            pq_reader_release(r, &c[0]);
-            pq_reader_release(r, &c[1]);
-            fail(v, "read fragments.parquet", "%s", err);
+            while (k-- > 0)
+                pq_reader_release(r, &c[k]);
             return;
         }
         for (size_t i = 0; i < c[0].n; i++) {
@@ -475,18 +617,20 @@ static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t
             prev = id;
             if (d <= 0)
                 tally(&dur, "row %zu, task %d: %" PRId64 " ms", row, id, d);
-            size_t k = find_task(t, id);
-            if (k == SIZE_MAX) {
+            size_t k2 = find_task(t, id);
+            if (k2 == SIZE_MAX) {
                 tally(&orphan, "row %zu: id %d", row, id);
                 continue;
             }
-            if (!(u >= 0) || !isfinite(u) || (topo->ok && u > t->count[k] * topo->max_mhz * (1 + 1e-9)))
-                tally(&usage, "row %zu, task %d: %.3f MHz, %d cores", row, id, u, t->count[k]);
-            t->frag_ms[k] += d;
-            t->nfrag[k]++;
+            if (!(u >= 0) || !isfinite(u))
+                tally(&usage, "row %zu, task %d: %.3f MHz", row, id, u);
+            else if (topo->ok && u > t->count[k2] * topo->max_mhz * (1 + 1e-9))
+                tally(&over, "row %zu, task %d: %.3f MHz, %d cores", row, id, u, t->count[k2]);
+            t->frag_ms[k2] += d;
+            t->nfrag[k2]++;
             *mhz_ms += u * (double)d;
         }
-        for (int k = 0; k < 3; k++)
+        for (k = 0; k < 3; k++)
             pq_reader_release(r, &c[k]);
     }
     for (size_t i = 0; i < t->n; i++) {
@@ -497,15 +641,20 @@ static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t
                   t->dur[i]);
     }
     report_tally(v, "fragment ids", &orphan, "every fragment belongs to a task",
-                 "fragments whose id is no task (OpenDC ignores them)");
-    report_tally(v, "fragment durations", &dur, "all positive", "fragments with duration <= 0");
+                 "fragments whose id is no task (OpenDC ignores them)", false);
+    report_tally(v, "fragment durations", &dur, "all positive",
+                 "fragments with duration <= 0 (OpenDC skips them at once)", false);
+    report_tally(v, "cpu_usage values", &usage, "finite and >= 0", "fragments with cpu_usage < 0 or not a "
+                 "number", false);
     if (topo->ok)
-        report_tally(v, "cpu_usage", &usage, "between 0 and cpu_count x core speed",
-                     "fragments with cpu_usage < 0 or above cpu_count x core speed");
+        report_tally(v, "cpu_usage", &over, "within cpu_count x core speed",
+                     "fragments using more than cpu_count x core speed (cpu_count reserves cores, it does "
+                     "not cap usage: OpenDC gives them what the host has)", false);
     report_tally(v, "tasks with fragments", &none, "every task has at least one",
-                 "tasks without fragments (OpenDC silently drops them)");
+                 "tasks without fragments (OpenDC silently drops them)", true);
     report_tally(v, "fragment sums", &sum, "each task's fragments sum to its duration",
-                 "tasks whose fragment durations do not sum to their duration");
+                 "tasks whose fragment durations do not sum to their duration (OpenDC runs them for the "
+                 "fragments' sum)", false);
     if (switches + 1 > t->n && t->n)
         info(v, "fragment order", "fragments of different tasks interleave (%zu id changes for %zu tasks); "
              "OpenDC replays each task's fragments in file order", switches, t->n);
@@ -537,6 +686,133 @@ static void check_links(struct vctx *v, const char *dir)
     free(path);
 }
 
+/* ---- experiment.json (names from OpenDC HEAD 691036deb: opendc-sdk-model's
+ * SchedulerNameSpec.kt, HostFilterSpec.kt, HostWeigherSpec.kt,
+ * ScalingPolicySpec.kt, AllocationPolicySpec.kt, ResourceReference.kt) ---- */
+
+static bool one_of(const char *s, const char *const *names, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (!strcmp(s, names[i]))
+            return true;
+    return false;
+}
+
+/* One allocation policy: false (with a FAIL) when OpenDC cannot decode it. */
+static bool check_policy(struct vctx *v, json_t *p)
+{
+    static const char *const prefabs[] = {
+        "Mem", "MemInv", "CoreMem", "CoreMemInv", "ActiveServers", "ActiveServersInv", "ProvisionedCores",
+        "ProvisionedCoresInv", "Random", "TaskNumMemorizing", "Timeshift", "ProvisionedCpuGpuCores",
+        "ProvisionedCpuGpuCoresInv", "GpuTaskMemorizing"};
+    static const char *const filters[] = {"compute", "sameHost", "differentHost", "instanceCount", "ram",
+                                          "vcpuCapacity", "vcpu", "vgpu"};
+    static const char *const weighers[] = {"ram", "coreRam", "instanceCount", "vcpuCapacity", "vcpu", "vgpu"};
+    const char *chk = "experiment policy", *type = json_string_value(json_object_get(p, "type"));
+    if (type && !strcmp(type, "prefab")) {
+        json_t *name = json_object_get(p, "prefabName");
+        if (!name && json_object_get(p, "scheduler"))
+            warn(v, chk, "\"scheduler\" is not a key of a prefab policy: OpenDC ignores it and uses Mem "
+                 "(the key is prefabName)");
+        if (name && !one_of(json_string_value(name), prefabs, ARRAY_LEN(prefabs))) {
+            fail(v, chk, "prefabName %s is not one of OpenDC's prefabs (Mem, MemInv, CoreMem, ..., Random, "
+                 "TaskNumMemorizing, Timeshift, ...): the file does not decode",
+                 json_is_string(name) ? json_string_value(name) : "(not a string)");
+            return false;
+        }
+        return true;
+    }
+    if (!type || (strcmp(type, "filter") && strcmp(type, "timeshift"))) {
+        fail(v, chk, "type %s is not prefab, filter or timeshift: the file does not decode", type ? type : "(none)");
+        return false;
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(p, "filters"), i, x) {
+        const char *t = json_string_value(json_object_get(x, "type"));
+        int64_t limit;
+        if (!one_of(t, filters, ARRAY_LEN(filters)) ||
+            (!strcmp(t, "instanceCount") && !(jsonl_int(x, "limit", &limit) && limit >= 1))) {
+            fail(v, chk, "filter %zu (%s) is not one of OpenDC's (compute, vcpu, ram, instanceCount with a "
+                 "limit >= 1, vcpuCapacity, vgpu, sameHost, differentHost)", i, t ? t : "no type");
+            return false;
+        }
+    }
+    json_array_foreach(json_object_get(p, "weighers"), i, x) {
+        const char *t = json_string_value(json_object_get(x, "type"));
+        if (!one_of(t, weighers, ARRAY_LEN(weighers))) {
+            fail(v, chk, "weigher %zu (%s) is not one of OpenDC's (ram, coreRam, instanceCount, vcpu, "
+                 "vcpuCapacity, vgpu)", i, t ? t : "no type");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A trace workload's source, relative to the experiment file's folder. */
+static bool check_workload(struct vctx *v, const char *dir, json_t *w)
+{
+    const char *chk = "experiment workload";
+    const char *type = json_string_value(json_object_get(w, "type"));
+    const char *scaling = json_string_value(json_object_get(w, "scalingPolicy"));
+    static const char *const scalings[] = {"NoDelay", "Perfect"};
+    if (scaling && !one_of(scaling, scalings, ARRAY_LEN(scalings))) {
+        fail(v, chk, "scalingPolicy %s is not NoDelay or Perfect: the file does not decode", scaling);
+        return false;
+    }
+    if (!type || strcmp(type, "trace"))
+        return true;
+    json_t *src = json_object_get(w, "source");
+    const char *st = json_string_value(json_object_get(src, "type"));
+    const char *name = json_string_value(json_object_get(src, "name"));
+    if (!st || strcmp(st, "named") || !name)
+        return true;   /* a uri: where it points is the reader's machine's business */
+    char *base = name[0] == '/' ? xstrdup(name) : path_join(dir, name);
+    char *tp = path_join(base, "tasks.parquet");
+    bool ok = file_exists(tp);
+    if (!ok)
+        fail(v, chk, "source %s: no %s (OpenDC resolves a named source against the experiment file's "
+             "folder)", name, tp);
+    free(tp);
+    free(base);
+    return ok;
+}
+
+static void check_experiment(struct vctx *v, const char *dir)
+{
+    char *path = path_join(dir, "experiment.json");
+    if (!file_exists(path)) {
+        free(path);
+        return;
+    }
+    json_error_t e;
+    json_t *root = jsonl_load_file(path, 0, &e);
+    json_t *tops = json_object_get(root, "topologies"), *wls = json_object_get(root, "workloads");
+    json_t *pols = json_object_get(root, "allocationPolicies");
+    int bad = v->failed;
+    if (!json_is_object(root))
+        fail(v, "experiment", "cannot read %s: %s", path, root ? "not a JSON object" : e.text);
+    else if (!json_array_size(tops) || !json_array_size(wls))
+        fail(v, "experiment", "%s: OpenDC needs \"topologies\" and \"workloads\", each a non-empty array",
+             path);
+    else {
+        size_t i;
+        json_t *x;
+        json_array_foreach(wls, i, x)
+            check_workload(v, dir, x);
+        json_array_foreach(pols, i, x)
+            check_policy(v, x);
+        if (v->failed == bad) {
+            char *pj = json_dumps(json_array_get(pols, 0), JSON_COMPACT | JSON_PRESERVE_ORDER);
+            pass(v, "experiment", "%zu topology, %zu workload(s), allocation policy %s", json_array_size(tops),
+                 json_array_size(wls), pj ? pj : "(default: prefab Mem)");
+            free(pj);
+        }
+    }
+    json_decref(root);
+    free(path);
+}
+
 int odc_verify(const char *dir, const char *topology, FILE *out)
 {
     struct vctx v = {.out = out};
@@ -544,7 +820,8 @@ int odc_verify(const char *dir, const char *topology, FILE *out)
     char *tp = path_join(dir, "tasks.parquet"), *fp = path_join(dir, "fragments.parquet");
     char *topo_path = topology ? xstrdup(topology) : path_join(dir, "topology.json");
 
-    struct topo topo = check_topology(&v, topo_path);
+    struct topo topo = check_topology(&v, topo_path, topology != NULL);
+    check_experiment(&v, dir);
     check_links(&v, dir);
     struct pq_reader *tr = pq_reader_open(tp, err, sizeof err);
     struct pq_reader *fr = pq_reader_open(fp, err + 256, sizeof err - 256);
@@ -571,9 +848,9 @@ int odc_verify(const char *dir, const char *topology, FILE *out)
         fail(&v, "tasks", "not checked: schema errors");
     }
     fprintf(out, "summary: %zu tasks (%" PRId64 " ms), %" PRId64 " fragments, %.1f core-seconds at the largest "
-                 "host's speed, %" PRId64 " hosts; %d checks passed, %d failed\n",
+                 "host's speed, %" PRId64 " hosts; %d checks passed, %d warnings, %d failed\n",
             t.n, task_ms, frag_rows, topo.max_mhz > 0 ? mhz_ms / topo.max_mhz / 1000 : 0, topo.hosts, v.passed,
-            v.failed);
+            v.warned, v.failed);
     free_tasks(&t);
     pq_reader_close(tr);
     pq_reader_close(fr);

@@ -1,23 +1,31 @@
 /* opendc_verify.h -- check an OpenDC workload folder (tasks.parquet,
- * fragments.parquet, topology.json) the way OpenDC will read it, with our
- * Parquet reader: the schema against OpenDC's requested schema (exact
- * names, physical types, REQUIRED repetition, logical types), unique task
- * ids, every fragment's id a task id, every task with fragments, positive
- * durations, fragment durations summing to the task's duration,
- * cpu_usage <= cpu_count x core speed, tasks that fit the largest host, and
- * a topology with unit strings.  One line per check on out, then a summary. */
+ * fragments.parquet, topology.json, experiment.json) the way OpenDC will
+ * read it, with our Parquet reader.  FAIL only where OpenDC refuses the
+ * files or silently drops or terminates tasks: the schema against OpenDC's
+ * requested schema (exact names, physical types, REQUIRED repetition,
+ * logical types), duplicate task ids, tasks without fragments, tasks that
+ * fit no host, a topology or experiment it cannot decode.  WARN, with the
+ * reason, where OpenDC accepts what a user may not expect: legacy topology
+ * keys and bare numbers (read as OpenDC reads them, then checked), no
+ * power model, no topology at all (the workload is checked alone), fragment
+ * sums other than the duration, usage above cpu_count x core speed, a
+ * mem_capacity OpenDC rounds to 0 MiB.  One line per check on out, then a
+ * summary. */
 #ifndef TK_OPENDC_VERIFY_H
 #define TK_OPENDC_VERIFY_H
 
 #include <stdio.h>
 
-/* topology: NULL for DIR/topology.json.  Returns the number of failed
- * checks (0 = the workload passes). */
+/* topology: NULL for DIR/topology.json (a missing one is a warning; a
+ * named one must exist).  Returns the number of failed checks (0 = OpenDC
+ * reads the workload; warnings do not count). */
 int odc_verify(const char *dir, const char *topology, FILE *out);
 
 /* "2.4 GHz" -> 2400 (MHz); "16 GiB" -> 16384 (MiB).  -1 if the text is not
  * a number with a unit OpenDC knows. */
 double odc_parse_frequency_mhz(const char *s);
 double odc_parse_size_mib(const char *s);
+/* "180 W", "1.2 kW" -> watts; -1 if not a power OpenDC reads. */
+double odc_parse_power_w(const char *s);
 
 #endif

@@ -97,7 +97,7 @@ d = json.load(open("export.json"))
 assert d["command"] == "export opendc" and d["ok"] is True, d
 assert d["nodes"] == 1 and d["tasks"] == 2 and d["invocations"] == 2 and d["fragments"] >= 2, d
 assert d["unsampled_tasks"] == 0 and d["upstream_compat"] is False and 0.99 < d["cpu_ratio"] < 1.01, d
-assert [os.path.basename(f) for f in d["files"]] == ["tasks.parquet", "fragments.parquet", "topology.json", "export_report.md"]
+assert [os.path.basename(f) for f in d["files"]] == ["tasks.parquet", "fragments.parquet", "topology.json", "experiment.json", "export_report.md"]
 assert all(os.path.exists(f) for f in d["files"])
 assert isinstance(d["warnings"], list) and isinstance(d["corrections"], int) and d["skipped_lines"] == 0, d'
 check "export --json: nothing else on stdout" test "$(wc -l <export.json)" = 1

@@ -13,6 +13,7 @@
 
 #include "opendc/opendc.h"
 #include "opendc/opendc_verify.h"
+#include "sched/policy.h"
 #include "common/util.h"
 
 static int64_t sum_dur(const struct odc_seg *s, size_t n)
@@ -624,29 +625,125 @@ static void test_export_demand(void **state)
     odc_result_free(&rd);
 }
 
+static const char *jstr(json_t *o, const char *a, const char *b)
+{
+    json_t *x = json_object_get(o, a);
+    return json_string_value(b ? json_object_get(x, b) : x);
+}
+
+/* One host per node (even two identical ones), named by the node id, in
+ * node order, count 1, each with a power model; a cluster per stage. */
 static void test_topology(void **state)
 {
     (void)state;
-    struct odc_node n[3] = {
-        {.node_id = "a", .cores = 4, .mhz = 2400, .mem_mb = 16384, .cpu_model = "X"},
-        {.node_id = "b", .cores = 8, .mhz = 2999.5, .mem_mb = 32768, .cpu_model = ""},
-        {.node_id = "c", .cores = 4, .mhz = 2400, .mem_mb = 16384, .cpu_model = "X"},
+    struct odc_node n[4] = {
+        {.node_id = "w2", .folder = "w2", .cores = 4, .mhz = 2400, .mem_mb = 16384, .cpu_model = "X",
+         .stage = "cloud"},
+        {.node_id = "w1", .folder = "w1", .cores = 8, .mhz = 2999.5, .mem_mb = 32768, .cpu_model = "",
+         .stage = "cloud"},
+        {.node_id = "w3", .folder = "w3", .cores = 4, .mhz = 2400, .mem_mb = 16384, .cpu_model = "X",
+         .stage = "cloud"},
+        {.node_id = "e1", .folder = "e1", .cores = 2, .mhz = 1000, .mem_mb = 1024, .cpu_model = "",
+         .stage = "edge"},
     };
-    char *text = odc_topology_json(n, 3);
+    for (size_t k = 0; k < 4; k++)
+        n[k].power = odc_node_power(&n[k]);
+    char *text = odc_topology_json(n, 4);
     json_error_t e;
     json_t *root = json_loads(text, 0, &e);
     assert_non_null(root);
-    json_t *hosts = json_object_get(json_array_get(json_object_get(root, "clusters"), 0), "hosts");
-    assert_int_equal(json_array_size(hosts), 2);
+    json_t *cl = json_object_get(root, "clusters");
+    assert_int_equal(json_array_size(cl), 2);
+    assert_string_equal(jstr(json_array_get(cl, 0), "name", NULL), "cloud");
+    assert_string_equal(jstr(json_array_get(cl, 1), "name", NULL), "edge");
+    json_t *hosts = json_object_get(json_array_get(cl, 0), "hosts");
+    assert_int_equal(json_array_size(hosts), 3);
+    const char *order[] = {"w2", "w1", "w3"};
+    for (size_t k = 0; k < 3; k++) {
+        json_t *h = json_array_get(hosts, k);
+        assert_string_equal(jstr(h, "name", NULL), order[k]);
+        assert_int_equal(json_integer_value(json_object_get(h, "count")), 1);
+        assert_string_equal(jstr(h, "cpuPowerModel", "type"), "linear");
+        assert_string_equal(jstr(h, "cpuPowerModel", "idlePower"), "200 W");
+        assert_string_equal(jstr(h, "cpuPowerModel", "maxPower"), "400 W");
+    }
     json_t *h0 = json_array_get(hosts, 0), *h1 = json_array_get(hosts, 1);
-    assert_int_equal(json_integer_value(json_object_get(h0, "count")), 2);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(h0, "cpu"), "coreSpeed")), "2400 MHz");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(h0, "memory"), "size")), "16384 MiB");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(h1, "cpu"), "coreSpeed")),
-                        "2999.500 MHz");
+    assert_string_equal(jstr(h0, "cpu", "coreSpeed"), "2400 MHz");
+    assert_string_equal(jstr(h0, "memory", "size"), "16384 MiB");
+    assert_string_equal(jstr(h1, "cpu", "coreSpeed"), "2999.500 MHz");
     assert_null(json_object_get(json_object_get(h1, "cpu"), "modelName"));
     json_decref(root);
     free(text);
+
+    /* two nodes with one id (gather names their folders apart): the folder */
+    n[1].node_id = "w2";
+    n[1].folder = "w2-hostB";
+    assert_string_equal(odc_host_name(n, 4, 0), "w2");
+    assert_string_equal(odc_host_name(n, 4, 1), "w2-hostB");
+    n[0].stage = n[1].stage = n[2].stage = n[3].stage = NULL;
+    json_t *t = odc_topology(n, 4);
+    cl = json_object_get(t, "clusters");
+    assert_int_equal(json_array_size(cl), 1);
+    assert_string_equal(jstr(json_array_get(cl, 0), "name", NULL), "C01");
+    json_decref(t);
+}
+
+/* The run's policy into OpenDC's terms: prefab names OpenDC defines, the
+ * filter form for the rest, compute first. */
+static void test_policy_json(void **state)
+{
+    (void)state;
+    struct policy p;
+    char note[512], err[256];
+    bool exact;
+    assert_true(odc_policy_from_record("FilterOnly", &p));
+    json_t *j = odc_policy_json(&p, &exact, note, sizeof note);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(s, "{\"type\":\"filter\",\"filters\":[{\"type\":\"compute\"},{\"type\":\"vcpu\","
+                           "\"allocationRatio\":1.0},{\"type\":\"ram\",\"allocationRatio\":1.0}],"
+                           "\"weighers\":[],\"subsetSize\":1}");
+    assert_true(exact);
+    free(s);
+    json_decref(j);
+
+    assert_true(odc_policy_from_record("MemInv", &p));
+    j = odc_policy_json(&p, &exact, note, sizeof note);
+    assert_string_equal(jstr(j, "type", NULL), "prefab");
+    assert_string_equal(jstr(j, "prefabName", NULL), "MemInv");
+    assert_false(exact);
+    json_decref(j);
+
+    /* a prefab with another ratio is no longer the prefab */
+    policy_set_ratios(&p, 2.0, 0);
+    j = odc_policy_json(&p, &exact, note, sizeof note);
+    assert_string_equal(jstr(j, "type", NULL), "filter");
+    json_t *w = json_array_get(json_object_get(j, "weighers"), 0);
+    assert_string_equal(jstr(w, "type", NULL), "ram");
+    assert_true(json_real_value(json_object_get(w, "multiplier")) == -1.0);
+    json_decref(j);
+
+    assert_true(odc_policy_from_record("instances-max", &p));
+    j = odc_policy_json(&p, &exact, note, sizeof note);
+    assert_string_equal(jstr(json_array_get(json_object_get(j, "filters"), 0), "type", NULL), "compute");
+    assert_string_equal(jstr(json_array_get(json_object_get(j, "weighers"), 0), "type", NULL),
+                        "instanceCount");
+    assert_non_null(strstr(note, "largest node id"));
+    json_decref(j);
+
+    assert_false(odc_policy_from_record("custom", &p));
+    assert_false(odc_policy_from_record(NULL, &p));
+    assert_int_equal(policy_custom("vcpu:1.5,instanceCount:4", "coreRam:-1", 3, &p, err, sizeof err), 0);
+    j = odc_policy_json(&p, &exact, note, sizeof note);
+    s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(s, "{\"type\":\"filter\",\"filters\":[{\"type\":\"compute\"},{\"type\":\"vcpu\","
+                           "\"allocationRatio\":1.5},{\"type\":\"instanceCount\",\"limit\":4},{\"type\":"
+                           "\"ram\",\"allocationRatio\":1.0}],\"weighers\":[{\"type\":\"coreRam\","
+                           "\"multiplier\":-1.0}],\"subsetSize\":3}");
+    free(s);
+    json_decref(j);
+    assert_int_equal(odc_export_interval_ms(5000), 1000);
+    assert_int_equal(odc_export_interval_ms(7200 * 1000), 10000);
+    assert_int_equal(odc_export_interval_ms(86400 * 1000), 60000);
 }
 
 int main(void)
@@ -668,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_failed_retries_identity),
         cmocka_unit_test(test_export_demand),
         cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_policy_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
