@@ -102,6 +102,8 @@ struct sampler {
     struct pairmap gone_wl;   /* pid -> sentinel's start ticks: whitelisted, gone before tracked */
     struct tstats *ts;        /* taskstats, when exit_source is taskstats */
     int ts_fd;
+    int64_t drained_mono_ns;  /* the last read of exit records began then */
+    int prompt_pid;           /* its pidfd just said it ended: its record is read now */
     struct hoststate host;
     long clk_tck, page_kb;
     int self_pid;
@@ -598,16 +600,14 @@ static uint64_t now_boot_ns(void)
 
 /* Start ticks from an exit record are worked out from its age: the same
  * process within two ticks. */
-static bool ticks_near(uint64_t a, uint64_t b)
-{
-    return (a > b ? a - b : b - a) <= 2;
-}
-
 /* An exited process we did not track: is it ours to record (whitelisted,
- * or matching in scan mode), and with which start ticks? */
-static bool untracked_start(struct sampler *s, const struct tstats_rec *r, uint64_t est, uint64_t *start)
+ * or matching in scan mode)?  Its start ticks, and whether they are exact
+ * (else worked out from its age: see exit_time). */
+static bool untracked_start(struct sampler *s, const struct tstats_rec *r, uint64_t est, uint64_t *start,
+                            bool *exact)
 {
     *start = est;
+    *exact = false;
     if (s->o.pid_dir) {
         /* Whitelisted but never tracked: its sentinel came when it had gone
          * (sentinel_added).  No system call for the machine's other exits. */
@@ -616,10 +616,22 @@ static bool untracked_start(struct sampler *s, const struct tstats_rec *r, uint6
             return false;
         uint64_t want = (uint64_t)*w;
         pairmap_del(&s->gone_wl, r->pid, 0);
-        if (!want)
-            return true;
-        *start = want;
-        return ticks_near(want, est);   /* else the sentinel named another process */
+        if (!want) {
+            /* Read while its writer was still writing it: once more. */
+            char name[24], text[128];
+            snprintf(name, sizeof name, "%d", r->pid);
+            int fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+            ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+            if (fd >= 0)
+                close(fd);
+            text[n > 0 ? n : 0] = '\0';
+            want = sampler_parse_sentinel(text);
+        }
+        if (want) {
+            *start = want;
+            *exact = true;
+        }
+        return true;
     }
     if (regexec(s->o.match, r->comm, 0, NULL, 0) != 0)
         return false;
@@ -629,14 +641,43 @@ static bool untracked_start(struct sampler *s, const struct tstats_rec *r, uint6
         ssize_t n = pread_text(fd, s->buf, sizeof s->buf);
         close(fd);
         struct proc_stat st;
-        if (n > 0 && procfs_parse_stat(s->buf, (size_t)n, &st) == 0 && ticks_near(st.start_ticks, est))
+        if (n > 0 && procfs_parse_stat(s->buf, (size_t)n, &st) == 0 && st.start_ticks <= est + 2) {
             *start = st.start_ticks;
+            *exact = true;
+        }
     }
     return true;
 }
 
-/* The exit line (docs/formats.md, "Exit readings"). */
-static void write_exit(struct sampler *s, const struct tstats_rec *r, uint64_t start_ticks)
+/* When the process ended, as a monotonic time and its uncertainty (ns).
+ * Exit records are read once per tick (and at once when a traced
+ * process's pidfd says it ended), so a record read at a tick tells only
+ * that the exit came after the previous read; exact start ticks narrow
+ * that to one tick (start + elapsed).  The middle of what is left. */
+static void exit_time(const struct sampler *s, const struct tstats_rec *r, uint64_t start_ticks, bool exact,
+                      int64_t now_mono, int64_t now_boot, int64_t *at, int64_t *err)
+{
+    int64_t lo = s->drained_mono_ns, hi = now_mono;
+    if (r->pid == s->prompt_pid || lo >= hi) {
+        *at = hi;
+        *err = 0;
+        return;
+    }
+    if (exact) {
+        int64_t tick = 1000000000 / s->clk_tck;
+        int64_t e0 = (int64_t)start_ticks * tick + (int64_t)r->elapsed_us * 1000 - (now_boot - now_mono);
+        if (e0 > lo)
+            lo = e0 < hi ? e0 : hi;
+        if (e0 + tick < hi)
+            hi = e0 + tick > lo ? e0 + tick : lo;
+    }
+    *at = lo + (hi - lo) / 2;
+    *err = (hi - lo) / 2;
+}
+
+/* The exit line (docs/formats.md, "Exit readings"); at/err: exit_time. */
+static void write_exit(struct sampler *s, const struct tstats_rec *r, uint64_t start_ticks, int64_t at,
+                       int64_t err, int64_t now_mono)
 {
     uint64_t user_ns, sys_ns;
     tstats_split(r->cpu_ns, r->utime_us, r->stime_us, &user_ns, &sys_ns);
@@ -644,7 +685,7 @@ static void write_exit(struct sampler *s, const struct tstats_rec *r, uint64_t s
     struct jbuf *b = &s->line;
     jb_reset(b);
     jb_obj_open(b, NULL);
-    jb_int(b, "ts_ms", now_wall_ms());
+    jb_int(b, "ts_ms", now_wall_ms() - (now_mono - at) / 1000000);
     jb_int(b, "pid", r->pid);
     jb_int(b, "rss_kb", 0);   /* as the original's readers expect; the memory is gone */
     jb_uint(b, "utime", user_ns / ns_per_tick);
@@ -652,13 +693,15 @@ static void write_exit(struct sampler *s, const struct tstats_rec *r, uint64_t s
     jb_uint(b, "start_ticks", start_ticks);
     jb_str(b, "comm", r->comm);
     jb_fixed(b, "cpu_ms", (double)r->cpu_ns / 1e6, 3);
-    jb_int(b, "mono_us", now_mono_us());
+    jb_int(b, "mono_us", at / 1000);
     jb_fixed(b, "run_delay_ms", (double)r->delay_ns / 1e6, 3);
     jb_uint(b, "utime_us", user_ns / 1000);
     jb_uint(b, "stime_us", sys_ns / 1000);
     jb_uint(b, "rss_peak_kb", r->hiwater_kb);
     jb_fixed(b, "elapsed_ms", (double)r->elapsed_us / 1e3, 3);
     jb_uint(b, "exit_code", r->exit_code);
+    if (err >= 1000000)
+        jb_fixed(b, "time_err_ms", (double)err / 1e6, 1);
     jb_str(b, "src", "taskstats");
     jb_str(b, "ev", "exit");
     jb_obj_close(b);
@@ -671,16 +714,22 @@ static void on_exit_rec(void *arg, const struct tstats_rec *r)
     struct sampler *s = arg;
     if (r->pid == s->self_pid)
         return;
-    uint64_t est = tstats_start_ticks(now_boot_ns(), r->elapsed_us, s->clk_tck), start;
+    int64_t now_mono = now_mono_ns(), now_boot = (int64_t)now_boot_ns(), at, err;
+    uint64_t start;
+    bool exact = true;
+    /* A tracked process cannot have given its PID away before its exit
+     * record: it is not reaped before the record is queued. */
     struct tproc *p = find(s, r->pid);
-    bool sampled = p && ticks_near(p->start_ticks, est);
+    bool sampled = p && !p->ended;
     if (sampled) {
-        if (p->ended)
-            return;
         start = p->start_ticks;
-    } else if (!untracked_start(s, r, est, &start)) {
+    } else if (!untracked_start(s, r, tstats_start_ticks((uint64_t)now_boot, r->elapsed_us, s->clk_tck),
+                                &start, &exact)) {
         return;
     }
+    exit_time(s, r, start, exact, now_mono, now_boot, &at, &err);
+    if (!exact)   /* the start from the middle of the window */
+        start = tstats_start_ticks((uint64_t)(now_boot - (now_mono - at)), r->elapsed_us, s->clk_tck);
     if (pairmap_get(&s->done, r->pid, (int64_t)start))
         return;
     if (s->done.len >= DONE_MAX) {
@@ -688,7 +737,7 @@ static void on_exit_rec(void *arg, const struct tstats_rec *r)
         pairmap_init(&s->done);
     }
     *pairmap_put(&s->done, r->pid, (int64_t)start, 0, NULL) = now_wall_ms();
-    write_exit(s, r, start);
+    write_exit(s, r, start, at, err, now_mono);
     s->exit_records++;
     if (sampled)
         p->ended = true;
@@ -704,8 +753,11 @@ static void drain_exits(struct sampler *s)
     if (!s->ts)
         return;
     uint64_t before = s->exit_overflows, written = s->exit_records;
+    int64_t started = now_mono_ns();
     if (tstats_drain(s->ts, on_exit_rec, s, &s->exit_overflows) < 0)
         s->read_errors++;
+    /* Records queued after this one's start are read next time. */
+    s->drained_mono_ns = started;
     if (s->exit_overflows > before)
         log_warn("the kernel dropped taskstats exit records (its queue overflowed): processes that "
                  "ended meanwhile may have no exit record (%llu overflow(s) so far)",
@@ -978,6 +1030,7 @@ static int open_exit_source(struct sampler *s, char *err, size_t errlen)
         log_info("final readings from /proc/PID/stat (%s)", why);
         return 0;
     }
+    s->drained_mono_ns = now_mono_ns();
     /* Not watched: waking on every exit of the machine would cost more than
      * all the sampling.  The records wait in the socket's queue; every tick,
      * sentinel event and pidfd event reads them first. */
@@ -1161,7 +1214,9 @@ static void do_tick(struct sampler *s)
 
 static void handle_exit_event(struct sampler *s, int pid)
 {
+    s->prompt_pid = pid;
     catch_up(s);
+    s->prompt_pid = 0;
     struct tproc *p = find(s, pid);
     if (!p)
         return;

@@ -63,7 +63,7 @@ sleep 0.3
 "$TRACEKIT" collect stop --run-id sc --logs "$T/logs" >/dev/null
 check "scan mode: all 24 processes recorded, each final CPU within max(0.5%, 1 ms) of its own getrusage" py '
 import json, sys
-final = {int(p): int(us) / 1000 for k, p, us in (l.split() for l in open("sc.rep")) if k == "final"}
+final = {int(p): int(us) / 1000 for k, p, us, *_ in (l.split() for l in open("sc.rep")) if k == "final"}
 assert len(final) == 24, len(final)
 exits = {}
 for l in open("logs/sc/proc_metrics.jsonl"):
@@ -102,7 +102,7 @@ sleep 0.3
 "$TRACEKIT" collect stop --run-id wl --logs "$T/logs" >/dev/null
 check "whitelist: all 20 exec tasks have their exit record, with exec's identity" py '
 import json, sys
-final = {int(p): int(us) / 1000 for k, p, us in (l.split() for l in open("wl.rep")) if k == "final"}
+final = {int(p): int(us) / 1000 for k, p, us, *_ in (l.split() for l in open("wl.rep")) if k == "final"}
 ev = {e["pid"]: e for e in map(json.loads, open("logs/wl/events.quick.jsonl"))}
 ex = {}
 for o in map(json.loads, open("logs/wl/proc_metrics.jsonl")):
@@ -129,18 +129,32 @@ done
 wait
 sleep 0.2
 "$TRACEKIT" collect stop --run-id rd --logs "$T/logs" >/dev/null
-check "two burners pinned to one CPU: final run_delay_ms sum to 2000 ms +-20%" py '
+check "two burners pinned to one CPU: each exit record's run delay is the burner's own (schedstat) within 2%" py '
 import json, sys
-final = {int(p) for k, p, us in (l.split() for l in open("rd.rep")) if k == "final"}
+final = {int(p): (int(c), int(d), int(w)) for k, p, c, d, w in (l.split() for l in open("rd.rep")) if k == "final"}
 ex = [json.loads(l) for l in open("logs/rd/proc_metrics.jsonl")]
-ex = [o for o in ex if o.get("src") == "taskstats" and o["pid"] in final]
+ex = {o["pid"]: o for o in ex if o.get("src") == "taskstats" and o["pid"] in final}
 assert len(ex) == 2, ex
-total = sum(o["run_delay_ms"] for o in ex)
+for pid, (c, d, w) in final.items():
+    got, own = ex[pid]["run_delay_ms"], d / 1000
+    print(f"{pid}: run delay {got:.1f} ms recorded, {own:.1f} ms by its own schedstat", file=sys.stderr)
+    assert abs(got - own) <= max(0.02 * own, 2.0), (got, own)'
+own=$(py '
+print(round(sum(int(d) for k, p, c, d, w in (l.split() for l in open("rd.rep")) if k == "final") / 1000))')
+if [ "$own" -ge 1600 ] && [ "$own" -le 2400 ]; then
+  check "  and they sum to 2000 ms +-20% (each waited while the other ran)" py '
+import json, sys
+final = {int(p) for k, p, *_ in (l.split() for l in open("rd.rep")) if k == "final"}
+ex = [json.loads(l) for l in open("logs/rd/proc_metrics.jsonl")]
+total = sum(o["run_delay_ms"] for o in ex if o.get("src") == "taskstats" and o["pid"] in final)
 print(f"run delay sum {total:.0f} ms", file=sys.stderr)
 assert 1600 <= total <= 2400, total'
+else
+  skip "run delays summing to 2000 ms +-20%: CPU 0 was shared with other load (the burners' own schedstat says they waited $own ms in all); the check above still holds"
+fi
 check "  and the samples on the way show it growing" py '
 import json
-final = {int(p) for k, p, us in (l.split() for l in open("rd.rep")) if k == "final"}
+final = {int(p) for k, p, *_ in (l.split() for l in open("rd.rep")) if k == "final"}
 s = [json.loads(l) for l in open("logs/rd/proc_metrics.jsonl")]
 for pid in final:
     d = [o["run_delay_ms"] for o in s if o["pid"] == pid and o["ev"] == "tick"]
@@ -166,10 +180,13 @@ print(" ".join(f"{c:.2f}" for c in sorted(per)))'
 }
 rec=$(cores received); dem=$(cores demand)
 echo "# cores per task: received $rec, demand $dem"
-check "export of the pair: received ~0.5 core each, demand ~1 core each" py "
-r = [float(x) for x in '$rec'.split()]; d = [float(x) for x in '$dem'.split()]
+want=$(py '
+r = sorted(int(c) / int(w) for k, p, c, d, w in (l.split() for l in open("rd.rep")) if k == "final")
+print(" ".join(f"{x:.2f}" for x in r))')
+check "export of the pair: received = the CPU each got ($want core by its own rusage; ~0.5 on a quiet CPU), demand ~1 core each" py "
+r = [float(x) for x in '$rec'.split()]; d = [float(x) for x in '$dem'.split()]; w = [float(x) for x in '$want'.split()]
 assert len(r) == 2 and len(d) == 2, (r, d)
-assert all(0.4 <= x <= 0.6 for x in r), r
+assert all(abs(x - y) <= 0.05 for x, y in zip(r, w)), (r, w)
 assert all(0.85 <= x <= 1.0 for x in d), d"
 
 # A 4-thread process on 2 CPUs: every sample's CPU within 1% of the
@@ -181,10 +198,10 @@ cpid=$(py 'import json;print(json.load(open("logs/mt/collector.json"))["pid"])')
 ./tkspin wall:2000 4 10 mt.rep
 sleep 0.2
 "$TRACEKIT" collect stop --run-id mt --logs "$T/logs" >/dev/null
-check "4-thread burner: sampled CPU within 1% of its rusage at every sample" py '
+py '
 import bisect, json, sys
 rep = [l.split() for l in open("mt.rep")]
-at = [(int(a[1]), int(a[2]) / 1000) for a in rep if a[0] == "at"]
+at = [(int(a[1]), int(a[2]) / 1000, int(a[3])) for a in rep if a[0] == "at"]
 pid = [int(a[1]) for a in rep if a[0] == "final"][0]
 xs = [a[0] for a in at]
 s = [json.loads(l) for l in open("logs/mt/proc_metrics.jsonl")]
@@ -194,7 +211,11 @@ for o in s:
     i = bisect.bisect_left(xs, o["mono_us"])
     if i == 0 or i >= len(xs):
         continue
-    (x0, y0), (x1, y1) = at[i - 1], at[i]
+    (x0, y0, g0), (x1, y1, g1) = at[i - 1], at[i]
+    # Only where the reference is sharp: reports 15 ms apart at most, each
+    # read within 1 ms (a loaded machine delays the reporting thread).
+    if x1 - x0 > 15000 or g0 > 1000 or g1 > 1000:
+        continue
     ref = y0 + (y1 - y0) * (o["mono_us"] - x0) / (x1 - x0)
     n += 1
     # 1%, and never less than 4 ms: one scheduler tick (HZ 250) by which a
@@ -202,6 +223,11 @@ for o in s:
     if abs(o["cpu_ms"] - ref) > max(0.01 * ref, 4.0):
         got = o["cpu_ms"]
         bad.append(f"{got:.1f} ms sampled, {ref:.1f} ms by rusage")
+print(f"{n} samples compared", file=sys.stderr)
 print("\n".join(bad), file=sys.stderr)
-assert n >= 12, n
-sys.exit(1 if bad else 0)'
+sys.exit(3 if n < 8 else 1 if bad else 0)' 2>mt.err
+case $? in
+  0) ok "4-thread burner: sampled CPU within 1% of its rusage at every sample ($(head -1 mt.err))" ;;
+  3) skip "4-thread burner within 1%: the machine was too loaded for a sharp reference ($(head -1 mt.err) with reports 15 ms apart or closer)" ;;
+  *) cat mt.err >&2; not_ok "4-thread burner: sampled CPU within 1% of its rusage at every sample" ;;
+esac

@@ -5,8 +5,11 @@
  * With CPU_MS, spin until the process has used that much CPU; with
  * wall:MS, spin for that much wall time.  THREADS threads spin (the main
  * thread is one of them).  Every EVERY_MS (0 = never) the main thread
- * appends "at MONO_US CPU_US" to REPORT (its process's getrusage), and at
- * the end "final PID CPU_US", the process's own total just before exit. */
+ * appends "at MONO_US CPU_US GAP_US" to REPORT (its process's getrusage,
+ * read between two clock readings GAP_US apart: MONO_US is their middle),
+ * and at the end "final PID CPU_US DELAY_US WALL_US": the process's own CPU
+ * total just before exit, the main thread's run delay then (its
+ * /proc/thread-self/schedstat) and the wall time it ran. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,18 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+static long long delay_us(void)
+{
+    unsigned long long run = 0, delay = 0;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f) {
+        if (fscanf(f, "%llu %llu", &run, &delay) != 2)
+            delay = 0;
+        fclose(f);
+    }
+    return (long long)(delay / 1000);
+}
 
 static long long wall_end_us, cpu_end_us;
 
@@ -57,6 +72,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: spinner CPU_MS|wall:MS THREADS EVERY_MS REPORT\n");
         return 2;
     }
+    long long t0 = mono_us();
     if (strncmp(argv[1], "wall:", 5) == 0)
         wall_end_us = mono_us() + atoll(argv[1] + 5) * 1000;
     else
@@ -76,13 +92,14 @@ int main(int argc, char **argv)
         for (int i = 0; i < 2000; i++)
             x += (unsigned long)i * 2654435761u;
         if (every && mono_us() >= next) {
-            fprintf(rep, "at %lld %lld\n", mono_us(), cpu_us());
+            long long a = mono_us(), c = cpu_us(), b = mono_us();
+            fprintf(rep, "at %lld %lld %lld\n", (a + b) / 2, c, b - a);
             next += every;
         }
     }
     for (int i = 1; i < threads; i++)
         pthread_join(t[i], NULL);
-    fprintf(rep, "final %d %lld\n", (int)getpid(), cpu_us());
+    fprintf(rep, "final %d %lld %lld %lld\n", (int)getpid(), cpu_us(), delay_us(), mono_us() - t0);
     fclose(rep);
     return 0;
 }
