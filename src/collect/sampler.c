@@ -649,30 +649,18 @@ static bool untracked_start(struct sampler *s, const struct tstats_rec *r, uint6
     return true;
 }
 
-/* When the process ended, as a monotonic time and its uncertainty (ns).
- * Exit records are read once per tick (and at once when a traced
- * process's pidfd says it ended), so a record read at a tick tells only
- * that the exit came after the previous read; exact start ticks narrow
- * that to one tick (start + elapsed).  The middle of what is left. */
+/* When the process ended (tstats_exit_time): exit records are read once per
+ * tick, and at once when a traced process's pidfd says it ended. */
 static void exit_time(const struct sampler *s, const struct tstats_rec *r, uint64_t start_ticks, bool exact,
                       int64_t now_mono, int64_t now_boot, int64_t *at, int64_t *err)
 {
-    int64_t lo = s->drained_mono_ns, hi = now_mono;
-    if (r->pid == s->prompt_pid || lo >= hi) {
-        *at = hi;
+    if (r->pid == s->prompt_pid) {
+        *at = now_mono;
         *err = 0;
         return;
     }
-    if (exact) {
-        int64_t tick = 1000000000 / s->clk_tck;
-        int64_t e0 = (int64_t)start_ticks * tick + (int64_t)r->elapsed_us * 1000 - (now_boot - now_mono);
-        if (e0 > lo)
-            lo = e0 < hi ? e0 : hi;
-        if (e0 + tick < hi)
-            hi = e0 + tick > lo ? e0 + tick : lo;
-    }
-    *at = lo + (hi - lo) / 2;
-    *err = (hi - lo) / 2;
+    tstats_exit_time(s->drained_mono_ns, now_mono, exact ? start_ticks : 0, r->elapsed_us, s->clk_tck,
+                     now_boot - now_mono, at, err);
 }
 
 /* The exit line (docs/formats.md, "Exit readings"); at/err: exit_time. */

@@ -145,6 +145,28 @@ uint64_t tstats_start_ticks(uint64_t now_boot_ns, uint64_t elapsed_us, long clk_
     return (uint64_t)((unsigned __int128)start_ns * (uint64_t)clk_tck / 1000000000u);
 }
 
+void tstats_exit_time(int64_t lo, int64_t hi, uint64_t start_ticks, uint64_t elapsed_us, long clk_tck,
+                      int64_t boot_minus_mono, int64_t *at, int64_t *err)
+{
+    if (lo >= hi) {
+        *at = hi;
+        *err = 0;
+        return;
+    }
+    if (start_ticks) {
+        /* Started within tick start_ticks: ended within one tick of start
+         * + elapsed.  Keep what agrees with [lo, hi]. */
+        int64_t tick = 1000000000 / clk_tck;
+        int64_t e0 = (int64_t)start_ticks * tick + (int64_t)elapsed_us * 1000 - boot_minus_mono;
+        if (e0 > lo)
+            lo = e0 < hi ? e0 : hi;
+        if (e0 + tick < hi)
+            hi = e0 + tick > lo ? e0 + tick : lo;
+    }
+    *at = lo + (hi - lo) / 2;
+    *err = (hi - lo) / 2;
+}
+
 /* ---------------------------------------------------------------- sockets */
 
 static void nl_err(char *err, size_t errlen, const char *what, int nlerr)

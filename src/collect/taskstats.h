@@ -49,6 +49,14 @@ void tstats_split(uint64_t cpu_ns, uint64_t utime_us, uint64_t stime_us, uint64_
  * elapsed_us up to boottime now_boot_ns: exact to one tick. */
 uint64_t tstats_start_ticks(uint64_t now_boot_ns, uint64_t elapsed_us, long clk_tck);
 
+/* When a process ended, in monotonic ns, and how far that may be off
+ * (*err, either way).  Its record was read in [lo, hi] (the previous read
+ * and now); start_ticks (0 = unknown) and elapsed_us narrow the window to
+ * one tick; the middle of what is left.  boot_minus_mono: CLOCK_BOOTTIME
+ * minus CLOCK_MONOTONIC now (start ticks count boot time). */
+void tstats_exit_time(int64_t lo, int64_t hi, uint64_t start_ticks, uint64_t elapsed_us, long clk_tck,
+                      int64_t boot_minus_mono, int64_t *at, int64_t *err);
+
 struct tstats;
 
 /* Connect and resolve the family.  NULL with a reason in err when the

@@ -192,6 +192,32 @@ static void test_split_and_start(void **state)
     assert_int_equal(tstats_start_ticks(1000, 5000, 100), 0);
 }
 
+static void test_exit_time(void **state)
+{
+    (void)state;
+    int64_t at, err;
+    /* Read at a tick: only known to be in [1 s, 1.2 s]. */
+    tstats_exit_time(1000000000, 1200000000, 0, 31000, 100, 0, &at, &err);
+    assert_int_equal(at, 1100000000);
+    assert_int_equal(err, 100000000);
+    /* Started in tick 100 (1.00-1.01 s), ran 131 ms: ended 1.131-1.141 s. */
+    tstats_exit_time(1000000000, 1200000000, 100, 131000, 100, 0, &at, &err);
+    assert_int_equal(at, 1136000000);
+    assert_int_equal(err, 5000000);
+    /* Boot time ahead of monotonic time (a suspend): shifted back. */
+    tstats_exit_time(1000000000, 1200000000, 150, 131000, 100, 500000000, &at, &err);
+    assert_int_equal(at, 1136000000);
+    /* A start that disagrees with the window: kept inside it. */
+    tstats_exit_time(1000000000, 1200000000, 10, 0, 100, 0, &at, &err);
+    assert_true(at >= 1000000000 && at <= 1200000000);
+    tstats_exit_time(1000000000, 1200000000, 500, 0, 100, 0, &at, &err);
+    assert_true(at >= 1000000000 && at <= 1200000000);
+    /* An empty window: now. */
+    tstats_exit_time(5, 5, 0, 0, 100, 0, &at, &err);
+    assert_int_equal(at, 5);
+    assert_int_equal(err, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_gated_delay_accounting),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_split_and_start),
+        cmocka_unit_test(test_exit_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
