@@ -4,6 +4,7 @@
 #include "common/fstree.h"
 #include "common/jsonl.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/redisurl.h"
 #include "common/run.h"
 #include "common/util.h"
@@ -444,13 +445,19 @@ static int parse_in_place(struct gather *g, struct node *n, const char *final, c
         .stage_default = "cloud",
     };
     audit_limits_default(&po.limits);
+    /* The same progress line as `tracekit parse` ("parse NODE: ..."). */
+    char label[300];
+    snprintf(label, sizeof label, "parse %s", name);
+    po.progress = progress_begin(label, g->o->out == NULL);
     struct parse_result pr;
     char perr[1024];
-    int rc = 0;
-    if (parse_run(&po, &pr, perr, sizeof perr) < 0) {
+    int rc = parse_run(&po, &pr, perr, sizeof perr);
+    progress_end(po.progress);
+    if (rc < 0) {
         log_error("parsing %s: %s", final, perr);
         rc = -1;
     } else {
+        rc = 0;
         n->reparsed = true;
         if (g->o->out)
             fprintf(g->o->out,
