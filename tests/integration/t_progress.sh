@@ -105,3 +105,10 @@ mkdir -p logs/empty/CTS && : >logs/empty/CTS/invocations.jsonl
 echo '[{"node_id": "e", "cpu_cores": 1, "mem_mb": 1, "cpu_freq_mhz": 1000}]' >logs/empty/CTS/nodes.json
 "$TRACEKIT" export opendc --input logs/empty --output wl2 --json >e.json 2>e.err; rc=$?
 check "export --json with nothing to export: exit 1, error on stderr, stdout empty" test "$rc" = 1 -a ! -s e.json -a -s e.err
+
+# ---- gather: the same line while it parses a node ----
+rm -rf g && mkdir -p g && cp -r logs/r1 g/r1 && rm -rf g/r1/CTS g/r1/events.jsonl
+on_tty tty-gather.out "$TRACEKIT" gather --run-id r1 --output gexp --from g/r1; rc=$?
+check "gather on a terminal exits 0" test "$rc" = 0
+check "gather on a terminal: parse's progress line while it parses the node" \
+  grep -qaE $'\rparse [^:]+: proc_metrics.jsonl: [0-9]+ line\\(s\\) read' tty-gather.out
