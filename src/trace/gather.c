@@ -469,6 +469,27 @@ static int parse_in_place(struct gather *g, struct node *n, const char *final, c
     return rc;
 }
 
+/* The clock offset parse worked out for the node (CTS/nodes.json: the
+ * worker's measurement against the Redis clock from clock.jsonl, else
+ * node_meta's), which node_meta alone lacks for a Redis run. */
+static void offset_from_cts(struct node *n, const char *final)
+{
+    char *p = path_join(final, "CTS/nodes.json");
+    json_t *a = file_exists(p) ? jsonl_load_file(p, 0, NULL) : NULL;
+    free(p);
+    size_t i;
+    json_t *e;
+    json_array_foreach(a, i, e) {
+        json_t *v = json_object_get(e, "clock_offset_ms");
+        if (json_is_number(v) && isfinite(json_number_value(v))) {
+            n->offset_ms = json_number_value(v);
+            n->has_offset = true;
+            break;
+        }
+    }
+    json_decref(a);
+}
+
 /* Copy a node's run to OUT/.NAME.tmp.PID, swap it in as OUT/NAME, and
  * parse it there if it has no CTS/.  0 or -1 (said). */
 static int stage_node(struct gather *g, struct node *n, const char *name)
@@ -492,6 +513,8 @@ static int stage_node(struct gather *g, struct node *n, const char *name)
         bool need_parse = !is_dir(cts) && layout_has_raw(final);
         free(cts);
         rc = need_parse ? parse_in_place(g, n, final, name) : 0;
+        if (rc == 0)
+            offset_from_cts(n, final);
     }
     free(tmp);
     free(final);

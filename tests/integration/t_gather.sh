@@ -71,6 +71,19 @@ assert g["clock_offset_spread_ms"] == 3.5
 '
 check "the console names the offset spread" grep -q "differ by up to 3.500 ms" <<<"$out"
 
+# Workers of a Redis run measure their offset to the Redis clock into
+# clock.jsonl (node_meta has none): gather.json carries what parse took.
+make_node w3/logs/R cloud3 h3 10 -
+make_node w4/logs/R cloud4 h4 10 -
+echo '{"ts_ms": 1758579997000, "node": "cloud3", "worker": "cloud3:1", "ref": "redis", "offset_ms": -0.75, "rtt_ms": 0.04}' >w3/logs/R/clock.jsonl
+echo '{"ts_ms": 1758579997000, "node": "cloud4", "worker": "cloud4:1", "ref": "redis", "offset_ms": 1.25, "rtt_ms": 0.05}' >w4/logs/R/clock.jsonl
+"$TRACEKIT" gather --run-id R --output exp34 --from w3 w4 >/dev/null 2>&1
+check "gather.json: offsets measured by the workers (clock.jsonl), and their spread" py '
+import json
+g = json.load(open("exp34/gather.json"))
+assert [n["clock_offset_ms"] for n in g["nodes"]] == [-0.75, 1.25], g["nodes"]
+assert g["clock_offset_spread_ms"] == 2, g'
+
 # a node that already has CTS/ is copied as it is, not re-parsed
 "$TRACEKIT" parse --logs w2/logs --run-id R --quiet
 echo marker >w2/logs/R/CTS/marker.txt
