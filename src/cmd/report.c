@@ -12,7 +12,8 @@
 #include <string.h>
 
 static const char *const usage[] = {
-    "tracekit report --input DIR [--opendc DIR] [--output FILE] [--quiet]", NULL};
+    "tracekit report --input DIR [--opendc DIR] [--output FILE] [--quiet]",
+    "tracekit report --opendc DIR [--output FILE] [--quiet]", NULL};
 static const struct opt_cmd cmd = {
     .name = "report",
     .usage = usage,
@@ -22,7 +23,8 @@ static const struct opt_cmd cmd = {
         "with the sampled processes' CPU, per-task CPU curves and the audit figures.\n"
         "For an OpenDC workload (tasks.parquet, fragments.parquet, topology.json, as\n"
         "written by 'tracekit export opendc'): its summary, the tasks as submitted, the\n"
-        "CPU the fragments ask for against the topology's capacity, per-task curves.\n",
+        "CPU the fragments ask for against the topology's capacity, per-task curves.\n"
+        "--opendc DIR alone draws that workload (as --input DIR would).\n",
 };
 
 /* The checks of the command line that need the disk: 0, or the exit code
@@ -88,6 +90,10 @@ int cmd_report(int argc, char **argv)
     int n = opt_parse(&cmd, opts, argc, argv, NULL);
     if (n < 0)
         return opt_exit_code(n);
+    if (!in.input && in.opendc && *in.opendc) {
+        in.input = in.opendc;   /* the workload alone */
+        in.opendc = NULL;
+    }
     if (!in.input || !*in.input) {
         cli_error("--input DIR is required (a parsed run folder, an experiment folder or an "
                   "OpenDC workload)");

@@ -440,6 +440,43 @@ int64_t report_odc_cores(const struct report_odc *o)
     return n;
 }
 
+struct resv_ev {
+    int64_t t, d;   /* time, change in cores reserved */
+};
+
+static int cmp_resv(const void *a, const void *b)
+{
+    const struct resv_ev *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return (x->d > y->d) - (x->d < y->d);   /* ends before starts at one instant */
+}
+
+void report_odc_reserved(const struct report_odc *o, int64_t *peak, double *over_ms)
+{
+    struct resv_ev *ev = xmalloc((2 * o->ntasks + 1) * sizeof *ev);
+    size_t n = 0;
+    for (size_t i = 0; i < o->ntasks; i++) {
+        const struct report_odc_task *t = &o->tasks[i];
+        if (t->dur <= 0 || t->cpu_count <= 0)
+            continue;
+        ev[n++] = (struct resv_ev){t->sub, t->cpu_count};
+        ev[n++] = (struct resv_ev){t->sub + t->dur, -(int64_t)t->cpu_count};
+    }
+    qsort(ev, n, sizeof *ev, cmp_resv);
+    int64_t cores = report_odc_cores(o), now = 0;
+    *peak = 0;
+    *over_ms = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && cores > 0 && now > cores)
+            *over_ms += (double)ev[i].t - (double)ev[i - 1].t;
+        now += ev[i].d;
+        if (now > *peak)
+            *peak = now;
+    }
+    free(ev);
+}
+
 double report_odc_capacity_mhz(const struct report_odc *o)
 {
     double s = 0;
@@ -642,6 +679,19 @@ static void summary_figures(const struct report_odc *o, const double *dem, size_
     if (cap > 0) {
         report_mhz(b, cap);
         jb_printf(b, " (%lld cores); asked for more in %zu of %zu bins</td></tr>", (long long)report_odc_cores(o), over, nb);
+        int64_t peak_cores;
+        double over_ms;
+        report_odc_reserved(o, &peak_cores, &over_ms);
+        row_kv(b, "cores reserved");
+        jb_printf(b, "peak %lld of %lld (the cpu_count of the tasks running as submitted)", (long long)peak_cores,
+                  (long long)report_odc_cores(o));
+        if (over_ms > 0) {
+            lit(b, "; <b>more than the hosts have for ");
+            report_dur(b, over_ms);
+            lit(b, "</b>: OpenDC places tasks on cpu_count, not MHz, so tasks will queue then "
+                   "even where the MHz fit");
+        }
+        lit(b, "</td></tr>");
     } else {
         report_html_escape(b, o->topo_note ? o->topo_note : "unknown");
         lit(b, "</td></tr>");

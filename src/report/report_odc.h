@@ -89,6 +89,11 @@ void report_odc_finish(struct report_odc *o);
 bool report_odc_span(const struct report_odc *o, int64_t *t0, int64_t *t1);
 /* The topology's CPU: total cores and MHz (0 without a topology). */
 int64_t report_odc_cores(const struct report_odc *o);
+/* Cores reserved (cpu_count) by the tasks running as submitted, each from
+ * its submission for its duration: the peak, and the time (ms) more were
+ * reserved than the hosts have (OpenDC then queues tasks: it places on
+ * cpu_count, not on MHz). */
+void report_odc_reserved(const struct report_odc *o, int64_t *peak, double *over_ms);
 double report_odc_capacity_mhz(const struct report_odc *o);
 
 /* Add the CPU work (MHz x ms) of fragments f[0..n), played back to back

@@ -58,6 +58,9 @@ check "... and writes no page" test ! -e broken/report.html
 out=$("$TRACEKIT" report --input wl 2>&1); rc=$?
 check "report --input WORKLOAD exits 0 and says what it drew" \
   test "$rc" = 0 -a -n "$(echo "$out" | grep "wrote wl/report.html (OpenDC workload: 6 task(s), $nfrag fragment(s)")"
+out=$("$TRACEKIT" report --opendc wl --output alone.html 2>&1); rc=$?
+check "report --opendc WORKLOAD alone (no --input) draws the workload too" \
+  test "$rc" = 0 -a -n "$(echo "$out" | grep "wrote alone.html (OpenDC workload: 6 task(s)")"
 H=wl/report.html
 cp "$H" "$OUT/report-opendc.html" 2>/dev/null
 

@@ -177,6 +177,40 @@ static void test_section(void **state)
     report_odc_free(&o);
 }
 
+static void test_cores_reserved(void **state)
+{
+    (void)state;
+    /* Three 2-core tasks at once on one 2-core host of ample MHz: the MHz
+     * fit, but OpenDC places on cpu_count, so two of them queue. */
+    struct report_odc o;
+    report_odc_init(&o, "w");
+    for (int i = 0; i < 3; i++) {
+        task(&o, i, 1000, 1000, 2);
+        report_odc_add_frag(&o, i, 1000, 100);
+    }
+    task(&o, 3, 5000, 500, 2);   /* alone later: fits */
+    report_odc_add_frag(&o, 3, 500, 100);
+    report_odc_finish(&o);
+    char err[200];
+    assert_int_equal(report_odc_topology(&o, "{\"clusters\": [{\"hosts\": [{\"cpu\": {\"coreCount\": 2, "
+                                             "\"coreSpeed\": \"10 GHz\"}, \"memory\": {\"size\": \"1 GiB\"}}]}]}",
+                                         err, sizeof err), 0);
+    int64_t peak;
+    double over;
+    report_odc_reserved(&o, &peak, &over);
+    assert_int_equal(peak, 6);
+    assert_true(over == 1000);
+    struct jbuf b;
+    jb_init(&b);
+    report_odc_section_html(&o, &b);
+    jb_append(&b, "", 1);
+    assert_non_null(strstr(b.p, "peak 6 of 2"));
+    assert_non_null(strstr(b.p, "tasks will queue"));
+    assert_non_null(strstr(b.p, "asked for more in 0 of"));   /* the MHz alone say it fits */
+    jb_free(&b);
+    report_odc_free(&o);
+}
+
 static void test_many_fragments_binned(void **state)
 {
     (void)state;
@@ -238,7 +272,7 @@ int main(void)
         cmocka_unit_test(test_finish_groups), cmocka_unit_test(test_spread),
         cmocka_unit_test(test_demand),        cmocka_unit_test(test_topology),
         cmocka_unit_test(test_section),       cmocka_unit_test(test_many_fragments_binned),
-        cmocka_unit_test(test_absurd),
+        cmocka_unit_test(test_absurd),        cmocka_unit_test(test_cores_reserved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
