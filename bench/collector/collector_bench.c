@@ -213,8 +213,11 @@ static void floor_row(const pid_t *kids, int n, int interval, double seconds, in
     int st;
     struct rusage ru;
     wait4(fp, &st, 0, &ru);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fprintf(stderr, "warning: the %s loop failed\n", names[variant]);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        printf("%-12s %6d  failed (above)\n", names[variant], n);
+        fflush(stdout);
+        return;
+    }
     double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
                  (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
     long samples = (long)n * (long)(seconds * 1000 / interval);
@@ -257,8 +260,8 @@ int main(int argc, char **argv)
     struct rlimit rl = {65536, 65536};
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0)
         printf("# descriptors: hard limit %llu (cannot raise it: %s): the collector tracks at "
-               "most about a third as many processes\n", (unsigned long long)rl.rlim_max,
-               strerror(errno));
+               "most about %llu processes\n", (unsigned long long)rl.rlim_max, strerror(errno),
+               (unsigned long long)rl.rlim_max / 3);
     printf("# collector benchmark: interval %d ms, %.0f s per run, %ld CPUs, %d untraced exits/s\n",
            interval, seconds, sysconf(_SC_NPROCESSORS_ONLN), churn);
     pid_t churner = churn > 0 ? spawn_churner(churn) : -1;
