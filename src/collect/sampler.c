@@ -269,10 +269,11 @@ static void read_cpu(struct sampler *s, struct tproc *p, const struct proc_stat 
     if (st->num_threads > 1)
         p->multi = true;
     if (!p->multi && p->sched_fd >= 0) {
-        /* schedstat costs another read.  utime+stime is the same runtime
-         * truncated to ticks, so while it has not moved the process ran less
-         * than one tick since the last exact reading: reuse that reading
-         * (idle processes are the common case) and re-read when it moves. */
+        /* Usually sample_proc has just read schedstat (fresh).  Else it
+         * costs another read: utime+stime is the same runtime truncated to
+         * ticks, so while it has not moved the process ran less than one
+         * tick since the last exact reading: reuse that reading and re-read
+         * when it moves. */
         uint64_t ticks = st->utime + st->stime;
         if (fresh) {
             p->last_sched_ms = (double)fresh[0] / 1e6;
