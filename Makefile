@@ -16,6 +16,18 @@ WARN     = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 NLINC   := $(shell pkg-config --cflags libnl-genl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 CPPFLAGS += -D_GNU_SOURCE -Isrc $(NLINC)
 LDLIBS   = -ljansson -lhiredis -lsnappy -lzstd -lnl-genl-3 -lnl-3 -lm -lpthread
+# The collector's BPF backend (collect --backend bpf; src/collect/bpf/): measured and NOT
+# kept (docs/benchmarks.md, "A BPF backend (#19)": 1.0-1.8x cheaper per sample than /proc,
+# not the 3x it had to be), so it is left out of the build.  `make BPF=1 all benches`
+# builds it to measure it again (scripts/install-deps bpf: clang, bpftool, libbpf-dev;
+# the kernel's BTF).
+BPFTOOL ?= $(firstword $(shell command -v bpftool 2>/dev/null) $(wildcard /usr/sbin/bpftool /sbin/bpftool))
+BPF     ?= 0
+ifeq ($(BPF),1)
+CPPFLAGS += -DTK_HAVE_BPF -Ibuild/bpf
+LDLIBS   += -lbpf -lelf -lz
+BPFLIBS   = -lbpf -lelf -lz
+endif
 # Quiet build lines ("  CC      build/obj/x.o"); V=1 prints the whole commands.
 V ?= 0
 ifeq ($(V),1)
@@ -38,7 +50,7 @@ BENCHES  := $(BENCHSRC:bench/%.c=build/bench/%)
 EXSRC    := $(wildcard examples/*.c)
 EXAMPLES := $(EXSRC:examples/%.c=build/examples/%)
 
-.PHONY: all asan units benches examples test demo install man clean check-tests \
+.PHONY: all asan units benches examples test demo install man clean check-tests FORCE \
         start-collect stop-collect stop parse export-opendc fuzzers fuzz
 .DEFAULT_GOAL := all
 
@@ -54,7 +66,7 @@ STATIC_LIBS ?= $(if $(filter-out /%,$(foreach l,jansson hiredis snappy zstd nl-g
                  $(shell $(CC) -print-file-name=lib$(l).a))),0,1)
 ifeq ($(STATIC_LIBS),1)
 RELLIBS  = -static-libgcc -Wl,-Bstatic -ljansson -lhiredis -lsnappy -lzstd -lnl-genl-3 -lnl-3 \
-           -lstdc++ \
+           $(BPFLIBS) -lstdc++ \
            -Wl,-Bdynamic -lm -lpthread
 else
 RELLIBS  = $(LDLIBS)
@@ -66,6 +78,31 @@ build/tracekit: $(OBJ)
 build/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+
+# The BPF object is compiled against this machine's BTF and relocated to the
+# running kernel's at load time (CO-RE); its skeleton is generated, never committed.
+ifeq ($(BPF),1)
+build/obj/collect/bpftask.o build/asan/obj/collect/bpftask.o build/fuzz/obj/collect/bpftask.o: \
+  build/bpf/tasks.skel.h
+endif
+# Switching BPF=1/0 rebuilds the one object it changes (and so relinks).
+build/obj/collect/bpftask.o build/asan/obj/collect/bpftask.o build/fuzz/obj/collect/bpftask.o: \
+  build/bpf.cfg
+build/bpf.cfg: FORCE
+	@mkdir -p build; echo $(BPF) | cmp -s - $@ || echo $(BPF) >$@
+FORCE:
+
+build/bpf/vmlinux.h:
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c >$@.tmp && mv $@.tmp $@
+
+# `bpftool gen object` links it and drops the DWARF (-g is there for BTF).
+build/bpf/tasks.bpf.o: src/collect/bpf/tasks.bpf.c src/collect/bpf/tasks.h build/bpf/vmlinux.h
+	$(call say,BPF,$@)clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ibuild/bpf -Isrc/collect/bpf \
+	  -c -o $@.tmp.o $< && $(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+
+build/bpf/tasks.skel.h: build/bpf/tasks.bpf.o
+	$(call say,GEN,$@)$(BPFTOOL) gen skeleton $< name tasks_bpf >$@.tmp && mv $@.tmp $@
 
 asan: build/asan/tracekit
 

@@ -48,7 +48,8 @@ static const struct opt_cmd cmd = {
 
 struct collect_args {
     struct run_opts run;
-    const char *interval, *host_interval, *sync, *duration, *match, *iface, *pid_dir, *exit_source;
+    const char *interval, *host_interval, *sync, *duration, *match, *iface, *pid_dir, *exit_source,
+        *backend;
     bool no_pid_dir, realtime;
     struct opt_list cgroups;
 };
@@ -108,6 +109,12 @@ static int parse_args(int argc, char **argv, struct collect_args *a, int *verb)
                    "one that lived between two samples; needs root), proc (a last read of "
                    "/proc/PID/stat, which races the parent's reap), auto (taskstats when "
                    "allowed, else proc; the default)"),
+        OPT_STRING(0, "backend", &a->backend, "HOW",
+                   "how processes are read each tick: proc (a read of /proc per process), "
+                   "bpf (a BPF task iterator reads every traced process in one pass; needs "
+                   "root, a kernel with BTF and a tracekit built with 'make BPF=1': measured "
+                   "and left out of the build, docs/benchmarks.md), auto (bpf when it can be "
+                   "used, else proc; the default)"),
         OPT_END(),
     };
     const char *env_pid = getenv("PROC_PID_DIR");
@@ -136,6 +143,9 @@ static int resolve_numbers(const struct collect_args *a, struct sampler_opts *so
                   a->sync);
     } else if (a->duration && !parse_double(a->duration, 0.001, 1e9, &so->duration_s)) {
         cli_error("--duration-s must be a positive number of seconds, got '%s'", a->duration);
+    } else if (strcmp(a->backend, "auto") != 0 && strcmp(a->backend, "bpf") != 0 &&
+               strcmp(a->backend, "proc") != 0) {
+        cli_error("--backend must be auto, bpf or proc, got '%s'", a->backend);
     } else if (strcmp(a->exit_source, "auto") != 0 && strcmp(a->exit_source, "taskstats") != 0 &&
                strcmp(a->exit_source, "proc") != 0) {
         cli_error("--exit-source must be auto, taskstats or proc, got '%s'", a->exit_source);
@@ -143,6 +153,9 @@ static int resolve_numbers(const struct collect_args *a, struct sampler_opts *so
         so->exit_source = a->exit_source[0] == 't'   ? SAMPLER_EXIT_TASKSTATS
                           : a->exit_source[0] == 'p' ? SAMPLER_EXIT_PROC
                                                      : SAMPLER_EXIT_AUTO;
+        so->backend = a->backend[0] == 'b'   ? SAMPLER_BACKEND_BPF
+                      : a->backend[0] == 'p' ? SAMPLER_BACKEND_PROC
+                                             : SAMPLER_BACKEND_AUTO;
         so->interval_ms = (int)iv;
         so->host_interval_ms = (int)hv;
         so->sync_every_ms = (int)sv;
@@ -276,7 +289,8 @@ static int sample(int verb, const struct collect_args *a, struct collector_conf 
 
 int cmd_collect(int argc, char **argv)
 {
-    struct collect_args a = {.host_interval = "1000", .sync = "2000", .exit_source = "auto"};
+    struct collect_args a = {.host_interval = "1000", .sync = "2000", .exit_source = "auto",
+                             .backend = "auto"};
     const char *cgroups[MAX_CGROUPS];
     struct collector_conf c = {.so = {.cgroups = cgroups}};
     int verb = 0, rc = parse_args(argc, argv, &a, &verb);

@@ -1,6 +1,7 @@
 /* sampler.c -- the collector's sampling loop: ticks, process table, host and
  * cgroup records (see sampler.h). */
 #include "collect/sampler.h"
+#include "collect/bpftask.h"
 #include "collect/cgstat.h"
 #include "collect/container.h"
 #include "collect/procfs.h"
@@ -45,6 +46,7 @@ enum { EV_TICK = 1, EV_HOST, EV_INOTIFY, EV_SIGNAL, EV_EXIT };
 #define MAX_NET 64
 #define MAX_THREADS 4096    /* threads followed per process for run delay (/proc mode) */
 #define DONE_MAX 4096       /* exits remembered, to ignore their zombies */
+#define STAT_REUSE_NS 1000000000LL  /* an idle process's stat line is reused at most this long */
 
 /* One thread's run delay at the last reading (/proc mode, multi-threaded). */
 struct thr_delay {
@@ -69,6 +71,15 @@ struct tproc {
     struct thr_delay *thr;
     int nthr;
     uint64_t thr_delay_ns; /* accumulated: never goes back when a thread ends */
+    /* Single-threaded: the last full reading, reused while schedstat shows
+     * the process has not been on a CPU since (see sample_proc). */
+    struct proc_stat last;
+    int64_t last_stat_ns;  /* monotonic time of it; 0 = none to reuse */
+    uint64_t last_run_ns, last_wait_ns;   /* schedstat read just before it */
+    double last_cpu_ms, last_out_delay_ms; /* what its record said */
+    /* BPF backend */
+    uint64_t bt_tick;      /* the tick whose pass saw it */
+    uint64_t bt_cpu_ns, bt_delay_ns, bt_user_ns, bt_sys_ns;  /* last written: never go back */
 };
 
 /* Read once per process when it is first tracked, written in its first
@@ -101,6 +112,7 @@ struct sampler {
     struct pairmap done;      /* (pid, start_ticks) whose exit record is written */
     struct pairmap gone_wl;   /* pid -> sentinel's start ticks: whitelisted, gone before tracked */
     struct tstats *ts;        /* taskstats, when exit_source is taskstats */
+    struct bpftask *bt;       /* the BPF task iterator, when the backend is bpf */
     int ts_fd;
     int64_t drained_mono_ns;  /* the last read of exit records began then */
     int prompt_pid;           /* its pidfd just said it ended: its record is read now */
@@ -250,7 +262,7 @@ static double thread_delay_ms(struct tproc *p, uint64_t start_ticks)
 /* CPU ms and run delay ms (-1 = unknown) of one reading of p, st being its
  * /proc/PID/stat just read. */
 static void read_cpu(struct sampler *s, struct tproc *p, const struct proc_stat *st, const char *ev,
-                     double *cpu_ms, double *delay_ms)
+                     const uint64_t *fresh, double *cpu_ms, double *delay_ms)
 {
     double tick_ms = (double)(st->utime + st->stime) * 1000.0 / (double)s->clk_tck;
     double tick = 1000.0 / (double)s->clk_tck;
@@ -259,12 +271,17 @@ static void read_cpu(struct sampler *s, struct tproc *p, const struct proc_stat 
     if (st->num_threads > 1)
         p->multi = true;
     if (!p->multi && p->sched_fd >= 0) {
-        /* schedstat costs another read.  utime+stime is the same runtime
-         * truncated to ticks, so while it has not moved the process ran less
-         * than one tick since the last exact reading: reuse that reading
-         * (idle processes are the common case) and re-read when it moves. */
+        /* Usually sample_proc has just read schedstat (fresh).  Else it
+         * costs another read: utime+stime is the same runtime truncated to
+         * ticks, so while it has not moved the process ran less than one
+         * tick since the last exact reading: reuse that reading and re-read
+         * when it moves. */
         uint64_t ticks = st->utime + st->stime;
-        if (p->last_sched_ms < 0 || ticks != p->last_ticks || ev[0] != 't') {
+        if (fresh) {
+            p->last_sched_ms = (double)fresh[0] / 1e6;
+            p->last_delay_ms = (double)fresh[1] / 1e6;
+            p->last_ticks = ticks;
+        } else if (p->last_sched_ms < 0 || ticks != p->last_ticks || ev[0] != 't') {
             uint64_t ns, delay;
             char sb[128];
             if (pread_text(p->sched_fd, sb, sizeof sb) > 0 && procfs_parse_schedstat(sb, &ns, &delay) == 0) {
@@ -308,40 +325,26 @@ static void read_cpu(struct sampler *s, struct tproc *p, const struct proc_stat 
     }
 }
 
-/* Read one process and queue its record.  Returns false when it is gone. */
-static bool sample_proc(struct sampler *s, struct tproc *p, const char *ev)
+/* One process record (docs/formats.md, proc_metrics.jsonl). */
+static void write_sample(struct sampler *s, struct tproc *p, const struct proc_stat *st,
+                         const char *ev, double cpu_ms, double delay_ms)
 {
-    ssize_t n = pread_text(p->stat_fd, s->buf, sizeof s->buf);
-    if (n <= 0)
-        return false;  /* ESRCH: reaped (a reused PID is never read through this fd) */
-    if (p->ended)
-        return true;   /* a zombie whose exit record is written */
     struct timespec wall, mono;
     clock_gettime(CLOCK_REALTIME, &wall);
     clock_gettime(CLOCK_MONOTONIC, &mono);
-    struct proc_stat st;
-    if (procfs_parse_stat(s->buf, (size_t)n, &st) < 0) {
-        s->read_errors++;
-        return true;
-    }
-    if (st.state == 'Z' || st.state == 'X')
-        ev = "exit";
-    double cpu_ms, delay_ms;
-    read_cpu(s, p, &st, ev, &cpu_ms, &delay_ms);
-
     struct jbuf *b = &s->line;
     jb_reset(b);
     jb_obj_open(b, NULL);
     jb_int(b, "ts_ms", (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000);
     jb_int(b, "pid", p->pid);
-    jb_int(b, "rss_kb", st.rss_pages > 0 ? st.rss_pages * s->page_kb : 0);
-    jb_uint(b, "utime", st.utime);
-    jb_uint(b, "stime", st.stime);
-    jb_uint(b, "start_ticks", st.start_ticks);
-    jb_str(b, "comm", st.comm);
+    jb_int(b, "rss_kb", st->rss_pages > 0 ? st->rss_pages * s->page_kb : 0);
+    jb_uint(b, "utime", st->utime);
+    jb_uint(b, "stime", st->stime);
+    jb_uint(b, "start_ticks", st->start_ticks);
+    jb_str(b, "comm", st->comm);
     jb_fixed(b, "cpu_ms", cpu_ms, 3);
     jb_int(b, "mono_us", (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000);
-    jb_int(b, "threads", st.num_threads);
+    jb_int(b, "threads", st->num_threads);
     if (delay_ms >= 0)
         jb_fixed(b, "run_delay_ms", delay_ms, 3);
     if (p->meta) {
@@ -359,7 +362,103 @@ static bool sample_proc(struct sampler *s, struct tproc *p, const char *ev)
     jb_obj_close(b);
     jsonl_add(&s->procw, b);
     s->proc_samples++;
+}
+
+/* Read one process and queue its record.  Returns false when it is gone.
+ *
+ * A single-threaded process's /proc/PID/schedstat (its nanosecond runtime
+ * and run delay) is read first: it costs well under half of a stat read.
+ * When neither has moved since the last full reading, the process has not
+ * been on a CPU since, so nothing in its stat line can have changed but its
+ * RSS (reclaim can shrink a sleeping process): that line is reused, and
+ * re-read at least every STAT_REUSE_NS.  Sleeping processes, the common
+ * case, cost one small read. */
+static bool sample_proc(struct sampler *s, struct tproc *p, const char *ev)
+{
+    uint64_t fresh[2];
+    bool have_fresh = false;
+    if (!p->multi && p->sched_fd >= 0 && !p->ended) {
+        char sb[128];
+        have_fresh = pread_text(p->sched_fd, sb, sizeof sb) > 0 &&
+                     procfs_parse_schedstat(sb, &fresh[0], &fresh[1]) == 0;
+        if (have_fresh && p->last_stat_ns && ev[0] == 't' && fresh[0] == p->last_run_ns &&
+            fresh[1] == p->last_wait_ns && now_mono_ns() - p->last_stat_ns < STAT_REUSE_NS) {
+            write_sample(s, p, &p->last, ev, p->last_cpu_ms, p->last_out_delay_ms);
+            return true;
+        }
+    }
+    ssize_t n = pread_text(p->stat_fd, s->buf, sizeof s->buf);
+    if (n <= 0)
+        return false;  /* ESRCH: reaped (a reused PID is never read through this fd) */
+    if (p->ended)
+        return true;   /* a zombie whose exit record is written */
+    struct proc_stat st;
+    if (procfs_parse_stat(s->buf, (size_t)n, &st) < 0) {
+        s->read_errors++;
+        return true;
+    }
+    if (st.state == 'Z' || st.state == 'X')
+        ev = "exit";
+    double cpu_ms, delay_ms;
+    read_cpu(s, p, &st, ev, have_fresh ? fresh : NULL, &cpu_ms, &delay_ms);
+    p->last_stat_ns = 0;
+    if (have_fresh && !p->multi && ev[0] != 'e') {
+        /* schedstat was read before stat: the line is current for as long
+         * as schedstat stays the same. */
+        p->last = st;
+        p->last_stat_ns = now_mono_ns();
+        p->last_run_ns = fresh[0];
+        p->last_wait_ns = fresh[1];
+        p->last_cpu_ms = cpu_ms;
+        p->last_out_delay_ms = delay_ms;
+    }
+    write_sample(s, p, &st, ev, cpu_ms, delay_ms);
     return true;
+}
+
+static struct tproc *find(struct sampler *s, int pid);
+
+/* BPF backend: one process of the tick's pass, written as /proc would have
+ * shown it.  A process the pass did not see (reaped, or its PID now names
+ * another process) is left to /proc, which finds out which. */
+static void on_bpf_proc(void *arg, const struct bpftask_proc *bp)
+{
+    struct sampler *s = arg;
+    struct tproc *p = find(s, bp->pid);
+    if (!p || p->gone || bp->start_ticks != p->start_ticks)
+        return;
+    p->bt_tick = s->ticks;
+    if (p->ended)
+        return;   /* a zombie whose exit record is written */
+    /* A thread ending during the pass may move its time into the group's
+     * totals after they were read: a total never goes back. */
+    uint64_t cpu = bp->cpu_ns > p->bt_cpu_ns ? bp->cpu_ns : p->bt_cpu_ns;
+    uint64_t delay = bp->delay_ns > p->bt_delay_ns ? bp->delay_ns : p->bt_delay_ns;
+    uint64_t user, sys;
+    tstats_split(cpu, bp->utime_ns / 1000, bp->stime_ns / 1000, &user, &sys);
+    /* As the kernel's cputime_adjust: neither part goes back either. */
+    if (sys < p->bt_sys_ns) {
+        sys = p->bt_sys_ns;
+        user = cpu - sys;
+    } else if (user < p->bt_user_ns) {
+        user = p->bt_user_ns;
+        sys = cpu - user;
+    }
+    p->bt_cpu_ns = cpu;
+    p->bt_delay_ns = delay;
+    p->bt_user_ns = user;
+    p->bt_sys_ns = sys;
+    uint64_t ns_per_tick = 1000000000u / (uint64_t)s->clk_tck;
+    struct proc_stat st = {
+        .pid = bp->pid,
+        .utime = user / ns_per_tick,
+        .stime = sys / ns_per_tick,
+        .num_threads = bp->threads,
+        .start_ticks = bp->start_ticks,
+        .rss_pages = bp->rss_pages,
+    };
+    memcpy(st.comm, bp->comm, sizeof bp->comm);
+    write_sample(s, p, &st, bp->zombie ? "exit" : "tick", (double)cpu / 1e6, (double)delay / 1e6);
 }
 
 static void untrack(struct sampler *s, struct tproc *p)
@@ -383,6 +482,8 @@ static void untrack(struct sampler *s, struct tproc *p)
     p->thr = NULL;
     p->pidfd = p->stat_fd = p->sched_fd = p->proc_fd = -1;
     pairmap_del(&s->index, p->pid, 0);
+    if (s->bt)
+        bpftask_untrace(s->bt, p->pid);
     s->exited++;
 }
 
@@ -472,6 +573,8 @@ static int track(struct sampler *s, int pid, uint64_t want_start, const char *ev
         }
     }
     p->meta = read_meta(pid);
+    if (s->bt && bpftask_trace(s->bt, pid) < 0)
+        s->read_errors++;   /* its ticks are read from /proc instead */
     *pairmap_put(&s->index, pid, 0, 0, NULL) = s->nprocs;
     s->nprocs++;
     s->seen++;
@@ -939,6 +1042,7 @@ static void write_status(struct sampler *s, const char *state)
     jb_str(&b, "node", s->o.node_id);
     jb_str(&b, "mode", s->o.pid_dir ? "whitelist" : "scan");
     jb_str(&b, "exit_source", s->ts ? "taskstats" : "proc");
+    jb_str(&b, "backend", s->bt ? "bpf" : "proc");
     jb_str(&b, "pid_dir", s->o.pid_dir);
     jb_str(&b, "match", s->o.pid_dir ? NULL : s->o.match_text);
     jb_int(&b, "interval_ms", s->o.interval_ms);
@@ -1025,6 +1129,22 @@ static int open_exit_source(struct sampler *s, char *err, size_t errlen)
     return 0;
 }
 
+/* The BPF task iterator (root, BTF, built in), else /proc. */
+static int open_backend(struct sampler *s, char *err, size_t errlen)
+{
+    if (s->o.backend == SAMPLER_BACKEND_PROC ||
+        (s->o.backend == SAMPLER_BACKEND_AUTO && !bpftask_built()))
+        return 0;
+    char why[256] = "";
+    s->bt = bpftask_open(why, sizeof why);
+    if (s->bt)
+        return 0;
+    if (s->o.backend == SAMPLER_BACKEND_BPF)
+        return errf(err, errlen, "--backend bpf: %s", why);
+    log_info("sampling through /proc (%s)", why);
+    return 0;
+}
+
 struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t errlen)
 {
     struct sampler *s = xcalloc(1, sizeof *s);
@@ -1092,7 +1212,7 @@ struct sampler *sampler_open(const struct sampler_opts *o, char *err, size_t err
         goto fail;
     }
     watch(s, s->tick_fd, EV_TAG(EV_TICK, 0));
-    if (open_exit_source(s, err, errlen) < 0)
+    if (open_exit_source(s, err, errlen) < 0 || open_backend(s, err, errlen) < 0)
         goto fail;
     if (o->host_interval_ms > 0) {
         s->host_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -1161,11 +1281,13 @@ static void do_tick(struct sampler *s)
 
     double c0 = thread_cpu_ns();
     int removed = 0, sampled = 0;
+    if (s->bt && bpftask_read(s->bt, on_bpf_proc, s) < 0)
+        s->read_errors++;   /* this tick from /proc */
     for (int i = 0; i < s->nprocs; i++) {
         struct tproc *p = &s->procs[i];
         if (p->gone)
             continue;
-        if (sample_proc(s, p, "tick")) {
+        if ((s->bt && p->bt_tick == s->ticks) || sample_proc(s, p, "tick")) {
             sampled++;
         } else {
             if (s->o.pid_dir) {
@@ -1334,6 +1456,7 @@ void sampler_close(struct sampler *s)
     for (int i = 0; i < s->nprocs; i++)
         untrack(s, &s->procs[i]);
     free(s->procs);
+    bpftask_close(s->bt);
     pairmap_free(&s->index);
     pairmap_free(&s->rejected);
     pairmap_free(&s->done);

@@ -22,6 +22,13 @@ enum sampler_exit_source {
     SAMPLER_EXIT_PROC,       /* a last read of /proc/PID/stat (races the reap) */
 };
 
+/* How the processes are read each tick (docs/formats.md, collector.json "backend"). */
+enum sampler_backend {
+    SAMPLER_BACKEND_AUTO,    /* bpf when we may (root, BTF, built in), else proc */
+    SAMPLER_BACKEND_BPF,     /* the BPF task iterator or fail */
+    SAMPLER_BACKEND_PROC,    /* /proc/PID/{stat,schedstat} per process */
+};
+
 struct sampler_opts {
     const char *run_dir;       /* output folder (exists) */
     const char *node_id;
@@ -39,6 +46,7 @@ struct sampler_opts {
     const char *const *cgroups;/* whole cgroups to sample (relative to the mount roots) */
     int ncgroups;
     enum sampler_exit_source exit_source;
+    enum sampler_backend backend;
 };
 
 struct sampler;
