@@ -93,6 +93,15 @@ assert r["error"] == "frame=1\nin/a.mp4: No such file or directory", r
 assert r["log"] == "logs/f1/task-output/task-1.a1.log", r
 e = json.loads(open(glob.glob("logs/f1/events.*.jsonl")[0]).readline())
 assert e["error"] == "frame=1\nin/a.mp4: No such file or directory", e'
+# a command not found exits 127 like a runner that could not start: still said, with why
+"$TRACEKIT" local --run-id f2 --command "tk-no-such-program x" --no-collect 2>err.txt; rc=$?
+check "local, a command not found: exit 1" test "$rc" = 1
+check "... the reason at error level (cannot run), with the log" \
+  grep -q "error local: task 1 on .* failed, rc 127: .*cannot run 'tk-no-such-program': No such file or directory; log logs/f2/task-output/task-1.a1.log" err.txt
+check "... in the ledger's error" py '
+import json
+r = json.loads(open("logs/f2/ledger.jsonl").readline())
+assert "cannot run" in r.get("error", ""), r'
 
 # ---- the Redis parts ----
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
