@@ -7,6 +7,7 @@
 # script prints "ok - ..." / "not ok - ..." lines through tests/integration/lib.sh.
 # A binary or script that exits non-zero without a "not ok" counts as one failure.
 #   tests/run.sh [PATTERN]   run only tests whose file name contains PATTERN
+# It builds what it runs first (make all asan units man).
 set -u
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -42,6 +43,11 @@ run_one() {  # name, command...
     tail -n 15 "$log" | sed 's/^/    | /'
   fi
 }
+
+# The binaries the tests run, brought up to date first (silent when they
+# are): a fresh clone has no build/asan/, and a plain 'make' leaves the ASan
+# tracekit the integration tests run stale.
+make -s --no-print-directory all asan units man || { echo "tests/run.sh: the build failed"; exit 2; }
 
 for t in build/asan/test_*; do
   [ -x "$t" ] || continue

@@ -28,7 +28,8 @@ enum { V_START, V_STOP, V_STATUS, V_RUN };
 static const struct opt_verb verbs[] = {
     [V_START] = {"start", "start a background sampler for the run (refuses a second one)"},
     [V_STOP] = {"stop", "stop the run's sampler (only the process recorded in collector.json)"},
-    [V_STATUS] = {"status", "show the run's sampler and its statistics (exit 3 when not running)"},
+    [V_STATUS] = {"status", "show the run's sampler and its statistics (written every 5 s: zeros\n"
+                            "just after start; exit 3 when not running)"},
     [V_RUN] = {"run", "sample in the foreground until SIGINT/SIGTERM or --duration-s"},
     {NULL, NULL},
 };

@@ -260,7 +260,7 @@ static void why_failed(struct local *l, size_t ti, int rc)
 
 static void finish(struct local *l, size_t ti, int rc)
 {
-    if (rc != 0 && rc != RUNNER_RC_BAD)
+    if (rc != 0 && (rc != RUNNER_RC_BAD || l->run[l->running - 1].pid >= 0)) /* 127 from exec */
         why_failed(l, ti, rc);
     embed_finish(&l->e, ti, rc, now_wall_ms(), &l->line);
     const struct emb_task *ft = &l->e.tasks[ti];

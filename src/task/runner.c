@@ -459,7 +459,7 @@ size_t runner_log_reason(const char *path, char *out, size_t outlen)
         }
         i += (ssize_t)len;
     }
-    size_t n = task_output_tail(keep, k, out, outlen);
+    size_t n = task_output_tail(keep, task_output_drop_banner(keep, k), out, outlen);
     free(buf);
     free(keep);
     return n;

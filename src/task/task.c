@@ -674,6 +674,37 @@ size_t task_output_tail(const char *buf, size_t n, char *out, size_t outlen)
     return o;
 }
 
+bool task_output_banner(const char *line, size_t n)
+{
+    static const char *const heads[] = {"ffmpeg version ", "ffprobe version ", "  built with ",
+                                        "  configuration: "};
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+        size_t k = strlen(heads[i]);
+        if (n >= k && !memcmp(line, heads[i], k))
+            return true;
+    }
+    /* "  libavutil      57. 28.100 / 57. 28.100" */
+    return n > 5 && !memcmp(line, "  lib", 5) && memmem(line, n, " / ", 3) != NULL;
+}
+
+size_t task_output_drop_banner(char *buf, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && !is_break(buf[j]))
+            j++;
+        if (j < n)
+            j++;   /* with its line break */
+        if (!task_output_banner(buf + i, j - i)) {
+            memmove(buf + o, buf + i, j - i);
+            o += j - i;
+        }
+        i = j;
+    }
+    return o;
+}
+
 size_t task_fd_tail(int fd, int64_t from, char *out, size_t outlen)
 {
     out[0] = '\0';
@@ -700,7 +731,8 @@ size_t task_fd_tail(int fd, int64_t from, char *out, size_t outlen)
         if (rfd >= 0)
             close(rfd);
     }
-    size_t n = got > 0 ? task_output_tail(buf, (size_t)got, out, outlen) : 0;
+    size_t n = got > 0 ? task_output_tail(buf, task_output_drop_banner(buf, (size_t)got), out, outlen)
+                       : 0;
     free(buf);
     return n;
 }

@@ -130,9 +130,16 @@ void task_record_json(const struct task_record *r, struct jbuf *b);
  * TASK_TAIL_BYTES + 1) gets it NUL-terminated; returns its length (0:
  * nothing printed). */
 size_t task_output_tail(const char *buf, size_t n, char *out, size_t outlen);
-/* The same of what a regular file open on fd holds from offset from on
- * (read with pread: the offset is not moved).  0 when fd is not a regular
- * file or holds nothing new. */
+/* A line of ffmpeg's or ffprobe's banner (version, build, configuration,
+ * library versions; pure): printed before anything else, it filled the tail
+ * of a task that failed at once (a missing input) and hid the line that says
+ * why. */
+bool task_output_banner(const char *line, size_t n);
+/* buf without its banner lines, compacted in place; returns the new length. */
+size_t task_output_drop_banner(char *buf, size_t n);
+/* The same of what a regular file open on fd holds from offset from on,
+ * banner lines left out (read with pread: the offset is not moved).  0 when
+ * fd is not a regular file or holds nothing new. */
 size_t task_fd_tail(int fd, int64_t from, char *out, size_t outlen);
 /* ... of the file at path (a task's log: open_regular, no symlink). */
 size_t task_file_tail(const char *path, char *out, size_t outlen);

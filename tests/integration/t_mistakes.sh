@@ -93,6 +93,33 @@ assert r["error"] == "frame=1\nin/a.mp4: No such file or directory", r
 assert r["log"] == "logs/f1/task-output/task-1.a1.log", r
 e = json.loads(open(glob.glob("logs/f1/events.*.jsonl")[0]).readline())
 assert e["error"] == "frame=1\nin/a.mp4: No such file or directory", e'
+# a command not found exits 127 like a runner that could not start: still said, with why
+"$TRACEKIT" local --run-id f2 --command "tk-no-such-program x" --no-collect 2>err.txt; rc=$?
+check "local, a command not found: exit 1" test "$rc" = 1
+check "... the reason at error level (cannot run), with the log" \
+  grep -q "error local: task 1 on .* failed, rc 127: .*cannot run 'tk-no-such-program': No such file or directory; log logs/f2/task-output/task-1.a1.log" err.txt
+check "... in the ledger's error" py '
+import json
+r = json.loads(open("logs/f2/ledger.jsonl").readline())
+assert "cannot run" in r.get("error", ""), r'
+
+# ffmpeg failing at once (a missing input): the reason is its error, not its banner
+cat >banner.sh <<'SH'
+printf 'ffmpeg version 5.1.9 Copyright (c) 2000-2026 the FFmpeg developers\n  built with gcc 12\n' >&2
+printf '  configuration: --prefix=/usr --enable-gpl\n  libavutil      57. 28.100 / 57. 28.100\n' >&2
+printf '  libavcodec     59. 37.100 / 59. 37.100\n  libswscale      6.  7.100 /  6.  7.100\n' >&2
+printf 'in/a.mp4: No such file or directory\n' >&2
+exit 1
+SH
+"$TRACEKIT" local --run-id f3 --command "sh banner.sh" --no-collect 2>err.txt; rc=$?
+check "local, ffmpeg's banner then its error: exit 1" test "$rc" = 1
+check "... the reason is the error line alone" \
+  grep -q "error local: task 1 on .* failed, rc 1: in/a.mp4: No such file or directory; log" err.txt
+check "... in the ledger and the exec event too" py '
+import json, glob
+r = json.loads(open("logs/f3/ledger.jsonl").readline())
+e = json.loads(open(glob.glob("logs/f3/events.*.jsonl")[0]).readline())
+assert r["error"] == e["error"] == "in/a.mp4: No such file or directory", (r, e)'
 
 # ---- the Redis parts ----
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then

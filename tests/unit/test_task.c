@@ -279,6 +279,29 @@ static void test_output_tail(void **state)
     assert_string_equal(small, "defghij");
 }
 
+/* ffmpeg's banner does not fill the reason of a task that failed at once */
+static void test_output_banner(void **state)
+{
+    (void)state;
+    char buf[] = "ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026 the FFmpeg developers\n"
+                 "  built with gcc 12 (Debian 12.2.0-14+deb12u1)\n"
+                 "  configuration: --prefix=/usr --enable-gpl\n"
+                 "  libavutil      57. 28.100 / 57. 28.100\n"
+                 "  libavcodec     59. 37.100 / 59. 37.100\n"
+                 "  libswscale      6.  7.100 /  6.  7.100\n"
+                 "  libpostproc    56.  6.100 / 56.  6.100\n"
+                 "in/a.mp4: No such file or directory\n";
+    char out[TASK_TAIL_BYTES + 1];
+    size_t n = task_output_drop_banner(buf, strlen(buf));
+    assert_int_equal(task_output_tail(buf, n, out, sizeof out), 35);
+    assert_string_equal(out, "in/a.mp4: No such file or directory");
+    /* other lines, also ones that start alike, stay */
+    char keep[] = "  libx264 error: bad\nframe=1\rffmpeg: done\n";
+    assert_int_equal(task_output_drop_banner(keep, strlen(keep)), strlen(keep));
+    assert_false(task_output_banner("  library / x", 5));
+    assert_true(task_output_banner("  built with gcc", 16));
+}
+
 static void test_exec(void **state)
 {
     (void)state;
@@ -333,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_args_errors),
         cmocka_unit_test(test_exec),
         cmocka_unit_test(test_output_tail),
+        cmocka_unit_test(test_output_banner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
