@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct power_set;
+
 /* Where a process's final reading comes from (docs/formats.md, "Exit readings"). */
 enum sampler_exit_source {
     SAMPLER_EXIT_AUTO,       /* taskstats when we may, else /proc */
@@ -39,6 +41,8 @@ struct sampler_opts {
     const char *const *cgroups;/* whole cgroups to sample (relative to the mount roots) */
     int ncgroups;
     enum sampler_exit_source exit_source;
+    struct power_set *power;   /* power sources read each host interval (power.h); borrowed,
+                                  NULL = none */
 };
 
 struct sampler;
