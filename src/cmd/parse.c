@@ -51,7 +51,7 @@ struct parse_cli {
     struct redis_url url;       /* with --ship: parsed once, its secret hidden */
     const char *dir;
     double interval;
-    bool quiet, json, ship, force;
+    bool quiet, json, ship, force, idle_share;
     struct audit_limits lim;
 };
 static const char *nonempty_env(const char *name)
@@ -359,6 +359,7 @@ static int parse_one(const struct parse_cli *c, const char *dir, const char *run
         .interval_ms = c->interval,
         .limits = c->lim,
         .progress = pg,
+        .idle_share = c->idle_share,
     };
     struct parse_result r;
     char err[1024];
@@ -430,6 +431,9 @@ int cmd_parse(int argc, char **argv)
         OPT_FLAG(0, "force", &c.force,
                  "parse even while the run's collector still records (default: refuse, "
                  "exit 1)"),
+        OPT_FLAG(0, "idle-share", &c.idle_share,
+                 "each task's energy_j also holds its share of the node's idle power by wall "
+                 "time (default: only its share of the energy above idle, by CPU)"),
         OPT_GROUP("Output:"),
         OPT_FLAG(0, "quiet", &c.quiet, "print nothing but errors (and no progress line)"),
         OPT_FLAG(0, "json", &c.json,

@@ -30,6 +30,7 @@ struct parse_opts {
     double interval_ms;          /* --interval-ms, 0 = from the run's files */
     struct audit_limits limits;
     struct progress *progress;   /* lines read, on a terminal (progress.h); NULL for none */
+    bool idle_share;             /* tasks' energy_j includes their share of idle power */
 };
 
 struct parse_result {
