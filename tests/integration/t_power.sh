@@ -111,3 +111,18 @@ a = json.load(open("logs/pw/CTS/audit.json"))["power"]
 assert a["idle_share"] and a["tasks_idle_j"] > 0
 assert abs(sum(i["energy_j"] for i in inv) - a["tasks_j"] - a["tasks_idle_j"]) < 0.05
 PY
+
+# ---- the report: power beside CPU, the fitted curves, energy per node and app ----
+"$TRACEKIT" report --input logs/pw --quiet >/dev/null 2>report.err || { not_ok "report"; cat report.err; }
+check "report: power over time beside CPU, the fit over the points, energy per node and app" python3 - <<'PY'
+import re
+h = open("logs/pw/report.html").read()
+assert "<h2>Power and energy</h2>" in h
+assert '<svg class="power"' in h and '<svg class="powerfit"' in h
+m = re.search(r"linear: idle ([0-9.]+) W, max ([0-9.]+) W, RMSE ([0-9.]+) W", h)
+assert m and abs(float(m.group(1)) - 50) <= 5 and abs(float(m.group(2)) - 150) <= 15, m
+assert h.count("<circle") > 20
+assert "Energy per node" in h and "Energy per app" in h
+assert re.search(r"<td>half</td><td>1 of 1</td><td>[0-9.]+ J</td>", h), "no half row"
+assert re.search(r"<td>full</td><td>[0-9]+ of [0-9]+</td><td>[0-9.]+ J</td>", h), "no full row"
+PY
