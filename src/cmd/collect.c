@@ -38,7 +38,7 @@ static const struct opt_cmd cmd = {
     .name = "collect",
     .usage = usage,
     .description =
-        "Sample processes (CPU time, RSS) and the host (CPU, memory, network) into\n"
+        "Sample processes (CPU time, RSS) and the host (CPU, memory, network, power) into\n"
         "logs/RUN_ID/{proc_metrics,host_metrics}.jsonl and node_meta.json.\n",
     .verbs = verbs,
     .epilogue = "CPU_FREQ_MHZ, when set, is the CPU frequency node_meta.json records (else the\n"

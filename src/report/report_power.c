@@ -86,7 +86,9 @@ static size_t points(const struct rp_node *n, struct powerfit_point **out)
         const struct rp_host *h = &n->host[i];
         if (!h->has_power || isnan(h->cpu_pct))
             continue;
-        double dt = i > 0 ? (double)(h->ts - n->host[i - 1].ts) / 1000 : 0;
+        /* the interval ends at ts; the first one's length is taken as the next's */
+        size_t j = i > 0 ? i : i + 1 < n->nhost ? i + 1 : 0;
+        double dt = j > 0 ? (double)(n->host[j].ts - n->host[j - 1].ts) / 1000 : 1;
         p[k++] = (struct powerfit_point){h->cpu_pct / 100, h->power_w, dt};
     }
     *out = p;

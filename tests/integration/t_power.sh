@@ -75,6 +75,18 @@ s = m["power_sources"]
 assert s[0]["name"] == "pdu" and s[0]["in_total"] and s[0]["max_energy_range_uj"] == 2000000000, s
 PY
 
+# The burners set the host at 0, 50 and 100% only when nothing else loads it
+# (the test machine is shared): without intervals at both ends the intercept
+# and the slope are extrapolations, and the check is skipped, saying so.
+spread=$(python3 - <<'PY'
+import json
+u = [json.loads(l)["cpu_util"] for l in open("logs/pw/host_metrics.jsonl")]
+print("ok" if min(u) <= 20 and max(u) >= 80 else "%.0f-%.0f%%" % (min(u), max(u)))
+PY
+)
+if [ "$spread" != ok ]; then
+  skip "fit within 10%: other load kept the host between $spread CPU (needs <= 20% and >= 80%)"
+else
 check "the fitted linear model is within 10% of idle 50 W and max 150 W" python3 - <<'PY'
 import json
 a = json.load(open("logs/pw/CTS/audit.json"))["power"]
@@ -86,6 +98,12 @@ assert abs(lin["idle_w"] - 50) <= 5, lin
 assert abs(lin["max_w"] - 150) <= 15, lin
 assert a["wraps"] >= 1 and a["resets"] == 0, a
 assert a["coverage"] > 0.9, a
+PY
+fi
+check "the audit counts the wrap and no reset, and the intervals are covered" python3 - <<'PY'
+import json
+a = json.load(open("logs/pw/CTS/audit.json"))["power"]
+assert a["wraps"] >= 1 and a["resets"] == 0 and a["coverage"] > 0.9, a
 PY
 check "audit_report.md shows the fit with its RMSE" \
   bash -c 'grep -q "## Power and energy" logs/pw/CTS/audit_report.md && grep -q "| linear | [0-9.]* | [0-9.]* | [0-9.]* |" logs/pw/CTS/audit_report.md && grep -q "RMSE" logs/pw/CTS/audit_report.md'
@@ -119,8 +137,14 @@ import re
 h = open("logs/pw/report.html").read()
 assert "<h2>Power and energy</h2>" in h
 assert '<svg class="power"' in h and '<svg class="powerfit"' in h
+import json
+lin = [c for c in json.load(open("logs/pw/CTS/audit.json"))["power"]["fit"]["candidates"]
+       if c["type"] == "linear"][0]
 m = re.search(r"linear: idle ([0-9.]+) W, max ([0-9.]+) W, RMSE ([0-9.]+) W", h)
-assert m and abs(float(m.group(1)) - 50) <= 5 and abs(float(m.group(2)) - 150) <= 15, m
+assert m, "no linear curve"
+# the report fits the same points as the audit (from the CTS copy, rounded)
+assert abs(float(m.group(1)) - lin["idle_w"]) < 1 + 0.02 * lin["idle_w"], (m.groups(), lin)
+assert abs(float(m.group(2)) - lin["max_w"]) < 1 + 0.02 * lin["max_w"], (m.groups(), lin)
 assert h.count("<circle") > 20
 assert "Energy per node" in h and "Energy per app" in h
 assert re.search(r"<td>half</td><td>1 of 1</td><td>[0-9.]+ J</td>", h), "no half row"
