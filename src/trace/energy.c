@@ -275,7 +275,8 @@ static void idle_by_wall(struct energy *e)
 
 void energy_finish(struct energy *e, size_t ntasks, bool idle_share)
 {
-    qsort(e->h, e->nh, sizeof *e->h, cmp_hiv);
+    if (e->nh)
+        qsort(e->h, e->nh, sizeof *e->h, cmp_hiv);
     double wsum = 0;
     for (size_t i = 0; i < e->nh; i++) {
         double dt = e->h[i].hi - e->h[i].lo;
