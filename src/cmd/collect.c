@@ -98,17 +98,6 @@ static int parse_args(int argc, char **argv, struct collect_args *a, int *verb)
                  "also sample these whole cgroups (relative to the cgroup mount roots, e.g. "
                  "system.slice/nginx.service; repeatable) into cgroup_metrics.jsonl each host "
                  "interval (each process interval with --host-interval-ms 0)"),
-        OPT_GROUP("Power (each host interval; docs/formats.md):"),
-        OPT_LIST(0, "energy-counter", &a->counters, "NAME=PATH",
-                 "a cumulative energy counter in microjoules (powercap energy_uj, Scaphandre's "
-                 "per-VM energy_uj, a PDU exporter's file) as power source NAME; wraps at "
-                 "max_energy_range_uj when that file sits beside it (repeatable)"),
-        OPT_LIST(0, "power-input", &a->inputs, "NAME=PATH",
-                 "an instantaneous power reading in microwatts (hwmon power*_input) as power "
-                 "source NAME (repeatable)"),
-        OPT_FLAG(0, "no-energy", &a->no_energy,
-                 "do not add the powercap zones of /sys/class/powercap (added by default)"),
-        OPT_GROUP("Run length:"),
         OPT_STRING(0, "duration-s", &a->duration, "S", "stop after S seconds"),
         OPT_FLAG(0, "realtime", &a->realtime,
                  "sample with SCHED_FIFO priority (steadier ticks on a busy node)"),
@@ -120,6 +109,16 @@ static int parse_args(int argc, char **argv, struct collect_args *a, int *verb)
                    "one that lived between two samples; needs root), proc (a last read of "
                    "/proc/PID/stat, which races the parent's reap), auto (taskstats when "
                    "allowed, else proc; the default)"),
+        OPT_GROUP("Power (each host interval; docs/formats.md):"),
+        OPT_LIST(0, "energy-counter", &a->counters, "NAME=PATH",
+                 "a cumulative energy counter in microjoules (powercap energy_uj, Scaphandre's "
+                 "per-VM energy_uj, a PDU exporter's file) as power source NAME; wraps at "
+                 "max_energy_range_uj when that file sits beside it (repeatable)"),
+        OPT_LIST(0, "power-input", &a->inputs, "NAME=PATH",
+                 "an instantaneous power reading in microwatts (hwmon power*_input) as power "
+                 "source NAME (repeatable)"),
+        OPT_FLAG(0, "no-energy", &a->no_energy,
+                 "do not add the powercap zones of /sys/class/powercap (added by default)"),
         OPT_END(),
     };
     const char *env_pid = getenv("PROC_PID_DIR");
