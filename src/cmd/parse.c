@@ -105,6 +105,8 @@ static void print_result(const char *dir, const struct parse_result *r)
         host_warning_text(w, sizeof w, r);
         printf("[parse] WARNING: %s\n", w);
     }
+    if (r->power[0])
+        printf("[parse] power: %s\n", r->power);
     printf("[parse] wrote %s/ (invocations.jsonl, proc_metrics.jsonl, %snodes.json, "
            "audit_report.md, audit.json) in %.2f s\n",
            r->cts_dir, r->host_lines || r->host_skipped ? "host_metrics.jsonl, " : "",
@@ -138,6 +140,10 @@ static void json_result(struct jbuf *b, const char *dir, const struct parse_resu
     else
         jb_double(b, "jitter_p99_ms", r->jitter_p99);
     jb_double(b, "interval_ms", r->interval_ms);
+    if (r->power[0])
+        jb_str(b, "power", r->power);
+    else
+        jb_null(b, "power");
     jb_str(b, "cts_dir", r->cts_dir);
     jb_arr_open(b, "files");
     static const char *const names[] = {"invocations.jsonl", "proc_metrics.jsonl", "host_metrics.jsonl",

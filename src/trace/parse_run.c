@@ -830,6 +830,27 @@ static int write_cts(struct job *j)
     return 0;
 }
 
+/* The node's power in one line for parse's summary. */
+static void power_line(const struct energy *e, char *buf, size_t len)
+{
+    *buf = 0;
+    if (!energy_has_power(e))
+        return;
+    int n = snprintf(buf, len, "%.1f J over the run (mean %.1f W, %.0f%% of the time covered)",
+                     e->energy_j, e->mean_w, e->window_ms > 0 ? 100 * e->covered_ms / e->window_ms
+                                                               : 0);
+    if (e->has_idle && n > 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, ", idle %.1f W (%s)", e->idle_w, e->idle_source);
+    if (n > 0 && (size_t)n < len) {
+        const struct powerfit_cand *c = e->fitted ? &e->fit.cand[e->fit.best] : NULL;
+        if (c)
+            snprintf(buf + n, len - (size_t)n, "; OpenDC model %s: idle %.1f W, max %.1f W, "
+                     "RMSE %.2f W", powerfit_name(c->model), c->idle_w, c->max_w, c->rmse_w);
+        else
+            snprintf(buf + n, len - (size_t)n, "; no OpenDC model: %s", e->fit.notice);
+    }
+}
+
 /* What the audit found, into the result (the violations move there). */
 static void take_results(struct job *j)
 {
@@ -846,6 +867,7 @@ static void take_results(struct job *j)
     r->host_warning = a->host_warning;
     r->violations = a->violations;
     r->nviolations = a->nviolations;
+    power_line(&j->en, r->power, sizeof r->power);
     a->violations = NULL;
     a->nviolations = 0;
 }

@@ -49,6 +49,8 @@ struct parse_result {
     char **violations;           /* --strict findings (empty when within limits) */
     size_t nviolations;
     double seconds;              /* wall time of the parse */
+    char power[320];             /* the node's energy, idle power and best power model in one
+                                    line; "" without power */
 };
 
 /* 0 on success (also when limits are exceeded: see r->nviolations), -1 on

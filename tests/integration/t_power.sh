@@ -59,7 +59,9 @@ wait_jobs
 sleep 1
 "$TRACEKIT" collect stop --logs logs >/dev/null
 kill "$ctr"; wait "$ctr" 2>/dev/null
-"$TRACEKIT" parse --logs logs --quiet >parse.out 2>parse.err || { not_ok "parse"; cat parse.err; }
+"$TRACEKIT" parse --logs logs >parse.out 2>parse.err || { not_ok "parse"; cat parse.err; }
+check "parse's summary has the node's energy, idle power and best model with its RMSE" \
+  grep -qE "^\[parse\] power: [0-9.]+ J over the run .*idle [0-9.]+ W .*(RMSE [0-9.]+ W|no OpenDC model)" parse.out
 
 check "host_metrics has the source's power and cumulative joules, and the wrap" python3 - <<'PY'
 import json
