@@ -105,6 +105,28 @@ bool energy_add_host(struct energy *e, const json_t *line, double *node_w)
     return h.has_w;
 }
 
+bool energy_cts_point(const json_t *line, struct powerfit_point *p)
+{
+    json_t *w = json_object_get(line, "node_power_w");
+    json_t *idle = json_object_get(line, "cpu_idle"), *iow = json_object_get(line, "cpu_iowait");
+    json_t *util = json_object_get(line, "cpu_util");
+    if (!json_is_number(w) || !isfinite(json_number_value(w)) || json_number_value(w) < 0)
+        return false;
+    double busy;
+    if (json_is_number(idle) && json_is_number(iow))
+        busy = 1.0 - json_number_value(idle) - json_number_value(iow);
+    else if (json_is_number(util))
+        busy = json_number_value(util) / 100.0;
+    else
+        return false;
+    if (!isfinite(busy))
+        return false;
+    double dt = jsonl_num_or(line, "dt_ms", 0) / 1000.0;
+    *p = (struct powerfit_point){busy < 0 ? 0 : busy > 1 ? 1 : busy, json_number_value(w),
+                                 isfinite(dt) && dt > 0 ? dt : 0};
+    return true;
+}
+
 void energy_add_proc(struct energy *e, size_t task, double lo_ms, double hi_ms, double cpu_ms)
 {
     if (!(hi_ms > lo_ms) || !(cpu_ms >= 0) || !isfinite(cpu_ms))

@@ -86,6 +86,13 @@ bool energy_has_power(const struct energy *e);
 /* A task's energy (plus its idle share when asked); NAN when unknown. */
 double energy_task(const struct energy *e, size_t task);
 
+/* One fit point from a CTS host_metrics line (node_power_w, the busy share
+ * 1 - cpu_idle - cpu_iowait or cpu_util / 100, dt_ms / 1000 as the weight):
+ * the points parse fitted, for a consumer that refits them (the OpenDC
+ * export with a forced model or extrapolation allowed).  False when the line
+ * has no node power or no utilisation. */
+bool energy_cts_point(const json_t *line, struct powerfit_point *p);
+
 /* The audit's power section (markdown) and "power" object (JSON). */
 void energy_render_md(const struct energy *e, struct jbuf *b);
 void energy_render_json(const struct energy *e, struct jbuf *b);

@@ -155,12 +155,31 @@ static void test_idle_lowest(void **state)
     energy_free(&e);
 }
 
+/* The points a CTS host line gives back, as parse fitted them. */
+static void test_cts_point(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *l = json_loads("{\"ts_ms\": 1790000000000, \"dt_ms\": 500, \"cpu_idle\": 0.25, "
+                           "\"cpu_iowait\": 0.05, \"cpu_util\": 70, \"node_power_w\": 120.5}",
+                           0, &je);
+    struct powerfit_point p;
+    assert_true(energy_cts_point(l, &p));
+    assert_true(fabs(p.util - 0.7) < 1e-12 && p.watts == 120.5 && p.weight == 0.5);
+    json_object_del(l, "cpu_idle");
+    assert_true(energy_cts_point(l, &p) && fabs(p.util - 0.7) < 1e-12);
+    json_object_del(l, "node_power_w");
+    assert_false(energy_cts_point(l, &p));
+    json_decref(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_power),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_idle_lowest),
+        cmocka_unit_test(test_cts_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
