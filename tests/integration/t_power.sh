@@ -87,6 +87,9 @@ print("ok" if min(u) <= 20 and max(u) >= 80 else "%.0f-%.0f%%" % (min(u), max(u)
 PY
 )
 if [ "$spread" != ok ]; then
+  python3 -c 'import json; a = json.load(open("logs/pw/CTS/audit.json"))["power"]["fit"]
+for c in a["candidates"]:
+    if c["fitted"]: print("# %s: idle %.1f W, max %.1f W, RMSE %.2f W" % (c["type"], c["idle_w"], c["max_w"], c["rmse_w"]))'
   skip "fit within 10%: other load kept the host between $spread CPU (needs <= 20% and >= 80%)"
 else
 check "the fitted linear model is within 10% of idle 50 W and max 150 W" python3 - <<'PY'

@@ -3,11 +3,14 @@
  *
  *   powerctr FILE PERIOD_MS IDLE_W SPAN_W [START_UJ MAX_UJ]
  *
- * Every PERIOD_MS it reads /proc/stat, takes the utilisation u of the
- * elapsed period (busy = all but idle and iowait, as tracekit's collector
- * counts it), adds (IDLE_W + SPAN_W x u) x dt to a counter in microjoules
- * and writes it to FILE (a new file renamed over it, so a reader never sees
- * half a number).  With MAX_UJ the counter wraps there (like powercap) and
+ * Every PERIOD_MS it reads /proc/stat and adds IDLE_W x dt + SPAN_W x the
+ * busy CPU time of the period over the number of CPUs (busy = all but idle
+ * and iowait, as tracekit's collector counts it) to a counter in
+ * microjoules, i.e. P = IDLE_W + SPAN_W x u integrated; it writes the
+ * counter to FILE (a new file renamed over it, so a reader never sees half a
+ * number).  Busy time, not each period's ratio: busy time is accounted in
+ * 10 ms ticks that arrive in lumps, and a short period without one would
+ * lose them.  With MAX_UJ the counter wraps there (like powercap) and
  * max_energy_range_uj is written beside FILE.  Runs until SIGTERM. */
 #include <signal.h>
 #include <stdio.h>
@@ -79,6 +82,9 @@ int main(int argc, char **argv)
                  slash ? (int)(slash - path + 1) : 0, path);
         put(range, max);
     }
+    double hz = (double)sysconf(_SC_CLK_TCK), ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    if (!(hz > 0) || !(ncpu > 0))
+        return 1;
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
     unsigned long long b0, t0;
@@ -92,8 +98,8 @@ int main(int argc, char **argv)
         if (read_cpu(&b1, &t1) < 0)
             return 1;
         double s1 = now_s();
-        double u = t1 > t0 ? (double)(b1 - b0) / (double)(t1 - t0) : 0;
-        double uj = (idle + span * u) * (s1 - s0) * 1e6;
+        double busy_s = (double)(b1 - b0) / hz / ncpu;
+        double uj = (idle * (s1 - s0) + span * busy_s) * 1e6;
         ctr += (unsigned long long)(uj + 0.5);
         if (max && ctr > max)
             ctr -= max;
