@@ -5,6 +5,7 @@
 #include "cmd/options.h"
 #include "collect/cgstat.h"
 #include "collect/collector.h"
+#include "collect/power.h"
 #include "common/log.h"
 #include "common/run.h"
 #include "common/util.h"
@@ -38,7 +39,7 @@ static const struct opt_cmd cmd = {
     .name = "collect",
     .usage = usage,
     .description =
-        "Sample processes (CPU time, RSS) and the host (CPU, memory, network) into\n"
+        "Sample processes (CPU time, RSS) and the host (CPU, memory, network, power) into\n"
         "logs/RUN_ID/{proc_metrics,host_metrics}.jsonl and node_meta.json.\n",
     .verbs = verbs,
     .epilogue = "CPU_FREQ_MHZ, when set, is the CPU frequency node_meta.json records (else the\n"
@@ -51,8 +52,8 @@ struct collect_args {
     struct run_opts run;
     const char *interval, *host_interval, *sync, *duration, *match, *iface, *pid_dir, *exit_source,
         *backend;
-    bool no_pid_dir, realtime;
-    struct opt_list cgroups;
+    bool no_pid_dir, realtime, no_energy;
+    struct opt_list cgroups, counters, inputs;
 };
 
 static const char *env_or(const char *name, const char *dflt)
@@ -116,6 +117,16 @@ static int parse_args(int argc, char **argv, struct collect_args *a, int *verb)
                    "root, a kernel with BTF and a tracekit built with 'make BPF=1': measured "
                    "and left out of the build, docs/benchmarks.md), auto (bpf when it can be "
                    "used, else proc; the default)"),
+        OPT_GROUP("Power (each host interval; docs/formats.md):"),
+        OPT_LIST(0, "energy-counter", &a->counters, "NAME=PATH",
+                 "a cumulative energy counter in microjoules (powercap energy_uj, Scaphandre's "
+                 "per-VM energy_uj, a PDU exporter's file) as power source NAME; wraps at "
+                 "max_energy_range_uj when that file sits beside it (repeatable)"),
+        OPT_LIST(0, "power-input", &a->inputs, "NAME=PATH",
+                 "an instantaneous power reading in microwatts (hwmon power*_input) as power "
+                 "source NAME (repeatable)"),
+        OPT_FLAG(0, "no-energy", &a->no_energy,
+                 "do not add the powercap zones of /sys/class/powercap (added by default)"),
         OPT_END(),
     };
     const char *env_pid = getenv("PROC_PID_DIR");
@@ -279,8 +290,18 @@ static int sample(int verb, const struct collect_args *a, struct collector_conf 
     vm_ip_iface(&av, vm_iface, sizeof vm_iface);
     c->so.iface = av.iface;
     c->so.realtime = a->realtime;
-    int rc = verb == V_START ? collector_start(c, stdout, err, sizeof err)
+    struct power_set power;
+    struct power_conf pc = {.counters = (const char *const *)a->counters.v,
+                            .ncounters = (int)a->counters.n,
+                            .inputs = (const char *const *)a->inputs.v,
+                            .ninputs = (int)a->inputs.n, .no_energy = a->no_energy};
+    int rc = TK_EXIT_USAGE;
+    if (power_set_open(&power, &pc, err, sizeof err) == 0) {
+        c->so.power = &power;
+        rc = verb == V_START ? collector_start(c, stdout, err, sizeof err)
                              : collector_run(c, err, sizeof err);
+        power_set_free(&power);
+    }
     if (*err)
         cli_error("%s", err);
     regfree(&re);
@@ -299,12 +320,14 @@ int cmd_collect(int argc, char **argv)
         return opt_exit_code(rc);
     c.so.ncgroups = resolve_cgroups(&a.cgroups, cgroups);
     opt_list_free(&a.cgroups);
-    if (c.so.ncgroups < 0 || resolve_numbers(&a, &c.so) < 0)
-        return TK_EXIT_USAGE;
     bool existing = verb == V_STOP || verb == V_STATUS;
     struct run_ctx ctx;
-    if (run_opts_resolve(&a.run, existing ? RUNID_NEWEST : RUNID_NEW, &ctx) < 0)
+    if (c.so.ncgroups < 0 || resolve_numbers(&a, &c.so) < 0 ||
+        run_opts_resolve(&a.run, existing ? RUNID_NEWEST : RUNID_NEW, &ctx) < 0) {
+        opt_list_free(&a.counters);
+        opt_list_free(&a.inputs);
         return TK_EXIT_USAGE;
+    }
     char err[512] = "";
     if (verb == V_STOP) {
         rc = collector_stop(ctx.run_id, ctx.run_dir, stdout, err, sizeof err);
@@ -320,6 +343,8 @@ int cmd_collect(int argc, char **argv)
         c.run_dir = ctx.run_dir;
         rc = sample(verb, &a, &c);
     }
+    opt_list_free(&a.counters);
+    opt_list_free(&a.inputs);
     if (*err)
         cli_error("%s", err);
     run_ctx_free(&ctx);

@@ -51,7 +51,7 @@ struct parse_cli {
     struct redis_url url;       /* with --ship: parsed once, its secret hidden */
     const char *dir;
     double interval;
-    bool quiet, json, ship, force;
+    bool quiet, json, ship, force, idle_share;
     struct audit_limits lim;
 };
 static const char *nonempty_env(const char *name)
@@ -105,6 +105,8 @@ static void print_result(const char *dir, const struct parse_result *r)
         host_warning_text(w, sizeof w, r);
         printf("[parse] WARNING: %s\n", w);
     }
+    if (r->power[0])
+        printf("[parse] power: %s\n", r->power);
     printf("[parse] wrote %s/ (invocations.jsonl, proc_metrics.jsonl, %snodes.json, "
            "audit_report.md, audit.json) in %.2f s\n",
            r->cts_dir, r->host_lines || r->host_skipped ? "host_metrics.jsonl, " : "",
@@ -138,6 +140,10 @@ static void json_result(struct jbuf *b, const char *dir, const struct parse_resu
     else
         jb_double(b, "jitter_p99_ms", r->jitter_p99);
     jb_double(b, "interval_ms", r->interval_ms);
+    if (r->power[0])
+        jb_str(b, "power", r->power);
+    else
+        jb_null(b, "power");
     jb_str(b, "cts_dir", r->cts_dir);
     jb_arr_open(b, "files");
     static const char *const names[] = {"invocations.jsonl", "proc_metrics.jsonl", "host_metrics.jsonl",
@@ -359,6 +365,7 @@ static int parse_one(const struct parse_cli *c, const char *dir, const char *run
         .interval_ms = c->interval,
         .limits = c->lim,
         .progress = pg,
+        .idle_share = c->idle_share,
     };
     struct parse_result r;
     char err[1024];
@@ -430,6 +437,9 @@ int cmd_parse(int argc, char **argv)
         OPT_FLAG(0, "force", &c.force,
                  "parse even while the run's collector still records (default: refuse, "
                  "exit 1)"),
+        OPT_FLAG(0, "idle-share", &c.idle_share,
+                 "each task's energy_j also holds its share of the node's idle power by wall "
+                 "time (default: only its share of the energy above idle, by CPU)"),
         OPT_GROUP("Output:"),
         OPT_FLAG(0, "quiet", &c.quiet, "print nothing but errors (and no progress line)"),
         OPT_FLAG(0, "json", &c.json,

@@ -161,6 +161,7 @@ static int write_node_meta(const struct collector_conf *c, char *err, size_t err
 {
     struct node_meta m;
     node_meta_probe(&m, c->run_id, c->node_id, c->stage, c->so.iface);
+    m.power = c->so.power;
     struct jbuf b;
     jb_init(&b);
     node_meta_json(&m, &b);

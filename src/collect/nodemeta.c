@@ -1,5 +1,6 @@
 /* nodemeta.c -- node_meta.json: cores, memory, CPU model and frequency (see nodemeta.h). */
 #include "collect/nodemeta.h"
+#include "collect/power.h"
 #include "collect/procfs.h"
 #include "common/util.h"
 
@@ -130,6 +131,8 @@ void node_meta_json(const struct node_meta *m, struct jbuf *b)
     jb_int(b, "page_size", m->page_size);
     jb_int(b, "clk_tck", m->clk_tck);
     jb_int(b, "btime", m->btime);
+    if (m->power)
+        power_set_meta_json(m->power, b);
     jb_str(b, "tracekit_version", TK_VERSION);
     jb_int(b, "ts_ms", now_wall_ms());
     jb_obj_close(b);

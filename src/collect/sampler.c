@@ -4,6 +4,7 @@
 #include "collect/bpftask.h"
 #include "collect/cgstat.h"
 #include "collect/container.h"
+#include "collect/power.h"
 #include "collect/procfs.h"
 #include "collect/taskstats.h"
 #include "common/jsonl.h"
@@ -919,6 +920,7 @@ static void sample_host(struct sampler *s)
     int64_t mono_us = now_mono_us(), wall = now_wall_ms();
     if (pread_text(h->fd_stat, text, sizeof text) <= 0 || procfs_parse_cpu(text, &cpu) < 0)
         return;
+    power_set_sample(s->o.power, mono_us);
     bool have_mem = pread_text(h->fd_mem, text, sizeof text) > 0 && procfs_parse_meminfo(text, &mem) == 0;
     if (h->fd_net >= 0 && pread_text(h->fd_net, text, sizeof text) > 0) {
         nnet = procfs_parse_netdev(text, net, MAX_NET);
@@ -984,6 +986,7 @@ static void sample_host(struct sampler *s)
         jb_obj_close(b);
     }
     jb_obj_close(b);
+    power_set_json(s->o.power, b);
     jb_obj_close(b);
     jsonl_add(&s->hostw, b);
     jsonl_flush(&s->hostw);

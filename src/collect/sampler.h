@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct power_set;
+
 /* Where a process's final reading comes from (docs/formats.md, "Exit readings"). */
 enum sampler_exit_source {
     SAMPLER_EXIT_AUTO,       /* taskstats when we may, else /proc */
@@ -47,6 +49,8 @@ struct sampler_opts {
     int ncgroups;
     enum sampler_exit_source exit_source;
     enum sampler_backend backend;
+    struct power_set *power;   /* power sources read each host interval (power.h); borrowed,
+                                  NULL = none */
 };
 
 struct sampler;

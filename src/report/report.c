@@ -1694,6 +1694,7 @@ void report_run_html(const struct report *r, struct jbuf *b)
                "CPU (the gap up to the host CPU line is load no sampled process accounts for)</p>");
         for (size_t i = 0; i < r->nnodes; i++)
             report_util_svg(r, i, t0, t1, b);
+        report_power_html(r, t0, t1, b);
     }
     if (any) {
         lit(b, "<h2>CPU of every task</h2>");

@@ -24,6 +24,8 @@ struct rp_task {
     bool failed;
     char *cpuset;          /* applied CPU list ("0-1,4"), NULL if none */
     int lane;              /* set by report_layout; -1 = not drawable */
+    bool has_energy;
+    double energy_j;       /* its share of the node's energy (invocations.jsonl) */
 };
 
 /* One CTS proc_metrics record (the baseline, dt 0, is kept but adds nothing). */
@@ -38,6 +40,8 @@ struct rp_sample {
 struct rp_host {
     int64_t ts;
     double cpu_pct, mem_pct;
+    bool has_power;
+    double power_w;        /* the node's power (CTS node_power_w) */
 };
 
 struct rp_lane {
@@ -127,6 +131,10 @@ void report_curves_html(const struct report *r, struct jbuf *b);
  * there are more than 400), coloured by the cores it used per bin over
  * [t0, t1]: printable, unlike the selector. */
 void report_heatmap_svg(const struct report *r, int64_t t0, int64_t t1, struct jbuf *b);
+/* Power and energy (report_power.c): each node's power beside its CPU over
+ * [t0, t1], the OpenDC power models fitted to its points (trace/powerfit.h),
+ * energy per node (from its audit) and per app (the tasks' energy_j). */
+void report_power_html(const struct report *r, int64_t t0, int64_t t1, struct jbuf *b);
 /* Colour keys of the apps; waits adds the wait and failure keys. */
 void report_legend(const struct report *r, struct jbuf *b, bool waits);
 

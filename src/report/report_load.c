@@ -73,6 +73,8 @@ static void add_task(struct report *r, size_t node, const json_t *o)
         json_object_set_new(r->bindings, bind, json_integer(k + 1));
     }
     t.app = report_app(r, app);
+    t.energy_j = jsonl_num_or(o, "energy_j", NAN);
+    t.has_energy = isfinite(t.energy_j) && t.energy_j >= 0;
     const json_t *cs = json_object_get(o, "cpuset");
     char num[32];
     if (json_is_string(cs)) {
@@ -100,7 +102,7 @@ static void add_sample(struct report *r, size_t node, const json_t *o)
 
 static void add_host(struct report *r, size_t node, const json_t *o)
 {
-    struct rp_host h = {0, NAN, NAN};
+    struct rp_host h = {0, NAN, NAN, false, NAN};
     if (!jsonl_ts(o, "ts_ms", &h.ts, NULL))
         return;
     h.cpu_pct = jsonl_num_or(o, "cpu_util", NAN);
@@ -114,6 +116,8 @@ static void add_host(struct report *r, size_t node, const json_t *o)
         h.mem_pct = 100 * (total - avail) / total;
     else if (total > 0 && !isnan(used))
         h.mem_pct = 100 * used / total;
+    h.power_w = jsonl_num_or(o, "node_power_w", NAN);
+    h.has_power = isfinite(h.power_w) && h.power_w >= 0;
     report_add_host(r, node, &h);
 }
 

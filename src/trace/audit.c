@@ -1,5 +1,6 @@
 /* audit.c -- audit figures, audit_report.md and audit.json (see audit.h). */
 #include "trace/audit.h"
+#include "trace/energy.h"
 #include "common/stats.h"
 #include "common/util.h"
 
@@ -989,6 +990,8 @@ void audit_render_md(const struct audit *a, struct jbuf *b)
     md_failed(a, b);
     md_reuse(a, b);
     md_clock(a, b);
+    if (a->ctx.energy)
+        energy_render_md(a->ctx.energy, b);
     md_files(a, b);
     md_limits(a, b);
 }
@@ -1237,6 +1240,8 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
     j_accounting(a, b);
     j_failed_reuse_clock(a, b);
     j_files_tasks(a, b);
+    if (a->ctx.energy)
+        energy_render_json(a->ctx.energy, b);
 
     jb_obj_open(b, "strict");
     jb_bool(b, "checked", a->checked);

@@ -58,6 +58,8 @@ struct audit_limits {
 
 void audit_limits_default(struct audit_limits *l);
 
+struct energy;
+
 struct audit_context {
     const char *run_id, *node, *stage;
     double interval_ms;             /* sampling interval, 0 if unknown */
@@ -67,6 +69,7 @@ struct audit_context {
     double cpu_cores;               /* node_meta.json cpu_cores, 0 if unknown */
     const char *collector_mode;     /* collector.json mode ("scan", "whitelist"), NULL if unknown */
     const char *exit_source;        /* collector.json exit_source ("taskstats", "proc"), NULL */
+    const struct energy *energy;    /* the node's power and energy (energy.h), NULL if not read */
 };
 
 /* One host_metrics.jsonl interval. */

@@ -8,6 +8,7 @@
 #include "common/progress.h"
 #include "common/util.h"
 #include "trace/cts.h"
+#include "trace/energy.h"
 #include "trace/layout.h"
 #include "trace/rawproc.h"
 
@@ -223,8 +224,70 @@ static void read_events_file(const char *dir, const char *name, struct events *e
 
 /* ---- proc_metrics ---- */
 
+/* ---- the tasks' process intervals, for their energy ---- */
+
+struct task_pid {
+    int64_t pid;
+    size_t inv;
+};
+
+struct task_match {
+    const struct cts_inv *invs;
+    struct task_pid *v;          /* by pid */
+    size_t n;
+    struct energy *en;
+};
+
+static int cmp_task_pid(const void *pa, const void *pb)
+{
+    const struct task_pid *x = pa, *y = pb;
+    return x->pid < y->pid ? -1 : x->pid > y->pid ? 1 : x->inv < y->inv ? -1 : x->inv > y->inv;
+}
+
+static void task_match_init(struct task_match *m, const struct cts_inv *invs, size_t n,
+                            struct energy *en)
+{
+    memset(m, 0, sizeof *m);
+    m->invs = invs;
+    m->en = en;
+    m->v = xcalloc(n ? n : 1, sizeof *m->v);
+    for (size_t i = 0; i < n; i++)
+        if (invs[i].has_pid)
+            m->v[m->n++] = (struct task_pid){invs[i].pid, i};
+    qsort(m->v, m->n, sizeof *m->v, cmp_task_pid);
+}
+
+/* The task a CTS record belongs to: same PID, and the same start ticks
+ * when both have them, else a time inside the task's window (1 s slack). */
+static void task_match_rec(struct task_match *m, const struct cts_rec *r)
+{
+    if (!m || r->baseline || !r->has_dt || !(r->dt_ms > 0))
+        return;
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->v[mid].pid < r->pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < m->n && m->v[lo].pid == r->pid; lo++) {
+        const struct cts_inv *v = &m->invs[m->v[lo].inv];
+        bool ok = v->has_start_ticks && r->has_start
+                      ? v->start_ticks == r->start_ticks
+                      : !(v->has_start && v->has_end) ||
+                            ((double)r->ts_ms >= (double)v->ts_start - 1000 &&
+                             (double)r->ts_ms - r->dt_ms <= (double)v->ts_end + 1000);
+        if (ok) {
+            energy_add_proc(m->en, m->v[lo].inv, (double)r->ts_ms - r->dt_ms, (double)r->ts_ms,
+                            r->cpu_ms);
+            return;
+        }
+    }
+}
+
 static int derive_proc(const char *path, struct outfile *out, struct cts *c, struct audit *a,
-                       struct audit_file *f, struct progress *pg)
+                       struct audit_file *f, struct progress *pg, struct task_match *tm)
 {
     struct jsonl_reader r;
     if (jsonl_reader_open(&r, path) < 0)
@@ -263,6 +326,7 @@ static int derive_proc(const char *path, struct outfile *out, struct cts *c, str
             cts_rec_json(&line, &rec[k]);
             of_line(out, &line);
             audit_add_rec(a, &rec[k]);
+            task_match_rec(tm, &rec[k]);
         }
     }
     f->lines = r.lineno;
@@ -276,7 +340,7 @@ static int derive_proc(const char *path, struct outfile *out, struct cts *c, str
 /* ---- host metrics: our host_metrics.jsonl, or the original's resources.jsonl ---- */
 
 static int copy_host(const char *run_dir, const char *tmp, const char *node, struct files *fs,
-                     struct parse_result *res, struct progress *pg)
+                     struct parse_result *res, struct progress *pg, struct energy *en)
 {
     static const char *const names[] = {"host_metrics.jsonl", "resources.jsonl"};
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
@@ -305,6 +369,10 @@ static int copy_host(const char *run_dir, const char *tmp, const char *node, str
         while (jsonl_next(&r, &obj) == 1) {
             if (!json_object_get(obj, "node") && node)
                 json_object_set_new(obj, "node", json_string(node));
+            double w;
+            json_object_del(obj, "node_power_w");   /* ours only */
+            if (energy_add_host(en, obj, &w))
+                json_object_set_new(obj, "node_power_w", json_real(round(w * 1000) / 1000));
             jb_reset(&line);
             jb_json(&line, NULL, obj);
             of_line(&out, &line);
@@ -448,6 +516,7 @@ struct job {
     size_t ninv;
     struct cts c;
     struct audit a;
+    struct energy en;
     json_t *meta, *collector;
     const char *node, *stage;      /* the options', node_meta.json's or the defaults */
     double interval;               /* 0: unknown */
@@ -572,18 +641,30 @@ static int read_events(struct job *j)
     return rc;
 }
 
-/* CTS invocations.jsonl, one line per event.  0 or -1 with err. */
+/* What the audit and the energy need from each event. */
+static void read_invocations(struct job *j)
+{
+    j->invs = xcalloc(j->ev.n ? j->ev.n : 1, sizeof *j->invs);
+    for (size_t i = 0; i < j->ev.n; i++)
+        cts_inv_from_event(j->ev.v[i], &j->invs[j->ninv++]);
+}
+
+/* CTS invocations.jsonl, one line per event, with the task's energy when
+ * the node's power was measured.  0 or -1 with err. */
 static int write_invocations(struct job *j)
 {
     struct outfile out;
     if (of_open(&out, j->tmp, "invocations.jsonl") < 0)
         return write_failed(j);
-    j->invs = xcalloc(j->ev.n ? j->ev.n : 1, sizeof *j->invs);
     for (size_t i = 0; i < j->ev.n; i++) {
         jb_reset(&j->text);
         cts_inv_json(&j->text, j->ev.v[i]);
+        double ej = energy_task(&j->en, i);
+        if (isfinite(ej) && j->text.len && j->text.p[j->text.len - 1] == '}') {
+            j->text.len--;
+            jb_printf(&j->text, "%s\"energy_j\": %.3f}", j->text.len > 1 ? ", " : "", ej);
+        }
         of_line(&out, &j->text);
-        cts_inv_from_event(j->ev.v[i], &j->invs[j->ninv++]);
     }
     return of_close(&out) < 0 ? write_failed(j) : 0;
 }
@@ -621,7 +702,11 @@ static int write_proc(struct job *j)
     char *path = path_join(j->dir, "proc_metrics.jsonl");
     if (file_exists(path)) {
         struct audit_file *f = add_file(&j->fs, "proc_metrics.jsonl");
-        if (derive_proc(path, &out, &j->c, &j->a, f, j->o->progress) < 0) {
+        struct task_match tm;
+        task_match_init(&tm, j->invs, j->ninv, &j->en);
+        int rc = derive_proc(path, &out, &j->c, &j->a, f, j->o->progress, &tm);
+        free(tm.v);
+        if (rc < 0) {
             snprintf(j->err, j->errlen, "cannot read %s: %s", path, open_strerror(errno));
             of_close(&out);
             free(path);
@@ -637,6 +722,25 @@ static int write_proc(struct job *j)
     j->r->records = j->c.emitted;
     j->r->processes = j->c.nids;
     return 0;
+}
+
+/* The node's power sources and energy in its nodes.json entry. */
+static void node_energy(const struct job *j, json_t *entry)
+{
+    const struct energy *e = &j->en;
+    if (e->sources)
+        json_object_set(entry, "power_sources", e->sources);
+    if (!energy_has_power(e))
+        return;
+    json_object_set_new(entry, "energy_j", json_real(e->energy_j));
+    json_object_set_new(entry, "power_mean_w", json_real(e->mean_w));
+    json_object_set_new(entry, "power_coverage", json_real(e->window_ms > 0 ? e->covered_ms /
+                                                                             e->window_ms : 0));
+    if (e->has_idle) {
+        json_object_set_new(entry, "idle_power_w", json_real(e->idle_w));
+        json_object_set_new(entry, "idle_power_source", json_string(e->idle_source));
+        json_object_set_new(entry, "energy_above_idle_j", json_real(e->above_idle_j));
+    }
 }
 
 /* nodes.json: a one-element array, indent 2, no newline (like the
@@ -659,6 +763,7 @@ static int write_nodes(struct job *j, bool *has_clock, double *clock_off)
                                                                      : json_real(clock_rtt));
         json_object_set_new(entry, "clock_ref", json_string("redis"));
     }
+    node_energy(j, entry);
     json_array_append_new(nodes, entry);
     jb_reset(&j->text);
     cts_pretty_json(&j->text, nodes);
@@ -681,6 +786,7 @@ static int write_audit(struct job *j, bool has_clock, double clock_off)
     ctx.cpu_cores = positive(j->meta, "cpu_cores");
     ctx.collector_mode = meta_str(j->collector, "mode");
     ctx.exit_source = meta_str(j->collector, "exit_source");
+    ctx.energy = &j->en;
     if (!has_clock)
         ctx.has_clock_offset = j->meta && cts_meta_clock_offset(j->meta, &ctx.clock_offset_ms);
     audit_finish(&j->a, &ctx, &j->c, j->invs, j->ninv, j->fs.v, j->fs.n);
@@ -702,11 +808,18 @@ static int write_cts(struct job *j)
 {
     bool has_clock;
     double clock_off;
-    if (make_tmp(j) < 0 || read_events(j) < 0 || write_invocations(j) < 0 || write_proc(j) < 0)
+    if (make_tmp(j) < 0 || read_events(j) < 0)
         return -1;
-    if (copy_host(j->dir, j->tmp, j->node, &j->fs, j->r, j->o->progress) < 0 ||
+    read_invocations(j);
+    energy_init(&j->en, j->meta);
+    if (write_proc(j) < 0)
+        return -1;
+    if (copy_host(j->dir, j->tmp, j->node, &j->fs, j->r, j->o->progress, &j->en) < 0 ||
         infra_to_cts(j->dir, j->tmp, j->node, &j->fs) < 0)
         return write_failed(j);
+    energy_finish(&j->en, j->ninv, j->o->idle_share);
+    if (write_invocations(j) < 0)
+        return -1;
     if (write_nodes(j, &has_clock, &clock_off) < 0 || write_audit(j, has_clock, clock_off) < 0)
         return -1;
     if (fstree_sync_dir(j->tmp) < 0 || fstree_replace(j->tmp, j->final) < 0) {
@@ -715,6 +828,27 @@ static int write_cts(struct job *j)
         return -1;
     }
     return 0;
+}
+
+/* The node's power in one line for parse's summary. */
+static void power_line(const struct energy *e, char *buf, size_t len)
+{
+    *buf = 0;
+    if (!energy_has_power(e))
+        return;
+    int n = snprintf(buf, len, "%.1f J over the run (mean %.1f W, %.0f%% of the time covered)",
+                     e->energy_j, e->mean_w, e->window_ms > 0 ? 100 * e->covered_ms / e->window_ms
+                                                               : 0);
+    if (e->has_idle && n > 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, ", idle %.1f W (%s)", e->idle_w, e->idle_source);
+    if (n > 0 && (size_t)n < len) {
+        const struct powerfit_cand *c = e->fitted ? &e->fit.cand[e->fit.best] : NULL;
+        if (c)
+            snprintf(buf + n, len - (size_t)n, "; OpenDC model %s: idle %.1f W, max %.1f W, "
+                     "RMSE %.2f W", powerfit_name(c->model), c->idle_w, c->max_w, c->rmse_w);
+        else
+            snprintf(buf + n, len - (size_t)n, "; no OpenDC model: %s", e->fit.notice);
+    }
 }
 
 /* What the audit found, into the result (the violations move there). */
@@ -733,6 +867,7 @@ static void take_results(struct job *j)
     r->host_warning = a->host_warning;
     r->violations = a->violations;
     r->nviolations = a->nviolations;
+    power_line(&j->en, r->power, sizeof r->power);
     a->violations = NULL;
     a->nviolations = 0;
 }
@@ -740,6 +875,7 @@ static void take_results(struct job *j)
 static void job_free(struct job *j)
 {
     audit_free(&j->a);
+    energy_free(&j->en);
     cts_free(&j->c);
     for (size_t i = 0; i < j->ninv; i++)
         cts_inv_free(&j->invs[i]);

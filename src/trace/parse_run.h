@@ -30,6 +30,7 @@ struct parse_opts {
     double interval_ms;          /* --interval-ms, 0 = from the run's files */
     struct audit_limits limits;
     struct progress *progress;   /* lines read, on a terminal (progress.h); NULL for none */
+    bool idle_share;             /* tasks' energy_j includes their share of idle power */
 };
 
 struct parse_result {
@@ -48,6 +49,8 @@ struct parse_result {
     char **violations;           /* --strict findings (empty when within limits) */
     size_t nviolations;
     double seconds;              /* wall time of the parse */
+    char power[320];             /* the node's energy, idle power and best power model in one
+                                    line; "" without power */
 };
 
 /* 0 on success (also when limits are exceeded: see r->nviolations), -1 on

@@ -220,6 +220,65 @@ static void test_util_dense_host(void **state)
     report_free(&r);
 }
 
+/* Power: P = 50 + 100 u on one node, none on the other; two apps' energy. */
+static void test_power(void **state)
+{
+    (void)state;
+    struct report r;
+    report_init(&r, "t");
+    r.width = 200;
+    size_t n = report_add_node(&r, "pw", 2, json_pack("{s:{s:f,s:f,s:f,s:f,s:f,s:f}}", "power",
+                                                        "energy_j", 1234.5, "mean_w", 98.7,
+                                                        "idle_w", 50.0, "above_idle_j", 600.0,
+                                                        "tasks_j", 450.0, "coverage", 1.0));
+    size_t quiet = report_add_node(&r, "quiet", 2, NULL);
+    for (int i = 0; i < 30; i++) {
+        double u = (i % 3) / 2.0;
+        struct rp_host h = {.ts = i * 1000, .cpu_pct = 100 * u, .mem_pct = NAN, .has_power = true,
+                            .power_w = 50 + 100 * u};
+        report_add_host(&r, n, &h);
+        struct rp_host q = {.ts = i * 1000, .cpu_pct = 10, .mem_pct = NAN};
+        report_add_host(&r, quiet, &q);
+    }
+    struct rp_task t = {.node = n, .app = report_app(&r, "enc"), .has_start = true,
+                        .has_end = true, .start = 0, .end = 9000, .has_energy = true,
+                        .energy_j = 300};
+    report_add_task(&r, &t);
+    t.energy_j = 100;
+    report_add_task(&r, &t);
+    t.app = report_app(&r, "idle");
+    t.has_energy = false;
+    report_add_task(&r, &t);
+    report_layout(&r);
+    struct jbuf b;
+    jb_init(&b);
+    report_power_html(&r, 0, 29000, &b);
+    jb_append(&b, "", 1);
+    assert_non_null(strstr(b.p, "<svg class=\"power\""));
+    assert_non_null(strstr(b.p, "&#9679; linear: idle 50.0 W, max 150.0 W, RMSE 0.00 W"));
+    assert_null(strstr(b.p, "data-node=\"quiet\""));
+    assert_null(strstr(b.p, ">quiet &middot; power"));
+    assert_non_null(strstr(b.p, "<td>pw</td><td>1234.5 J</td><td>98.7 W</td><td>50.0 W</td>"));
+    assert_non_null(strstr(b.p, "<td>quiet</td><td>&ndash;</td>"));
+    assert_non_null(strstr(b.p, "<td>enc</td><td>2 of 2</td><td>400.0 J</td><td>200.0 J</td>"));
+    assert_non_null(strstr(b.p, "<td>idle</td><td>0 of 1</td><td>&ndash;</td>"));
+    jb_free(&b);
+    report_free(&r);
+
+    /* no node with power: one note */
+    report_init(&r, "t");
+    quiet = report_add_node(&r, "quiet", 2, NULL);
+    struct rp_host q = {.ts = 0, .cpu_pct = 10, .mem_pct = NAN};
+    report_add_host(&r, quiet, &q);
+    jb_init(&b);
+    report_power_html(&r, 0, 1000, &b);
+    jb_append(&b, "", 1);
+    assert_non_null(strstr(b.p, "No power measured on any node"));
+    assert_null(strstr(b.p, "<svg"));
+    jb_free(&b);
+    report_free(&r);
+}
+
 static void test_page(void **state)
 {
     (void)state;
@@ -501,7 +560,7 @@ int main(void)
         cmocka_unit_test(test_gantt_exact),   cmocka_unit_test(test_gantt_binned),
         cmocka_unit_test(test_proc_bins),     cmocka_unit_test(test_util_dense_host),
         cmocka_unit_test(test_page),          cmocka_unit_test(test_load_run),
-        cmocka_unit_test(test_heatmap),
+        cmocka_unit_test(test_heatmap),         cmocka_unit_test(test_power),
         cmocka_unit_test(test_load_experiment), cmocka_unit_test(test_load_workload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
