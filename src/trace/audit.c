@@ -68,22 +68,16 @@ void audit_add_host(struct audit *a, const json_t *line)
     if (a->host_last_ts != INT64_MIN && t <= a->host_last_ts)
         return;  /* a repeated line, or a clock that stepped back: counted once */
     double busy, dt;
-    json_t *idle = json_object_get(line, "cpu_idle"), *iow = json_object_get(line, "cpu_iowait");
-    json_t *util = json_object_get(line, "cpu_util"), *d = json_object_get(line, "dt_ms");
-    if (json_is_number(idle) && json_is_number(iow))
-        busy = 1.0 - json_number_value(idle) - json_number_value(iow);
-    else if (json_is_number(util))
-        busy = json_number_value(util) / 100.0;
-    else
+    json_t *d = json_object_get(line, "dt_ms");
+    if (!cts_host_busy(line, &busy))
         return;  /* a memory line of the original's resources.jsonl */
     if (json_is_number(d))
         dt = json_number_value(d);
     else
         dt = a->host_last_ts != INT64_MIN ? (double)t - (double)a->host_last_ts : 0;
     a->host_last_ts = t;
-    if (!(dt > 0 && dt <= HOST_DT_MAX_MS) || !isfinite(busy))
+    if (!(dt > 0 && dt <= HOST_DT_MAX_MS))
         return;
-    busy = busy < 0 ? 0 : busy > 1 ? 1 : busy;
     ARRAY_GROW(a->host, a->nhost + 1, a->cap_host, 64);
     a->host[a->nhost++] = (struct audit_host_iv){(double)t - dt, (double)t};
     a->host_samples++;

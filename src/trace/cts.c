@@ -803,3 +803,20 @@ void cts_pretty_json(struct jbuf *b, const json_t *v)
 {
     pretty(b, v, 0);
 }
+
+bool cts_host_busy(const json_t *line, double *busy)
+{
+    json_t *idle = json_object_get(line, "cpu_idle"), *iow = json_object_get(line, "cpu_iowait");
+    json_t *util = json_object_get(line, "cpu_util");
+    double b;
+    if (json_is_number(idle) && json_is_number(iow))
+        b = 1.0 - json_number_value(idle) - json_number_value(iow);
+    else if (json_is_number(util))
+        b = json_number_value(util) / 100.0;
+    else
+        return false;
+    if (!isfinite(b))
+        return false;
+    *busy = b < 0 ? 0 : b > 1 ? 1 : b;
+    return true;
+}

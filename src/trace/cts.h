@@ -189,6 +189,14 @@ bool cts_inv_failed(const struct cts_inv *inv);
  * (kind "http") also carry kind, method, path, bytes_in, bytes_out, dur_us. */
 void cts_inv_json(struct jbuf *b, const json_t *ev);
 
+/* ---- host lines ---- */
+
+/* The share of the host's CPU that was busy in one host_metrics line
+ * (1 - cpu_idle - cpu_iowait, else cpu_util / 100), held to 0..1.  false
+ * when the line has neither (a memory-only line of the original's
+ * resources.jsonl) or it is not finite. */
+bool cts_host_busy(const json_t *line, double *busy);
+
 /* ---- nodes.json ---- */
 
 /* One nodes.json entry from node_meta.json (meta may be NULL): the

@@ -3,6 +3,7 @@
 #include "trace/energy.h"
 
 #include "common/util.h"
+#include "trace/cts.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -79,14 +80,9 @@ bool energy_add_host(struct energy *e, const json_t *line, double *node_w)
     int64_t t = json_integer_value(ts);
     if (e->last_ts != INT64_MIN && t <= e->last_ts)
         return false;
-    json_t *idle = json_object_get(line, "cpu_idle"), *iow = json_object_get(line, "cpu_iowait");
-    json_t *util = json_object_get(line, "cpu_util"), *d = json_object_get(line, "dt_ms");
+    json_t *d = json_object_get(line, "dt_ms");
     double busy;
-    if (json_is_number(idle) && json_is_number(iow))
-        busy = 1.0 - json_number_value(idle) - json_number_value(iow);
-    else if (json_is_number(util))
-        busy = json_number_value(util) / 100.0;
-    else
+    if (!cts_host_busy(line, &busy))
         return false;
     double dt = json_is_number(d) ? json_number_value(d)
                 : e->last_ts != INT64_MIN ? (double)(t - e->last_ts) : 0;
@@ -94,9 +90,9 @@ bool energy_add_host(struct energy *e, const json_t *line, double *node_w)
     e->lines++;
     e->resets += json_array_size(json_object_get(line, "power_reset"));
     e->wraps += json_array_size(json_object_get(line, "power_wrap"));
-    if (!(dt > 0 && dt <= DT_MAX_MS) || !isfinite(busy))
+    if (!(dt > 0 && dt <= DT_MAX_MS))
         return false;
-    struct energy_hiv h = {(double)t - dt, (double)t, busy < 0 ? 0 : busy > 1 ? 1 : busy, false, 0};
+    struct energy_hiv h = {(double)t - dt, (double)t, busy, false, 0};
     h.has_w = node_power(e, json_object_get(line, "power_w"), &h.w);
     ARRAY_GROW(e->h, e->nh + 1, e->caph, 64);
     e->h[e->nh++] = h;
@@ -108,21 +104,12 @@ bool energy_add_host(struct energy *e, const json_t *line, double *node_w)
 bool energy_cts_point(const json_t *line, struct powerfit_point *p)
 {
     json_t *w = json_object_get(line, "node_power_w");
-    json_t *idle = json_object_get(line, "cpu_idle"), *iow = json_object_get(line, "cpu_iowait");
-    json_t *util = json_object_get(line, "cpu_util");
-    if (!json_is_number(w) || !isfinite(json_number_value(w)) || json_number_value(w) < 0)
-        return false;
     double busy;
-    if (json_is_number(idle) && json_is_number(iow))
-        busy = 1.0 - json_number_value(idle) - json_number_value(iow);
-    else if (json_is_number(util))
-        busy = json_number_value(util) / 100.0;
-    else
-        return false;
-    if (!isfinite(busy))
+    if (!json_is_number(w) || !isfinite(json_number_value(w)) || json_number_value(w) < 0 ||
+        !cts_host_busy(line, &busy))
         return false;
     double dt = jsonl_num_or(line, "dt_ms", 0) / 1000.0;
-    *p = (struct powerfit_point){busy < 0 ? 0 : busy > 1 ? 1 : busy, json_number_value(w),
+    *p = (struct powerfit_point){busy, json_number_value(w),
                                  isfinite(dt) && dt > 0 ? dt : 0};
     return true;
 }
