@@ -567,11 +567,71 @@ static void say_failure(const char *line)
     json_decref(o);
 }
 
-/* Read the run's results from `*off` on into the tally. */
-static int poll_results(struct disp *d, long *off, struct dispatch_tally *t)
+/* Where the reading of the results list stands.  The list only grows
+ * while Redis keeps its writes, but a restart from an older AOF (a host
+ * crash with appendfsync everysec loses the last second) cuts it back, and
+ * the records appended after the restart would sit below a remembered
+ * offset.  So the last record read is kept too: when the list is shorter
+ * than the offset or holds another record there, it is read again from
+ * the start into a fresh tally. */
+struct results_pos {
+    long off;
+    char *last;              /* the record at off - 1 (malloc'd), NULL at 0 */
+};
+
+static void pos_reset(struct results_pos *p)
 {
+    free(p->last);
+    p->last = NULL;
+    p->off = 0;
+}
+
+/* 1 when the list no longer starts with what was read (a rollback), 0 when
+ * it does, < 0 on a Redis error. */
+static int rolled_back(struct disp *d, const struct results_pos *p)
+{
+    if (p->off == 0)
+        return 0;
+    char at[24];
+    snprintf(at, sizeof at, "%ld", p->off - 1);
+    char *k = xasprintf("%sresults", d->prefix);
+    const char *argv[3] = {"LINDEX", k, at};
+    int rc;
+    redisReply *r = rq_raw(d->q, 3, argv, NULL, &rc);
+    free(k);
+    if (!r)
+        return rc;
+    int out = r->type != REDIS_REPLY_STRING || strcmp(r->str, p->last) != 0;
+    freeReplyObject(r);
+    return out;
+}
+
+/* A fresh tally of our tasks from ledger lines (a rollback, or the end). */
+static void tally_from(struct dispatch_tally *t, const int64_t *ids, size_t n, char **lines,
+                       long nl)
+{
+    dispatch_tally_free(t);
+    dispatch_tally_init(t, ids, n);
+    for (long i = 0; i < nl; i++)
+        dispatch_tally_add(t, lines[i]);
+}
+
+/* Read the run's results from p->off on into the tally; after a rollback,
+ * the whole list into a fresh one. */
+static int poll_results(struct disp *d, struct results_pos *p, struct dispatch_tally *t)
+{
+    int rb = rolled_back(d, p);
+    if (rb < 0)
+        return rb;
+    if (rb) {
+        log_warn("the results list of run %s is shorter than before or changed (Redis lost "
+                 "acknowledged writes: restarted from an older AOF or snapshot?); reading it "
+                 "again from the start", d->c->run_id);
+        pos_reset(p);
+        tally_from(t, d->ids, d->nids, NULL, 0);
+    }
     char start[24];
-    snprintf(start, sizeof start, "%ld", *off);
+    snprintf(start, sizeof start, "%ld", p->off);
     char *k = xasprintf("%sresults", d->prefix);
     const char *argv[4] = {"LRANGE", k, start, "-1"};
     int rc;
@@ -584,20 +644,24 @@ static int poll_results(struct disp *d, long *off, struct dispatch_tally *t)
         return RQ_EPROTO;
     }
     for (size_t i = 0; i < r->elements; i++)
-        if (dispatch_tally_add(t, r->element[i]->str))
+        if (r->element[i]->str && dispatch_tally_add(t, r->element[i]->str))
             say_failure(r->element[i]->str);
-    *off += (long)r->elements;
+    if (r->elements > 0 && r->element[r->elements - 1]->str) {
+        free(p->last);
+        p->last = xstrdup(r->element[r->elements - 1]->str);
+        p->off += (long)r->elements;
+    }
     freeReplyObject(r);
     return 0;
 }
 
 /* 0 all finished, 1 timed out or interrupted, -1 Redis error */
-static int wait_all(struct disp *d, struct dispatch_tally *t)
+static int wait_all(struct disp *d, struct results_pos *p, struct dispatch_tally *t,
+                    int64_t start)
 {
-    long off = 0;
-    int64_t start = now_wall_ms(), timeout_ms = d->c->timeout_ms;
+    int64_t timeout_ms = d->c->timeout_ms;
     while (t->oc.unfinished > 0) {
-        if (poll_results(d, &off, t) < 0) {
+        if (poll_results(d, p, t) < 0) {
             log_error("Redis: %s", rq_error(d->q));
             return -1;
         }
@@ -614,24 +678,16 @@ static int wait_all(struct disp *d, struct dispatch_tally *t)
 
 /* The run's whole ledger, sorted by task id, replacing the file at once: a
  * later --wait in the same run rewrites it with a superset, never appends
- * a task twice. */
-static int write_ledger(struct disp *d, const char *path)
+ * a task twice.  The lines are sorted in place. */
+static int write_ledger(const char *path, char **lines, long n)
 {
-    char **lines;
-    long n = rq_results(d->q, &lines);
-    if (n < 0) {
-        log_error("cannot read the ledger: %s", rq_error(d->q));
-        return -1;
-    }
     size_t malformed = dispatch_ledger_sort(lines, (size_t)n);
     struct jbuf b;
     jb_init(&b);
     for (long i = 0; i < n; i++) {
         jb_append(&b, lines[i], strlen(lines[i]));
         jb_append(&b, "\n", 1);
-        free(lines[i]);
     }
-    free(lines);
     if (malformed)
         log_warn("%zu ledger record(s) without a task id (kept at the end of %s)", malformed,
                  path);
@@ -642,21 +698,56 @@ static int write_ledger(struct disp *d, const char *path)
     return rc;
 }
 
+static void lines_free(char **lines, long n)
+{
+    for (long i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
 /* Wait for our tasks, then write the ledger: r's outcome, ledger, failed
- * and timed_out. */
+ * and timed_out.  The summary is the tally of the very lines written to the
+ * ledger, so the two always agree; when that read finds tasks unfinished
+ * that the polls had seen finished (Redis rolled back in between), the
+ * wait goes on from it. */
 static void wait_and_write(struct disp *d, struct dispatch_result *r)
 {
     struct dispatch_tally t;
+    struct results_pos p = {0};
     dispatch_tally_init(&t, d->ids, d->nids);
-    int wr = wait_all(d, &t);
+    int64_t start = now_wall_ms();
+    int wr;
+    for (;;) {
+        wr = wait_all(d, &p, &t, start);
+        if (wr < 0)
+            break;
+        char **lines;
+        long n = rq_results(d->q, &lines);
+        if (n < 0) {
+            log_error("cannot read the ledger: %s", rq_error(d->q));
+            wr = -1;
+            break;
+        }
+        tally_from(&t, d->ids, d->nids, lines, n);
+        if (wr == 0 && t.oc.unfinished > 0) {
+            log_warn("%lld task(s) seen finished are not in the ledger any more (Redis lost "
+                     "acknowledged writes); waiting for them again", (long long)t.oc.unfinished);
+            pos_reset(&p);
+            p.off = n;
+            p.last = n ? xstrdup(lines[n - 1]) : NULL;
+            lines_free(lines, n);
+            continue;
+        }
+        r->ledger = path_join(d->c->run_dir, "ledger.jsonl");
+        if (write_ledger(r->ledger, lines, n) < 0)
+            wr = -1;
+        lines_free(lines, n);
+        break;
+    }
     dispatch_tally_stats(&t);
     r->oc = t.oc;
     dispatch_tally_free(&t);
-    if (wr >= 0) {
-        r->ledger = path_join(d->c->run_dir, "ledger.jsonl");
-        if (write_ledger(d, r->ledger) < 0)
-            wr = -1;
-    }
+    pos_reset(&p);
     r->failed = wr < 0;
     r->timed_out = wr == 1 && !stop_sig;
 }

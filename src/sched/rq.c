@@ -735,11 +735,11 @@ int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *h
 
 int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok, int rc_)
 {
-    return rq_complete_why(q, worker, task_id, attempt, ok, rc_, NULL, NULL);
+    return rq_complete_why(q, worker, task_id, attempt, NULL, ok, rc_, NULL, NULL);
 }
 
-int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
-                    int rc_, const char *error, const char *log)
+int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt,
+                    const char *exec_id, bool ok, int rc_, const char *error, const char *log)
 {
     int rc = check_ids(q, NULL, worker);
     if (rc)
@@ -748,9 +748,9 @@ int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attem
     snprintf(id, sizeof id, "%lld", (long long)task_id);
     snprintf(a, sizeof a, "%d", attempt);
     snprintf(code, sizeof code, "%d", rc_);
-    const char *args[7] = {worker, id, a, ok ? "done" : "failed", code, error ? error : "",
-                           log ? log : ""};
-    redisReply *r = eval(q, S_COMPLETE, 7, args, &rc);
+    const char *args[8] = {worker, id, a, ok ? "done" : "failed", code, error ? error : "",
+                           log ? log : "", exec_id ? exec_id : ""};
+    redisReply *r = eval(q, S_COMPLETE, 8, args, &rc);
     if (!r)
         return rc;
     if (!redis_reply_array(r, 1))

@@ -238,11 +238,12 @@ enum { RQ_DONE_OK = 0, RQ_DONE_DUP = 1, RQ_DONE_SUPERSEDED = 2, RQ_DONE_GONE = 3
  * changed. */
 int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
                 int rc);
-/* The same, with why a failed task failed in its ledger record: "error"
- * (the end of its output) and "log" (its log file on the worker's node);
- * NULL or "" leaves a field out. */
-int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
-                    int rc, const char *error, const char *log);
+/* The same, with the execution's id ("exec_id" of the ledger record and
+ * the events record: an attempt may run twice when Redis loses writes) and
+ * why a failed task failed: "error" (the end of its output) and "log" (its
+ * log file on the worker's node); NULL or "" leaves a field out. */
+int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt,
+                    const char *exec_id, bool ok, int rc, const char *error, const char *log);
 
 /* Leave: hand back everything not completed (queued on the node and in
  * flight) to the head of q:pending without counting a delivery, return the

@@ -40,7 +40,7 @@ static const char LUA_PRELUDE[] =
     "  return redis.call('INCR', P..'ver')\n"
     "end\n"
     /* one ledger line per finished task */
-    "local function record(id, status, rc, reason, err, log)\n"
+    "local function record(id, status, rc, reason, err, log, exec)\n"
     "  local f = redis.call('HMGET', P..'task:'..id, 'trace', 'attempt', 'node', 'worker',\n"
     "                       'ts_enqueue', 'ts_place', 'ts_start')\n"
     "  local s = '{\"task_id\": '..id..', \"trace_id\": '..cjson.encode(f[1] or '')..\n"
@@ -49,6 +49,7 @@ static const char LUA_PRELUDE[] =
     "    ', \"worker\": '..cjson.encode(f[4] or '')..', \"ts_enqueue\": '..(f[5] or 'null')..\n"
     "    ', \"ts_place\": '..(f[6] or 'null')..', \"ts_start\": '..(f[7] or 'null')..\n"
     "    ', \"ts_end\": '..int(now_ms())\n"
+    "  if exec and exec ~= '' then s = s..', \"exec_id\": '..cjson.encode(exec) end\n"
     "  if reason then s = s..', \"reason\": '..cjson.encode(reason) end\n"
     "  if err and err ~= '' then s = s..', \"error\": '..cjson.encode(err) end\n"
     "  if log and log ~= '' then s = s..', \"log\": '..cjson.encode(log) end\n"
@@ -236,7 +237,7 @@ static const char LUA_HEARTBEAT[] =
     "end\n"
     "return {'ok', n}\n";
 
-/* ARGV: P, worker, id, attempt, 'done'|'failed', rc[, error, log].
+/* ARGV: P, worker, id, attempt, 'done'|'failed', rc[, error, log, exec id].
  * Returns {'ok'} | {'dup'} | {'superseded', current attempt} | {'gone'}. */
 static const char LUA_COMPLETE[] =
     "local W, id, attempt, status = ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
@@ -254,7 +255,7 @@ static const char LUA_COMPLETE[] =
     "redis.call('LREM', P..'inflight:'..W, 1, id)\n"
     "redis.call('HSET', tk, 'state', status, 'rc', ARGV[6], 'lease', 0)\n"
     "redis.call('RPUSH', P..'results', record(id, status, tonumber(ARGV[6]), nil, ARGV[7], "
-    "ARGV[8]))\n"
+    "ARGV[8], ARGV[9]))\n"
     "redis.call('HINCRBY', P..'stats', status, 1)\n"
     "bump()\n"
     "return {'ok'}\n";

@@ -384,6 +384,24 @@ int runner_build(const struct runner_conf *c, const char *body, struct runner_ta
     return rc;
 }
 
+void runner_set_exec_id(struct runner_task *t, const char *id)
+{
+    size_t n = 0, at = 0;
+    while (t->argv && t->argv[n])
+        n++;
+    while (at < n && strcmp(t->argv[at], "--"))
+        at++;
+    if (at == n)
+        TK_BUG("no -- in the exec command line");
+    char **v = xmalloc((n + 3) * sizeof *v);
+    memcpy(v, t->argv, at * sizeof *v);
+    v[at] = xstrdup("--exec-id");
+    v[at + 1] = xstrdup(id);
+    memcpy(v + at + 2, t->argv + at, (n - at + 1) * sizeof *v);
+    free(t->argv);
+    t->argv = v;
+}
+
 void runner_task_free(struct runner_task *t)
 {
     argv_free(t->argv);

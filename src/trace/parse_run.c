@@ -572,19 +572,86 @@ static int read_events(struct job *j)
     return rc;
 }
 
-/* CTS invocations.jsonl, one line per event.  0 or -1 with err. */
+/* trace id -> the exec_id its ledger record names (RUN/ledger.jsonl,
+ * written by dispatch --wait), as a JSON object; NULL without a ledger. */
+static json_t *ledger_execs(const char *dir)
+{
+    char *path = path_join(dir, "ledger.jsonl");
+    struct jsonl_reader r;
+    json_t *m = NULL, *o;
+    if (file_exists(path) && jsonl_reader_open(&r, path) == 0) {
+        m = json_object();
+        while (jsonl_next(&r, &o) == 1) {
+            const char *t = jsonl_str(o, "trace_id"), *x = jsonl_str(o, "exec_id");
+            if (t && x)
+                json_object_set_new(m, t, json_string(x));
+            json_decref(o);
+        }
+        jsonl_reader_close(&r);
+    }
+    free(path);
+    return m;
+}
+
+/* One execution per task and attempt (docs/formats.md, "Executions"): when
+ * Redis loses acknowledged writes an attempt runs twice (same trace id and
+ * attempt, two exec_ids).  Kept: the execution the ledger names; without
+ * one, the one that ended last.  The others are marked in drop and counted
+ * in the audit as "ran twice: Redis lost acknowledged writes"; they stay in
+ * events.jsonl.  Returns how many were dropped. */
+static size_t pick_executions(struct job *j, bool *drop)
+{
+    json_t *named = ledger_execs(j->dir), *kept = json_object();
+    size_t n = 0;
+    for (size_t i = 0; i < j->ev.n; i++) {
+        const json_t *e = j->ev.v[i];
+        const char *t = jsonl_str(e, "trace_id");
+        int64_t att = 0;
+        if (!t || !jsonl_int(e, "attempt", &att))
+            continue;
+        char *key = xasprintf("%s/%lld", t, (long long)att);
+        json_t *k = json_object_get(kept, key);
+        if (!k) {
+            json_object_set_new(kept, key, json_integer((json_int_t)i));
+            free(key);
+            continue;
+        }
+        size_t prev = (size_t)json_integer_value(k);
+        const char *want = named ? jsonl_str(named, t) : NULL;
+        const char *xp = jsonl_str(j->ev.v[prev], "exec_id"), *xi = jsonl_str(e, "exec_id");
+        int64_t ep = 0, ei = 0;
+        jsonl_int(j->ev.v[prev], "ts_end", &ep);
+        jsonl_int(e, "ts_end", &ei);
+        bool take_i = want ? (xi && !strcmp(xi, want)) && !(xp && !strcmp(xp, want)) : ei >= ep;
+        drop[take_i ? prev : i] = true;
+        if (take_i)
+            json_object_set_new(kept, key, json_integer((json_int_t)i));
+        n++;
+        free(key);
+    }
+    json_decref(named);
+    json_decref(kept);
+    return n;
+}
+
+/* CTS invocations.jsonl, one line per execution kept.  0 or -1 with err. */
 static int write_invocations(struct job *j)
 {
     struct outfile out;
     if (of_open(&out, j->tmp, "invocations.jsonl") < 0)
         return write_failed(j);
     j->invs = xcalloc(j->ev.n ? j->ev.n : 1, sizeof *j->invs);
+    bool *drop = xcalloc(j->ev.n ? j->ev.n : 1, sizeof *drop);
+    j->a.ran_twice = pick_executions(j, drop);
     for (size_t i = 0; i < j->ev.n; i++) {
+        if (drop[i])
+            continue;
         jb_reset(&j->text);
         cts_inv_json(&j->text, j->ev.v[i]);
         of_line(&out, &j->text);
         cts_inv_from_event(j->ev.v[i], &j->invs[j->ninv++]);
     }
+    free(drop);
     return of_close(&out) < 0 ? write_failed(j) : 0;
 }
 

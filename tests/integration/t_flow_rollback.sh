@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Redis rolls back (issue 21): a host crash with appendfsync everysec loses
+# the last second of writes; emulated here by killing redis-server (SIGKILL)
+# and starting it again from a copy of its AOF taken earlier in the run, so
+# that completions Redis had acknowledged are gone.  The plane heals (every
+# task ends in the ledger exactly once); then:
+#  - dispatch --wait notices the shorter results list, reads it again, exits
+#    0 once every task is done, and its summary matches the ledger it wrote;
+#  - the tasks that ran twice with the same attempt have two events records
+#    told apart by their exec_id, the ledger names one of them, and parse
+#    keeps that one and counts the other in its audit as "ran twice: Redis
+#    lost acknowledged writes"; the worker's warning names that cause.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/rq_lib.sh"
+source "$(dirname "$0")/flow_lib.sh"
+rq_require
+# no AOF rewrite during the run, so a copy of appendonlydir stays loadable
+redis_start "appendonly yes" "appendfsync always" "auto-aof-rewrite-percentage 0"
+
+RUN=rollback
+N=60
+start_sched $RUN
+declare -A wp
+for n in n1 n2 n3; do start_worker $RUN $n 2 --ttl 2; wp[$n]=$WP; done
+for n in n1 n2 n3; do
+  wait_for 30 registered $RUN $n "${wp[$n]}" || not_ok "worker $n did not register"
+done
+printf '{"argv": ["sh", "-c", "sleep 0.25"], "app": "rb"}\n%.0s' $(seq 1 $N) >"$T/rb.jsonl"
+dispatch $RUN --tasks "$T/rb.jsonl" --timeout 150 &
+dp=$!
+track_pid $dp
+results() { rcli LLEN "tk:$RUN:results" 2>/dev/null; }
+at_least() { local k; k=$(results); [ "${k:-0}" -ge "$1" ]; }
+check "mid-run: 12 tasks done" wait_for 60 at_least 12
+aof=$T/redis/appendonlydir
+cp -a "$aof" "$T/aof-old"
+snap=$(results)
+check "more completions acknowledged after the copy" wait_for 60 at_least $((snap + 10))
+before=$(results)
+redis_kill9
+rm -rf "$aof"
+mv "$T/aof-old" "$aof"
+redis_spawn
+after=$(results)
+echo "# AOF copied at $snap results; killed at $before; $after after the restart from the copy"
+check "Redis rolled back: acknowledged completions lost ($after < $before)" test "$after" -lt "$before"
+check "... and the run was not over at the kill" test "$before" -lt $N
+wait_pid $dp 150
+check "dispatch --wait exits 0 after the rollback" test $? = 0
+check "dispatch noticed the shorter results list" grep -q 'Redis lost acknowledged writes' "$T/$RUN.dispatch.log"
+check "summary matches the ledger: $N done, none unfinished" py '
+import json, sys
+s = json.load(open(sys.argv[1]))
+led = [json.loads(l) for l in open(sys.argv[2])]
+st = [r["status"] for r in led]
+assert s["done"] == st.count("done") == int(sys.argv[3]), (s, len(led))
+assert s["unfinished"] == 0 and s["failed"] == st.count("failed"), s
+assert len({r["task_id"] for r in led}) == len(led), "a task twice in the ledger"
+' "$T/$RUN.dispatch.json" "$LOGS/$RUN/ledger.jsonl" $N
+
+# duplicates: two events records of one (trace id, attempt), different exec ids
+python3 - "$LOGS/$RUN" >"$T/dups.txt" <<'PY' || not_ok "duplicate executions not told apart"
+import glob, json, sys
+d = sys.argv[1]
+led = {r["trace_id"]: r for r in map(json.loads, open(d + "/ledger.jsonl"))}
+ev = []
+for f in glob.glob(d + "/events.*.jsonl"):
+    ev += [json.loads(l) for l in open(f)]
+assert all(e.get("exec_id") for e in ev), "an events record without exec_id"
+assert len({e["exec_id"] for e in ev}) == len(ev), "two executions with one exec_id"
+assert all(r.get("exec_id") for r in led.values()), "a ledger record without exec_id"
+groups = {}
+for e in ev:
+    groups.setdefault((e["trace_id"], e["attempt"]), []).append(e)
+extra = 0
+for (t, a), es in groups.items():
+    if len(es) > 1 and led[t]["attempt"] == a:
+        named = [e for e in es if e["exec_id"] == led[t]["exec_id"]]
+        assert len(named) == 1, ("the ledger names none of the executions", t, es)
+        extra += len(es) - 1
+print(extra)
+PY
+dups=$(cat "$T/dups.txt" 2>/dev/null)
+echo "# executions that ran twice with the same attempt: ${dups:-?}"
+check "some tasks ran twice with the same attempt (lost completions)" test "${dups:-0}" -ge 1
+check "a worker's warning names the cause" \
+  grep -q 'Redis lost acknowledged writes' "$T/$RUN.n1.log" "$T/$RUN.n2.log" "$T/$RUN.n3.log"
+check "rq audit consistent" env RQ_RUN=$RUN "$RQ" audit
+for n in n1 n2 n3; do kill -TERM "${wp[$n]}"; done
+kill -TERM "$SP"
+for p in "${wp[n1]}" "${wp[n2]}" "${wp[n3]}" "$SP"; do wait_pid "$p" 40; done
+
+# parse: one execution per (trace id, attempt), the ledger's; the others counted
+check "parse" env NODE_ID=n1 "$TRACEKIT" parse --logs "$LOGS" --run-id $RUN --quiet
+check "parse keeps the ledger's execution and counts the other ones in the audit" py '
+import json, sys
+d, dups = sys.argv[1], int(sys.argv[2])
+led = {r["trace_id"]: r for r in map(json.loads, open(d + "/ledger.jsonl"))}
+inv = [json.loads(l) for l in open(d + "/CTS/invocations.jsonl")]
+seen = {}
+for i in inv:
+    k = (i["trace_id"], i["attempt"])
+    assert k not in seen, ("two invocations of one attempt", k)
+    seen[k] = i
+    r = led[i["trace_id"]]
+    if r["attempt"] == i["attempt"]:
+        assert i["exec_id"] == r["exec_id"], ("not the ledger execution", i, r)
+a = json.load(open(d + "/CTS/audit.json"))
+assert a["ran_twice"]["count"] == dups, a.get("ran_twice")
+assert "Redis lost acknowledged writes" in a["ran_twice"]["why"], a["ran_twice"]
+md = open(d + "/CTS/audit_report.md").read()
+assert "ran twice: Redis lost acknowledged writes" in md
+' "$LOGS/$RUN" "${dups:-0}"
