@@ -215,7 +215,6 @@ struct disp {
     char *sub_path;          /* NULL until submitted.jsonl is open */
     int64_t *ids;            /* task ids in enqueue order (ascending) */
     size_t nids;
-    int64_t prev_ts;
     size_t npinned;
     /* pinned tasks not started yet (drip, online) */
     int64_t *out_id;
@@ -354,13 +353,16 @@ static int read_backlog(struct disp *d)
 
 enum { CHUNK = 256 };
 
-/* Note the tasks Redis stored: submitted.jsonl, our ids, pinned ones. */
-static void enqueued(struct disp *d, char *const *ef, const int64_t *ids, const int *node,
-                     size_t m, struct jbuf *b)
+/* Note the tasks Redis stored: submitted.jsonl (with the stamps Redis
+ * gave), our ids, pinned ones. */
+static void enqueued(struct disp *d, char *const *ef, const int64_t *ids, const int64_t *ts,
+                     const int *node, size_t m, struct jbuf *b)
 {
     for (size_t j = 0; j < m; j++) {
         jb_reset(b);
-        workload_body(b, ids[j], ef[j]);
+        char *stamped = workload_enqueue_fields(ef[j], NULL, ts[j]);
+        workload_body(b, ids[j], stamped ? stamped : ef[j]);
+        free(stamped);
         jsonl_add(&d->sub, b);
         d->ids[d->nids++] = ids[j];
         if (node[j] >= 0) {
@@ -379,7 +381,7 @@ static void enqueued(struct disp *d, char *const *ef, const int64_t *ids, const 
 static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
 {
     char *ef[CHUNK];
-    int64_t ids[CHUNK];
+    int64_t ids[CHUNK], ts[CHUNK];
     struct jbuf b;
     jb_init(&b);
     int rc = 0;
@@ -392,16 +394,16 @@ static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
                 rc = -1;
                 break;
             }
-            ef[made] = workload_release(d->w, idx[s + made], node[s + made], trace,
-                                        workload_stamp(&d->prev_ts, now_wall_ms()));
+            /* no ts_enqueue: the enqueue script stamps the real time */
+            ef[made] = workload_release(d->w, idx[s + made], node[s + made], trace, -1);
         }
-        if (rc == 0 && rq_enqueue_many(d->q, (const char *const *)ef, m, ids) < 0) {
+        if (rc == 0 && rq_enqueue_stamped(d->q, (const char *const *)ef, m, ids, ts) < 0) {
             log_error("enqueue failed after %zu of %zu tasks: %s", d->nids, d->w->n,
                       rq_error(d->q));
             rc = -1;
         }
         if (rc == 0)
-            enqueued(d, ef, ids, node + s, m, &b);
+            enqueued(d, ef, ids, ts, node + s, m, &b);
         for (size_t j = 0; j < made; j++)
             free(ef[j]);
     }

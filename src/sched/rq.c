@@ -220,7 +220,7 @@ static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq
         json_decref(o);
         return RQ_EARG;
     }
-    int64_t cpu = 1, mem = 0, ts = now_wall_ms();
+    int64_t cpu = 1, mem = 0, ts = -1;   /* -1: stamped by the script */
     json_t *v = json_object_get(o, "cpu_units");
     if (v && !json_is_integer(v)) {
         redis_set_error(q->c, "task field cpu_units must be an integer");
@@ -265,7 +265,8 @@ static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq
     snprintf(a->id, sizeof a->id, "%lld", (long long)id);
     snprintf(a->cpu, sizeof a->cpu, "%lld", (long long)cpu);
     snprintf(a->mem, sizeof a->mem, "%lld", (long long)mem);
-    snprintf(a->ts, sizeof a->ts, "%lld", (long long)ts);
+    if (ts >= 0)
+        snprintf(a->ts, sizeof a->ts, "%lld", (long long)ts);
 
     struct jbuf b;
     jb_init(&b);
@@ -278,8 +279,13 @@ static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq
             strcmp(k, "attempt"))
             jb_json(&b, k, v);
     }
-    jb_int(&b, "ts_enqueue", ts);
+    jb_int(&b, "ts_enqueue", ts < 0 ? 0 : ts);
     jb_obj_close(&b);
+    if (ts < 0) {   /* end before the stamp: "..., "ts_enqueue": " */
+        if (b.len < 2 || strcmp(b.p + b.len - 2, "0}"))
+            TK_BUG("unexpected body end");
+        b.p[b.len - 2] = '\0';
+    }
     a->body = xstrdup(b.p);
     jb_free(&b);
     json_decref(o);
@@ -312,6 +318,12 @@ int rq_enqueue(struct rq *q, const char *fields_json, int64_t *task_id)
 
 int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids)
 {
+    return rq_enqueue_stamped(q, fields_json, n, ids, NULL);
+}
+
+int rq_enqueue_stamped(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids,
+                       int64_t *ts)
+{
     if (n == 0)
         return 0;
     int64_t first = 0;
@@ -331,6 +343,9 @@ int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int6
         /* all sent again after a reconnect: the script is idempotent */
         redisReply **rep;
         rc = eval_many(q, S_ENQUEUE, n, ENQ_NARGS, args, &rep);
+        for (size_t i = 0; rc == 0 && ts && i < n; i++)
+            if (!redis_reply_int(rep[i], &ts[i]))
+                rc = redis_bad_reply(q->c, NULL, "enqueue");
         free_replies(rep, n);
     }
     for (size_t i = 0; i < done; i++)

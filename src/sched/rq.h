@@ -83,8 +83,8 @@ struct redis_conn *rq_conn(struct rq *q);
 
 /* Enqueue one task.  fields: a JSON object with the task's own fields
  * (upstream §7.3: input, output, cpu_units, ... or argv, mem_mb).  rq assigns
- * task_id and fills in trace_id (a UUID4) and ts_enqueue (now, ms) unless the
- * fields carry them; the stored body is
+ * task_id and fills in trace_id (a UUID4) and ts_enqueue (the Redis server's
+ * clock at the enqueue, ms) unless the fields carry them; the stored body is
  *   {"task_id": N, "trace_id": "...", <fields in order>, "ts_enqueue": T}.
  * cpu_units (default 1, < 1 -> 1) and mem_mb (default 0) drive placement;
  * "node" (a node id, or null) pins the task: it may be placed only on that
@@ -94,6 +94,13 @@ int rq_enqueue(struct rq *q, const char *fields_json, int64_t *task_id);
 /* n tasks in one pipelined round trip; ids may be NULL.  Returns how many
  * were enqueued (n) or < 0; on error some may have been enqueued. */
 int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids);
+/* The same, with each task's ts_enqueue in ts (may be NULL): a task
+ * without one in its fields is stamped with the Redis server's clock
+ * (TIME) inside the enqueue script, so the stamp is the real enqueue time
+ * on the clock that stamps ts_place, ts_start and ts_end; tasks enqueued
+ * in one ms share the stamp, and task_id keeps their order. */
+int rq_enqueue_stamped(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids,
+                       int64_t *ts);
 
 /* ---- scheduler side ---- */
 

@@ -125,17 +125,23 @@ static const char LUA_PRELUDE[] =
     "  return {'ok', id, a, d, f[1], f[2], f[3]}\n"
     "end\n";
 
-/* ARGV: P, id, body, cpu, mem, trace, ts_enqueue, pin ('' = none) */
+/* ARGV: P, id, body, cpu, mem, trace, ts_enqueue, pin ('' = none).
+ * An empty ts_enqueue is stamped here, with the Redis server's clock at
+ * the enqueue itself (issue 21: no invented stamps): the body then ends
+ * just before the stamp's digits, and the script completes it.
+ * Returns the task's ts_enqueue (also on a retry: the stored one). */
 static const char LUA_ENQUEUE[] =
     "local tk = P..'task:'..ARGV[2]\n"
-    "if redis.call('EXISTS', tk) == 1 then return 0 end\n"
-    "redis.call('HSET', tk, 'body', ARGV[3], 'cpu', ARGV[4], 'mem', ARGV[5], 'trace', ARGV[6],\n"
-    "           'ts_enqueue', ARGV[7], 'state', 'pending', 'attempt', 0, 'deliveries', 0)\n"
+    "if redis.call('EXISTS', tk) == 1 then return redis.call('HGET', tk, 'ts_enqueue') end\n"
+    "local ts, body = ARGV[7], ARGV[3]\n"
+    "if ts == '' then ts = int(now_ms()); body = body..ts..'}' end\n"
+    "redis.call('HSET', tk, 'body', body, 'cpu', ARGV[4], 'mem', ARGV[5], 'trace', ARGV[6],\n"
+    "           'ts_enqueue', ts, 'state', 'pending', 'attempt', 0, 'deliveries', 0)\n"
     "if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', tk, 'pin', ARGV[8]) end\n"
     "redis.call('RPUSH', P..'q:pending', ARGV[2])\n"
     "redis.call('HINCRBY', P..'stats', 'enqueued', 1)\n"
     "wake()\n"
-    "return 1\n";
+    "return ts\n";
 
 /* ARGV: P, id, node, expected version ('' = any), batch token, chain.
  * The token is unique per rq_place_many call.  With a version given, the

@@ -4,7 +4,6 @@
 #include "sched/worker.h"
 #include "common/jsonl.h"
 #include "common/log.h"
-#include "common/uuid.h"
 #include "common/redis.h"
 #include "common/util.h"
 #include "sched/rq.h"
@@ -87,24 +86,6 @@ size_t worker_jobs_held(const struct worker_jobs *t, int64_t **ids)
     return n;
 }
 
-/* A new execution id: 16 hex digits of a UUID4's randomness.  Made here,
- * not by Redis, so that it stays unique when Redis loses writes and hands a
- * task out again with the same attempt number. */
-static void exec_id_new(char out[17])
-{
-    char u[37];
-    if (uuid_new(u) < 0) {   /* no randomness: time and a counter, still unique here */
-        static unsigned n;
-        snprintf(out, 17, "%010llx%06x", (unsigned long long)now_wall_ms(), ++n & 0xffffff);
-        return;
-    }
-    size_t k = 0;
-    for (const char *p = u; *p && k < 16; p++)
-        if (*p != '-' && p != u + 14)   /* skip the version digit */
-            out[k++] = *p;
-    out[k] = '\0';
-}
-
 bool worker_jobs_add(struct worker_jobs *t, int gen, int64_t id, int attempt, const char *body)
 {
     if (t->stop || gen != t->gen || worker_jobs_occupied(t) >= t->slots)
@@ -112,7 +93,7 @@ bool worker_jobs_add(struct worker_jobs *t, int gen, int64_t id, int attempt, co
     ARRAY_GROW(t->v, t->n + 1, t->cap, 16);
     t->v[t->n++] = (struct worker_job){.id = id, .attempt = attempt, .gen = gen,
                                        .st = WJ_QUEUED, .body = xstrdup(body)};
-    exec_id_new(t->v[t->n - 1].exec_id);
+    runner_exec_id_new(t->v[t->n - 1].exec_id);
     return true;
 }
 
