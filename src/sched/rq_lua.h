@@ -350,11 +350,17 @@ static const char LUA_LEAVE[] =
 
 /* ARGV: P, nhead.  Returns {ver, nnodes, {node, up, worker, cap, cap_total,
  * run_count, mem, mem_total, phys, ratio, parallel} x nnodes, nhead,
- * {id, cpu, mem, pin ('' = none)} x nhead, pending}. */
+ * {id, cpu, mem, pin ('' = none)} x nhead, pending}.
+ * The head is bounded by the free slots (issue 21): every task takes at
+ * least one unit and one --parallel slot of a node with a live worker, and
+ * placement is strict FIFO, so no more than that many can be placed before
+ * the state changes; at least one is read, to say why the head waits.  So
+ * a full cluster reads one queued task per round, not 4 x batch. */
 static const char LUA_STATE[] =
     "local out = {num(redis.call('GET', P..'ver'))}\n"
     "local nodes = redis.call('SMEMBERS', P..'nodes')\n"
     "out[#out + 1] = #nodes\n"
+    "local free = 0\n"
     "for _, n in ipairs(nodes) do\n"
     "  local w = redis.call('GET', P..'worker:'..n)\n"
     "  local up = 0\n"
@@ -364,8 +370,17 @@ static const char LUA_STATE[] =
     "                       P..'parallel:'..n)\n"
     "  out[#out + 1] = n; out[#out + 1] = up; out[#out + 1] = w or ''\n"
     "  for i = 1, 8 do out[#out + 1] = v[i] or '0' end\n"
+    "  if up == 1 then\n"
+    "    local slots = num(v[1])\n"
+    "    local par = num(v[8])\n"
+    "    if par > 0 and par - num(v[3]) < slots then slots = par - num(v[3]) end\n"
+    "    if slots > 0 then free = free + slots end\n"
+    "  end\n"
     "end\n"
-    "local head = redis.call('LRANGE', P..'q:pending', 0, tonumber(ARGV[2]) - 1)\n"
+    "local want = tonumber(ARGV[2])\n"
+    "if free < want then want = free end\n"
+    "if want < 1 then want = 1 end\n"
+    "local head = redis.call('LRANGE', P..'q:pending', 0, want - 1)\n"
     "out[#out + 1] = #head\n"
     "for _, id in ipairs(head) do\n"
     "  local f = redis.call('HMGET', P..'task:'..id, 'cpu', 'mem', 'pin')\n"
