@@ -400,26 +400,36 @@ static void parse_host(redisReply **e, struct rq_host *h)
 
 int rq_state(struct rq *q, size_t nhead, struct rq_state *s)
 {
+    return rq_state_since(q, nhead, 0, 0, s);
+}
+
+int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint, struct rq_state *s)
+{
     memset(s, 0, sizeof *s);
-    char nh[24];
+    char nh[24], si[24], hi[24];
     snprintf(nh, sizeof nh, "%zu", nhead);
-    const char *args[1] = {nh};
+    snprintf(si, sizeof si, "%lld", (long long)(since > 0 ? since : 0));
+    snprintf(hi, sizeof hi, "%lld", (long long)(hint > 0 ? hint : 0));
+    const char *args[3] = {nh, si, hi};
     int rc;
-    redisReply *r = eval(q, S_STATE, 1, args, &rc);
+    redisReply *r = eval(q, S_STATE, 3, args, &rc);
     if (!r)
         return rc;
-    /* ver, nhosts, 11 per host, nhead, 4 per task, pending */
+    /* ver, seq, full, nhosts, 11 per host, nhead, 4 per task, pending */
     size_t nn, nt;
-    if (!redis_reply_array(r, 3) || !redis_reply_int(r->element[0], &s->ver) ||
-        !redis_reply_count(r, 1, 11, &nn) || !redis_reply_count(r, 2 + nn * 11, 4, &nt) ||
-        !redis_reply_array(r, 2 + nn * 11 + 1 + nt * 4 + 1))
+    int64_t full = 1;
+    if (!redis_reply_array(r, 5) || !redis_reply_int(r->element[0], &s->ver) ||
+        !redis_reply_int(r->element[1], &s->seq) || !redis_reply_int(r->element[2], &full) ||
+        !redis_reply_count(r, 3, 11, &nn) || !redis_reply_count(r, 4 + nn * 11, 4, &nt) ||
+        !redis_reply_array(r, 4 + nn * 11 + 1 + nt * 4 + 1))
         return redis_bad_reply(q->c, r, "state");
+    s->partial = full == 0;
     s->hosts = xcalloc(nn ? nn : 1, sizeof *s->hosts);
     s->nhosts = nn;
     for (size_t i = 0; i < nn; i++)
-        parse_host(r->element + 2 + i * 11, &s->hosts[i]);
+        parse_host(r->element + 4 + i * 11, &s->hosts[i]);
     qsort(s->hosts, nn, sizeof *s->hosts, cmp_host);
-    size_t k = 2 + nn * 11 + 1;
+    size_t k = 4 + nn * 11 + 1;
     s->nhead = nt;
     s->head = xcalloc(nt ? nt : 1, sizeof *s->head);
     for (size_t i = 0; i < nt; i++, k += 4) {

@@ -118,6 +118,8 @@ struct rq_head {
 
 struct rq_state {
     int64_t ver;                /* state version, for rq_place's expect_ver */
+    int64_t seq;                /* node change number it is current to (rq_state_since) */
+    bool partial;               /* hosts holds only the nodes changed since `since` */
     struct rq_host *hosts;      /* sorted by node id */
     size_t nhosts;
     struct rq_head *head;       /* first tasks of q:pending */
@@ -125,8 +127,16 @@ struct rq_state {
     int64_t pending;            /* LLEN q:pending */
 };
 
-/* One consistent snapshot: hosts, the first nhead pending tasks, version. */
+/* One consistent snapshot: hosts, the first pending tasks (at most nhead,
+ * and no more than the free slots, at least one), version. */
 int rq_state(struct rq *q, size_t nhead, struct rq_state *s);
+/* The same, reading only the nodes changed after change number `since`
+ * (s->partial; since 0: all, as rq_state), the caller keeping the others
+ * from the snapshot whose s->seq it passes; hint: the free slots of the
+ * nodes it keeps (bounds the head read).  Nodes are never unregistered
+ * from a run, so a partial snapshot never drops one. */
+int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint,
+                   struct rq_state *s);
 void rq_state_free(struct rq_state *s);
 /* Host i of the snapshot as the policy sees it (id points into s). */
 void rq_host_to_pol(const struct rq_host *h, struct pol_host *out);

@@ -55,11 +55,18 @@ static const char LUA_PRELUDE[] =
     "  if log and log ~= '' then s = s..', \"log\": '..cjson.encode(log) end\n"
     "  return s..'}'\n"
     "end\n"
+    /* a node's state changed (units, memory, run_count, its worker, up):
+     * schedulers read only the nodes touched since their last snapshot
+     * (LUA_STATE, issue 21) */
+    "local function touch(node)\n"
+    "  redis.call('ZADD', P..'nodechg', redis.call('INCR', P..'nseq'), node)\n"
+    "end\n"
     /* give a committed task's units, memory and run_count back to its node */
     "local function release(id)\n"
     "  local f = redis.call('HMGET', P..'task:'..id, 'node', 'cpu', 'mem')\n"
     "  local node = f[1]\n"
     "  if not node or node == '' then return end\n"
+    "  touch(node)\n"
     "  redis.call('INCRBY', P..'cap:'..node, f[2])\n"
     "  if num(f[3]) > 0 and num(redis.call('GET', P..'mem_total:'..node)) > 0 then\n"
     "    redis.call('INCRBY', P..'mem:'..node, f[3])\n"
@@ -97,6 +104,7 @@ static const char LUA_PRELUDE[] =
     "    local q = redis.call('LRANGE', P..'q:'..node, 0, -1)\n"
     "    for i = #q, 1, -1 do requeue(q[i], 'unsent', 0); n = n + 1 end\n"
     "    redis.call('DEL', P..'q:'..node, P..'worker:'..node)\n"
+    "    touch(node)\n"
     "  end\n"
     "  local inflight = P..'inflight:'..W\n"
     "  local ids = redis.call('LRANGE', inflight, 0, -1)\n"
@@ -189,6 +197,7 @@ static const char LUA_PLACE[] =
     "end\n"
     "redis.call('LPOP', P..'q:pending')\n"
     "redis.call('DECRBY', P..'cap:'..node, need)\n"
+    "touch(node)\n"
     "redis.call('INCR', P..'run_count:'..node)\n"
     "redis.call('RPUSH', P..'q:'..node, id)\n"
     "redis.call('HSET', tk, 'state', 'placed', 'node', node, 'ts_place', int(now_ms()),\n"
@@ -231,6 +240,8 @@ static const char LUA_HEARTBEAT[] =
     "local W = ARGV[2]\n"
     "local node = redis.call('HGET', P..'workers', W)\n"
     "if not node or redis.call('GET', P..'worker:'..node) ~= W then return {'fenced'} end\n"
+    /* back from the dead before a reap: the node is up again */
+    "if redis.call('EXISTS', P..'alive:'..W) == 0 then touch(node) end\n"
     "redis.call('SET', P..'alive:'..W, node, 'PX', ARGV[3])\n"
     "local deadline = int(now_ms() + tonumber(ARGV[4]))\n"
     "local n = 0\n"
@@ -333,6 +344,7 @@ static const char LUA_REGISTER[] =
     "local total, memtot = tonumber(ARGV[4]), tonumber(ARGV[7])\n"
     "if memtot <= 0 then usedmem = memtot end\n"
     "redis.call('SADD', P..'nodes', node)\n"
+    "touch(node)\n"
     "redis.call('HSET', P..'workers', W, node)\n"
     "redis.call('SET', P..'worker:'..node, W)\n"
     "redis.call('SET', P..'alive:'..W, node, 'PX', ARGV[9])\n"
@@ -348,19 +360,32 @@ static const char LUA_LEAVE[] =
     "local n = reap_worker(ARGV[2], 'return', 0)\n"
     "return n\n";
 
-/* ARGV: P, nhead.  Returns {ver, nnodes, {node, up, worker, cap, cap_total,
- * run_count, mem, mem_total, phys, ratio, parallel} x nnodes, nhead,
- * {id, cpu, mem, pin ('' = none)} x nhead, pending}.
- * The head is bounded by the free slots (issue 21): every task takes at
- * least one unit and one --parallel slot of a node with a live worker, and
- * placement is strict FIFO, so no more than that many can be placed before
- * the state changes; at least one is read, to say why the head waits.  So
- * a full cluster reads one queued task per round, not 4 x batch. */
+/* ARGV: P, nhead, since, hint.  Returns {ver, seq, full, nnodes, {node, up,
+ * worker, cap, cap_total, run_count, mem, mem_total, phys, ratio, parallel}
+ * x nnodes, nhead, {id, cpu, mem, pin ('' = none)} x nhead, pending}.
+ * since 0: every node (full 1); else only the nodes touched after change
+ * number `since` (full 0): the caller keeps the others from its last
+ * snapshot, so a round costs what changed, not the number of nodes
+ * (issue 21).  seq: the change number this snapshot is current to.
+ * The head is bounded by the free slots: every task takes at least one
+ * unit and one --parallel slot of a node with a live worker, and placement
+ * is strict FIFO, so no more than that many can be placed before the state
+ * changes; at least one is read, to say why the head waits.  hint: the
+ * free slots of the nodes not read (the caller's count, >= 0). */
 static const char LUA_STATE[] =
     "local out = {num(redis.call('GET', P..'ver'))}\n"
-    "local nodes = redis.call('SMEMBERS', P..'nodes')\n"
+    "local since = tonumber(ARGV[3])\n"
+    "out[#out + 1] = num(redis.call('GET', P..'nseq'))\n"
+    "local nodes\n"
+    "if since > 0 then\n"
+    "  nodes = redis.call('ZRANGEBYSCORE', P..'nodechg', '('..int(since), '+inf')\n"
+    "  out[#out + 1] = 0\n"
+    "else\n"
+    "  nodes = redis.call('SMEMBERS', P..'nodes')\n"
+    "  out[#out + 1] = 1\n"
+    "end\n"
     "out[#out + 1] = #nodes\n"
-    "local free = 0\n"
+    "local free = num(ARGV[4])\n"
     "for _, n in ipairs(nodes) do\n"
     "  local w = redis.call('GET', P..'worker:'..n)\n"
     "  local up = 0\n"

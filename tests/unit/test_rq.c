@@ -311,8 +311,22 @@ static void test_state_bounded_by_free_slots(void **state)
     assert_int_equal(rq_state(q, 64, &st), 0);
     assert_int_equal(st.nhead, 3);          /* 2 units on n1 + 1 slot on n2 */
     assert_int_equal(st.pending, 10);
+    assert_false(st.partial);
+    int64_t seq = st.seq;
+    rq_state_free(&st);
+    /* only what changed: nothing, then the node a placement touched */
+    assert_int_equal(rq_state_since(q, 64, seq, 1, &st), 0);
+    assert_true(st.partial);
+    assert_int_equal(st.nhosts, 0);
+    assert_int_equal(st.nhead, 1);          /* the hint: 1 free slot elsewhere */
     rq_state_free(&st);
     assert_int_equal(place(q, ids[0], "n1", -1, NULL), RQ_P_OK);
+    assert_int_equal(rq_state_since(q, 64, seq, 0, &st), 0);
+    assert_int_equal(st.nhosts, 1);
+    assert_string_equal(st.hosts[0].node, "n1");
+    assert_int_equal(st.hosts[0].cap, 1);
+    assert_true(st.seq > seq);
+    rq_state_free(&st);
     assert_int_equal(place(q, ids[1], "n1", -1, NULL), RQ_P_OK);
     assert_int_equal(place(q, ids[2], "n2", -1, NULL), RQ_P_OK);
     assert_int_equal(rq_state(q, 64, &st), 0);
