@@ -214,6 +214,8 @@ struct disp {
     struct jsonl_writer sub;
     char *sub_path;          /* NULL until submitted.jsonl is open */
     int64_t *ids;            /* task ids in enqueue order (ascending) */
+    char **fields;           /* per id: its fields as stored (trace id, stamp), to
+                                enqueue again a task Redis lost */
     size_t nids;
     size_t npinned;
     /* pinned tasks not started yet (drip, online) */
@@ -362,8 +364,8 @@ static void enqueued(struct disp *d, char *const *ef, const int64_t *ids, const 
         jb_reset(b);
         char *stamped = workload_enqueue_fields(ef[j], NULL, ts[j]);
         workload_body(b, ids[j], stamped ? stamped : ef[j]);
-        free(stamped);
         jsonl_add(&d->sub, b);
+        d->fields[d->nids] = stamped ? stamped : xstrdup(ef[j]);
         d->ids[d->nids++] = ids[j];
         if (node[j] >= 0) {
             d->npinned++;
@@ -619,7 +621,8 @@ static void tally_from(struct dispatch_tally *t, const int64_t *ids, size_t n, c
 }
 
 /* Read the run's results from p->off on into the tally; after a rollback,
- * the whole list into a fresh one. */
+ * the whole list into a fresh one.  0, 1 when it saw a rollback, < 0 on a
+ * Redis error. */
 static int poll_results(struct disp *d, struct results_pos *p, struct dispatch_tally *t)
 {
     int rb = rolled_back(d, p);
@@ -654,19 +657,62 @@ static int poll_results(struct disp *d, struct results_pos *p, struct dispatch_t
         p->off += (long)r->elements;
     }
     freeReplyObject(r);
-    return 0;
+    return rb;
 }
+
+/* Tasks of ours without a result that Redis no longer has at all (it lost
+ * their enqueue: restarted from older data) are enqueued again, same ids,
+ * trace ids and stamps.  0, or < 0 on a Redis error. */
+static int heal(struct disp *d, const struct dispatch_tally *t)
+{
+    int64_t *open = xmalloc((t->n ? t->n : 1) * sizeof *open);
+    int64_t *gone = xmalloc((t->n ? t->n : 1) * sizeof *gone);
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (!t->rec[i])
+            open[n++] = t->ids[i];
+    int k = n ? rq_missing(d->q, open, n, gone) : 0;
+    if (k > 0) {
+        const char **f = xmalloc((size_t)k * sizeof *f);
+        for (int i = 0; i < k; i++) {
+            const int64_t *hit = bsearch(&gone[i], d->ids, d->nids, sizeof *d->ids, cmp_i64);
+            f[i] = hit ? d->fields[hit - d->ids] : "{}";
+        }
+        log_warn("%d task(s) of this dispatch are gone from Redis (it lost acknowledged "
+                 "writes: restarted from an older AOF or snapshot?); enqueuing them again with "
+                 "their ids, trace ids and enqueue times", k);
+        int rc = rq_enqueue_again(d->q, f, gone, (size_t)k);
+        free(f);
+        k = rc < 0 ? rc : 0;
+    }
+    free(open);
+    free(gone);
+    return k < 0 ? k : 0;
+}
+
+/* How often --wait checks that Redis still has the tasks it waits for. */
+#define HEAL_EVERY_MS 5000
 
 /* 0 all finished, 1 timed out or interrupted, -1 Redis error */
 static int wait_all(struct disp *d, struct results_pos *p, struct dispatch_tally *t,
                     int64_t start)
 {
-    int64_t timeout_ms = d->c->timeout_ms;
+    int64_t timeout_ms = d->c->timeout_ms, next_heal = now_wall_ms() + HEAL_EVERY_MS;
     while (t->oc.unfinished > 0) {
-        if (poll_results(d, p, t) < 0) {
+        if (now_wall_ms() >= next_heal) {
+            next_heal = now_wall_ms() + HEAL_EVERY_MS;
+            if (heal(d, t) < 0) {
+                log_error("Redis: %s", rq_error(d->q));
+                return -1;
+            }
+        }
+        int pr = poll_results(d, p, t);
+        if (pr < 0) {
             log_error("Redis: %s", rq_error(d->q));
             return -1;
         }
+        if (pr == 1)
+            next_heal = 0;   /* enqueues may be lost too: look at once */
         progress(d, false);
         if (t->oc.unfinished == 0)
             break;
@@ -765,6 +811,7 @@ static int disp_open(struct disp *d, const struct dispatch_conf *c)
     d->w = c->w;
     pacer_init(&d->p, &c->pace, c->w);
     d->ids = xmalloc((c->w->n ? c->w->n : 1) * sizeof *d->ids);
+    d->fields = xcalloc(c->w->n ? c->w->n : 1, sizeof *d->fields);
     d->out_id = xmalloc((c->w->n ? c->w->n : 1) * sizeof *d->out_id);
     d->out_node = xmalloc((c->w->n ? c->w->n : 1) * sizeof *d->out_node);
     d->backlog = xcalloc(c->w->nnodes ? c->w->nnodes : 1, sizeof *d->backlog);
@@ -812,6 +859,9 @@ static void disp_close(struct disp *d)
     }
     rq_close(d->q);
     pacer_free(&d->p);
+    for (size_t i = 0; d->fields && i < d->nids; i++)
+        free(d->fields[i]);
+    free(d->fields);
     free(d->ids);
     free(d->out_id);
     free(d->out_node);

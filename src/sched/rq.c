@@ -24,12 +24,12 @@
 
 enum {
     S_ENQUEUE, S_PLACE, S_TAKE, S_HEARTBEAT, S_COMPLETE, S_REAP, S_REGISTER, S_LEAVE,
-    S_STATE, S_REJECT, S_AUDIT, S_COUNTS, S_COUNT
+    S_STATE, S_REJECT, S_AUDIT, S_COUNTS, S_MISSING, S_COUNT
 };
 
 static const char *const script_body[S_COUNT] = {
     LUA_ENQUEUE, LUA_PLACE, LUA_TAKE, LUA_HEARTBEAT, LUA_COMPLETE, LUA_REAP,
-    LUA_REGISTER, LUA_LEAVE, LUA_STATE, LUA_REJECT, LUA_AUDIT, LUA_COUNTS,
+    LUA_REGISTER, LUA_LEAVE, LUA_STATE, LUA_REJECT, LUA_AUDIT, LUA_COUNTS, LUA_MISSING,
 };
 
 /* Ids reserved per INCRBY of the task counter. */
@@ -358,6 +358,57 @@ int rq_enqueue_stamped(struct rq *q, const char *const *fields_json, size_t n, i
         for (size_t i = 0; i < n; i++)
             ids[i] = first + (int64_t)i;
     return (int)n;
+}
+
+int rq_missing(struct rq *q, const int64_t *ids, size_t n, int64_t *missing)
+{
+    size_t found = 0;
+    for (size_t s = 0; s < n; s += 60) {
+        size_t m = n - s < 60 ? n - s : 60;
+        char buf[60][24];
+        const char *args[60];
+        for (size_t i = 0; i < m; i++) {
+            snprintf(buf[i], sizeof buf[i], "%lld", (long long)ids[s + i]);
+            args[i] = buf[i];
+        }
+        int rc;
+        redisReply *r = eval(q, S_MISSING, (int)m, args, &rc);
+        if (!r)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY)
+            return redis_bad_reply(q->c, r, "missing");
+        for (size_t i = 0; i < r->elements; i++)
+            if (redis_reply_int(r->element[i], &missing[found]))
+                found++;
+        freeReplyObject(r);
+    }
+    return (int)found;
+}
+
+int rq_enqueue_again(struct rq *q, const char *const *fields_json, const int64_t *ids, size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct enq_args *a = xcalloc(n, sizeof *a);
+    const char **args = xmalloc(n * ENQ_NARGS * sizeof *args);
+    size_t done = 0;
+    int rc = 0;
+    for (; done < n; done++) {
+        rc = prepare_task(q, fields_json[done], ids[done], &a[done]);
+        if (rc)
+            break;
+        enq_argv(q, &a[done], args + done * ENQ_NARGS);
+    }
+    if (rc == 0) {
+        redisReply **rep;
+        rc = eval_many(q, S_ENQUEUE, n, ENQ_NARGS, args, &rep);
+        free_replies(rep, n);
+    }
+    for (size_t i = 0; i < done; i++)
+        free(a[i].body);
+    free(a);
+    free(args);
+    return rc ? rc : (int)n;
 }
 
 /* ---- scheduler side ---- */

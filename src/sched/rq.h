@@ -102,6 +102,16 @@ int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int6
 int rq_enqueue_stamped(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids,
                        int64_t *ts);
 
+/* Which of these task ids have no task in Redis any more (Redis lost the
+ * enqueue: restarted from older data).  Returns how many, written to
+ * missing (room for n), or < 0. */
+int rq_missing(struct rq *q, const int64_t *ids, size_t n, int64_t *missing);
+/* Enqueue again, with the same ids, tasks Redis lost: fields as enqueued
+ * (with their trace_id and ts_enqueue, which they keep).  A task that
+ * exists is left alone.  Returns n or < 0. */
+int rq_enqueue_again(struct rq *q, const char *const *fields_json, const int64_t *ids,
+                     size_t n);
+
 /* ---- scheduler side ---- */
 
 struct rq_host {

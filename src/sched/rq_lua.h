@@ -146,6 +146,11 @@ static const char LUA_ENQUEUE[] =
     "redis.call('HSET', tk, 'body', body, 'cpu', ARGV[4], 'mem', ARGV[5], 'trace', ARGV[6],\n"
     "           'ts_enqueue', ts, 'state', 'pending', 'attempt', 0, 'deliveries', 0)\n"
     "if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', tk, 'pin', ARGV[8]) end\n"
+    /* enqueued again after Redis lost it (rq_enqueue_again): the task
+     * counter, which may have gone back too, must not hand its id out */
+    "if num(redis.call('GET', P..'seq')) < tonumber(ARGV[2]) then\n"
+    "  redis.call('SET', P..'seq', ARGV[2])\n"
+    "end\n"
     "redis.call('RPUSH', P..'q:pending', ARGV[2])\n"
     "redis.call('HINCRBY', P..'stats', 'enqueued', 1)\n"
     "wake()\n"
@@ -413,6 +418,14 @@ static const char LUA_STATE[] =
     "  out[#out + 1] = f[3] or ''\n"
     "end\n"
     "out[#out + 1] = redis.call('LLEN', P..'q:pending')\n"
+    "return out\n";
+
+/* ARGV: P, ids...  Returns the ids that have no task hash (lost by Redis). */
+static const char LUA_MISSING[] =
+    "local out = {}\n"
+    "for i = 2, #ARGV do\n"
+    "  if redis.call('EXISTS', P..'task:'..ARGV[i]) == 0 then out[#out + 1] = ARGV[i] end\n"
+    "end\n"
     "return out\n";
 
 /* ARGV: P.  Counters in one atomic read: the stats hash (flat), then

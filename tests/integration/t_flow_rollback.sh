@@ -155,3 +155,46 @@ assert got == want, (len(got), len(want))
 rep = open(x + "/odc/export_report.md").read()
 assert "Executions that ran twice: Redis lost acknowledged writes" in rep
 ' "$LOGS/$RUN" "$T" "${dups:-0}"
+
+# ---- a rollback while the dispatcher is still enqueuing: enqueues lost ----
+# The tasks Redis forgot (acknowledged enqueues) are enqueued again by
+# dispatch --wait (same ids, trace ids and stamps), so it still ends with
+# every task done, exit 0.
+RUN=rollback2
+N=20
+start_sched $RUN
+for n in n1 n2 n3; do start_worker $RUN $n 2 --ttl 10; wp[$n]=$WP; done
+for n in n1 n2 n3; do
+  wait_for 30 registered $RUN $n "${wp[$n]}" || not_ok "$RUN: worker $n did not register"
+done
+printf '{"argv": ["sleep", "0.2"], "app": "rb2"}\n%.0s' $(seq 1 $N) >"$T/rb2.jsonl"
+dispatch $RUN --tasks "$T/rb2.jsonl" --pending --pulse-size $N --pulse-spacing 0.2 --timeout 90 &
+dp=$!
+track_pid $dp
+enq() { rcli HGET "tk:$RUN:stats" enqueued 2>/dev/null; }
+enq_at_least() { local k; k=$(enq); [ "${k:-0}" -ge "$1" ]; }
+check "$RUN: enqueuing" wait_for 30 enq_at_least 4
+rm -rf "$T/aof-old"
+cp -a "$aof" "$T/aof-old"
+e0=$(enq)
+check "$RUN: more tasks enqueued after the copy" wait_for 30 enq_at_least $((e0 + 4))
+redis_kill9
+rm -rf "$aof"
+mv "$T/aof-old" "$aof"
+redis_spawn
+echo "# $RUN: AOF copied at $e0 enqueued; $(enq) after the restart"
+wait_pid $dp 120
+check "$RUN: dispatch --wait exits 0 though Redis lost enqueues" test $? = 0
+check "$RUN: it enqueued them again" grep -q 'gone from Redis .* enqueuing them again' "$T/$RUN.dispatch.log"
+check "$RUN: summary matches the ledger: $N done" py '
+import json, sys
+s = json.load(open(sys.argv[1]))
+led = [json.loads(l) for l in open(sys.argv[2])]
+sub = {r["task_id"]: r for r in map(json.loads, open(sys.argv[3]))}
+assert s["done"] == len(led) == int(sys.argv[4]) and s["unfinished"] == 0, (s, len(led))
+assert sorted(r["task_id"] for r in led) == sorted(sub), "ledger ids != submitted ids"
+for r in led:
+    assert r["trace_id"] == sub[r["task_id"]]["trace_id"], r
+    assert r["ts_enqueue"] == sub[r["task_id"]]["ts_enqueue"], r
+' "$T/$RUN.dispatch.json" "$LOGS/$RUN/ledger.jsonl" "$LOGS/$RUN/submitted.jsonl" $N
+check "$RUN: rq audit consistent" env RQ_RUN=$RUN "$RQ" audit
