@@ -230,6 +230,7 @@ struct disp {
     /* who serves the run: a scheduler, workers (presence()) */
     int64_t next_presence_ms, sched_seen_ms, next_sched_warn_ms, next_worker_warn_ms;
     bool all_unpinned;       /* no task names its node: any registered worker will do */
+    unsigned reconnects_seen; /* rq_reconnects() when Redis last had all our tasks */
 };
 
 /* How long the run may go without a live scheduler before a warning, and
@@ -690,17 +691,19 @@ static int heal(struct disp *d, const struct dispatch_tally *t)
     return k < 0 ? k : 0;
 }
 
-/* How often --wait checks that Redis still has the tasks it waits for. */
-#define HEAL_EVERY_MS 5000
-
-/* 0 all finished, 1 timed out or interrupted, -1 Redis error */
+/* 0 all finished, 1 timed out or interrupted, -1 Redis error.  Redis can
+ * only lose writes across a restart (or a failover), which the connection
+ * sees as a reconnect: after one, and after the results list shrank, it
+ * checks that Redis still has every task it waits for (heal). */
 static int wait_all(struct disp *d, struct results_pos *p, struct dispatch_tally *t,
                     int64_t start)
 {
-    int64_t timeout_ms = d->c->timeout_ms, next_heal = now_wall_ms() + HEAL_EVERY_MS;
+    int64_t timeout_ms = d->c->timeout_ms;
+    bool check = false;
     while (t->oc.unfinished > 0) {
-        if (now_wall_ms() >= next_heal) {
-            next_heal = now_wall_ms() + HEAL_EVERY_MS;
+        if (check || rq_reconnects(d->q) != d->reconnects_seen) {
+            check = false;
+            d->reconnects_seen = rq_reconnects(d->q);
             if (heal(d, t) < 0) {
                 log_error("Redis: %s", rq_error(d->q));
                 return -1;
@@ -712,7 +715,7 @@ static int wait_all(struct disp *d, struct results_pos *p, struct dispatch_tally
             return -1;
         }
         if (pr == 1)
-            next_heal = 0;   /* enqueues may be lost too: look at once */
+            check = true;    /* enqueues may be lost too */
         progress(d, false);
         if (t->oc.unfinished == 0)
             break;
@@ -830,6 +833,7 @@ static int disp_open(struct disp *d, const struct dispatch_conf *c)
     log_debug("connected to Redis at %s, run %s", desc, c->run_id);
     free(desc);
     d->prefix = rq_prefix(d->q);
+    d->reconnects_seen = rq_reconnects(d->q);
     warn_unregistered(d);
     d->all_unpinned = true;
     for (size_t i = 0; i < c->w->n && d->all_unpinned; i++)
