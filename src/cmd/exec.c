@@ -34,7 +34,7 @@ static const struct opt_cmd cmd = {
 struct exec_args {
     struct run_opts run;
     struct task_args cpu;
-    const char *app, *trace_id, *cgroup_parent, *profile, *input, *output, *ffmpeg, *user;
+    const char *app, *trace_id, *exec_id, *cgroup_parent, *profile, *input, *output, *ffmpeg, *user;
     int64_t attempt, units, parent;
     double orphan_wait;
     bool list_profiles;
@@ -50,6 +50,7 @@ static int set_checked(const struct opt *o, const char *arg, void *value)
     } checks[] = {
         {"app", run_id_valid, RUN_ID_RULE},
         {"trace-id", task_trace_id_valid, "1-128 printable characters, no blanks"},
+        {"exec-id", task_trace_id_valid, "1-128 printable characters, no blanks"},
         {"cgroup-parent", cgroup_path_valid,
          "a relative path like tracekit or a/b (letters, digits, ._-:@)"},
     };
@@ -82,6 +83,10 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
                    "enqueue time, epoch ms (default: $TS_ENQUEUE, else ts_start)"),
         OPT_INT(0, "attempt", &a->attempt, "N", 1, 1000000,
                 "attempt number to record (default: 1)"),
+        OPT_CALLBACK(0, "exec-id", &a->exec_id, "ID",
+                     "this execution's id to record (tracekit worker gives a new one to every "
+                     "execution, so two runs of one attempt are told apart; default: none)",
+                     set_checked),
         OPT_INT(0, "parent-pid", &a->parent, "PID", 1, INT32_MAX,
                 "stop the command (SIGTERM) when PID, the process that started this exec, dies "
                 "(tracekit worker passes its own)"),
@@ -165,7 +170,7 @@ int cmd_exec(int argc, char **argv)
     }
     struct task_exec x = {
         .task = {.app = a.app, .trace_id = a.trace_id, .cpu_units = (int)a.units,
-                 .cgroup_parent = a.cgroup_parent, .attempt = (int)a.attempt,
+                 .cgroup_parent = a.cgroup_parent, .attempt = (int)a.attempt, .exec_id = a.exec_id,
                  .orphan_wait_ms = (int)(a.orphan_wait * 1000), .user = a.user},
         .input = a.input, .output = a.output, .ffmpeg = a.ffmpeg, .parent = (pid_t)a.parent,
     };

@@ -296,7 +296,10 @@ const struct opt workload_options[] = {
     OPT_CALLBACK_AT(WORKLOAD_PACING, "pending-mode", WL, pending_mode, const char *, "MODE",
                     "pulse (default): --pulse-size tasks, --pulse-spacing apart, then "
                     "--pulse-interval; fifo: keep q:pending below --pending-max, --batch-size "
-                    "per --dribble-interval", set_mode),
+                    "per --dribble-interval, so at most --batch-size / --dribble-interval "
+                    "tasks a second however fast the cluster is: with the defaults 1 task/s "
+                    "(2000 tasks take 33 min); raise --batch-size or lower --dribble-interval "
+                    "for more", set_mode),
     OPT_INT_AT(WORKLOAD_PACING, "pulse-size", WL, pulse_size, "N", 1, 1000000,
                "tasks per pulse (default 10)"),
     OPT_SECONDS_AT(WORKLOAD_PACING, "pulse-interval", WL, pulse_interval_ms, "SEC",
@@ -306,7 +309,8 @@ const struct opt workload_options[] = {
     OPT_INT_AT(WORKLOAD_PACING, "pending-max", WL, pending_max, "N", 1, 100000000,
                "fifo: most tasks waiting in q:pending (default 6)"),
     OPT_INT_AT(WORKLOAD_PACING, "batch-size", WL, batch_size, "N", 1, 1000000,
-               "tasks per step of fifo, --drip and duration-online (default 1)"),
+               "tasks per step of fifo, --drip and duration-online (default 1; the rate is "
+               "this / --dribble-interval tasks a second)"),
     OPT_SECONDS_AT(WORKLOAD_PACING, "dribble-interval", WL, dribble_ms, "SEC",
                    "between those steps (default 1)"),
     OPT_FLAG_AT(WORKLOAD_PACING, "drip", WL, drip,

@@ -19,8 +19,10 @@ void odc_input_free(struct odc_input *in)
         free(in->nodes[i].cpu_model);
         free(in->nodes[i].stage);
     }
-    for (size_t i = 0; i < in->n_invs; i++)
+    for (size_t i = 0; i < in->n_invs; i++) {
         free(in->invs[i].trace_id);
+        free(in->invs[i].exec_id);
+    }
     for (size_t i = 0; i < in->n_notes; i++)
         free(in->notes[i]);
     free(in->nodes);
@@ -511,7 +513,9 @@ static int cmp_task_order(const void *a, const void *b, void *ctx)
     return (x->line > y->line) - (x->line < y->line);
 }
 
-/* Retries: by trace id, then attempt, then start. */
+/* Retries: by trace id, then attempt; two executions of one attempt (Redis
+ * lost writes) put the one the ledger names last, else the one that ended
+ * last, as parse does (docs/formats.md, "Executions"); then start. */
 static int cmp_attempt(const void *a, const void *b, void *ctx)
 {
     const struct odc_inv *invs = ctx;
@@ -521,6 +525,10 @@ static int cmp_attempt(const void *a, const void *b, void *ctx)
         return c;
     if (x->attempt != y->attempt)
         return (x->attempt > y->attempt) - (x->attempt < y->attempt);
+    if (x->ledger_pick != y->ledger_pick)
+        return x->ledger_pick ? 1 : -1;
+    if (x->ts_end != y->ts_end)
+        return (x->ts_end > y->ts_end) - (x->ts_end < y->ts_end);
     if (x->ts_start != y->ts_start)
         return (x->ts_start > y->ts_start) - (x->ts_start < y->ts_start);
     return (x->line > y->line) - (x->line < y->line);
@@ -558,7 +566,9 @@ static size_t *select_invocations(struct builder *b, size_t *nk)
         qsort_r(withid, nw, sizeof *withid, cmp_attempt, (void *)in->invs);
         for (size_t i = 0; i < nw; i++) {
             if (i + 1 < nw && !strcmp(in->invs[withid[i]].trace_id, in->invs[withid[i + 1]].trace_id)) {
-                note(b, ODC_N_ATTEMPT_DROPPED, &in->invs[withid[i]], -1, (double)in->invs[withid[i]].attempt);
+                const struct odc_inv *v = &in->invs[withid[i]];
+                bool same = v->attempt == in->invs[withid[i + 1]].attempt;
+                note(b, same ? ODC_N_RAN_TWICE : ODC_N_ATTEMPT_DROPPED, v, -1, (double)v->attempt);
                 continue;
             }
             keep[nn++] = withid[i];

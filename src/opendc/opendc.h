@@ -78,6 +78,8 @@ struct odc_inv {
     int cpuset_cpus;       /* CPUs in cpuset, 0 if absent/unparsable */
     bool http;             /* kind "http": a request through tracekit proxy */
     bool has_error;        /* error not null */
+    char *exec_id;         /* the worker's execution id; NULL if absent */
+    bool ledger_pick;      /* the execution the run's ledger.jsonl names (issue 21) */
 };
 
 struct odc_sample {
@@ -251,6 +253,7 @@ enum odc_note_kind {
     ODC_N_CORES_RAISED,       /* cpu_count above the request; value: new count */
     ODC_N_NO_MEMORY,
     ODC_N_DEMAND_CAPPED,      /* demand: run delay above cpu_count left out; value: ms */
+    ODC_N_RAN_TWICE,          /* same attempt ran again (Redis lost writes); value: attempt */
     ODC_N_KINDS
 };
 

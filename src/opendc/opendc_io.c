@@ -175,6 +175,8 @@ static bool inv_of(const json_t *o, struct odc_inv *iv)
     iv->has_status = jsonl_int(o, "status", &iv->status);
     iv->has_start_ticks = jsonl_int(o, "start_ticks", &iv->start_ticks);
     jsonl_int(o, "attempt", &iv->attempt);
+    const char *xid = jsonl_str(o, "exec_id");
+    iv->exec_id = xid ? xstrdup(xid) : NULL;
     double u, sy;
     if (jsonl_num(o, "cpu_user_ms", &u) && jsonl_num(o, "cpu_sys_ms", &sy) && u >= 0 && sy >= 0) {
         iv->has_cpu = true;
@@ -358,6 +360,32 @@ static void load_policy(struct odc_input *in, const char *folder)
 
 static int load_dir(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen);
 
+/* The executions DIR/ledger.jsonl names (dispatch --wait; gather puts it at
+ * the experiment's top): ledger_pick, so that of two executions of one
+ * attempt the export keeps the same one as parse. */
+static void mark_ledger_picks(struct odc_input *in, const char *dir)
+{
+    char *path = path_join(dir, "ledger.jsonl");
+    struct jsonl_reader r;
+    json_t *m = json_object(), *o;
+    if (file_exists(path) && jsonl_reader_open(&r, path) == 0) {
+        while (jsonl_next(&r, &o) == 1) {
+            const char *t = jsonl_str(o, "trace_id"), *x = jsonl_str(o, "exec_id");
+            if (t && x)
+                json_object_set_new(m, t, json_string(x));
+            json_decref(o);
+        }
+        jsonl_reader_close(&r);
+    }
+    for (size_t i = 0; i < in->n_invs && json_object_size(m); i++) {
+        struct odc_inv *v = &in->invs[i];
+        const char *want = v->trace_id ? jsonl_str(m, v->trace_id) : NULL;
+        v->ledger_pick = want && v->exec_id && !strcmp(want, v->exec_id);
+    }
+    json_decref(m);
+    free(path);
+}
+
 int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen)
 {
     int rc = load_dir(dir, in, pg, err, errlen);
@@ -395,6 +423,8 @@ static int load_dir(const char *dir, struct odc_input *in, struct progress *pg, 
         free(copy);
         if (rc < 0)
             odc_input_free(in);
+        else
+            mark_ledger_picks(in, dir);
         return rc;
     }
     DIR *d = opendir(dir);
@@ -435,6 +465,8 @@ static int load_dir(const char *dir, struct odc_input *in, struct progress *pg, 
     free(f);
     if (rc < 0)
         odc_input_free(in);
+    else
+        mark_ledger_picks(in, dir);
     return rc;
 }
 
@@ -728,6 +760,10 @@ static void report_corrections(FILE *f, const struct odc_input *in, const struct
     section(&rp, ODC_N_ATTEMPT_DROPPED, "Earlier attempts of retried tasks dropped",
             "Same trace id as a later attempt; only the last attempt is exported (--attempts all keeps "
             "every one).", "attempt", "%.0f");
+    section(&rp, ODC_N_RAN_TWICE, "Executions that ran twice: Redis lost acknowledged writes",
+            "Same trace id and attempt as another execution (Redis restarted from older data handed "
+            "the task out again); the one the ledger names is exported, else the one that ended "
+            "last.", "attempt", "%.0f");
     section(&rp, ODC_N_BAD_INVOCATION, "Invocations skipped", "ts_end before ts_start.", NULL, NULL);
     section(&rp, ODC_N_ZERO_DURATION, "Zero-duration tasks given 1 ms",
             "OpenDC runs a task for the sum of its fragment durations; 0 ms is raised to 1 ms.", NULL, NULL);

@@ -214,8 +214,9 @@ struct disp {
     struct jsonl_writer sub;
     char *sub_path;          /* NULL until submitted.jsonl is open */
     int64_t *ids;            /* task ids in enqueue order (ascending) */
+    char **fields;           /* per id: its fields as stored (trace id, stamp), to
+                                enqueue again a task Redis lost */
     size_t nids;
-    int64_t prev_ts;
     size_t npinned;
     /* pinned tasks not started yet (drip, online) */
     int64_t *out_id;
@@ -229,6 +230,7 @@ struct disp {
     /* who serves the run: a scheduler, workers (presence()) */
     int64_t next_presence_ms, sched_seen_ms, next_sched_warn_ms, next_worker_warn_ms;
     bool all_unpinned;       /* no task names its node: any registered worker will do */
+    unsigned reconnects_seen; /* rq_reconnects() when Redis last had all our tasks */
 };
 
 /* How long the run may go without a live scheduler before a warning, and
@@ -354,14 +356,17 @@ static int read_backlog(struct disp *d)
 
 enum { CHUNK = 256 };
 
-/* Note the tasks Redis stored: submitted.jsonl, our ids, pinned ones. */
-static void enqueued(struct disp *d, char *const *ef, const int64_t *ids, const int *node,
-                     size_t m, struct jbuf *b)
+/* Note the tasks Redis stored: submitted.jsonl (with the stamps Redis
+ * gave), our ids, pinned ones. */
+static void enqueued(struct disp *d, char *const *ef, const int64_t *ids, const int64_t *ts,
+                     const int *node, size_t m, struct jbuf *b)
 {
     for (size_t j = 0; j < m; j++) {
         jb_reset(b);
-        workload_body(b, ids[j], ef[j]);
+        char *stamped = workload_enqueue_fields(ef[j], NULL, ts[j]);
+        workload_body(b, ids[j], stamped ? stamped : ef[j]);
         jsonl_add(&d->sub, b);
+        d->fields[d->nids] = stamped ? stamped : xstrdup(ef[j]);
         d->ids[d->nids++] = ids[j];
         if (node[j] >= 0) {
             d->npinned++;
@@ -379,7 +384,7 @@ static void enqueued(struct disp *d, char *const *ef, const int64_t *ids, const 
 static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
 {
     char *ef[CHUNK];
-    int64_t ids[CHUNK];
+    int64_t ids[CHUNK], ts[CHUNK];
     struct jbuf b;
     jb_init(&b);
     int rc = 0;
@@ -392,16 +397,16 @@ static int enqueue(struct disp *d, const size_t *idx, const int *node, size_t k)
                 rc = -1;
                 break;
             }
-            ef[made] = workload_release(d->w, idx[s + made], node[s + made], trace,
-                                        workload_stamp(&d->prev_ts, now_wall_ms()));
+            /* no ts_enqueue: the enqueue script stamps the real time */
+            ef[made] = workload_release(d->w, idx[s + made], node[s + made], trace, -1);
         }
-        if (rc == 0 && rq_enqueue_many(d->q, (const char *const *)ef, m, ids) < 0) {
+        if (rc == 0 && rq_enqueue_stamped(d->q, (const char *const *)ef, m, ids, ts) < 0) {
             log_error("enqueue failed after %zu of %zu tasks: %s", d->nids, d->w->n,
                       rq_error(d->q));
             rc = -1;
         }
         if (rc == 0)
-            enqueued(d, ef, ids, node + s, m, &b);
+            enqueued(d, ef, ids, ts, node + s, m, &b);
         for (size_t j = 0; j < made; j++)
             free(ef[j]);
     }
@@ -567,11 +572,72 @@ static void say_failure(const char *line)
     json_decref(o);
 }
 
-/* Read the run's results from `*off` on into the tally. */
-static int poll_results(struct disp *d, long *off, struct dispatch_tally *t)
+/* Where the reading of the results list stands.  The list only grows
+ * while Redis keeps its writes, but a restart from an older AOF (a host
+ * crash with appendfsync everysec loses the last second) cuts it back, and
+ * the records appended after the restart would sit below a remembered
+ * offset.  So the last record read is kept too: when the list is shorter
+ * than the offset or holds another record there, it is read again from
+ * the start into a fresh tally. */
+struct results_pos {
+    long off;
+    char *last;              /* the record at off - 1 (malloc'd), NULL at 0 */
+};
+
+static void pos_reset(struct results_pos *p)
 {
+    free(p->last);
+    p->last = NULL;
+    p->off = 0;
+}
+
+/* 1 when the list no longer starts with what was read (a rollback), 0 when
+ * it does, < 0 on a Redis error. */
+static int rolled_back(struct disp *d, const struct results_pos *p)
+{
+    if (p->off == 0)
+        return 0;
+    char at[24];
+    snprintf(at, sizeof at, "%ld", p->off - 1);
+    char *k = xasprintf("%sresults", d->prefix);
+    const char *argv[3] = {"LINDEX", k, at};
+    int rc;
+    redisReply *r = rq_raw(d->q, 3, argv, NULL, &rc);
+    free(k);
+    if (!r)
+        return rc;
+    int out = r->type != REDIS_REPLY_STRING || strcmp(r->str, p->last) != 0;
+    freeReplyObject(r);
+    return out;
+}
+
+/* A fresh tally of our tasks from ledger lines (a rollback, or the end). */
+static void tally_from(struct dispatch_tally *t, const int64_t *ids, size_t n, char **lines,
+                       long nl)
+{
+    dispatch_tally_free(t);
+    dispatch_tally_init(t, ids, n);
+    for (long i = 0; i < nl; i++)
+        dispatch_tally_add(t, lines[i]);
+}
+
+/* Read the run's results from p->off on into the tally; after a rollback,
+ * the whole list into a fresh one.  0, 1 when it saw a rollback, < 0 on a
+ * Redis error. */
+static int poll_results(struct disp *d, struct results_pos *p, struct dispatch_tally *t)
+{
+    int rb = rolled_back(d, p);
+    if (rb < 0)
+        return rb;
+    if (rb) {
+        log_warn("the results list of run %s is shorter than before or changed (Redis lost "
+                 "acknowledged writes: restarted from an older AOF or snapshot?); reading it "
+                 "again from the start", d->c->run_id);
+        pos_reset(p);
+        tally_from(t, d->ids, d->nids, NULL, 0);
+    }
     char start[24];
-    snprintf(start, sizeof start, "%ld", *off);
+    snprintf(start, sizeof start, "%ld", p->off);
     char *k = xasprintf("%sresults", d->prefix);
     const char *argv[4] = {"LRANGE", k, start, "-1"};
     int rc;
@@ -584,23 +650,72 @@ static int poll_results(struct disp *d, long *off, struct dispatch_tally *t)
         return RQ_EPROTO;
     }
     for (size_t i = 0; i < r->elements; i++)
-        if (dispatch_tally_add(t, r->element[i]->str))
+        if (r->element[i]->str && dispatch_tally_add(t, r->element[i]->str))
             say_failure(r->element[i]->str);
-    *off += (long)r->elements;
+    if (r->elements > 0 && r->element[r->elements - 1]->str) {
+        free(p->last);
+        p->last = xstrdup(r->element[r->elements - 1]->str);
+        p->off += (long)r->elements;
+    }
     freeReplyObject(r);
-    return 0;
+    return rb;
 }
 
-/* 0 all finished, 1 timed out or interrupted, -1 Redis error */
-static int wait_all(struct disp *d, struct dispatch_tally *t)
+/* Tasks of ours without a result that Redis no longer has at all (it lost
+ * their enqueue: restarted from older data) are enqueued again, same ids,
+ * trace ids and stamps.  0, or < 0 on a Redis error. */
+static int heal(struct disp *d, const struct dispatch_tally *t)
 {
-    long off = 0;
-    int64_t start = now_wall_ms(), timeout_ms = d->c->timeout_ms;
+    int64_t *open = xmalloc((t->n ? t->n : 1) * sizeof *open);
+    int64_t *gone = xmalloc((t->n ? t->n : 1) * sizeof *gone);
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (!t->rec[i])
+            open[n++] = t->ids[i];
+    int k = n ? rq_missing(d->q, open, n, gone) : 0;
+    if (k > 0) {
+        const char **f = xmalloc((size_t)k * sizeof *f);
+        for (int i = 0; i < k; i++) {
+            const int64_t *hit = bsearch(&gone[i], d->ids, d->nids, sizeof *d->ids, cmp_i64);
+            f[i] = hit ? d->fields[hit - d->ids] : "{}";
+        }
+        log_warn("%d task(s) of this dispatch are gone from Redis (it lost acknowledged "
+                 "writes: restarted from an older AOF or snapshot?); enqueuing them again with "
+                 "their ids, trace ids and enqueue times", k);
+        int rc = rq_enqueue_again(d->q, f, gone, (size_t)k);
+        free(f);
+        k = rc < 0 ? rc : 0;
+    }
+    free(open);
+    free(gone);
+    return k < 0 ? k : 0;
+}
+
+/* 0 all finished, 1 timed out or interrupted, -1 Redis error.  Redis can
+ * only lose writes across a restart (or a failover), which the connection
+ * sees as a reconnect: after one, and after the results list shrank, it
+ * checks that Redis still has every task it waits for (heal). */
+static int wait_all(struct disp *d, struct results_pos *p, struct dispatch_tally *t,
+                    int64_t start)
+{
+    int64_t timeout_ms = d->c->timeout_ms;
+    bool check = false;
     while (t->oc.unfinished > 0) {
-        if (poll_results(d, &off, t) < 0) {
+        if (check || rq_reconnects(d->q) != d->reconnects_seen) {
+            check = false;
+            d->reconnects_seen = rq_reconnects(d->q);
+            if (heal(d, t) < 0) {
+                log_error("Redis: %s", rq_error(d->q));
+                return -1;
+            }
+        }
+        int pr = poll_results(d, p, t);
+        if (pr < 0) {
             log_error("Redis: %s", rq_error(d->q));
             return -1;
         }
+        if (pr == 1)
+            check = true;    /* enqueues may be lost too */
         progress(d, false);
         if (t->oc.unfinished == 0)
             break;
@@ -614,24 +729,16 @@ static int wait_all(struct disp *d, struct dispatch_tally *t)
 
 /* The run's whole ledger, sorted by task id, replacing the file at once: a
  * later --wait in the same run rewrites it with a superset, never appends
- * a task twice. */
-static int write_ledger(struct disp *d, const char *path)
+ * a task twice.  The lines are sorted in place. */
+static int write_ledger(const char *path, char **lines, long n)
 {
-    char **lines;
-    long n = rq_results(d->q, &lines);
-    if (n < 0) {
-        log_error("cannot read the ledger: %s", rq_error(d->q));
-        return -1;
-    }
     size_t malformed = dispatch_ledger_sort(lines, (size_t)n);
     struct jbuf b;
     jb_init(&b);
     for (long i = 0; i < n; i++) {
         jb_append(&b, lines[i], strlen(lines[i]));
         jb_append(&b, "\n", 1);
-        free(lines[i]);
     }
-    free(lines);
     if (malformed)
         log_warn("%zu ledger record(s) without a task id (kept at the end of %s)", malformed,
                  path);
@@ -642,21 +749,56 @@ static int write_ledger(struct disp *d, const char *path)
     return rc;
 }
 
+static void lines_free(char **lines, long n)
+{
+    for (long i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
 /* Wait for our tasks, then write the ledger: r's outcome, ledger, failed
- * and timed_out. */
+ * and timed_out.  The summary is the tally of the very lines written to the
+ * ledger, so the two always agree; when that read finds tasks unfinished
+ * that the polls had seen finished (Redis rolled back in between), the
+ * wait goes on from it. */
 static void wait_and_write(struct disp *d, struct dispatch_result *r)
 {
     struct dispatch_tally t;
+    struct results_pos p = {0};
     dispatch_tally_init(&t, d->ids, d->nids);
-    int wr = wait_all(d, &t);
+    int64_t start = now_wall_ms();
+    int wr;
+    for (;;) {
+        wr = wait_all(d, &p, &t, start);
+        if (wr < 0)
+            break;
+        char **lines;
+        long n = rq_results(d->q, &lines);
+        if (n < 0) {
+            log_error("cannot read the ledger: %s", rq_error(d->q));
+            wr = -1;
+            break;
+        }
+        tally_from(&t, d->ids, d->nids, lines, n);
+        if (wr == 0 && t.oc.unfinished > 0) {
+            log_warn("%lld task(s) seen finished are not in the ledger any more (Redis lost "
+                     "acknowledged writes); waiting for them again", (long long)t.oc.unfinished);
+            pos_reset(&p);
+            p.off = n;
+            p.last = n ? xstrdup(lines[n - 1]) : NULL;
+            lines_free(lines, n);
+            continue;
+        }
+        r->ledger = path_join(d->c->run_dir, "ledger.jsonl");
+        if (write_ledger(r->ledger, lines, n) < 0)
+            wr = -1;
+        lines_free(lines, n);
+        break;
+    }
     dispatch_tally_stats(&t);
     r->oc = t.oc;
     dispatch_tally_free(&t);
-    if (wr >= 0) {
-        r->ledger = path_join(d->c->run_dir, "ledger.jsonl");
-        if (write_ledger(d, r->ledger) < 0)
-            wr = -1;
-    }
+    pos_reset(&p);
     r->failed = wr < 0;
     r->timed_out = wr == 1 && !stop_sig;
 }
@@ -672,6 +814,7 @@ static int disp_open(struct disp *d, const struct dispatch_conf *c)
     d->w = c->w;
     pacer_init(&d->p, &c->pace, c->w);
     d->ids = xmalloc((c->w->n ? c->w->n : 1) * sizeof *d->ids);
+    d->fields = xcalloc(c->w->n ? c->w->n : 1, sizeof *d->fields);
     d->out_id = xmalloc((c->w->n ? c->w->n : 1) * sizeof *d->out_id);
     d->out_node = xmalloc((c->w->n ? c->w->n : 1) * sizeof *d->out_node);
     d->backlog = xcalloc(c->w->nnodes ? c->w->nnodes : 1, sizeof *d->backlog);
@@ -690,6 +833,7 @@ static int disp_open(struct disp *d, const struct dispatch_conf *c)
     log_debug("connected to Redis at %s, run %s", desc, c->run_id);
     free(desc);
     d->prefix = rq_prefix(d->q);
+    d->reconnects_seen = rq_reconnects(d->q);
     warn_unregistered(d);
     d->all_unpinned = true;
     for (size_t i = 0; i < c->w->n && d->all_unpinned; i++)
@@ -719,6 +863,9 @@ static void disp_close(struct disp *d)
     }
     rq_close(d->q);
     pacer_free(&d->p);
+    for (size_t i = 0; d->fields && i < d->nids; i++)
+        free(d->fields[i]);
+    free(d->fields);
     free(d->ids);
     free(d->out_id);
     free(d->out_node);

@@ -7,8 +7,8 @@
  * The pure parts take records, not Redis, so a unit test drives them
  * (tests/unit/test_dispatch.c): the tally of our tasks' results (outcome
  * counts, makespan and wait quantiles), the ledger's order, the summary
- * and the exit code.  Times are in ms.  ts_enqueue is the dispatcher's
- * clock, ts_start and ts_end the Redis server's (docs/redis.md, "Clocks"). */
+ * and the exit code.  Times are in ms, all of the Redis server's clock
+ * (ts_enqueue is stamped by the enqueue script: docs/redis.md, "Tasks"). */
 #ifndef TK_DISPATCH_H
 #define TK_DISPATCH_H
 

@@ -209,6 +209,8 @@ static void ledger(const struct embed *e, const struct emb_task *t, const char *
     jb_opt_int(b, "ts_place", t->node >= 0, t->ts_place);
     jb_opt_int(b, "ts_start", t->ts_start > 0, t->ts_start);
     jb_int(b, "ts_end", t->ts_end);
+    if (t->exec_id[0])
+        jb_str(b, "exec_id", t->exec_id);
     if (reason)
         jb_str(b, "reason", reason);
     if (t->error)

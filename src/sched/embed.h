@@ -46,6 +46,7 @@ struct emb_task {
     int64_t ts_enqueue, ts_place, ts_start, ts_end;
     int rc;
     char *error, *log;             /* a failed task's end of output and log file, or NULL */
+    char exec_id[17];              /* its execution's id (docs/formats.md), "" = none */
 };
 
 struct embed {

@@ -36,7 +36,6 @@ struct local {
     int64_t *backlog;          /* per workload node */
     size_t *idx;
     int *pnode;
-    int64_t prev_ts;
     size_t running, released;
     struct jsonl_writer sub, plc, led;
     int nopen;                 /* of sub, plc, led, in that order */
@@ -218,8 +217,8 @@ static int release(struct local *l, int64_t now)
             log_error("cannot make a trace id: %s", strerror(errno));
             return -1;
         }
-        char *ef = workload_release(l->w, l->idx[j], l->pnode[j], trace,
-                                    workload_stamp(&l->prev_ts, now_wall_ms()));
+        /* the real release time; task ids keep the order (issue 21) */
+        char *ef = workload_release(l->w, l->idx[j], l->pnode[j], trace, now_wall_ms());
         int64_t id = embed_enqueue(&l->e, ef, err, sizeof err);
         free(ef);
         if (id < 0) {
@@ -313,6 +312,8 @@ static void start(struct local *l, size_t ti)
     struct runner_task rt;
     pid_t pid = -1;
     if (runner_build(&l->rc, body, &rt, err, sizeof err) == 0) {
+        runner_exec_id_new(l->e.tasks[ti].exec_id);   /* as a worker does */
+        runner_set_exec_id(&rt, l->e.tasks[ti].exec_id);
         pid = runner_spawn(&rt, l->c->out, l->c->out_dir, err, sizeof err);
         runner_task_free(&rt);
     }

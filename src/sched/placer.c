@@ -27,9 +27,92 @@ static void drop_snapshot(struct placer *s)
     s->have = false;
 }
 
+static void hosts_free(struct rq_host *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].node);
+        free(h[i].worker);
+    }
+    free(h);
+}
+
+static struct rq_host *hosts_copy(const struct rq_host *h, size_t n)
+{
+    struct rq_host *c = xcalloc(n ? n : 1, sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        c[i] = h[i];
+        c[i].node = xstrdup(h[i].node);
+        c[i].worker = xstrdup(h[i].worker);
+    }
+    return c;
+}
+
+static void forget_known(struct placer *s)
+{
+    hosts_free(s->known, s->nknown);
+    s->known = NULL;
+    s->nknown = 0;
+    s->known_ok = false;
+}
+
 void placer_free(struct placer *s)
 {
     drop_snapshot(s);
+    forget_known(s);
+}
+
+static int cmp_rq_host(const void *a, const void *b)
+{
+    return strcmp(((const struct rq_host *)a)->node, ((const struct rq_host *)b)->node);
+}
+
+/* Free slots of the nodes known (live nodes' units within --parallel): the
+ * head a partial snapshot may need beyond the nodes it reads. */
+static int64_t known_free(const struct placer *s)
+{
+    int64_t free_ = 0;
+    for (size_t i = 0; i < s->nknown; i++) {
+        const struct rq_host *h = &s->known[i];
+        int64_t slots = h->cap;
+        if (h->parallel > 0 && h->parallel - h->run_count < slots)
+            slots = h->parallel - h->run_count;
+        if (h->up && slots > 0)
+            free_ += slots;
+    }
+    return free_;
+}
+
+/* The changed nodes of a partial snapshot into the known ones; then the
+ * snapshot's hosts are all of them, as after a full read. */
+static void merge_known(struct placer *s)
+{
+    if (!s->snap.partial) {
+        hosts_free(s->known, s->nknown);
+        s->known = hosts_copy(s->snap.hosts, s->snap.nhosts);
+        s->nknown = s->snap.nhosts;
+        return;
+    }
+    size_t added = 0;
+    for (size_t i = 0; i < s->snap.nhosts; i++) {
+        const struct rq_host *c = &s->snap.hosts[i];
+        struct rq_host *k = bsearch(c, s->known, s->nknown, sizeof *s->known, cmp_rq_host);
+        if (!k) {
+            s->known = xrealloc(s->known, (s->nknown + 1) * sizeof *s->known);
+            k = &s->known[s->nknown++];
+            added++;
+        } else {
+            free(k->node);
+            free(k->worker);
+        }
+        *k = *c;
+        k->node = xstrdup(c->node);
+        k->worker = xstrdup(c->worker);
+    }
+    if (added)
+        qsort(s->known, s->nknown, sizeof *s->known, cmp_rq_host);
+    hosts_free(s->snap.hosts, s->snap.nhosts);
+    s->snap.hosts = hosts_copy(s->known, s->nknown);
+    s->snap.nhosts = s->nknown;
 }
 
 static int read_snapshot(struct placer *s)
@@ -37,9 +120,16 @@ static int read_snapshot(struct placer *s)
     drop_snapshot(s);
     /* read ahead: a few rounds' worth of queue head */
     size_t window = s->batch * 4 < 64 ? 64 : s->batch * 4;
-    int rc = rq_state(s->q, window, &s->snap);
-    if (rc)
+    bool inc = s->known_ok && s->reconnects == rq_reconnects(s->q);
+    int rc = rq_state_since(s->q, window, inc ? s->known_seq : 0, inc ? known_free(s) : 0,
+                            &s->snap);
+    if (rc) {
+        forget_known(s);
         return rc;
+    }
+    merge_known(s);
+    s->known_seq = s->snap.seq;
+    s->known_ok = true;
     s->have = true;
     s->reconnects = rq_reconnects(s->q);
     s->st.snapshots++;
@@ -204,6 +294,8 @@ int placer_round(struct placer *s)
      * out of date (capacity freed since): read a fresh one next round. */
     if (rc || stale || s->blocked_id)
         drop_snapshot(s);
+    if (rc || stale)
+        forget_known(s);
     free(req);
     return rc ? rc : placed;
 }

@@ -68,6 +68,13 @@ struct placer {
     struct pol_host *hosts; /* snap.hosts as the policy sees them, kept current */
     size_t next;            /* first snap.head entry not yet placed */
     unsigned reconnects;    /* rq_reconnects() when the snapshot was read */
+    /* the nodes as last read, kept across snapshots: a snapshot reads only
+     * the nodes changed since known_seq (rq_state_since), until a refusal,
+     * an error or a reconnect says the model may be wrong (issue 21) */
+    struct rq_host *known;
+    size_t nknown;
+    int64_t known_seq;
+    bool known_ok;
 };
 
 void placer_init(struct placer *s, struct rq *q, const struct policy *p, int64_t seed,

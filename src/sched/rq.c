@@ -24,12 +24,12 @@
 
 enum {
     S_ENQUEUE, S_PLACE, S_TAKE, S_HEARTBEAT, S_COMPLETE, S_REAP, S_REGISTER, S_LEAVE,
-    S_STATE, S_REJECT, S_AUDIT, S_COUNTS, S_COUNT
+    S_STATE, S_REJECT, S_AUDIT, S_COUNTS, S_MISSING, S_COUNT
 };
 
 static const char *const script_body[S_COUNT] = {
     LUA_ENQUEUE, LUA_PLACE, LUA_TAKE, LUA_HEARTBEAT, LUA_COMPLETE, LUA_REAP,
-    LUA_REGISTER, LUA_LEAVE, LUA_STATE, LUA_REJECT, LUA_AUDIT, LUA_COUNTS,
+    LUA_REGISTER, LUA_LEAVE, LUA_STATE, LUA_REJECT, LUA_AUDIT, LUA_COUNTS, LUA_MISSING,
 };
 
 /* Ids reserved per INCRBY of the task counter. */
@@ -220,7 +220,7 @@ static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq
         json_decref(o);
         return RQ_EARG;
     }
-    int64_t cpu = 1, mem = 0, ts = now_wall_ms();
+    int64_t cpu = 1, mem = 0, ts = -1;   /* -1: stamped by the script */
     json_t *v = json_object_get(o, "cpu_units");
     if (v && !json_is_integer(v)) {
         redis_set_error(q->c, "task field cpu_units must be an integer");
@@ -265,7 +265,8 @@ static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq
     snprintf(a->id, sizeof a->id, "%lld", (long long)id);
     snprintf(a->cpu, sizeof a->cpu, "%lld", (long long)cpu);
     snprintf(a->mem, sizeof a->mem, "%lld", (long long)mem);
-    snprintf(a->ts, sizeof a->ts, "%lld", (long long)ts);
+    if (ts >= 0)
+        snprintf(a->ts, sizeof a->ts, "%lld", (long long)ts);
 
     struct jbuf b;
     jb_init(&b);
@@ -278,8 +279,13 @@ static int prepare_task(struct rq *q, const char *fields, int64_t id, struct enq
             strcmp(k, "attempt"))
             jb_json(&b, k, v);
     }
-    jb_int(&b, "ts_enqueue", ts);
+    jb_int(&b, "ts_enqueue", ts < 0 ? 0 : ts);
     jb_obj_close(&b);
+    if (ts < 0) {   /* end before the stamp: "..., "ts_enqueue": " */
+        if (b.len < 2 || strcmp(b.p + b.len - 2, "0}"))
+            TK_BUG("unexpected body end");
+        b.p[b.len - 2] = '\0';
+    }
     a->body = xstrdup(b.p);
     jb_free(&b);
     json_decref(o);
@@ -312,6 +318,12 @@ int rq_enqueue(struct rq *q, const char *fields_json, int64_t *task_id)
 
 int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids)
 {
+    return rq_enqueue_stamped(q, fields_json, n, ids, NULL);
+}
+
+int rq_enqueue_stamped(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids,
+                       int64_t *ts)
+{
     if (n == 0)
         return 0;
     int64_t first = 0;
@@ -331,6 +343,9 @@ int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int6
         /* all sent again after a reconnect: the script is idempotent */
         redisReply **rep;
         rc = eval_many(q, S_ENQUEUE, n, ENQ_NARGS, args, &rep);
+        for (size_t i = 0; rc == 0 && ts && i < n; i++)
+            if (!redis_reply_int(rep[i], &ts[i]))
+                rc = redis_bad_reply(q->c, NULL, "enqueue");
         free_replies(rep, n);
     }
     for (size_t i = 0; i < done; i++)
@@ -343,6 +358,57 @@ int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int6
         for (size_t i = 0; i < n; i++)
             ids[i] = first + (int64_t)i;
     return (int)n;
+}
+
+int rq_missing(struct rq *q, const int64_t *ids, size_t n, int64_t *missing)
+{
+    size_t found = 0;
+    for (size_t s = 0; s < n; s += 60) {
+        size_t m = n - s < 60 ? n - s : 60;
+        char buf[60][24];
+        const char *args[60];
+        for (size_t i = 0; i < m; i++) {
+            snprintf(buf[i], sizeof buf[i], "%lld", (long long)ids[s + i]);
+            args[i] = buf[i];
+        }
+        int rc;
+        redisReply *r = eval(q, S_MISSING, (int)m, args, &rc);
+        if (!r)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY)
+            return redis_bad_reply(q->c, r, "missing");
+        for (size_t i = 0; i < r->elements; i++)
+            if (redis_reply_int(r->element[i], &missing[found]))
+                found++;
+        freeReplyObject(r);
+    }
+    return (int)found;
+}
+
+int rq_enqueue_again(struct rq *q, const char *const *fields_json, const int64_t *ids, size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct enq_args *a = xcalloc(n, sizeof *a);
+    const char **args = xmalloc(n * ENQ_NARGS * sizeof *args);
+    size_t done = 0;
+    int rc = 0;
+    for (; done < n; done++) {
+        rc = prepare_task(q, fields_json[done], ids[done], &a[done]);
+        if (rc)
+            break;
+        enq_argv(q, &a[done], args + done * ENQ_NARGS);
+    }
+    if (rc == 0) {
+        redisReply **rep;
+        rc = eval_many(q, S_ENQUEUE, n, ENQ_NARGS, args, &rep);
+        free_replies(rep, n);
+    }
+    for (size_t i = 0; i < done; i++)
+        free(a[i].body);
+    free(a);
+    free(args);
+    return rc ? rc : (int)n;
 }
 
 /* ---- scheduler side ---- */
@@ -385,26 +451,36 @@ static void parse_host(redisReply **e, struct rq_host *h)
 
 int rq_state(struct rq *q, size_t nhead, struct rq_state *s)
 {
+    return rq_state_since(q, nhead, 0, 0, s);
+}
+
+int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint, struct rq_state *s)
+{
     memset(s, 0, sizeof *s);
-    char nh[24];
+    char nh[24], si[24], hi[24];
     snprintf(nh, sizeof nh, "%zu", nhead);
-    const char *args[1] = {nh};
+    snprintf(si, sizeof si, "%lld", (long long)(since > 0 ? since : 0));
+    snprintf(hi, sizeof hi, "%lld", (long long)(hint > 0 ? hint : 0));
+    const char *args[3] = {nh, si, hi};
     int rc;
-    redisReply *r = eval(q, S_STATE, 1, args, &rc);
+    redisReply *r = eval(q, S_STATE, 3, args, &rc);
     if (!r)
         return rc;
-    /* ver, nhosts, 11 per host, nhead, 4 per task, pending */
+    /* ver, seq, full, nhosts, 11 per host, nhead, 4 per task, pending */
     size_t nn, nt;
-    if (!redis_reply_array(r, 3) || !redis_reply_int(r->element[0], &s->ver) ||
-        !redis_reply_count(r, 1, 11, &nn) || !redis_reply_count(r, 2 + nn * 11, 4, &nt) ||
-        !redis_reply_array(r, 2 + nn * 11 + 1 + nt * 4 + 1))
+    int64_t full = 1;
+    if (!redis_reply_array(r, 5) || !redis_reply_int(r->element[0], &s->ver) ||
+        !redis_reply_int(r->element[1], &s->seq) || !redis_reply_int(r->element[2], &full) ||
+        !redis_reply_count(r, 3, 11, &nn) || !redis_reply_count(r, 4 + nn * 11, 4, &nt) ||
+        !redis_reply_array(r, 4 + nn * 11 + 1 + nt * 4 + 1))
         return redis_bad_reply(q->c, r, "state");
+    s->partial = full == 0;
     s->hosts = xcalloc(nn ? nn : 1, sizeof *s->hosts);
     s->nhosts = nn;
     for (size_t i = 0; i < nn; i++)
-        parse_host(r->element + 2 + i * 11, &s->hosts[i]);
+        parse_host(r->element + 4 + i * 11, &s->hosts[i]);
     qsort(s->hosts, nn, sizeof *s->hosts, cmp_host);
-    size_t k = 2 + nn * 11 + 1;
+    size_t k = 4 + nn * 11 + 1;
     s->nhead = nt;
     s->head = xcalloc(nt ? nt : 1, sizeof *s->head);
     for (size_t i = 0; i < nt; i++, k += 4) {
@@ -735,11 +811,11 @@ int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *h
 
 int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok, int rc_)
 {
-    return rq_complete_why(q, worker, task_id, attempt, ok, rc_, NULL, NULL);
+    return rq_complete_why(q, worker, task_id, attempt, NULL, ok, rc_, NULL, NULL);
 }
 
-int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
-                    int rc_, const char *error, const char *log)
+int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt,
+                    const char *exec_id, bool ok, int rc_, const char *error, const char *log)
 {
     int rc = check_ids(q, NULL, worker);
     if (rc)
@@ -748,9 +824,9 @@ int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attem
     snprintf(id, sizeof id, "%lld", (long long)task_id);
     snprintf(a, sizeof a, "%d", attempt);
     snprintf(code, sizeof code, "%d", rc_);
-    const char *args[7] = {worker, id, a, ok ? "done" : "failed", code, error ? error : "",
-                           log ? log : ""};
-    redisReply *r = eval(q, S_COMPLETE, 7, args, &rc);
+    const char *args[8] = {worker, id, a, ok ? "done" : "failed", code, error ? error : "",
+                           log ? log : "", exec_id ? exec_id : ""};
+    redisReply *r = eval(q, S_COMPLETE, 8, args, &rc);
     if (!r)
         return rc;
     if (!redis_reply_array(r, 1))

@@ -83,8 +83,8 @@ struct redis_conn *rq_conn(struct rq *q);
 
 /* Enqueue one task.  fields: a JSON object with the task's own fields
  * (upstream §7.3: input, output, cpu_units, ... or argv, mem_mb).  rq assigns
- * task_id and fills in trace_id (a UUID4) and ts_enqueue (now, ms) unless the
- * fields carry them; the stored body is
+ * task_id and fills in trace_id (a UUID4) and ts_enqueue (the Redis server's
+ * clock at the enqueue, ms) unless the fields carry them; the stored body is
  *   {"task_id": N, "trace_id": "...", <fields in order>, "ts_enqueue": T}.
  * cpu_units (default 1, < 1 -> 1) and mem_mb (default 0) drive placement;
  * "node" (a node id, or null) pins the task: it may be placed only on that
@@ -94,6 +94,23 @@ int rq_enqueue(struct rq *q, const char *fields_json, int64_t *task_id);
 /* n tasks in one pipelined round trip; ids may be NULL.  Returns how many
  * were enqueued (n) or < 0; on error some may have been enqueued. */
 int rq_enqueue_many(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids);
+/* The same, with each task's ts_enqueue in ts (may be NULL): a task
+ * without one in its fields is stamped with the Redis server's clock
+ * (TIME) inside the enqueue script, so the stamp is the real enqueue time
+ * on the clock that stamps ts_place, ts_start and ts_end; tasks enqueued
+ * in one ms share the stamp, and task_id keeps their order. */
+int rq_enqueue_stamped(struct rq *q, const char *const *fields_json, size_t n, int64_t *ids,
+                       int64_t *ts);
+
+/* Which of these task ids have no task in Redis any more (Redis lost the
+ * enqueue: restarted from older data).  Returns how many, written to
+ * missing (room for n), or < 0. */
+int rq_missing(struct rq *q, const int64_t *ids, size_t n, int64_t *missing);
+/* Enqueue again, with the same ids, tasks Redis lost: fields as enqueued
+ * (with their trace_id and ts_enqueue, which they keep).  A task that
+ * exists is left alone.  Returns n or < 0. */
+int rq_enqueue_again(struct rq *q, const char *const *fields_json, const int64_t *ids,
+                     size_t n);
 
 /* ---- scheduler side ---- */
 
@@ -111,6 +128,8 @@ struct rq_head {
 
 struct rq_state {
     int64_t ver;                /* state version, for rq_place's expect_ver */
+    int64_t seq;                /* node change number it is current to (rq_state_since) */
+    bool partial;               /* hosts holds only the nodes changed since `since` */
     struct rq_host *hosts;      /* sorted by node id */
     size_t nhosts;
     struct rq_head *head;       /* first tasks of q:pending */
@@ -118,8 +137,16 @@ struct rq_state {
     int64_t pending;            /* LLEN q:pending */
 };
 
-/* One consistent snapshot: hosts, the first nhead pending tasks, version. */
+/* One consistent snapshot: hosts, the first pending tasks (at most nhead,
+ * and no more than the free slots, at least one), version. */
 int rq_state(struct rq *q, size_t nhead, struct rq_state *s);
+/* The same, reading only the nodes changed after change number `since`
+ * (s->partial; since 0: all, as rq_state), the caller keeping the others
+ * from the snapshot whose s->seq it passes; hint: the free slots of the
+ * nodes it keeps (bounds the head read).  Nodes are never unregistered
+ * from a run, so a partial snapshot never drops one. */
+int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint,
+                   struct rq_state *s);
 void rq_state_free(struct rq_state *s);
 /* Host i of the snapshot as the policy sees it (id points into s). */
 void rq_host_to_pol(const struct rq_host *h, struct pol_host *out);
@@ -238,11 +265,12 @@ enum { RQ_DONE_OK = 0, RQ_DONE_DUP = 1, RQ_DONE_SUPERSEDED = 2, RQ_DONE_GONE = 3
  * changed. */
 int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
                 int rc);
-/* The same, with why a failed task failed in its ledger record: "error"
- * (the end of its output) and "log" (its log file on the worker's node);
- * NULL or "" leaves a field out. */
-int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok,
-                    int rc, const char *error, const char *log);
+/* The same, with the execution's id ("exec_id" of the ledger record and
+ * the events record: an attempt may run twice when Redis loses writes) and
+ * why a failed task failed: "error" (the end of its output) and "log" (its
+ * log file on the worker's node); NULL or "" leaves a field out. */
+int rq_complete_why(struct rq *q, const char *worker, int64_t task_id, int attempt,
+                    const char *exec_id, bool ok, int rc, const char *error, const char *log);
 
 /* Leave: hand back everything not completed (queued on the node and in
  * flight) to the head of q:pending without counting a delivery, return the

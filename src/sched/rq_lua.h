@@ -40,7 +40,7 @@ static const char LUA_PRELUDE[] =
     "  return redis.call('INCR', P..'ver')\n"
     "end\n"
     /* one ledger line per finished task */
-    "local function record(id, status, rc, reason, err, log)\n"
+    "local function record(id, status, rc, reason, err, log, exec)\n"
     "  local f = redis.call('HMGET', P..'task:'..id, 'trace', 'attempt', 'node', 'worker',\n"
     "                       'ts_enqueue', 'ts_place', 'ts_start')\n"
     "  local s = '{\"task_id\": '..id..', \"trace_id\": '..cjson.encode(f[1] or '')..\n"
@@ -49,16 +49,24 @@ static const char LUA_PRELUDE[] =
     "    ', \"worker\": '..cjson.encode(f[4] or '')..', \"ts_enqueue\": '..(f[5] or 'null')..\n"
     "    ', \"ts_place\": '..(f[6] or 'null')..', \"ts_start\": '..(f[7] or 'null')..\n"
     "    ', \"ts_end\": '..int(now_ms())\n"
+    "  if exec and exec ~= '' then s = s..', \"exec_id\": '..cjson.encode(exec) end\n"
     "  if reason then s = s..', \"reason\": '..cjson.encode(reason) end\n"
     "  if err and err ~= '' then s = s..', \"error\": '..cjson.encode(err) end\n"
     "  if log and log ~= '' then s = s..', \"log\": '..cjson.encode(log) end\n"
     "  return s..'}'\n"
+    "end\n"
+    /* a node's state changed (units, memory, run_count, its worker, up):
+     * schedulers read only the nodes touched since their last snapshot
+     * (LUA_STATE, issue 21) */
+    "local function touch(node)\n"
+    "  redis.call('ZADD', P..'nodechg', redis.call('INCR', P..'nseq'), node)\n"
     "end\n"
     /* give a committed task's units, memory and run_count back to its node */
     "local function release(id)\n"
     "  local f = redis.call('HMGET', P..'task:'..id, 'node', 'cpu', 'mem')\n"
     "  local node = f[1]\n"
     "  if not node or node == '' then return end\n"
+    "  touch(node)\n"
     "  redis.call('INCRBY', P..'cap:'..node, f[2])\n"
     "  if num(f[3]) > 0 and num(redis.call('GET', P..'mem_total:'..node)) > 0 then\n"
     "    redis.call('INCRBY', P..'mem:'..node, f[3])\n"
@@ -96,6 +104,7 @@ static const char LUA_PRELUDE[] =
     "    local q = redis.call('LRANGE', P..'q:'..node, 0, -1)\n"
     "    for i = #q, 1, -1 do requeue(q[i], 'unsent', 0); n = n + 1 end\n"
     "    redis.call('DEL', P..'q:'..node, P..'worker:'..node)\n"
+    "    touch(node)\n"
     "  end\n"
     "  local inflight = P..'inflight:'..W\n"
     "  local ids = redis.call('LRANGE', inflight, 0, -1)\n"
@@ -124,17 +133,28 @@ static const char LUA_PRELUDE[] =
     "  return {'ok', id, a, d, f[1], f[2], f[3]}\n"
     "end\n";
 
-/* ARGV: P, id, body, cpu, mem, trace, ts_enqueue, pin ('' = none) */
+/* ARGV: P, id, body, cpu, mem, trace, ts_enqueue, pin ('' = none).
+ * An empty ts_enqueue is stamped here, with the Redis server's clock at
+ * the enqueue itself (issue 21: no invented stamps): the body then ends
+ * just before the stamp's digits, and the script completes it.
+ * Returns the task's ts_enqueue (also on a retry: the stored one). */
 static const char LUA_ENQUEUE[] =
     "local tk = P..'task:'..ARGV[2]\n"
-    "if redis.call('EXISTS', tk) == 1 then return 0 end\n"
-    "redis.call('HSET', tk, 'body', ARGV[3], 'cpu', ARGV[4], 'mem', ARGV[5], 'trace', ARGV[6],\n"
-    "           'ts_enqueue', ARGV[7], 'state', 'pending', 'attempt', 0, 'deliveries', 0)\n"
+    "if redis.call('EXISTS', tk) == 1 then return redis.call('HGET', tk, 'ts_enqueue') end\n"
+    "local ts, body = ARGV[7], ARGV[3]\n"
+    "if ts == '' then ts = int(now_ms()); body = body..ts..'}' end\n"
+    "redis.call('HSET', tk, 'body', body, 'cpu', ARGV[4], 'mem', ARGV[5], 'trace', ARGV[6],\n"
+    "           'ts_enqueue', ts, 'state', 'pending', 'attempt', 0, 'deliveries', 0)\n"
     "if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', tk, 'pin', ARGV[8]) end\n"
+    /* enqueued again after Redis lost it (rq_enqueue_again): the task
+     * counter, which may have gone back too, must not hand its id out */
+    "if num(redis.call('GET', P..'seq')) < tonumber(ARGV[2]) then\n"
+    "  redis.call('SET', P..'seq', ARGV[2])\n"
+    "end\n"
     "redis.call('RPUSH', P..'q:pending', ARGV[2])\n"
     "redis.call('HINCRBY', P..'stats', 'enqueued', 1)\n"
     "wake()\n"
-    "return 1\n";
+    "return ts\n";
 
 /* ARGV: P, id, node, expected version ('' = any), batch token, chain.
  * The token is unique per rq_place_many call.  With a version given, the
@@ -182,6 +202,7 @@ static const char LUA_PLACE[] =
     "end\n"
     "redis.call('LPOP', P..'q:pending')\n"
     "redis.call('DECRBY', P..'cap:'..node, need)\n"
+    "touch(node)\n"
     "redis.call('INCR', P..'run_count:'..node)\n"
     "redis.call('RPUSH', P..'q:'..node, id)\n"
     "redis.call('HSET', tk, 'state', 'placed', 'node', node, 'ts_place', int(now_ms()),\n"
@@ -224,6 +245,8 @@ static const char LUA_HEARTBEAT[] =
     "local W = ARGV[2]\n"
     "local node = redis.call('HGET', P..'workers', W)\n"
     "if not node or redis.call('GET', P..'worker:'..node) ~= W then return {'fenced'} end\n"
+    /* back from the dead before a reap: the node is up again */
+    "if redis.call('EXISTS', P..'alive:'..W) == 0 then touch(node) end\n"
     "redis.call('SET', P..'alive:'..W, node, 'PX', ARGV[3])\n"
     "local deadline = int(now_ms() + tonumber(ARGV[4]))\n"
     "local n = 0\n"
@@ -236,7 +259,7 @@ static const char LUA_HEARTBEAT[] =
     "end\n"
     "return {'ok', n}\n";
 
-/* ARGV: P, worker, id, attempt, 'done'|'failed', rc[, error, log].
+/* ARGV: P, worker, id, attempt, 'done'|'failed', rc[, error, log, exec id].
  * Returns {'ok'} | {'dup'} | {'superseded', current attempt} | {'gone'}. */
 static const char LUA_COMPLETE[] =
     "local W, id, attempt, status = ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
@@ -254,7 +277,7 @@ static const char LUA_COMPLETE[] =
     "redis.call('LREM', P..'inflight:'..W, 1, id)\n"
     "redis.call('HSET', tk, 'state', status, 'rc', ARGV[6], 'lease', 0)\n"
     "redis.call('RPUSH', P..'results', record(id, status, tonumber(ARGV[6]), nil, ARGV[7], "
-    "ARGV[8]))\n"
+    "ARGV[8], ARGV[9]))\n"
     "redis.call('HINCRBY', P..'stats', status, 1)\n"
     "bump()\n"
     "return {'ok'}\n";
@@ -326,6 +349,7 @@ static const char LUA_REGISTER[] =
     "local total, memtot = tonumber(ARGV[4]), tonumber(ARGV[7])\n"
     "if memtot <= 0 then usedmem = memtot end\n"
     "redis.call('SADD', P..'nodes', node)\n"
+    "touch(node)\n"
     "redis.call('HSET', P..'workers', W, node)\n"
     "redis.call('SET', P..'worker:'..node, W)\n"
     "redis.call('SET', P..'alive:'..W, node, 'PX', ARGV[9])\n"
@@ -341,13 +365,32 @@ static const char LUA_LEAVE[] =
     "local n = reap_worker(ARGV[2], 'return', 0)\n"
     "return n\n";
 
-/* ARGV: P, nhead.  Returns {ver, nnodes, {node, up, worker, cap, cap_total,
- * run_count, mem, mem_total, phys, ratio, parallel} x nnodes, nhead,
- * {id, cpu, mem, pin ('' = none)} x nhead, pending}. */
+/* ARGV: P, nhead, since, hint.  Returns {ver, seq, full, nnodes, {node, up,
+ * worker, cap, cap_total, run_count, mem, mem_total, phys, ratio, parallel}
+ * x nnodes, nhead, {id, cpu, mem, pin ('' = none)} x nhead, pending}.
+ * since 0: every node (full 1); else only the nodes touched after change
+ * number `since` (full 0): the caller keeps the others from its last
+ * snapshot, so a round costs what changed, not the number of nodes
+ * (issue 21).  seq: the change number this snapshot is current to.
+ * The head is bounded by the free slots: every task takes at least one
+ * unit and one --parallel slot of a node with a live worker, and placement
+ * is strict FIFO, so no more than that many can be placed before the state
+ * changes; at least one is read, to say why the head waits.  hint: the
+ * free slots of the nodes not read (the caller's count, >= 0). */
 static const char LUA_STATE[] =
     "local out = {num(redis.call('GET', P..'ver'))}\n"
-    "local nodes = redis.call('SMEMBERS', P..'nodes')\n"
+    "local since = tonumber(ARGV[3])\n"
+    "out[#out + 1] = num(redis.call('GET', P..'nseq'))\n"
+    "local nodes\n"
+    "if since > 0 then\n"
+    "  nodes = redis.call('ZRANGEBYSCORE', P..'nodechg', '('..int(since), '+inf')\n"
+    "  out[#out + 1] = 0\n"
+    "else\n"
+    "  nodes = redis.call('SMEMBERS', P..'nodes')\n"
+    "  out[#out + 1] = 1\n"
+    "end\n"
     "out[#out + 1] = #nodes\n"
+    "local free = num(ARGV[4])\n"
     "for _, n in ipairs(nodes) do\n"
     "  local w = redis.call('GET', P..'worker:'..n)\n"
     "  local up = 0\n"
@@ -357,8 +400,17 @@ static const char LUA_STATE[] =
     "                       P..'parallel:'..n)\n"
     "  out[#out + 1] = n; out[#out + 1] = up; out[#out + 1] = w or ''\n"
     "  for i = 1, 8 do out[#out + 1] = v[i] or '0' end\n"
+    "  if up == 1 then\n"
+    "    local slots = num(v[1])\n"
+    "    local par = num(v[8])\n"
+    "    if par > 0 and par - num(v[3]) < slots then slots = par - num(v[3]) end\n"
+    "    if slots > 0 then free = free + slots end\n"
+    "  end\n"
     "end\n"
-    "local head = redis.call('LRANGE', P..'q:pending', 0, tonumber(ARGV[2]) - 1)\n"
+    "local want = tonumber(ARGV[2])\n"
+    "if free < want then want = free end\n"
+    "if want < 1 then want = 1 end\n"
+    "local head = redis.call('LRANGE', P..'q:pending', 0, want - 1)\n"
     "out[#out + 1] = #head\n"
     "for _, id in ipairs(head) do\n"
     "  local f = redis.call('HMGET', P..'task:'..id, 'cpu', 'mem', 'pin')\n"
@@ -366,6 +418,14 @@ static const char LUA_STATE[] =
     "  out[#out + 1] = f[3] or ''\n"
     "end\n"
     "out[#out + 1] = redis.call('LLEN', P..'q:pending')\n"
+    "return out\n";
+
+/* ARGV: P, ids...  Returns the ids that have no task hash (lost by Redis). */
+static const char LUA_MISSING[] =
+    "local out = {}\n"
+    "for i = 2, #ARGV do\n"
+    "  if redis.call('EXISTS', P..'task:'..ARGV[i]) == 0 then out[#out + 1] = ARGV[i] end\n"
+    "end\n"
     "return out\n";
 
 /* ARGV: P.  Counters in one atomic read: the stats hash (flat), then

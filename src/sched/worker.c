@@ -93,6 +93,7 @@ bool worker_jobs_add(struct worker_jobs *t, int gen, int64_t id, int attempt, co
     ARRAY_GROW(t->v, t->n + 1, t->cap, 16);
     t->v[t->n++] = (struct worker_job){.id = id, .attempt = attempt, .gen = gen,
                                        .st = WJ_QUEUED, .body = xstrdup(body)};
+    runner_exec_id_new(t->v[t->n - 1].exec_id);
     return true;
 }
 
@@ -275,6 +276,8 @@ struct outage {
     int64_t retry_at;       /* mono ms of the next try; 0: none due */
 };
 
+#define ACKED_MAX 1024
+
 struct engine {
     struct log_limit done_log; /* one info line per finished task, at most one a second */
     /* shared by the two threads, under mu (the main thread, the only one
@@ -283,6 +286,11 @@ struct engine {
     pthread_cond_t cv;      /* the taker waits on it for a slot */
     struct worker_jobs jobs;
     int efd;                /* eventfd: the taker wakes the main thread */
+    /* the last completions Redis acknowledged (a ring): a task handed out
+     * again with one of these attempts ran already, and Redis lost that */
+    int64_t acked_id[ACKED_MAX];
+    int acked_attempt[ACKED_MAX];
+    size_t nacked;
 
     /* constant after start */
     const struct worker_conf *c;
@@ -381,6 +389,25 @@ static bool taker_wait(struct engine *e, int64_t retry_at)
     }
 }
 
+/* Under mu: a task whose completion of this very attempt Redis
+ * acknowledged is handed out again only when Redis lost acknowledged
+ * writes (restarted from an older AOF or snapshot, a failover to a replica
+ * that lagged): it runs twice with the same attempt; the execution ids tell
+ * the two apart and parse/export keep the one the ledger names. */
+static void warn_acked(struct engine *e, const struct rq_task *t)
+{
+    size_t n = e->nacked < ACKED_MAX ? e->nacked : ACKED_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (e->acked_id[i] == t->id && e->acked_attempt[i] == t->attempt) {
+            log_warn("task %lld attempt %d: handed out again after its completion was "
+                     "acknowledged: Redis lost acknowledged writes (restarted from an older "
+                     "AOF or snapshot?); it runs twice (ran twice: Redis lost acknowledged "
+                     "writes), parse and export keep the execution the ledger names",
+                     (long long)t->id, t->attempt);
+            return;
+        }
+}
+
 static void *taker_main(void *arg)
 {
     struct engine *e = arg;
@@ -401,6 +428,8 @@ static void *taker_main(void *arg)
         free(held);
 
         pthread_mutex_lock(&e->mu);
+        if (rc == RQ_TAKE_OK)
+            warn_acked(e, &t);
         if (rc == RQ_TAKE_OK) {
             /* not added (stopping, superseded): it stays in flight, and
              * rq_leave or the reaper hands it back */
@@ -528,7 +557,8 @@ static bool complete_finished(struct engine *e)
 
         char why[TASK_TAIL_BYTES + 1] = "";
         char *log = j.rc != 0 && current ? failure(e, &j, why, sizeof why) : NULL;
-        int r = current ? rq_complete_why(e->q, wid, j.id, j.attempt, j.rc == 0, j.rc, why, log)
+        int r = current ? rq_complete_why(e->q, wid, j.id, j.attempt, j.exec_id, j.rc == 0, j.rc,
+                                          why, log)
                         : RQ_DONE_SUPERSEDED;
         free(log);
         if (r < 0) {
@@ -546,6 +576,11 @@ static bool complete_finished(struct engine *e)
             *(j.rc == 0 ? &e->st.done : &e->st.failed) += 1;
         }
         pthread_mutex_lock(&e->mu);
+        if (r == RQ_DONE_OK || r == RQ_DONE_DUP) {
+            e->acked_id[e->nacked % ACKED_MAX] = j.id;
+            e->acked_attempt[e->nacked % ACKED_MAX] = j.attempt;
+            e->nacked++;
+        }
         worker_jobs_completed(&e->jobs, j.id, j.gen);
         pthread_mutex_unlock(&e->mu);
     }
@@ -592,6 +627,7 @@ static void start_queued(struct engine *e)
             pthread_cond_broadcast(&e->cv); /* its slot is free: the taker may go on */
             continue;
         }
+        runner_set_exec_id(&t, j->exec_id);
         pid_t pid = runner_spawn(&t, e->c->out, e->c->out_dir, err, sizeof err);
         if (pid < 0) {
             log_error("task %lld: %s; completing it as failed (rc %d)", (long long)j->id, err,

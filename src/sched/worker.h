@@ -51,6 +51,7 @@ enum worker_job_state {
 struct worker_job {
     int64_t id;
     int attempt;
+    char exec_id[17];          /* this execution: 16 random hex digits, new at each take */
     int gen;                   /* the registration it was taken under */
     enum worker_job_state st;
     pid_t pid;                 /* RUNNING, FENCED, ABANDONED */

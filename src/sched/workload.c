@@ -557,9 +557,10 @@ char *workload_enqueue_fields(const char *fields, const char *trace_id, int64_t 
         json_decref(o);
         return NULL;
     }
-    if (!json_object_get(o, "trace_id"))
+    if (!json_object_get(o, "trace_id") && trace_id)
         json_object_set_new(o, "trace_id", json_string(trace_id));
-    json_object_set_new(o, "ts_enqueue", json_integer(ts_enqueue));
+    if (ts_enqueue >= 0)
+        json_object_set_new(o, "ts_enqueue", json_integer(ts_enqueue));
     char *s = reemit(o);
     json_decref(o);
     return s;
@@ -597,11 +598,4 @@ int workload_body(struct jbuf *b, int64_t task_id, const char *fields)
     jb_obj_close(b);
     json_decref(o);
     return 0;
-}
-
-int64_t workload_stamp(int64_t *prev, int64_t now_ms)
-{
-    int64_t t = now_ms > *prev ? now_ms : *prev + 1;
-    *prev = t;
-    return t;
 }

@@ -98,8 +98,9 @@ int workload_split_words(const char *s, char ***argv, size_t *argc, char *err, s
 
 /* fields with "node": NODE appended (malloc'd). */
 char *workload_with_node(const char *fields, const char *node);
-/* fields with "trace_id" and "ts_enqueue" appended, for rq_enqueue_many
- * (rq keeps both, so the dispatcher knows them) (malloc'd). */
+/* fields with "trace_id" (unless NULL or there) and "ts_enqueue" (unless
+ * < 0: rq_enqueue_stamped stamps it with the Redis clock) set, for
+ * rq_enqueue_many (rq keeps both) (malloc'd). */
 char *workload_enqueue_fields(const char *fields, const char *trace_id, int64_t ts_enqueue);
 /* The fields to enqueue for task `task` as the pacer releases it to node
  * (pacer_next's node[]; -1: none): pinned there unless the task names its
@@ -110,9 +111,5 @@ char *workload_release(const struct workload *w, size_t task, int node, const ch
  * {"task_id": ID, "trace_id": T, <fields in order>, "ts_enqueue": TS}
  * (the line written to submitted.jsonl).  0, or -1 if fields is not an object. */
 int workload_body(struct jbuf *b, int64_t task_id, const char *fields);
-
-/* The original's ts_enqueue rule: now, but strictly greater than the
- * previous stamp of this dispatcher (else previous + 1). */
-int64_t workload_stamp(int64_t *prev, int64_t now_ms);
 
 #endif

@@ -4,6 +4,7 @@
 #include "common/jsonl.h"
 #include "common/run.h"
 #include "common/util.h"
+#include "common/uuid.h"
 #include "task/cgroup.h"
 #include "task/cpubind.h"
 #include "task/profiles.h"
@@ -382,6 +383,42 @@ int runner_build(const struct runner_conf *c, const char *body, struct runner_ta
     argv_free(cmd.v);
     json_decref(o);
     return rc;
+}
+
+/* (runner.h) Made by the worker,
+ * not by Redis, so that it stays unique when Redis loses writes and hands a
+ * task out again with the same attempt number. */
+void runner_exec_id_new(char out[17])
+{
+    char u[37];
+    if (uuid_new(u) < 0) {   /* no randomness: time and a counter, still unique here */
+        static unsigned n;
+        snprintf(out, 17, "%010llx%06x", (unsigned long long)now_wall_ms(), ++n & 0xffffff);
+        return;
+    }
+    size_t k = 0;
+    for (const char *p = u; *p && k < 16; p++)
+        if (*p != '-' && p != u + 14)   /* skip the version digit */
+            out[k++] = *p;
+    out[k] = '\0';
+}
+
+void runner_set_exec_id(struct runner_task *t, const char *id)
+{
+    size_t n = 0, at = 0;
+    while (t->argv && t->argv[n])
+        n++;
+    while (at < n && strcmp(t->argv[at], "--"))
+        at++;
+    if (at == n)
+        TK_BUG("no -- in the exec command line");
+    char **v = xmalloc((n + 3) * sizeof *v);
+    memcpy(v, t->argv, at * sizeof *v);
+    v[at] = xstrdup("--exec-id");
+    v[at + 1] = xstrdup(id);
+    memcpy(v + at + 2, t->argv + at, (n - at + 1) * sizeof *v);
+    free(t->argv);
+    t->argv = v;
 }
 
 void runner_task_free(struct runner_task *t)

@@ -52,6 +52,12 @@ struct runner_task {
  * argv[0] is not allowed by c->allow_argv is refused that way too. */
 int runner_build(const struct runner_conf *c, const char *body, struct runner_task *t,
                  char *err, size_t errlen);
+/* A new execution id in out: 16 hex digits of a UUID4's randomness (a
+ * time and a counter when there is no randomness). */
+void runner_exec_id_new(char out[17]);
+/* Add "--exec-id ID" to a built task's exec command line (before "--"):
+ * the worker's id of this execution (docs/formats.md, "Executions"). */
+void runner_set_exec_id(struct runner_task *t, const char *id);
 void runner_task_free(struct runner_task *t);
 
 /* A copy of env (NULL-terminated) without the variables that carry the

@@ -92,6 +92,8 @@ void task_record_json(const struct task_record *r, struct jbuf *b)
     jb_opt_int(b, "cpu_quota_applied", r->cpu_quota_applied >= 0, r->cpu_quota_applied);
     jb_str(b, "cgroup", r->cgroup);
     jb_int(b, "attempt", r->attempt);
+    if (r->exec_id)
+        jb_str(b, "exec_id", r->exec_id);
     jb_str(b, "error", r->error);
     jb_obj_close(b);
 }
@@ -297,6 +299,7 @@ static int record_init(const struct task_opts *o, struct task_record *r, char tr
     r->argv = o->argv;
     r->cpu_units = o->cpu_units;
     r->attempt = o->attempt;
+    r->exec_id = o->exec_id;
     r->max_rss_kb = -1;
     r->cpu_weight_applied = r->cpu_quota_applied = -1;
     r->cpu_binding = "none";

@@ -34,6 +34,7 @@ struct task_opts {
     const char *pid_dir;        /* sentinel folder (exists) */
     const char *node, *stage;
     int attempt;
+    const char *exec_id;        /* this execution's id (the worker's), or NULL */
     int orphan_wait_ms;
     const char *user;           /* run the command as this user (needs root); NULL: as us */
 };
@@ -111,6 +112,7 @@ struct task_record {
     int cpu_quota_applied;              /* -1 = none */
     const char *cgroup;
     int attempt;
+    const char *exec_id;                /* NULL: not recorded */
     const char *error;
 };
 

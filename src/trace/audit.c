@@ -971,6 +971,20 @@ static void md_limits(const struct audit *a, struct jbuf *b)
         jb_printf(b, "- FAIL: %s\n", a->violations[i]);
 }
 
+/* Executions of one attempt beyond the first (parse keeps one). */
+static void md_ran_twice(const struct audit *a, struct jbuf *b)
+{
+    if (!a->ran_twice)
+        return;
+    char line[400];
+    snprintf(line, sizeof line,
+             "\n## Executions that ran twice\n\n- %zu execution(s) left out, %s: the same "
+             "attempt of a task ran again after Redis was restarted from older data; "
+             "invocations.jsonl keeps the execution the ledger names (else the one that "
+             "ended last), events.jsonl keeps all\n", a->ran_twice, AUDIT_RAN_TWICE_WHY);
+    jb_append(b, line, strlen(line));
+}
+
 void audit_render_md(const struct audit *a, struct jbuf *b)
 {
     md_original(a, b);
@@ -982,6 +996,7 @@ void audit_render_md(const struct audit *a, struct jbuf *b)
     md_jitter(a, b);
     md_exits(a, b);
     md_failed(a, b);
+    md_ran_twice(a, b);
     md_reuse(a, b);
     md_clock(a, b);
     if (a->ctx.energy)
@@ -1236,6 +1251,10 @@ void audit_render_json(const struct audit *a, struct jbuf *b)
     j_files_tasks(a, b);
     if (a->ctx.energy)
         energy_render_json(a->ctx.energy, b);
+    jb_obj_open(b, "ran_twice");
+    jb_int(b, "count", (int64_t)a->ran_twice);
+    jb_str(b, "why", AUDIT_RAN_TWICE_WHY);
+    jb_obj_close(b);
 
     jb_obj_open(b, "strict");
     jb_bool(b, "checked", a->checked);

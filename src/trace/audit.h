@@ -141,6 +141,10 @@ struct audit {
     double explained_pct;            /* 100 x traced / busy; NAN when unknown */
     bool host_warning;               /* explained_pct < AUDIT_EXPLAINED_MIN_PCT */
 
+    /* set by the caller (parse): executions left out because their attempt
+     * of the same task ran again -- Redis lost acknowledged writes */
+    size_t ran_twice;
+
     /* limits (audit_check) */
     bool checked, passed;
     char **violations;
@@ -169,6 +173,9 @@ void audit_finish(struct audit *a, const struct audit_context *ctx, const struct
 size_t audit_check(struct audit *a, const struct audit_limits *l);
 
 /* audit_report.md and audit.json. */
+/* How the audit names executions left out as duplicates. */
+#define AUDIT_RAN_TWICE_WHY "ran twice: Redis lost acknowledged writes"
+
 void audit_render_md(const struct audit *a, struct jbuf *out);
 void audit_render_json(const struct audit *a, struct jbuf *out);
 

@@ -644,6 +644,9 @@ void cts_inv_json(struct jbuf *b, const json_t *ev)
     jb_obj_open(b, NULL);
     for (size_t i = 0; i < ARRAY_LEN(direct); i++)
         copy_field(b, direct[i], json_object_get(ev, direct[i]));
+    /* the worker's execution id: only where recorded (issue 21) */
+    if (json_is_string(json_object_get(ev, "exec_id")))
+        jb_json(b, "exec_id", json_object_get(ev, "exec_id"));
     /* placement as applied when exec recorded it, else as requested */
     copy_field(b, "cpuset", first_of(ev, "cpuset_applied", "cpuset"));
     copy_field(b, "cpu_weight", first_of(ev, "cpu_weight_applied", "cpu_weight"));

@@ -514,6 +514,7 @@ struct job {
     struct events ev;
     struct cts_inv *invs;
     size_t ninv;
+    size_t *inv_of;               /* event index -> index in invs, SIZE_MAX: dropped */
     struct cts c;
     struct audit a;
     struct energy en;
@@ -641,25 +642,98 @@ static int read_events(struct job *j)
     return rc;
 }
 
-/* What the audit and the energy need from each event. */
+/* trace id -> the exec_id its ledger record names (RUN/ledger.jsonl,
+ * written by dispatch --wait), as a JSON object; NULL without a ledger. */
+static json_t *ledger_execs(const char *dir)
+{
+    char *path = path_join(dir, "ledger.jsonl");
+    struct jsonl_reader r;
+    json_t *m = NULL, *o;
+    if (file_exists(path) && jsonl_reader_open(&r, path) == 0) {
+        m = json_object();
+        while (jsonl_next(&r, &o) == 1) {
+            const char *t = jsonl_str(o, "trace_id"), *x = jsonl_str(o, "exec_id");
+            if (t && x)
+                json_object_set_new(m, t, json_string(x));
+            json_decref(o);
+        }
+        jsonl_reader_close(&r);
+    }
+    free(path);
+    return m;
+}
+
+/* One execution per task and attempt (docs/formats.md, "Executions"): when
+ * Redis loses acknowledged writes an attempt runs twice (same trace id and
+ * attempt, two exec_ids).  Kept: the execution the ledger names; without
+ * one, the one that ended last.  The others are marked in drop and counted
+ * in the audit as "ran twice: Redis lost acknowledged writes"; they stay in
+ * events.jsonl.  Returns how many were dropped. */
+static size_t pick_executions(struct job *j, bool *drop)
+{
+    json_t *named = ledger_execs(j->dir), *kept = json_object();
+    size_t n = 0;
+    for (size_t i = 0; i < j->ev.n; i++) {
+        const json_t *e = j->ev.v[i];
+        const char *t = jsonl_str(e, "trace_id");
+        int64_t att = 0;
+        if (!t || !jsonl_int(e, "attempt", &att))
+            continue;
+        char *key = xasprintf("%s/%lld", t, (long long)att);
+        json_t *k = json_object_get(kept, key);
+        if (!k) {
+            json_object_set_new(kept, key, json_integer((json_int_t)i));
+            free(key);
+            continue;
+        }
+        size_t prev = (size_t)json_integer_value(k);
+        const char *want = named ? jsonl_str(named, t) : NULL;
+        const char *xp = jsonl_str(j->ev.v[prev], "exec_id"), *xi = jsonl_str(e, "exec_id");
+        int64_t ep = 0, ei = 0;
+        jsonl_int(j->ev.v[prev], "ts_end", &ep);
+        jsonl_int(e, "ts_end", &ei);
+        bool take_i = want ? (xi && !strcmp(xi, want)) && !(xp && !strcmp(xp, want)) : ei >= ep;
+        drop[take_i ? prev : i] = true;
+        if (take_i)
+            json_object_set_new(kept, key, json_integer((json_int_t)i));
+        n++;
+        free(key);
+    }
+    json_decref(named);
+    json_decref(kept);
+    return n;
+}
+
+/* What the audit and the energy need from each execution kept
+ * (pick_executions): j->invs, and for each event its index there (or
+ * SIZE_MAX when dropped) in j->inv_of. */
 static void read_invocations(struct job *j)
 {
     j->invs = xcalloc(j->ev.n ? j->ev.n : 1, sizeof *j->invs);
-    for (size_t i = 0; i < j->ev.n; i++)
-        cts_inv_from_event(j->ev.v[i], &j->invs[j->ninv++]);
+    j->inv_of = xcalloc(j->ev.n ? j->ev.n : 1, sizeof *j->inv_of);
+    bool *drop = xcalloc(j->ev.n ? j->ev.n : 1, sizeof *drop);
+    j->a.ran_twice = pick_executions(j, drop);
+    for (size_t i = 0; i < j->ev.n; i++) {
+        j->inv_of[i] = drop[i] ? SIZE_MAX : j->ninv;
+        if (!drop[i])
+            cts_inv_from_event(j->ev.v[i], &j->invs[j->ninv++]);
+    }
+    free(drop);
 }
 
-/* CTS invocations.jsonl, one line per event, with the task's energy when
- * the node's power was measured.  0 or -1 with err. */
+/* CTS invocations.jsonl, one line per execution kept, with the task's
+ * energy when the node's power was measured.  0 or -1 with err. */
 static int write_invocations(struct job *j)
 {
     struct outfile out;
     if (of_open(&out, j->tmp, "invocations.jsonl") < 0)
         return write_failed(j);
     for (size_t i = 0; i < j->ev.n; i++) {
+        if (j->inv_of[i] == SIZE_MAX)
+            continue;
         jb_reset(&j->text);
         cts_inv_json(&j->text, j->ev.v[i]);
-        double ej = energy_task(&j->en, i);
+        double ej = energy_task(&j->en, j->inv_of[i]);
         if (isfinite(ej) && j->text.len && j->text.p[j->text.len - 1] == '}') {
             j->text.len--;
             jb_printf(&j->text, "%s\"energy_j\": %.3f}", j->text.len > 1 ? ", " : "", ej);
@@ -880,6 +954,7 @@ static void job_free(struct job *j)
     for (size_t i = 0; i < j->ninv; i++)
         cts_inv_free(&j->invs[i]);
     free(j->invs);
+    free(j->inv_of);
     for (size_t i = 0; i < j->ev.n; i++)
         json_decref(j->ev.v[i]);
     free(j->ev.v);

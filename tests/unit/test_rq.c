@@ -296,6 +296,77 @@ static void test_place_rules(void **state)
     rq_close(q);
 }
 
+/* The snapshot reads no more queued tasks than there are free slots
+ * (issue 21): a full cluster reads one, not the whole window. */
+static void test_state_bounded_by_free_slots(void **state)
+{
+    (void)state;
+    struct rq *q = fresh();
+    reg(q, "n1", "w1", 2, 0, 0, 10000);
+    reg(q, "n2", "w2", 10, 1, 0, 10000);   /* --parallel 1: one slot */
+    int64_t ids[10];
+    for (int i = 0; i < 10; i++)
+        ids[i] = enq(q, "{\"cpu_units\": 1}");
+    struct rq_state st;
+    assert_int_equal(rq_state(q, 64, &st), 0);
+    assert_int_equal(st.nhead, 3);          /* 2 units on n1 + 1 slot on n2 */
+    assert_int_equal(st.pending, 10);
+    assert_false(st.partial);
+    int64_t seq = st.seq;
+    rq_state_free(&st);
+    /* only what changed: nothing, then the node a placement touched */
+    assert_int_equal(rq_state_since(q, 64, seq, 1, &st), 0);
+    assert_true(st.partial);
+    assert_int_equal(st.nhosts, 0);
+    assert_int_equal(st.nhead, 1);          /* the hint: 1 free slot elsewhere */
+    rq_state_free(&st);
+    assert_int_equal(place(q, ids[0], "n1", -1, NULL), RQ_P_OK);
+    assert_int_equal(rq_state_since(q, 64, seq, 0, &st), 0);
+    assert_int_equal(st.nhosts, 1);
+    assert_string_equal(st.hosts[0].node, "n1");
+    assert_int_equal(st.hosts[0].cap, 1);
+    assert_true(st.seq > seq);
+    rq_state_free(&st);
+    assert_int_equal(place(q, ids[1], "n1", -1, NULL), RQ_P_OK);
+    assert_int_equal(place(q, ids[2], "n2", -1, NULL), RQ_P_OK);
+    assert_int_equal(rq_state(q, 64, &st), 0);
+    assert_int_equal(st.nhead, 1);          /* full: the head only, to say why it waits */
+    assert_int_equal(st.head[0].id, ids[3]);
+    assert_int_equal(st.pending, 7);
+    rq_state_free(&st);
+    assert_int_equal(rq_state(q, 0, &st), 0);
+    assert_int_equal(st.nhead, 1);
+    rq_state_free(&st);
+    rq_purge(q);
+    rq_close(q);
+}
+
+/* Stamps (issue 21): the Redis clock at the enqueue, returned to the
+ * caller; a given ts_enqueue is kept; a retry returns the stored one. */
+static void test_enqueue_stamps(void **state)
+{
+    (void)state;
+    struct rq *q = fresh();
+    const char *f[3] = {"{\"n\": 1}", "{\"n\": 2, \"ts_enqueue\": 1758579997000}", "{\"n\": 3}"};
+    int64_t ids[3], ts[3];
+    int64_t t0 = now_wall_ms();
+    assert_int_equal(rq_enqueue_stamped(q, f, 3, ids, ts), 3);
+    int64_t t1 = now_wall_ms();
+    assert_true(ts[0] >= t0 && ts[0] <= t1 && ts[2] >= ts[0] && ts[2] <= t1);
+    assert_int_equal(ts[1], 1758579997000);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(raw_int("HGET %stask:%lld ts_enqueue", rq_prefix(q), (long long)ids[i]),
+                         ts[i]);
+        char *body = raw_str("HGET %stask:%lld body", rq_prefix(q), (long long)ids[i]);
+        char want[64];
+        snprintf(want, sizeof want, "\"ts_enqueue\": %lld}", (long long)ts[i]);
+        assert_non_null(strstr(body, want));
+        free(body);
+    }
+    rq_purge(q);
+    rq_close(q);
+}
+
 /* ---- worker: take, complete, fencing ---- */
 
 static void test_take_complete(void **state)
@@ -1053,6 +1124,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_open),
         cmocka_unit_test(test_enqueue_body),
         cmocka_unit_test(test_place_rules),
+        cmocka_unit_test(test_state_bounded_by_free_slots),
+        cmocka_unit_test(test_enqueue_stamps),
         cmocka_unit_test(test_take_complete),
         cmocka_unit_test(test_blocking_take),
         cmocka_unit_test(test_wait_for_news),

@@ -195,6 +195,19 @@ static void test_allow_argv(void **state)
     char *line = join(t.argv);
     assert_non_null(strstr(line, " --user nobody -q -- true x"));
     free(line);
+    /* the execution id goes before "--", never into the command (issue 21) */
+    char x1[17], x2[17];
+    runner_exec_id_new(x1);
+    runner_exec_id_new(x2);
+    assert_int_equal(strlen(x1), 16);
+    assert_int_equal(strspn(x1, "0123456789abcdef"), 16);
+    assert_string_not_equal(x1, x2);
+    runner_set_exec_id(&t, x1);
+    line = join(t.argv);
+    char *want = xasprintf(" --user nobody -q --exec-id %s -- true x", x1);
+    assert_non_null(strstr(line, want));
+    free(want);
+    free(line);
     runner_task_free(&t);
     assert_int_equal(runner_build(&c, "{\"task_id\": 3, \"argv\": [\"sh\", \"-c\", \"id\"]}",
                                   &t, err, sizeof err), -1);

@@ -364,11 +364,10 @@ static void test_jsonl(void **state)
 static void test_bodies(void **state)
 {
     (void)state;
-    int64_t prev = 0;
-    assert_int_equal(workload_stamp(&prev, 1000), 1000);
-    assert_int_equal(workload_stamp(&prev, 1000), 1001);
-    assert_int_equal(workload_stamp(&prev, 990), 1002);
-    assert_int_equal(workload_stamp(&prev, 2000), 2000);
+    /* no stamp (< 0): rq stamps it with the Redis clock (issue 21) */
+    char *ns = workload_enqueue_fields("{\"crf\": 28}", "tr-0", -1);
+    assert_string_equal(ns, "{\"crf\": 28, \"trace_id\": \"tr-0\"}");
+    free(ns);
 
     char *f = workload_with_node("{\"input\": \"a\", \"crf\": 28}", "cloud1");
     assert_string_equal(f, "{\"input\": \"a\", \"crf\": 28, \"node\": \"cloud1\"}");
