@@ -25,9 +25,10 @@ static const struct opt_cmd cmd = {
     .usage = usage,
     .description =
         "Turn a parsed run into an OpenDC workload: tasks.parquet, fragments.parquet,\n"
-        "topology.json (one host per node), experiment.json (OpenDC's experiment: the\n"
-        "topology, the workload, the run's allocation policy; `opendc run experiment.json`)\n"
-        "and export_report.md (every correction made, listed).\n"
+        "topology.json (one host per node, with the CPU power model fitted to its\n"
+        "measured power), experiment.json (OpenDC's experiment: the topology, the\n"
+        "workload, the run's allocation policy; `opendc run experiment.json`) and\n"
+        "export_report.md (every correction made, listed; each node's power model fits).\n"
         "DIR is one node's run folder (with CTS/, or the legacy cctf/) or an experiment\n"
         "folder with one sub-folder per node (e.g. RUN_ID(c0), RUN_ID(c1)).\n",
     .verbs = formats,
@@ -334,7 +335,7 @@ int cmd_export(int argc, char **argv)
         OPT_FLAG(0, "quiet", &quiet, "print nothing but errors (and no progress line)"),
         OPT_FLAG(0, "json", &json,
                  "print one JSON object at the end instead of the text: counts, files written, "
-                 "warnings"),
+                 "each host's power model, warnings"),
         OPT_GROUP("The run's policy, for experiment.json (default: as placements.jsonl records it):"),
         OPT_INCLUDE(policy_options, &popts, POLICY_NAME),
         OPT_END(),

@@ -253,10 +253,14 @@ import json, re
 hs = {h["name"]: h["cpuPowerModel"] for c in json.load(open("odc-exp/topology.json"))["clusters"] for h in c["hosts"]}
 print("# %s" % hs)
 w = lambda s: float(s.removesuffix(" W"))
+# the refit's model is parse's fit of that model (the best may differ when the RMSEs tie,
+# as they do on a host loaded throughout: every curve then fits the points near 100%)
+a = json.load(open("logs/pw/CTS/audit.json"))["power"]["fit"]
 pw, rf = hs[[n for n in hs if n not in ("refit", "nopw")][0]], hs["refit"]
-assert rf["type"] == pw["type"], (rf, pw)
-assert abs(w(rf["idlePower"]) - w(pw["idlePower"])) <= 0.01 * w(pw["idlePower"]) + 0.5, (rf, pw)
-assert abs(w(rf["maxPower"]) - w(pw["maxPower"])) <= 0.01 * w(pw["maxPower"]) + 0.5, (rf, pw)
+assert w(pw["idlePower"]) != 200, pw
+same = [c for c in a["candidates"] if c["type"] == rf["type"]][0]
+assert abs(w(rf["idlePower"]) - same["idle_w"]) <= 0.01 * same["idle_w"] + 0.5, (rf, same)
+assert abs(w(rf["maxPower"]) - same["max_w"]) <= 0.01 * same["max_w"] + 0.5, (rf, same)
 assert hs["nopw"] == {"type": "linear", "idlePower": "200 W", "maxPower": "400 W"}, hs["nopw"]
 r = open("odc-exp/export_report.md").read()
 assert "**Energy figures will be assumptions**: 1 of 3 nodes" in r, r
