@@ -25,9 +25,10 @@ static const struct opt_cmd cmd = {
     .usage = usage,
     .description =
         "Turn a parsed run into an OpenDC workload: tasks.parquet, fragments.parquet,\n"
-        "topology.json (one host per node), experiment.json (OpenDC's experiment: the\n"
-        "topology, the workload, the run's allocation policy; `opendc run experiment.json`)\n"
-        "and export_report.md (every correction made, listed).\n"
+        "topology.json (one host per node, with the CPU power model fitted to its\n"
+        "measured power), experiment.json (OpenDC's experiment: the topology, the\n"
+        "workload, the run's allocation policy; `opendc run experiment.json`) and\n"
+        "export_report.md (every correction made, listed; each node's power model fits).\n"
         "DIR is one node's run folder (with CTS/, or the legacy cctf/) or an experiment\n"
         "folder with one sub-folder per node (e.g. RUN_ID(c0), RUN_ID(c1)).\n",
     .verbs = formats,
@@ -78,6 +79,13 @@ static const struct choice failed_modes[] = {{"include", 0}, {"exclude", 1}, {NU
 static const struct choice attempt_modes[] = {{"last", 0}, {"all", 1}, {NULL, 0}};
 static const struct choice submissions[] = {
     {"enqueue", ODC_SUB_ENQUEUE}, {"start", ODC_SUB_START}, {"slot", ODC_SUB_SLOT}, {NULL, 0}};
+static const struct choice power_models[] = {
+    {"auto", ODC_POWER_AUTO},
+    {"linear", ODC_POWER_FORCE + POWERFIT_LINEAR},
+    {"square", ODC_POWER_FORCE + POWERFIT_SQUARE},
+    {"cubic", ODC_POWER_FORCE + POWERFIT_CUBIC},
+    {"sqrt", ODC_POWER_FORCE + POWERFIT_SQRT},
+    {NULL, 0}};
 static const struct choice cpu_usages[] = {
     {"received", ODC_USAGE_RECEIVED}, {"demand", ODC_USAGE_DEMAND}, {NULL, 0}};
 
@@ -122,6 +130,33 @@ static void print_json_delay(struct jbuf *b, const struct odc_input *in, const s
     jb_arr_close(b);
 }
 
+/* Each node's cpuPowerModel, and the fit behind it. */
+static void print_json_power(struct jbuf *b, const struct odc_input *in)
+{
+    jb_arr_open(b, "power_models");
+    for (size_t k = 0; k < in->n_nodes; k++) {
+        const struct odc_power *pw = &in->nodes[k].power;
+        jb_obj_open(b, NULL);
+        jb_str(b, "node", in->nodes[k].node_id);
+        jb_str(b, "host", odc_host_name(in->nodes, in->n_nodes, k));
+        jb_str(b, "type", pw->type);
+        jb_double(b, "idle_w", pw->idle_w);
+        jb_double(b, "max_w", pw->max_w);
+        jb_bool(b, "assumed", pw->assumed);
+        jb_bool(b, "measured", pw->measured);
+        if (!pw->assumed) {
+            jb_str(b, "chosen_by", pw->forced ? "--power-model" : "rmse");
+            jb_str(b, "from", pw->from);
+            jb_double(b, "rmse_w", pw->fit.cand[pw->fit.best].rmse_w);
+            jb_bool(b, "extrapolated", pw->fit.extrapolated);
+        }
+        if (pw->has_fit && pw->fit.notice[0])
+            jb_str(b, "notice", pw->fit.notice);
+        jb_obj_close(b);
+    }
+    jb_arr_close(b);
+}
+
 static void print_json(const char *input, const char *output, const struct odc_opts *o,
                        const struct odc_input *in, const struct odc_result *res, size_t unsampled,
                        double ratio)
@@ -146,6 +181,7 @@ static void print_json(const char *input, const char *output, const struct odc_o
     jb_uint(&b, "corrections", res->n_notes);
     jb_uint(&b, "skipped_lines", in->bad_inv_lines + in->bad_sample_lines);
     print_json_delay(&b, in, res);
+    print_json_power(&b, in);
     jb_arr_open(&b, "files");
     static const char *const files[] = {"tasks.parquet", "fragments.parquet", "topology.json",
                                         "experiment.json", "export_report.md"};
@@ -179,6 +215,11 @@ static void print_summary(const char *input, const char *output, bool json, cons
     printf("exported %zu tasks and %zu fragments from %zu node%s to %s (task ids: %s)\n",
            res->n_tasks, res->n_frags, in->n_nodes, in->n_nodes == 1 ? "" : "s", output,
            res->id_mode);
+    for (size_t k = 0; k < in->n_nodes; k++) {
+        char what[512];
+        odc_power_describe(&in->nodes[k].power, what, sizeof what);
+        printf("cpuPowerModel of %s: %s\n", odc_host_name(in->nodes, in->n_nodes, k), what);
+    }
     if (!o->upstream_compat) {
         printf("CPU in fragments / measured CPU: %.4f; tasks without samples: %zu; corrections "
                "listed in %s/export_report.md\n",
@@ -254,7 +295,7 @@ int cmd_export(int argc, char **argv)
     bool quiet = false, json = false;
     int codec = PQ_CODEC_SNAPPY, mem_unit = ODC_MEM_KB, id_mode = ODC_ID_AUTO;
     int exclude_failed = 0, all_attempts = 0, cpu_usage = ODC_USAGE_RECEIVED;
-    int submission = ODC_SUB_ENQUEUE;
+    int submission = ODC_SUB_ENQUEUE, power_model = ODC_POWER_AUTO;
     struct odc_opts o = {0};
     struct policy_opts popts = {0};
     struct policy pol;
@@ -284,12 +325,17 @@ int cmd_export(int argc, char **argv)
                      "started: the real scheduler's waits baked into the workload) or slot (enqueue "
                      "floored to OpenDC's 1-s scheduling grid from the first submission)",
                      set_choice),
+        OPT_CALLBACK(0, "power-model", &((struct choice_opt){&power_model, power_models}), "TYPE",
+                     "each host's cpuPowerModel, fitted to the node's measured power: auto (default: "
+                     "the best by RMSE), linear, square, cubic or sqrt (that model, whatever its RMSE); "
+                     "a node without power gets OpenDC's default",
+                     set_choice),
         OPT_FLAG(0, "upstream-compat", &o.upstream_compat,
                  "the original exporter's numbers (to compare old traces; keeps its known flaws)"),
         OPT_FLAG(0, "quiet", &quiet, "print nothing but errors (and no progress line)"),
         OPT_FLAG(0, "json", &json,
                  "print one JSON object at the end instead of the text: counts, files written, "
-                 "warnings"),
+                 "each host's power model, warnings"),
         OPT_GROUP("The run's policy, for experiment.json (default: as placements.jsonl records it):"),
         OPT_INCLUDE(policy_options, &popts, POLICY_NAME),
         OPT_END(),
@@ -305,6 +351,7 @@ int cmd_export(int argc, char **argv)
     }
     o.policy = given ? &pol : NULL;
     o.submission = (enum odc_submission)submission;
+    o.power_model = power_model;
     o.mem_unit = (enum odc_mem_unit)mem_unit;
     o.id_mode = (enum odc_id_mode)id_mode;
     o.exclude_failed = exclude_failed;

@@ -18,6 +18,7 @@ void odc_input_free(struct odc_input *in)
         free(in->nodes[i].node_id);
         free(in->nodes[i].cpu_model);
         free(in->nodes[i].stage);
+        free(in->nodes[i].cts);
     }
     for (size_t i = 0; i < in->n_invs; i++) {
         free(in->invs[i].trace_id);

@@ -25,6 +25,8 @@
 #ifndef TK_OPENDC_H
 #define TK_OPENDC_H
 
+#include "trace/powerfit.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,11 +35,19 @@
 /* ---- input ---- */
 
 /* A host's CPU power model, OpenDC's PowerSpec (topology cpuPowerModel), in
- * watts.  type is one of OpenDC's PowerModelType names. */
+ * watts.  type is one of OpenDC's PowerModelType names.  A measured one is
+ * a fit (trace/powerfit.h) to the node's (host CPU utilisation, power)
+ * intervals; fit keeps every candidate for the report. */
 struct odc_power {
     const char *type;      /* "linear", ... (static) */
     double idle_w, max_w;
     bool assumed;          /* OpenDC's default, not measured on the node */
+    bool measured;         /* the node recorded power (some interval with node power) */
+    bool has_fit;          /* fit holds the fit made (refused or not) */
+    bool forced;           /* --power-model chose type, not the RMSE */
+    const char *from;      /* where the fit came from: "CTS/audit.json" or
+                              "CTS/host_metrics.jsonl" (static); NULL without a fit */
+    struct powerfit_result fit;
 };
 
 struct odc_node {
@@ -50,7 +60,8 @@ struct odc_node {
     int64_t mem_mb;        /* nodes.json mem_mb */
     char *cpu_model;
     char *stage;           /* nodes.json / node_meta.json stage ("" if unknown) */
-    struct odc_power power; /* the topology's cpuPowerModel (odc_node_power) */
+    char *cts;             /* its CTS folder (NULL when not read from disk) */
+    struct odc_power power; /* the topology's cpuPowerModel (odc_power_load, else odc_node_power) */
     /* CTS/audit.json host_cpu, when present: how much of the host's busy
      * CPU the traced processes explain (the export repeats its warning). */
     bool has_host_cpu;
@@ -134,7 +145,13 @@ enum odc_cpu_usage { ODC_USAGE_RECEIVED, ODC_USAGE_DEMAND };
  *  SLOT:    the enqueue time floored to the 1-s grid from the first. */
 enum odc_submission { ODC_SUB_ENQUEUE, ODC_SUB_START, ODC_SUB_SLOT };
 
+/* Which CPU power model the topology gets: the best fit by RMSE, or one
+ * forced (ODC_POWER_FORCE + a powerfit_model). */
+#define ODC_POWER_AUTO 0
+#define ODC_POWER_FORCE 1
+
 struct odc_opts {
+    int power_model;               /* ODC_POWER_AUTO, or ODC_POWER_FORCE + POWERFIT_* */
     enum odc_mem_unit mem_unit;
     enum odc_cpu_usage cpu_usage;
     enum odc_submission submission;
@@ -298,10 +315,28 @@ void odc_result_free(struct odc_result *res);
 
 #define ODC_SLOT_MS 1000   /* OpenDC's scheduling quantum (ComputeSteps.kt, not settable) */
 
-/* A node's CPU power model: measured when the node recorded its power
- * (not yet), else OpenDC's default written out (linear, 200 W idle, 400 W
- * at full load; PowerSpec.DEFAULT) with assumed set. */
+/* OpenDC's default CPU power model written out (linear, 200 W idle, 400 W
+ * at full load; PowerSpec.DEFAULT) with assumed set: what a node without a
+ * measured model gets. */
 struct odc_power odc_node_power(const struct odc_node *nd);
+
+/* The model fitted to a node's (utilisation, power) points (energy_cts_point
+ * of its CTS host lines): powerfit_fit with maxPower extrapolated when the
+ * run stayed low (fit.extrapolated and fit.notice say so), the best by RMSE
+ * or `forced` (a powerfit_model; -1 for the best).  Without a fit (no
+ * points, or refused: fit.notice says why), OpenDC's default with assumed
+ * set.  from: what the points came from (static), kept in pw->from. */
+void odc_power_fit(struct odc_power *pw, const struct powerfit_point *p, size_t n, int forced,
+                   const char *from);
+/* The model from a CTS audit.json "power" object (parse's fit: every
+ * candidate's idle, max, RMSE and R^2): true with *pw set when it holds a
+ * fit of the model wanted (forced, or the best by RMSE when -1); false
+ * when it does not (no fit, refused, that model not fitted, bad values),
+ * *pw then untouched.  *measured: the object says the node recorded power. */
+bool odc_power_from_audit(struct odc_power *pw, const json_t *power, int forced, bool *measured);
+/* One line for a person: "linear, idle 50.2 W, max 149.8 W (best of 4 by
+ * RMSE: 1.23 W)", or the default and why it was written.  Into buf. */
+void odc_power_describe(const struct odc_power *pw, char *buf, size_t len);
 
 /* The host name of node k in the topology: its node id, or its folder name
  * when another node has the same id (OpenDC would rename the second). */

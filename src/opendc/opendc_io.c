@@ -325,7 +325,7 @@ static int load_node(struct odc_input *in, const char *folder, const char *label
     int rc = load_invocations(in, idx, cts, label, pg, err, errlen);
     if (rc == 0)
         rc = load_samples(in, idx, cts, label, pg, err, errlen);
-    free(cts);
+    nd->cts = cts;   /* odc_power_load */
     return rc;
 }
 
@@ -845,14 +845,7 @@ static void report_sim(FILE *f, const struct odc_input *in, const struct odc_opt
     fprintf(f, "\n## OpenDC simulation (`topology.json`, `experiment.json`)\n\n");
     fprintf(f, "- Topology: one host per node, named by its node id, `count` 1, in node order (OpenDC's "
                "`host_name` in its outputs is the node id); one cluster per stage\n");
-    size_t assumed = 0;
-    for (size_t k = 0; k < in->n_nodes; k++)
-        assumed += in->nodes[k].power.assumed;
-    if (assumed)
-        fprintf(f, "- **Energy figures will be assumptions**: %zu of %zu nodes recorded no power, so their "
-                   "hosts get OpenDC's default CPU power model, written out in `cpuPowerModel` (linear, "
-                   "200 W idle, 400 W at full load); OpenDC's `power_draw`, `energy_usage` and the "
-                   "`powerSource` output follow from it, not from a measurement\n", assumed, in->n_nodes);
+    odc_power_report_bullets(f, in);
     fprintf(f, "- Scaling policy: `%s` (%s)\n", o->cpu_usage == ODC_USAGE_DEMAND ? "Perfect" : "NoDelay",
             o->cpu_usage == ODC_USAGE_DEMAND ? "--cpu-usage demand: fragments carry demand"
                                               : "fragments replay their measured durations");
@@ -885,6 +878,7 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
     report_nodes(f, in, o);
     report_totals(f, in, o, res);
     report_sim(f, in, o, res, ep);
+    odc_power_report_section(f, in);
     report_corrections(f, in, o, res);
     if (fclose(f) != 0) {
         free(buf);
@@ -1101,6 +1095,7 @@ int odc_export_dir(const char *input, const char *output, const struct odc_opts 
     memset(res, 0, sizeof *res);
     if (odc_load(input, in, w->progress, err, errlen) < 0)
         return -1;
+    odc_power_load(in, o->power_model);
     int rc = -1;
     if (in->n_invs == 0) {
         snprintf(err, errlen, "no invocations in %s (CTS/invocations.jsonl is empty): nothing to export",

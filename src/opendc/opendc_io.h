@@ -6,6 +6,8 @@
 
 #include "opendc/opendc.h"
 
+#include <stdio.h>
+
 struct progress;
 
 /* Load DIR: one node folder (DIR/CTS/, or the legacy DIR/cctf/) or an
@@ -34,8 +36,21 @@ struct odc_write_opts {
 int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
               const struct odc_result *res, const struct odc_write_opts *w, char *err, size_t errlen);
 
+/* Each node's cpuPowerModel (opendc_power.c), from its CTS folder: parse's
+ * fit in audit.json when it has the model wanted, else a refit of the
+ * node's CTS host_metrics.jsonl (energy_cts_point); OpenDC's default when
+ * the node recorded no power or no model could be fitted.  power_model:
+ * odc_opts.power_model. */
+void odc_power_load(struct odc_input *in, int power_model);
+/* export_report.md: the power bullets of the simulation section (how many
+ * hosts got a measured model; the energy figures that are assumptions), and
+ * the section with every node's candidates (idle, max, RMSE, R^2), the one
+ * chosen and the fit's notice. */
+void odc_power_report_bullets(FILE *f, const struct odc_input *in);
+void odc_power_report_section(FILE *f, const struct odc_input *in);
+
 /* The whole export (`tracekit export opendc`): odc_load input (reading
- * w->progress), refuse a run without invocations, odc_export, odc_write to
+ * w->progress), odc_power_load (o->power_model), refuse a run without invocations, odc_export, odc_write to
  * output.  0, with *in and *res the caller's to free (for its summary), or
  * -1 with err and both freed. */
 int odc_export_dir(const char *input, const char *output, const struct odc_opts *o,

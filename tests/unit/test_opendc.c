@@ -688,6 +688,106 @@ static void test_topology(void **state)
     json_decref(t);
 }
 
+/* The CPU power model from (utilisation, power) points P = 50 + 100 u:
+ * the best by RMSE is linear near 50/150 W; --power-model square forces
+ * square into the topology; a run that stayed low is extrapolated, saying
+ * so; no points keep OpenDC's default, assumed. */
+static void test_power_fit(void **state)
+{
+    (void)state;
+    struct powerfit_point p[11];
+    for (int i = 0; i <= 10; i++)
+        p[i] = (struct powerfit_point){i / 10.0, 50 + 100 * (i / 10.0) + (i % 2 ? 0.5 : -0.5), 1};
+    struct odc_power pw;
+    odc_power_fit(&pw, p, 11, -1, "test");
+    assert_false(pw.assumed);
+    assert_true(pw.measured && pw.has_fit && !pw.forced);
+    assert_string_equal(pw.type, "linear");
+    assert_true(fabs(pw.idle_w - 50) < 1 && fabs(pw.max_w - 150) < 1);
+    assert_true(pw.fit.cand[POWERFIT_SQUARE].ok && pw.fit.cand[POWERFIT_SQUARE].rmse_w > pw.fit.cand[0].rmse_w);
+    assert_false(pw.fit.extrapolated);
+
+    odc_power_fit(&pw, p, 11, POWERFIT_SQUARE, "test");
+    assert_string_equal(pw.type, "square");
+    assert_true(pw.forced && !pw.assumed);
+    assert_true(pw.idle_w == pw.fit.cand[POWERFIT_SQUARE].idle_w && pw.max_w == pw.fit.cand[POWERFIT_SQUARE].max_w);
+    struct odc_node n = {.node_id = "n1", .folder = "n1", .cores = 2, .mhz = 2000, .mem_mb = 1024,
+                         .cpu_model = "", .stage = "", .power = pw};
+    json_t *t = odc_topology(&n, 1);
+    json_t *h = json_array_get(json_object_get(json_array_get(json_object_get(t, "clusters"), 0), "hosts"), 0);
+    assert_string_equal(jstr(h, "cpuPowerModel", "type"), "square");
+    char want[64];
+    snprintf(want, sizeof want, "%.3f W", pw.max_w);
+    assert_string_equal(jstr(h, "cpuPowerModel", "maxPower"), want);
+    json_decref(t);
+    char line[512];
+    odc_power_describe(&pw, line, sizeof line);
+    assert_non_null(strstr(line, "forced by --power-model"));
+
+    /* up to 30% only: maxPower extrapolated, and said so */
+    odc_power_fit(&pw, p, 4, -1, "test");
+    assert_false(pw.assumed);
+    assert_true(pw.fit.extrapolated);
+    assert_non_null(strstr(pw.fit.notice, "maxPower extrapolated"));
+    odc_power_describe(&pw, line, sizeof line);
+    assert_non_null(strstr(line, "extrapolated"));
+
+    /* no power: the default, assumed, and said so */
+    odc_power_fit(&pw, NULL, 0, -1, "test");
+    assert_true(pw.assumed && !pw.measured);
+    assert_string_equal(pw.type, "linear");
+    assert_true(pw.idle_w == 200 && pw.max_w == 400);
+    odc_power_describe(&pw, line, sizeof line);
+    assert_non_null(strstr(line, "recorded no power"));
+    assert_non_null(strstr(line, "assumptions"));
+    /* power, but no spread in utilisation: the default, with the fit's notice */
+    for (int i = 0; i < 11; i++)
+        p[i].util = 0.7;
+    odc_power_fit(&pw, p, 11, -1, "test");
+    assert_true(pw.assumed && pw.measured);
+    odc_power_describe(&pw, line, sizeof line);
+    assert_non_null(strstr(line, "did not vary"));
+}
+
+/* parse's fit in audit.json: the best by RMSE, a forced one, and what is
+ * not a fit (refused, no power, a candidate with maxPower < idlePower). */
+static void test_power_from_audit(void **state)
+{
+    (void)state;
+    json_error_t e;
+    json_t *a = json_loads("{\"measured\": true, \"fit\": {\"points\": 40, \"refused\": false, "
+                           "\"extrapolated\": false, \"best\": \"linear\", \"candidates\": ["
+                           "{\"type\": \"linear\", \"fitted\": true, \"idle_w\": 50.5, \"max_w\": 149, "
+                           "\"rmse_w\": 1.5, \"r2\": 0.99},"
+                           "{\"type\": \"square\", \"fitted\": true, \"idle_w\": 70, \"max_w\": 150, "
+                           "\"rmse_w\": 9},"
+                           "{\"type\": \"cubic\", \"fitted\": true, \"idle_w\": 90, \"max_w\": 80, "
+                           "\"rmse_w\": 0.1},"
+                           "{\"type\": \"sqrt\", \"fitted\": false}]}}", 0, &e);
+    assert_non_null(a);
+    struct odc_power pw;
+    bool measured;
+    assert_true(odc_power_from_audit(&pw, a, -1, &measured));
+    assert_true(measured);
+    assert_string_equal(pw.type, "linear");   /* cubic's maxPower < idlePower: not a fit */
+    assert_true(pw.idle_w == 50.5 && pw.max_w == 149 && !pw.assumed && !pw.forced);
+    assert_int_equal(pw.fit.n, 40);
+    assert_true(pw.fit.cand[POWERFIT_LINEAR].r2 == 0.99 && isnan(pw.fit.cand[POWERFIT_SQUARE].r2));
+    assert_false(pw.fit.cand[POWERFIT_CUBIC].ok);
+    assert_true(odc_power_from_audit(&pw, a, POWERFIT_SQUARE, &measured));
+    assert_string_equal(pw.type, "square");
+    assert_true(pw.idle_w == 70 && pw.max_w == 150 && pw.forced);
+    assert_false(odc_power_from_audit(&pw, a, POWERFIT_SQRT, &measured));
+    assert_false(odc_power_from_audit(&pw, a, POWERFIT_CUBIC, &measured));
+    json_object_set_new(json_object_get(a, "fit"), "refused", json_true());
+    assert_false(odc_power_from_audit(&pw, a, -1, &measured));
+    assert_true(measured);
+    json_object_set_new(a, "measured", json_false());
+    assert_false(odc_power_from_audit(&pw, a, -1, &measured));
+    assert_false(measured);
+    json_decref(a);
+}
+
 /* The run's policy into OpenDC's terms: prefab names OpenDC defines, the
  * filter form for the rest, compute first. */
 static void test_policy_json(void **state)
@@ -765,6 +865,8 @@ int main(void)
         cmocka_unit_test(test_failed_retries_identity),
         cmocka_unit_test(test_export_demand),
         cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_power_fit),
+        cmocka_unit_test(test_power_from_audit),
         cmocka_unit_test(test_policy_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
