@@ -286,6 +286,28 @@ static void task_match_rec(struct task_match *m, const struct cts_rec *r)
     }
 }
 
+/* An exit record of a process the collector never read (a whitelisted
+ * task that ended before its sentinel was seen) has start ticks worked out
+ * from its exit, up to time_err_ms off: take its task's exact ones (same
+ * PID, within that), so that every join by (pid, start_ticks) finds it. */
+static void task_match_start(const struct task_match *m, struct raw_sample *s, double clk_tck)
+{
+    if (!m || !s->taskstats || !s->has_time_err || !s->has_start)
+        return;
+    double tol = ceil(s->time_err_ms * clk_tck / 1000.0) + 1;
+    const struct cts_inv *best = NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct cts_inv *v = &m->invs[m->v[i].inv];
+        if (m->v[i].pid != s->pid || !v->has_start_ticks)
+            continue;
+        double d = fabs((double)v->start_ticks - (double)s->start_ticks);
+        if (d <= tol && (!best || d < fabs((double)best->start_ticks - (double)s->start_ticks)))
+            best = v;
+    }
+    if (best)
+        s->start_ticks = best->start_ticks;
+}
+
 static int derive_proc(const char *path, struct outfile *out, struct cts *c, struct audit *a,
                        struct audit_file *f, struct progress *pg, struct task_match *tm)
 {
@@ -319,6 +341,7 @@ static int derive_proc(const char *path, struct outfile *out, struct cts *c, str
             continue;
         }
         f->good++;
+        task_match_start(tm, &s, c->o.clk_tck);
         struct cts_rec rec[CTS_FEED_MAX];
         size_t n = cts_feed(c, &s, rec);
         for (size_t k = 0; k < n; k++) {

@@ -59,6 +59,9 @@ static void assign_exit(struct raw_sample *out, struct seen *seen, const char *k
     } else if (KEY_IS("elapsed_ms")) {
         out->has_elapsed = is_num;
         out->elapsed_ms = is_num ? num : 0;
+    } else if (KEY_IS("time_err_ms")) {
+        out->has_time_err = is_num && num >= 0;
+        out->time_err_ms = out->has_time_err ? num : 0;
     } else if (KEY_IS("rss_peak_kb")) {
         out->has_rss_peak = is_int;
         out->rss_peak_kb = v->i;

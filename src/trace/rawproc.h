@@ -29,7 +29,7 @@ struct raw_text {
 struct raw_sample {
     int64_t ts_ms, pid;
     bool has_rss, has_ticks, has_start, has_cpu_ms, has_mono, has_comm;
-    bool has_run_delay, has_elapsed, has_rss_peak, has_us, has_exit_code;
+    bool has_run_delay, has_elapsed, has_rss_peak, has_us, has_exit_code, has_time_err;
     bool taskstats;                /* "src": "taskstats": the kernel's exit record */
     int64_t rss_kb;
     int64_t utime, stime;          /* clock ticks */
@@ -37,6 +37,7 @@ struct raw_sample {
     double cpu_ms;                 /* cumulative */
     double run_delay_ms;           /* cumulative time runnable but waiting for a CPU */
     double elapsed_ms;             /* (exit records) wall time from start to exit */
+    double time_err_ms;            /* (exit records) how far ts_ms and start_ticks may be off */
     int64_t rss_peak_kb;           /* (exit records) peak RSS */
     int64_t utime_us, stime_us;    /* (exit records) exact user / system CPU; has_us: both */
     int64_t exit_code;             /* (exit records) status << 8 | signal, as wait(2) */

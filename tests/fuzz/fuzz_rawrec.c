@@ -27,6 +27,7 @@ static bool same_sample(const struct raw_sample *a, const struct raw_sample *b)
     return SAME(ts_ms) && SAME(pid) && SAME(has_rss) && SAME(has_ticks) && SAME(has_start) &&
            SAME(has_cpu_ms) && SAME(has_mono) && SAME(has_comm) && SAME(has_run_delay) &&
            SAME(has_elapsed) && SAME(has_rss_peak) && SAME(has_us) && SAME(has_exit_code) &&
+           SAME(has_time_err) && (!a->has_time_err || SAME(time_err_ms)) &&
            SAME(taskstats) && SAME(ev) && (!a->has_rss || SAME(rss_kb)) &&
            (!a->has_ticks || (SAME(utime) && SAME(stime))) &&
            (!a->has_start || SAME(start_ticks)) && (!a->has_cpu_ms || SAME(cpu_ms)) &&

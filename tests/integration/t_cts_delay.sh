@@ -175,3 +175,28 @@ expect_fail "no WARNING when traced CPU explains at least 80%" grep -q "^WARNING
 rm logs/d2/host_metrics.jsonl
 "$TRACEKIT" parse --logs logs --run-id d2 >/dev/null 2>&1
 check "without host samples the share is unknown" grep -q "^traced CPU explains: unknown (no host samples)$" logs/d2/CTS/audit_report.md
+
+# A whitelisted task that ended before the collector read its sentinel: its
+# exit record's start ticks were worked out from its exit (time_err_ms); parse
+# takes the task's exact ones, so every join by (pid, start_ticks) finds it.
+mkdir -p logs/d3
+python3 - logs/d3 <<'PY'
+import json, sys
+d = sys.argv[1]; T0 = 1758580000000
+json.dump({"run_id": "d3", "node": "n1", "stage": "cloud", "cpu_cores": 2, "clk_tck": 100}, open(f"{d}/node_meta.json", "w"))
+open(f"{d}/proc_metrics.jsonl", "w").write(json.dumps(
+    {"ts_ms": T0 + 40, "pid": 4300, "rss_kb": 0, "utime": 2, "stime": 0, "start_ticks": 1001, "comm": "quick",
+     "cpu_ms": 20.5, "mono_us": 90000000, "run_delay_ms": 0.1, "utime_us": 20500, "stime_us": 0,
+     "rss_peak_kb": 900, "elapsed_ms": 22.0, "exit_code": 0, "time_err_ms": 12.0, "src": "taskstats",
+     "ev": "exit"}) + "\n")
+open(f"{d}/events.quick.jsonl", "w").write(json.dumps(
+    {"trace_id": "q1", "pid": 4300, "start_ticks": 1000, "ts_enqueue": T0, "ts_start": T0 + 15, "ts_end": T0 + 40,
+     "status": 0, "cpu_user_ms": 20.6, "cpu_sys_ms": 0, "max_rss_kb": 900, "app": "quick"}) + "\n")
+PY
+"$TRACEKIT" parse --logs logs --run-id d3 --quiet
+check "an exit record's estimated start ticks take its task's exact ones (the task is sampled)" py '
+import json
+r = [json.loads(l) for l in open("logs/d3/CTS/proc_metrics.jsonl")]
+assert r and all(x["start_ticks"] == 1000 for x in r), r
+a = json.load(open("logs/d3/CTS/audit.json"))
+assert a["coverage"]["unsampled"] == 0 and a["tasks"][0]["samples"] >= 1, (a["coverage"], a["tasks"])'
