@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# tracekit replay: the model of OpenDC's replay on a real tracekit local run
+# exported (its 1-s slots make the makespan at least the run's rounded up to
+# them; 1-ms slots bring it close to the measured run), its outputs, the
+# policy and scaling taken from experiment.json, usage errors, and OpenDC's
+# own 1K-task fixture.
+. "$(dirname "$0")/lib.sh"
+cd "$T"
+
+for i in 1 2 3 4 5 6; do echo '{"argv": ["sleep", "0.3"], "cpu_units": 1, "app": "s"}'; done >tasks.jsonl
+"$TRACEKIT" local --run-id r1 --logs logs --tasks tasks.jsonl --nodes a --capacity-units 2 \
+  --interval-ms 100 --quiet 2>local.err ||
+  { not_ok "local run: $(tail -3 local.err)"; exit 0; }
+"$TRACEKIT" parse --run-id r1 --logs logs --quiet
+"$TRACEKIT" export opendc --input logs/r1 --output odc --quiet 2>export.err ||
+  { not_ok "export: $(tail -3 export.err)"; exit 0; }
+measured=$(py '
+import json
+L = [json.loads(l) for l in open("logs/r1/CTS/invocations.jsonl")]
+print(max(l["ts_end"] for l in L) - min(l["ts_enqueue"] for l in L))')
+echo "# measured makespan $measured ms"
+
+"$TRACEKIT" replay --input odc --json --output slots.jsonl >slots.json 2>replay.err
+check "replay runs on the export" test $? -eq 0
+check "replay: the policy and scaling of experiment.json" sh -c \
+  "'$TRACEKIT' replay --input odc | grep -q 'policy filter (experiment.json), scaling NoDelay (experiment.json)'"
+check "replay --json: 6 tasks completed, one host" py '
+import json
+d = json.load(open("slots.json"))
+assert d["tasks"] == 6 and d["completed"] == 6 and d["terminated"] == 0 and d["dropped"] == 0, d
+assert len(d["hosts"]) == 1 and 0 < d["hosts"][0]["busy"] <= 1, d
+assert d["quantum_ms"] == 1000 and d["scaling"] == "NoDelay", d'
+check "replay: makespan at least the run rounded up to the 1-s slots" py "
+import json, math
+d = json.load(open('slots.json'))
+print('# predicted', d['makespan_ms'], 'ms on 1-s slots')
+assert d['makespan_ms'] >= math.ceil($measured / 1000) * 1000, d['makespan_ms']"
+check "replay --output: one line per task of the export, starts on slots" py '
+import json
+L = [json.loads(l) for l in open("slots.jsonl")]
+assert len(L) == 6 and len({l["id"] for l in L}) == 6, L
+for l in L:
+    assert set(l) == {"id", "host", "submission_ms", "start_ms", "finish_ms", "state"}, l
+    assert l["state"] == "COMPLETED" and l["host"] == L[0]["host"], l
+    assert l["start_ms"] % 1000 == 0 and l["submission_ms"] <= l["start_ms"] < l["finish_ms"], l
+assert min(l["submission_ms"] for l in L) == 0'
+# Without the slots only the real dispatcher's gaps between one task's end
+# and the next one's start (not in the workload) separate the two.
+check "replay --quantum-ms 1: within 25% of the measured run, closer than with slots" sh -c "
+'$TRACEKIT' replay --input odc --quantum-ms 1 --json >q1.json && python3 -c \"
+import json
+p = json.load(open('q1.json'))['makespan_ms']
+s = json.load(open('slots.json'))['makespan_ms']
+print('# predicted', p, 'ms on 1-ms slots, measured', $measured)
+assert abs(p - $measured) <= max(0.25 * $measured, 150) and abs(p - $measured) < abs(s - $measured), p\""
+check "replay --scaling perfect --policy Mem" sh -c \
+  "'$TRACEKIT' replay --input odc --scaling perfect --policy Mem --json | grep -q '\"policy\":\"Mem\",\"scaling\":\"Perfect\"'"
+cat >pol.json <<'P'
+{"type": "filter", "filters": [{"type": "compute"}, {"type": "vcpu"}], "weighers": [{"type": "ram", "multiplier": -1}]}
+P
+check "replay --policy FILE" "$TRACEKIT" replay --input odc --policy pol.json --json
+
+# ---- errors ----
+"$TRACEKIT" replay --input odc --policy NoSuchPrefab >/dev/null 2>err; rc=$?
+check "an unknown prefab: exit 1, named" sh -c "test $rc -eq 1 && grep -q NoSuchPrefab err"
+"$TRACEKIT" replay --input odc --scaling fast >/dev/null 2>err; rc=$?
+check "a bad --scaling: usage error" test "$rc" -eq 2
+"$TRACEKIT" replay >/dev/null 2>err; rc=$?
+check "no --input: usage error" test "$rc" -eq 2
+mkdir empty
+"$TRACEKIT" replay --input empty >/dev/null 2>err; rc=$?
+check "a folder without a workload: exit 1" test "$rc" -eq 1
+
+# ---- OpenDC's own fixture ----
+FIX=/work/shared/fixtures/opendc/taskScaling_1K_tasks
+if [ -f "$FIX/tasks.parquet" ]; then
+  cat >topo.json <<'P'
+{"clusters": [{"name": "C", "hosts": [{"name": "H", "count": 8, "cpu": {"coreCount": 16, "coreSpeed": "2.1 GHz"}, "memory": {"size": "128 GiB"}}]}]}
+P
+  check "replay of OpenDC's 1K-task fixture: every task completes" sh -c \
+    "'$TRACEKIT' replay --input '$FIX' --topology topo.json --json | grep -q '\"tasks\":1000,\"completed\":1000'"
+else
+  skip "OpenDC's 1K-task fixture: $FIX is not on this machine"
+fi
