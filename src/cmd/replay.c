@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/opt.h"
 #include "common/util.h"
+#include "opendc/replay_compare.h"
 #include "opendc/replay_load.h"
 
 #include <errno.h>
@@ -14,7 +15,7 @@
 
 static const char *const usage[] = {
     "tracekit replay --input DIR [--topology FILE] [--policy NAME|JSON|FILE] [--scaling nodelay|perfect]\n"
-    "                [--quantum-ms N] [--output FILE.jsonl] [--json]",
+    "                [--quantum-ms N] [--output FILE.jsonl] [--compare RUN_DIR] [--json]",
     NULL};
 static const struct opt_cmd cmd = {
     .name = "replay",
@@ -28,7 +29,8 @@ static const struct opt_cmd cmd = {
         "Without --policy or --scaling it takes them from DIR/experiment.json when there\n"
         "is one (else OpenDC's defaults: prefab Mem, NoDelay); the topology is --topology,\n"
         "else DIR/topology.json, else experiment.json's.  Prints the predicted makespan\n"
-        "and per-host busy share; times are ms from the earliest submission.\n",
+        "and per-host busy share; times are ms from the earliest submission.  --compare\n"
+        "puts the measured run beside it, tasks joined by the export's ids (trace ids).\n",
 };
 
 static const char *state_name(int s)
@@ -62,7 +64,7 @@ static double busy(const struct rp_replay *r, size_t h)
     return span > 0 ? r->res.host_busy_mhz_ms[h] / span : 0;
 }
 
-static void print_summary(const struct rp_replay *r, int64_t quantum, bool json)
+static void print_summary(const struct rp_replay *r, int64_t quantum, bool json, const struct rp_cmp *c)
 {
     const struct rp_result *x = &r->res;
     if (json) {
@@ -75,6 +77,15 @@ static void print_summary(const struct rp_replay *r, int64_t quantum, bool json)
                               "policy", r->policy.name, "scaling",
                               r->scaling == RP_PERFECT ? "Perfect" : "NoDelay", "quantum_ms",
                               (json_int_t)quantum, "hosts", hosts);
+        if (c)
+            json_object_set_new(o, "compare", json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:{s:f,s:f}}", "matched",
+                                                        (json_int_t)c->matched, "makespan_measured_ms",
+                                                        (json_int_t)c->makespan_meas_ms, "makespan_predicted_ms",
+                                                        (json_int_t)c->makespan_pred_ms, "makespan_error_pct",
+                                                        c->makespan_error_pct, "finish_mae_ms", c->finish_mae_ms,
+                                                        "start_mae_ms", c->start_mae_ms, "wait_mean_ms",
+                                                        "measured", c->wait_mean_meas_ms, "predicted",
+                                                        c->wait_mean_pred_ms));
         json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(o);
@@ -88,11 +99,17 @@ static void print_summary(const struct rp_replay *r, int64_t quantum, bool json)
     printf("predicted makespan: %.3f s\n", (double)x->makespan_ms / 1000);
     for (size_t h = 0; h < r->nhosts; h++)
         printf("  host %-20s busy %5.1f%%\n", r->hosts[h].name, 100 * busy(r, h));
+    if (c)
+        printf("measured: %zu tasks matched, makespan %.3f s (prediction %+.1f%%); mean |error| finish %.0f ms, "
+               "start %.0f ms; mean wait measured %.0f ms, predicted %.0f ms\n", c->matched,
+               (double)c->makespan_meas_ms / 1000, c->makespan_error_pct, c->finish_mae_ms, c->start_mae_ms,
+               c->wait_mean_meas_ms, c->wait_mean_pred_ms);
 }
 
 int cmd_replay(int argc, char **argv)
 {
-    const char *input = NULL, *topology = NULL, *policy = NULL, *scaling = NULL, *output = NULL;
+    const char *input = NULL, *topology = NULL, *policy = NULL, *scaling = NULL, *output = NULL,
+               *compare = NULL;
     int64_t quantum = 1000;
     bool json = false;
     struct opt opts[] = {
@@ -106,6 +123,8 @@ int cmd_replay(int argc, char **argv)
         OPT_INT(0, "quantum-ms", &quantum, "N", 1, 86400000, "scheduling slot in ms (default 1000, OpenDC's)"),
         OPT_STRING(0, "output", &output, "FILE.jsonl", "one line per task: id, host, submission_ms, "
                    "start_ms, finish_ms, state"),
+        OPT_STRING(0, "compare", &compare, "RUN_DIR", "the measured run (its CTS/invocations.jsonl): "
+                   "makespan error, mean finish and start error, mean wait"),
         OPT_FLAG(0, "json", &json, "one summary object on stdout instead of text"),
         OPT_END(),
     };
@@ -137,8 +156,20 @@ int cmd_replay(int argc, char **argv)
     } else if (output && write_tasks(output, &r) < 0) {
         log_error("cannot write %s: %s", output, strerror(errno));
         rc = TK_EXIT_FAIL;
+    } else if (compare) {
+        struct rp_measured *m;
+        size_t nm;
+        struct rp_cmp c;
+        if (rp_measured_load(compare, input, &m, &nm, err, sizeof err) < 0) {
+            log_error("--compare: %s", err);
+            rc = TK_EXIT_FAIL;
+        } else {
+            rp_compare(&r.res, m, nm, &c);
+            print_summary(&r, quantum, json, &c);
+        }
+        free(m);
     } else {
-        print_summary(&r, quantum, json);
+        print_summary(&r, quantum, json, NULL);
     }
     rp_replay_free(&r);
     return rc;

@@ -82,3 +82,20 @@ P
 else
   skip "OpenDC's 1K-task fixture: $FIX is not on this machine"
 fi
+
+# ---- --compare and the export's line ----
+"$TRACEKIT" replay --input odc --quantum-ms 1 --compare logs/r1 --json >cmp.json 2>cmp.err
+check "replay --compare: all tasks joined, figures against the run" py "
+import json
+c = json.load(open('cmp.json'))['compare']
+assert c['matched'] == 6 and c['makespan_measured_ms'] == $measured, c
+assert c['makespan_predicted_ms'] == json.load(open('q1.json'))['makespan_ms'], c
+assert abs(c['makespan_error_pct'] - 100.0 * (c['makespan_predicted_ms'] - $measured) / $measured) < 1e-6, c
+assert 0 <= c['start_mae_ms'] < 300 and 0 <= c['finish_mae_ms'] < 300, c
+assert set(c['wait_mean_ms']) == {'measured', 'predicted'}, c"
+"$TRACEKIT" replay --input odc --compare empty >/dev/null 2>err; rc=$?
+check "replay --compare on a folder without the run: exit 1" test "$rc" -eq 1
+"$TRACEKIT" export opendc --input logs/r1 --output odc2 >export.out 2>&1
+check "export prints the predicted makespan beside the measured one" \
+  grep -q "makespan .* s; measured .* s" export.out
+check "export warns above 5%, naming the 1-s slots" grep -q "WARNING: OpenDC's makespan .* 1-s scheduling slots" export.out

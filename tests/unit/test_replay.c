@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "opendc/replay.h"
+#include "opendc/replay_compare.h"
 
 /* A small world: tasks each with their fragments, hosts by name. */
 struct world {
@@ -312,6 +313,34 @@ static void test_prefabs(void **state)
     json_decref(j);
 }
 
+/* The compare figures by hand: two measured tasks (t0 = 1000 epoch ms)
+ * against the head-of-line replay above (starts 0, 2000, 3000). */
+static void test_compare(void **state)
+{
+    (void)state;
+    struct world w = {0};
+    host(&w, "a", 0, 2, 1000, 4000);
+    task(&w, 1, 1000, 1, 0, 1, F(1500, 1000));
+    task(&w, 2, 1100, 2, 0, 1, F(500, 1000));
+    task(&w, 3, 1200, 1, 0, 1, F(100, 1000));
+    run(&w, FILTER_ONLY, RP_NODELAY, 1000);
+    assert_int_equal(w.r.makespan_ms, 3100);
+    /* measured: task 1 1000-2500, task 3 1200-1300 (epoch); task 9 is not in the replay */
+    struct rp_measured m[] = {{1, 1000, 1000, 2500}, {3, 1200, 1200, 1300}, {9, 0, 0, 99999}};
+    struct rp_cmp c;
+    rp_compare(&w.r, m, 3, &c);
+    assert_int_equal(c.matched, 2);
+    assert_int_equal(c.makespan_meas_ms, 1500);   /* 2500 - t0 */
+    assert_int_equal(c.makespan_pred_ms, 3100);
+    assert_true(fabs(c.makespan_error_pct - 100.0 * 1600 / 1500) < 1e-9);
+    /* finish: |1500-1500| and |3100-300| -> 1400; start: |0-0| and |3000-200| -> 1400 */
+    assert_true(fabs(c.finish_mae_ms - 1400) < 1e-9);
+    assert_true(fabs(c.start_mae_ms - 1400) < 1e-9);
+    /* waits: measured 0 and 0; predicted 0 and 3000 - 200 */
+    assert_true(c.wait_mean_meas_ms == 0 && fabs(c.wait_mean_pred_ms - 1400) < 1e-9);
+    rp_result_free(&w.r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_zero_work_fragments), cmocka_unit_test(test_fits_no_host),
         cmocka_unit_test(test_filter_order),    cmocka_unit_test(test_filters),
         cmocka_unit_test(test_weighers),        cmocka_unit_test(test_prefabs),
+        cmocka_unit_test(test_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
