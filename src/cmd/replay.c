@@ -6,6 +6,7 @@
 #include "common/util.h"
 #include "opendc/replay_compare.h"
 #include "opendc/replay_load.h"
+#include "opendc/replay_out.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -15,7 +16,8 @@
 
 static const char *const usage[] = {
     "tracekit replay --input DIR [--topology FILE] [--policy NAME|JSON|FILE] [--scaling nodelay|perfect]\n"
-    "                [--quantum-ms N] [--output FILE.jsonl] [--compare RUN_DIR] [--json]",
+    "                [--quantum-ms N] [--output FILE.jsonl] [--compare RUN_DIR]\n"
+    "                [--opendc-output DIR] [--json]",
     NULL};
 static const struct opt_cmd cmd = {
     .name = "replay",
@@ -109,7 +111,7 @@ static void print_summary(const struct rp_replay *r, int64_t quantum, bool json,
 int cmd_replay(int argc, char **argv)
 {
     const char *input = NULL, *topology = NULL, *policy = NULL, *scaling = NULL, *output = NULL,
-               *compare = NULL;
+               *compare = NULL, *odc_out = NULL;
     int64_t quantum = 1000;
     bool json = false;
     struct opt opts[] = {
@@ -125,6 +127,8 @@ int cmd_replay(int argc, char **argv)
                    "start_ms, finish_ms, state"),
         OPT_STRING(0, "compare", &compare, "RUN_DIR", "the measured run (its CTS/invocations.jsonl): "
                    "makespan error, mean finish and start error, mean wait"),
+        OPT_STRING(0, "opendc-output", &odc_out, "DIR", "also write task.parquet and host.parquet with "
+                   "OpenDC's output columns and time bases"),
         OPT_FLAG(0, "json", &json, "one summary object on stdout instead of text"),
         OPT_END(),
     };
@@ -155,6 +159,9 @@ int cmd_replay(int argc, char **argv)
         rc = TK_EXIT_FAIL;
     } else if (output && write_tasks(output, &r) < 0) {
         log_error("cannot write %s: %s", output, strerror(errno));
+        rc = TK_EXIT_FAIL;
+    } else if (odc_out && rp_write_opendc_output(odc_out, &r, err, sizeof err) < 0) {
+        log_error("--opendc-output: %s", err);
         rc = TK_EXIT_FAIL;
     } else if (compare) {
         struct rp_measured *m;

@@ -99,3 +99,34 @@ check "replay --compare on a folder without the run: exit 1" test "$rc" -eq 1
 check "export prints the predicted makespan beside the measured one" \
   grep -q "makespan .* s; measured .* s" export.out
 check "export warns above 5%, naming the 1-s slots" grep -q "WARNING: OpenDC's makespan .* 1-s scheduling slots" export.out
+
+# ---- --opendc-output: OpenDC's output columns and time bases ----
+make -C "$ROOT" -s build/bench/parquet/pqcat >make.log 2>&1 || not_ok "build pqcat: $(tail -3 make.log)"
+"$TRACEKIT" replay --input odc --opendc-output pout --output slots2.jsonl >/dev/null 2>pout.err
+check "replay --opendc-output writes task.parquet and host.parquet" test -s pout/task.parquet -a -s pout/host.parquet
+"$ROOT/build/bench/parquet/pqcat" pout/task.parquet >task.json && "$ROOT/build/bench/parquet/pqcat" pout/host.parquet >host.json
+check "task.parquet: OpenDC's columns, types and time bases" py '
+import json
+d = json.load(open("task.json"))
+types = {s["name"]: (s["type"], s["repetition"]) for s in d["schema"]}
+for c, t in {"task_id": "INT32", "timestamp": "INT64", "timestamp_absolute": "INT64", "host_name": "BYTE_ARRAY",
+             "task_state": "BYTE_ARRAY", "submission_time": "INT64", "schedule_time": "INT64",
+             "finish_time": "INT64", "scheduling_delay": "INT64", "cpu_count": "INT32", "mem_capacity": "INT64"}.items():
+    assert types[c][0] == t, (c, types[c])
+rows = d["rows"]
+t0 = min(int(r["submission_time"]) for r in rows)
+out = {l["id"]: l for l in map(json.loads, open("slots2.jsonl"))}
+for r in rows:
+    o = out[int(r["task_id"])]
+    assert int(r["timestamp_absolute"]) - int(r["timestamp"]) == t0, r   # sim ms + earliest submission
+    assert int(r["submission_time"]) - t0 == o["submission_ms"], r        # epoch ms, not simulated
+    assert int(r["schedule_time"]) == o["start_ms"] and int(r["finish_time"]) == o["finish_ms"], r
+    assert int(r["scheduling_delay"]) == o["start_ms"] - o["submission_ms"], r
+    assert r["task_state"] == "COMPLETED" and r["host_name"] == o["host"], r'
+check "host.parquet: one row per host, utilisation and core-ms" py '
+import json
+rows = json.load(open("host.json"))["rows"]
+assert len(rows) == 1, rows
+h = rows[0]
+assert int(h["core_count"]) >= 1 and 0 < float(h["cpu_utilization"]) <= 1, h
+assert int(h["cpu_time_active"]) + int(h["cpu_time_idle"]) == int(h["uptime"]) * int(h["core_count"]), h'
