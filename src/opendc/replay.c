@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bound on simulated ms (about 146 years): sums of a few stay in int64. */
+#define RP_MAX_MS (INT64_C(1) << 52)
+
 /* ---- max-min fair sharing (MaxMinFairnessFlowDistributor.java) ---- */
 
 static int cmp_demand(const void *a, const void *b, void *ctx)
@@ -396,8 +399,10 @@ static void reshare(struct sim *s, int hi, int64_t now, double *dem, double *got
     for (size_t i = 0; i < h->nrun; i++) {
         struct tstate *ts = &s->ts[h->run[i]];
         ts->got = got[i];
-        if (s->in->scaling == RP_PERFECT)
-            ts->end = got[i] > 0 ? now + (int64_t)(ts->rem / got[i]) : INT64_MAX;
+        if (s->in->scaling == RP_PERFECT) {
+            double left = got[i] > 0 ? ts->rem / got[i] : INFINITY;
+            ts->end = left < (double)RP_MAX_MS ? now + (int64_t)left : INT64_MAX;
+        }
     }
     h->dirty = false;
 }
@@ -510,6 +515,15 @@ int rp_run(const struct rp_input *in, struct rp_result *out, char *err, size_t e
     for (size_t i = 1; i < in->ntasks; i++)
         if (in->tasks[i].sub_ms < in->tasks[i - 1].sub_ms)
             return errf(err, errlen, "tasks must be sorted by submission (task %d)", in->tasks[i].id);
+    /* Simulated times stay far from overflow: a span of submissions and
+     * fragment durations below RP_MAX_MS each. */
+    if (in->ntasks && (in->tasks[0].sub_ms < -RP_MAX_MS || in->tasks[in->ntasks - 1].sub_ms > RP_MAX_MS))
+        return errf(err, errlen, "submission times beyond +-%lld ms: not epoch milliseconds",
+                    (long long)RP_MAX_MS);
+    for (size_t i = 0; i < in->nfrags; i++)
+        if (in->frags[i].dur_ms > RP_MAX_MS / 1024 || !(in->frags[i].usage_mhz < 1e15))
+            return errf(err, errlen, "fragment %zu: duration %lld ms or usage %g MHz out of range", i,
+                        (long long)in->frags[i].dur_ms, in->frags[i].usage_mhz);
     size_t maxrun = 1;
     struct sim s;
     sim_init(&s, in, out);

@@ -279,7 +279,7 @@ int rp_hosts_json(const json_t *topo, struct rp_host **hosts, size_t *n, char *e
     if (!json_array_size(clusters))
         return errf(err, errlen, "the topology has no \"clusters\"");
     json_array_foreach(clusters, ci, c) {
-        for (int64_t cc = 0; cc < count_of(c) && rc == 0; cc++) {
+        for (int64_t cc = 0; cc < count_of(c) && rc == 0 && json_array_size(json_object_get(c, "hosts")); cc++) {
             json_array_foreach(json_object_get(c, "hosts"), hi, e) {
                 struct rp_host h = {0};
                 const char *name = json_string_value(json_object_get(e, "name")) ?: "Host";
@@ -297,13 +297,11 @@ int rp_hosts_json(const json_t *topo, struct rp_host **hosts, size_t *n, char *e
                         break;
                     }
                     ARRAY_GROW(*hosts, *n + 1, cap, 16);
-                    /* names unique per run: the first copy keeps the name, then name-0, name-1, ... */
-                    snprintf(h.name, sizeof h.name, "%s", name);
-                    bool seen = false;
-                    for (size_t j = 0; j < *n; j++)
-                        seen |= !strcmp((*hosts)[j].name, name);
-                    if (seen)
-                        snprintf(h.name, sizeof h.name, "%s-%d", name, copies[h.type]++);
+                    /* names unique per run: the first host of a name keeps it, then name-0, name-1, ... */
+                    if (copies[h.type]++ == 0)
+                        snprintf(h.name, sizeof h.name, "%s", name);
+                    else
+                        snprintf(h.name, sizeof h.name, "%s-%d", name, copies[h.type] - 2);
                     (*hosts)[(*n)++] = h;
                 }
             }
