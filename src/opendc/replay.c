@@ -71,6 +71,7 @@ struct tstate {
     size_t frag;       /* current fragment (absolute index) */
     double rem;        /* perfect: remaining work (MHz x ms) */
     double got;        /* supplied MHz */
+    bool fresh;        /* the fragment has just started: its end is not set yet */
     int64_t end;       /* simulated ms the current fragment ends */
 };
 
@@ -300,6 +301,7 @@ static bool next_fragment(struct sim *s, size_t ti, int64_t now)
     }
     const struct rp_frag *f = &s->in->frags[ts->frag];
     ts->rem = f->usage_mhz * (double)f->dur_ms;
+    ts->fresh = true;
     ts->end = now + f->dur_ms;   /* NoDelay: fixed; Perfect: set by the shares */
     s->h[s->out->tasks[ti].host].dirty = true;
     return true;
@@ -388,7 +390,8 @@ static void cycle(struct sim *s, int64_t now)
 
 /* The host's shares among its running tasks' current demands; under
  * Perfect the fragment ends when its remaining work is done at that rate
- * (PerfectScaling.getRemainingDuration: truncated to whole ms). */
+ * (PerfectScaling.getRemainingDuration: truncated to whole ms), computed
+ * when the fragment starts and again whenever its supply changes. */
 static void reshare(struct sim *s, int hi, int64_t now, double *dem, double *got)
 {
     struct hstate *h = &s->h[hi];
@@ -398,8 +401,12 @@ static void reshare(struct sim *s, int hi, int64_t now, double *dem, double *got
     rp_maxmin(H->cores * H->core_mhz, dem, h->nrun, got);
     for (size_t i = 0; i < h->nrun; i++) {
         struct tstate *ts = &s->ts[h->run[i]];
+        bool same = !ts->fresh && ts->got == got[i];
         ts->got = got[i];
-        if (s->in->scaling == RP_PERFECT) {
+        ts->fresh = false;
+        /* A task whose supply did not change keeps its end (no new update,
+         * so no new truncation). */
+        if (s->in->scaling == RP_PERFECT && !same) {
             double left = got[i] > 0 ? ts->rem / got[i] : INFINITY;
             ts->end = left < (double)RP_MAX_MS ? now + (int64_t)left : INT64_MAX;
         }

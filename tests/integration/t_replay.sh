@@ -130,3 +130,39 @@ assert len(rows) == 1, rows
 h = rows[0]
 assert int(h["core_count"]) >= 1 and 0 < float(h["cpu_utilization"]) <= 1, h
 assert int(h["cpu_time_active"]) + int(h["cpu_time_idle"]) == int(h["uptime"]) * int(h["core_count"]), h'
+
+# ---- against an independent model (tests/tools/odc_model.py: time-stepped,
+# written from ../shared/reference/opendc.md, not from replay.c) ----
+"$ROOT/build/bench/parquet/pqcat" odc/tasks.parquet >mt.json && "$ROOT/build/bench/parquet/pqcat" odc/fragments.parquet >mf.json
+for sc in nodelay perfect; do
+  for q in 1000 1; do
+    python3 "$ROOT/tests/tools/odc_model.py" mt.json mf.json odc/topology.json "$sc" "$q" >model.json
+    "$TRACEKIT" replay --input odc --scaling "$sc" --quantum-ms "$q" --output mine.jsonl --json >mine.json
+    check "replay agrees with the independent model on the run ($sc, $q-ms slots): makespan within 1%, finish within 50 ms" py '
+import json
+m = json.load(open("model.json")); r = json.load(open("mine.json"))
+mine = {str(l["id"]): l["finish_ms"] for l in map(json.loads, open("mine.jsonl"))}
+assert set(mine) == set(m["finish"]), (sorted(mine), sorted(m["finish"]))
+err = sum(abs(mine[k] - v) for k, v in m["finish"].items()) / len(mine)
+print("# model", m["makespan_ms"], "replay", r["makespan_ms"], "mean finish difference", err, "ms")
+assert abs(r["makespan_ms"] - m["makespan_ms"]) <= 0.01 * m["makespan_ms"] and err <= 50, (r, m)'
+  done
+done
+
+# Two hosts, queueing, head-of-line blocking (bench/replay/rpgen: 20 tasks of 1-4 cores, 2 x 30-s fragments).
+make -C "$ROOT" -s build/bench/replay/rpgen >make.log 2>&1 || not_ok "build rpgen: $(tail -3 make.log)"
+"$ROOT/build/bench/replay/rpgen" syn 20 2 2
+"$ROOT/build/bench/parquet/pqcat" syn/tasks.parquet >mt.json && "$ROOT/build/bench/parquet/pqcat" syn/fragments.parquet >mf.json
+for sc in nodelay perfect; do
+  python3 "$ROOT/tests/tools/odc_model.py" mt.json mf.json syn/topology.json "$sc" 1000 >model.json
+  "$TRACEKIT" replay --input syn --topology syn/topology.json --policy '{"type":"filter","filters":[{"type":"compute"},{"type":"vcpu"},{"type":"ram"}]}' \
+    --scaling "$sc" --output mine.jsonl --json >mine.json
+  check "replay agrees with the independent model on 2 busy hosts ($sc): makespan within 1%, finish within 50 ms" py '
+import json
+m = json.load(open("model.json")); r = json.load(open("mine.json"))
+mine = {str(l["id"]): l["finish_ms"] for l in map(json.loads, open("mine.jsonl"))}
+assert set(mine) == set(m["finish"])
+err = sum(abs(mine[k] - v) for k, v in m["finish"].items()) / len(mine)
+print("# model", m["makespan_ms"], "replay", r["makespan_ms"], "mean finish difference", err, "ms")
+assert abs(r["makespan_ms"] - m["makespan_ms"]) <= 0.01 * m["makespan_ms"] and err <= 50, (r, m)'
+done
