@@ -13,6 +13,11 @@
 
 #include "opendc/replay.h"
 #include "opendc/replay_compare.h"
+#include "opendc/replay_load.h"
+#include "parquet/parquet.h"
+#include "common/util.h"
+
+#include <unistd.h>
 
 /* A small world: tasks each with their fragments, hosts by name. */
 struct world {
@@ -341,6 +346,97 @@ static void test_compare(void **state)
     rp_result_free(&w.r);
 }
 
+/* The loader (ComputeWorkloadLoader.kt): fragments joined by id in file
+ * order, a task without fragments dropped, tasks stably sorted by
+ * submission, memory round(mem_capacity / 1000) MiB. */
+static void test_loader(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_replay.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static const struct pq_col_spec tc[] = {
+        {"id", PQ_INT32, PQ_LT_NONE, false, 0},         {"submission_time", PQ_INT64, PQ_LT_NONE, false, 0},
+        {"cpu_count", PQ_INT32, PQ_LT_NONE, false, 0},  {"cpu_capacity", PQ_DOUBLE, PQ_LT_NONE, false, 0},
+        {"mem_capacity", PQ_INT64, PQ_LT_NONE, false, 0},
+    };
+    static const struct pq_col_spec fc[] = {
+        {"id", PQ_INT32, PQ_LT_NONE, false, 0},
+        {"duration", PQ_INT64, PQ_LT_NONE, false, 0},
+        {"cpu_usage", PQ_DOUBLE, PQ_LT_NONE, false, 0},
+    };
+    struct pq_writer_opts o;
+    pq_writer_opts_default(&o);
+    char err[256], *tp = path_join(dir, "tasks.parquet"), *fp = path_join(dir, "fragments.parquet");
+    struct pq_writer *w = pq_writer_open(tp, tc, 5, &o, err, sizeof err);
+    assert_non_null(w);
+    const int64_t sub[] = {300, 100, 100, 100}, mem[] = {1500, 1499, 0, 2000};
+    for (int i = 0; i < 4; i++) {   /* ids 1..4; 2 has no fragments */
+        pq_put_i32(w, 0, i + 1);
+        pq_put_i64(w, 1, sub[i]);
+        pq_put_i32(w, 2, 1);
+        pq_put_double(w, 3, 1000);
+        pq_put_i64(w, 4, mem[i]);
+        assert_int_equal(pq_end_row(w), 0);
+    }
+    assert_int_equal(pq_writer_close(w, err, sizeof err), 0);
+    w = pq_writer_open(fp, fc, 3, &o, err, sizeof err);
+    const int32_t fid[] = {1, 4, 3, 1};
+    for (int i = 0; i < 4; i++) {
+        pq_put_i32(w, 0, fid[i]);
+        pq_put_i64(w, 1, 10 * (i + 1));
+        pq_put_double(w, 2, i);
+        assert_int_equal(pq_end_row(w), 0);
+    }
+    assert_int_equal(pq_writer_close(w, err, sizeof err), 0);
+    struct rp_workload wl;
+    assert_int_equal(rp_load_workload(dir, &wl, err, sizeof err), 0);
+    assert_int_equal(wl.ntasks, 3);
+    assert_int_equal(wl.dropped, 1);
+    /* submissions 100 (ids 3, 4 in file order), then 300 (id 1) */
+    assert_int_equal(wl.tasks[0].id, 3);
+    assert_int_equal(wl.tasks[1].id, 4);
+    assert_int_equal(wl.tasks[2].id, 1);
+    assert_int_equal(wl.tasks[2].mem_mib, 2);   /* 1500 / 1000 rounds up */
+    assert_int_equal(wl.tasks[1].mem_mib, 2);
+    assert_int_equal(wl.tasks[2].nfrag, 2);     /* rows 1 and 4, in that order */
+    assert_int_equal(wl.frags[wl.tasks[2].frag0].dur_ms, 10);
+    assert_int_equal(wl.frags[wl.tasks[2].frag0 + 1].dur_ms, 40);
+    rp_workload_free(&wl);
+    unlink(tp);
+    unlink(fp);
+    rmdir(dir);
+    free(tp);
+    free(fp);
+}
+
+/* Hosts as OpenDC builds them: counts, packages, units, legacy memorySize,
+ * unique names, one type per entry name. */
+static void test_hosts(void **state)
+{
+    (void)state;
+    json_t *t = json_loads("{\"clusters\": [{\"count\": 2, \"hosts\": [{\"name\": \"a\", \"count\": 2, \"cpu\": "
+                           "{\"coreCount\": 4, \"count\": 2, \"coreSpeed\": \"2.4 GHz\"}, \"memory\": {\"size\": "
+                           "\"16 GiB\"}}, {\"name\": \"b\", \"cpu\": {\"coreCount\": 1, \"coreSpeed\": 1000}, "
+                           "\"memory\": {\"memorySize\": 512}}]}]}", 0, NULL);
+    struct rp_host *h;
+    size_t n;
+    char err[256];
+    assert_int_equal(rp_hosts_json(t, &h, &n, err, sizeof err), 0);
+    assert_int_equal(n, 6);   /* (a, a, b) x 2 */
+    assert_string_equal(h[0].name, "a");
+    assert_string_equal(h[1].name, "a-0");
+    assert_string_equal(h[2].name, "b");
+    assert_string_equal(h[3].name, "a-1");
+    assert_string_equal(h[5].name, "b-0");
+    assert_true(h[0].cores == 8 && h[0].core_mhz == 2400 && h[0].mem_mib == 16384 && h[0].type == 0);
+    assert_true(h[2].cores == 1 && h[2].core_mhz == 1000 && h[2].mem_mib == 512 && h[2].type == 1);
+    free(h);
+    json_decref(t);
+    t = json_loads("{\"clusters\": [{\"hosts\": [{\"cpu\": {\"coreCount\": 0}}]}]}", 0, NULL);
+    assert_int_equal(rp_hosts_json(t, &h, &n, err, sizeof err), -1);
+    json_decref(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,7 +445,8 @@ int main(void)
         cmocka_unit_test(test_zero_work_fragments), cmocka_unit_test(test_fits_no_host),
         cmocka_unit_test(test_filter_order),    cmocka_unit_test(test_filters),
         cmocka_unit_test(test_weighers),        cmocka_unit_test(test_prefabs),
-        cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_compare),         cmocka_unit_test(test_loader),
+        cmocka_unit_test(test_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
