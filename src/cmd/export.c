@@ -7,9 +7,9 @@
 #include "common/opt.h"
 #include "common/progress.h"
 #include "common/util.h"
-#include "opendc/replay_compare.h"
 #include "opendc/opendc.h"
 #include "opendc/opendc_io.h"
+#include "opendc/replay_compare.h"
 #include "parquet/parquet.h"
 
 #include <stdio.h>
