@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "opendc/opendc.h"
 #include "opendc/opendc_io.h"
+#include "opendc/replay_compare.h"
 #include "parquet/parquet.h"
 
 #include <stdio.h>
@@ -284,6 +285,8 @@ static int run(const char *input, const char *output, const struct odc_opts *o, 
     }
     if (json || !quiet)
         print_summary(input, output, json, o, &in, &res);
+    if (!json && !quiet)
+        rp_export_note(input, output, stdout);   /* the replay's makespan beside the run's (docs/replay.md) */
     odc_result_free(&res);
     odc_input_free(&in);
     return TK_EXIT_OK;

@@ -27,6 +27,7 @@ vg "parse" 0 parse --run-id vg --quiet
 mkdir -p od
 vg "export opendc" 0 export opendc --input logs/vg --output od
 vg "verify opendc" 0 verify opendc --input od
+vg "replay (compare, OpenDC-shaped output)" 0 replay --input od --compare logs/vg --opendc-output odo --output od.jsonl --json
 printf '{"argv": ["true"]}\n{"argv": ["sh", "-c", "exit 2"], "cpu_units": 2}\n{"argv": ["true"], "node": "b"}\n' >vg.jsonl
 vg "local (tasks, pins, a failure: exit 1)" 1 local --run-id vgl --quiet --tasks vg.jsonl --nodes a,b \
   --capacity-units 2 --cpu-binding none --weigher instances --no-collect
