@@ -232,7 +232,9 @@ parse: build/tracekit
 
 # The original's `make stop` stopped its Docker demo service and the shell
 # collector; here there is only the run's collector to stop.
-stop: stop-collect
+stop: build/tracekit
+	@$(legacy_notes):
+	@build/tracekit collect stop || echo "make stop: no running collector to stop (the original ignored this too)"
 
 # The original's `make export-opendc`: logs/RUN_ID into opendc_traces/RUN_ID.
 OPENDC_OUT ?= opendc_traces/$(RUN_ID)

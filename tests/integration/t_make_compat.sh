@@ -26,6 +26,9 @@ for v in USE_PY_COLLECT=1 PROC_SAMPLING=1 PROC_REFRESH=1 STOP_ALL=1; do
 done
 mk stop-collect RUN_ID=$rid >"$T/quiet.out" 2>&1
 check "without them there is no note" bash -c "! grep -q '^note:' '$T/quiet.out'"
+mk stop RUN_ID=$rid >"$T/again.out" 2>&1; rc=$?
+check "make stop with nothing running exits 0 and says so (as the original ignored it)" \
+  bash -c "test $rc -eq 0 && grep -q 'no running collector to stop' '$T/again.out'"
 "$TRACEKIT_RELEASE" collect stop --logs "$ROOT/logs" --run-id $rid >/dev/null 2>&1
 rm -rf "$ROOT/logs/$rid"; rmdir "$ROOT/logs" 2>/dev/null
 
