@@ -535,7 +535,7 @@ static char *failure(struct engine *e, const struct worker_job *j, char *why, si
     for (char *p = line; *p; p++)
         if (*p == '\n')
             *p = '|';
-    log_info("task %lld attempt %d: failed, rc %d: %s (log %s)", (long long)j->id, j->attempt,
+    log_warn("task %lld attempt %d: failed, rc %d: %s (log %s)", (long long)j->id, j->attempt,
              j->rc, *line ? line : "no output", log);
     return log;
 }
