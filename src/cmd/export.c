@@ -75,6 +75,8 @@ static const struct choice mem_units[] = {{"kb", ODC_MEM_KB}, {"mb", ODC_MEM_MB}
 static const struct choice id_modes[] = {
     {"auto", ODC_ID_AUTO}, {"pid", ODC_ID_PID}, {"sequential", ODC_ID_SEQUENTIAL}, {NULL, 0}};
 static const struct choice failed_modes[] = {{"include", 0}, {"exclude", 1}, {NULL, 0}};
+static const struct choice unsampled_modes[] = {
+    {"keep", ODC_UNSAMPLED_KEEP}, {"drop", ODC_UNSAMPLED_DROP}, {"zero", ODC_UNSAMPLED_ZERO}, {NULL, 0}};
 static const struct choice attempt_modes[] = {{"last", 0}, {"all", 1}, {NULL, 0}};
 static const struct choice submissions[] = {
     {"enqueue", ODC_SUB_ENQUEUE}, {"start", ODC_SUB_START}, {"slot", ODC_SUB_SLOT}, {NULL, 0}};
@@ -164,6 +166,22 @@ static void print_json(const char *input, const char *output, const struct odc_o
     jb_free(&b);
 }
 
+/* The console's CPU check when some tasks have no exact total: those are
+ * compared with their processes' own counters, and their unsampled time,
+ * exported at 0 CPU, is said. */
+static void print_no_exact(const struct odc_result *res, size_t unsampled, const char *output)
+{
+    if (res->n_exact)
+        printf("CPU in fragments / exact totals: %.4f (%zu of %zu tasks); ",
+               res->exact_cpu_ms > 0 ? res->exact_exported_ms / res->exact_cpu_ms : 1.0, res->n_exact,
+               res->n_tasks);
+    printf("%zu task%s without an exact total: %.0f ms of CPU exported, their processes' last counters "
+           "say %.0f ms; %.0f ms of their time exported at 0 CPU (no sample and no exact total covers "
+           "it); tasks without samples: %zu; corrections listed in %s/export_report.md\n",
+           res->n_tasks - res->n_exact, res->n_tasks - res->n_exact == 1 ? "" : "s",
+           res->counter_exported_ms, res->counter_cpu_ms, res->zero_cpu_ms, unsampled, output);
+}
+
 static void print_summary(const char *input, const char *output, bool json, const struct odc_opts *o,
                           const struct odc_input *in, const struct odc_result *res)
 {
@@ -180,9 +198,19 @@ static void print_summary(const char *input, const char *output, bool json, cons
            res->n_tasks, res->n_frags, in->n_nodes, in->n_nodes == 1 ? "" : "s", output,
            res->id_mode);
     if (!o->upstream_compat) {
-        printf("CPU in fragments / measured CPU: %.4f; tasks without samples: %zu; corrections "
-               "listed in %s/export_report.md\n",
-               ratio, unsampled, output);
+        if (res->n_exact == res->n_tasks)
+            printf("CPU in fragments / measured CPU: %.4f; tasks without samples: %zu; corrections "
+                   "listed in %s/export_report.md\n",
+                   ratio, unsampled, output);
+        else
+            print_no_exact(res, unsampled, output);
+        if (res->n_blind && o->unsampled == ODC_UNSAMPLED_KEEP)
+            printf("WARNING: %zu task%s without samples and without an exact CPU total exported at 0 CPU "
+                   "(--unsampled drop leaves them out, --unsampled zero keeps them silently)\n",
+                   res->n_blind, res->n_blind == 1 ? "" : "s");
+        else if (res->n_blind && o->unsampled == ODC_UNSAMPLED_DROP)
+            printf("%zu task%s without samples and without an exact CPU total dropped (--unsampled drop)\n",
+                   res->n_blind, res->n_blind == 1 ? "" : "s");
         if (o->cpu_usage == ODC_USAGE_DEMAND)
             printf("CPU usage: demand (received + %.3f ms of run delay; %zu of %zu sampled fragments "
                    "without run delay kept at received)\n",
@@ -254,7 +282,7 @@ int cmd_export(int argc, char **argv)
     bool quiet = false, json = false;
     int codec = PQ_CODEC_SNAPPY, mem_unit = ODC_MEM_KB, id_mode = ODC_ID_AUTO;
     int exclude_failed = 0, all_attempts = 0, cpu_usage = ODC_USAGE_RECEIVED;
-    int submission = ODC_SUB_ENQUEUE;
+    int submission = ODC_SUB_ENQUEUE, unsampled = ODC_UNSAMPLED_KEEP;
     struct odc_opts o = {0};
     struct policy_opts popts = {0};
     struct policy pol;
@@ -272,6 +300,10 @@ int cmd_export(int argc, char **argv)
                      set_choice),
         OPT_CALLBACK(0, "failed", &((struct choice_opt){&exclude_failed, failed_modes}), "F",
                      "include (default) or exclude tasks with status != 0", set_choice),
+        OPT_CALLBACK(0, "unsampled", &((struct choice_opt){&unsampled, unsampled_modes}), "U",
+                     "a task with neither samples nor an exact CPU total: keep (default: at 0 CPU, "
+                     "with a warning), zero (at 0 CPU, no warning) or drop",
+                     set_choice),
         OPT_CALLBACK(0, "attempts", &((struct choice_opt){&all_attempts, attempt_modes}), "A",
                      "last (default: the last attempt per trace id) or all", set_choice),
         OPT_CALLBACK(0, "cpu-usage", &((struct choice_opt){&cpu_usage, cpu_usages}), "KIND",
@@ -309,6 +341,7 @@ int cmd_export(int argc, char **argv)
     o.id_mode = (enum odc_id_mode)id_mode;
     o.exclude_failed = exclude_failed;
     o.all_attempts = all_attempts;
+    o.unsampled = unsampled;
     o.cpu_usage = (enum odc_cpu_usage)cpu_usage;
     int rc = run(input, output, &o, codec, cmdline, quiet, json);
     free(cmdline);

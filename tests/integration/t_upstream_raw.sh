@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# t_upstream_raw.sh -- a run in the original Tracekit's raw format (upstream
+# §5.4-5.5, §6.4: node_meta.json, proc_metrics.jsonl with utime/stime in
+# ticks and no start_ticks, events.ffmpeg.jsonl without CPU totals), made
+# here from that documented format: a task first sampled 5 s late keeps the
+# CPU it used before its first sample; a single-threaded task sampled at
+# 200 ms with 10-ms ticks exports cpu_count 1; a task without samples is
+# warned about by export and verify.
+source "$(dirname "$0")/lib.sh"
+source "$ROOT/tests/tools/need-hyparquet.sh"
+cd "$T" || exit 1
+
+R=logs/orig1
+mkdir -p "$R"
+python3 - "$R" <<'EOF'
+import json, sys
+d = sys.argv[1]
+T0 = 1758580000000
+meta = {"run_id": "orig1", "node": "vm0", "stage": "cloud", "host": "h", "iface": "lo",
+        "cpu_cores": 4, "mem_mb": 15997, "cpu_model": "QEMU", "cpu_freq_mhz": 2399}
+open(f"{d}/node_meta.json", "w").write(json.dumps(meta))
+lines = []
+def sample(ts, pid, cpu_ms):
+    # the original: utime/stime in 10-ms ticks (truncated), no start_ticks
+    t = int(cpu_ms // 10)
+    lines.append({"ts_ms": T0 + ts, "pid": pid, "rss_kb": 50000, "utime": t - t // 10, "stime": t // 10})
+# A: pid 4242, one thread at 1 core from 0 to 10000 ms (true CPU 10000 ms);
+# the original wrapper registered it 5 s late: first sample at 5000 ms.
+# The sampler's period drifts a little (210 ms), so intervals show 1.05 cores.
+t = 5000
+while t <= 9900:
+    sample(t, 4242, t * 1.0)
+    t += 210
+sample(9990, 4242, 9990)
+# B: pid 4343, one thread at 1 core from 0 to 4000 ms, sampled from the start
+t = 0
+while t <= 3990:
+    sample(t, 4343, t * 1.0)
+    t += 210
+sample(3999, 4343, 3999)
+lines.sort(key=lambda o: (o["ts_ms"], o["pid"]))
+with open(f"{d}/proc_metrics.jsonl", "w") as f:
+    for o in lines:
+        f.write(json.dumps(o) + "\n")
+def ev(pid, start, end, name):
+    # B5: the original wrapper's ts_start can be up to 1 s early (from btime)
+    return {"trace_id": name, "span_id": None, "parent_id": None, "module_id": "ffmpeg",
+            "instance_id": None, "ts_enqueue": T0 + start - 300, "ts_start": T0 + start,
+            "ts_end": T0 + end, "node": "vm0", "stage": "cloud", "method": "CLI", "path": "ffmpeg",
+            "input": "in.mp4", "output": "out.mp4", "pid": pid, "cpuset": None,
+            "bytes_in": 1, "bytes_out": 1, "status": 0}
+with open(f"{d}/events.ffmpeg.jsonl", "w") as f:
+    f.write(json.dumps(ev(4242, -400, 10000, "late")) + "\n")
+    f.write(json.dumps(ev(4343, 0, 4000, "single")) + "\n")
+    f.write(json.dumps(ev(4444, 500, 2500, "nosamples")) + "\n")
+EOF
+
+"$TRACEKIT" parse --logs logs --run-id orig1 >parse.out 2>&1
+check "parse reads the original's raw run" test -s "$R/CTS/proc_metrics.jsonl"
+check "the baseline of the late task carries the CPU before its first sample" \
+  grep -q '"pid": *4242.*"cpu_before_ms": *5000' "$R/CTS/proc_metrics.jsonl"
+
+"$TRACEKIT" export opendc --input "$R" --output out >export.out 2>&1
+check "export succeeds" test -s out/tasks.parquet
+out=$(cat export.out)
+check "the console line does not claim 1.0000 against the sampled CPU itself" \
+  bash -c '! grep -q "measured CPU: 1.0000" export.out'
+check "it compares with the processes' own counters and says how much task time is at 0 CPU" \
+  grep -Eq "3 tasks without an exact total: 139[0-9][0-9] ms of CPU exported, their processes' last counters say 139[0-9][0-9] ms; 2011 ms of their time exported at 0 CPU" export.out
+check "it warns about the task without samples" grep -q 'WARNING: 1 task without samples' export.out
+
+# per task: exported CPU (MHz·ms / MHz) and cpu_count, read with hyparquet
+need_hyparquet
+node "$ROOT/tests/tools/pqdump.mjs" out/tasks.parquet out/fragments.parquet 2>pq.err ||
+  not_ok "hyparquet cannot read the export: $(head -3 pq.err)"
+python3 - out >tasks.txt <<'EOF'
+import json, sys
+t = json.load(open(f"{sys.argv[1]}/tasks.parquet.json"))["rows"]
+f = json.load(open(f"{sys.argv[1]}/fragments.parquet.json"))["rows"]
+for task in t:
+    count = int(task["cpu_count"]); mhz = float(task["cpu_capacity"]) / count
+    cpu = sum(int(x["duration"]) * float(x["cpu_usage"]) for x in f if x["id"] == task["id"]) / mhz
+    print(task["id"], count, round(cpu, 1), task["duration"], task["name"])
+EOF
+read -r _ cA cpuA _ < <(grep ' late$' tasks.txt)
+check "the late task's exported CPU is within 2% of its true 10000 ms (got ${cpuA:-none})" \
+  awk -v c="${cpuA:-0}" 'BEGIN{exit !(c >= 9800 && c <= 10200)}'
+read -r _ cB _ < <(grep ' single$' tasks.txt)
+check "a single-threaded task sampled at 210 ms exports cpu_count 1 (got ${cB:-none})" test "${cB:-0}" = 1
+check "so does the late one (got ${cA:-none})" test "${cA:-0}" = 1
+check "export_report.md says where each task's cpu_count came from" \
+  grep -Eq '^\| [0-9]+ \| late \| 1 \| peak \|' out/export_report.md
+
+"$TRACEKIT" verify opendc --input out >verify.out 2>&1
+check "verify warns on the task without samples" grep -Eq 'WARN.*tasks with CPU.*1 tasks with 0 CPU' verify.out
+
+"$TRACEKIT" export opendc --input "$R" --output out2 --unsampled drop >export2.out 2>&1
+check "--unsampled drop leaves it out" grep -q '^exported 2 tasks' export2.out
+check "... and the report lists it" grep -A8 'Tasks without samples' out2/export_report.md | grep -q nosamples
+"$TRACEKIT" export opendc --input "$R" --output out3 --unsampled zero >export3.out 2>&1
+check "--unsampled zero keeps it without the warning" \
+  bash -c 'grep -q "^exported 3 tasks" export3.out && ! grep -q WARNING export3.out'
