@@ -110,13 +110,13 @@ static void node_values(struct odc_input *in, struct odc_node *nd, const char *f
         if (!nd->cores)
             nd->cores = (int)v;
     }
-    if (rec && jsonl_num(rec, "cpu_freq_mhz", &d) && d > 0)
+    /* node_meta.json's MHz (as the node measured it) wins over nodes.json's,
+     * which the original's parse rounded (2596 -> 2600): the same MHz
+     * whichever parse wrote CTS/ */
+    if (meta && jsonl_num(meta, "cpu_freq_mhz", &d) && d > 0)
+        nd->raw_mhz = nd->mhz = d;
+    else if (rec && jsonl_num(rec, "cpu_freq_mhz", &d) && d > 0)
         nd->mhz = d;
-    if (meta && jsonl_num(meta, "cpu_freq_mhz", &d) && d > 0) {
-        nd->raw_mhz = d;
-        if (!(nd->mhz > 0))
-            nd->mhz = d;
-    }
     if (!nd->raw_mhz)
         nd->raw_mhz = nd->mhz;
     if (!nd->raw_cores)

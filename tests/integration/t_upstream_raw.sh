@@ -100,3 +100,13 @@ check "... and the report lists it" grep -A8 'Tasks without samples' out2/export
 "$TRACEKIT" export opendc --input "$R" --output out3 --unsampled zero >export3.out 2>&1
 check "--unsampled zero keeps it without the warning" \
   bash -c 'grep -q "^exported 3 tasks" export3.out && ! grep -q WARNING export3.out'
+
+# the original's parse rounds the MHz in nodes.json (2399 -> 2400); node_meta.json's wins
+python3 - "$R/CTS/nodes.json" <<'EOF'
+import json, sys
+n = json.load(open(sys.argv[1])); n[0]["cpu_freq_mhz"] = 2400
+json.dump(n, open(sys.argv[1], "w"))
+EOF
+"$TRACEKIT" export opendc --input "$R" --output out4 >/dev/null 2>&1
+check "the MHz comes from node_meta.json whichever parse wrote nodes.json" \
+  grep -Eq '^\| [^|]+ \| vm0 \| 4 \| 2399 \|' out4/export_report.md
