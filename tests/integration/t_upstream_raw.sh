@@ -52,13 +52,20 @@ def ev(pid, start, end, name):
 with open(f"{d}/events.ffmpeg.jsonl", "w") as f:
     f.write(json.dumps(ev(4242, -400, 10000, "late")) + "\n")
     f.write(json.dumps(ev(4343, 0, 4000, "single")) + "\n")
-    f.write(json.dumps(ev(4444, 500, 2500, "nosamples")) + "\n")
+    e = ev(4444, 500, 2500, "nosamples")
+    e["ts_enqueue"] = e["ts_start"] + 400   # B5: ts_start early, before the enqueue
+    f.write(json.dumps(e) + "\n")
 EOF
 
 "$TRACEKIT" parse --logs logs --run-id orig1 >parse.out 2>&1
 check "parse reads the original's raw run" test -s "$R/CTS/proc_metrics.jsonl"
 check "the baseline of the late task carries the CPU before its first sample" \
   grep -q '"pid": *4242.*"cpu_before_ms": *5000' "$R/CTS/proc_metrics.jsonl"
+
+check "the audit names the original wrapper's early ts_start (B5), not clock skew" \
+  grep -q "Tasks whose ts_start is early (ts_enqueue > ts_start by up to 400 ms, no start_ticks): 1 .*B5" "$R/CTS/audit_report.md"
+check "... and counts no task as enqueued after it started" \
+  grep -q "Tasks enqueued after they started (ts_enqueue > ts_start): 0$" "$R/CTS/audit_report.md"
 
 "$TRACEKIT" export opendc --input "$R" --output out >export.out 2>&1
 check "export succeeds" test -s out/tasks.parquet
