@@ -117,3 +117,29 @@ EOF
 "$TRACEKIT" export opendc --input "$R" --output out4 >/dev/null 2>&1
 check "the MHz comes from node_meta.json whichever parse wrote nodes.json" \
   grep -Eq '^\| [^|]+ \| vm0 \| 4 \| 2399 \|' out4/export_report.md
+
+# ---- a folder the original's parse produced (CTS/ without our audit.json) ----
+O=logs/origparsed
+mkdir -p "$O/CTS"
+cp "$R/node_meta.json" "$R/proc_metrics.jsonl" "$R/events.ffmpeg.jsonl" "$O/"
+python3 - "$R" "$O" <<'EOF'
+import json, sys
+src, dst = sys.argv[1], sys.argv[2]
+# the original's invocations: trace_id, pid, ts_enqueue, ts_start, ts_end only (upstream §8)
+with open(f"{dst}/CTS/invocations.jsonl", "w") as f:
+    for l in open(f"{src}/events.ffmpeg.jsonl"):
+        e = json.loads(l)
+        f.write(json.dumps({k: e[k] for k in ("trace_id", "pid", "ts_enqueue", "ts_start", "ts_end")}) + "\n")
+with open(f"{dst}/CTS/proc_metrics.jsonl", "w") as f:
+    for l in open(f"{src}/CTS/proc_metrics.jsonl"):
+        r = json.loads(l)
+        f.write(json.dumps({k: r.get(k) for k in ("ts_ms", "pid", "dt_ms", "cpu_ms", "rss_kb")}) + "\n")
+json.dump([{"node_id": "vm0", "stage": "cloud", "cpu_cores": 4, "mem_mb": 15997, "cpu_model": "QEMU",
+            "cpu_freq_mhz": 2400}], open(f"{dst}/CTS/nodes.json", "w"))
+open(f"{dst}/CTS/audit_report.md", "w").write("# CTS Audit Report\n\nRun: orig1\n\n## Summary\n- Invocations: 3 (ORIGINAL-AUDIT-MARK)\n")
+EOF
+"$TRACEKIT" report --input "$O" --output orig.html >report.out 2>&1
+check "report of an original-parsed folder: the app from the original's events (module_id ffmpeg)" \
+  bash -c 'grep -q ">ffmpeg<" orig.html && ! grep -q ">unknown<" orig.html'
+check "... shows the original's audit_report.md when ours is absent" grep -q 'ORIGINAL-AUDIT-MARK' orig.html
+check "... and advises re-parsing the raw files" grep -q 're-parse the raw files with <code>tracekit parse</code>' orig.html
