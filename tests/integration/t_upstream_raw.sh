@@ -26,18 +26,19 @@ def sample(ts, pid, cpu_ms):
     lines.append({"ts_ms": T0 + ts, "pid": pid, "rss_kb": 50000, "utime": t - t // 10, "stime": t // 10})
 # A: pid 4242, one thread at 1 core from 0 to 10000 ms (true CPU 10000 ms);
 # the original wrapper registered it 5 s late: first sample at 5000 ms.
-# The sampler's period drifts a little (210 ms), so intervals show 1.05 cores.
-t = 5000
-while t <= 9900:
-    sample(t, 4242, t * 1.0)
-    t += 210
-sample(9990, 4242, 9990)
+# Every 200 ms; the counters are read up to 15 ms after ts_ms and in whole
+# 10-ms ticks, so intervals show 19 or 21 ticks: 0.95 or 1.05 cores.
+def run(pid, t0, t1):
+    k = 0
+    t = t0
+    while t < t1 - 150:
+        sample(t, pid, min(t + (15 if k % 2 else 0), t1))
+        t += 200
+        k += 1
+    sample(t1 - 10, pid, t1 - 10)
+run(4242, 5000, 10000)
 # B: pid 4343, one thread at 1 core from 0 to 4000 ms, sampled from the start
-t = 0
-while t <= 3990:
-    sample(t, 4343, t * 1.0)
-    t += 210
-sample(3999, 4343, 3999)
+run(4343, 0, 4000)
 lines.sort(key=lambda o: (o["ts_ms"], o["pid"]))
 with open(f"{d}/proc_metrics.jsonl", "w") as f:
     for o in lines:
@@ -73,7 +74,7 @@ out=$(cat export.out)
 check "the console line does not claim 1.0000 against the sampled CPU itself" \
   bash -c '! grep -q "measured CPU: 1.0000" export.out'
 check "it compares with the processes' own counters and says how much task time is at 0 CPU" \
-  grep -Eq "3 tasks without an exact total: 139[0-9][0-9] ms of CPU exported, their processes' last counters say 139[0-9][0-9] ms; 2011 ms of their time exported at 0 CPU" export.out
+  grep -Eq "3 tasks without an exact total: 139[0-9][0-9] ms of CPU exported, their processes' last counters say 139[0-9][0-9] ms; 2020 ms of their time exported at 0 CPU" export.out
 check "it warns about the task without samples" grep -q 'WARNING: 1 task without samples' export.out
 
 # per task: exported CPU (MHz·ms / MHz) and cpu_count, read with hyparquet
@@ -93,7 +94,7 @@ read -r _ cA cpuA _ < <(grep ' late$' tasks.txt)
 check "the late task's exported CPU is within 2% of its true 10000 ms (got ${cpuA:-none})" \
   awk -v c="${cpuA:-0}" 'BEGIN{exit !(c >= 9800 && c <= 10200)}'
 read -r _ cB _ < <(grep ' single$' tasks.txt)
-check "a single-threaded task sampled at 210 ms exports cpu_count 1 (got ${cB:-none})" test "${cB:-0}" = 1
+check "a single-threaded task sampled at 200 ms exports cpu_count 1 (got ${cB:-none})" test "${cB:-0}" = 1
 check "so does the late one (got ${cA:-none})" test "${cA:-0}" = 1
 check "export_report.md says where each task's cpu_count came from" \
   grep -Eq '^\| [0-9]+ \| late \| 1 \| peak \|' out/export_report.md
