@@ -840,8 +840,9 @@ static void export_task(struct ours *w, const struct odc_inv *v, int32_t id)
     int count = cpu_count(b, v, nd, id, peak, &from);
     if (fill.peak_cores > count + 1e-9) {
         /* peaks within tick noise: held at cpu_count, the excess moved */
+        cap = count;
         free(segs);
-        nseg = odc_fragments(v->ts_start, end, w->spans, ns, exact, count, 0, &segs, &fill);
+        nseg = odc_fragments(v->ts_start, end, w->spans, ns, exact, cap, 0, &segs, &fill);
     }
     note_fill(b, v, id, ns, exact, &fill);
     if (b->o->cpu_usage == ODC_USAGE_DEMAND) {
