@@ -145,6 +145,14 @@ static void print_json(const char *input, const char *output, const struct odc_o
     jb_uint(&b, "unsampled_tasks", unsampled);
     jb_str(&b, "task_ids", res->id_mode);
     jb_double(&b, "cpu_ratio", ratio);
+    jb_obj_open(&b, "cpu_check");
+    jb_uint(&b, "tasks_exact", res->n_exact);
+    jb_uint(&b, "tasks_counter", res->n_counter);
+    jb_uint(&b, "tasks_unsampled_no_total", res->n_blind);
+    jb_double(&b, "counter_cpu_ms", res->counter_cpu_ms);
+    jb_double(&b, "counter_exported_cpu_ms", res->counter_exported_ms);
+    jb_double(&b, "zero_cpu_task_ms", res->zero_cpu_ms);
+    jb_obj_close(&b);
     jb_uint(&b, "corrections", res->n_notes);
     jb_uint(&b, "skipped_lines", in->bad_inv_lines + in->bad_sample_lines);
     print_json_delay(&b, in, res);

@@ -144,3 +144,10 @@ check "report of an original-parsed folder: the app from the original's events (
   bash -c 'grep -q ">ffmpeg<" orig.html && ! grep -q ">unknown<" orig.html'
 check "... shows the original's audit_report.md when ours is absent" grep -q 'ORIGINAL-AUDIT-MARK' orig.html
 check "... and advises re-parsing the raw files" grep -q 're-parse the raw files with <code>tracekit parse</code>' orig.html
+"$TRACEKIT" export opendc --input "$R" --output out5 --json >export5.json 2>/dev/null
+check "--json has the same check" python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["cpu_check"]
+assert c["tasks_exact"] == 0 and c["tasks_counter"] == 2 and c["tasks_unsampled_no_total"] == 1, c
+assert abs(c["zero_cpu_task_ms"] - 2020) < 1 and abs(c["counter_exported_cpu_ms"] - c["counter_cpu_ms"]) < 1, c
+' export5.json
