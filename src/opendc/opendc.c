@@ -691,6 +691,10 @@ static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss, 
                 *rss = sm->rss_kb;
             /* odc_fragments clips the span to the request: cpu x overlap / dt */
             double share = sm->dt_ms / fmax(w->occ[w->rs[k]], sm->dt_ms);
+            double in_req = fmin((double)sm->ts_ms, (double)req_end(v)) -
+                            fmax((double)sm->ts_ms - sm->dt_ms, (double)v->ts_start);
+            if (in_req > 0 && sm->dt_ms > 0)   /* the part odc_fragments keeps */
+                *counter += sm->cpu_ms * share * fmin(1, in_req / sm->dt_ms);
             w->spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms * share,
                                                sm->has_delay ? sm->delay_ms * share : 0, sm->has_delay};
         }
