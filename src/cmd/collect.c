@@ -90,8 +90,10 @@ static int parse_args(int argc, char **argv, struct collect_args *a, int *verb)
                      "scan /proc for processes whose name matches --match (also when "
                      "PROC_PID_DIR is set but empty)", set_pid_dir),
         OPT_STRING(0, "match", &a->match, "REGEX",
-                   "POSIX extended regex on the process name, scan mode (default: $PROC_MATCH, "
-                   "else " DEFAULT_MATCH ")"),
+                   "POSIX extended regex on the process name, scan mode, case-sensitive "
+                   "(default: $PROC_MATCH, matched case-insensitively like the original's "
+                   "re.search(..., IGNORECASE); else " DEFAULT_MATCH "). Python-only syntax "
+                   "(\\d, \\w, (?i), lookarounds) is not POSIX: write [0-9], [[:alnum:]_]"),
         OPT_STRING(0, "host-interval-ms", &a->host_interval, "MS",
                    "host sampling period, 0 = off (default 1000)"),
         OPT_STRING(0, "iface", &a->iface, "NAME",
@@ -200,9 +202,13 @@ static int resolve_cgroups(const struct opt_list *l, const char **v)
     return n;
 }
 
-static int compile_match(const char *text, regex_t *re)
+/* --match is case-sensitive; a PROC_MATCH from the environment (the
+ * original's variable, which it used with Python's re.search(..., re.I))
+ * matches case-insensitively, like the original.  Both search anywhere in
+ * the name (unanchored), as re.search does. */
+static int compile_match(const char *text, bool from_env, regex_t *re)
 {
-    int rc = regcomp(re, text, REG_EXTENDED | REG_NOSUB);
+    int rc = regcomp(re, text, REG_EXTENDED | REG_NOSUB | (from_env ? REG_ICASE : 0));
     if (rc) {
         char msg[256];
         regerror(rc, re, msg, sizeof msg);
@@ -278,7 +284,8 @@ static int sample(int verb, const struct collect_args *a, struct collector_conf 
 {
     char err[512] = "";
     regex_t re;
-    if (compile_match(a->match, &re) < 0)
+    const char *env_match = getenv("PROC_MATCH");
+    if (compile_match(a->match, env_match && *env_match && a->match == env_match, &re) < 0)
         return TK_EXIT_USAGE;
     char *pid_dir = a->no_pid_dir ? NULL : a->pid_dir ? xstrdup(a->pid_dir)
                                                        : path_join(c->run_dir, "pids");

@@ -77,6 +77,8 @@ static const struct choice mem_units[] = {{"kb", ODC_MEM_KB}, {"mb", ODC_MEM_MB}
 static const struct choice id_modes[] = {
     {"auto", ODC_ID_AUTO}, {"pid", ODC_ID_PID}, {"sequential", ODC_ID_SEQUENTIAL}, {NULL, 0}};
 static const struct choice failed_modes[] = {{"include", 0}, {"exclude", 1}, {NULL, 0}};
+static const struct choice unsampled_modes[] = {
+    {"keep", ODC_UNSAMPLED_KEEP}, {"drop", ODC_UNSAMPLED_DROP}, {"zero", ODC_UNSAMPLED_ZERO}, {NULL, 0}};
 static const struct choice attempt_modes[] = {{"last", 0}, {"all", 1}, {NULL, 0}};
 static const struct choice submissions[] = {
     {"enqueue", ODC_SUB_ENQUEUE}, {"start", ODC_SUB_START}, {"slot", ODC_SUB_SLOT}, {NULL, 0}};
@@ -179,6 +181,14 @@ static void print_json(const char *input, const char *output, const struct odc_o
     jb_uint(&b, "unsampled_tasks", unsampled);
     jb_str(&b, "task_ids", res->id_mode);
     jb_double(&b, "cpu_ratio", ratio);
+    jb_obj_open(&b, "cpu_check");
+    jb_uint(&b, "tasks_exact", res->n_exact);
+    jb_uint(&b, "tasks_counter", res->n_counter);
+    jb_uint(&b, "tasks_unsampled_no_total", res->n_blind);
+    jb_double(&b, "counter_cpu_ms", res->counter_cpu_ms);
+    jb_double(&b, "counter_exported_cpu_ms", res->counter_exported_ms);
+    jb_double(&b, "zero_cpu_task_ms", res->zero_cpu_ms);
+    jb_obj_close(&b);
     jb_uint(&b, "corrections", res->n_notes);
     jb_uint(&b, "skipped_lines", in->bad_inv_lines + in->bad_sample_lines);
     print_json_delay(&b, in, res);
@@ -199,6 +209,22 @@ static void print_json(const char *input, const char *output, const struct odc_o
     jb_obj_close(&b);
     printf("%.*s\n", (int)b.len, b.p);
     jb_free(&b);
+}
+
+/* The console's CPU check when some tasks have no exact total: those are
+ * compared with their processes' own counters, and their unsampled time,
+ * exported at 0 CPU, is said. */
+static void print_no_exact(const struct odc_result *res, size_t unsampled, const char *output)
+{
+    if (res->n_exact)
+        printf("CPU in fragments / exact totals: %.4f (%zu of %zu tasks); ",
+               res->exact_cpu_ms > 0 ? res->exact_exported_ms / res->exact_cpu_ms : 1.0, res->n_exact,
+               res->n_tasks);
+    printf("%zu task%s without an exact total: %.0f ms of CPU exported, their processes' last counters "
+           "say %.0f ms; %.0f ms of their time exported at 0 CPU (no sample and no exact total covers "
+           "it); tasks without samples: %zu; corrections listed in %s/export_report.md\n",
+           res->n_tasks - res->n_exact, res->n_tasks - res->n_exact == 1 ? "" : "s",
+           res->counter_exported_ms, res->counter_cpu_ms, res->zero_cpu_ms, unsampled, output);
 }
 
 static void print_summary(const char *input, const char *output, bool json, const struct odc_opts *o,
@@ -222,9 +248,19 @@ static void print_summary(const char *input, const char *output, bool json, cons
         printf("cpuPowerModel of %s: %s\n", odc_host_name(in->nodes, in->n_nodes, k), what);
     }
     if (!o->upstream_compat) {
-        printf("CPU in fragments / measured CPU: %.4f; tasks without samples: %zu; corrections "
-               "listed in %s/export_report.md\n",
-               ratio, unsampled, output);
+        if (res->n_exact == res->n_tasks)
+            printf("CPU in fragments / measured CPU: %.4f; tasks without samples: %zu; corrections "
+                   "listed in %s/export_report.md\n",
+                   ratio, unsampled, output);
+        else
+            print_no_exact(res, unsampled, output);
+        if (res->n_blind && o->unsampled == ODC_UNSAMPLED_KEEP)
+            printf("WARNING: %zu task%s without samples and without an exact CPU total exported at 0 CPU "
+                   "(--unsampled drop leaves them out, --unsampled zero keeps them silently)\n",
+                   res->n_blind, res->n_blind == 1 ? "" : "s");
+        else if (res->n_blind && o->unsampled == ODC_UNSAMPLED_DROP)
+            printf("%zu task%s without samples and without an exact CPU total dropped (--unsampled drop)\n",
+                   res->n_blind, res->n_blind == 1 ? "" : "s");
         if (o->cpu_usage == ODC_USAGE_DEMAND)
             printf("CPU usage: demand (received + %.3f ms of run delay; %zu of %zu sampled fragments "
                    "without run delay kept at received)\n",
@@ -298,7 +334,7 @@ int cmd_export(int argc, char **argv)
     bool quiet = false, json = false;
     int codec = PQ_CODEC_SNAPPY, mem_unit = ODC_MEM_KB, id_mode = ODC_ID_AUTO;
     int exclude_failed = 0, all_attempts = 0, cpu_usage = ODC_USAGE_RECEIVED;
-    int submission = ODC_SUB_ENQUEUE, power_model = ODC_POWER_AUTO;
+    int submission = ODC_SUB_ENQUEUE, power_model = ODC_POWER_AUTO, unsampled = ODC_UNSAMPLED_KEEP;
     struct odc_opts o = {0};
     struct policy_opts popts = {0};
     struct policy pol;
@@ -316,6 +352,10 @@ int cmd_export(int argc, char **argv)
                      set_choice),
         OPT_CALLBACK(0, "failed", &((struct choice_opt){&exclude_failed, failed_modes}), "F",
                      "include (default) or exclude tasks with status != 0", set_choice),
+        OPT_CALLBACK(0, "unsampled", &((struct choice_opt){&unsampled, unsampled_modes}), "U",
+                     "a task with neither samples nor an exact CPU total: keep (default: at 0 CPU, "
+                     "with a warning), zero (at 0 CPU, no warning) or drop",
+                     set_choice),
         OPT_CALLBACK(0, "attempts", &((struct choice_opt){&all_attempts, attempt_modes}), "A",
                      "last (default: the last attempt per trace id) or all", set_choice),
         OPT_CALLBACK(0, "cpu-usage", &((struct choice_opt){&cpu_usage, cpu_usages}), "KIND",
@@ -359,6 +399,7 @@ int cmd_export(int argc, char **argv)
     o.id_mode = (enum odc_id_mode)id_mode;
     o.exclude_failed = exclude_failed;
     o.all_attempts = all_attempts;
+    o.unsampled = unsampled;
     o.cpu_usage = (enum odc_cpu_usage)cpu_usage;
     int rc = run(input, output, &o, codec, cmdline, quiet, json);
     free(cmdline);

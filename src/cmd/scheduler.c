@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/run.h"
 #include "common/util.h"
+#include "sched/legacy.h"
 #include "sched/policy.h"
 #include "sched/scheduler.h"
 
@@ -117,6 +118,7 @@ int cmd_scheduler(int argc, char **argv)
                                .batch = (size_t)a.batch, .reap_ms = (int)a.reap_ms,
                                .max_deliveries = (int)a.maxdel, .reject_unplaceable = a.reject,
                                .connect_wait_ms = a.redis.connect_timeout_ms};
+    legacy_keys_check(&u, 1000);   /* the original's bare keys: said once */
     rc = scheduler_run(&c, NULL);
     redisurl_free(&u);
     run_ctx_free(&ctx);

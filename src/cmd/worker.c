@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/run.h"
 #include "common/util.h"
+#include "sched/legacy.h"
 #include "sched/worker.h"
 
 #include <stdlib.h>
@@ -195,6 +196,7 @@ int cmd_worker(int argc, char **argv)
         c.runner.allow_argv = a.allow_argv;
         c.runner.task_user = a.task_user;
         c.out_dir = out_dir;
+        legacy_keys_check(&u, 1000);   /* the original's bare keys: said once */
         rc = worker_run(&c, NULL);
         free(out_dir);
         redisurl_free(&u);

@@ -668,9 +668,23 @@ static void request_occupancy(struct ours *w, const size_t *keep, size_t nk)
     }
 }
 
+/* Room for one more span in w->spans. */
+static void span_room(struct ours *w, size_t ns)
+{
+    if (ns == w->span_cap) {
+        w->span_cap *= 2;
+        w->spans = xrealloc(w->spans, w->span_cap * sizeof *w->spans);
+    }
+}
+
 /* The task's samples: its process's intervals with CPU data, into
- * w->spans; the count, and its highest RSS in *rss (-1: none). */
-static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss)
+ * w->spans; the count, and its highest RSS in *rss (-1: none).  Without an
+ * exact total, a baseline's cpu_before_ms (the CPU the process had used when
+ * it was first sampled) becomes one span from the task's start to that
+ * sample, so a task sampled late keeps its head.  *counter: the process's
+ * own total (CPU before its first sample + the sampled CPU), an independent
+ * figure to compare the fragments with. */
+static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss, double *counter)
 {
     const struct odc_input *in = w->b->in;
     const struct sample_index *x = &w->ix[v->node];
@@ -688,6 +702,10 @@ static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss)
                 *rss = sm->rss_kb;
             /* odc_fragments clips the span to the request: cpu x overlap / dt */
             double share = sm->dt_ms / fmax(w->occ[w->rs[k]], sm->dt_ms);
+            double in_req = fmin((double)sm->ts_ms, (double)req_end(v)) -
+                            fmax((double)sm->ts_ms - sm->dt_ms, (double)v->ts_start);
+            if (in_req > 0 && sm->dt_ms > 0)   /* the part odc_fragments keeps */
+                *counter += sm->cpu_ms * share * fmin(1, in_req / sm->dt_ms);
             w->spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms * share,
                                                sm->has_delay ? sm->delay_ms * share : 0, sm->has_delay};
         }
@@ -704,12 +722,17 @@ static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss)
             continue;
         if (sm->rss_kb > *rss)
             *rss = sm->rss_kb;
-        if (!(sm->dt_ms > 0))
-            continue;   /* the baseline read of a process */
-        if (ns == w->span_cap) {
-            w->span_cap *= 2;
-            w->spans = xrealloc(w->spans, w->span_cap * sizeof *w->spans);
+        if (!(sm->dt_ms > 0)) {
+            /* the baseline read of a process */
+            if (v->has_cpu || !(sm->cpu_before_ms > 0) || sm->ts_ms <= v->ts_start)
+                continue;
+            span_room(w, ns);
+            w->spans[ns++] = (struct odc_span){(double)v->ts_start, (double)sm->ts_ms, sm->cpu_before_ms, 0, false};
+            *counter += sm->cpu_before_ms;
+            continue;
         }
+        span_room(w, ns);
+        *counter += sm->cpu_ms;
         w->spans[ns++] = (struct odc_span){(double)sm->ts_ms - sm->dt_ms, (double)sm->ts_ms, sm->cpu_ms,
                                            sm->has_delay ? sm->delay_ms : 0, sm->has_delay};
     }
@@ -734,20 +757,67 @@ static void note_fill(struct builder *b, const struct odc_inv *v, int32_t id, si
         note(b, ODC_N_LOST, v, id, fill->lost_cpu_ms);
 }
 
-/* cpu_count: what the task asked for, raised to its peak, within the node. */
+/* CPU ms a sampled interval can show beyond what ran: utime and stime are
+ * each read in whole clock ticks (10 ms at the usual 100 Hz), so the
+ * difference of two reads can be off by up to two ticks. */
+#define TICK_SLACK_MS 20.0
+
+/* The highest rate, in cores, the spans show beyond tick quantisation. */
+static double real_peak(const struct odc_span *sp, size_t n)
+{
+    double peak = 0;
+    for (size_t i = 0; i < n; i++) {
+        double dt = sp[i].t1 - sp[i].t0;
+        double r = dt > 0 ? (sp[i].cpu_ms - TICK_SLACK_MS) / dt : 0;
+        if (r > peak)
+            peak = r;
+    }
+    return peak;
+}
+
+/* cpu_count: what the task asked for (cpuset, else cpu_units), else its
+ * peak beyond tick noise (sampled intervals, and the rate given to time
+ * without samples), within the node; *from says which. */
 static int cpu_count(struct builder *b, const struct odc_inv *v, const struct odc_node *nd, int32_t id,
-                     double peak_cores)
+                     double peak_cores, const char **from)
 {
     int requested = v->cpuset_cpus > 0 ? v->cpuset_cpus : v->cpu_units > 0 ? (int)ceil(v->cpu_units) : 0;
     int need = (int)ceil(peak_cores - 1e-6);
     int count = requested > need ? requested : need;
+    *from = requested > 0 && count == requested ? (v->cpuset_cpus > 0 ? "cpuset" : "cpu_units")
+            : need >= 1                          ? "peak"
+                                                 : "default";
     if (count < 1)
         count = 1;
-    if (nd->cores > 0 && count > nd->cores)
+    if (nd->cores > 0 && count > nd->cores) {
         count = nd->cores;
+        *from = "node cores";
+    }
     if (requested > 0 && count > requested)
         note(b, ODC_N_CORES_RAISED, v, id, count);
     return count;
+}
+
+/* The independent check of a task's fragments: against its exact total,
+ * else its process's counter (counter < 0: not sampled); zero_ms: its time
+ * left at 0 CPU when it has no exact total. */
+static void check_totals(struct odc_result *res, double exact, double counter, const struct odc_seg *segs,
+                         size_t nseg, double zero_ms)
+{
+    double exported = 0;
+    for (size_t k = 0; k < nseg; k++)
+        exported += segs[k].cpu_ms - segs[k].delay_ms;
+    if (exact >= 0) {
+        res->exact_cpu_ms += exact;
+        res->exact_exported_ms += exported;
+        return;
+    }
+    res->zero_cpu_ms += zero_ms;
+    if (counter >= 0) {
+        res->n_counter++;
+        res->counter_cpu_ms += counter;
+        res->counter_exported_ms += exported;
+    }
 }
 
 /* One invocation as a task with its fragments. */
@@ -762,16 +832,34 @@ static void export_task(struct ours *w, const struct odc_inv *v, int32_t id)
         note(b, ODC_N_ZERO_DURATION, v, id, 0);
     }
     int64_t rss;
-    size_t ns = task_spans(w, v, &rss);
+    double counter = 0;
+    size_t ns = task_spans(w, v, &rss, &counter);
     double exact = v->has_cpu ? v->cpu_ms : -1;
+    if (ns == 0 && exact < 0) {
+        res->n_blind++;
+        if (b->o->unsampled == ODC_UNSAMPLED_DROP) {
+            note(b, ODC_N_NO_SAMPLES, v, -1, -1);
+            return;
+        }
+    }
     double cap = nd->cores > 0 ? nd->cores : 0;
     if (v->cpuset_cpus > 0 && (cap == 0 || v->cpuset_cpus < cap))
         cap = v->cpuset_cpus;   /* pinned: it cannot have used more */
     struct odc_seg *segs;
     struct odc_fill fill;
     size_t nseg = odc_fragments(v->ts_start, end, w->spans, ns, exact, cap, 0, &segs, &fill);
+    double peak = ns ? real_peak(w->spans, ns) : fill.peak_cores;
+    if (fill.uncovered_ms > 0 && fill.filled_cpu_ms / fill.uncovered_ms > peak)
+        peak = fill.filled_cpu_ms / fill.uncovered_ms;
+    const char *from;
+    int count = cpu_count(b, v, nd, id, peak, &from);
+    if (fill.peak_cores > count + 1e-9) {
+        /* peaks within tick noise: held at cpu_count, the excess moved */
+        cap = count;
+        free(segs);
+        nseg = odc_fragments(v->ts_start, end, w->spans, ns, exact, cap, 0, &segs, &fill);
+    }
     note_fill(b, v, id, ns, exact, &fill);
-    int count = cpu_count(b, v, nd, id, fill.peak_cores);
     if (b->o->cpu_usage == ODC_USAGE_DEMAND) {
         /* cpu_count comes from the received CPU (the same tasks table in
          * both modes); the demand is held within it.  The received part of
@@ -791,6 +879,7 @@ static void export_task(struct ours *w, const struct odc_inv *v, int32_t id)
     t->submission_time = v->has_enqueue ? v->ts_enqueue : v->ts_start;
     t->duration = end - v->ts_start;
     t->cpu_count = count;
+    t->count_from = from;
     t->cpu_capacity = count * nd->mhz;
     t->mem_capacity = kib < 0 ? 0 : mem_capacity(kib, b->o->mem_unit);
     t->frag_start = res->n_frags;
@@ -807,6 +896,7 @@ static void export_task(struct ours *w, const struct odc_inv *v, int32_t id)
         add_frag(b, id, segs[k].dur, usage);
         res->exported_cpu_mhz_ms += usage * (double)segs[k].dur;
     }
+    check_totals(res, exact, ns ? counter : -1, segs, nseg, ns ? fill.uncovered_ms : (double)t->duration);
     free(segs);
     res->measured_cpu_ms += t->measured_cpu_ms;
     res->expected_cpu_mhz_ms += t->measured_cpu_ms * nd->mhz;

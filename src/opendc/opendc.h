@@ -103,6 +103,7 @@ struct odc_sample {
     int64_t start_ticks;
     bool has_delay;        /* run_delay_ms present (absent: unknown, never 0) */
     double delay_ms;       /* run delay in the interval: runnable, waiting for a CPU */
+    double cpu_before_ms;  /* a baseline's cpu_before_ms: CPU since the process started (0: none) */
 };
 
 struct odc_input {
@@ -161,6 +162,9 @@ struct odc_opts {
     bool exclude_failed;
     bool all_attempts;     /* keep every attempt of a retried trace id */
     bool upstream_compat;
+    /* A task with neither samples nor an exact total: kept at 0 CPU with a
+     * console warning (KEEP, default), kept silently (ZERO), or dropped. */
+    enum { ODC_UNSAMPLED_KEEP, ODC_UNSAMPLED_DROP, ODC_UNSAMPLED_ZERO } unsampled;
 };
 
 /* ---- the fragment builder (exposed for tests) ---- */
@@ -225,6 +229,7 @@ struct odc_task {
     int64_t submission_time;
     int64_t duration;
     int32_t cpu_count;
+    const char *count_from;   /* static: "cpuset", "cpu_units", "peak", "default", "node cores" */
     double cpu_capacity;
     int64_t mem_capacity;
     size_t frag_start, n_frags;
@@ -286,6 +291,15 @@ struct odc_result {
     double measured_cpu_ms;   /* sum over tasks of their measured CPU */
     double exported_cpu_mhz_ms; /* sum of cpu_usage x duration */
     double expected_cpu_mhz_ms; /* sum of measured CPU x node MHz */
+    /* An independent check of the fragments: tasks with an exact total
+     * (exec's wait4, the event's cpu_user_ms + cpu_sys_ms) against it; the
+     * others against their process's own counter (CPU before its first
+     * sample + the sampled CPU), in CPU ms. */
+    double exact_cpu_ms, exact_exported_ms;
+    size_t n_blind;           /* tasks with neither samples nor an exact total (kept or dropped) */
+    size_t n_counter;         /* sampled tasks without an exact total */
+    double counter_cpu_ms, counter_exported_ms;
+    double zero_cpu_ms;       /* task time exported at 0 CPU: no sample and no exact total covers it */
     double uncovered_ms, filled_cpu_ms, seen_cpu_ms;
     size_t n_exact;           /* tasks with an exact CPU total */
     /* run delay (every mode counts it; demand adds it) */

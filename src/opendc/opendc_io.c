@@ -110,13 +110,13 @@ static void node_values(struct odc_input *in, struct odc_node *nd, const char *f
         if (!nd->cores)
             nd->cores = (int)v;
     }
-    if (rec && jsonl_num(rec, "cpu_freq_mhz", &d) && d > 0)
+    /* node_meta.json's MHz (as the node measured it) wins over nodes.json's,
+     * which the original's parse rounded (2596 -> 2600): the same MHz
+     * whichever parse wrote CTS/ */
+    if (meta && jsonl_num(meta, "cpu_freq_mhz", &d) && d > 0)
+        nd->raw_mhz = nd->mhz = d;
+    else if (rec && jsonl_num(rec, "cpu_freq_mhz", &d) && d > 0)
         nd->mhz = d;
-    if (meta && jsonl_num(meta, "cpu_freq_mhz", &d) && d > 0) {
-        nd->raw_mhz = d;
-        if (!(nd->mhz > 0))
-            nd->mhz = d;
-    }
     if (!nd->raw_mhz)
         nd->raw_mhz = nd->mhz;
     if (!nd->raw_cores)
@@ -268,6 +268,8 @@ static int load_samples(struct odc_input *in, int idx, const char *cts, const ch
         sm.has_delay = jsonl_num(o, "run_delay_ms", &sm.delay_ms) && sm.delay_ms >= 0;
         if (!sm.has_delay)
             sm.delay_ms = 0;
+        if (!jsonl_num(o, "cpu_before_ms", &sm.cpu_before_ms) || !(sm.cpu_before_ms > 0))
+            sm.cpu_before_ms = 0;
         if (in->n_samples == cap) {
             cap = cap ? cap * 2 : 4096;
             in->samples = xrealloc(in->samples, cap * sizeof *in->samples);
@@ -742,6 +744,28 @@ static void report_totals(FILE *f, const struct odc_input *in, const struct odc_
     }
 }
 
+/* Where each task's cpu_count came from, and the task time left at 0 CPU. */
+static void report_counts(FILE *f, const struct odc_opts *o, const struct odc_result *res)
+{
+    if (o->upstream_compat)
+        return;
+    fprintf(f, "- Independent check: %.3f ms of CPU exported for the %zu tasks with an exact total, which "
+               "say %.3f ms; %.3f ms for the %zu sampled tasks without one, whose processes' last cumulative "
+               "counters (CPU before the first sample + sampled) say %.3f ms; %.0f ms of task time "
+               "exported at 0 CPU (no sample and no exact total covers it)\n",
+            res->exact_exported_ms, res->n_exact, res->exact_cpu_ms, res->counter_exported_ms, res->n_counter,
+            res->counter_cpu_ms, res->zero_cpu_ms);
+    fprintf(f, "\n## cpu_count\n\nFrom the request (cpuset, else cpu_units) when there is one, else the "
+               "highest rate a sampled interval shows beyond tick quantisation (its CPU less 20 ms: two "
+               "10-ms ticks) or the rate given to unsampled time, at least 1, at most the node's cores.\n\n"
+               "| task id | trace id | cpu_count | from |\n|---:|---|---:|---|\n");
+    for (size_t i = 0; i < res->n_tasks; i++) {
+        const struct odc_task *t = &res->tasks[i];
+        fprintf(f, "| %d | %s | %d | %s |\n", t->id, t->name ? t->name : "", t->cpu_count,
+                t->count_from ? t->count_from : "");
+    }
+}
+
 /* Every correction made, by kind, then the input lines skipped. */
 static void report_corrections(FILE *f, const struct odc_input *in, const struct odc_opts *o,
                                const struct odc_result *res)
@@ -775,7 +799,8 @@ static void report_corrections(FILE *f, const struct odc_input *in, const struct
             "The samples add up to more CPU than the task's exact total; they were scaled to it.",
             "scale", "%.4f");
     section(&rp, ODC_N_CAPPED, "CPU moved to stay within the task's cores",
-            "A fragment asked for more cores than the task's cpuset (or the node) has; the excess moved to "
+            "A fragment asked for more cores than the task's cpuset, its cpu_count (a peak within tick "
+            "noise) or the node has; the excess moved to "
             "fragments of the same task with room.", "CPU ms moved", "%.3f");
     section(&rp, ODC_N_LOST, "CPU that did not fit within the task's cores",
             "More CPU than cores × duration: the excess is not exported.", "CPU ms", "%.3f");
@@ -877,6 +902,7 @@ static char *report(const struct odc_input *in, const struct odc_opts *o, const 
     report_head(f, in, o, res, w);
     report_nodes(f, in, o);
     report_totals(f, in, o, res);
+    report_counts(f, o, res);
     report_sim(f, in, o, res, ep);
     odc_power_report_section(f, in);
     report_corrections(f, in, o, res);

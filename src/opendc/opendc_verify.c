@@ -424,6 +424,7 @@ struct tasks {
     double *cap;
     int64_t *frag_ms;
     size_t *nfrag;
+    double *cpu;           /* per task: sum of cpu_usage x duration of its fragments */
     size_t *order;   /* indices sorted by id */
 };
 
@@ -476,6 +477,7 @@ static bool load_tasks(struct vctx *v, struct pq_reader *r, struct tasks *t)
     t->cap = xcalloc(n + 1, sizeof *t->cap);
     t->frag_ms = xcalloc(n + 1, sizeof *t->frag_ms);
     t->nfrag = xcalloc(n + 1, sizeof *t->nfrag);
+    t->cpu = xcalloc(n + 1, sizeof *t->cpu);
     t->order = xcalloc(n + 1, sizeof *t->order);
     size_t at = 0;
     for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
@@ -519,6 +521,7 @@ static void free_tasks(struct tasks *t)
     free(t->cap);
     free(t->frag_ms);
     free(t->nfrag);
+    free(t->cpu);
     free(t->order);
 }
 
@@ -628,6 +631,8 @@ static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t
                 tally(&over, "row %zu, task %d: %.3f MHz, %d cores", row, id, u, t->count[k2]);
             t->frag_ms[k2] += d;
             t->nfrag[k2]++;
+            if (u > 0 && isfinite(u))
+                t->cpu[k2] += u * (double)d;
             *mhz_ms += u * (double)d;
         }
         for (k = 0; k < 3; k++)
@@ -652,6 +657,14 @@ static void check_fragments(struct vctx *v, struct pq_reader *r, struct tasks *t
                      "not cap usage: OpenDC gives them what the host has)", false);
     report_tally(v, "tasks with fragments", &none, "every task has at least one",
                  "tasks without fragments (OpenDC silently drops them)", true);
+    struct tally idle = {0};
+    for (size_t i = 0; i < t->n; i++)
+        if (t->nfrag[i] && !(t->cpu[i] > 0))
+            tally(&idle, "task %d, %" PRId64 " ms", t->id[i], t->dur[i]);
+    report_tally(v, "tasks with CPU", &idle, "every task uses some CPU",
+                 "tasks with 0 CPU in every fragment (no samples and no exact total: the export kept them "
+                 "at 0, OpenDC runs them idle; `tracekit export opendc --unsampled drop` leaves them out)",
+                 false);
     report_tally(v, "fragment sums", &sum, "each task's fragments sum to its duration",
                  "tasks whose fragment durations do not sum to their duration (OpenDC runs them for the "
                  "fragments' sum)", false);

@@ -44,6 +44,7 @@ void report_free(struct report *r)
         free(n->samples);
         free(n->lanes);
         json_decref(n->audit);
+        free(n->orig_audit);
     }
     for (size_t i = 0; i < r->ntasks; i++) {
         free(r->tasks[i].trace_id);
@@ -54,6 +55,7 @@ void report_free(struct report *r)
     json_decref(r->setup);
     json_decref(r->bindings);
     json_decref(r->profiles);
+    json_decref(r->event_apps);
     free(r->nodes);
     free(r->tasks);
     free(r->apps);
@@ -1424,7 +1426,12 @@ static void audit_section(const struct report *r, struct jbuf *b)
         report_html_escape(b, r->nodes[i].name);
         lit(b, "</td>");
         if (!a) {
-            lit(b, "<td colspan=\"15\">no audit.json</td></tr>");
+            lit(b, r->nodes[i].orig_audit ? "<td colspan=\"15\">no audit.json (parsed by the original: its "
+                                            "audit_report.md below"
+                                          : "<td colspan=\"15\">no audit.json");
+            lit(b, r->nodes[i].has_raw ? "; re-parse the raw files with <code>tracekit parse</code> for "
+                                         "ours)</td></tr>"
+                                       : r->nodes[i].orig_audit ? ")</td></tr>" : "</td></tr>");
             continue;
         }
         jcell(b, jpath(a, "coverage", "tasks"), 'n');
@@ -1447,6 +1454,15 @@ static void audit_section(const struct report *r, struct jbuf *b)
         lit(b, "</td></tr>");
     }
     lit(b, "</table>");
+    for (size_t i = 0; i < r->nnodes; i++) {
+        if (r->nodes[i].audit || !r->nodes[i].orig_audit)
+            continue;
+        lit(b, "<details><summary>");
+        report_html_escape(b, r->nodes[i].name);
+        lit(b, ": the original parse's audit_report.md</summary><pre>");
+        report_html_escape(b, r->nodes[i].orig_audit);
+        lit(b, "</pre></details>");
+    }
     for (size_t i = 0; i < r->nnodes; i++)
         if (r->nodes[i].audit)
             audit_host_notes(b, r->nodes[i].name, r->nodes[i].audit);

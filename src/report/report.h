@@ -57,6 +57,8 @@ struct rp_node {
     struct rp_sample *samples;
     size_t nsamples, capsamples;
     json_t *audit;         /* CTS/audit.json, owned; NULL if missing */
+    char *orig_audit;      /* without it: the original parse's CTS/audit_report.md (owned, or NULL) */
+    bool has_raw;          /* the run folder still has raw samples: re-parsing gives our audit */
     /* report_layout */
     struct rp_lane *lanes;
     size_t nlanes;
@@ -75,6 +77,9 @@ struct report {
      * owned, NULL if none: rows [label, text]; CPU binding -> tasks; and
      * trace_id -> profile (submitted.jsonl), the app a task is shown as */
     json_t *setup, *bindings, *profiles;
+    /* trace_id -> module_id from the run folders' raw events.*.jsonl: the
+     * app of a task whose CTS record has none (a CTS the original parsed) */
+    json_t *event_apps;
     /* rendering choices */
     int width;                 /* plot width in px (default 1100) */
     size_t exact_max;          /* a node with more tasks gets a binned Gantt (default 4000) */

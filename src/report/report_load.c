@@ -8,6 +8,7 @@
 #include "trace/cts.h"
 #include "trace/layout.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +17,65 @@
 #include <time.h>
 
 /* ---- one node's CTS ---- */
+
+/* Without our audit.json: the original parse's audit_report.md (at most
+ * 64 KiB), and whether the raw samples are there to parse again. */
+static void original_audit(struct rp_node *n, const char *run_dir, const char *cts)
+{
+    char *p = path_join(cts, "audit_report.md");
+    FILE *f = fopen(p, "r");
+    free(p);
+    if (f) {
+        size_t cap = 64 * 1024;
+        char *text = xmalloc(cap + 1);
+        size_t len = fread(text, 1, cap, f);
+        text[len] = 0;
+        fclose(f);
+        if (len)
+            n->orig_audit = text;
+        else
+            free(text);
+    }
+    p = path_join(run_dir, "proc_metrics.jsonl");
+    n->has_raw = file_exists(p);
+    free(p);
+}
+
+/* trace_id -> module_id of the raw events.*.jsonl in run_dir, into
+ * r->event_apps: the app of tasks whose CTS record lacks it (the original's
+ * parse wrote none). */
+static void event_apps(struct report *r, const char *run_dir)
+{
+    DIR *d = opendir(run_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "events.", 7) || len < 13 || strcmp(e->d_name + len - 6, ".jsonl"))
+            continue;
+        char *p = path_join(run_dir, e->d_name);
+        struct jsonl_reader rd;
+        if (jsonl_reader_open(&rd, p) == 0) {
+            json_t *o;
+            while (jsonl_next(&rd, &o) == 1) {
+                const char *tid = json_string_value(json_object_get(o, "trace_id"));
+                const char *app = json_string_value(json_object_get(o, "app"));
+                if (!app)
+                    app = json_string_value(json_object_get(o, "module_id"));
+                if (tid && app && *app) {
+                    if (!r->event_apps)
+                        r->event_apps = json_object();
+                    json_object_set_new(r->event_apps, tid, json_string(app));
+                }
+                json_decref(o);
+            }
+            jsonl_reader_close(&rd);
+        }
+        free(p);
+    }
+    closedir(d);
+}
 
 /* Name and cores of a node from CTS/nodes.json; the folder name otherwise. */
 static size_t add_node(struct report *r, const char *run_dir, const char *cts)
@@ -38,6 +98,8 @@ static size_t add_node(struct report *r, const char *run_dir, const char *cts)
     free(p);
     size_t i = report_add_node(r, name && *name ? name : base,
                                cores > 0 && cores < 1 << 20 ? (int)cores : 0, audit);
+    if (!audit)
+        original_audit(&r->nodes[i], run_dir, cts);
     free(base);
     json_decref(nodes);
     return i;
@@ -58,6 +120,8 @@ static void add_task(struct report *r, size_t node, const json_t *o)
     const char *app = json_string_value(json_object_get(o, "app"));
     if (!app)
         app = json_string_value(json_object_get(o, "module_id"));
+    if (!app && inv.trace_id)   /* a CTS the original parsed: its raw event says */
+        app = json_string_value(json_object_get(r->event_apps, inv.trace_id));
     /* the profile the dispatcher gave it (submitted.jsonl) names it better */
     const char *prof = inv.trace_id ? json_string_value(json_object_get(r->profiles, inv.trace_id))
                                     : NULL;
@@ -160,6 +224,8 @@ bool report_load_node(struct report *r, const char *run_dir)
         return false;
     }
     size_t node = add_node(r, run_dir, cts);
+    if (!r->nodes[node].audit)   /* not our parse's CTS (ours writes audit.json): the original's? */
+        event_apps(r, run_dir);
     read_jsonl(r, node, cts, "invocations.jsonl", add_task);
     read_jsonl(r, node, cts, "proc_metrics.jsonl", add_sample);
     char *hp = path_join(cts, "host_metrics.jsonl");

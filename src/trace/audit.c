@@ -491,6 +491,12 @@ void audit_finish(struct audit *a, const struct audit_context *ctx, const struct
         const struct cts_inv *v = &invs[i];
         if (v->has_enqueue && v->has_start && v->ts_enqueue > v->ts_start) {
             int64_t lead = sub_sat(v->ts_enqueue, v->ts_start);
+            if (!v->has_start_ticks && lead <= 1000) {
+                if (a->enqueue_after_early_start == 0 || lead > a->max_early_start_ms)
+                    a->max_early_start_ms = lead;
+                a->enqueue_after_early_start++;
+                continue;
+            }
             if (a->enqueue_after_start == 0 || lead > a->max_enqueue_lead_ms)
                 a->max_enqueue_lead_ms = lead;
             a->enqueue_after_start++;
@@ -935,6 +941,11 @@ static void md_clock(const struct audit *a, struct jbuf *b)
         jb_printf(b, " (up to %lld ms: the enqueuing clock is ahead of this node's by at least that much)",
             (long long)a->max_enqueue_lead_ms);
     jb_printf(b, "\n");
+    if (a->enqueue_after_early_start)
+        jb_printf(b, "Tasks whose ts_start is early (ts_enqueue > ts_start by up to %lld ms, no start_ticks): %zu "
+                  "-- the original ffmpeg wrapper computes ts_start from btime and the process's start "
+                  "ticks, up to 1 s early (original bug B5); not a clock difference between nodes\n",
+                  (long long)a->max_early_start_ms, a->enqueue_after_early_start);
     if (a->cts)
         jb_printf(b, "Wall-clock steps seen against the monotonic clock: %llu\n",
             (unsigned long long)a->cts->wall_steps);
@@ -1188,6 +1199,8 @@ static void j_failed_reuse_clock(const struct audit *a, struct jbuf *b)
     j_ms(b, "offset_ms", a->ctx.has_clock_offset ? a->ctx.clock_offset_ms : NAN);
     jb_uint(b, "enqueue_after_start", a->enqueue_after_start);
     jb_opt_int(b, "max_enqueue_lead_ms", a->enqueue_after_start > 0, a->max_enqueue_lead_ms);
+    jb_uint(b, "early_start_b5", a->enqueue_after_early_start);
+    jb_opt_int(b, "max_early_start_ms", a->enqueue_after_early_start > 0, a->max_early_start_ms);
     jb_uint(b, "wall_steps", a->cts ? a->cts->wall_steps : 0);
     jb_obj_close(b);
 }

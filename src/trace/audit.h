@@ -133,6 +133,11 @@ struct audit {
 
     size_t enqueue_after_start;      /* ts_enqueue > ts_start */
     int64_t max_enqueue_lead_ms;
+    /* of those, events without start_ticks (the original's ffmpeg wrapper),
+     * led by at most 1 s: its ts_start is computed from btime, up to 1 s
+     * early (original bug B5), not a clock difference */
+    size_t enqueue_after_early_start;
+    int64_t max_early_start_ms;
 
     size_t tasks_with_delay;         /* tasks whose run delay is known */
     double wait_p50, wait_max;       /* wait_pct over tasks; NAN if none */

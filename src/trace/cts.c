@@ -219,6 +219,10 @@ static void baseline(struct cts_ident *id, const struct raw_sample *s, double cu
     out->baseline = true;
     out->has_dt = true;
     out->has_delay = s->has_run_delay;
+    /* the counter at the first sample: CPU used before it, since the
+     * process started (the export uses it when no exact total exists) */
+    out->has_before = true;
+    out->cpu_before_ms = cum > 0 ? cum : 0;
 }
 
 /* A later sample: one interval record (true), or folded into the next one. */
@@ -413,6 +417,8 @@ void cts_rec_json(struct jbuf *b, const struct cts_rec *r)
         cts_put_ms(b, "cpu_ms", r->cpu_ms);
         if (r->has_delay)
             cts_put_ms(b, "run_delay_ms", r->delay_ms);
+        if (r->baseline && r->has_before && r->cpu_before_ms > 0)
+            cts_put_ms(b, "cpu_before_ms", r->cpu_before_ms);
     } else {
         jb_null(b, "dt_ms");
         jb_null(b, "cpu_ms");

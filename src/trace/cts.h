@@ -90,6 +90,8 @@ struct cts_rec {
     bool baseline;
     bool has_dt;                  /* false only when the raw line had no CPU counters */
     double dt_ms, cpu_ms;
+    bool has_before;              /* baseline from a sample: cpu_before_ms is known */
+    double cpu_before_ms;         /* the first sample's cumulative CPU: used since the process started */
     bool has_delay;               /* both ends of the interval had run_delay_ms */
     double delay_ms;              /* run delay in the interval */
     bool has_rss, has_start;
@@ -138,7 +140,7 @@ size_t cts_feed(struct cts *c, const struct raw_sample *s, struct cts_rec out[st
  * show it instead of losing it silently. */
 void cts_finish(struct cts *c);
 /* The CTS proc_metrics line (no newline):
- * ts_ms, pid, dt_ms, cpu_ms[, run_delay_ms], rss_kb, start_ticks[, comm]. */
+ * ts_ms, pid, dt_ms, cpu_ms[, run_delay_ms][, cpu_before_ms], rss_kb, start_ticks[, comm]. */
 void cts_rec_json(struct jbuf *b, const struct cts_rec *r);
 
 /* Milliseconds with up to three decimals, no trailing zeros ("1850",

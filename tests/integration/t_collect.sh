@@ -51,10 +51,16 @@ good=[json.loads(l) for l in lines if l.startswith("{") and l.endswith("}")]
 sys.exit(0 if len(good)>=5 and lines[-1]=="" else 1)'
 
 # --- scan mode, and the regex is never mangled (original bug B1) ---
-sleep 2 & sl=$!; track_pid $sl
+sleep 4 & sl=$!; track_pid $sl
 "$TRACEKIT" collect run --run-id scan --no-pid-dir --match '^sleep$|^nomatch$' --interval-ms 50 --duration-s 0.6 --host-interval-ms 0 2>/dev/null
 check "scan mode samples processes whose name matches" grep -q "\"pid\": $sl," logs/scan/proc_metrics.jsonl
 check "scan mode does not sample the collector itself" bash -c "! grep -q '\"comm\": \"tracekit\"' logs/scan/proc_metrics.jsonl"
+# PROC_MATCH (the original's variable) matches case-insensitively, like its
+# re.search(..., re.IGNORECASE); --match stays case-sensitive
+PROC_MATCH='^SLEEP$' "$TRACEKIT" collect run --run-id scanenv --no-pid-dir --interval-ms 50 --duration-s 0.4 --host-interval-ms 0 2>/dev/null
+check "PROC_MATCH from the environment matches case-insensitively" grep -q "\"pid\": $sl," logs/scanenv/proc_metrics.jsonl
+"$TRACEKIT" collect run --run-id scancli --no-pid-dir --match '^SLEEP$' --interval-ms 50 --duration-s 0.4 --host-interval-ms 0 2>/dev/null
+check "--match is case-sensitive" bash -c "! grep -q '\"pid\": $sl,' logs/scancli/proc_metrics.jsonl"
 # make must pass a PROC_MATCH with '$|' through unchanged, from the
 # environment and from the command line.
 mkdir -p mk && cd mk

@@ -85,6 +85,17 @@ static void test_baseline_and_ticks(void **state)
     assert_int_equal(r.c.nids, 1);
     assert_true(r.c.ids[0].cpu_sum_ms == 2850 && r.c.ids[0].records == 3);
     assert_true(r.c.ids[0].first_ts_ms == 1000 && r.c.ids[0].end_ts_ms == 3000);
+    /* the baseline keeps the CPU used before it: 10 ticks since the start */
+    assert_true(r.recs[0].has_before && r.recs[0].cpu_before_ms == 100);
+    assert_false(r.recs[1].has_before);
+    struct jbuf b;
+    jb_init(&b);
+    cts_rec_json(&b, &r.recs[0]);
+    assert_non_null(strstr(b.p, "\"cpu_ms\": 0, \"cpu_before_ms\": 100, \"rss_kb\""));
+    jb_reset(&b);
+    cts_rec_json(&b, &r.recs[1]);
+    assert_null(strstr(b.p, "cpu_before_ms"));
+    jb_free(&b);
     cts_free(&r.c);
 
     /* another USER_HZ */
