@@ -849,8 +849,16 @@ static void export_task(struct ours *w, const struct odc_inv *v, int32_t id)
     struct odc_fill fill;
     size_t nseg = odc_fragments(v->ts_start, end, w->spans, ns, exact, cap, 0, &segs, &fill);
     double peak = ns ? real_peak(w->spans, ns) : fill.peak_cores;
-    if (fill.uncovered_ms > 0 && fill.filled_cpu_ms / fill.uncovered_ms > peak)
-        peak = fill.filled_cpu_ms / fill.uncovered_ms;
+    /* The rate given to time without samples is the exact total less the
+     * sampled CPU: as quantised as a sampled interval (a few ms of ticks
+     * spread over a few ms of time must not claim cores). */
+    double unsampled_rate = fill.uncovered_ms > 0 ? (fill.filled_cpu_ms - TICK_SLACK_MS) / fill.uncovered_ms : 0;
+    if (ns && unsampled_rate > peak)
+        peak = unsampled_rate;
+    else if (!ns && fill.uncovered_ms > 0)
+        peak = fill.filled_cpu_ms / fill.uncovered_ms;   /* no samples: the total's own rate */
+    if (v->cpuset_cpus > 0 && peak > v->cpuset_cpus)
+        peak = v->cpuset_cpus;   /* pinned: it cannot have used more */
     const char *from;
     int count = cpu_count(b, v, nd, id, peak, &from);
     if (fill.peak_cores > count + 1e-9) {

@@ -166,3 +166,12 @@ err = sum(abs(mine[k] - v) for k, v in m["finish"].items()) / len(mine)
 print("# model", m["makespan_ms"], "replay", r["makespan_ms"], "mean finish difference", err, "ms")
 assert abs(r["makespan_ms"] - m["makespan_ms"]) <= 0.01 * m["makespan_ms"] and err <= 50, (r, m)'
 done
+
+# The six pinned sleeps asked for one CPU each and used almost none: each
+# exports cpu_count 1 (a few ms of CPU in a few ms without samples once
+# claimed two cores, and the replay serialised them).
+"$ROOT/build/bench/parquet/pqcat" odc/tasks.parquet >counts.json
+check "each pinned 1-unit task exports cpu_count 1" py '
+import json
+c = [int(r["cpu_count"]) for r in json.load(open("counts.json"))["rows"]]
+assert c == [1] * 6, c'
