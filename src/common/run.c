@@ -1,6 +1,7 @@
 /* run.c -- resolving RUN_ID, NODE_ID, STAGE and the logs folder once for
  * every command (see run.h). */
 #include "common/run.h"
+#include "common/jsonl.h"
 #include "common/util.h"
 
 #include <dirent.h>
@@ -175,4 +176,23 @@ void run_ctx_free(struct run_ctx *c)
     free(c->logs);
     free(c->run_dir);
     memset(c, 0, sizeof *c);
+}
+
+json_t *run_ledger_execs(const char *run_dir)
+{
+    char *path = path_join(run_dir, "ledger.jsonl");
+    struct jsonl_reader r;
+    json_t *m = NULL, *o;
+    if (file_exists(path) && jsonl_reader_open(&r, path) == 0) {
+        m = json_object();
+        while (jsonl_next(&r, &o) == 1) {
+            const char *t = jsonl_str(o, "trace_id"), *x = jsonl_str(o, "exec_id");
+            if (t && x)
+                json_object_set_new(m, t, json_string(x));
+            json_decref(o);
+        }
+        jsonl_reader_close(&r);
+    }
+    free(path);
+    return m;
 }

@@ -4,6 +4,7 @@
 #ifndef TK_RUN_H
 #define TK_RUN_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -40,5 +41,10 @@ char *run_id_from_env_file(const char *path);
 char *run_id_new(void);
 /* This machine's host name (malloc'd). */
 char *host_name(void);
+
+/* trace id -> the exec_id its record in RUN_DIR/ledger.jsonl names (written
+ * by dispatch --wait), as a JSON object (new reference), or NULL when the run
+ * has no readable ledger.  Malformed lines are skipped. */
+json_t *run_ledger_execs(const char *run_dir);
 
 #endif

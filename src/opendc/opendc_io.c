@@ -4,6 +4,7 @@
 #include "common/fstree.h"
 #include "common/jsonl.h"
 #include "common/progress.h"
+#include "common/run.h"
 #include "common/util.h"
 #include "parquet/parquet.h"
 #include "sched/policy.h"
@@ -367,25 +368,13 @@ static int load_dir(const char *dir, struct odc_input *in, struct progress *pg, 
  * attempt the export keeps the same one as parse. */
 static void mark_ledger_picks(struct odc_input *in, const char *dir)
 {
-    char *path = path_join(dir, "ledger.jsonl");
-    struct jsonl_reader r;
-    json_t *m = json_object(), *o;
-    if (file_exists(path) && jsonl_reader_open(&r, path) == 0) {
-        while (jsonl_next(&r, &o) == 1) {
-            const char *t = jsonl_str(o, "trace_id"), *x = jsonl_str(o, "exec_id");
-            if (t && x)
-                json_object_set_new(m, t, json_string(x));
-            json_decref(o);
-        }
-        jsonl_reader_close(&r);
-    }
-    for (size_t i = 0; i < in->n_invs && json_object_size(m); i++) {
+    json_t *m = run_ledger_execs(dir);
+    for (size_t i = 0; m && i < in->n_invs && json_object_size(m); i++) {
         struct odc_inv *v = &in->invs[i];
         const char *want = v->trace_id ? jsonl_str(m, v->trace_id) : NULL;
         v->ledger_pick = want && v->exec_id && !strcmp(want, v->exec_id);
     }
     json_decref(m);
-    free(path);
 }
 
 int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen)

@@ -139,8 +139,11 @@ double odc_parse_power_w(const char *s)
  * a string that is a number, is taken in the default unit (MHz, MiB, W)
  * with a warning; else a number with a unit.  *bare says which; -1 when it
  * does not parse (OpenDC refuses the file). */
-static double unit_value(json_t *j, double (*parse)(const char *), bool *bare)
+double odc_unit_value(const json_t *j, double (*parse)(const char *), bool *bare)
 {
+    bool b;
+    if (!bare)
+        bare = &b;
     *bare = false;
     if (json_is_number(j)) {
         *bare = true;
@@ -200,7 +203,7 @@ static void check_power(struct vctx *v, const char *label, json_t *h, struct top
         known |= !strcmp(type, types[i]);
     bool bi, bm;
     json_t *ji = json_object_get(pm, "idlePower"), *jm = json_object_get(pm, "maxPower");
-    double idle = unit_value(ji, odc_parse_power_w, &bi), max = unit_value(jm, odc_parse_power_w, &bm);
+    double idle = odc_unit_value(ji, odc_parse_power_w, &bi), max = odc_unit_value(jm, odc_parse_power_w, &bm);
     if (!known)
         fail(v, "topology", "%s: cpuPowerModel type '%s' is not one of OpenDC's (constant, linear, square, "
              "cubic, sqrt, mse, asymptotic)", label, type);
@@ -229,7 +232,7 @@ static void check_host(struct vctx *v, json_t *h, const char *label, int64_t cco
         return;
     }
     bool bare;
-    double mhz = unit_value(speed, odc_parse_frequency_mhz, &bare);
+    double mhz = odc_unit_value(speed, odc_parse_frequency_mhz, &bare);
     if (mhz <= 0)
         fail(v, "topology", "%s: cpu.coreSpeed %s is not a frequency (Hz, kHz, MHz, GHz)", label,
              json_is_string(speed) ? json_string_value(speed) : "(missing)");
@@ -241,7 +244,7 @@ static void check_host(struct vctx *v, json_t *h, const char *label, int64_t cco
         key = "memorySize";
         tally(&tt->legacy, "%s: memory.memorySize", label);
     }
-    double mib = unit_value(size, odc_parse_size_mib, &bare);
+    double mib = odc_unit_value(size, odc_parse_size_mib, &bare);
     if (mib <= 0)
         fail(v, "topology", "%s: memory.%s %s is not a size (B, KiB, KB, MiB, MB, GiB, GB, ...)", label, key,
              json_is_string(size) ? json_string_value(size) : "(missing)");

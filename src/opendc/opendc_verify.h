@@ -14,6 +14,8 @@
 #ifndef TK_OPENDC_VERIFY_H
 #define TK_OPENDC_VERIFY_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 /* topology: NULL for DIR/topology.json (a missing one is a warning; a
@@ -27,5 +29,11 @@ double odc_parse_frequency_mhz(const char *s);
 double odc_parse_size_mib(const char *s);
 /* "180 W", "1.2 kW" -> watts; -1 if not a power OpenDC reads. */
 double odc_parse_power_w(const char *s);
+
+/* A unit value as OpenDC's UnitSerializer.kt reads it: a number (or a
+ * numeric string) in the default unit (*bare set: OpenDC accepts it, the
+ * verifier warns), else a number with a unit read by parse; -1 when it does
+ * not parse (OpenDC refuses the file).  bare may be NULL. */
+double odc_unit_value(const json_t *j, double (*parse)(const char *), bool *bare);
 
 #endif

@@ -214,21 +214,6 @@ void rp_workload_free(struct rp_workload *w)
     memset(w, 0, sizeof *w);
 }
 
-/* A unit value as UnitSerializer.kt reads it: a number (or a numeric
- * string) in the default unit, else a number with a unit; -1 if neither. */
-static double unit_value(const json_t *j, double (*parse)(const char *))
-{
-    if (json_is_number(j))
-        return json_number_value(j);
-    const char *s = json_string_value(j);
-    if (!s)
-        return -1;
-    char *end;
-    double x = strtod(s, &end);
-    if (end != s && !*end)
-        return x;
-    return parse(s);
-}
 
 static int64_t count_of(const json_t *o)
 {
@@ -245,8 +230,8 @@ static int host_entry(const json_t *e, struct rp_host *h, char *err, size_t errl
     const json_t *size = json_object_get(mem, "size");
     if (!size)
         size = json_object_get(mem, "memorySize");   /* legacy key */
-    double mhz = unit_value(json_object_get(cpu, "coreSpeed"), odc_parse_frequency_mhz);
-    double mib = unit_value(size, odc_parse_size_mib);
+    double mhz = odc_unit_value(json_object_get(cpu, "coreSpeed"), odc_parse_frequency_mhz, NULL);
+    double mib = odc_unit_value(size, odc_parse_size_mib, NULL);
     if (!json_is_integer(cores) || json_integer_value(cores) < 1 || packages < 1 ||
         json_integer_value(cores) * packages > INT32_MAX || mhz <= 0 || mib <= 0)
         return errf(err, errlen, "host %s: needs cpu.coreCount, cpu.coreSpeed and memory.size (verify opendc "

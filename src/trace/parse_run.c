@@ -6,6 +6,7 @@
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "common/run.h"
 #include "common/util.h"
 #include "trace/cts.h"
 #include "trace/energy.h"
@@ -665,27 +666,6 @@ static int read_events(struct job *j)
     return rc;
 }
 
-/* trace id -> the exec_id its ledger record names (RUN/ledger.jsonl,
- * written by dispatch --wait), as a JSON object; NULL without a ledger. */
-static json_t *ledger_execs(const char *dir)
-{
-    char *path = path_join(dir, "ledger.jsonl");
-    struct jsonl_reader r;
-    json_t *m = NULL, *o;
-    if (file_exists(path) && jsonl_reader_open(&r, path) == 0) {
-        m = json_object();
-        while (jsonl_next(&r, &o) == 1) {
-            const char *t = jsonl_str(o, "trace_id"), *x = jsonl_str(o, "exec_id");
-            if (t && x)
-                json_object_set_new(m, t, json_string(x));
-            json_decref(o);
-        }
-        jsonl_reader_close(&r);
-    }
-    free(path);
-    return m;
-}
-
 /* One execution per task and attempt (docs/formats.md, "Executions"): when
  * Redis loses acknowledged writes an attempt runs twice (same trace id and
  * attempt, two exec_ids).  Kept: the execution the ledger names; without
@@ -694,7 +674,7 @@ static json_t *ledger_execs(const char *dir)
  * events.jsonl.  Returns how many were dropped. */
 static size_t pick_executions(struct job *j, bool *drop)
 {
-    json_t *named = ledger_execs(j->dir), *kept = json_object();
+    json_t *named = run_ledger_execs(j->dir), *kept = json_object();
     size_t n = 0;
     for (size_t i = 0; i < j->ev.n; i++) {
         const json_t *e = j->ev.v[i];
