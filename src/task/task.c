@@ -394,6 +394,8 @@ int task_run(const struct task_opts *o)
     measure_inputs(o, &r, &output);
 
     char *error = NULL, *applied = NULL, *told = NULL;
+    sigset_t caller;
+    bool held = false;
     struct binding bd;
     memset(&bd, 0, sizeof bd);
     struct exit_ctx ex = {NULL};
@@ -429,6 +431,12 @@ int task_run(const struct task_opts *o)
             res.ts_end_ms = now_wall_ms();
             res.wstatus = 127 << 8;
         }
+        /* Keep the forwarded signals blocked until the record is out: a
+         * SIGTERM that comes as the command ends (the worker's death through
+         * the parent-death signal) would otherwise end exec before it
+         * records the attempt.  Pending ones act once the record is written. */
+        caller = sp.old_mask;
+        held = sigprocmask(SIG_BLOCK, NULL, &sp.old_mask) == 0;
         spawn_close(&sp);
         on_exit_seen(&ex, 0);  /* no-op unless the wait failed */
         record_result(&r, &res, exec_err, &bd, applied);
@@ -449,6 +457,8 @@ int task_run(const struct task_opts *o)
     int status = record_write(o, &r);
     /* After the reap (cgroups must be empty); the record used their names. */
     unbind_task(&bd);
+    if (held)
+        sigprocmask(SIG_SETMASK, &caller, NULL);
     free(ex.sentinel);
     free(error);
     free(told);
