@@ -640,7 +640,7 @@ static const json_t *first_of(const json_t *ev, const char *a, const char *b)
     return json_object_get(ev, b);
 }
 
-void cts_inv_json(struct jbuf *b, const json_t *ev)
+void cts_inv_json(struct jbuf *b, const json_t *ev, double energy_j)
 {
     static const char *const direct[] = {
         "trace_id", "pid", "ts_enqueue", "ts_start", "ts_end", "node", "stage", "status",
@@ -666,6 +666,8 @@ void cts_inv_json(struct jbuf *b, const json_t *ev)
         for (size_t i = 0; i < ARRAY_LEN(http); i++)
             copy_field(b, http[i], json_object_get(ev, http[i]));
     }
+    if (isfinite(energy_j))
+        jb_fixed(b, "energy_j", energy_j, 3);
     jb_obj_close(b);
 }
 

@@ -188,8 +188,9 @@ void cts_inv_free(struct cts_inv *inv);
  * went away, an upstream that failed). */
 bool cts_inv_failed(const struct cts_inv *inv);
 /* The CTS invocations line (no newline) for one event.  HTTP requests
- * (kind "http") also carry kind, method, path, bytes_in, bytes_out, dur_us. */
-void cts_inv_json(struct jbuf *b, const json_t *ev);
+ * (kind "http") also carry kind, method, path, bytes_in, bytes_out, dur_us;
+ * energy_j (J, 3 decimals) ends the line unless it is NAN (not measured). */
+void cts_inv_json(struct jbuf *b, const json_t *ev, double energy_j);
 
 /* ---- host lines ---- */
 

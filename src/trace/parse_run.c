@@ -735,12 +735,7 @@ static int write_invocations(struct job *j)
         if (j->inv_of[i] == SIZE_MAX)
             continue;
         jb_reset(&j->text);
-        cts_inv_json(&j->text, j->ev.v[i]);
-        double ej = energy_task(&j->en, j->inv_of[i]);
-        if (isfinite(ej) && j->text.len && j->text.p[j->text.len - 1] == '}') {
-            j->text.len--;
-            jb_printf(&j->text, "%s\"energy_j\": %.3f}", j->text.len > 1 ? ", " : "", ej);
-        }
+        cts_inv_json(&j->text, j->ev.v[i], energy_task(&j->en, j->inv_of[i]));
         of_line(&out, &j->text);
     }
     return of_close(&out) < 0 ? write_failed(j) : 0;

@@ -479,7 +479,7 @@ static void test_events_sort_and_invocation(void **state)
         0, NULL);
     struct jbuf b;
     jb_init(&b);
-    cts_inv_json(&b, e);
+    cts_inv_json(&b, e, NAN);
     assert_string_equal(b.p,
                         "{\"trace_id\": \"t\", \"pid\": 42, \"ts_enqueue\": 1, \"ts_start\": 2, "
                         "\"ts_end\": 5, \"node\": \"n\", \"stage\": \"cloud\", \"status\": 137, "
@@ -522,7 +522,7 @@ static void test_events_sort_and_invocation(void **state)
         cts_inv_free(&inv);
         if (i == 0) {
             jb_reset(&b);
-            cts_inv_json(&b, e);
+            cts_inv_json(&b, e, NAN);
             assert_non_null(strstr(b.p, "\"error\": null, \"kind\": \"http\", \"method\": \"GET\", "
                                         "\"path\": \"/x\", \"bytes_in\": null, \"bytes_out\": null, \"dur_us\": null}"));
         }
