@@ -594,20 +594,26 @@ static void remove_sentinel(struct sampler *s, const char *name)
         s->stale++;
 }
 
+/* The start ticks a sentinel names (0 when it names none or is gone).  Not
+ * through a link, and never blocking on a FIFO planted in the folder. */
+static uint64_t sentinel_start(struct sampler *s, const char *name)
+{
+    char text[128];
+    int fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    text[n > 0 ? n : 0] = '\0';
+    return sampler_parse_sentinel(text);
+}
+
 static void sentinel_added(struct sampler *s, const char *name)
 {
     int pid;
     if (!parse_pid_name(name, &pid) || find(s, pid))
         return;
-    uint64_t want = 0;
-    int fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        char text[128];
-        ssize_t n = read(fd, text, sizeof text - 1);
-        close(fd);
-        text[n > 0 ? n : 0] = '\0';
-        want = sampler_parse_sentinel(text);
-    }
+    uint64_t want = sentinel_start(s, name);
     if (!track(s, pid, want, "new")) {
         /* Gone already, or the PID now belongs to another: its exit record
          * may still be queued, and it is ours. */
@@ -722,14 +728,9 @@ static bool untracked_start(struct sampler *s, const struct tstats_rec *r, uint6
         pairmap_del(&s->gone_wl, r->pid, 0);
         if (!want) {
             /* Read while its writer was still writing it: once more. */
-            char name[24], text[128];
+            char name[24];
             snprintf(name, sizeof name, "%d", r->pid);
-            int fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-            ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
-            if (fd >= 0)
-                close(fd);
-            text[n > 0 ? n : 0] = '\0';
-            want = sampler_parse_sentinel(text);
+            want = sentinel_start(s, name);
         }
         if (want) {
             *start = want;
