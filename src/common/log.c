@@ -49,18 +49,24 @@ void log_close(void)
     log_file = NULL;
 }
 
+/* UTC with milliseconds: "2026-12-02T15:44:20.123Z". */
+static void stamp_now(char *when, size_t cap)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(when, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
     if (level < min_level)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
     char when[40];
-    size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    stamp_now(when, sizeof when);
 
     char msg[2048];
     va_list ap;
@@ -93,6 +99,14 @@ void cli_error(const char *fmt, ...)
     if (before_write)
         before_write();
     fprintf(stderr, "tracekit %s: error: %s\n", command, msg);
+    /* A run's log file must also say why a command refused to start: the
+     * user reading it later has no terminal (a worker started by a unit). */
+    if (log_file) {
+        char when[40];
+        stamp_now(when, sizeof when);
+        fprintf(log_file, "%s error %s: usage: %s\n", when, command, msg);
+        fflush(log_file);
+    }
 }
 
 bool cli_int(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out)

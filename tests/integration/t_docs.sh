@@ -118,6 +118,9 @@ check "--log-file gets the log lines (time, level, command)" \
   grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z info  exec: true pid' "$T/a.log"
 TRACEKIT_LOG_FILE=$T/b.log "$TK" exec --logs "$T/logs" --run-id r1 -- true 2>/dev/null
 check "TRACEKIT_LOG_FILE gets the log lines" grep -q 'exec: true pid' "$T/b.log"
+"$TK" --log-file "$T/a.log" export opendc --no-such-option 2>/dev/null
+check "--log-file also gets a command-line error" \
+  grep -qE '^[0-9]{4}-[0-9-]+T[0-9:.]+Z error export: usage: .*--no-such-option' "$T/a.log"
 "$TK" --log-file "$T/none/x.log" exec -- true 2>"$T/err"; rc=$?
 check "an unwritable --log-file exits 2" test "$rc" -eq 2
 check "... naming the file" grep -q "cannot open the log file '$T/none/x.log'" "$T/err"
