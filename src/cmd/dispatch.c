@@ -131,6 +131,7 @@ int cmd_dispatch(int argc, char **argv)
     c.wait = a.wait;
     c.timeout_ms = a.timeout_ms;
     c.quiet = verbosity_quiet();
+    wlbuild_record(&a.wl, &w, ctx.run_dir, "dispatch");
     struct dispatch_result r;
     rc = dispatch_run(&c, &r);
     if (r.ledger)

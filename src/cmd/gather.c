@@ -29,9 +29,10 @@ static const struct opt_cmd cmd = {
         "and SHA-256 checked, and laid out as with --from.  A node from Redis with an\n"
         "unsafe name or manifest, or a file failing its checks, is refused with an\n"
         "error naming it; the other nodes are still gathered, and the exit status is 1.\n"
-        "The controller's records (ledger.jsonl, placements.jsonl, submitted.jsonl) go to\n"
-        "the top of DIR: from a --from folder holding them (the controller's run folder,\n"
-        "a node or not), or from Redis where 'dispatch --wait' shipped them.\n",
+        "The controller's records (ledger.jsonl, placements.jsonl, submitted.jsonl,\n"
+        "workload.jsonl) go to the top of DIR: from a --from folder holding them (the\n"
+        "controller's run folder, a node or not), or from Redis where 'dispatch --wait'\n"
+        "shipped them.\n",
     .flags = OPT_ARGS,  /* "--from A B C": B and C are arguments */
 };
 

@@ -143,6 +143,7 @@ int cmd_local(int argc, char **argv)
     };
     if ((rc = workload_opts_build(&a.wl, &w, &c.pace)) != 0)
         goto out;
+    wlbuild_record(&a.wl, &w, ctx.run_dir, "local");
     runner_opts_apply(&a.runner, ctx.run_dir, &c.rc, &c.out, &out_dir);
     c.out_dir = out_dir;
     struct local_result r;

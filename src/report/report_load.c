@@ -336,7 +336,21 @@ static void on_ledger(struct ctl *c, const json_t *o)
         c->retried++;
 }
 
-enum { CTL_SUB, CTL_PLC, CTL_LED };
+/* workload.jsonl: how dispatch or local drew the task list (its seed). */
+static void on_workload(struct ctl *c, const json_t *o)
+{
+    int64_t seed;
+    if (!jsonl_int(o, "seed", &seed))
+        return;
+    const char *by = json_string_value(json_object_get(o, "by"));
+    const char *mix = json_string_value(json_object_get(o, "mix"));
+    char text[96];
+    snprintf(text, sizeof text, "%lld (%s%s)", (long long)seed, by && run_id_valid(by) ? by : "?",
+             mix ? ", drew the --mix order" : "");
+    bump(&c->seed, text);
+}
+
+enum { CTL_SUB, CTL_PLC, CTL_LED, CTL_WL };
 
 /* Every object of dir/name through on_*; whether the file was there. */
 static bool read_ctl(struct ctl *c, json_t *profiles, const char *dir, const char *name, int which)
@@ -355,6 +369,8 @@ static bool read_ctl(struct ctl *c, json_t *profiles, const char *dir, const cha
             on_submitted(c, profiles, o);
         else if (which == CTL_PLC)
             on_placement(c, o);
+        else if (which == CTL_WL)
+            on_workload(c, o);
         else
             on_ledger(c, o);
         json_decref(o);
@@ -446,6 +462,7 @@ static void load_controller(struct report *r, const char *input)
     bool any = read_ctl(&c, profiles, input, "submitted.jsonl", CTL_SUB);
     any |= read_ctl(&c, profiles, input, "placements.jsonl", CTL_PLC);
     any |= read_ctl(&c, profiles, input, "ledger.jsonl", CTL_LED);
+    read_ctl(&c, profiles, input, "workload.jsonl", CTL_WL);
     if (any) {
         r->setup = json_array();
         ctl_rows(&c, r->setup, input);

@@ -303,3 +303,32 @@ void wlbuild_pace(const struct wlbuild_opts *o, struct pace_cfg *pc)
     pc->dribble_ms = o->dribble_ms;
     pc->backlog_limit = o->backlog_limit;
 }
+
+int wlbuild_record(const struct wlbuild_opts *o, const struct workload *w, const char *run_dir,
+                   const char *by)
+{
+    struct jbuf b;
+    jb_init(&b);
+    jb_obj_open(&b, NULL);
+    jb_int(&b, "ts_ms", now_wall_ms());
+    jb_str(&b, "by", by);
+    jb_int(&b, "seed", o->seed);
+    jb_str(&b, "source", o->inputs ? "inputs" : o->command ? "command" : "tasks");
+    jb_uint(&b, "tasks", w->n);
+    if (o->mix)
+        jb_str(&b, "mix", o->mix);
+    if (w->mix_counts)
+        jb_str(&b, "mix_counts", w->mix_counts);
+    if (o->policy)
+        jb_str(&b, "policy", o->policy);
+    jb_bool(&b, "append", o->append);
+    jb_obj_close(&b);
+    char *p = path_join(run_dir, "workload.jsonl");
+    int rc = mkdir_p(run_dir, TK_DIR_MODE) < 0 ? -1 : jsonl_append_line(p, &b);
+    if (rc < 0)
+        log_warn("cannot write %s: %s (the run goes on; its seed is not recorded)", p,
+                 strerror(errno));
+    free(p);
+    jb_free(&b);
+    return rc < 0 ? -1 : 0;
+}

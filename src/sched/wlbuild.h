@@ -9,6 +9,7 @@
  *     wlbuild_check(&o, err, errlen);              the checks across options
  *     wlbuild_tasks(&o, &w, err, errlen);          the task list
  *     wlbuild_pace(&o, &pc);                       its pacing
+ *     wlbuild_record(&o, &w, run_dir, "dispatch"); workload.jsonl
  *     wlbuild_free(&o); */
 #ifndef TK_WLBUILD_H
 #define TK_WLBUILD_H
@@ -70,5 +71,11 @@ int wlbuild_check_new_run(const char *run_id, const char *run_dir, bool append,
                           int64_t *max_id);
 /* The pacing these options ask for. */
 void wlbuild_pace(const struct wlbuild_opts *o, struct pace_cfg *pc);
+/* Appends one line to run_dir/workload.jsonl saying how `by` ("dispatch",
+ * "local") built w: its seed, mix, source and size.  submitted.jsonl holds
+ * only what Redis holds, so the seed a run was drawn with lives here.
+ * 0, or -1 after a warning (the run goes on without it). */
+int wlbuild_record(const struct wlbuild_opts *o, const struct workload *w, const char *run_dir,
+                   const char *by);
 
 #endif

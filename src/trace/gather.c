@@ -178,7 +178,7 @@ struct node {
     size_t files;
 };
 
-enum { NCTL = 3 };
+enum { NCTL = 4 };
 static const char *const ctl_names[NCTL] = {SHIP_CONTROLLER_FILES};
 
 struct gather {

@@ -23,7 +23,7 @@
 /* The controller's records of a run (the dispatcher's, the scheduler's):
  * shipped from a run folder's top level like the event files, and put at
  * the top of the experiment folder by `tracekit gather`. */
-#define SHIP_CONTROLLER_FILES "ledger.jsonl", "placements.jsonl", "submitted.jsonl"
+#define SHIP_CONTROLLER_FILES "ledger.jsonl", "placements.jsonl", "submitted.jsonl", "workload.jsonl"
 /* The name the controller's records are shipped under by `dispatch --wait`
  * (a folder holding nothing else is not taken for a node by gather). */
 #define SHIP_CONTROLLER_NODE "controller"

@@ -136,7 +136,7 @@ check "and the source is left as it was" test ! -e w1/logs/R/exp
 # only ledger/placements/submitted is accepted, its records go to the top of
 # the experiment folder, gather.json says where they came from
 mkdir -p ctl/logs/R
-for f in ledger placements submitted; do
+for f in ledger placements submitted workload; do
   echo "{\"task_id\": \"$f-1\", \"run_id\": \"R\"}" >ctl/logs/R/$f.jsonl
 done
 echo 'dispatch log' >ctl/logs/R/dispatch.log
@@ -144,14 +144,15 @@ out=$("$TRACEKIT" gather --run-id R --output expc --from ctl w1 w2 2>&1); rc=$?
 echo "$out" | sed 's/^/# /'
 check "gather with the controller's folder exits 0" test "$rc" = 0
 check "the controller's records are at the top of the experiment folder" \
-  bash -c 'for f in ledger placements submitted; do cmp -s ctl/logs/R/$f.jsonl expc/$f.jsonl || exit 1; done'
+  bash -c 'for f in ledger placements submitted workload; do cmp -s ctl/logs/R/$f.jsonl expc/$f.jsonl || exit 1; done'
 check "the controller is not taken for a node" test ! -e expc/ctl -a ! -e expc/R -a -d expc/cloud1 -a -d expc/cloud2
 check "gather says where the records came from" grep -q "ledger.jsonl <- $PWD/ctl/logs/R" <<<"$out"
 check "gather.json names the controller's records" py '
 import json, os
 g = json.load(open("expc/gather.json"))
 want = os.path.realpath("ctl/logs/R")
-assert g["controller"] == {"ledger.jsonl": want, "placements.jsonl": want, "submitted.jsonl": want}, g
+assert g["controller"] == {"ledger.jsonl": want, "placements.jsonl": want, "submitted.jsonl": want,
+                           "workload.jsonl": want}, g
 assert sorted(n["folder"] for n in g["nodes"]) == ["cloud1", "cloud2"], g
 '
 "$TRACEKIT" gather --run-id R --output expc2 --from ctl/logs/R w1 --quiet; rc=$?

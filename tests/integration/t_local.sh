@@ -15,7 +15,7 @@ cat >tasks.jsonl <<'EOF'
 {"argv": ["true"], "cpu_units": 1}
 EOF
 "$TRACEKIT" local --run-id l1 --logs logs --tasks tasks.jsonl --nodes a,b --capacity-units 2 \
-  --weigher instances --cpu-binding none --interval-ms 100 --json >l1.json 2>l1.err
+  --weigher instances --cpu-binding none --interval-ms 100 --seed 7 --json >l1.json 2>l1.err
 rc=$?
 check "local: exit 1 when a task failed" test "$rc" -eq 1
 R=logs/l1
@@ -54,6 +54,14 @@ py 'import json,sys; d=json.load(open(sys.argv[1])); assert d["done"]==3 and d["
   && ok "local --json summary" || not_ok "local --json summary: $(cat l1.json)"
 "$TRACEKIT" parse --run-id l1 --logs logs --quiet
 check "local: the run parses" test -s "$R/CTS/invocations.jsonl"
+py '
+import json, sys
+w = [json.loads(l) for l in open(sys.argv[1] + "/workload.jsonl")]
+assert len(w) == 1 and w[0]["seed"] == 7 and w[0]["by"] == "local" and w[0]["tasks"] == 5, w
+assert w[0]["source"] == "tasks" and w[0]["append"] is False, w
+' "$R" && ok "local: workload.jsonl records the seed and how the tasks were built" || not_ok "local: workload.jsonl"
+"$TRACEKIT" report --input "$R" --quiet
+check "report: the setup's seed row comes from workload.jsonl" grep -q "seed</th><td>7 (local)" "$R/report.html"
 
 # ---- errors ----
 "$TRACEKIT" local --run-id l2 --logs logs --tasks tasks.jsonl --nodes a 2>err; rc=$?
