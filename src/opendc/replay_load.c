@@ -34,7 +34,7 @@ struct rawfrag {
 static int read_cols(struct pq_reader *r, const char *file, const char *const *names, const int *types, int k,
                      int g, struct pq_column *c, char *err, size_t errlen)
 {
-    struct pq_want w[8];
+    struct pq_want w[8] = {{0}};
     for (int i = 0; i < k && i < 8; i++)
         w[i] = (struct pq_want){names[i], types[i], true};
     if (pq_read_wanted(r, g, w, k, c, err, errlen) < 0)
