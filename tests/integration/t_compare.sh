@@ -43,6 +43,16 @@ assert c["energy_j"]["predicted"] is None and any("predicted energy" in m for m 
 check "compare: the text table" sh -c "'$TRACEKIT' compare --run logs/r1 --input odc --opendc-output pred |
   grep -q 'makespan (ms)'"
 
+"$TRACEKIT" export opendc --input logs/r1 --output odc2 --json >export.json 2>/dev/null
+check "export opendc --json: the replay's prediction (predicted, measured, difference, the slot reason)" py '
+import json
+p = json.load(open("export.json"))["prediction"]; r = json.load(open("replay.json"))["compare"]
+assert p["makespan_predicted_ms"] == r["makespan_predicted_ms"] and p["makespan_measured_ms"] == r["makespan_measured_ms"], p
+assert abs(p["difference_pct"] - r["makespan_error_pct"]) < 1e-9, p
+assert p["warning"] == (abs(p["difference_pct"]) > 5), p
+if p["reason"] is not None:
+    assert "1-s scheduling slots" in p["reason"] and abs(p["difference_1ms_slots_pct"]) < abs(p["difference_pct"]) / 2, p'
+
 # OpenDC-shaped output: the replay's schedule shifted by 1 s, each task with
 # an earlier RUNNING row (the last row counts), submission_time in epoch ms.
 py '
