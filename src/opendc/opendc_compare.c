@@ -26,6 +26,8 @@ void odc_cmp_free(struct odc_cmp *c)
         return;
     free(c->thr_meas);
     free(c->thr_pred);
+    for (size_t i = 0; i < c->nhosts; i++)
+        free(c->hosts[i].name);
     free(c->hosts);
     memset(c, 0, sizeof *c);
 }
@@ -104,13 +106,13 @@ static void host_pairs(const struct odc_cmp_side *meas, const struct odc_cmp_sid
 {
     c->hosts = xcalloc(meas->nhosts + pred->nhosts + 1, sizeof *c->hosts);
     for (size_t i = 0; i < meas->nhosts; i++)
-        c->hosts[c->nhosts++] = (struct odc_cmp_hostpair){meas->hosts[i].name, meas->hosts[i].util, NAN};
+        c->hosts[c->nhosts++] = (struct odc_cmp_hostpair){xstrdup(meas->hosts[i].name), meas->hosts[i].util, NAN};
     for (size_t i = 0; i < pred->nhosts; i++) {
         size_t k = 0;
         while (k < c->nhosts && strcmp(c->hosts[k].name, pred->hosts[i].name))
             k++;
         if (k == c->nhosts)
-            c->hosts[c->nhosts++] = (struct odc_cmp_hostpair){pred->hosts[i].name, NAN, NAN};
+            c->hosts[c->nhosts++] = (struct odc_cmp_hostpair){xstrdup(pred->hosts[i].name), NAN, NAN};
         c->hosts[k].pred = pred->hosts[i].util;
     }
     qsort(c->hosts, c->nhosts, sizeof *c->hosts, cmp_pair);

@@ -41,7 +41,7 @@ struct odc_cmp_dist {
 };
 
 struct odc_cmp_hostpair {
-    const char *name;             /* points into a side */
+    char *name;                   /* malloc'd (the figures outlive the sides) */
     double meas, pred;            /* NAN: that side lacks it */
 };
 

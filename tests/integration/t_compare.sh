@@ -53,6 +53,18 @@ assert p["warning"] == (abs(p["difference_pct"]) > 5), p
 if p["reason"] is not None:
     assert "1-s scheduling slots" in p["reason"] and abs(p["difference_1ms_slots_pct"]) < abs(p["difference_pct"]) / 2, p'
 
+"$TRACEKIT" report --input logs/r1 --opendc odc --opendc-output pred --output r.html --quiet
+check "report --opendc-output: the section with compare's figures" py '
+import json, re
+h = open("r.html").read(); c = json.load(open("cmp.json"))
+m = re.search(r"<section id=\"compare\">.*?</section>", h, re.S)
+assert m, "no section"
+sec = m.group(0)
+assert "<th>makespan (ms)</th><td>%.1f</td><td>%.1f</td>" % (c["makespan_ms"]["measured"], c["makespan_ms"]["predicted"]) in sec, sec[:600]
+assert "<svg" in sec and "Host CPU utilisation" in sec and "Missing: predicted energy" in sec, sec[-800:]'
+"$TRACEKIT" report --input logs/r1 --opendc-output pred --output r2.html --quiet 2>/dev/null
+check "report --opendc-output without --opendc: usage error (exit 2)" test $? -eq 2
+
 # OpenDC-shaped output: the replay's schedule shifted by 1 s, each task with
 # an earlier RUNNING row (the last row counts), submission_time in epoch ms.
 py '
