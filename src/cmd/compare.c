@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 static const char *const usage[] = {
-    "tracekit compare --run RUN_DIR --input EXPORT_DIR --opendc-output DIR [--scenario NAME] [--seed N]\n"
+    "tracekit compare --run RUN_DIR --opendc-output DIR [--input EXPORT_DIR] [--scenario NAME] [--seed N]\n"
     "                 [--window-ms N] [--json]",
     NULL};
 static const struct opt_cmd cmd = {
@@ -83,7 +83,7 @@ int cmd_compare(int argc, char **argv)
     struct opt opts[] = {
         OPT_STRING(0, "run", &run, "RUN_DIR", "the measured run (its CTS/, or its nodes' NODE/CTS/) (required)"),
         OPT_STRING(0, "input", &input, "EXPORT_DIR", "the export the simulation read (tasks.parquet: the "
-                   "task ids' trace ids) (required)"),
+                   "task ids' trace ids; default the nearest folder above DIR holding tasks.parquet)"),
         OPT_STRING(0, "opendc-output", &out, "DIR", "OpenDC's output folder (required)"),
         OPT_STRING(0, "scenario", &scenario, "NAME", "when DIR holds several outputs: the scenario folder"),
         OPT_INT(0, "seed", &seed, "N", 0, INT64_MAX, "when DIR holds several outputs: the seed=N folder"),
@@ -95,12 +95,12 @@ int cmd_compare(int argc, char **argv)
     int n = opt_parse(&cmd, opts, argc, argv, NULL);
     if (n < 0)
         return opt_exit_code(n);
-    const char *need = !run ? "--run RUN_DIR" : !input ? "--input EXPORT_DIR" : !out ? "--opendc-output DIR" : NULL;
+    const char *need = !run ? "--run RUN_DIR" : !out ? "--opendc-output DIR" : NULL;
     if (need) {
         cli_error("%s is required", need);
         return TK_EXIT_USAGE;
     }
-    const char *bad = !is_dir(run) ? run : !is_dir(input) ? input : !is_dir(out) ? out : NULL;
+    const char *bad = !is_dir(run) ? run : input && !is_dir(input) ? input : !is_dir(out) ? out : NULL;
     if (bad) {
         log_error("'%s' is not a folder", bad);
         return TK_EXIT_FAIL;
@@ -111,7 +111,13 @@ int cmd_compare(int argc, char **argv)
         log_error("--opendc-output: %s", err);
         return TK_EXIT_FAIL;
     }
-    int rc = compare(run, input, dir, window, json);
+    char *found = input ? NULL : odc_cmp_find_export(dir);
+    int rc = TK_EXIT_FAIL;
+    if (!input && !found)
+        log_error("no export (tasks.parquet) in a folder above %s: give it with --input EXPORT_DIR", dir);
+    else
+        rc = compare(run, input ? input : found, dir, window, json);
+    free(found);
     free(dir);
     return rc;
 }

@@ -274,10 +274,20 @@ void odc_cmp_json(const struct odc_cmp *c, struct jbuf *b)
     jb_arr_close(b);
 }
 
+static void cell(FILE *f, double v, double scale)
+{
+    if (isnan(v))
+        fprintf(f, " %12s", "-");
+    else
+        fprintf(f, " %12.1f", v * scale);
+}
+
 static void row3(FILE *f, const char *what, double m, double p, bool pct)
 {
-    fprintf(f, "  %-28s %12.1f %12.1f", what, m, p);
-    if (pct && m != 0)
+    fprintf(f, "  %-28s", what);
+    cell(f, m, 1);
+    cell(f, p, 1);
+    if (pct && m != 0 && !isnan(m) && !isnan(p))
         fprintf(f, " %+9.1f%%", 100 * (p - m) / m);
     fputc('\n', f);
 }
@@ -306,8 +316,12 @@ void odc_cmp_text(const struct odc_cmp *c, FILE *f)
     for (size_t i = 0; i < c->nwin; i++)
         fprintf(f, "  %8lld ms %12u %12u\n", (long long)((int64_t)i * c->window_ms), c->thr_meas[i], c->thr_pred[i]);
     fprintf(f, "host CPU utilisation (%%):\n");
-    for (size_t i = 0; i < c->nhosts; i++)
-        fprintf(f, "  %-28s %12.1f %12.1f\n", c->hosts[i].name, 100 * c->hosts[i].meas, 100 * c->hosts[i].pred);
+    for (size_t i = 0; i < c->nhosts; i++) {
+        fprintf(f, "  %-28s", c->hosts[i].name);
+        cell(f, c->hosts[i].meas, 100);
+        cell(f, c->hosts[i].pred, 100);
+        fputc('\n', f);
+    }
     if (c->has_energy_meas || c->has_energy_pred)
         row3(f, "energy (J)", c->has_energy_meas ? c->energy_meas_j : NAN,
              c->has_energy_pred ? c->energy_pred_j : NAN, c->has_energy_meas && c->has_energy_pred);

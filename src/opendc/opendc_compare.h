@@ -83,6 +83,11 @@ size_t odc_cmp_missing(const struct odc_cmp *c, const char **out, size_t max);
  * Malloc'd path, or NULL with err (none, or several: they are listed). */
 char *odc_cmp_find_output(const char *dir, const char *scenario, int64_t seed, char *err, size_t errlen);
 
+/* The export above an output folder: the nearest folder above out_dir
+ * holding tasks.parquet (where `opendc run experiment.json` ran, its output
+ * in output/<experiment>/raw-output/...).  Malloc'd, or NULL. */
+char *odc_cmp_find_export(const char *out_dir);
+
 /* The predicted side from an output folder: task.parquet (the last row of
  * each task_id), host.parquet, powerSource.parquet when present.  *t0 is
  * OpenDC's clock 0 in epoch ms (timestamp_absolute - timestamp).  0, or -1

@@ -22,6 +22,7 @@
 #include "parquet/parquet.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,25 @@ char *odc_cmp_find_output(const char *dir, const char *scenario, int64_t seed, c
         free(f.p[i]);
     }
     free(f.p);
+    return NULL;
+}
+
+char *odc_cmp_find_export(const char *out_dir)
+{
+    char *p = realpath(out_dir, NULL);
+    while (p) {
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p) {
+            free(p);
+            return NULL;
+        }
+        *slash = 0;
+        char *t = path_join(p, "tasks.parquet");
+        bool here = file_exists(t);
+        free(t);
+        if (here)
+            return p;
+    }
     return NULL;
 }
 

@@ -134,6 +134,15 @@ h = {x["name"]: x for x in c["hosts"]}
 assert abs(h["vm"]["util_predicted"] - act / (act + idle)) < 1e-9, h
 assert abs(c["energy_j"]["predicted"] - 75.0) < 1e-6, c["energy_j"]'
 
+mkdir -p odc/output/odc/raw-output/0/seed=0 && cp out/raw-output/sc1/seed=0/*.parquet odc/output/odc/raw-output/0/seed=0/
+"$TRACEKIT" compare --run logs/r1 --opendc-output odc/output --json >below.json 2>below.err
+check "without --input: the export above OpenDC's output (opendc run in the export's folder)" py '
+import json
+a = json.load(open("below.json")); b = json.load(open("odc.json"))
+assert a["opendc_output"].endswith("odc/output/odc/raw-output/0/seed=0"), a["opendc_output"]
+a.pop("opendc_output"); b.pop("opendc_output"); assert a == b, (a, b)'
+"$TRACEKIT" compare --run logs/r1 --opendc-output pred 2>noexport.err
+check "without --input and no export above DIR: exit 1, saying --input" sh -c "test $? -eq 1 && grep -q -- '--input EXPORT_DIR' noexport.err"
 expect_fail "compare without --run: usage error" "$TRACEKIT" compare --input odc --opendc-output pred 2>/dev/null
 "$TRACEKIT" compare --input odc --opendc-output pred >/dev/null 2>&1
 check "... exit 2" test $? -eq 2
