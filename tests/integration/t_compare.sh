@@ -134,6 +134,17 @@ h = {x["name"]: x for x in c["hosts"]}
 assert abs(h["vm"]["util_predicted"] - act / (act + idle)) < 1e-9, h
 assert abs(c["energy_j"]["predicted"] - 75.0) < 1e-6, c["energy_j"]'
 
+# energy as parse writes it when the node's power was measured (cts.md: nodes.json energy_j)
+cp -r logs/r1 powered && py '
+import json
+n = json.load(open("powered/CTS/nodes.json")); n[0]["energy_j"] = 60.0
+json.dump(n, open("powered/CTS/nodes.json", "w"))'
+"$TRACEKIT" compare --run powered --input odc --opendc-output out/raw-output/sc1/seed=0 --json >energy.json
+check "energy: nodes.json energy_j beside powerSource.parquet energy_usage" py '
+import json
+e = json.load(open("energy.json"))["energy_j"]
+assert e["measured"] == 60.0 and abs(e["predicted"] - 75.0) < 1e-6 and abs(e["error_pct"] - 25.0) < 1e-6, e'
+
 mkdir -p odc/output/odc/raw-output/0/seed=0 && cp out/raw-output/sc1/seed=0/*.parquet odc/output/odc/raw-output/0/seed=0/
 "$TRACEKIT" compare --run logs/r1 --opendc-output odc/output --json >below.json 2>below.err
 check "without --input: the export above OpenDC's output (opendc run in the export's folder)" py '
