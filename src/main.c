@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"gather", cmd_gather, "collect several nodes' run folders into one experiment folder"},
     {"export", cmd_export, "write a parsed run as an OpenDC workload (tasks, fragments, topology)"},
     {"verify", cmd_verify, "check an exported OpenDC workload the way OpenDC reads it"},
+    {"compare", cmd_compare, "put OpenDC's output (or tracekit replay's prediction of it) beside the measured run"},
     {"replay", cmd_replay, "predict what OpenDC will compute for an exported workload (a model of its replay)"},
     {"report", cmd_report, "write one self-contained HTML page about a run, experiment or OpenDC workload"},
     {"proxy", cmd_proxy, "HTTP reverse proxy that records every request as a task"},

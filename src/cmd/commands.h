@@ -11,6 +11,7 @@ int cmd_gen_inputs(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_scheduler(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);

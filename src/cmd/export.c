@@ -193,6 +193,7 @@ static void print_json(const char *input, const char *output, const struct odc_o
     jb_uint(&b, "skipped_lines", in->bad_inv_lines + in->bad_sample_lines);
     print_json_delay(&b, in, res);
     print_json_power(&b, in);
+    rp_export_json(input, output, &b);   /* the replay's makespan beside the run's (docs/replay.md) */
     jb_arr_open(&b, "files");
     static const char *const files[] = {"tasks.parquet", "fragments.parquet", "topology.json",
                                         "experiment.json", "export_report.md"};

@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const char *const usage[] = {
-    "tracekit report --input DIR [--opendc DIR] [--output FILE] [--quiet]",
+    "tracekit report --input DIR [--opendc DIR [--opendc-output DIR]] [--output FILE] [--quiet]",
     "tracekit report --opendc DIR [--output FILE] [--quiet]", NULL};
 static const struct opt_cmd cmd = {
     .name = "report",
@@ -24,7 +24,10 @@ static const struct opt_cmd cmd = {
         "For an OpenDC workload (tasks.parquet, fragments.parquet, topology.json, as\n"
         "written by 'tracekit export opendc'): its summary, the tasks as submitted, the\n"
         "CPU the fragments ask for against the topology's capacity, per-task curves.\n"
-        "--opendc DIR alone draws that workload (as --input DIR would).\n",
+        "--opendc DIR alone draws that workload (as --input DIR would).  With a run,\n"
+        "--opendc EXPORT and --opendc-output DIR (OpenDC's output for that export, or\n"
+        "tracekit replay --opendc-output's), a section puts the run beside it: the figures\n"
+        "of tracekit compare (docs/compare.md).\n",
 };
 
 /* The checks of the command line that need the disk: 0, or the exit code
@@ -33,6 +36,14 @@ static int check_folders(const struct report_load_in *in)
 {
     if (!is_dir(in->input)) {
         cli_error("--input '%s': not a folder", in->input);
+        return TK_EXIT_FAIL;
+    }
+    if (in->opendc_output && (!in->opendc || report_load_is_workload(in->input))) {
+        cli_error("--opendc-output '%s' goes with a run's --input and its export's --opendc", in->opendc_output);
+        return TK_EXIT_USAGE;
+    }
+    if (in->opendc_output && !is_dir(in->opendc_output)) {
+        cli_error("--opendc-output '%s': not a folder", in->opendc_output);
         return TK_EXIT_FAIL;
     }
     if (!in->opendc)
@@ -82,6 +93,9 @@ int cmd_report(int argc, char **argv)
         OPT_STRING(0, "opendc", &in.opendc, "DIR",
                    "also draw this OpenDC workload (e.g. the run's export) on the same page, "
                    "after the run, to compare the two"),
+        OPT_STRING(0, "opendc-output", &in.opendc_output, "DIR",
+                   "OpenDC's output for the --opendc export (raw-output/<scenario>/seed=<s>/, or a "
+                   "folder above one): a section comparing it with the run"),
         OPT_STRING(0, "output", &output, "FILE",
                    "where to write (default DIR/report.html, DIR of --input)"),
         OPT_FLAG(0, "quiet", &quiet, "print nothing but errors"),

@@ -199,27 +199,66 @@ static bool replay_vs(const char *odc_dir, int64_t q, const struct rp_measured *
     return ok && c->matched > 0;
 }
 
-void rp_export_note(const char *run_dir, const char *odc_dir, FILE *out)
+bool rp_export_predict(const char *run_dir, const char *odc_dir, struct rp_prediction *p)
 {
     struct rp_measured *m;
     size_t n;
     char err[512];
     struct rp_cmp c, c1;
+    memset(p, 0, sizeof *p);
     if (rp_measured_load(run_dir, odc_dir, &m, &n, err, sizeof err) < 0 || !replay_vs(odc_dir, 1000, m, n, &c)) {
         free(m);
-        return;
+        return false;
     }
-    fprintf(out, "OpenDC (predicted by tracekit replay, docs/replay.md): makespan %.3f s; measured %.3f s (%+.1f%%)\n",
-            (double)c.makespan_pred_ms / 1000, (double)c.makespan_meas_ms / 1000, c.makespan_error_pct);
-    if (fabs(c.makespan_error_pct) > 5) {
-        if (replay_vs(odc_dir, 1, m, n, &c1) && fabs(c1.makespan_error_pct) < fabs(c.makespan_error_pct) / 2)
-            fprintf(out, "WARNING: OpenDC's makespan will differ from the run's by %+.1f%%, mainly through its "
-                    "1-s scheduling slots (each submission and completion waits for the next one): with 1-ms "
-                    "slots the model gives %.3f s (%+.1f%%)\n", c.makespan_error_pct,
-                    (double)c1.makespan_pred_ms / 1000, c1.makespan_error_pct);
-        else
-            fprintf(out, "WARNING: OpenDC's makespan will differ from the run's by %+.1f%%; the per-task "
-                    "figures: tracekit replay --input %s --compare %s\n", c.makespan_error_pct, odc_dir, run_dir);
+    p->predicted_ms = c.makespan_pred_ms;
+    p->measured_ms = c.makespan_meas_ms;
+    p->error_pct = c.makespan_error_pct;
+    p->warn = fabs(c.makespan_error_pct) > 5;
+    if (p->warn && replay_vs(odc_dir, 1, m, n, &c1) && fabs(c1.makespan_error_pct) < fabs(c.makespan_error_pct) / 2) {
+        p->slot_reason = true;
+        p->ms_slots_predicted_ms = c1.makespan_pred_ms;
+        p->ms_slots_error_pct = c1.makespan_error_pct;
     }
     free(m);
+    return true;
+}
+
+void rp_export_note(const char *run_dir, const char *odc_dir, FILE *out)
+{
+    struct rp_prediction p;
+    if (!rp_export_predict(run_dir, odc_dir, &p))
+        return;
+    fprintf(out, "OpenDC (predicted by tracekit replay, docs/replay.md): makespan %.3f s; measured %.3f s (%+.1f%%)\n",
+            (double)p.predicted_ms / 1000, (double)p.measured_ms / 1000, p.error_pct);
+    if (p.slot_reason)
+        fprintf(out, "WARNING: OpenDC's makespan will differ from the run's by %+.1f%%, mainly through its "
+                "1-s scheduling slots (each submission and completion waits for the next one): with 1-ms "
+                "slots the model gives %.3f s (%+.1f%%)\n", p.error_pct, (double)p.ms_slots_predicted_ms / 1000,
+                p.ms_slots_error_pct);
+    else if (p.warn)
+        fprintf(out, "WARNING: OpenDC's makespan will differ from the run's by %+.1f%%; the per-task "
+                "figures: tracekit replay --input %s --compare %s\n", p.error_pct, odc_dir, run_dir);
+}
+
+void rp_export_json(const char *run_dir, const char *odc_dir, struct jbuf *b)
+{
+    struct rp_prediction p;
+    if (!rp_export_predict(run_dir, odc_dir, &p)) {
+        jb_null(b, "prediction");
+        return;
+    }
+    jb_obj_open(b, "prediction");
+    jb_str(b, "by", "tracekit replay (docs/replay.md), 1-s slots");
+    jb_int(b, "makespan_predicted_ms", p.predicted_ms);
+    jb_int(b, "makespan_measured_ms", p.measured_ms);
+    jb_double(b, "difference_pct", p.error_pct);
+    jb_bool(b, "warning", p.warn);
+    if (p.slot_reason) {
+        jb_str(b, "reason", "OpenDC's 1-s scheduling slots (each submission and completion waits for the next one)");
+        jb_int(b, "makespan_1ms_slots_ms", p.ms_slots_predicted_ms);
+        jb_double(b, "difference_1ms_slots_pct", p.ms_slots_error_pct);
+    } else {
+        jb_null(b, "reason");
+    }
+    jb_obj_close(b);
 }

@@ -37,4 +37,18 @@ int rp_measured_load(const char *run_dir, const char *odc_dir, struct rp_measure
  * (nothing printed) when the run's tasks cannot be read. */
 void rp_export_note(const char *run_dir, const char *odc_dir, FILE *out);
 
+/* The same figures: false (p zeroed) when the run's tasks cannot be read. */
+struct rp_prediction {
+    int64_t predicted_ms, measured_ms;   /* makespans, 1-s slots */
+    double error_pct;                    /* (predicted - measured) / measured x 100 */
+    bool warn;                           /* above 5% */
+    bool slot_reason;                    /* 1-ms slots at least halve the gap: */
+    int64_t ms_slots_predicted_ms;       /* ... the makespan with them */
+    double ms_slots_error_pct;
+};
+bool rp_export_predict(const char *run_dir, const char *odc_dir, struct rp_prediction *p);
+struct jbuf;
+/* For tracekit export --json: a "prediction" member (null when quiet). */
+void rp_export_json(const char *run_dir, const char *odc_dir, struct jbuf *b);
+
 #endif

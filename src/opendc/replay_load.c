@@ -34,18 +34,18 @@ struct rawfrag {
 static int read_cols(struct pq_reader *r, const char *file, const char *const *names, const int *types, int k,
                      int g, struct pq_column *c, char *err, size_t errlen)
 {
-    for (int i = 0; i < k; i++) {
-        int leaf = pq_reader_find(r, names[i]);
-        if (leaf < 0 || pq_read_column(r, g, leaf, &c[i], err, errlen) < 0 || c[i].type != types[i] ||
-            c[i].nulls) {
-            if (leaf < 0 || (c[i].type != types[i] || c[i].nulls))
-                errf(err, errlen, "%s: column '%s' is missing, of another type or has nulls (verify opendc "
-                     "says which)", file, names[i]);
-            while (i-- > 0)
-                pq_reader_release(r, &c[i]);
+    struct pq_want w[8] = {{0}};
+    for (int i = 0; i < k && i < 8; i++)
+        w[i] = (struct pq_want){names[i], types[i], true};
+    if (pq_read_wanted(r, g, w, k, c, err, errlen) < 0)
+        return -1;
+    for (int i = 0; i < k; i++)
+        if (c[i].nulls) {
+            errf(err, errlen, "%s: column '%s' has nulls (verify opendc says which)", file, names[i]);
+            for (int j = 0; j < k; j++)
+                pq_reader_release(r, &c[j]);
             return -1;
         }
-    }
     return 0;
 }
 

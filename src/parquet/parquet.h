@@ -17,7 +17,9 @@
  *     if (pq_writer_close(w, err, sizeof err) < 0) ...
  *
  * Reader: any flat column (no repeated levels) of any physical type, PLAIN,
- * PLAIN_DICTIONARY/RLE_DICTIONARY and RLE (booleans) encodings, data pages
+ * PLAIN_DICTIONARY/RLE_DICTIONARY, RLE (booleans), DELTA_BINARY_PACKED,
+ * DELTA_LENGTH_BYTE_ARRAY and DELTA_BYTE_ARRAY (parquet-java's v2 writer:
+ * OpenDC's output) encodings, data pages
  * v1 and v2, UNCOMPRESSED/SNAPPY/ZSTD; one column chunk at a time.  Everything
  * read from the file is bound-checked; a corrupt file gives an error message,
  * never a crash.  A few bytes of RLE or dictionary data can claim millions of
@@ -169,6 +171,22 @@ int64_t pq_reader_row_group_rows(const struct pq_reader *r, int rg);
 int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out, char *err,
                    size_t errlen);
 void pq_column_free(struct pq_column *c);
+
+/* Columns wanted by name, for the readers of fixed tables (replay_load,
+ * opendc_compare_load): the physical type each must have (an INT64 column
+ * with a logical type such as TIMESTAMP is still INT64), and whether the file
+ * must hold it. */
+struct pq_want {
+    const char *name;
+    int type;                   /* enum pq_type */
+    bool required;
+};
+/* Read row group rg's columns w[0..n) into c[0..n): a column the file lacks
+ * and need not have is left zeroed with type -1.  0, or -1 with err naming
+ * the file, the column, the type expected and the type found (nothing of c
+ * is kept then). */
+int pq_read_wanted(struct pq_reader *r, int rg, const struct pq_want *w, int n, struct pq_column *c,
+                   char *err, size_t errlen);
 /* pq_column_free, and give c->charged back to r's budget.  c was read from r;
  * accepts a zeroed column. */
 void pq_reader_release(struct pq_reader *r, struct pq_column *c);

@@ -441,6 +441,10 @@ struct cdec {
     uint64_t page_bytes;        /* sum of vl[] for byte-array output (page_values) */
     uint8_t *bools;
     size_t bools_cap;
+    int64_t *delta;             /* scratch: DELTA_* integers (values, lengths, prefixes) */
+    size_t delta_cap;
+    uint8_t *dvals;             /* scratch: DELTA_BINARY_PACKED values, DELTA_BYTE_ARRAY strings */
+    size_t dvals_cap;
     char *err;
     size_t errlen;
 };
@@ -476,6 +480,175 @@ static void out_reserve(struct cdec *d, size_t more)
     if (d->l->max_def > 0)
         c->valid = xrealloc(c->valid, n);
     d->cap = n;
+}
+
+/* ---- the DELTA encodings (parquet-java's v2 writer, OpenDC's output) ---- */
+
+static bool uleb(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int sh = 0; sh < 64 && *pos < len; sh += 7) {
+        uint8_t b = p[(*pos)++];
+        x |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool zigzag(const uint8_t *p, size_t len, size_t *pos, int64_t *v)
+{
+    uint64_t u;
+    if (!uleb(p, len, pos, &u))
+        return false;
+    *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return true;
+}
+
+/* DELTA_BINARY_PACKED: n values into out (wrapping 64-bit sums; an INT32
+ * column's values are their low 32 bits, as the writer's int arithmetic
+ * wraps); *used = the bytes it took (what follows is the next part of a
+ * DELTA_(LENGTH_)BYTE_ARRAY page).  0, or -1 with d->err. */
+static int delta_ints(struct cdec *d, const uint8_t *p, size_t len, size_t n, int64_t *out, size_t *used)
+{
+    size_t pos = 0;
+    uint64_t block, nmini, total;
+    int64_t first;
+    if (!uleb(p, len, &pos, &block) || !uleb(p, len, &pos, &nmini) || !uleb(p, len, &pos, &total) ||
+        !zigzag(p, len, &pos, &first))
+        return errf(d->err, d->errlen, "truncated DELTA_BINARY_PACKED header");
+    if (!block || block % 128 || block > 65536 || !nmini || block % nmini || (block / nmini) % 32 ||
+        nmini > block)
+        return errf(d->err, d->errlen, "bad DELTA_BINARY_PACKED block of %llu values in %llu miniblocks",
+                    (unsigned long long)block, (unsigned long long)nmini);
+    if (total < n)
+        return errf(d->err, d->errlen, "DELTA_BINARY_PACKED holds %llu values, the page needs %zu",
+                    (unsigned long long)total, n);
+    size_t per = (size_t)(block / nmini), k = 0;
+    uint64_t cur = (uint64_t)first;
+    if (n)
+        out[k++] = first;
+    while (k < n) {
+        int64_t mind;
+        if (!zigzag(p, len, &pos, &mind) || len - pos < nmini)
+            return errf(d->err, d->errlen, "truncated DELTA_BINARY_PACKED block");
+        const uint8_t *widths = p + pos;
+        pos += (size_t)nmini;
+        for (size_t m = 0; m < nmini && k < n; m++) {
+            unsigned bw = widths[m];
+            if (bw > 64)
+                return errf(d->err, d->errlen, "DELTA_BINARY_PACKED bit width %u", bw);
+            size_t take = n - k < per ? n - k : per, bytes = per * bw / 8;
+            if ((take * bw + 7) / 8 > len - pos)
+                return errf(d->err, d->errlen, "truncated DELTA_BINARY_PACKED miniblock");
+            for (size_t i = 0; i < take; i++) {
+                uint64_t v = 0;
+                size_t bit = i * bw;
+                for (unsigned b = 0; b < bw; b++, bit++)
+                    v |= (uint64_t)(p[pos + bit / 8] >> (bit % 8) & 1) << b;
+                cur += (uint64_t)mind + v;
+                out[k++] = (int64_t)cur;
+            }
+            pos += bytes < len - pos ? bytes : len - pos;
+        }
+    }
+    *used = pos;
+    return 0;
+}
+
+static int delta_scratch(struct cdec *d, size_t n, uint64_t bytes)
+{
+    if (!affordable(d->r, (uint64_t)n * sizeof *d->delta * 2 + bytes))
+        return over_budget(d->r, (uint64_t)n * sizeof *d->delta * 2 + bytes, "a DELTA-encoded page", d->err,
+                           d->errlen);
+    d->delta = grow_to(d->delta, &d->delta_cap, 2 * n + 1, sizeof *d->delta);
+    d->dvals = grow_to(d->dvals, &d->dvals_cap, (size_t)bytes + 1, 1);
+    return 0;
+}
+
+/* DELTA_BINARY_PACKED values of an INT32/INT64 column. */
+static int delta_fixed(struct cdec *d, const uint8_t *p, size_t len, size_t n)
+{
+    int w = d->l->type == PQ_INT32 ? 4 : d->l->type == PQ_INT64 ? 8 : 0;
+    size_t used;
+    if (!w)
+        return errf(d->err, d->errlen, "DELTA_BINARY_PACKED on a %s column", pq_type_name(d->l->type));
+    if (delta_scratch(d, n, (uint64_t)n * 8) < 0 || delta_ints(d, p, len, n, d->delta, &used) < 0)
+        return -1;
+    for (size_t k = 0; k < n; k++) {
+        uint8_t *dst = d->dvals + k * (size_t)w;
+        if (w == 4) {
+            int32_t v = (int32_t)(uint32_t)(uint64_t)d->delta[k];
+            memcpy(dst, &v, 4);
+        } else {
+            memcpy(dst, &d->delta[k], 8);
+        }
+        d->vp[k] = dst;
+        d->vl[k] = (uint32_t)w;
+    }
+    d->page_bytes = (uint64_t)n * (uint64_t)w;
+    return 0;
+}
+
+/* DELTA_LENGTH_BYTE_ARRAY (lengths, then the bytes) and DELTA_BYTE_ARRAY
+ * (prefix lengths, then the suffixes as DELTA_LENGTH_BYTE_ARRAY; value k is
+ * the first prefix[k] bytes of value k-1 and its suffix). */
+static int delta_bytes(struct cdec *d, int enc, const uint8_t *p, size_t len, size_t n)
+{
+    if (d->l->type != PQ_BYTE_ARRAY)
+        return errf(d->err, d->errlen, "%s on a %s column", pq_encoding_name(enc), pq_type_name(d->l->type));
+    size_t used = 0, pos = 0;
+    if (delta_scratch(d, n, 0) < 0)
+        return -1;
+    int64_t *pre = d->delta + n, *sl = d->delta;
+    if (enc == PQ_ENC_DELTA_BYTE_ARRAY) {
+        if (delta_ints(d, p, len, n, pre, &used) < 0)
+            return -1;
+        pos = used;
+    }
+    if (delta_ints(d, p + pos, len - pos, n, sl, &used) < 0)
+        return -1;
+    pos += used;
+    uint64_t sum = 0, out = 0, prev = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t pk = enc == PQ_ENC_DELTA_BYTE_ARRAY ? (uint64_t)pre[k] : 0;
+        if (sl[k] < 0 || (uint64_t)sl[k] > len - pos - sum || pk > prev || (k == 0 && pk))
+            return errf(d->err, d->errlen, "%s value %zu: bad length or prefix", pq_encoding_name(enc), k);
+        sum += (uint64_t)sl[k];
+        prev = pk + (uint64_t)sl[k];
+        if (prev > UINT32_MAX)
+            return errf(d->err, d->errlen, "%s value %zu is too long", pq_encoding_name(enc), k);
+        out += prev;
+    }
+    if (enc == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY) {   /* the values are in the page */
+        for (size_t k = 0; k < n; k++) {
+            d->vp[k] = p + pos;
+            d->vl[k] = (uint32_t)sl[k];
+            pos += (size_t)sl[k];
+        }
+        d->page_bytes = sum;
+        return 0;
+    }
+    if (delta_scratch(d, n, out) < 0)   /* the prefixes repeat bytes: charge them before */
+        return -1;
+    pre = d->delta + n;
+    sl = d->delta;
+    uint8_t *at = d->dvals;
+    const uint8_t *last = at;
+    for (size_t k = 0; k < n; k++) {
+        size_t pk = (size_t)pre[k], s = (size_t)sl[k];
+        memmove(at, last, pk);
+        memcpy(at + pk, p + pos, s);
+        pos += s;
+        d->vp[k] = at;
+        d->vl[k] = (uint32_t)(pk + s);
+        last = at;
+        at += pk + s;
+    }
+    d->page_bytes = out;
+    return 0;
 }
 
 /* Gather the page's non-null values as (pointer, length) pairs. */
@@ -566,6 +739,11 @@ static int page_values(struct cdec *d, int enc, const uint8_t *p, size_t len, si
         d->page_bytes = sum;
         return 0;
     }
+    case PQ_ENC_DELTA_BINARY_PACKED:
+        return delta_fixed(d, p, len, nonnull);
+    case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
+    case PQ_ENC_DELTA_BYTE_ARRAY:
+        return delta_bytes(d, enc, p, len, nonnull);
     default:
         return errf(d->err, d->errlen, "unsupported encoding %s", pq_encoding_name(enc));
     }
@@ -932,6 +1110,8 @@ static int read_chunk(struct pq_reader *r, int rg, int leaf, struct pq_column *o
     free(d.vp);
     free(d.vl);
     free(d.bools);
+    free(d.delta);
+    free(d.dvals);
     if (rc < 0)
         return -1;
     if (l->max_def == 0) {
@@ -952,6 +1132,31 @@ int pq_read_column(struct pq_reader *r, int rg, int leaf, struct pq_column *out,
         pq_reader_release(r, out);   /* nothing of it is kept */
         return errf(err, errlen, "%s: row group %d, column '%s': %s", r->path, rg,
                     r->leaves[leaf].name, msg);
+    }
+    return 0;
+}
+
+int pq_read_wanted(struct pq_reader *r, int rg, const struct pq_want *w, int n, struct pq_column *c,
+                   char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        memset(&c[i], 0, sizeof c[i]);
+        c[i].type = -1;
+        int leaf = pq_reader_find(r, w[i].name);
+        int rc = 0;
+        if (leaf < 0 && w[i].required)
+            rc = errf(err, errlen, "%s has no column '%s' (%s expected)", r->path, w[i].name,
+                      pq_type_name(w[i].type));
+        else if (leaf >= 0 && r->leaves[leaf].type != w[i].type)
+            rc = errf(err, errlen, "%s: column '%s' is %s, %s expected", r->path, w[i].name,
+                      pq_type_name(r->leaves[leaf].type), pq_type_name(w[i].type));
+        else if (leaf >= 0)
+            rc = pq_read_column(r, rg, leaf, &c[i], err, errlen);
+        if (rc < 0) {
+            while (i-- > 0)
+                pq_reader_release(r, &c[i]);
+            return -1;
+        }
     }
     return 0;
 }

@@ -1,6 +1,7 @@
 /* report_load.c -- CTS folders and OpenDC workloads into the report's
  * models, and the page of both (see report_load.h). */
 #include "report/report_load.h"
+#include "report/report_cmp.h"
 #include "common/jsonl.h"
 #include "common/log.h"
 #include "common/run.h"
@@ -541,6 +542,28 @@ static int load_workload(struct report_odc *o, const char *dir, char *err, size_
     return 0;
 }
 
+/* tracekit compare's figures for the section "Measured run vs OpenDC". */
+static int load_cmp(const struct report_load_in *in, struct report_load_out *out, char *err, size_t errlen)
+{
+    char e[1024];
+    struct odc_cmp_side pred, meas;
+    int64_t t0;
+    out->cmp_dir = odc_cmp_find_output(in->opendc_output, NULL, -1, e, sizeof e);
+    if (!out->cmp_dir)
+        return errf(err, errlen, "--opendc-output: %s", e);
+    if (odc_cmp_load_pred(out->cmp_dir, &pred, &t0, e, sizeof e) < 0)
+        return errf(err, errlen, "%s", e);
+    if (odc_cmp_load_meas(in->input, in->opendc, t0, &meas, e, sizeof e) < 0) {
+        odc_cmp_side_free(&pred);
+        return errf(err, errlen, "%s", e);
+    }
+    odc_compare(&meas, &pred, 0, &out->cmp);
+    odc_cmp_side_free(&meas);
+    odc_cmp_side_free(&pred);
+    out->has_cmp = true;
+    return 0;
+}
+
 int report_load(const struct report_load_in *in, struct report_load_out *out, char *err,
                 size_t errlen)
 {
@@ -554,7 +577,8 @@ int report_load(const struct report_load_in *in, struct report_load_out *out, ch
     report_odc_init(&out->odc, wtitle);
     free(wtitle);
     if ((!out->input_is_workload && report_load_run(&out->run, in->input, err, errlen) < 0) ||
-        (wdir && load_workload(&out->odc, wdir, err, errlen) < 0)) {
+        (wdir && load_workload(&out->odc, wdir, err, errlen) < 0) ||
+        (in->opendc_output && load_cmp(in, out, err, errlen) < 0)) {
         report_load_free(out);
         return -1;
     }
@@ -565,6 +589,8 @@ void report_load_free(struct report_load_out *out)
 {
     report_free(&out->run);
     report_odc_free(&out->odc);
+    odc_cmp_free(&out->cmp);
+    free(out->cmp_dir);
     free(out->title);
     memset(out, 0, sizeof *out);
 }
@@ -591,6 +617,8 @@ void report_load_html(struct report_load_out *out, struct jbuf *b)
         report_layout(&out->run);
         report_run_html(&out->run, b);
     }
+    if (out->has_cmp)
+        report_cmp_section_html(&out->cmp, out->cmp_dir, out->run.width, b);
     if (out->has_workload)
         report_odc_section_html(&out->odc, b);
     report_html_end(b);

@@ -19,12 +19,15 @@
 
 #include "report/report.h"
 #include "report/report_odc.h"
+#include "opendc/opendc_compare.h"
 
 #include <stdbool.h>
 
 struct report_load_in {
     const char *input;     /* a parsed run folder, an experiment folder or an OpenDC workload */
     const char *opendc;    /* a workload drawn after the run, on the same page; NULL: none */
+    const char *opendc_output;   /* OpenDC's output for that workload (with a run and opendc):
+                                  * the comparison's section (tracekit compare); NULL: none */
 };
 
 struct report_load_out {
@@ -33,6 +36,9 @@ struct report_load_out {
     char *title;               /* the page's: input's last path element (malloc'd) */
     struct report run;
     struct report_odc odc;
+    bool has_cmp;              /* opendc_output given: */
+    char *cmp_dir;             /* the output folder found there (malloc'd) */
+    struct odc_cmp cmp;
 };
 
 /* Does dir hold an OpenDC workload (tasks.parquet)? */

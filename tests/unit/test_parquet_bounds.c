@@ -2,7 +2,9 @@
  * a data page's values against its bytes, the memory budget (decoded
  * columns, dictionaries, byte-array copies, its environment variable), the
  * footer's expansion, snappy/zstd size claims, thrift list lengths and
- * nesting.  Each file is built here, page by page, with the format encoders. */
+ * nesting; the DELTA encodings (parquet-java's v2 writer, OpenDC's output)
+ * on the specification's hand-worked bytes and against prefix bombs.  Each
+ * file is built here, page by page, with the format encoders. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -449,6 +451,194 @@ static void test_thrift_lists_and_depth(void **state)
     assert_has(err, "nested too deeply");
 }
 
+/* ---- DELTA_BINARY_PACKED, DELTA_BYTE_ARRAY ---- */
+
+/* One REQUIRED column "v" of 'type', one row group of nv rows, one v1 data
+ * page of 'enc' holding body. */
+static void write_page_file(int type, int enc, const void *body, size_t len, int32_t nv)
+{
+    struct bbuf b;
+    bb_init(&b);
+    bb_append(&b, "PAR1", 4);
+    int64_t off = (int64_t)b.len;
+    struct pq_page_header ph = {.type = PQ_PAGE_DATA, .uncompressed_page_size = (int32_t)len,
+                                .compressed_page_size = (int32_t)len, .has_v1 = true,
+                                .v1 = {.num_values = nv, .encoding = enc, .def_encoding = PQ_ENC_RLE,
+                                       .rep_encoding = PQ_ENC_RLE}};
+    pqf_encode_page_header(&b, &ph);
+    bb_append(&b, body, len);
+    struct pq_schema_elem schema[2] = {
+        {.name = "schema", .num_children = 1},
+        {.name = "v", .has_type = true, .type = type, .has_repetition = true, .repetition = PQ_REQUIRED},
+    };
+    int encs[] = {enc};
+    const char *cpath[] = {"v"};
+    struct pq_column_chunk cc = {.file_offset = off, .has_meta = true,
+                                 .meta = {.type = type, .encodings = encs, .n_encodings = 1, .path = cpath,
+                                          .n_path = 1, .codec = PQ_CODEC_UNCOMPRESSED, .num_values = nv,
+                                          .total_uncompressed_size = (int64_t)b.len - off,
+                                          .total_compressed_size = (int64_t)b.len - off, .data_page_offset = off}};
+    struct pq_row_group rg = {.columns = &cc, .n_columns = 1, .total_byte_size = 1, .num_rows = nv};
+    struct pq_file_meta m = {.version = 2, .schema = schema, .n_schema = 2, .num_rows = nv, .row_groups = &rg,
+                             .n_row_groups = 1, .created_by = "bounds test"};
+    size_t at = b.len;
+    pqf_encode_file_meta(&b, &m);
+    uint32_t flen = (uint32_t)(b.len - at);
+    uint8_t tail[8] = {(uint8_t)flen, (uint8_t)(flen >> 8), (uint8_t)(flen >> 16), (uint8_t)(flen >> 24),
+                       'P', 'A', 'R', '1'};
+    bb_append(&b, tail, 8);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b.p, 1, b.len, f), b.len);
+    fclose(f);
+    bb_free(&b);
+}
+
+/* 7, 5, 3, 1, 2, 3, 4, 5 (the format specification's example): block 128,
+ * 4 miniblocks, first 7; deltas -2 -2 -2 1 1 1 1 = min -2 + 0 0 0 3 3 3 3 in
+ * 2 bits, LSB first: 0xC0 0x3F, the miniblock padded to 32 values. */
+static const uint8_t delta_7531[] = {0x80, 0x01, 0x04, 0x08, 0x0e, 0x03, 2, 0, 0, 0,
+                                     0xC0, 0x3F, 0, 0, 0, 0, 0, 0};
+
+static void test_delta_binary_packed(void **state)
+{
+    (void)state;
+    static const int64_t want[8] = {7, 5, 3, 1, 2, 3, 4, 5};
+    struct pq_column c;
+    char err[512];
+    write_page_file(PQ_INT64, PQ_ENC_DELTA_BINARY_PACKED, delta_7531, sizeof delta_7531, 8);
+    assert_int_equal(read_it(0, &c, err, sizeof err), 0);
+    assert_int_equal(c.n, 8);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(c.v.i64[i], want[i]);
+    pq_column_free(&c);
+    write_page_file(PQ_INT32, PQ_ENC_DELTA_BINARY_PACKED, delta_7531, sizeof delta_7531, 8);
+    assert_int_equal(read_it(0, &c, err, sizeof err), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(c.v.i32[i], want[i]);
+    pq_column_free(&c);
+    /* cut inside the miniblock: an error, not a read past the page */
+    write_page_file(PQ_INT64, PQ_ENC_DELTA_BINARY_PACKED, delta_7531, 10, 8);
+    assert_int_equal(read_it(0, &c, err, sizeof err), -1);
+    assert_has(err, "truncated DELTA_BINARY_PACKED");
+    /* a header claiming fewer values than the page */
+    uint8_t few[sizeof delta_7531];
+    memcpy(few, delta_7531, sizeof few);
+    few[3] = 0x04;
+    write_page_file(PQ_INT64, PQ_ENC_DELTA_BINARY_PACKED, few, sizeof few, 8);
+    assert_int_equal(read_it(0, &c, err, sizeof err), -1);
+    assert_has(err, "holds 4 values, the page needs 8");
+    /* not on a double column */
+    write_page_file(PQ_DOUBLE, PQ_ENC_DELTA_BINARY_PACKED, delta_7531, sizeof delta_7531, 8);
+    assert_int_equal(read_it(0, &c, err, sizeof err), -1);
+    assert_has(err, "DELTA_BINARY_PACKED on a DOUBLE column");
+}
+
+/* apple, applesauce, apricot, banana: prefix lengths 0 5 2 0 (first 0,
+ * min delta -3, 8 0 1 in 4 bits), suffix lengths 5 5 5 6 (first 5, min 0,
+ * 0 0 1 in 1 bit), then the suffixes. */
+static const uint8_t dba[] = {
+    0x80, 0x01, 0x04, 0x04, 0x00, 0x05, 4, 0, 0, 0, 0x08, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0x80, 0x01, 0x04, 0x04, 0x0a, 0x00, 1, 0, 0, 0, 0x04, 0, 0, 0,
+    'a', 'p', 'p', 'l', 'e', 's', 'a', 'u', 'c', 'e', 'r', 'i', 'c', 'o', 't', 'b', 'a', 'n', 'a', 'n', 'a'};
+
+static void test_delta_byte_array(void **state)
+{
+    (void)state;
+    static const char *const want[4] = {"apple", "applesauce", "apricot", "banana"};
+    struct pq_column c;
+    char err[512];
+    write_page_file(PQ_BYTE_ARRAY, PQ_ENC_DELTA_BYTE_ARRAY, dba, sizeof dba, 4);
+    assert_int_equal(read_it(0, &c, err, sizeof err), 0);
+    for (size_t i = 0; i < 4; i++) {
+        size_t len;
+        const uint8_t *v = pq_column_bytes(&c, i, &len);
+        assert_int_equal(len, strlen(want[i]));
+        assert_memory_equal(v, want[i], len);
+    }
+    pq_column_free(&c);
+    /* the suffix part alone is DELTA_LENGTH_BYTE_ARRAY: apple sauce ricot banana */
+    write_page_file(PQ_BYTE_ARRAY, PQ_ENC_DELTA_LENGTH_BYTE_ARRAY, dba + 26, sizeof dba - 26, 4);
+    assert_int_equal(read_it(0, &c, err, sizeof err), 0);
+    size_t len;
+    const uint8_t *v = pq_column_bytes(&c, 1, &len);
+    assert_int_equal(len, 5);
+    assert_memory_equal(v, "sauce", 5);
+    pq_column_free(&c);
+    /* a prefix longer than the value before it */
+    uint8_t bad[sizeof dba];
+    memcpy(bad, dba, sizeof bad);
+    bad[10] = 0x0f;   /* prefix lengths 0 12 ...: "apple" has 5 bytes */
+    write_page_file(PQ_BYTE_ARRAY, PQ_ENC_DELTA_BYTE_ARRAY, bad, sizeof bad, 4);
+    assert_int_equal(read_it(0, &c, err, sizeof err), -1);
+    assert_has(err, "bad length or prefix");
+    /* suffixes claiming more bytes than the page has */
+    write_page_file(PQ_BYTE_ARRAY, PQ_ENC_DELTA_BYTE_ARRAY, dba, sizeof dba - 3, 4);
+    assert_int_equal(read_it(0, &c, err, sizeof err), -1);
+    assert_has(err, "bad length or prefix");
+}
+
+/* A prefix bomb: one 1000-byte value, then n - 1 values repeating it whole
+ * with empty suffixes: 100 MB from a page of a few kB, refused by the
+ * budget before it is allocated. */
+static void test_delta_prefix_bomb(void **state)
+{
+    (void)state;
+    const uint32_t n = 100001;
+    struct bbuf b;
+    bb_init(&b);
+    /* prefix lengths: 0, then 1000 x (n - 1): first 0, deltas 1000 then 0 */
+    put_varint(&b, 128);
+    put_varint(&b, 4);
+    put_varint(&b, n);
+    put_varint(&b, 0);
+    for (uint32_t done = 1; done < n; done += 128) {
+        put_varint(&b, 0);   /* min delta 0 */
+        uint8_t w[4] = {done == 1 ? 10 : 0, 0, 0, 0};
+        bb_append(&b, w, 4);
+        if (done == 1) {     /* 1000 in 10 bits, then 31 zeros: 40 bytes */
+            uint8_t mb[40] = {0xE8, 0x03};
+            bb_append(&b, mb, sizeof mb);
+        }
+    }
+    /* suffix lengths: 1000, then 0s: first 1000, deltas -1000 then 0 */
+    put_varint(&b, 128);
+    put_varint(&b, 4);
+    put_varint(&b, n);
+    put_varint(&b, 2000);   /* zigzag 1000 */
+    for (uint32_t done = 1; done < n; done += 128) {
+        put_varint(&b, done == 1 ? 1999 : 0);   /* min delta -1000 on the first block, then 0 */
+        uint8_t w[4] = {0, 0, 0, 0};
+        if (done == 1)   /* relative to -1000: 0 for the first delta, 1000 for the others */
+            memset(w, 10, sizeof w);
+        bb_append(&b, w, 4);
+        for (int m = 0; done == 1 && m < 4; m++) {
+            uint8_t mb[40] = {0};
+            for (int i = m == 0; i < 32; i++)
+                for (int k = 0; k < 10; k++)
+                    if (1000 >> k & 1)
+                        mb[(i * 10 + k) / 8] |= (uint8_t)(1 << ((i * 10 + k) % 8));
+            bb_append(&b, mb, sizeof mb);
+        }
+    }
+    uint8_t data[1000];
+    memset(data, 'x', sizeof data);
+    bb_append(&b, data, sizeof data);
+    write_page_file(PQ_BYTE_ARRAY, PQ_ENC_DELTA_BYTE_ARRAY, b.p, b.len, (int32_t)n);
+    bb_free(&b);
+    struct pq_column c;
+    char err[512];
+    assert_int_equal(read_it((uint64_t)16 << 20, &c, err, sizeof err), -1);
+    assert_has(err, "a DELTA-encoded page needs");
+    assert_has(err, PQ_BUDGET_ENV);
+    /* with room for it, it decodes: every value the 1000 bytes */
+    assert_int_equal(read_it((uint64_t)512 << 20, &c, err, sizeof err), 0);
+    size_t len;
+    pq_column_bytes(&c, n - 1, &len);
+    assert_int_equal(len, 1000);
+    pq_column_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +651,9 @@ int main(void)
         cmocka_unit_test(test_footer_expansion),
         cmocka_unit_test(test_codec_size_claims),
         cmocka_unit_test(test_thrift_lists_and_depth),
+        cmocka_unit_test(test_delta_binary_packed),
+        cmocka_unit_test(test_delta_byte_array),
+        cmocka_unit_test(test_delta_prefix_bomb),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
