@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "parquet/parquet.h"
 #include "sched/policy.h"
+#include "trace/cts.h"
 #include "trace/layout.h"
 
 #include <dirent.h>
@@ -253,31 +254,25 @@ static int load_samples(struct odc_input *in, int idx, const char *cts, const ch
     }
     size_t cap = in->n_samples;
     uint64_t bad = 0;
-    json_t *o;
-    while (jsonl_next(&r, &o) == 1) {
-        struct odc_sample sm = {.node = idx, .rss_kb = -1};
-        if (!jsonl_int(o, "pid", &sm.pid) || !jsonl_ts(o, "ts_ms", &sm.ts_ms, NULL) || !jsonl_num(o, "dt_ms", &sm.dt_ms) ||
-            !jsonl_num(o, "cpu_ms", &sm.cpu_ms)) {
+    struct cts_sample cs;
+    while (cts_sample_next(&r, &cs) == 1) {
+        progress_update(pg, "%s: proc_metrics.jsonl %llu line(s)", label, (unsigned long long)r.lineno);
+        if (!cs.has_pid || !cs.has_ts || !cs.has_dt || !cs.has_cpu) {
             bad++;
-            json_decref(o);
             continue;
         }
-        if (!jsonl_int(o, "rss_kb", &sm.rss_kb))
-            sm.rss_kb = -1;
-        sm.has_start_ticks = jsonl_int(o, "start_ticks", &sm.start_ticks);
+        struct odc_sample sm = {.node = idx, .pid = cs.pid, .ts_ms = cs.ts_ms, .dt_ms = cs.dt_ms,
+                                .cpu_ms = cs.cpu_ms, .rss_kb = cs.has_rss ? cs.rss_kb : -1,
+                                .has_start_ticks = cs.has_start, .start_ticks = cs.start_ticks};
         /* Absent or negative: unknown, never 0 (the CTS holds it at >= 0). */
-        sm.has_delay = jsonl_num(o, "run_delay_ms", &sm.delay_ms) && sm.delay_ms >= 0;
-        if (!sm.has_delay)
-            sm.delay_ms = 0;
-        if (!jsonl_num(o, "cpu_before_ms", &sm.cpu_before_ms) || !(sm.cpu_before_ms > 0))
-            sm.cpu_before_ms = 0;
+        sm.has_delay = cs.has_delay && cs.delay_ms >= 0;
+        sm.delay_ms = sm.has_delay ? cs.delay_ms : 0;
+        sm.cpu_before_ms = cs.has_before && cs.cpu_before_ms > 0 ? cs.cpu_before_ms : 0;
         if (in->n_samples == cap) {
             cap = cap ? cap * 2 : 4096;
             in->samples = xrealloc(in->samples, cap * sizeof *in->samples);
         }
         in->samples[in->n_samples++] = sm;
-        json_decref(o);
-        progress_update(pg, "%s: proc_metrics.jsonl %llu line(s)", label, (unsigned long long)r.lineno);
     }
     bad += r.malformed + r.torn;
     if (bad)
