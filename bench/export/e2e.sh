@@ -28,7 +28,8 @@ have=$(node -p "try { require('./bench/node_modules/@duckdb/node-api/package.jso
 [ "$have" = 1.5.6-r.1 ] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
 out=$(mktemp -d "${TMPDIR:-/tmp}/export-e2e.XXXXXX")
 trap 'rm -rf "$out"' EXIT
-tk=$PWD/build/tracekit
+cp build/tracekit "$out/tracekit"   # a copy: a rebuild during the run does not disturb it
+tk=$out/tracekit
 
 # best_of CMD...: "best_wall_s max_rss_kb" over $runs runs (wall by /usr/bin/time)
 best_of() {
