@@ -9,8 +9,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Records read or written per system call while merging. */
+/* Slack kept in a cache buffer before it is given back. */
 #define IO_RECS 2048
+
+/* The samples of one process in one sorted run: records at .. at + n - 1
+ * of the runs file (in memory: of the chunk). */
+struct seg {
+    int node;
+    int64_t pid;
+    uint64_t at;
+    size_t n;
+    uint64_t first_dt_seq;
+};
 
 struct slot {
     const struct odc_proc *p;   /* NULL: empty */
@@ -28,11 +38,11 @@ struct odc_store {
     uint64_t n;
     uint64_t *per_node;
     size_t n_nodes;
-    int runs_fd;                /* sorted runs, one after another (-1: none yet) */
-    uint64_t *run_end;          /* record count at the end of each run */
-    size_t nruns;
-    int fd;                     /* the sorted samples (-1: in memory, in chunk) */
-    struct odc_proc *procs;
+    int runs_fd;                /* sorted runs, one after another (-1: in memory, in chunk) */
+    uint64_t written;           /* records in runs_fd */
+    struct seg *segs;           /* each run's processes; after finish by (node, pid, run) */
+    size_t nsegs, segs_cap;
+    struct odc_proc *procs;     /* .seg0, .nseg: their segs */
     size_t nprocs, procs_cap;
     struct slot cache[ODC_STORE_CACHE];
     uint64_t clock;
@@ -56,7 +66,7 @@ struct odc_store *odc_store_new(const char *dir)
     struct odc_store *st = xcalloc(1, sizeof *st);
     const char *tmp = getenv("TMPDIR");
     st->dir = xstrdup(dir ? dir : tmp && *tmp ? tmp : "/tmp");
-    st->runs_fd = st->fd = -1;
+    st->runs_fd = -1;
     return st;
 }
 
@@ -70,11 +80,9 @@ void odc_store_free(struct odc_store *st)
     }
     if (st->runs_fd >= 0)
         close(st->runs_fd);
-    if (st->fd >= 0)
-        close(st->fd);
     free(st->chunk);
     free(st->per_node);
-    free(st->run_end);
+    free(st->segs);
     free(st->procs);
     free(st->dir);
     free(st);
@@ -114,6 +122,23 @@ static int write_recs(struct odc_store *st, int fd, const struct odc_sample *v, 
     return 0;
 }
 
+/* The chunk's segments (it is sorted), at + i its records' positions. */
+static void index_chunk(struct odc_store *st, uint64_t at)
+{
+    for (size_t i = 0; i < st->nchunk; i++) {
+        const struct odc_sample *s = &st->chunk[i];
+        struct seg *g = st->nsegs ? &st->segs[st->nsegs - 1] : NULL;
+        if (!g || i == 0 || g->node != s->node || g->pid != s->pid) {
+            ARRAY_GROW(st->segs, st->nsegs + 1, st->segs_cap, 64);
+            g = &st->segs[st->nsegs++];
+            *g = (struct seg){s->node, s->pid, at + i, 0, UINT64_MAX};
+        }
+        g->n++;
+        if (s->dt_ms > 0 && s->seq < g->first_dt_seq)
+            g->first_dt_seq = s->seq;
+    }
+}
+
 /* The chunk sorted and appended to the runs file as one run. */
 static void spill(struct odc_store *st)
 {
@@ -124,8 +149,8 @@ static void spill(struct odc_store *st)
     qsort(st->chunk, st->nchunk, sizeof *st->chunk, cmp_rec);
     if (write_recs(st, st->runs_fd, st->chunk, st->nchunk) < 0)
         return;
-    st->run_end = xrealloc(st->run_end, (st->nruns + 1) * sizeof *st->run_end);
-    st->run_end[st->nruns++] = st->n;
+    index_chunk(st, st->written);
+    st->written += st->nchunk;
     st->nchunk = 0;
 }
 
@@ -150,126 +175,50 @@ void odc_store_add(struct odc_store *st, const struct odc_sample *s)
         st->per_node[s->node]++;
 }
 
-/* The directory entry of sample s, which follows the previous one in sorted order. */
-static void index_rec(struct odc_store *st, const struct odc_sample *s, uint64_t pos)
+static int cmp_seg(const void *a, const void *b)
 {
-    struct odc_proc *p = st->nprocs ? &st->procs[st->nprocs - 1] : NULL;
-    if (!p || p->node != s->node || p->pid != s->pid) {
-        ARRAY_GROW(st->procs, st->nprocs + 1, st->procs_cap, 64);
-        p = &st->procs[st->nprocs++];
-        *p = (struct odc_proc){s->node, s->pid, pos, 0, UINT64_MAX};
-    }
-    p->n++;
-    if (s->dt_ms > 0 && s->seq < p->first_dt_seq)
-        p->first_dt_seq = s->seq;
+    const struct seg *x = a, *y = b;
+    if (x->node != y->node)
+        return (x->node > y->node) - (x->node < y->node);
+    if (x->pid != y->pid)
+        return (x->pid > y->pid) - (x->pid < y->pid);
+    return (x->at > y->at) - (x->at < y->at);   /* run order */
 }
 
-/* One run being merged: a window of IO_RECS records. */
-struct run {
-    uint64_t next, end;         /* records of the runs file */
-    struct odc_sample *buf;
-    size_t at, len;
-};
-
-static int run_fill(struct odc_store *st, struct run *r)
+/* The processes from the segments (sorted). */
+static void index_procs(struct odc_store *st)
 {
-    size_t want = r->end - r->next < IO_RECS ? (size_t)(r->end - r->next) : IO_RECS;
-    if (pread_full(st->runs_fd, r->buf, want * sizeof *r->buf, r->next * sizeof *r->buf) < 0) {
-        read_failed(st);
-        return -1;
-    }
-    r->next += want;
-    r->at = 0;
-    r->len = want;
-    return 0;
-}
-
-/* Heap of run indices by their current record. */
-static bool run_less(const struct run *rs, size_t a, size_t b)
-{
-    return cmp_rec(&rs[a].buf[rs[a].at], &rs[b].buf[rs[b].at]) < 0;
-}
-
-static void sift_down(const struct run *rs, size_t *heap, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < n && run_less(rs, heap[l], heap[m]))
-            m = l;
-        if (l + 1 < n && run_less(rs, heap[l + 1], heap[m]))
-            m = l + 1;
-        if (m == i)
-            return;
-        size_t t = heap[i];
-        heap[i] = heap[m];
-        heap[m] = t;
-        i = m;
-    }
-}
-
-/* The runs merged into st->fd, indexed on the way. */
-static int merge(struct odc_store *st)
-{
-    if ((st->fd = odc_store_tmpfile(st)) < 0)
-        return -1;
-    struct run *rs = xcalloc(st->nruns, sizeof *rs);
-    size_t *heap = xmalloc(st->nruns * sizeof *heap), nh = 0;
-    struct odc_sample *out = xmalloc(IO_RECS * sizeof *out);
-    size_t nout = 0;
-    uint64_t pos = 0;
-    int rc = 0;
-    for (size_t i = 0; i < st->nruns && rc == 0; i++) {
-        rs[i] = (struct run){i ? st->run_end[i - 1] : 0, st->run_end[i], xmalloc(IO_RECS * sizeof *rs[i].buf), 0, 0};
-        if (rs[i].next < rs[i].end && (rc = run_fill(st, &rs[i])) == 0)
-            heap[nh++] = i;
-    }
-    for (size_t i = nh; i-- > 0;)
-        sift_down(rs, heap, nh, i);
-    while (rc == 0 && nh) {
-        struct run *r = &rs[heap[0]];
-        out[nout] = r->buf[r->at++];
-        index_rec(st, &out[nout++], pos++);
-        if (nout == IO_RECS) {
-            rc = write_recs(st, st->fd, out, nout);
-            nout = 0;
+    for (size_t i = 0; i < st->nsegs; i++) {
+        const struct seg *g = &st->segs[i];
+        struct odc_proc *p = st->nprocs ? &st->procs[st->nprocs - 1] : NULL;
+        if (!p || p->node != g->node || p->pid != g->pid) {
+            ARRAY_GROW(st->procs, st->nprocs + 1, st->procs_cap, 64);
+            p = &st->procs[st->nprocs++];
+            *p = (struct odc_proc){.node = g->node, .pid = g->pid, .first_dt_seq = UINT64_MAX, .seg0 = i};
         }
-        if (r->at == r->len) {
-            if (r->next < r->end)
-                rc = rc ? rc : run_fill(st, r);
-            else
-                heap[0] = heap[--nh];
-        }
-        sift_down(rs, heap, nh, 0);
+        p->n += g->n;
+        p->nseg++;
+        if (g->first_dt_seq < p->first_dt_seq)
+            p->first_dt_seq = g->first_dt_seq;
     }
-    if (rc == 0 && nout)
-        rc = write_recs(st, st->fd, out, nout);
-    for (size_t i = 0; i < st->nruns; i++)
-        free(rs[i].buf);
-    free(rs);
-    free(heap);
-    free(out);
-    return rc;
 }
 
 int odc_store_finish(struct odc_store *st, char *err, size_t errlen)
 {
-    if (st->runs_fd >= 0)
+    if (st->runs_fd >= 0) {
         spill(st);
-    if (!st->err[0] && st->runs_fd < 0) {
-        /* it all fits in one chunk: sorted where it is */
-        if (st->nchunk)
-            qsort(st->chunk, st->nchunk, sizeof *st->chunk, cmp_rec);
-        for (size_t i = 0; i < st->nchunk; i++)
-            index_rec(st, &st->chunk[i], i);
-    } else if (!st->err[0]) {
         free(st->chunk);
         st->chunk = NULL;
-        merge(st);
-        close(st->runs_fd);
-        st->runs_fd = -1;
+    } else if (st->nchunk) {
+        /* it all fits in one chunk: sorted where it is */
+        qsort(st->chunk, st->nchunk, sizeof *st->chunk, cmp_rec);
+        index_chunk(st, 0);
     }
     if (st->err[0])
         return errf(err, errlen, "%s", st->err);
+    if (st->nsegs)
+        qsort(st->segs, st->nsegs, sizeof *st->segs, cmp_seg);
+    index_procs(st);
     return 0;
 }
 
@@ -328,23 +277,41 @@ static struct slot *slot_for(struct odc_store *st, const struct odc_proc *p, boo
     return lru;
 }
 
+/* p's samples from its segments into s->buf: each run's are sorted, and
+ * runs are in file order, so the concatenation needs sorting only where
+ * runs overlap in time (the collector's order: at their edges). */
+static int load_proc(struct odc_store *st, struct slot *s, const struct odc_proc *p)
+{
+    if (p->n > s->cap || s->cap > 4 * p->n + IO_RECS) {   /* grown, or much too big: memory is the point */
+        free(s->buf);
+        s->cap = p->n;
+        s->buf = xmalloc(s->cap * sizeof *s->buf);
+    }
+    size_t at = 0;
+    bool sorted = true;
+    for (size_t i = p->seg0; i < p->seg0 + p->nseg; i++) {
+        const struct seg *g = &st->segs[i];
+        if (pread_full(st->runs_fd, s->buf + at, g->n * sizeof *s->buf, g->at * sizeof *s->buf) < 0) {
+            read_failed(st);
+            return -1;
+        }
+        if (at && cmp_rec(&s->buf[at - 1], &s->buf[at]) > 0)
+            sorted = false;
+        at += g->n;
+    }
+    if (!sorted)
+        qsort(s->buf, p->n, sizeof *s->buf, cmp_rec);
+    return 0;
+}
+
 const struct odc_sample *odc_store_read(struct odc_store *st, const struct odc_proc *p, double **aux,
                                         bool *fresh)
 {
     bool is_new;
     struct slot *s = slot_for(st, p, &is_new);
     if (is_new) {
-        if (st->fd >= 0) {
-            if (p->n > s->cap || s->cap > 4 * p->n + IO_RECS) {   /* grown, or much too big: memory is the point */
-                free(s->buf);
-                s->cap = p->n;
-                s->buf = xmalloc(s->cap * sizeof *s->buf);
-            }
-            if (pread_full(st->fd, s->buf, p->n * sizeof *s->buf, p->first * sizeof *s->buf) < 0) {
-                read_failed(st);
-                return NULL;
-            }
-        }
+        if (st->runs_fd >= 0 && load_proc(st, s, p) < 0)
+            return NULL;
         if (p->n > s->aux_cap || s->aux_cap > 4 * p->n + IO_RECS) {
             free(s->aux);
             s->aux_cap = p->n;
@@ -357,5 +324,5 @@ const struct odc_sample *odc_store_read(struct odc_store *st, const struct odc_p
         *aux = s->aux;
     if (fresh)
         *fresh = is_new;
-    return st->fd >= 0 ? s->buf : st->chunk + p->first;
+    return st->runs_fd >= 0 ? s->buf : st->chunk + st->segs[p->seg0].at;
 }

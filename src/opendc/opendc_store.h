@@ -4,13 +4,15 @@
  * one line per process per tick, all processes of a tick together (time
  * order, processes interleaved), so no single pass meets a task's samples
  * together.  The store sorts them by (node, pid, ts_ms, file order) with an
- * external merge sort: samples are gathered in chunks of ODC_STORE_CHUNK,
- * each chunk sorted and written as a run to an unlinked temporary file,
- * the runs merged into a second one; the export then reads one process's
- * samples at a time (pread).  A store whose samples fit in one chunk never
- * touches a file.  Memory: one chunk while loading, a few processes' samples
- * while exporting, and one directory entry per process; whatever order the
- * file has (hand-made, other tools), the result is the same.
+ * external sort: samples are gathered in chunks of ODC_STORE_CHUNK, each
+ * chunk sorted and written as a run to an unlinked temporary file with the
+ * place of each process in it; the export then reads one process at a time,
+ * its part of every run (pread), merged (the runs of a time-ordered file
+ * overlap only at their edges).  A store whose samples fit in one chunk
+ * never touches a file.  Memory: one chunk while loading, a few processes'
+ * samples while exporting (ODC_STORE_CACHE), and one directory entry per
+ * process per run; whatever order the file has (hand-made, other tools),
+ * the result is the same.
  *
  * Rules: odc_store_add in file order (node by node, line by line; that order
  * breaks ties of equal (pid, ts_ms) and is each sample's seq), then
@@ -28,14 +30,13 @@
 /* Samples per sorted run (and the most held in memory while loading). */
 #define ODC_STORE_CHUNK 131072
 
-/* One process (node, pid) of the store: its samples are positions
- * first .. first + n - 1 in the sorted order, in (ts_ms, seq) order. */
+/* One process (node, pid) of the store, with n samples. */
 struct odc_proc {
     int node;
     int64_t pid;
-    uint64_t first;
     size_t n;
     uint64_t first_dt_seq;   /* seq of its first sample with dt_ms > 0 (UINT64_MAX: none) */
+    size_t seg0, nseg;       /* the store's: where its samples are */
 };
 
 struct odc_store;
