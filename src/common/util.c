@@ -321,6 +321,25 @@ int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+int pread_full(int fd, void *p, size_t n, uint64_t off)
+{
+    char *c = p;
+    while (n > 0) {
+        ssize_t r = pread(fd, c, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = 0;
+            return -1;
+        }
+        c += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
     char *tmp;

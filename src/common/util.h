@@ -116,6 +116,9 @@ int write_file_atomic(const char *path, const void *data, size_t len);
 /* write(2) all n bytes of p, going on after EINTR and short writes.  0, or
  * -1 with errno. */
 int write_all(int fd, const void *p, size_t n);
+/* pread(2) all n bytes at off, going on after EINTR and short reads.  0,
+ * or -1 with errno (0 when the file ended first). */
+int pread_full(int fd, void *p, size_t n, uint64_t off);
 
 /* Create a fresh temporary file "PATH.tmp.XXXXXXXX" next to path (random
  * suffix, O_EXCL|O_NOFOLLOW, mode masked by the umask), open for writing.

@@ -1,13 +1,16 @@
 /* opendc.c -- CTS records -> OpenDC tasks and fragments. */
 #include "opendc/opendc.h"
+#include "opendc/opendc_store.h"
 #include "common/stats.h"
 #include "common/util.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- small helpers ---- */
 
@@ -29,6 +32,7 @@ void odc_input_free(struct odc_input *in)
     free(in->nodes);
     free(in->invs);
     free(in->samples);
+    odc_store_free(in->store);
     free(in->notes);
     json_decref(in->links);
     free(in->policy);
@@ -335,6 +339,7 @@ struct builder {
     const struct odc_opts *o;
     struct odc_result *res;
     size_t cap_tasks, cap_frags, cap_notes;
+    int spill_errno;          /* writing res->spill failed (0: no) */
 };
 
 static void note(struct builder *b, int kind, const struct odc_inv *inv, int32_t task_id, double value)
@@ -360,65 +365,73 @@ static struct odc_task *new_task(struct builder *b)
     return t;
 }
 
+/* Fragments held in memory between two writes to res->spill. */
+#define FRAG_SPILL_AT 32768
+
 static void add_frag(struct builder *b, int32_t id, int64_t dur, double usage)
 {
     struct odc_result *r = b->res;
-    if (r->n_frags == b->cap_frags) {
+    size_t at = r->n_frags - (r->spill ? r->spill->n : 0);
+    if (r->spill && at == FRAG_SPILL_AT) {
+        if (!b->spill_errno && write_all(r->spill->fd, r->frags, at * sizeof *r->frags) < 0)
+            b->spill_errno = errno ? errno : EIO;
+        r->spill->n += at;
+        at = 0;
+    }
+    if (at == b->cap_frags) {
         b->cap_frags = b->cap_frags ? b->cap_frags * 2 : 256;
         r->frags = xrealloc(r->frags, b->cap_frags * sizeof *r->frags);
     }
-    r->frags[r->n_frags++] = (struct odc_frag){id, dur, usage};
+    r->frags[at] = (struct odc_frag){id, dur, usage};
+    r->n_frags++;
+    r->frag_ms += dur;
 }
 
-/* Samples of one node, sorted by (pid, ts_ms), for binary search. */
-struct sample_index {
-    size_t *idx;
+/* The samples by process: in->store (odc_load's), or a store made here of
+ * in->samples (a caller filling odc_input itself); NULL with err when
+ * that store could not spill. */
+static struct odc_store *index_samples(const struct odc_input *in, bool *own, char *err, size_t errlen)
+{
+    *own = !in->store;
+    if (in->store)
+        return in->store;
+    struct odc_store *st = odc_store_new(NULL);
+    for (size_t i = 0; i < in->n_samples; i++)
+        odc_store_add(st, &in->samples[i]);
+    if (odc_store_finish(st, err, errlen) < 0) {
+        odc_store_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* The samples of a process, sorted by (ts_ms, file order), and the
+ * caller's per-sample values kept with them (aux; fresh: just zeroed). */
+struct proc_samples {
+    const struct odc_proc *p;
+    const struct odc_sample *s;
     size_t n;
+    double *aux;
+    bool fresh;
 };
 
-static int cmp_sample(const void *a, const void *b, void *ctx)
+/* ps for (node, pid): none (n 0) when it has no samples or they could not be
+ * read (the store keeps the error for the end of the export). */
+static void read_proc(struct odc_store *st, const struct odc_proc *p, struct proc_samples *ps)
 {
-    const struct odc_sample *smp = ctx;
-    const struct odc_sample *x = &smp[*(const size_t *)a], *y = &smp[*(const size_t *)b];
-    if (x->pid != y->pid)
-        return (x->pid > y->pid) - (x->pid < y->pid);
-    if (x->ts_ms != y->ts_ms)
-        return (x->ts_ms > y->ts_ms) - (x->ts_ms < y->ts_ms);
-    return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+    memset(ps, 0, sizeof *ps);
+    ps->p = p;
+    if (p && (ps->s = odc_store_read(st, p, &ps->aux, &ps->fresh)))
+        ps->n = p->n;
 }
 
-static struct sample_index *index_samples(const struct odc_input *in)
+/* First position in ps with ts_ms >= ts. */
+static size_t lower_ts(const struct proc_samples *ps, int64_t ts)
 {
-    struct sample_index *ix = xcalloc(in->n_nodes + 1, sizeof *ix);
-    for (size_t i = 0; i < in->n_samples; i++)
-        ix[in->samples[i].node].n++;
-    for (size_t k = 0; k < in->n_nodes; k++) {
-        ix[k].idx = xmalloc((ix[k].n ? ix[k].n : 1) * sizeof *ix[k].idx);
-        ix[k].n = 0;
-    }
-    for (size_t i = 0; i < in->n_samples; i++) {
-        struct sample_index *x = &ix[in->samples[i].node];
-        x->idx[x->n++] = i;
-    }
-    for (size_t k = 0; k < in->n_nodes; k++)
-        qsort_r(ix[k].idx, ix[k].n, sizeof *ix[k].idx, cmp_sample, (void *)in->samples);
-    return ix;
-}
-
-static void free_index(struct sample_index *ix, size_t n)
-{
-    for (size_t k = 0; k < n; k++)
-        free(ix[k].idx);
-    free(ix);
-}
-
-/* First position in x with pid >= pid. */
-static size_t lower_pid(const struct odc_input *in, const struct sample_index *x, int64_t pid)
-{
-    size_t lo = 0, hi = x->n;
+    size_t lo = 0, hi = ps->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (in->samples[x->idx[mid]].pid < pid)
+        if (ps->s[mid].ts_ms < ts)
             lo = mid + 1;
         else
             hi = mid;
@@ -432,21 +445,6 @@ static size_t lower_pid(const struct odc_input *in, const struct sample_index *x
  * caller filling odc_input itself may not. */
 static int64_t slack_before(int64_t t) { return t < INT64_MIN + JOIN_SLACK_MS ? INT64_MIN : t - JOIN_SLACK_MS; }
 static int64_t slack_after(int64_t t) { return t > INT64_MAX - JOIN_SLACK_MS ? INT64_MAX : t + JOIN_SLACK_MS; }
-
-/* First position in x with (pid, ts_ms) >= (pid, ts). */
-static size_t lower_pid_ts(const struct odc_input *in, const struct sample_index *x, int64_t pid, int64_t ts)
-{
-    size_t lo = 0, hi = x->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const struct odc_sample *s = &in->samples[x->idx[mid]];
-        if (s->pid < pid || (s->pid == pid && s->ts_ms < ts))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 /* Does sample s belong to invocation v?  By process identity when both
  * carry start ticks, else by time window (the original CTS). */
@@ -473,16 +471,15 @@ static int64_t req_end(const struct odc_inv *v)
 }
 
 /* The samples of a request's process whose interval overlaps the request
- * (sample indices into *out).  A service's requests share its process, so
+ * (positions in ps into *out).  A service's requests share its process, so
  * a sample is matched by overlap, not by its end time falling inside. */
-static size_t req_samples(const struct odc_input *in, const struct sample_index *x, const struct odc_inv *v,
-                          size_t **out, size_t *cap)
+static size_t req_samples(const struct proc_samples *ps, const struct odc_inv *v, size_t **out, size_t *cap)
 {
     size_t n = 0;
     double a = (double)v->ts_start, b = (double)req_end(v);
-    for (size_t p = lower_pid_ts(in, x, v->pid, v->ts_start); p < x->n; p++) {
-        const struct odc_sample *sm = &in->samples[x->idx[p]];
-        if (sm->pid != v->pid || (double)sm->ts_ms - sm->dt_ms >= b)
+    for (size_t p = lower_ts(ps, v->ts_start); p < ps->n; p++) {
+        const struct odc_sample *sm = &ps->s[p];
+        if ((double)sm->ts_ms - sm->dt_ms >= b)
             break;
         if (!(sm->dt_ms > 0) || fmin((double)sm->ts_ms, b) - fmax((double)sm->ts_ms - sm->dt_ms, a) <= 0)
             continue;
@@ -492,7 +489,7 @@ static size_t req_samples(const struct odc_input *in, const struct sample_index 
             *cap = *cap ? 2 * *cap : 16;
             *out = xrealloc(*out, *cap * sizeof **out);
         }
-        (*out)[n++] = x->idx[p];
+        (*out)[n++] = p;
     }
     return n;
 }
@@ -639,31 +636,73 @@ static int choose_ids(struct builder *b, const size_t *keep, size_t nk, char *er
 /* What export_ours keeps between tasks. */
 struct ours {
     struct builder *b;
-    struct sample_index *ix;
+    struct odc_store *st;
+    bool own_st;
+    const size_t *keep;
+    struct http_ref *http;   /* the kept HTTP requests by (node, pid, position in keep) */
+    size_t n_http;
     struct odc_span *spans;
     size_t span_cap;
-    double *occ;           /* per sample: the request time overlapping it (HTTP), or NULL */
     size_t *rs, rs_cap;    /* scratch: a request's samples */
 };
+
+/* A kept HTTP request: keep[pos] is on node, its process pid. */
+struct http_ref {
+    int node;
+    int64_t pid;
+    size_t pos;
+};
+
+static int cmp_http_ref(const void *a, const void *b)
+{
+    const struct http_ref *x = a, *y = b;
+    if (x->node != y->node)
+        return (x->node > y->node) - (x->node < y->node);
+    if (x->pid != y->pid)
+        return (x->pid > y->pid) - (x->pid < y->pid);
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static void http_refs(struct ours *w, size_t nk)
+{
+    const struct odc_input *in = w->b->in;
+    for (size_t i = 0; i < nk; i++) {
+        const struct odc_inv *v = &in->invs[w->keep[i]];
+        if (!v->http)
+            continue;
+        w->http = xrealloc(w->http, (w->n_http + 1) * sizeof *w->http);
+        w->http[w->n_http++] = (struct http_ref){v->node, v->pid, i};
+    }
+    if (w->n_http)
+        qsort(w->http, w->n_http, sizeof *w->http, cmp_http_ref);
+}
 
 /* HTTP requests share their service's process: each sampled interval's
  * CPU is shared among the requests overlapping it, in proportion to the
  * overlap, at most at the interval's mean rate (idle time keeps its
- * share).  occ[s] = total request time overlapping sample s. */
-static void request_occupancy(struct ours *w, const size_t *keep, size_t nk)
+ * share).  occ[s] (ps->aux) = total request time overlapping sample s,
+ * summed over the kept requests in their order, when ps was (re)loaded. */
+static void request_occupancy(struct ours *w, const struct proc_samples *ps)
 {
     const struct odc_input *in = w->b->in;
-    for (size_t i = 0; i < nk; i++) {
-        const struct odc_inv *v = &in->invs[keep[i]];
-        if (!v->http)
-            continue;
-        if (!w->occ)
-            w->occ = xcalloc(in->n_samples ? in->n_samples : 1, sizeof *w->occ);
-        size_t n = req_samples(in, &w->ix[v->node], v, &w->rs, &w->rs_cap);
+    if (!ps->fresh || !ps->n || !w->n_http)
+        return;
+    size_t lo = 0, hi = w->n_http;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct http_ref *h = &w->http[mid];
+        if (h->node < ps->p->node || (h->node == ps->p->node && h->pid < ps->p->pid))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < w->n_http && w->http[lo].node == ps->p->node && w->http[lo].pid == ps->p->pid; lo++) {
+        const struct odc_inv *v = &in->invs[w->keep[w->http[lo].pos]];
+        size_t n = req_samples(ps, v, &w->rs, &w->rs_cap);
         for (size_t k = 0; k < n; k++) {
-            const struct odc_sample *sm = &in->samples[w->rs[k]];
-            w->occ[w->rs[k]] += fmin((double)sm->ts_ms, (double)req_end(v)) -
-                                fmax((double)sm->ts_ms - sm->dt_ms, (double)v->ts_start);
+            const struct odc_sample *sm = &ps->s[w->rs[k]];
+            ps->aux[w->rs[k]] += fmin((double)sm->ts_ms, (double)req_end(v)) -
+                                 fmax((double)sm->ts_ms - sm->dt_ms, (double)v->ts_start);
         }
     }
 }
@@ -686,22 +725,23 @@ static void span_room(struct ours *w, size_t ns)
  * figure to compare the fragments with. */
 static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss, double *counter)
 {
-    const struct odc_input *in = w->b->in;
-    const struct sample_index *x = &w->ix[v->node];
+    struct proc_samples ps;
+    read_proc(w->st, odc_store_find(w->st, v->node, v->pid), &ps);
+    request_occupancy(w, &ps);
     size_t ns = 0;
     *rss = -1;
     if (v->http) {
-        size_t n = req_samples(in, x, v, &w->rs, &w->rs_cap);
+        size_t n = req_samples(&ps, v, &w->rs, &w->rs_cap);
         if (n > w->span_cap) {
             w->span_cap = n;
             w->spans = xrealloc(w->spans, w->span_cap * sizeof *w->spans);
         }
         for (size_t k = 0; k < n; k++) {
-            const struct odc_sample *sm = &in->samples[w->rs[k]];
+            const struct odc_sample *sm = &ps.s[w->rs[k]];
             if (sm->rss_kb > *rss)
                 *rss = sm->rss_kb;
             /* odc_fragments clips the span to the request: cpu x overlap / dt */
-            double share = sm->dt_ms / fmax(w->occ[w->rs[k]], sm->dt_ms);
+            double share = sm->dt_ms / fmax(ps.aux[w->rs[k]], sm->dt_ms);
             double in_req = fmin((double)sm->ts_ms, (double)req_end(v)) -
                             fmax((double)sm->ts_ms - sm->dt_ms, (double)v->ts_start);
             if (in_req > 0 && sm->dt_ms > 0)   /* the part odc_fragments keeps */
@@ -713,9 +753,8 @@ static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss, 
     }
     /* A process's samples lie within its life; the slack only guards
      * against clock differences (what lies outside is clipped anyway). */
-    for (size_t p = lower_pid_ts(in, x, v->pid, slack_before(v->ts_start));
-         p < x->n && in->samples[x->idx[p]].pid == v->pid; p++) {
-        const struct odc_sample *sm = &in->samples[x->idx[p]];
+    for (size_t p = lower_ts(&ps, slack_before(v->ts_start)); p < ps.n; p++) {
+        const struct odc_sample *sm = &ps.s[p];
         if (sm->ts_ms > slack_after(v->ts_end))
             break;
         if (!belongs(v, sm))
@@ -930,33 +969,51 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         free(keep);
         return -1;
     }
-    struct ours w = {.b = b, .ix = index_samples(in), .span_cap = 64};
+    struct ours w = {.b = b, .keep = keep, .span_cap = 64};
+    if (!(w.st = index_samples(in, &w.own_st, err, errlen))) {
+        free(keep);
+        return -1;
+    }
+    if (in->store) {
+        /* a loaded run: its fragments go out of memory too */
+        int fd = odc_store_tmpfile(in->store);
+        if (fd < 0) {
+            free(keep);
+            return errf(err, errlen, "%s", odc_store_error(in->store));
+        }
+        b->res->spill = xmalloc(sizeof *b->res->spill);
+        *b->res->spill = (struct odc_frag_spill){fd, 0};
+    }
     w.spans = xmalloc(w.span_cap * sizeof *w.spans);
-    request_occupancy(&w, keep, nk);
+    http_refs(&w, nk);
     for (size_t i = 0; i < nk; i++) {
         const struct odc_inv *v = &in->invs[keep[i]];
         export_task(&w, v, use_pid ? (int32_t)v->pid : (int32_t)(i + 1));
     }
+    int rc = odc_store_error(w.st) ? errf(err, errlen, "%s", odc_store_error(w.st)) : 0;
+    if (rc == 0 && b->spill_errno)
+        rc = errf(err, errlen, "cannot write the fragments' temporary file: %s", strerror(b->spill_errno));
     free(w.spans);
-    free(w.occ);
+    free(w.http);
     free(w.rs);
-    free_index(w.ix, in->n_nodes);
+    if (w.own_st)
+        odc_store_free(w.st);
     free(keep);
-    return 0;
+    return rc;
 }
 
 /* ---- --upstream-compat: the original exporter's numbers (§9.3-9.6) ---- */
 
-/* Samples of a PID on a node with dt_ms > 0 and ts in [a, b], in ts order. */
-static size_t window(const struct odc_input *in, const struct sample_index *x, int64_t pid, int64_t a,
-                     int64_t b, bool with_dt_only, size_t *out)
+/* Positions in ps of the samples with dt_ms > 0 (with_dt_only) and ts in
+ * [a, b], in ts order. */
+static size_t window(const struct proc_samples *ps, int64_t a, int64_t b, bool with_dt_only, size_t *out)
 {
     size_t n = 0;
-    for (size_t p = lower_pid(in, x, pid); p < x->n && in->samples[x->idx[p]].pid == pid; p++) {
-        const struct odc_sample *s = &in->samples[x->idx[p]];
+    for (size_t p = 0; p < ps->n; p++) {
+        const struct odc_sample *s = &ps->s[p];
         if (s->ts_ms < a || s->ts_ms > b || (with_dt_only && !(s->dt_ms > 0)))
             continue;
-        out[n++] = x->idx[p];
+        out[n++] = p;
     }
     return n;
 }
@@ -1042,8 +1099,10 @@ static int32_t pid_id(const int64_t *seen, size_t n, bool seq, int64_t pid)
 /* What export_upstream keeps between its passes. */
 struct upstream {
     struct builder *b;
-    struct sample_index *ix;
-    size_t *win;           /* scratch: sample indices of one window */
+    struct odc_store *st;
+    bool own_st;
+    size_t *win;           /* scratch: positions of one window */
+    size_t win_cap;
     int64_t *seen;         /* distinct PIDs in row order (§9.3 ids) */
     size_t nseen;
     bool seq;              /* sequential ids */
@@ -1086,6 +1145,17 @@ static size_t *upstream_rows(struct upstream *u, size_t *nr)
     return rows;
 }
 
+/* The samples of pid on node into *ps, u->win with room for them all. */
+static void upstream_proc(struct upstream *u, int node, int64_t pid, struct proc_samples *ps)
+{
+    read_proc(u->st, odc_store_find(u->st, node, pid), ps);
+    if (ps->n > u->win_cap) {
+        u->win_cap = ps->n;
+        free(u->win);
+        u->win = xmalloc(u->win_cap * sizeof *u->win);
+    }
+}
+
 /* §9.4: the first pass, one task per invocation. */
 static void upstream_task(struct upstream *u, const struct odc_inv *v)
 {
@@ -1093,7 +1163,9 @@ static void upstream_task(struct upstream *u, const struct odc_inv *v)
     const struct odc_node *nd = &in->nodes[v->node];
     double freq = nd->raw_mhz > 0 ? nd->raw_mhz : 2400;
     int cores = nd->raw_cores;
-    size_t nw = window(in, &u->ix[v->node], v->pid, v->ts_start, v->ts_end, true, u->win);
+    struct proc_samples ps;
+    upstream_proc(u, v->node, v->pid, &ps);
+    size_t nw = window(&ps, v->ts_start, v->ts_end, true, u->win);
     int cores_used = 1;
     double per_core;
     if (nw == 0) {
@@ -1101,7 +1173,7 @@ static void upstream_task(struct upstream *u, const struct odc_inv *v)
     } else {
         double peak = 0, sum = 0;
         for (size_t k = 0; k < nw; k++) {
-            const struct odc_sample *s = &in->samples[u->win[k]];
+            const struct odc_sample *s = &ps.s[u->win[k]];
             double r = s->cpu_ms / fmax(s->dt_ms, 1);
             if (r > peak)
                 peak = r;
@@ -1122,10 +1194,10 @@ static void upstream_task(struct upstream *u, const struct odc_inv *v)
         per_core = fmax(per_core, 1.0);
     }
     int64_t mem = -1;
-    size_t nm = window(in, &u->ix[v->node], v->pid, v->ts_start, v->ts_end, false, u->win);
+    size_t nm = window(&ps, v->ts_start, v->ts_end, false, u->win);
     for (size_t k = 0; k < nm; k++)
-        if (in->samples[u->win[k]].rss_kb > mem)
-            mem = in->samples[u->win[k]].rss_kb;
+        if (ps.s[u->win[k]].rss_kb > mem)
+            mem = ps.s[u->win[k]].rss_kb;
     struct odc_task *t = new_task(u->b);
     t->id = pid_id(u->seen, u->nseen, u->seq, v->pid);
     t->name = v->trace_id ? xstrdup(v->trace_id) : NULL;
@@ -1143,8 +1215,7 @@ static void upstream_task(struct upstream *u, const struct odc_inv *v)
 }
 
 /* §9.5: the fragments of task t from its PID's samples on node x. */
-static void upstream_task_frags(struct upstream *u, const struct sample_index *x, int64_t pid,
-                                const struct odc_task *t)
+static void upstream_task_frags(struct upstream *u, int node, int64_t pid, const struct odc_task *t)
 {
     struct builder *b = u->b;
     const struct odc_input *in = b->in;
@@ -1152,18 +1223,20 @@ static void upstream_task_frags(struct upstream *u, const struct sample_index *x
     double freq = tn->raw_mhz > 0 ? tn->raw_mhz : 2400;
     double cores = tn->raw_cores > 0 ? tn->raw_cores : INFINITY;
     int64_t ts_start = t->ts_start, ts_end = t->ts_start + t->duration;
-    size_t nw = window(in, x, pid, ts_start, ts_end, true, u->win);
+    struct proc_samples ps;
+    upstream_proc(u, node, pid, &ps);
+    size_t nw = window(&ps, ts_start, ts_end, true, u->win);
     if (nw == 0) {
         add_frag(b, t->id, ts_end - ts_start, t->cpu_capacity * 0.5);
         return;
     }
-    const struct odc_sample *s0 = &in->samples[u->win[0]];
+    const struct odc_sample *s0 = &ps.s[u->win[0]];
     double w0 = (double)s0->ts_ms - s0->dt_ms;
     if (w0 > (double)ts_start)
         add_frag(b, t->id, llround(w0 - (double)ts_start),
                  fmax(fmin(s0->cpu_ms / s0->dt_ms, cores) * freq, 0.1));
     for (size_t k = 0; k < nw; k++) {
-        const struct odc_sample *s = &in->samples[u->win[k]];
+        const struct odc_sample *s = &ps.s[u->win[k]];
         double ws = (double)s->ts_ms - s->dt_ms, cpu = s->cpu_ms;
         if (ws < (double)ts_start) {
             cpu *= ((double)s->ts_ms - (double)ts_start) / s->dt_ms;
@@ -1187,30 +1260,25 @@ static void upstream_frags(struct upstream *u)
     for (size_t k = 0; k < res->n_tasks; k++)
         last[k] = (struct pid_row){res->tasks[k].pid, k};
     qsort(last, res->n_tasks, sizeof *last, cmp_pid_row);
+    size_t np;
+    const struct odc_proc *procs = odc_store_procs(u->st, &np);
+    struct pid_row *first = xmalloc((np ? np : 1) * sizeof *first);
     for (size_t nd_i = 0; nd_i < in->n_nodes; nd_i++) {
-        const struct sample_index *x = &u->ix[nd_i];
         /* This node's PIDs with dt > 0 samples, in order of first appearance
-         * (pid_row used as (first sample index, pid)). */
-        struct pid_row *first = xmalloc((x->n ? x->n : 1) * sizeof *first);
+         * (pid_row used as (first sample's file order, pid)). */
         size_t nf = 0;
-        for (size_t p = 0; p < x->n;) {
-            int64_t pid = in->samples[x->idx[p]].pid;
-            size_t lowest = SIZE_MAX;
-            for (; p < x->n && in->samples[x->idx[p]].pid == pid; p++)
-                if (in->samples[x->idx[p]].dt_ms > 0 && x->idx[p] < lowest)
-                    lowest = x->idx[p];
-            if (lowest != SIZE_MAX)
-                first[nf++] = (struct pid_row){(int64_t)lowest, (size_t)pid};
-        }
+        for (size_t p = 0; p < np; p++)
+            if (procs[p].node == (int)nd_i && procs[p].first_dt_seq != UINT64_MAX)
+                first[nf++] = (struct pid_row){(int64_t)procs[p].first_dt_seq, (size_t)procs[p].pid};
         qsort(first, nf, sizeof *first, cmp_pid_row);   /* by first sample index */
         for (size_t f = 0; f < nf; f++) {
             int64_t pid = (int64_t)first[f].row;
             size_t t_i = last_row(last, res->n_tasks, pid);
             if (t_i != SIZE_MAX)
-                upstream_task_frags(u, x, pid, &res->tasks[t_i]);
+                upstream_task_frags(u, (int)nd_i, pid, &res->tasks[t_i]);
         }
-        free(first);
     }
+    free(first);
     free(last);
 }
 
@@ -1277,24 +1345,24 @@ static void upstream_post(struct upstream *u)
 
 static int export_upstream(struct builder *b, char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
     const struct odc_input *in = b->in;
     struct upstream u = {.b = b};
+    if (!(u.st = index_samples(in, &u.own_st, err, errlen)))
+        return -1;
     size_t nr;
     size_t *rows = upstream_rows(&u, &nr);
-    u.ix = index_samples(in);
-    u.win = xmalloc((in->n_samples ? in->n_samples : 1) * sizeof *u.win);
     for (size_t i = 0; i < nr; i++)
         upstream_task(&u, &in->invs[rows[i]]);
     upstream_frags(&u);
     upstream_missing_frags(&u);
     upstream_post(&u);
+    int rc = odc_store_error(u.st) ? errf(err, errlen, "%s", odc_store_error(u.st)) : 0;
     free(u.win);
     free(u.seen);
     free(rows);
-    free_index(u.ix, in->n_nodes);
-    return 0;
+    if (u.own_st)
+        odc_store_free(u.st);
+    return rc;
 }
 
 int odc_check_nodes(const struct odc_input *in, char *err, size_t errlen)
@@ -1355,12 +1423,31 @@ int odc_export(const struct odc_input *in, const struct odc_opts *o, struct odc_
     return rc;
 }
 
+int odc_frags_read(const struct odc_result *res, size_t first, struct odc_frag *buf, size_t n)
+{
+    size_t ns = res->spill ? res->spill->n : 0;
+    if (first < ns) {
+        size_t k = n < ns - first ? n : ns - first;
+        if (pread_full(res->spill->fd, buf, k * sizeof *buf, (uint64_t)first * sizeof *buf) < 0)
+            return -1;
+        first += k;
+        buf += k;
+        n -= k;
+    }
+    if (n)
+        memcpy(buf, res->frags + (first - ns), n * sizeof *buf);
+    return 0;
+}
+
 void odc_result_free(struct odc_result *res)
 {
     for (size_t i = 0; i < res->n_tasks; i++)
         free(res->tasks[i].name);
     free(res->tasks);
     free(res->frags);
+    if (res->spill)
+        close(res->spill->fd);
+    free(res->spill);
     free(res->notes);
     memset(res, 0, sizeof *res);
 }

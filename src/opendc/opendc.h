@@ -93,17 +93,20 @@ struct odc_inv {
     bool ledger_pick;      /* the execution the run's ledger.jsonl names (issue 21) */
 };
 
+struct odc_store;
+
 struct odc_sample {
     int node;
+    bool has_start_ticks;
+    bool has_delay;        /* run_delay_ms present (absent: unknown, never 0) */
     int64_t pid;
     int64_t ts_ms;
     double dt_ms, cpu_ms;
     int64_t rss_kb;        /* -1 if absent */
-    bool has_start_ticks;
     int64_t start_ticks;
-    bool has_delay;        /* run_delay_ms present (absent: unknown, never 0) */
     double delay_ms;       /* run delay in the interval: runnable, waiting for a CPU */
     double cpu_before_ms;  /* a baseline's cpu_before_ms: CPU since the process started (0: none) */
+    uint64_t seq;          /* file order (set by odc_store_add; in odc_input.samples: the index) */
 };
 
 struct odc_input {
@@ -111,8 +114,12 @@ struct odc_input {
     size_t n_nodes;
     struct odc_inv *invs;
     size_t n_invs;
+    /* The samples: in memory (a caller filling odc_input itself; odc_export
+     * sorts them into a store of its own), or, from odc_load, in a store
+     * (opendc_store.h: sorted, out of memory) with samples NULL. */
     struct odc_sample *samples;
     size_t n_samples;
+    struct odc_store *store;
     /* What the loader skipped, for the report. */
     uint64_t bad_inv_lines, bad_sample_lines;
     char **notes;          /* loader remarks (malformed lines, missing files) */
@@ -279,11 +286,22 @@ enum odc_note_kind {
     ODC_N_KINDS
 };
 
+/* Fragments written out of memory (odc_export of a loaded odc_input, our
+ * numbers): the first n of them are in fd, an unlinked file. */
+struct odc_frag_spill {
+    int fd;
+    size_t n;
+};
+
 struct odc_result {
     struct odc_task *tasks;
     size_t n_tasks;
+    /* The fragments: all in frags, or with spill the first spill->n in its
+     * file and the rest in frags; read them with odc_frags_read. */
     struct odc_frag *frags;
     size_t n_frags;
+    struct odc_frag_spill *spill;
+    int64_t frag_ms;          /* sum of the fragments' durations */
     struct odc_note *notes;
     size_t n_notes;
     char id_mode[160];        /* what was used and why */
@@ -324,6 +342,9 @@ int odc_check_nodes(const struct odc_input *in, char *err, size_t errlen);
 int odc_export(const struct odc_input *in, const struct odc_opts *o, struct odc_result *res,
                char *err, size_t errlen);
 void odc_result_free(struct odc_result *res);
+/* Fragments first .. first + n - 1 (< res->n_frags) into buf.  0, or -1
+ * with errno (0: the file was short). */
+int odc_frags_read(const struct odc_result *res, size_t first, struct odc_frag *buf, size_t n);
 
 /* ---- the simulation's files (opendc_exp.c) ---- */
 

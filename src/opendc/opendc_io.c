@@ -1,5 +1,6 @@
 /* opendc_io.c -- reading CTS folders, writing the OpenDC workload files. */
 #include "opendc/opendc_io.h"
+#include "opendc/opendc_store.h"
 #include "collect/links.h"
 #include "common/fstree.h"
 #include "common/jsonl.h"
@@ -8,6 +9,7 @@
 #include "common/util.h"
 #include "parquet/parquet.h"
 #include "sched/policy.h"
+#include "trace/cts.h"
 #include "trace/layout.h"
 
 #include <dirent.h>
@@ -251,33 +253,23 @@ static int load_samples(struct odc_input *in, int idx, const char *cts, const ch
         free(path);
         return -1;
     }
-    size_t cap = in->n_samples;
     uint64_t bad = 0;
-    json_t *o;
-    while (jsonl_next(&r, &o) == 1) {
-        struct odc_sample sm = {.node = idx, .rss_kb = -1};
-        if (!jsonl_int(o, "pid", &sm.pid) || !jsonl_ts(o, "ts_ms", &sm.ts_ms, NULL) || !jsonl_num(o, "dt_ms", &sm.dt_ms) ||
-            !jsonl_num(o, "cpu_ms", &sm.cpu_ms)) {
+    struct cts_sample cs;
+    while (cts_sample_next(&r, &cs) == 1) {
+        progress_update(pg, "%s: proc_metrics.jsonl %llu line(s)", label, (unsigned long long)r.lineno);
+        if (!cs.has_pid || !cs.has_ts || !cs.has_dt || !cs.has_cpu) {
             bad++;
-            json_decref(o);
             continue;
         }
-        if (!jsonl_int(o, "rss_kb", &sm.rss_kb))
-            sm.rss_kb = -1;
-        sm.has_start_ticks = jsonl_int(o, "start_ticks", &sm.start_ticks);
+        struct odc_sample sm = {.node = idx, .pid = cs.pid, .ts_ms = cs.ts_ms, .dt_ms = cs.dt_ms,
+                                .cpu_ms = cs.cpu_ms, .rss_kb = cs.has_rss ? cs.rss_kb : -1,
+                                .has_start_ticks = cs.has_start, .start_ticks = cs.start_ticks};
         /* Absent or negative: unknown, never 0 (the CTS holds it at >= 0). */
-        sm.has_delay = jsonl_num(o, "run_delay_ms", &sm.delay_ms) && sm.delay_ms >= 0;
-        if (!sm.has_delay)
-            sm.delay_ms = 0;
-        if (!jsonl_num(o, "cpu_before_ms", &sm.cpu_before_ms) || !(sm.cpu_before_ms > 0))
-            sm.cpu_before_ms = 0;
-        if (in->n_samples == cap) {
-            cap = cap ? cap * 2 : 4096;
-            in->samples = xrealloc(in->samples, cap * sizeof *in->samples);
-        }
-        in->samples[in->n_samples++] = sm;
-        json_decref(o);
-        progress_update(pg, "%s: proc_metrics.jsonl %llu line(s)", label, (unsigned long long)r.lineno);
+        sm.has_delay = cs.has_delay && cs.delay_ms >= 0;
+        sm.delay_ms = sm.has_delay ? cs.delay_ms : 0;
+        sm.cpu_before_ms = cs.has_before && cs.cpu_before_ms > 0 ? cs.cpu_before_ms : 0;
+        odc_store_add(in->store, &sm);
+        in->n_samples++;
     }
     bad += r.malformed + r.torn;
     if (bad)
@@ -377,9 +369,20 @@ static void mark_ledger_picks(struct odc_input *in, const char *dir)
     json_decref(m);
 }
 
-int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen)
+int odc_load(const char *dir, const char *spill_dir, struct odc_input *in, struct progress *pg, char *err,
+             size_t errlen)
 {
+    memset(in, 0, sizeof *in);
+    in->store = odc_store_new(spill_dir);
     int rc = load_dir(dir, in, pg, err, errlen);
+    if (rc == 0) {
+        progress_update(pg, "sorting %zu sample(s)", in->n_samples);
+        rc = odc_store_finish(in->store, err, errlen);
+    }
+    if (rc < 0) {
+        odc_input_free(in);
+        return -1;
+    }
     if (rc == 0) {
         char *cts = layout_cts_dir(dir);   /* one node: DIR is its run folder */
         load_policy(in, dir);
@@ -394,9 +397,9 @@ int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *e
     return rc;
 }
 
+/* in: zeroed but for its store. */
 static int load_dir(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen)
 {
-    memset(in, 0, sizeof *in);
     if (!is_dir(dir)) {
         snprintf(err, errlen, "input %s is not a folder", dir);
         return -1;
@@ -522,10 +525,19 @@ static int write_fragments(const char *path, const struct odc_result *res, int c
     struct pq_writer *w = open_workload_file(path, cols, (int)ARRAY_LEN(cols), codec, err, errlen);
     if (!w)
         return -1;
+    struct odc_frag buf[1024];
     for (size_t i = 0; i < res->n_frags; i++) {
-        pq_put_i32(w, 0, res->frags[i].id);
-        pq_put_i64(w, 1, res->frags[i].duration);
-        pq_put_double(w, 2, res->frags[i].cpu_usage);
+        size_t k = i % ARRAY_LEN(buf);
+        if (k == 0 && odc_frags_read(res, i, buf, res->n_frags - i < ARRAY_LEN(buf) ? res->n_frags - i
+                                                                                      : ARRAY_LEN(buf)) < 0) {
+            snprintf(err, errlen, "cannot read the fragments' temporary file: %s",
+                     errno ? strerror(errno) : "short read");
+            pq_writer_abort(w);
+            return -1;
+        }
+        pq_put_i32(w, 0, buf[k].id);
+        pq_put_i64(w, 1, buf[k].duration);
+        pq_put_double(w, 2, buf[k].cpu_usage);
         progress_update(pg, "fragments.parquet %zu/%zu row(s)", i + 1, res->n_frags);
         if (pq_end_row(w) < 0) {
             snprintf(err, errlen, "%s: %s", path, pq_writer_error(w));
@@ -652,7 +664,9 @@ static void report_nodes(FILE *f, const struct odc_input *in, const struct odc_o
         size_t ni = 0, ns = 0;
         for (size_t i = 0; i < in->n_invs; i++)
             ni += in->invs[i].node == (int)k;
-        for (size_t i = 0; i < in->n_samples; i++)
+        if (in->store)
+            ns = odc_store_node_count(in->store, (int)k);
+        for (size_t i = 0; !in->store && i < in->n_samples; i++)
             ns += in->samples[i].node == (int)k;
         const struct odc_node *nd = &in->nodes[k];
         fprintf(f, "| %s | %s | %d | %g | %" PRId64 " | %s | %zu | %zu |\n", nd->folder, nd->node_id, nd->cores,
@@ -701,11 +715,9 @@ static void report_delay(FILE *f, const struct odc_opts *o, const struct odc_res
 static void report_totals(FILE *f, const struct odc_input *in, const struct odc_opts *o,
                           const struct odc_result *res)
 {
-    int64_t task_ms = 0, frag_ms = 0;
+    int64_t task_ms = 0, frag_ms = res->frag_ms;
     for (size_t i = 0; i < res->n_tasks; i++)
         task_ms += res->tasks[i].duration;
-    for (size_t i = 0; i < res->n_frags; i++)
-        frag_ms += res->frags[i].duration;
     size_t sampled = 0, failed = 0;
     for (size_t i = 0; i < res->n_tasks; i++) {
         sampled += res->tasks[i].sampled;
@@ -1033,6 +1045,16 @@ static char *final_path(const char *out_dir)
     return p;
 }
 
+/* The folder out_dir is in (final: final_path(out_dir)).  malloc'd. */
+static char *parent_of(const char *final)
+{
+    const char *slash = strrchr(final, '/');
+    char *parent = xstrdup(!slash ? "." : slash == final ? "/" : final);
+    if (slash && slash != final)
+        parent[slash - final] = '\0';
+    return parent;
+}
+
 int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_opts *o,
               const struct odc_result *res, const struct odc_write_opts *w, char *err, size_t errlen)
 {
@@ -1043,9 +1065,7 @@ int odc_write(const char *out_dir, const struct odc_input *in, const struct odc_
      * are carried over, and the folder keeps its mode. */
     char *final = final_path(out_dir);
     char *slash = strrchr(final, '/');
-    char *parent = xstrdup(!slash ? "." : slash == final ? "/" : final);
-    if (slash && slash != final)
-        parent[slash - final] = '\0';
+    char *parent = parent_of(final);
     const char *base = slash ? slash + 1 : final;
     char *prefix = xasprintf(".%s.export.tmp.", base);
     char *stage = xasprintf("%s/%s%d", parent, prefix, (int)getpid());
@@ -1108,7 +1128,13 @@ int odc_export_dir(const char *input, const char *output, const struct odc_opts 
                    char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    if (odc_load(input, in, w->progress, err, errlen) < 0)
+    /* the samples' temporary files beside the output (a /tmp in memory
+     * would hold them in RAM), else in TMPDIR */
+    char *final = final_path(output), *parent = parent_of(final);
+    int lrc = odc_load(input, is_dir(parent) ? parent : NULL, in, w->progress, err, errlen);
+    free(parent);
+    free(final);
+    if (lrc < 0)
         return -1;
     odc_power_load(in, o->power_model);
     int rc = -1;

@@ -16,9 +16,12 @@ struct progress;
  * name).  Per node: CTS/nodes.json, CTS/invocations.jsonl (the original five
  * fields, or ours with status, start_ticks, exact CPU totals ...),
  * CTS/proc_metrics.jsonl, and node_meta.json if present.  Malformed lines
- * are skipped and counted.  pg (NULL for none) shows the lines read.
+ * are skipped and counted.  pg (NULL for none) shows the lines read.  The
+ * samples go to in->store (opendc_store.h), sorted out of memory in
+ * unlinked files in spill_dir (NULL: TMPDIR, else /tmp).
  * Returns 0, or -1 with a message in err. */
-int odc_load(const char *dir, struct odc_input *in, struct progress *pg, char *err, size_t errlen);
+int odc_load(const char *dir, const char *spill_dir, struct odc_input *in, struct progress *pg, char *err,
+             size_t errlen);
 
 struct odc_write_opts {
     int codec;                 /* PQ_CODEC_* */

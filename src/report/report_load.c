@@ -152,16 +152,12 @@ static void add_task(struct report *r, size_t node, const json_t *o)
     cts_inv_free(&inv);
 }
 
-static void add_sample(struct report *r, size_t node, const json_t *o)
+static void add_sample(struct report *r, size_t node, const struct cts_sample *cs)
 {
-    struct rp_sample s = {0};
-    if (!jsonl_ts(o, "ts_ms", &s.ts, NULL) || !jsonl_int(o, "pid", &s.pid))
-        return;
-    s.dt_ms = jsonl_num_or(o, "dt_ms", NAN);
-    s.cpu_ms = jsonl_num_or(o, "cpu_ms", NAN);
-    if (isnan(s.dt_ms) || isnan(s.cpu_ms))
-        return;   /* no CPU counters: nothing to draw */
-    s.has_st = jsonl_int(o, "start_ticks", &s.start_ticks);
+    if (!cs->has_ts || !cs->has_pid || !cs->has_dt || !cs->has_cpu)
+        return;   /* without CPU counters: nothing to draw */
+    struct rp_sample s = {.ts = cs->ts_ms, .pid = cs->pid, .dt_ms = cs->dt_ms, .cpu_ms = cs->cpu_ms,
+                          .has_st = cs->has_start, .start_ticks = cs->start_ticks};
     report_add_sample(r, node, &s);
 }
 
@@ -217,6 +213,32 @@ static uint64_t read_jsonl(struct report *r, size_t node, const char *cts, const
     return n;
 }
 
+/* CTS/proc_metrics.jsonl, the biggest file: read by parse's flat-line
+ * scanner (cts_sample_scan), with read_jsonl's warnings. */
+static void read_samples(struct report *r, size_t node, const char *cts)
+{
+    char *p = path_join(cts, "proc_metrics.jsonl");
+    struct jsonl_reader rd;
+    if (jsonl_reader_open(&rd, p) < 0) {
+        if (errno != ENOENT)
+            log_warn("cannot read %s: %s", p, strerror(errno));
+        free(p);
+        return;
+    }
+    struct cts_sample cs;
+    int rc;
+    while ((rc = cts_sample_next(&rd, &cs)) == 1)
+        add_sample(r, node, &cs);
+    if (rc < 0)
+        log_warn("reading %s failed after %llu line(s): %s", p, (unsigned long long)rd.lineno,
+                 strerror(errno));
+    if (rd.malformed || rd.torn)
+        log_warn("%s: %llu malformed line(s) skipped", p,
+                 (unsigned long long)(rd.malformed + rd.torn));
+    jsonl_reader_close(&rd);
+    free(p);
+}
+
 bool report_load_node(struct report *r, const char *run_dir)
 {
     char *cts = layout_cts_dir(run_dir);
@@ -228,7 +250,7 @@ bool report_load_node(struct report *r, const char *run_dir)
     if (!r->nodes[node].audit)   /* not our parse's CTS (ours writes audit.json): the original's? */
         event_apps(r, run_dir);
     read_jsonl(r, node, cts, "invocations.jsonl", add_task);
-    read_jsonl(r, node, cts, "proc_metrics.jsonl", add_sample);
+    read_samples(r, node, cts);
     char *hp = path_join(cts, "host_metrics.jsonl");
     /* the original's parser called it resources.jsonl */
     read_jsonl(r, node, cts, file_exists(hp) ? "host_metrics.jsonl" : "resources.jsonl", add_host);

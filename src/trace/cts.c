@@ -815,6 +815,148 @@ void cts_pretty_json(struct jbuf *b, const json_t *v)
     pretty(b, v, 0);
 }
 
+/* ---- reading CTS samples ---- */
+
+enum sfield { SF_OTHER, SF_TS, SF_PID, SF_DT, SF_CPU, SF_RSS, SF_START, SF_DELAY, SF_BEFORE };
+
+#define KEY_IS(lit) (klen == sizeof(lit) - 1 && !memcmp(key, lit, sizeof(lit) - 1))
+
+static enum sfield sfield_of(const char *key, size_t klen)
+{
+    if (KEY_IS("ts_ms"))
+        return SF_TS;
+    if (KEY_IS("pid"))
+        return SF_PID;
+    if (KEY_IS("dt_ms"))
+        return SF_DT;
+    if (KEY_IS("cpu_ms"))
+        return SF_CPU;
+    if (KEY_IS("rss_kb"))
+        return SF_RSS;
+    if (KEY_IS("start_ticks"))
+        return SF_START;
+    if (KEY_IS("run_delay_ms"))
+        return SF_DELAY;
+    if (KEY_IS("cpu_before_ms"))
+        return SF_BEFORE;
+    return SF_OTHER;
+}
+
+#undef KEY_IS
+
+/* jsonl_int's rule: an integer, or an integral real below 2^53. */
+static bool as_int(const struct raw_value *v, int64_t *out)
+{
+    *out = 0;
+    if (v->type == RAW_V_INT) {
+        *out = v->i;
+        return true;
+    }
+    if (v->type == RAW_V_REAL && isfinite(v->d) && v->d == floor(v->d) && fabs(v->d) < 9007199254740992.0) {
+        *out = (int64_t)v->d;
+        return true;
+    }
+    return false;
+}
+
+/* jsonl_num's rule: any finite number. */
+static bool as_num(const struct raw_value *v, double *out)
+{
+    *out = 0;
+    if (v->type == RAW_V_INT)
+        *out = (double)v->i;
+    else if (v->type == RAW_V_REAL && isfinite(v->d))
+        *out = v->d;
+    else
+        return false;
+    return true;
+}
+
+/* One field; both paths end here, so they agree (a later key overwrites). */
+static void sample_field(void *ctx, const char *key, size_t klen, const struct raw_value *v)
+{
+    struct cts_sample *s = ctx;
+    switch (sfield_of(key, klen)) {
+    case SF_TS:
+        s->has_ts = as_int(v, &s->ts_ms);
+        s->bad_ts = s->has_ts && !jsonl_ts_valid(s->ts_ms);
+        if (s->bad_ts) {
+            s->has_ts = false;
+            s->ts_ms = 0;
+        }
+        break;
+    case SF_PID: s->has_pid = as_int(v, &s->pid); break;
+    case SF_DT: s->has_dt = as_num(v, &s->dt_ms); break;
+    case SF_CPU: s->has_cpu = as_num(v, &s->cpu_ms); break;
+    case SF_RSS: s->has_rss = as_int(v, &s->rss_kb); break;
+    case SF_START: s->has_start = as_int(v, &s->start_ticks); break;
+    case SF_DELAY: s->has_delay = as_num(v, &s->delay_ms); break;
+    case SF_BEFORE: s->has_before = as_num(v, &s->cpu_before_ms); break;
+    case SF_OTHER: break;
+    }
+}
+
+/* The slow path: a decoded object's fields through sample_field. */
+static void sample_from_json(const json_t *o, struct cts_sample *out)
+{
+    const char *key;
+    json_t *x;
+    json_object_foreach((json_t *)o, key, x) {
+        struct raw_value v = {.type = RAW_V_NULL};
+        if (json_is_integer(x)) {
+            v.type = RAW_V_INT;
+            v.i = json_integer_value(x);
+        } else if (json_is_real(x)) {
+            v.type = RAW_V_REAL;
+            v.d = json_real_value(x);
+        } else if (!json_is_null(x)) {
+            v.type = RAW_V_BOOL;   /* strings, booleans, objects, arrays: no field takes them */
+        }
+        sample_field(out, key, strlen(key), &v);
+    }
+}
+
+bool cts_sample_scan(const char *line, size_t len, struct cts_sample *out)
+{
+    memset(out, 0, sizeof *out);
+    if (raw_scan_flat(line, len, sample_field, out))
+        return true;
+    memset(out, 0, sizeof *out);
+    json_t *o = jsonl_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    bool ok = json_is_object(o);
+    if (ok)
+        sample_from_json(o, out);
+    json_decref(o);
+    return ok;
+}
+
+int cts_sample_next(struct jsonl_reader *r, struct cts_sample *out)
+{
+    const char *line;
+    size_t len;
+    bool complete;
+    int rc;
+    while ((rc = jsonl_next_line(r, &line, &len, &complete)) == 1) {
+        size_t i = 0;
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        if (i == len) {
+            r->blank++;
+            continue;
+        }
+        if (!cts_sample_scan(line, len, out)) {
+            if (complete)
+                r->malformed++;
+            else
+                r->torn++;
+            continue;
+        }
+        r->good++;
+        return 1;
+    }
+    return rc;
+}
+
 bool cts_host_busy(const json_t *line, double *busy)
 {
     json_t *idle = json_object_get(line, "cpu_idle"), *iow = json_object_get(line, "cpu_iowait");

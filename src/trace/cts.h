@@ -192,6 +192,29 @@ bool cts_inv_failed(const struct cts_inv *inv);
  * energy_j (J, 3 decimals) ends the line unless it is NAN (not measured). */
 void cts_inv_json(struct jbuf *b, const json_t *ev, double energy_j);
 
+/* ---- reading CTS proc_metrics.jsonl ----
+ *
+ * The readers of CTS samples (export, report) read them with the flat-line
+ * scanner `parse` uses (raw_scan_flat), falling back to jansson for any line
+ * it does not handle, so a line reads exactly as jsonl_next + jsonl_int /
+ * jsonl_num / jsonl_ts read it: an integer field may be an integral real
+ * below 2^53, a number is finite, a later duplicate key wins, a field of
+ * another type is absent (its value then 0). */
+struct cts_sample {
+    bool has_ts, bad_ts;          /* bad_ts: an integer outside the plausible range (jsonl_ts) */
+    bool has_pid, has_dt, has_cpu, has_rss, has_start, has_delay, has_before;
+    int64_t ts_ms, pid, rss_kb, start_ticks;
+    double dt_ms, cpu_ms, delay_ms, cpu_before_ms;   /* delay_ms: run_delay_ms */
+};
+
+/* One line.  true: a JSON object, read into *out; false: not a JSON object
+ * (or nested deeper than JSONL_MAX_DEPTH): malformed. */
+bool cts_sample_scan(const char *line, size_t len, struct cts_sample *out);
+/* The next sample of a proc_metrics.jsonl reader, with jsonl_next's
+ * counting (blank, malformed, torn, good, lineno).  1 = *out set, 0 = EOF,
+ * -1 = I/O error (errno). */
+int cts_sample_next(struct jsonl_reader *r, struct cts_sample *out);
+
 /* ---- host lines ---- */
 
 /* The share of the host's CPU that was busy in one host_metrics line

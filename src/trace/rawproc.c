@@ -7,16 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum vtype { V_NULL, V_INT, V_REAL, V_STR, V_BOOL };
-
-struct value {
-    enum vtype type;
-    int64_t i;
-    double d;
-    const char *s;
-    size_t slen;
-};
-
 /* Which of the fields we know were seen with a usable type. */
 struct seen {
     bool ts, pid, utime, stime, utime_us, stime_us;
@@ -47,15 +37,15 @@ static enum raw_ev ev_kind(const char *s, size_t n)
 /* The keys of issue #14: run delay in every sample, the rest in the
  * kernel's exit records.  Numbers in ms take integers and reals, like cpu_ms. */
 static void assign_exit(struct raw_sample *out, struct seen *seen, const char *key, size_t klen,
-                        const struct value *v)
+                        const struct raw_value *v)
 {
-    bool is_int = v->type == V_INT, is_num = is_int || v->type == V_REAL;
+    bool is_int = v->type == RAW_V_INT, is_num = is_int || v->type == RAW_V_REAL;
     double num = is_int ? (double)v->i : v->d;
     if (KEY_IS("run_delay_ms")) {
         out->has_run_delay = is_num;
         out->run_delay_ms = is_num ? num : 0;
     } else if (KEY_IS("src")) {
-        out->taskstats = v->type == V_STR && v->slen == 9 && !memcmp(v->s, "taskstats", 9);
+        out->taskstats = v->type == RAW_V_STR && v->slen == 9 && !memcmp(v->s, "taskstats", 9);
     } else if (KEY_IS("elapsed_ms")) {
         out->has_elapsed = is_num;
         out->elapsed_ms = is_num ? num : 0;
@@ -80,9 +70,9 @@ static void assign_exit(struct raw_sample *out, struct seen *seen, const char *k
 /* Store one key/value pair.  Both parsers end up here, so they agree on
  * types: a later duplicate key wins, like jansson. */
 static void assign(struct raw_sample *out, struct seen *seen, const char *key, size_t klen,
-                   const struct value *v)
+                   const struct raw_value *v)
 {
-    bool is_int = v->type == V_INT;
+    bool is_int = v->type == RAW_V_INT;
     if (KEY_IS("ts_ms")) {
         seen->ts = is_int;
         out->ts_ms = v->i;
@@ -102,7 +92,7 @@ static void assign(struct raw_sample *out, struct seen *seen, const char *key, s
         out->has_start = is_int;
         out->start_ticks = v->i;
     } else if (KEY_IS("cpu_ms")) {
-        out->has_cpu_ms = is_int || v->type == V_REAL;
+        out->has_cpu_ms = is_int || v->type == RAW_V_REAL;
         out->cpu_ms = is_int ? (double)v->i : v->d;
     } else if (KEY_IS("mono_us")) {
         out->has_mono = is_int;
@@ -110,18 +100,18 @@ static void assign(struct raw_sample *out, struct seen *seen, const char *key, s
     } else if (KEY_IS("comm")) {
         out->has_comm = false;
         out->comm[0] = '\0';
-        if (v->type == V_STR)
+        if (v->type == RAW_V_STR)
             set_comm(out, v->s, v->slen);
     } else if (KEY_IS("cgroup")) {
-        out->cgroup = v->type == V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
+        out->cgroup = v->type == RAW_V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
     } else if (KEY_IS("container_id")) {
-        out->container_id = v->type == V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
+        out->container_id = v->type == RAW_V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
     } else if (KEY_IS("container_runtime")) {
-        out->container_runtime = v->type == V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
+        out->container_runtime = v->type == RAW_V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
     } else if (KEY_IS("pod_uid")) {
-        out->pod_uid = v->type == V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
+        out->pod_uid = v->type == RAW_V_STR ? (struct raw_text){v->s, v->slen} : (struct raw_text){0};
     } else if (KEY_IS("ev")) {
-        out->ev = v->type == V_STR ? ev_kind(v->s, v->slen) : RAW_EV_NONE;
+        out->ev = v->type == RAW_V_STR ? ev_kind(v->s, v->slen) : RAW_EV_NONE;
     } else {
         assign_exit(out, seen, key, klen, v);
     }
@@ -166,7 +156,7 @@ static const char *scan_string(const char *p, const char *e, const char **s, siz
 }
 
 /* A JSON number.  Integers are accumulated exactly; reals go to strtod. */
-static const char *scan_number(const char *p, const char *e, struct value *v)
+static const char *scan_number(const char *p, const char *e, struct raw_value *v)
 {
     const char *start = p;
     bool neg = false;
@@ -221,7 +211,7 @@ static const char *scan_number(const char *p, const char *e, struct value *v)
         static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
         double d = (double)mant / pow10[frac_digits];
-        v->type = V_REAL;
+        v->type = RAW_V_REAL;
         v->d = neg ? -d : d;
         return p;
     }
@@ -232,7 +222,7 @@ static const char *scan_number(const char *p, const char *e, struct value *v)
             return NULL;
         memcpy(buf, start, n);
         buf[n] = '\0';
-        v->type = V_REAL;
+        v->type = RAW_V_REAL;
         v->d = strtod(buf, NULL);
         if (!isfinite(v->d))
             return NULL;  /* jansson rejects overflowing reals */
@@ -241,7 +231,7 @@ static const char *scan_number(const char *p, const char *e, struct value *v)
     /* Out of int64 range: leave it to jansson. */
     if (overflow || acc > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
         return NULL;
-    v->type = V_INT;
+    v->type = RAW_V_INT;
     v->i = neg ? (int64_t)(0 - acc) : (int64_t)acc;
     return p;
 }
@@ -253,14 +243,12 @@ static const char *scan_literal(const char *p, const char *e, const char *lit, s
     return p + n;
 }
 
-enum raw_result raw_parse_fast(const char *line, size_t len, struct raw_sample *out)
+bool raw_scan_flat(const char *line, size_t len, raw_field_fn *fn, void *ctx)
 {
-    memset(out, 0, sizeof *out);
-    struct seen seen = {0};
     const char *p = line, *e = line + len;
     p = skip_ws(p, e);
     if (p >= e || *p != '{')
-        return RAW_FALLBACK;
+        return false;
     p = skip_ws(p + 1, e);
     if (p < e && *p == '}') {
         p++;
@@ -270,25 +258,25 @@ enum raw_result raw_parse_fast(const char *line, size_t len, struct raw_sample *
             size_t klen;
             p = scan_string(p, e, &key, &klen);
             if (!p)
-                return RAW_FALLBACK;
+                return false;
             p = skip_ws(p, e);
             if (p >= e || *p != ':')
-                return RAW_FALLBACK;
+                return false;
             p = skip_ws(p + 1, e);
             if (p >= e)
-                return RAW_FALLBACK;
-            struct value v = {.type = V_NULL};
+                return false;
+            struct raw_value v = {.type = RAW_V_NULL};
             switch (*p) {
             case '"':
-                v.type = V_STR;
+                v.type = RAW_V_STR;
                 p = scan_string(p, e, &v.s, &v.slen);
                 break;
             case 't':
-                v.type = V_BOOL;
+                v.type = RAW_V_BOOL;
                 p = scan_literal(p, e, "true", 4);
                 break;
             case 'f':
-                v.type = V_BOOL;
+                v.type = RAW_V_BOOL;
                 p = scan_literal(p, e, "false", 5);
                 break;
             case 'n':
@@ -298,8 +286,8 @@ enum raw_result raw_parse_fast(const char *line, size_t len, struct raw_sample *
                 p = scan_number(p, e, &v);  /* NULL for '{', '[' and garbage */
             }
             if (!p)
-                return RAW_FALLBACK;
-            assign(out, &seen, key, klen, &v);
+                return false;
+            fn(ctx, key, klen, &v);
             p = skip_ws(p, e);
             if (p < e && *p == ',') {
                 p = skip_ws(p + 1, e);
@@ -309,12 +297,30 @@ enum raw_result raw_parse_fast(const char *line, size_t len, struct raw_sample *
                 p++;
                 break;
             }
-            return RAW_FALLBACK;
+            return false;
         }
     }
-    if (skip_ws(p, e) != e)
+    return skip_ws(p, e) == e;
+}
+
+struct fast_ctx {
+    struct raw_sample *out;
+    struct seen seen;
+};
+
+static void fast_field(void *ctx, const char *key, size_t klen, const struct raw_value *v)
+{
+    struct fast_ctx *c = ctx;
+    assign(c->out, &c->seen, key, klen, v);
+}
+
+enum raw_result raw_parse_fast(const char *line, size_t len, struct raw_sample *out)
+{
+    memset(out, 0, sizeof *out);
+    struct fast_ctx c = {.out = out};
+    if (!raw_scan_flat(line, len, fast_field, &c))
         return RAW_FALLBACK;
-    return finish(out, &seen);
+    return finish(out, &c.seen);
 }
 
 /* ---- slow path ---- */
@@ -328,29 +334,29 @@ enum raw_result raw_from_json(const json_t *obj, struct raw_sample *out)
     const char *key;
     json_t *x;
     json_object_foreach((json_t *)obj, key, x) {
-        struct value v = {.type = V_NULL};
+        struct raw_value v = {.type = RAW_V_NULL};
         switch (json_typeof(x)) {
         case JSON_INTEGER:
-            v.type = V_INT;
+            v.type = RAW_V_INT;
             v.i = json_integer_value(x);
             break;
         case JSON_REAL:
-            v.type = V_REAL;
+            v.type = RAW_V_REAL;
             v.d = json_real_value(x);
             break;
         case JSON_STRING:
-            v.type = V_STR;
+            v.type = RAW_V_STR;
             v.s = json_string_value(x);
             v.slen = json_string_length(x);
             break;
         case JSON_TRUE:
         case JSON_FALSE:
-            v.type = V_BOOL;
+            v.type = RAW_V_BOOL;
             break;
         case JSON_NULL:
             break;
         default:
-            v.type = V_BOOL;  /* objects/arrays: a type no field accepts */
+            v.type = RAW_V_BOOL;  /* objects/arrays: a type no field accepts */
         }
         assign(out, &seen, key, strlen(key), &v);
     }

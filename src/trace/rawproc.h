@@ -58,6 +58,30 @@ enum raw_result {
     RAW_MALFORMED, /* not a JSON object at all */
 };
 
+/* A value of a flat JSON object, as raw_scan_flat reads it.  Numbers: an
+ * integer that fits int64 is RAW_V_INT, any other number RAW_V_REAL (finite,
+ * correctly rounded like strtod); s points into the line (no escapes). */
+enum raw_vtype { RAW_V_NULL, RAW_V_INT, RAW_V_REAL, RAW_V_STR, RAW_V_BOOL };
+
+struct raw_value {
+    enum raw_vtype type;
+    int64_t i;
+    double d;
+    const char *s;
+    size_t slen;
+};
+
+typedef void raw_field_fn(void *ctx, const char *key, size_t klen, const struct raw_value *v);
+
+/* The flat-line scanner itself: calls fn for each key/value pair of a flat
+ * JSON object (strings without escapes or non-ASCII bytes, numbers jansson
+ * reads the same way), in order, so a later duplicate key wins if fn
+ * overwrites.  False when the line is anything else (nested values,
+ * escapes, huge numbers, not an object, trailing bytes): then jansson must
+ * decide, and whatever fn stored is to be thrown away.  Shared with the CTS
+ * readers (cts_sample_scan). */
+bool raw_scan_flat(const char *line, size_t len, raw_field_fn *fn, void *ctx);
+
 /* Fast path for flat objects.  Never returns RAW_MALFORMED: when in doubt it
  * returns RAW_FALLBACK so that jansson decides. */
 enum raw_result raw_parse_fast(const char *line, size_t len, struct raw_sample *out);

@@ -6,7 +6,10 @@
  * line.  Properties: ok + invalid + malformed + blank = lines; an OK sample
  * has a plausible ts_ms; the fast path and jansson agree on every field of
  * every line the fast path accepts; a derived record is valid JSON with no
- * negative CPU or run delay. */
+ * negative CPU or run delay.  The CTS sample reader (cts_sample_scan, what
+ * export and report read CTS/proc_metrics.jsonl with) takes a line iff
+ * jansson makes an object of it, and reads every field as jsonl_int,
+ * jsonl_num and jsonl_ts do, bit for bit. */
 #include "fuzz.h"
 
 #include "common/jsonl.h"
@@ -39,8 +42,37 @@ static bool same_sample(const struct raw_sample *a, const struct raw_sample *b)
 #undef SAME
 }
 
+/* cts_sample_scan against jsonl_loadb + the jsonl_ field readers. */
+static void check_cts_sample(const char *line, size_t len)
+{
+    struct cts_sample a, b;
+    memset(&b, 0, sizeof b);
+    bool ok = cts_sample_scan(line, len, &a);
+    json_t *o = jsonl_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (ok != json_is_object(o))
+        abort();
+    if (ok) {
+        b.has_ts = jsonl_ts(o, "ts_ms", &b.ts_ms, &b.bad_ts);
+        b.has_pid = jsonl_int(o, "pid", &b.pid);
+        b.has_dt = jsonl_num(o, "dt_ms", &b.dt_ms);
+        b.has_cpu = jsonl_num(o, "cpu_ms", &b.cpu_ms);
+        b.has_rss = jsonl_int(o, "rss_kb", &b.rss_kb);
+        b.has_start = jsonl_int(o, "start_ticks", &b.start_ticks);
+        b.has_delay = jsonl_num(o, "run_delay_ms", &b.delay_ms);
+        b.has_before = jsonl_num(o, "cpu_before_ms", &b.cpu_before_ms);
+#define SAME(h, f) (a.h == b.h && (!a.h || !memcmp(&a.f, &b.f, sizeof a.f)))
+        if (!SAME(has_ts, ts_ms) || a.bad_ts != b.bad_ts || !SAME(has_pid, pid) || !SAME(has_dt, dt_ms) ||
+            !SAME(has_cpu, cpu_ms) || !SAME(has_rss, rss_kb) || !SAME(has_start, start_ticks) ||
+            !SAME(has_delay, delay_ms) || !SAME(has_before, cpu_before_ms))
+            abort();
+#undef SAME
+    }
+    json_decref(o);
+}
+
 static enum raw_result check_line(const char *line, size_t len, struct raw_sample *s)
 {
+    check_cts_sample(line, len);
     enum raw_result r = raw_parse_line(line, len, s);
     if (r == RAW_FALLBACK)
         abort();
@@ -109,6 +141,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (rc < 0 || ok + invalid + malformed + blank != r.lineno)
         abort();
+    /* cts_sample_next counts as jsonl_next does */
+    struct jsonl_reader r1, r2;
+    if (jsonl_reader_open(&r1, path) < 0 || jsonl_reader_open(&r2, path) < 0)
+        abort();
+    json_t *obj;
+    struct cts_sample cs;
+    while (jsonl_next(&r1, &obj) == 1)
+        json_decref(obj);
+    while (cts_sample_next(&r2, &cs) == 1)
+        ;
+    if (r1.lineno != r2.lineno || r1.good != r2.good || r1.blank != r2.blank || r1.malformed != r2.malformed ||
+        r1.torn != r2.torn)
+        abort();
+    jsonl_reader_close(&r1);
+    jsonl_reader_close(&r2);
     jb_free(&b);
     cts_free(&c);
     jsonl_reader_close(&r);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "trace/cts.h"
 #include "common/util.h"
@@ -593,6 +594,196 @@ static void test_clock_latest(void **state)
         json_decref(v[i]);
 }
 
+/* ---- reading CTS samples ---- */
+
+/* What jsonl_next + jsonl_int/jsonl_num/jsonl_ts make of a line: the
+ * reference cts_sample_scan must match field by field.  false: malformed. */
+static bool ref_sample(const char *line, struct cts_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    json_t *o = jsonl_loadb(line, strlen(line), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return false;
+    }
+    s->has_ts = jsonl_ts(o, "ts_ms", &s->ts_ms, &s->bad_ts);
+    s->has_pid = jsonl_int(o, "pid", &s->pid);
+    s->has_dt = jsonl_num(o, "dt_ms", &s->dt_ms);
+    s->has_cpu = jsonl_num(o, "cpu_ms", &s->cpu_ms);
+    s->has_rss = jsonl_int(o, "rss_kb", &s->rss_kb);
+    s->has_start = jsonl_int(o, "start_ticks", &s->start_ticks);
+    s->has_delay = jsonl_num(o, "run_delay_ms", &s->delay_ms);
+    s->has_before = jsonl_num(o, "cpu_before_ms", &s->cpu_before_ms);
+    json_decref(o);
+    return true;
+}
+
+static void assert_same_sample(const struct cts_sample *a, const struct cts_sample *b)
+{
+    assert_int_equal(a->has_ts, b->has_ts);
+    assert_int_equal(a->bad_ts, b->bad_ts);
+    assert_int_equal(a->has_pid, b->has_pid);
+    assert_int_equal(a->has_dt, b->has_dt);
+    assert_int_equal(a->has_cpu, b->has_cpu);
+    assert_int_equal(a->has_rss, b->has_rss);
+    assert_int_equal(a->has_start, b->has_start);
+    assert_int_equal(a->has_delay, b->has_delay);
+    assert_int_equal(a->has_before, b->has_before);
+    if (a->has_ts)
+        assert_int_equal(a->ts_ms, b->ts_ms);
+    if (a->has_pid)
+        assert_int_equal(a->pid, b->pid);
+    if (a->has_rss)
+        assert_int_equal(a->rss_kb, b->rss_kb);
+    if (a->has_start)
+        assert_int_equal(a->start_ticks, b->start_ticks);
+    /* bit for bit: the export's output must not change by one ulp */
+    assert_memory_equal(&a->dt_ms, &b->dt_ms, a->has_dt ? sizeof a->dt_ms : 0);
+    assert_memory_equal(&a->cpu_ms, &b->cpu_ms, a->has_cpu ? sizeof a->cpu_ms : 0);
+    assert_memory_equal(&a->delay_ms, &b->delay_ms, a->has_delay ? sizeof a->delay_ms : 0);
+    assert_memory_equal(&a->cpu_before_ms, &b->cpu_before_ms, a->has_before ? sizeof a->cpu_before_ms : 0);
+}
+
+/* Each line read both ways; want_fast: whether the flat scanner takes it
+ * (else jansson must have decided). */
+static void check_scan(const char *line, bool want_object, int want_fast)
+{
+    struct cts_sample got, ref;
+    bool ok = cts_sample_scan(line, strlen(line), &got);
+    assert_int_equal(ok, want_object);
+    assert_int_equal(ref_sample(line, &ref), want_object);
+    if (ok)
+        assert_same_sample(&got, &ref);
+    if (want_fast >= 0) {
+        struct raw_sample rs;
+        assert_int_equal(raw_parse_fast(line, strlen(line), &rs) != RAW_FALLBACK, want_fast);
+    }
+}
+
+/* The flat lines parse writes: every field read, by the fast path */
+static void test_sample_scan_flat(void **state)
+{
+    (void)state;
+    const char *line = "{\"ts_ms\": 1758580000013, \"pid\": 10000, \"dt_ms\": 200.125, \"cpu_ms\": 30.75, "
+                       "\"run_delay_ms\": 0.5, \"rss_kb\": 50389, \"start_ticks\": 500000, \"comm\": \"ffmpeg\", "
+                       "\"cgroup\": \"/a/b\"}";
+    struct cts_sample s;
+    assert_true(cts_sample_scan(line, strlen(line), &s));
+    assert_true(s.has_ts && s.ts_ms == 1758580000013LL && s.has_pid && s.pid == 10000);
+    assert_true(s.has_dt && s.dt_ms == 200.125 && s.has_cpu && s.cpu_ms == 30.75);
+    assert_true(s.has_delay && s.delay_ms == 0.5 && s.has_rss && s.rss_kb == 50389);
+    assert_true(s.has_start && s.start_ticks == 500000 && !s.has_before && !s.bad_ts);
+    check_scan(line, true, 1);
+    check_scan("{\"ts_ms\": 1758580000013, \"pid\": 1, \"dt_ms\": 0, \"cpu_ms\": 0, \"cpu_before_ms\": 20.625}",
+               true, 1);
+    /* reals strtod would round: the scanner's shortcut and strtod agree */
+    check_scan("{\"ts_ms\": 1, \"pid\": 1, \"dt_ms\": 0.1, \"cpu_ms\": 199.99999999999997, "
+               "\"run_delay_ms\": 1e-3, \"cpu_before_ms\": 123456789.123456789}", true, 1);
+    check_scan("{}", true, 1);
+    check_scan("  {\"pid\" :7 , \"ts_ms\":0}  ", true, 1);
+}
+
+/* jsonl_int's rule and the other corners, fast path and fallback alike */
+static void test_sample_scan_rules(void **state)
+{
+    (void)state;
+    struct cts_sample s;
+    /* an integral real is an integer (below 2^53), a fraction is absent */
+    const char *l = "{\"ts_ms\": 1.758e12, \"pid\": 10000.0, \"rss_kb\": 1.5, \"start_ticks\": 1e300}";
+    assert_true(cts_sample_scan(l, strlen(l), &s));
+    assert_true(s.has_ts && s.ts_ms == 1758000000000LL && s.has_pid && s.pid == 10000);
+    assert_false(s.has_rss);
+    assert_false(s.has_start);
+    assert_int_equal(s.rss_kb, 0);   /* absent: 0, as jsonl_int leaves it */
+    check_scan(l, true, 1);
+    /* a time outside 1970..2200: bad, not a time */
+    l = "{\"ts_ms\": 99999999999999, \"pid\": 1}";
+    assert_true(cts_sample_scan(l, strlen(l), &s));
+    assert_true(s.bad_ts && !s.has_ts);
+    check_scan(l, true, 1);
+    check_scan("{\"ts_ms\": -1, \"pid\": 1}", true, 1);
+    /* a later duplicate key wins, also when it is of another type */
+    l = "{\"pid\": 1, \"pid\": 2, \"dt_ms\": 5, \"dt_ms\": \"x\", \"ts_ms\": 99999999999999, \"ts_ms\": 3}";
+    assert_true(cts_sample_scan(l, strlen(l), &s));
+    assert_true(s.pid == 2 && !s.has_dt && s.has_ts && s.ts_ms == 3 && !s.bad_ts);
+    check_scan(l, true, 1);
+    /* other types: absent */
+    check_scan("{\"ts_ms\": \"1\", \"pid\": true, \"dt_ms\": null, \"cpu_ms\": false, \"rss_kb\": null}", true, 1);
+}
+
+/* Lines the scanner leaves to jansson, which has the last word */
+static void test_sample_scan_fallback(void **state)
+{
+    (void)state;
+    struct cts_sample s;
+    /* an escape in a string, non-ASCII, a nested value: still read */
+    const char *l = "{\"ts_ms\": 5, \"pid\": 9, \"dt_ms\": 1, \"cpu_ms\": 2, \"comm\": \"a\\\"b\"}";
+    assert_true(cts_sample_scan(l, strlen(l), &s));
+    assert_true(s.pid == 9 && s.has_cpu && s.cpu_ms == 2);
+    check_scan(l, true, 0);
+    check_scan("{\"ts_ms\": 5, \"pid\": 9, \"comm\": \"\xc3\xa9t\xc3\xa9\"}", true, 0);
+    check_scan("{\"ts_ms\": 5, \"pid\": 9, \"labels\": {\"a\": [1, 2]}, \"cpu_ms\": 3.5}", true, 0);
+    check_scan("{\"p\\u0069d\": 12, \"ts_ms\": 5}", true, 0);   /* an escaped key is still "pid" */
+    l = "{\"p\\u0069d\": 12, \"ts_ms\": 5}";
+    assert_true(cts_sample_scan(l, strlen(l), &s));
+    assert_true(s.has_pid && s.pid == 12);
+    /* numbers jansson refuses: the line is malformed */
+    check_scan("{\"ts_ms\": 5, \"pid\": 99999999999999999999}", false, 0);
+    check_scan("{\"ts_ms\": 5, \"cpu_ms\": 1e999}", false, 0);
+    check_scan("{\"ts_ms\": 5, \"pid\": 012}", false, 0);
+    /* not an object, broken, trailing bytes */
+    check_scan("[1, 2]", false, 0);
+    check_scan("42", false, 0);
+    check_scan("{\"ts_ms\": 5, \"pid\": 9", false, 0);
+    check_scan("{\"ts_ms\": 5} x", false, 0);
+    check_scan("{\"ts_ms\": 5,}", false, 0);
+    check_scan("", false, 0);
+    /* nested deeper than JSONL_MAX_DEPTH: malformed, like jsonl_next */
+    char deep[64] = "{\"a\": ";
+    for (int i = 0; i < 20; i++)
+        strcat(deep, "[");
+    for (int i = 0; i < 20; i++)
+        strcat(deep, "]");
+    strcat(deep, "}");
+    assert_false(cts_sample_scan(deep, strlen(deep), &s));
+}
+
+/* cts_sample_next counts lines as jsonl_next does */
+static void test_sample_next_counts(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_cts_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "{\"ts_ms\": 1, \"pid\": 2, \"dt_ms\": 3, \"cpu_ms\": 4}\n"
+                       "\n   \t\n"
+                       "not json\n"
+                       "{\"ts_ms\": 5, \"pid\": 6}\r\n"
+                       "[1]\n"
+                       "{\"ts_ms\": 7, \"pid\": 8, \"comm\": \"x\\ty\"}\n"
+                       "{\"ts_ms\": 9, \"pi";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct jsonl_reader r;
+    assert_int_equal(jsonl_reader_open(&r, path), 0);
+    struct cts_sample s;
+    int64_t pids[3];
+    int n = 0;
+    while (cts_sample_next(&r, &s) == 1) {
+        assert_true(n < 3);
+        pids[n++] = s.pid;
+    }
+    assert_int_equal(n, 3);
+    assert_true(pids[0] == 2 && pids[1] == 6 && pids[2] == 8);
+    assert_int_equal(r.lineno, 8);
+    assert_int_equal(r.good, 3);
+    assert_int_equal(r.blank, 2);
+    assert_int_equal(r.malformed, 2);
+    assert_int_equal(r.torn, 1);
+    jsonl_reader_close(&r);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +800,10 @@ int main(void)
         cmocka_unit_test(test_events_sort_and_invocation),
         cmocka_unit_test(test_nodes_json),
         cmocka_unit_test(test_clock_latest),
+        cmocka_unit_test(test_sample_scan_flat),
+        cmocka_unit_test(test_sample_scan_rules),
+        cmocka_unit_test(test_sample_scan_fallback),
+        cmocka_unit_test(test_sample_next_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
