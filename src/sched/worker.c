@@ -1,6 +1,8 @@
 /* worker.c -- the engine of `tracekit worker` (worker.h): the job table, the
  * taker thread and the main loop around it.  Children are started with
- * posix_spawn only (this process has threads). */
+ * posix_spawn only (this process has threads): the task launcher, and
+ * tasks while it is down; the launcher (a single-threaded process) makes
+ * the tasks' processes, as our children (task/launcher.h). */
 #include "sched/worker.h"
 #include "common/jsonl.h"
 #include "common/log.h"
@@ -639,8 +641,7 @@ static pid_t spawn_task(struct engine *e, struct worker_job *j, struct runner_ta
                         char *err, size_t errlen)
 {
     if (e->launch.pid < 0 && mono_ms() >= e->launch_at) {
-        const char *self = e->rc.self_exe ? e->rc.self_exe : "/proc/self/exe";
-        if (launcher_open(&e->launch, self, err, errlen) < 0) {
+        if (launcher_open(&e->launch, e->rc.self_exe, err, errlen) < 0) {
             log_warn("%s; starting tasks one tracekit exec each for now", err);
             e->launch_at = mono_ms() + LAUNCHER_RETRY_MS;
         } else {

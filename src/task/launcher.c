@@ -35,6 +35,14 @@ void launcher_init(struct launcher *l)
 int launcher_open(struct launcher *l, const char *path, char *err, size_t errlen)
 {
     launcher_init(l);
+    /* the binary by its name (not /proc/self/exe): the processes are
+     * called tracekit, as a spawned exec is */
+    char self[4096];
+    if (!path) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[n > 0 ? n : 0] = '\0';
+        path = n > 0 ? self : "/proc/self/exe";
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return errf(err, errlen, "cannot start the task launcher: socketpair: %s",

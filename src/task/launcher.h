@@ -45,7 +45,7 @@ struct launcher {
 
 /* A launcher that is not running (pid and fd -1). */
 void launcher_init(struct launcher *l);
-/* Spawn `path exec --launcher` (path: the tracekit binary) with the
+/* Spawn `path exec --launcher` (path: the tracekit binary, NULL: this one) with the
  * environment runner_spawn gives exec, in its own process group.  Must be
  * called by the thread that spawns the tasks and lives as long as the
  * process (the tasks' parent-death signal follows it).  0, or -1 with err. */
