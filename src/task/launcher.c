@@ -227,9 +227,14 @@ static void task_main(int fd, int out, int argc, char **argv, launcher_run_fn ru
     reply(fd, (int32_t)getpid());
     if (null < 0 || dup2(null, STDIN_FILENO) < 0)
         _exit(127);  /* cannot happen; replied already: like an exec that died at once */
+    /* not closefrom(3): the log file (--log-file, $TRACEKIT_LOG_FILE) is
+     * open, close-on-exec, as in an exec of its own; the launcher has
+     * nothing else (launcher_open spawns it with fds 0-2 only) */
+    close(null);
     if (fd != STDIN_FILENO)
         close(fd);
-    closefrom(3);
+    if (out > STDERR_FILENO)
+        close(out);
     int rc = run(argc, argv);
     log_close();
     exit(rc);

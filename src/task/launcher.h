@@ -12,7 +12,7 @@
  * exactly as it does a posix_spawn'd `tracekit exec`, and the task does not
  * depend on the launcher (it may die; the task goes on and records).  That
  * process takes its own process group, its stdout/stderr, stdin
- * /dev/null, replies its pid to the worker, closes every other fd and runs
+ * /dev/null, replies its pid to the worker, closes the socket and runs
  * `tracekit exec` with the command line (cmd_exec, through the callback):
  * its --parent-pid is the worker, so the parent-death signal, the
  * forwarded signals and the record are exec's own.

@@ -36,7 +36,7 @@ started() { [ -n "$(ls "$R/pids" 2>/dev/null)" ]; }
 PROBE='printf "exec=%s cmdline=%s parent=%s\n" "$PPID" "$(tr "\0" " " </proc/$PPID/cmdline)" "$(sed "s/.*) //" /proc/$PPID/stat | cut -d" " -f2)"'
 probe_task() { python3 -c 'import json,sys; print(json.dumps({"argv": ["sh", "-c", sys.argv[1]], "app": "probe"}))' "$PROBE"; }
 
-"$RQ" placer Mem 1 0 17 >"$T/placer.out" 2>&1 & pl=$!
+"$RQ" placer Mem 1 0 19 >"$T/placer.out" 2>&1 & pl=$!
 track_pid "$pl"
 "${W[@]}" 2>"$T/w.err" & wp=$!
 track_pid "$wp"
@@ -107,4 +107,22 @@ assert len(ev) == 1 and ev[0]["signal"] == 15, ev
 ' "$R" && ok "kill -9 of the worker: the task stopped through the parent-death signal" \
   || not_ok "orphan record: $(cat "$R/events.orphan.jsonl" 2>&1)"
 check "the launcher is gone with its worker" wait_for 10 sh -c "! kill -0 $l2 2>/dev/null"
+
+# ---- a log file ($TRACEKIT_LOG_FILE) stays exec's in the task processes ----
+env -u RQ_URL TRACEKIT_REDIS_URL="$RQ_URL" TRACEKIT_LOG_FILE="$T/all.log" "$TRACEKIT" worker \
+  --run-id "$RQ_RUN" --logs "$T/logs" --ttl 1 --cpu-binding none --node-id n2 2>"$T/w2.err" & w2=$!
+track_pid "$w2"
+for _ in 1 2 3; do
+  "$RQ" enqueue-json '{"argv": ["no-such-command-tk"], "app": "missing"}' >/dev/null
+done
+check "three tasks of a missing command end as failed" wait_for 60 sh -c "test \"\$('$RQ' results | grep -c '\"status\": \"failed\"')\" = 3"
+check "... each exec logged why into the log file" \
+  test "$(grep -c "^[^ ]* error exec: cannot run 'no-such-command-tk'" "$T/all.log")" = 3
+py '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1] + "/events.missing.jsonl")]
+assert len(ev) == 3 and all(e["status"] == 127 for e in ev), ev
+' "$R" && ok "... and the records are whole (status 127)" \
+  || not_ok "missing records: $(cat "$R/events.missing.jsonl" 2>&1)"
+kill -TERM "$w2"; wait_pid "$w2" 30 >/dev/null
 kill "$pl" 2>/dev/null

@@ -17,13 +17,22 @@
 #include "common/util.h"
 #include "task/launcher.h"
 
+static int open_fds(void)
+{
+    int n = 0;
+    for (int fd = 3; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
+static int fds_before;  /* open_fds() of the test before it starts a launcher */
+
 /* What a task process runs instead of exec: says what it got and what it
- * is (own process group, stdin /dev/null, no fd above 2), exits 7. */
+ * is (own process group, stdin /dev/null, no fd of the launcher's: the
+ * fds above 2 are those of the test), exits 7. */
 static int probe(int argc, char **argv)
 {
-    int fds = 0;
-    for (int fd = 3; fd < 256; fd++)
-        fds += fcntl(fd, F_GETFD) >= 0;
+    int fds = open_fds() - fds_before;
     struct stat in, null;
     bool stdin_null = fstat(0, &in) == 0 && stat("/dev/null", &null) == 0 &&
                       in.st_rdev == null.st_rdev;
@@ -37,6 +46,7 @@ static int probe(int argc, char **argv)
 /* A launcher serving in a child of ours (as the worker's is). */
 static void start(struct launcher *l)
 {
+    fds_before = open_fds();
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
     pid_t pid = fork();
