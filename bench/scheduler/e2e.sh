@@ -17,7 +17,7 @@
 #   redis_cpu_ms/task  Redis' used_cpu_user + used_cpu_sys / TASKS
 #   sched_cpu_ms/task  the scheduler's utime + stime / TASKS
 #   exec_ms/task    CPU of the workers' children (tracekit exec and its task,
-#                   cutime + cstime) minus the tasks' own CPU (events
+#                   cutime + cstime; the task launcher's utime + stime) minus the tasks' own CPU (events
 #                   cpu_user_ms + cpu_sys_ms), / TASKS: what starting a task
 #                   costs
 #   worker_ms/task  the workers' own utime + stime / TASKS
@@ -56,6 +56,13 @@ rcli() { REDISCLI_AUTH=$PW redis-cli -p "$PORT" "$@"; }
 # cpu PID...: utime+stime and cutime+cstime, ticks, summed
 cpu() { local p; for p in "$@"; do cut -d' ' -f14-17 "/proc/$p/stat" 2>/dev/null; done |
         awk '{u += $1 + $2; c += $3 + $4} END {print u + 0, c + 0}'; }
+# wcpu WORKER...: the same, the children still running counted as reaped
+# (the worker's task launcher lives as long as the worker: its CPU is part
+# of starting the tasks)
+wcpu() { local p k; for p in "$@"; do cut -d' ' -f14-17 "/proc/$p/stat" 2>/dev/null
+           for k in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+             sed 's/.*) //' "/proc/$k/stat" 2>/dev/null | awk '{print 0, 0, $12, $13}'; done; done |
+         awk '{u += $1 + $2; c += $3 + $4} END {print u + 0, c + 0}'; }
 redis_state() { rcli INFO commandstats | awk -F'[=,:]' '/^cmdstat_/ {s += $3} END {printf "%d ", s}'
                 rcli INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.3f\n", s}'; }
 
@@ -89,7 +96,7 @@ for w in $WS; do for kind in $KINDS; do for state in $STATES; do
   rcli CONFIG RESETSTAT >/dev/null   # commandstats from 0 (used_cpu is not reset)
   read -r c0 r0 <<<"$(redis_state)"
   read -r s0 _ <<<"$(cpu "$sp_pid")"
-  read -r wu0 wc0 <<<"$(cpu "${wp[@]}")"
+  read -r wu0 wc0 <<<"$(wcpu "${wp[@]}")"
   "$TK" dispatch --run-id "$run" --logs "$W/logs" --tasks "$W/$run.jsonl" --pending \
     --pending-mode pulse --pulse-size "$N" --pulse-spacing "$sp" --wait --timeout 900 -q 2>"$W/$run.err" \
     --json >"$W/$run.json" || { echo "# dispatch $run: exit $?" >&2; tail -3 "$W/$run.err" >&2; }
@@ -98,7 +105,7 @@ for w in $WS; do for kind in $KINDS; do for state in $STATES; do
   [ "${DIAG:-0}" = 1 ] && rcli INFO commandstats | awk -F'[_=,:]' -v n="$N" \
     '/^cmdstat_/ {printf "#   %6.2f/task %s\n", $4 / n, $2}' | sort -k2 -rn | head -16
   read -r s1 _ <<<"$(cpu "$sp_pid")"
-  read -r wu1 wc1 <<<"$(cpu "${wp[@]}")"
+  read -r wu1 wc1 <<<"$(wcpu "${wp[@]}")"
   kill -TERM "$sp_pid" "${wp[@]}" 2>/dev/null
   wait "$sp_pid" "${wp[@]}" 2>/dev/null
   python3 - "$W/logs/$run" "$N" "$w" "$kind" "$state" "$((c1 - c0))" "$r0" "$r1" "$((s1 - s0))" \

@@ -6,6 +6,7 @@
 #include "common/run.h"
 #include "common/util.h"
 #include "task/cgroup.h"
+#include "task/launcher.h"
 #include "task/profiles.h"
 #include "task/task.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const usage[] = {
     "tracekit exec [OPTIONS] [--] COMMAND [ARGS...]",
@@ -37,7 +39,7 @@ struct exec_args {
     const char *app, *trace_id, *exec_id, *cgroup_parent, *profile, *input, *output, *ffmpeg, *user;
     int64_t attempt, units, parent;
     double orphan_wait;
-    bool list_profiles;
+    bool list_profiles, launcher;
 };
 
 /* --app, --trace-id and --cgroup-parent: checked, then kept as given. */
@@ -122,6 +124,11 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
         OPT_STRING(0, "output", &a->output, "FILE", "... writing FILE (its folder is created)"),
         OPT_STRING(0, "ffmpeg", &a->ffmpeg, "PATH", "ffmpeg to run (default: ffmpeg)"),
         OPT_FLAG(0, "list-profiles", &a->list_profiles, "print the profiles and exit"),
+        OPT_GROUP("Worker:"),
+        OPT_FLAG(0, "launcher", &a->launcher,
+                 "serve tracekit worker (it starts one per worker): read exec command lines on "
+                 "stdin, a socket, and start each as a fork of this process that the worker "
+                 "reaps, instead of a new tracekit exec"),
         OPT_GROUP(""),
         OPT_INCLUDE(verbosity_options, NULL, VERBOSE_QUIET),
         OPT_END(),
@@ -167,6 +174,13 @@ int cmd_exec(int argc, char **argv)
     if (a.list_profiles) {
         profile_print(stdout);
         return TK_EXIT_OK;
+    }
+    if (a.launcher) {
+        if (argv[n]) {
+            cli_error("--launcher takes no COMMAND (got '%s')", argv[n]);
+            return TK_EXIT_USAGE;
+        }
+        return launcher_serve(STDIN_FILENO, cmd_exec);
     }
     struct task_exec x = {
         .task = {.app = a.app, .trace_id = a.trace_id, .cpu_units = (int)a.units,

@@ -17,7 +17,8 @@ printf '%s\n' "$REDIS_PW" >"$T/pw"
 chmod 600 "$T/pw"
 
 # The probe: what a hostile task may try (stdout goes to its output file).
-PROBE='w=$(tr "\0" "\n" </proc/$PPID/cmdline | sed -n "/^--parent-pid$/{n;p;}")
+# (its parent is tracekit exec; exec's parent, the worker)
+PROBE='w=$(sed "s/.*) //" /proc/$PPID/stat | cut -d" " -f2)
 echo "uid=$(id -u) worker=$w"
 echo "== parent environ"; tr "\0" "\n" </proc/$PPID/environ 2>&1
 echo "== worker environ"; tr "\0" "\n" </proc/$w/environ 2>&1

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# bench/scheduler/launch.sh -- what starting a task costs a worker (issue 21
+# item 5): a private redis-server (no persistence), one `tracekit worker`
+# (--capacity-units 4, --cpu-binding none, --task-output null) and TASKS
+# tasks of `true` dispatched at once with --wait; ROUNDS times for each
+# binary (BASELINE=/path/to/another/tracekit measures that one too, each
+# round right before this one: the machine's load changes).  Reports per
+# round, from /proc (clock ticks) and the events records:
+#   children_ms/task  CPU of the worker's children: every tracekit exec (or
+#                     task process) with its task, plus the task launcher
+#                     while it runs (utime + stime) / TASKS
+#   task_ms/task      the tasks' own CPU (events cpu_user_ms + cpu_sys_ms)
+#   exec_ms/task      children - task: the overhead (the issue's target <= 1 ms)
+#   worker_ms/task    the worker's own utime + stime / TASKS
+#   bench/scheduler/launch.sh [TASKS=500] [ROUNDS=3]
+set -u
+cd "$(dirname "$0")/../.."
+N=${1:-500}; ROUNDS=${2:-3}
+make -s build/tracekit >/dev/null || exit 1
+W=$(mktemp -d /tmp/tk-bench-launch.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PW=bench-$(od -An -tx8 -N8 /dev/urandom | tr -d ' \n')
+printf 'port %s\nbind 127.0.0.1\nrequirepass %s\nsave ""\nappendonly no\ndir %s\n' \
+  "$PORT" "$PW" "$W" >"$W/redis.conf"
+chmod 600 "$W/redis.conf"
+redis-server "$W/redis.conf" >/dev/null & pids+=($!)
+for _ in $(seq 100); do
+  [ "$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && break
+  sleep 0.05
+done
+export TRACEKIT_REDIS_URL="redis://:$PW@127.0.0.1:$PORT/0"
+for _ in $(seq 1 "$N"); do echo '{"argv": ["true"], "app": "b"}'; done >"$W/tasks.jsonl"
+# wcpu PID: its utime+stime, and its children's: reaped (cutime+cstime) and running
+wcpu() { { cut -d' ' -f14-17 "/proc/$1/stat"
+           for k in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+             sed 's/.*) //' "/proc/$k/stat" 2>/dev/null | awk '{print 0, 0, $12, $13}'; done; } |
+         awk '{u += $1 + $2; c += $3 + $4} END {print u + 0, c + 0}'; }
+
+# one TK LABEL RUN: one round
+one() {
+  local tk=$1 label=$2 run=$3
+  "$tk" scheduler --run-id "$run" --logs "$W/logs" --batch 64 -q & local sp=$!
+  "$tk" worker --run-id "$run" --logs "$W/logs" --node-id n1 --capacity-units 4 \
+    --cpu-binding none --task-output null -q & local wp=$!
+  pids+=("$sp" "$wp")
+  for _ in $(seq 200); do
+    [ -n "$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" GET "tk:$run:worker:n1")" ] && break
+    sleep 0.05
+  done
+  read -r u0 c0 <<<"$(wcpu "$wp")"
+  "$tk" dispatch --run-id "$run" --logs "$W/logs" --tasks "$W/tasks.jsonl" --pending \
+    --pending-mode pulse --pulse-size "$N" --pulse-spacing 0 --wait --timeout 600 -q >/dev/null 2>"$W/$run.err" ||
+    { echo "# dispatch $run: exit $?" >&2; tail -3 "$W/$run.err" >&2; }
+  read -r u1 c1 <<<"$(wcpu "$wp")"
+  kill -TERM "$sp" "$wp" 2>/dev/null
+  wait "$sp" "$wp" 2>/dev/null
+  python3 - "$W/logs/$run" "$N" "$label" "$((u1 - u0))" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY'
+import glob, json, sys
+d, n, label, wu, wc, hz = sys.argv[1:]
+n, tick = int(n), 1000.0 / int(hz)
+ev = [json.loads(l) for f in glob.glob(d + "/events.*.jsonl") for l in open(f)]
+task = sum((e.get("cpu_user_ms") or 0) + (e.get("cpu_sys_ms") or 0) for e in ev)
+print("%-8s %5d %8.3f %8.3f %8.3f %8.3f" % (label, len(ev), int(wc) * tick / n, task / n,
+      (int(wc) * tick - task) / n, int(wu) * tick / n))
+PY
+}
+
+echo "# $(date -u +%FT%TZ) $(uname -n) nproc=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg); $N tasks of true, 1 worker, 4 slots"
+echo "# binary   tasks children_ms/task task_ms/task exec_ms/task worker_ms/task"
+for r in $(seq 1 "$ROUNDS"); do
+  [ -n "${BASELINE:-}" ] && one "$BASELINE" baseline "launch-b$r"
+  one build/tracekit this "launch-$r"
+done

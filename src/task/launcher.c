@@ -1,0 +1,314 @@
+/* launcher.c -- a worker's task launcher (launcher.h). */
+#include "task/launcher.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define KILLED_REPLY_MS 2000  /* after killing a silent launcher: a task process may still answer */
+
+static int64_t mono_ms(void)
+{
+    return now_mono_ns() / 1000000;
+}
+
+void launcher_init(struct launcher *l)
+{
+    *l = (struct launcher){.pid = -1, .fd = -1};
+}
+
+int launcher_open(struct launcher *l, const char *path, char *err, size_t errlen)
+{
+    launcher_init(l);
+    /* the binary by its name (not /proc/self/exe): the processes are
+     * called tracekit, as a spawned exec is */
+    char self[4096];
+    if (!path) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[n > 0 ? n : 0] = '\0';
+        path = n > 0 ? self : "/proc/self/exe";
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return errf(err, errlen, "cannot start the task launcher: socketpair: %s",
+                    strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+    /* stdout and stderr stay ours: tasks with inherited output get them */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETSIGMASK);
+    char *argv[] = {"tracekit", "exec", "--launcher", NULL};
+    char **env = runner_env(environ);
+    pid_t pid;
+    int rc = posix_spawn(&pid, path, &fa, &at, argv, env);
+    free(env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        return errf(err, errlen, "cannot start the task launcher %s: %s", path, strerror(rc));
+    }
+    l->pid = pid;
+    l->fd = sv[0];
+    l->started_ms = mono_ms();
+    return 0;
+}
+
+/* The launcher failed: kill it (reaped by the caller, it is its child). */
+static pid_t fail(struct launcher *l, pid_t how, char *err, size_t errlen, const char *fmt,
+                  const char *what)
+{
+    snprintf(err, errlen, fmt, what);
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    if (l->pid > 0)
+        kill(l->pid, SIGKILL);
+    return how;
+}
+
+/* One reply within ms: 1 with *v, 0 at end of file, -1 on timeout or error. */
+static int read_reply(int fd, int ms, int32_t *v)
+{
+    int64_t until = mono_ms() + ms;
+    for (;;) {
+        int64_t left = until - mono_ms();
+        struct pollfd p = {fd, POLLIN, 0};
+        int pr = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            return -1;
+        ssize_t n = recv(fd, v, sizeof *v, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return 0;
+        return n == (ssize_t)sizeof *v ? 1 : -1;
+    }
+}
+
+/* "MODE\0LOG\0ARGV...\0" into buf; its length, or 0 if it does not fit. */
+static size_t message(const struct runner_task *t, enum runner_out out, const char *log,
+                      char *buf, size_t cap)
+{
+    const char *head[2] = {out == RUNNER_OUT_FILE ? "f" : out == RUNNER_OUT_NULL ? "n" : "i",
+                           log ? log : ""};
+    size_t len = 0;
+    for (size_t i = 0; i < 2 || t->argv[i - 2]; i++) {
+        const char *s = i < 2 ? head[i] : t->argv[i - 2];
+        size_t n = strlen(s) + 1;
+        if (n > cap - len)
+            return 0;
+        memcpy(buf + len, s, n);
+        len += n;
+    }
+    return len;
+}
+
+pid_t launcher_spawn(struct launcher *l, const struct runner_task *t, enum runner_out out,
+                     const char *out_dir, char *err, size_t errlen)
+{
+    if (l->fd < 0)
+        return fail(l, LAUNCHER_DOWN, err, errlen, "%s", "the task launcher is not running");
+    if (t->output_dir) /* like runner_spawn */
+        mkdir_p(t->output_dir, 0755);
+    char *log = NULL;
+    if (out == RUNNER_OUT_FILE) {
+        if (mkdir_p(out_dir, TK_DIR_MODE) < 0) {
+            snprintf(err, errlen, "cannot create the task output folder %s: %s", out_dir,
+                     strerror(errno));
+            return -1;
+        }
+        log = runner_log_path(out_dir, t->id, t->attempt);
+    }
+    char *buf = xmalloc(LAUNCHER_MSG_MAX);
+    size_t len = message(t, out, log, buf, LAUNCHER_MSG_MAX);
+    ssize_t w = -1;
+    if (len) {
+        do
+            w = send(l->fd, buf, len, MSG_NOSIGNAL);
+        while (w < 0 && errno == EINTR);
+    }
+    free(buf);
+    if (!len) {
+        free(log);
+        snprintf(err, errlen, "the command line is longer than the launcher takes (%d bytes)",
+                 LAUNCHER_MSG_MAX);
+        return LAUNCHER_DOWN;  /* not a failure of the launcher: it stays */
+    }
+    if (w != (ssize_t)len) {
+        free(log);
+        return fail(l, LAUNCHER_DOWN, err, errlen, "cannot write to the task launcher: %s",
+                    strerror(errno));
+    }
+    int32_t v;
+    int r = read_reply(l->fd, LAUNCHER_REPLY_MS, &v);
+    if (r < 0) {
+        /* silent: kill it; a task process it made still answers (or closes) */
+        kill(l->pid, SIGKILL);
+        r = read_reply(l->fd, KILLED_REPLY_MS, &v);
+        if (r < 0) {
+            free(log);
+            return fail(l, LAUNCHER_UNSURE, err, errlen, "%s",
+                        "the task launcher did not answer in time");
+        }
+    }
+    if (r == 0) {
+        free(log);
+        return fail(l, LAUNCHER_DOWN, err, errlen, "%s", "the task launcher has ended");
+    }
+    if (v > 0) {
+        free(log);
+        return (pid_t)v;
+    }
+    snprintf(err, errlen, "cannot start tracekit exec%s%s: %s", log ? " with output to " : "",
+             log ? log : "", strerror(-v));
+    free(log);
+    return -1;
+}
+
+void launcher_close(struct launcher *l)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    if (l->pid > 0) {
+        kill(l->pid, SIGKILL);
+        while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    launcher_init(l);
+}
+
+/* ---- the launcher ---- */
+
+static void reply(int fd, int32_t v)
+{
+    ssize_t w = send(fd, &v, sizeof v, MSG_NOSIGNAL);
+    (void)w;
+}
+
+/* In the task process (a child of the worker): its process group, its
+ * output, the reply, nothing else of the launcher's, then exec's code. */
+static void task_main(int fd, int out, int argc, char **argv, launcher_run_fn run)
+{
+    if (setpgid(0, 0) < 0 || (out >= 0 && (dup2(out, STDOUT_FILENO) < 0 ||
+                                           dup2(out, STDERR_FILENO) < 0))) {
+        reply(fd, -errno);
+        _exit(127);
+    }
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    reply(fd, (int32_t)getpid());
+    if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+        _exit(127);  /* cannot happen; replied already: like an exec that died at once */
+    /* not closefrom(3): the log file (--log-file, $TRACEKIT_LOG_FILE) is
+     * open, close-on-exec, as in an exec of its own; the launcher has
+     * nothing else (launcher_open spawns it with fds 0-2 only) */
+    close(null);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    if (out > STDERR_FILENO)
+        close(out);
+    int rc = run(argc, argv);
+    log_close();
+    exit(rc);
+}
+
+/* One message: 0, or -1 when it is malformed (the launcher ends). */
+static int serve_one(int fd, char *buf, size_t len, launcher_run_fn run)
+{
+    if (len < 2 || buf[len - 1] != '\0')
+        return -1;
+    char *p = buf, *end = buf + len;
+    char mode = *p;
+    p += strlen(p) + 1;
+    if (p >= end)
+        return -1;
+    const char *log = p;
+    p += strlen(p) + 1;
+    if (p >= end)
+        return -1;
+    char **argv = xmalloc((len + 1) * sizeof *argv);
+    int argc = 0;
+    for (; p < end; p += strlen(p) + 1)
+        argv[argc++] = p;
+    argv[argc] = NULL;
+    if (argc < 2) {
+        free(argv);
+        return -1;
+    }
+    int out = -1;
+    if (mode == 'f')
+        out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, TK_FILE_MODE);
+    else if (mode == 'n')
+        out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (mode != 'i' && out < 0) {
+        reply(fd, -errno);
+        free(argv);
+        return 0;
+    }
+    /* CLONE_PARENT: the worker's child, as if it had spawned it.  A raw
+     * clone, like fork without its handlers: this process has one thread
+     * and holds no lock. */
+    long pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL, NULL, 0);
+    if (pid == 0)
+        task_main(fd, out, argc - 1, argv + 1, run);
+    if (pid < 0)
+        reply(fd, -errno);
+    if (out >= 0)
+        close(out);
+    free(argv);
+    return 0;
+}
+
+int launcher_serve(int fd, launcher_run_fn run)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    char *buf = xmalloc(LAUNCHER_MSG_MAX);
+    int rc = 0;
+    for (;;) {
+        ssize_t n = recv(fd, buf, LAUNCHER_MSG_MAX, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            log_error("task launcher: %s", strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (serve_one(fd, buf, (size_t)n, run) < 0) {
+            log_error("task launcher: a malformed message (%zd bytes)", n);
+            rc = 1;
+            break;
+        }
+    }
+    free(buf);
+    return rc;
+}
