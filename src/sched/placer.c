@@ -257,7 +257,7 @@ static void know_placed(struct placer *s, const struct rq_head *hd, const char *
  * pending task was read (issue 21: no snapshot read just to find that). */
 static bool used_up(const struct placer *s)
 {
-    if (s->snap.pending <= (int64_t)s->snap.nhead)
+    if (s->snap.pending >= 0 && s->snap.pending <= (int64_t)s->snap.nhead)
         return true;
     for (size_t i = 0; i < s->snap.nhosts; i++) {
         const struct pol_host *h = &s->hosts[i];

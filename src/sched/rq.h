@@ -137,7 +137,8 @@ struct rq_state {
     size_t nhosts;
     struct rq_head *head;       /* first tasks of q:pending */
     size_t nhead;
-    int64_t pending;            /* LLEN q:pending */
+    int64_t pending;            /* LLEN q:pending; -1 in a partial snapshot:
+                                   more than nhead (not counted) */
 };
 
 /* One consistent snapshot: hosts, the first pending tasks (at most nhead,

@@ -45,11 +45,16 @@ static const char LUA_PRELUDE[] =
     "  return newver\n"
     "end\n"
     /* every state change other than an enqueue or a placement: a new
-     * version (placements decided before it are refused) and a wake-up */
-    "local woke\n"
+     * version (placements decided before it are refused) and a wake-up.
+     * The version is always the highest score in P nodechg (a change that
+     * touched no node scores the member ''), so a partial snapshot reads
+     * it from there (LUA_STATE) */
+    "local woke, touched\n"
     "local function bump()\n"
     "  if not woke then woke = true; wake() end\n"
-    "  return ver()\n"
+    "  local v = ver()\n"
+    "  if not touched then touched = true; redis.call('ZADD', P..'nodechg', v, '') end\n"
+    "  return v\n"
     "end\n"
     /* one ledger line per finished task; f: the task's trace, attempt,
      * node, worker, ts_enqueue, ts_place, ts_start if the caller read them */
@@ -72,6 +77,7 @@ static const char LUA_PRELUDE[] =
      * schedulers read only the nodes touched since their last snapshot
      * (LUA_STATE, issue 21) */
     "local function touch(node)\n"
+    "  touched = true\n"
     "  redis.call('ZADD', P..'nodechg', ver(), node)\n"
     "end\n"
     /* give a committed task's units, memory and run_count back to its node
@@ -501,19 +507,23 @@ static const char LUA_LEAVE[] =
  * is strict FIFO, so no more than that many can be placed before the state
  * changes; at least one is read, to say why the head waits.  hint: the
  * free slots of the nodes not read (the caller's count, >= 0).  pending:
- * LLEN q:pending, read only when the head read is not all of it.
+ * LLEN q:pending (read only when the head read is not all of it); -1 in a
+ * partial snapshot whose head read was not all of it (more than nhead).
  * A node registered under another key layout is an error (docs/redis.md). */
 static const char LUA_STATE[] =
-    "local v0 = num(redis.call('GET', P..'ver'))\n"
-    "local out = {v0, v0}\n"
     "local since = tonumber(ARGV[3])\n"
-    "local nodes\n"
+    "local nodes, v0, full = {}, since, 0\n"
     "if since > 0 then\n"
-    "  nodes = redis.call('ZRANGEBYSCORE', P..'nodechg', '('..int(since), '+inf')\n"
-    "  out[#out + 1] = 0\n"
+    /* the version is the highest change number (see bump) */
+    "  local z = redis.call('ZRANGEBYSCORE', P..'nodechg', '('..int(since), '+inf', 'WITHSCORES')\n"
+    "  for i = 1, #z, 2 do\n"
+    "    if z[i] ~= '' then nodes[#nodes + 1] = z[i] end\n"
+    "    if tonumber(z[i + 1]) > v0 then v0 = tonumber(z[i + 1]) end\n"
+    "  end\n"
     "else\n"
+    "  v0 = num(redis.call('GET', P..'ver'))\n"
     "  nodes = redis.call('SMEMBERS', P..'nodes')\n"
-    "  out[#out + 1] = 1\n"
+    "  full = 1\n"
     "  local lay = redis.call('GET', P..'layout')\n"
     "  if #nodes > 0 and lay ~= '" RQ_LAYOUT "' then\n"
     "    return redis.error_reply('the workers of this run use Redis key layout '..(lay or '1')..\n"
@@ -521,7 +531,7 @@ static const char LUA_STATE[] =
     "      'same tracekit version everywhere')\n"
     "  end\n"
     "end\n"
-    "out[#out + 1] = #nodes\n"
+    "local out = {v0, v0, full, #nodes}\n"
     "local free = num(ARGV[4])\n"
     "local now\n"
     "for _, n in ipairs(nodes) do\n"
@@ -550,7 +560,8 @@ static const char LUA_STATE[] =
     "  out[#out + 1] = f[3] or ''\n"
     "end\n"
     "if #head < want then out[#out + 1] = #head\n"
-    "else out[#out + 1] = redis.call('LLEN', P..'q:pending') end\n"
+    "elseif since == 0 then out[#out + 1] = redis.call('LLEN', P..'q:pending')\n"
+    "else out[#out + 1] = -1 end\n"
     "return out\n";
 
 /* ARGV: P, ids...  Returns the ids that have no task hash (lost by Redis). */
