@@ -212,7 +212,7 @@ struct rq_reap_stats {
     int64_t next_ms;    /* ms until the earliest liveness or lease deadline of
                            a live worker (nothing is found dead before); -1 none */
 };
-/* Reap workers whose liveness key expired and leases that ran out;
+/* Reap workers whose liveness deadline passed and leases that ran out;
  * max_deliveries (>= 1) sends a task to the dead list instead. */
 int rq_reap(struct rq *q, int max_deliveries, struct rq_reap_stats *st);
 
@@ -261,7 +261,10 @@ enum { RQ_TAKE_NONE = 0, RQ_TAKE_OK = 1, RQ_TAKE_FENCED = 2 };
  * lease (now + lease_ms), waiting up to timeout_ms (0 = do not wait).
  * held: ids this worker is running already; a task of its in-flight list
  * not among them (a reply lost to a reconnect) is returned first, with its
- * attempt unchanged.  So the takes of one worker (all its threads) must be
+ * attempt unchanged: the list is looked through at the first take on this
+ * connection, after a reconnect, while it finds such tasks and with
+ * timeout_ms 0; otherwise BLMOVE, then one script call leases what it
+ * moved (issue 21).  So the takes of one worker (all its threads) must be
  * serialised, and held must list every task the worker holds. */
 int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *held,
             size_t nheld, int timeout_ms, int lease_ms, struct rq_task *t);
