@@ -88,7 +88,8 @@ for w in $WS; do for kind in $KINDS; do for state in $STATES; do
   pids+=("$sp_pid" "${wp[@]}")
   for i in $(seq 1 "$w"); do
     for _ in $(seq 200); do
-      [ -n "$(rcli GET "tk:$run:worker:n$i")" ] && break
+      # key layout 2 (node hash) or 1 (TK= an older build)
+      [ -n "$(rcli HGET "tk:$run:node:n$i" worker)$(rcli GET "tk:$run:worker:n$i")" ] && break
       sleep 0.05
     done
   done

@@ -69,7 +69,8 @@ static int parse_args(int argc, char **argv, struct sched_args *a)
         OPT_INT(0, "batch", &a->batch, "N", 1, 1024, "placements per Redis round trip "
                 "(default 64)"),
         OPT_INT(0, "reap-interval", &a->reap_ms, "MS", 10, 600000,
-                "look for dead workers every MS ms (default 200)"),
+                "look for dead workers every MS ms while a liveness or lease deadline is "
+                "near, else when the earliest is due, at least once a second (default 200)"),
         OPT_INT(0, "max-deliveries", &a->maxdel, "N", 1, 1000,
                 "a task whose worker died N times goes to the dead-letter list (default 3)"),
         OPT_FLAG(0, "reject-unplaceable", &a->reject,

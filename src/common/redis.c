@@ -413,7 +413,8 @@ const char *redis_script_sha(const struct redis_conn *c, int script)
     return c->scripts[script].sha;
 }
 
-enum { EVAL_MAX_ARGV = 64 };
+/* arguments of one script call (rq's enqueue sends 128 tasks x 7) */
+enum { EVAL_MAX_ARGV = 1024 };
 
 /* argv/alen of EVALSHA sha 0 args... (argv[1] is set when sent). */
 static int eval_argv(struct redis_conn *c, int script, int nargs, const char **args,

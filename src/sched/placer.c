@@ -232,6 +232,50 @@ static long decide(struct placer *s, const struct rq_head *hd, const struct pol_
     return -1;
 }
 
+/* Our own placements into the known nodes: checked against the version,
+ * they were the only changes since known_seq, so the model stays exact
+ * and the next snapshot need not read the nodes they touched again. */
+static void know_placed(struct placer *s, const struct rq_head *hd, const char *node,
+                        int64_t cap_left, int64_t ver)
+{
+    struct rq_host key = {.node = (char *)node};
+    struct rq_host *k = bsearch(&key, s->known, s->nknown, sizeof *s->known, cmp_rq_host);
+    if (!k || cap_left < 0) {
+        s->known_ok = false;   /* cannot follow: read them all next time */
+        return;
+    }
+    k->cap = cap_left;
+    k->run_count++;
+    if (k->mem_total > 0 && hd->mem_mb > 0)
+        k->mem -= hd->mem_mb;
+    s->known_seq = ver;
+}
+
+/* Whether the snapshot is used up with nothing more to place before some
+ * change wakes us (every change that could make room or add a task wakes
+ * the schedulers, rq_wait): no free slot left in the model, or every
+ * pending task was read (issue 21: no snapshot read just to find that). */
+static bool used_up(const struct placer *s)
+{
+    if (s->snap.pending >= 0 && s->snap.pending <= (int64_t)s->snap.nhead)
+        return true;
+    for (size_t i = 0; i < s->snap.nhosts; i++) {
+        const struct pol_host *h = &s->hosts[i];
+        int64_t slots = h->units_free;
+        if (h->max_parallel > 0 && h->max_parallel - h->instances < slots)
+            slots = h->max_parallel - h->instances;
+        if (h->up && slots > 0)
+            return false;
+    }
+    return true;
+}
+
+bool placer_used_up(const struct placer *s)
+{
+    return s->have && s->placed_all && s->next >= s->snap.nhead &&
+           s->reconnects == rq_reconnects(s->q) && used_up(s);
+}
+
 int placer_round(struct placer *s)
 {
     s->st.rounds++;
@@ -280,6 +324,8 @@ int placer_round(struct placer *s)
             }
             placed++;
             s->snap.ver = res[i].ver;
+            know_placed(s, &s->snap.head[s->next + i], req[i].node, res[i].cap_left,
+                        res[i].ver);
             if (s->on_place)
                 s->on_place(s->cb_arg, &s->snap.head[s->next + i], req[i].node,
                             res[i].cap_left);
@@ -287,6 +333,7 @@ int placer_round(struct placer *s)
         free(res);
     }
     s->next += (size_t)placed;
+    s->placed_all = placed > 0 && placed == (int)n && !rc;
     s->st.placed += (uint64_t)placed;
     if (s->blocked_id && !stale && placed == (int)n)
         s->st.blocked++;

@@ -68,6 +68,7 @@ struct placer {
     struct pol_host *hosts; /* snap.hosts as the policy sees them, kept current */
     size_t next;            /* first snap.head entry not yet placed */
     unsigned reconnects;    /* rq_reconnects() when the snapshot was read */
+    bool placed_all;        /* the last round placed all it decided */
     /* the nodes as last read, kept across snapshots: a snapshot reads only
      * the nodes changed since known_seq (rq_state_since), until a refusal,
      * an error or a reconnect says the model may be wrong (issue 21) */
@@ -83,5 +84,10 @@ void placer_free(struct placer *s);
 /* One round.  Returns the number of tasks placed (>= 0) or an rq error.
  * 0 means idle or blocked: wait (rq_wait) before the next round. */
 int placer_round(struct placer *s);
+/* After a round that placed all it decided: the snapshot is used up and
+ * nothing more can be placed until some change wakes the schedulers (no
+ * free slot left, or every pending task was read), so wait (rq_wait)
+ * instead of reading a snapshot only to find that (issue 21). */
+bool placer_used_up(const struct placer *s);
 
 #endif

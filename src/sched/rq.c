@@ -42,6 +42,10 @@ struct rq {
     int64_t id_next, id_end;  /* reserved task ids [next, end) */
     uint32_t nonce;           /* with pid and batches: unique batch tokens */
     uint64_t batches;
+    bool take_look;           /* rq_take looks through the in-flight list first */
+    char reg_worker[160];     /* the worker registered last on this connection */
+    char reg_node[160];       /* ... and its node (heartbeats skip a look-up) */
+    unsigned take_reconnects; /* reconnects when it last did */
 };
 
 const char *rq_error(const struct rq *q) { return redis_error(q->c); }
@@ -52,33 +56,21 @@ struct redis_conn *rq_conn(struct rq *q) { return q->c; }
 /* EVALSHA of script s with the key prefix as ARGV[1], then args. */
 static redisReply *eval(struct rq *q, int s, int nargs, const char **args, int *rc)
 {
-    const char *a[64];
-    if (nargs < 0 || nargs + 1 > (int)ARRAY_LEN(a)) {
+    if (nargs < 0) {
         redis_set_error(q->c, "a script call with %d arguments", nargs);
         *rc = RQ_EARG;
         return NULL;
     }
+    const char *small[64];
+    const char **a = nargs + 1 <= (int)ARRAY_LEN(small) ? small
+                                                        : xmalloc((size_t)(nargs + 1) * sizeof *a);
     a[0] = q->prefix;
     for (int i = 0; i < nargs; i++)
         a[1 + i] = args[i];
-    return redis_eval(q->c, q->script[s], nargs + 1, a, NULL, rc);
-}
-
-/* n calls of script s in one round trip; args: n sets of nargs, each
- * starting with the prefix.  *replies malloc'd (free_replies). */
-static int eval_many(struct rq *q, int s, size_t n, int nargs, const char **args,
-                     redisReply ***replies)
-{
-    *replies = xcalloc(n ? n : 1, sizeof **replies);
-    return redis_eval_many(q->c, q->script[s], n, nargs, args, *replies);
-}
-
-static void free_replies(redisReply **r, size_t n)
-{
-    for (size_t i = 0; r && i < n; i++)
-        if (r[i])
-            freeReplyObject(r[i]);
-    free(r);
+    redisReply *r = redis_eval(q->c, q->script[s], nargs + 1, a, NULL, rc);
+    if (a != small)
+        free(a);
+    return r;
 }
 
 /* ---- open / close ---- */
@@ -106,6 +98,7 @@ static struct rq *open_rc(const struct redis_url *u, const struct rq_opts *o, in
     struct rq *q = xcalloc(1, sizeof *q);
     q->c = c;
     q->prefix = prefix;
+    q->take_look = true;
     if (getrandom(&q->nonce, sizeof q->nonce, 0) != (ssize_t)sizeof q->nonce)
         q->nonce = (uint32_t)now_mono_ns();
     for (int s = 0; s < S_COUNT; s++) {
@@ -295,18 +288,58 @@ bad:
     return RQ_EARG;
 }
 
-#define ENQ_NARGS 8
+#define ENQ_NARGS 7
+#define ENQ_CALL 128  /* tasks per ENQUEUE call */
 
-static void enq_argv(const struct rq *q, struct enq_args *a, const char *argv[ENQ_NARGS])
+static void enq_argv(struct enq_args *a, const char *argv[ENQ_NARGS])
 {
-    argv[0] = q->prefix;
-    argv[1] = a->id;
-    argv[2] = a->body;
-    argv[3] = a->cpu;
-    argv[4] = a->mem;
-    argv[5] = a->trace;
-    argv[6] = a->ts;
-    argv[7] = a->pin;
+    argv[0] = a->id;
+    argv[1] = a->body;
+    argv[2] = a->cpu;
+    argv[3] = a->mem;
+    argv[4] = a->trace;
+    argv[5] = a->ts;
+    argv[6] = a->pin;
+}
+
+/* Tasks with the ids first.. (or ids) in one ENQUEUE script call (one
+ * batch: one RPUSH, one stamp, one wake-up); ts (may be NULL) gets each
+ * task's ts_enqueue.  raise: Redis lost them (rq_enqueue_again). */
+static int enqueue_batch(struct rq *q, const char *const *fields_json, size_t n, int64_t first,
+                         const int64_t *ids, int64_t *ts, bool raise)
+{
+    struct enq_args *a = xcalloc(n, sizeof *a);
+    const char **args = xmalloc((1 + n * ENQ_NARGS) * sizeof *args);
+    size_t done = 0;
+    int rc = 0;
+    for (; done < n; done++) {
+        rc = prepare_task(q, fields_json[done], ids ? ids[done] : first + (int64_t)done,
+                          &a[done]);
+        if (rc)
+            break;
+        enq_argv(&a[done], args + 1 + done * ENQ_NARGS);
+    }
+    /* ENQ_CALL tasks per call (sent again after a reconnect: the script
+     * skips what exists) */
+    for (size_t s = 0; rc == 0 && s < n; s += ENQ_CALL) {
+        size_t m = n - s < ENQ_CALL ? n - s : ENQ_CALL;
+        /* the flag goes where the previous call's last argument was */
+        args[s * ENQ_NARGS] = raise ? "1" : "0";
+        redisReply *r = eval(q, S_ENQUEUE, (int)(1 + m * ENQ_NARGS), args + s * ENQ_NARGS, &rc);
+        if (r && !redis_reply_array(r, m))
+            rc = redis_bad_reply(q->c, r, "enqueue");
+        else if (r) {
+            for (size_t i = 0; rc == 0 && ts && i < m; i++)
+                if (!redis_reply_int(r->element[i], &ts[s + i]))
+                    rc = redis_bad_reply(q->c, NULL, "enqueue");
+            freeReplyObject(r);
+        }
+    }
+    for (size_t i = 0; i < done; i++)
+        free(a[i].body);
+    free(a);
+    free(args);
+    return rc;
 }
 
 int rq_enqueue(struct rq *q, const char *fields_json, int64_t *task_id)
@@ -330,28 +363,7 @@ int rq_enqueue_stamped(struct rq *q, const char *const *fields_json, size_t n, i
     int rc = reserve_ids(q, n, &first);
     if (rc)
         return rc;
-    struct enq_args *a = xcalloc(n, sizeof *a);
-    const char **args = xmalloc(n * ENQ_NARGS * sizeof *args);
-    size_t done = 0;
-    for (; done < n; done++) {
-        rc = prepare_task(q, fields_json[done], first + (int64_t)done, &a[done]);
-        if (rc)
-            break;
-        enq_argv(q, &a[done], args + done * ENQ_NARGS);
-    }
-    if (rc == 0) {
-        /* all sent again after a reconnect: the script is idempotent */
-        redisReply **rep;
-        rc = eval_many(q, S_ENQUEUE, n, ENQ_NARGS, args, &rep);
-        for (size_t i = 0; rc == 0 && ts && i < n; i++)
-            if (!redis_reply_int(rep[i], &ts[i]))
-                rc = redis_bad_reply(q->c, NULL, "enqueue");
-        free_replies(rep, n);
-    }
-    for (size_t i = 0; i < done; i++)
-        free(a[i].body);
-    free(a);
-    free(args);
+    rc = enqueue_batch(q, fields_json, n, first, NULL, ts, false);
     if (rc)
         return rc;
     if (ids)
@@ -389,25 +401,7 @@ int rq_enqueue_again(struct rq *q, const char *const *fields_json, const int64_t
 {
     if (n == 0)
         return 0;
-    struct enq_args *a = xcalloc(n, sizeof *a);
-    const char **args = xmalloc(n * ENQ_NARGS * sizeof *args);
-    size_t done = 0;
-    int rc = 0;
-    for (; done < n; done++) {
-        rc = prepare_task(q, fields_json[done], ids[done], &a[done]);
-        if (rc)
-            break;
-        enq_argv(q, &a[done], args + done * ENQ_NARGS);
-    }
-    if (rc == 0) {
-        redisReply **rep;
-        rc = eval_many(q, S_ENQUEUE, n, ENQ_NARGS, args, &rep);
-        free_replies(rep, n);
-    }
-    for (size_t i = 0; i < done; i++)
-        free(a[i].body);
-    free(a);
-    free(args);
+    int rc = enqueue_batch(q, fields_json, n, 0, ids, NULL, true);
     return rc ? rc : (int)n;
 }
 
@@ -465,7 +459,7 @@ int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint, stru
     int rc;
     redisReply *r = eval(q, S_STATE, 3, args, &rc);
     if (!r)
-        return rc;
+        return rc == RQ_ESCRIPT && strstr(rq_error(q), "key layout") ? RQ_ELAYOUT : rc;
     /* ver, seq, full, nhosts, 11 per host, nhead, 4 per task, pending */
     size_t nn, nt;
     int64_t full = 1;
@@ -528,31 +522,22 @@ static enum rq_place_status place_status(const char *s)
     return (enum rq_place_status)-1;
 }
 
-static int parse_place(struct rq *q, const redisReply *r, struct rq_place_res *res)
-{
-    if (!redis_reply_array(r, 2))
-        return redis_bad_reply(q->c, NULL, "place");
-    int st = (int)place_status(redis_reply_str(r->element[0]));
-    if (st < 0 || !redis_reply_int(r->element[1], &res->ver))
-        return redis_bad_reply(q->c, NULL, "place");
-    res->st = (enum rq_place_status)st;
-    res->cap_left = -1;
-    if (r->elements >= 3)
-        redis_reply_int(r->element[2], &res->cap_left);
-    return 0;
-}
-
 int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
                   struct rq_place_res *res)
 {
     if (n == 0)
         return 0;
-    char token[64];
+    char token[64], ver[24] = "";
     snprintf(token, sizeof token, "%d.%08x.%llu", (int)getpid(), q->nonce,
              (unsigned long long)++q->batches);
-    char (*num)[2][24] = xmalloc(n * sizeof *num);
-    enum { NA = 6 };
-    const char **args = xmalloc(n * NA * sizeof *args);
+    /* one script call: the batch is checked against the first request's
+     * version once, and applied in order (LUA_PLACE) */
+    if (r[0].expect_ver >= 0)
+        snprintf(ver, sizeof ver, "%lld", (long long)r[0].expect_ver);
+    char (*num)[24] = xmalloc(n * sizeof *num);
+    const char **args = xmalloc((2 + 2 * n) * sizeof *args);
+    args[0] = token;
+    args[1] = ver;
     for (size_t i = 0; i < n; i++) {
         if (!run_id_valid(r[i].node)) {
             redis_set_error(q->c, "invalid node id '%s'", r[i].node ? r[i].node : "");
@@ -560,27 +545,38 @@ int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
             free(args);
             return RQ_EARG;
         }
-        snprintf(num[i][0], 24, "%lld", (long long)r[i].task_id);
-        if (r[i].expect_ver >= 0)
-            snprintf(num[i][1], 24, "%lld", (long long)r[i].expect_ver);
-        else
-            num[i][1][0] = 0;
-        const char **a = args + i * NA;
-        a[0] = q->prefix;
-        a[1] = num[i][0];
-        a[2] = r[i].node;
-        a[3] = num[i][1];
-        a[4] = token;
-        a[5] = i > 0 && r[i].expect_ver >= 0 ? "1" : "0";
+        snprintf(num[i], 24, "%lld", (long long)r[i].task_id);
+        args[2 + 2 * i] = num[i];
+        args[3 + 2 * i] = r[i].node;
     }
-    redisReply **rep;
-    int rc = eval_many(q, S_PLACE, n, NA, args, &rep);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = parse_place(q, rep[i], &res[i]);
-    free_replies(rep, n);
+    int rc;
+    redisReply *rep = eval(q, S_PLACE, (int)(2 + 2 * n), args, &rc);
     free(num);
     free(args);
-    return rc;
+    if (!rep)
+        return rc;
+    int64_t v;
+    if (!redis_reply_array(rep, 1 + 2 * n) || !redis_reply_int(rep->element[0], &v))
+        return redis_bad_reply(q->c, rep, "place");
+    /* the version after each placement: one more per placement */
+    int64_t base = v;
+    for (size_t i = 0; i < n; i++) {
+        int st = (int)place_status(redis_reply_str(rep->element[1 + 2 * i]));
+        if (st < 0)
+            return redis_bad_reply(q->c, rep, "place");
+        res[i].st = (enum rq_place_status)st;
+        if (!redis_reply_int(rep->element[2 + 2 * i], &res[i].cap_left))
+            res[i].cap_left = -1;
+        if (st == RQ_P_OK)
+            base--;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].st == RQ_P_OK)
+            base++;
+        res[i].ver = res[i].st == RQ_P_OK ? base : v;
+    }
+    freeReplyObject(rep);
+    return 0;
 }
 
 int rq_place(struct rq *q, const struct rq_place_req *r, struct rq_place_res *res)
@@ -628,9 +624,10 @@ int rq_reap(struct rq *q, int max_deliveries, struct rq_reap_stats *st)
     redisReply *r = eval(q, S_REAP, 1, args, &rc);
     if (!r)
         return rc;
-    struct rq_reap_stats s = {0, 0, 0};
-    if (!redis_reply_array(r, 3) || !redis_reply_int(r->element[0], &s.workers) ||
-        !redis_reply_int(r->element[1], &s.requeued) || !redis_reply_int(r->element[2], &s.dead))
+    struct rq_reap_stats s = {0, 0, 0, -1};
+    if (!redis_reply_array(r, 4) || !redis_reply_int(r->element[0], &s.workers) ||
+        !redis_reply_int(r->element[1], &s.requeued) || !redis_reply_int(r->element[2], &s.dead) ||
+        !redis_reply_int(r->element[3], &s.next_ms))
         return redis_bad_reply(q->c, r, "reap");
     freeReplyObject(r);
     if (st)
@@ -682,6 +679,8 @@ int rq_register(struct rq *q, const struct rq_worker_info *w, char **owner)
     int out;
     if (!strcmp(st, "ok")) {
         out = RQ_REG_OK;
+        snprintf(q->reg_worker, sizeof q->reg_worker, "%s", w->worker);
+        snprintf(q->reg_node, sizeof q->reg_node, "%s", w->node);
     } else if (!strcmp(st, "busy") || !strcmp(st, "conflict")) {
         out = st[0] == 'b' ? RQ_REG_BUSY : RQ_REG_CONFLICT;
         if (owner)
@@ -692,6 +691,12 @@ int rq_register(struct rq *q, const struct rq_worker_info *w, char **owner)
         else
             redis_set_error(q->c, "worker id %s is registered for node %s", w->worker,
                             redis_reply_str(r->element[1]));
+    } else if (!strcmp(st, "layout")) {
+        redis_set_error(q->c, "the run's keys (%s*) use Redis key layout %s (another tracekit "
+                        "version); this worker uses layout %s: run the same tracekit version "
+                        "everywhere", q->prefix, redis_reply_str(r->element[1]), RQ_LAYOUT);
+        freeReplyObject(r);
+        return RQ_ELAYOUT;
     } else {
         return redis_bad_reply(q->c, r, "register");
     }
@@ -707,8 +712,8 @@ int rq_heartbeat(struct rq *q, const char *worker, int ttl_ms, int lease_ms)
     char t[16], l[16];
     snprintf(t, sizeof t, "%d", ttl_ms);
     snprintf(l, sizeof l, "%d", lease_ms);
-    const char *args[3] = {worker, t, l};
-    redisReply *r = eval(q, S_HEARTBEAT, 3, args, &rc);
+    const char *args[4] = {worker, t, l, !strcmp(worker, q->reg_worker) ? q->reg_node : ""};
+    redisReply *r = eval(q, S_HEARTBEAT, 4, args, &rc);
     if (!r)
         return rc;
     if (!redis_reply_array(r, 1))
@@ -725,9 +730,11 @@ void rq_task_free(struct rq_task *t)
     memset(t, 0, sizeof *t);
 }
 
-/* One TAKE script call.  1 task, 0 none, 2 fenced, < 0 error. */
-static int take_once(struct rq *q, const char *worker, const char *node, const int64_t *held,
-                     size_t nheld, int lease_ms, struct rq_task *t)
+/* One TAKE script call; moved: the task BLMOVE just moved ("" = look
+ * through the in-flight list, then LMOVE).  1 task, 0 none, 2 fenced,
+ * < 0 error. */
+static int take_once(struct rq *q, const char *worker, const char *node, const char *moved,
+                     const int64_t *held, size_t nheld, int lease_ms, struct rq_task *t)
 {
     if (nheld > 48) {
         redis_set_error(q->c, "take: too many held tasks (%zu)", nheld);
@@ -740,12 +747,14 @@ static int take_once(struct rq *q, const char *worker, const char *node, const i
     args[1] = node;
     args[2] = l;
     args[3] = md;
+    args[4] = moved;
     for (size_t i = 0; i < nheld; i++) {
         snprintf(ids[i], sizeof ids[i], "%lld", (long long)held[i]);
-        args[4 + i] = ids[i];
+        args[5 + i] = ids[i];
     }
     int rc;
-    redisReply *r = eval(q, S_TAKE, 4 + (int)nheld, args, &rc);
+    unsigned reconnects = rq_reconnects(q);
+    redisReply *r = eval(q, S_TAKE, 5 + (int)nheld, args, &rc);
     if (!r)
         return rc;
     if (!redis_reply_array(r, 1))
@@ -774,10 +783,16 @@ static int take_once(struct rq *q, const char *worker, const char *node, const i
         t->json = n ? xasprintf("%.*s, \"attempt\": %d}", (int)(n - 1), t->body, t->attempt)
                     : xstrdup(t->body);
         out = RQ_TAKE_OK;
+        /* found in the in-flight list: there may be more */
+        if (r->elements >= 8 && !strcmp(redis_reply_str(r->element[7]), "held"))
+            q->take_look = true;
     } else {
         return redis_bad_reply(q->c, r, "take");
     }
     freeReplyObject(r);
+    /* a reconnect during the call: a reply may have been lost */
+    if (rq_reconnects(q) != reconnects)
+        q->take_look = true;
     return out;
 }
 
@@ -787,9 +802,17 @@ int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *h
     int rc = check_ids(q, node, worker);
     if (rc)
         return rc;
-    rc = take_once(q, worker, node, held, nheld, lease_ms, t);
-    if (rc != RQ_TAKE_NONE || timeout_ms <= 0)
-        return rc;
+    /* Look through the in-flight list (a task in our hands the caller does
+     * not know: a reply lost to a reconnect) at the first take, after a
+     * reconnect and while it finds some; else straight to BLMOVE, and the
+     * take script leases what it moved (issue 21: one script call). */
+    if (timeout_ms <= 0 || q->take_look || q->take_reconnects != rq_reconnects(q)) {
+        q->take_look = false;
+        q->take_reconnects = rq_reconnects(q);
+        rc = take_once(q, worker, node, "", held, nheld, lease_ms, t);
+        if (rc != RQ_TAKE_NONE || timeout_ms <= 0)
+            return rc;
+    }
     /* Wait for work: BLMOVE parks the task in our in-flight list, then the
      * take script leases it.  Should this process die in between, the task
      * sits in the list of a worker that stops heartbeating: the reaper
@@ -799,14 +822,19 @@ int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *h
     snprintf(dst, sizeof dst, "%sinflight:%s", q->prefix, worker);
     snprintf(secs, sizeof secs, "%.3f", timeout_ms / 1000.0);
     const char *argv[6] = {"BLMOVE", src, dst, "LEFT", "RIGHT", secs};
+    unsigned reconnects = rq_reconnects(q);
     redisReply *r = redis_command_blocking(q->c, timeout_ms, 6, argv, NULL, &rc);
+    if (rq_reconnects(q) != reconnects)
+        q->take_look = true;
     if (!r)
         return rc;
-    bool moved = r->type == REDIS_REPLY_STRING;
+    char moved[64] = "";
+    if (r->type == REDIS_REPLY_STRING)
+        snprintf(moved, sizeof moved, "%s", r->str);
     freeReplyObject(r);
-    if (!moved)
+    if (!moved[0])
         return RQ_TAKE_NONE;
-    return take_once(q, worker, node, held, nheld, lease_ms, t);
+    return take_once(q, worker, node, moved, held, nheld, lease_ms, t);
 }
 
 int rq_complete(struct rq *q, const char *worker, int64_t task_id, int attempt, bool ok, int rc_)

@@ -3,9 +3,10 @@
  * completions, a reaper and a dead-letter list.  One struct rq is one
  * connection (common/redis.h); use one per thread.
  *
- * All keys live under "tk:RUN_ID:" and keep the original's names
- * (q:pending, q:NODE, cap:NODE, cap_total:NODE, run_count:NODE, phys:NODE,
- * ratio:NODE); docs/redis.md lists every key and the state machine.
+ * All keys live under "tk:RUN_ID:" and keep the original's names where the
+ * concept survives (q:pending, q:NODE; a node's cap, cap_total, run_count,
+ * phys, ratio are fields of one hash node:NODE, key layout 2);
+ * docs/redis.md lists every key and the state machine.
  * Every state change is one Lua script (EVALSHA; reloaded after NOSCRIPT),
  * so it happens completely or not at all, and every script can be re-run
  * after a lost reply without doing its work twice: the connection
@@ -39,6 +40,8 @@ enum {
     RQ_EPROTO = REDIS_EPROTO,     /* unexpected reply, old server */
     RQ_EARG = REDIS_EARG,         /* bad argument (id, JSON) */
     RQ_ESCRIPT = REDIS_ESCRIPT,   /* a script failed */
+    RQ_ELAYOUT = -20,             /* the run's keys are of another key layout
+                                     (another tracekit version): permanent */
 };
 
 /* The connection's options (struct redis_conn_opts) plus the run. */
@@ -134,11 +137,13 @@ struct rq_state {
     size_t nhosts;
     struct rq_head *head;       /* first tasks of q:pending */
     size_t nhead;
-    int64_t pending;            /* LLEN q:pending */
+    int64_t pending;            /* LLEN q:pending; -1 in a partial snapshot:
+                                   more than nhead (not counted) */
 };
 
 /* One consistent snapshot: hosts, the first pending tasks (at most nhead,
- * and no more than the free slots, at least one), version. */
+ * and no more than the free slots, at least one), version.  RQ_ELAYOUT:
+ * the run's nodes were registered with another key layout. */
 int rq_state(struct rq *q, size_t nhead, struct rq_state *s);
 /* The same, reading only the nodes changed after change number `since`
  * (s->partial; since 0: all, as rq_state), the caller keeping the others
@@ -169,8 +174,9 @@ struct rq_place_req {
     int64_t task_id;     /* must be the head of q:pending */
     const char *node;
     int64_t expect_ver;  /* < 0: do not check the version; in a batch the
-                            i-th request expects version + i, and also that
-                            every earlier request of the batch succeeded */
+                            first request's is checked once for the whole
+                            batch (one script call), whose placements are
+                            applied in order until one is refused */
 };
 
 struct rq_place_res {
@@ -184,9 +190,10 @@ struct rq_place_res {
  * units and memory, move the task to q:NODE and count it in run_count (B7,
  * B8, B9). */
 int rq_place(struct rq *q, const struct rq_place_req *r, struct rq_place_res *res);
-/* Several placements in one pipelined round trip, applied in order.  With
- * versions, once one fails every later one fails too (they were decided on
- * a state that no longer exists). */
+/* Several placements in one script call, applied in order.  With a
+ * version, once one fails every later one fails too (RQ_P_STALE: they were
+ * decided on a state that no longer exists); the version rises by one per
+ * placement (res[i].ver). */
 int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
                   struct rq_place_res *res);
 /* Take the head task out of the queue for good (e.g. it can never fit):
@@ -202,8 +209,10 @@ struct rq_reap_stats {
     int64_t workers;    /* workers found dead and removed */
     int64_t requeued;   /* tasks put back at the head of q:pending */
     int64_t dead;       /* tasks moved to the dead-letter list */
+    int64_t next_ms;    /* ms until the earliest liveness or lease deadline of
+                           a live worker (nothing is found dead before); -1 none */
 };
-/* Reap workers whose liveness key expired and leases that ran out;
+/* Reap workers whose liveness deadline passed and leases that ran out;
  * max_deliveries (>= 1) sends a task to the dead list instead. */
 int rq_reap(struct rq *q, int max_deliveries, struct rq_reap_stats *st);
 
@@ -232,8 +241,8 @@ enum { RQ_REG_OK = 0, RQ_REG_BUSY = 1, RQ_REG_CONFLICT = 2 };
 int rq_register(struct rq *q, const struct rq_worker_info *w, char **owner);
 
 enum { RQ_HB_OK = 0, RQ_HB_FENCED = 1 };
-/* Renew the liveness key (ttl_ms) and the leases of running tasks
- * (now + lease_ms).  RQ_HB_FENCED: this worker was reaped; stop, and
+/* Renew the worker's liveness (ttl_ms) and the leases of its running tasks
+ * (now + lease_ms; one lease per worker, in its node's hash).  RQ_HB_FENCED: this worker was reaped; stop, and
  * register again (its running tasks were requeued). */
 int rq_heartbeat(struct rq *q, const char *worker, int ttl_ms, int lease_ms);
 
@@ -252,7 +261,10 @@ enum { RQ_TAKE_NONE = 0, RQ_TAKE_OK = 1, RQ_TAKE_FENCED = 2 };
  * lease (now + lease_ms), waiting up to timeout_ms (0 = do not wait).
  * held: ids this worker is running already; a task of its in-flight list
  * not among them (a reply lost to a reconnect) is returned first, with its
- * attempt unchanged.  So the takes of one worker (all its threads) must be
+ * attempt unchanged: the list is looked through at the first take on this
+ * connection, after a reconnect, while it finds such tasks and with
+ * timeout_ms 0; otherwise BLMOVE, then one script call leases what it
+ * moved (issue 21).  So the takes of one worker (all its threads) must be
  * serialised, and held must list every task the worker holds. */
 int rq_take(struct rq *q, const char *worker, const char *node, const int64_t *held,
             size_t nheld, int timeout_ms, int lease_ms, struct rq_task *t);

@@ -11,7 +11,10 @@
  * attempt (fencing token, +1 per delivery), deliveries (crash count for the
  * dead-letter rule), lease (deadline, server ms), ts_place, ts_start, rc,
  * pin (the node the task may only be placed on; absent = any).  The pin is
- * set once at enqueue and never changed: requeue, reap and leave keep it. */
+ * set once at enqueue and never changed: requeue, reap and leave keep it.
+ * Node hash P..node:NODE (key layout 2) fields: cap, cap_total, run_count,
+ * mem, mem_total, phys, ratio, parallel, worker (owner; '' none), alive and
+ * lease (the owner's liveness and lease deadlines, server ms). */
 #ifndef TK_RQ_LUA_H
 #define TK_RQ_LUA_H
 
@@ -26,22 +29,37 @@ static const char LUA_PRELUDE[] =
     "local function int(v) return string.format('%d', v) end\n"
     "local function num(v) return tonumber(v) or 0 end\n"
     /* wake a scheduler waiting in rq_wait(): a list, so a wake-up sent
-     * while nobody waits is not lost; at most 8 are kept, so a burst of
-     * changes wakes several schedulers, and costs at most 8 idle rounds */
+     * while nobody waits is not lost; the newest 8 are kept (trimmed only
+     * when longer: one command per wake-up), so a burst of changes wakes
+     * several schedulers and costs at most 8 idle rounds */
     "local function wake()\n"
-    "  redis.call('RPUSH', P..'wake', 1)\n"
-    "  redis.call('LTRIM', P..'wake', 0, 7)\n"
+    "  if redis.call('RPUSH', P..'wake', 1) > 8 then redis.call('LTRIM', P..'wake', -8, -1) end\n"
     "end\n"
-    /* every state change other than a placement: new version, no batch of
-     * placements can chain onto it (see LUA_PLACE), and a wake-up */
+    /* the new state version of this script's changes: one INCR per script
+     * however many changes; it is also the change number of the nodes the
+     * script touches (P nodechg), so a snapshot at version V has every node
+     * change numbered <= V (layout 2, issue 21) */
+    "local newver\n"
+    "local function ver()\n"
+    "  if not newver then newver = redis.call('INCR', P..'ver') end\n"
+    "  return newver\n"
+    "end\n"
+    /* every state change other than an enqueue or a placement: a new
+     * version (placements decided before it are refused) and a wake-up.
+     * The version is always the highest score in P nodechg (a change that
+     * touched no node scores the member ''), so a partial snapshot reads
+     * it from there (LUA_STATE) */
+    "local woke, touched\n"
     "local function bump()\n"
-    "  redis.call('DEL', P..'lastbatch')\n"
-    "  wake()\n"
-    "  return redis.call('INCR', P..'ver')\n"
+    "  if not woke then woke = true; wake() end\n"
+    "  local v = ver()\n"
+    "  if not touched then touched = true; redis.call('ZADD', P..'nodechg', v, '') end\n"
+    "  return v\n"
     "end\n"
-    /* one ledger line per finished task */
-    "local function record(id, status, rc, reason, err, log, exec)\n"
-    "  local f = redis.call('HMGET', P..'task:'..id, 'trace', 'attempt', 'node', 'worker',\n"
+    /* one ledger line per finished task; f: the task's trace, attempt,
+     * node, worker, ts_enqueue, ts_place, ts_start if the caller read them */
+    "local function record(id, status, rc, reason, err, log, exec, f)\n"
+    "  f = f or redis.call('HMGET', P..'task:'..id, 'trace', 'attempt', 'node', 'worker',\n"
     "                       'ts_enqueue', 'ts_place', 'ts_start')\n"
     "  local s = '{\"task_id\": '..id..', \"trace_id\": '..cjson.encode(f[1] or '')..\n"
     "    ', \"attempt\": '..(f[2] or '0')..', \"status\": \"'..status..'\", \"rc\": '..\n"
@@ -59,22 +77,30 @@ static const char LUA_PRELUDE[] =
      * schedulers read only the nodes touched since their last snapshot
      * (LUA_STATE, issue 21) */
     "local function touch(node)\n"
-    "  redis.call('ZADD', P..'nodechg', redis.call('INCR', P..'nseq'), node)\n"
+    "  touched = true\n"
+    "  redis.call('ZADD', P..'nodechg', ver(), node)\n"
     "end\n"
-    /* give a committed task's units, memory and run_count back to its node */
+    /* give a committed task's units, memory and run_count back to its node
+     * (the hash P node:NODE, key layout 2) */
+    "local function release_node(node, cpu, mem)\n"
+    "  if not node or node == '' then return end\n"
+    "  local nk = P..'node:'..node\n"
+    "  touch(node)\n"
+    "  redis.call('HINCRBY', nk, 'cap', num(cpu))\n"
+    "  if num(mem) > 0 and num(redis.call('HGET', nk, 'mem_total')) > 0 then\n"
+    "    redis.call('HINCRBY', nk, 'mem', num(mem))\n"
+    "  end\n"
+    "  if redis.call('HINCRBY', nk, 'run_count', -1) < 0 then\n"
+    "    redis.call('HSET', nk, 'run_count', 0)\n"
+    "  end\n"
+    "end\n"
     "local function release(id)\n"
     "  local f = redis.call('HMGET', P..'task:'..id, 'node', 'cpu', 'mem')\n"
-    "  local node = f[1]\n"
-    "  if not node or node == '' then return end\n"
-    "  touch(node)\n"
-    "  redis.call('INCRBY', P..'cap:'..node, f[2])\n"
-    "  if num(f[3]) > 0 and num(redis.call('GET', P..'mem_total:'..node)) > 0 then\n"
-    "    redis.call('INCRBY', P..'mem:'..node, f[3])\n"
-    "  end\n"
-    "  if redis.call('DECR', P..'run_count:'..node) < 0 then\n"
-    "    redis.call('SET', P..'run_count:'..node, 0)\n"
-    "  end\n"
+    "  release_node(f[1], f[2], f[3])\n"
     "end\n"
+    /* the node's worker is alive: its owner's liveness deadline (server ms,
+     * renewed by heartbeats) is in the future */
+    "local function alive(deadline, now) return num(deadline) > now end\n"
     /* put a committed task back at the head of q:pending.  mode 'crash': a
      * delivery was lost (dead-letter after maxdel); 'return': the worker
      * gave it back (not counted); 'unsent': never delivered.  The caller
@@ -100,10 +126,11 @@ static const char LUA_PRELUDE[] =
     "local function reap_worker(W, mode, maxdel)\n"
     "  local node = redis.call('HGET', P..'workers', W)\n"
     "  local n, dead = 0, 0\n"
-    "  if node and redis.call('GET', P..'worker:'..node) == W then\n"
+    "  if node and redis.call('HGET', P..'node:'..node, 'worker') == W then\n"
     "    local q = redis.call('LRANGE', P..'q:'..node, 0, -1)\n"
     "    for i = #q, 1, -1 do requeue(q[i], 'unsent', 0); n = n + 1 end\n"
-    "    redis.call('DEL', P..'q:'..node, P..'worker:'..node)\n"
+    "    redis.call('DEL', P..'q:'..node)\n"
+    "    redis.call('HSET', P..'node:'..node, 'worker', '', 'alive', 0)\n"
     "    touch(node)\n"
     "  end\n"
     "  local inflight = P..'inflight:'..W\n"
@@ -116,155 +143,234 @@ static const char LUA_PRELUDE[] =
     "      requeue(ids[i], 'unsent', 0); n = n + 1\n"
     "    end\n"
     "  end\n"
-    "  redis.call('DEL', inflight, P..'alive:'..W)\n"
+    "  redis.call('DEL', inflight)\n"
     "  redis.call('HDEL', P..'workers', W)\n"
     "  bump()\n"
     "  return n, dead\n"
     "end\n"
-    /* first delivery of a task that sits in W's in-flight list */
-    "local function lease(id, W, lease_ms)\n"
-    "  local tk = P..'task:'..id\n"
+    /* delivery of a task that sits in W's in-flight list; f: its attempt,
+     * deliveries, body, cpu, mem */
+    "local function lease(id, W, lease_ms, f)\n"
     "  local now = now_ms()\n"
-    "  local a = redis.call('HINCRBY', tk, 'attempt', 1)\n"
-    "  local d = redis.call('HINCRBY', tk, 'deliveries', 1)\n"
-    "  redis.call('HSET', tk, 'state', 'running', 'worker', W, 'lease', int(now + lease_ms),\n"
-    "             'ts_start', int(now))\n"
-    "  local f = redis.call('HMGET', tk, 'body', 'cpu', 'mem')\n"
-    "  return {'ok', id, a, d, f[1], f[2], f[3]}\n"
+    "  local a, d = num(f[1]) + 1, num(f[2]) + 1\n"
+    "  redis.call('HSET', P..'task:'..id, 'attempt', a, 'deliveries', d, 'state', 'running',\n"
+    "             'worker', W, 'lease', int(now + lease_ms), 'ts_start', int(now))\n"
+    "  return {'ok', id, a, d, f[3], f[4], f[5]}\n"
     "end\n";
 
-/* ARGV: P, id, body, cpu, mem, trace, ts_enqueue, pin ('' = none).
- * An empty ts_enqueue is stamped here, with the Redis server's clock at
- * the enqueue itself (issue 21: no invented stamps): the body then ends
- * just before the stamp's digits, and the script completes it.
- * Returns the task's ts_enqueue (also on a retry: the stored one). */
+/* The key layout these scripts use (P layout; docs/redis.md, "Keys"):
+ * 2 = one hash P node:NODE per node (issue 21); 1 = the strings cap:NODE,
+ * worker:NODE, alive:WORKER... of older builds, never mixed with it. */
+#define RQ_LAYOUT "2"
+
+/* ARGV: P, raise, then 7 per task: id, body, cpu, mem, trace, ts_enqueue,
+ * pin ('' = none).  All of a batch in one call: one RPUSH, one stamp, one
+ * wake-up.  An empty ts_enqueue is stamped here, with the Redis server's
+ * clock at the enqueue itself (issue 21: no invented stamps): the body then
+ * ends just before the stamp's digits, and the script completes it.
+ * raise '1' (rq_enqueue_again: Redis lost these tasks): the task counter,
+ * which may have gone back too, is raised to the id so it is not handed
+ * out again.  A task that exists is left alone (a retry).
+ * Returns each task's ts_enqueue (on a retry: the stored one). */
 static const char LUA_ENQUEUE[] =
-    "local tk = P..'task:'..ARGV[2]\n"
-    "if redis.call('EXISTS', tk) == 1 then return redis.call('HGET', tk, 'ts_enqueue') end\n"
-    "local ts, body = ARGV[7], ARGV[3]\n"
-    "if ts == '' then ts = int(now_ms()); body = body..ts..'}' end\n"
-    "redis.call('HSET', tk, 'body', body, 'cpu', ARGV[4], 'mem', ARGV[5], 'trace', ARGV[6],\n"
-    "           'ts_enqueue', ts, 'state', 'pending', 'attempt', 0, 'deliveries', 0)\n"
-    "if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', tk, 'pin', ARGV[8]) end\n"
-    /* enqueued again after Redis lost it (rq_enqueue_again): the task
-     * counter, which may have gone back too, must not hand its id out */
-    "if num(redis.call('GET', P..'seq')) < tonumber(ARGV[2]) then\n"
-    "  redis.call('SET', P..'seq', ARGV[2])\n"
+    "local raise = ARGV[2] == '1'\n"
+    "local out, ids, stamp = {}, {}, nil\n"
+    "for i = 3, #ARGV - 6, 7 do\n"
+    "  local id = ARGV[i]\n"
+    "  local tk = P..'task:'..id\n"
+    "  if redis.call('EXISTS', tk) == 1 then\n"
+    "    out[#out + 1] = redis.call('HGET', tk, 'ts_enqueue')\n"
+    "  else\n"
+    "    local ts, body = ARGV[i + 5], ARGV[i + 1]\n"
+    "    if ts == '' then\n"
+    "      stamp = stamp or int(now_ms())\n"
+    "      ts = stamp; body = body..ts..'}'\n"
+    "    end\n"
+    "    if ARGV[i + 6] ~= '' then\n"
+    "      redis.call('HSET', tk, 'body', body, 'cpu', ARGV[i + 2], 'mem', ARGV[i + 3],\n"
+    "                 'trace', ARGV[i + 4], 'ts_enqueue', ts, 'state', 'pending', 'attempt', 0,\n"
+    "                 'deliveries', 0, 'pin', ARGV[i + 6])\n"
+    "    else\n"
+    "      redis.call('HSET', tk, 'body', body, 'cpu', ARGV[i + 2], 'mem', ARGV[i + 3],\n"
+    "                 'trace', ARGV[i + 4], 'ts_enqueue', ts, 'state', 'pending', 'attempt', 0,\n"
+    "                 'deliveries', 0)\n"
+    "    end\n"
+    "    if raise and num(redis.call('GET', P..'seq')) < tonumber(id) then\n"
+    "      redis.call('SET', P..'seq', id)\n"
+    "    end\n"
+    "    ids[#ids + 1] = id\n"
+    "    out[#out + 1] = ts\n"
+    "  end\n"
     "end\n"
-    "redis.call('RPUSH', P..'q:pending', ARGV[2])\n"
-    "redis.call('HINCRBY', P..'stats', 'enqueued', 1)\n"
-    "wake()\n"
-    "return ts\n";
+    "for i = 1, #ids, 1000 do\n"
+    "  redis.call('RPUSH', P..'q:pending', unpack(ids, i, math.min(i + 999, #ids)))\n"
+    "end\n"
+    "if #ids > 0 then\n"
+    "  redis.call('HINCRBY', P..'stats', 'enqueued', #ids)\n"
+    "  wake()\n"
+    "end\n"
+    "return out\n";
 
-/* ARGV: P, id, node, expected version ('' = any), batch token, chain.
- * The token is unique per rq_place_many call.  With a version given, the
- * first placement of a batch needs the state to be at that version; the
- * i-th needs version + i *and* the last state change to be this batch's own
- * previous placement (lastbatch == token): then the state is exactly the
- * one the decisions were made on, even with other schedulers around.
- * A task pinned to a node is refused ('pinned') anywhere else.
- * Returns {status, version[, free units]}. */
+/* ARGV: P, batch token, expected version ('' = any), then id, node per
+ * placement, applied in order in this one call.  The token is unique per
+ * rq_place_many call.  With a version, the state must be at that version
+ * (nothing changed since the decisions were made), and after a refusal the
+ * rest of the batch is not placed ('stale': decided on a head that did not
+ * move).  A task pinned to a node is refused ('pinned') anywhere else.
+ * Each placement takes its node's units, memory and --parallel slot in the
+ * node hash (read once per node), moves the task to q:NODE and counts it;
+ * the node is touched once, the version raised by the number placed.
+ * Returns {version after, status, free units (-1: not read)} x placements}. */
 static const char LUA_PLACE[] =
-    "local id, node, token = ARGV[2], ARGV[3], ARGV[5]\n"
-    "local tk = P..'task:'..id\n"
-    "local ver = num(redis.call('GET', P..'ver'))\n"
-    "local f = redis.call('HMGET', tk, 'state', 'node', 'cpu', 'mem', 'placed_by', 'pin')\n"
-    "if not f[1] then return {'gone', ver} end\n"
-    "if f[1] ~= 'pending' then\n"
+    "local token, expect = ARGV[2], ARGV[3]\n"
+    "local n = math.floor((#ARGV - 3) / 2)\n"
+    /* raised first (one command), set back below unless all are placed */
+    "local base = redis.call('INCRBY', P..'ver', n) - n\n"
+    "local placed, stop, now = 0, false, nil\n"
+    "local hosts, horder, queued = {}, {}, {}\n"
+    "local res = {}\n"
+    "local function host(node)\n"
+    "  local h = hosts[node]\n"
+    "  if h then return h end\n"
+    "  local v = redis.call('HMGET', P..'node:'..node, 'cap_total', 'worker', 'alive', 'cap',\n"
+    "                       'parallel', 'run_count', 'mem', 'mem_total')\n"
+    "  now = now or now_ms()\n"
+    "  h = {known = v[1] ~= false, up = v[2] and v[2] ~= '' and alive(v[3], now), cap = num(v[4]),\n"
+    "       par = num(v[5]), run = num(v[6]), mem = num(v[7]), memtot = num(v[8]), ids = {}}\n"
+    "  hosts[node] = h\n"
+    "  return h\n"
+    "end\n"
+    "local function place(id, node)\n"
+    "  local tk = P..'task:'..id\n"
+    "  local f = redis.call('HMGET', tk, 'state', 'node', 'cpu', 'mem', 'placed_by', 'pin')\n"
+    "  if not f[1] then return 'gone' end\n"
+    "  if f[1] ~= 'pending' then\n"
     /* a retry of this very call after a lost reply */
-    "  if f[2] == node and f[5] == token and (f[1] == 'placed' or f[1] == 'running') then\n"
-    "    return {'already', ver}\n"
+    "    if f[2] == node and f[5] == token and (f[1] == 'placed' or f[1] == 'running') then\n"
+    "      return 'already'\n"
+    "    end\n"
+    "    return 'stale'\n"
     "  end\n"
-    "  return {'stale', ver}\n"
-    "end\n"
-    "if redis.call('LINDEX', P..'q:pending', 0) ~= id then return {'stale', ver} end\n"
-    "if ARGV[4] ~= '' then\n"
-    "  if tonumber(ARGV[4]) ~= ver then return {'version', ver} end\n"
-    "  if ARGV[6] == '1' and redis.call('GET', P..'lastbatch') ~= token then\n"
-    "    return {'version', ver}\n"
+    "  if expect ~= '' and tonumber(expect) ~= base then return 'version' end\n"
+    "  if f[6] and f[6] ~= '' and f[6] ~= node then return 'pinned' end\n"
+    "  local h = host(node)\n"
+    "  if not h.known then return 'unknown' end\n"
+    "  if not h.up then return 'down' end\n"
+    /* the head: popped (it is ours in all but races), pushed back if not */
+    "  local head = redis.call('LPOP', P..'q:pending')\n"
+    "  local need, mem = num(f[3]), num(f[4])\n"
+    "  local why\n"
+    "  if head ~= id then why = 'stale'\n"
+    "  elseif h.cap < need then why = 'nocap'\n"
+    "  elseif h.par > 0 and h.run >= h.par then why = 'busy'\n"
+    "  elseif mem > 0 and h.memtot > 0 and h.mem < mem then why = 'nomem' end\n"
+    "  if why then\n"
+    "    if head then redis.call('LPUSH', P..'q:pending', head) end\n"
+    "    return why, h.cap\n"
     "  end\n"
+    "  if mem > 0 and h.memtot > 0 then h.mem = h.mem - mem end\n"
+    "  h.cap = h.cap - need; h.run = h.run + 1\n"
+    "  if #h.ids == 0 then horder[#horder + 1] = node end\n"
+    "  h.ids[#h.ids + 1] = id\n"
+    "  placed = placed + 1\n"
+    "  redis.call('HSET', tk, 'state', 'placed', 'node', node, 'ts_place', int(now),\n"
+    "             'placed_by', token)\n"
+    "  return 'ok', h.cap\n"
     "end\n"
-    "if f[6] and f[6] ~= '' and f[6] ~= node then return {'pinned', ver} end\n"
-    "if redis.call('SISMEMBER', P..'nodes', node) == 0 then return {'unknown', ver} end\n"
-    "local w = redis.call('GET', P..'worker:'..node)\n"
-    "if not w or redis.call('EXISTS', P..'alive:'..w) == 0 then return {'down', ver} end\n"
-    "local need = num(f[3])\n"
-    "local cap = num(redis.call('GET', P..'cap:'..node))\n"
-    "if cap < need then return {'nocap', ver, cap} end\n"
-    "local par = num(redis.call('GET', P..'parallel:'..node))\n"
-    "if par > 0 and num(redis.call('GET', P..'run_count:'..node)) >= par then\n"
-    "  return {'busy', ver, cap}\n"
+    "for i = 4, 3 + 2 * n, 2 do\n"
+    "  local st, cap = 'stale', nil\n"
+    "  if not stop then st, cap = place(ARGV[i], ARGV[i + 1]) end\n"
+    "  if st ~= 'ok' and st ~= 'already' and expect ~= '' then stop = true end\n"
+    "  res[#res + 1] = st; res[#res + 1] = cap or -1\n"
     "end\n"
-    "local mem = num(f[4])\n"
-    "if mem > 0 and num(redis.call('GET', P..'mem_total:'..node)) > 0 then\n"
-    "  if num(redis.call('GET', P..'mem:'..node)) < mem then return {'nomem', ver, cap} end\n"
-    "  redis.call('DECRBY', P..'mem:'..node, mem)\n"
+    "local v = base + placed\n"
+    "if placed < n then redis.call('SET', P..'ver', v) end\n"
+    "if placed > 0 then\n"
+    "  local z = {}\n"
+    "  for _, node in ipairs(horder) do\n"
+    "    local h = hosts[node]\n"
+    "    redis.call('HSET', P..'node:'..node, 'cap', h.cap, 'run_count', h.run, 'mem', h.mem)\n"
+    "    redis.call('RPUSH', P..'q:'..node, unpack(h.ids))\n"
+    "    z[#z + 1] = v; z[#z + 1] = node\n"
+    "  end\n"
+    "  redis.call('ZADD', P..'nodechg', unpack(z))\n"
+    "  redis.call('HINCRBY', P..'stats', 'placed', placed)\n"
     "end\n"
-    "redis.call('LPOP', P..'q:pending')\n"
-    "redis.call('DECRBY', P..'cap:'..node, need)\n"
-    "touch(node)\n"
-    "redis.call('INCR', P..'run_count:'..node)\n"
-    "redis.call('RPUSH', P..'q:'..node, id)\n"
-    "redis.call('HSET', tk, 'state', 'placed', 'node', node, 'ts_place', int(now_ms()),\n"
-    "           'placed_by', token)\n"
-    "redis.call('HINCRBY', P..'stats', 'placed', 1)\n"
-    "redis.call('SET', P..'lastbatch', token)\n"
-    "return {'ok', redis.call('INCR', P..'ver'), cap - need}\n";
+    "local out = {v}\n"
+    "for i = 1, #res do out[#out + 1] = res[i] end\n"
+    "return out\n";
 
-/* ARGV: P, worker, node, lease_ms, maxdel, held ids...
- * Returns {'ok', id, attempt, deliveries, body, cpu, mem} | {'none'} | {'fenced'}. */
+/* ARGV: P, worker, node, lease_ms, maxdel, id, held ids...
+ * id: the task BLMOVE just moved into the in-flight list (leased directly);
+ * '' : look through the in-flight list first (a task already in our hands
+ * that the caller does not know about: a reply lost to a reconnect), then
+ * LMOVE from q:NODE.
+ * Returns {'ok', id, attempt, deliveries, body, cpu, mem, from} | {'none'}
+ * | {'fenced'}; from 'held': found in the in-flight list (look again). */
 static const char LUA_TAKE[] =
     "local W, node, lease_ms = ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
-    "if redis.call('HGET', P..'workers', W) ~= node or redis.call('GET', P..'worker:'..node) ~= W then\n"
+    "if redis.call('HGET', P..'node:'..node, 'worker') ~= W then\n"
     "  reap_worker(W, 'crash', tonumber(ARGV[5]))\n"
     "  return {'fenced'}\n"
     "end\n"
-    "local held = {}\n"
-    "for i = 6, #ARGV do held[ARGV[i]] = true end\n"
+    "local F = {'state', 'node', 'worker', 'attempt', 'deliveries', 'body', 'cpu', 'mem'}\n"
+    "local function fields(id) return redis.call('HMGET', P..'task:'..id, unpack(F)) end\n"
+    "local function give(id, f, from)\n"
+    "  local r = lease(id, W, lease_ms, {f[4], f[5], f[6], f[7], f[8]})\n"
+    "  r[8] = from\n"
+    "  return r\n"
+    "end\n"
     "local inflight = P..'inflight:'..W\n"
-    /* a task already in our hands that the caller does not know about */
+    "if ARGV[6] ~= '' then\n"
+    "  local f = fields(ARGV[6])\n"
+    "  if f[1] == 'placed' and f[2] == node then return give(ARGV[6], f, 'new') end\n"
+    "end\n"
+    "local held = {}\n"
+    "for i = 7, #ARGV do held[ARGV[i]] = true end\n"
     "for _, id in ipairs(redis.call('LRANGE', inflight, 0, -1)) do\n"
     "  if not held[id] then\n"
-    "    local tk = P..'task:'..id\n"
-    "    local f = redis.call('HMGET', tk, 'state', 'node', 'worker')\n"
-    "    if f[1] == 'placed' and f[2] == node then return lease(id, W, lease_ms) end\n"
+    "    local f = fields(id)\n"
+    "    if f[1] == 'placed' and f[2] == node then return give(id, f, 'held') end\n"
     "    if f[1] == 'running' and f[3] == W then\n"
-    "      redis.call('HSET', tk, 'lease', int(now_ms() + lease_ms))\n"
-    "      local g = redis.call('HMGET', tk, 'attempt', 'deliveries', 'body', 'cpu', 'mem')\n"
-    "      return {'ok', id, g[1], g[2], g[3], g[4], g[5]}\n"
+    "      redis.call('HSET', P..'task:'..id, 'lease', int(now_ms() + lease_ms))\n"
+    "      return {'ok', id, f[4], f[5], f[6], f[7], f[8], 'held'}\n"
     "    end\n"
     "    redis.call('LREM', inflight, 0, id)\n"
     "  end\n"
     "end\n"
     "local id = redis.call('LMOVE', P..'q:'..node, inflight, 'LEFT', 'RIGHT')\n"
     "if not id then return {'none'} end\n"
-    "return lease(id, W, lease_ms)\n";
+    "return give(id, fields(id), 'new')\n";
 
-/* ARGV: P, worker, ttl_ms, lease_ms.  Returns {'ok', running} | {'fenced'}. */
+/* ARGV: P, worker, ttl_ms, lease_ms, node ('' = look it up).
+ * Returns {'ok'} | {'fenced'}.  Renews the worker's liveness and its
+ * lease in its node's hash: one write whatever it runs (issue 21).  A
+ * running task's lease is the later of its own (set when taken) and its
+ * worker's, so this renews every task the worker runs, as a write per task
+ * did before. */
 static const char LUA_HEARTBEAT[] =
-    "local W = ARGV[2]\n"
-    "local node = redis.call('HGET', P..'workers', W)\n"
-    "if not node or redis.call('GET', P..'worker:'..node) ~= W then return {'fenced'} end\n"
+    "local W, node = ARGV[2], ARGV[5]\n"
+    "if node == '' then node = redis.call('HGET', P..'workers', W) end\n"
+    "if not node then return {'fenced'} end\n"
+    "local nk = P..'node:'..node\n"
+    "local v = redis.call('HMGET', nk, 'worker', 'alive')\n"
+    "if v[1] ~= W then return {'fenced'} end\n"
+    "local now = now_ms()\n"
     /* back from the dead before a reap: the node is up again */
-    "if redis.call('EXISTS', P..'alive:'..W) == 0 then touch(node) end\n"
-    "redis.call('SET', P..'alive:'..W, node, 'PX', ARGV[3])\n"
-    "local deadline = int(now_ms() + tonumber(ARGV[4]))\n"
-    "local n = 0\n"
-    "for _, id in ipairs(redis.call('LRANGE', P..'inflight:'..W, 0, -1)) do\n"
-    "  local tk = P..'task:'..id\n"
-    "  local f = redis.call('HMGET', tk, 'state', 'worker')\n"
-    "  if f[1] == 'running' and f[2] == W then\n"
-    "    redis.call('HSET', tk, 'lease', deadline); n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return {'ok', n}\n";
+    "if not alive(v[2], now) then touch(node) end\n"
+    "redis.call('HSET', nk, 'alive', int(now + tonumber(ARGV[3])),\n"
+    "           'lease', int(now + tonumber(ARGV[4])))\n"
+    "return {'ok'}\n";
 
 /* ARGV: P, worker, id, attempt, 'done'|'failed', rc[, error, log, exec id].
- * Returns {'ok'} | {'dup'} | {'superseded', current attempt} | {'gone'}. */
+ * Returns {'ok'} | {'dup'} | {'superseded', current attempt} | {'gone'}.
+ * Wakes schedulers only when tasks wait in q:pending (else the units it
+ * returns have nothing to take them; the next enqueue wakes them). */
 static const char LUA_COMPLETE[] =
     "local W, id, attempt, status = ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
     "local tk = P..'task:'..id\n"
-    "local f = redis.call('HMGET', tk, 'state', 'worker', 'attempt')\n"
+    "local f = redis.call('HMGET', tk, 'state', 'worker', 'attempt', 'node', 'cpu', 'mem',\n"
+    "                     'trace', 'ts_enqueue', 'ts_place', 'ts_start')\n"
     "if not f[1] then return {'gone'} end\n"
     "if f[2] == W and f[3] == attempt and (f[1] == 'done' or f[1] == 'failed') then\n"
     "  return {'dup'}\n"
@@ -273,49 +379,73 @@ static const char LUA_COMPLETE[] =
     "  redis.call('HINCRBY', P..'stats', 'superseded', 1)\n"
     "  return {'superseded', f[3] or '0'}\n"
     "end\n"
-    "release(id)\n"
+    "release_node(f[4], f[5], f[6])\n"
     "redis.call('LREM', P..'inflight:'..W, 1, id)\n"
     "redis.call('HSET', tk, 'state', status, 'rc', ARGV[6], 'lease', 0)\n"
-    "redis.call('RPUSH', P..'results', record(id, status, tonumber(ARGV[6]), nil, ARGV[7], "
-    "ARGV[8], ARGV[9]))\n"
+    "redis.call('RPUSH', P..'results', record(id, status, tonumber(ARGV[6]), nil, ARGV[7],\n"
+    "           ARGV[8], ARGV[9], {f[7], f[3], f[4], f[2], f[8], f[9], f[10]}))\n"
     "redis.call('HINCRBY', P..'stats', status, 1)\n"
-    "bump()\n"
+    "if redis.call('LLEN', P..'q:pending') > 0 then wake() end\n"
     "return {'ok'}\n";
 
-/* ARGV: P, maxdel.  Returns {workers reaped, requeued, dead}. */
+/* ARGV: P, maxdel.  Returns {workers reaped, requeued, dead, next}: next
+ * = ms until the earliest liveness or lease deadline of the live workers
+ * (-1: none), before which nothing can be found dead.  A live worker's
+ * in-flight tasks are read only when its own lease (heartbeats) ran out:
+ * a running task's lease is the later of its own and its worker's. */
 static const char LUA_REAP[] =
     "local maxdel = tonumber(ARGV[2])\n"
     "local ws = redis.call('HGETALL', P..'workers')\n"
-    "local nw, nq, nd = 0, 0, 0\n"
+    "local nw, nq, nd, nxt = 0, 0, 0, -1\n"
     "local now = now_ms()\n"
+    "local function soon(t) if t > now and (nxt < 0 or t - now < nxt) then nxt = t - now end end\n"
     "for i = 1, #ws, 2 do\n"
     "  local W = ws[i]\n"
-    "  if redis.call('EXISTS', P..'alive:'..W) == 0 then\n"
+    "  local v = redis.call('HMGET', P..'node:'..ws[i + 1], 'worker', 'alive', 'lease')\n"
+    "  if v[1] ~= W or not alive(v[2], now) then\n"
     "    local q, d = reap_worker(W, 'crash', maxdel)\n"
     "    nw = nw + 1; nq = nq + q; nd = nd + d\n"
     "  else\n"
-    "    local inflight = P..'inflight:'..W\n"
-    "    for _, id in ipairs(redis.call('LRANGE', inflight, 0, -1)) do\n"
-    "      local f = redis.call('HMGET', P..'task:'..id, 'state', 'worker', 'lease')\n"
-    "      if f[1] == 'running' and f[2] == W and num(f[3]) < now then\n"
-    "        redis.call('LREM', inflight, 0, id)\n"
-    "        if requeue(id, 'crash', maxdel) then nd = nd + 1 else nq = nq + 1 end\n"
+    "    local wl = num(v[3])\n"
+    "    soon(num(v[2])); soon(wl)\n"
+    "    if wl < now then\n"
+    "      local inflight = P..'inflight:'..W\n"
+    "      for _, id in ipairs(redis.call('LRANGE', inflight, 0, -1)) do\n"
+    "        local f = redis.call('HMGET', P..'task:'..id, 'state', 'worker', 'lease')\n"
+    "        if f[1] == 'running' and f[2] == W then\n"
+    "          if num(f[3]) < now then\n"
+    "            redis.call('LREM', inflight, 0, id)\n"
+    "            if requeue(id, 'crash', maxdel) then nd = nd + 1 else nq = nq + 1 end\n"
+    "          else\n"
+    "            soon(num(f[3]))\n"
+    "          end\n"
+    "        end\n"
     "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
     "if nq + nd > 0 then bump() end\n"
-    "return {nw, nq, nd}\n";
+    "return {nw, nq, nd, nxt}\n";
 
 /* ARGV: P, node, worker, cap_total, phys, ratio, mem_total, parallel,
- * ttl_ms, maxdel.  Returns {'ok', cap} | {'busy', owner} | {'conflict', node}. */
+ * ttl_ms, maxdel.  Returns {'ok', cap} | {'busy', owner} | {'conflict', node}
+ * | {'layout', the run's layout}: the run was started by a build with
+ * another key layout (docs/redis.md), which must not be mixed with it. */
 static const char LUA_REGISTER[] =
     "local node, W = ARGV[2], ARGV[3]\n"
+    "local lay = redis.call('GET', P..'layout')\n"
+    "if lay and lay ~= '" RQ_LAYOUT "' then return {'layout', lay} end\n"
+    "if redis.call('EXISTS', P..'worker:'..node, P..'cap_total:'..node) > 0 then\n"
+    "  return {'layout', '1'}\n"
+    "end\n"
+    "local nk = P..'node:'..node\n"
     "local prev = redis.call('HGET', P..'workers', W)\n"
     "if prev and prev ~= node then return {'conflict', prev} end\n"
-    "local cur = redis.call('GET', P..'worker:'..node)\n"
-    "if cur and cur ~= W then\n"
-    "  if redis.call('EXISTS', P..'alive:'..cur) == 1 then return {'busy', cur} end\n"
+    "local now = now_ms()\n"
+    "local v = redis.call('HMGET', nk, 'worker', 'alive')\n"
+    "local cur = v[1]\n"
+    "if cur and cur ~= '' and cur ~= W then\n"
+    "  if alive(v[2], now) then return {'busy', cur} end\n"
     "  reap_worker(cur, 'crash', tonumber(ARGV[10]))\n"
     "end\n"
     /* a lower --parallel than what is committed: tasks still queued on the
@@ -348,15 +478,14 @@ static const char LUA_REGISTER[] =
     "for _, id in ipairs(redis.call('LRANGE', P..'inflight:'..W, 0, -1)) do add(id) end\n"
     "local total, memtot = tonumber(ARGV[4]), tonumber(ARGV[7])\n"
     "if memtot <= 0 then usedmem = memtot end\n"
+    "redis.call('SET', P..'layout', '" RQ_LAYOUT "')\n"
     "redis.call('SADD', P..'nodes', node)\n"
     "touch(node)\n"
     "redis.call('HSET', P..'workers', W, node)\n"
-    "redis.call('SET', P..'worker:'..node, W)\n"
-    "redis.call('SET', P..'alive:'..W, node, 'PX', ARGV[9])\n"
-    "redis.call('MSET', P..'cap_total:'..node, ARGV[4], P..'cap:'..node, int(total - used),\n"
-    "           P..'phys:'..node, ARGV[5], P..'ratio:'..node, ARGV[6],\n"
-    "           P..'mem_total:'..node, ARGV[7], P..'mem:'..node, int(memtot - usedmem),\n"
-    "           P..'parallel:'..node, ARGV[8], P..'run_count:'..node, int(n))\n"
+    "redis.call('HSET', nk, 'worker', W, 'alive', int(now + tonumber(ARGV[9])),\n"
+    "           'cap_total', ARGV[4], 'cap', int(total - used), 'phys', ARGV[5],\n"
+    "           'ratio', ARGV[6], 'mem_total', ARGV[7], 'mem', int(memtot - usedmem),\n"
+    "           'parallel', ARGV[8], 'run_count', int(n))\n"
     "bump()\n"
     "return {'ok', int(total - used)}\n";
 
@@ -371,39 +500,52 @@ static const char LUA_LEAVE[] =
  * since 0: every node (full 1); else only the nodes touched after change
  * number `since` (full 0): the caller keeps the others from its last
  * snapshot, so a round costs what changed, not the number of nodes
- * (issue 21).  seq: the change number this snapshot is current to.
+ * (issue 21).  seq: the change number this snapshot is current to (the
+ * version: every change of a node is numbered with the version it made).
  * The head is bounded by the free slots: every task takes at least one
  * unit and one --parallel slot of a node with a live worker, and placement
  * is strict FIFO, so no more than that many can be placed before the state
  * changes; at least one is read, to say why the head waits.  hint: the
- * free slots of the nodes not read (the caller's count, >= 0). */
+ * free slots of the nodes not read (the caller's count, >= 0).  pending:
+ * LLEN q:pending (read only when the head read is not all of it); -1 in a
+ * partial snapshot whose head read was not all of it (more than nhead).
+ * A node registered under another key layout is an error (docs/redis.md). */
 static const char LUA_STATE[] =
-    "local out = {num(redis.call('GET', P..'ver'))}\n"
     "local since = tonumber(ARGV[3])\n"
-    "out[#out + 1] = num(redis.call('GET', P..'nseq'))\n"
-    "local nodes\n"
+    "local nodes, v0, full = {}, since, 0\n"
     "if since > 0 then\n"
-    "  nodes = redis.call('ZRANGEBYSCORE', P..'nodechg', '('..int(since), '+inf')\n"
-    "  out[#out + 1] = 0\n"
+    /* the version is the highest change number (see bump) */
+    "  local z = redis.call('ZRANGEBYSCORE', P..'nodechg', '('..int(since), '+inf', 'WITHSCORES')\n"
+    "  for i = 1, #z, 2 do\n"
+    "    if z[i] ~= '' then nodes[#nodes + 1] = z[i] end\n"
+    "    if tonumber(z[i + 1]) > v0 then v0 = tonumber(z[i + 1]) end\n"
+    "  end\n"
     "else\n"
+    "  v0 = num(redis.call('GET', P..'ver'))\n"
     "  nodes = redis.call('SMEMBERS', P..'nodes')\n"
-    "  out[#out + 1] = 1\n"
+    "  full = 1\n"
+    "  local lay = redis.call('GET', P..'layout')\n"
+    "  if #nodes > 0 and lay ~= '" RQ_LAYOUT "' then\n"
+    "    return redis.error_reply('the workers of this run use Redis key layout '..(lay or '1')..\n"
+    "      ' (another tracekit version); this scheduler uses layout " RQ_LAYOUT ": run the '..\n"
+    "      'same tracekit version everywhere')\n"
+    "  end\n"
     "end\n"
-    "out[#out + 1] = #nodes\n"
+    "local out = {v0, v0, full, #nodes}\n"
     "local free = num(ARGV[4])\n"
+    "local now\n"
     "for _, n in ipairs(nodes) do\n"
-    "  local w = redis.call('GET', P..'worker:'..n)\n"
+    "  local v = redis.call('HMGET', P..'node:'..n, 'worker', 'alive', 'cap', 'cap_total',\n"
+    "                       'run_count', 'mem', 'mem_total', 'phys', 'ratio', 'parallel')\n"
+    "  now = now or now_ms()\n"
     "  local up = 0\n"
-    "  if w and redis.call('EXISTS', P..'alive:'..w) == 1 then up = 1 end\n"
-    "  local v = redis.call('MGET', P..'cap:'..n, P..'cap_total:'..n, P..'run_count:'..n,\n"
-    "                       P..'mem:'..n, P..'mem_total:'..n, P..'phys:'..n, P..'ratio:'..n,\n"
-    "                       P..'parallel:'..n)\n"
-    "  out[#out + 1] = n; out[#out + 1] = up; out[#out + 1] = w or ''\n"
-    "  for i = 1, 8 do out[#out + 1] = v[i] or '0' end\n"
+    "  if v[1] and v[1] ~= '' and alive(v[2], now) then up = 1 end\n"
+    "  out[#out + 1] = n; out[#out + 1] = up; out[#out + 1] = v[1] or ''\n"
+    "  for i = 3, 10 do out[#out + 1] = v[i] or '0' end\n"
     "  if up == 1 then\n"
-    "    local slots = num(v[1])\n"
-    "    local par = num(v[8])\n"
-    "    if par > 0 and par - num(v[3]) < slots then slots = par - num(v[3]) end\n"
+    "    local slots = num(v[3])\n"
+    "    local par = num(v[10])\n"
+    "    if par > 0 and par - num(v[5]) < slots then slots = par - num(v[5]) end\n"
     "    if slots > 0 then free = free + slots end\n"
     "  end\n"
     "end\n"
@@ -417,7 +559,9 @@ static const char LUA_STATE[] =
     "  out[#out + 1] = id; out[#out + 1] = f[1] or '1'; out[#out + 1] = f[2] or '0'\n"
     "  out[#out + 1] = f[3] or ''\n"
     "end\n"
-    "out[#out + 1] = redis.call('LLEN', P..'q:pending')\n"
+    "if #head < want then out[#out + 1] = #head\n"
+    "elseif since == 0 then out[#out + 1] = redis.call('LLEN', P..'q:pending')\n"
+    "else out[#out + 1] = -1 end\n"
     "return out\n";
 
 /* ARGV: P, ids...  Returns the ids that have no task hash (lost by Redis). */
@@ -504,8 +648,8 @@ static const char LUA_AUDIT[] =
     "end\n"
     "for id, loc in pairs(where) do note('unknown task '..id..' in '..loc) end\n"
     "for _, n in ipairs(nodes) do\n"
-    "  local v = redis.call('MGET', P..'cap:'..n, P..'cap_total:'..n, P..'run_count:'..n,\n"
-    "                       P..'parallel:'..n, P..'mem:'..n, P..'mem_total:'..n)\n"
+    "  local v = redis.call('HMGET', P..'node:'..n, 'cap', 'cap_total', 'run_count',\n"
+    "                       'parallel', 'mem', 'mem_total')\n"
     "  local u, m, c = used[n] or 0, usedmem[n] or 0, cnt[n] or 0\n"
     "  if num(v[1]) + u ~= num(v[2]) then\n"
     "    note(n..': cap '..num(v[1])..' + committed '..u..' ~= cap_total '..num(v[2]))\n"

@@ -88,6 +88,10 @@ static void flush_placements(struct sched *s, bool sync)
 /* After an rq error: true to go on (transient), false to give up. */
 static bool rq_failed(struct rq *q, int rc, struct redis_outage *o)
 {
+    if (rc == RQ_ELAYOUT) {   /* another tracekit version's keys: never mixed */
+        log_error("%s", rq_error(q));
+        return false;
+    }
     return redis_outage_failed(o, rc, rq_error(q), &stop_flag);
 }
 
@@ -174,9 +178,15 @@ static int run_loop(struct rq *q, struct placer *pl, struct sched *s, const stru
             ls->workers += rs.workers;
             ls->requeued += rs.requeued;
             ls->dead += rs.dead;
-            next_reap = now + (int64_t)lo->reap_ms * 1000000;
+            /* nothing can be found dead before the earliest deadline: wait
+             * for it, up to a second (a worker registering meanwhile with a
+             * shorter TTL is reaped at most that late) */
+            int64_t gap = rs.next_ms > 1000 ? 1000 : rs.next_ms;
+            if (gap < lo->reap_ms)
+                gap = lo->reap_ms;
+            next_reap = now + gap * 1000000;
         }
-        if (n > 0) {
+        if (n > 0 && !placer_used_up(pl)) {
             if (now - s->last_flush_ns > 200 * 1000000LL)
                 flush_placements(s, false);
             continue; /* maybe more to place */

@@ -33,7 +33,7 @@ wait_for() {
 }
 
 # registered RUN NODE PID: NODE is owned by the worker with that PID.
-registered() { test "$(rcli GET "tk:$1:worker:$2")" = "$2:$3"; }
+registered() { test "$(rcli HGET "tk:$1:node:$2" worker)" = "$2:$3"; }
 
 # dispatch RUN ARGS...: tracekit dispatch --wait in the foreground; its exit
 # status; summary in $T/RUN.dispatch.json, log in $T/RUN.dispatch.log.

@@ -31,7 +31,7 @@ for i in $(seq 1 100); do
 done
 ms=$(( ($(date +%s%N) - killed) / 1000000 ))
 check "its 2 tasks were requeued ${ms} ms after the kill (TTL 1 s)" test "$ms" -lt 3000
-check "its node is down and its capacity returned" test "$(rcli GET $P:cap:n1)" = 2 -a "$(rcli EXISTS $P:worker:n1)" = 0
+check "its node is down and its capacity returned" test "$(rcli HGET $P:node:n1 cap)" = 2 -a "$(rcli HSTRLEN $P:node:n1 worker)" = 0
 wait_pid $pl 60; r1=$?
 wait_pid $wb 60; r2=$?
 check "scheduler and the surviving worker finished" test "$r1$r2" = 00
@@ -60,7 +60,7 @@ check "w4's retried completion is a duplicate" test "$("$RQ" complete w4 1 2)" =
 check "counted done once" test "$(json_field "$T/counts.json" done)" = 1
 check "superseded completions counted" test "$(json_field "$T/counts.json" superseded)" = 2
 check "one ledger record, attempt 2, consistent" "$RQ" verify 1
-check "capacity returned once: n4 back to 2" test "$(rcli GET $P:cap:n4)" = 2
+check "capacity returned once: n4 back to 2" test "$(rcli HGET $P:node:n4 cap)" = 2
 
 # --- SIGTERM: stop, hand back, return capacity (B12) ---
 export RQ_RUN=term
@@ -75,6 +75,6 @@ wait_pid $w5 10
 check "SIGTERM: the worker exits cleanly" test $? = 0
 check "... handing back its 2 tasks" grep -q 'handed_back 2' "$T/w5.out"
 check "... all 6 pending again, none lost" test "$(rcli LLEN $P:q:pending)" = 6
-check "... capacity returned" test "$(rcli GET $P:cap:n5)" = 4
+check "... capacity returned" test "$(rcli HGET $P:node:n5 cap)" = 4
 check "... not counted as failed deliveries" test "$(rcli HGET $P:task:1 deliveries)" = 0
 check "... consistent" "$RQ" audit

@@ -41,10 +41,10 @@ conflicts=$(( $(awk '{print $4}' "$T/p1.out") + $(awk '{print $4}' "$T/p2.out") 
 both=$([ "$(awk '{print $2}' "$T/p1.out")" -gt 0 ] && [ "$(awk '{print $2}' "$T/p2.out")" -gt 0 ] && echo 1 || echo 0)
 check "the schedulers raced (both placed: $both, refused decisions: $conflicts)" test "$both" = 1 -o "$conflicts" -gt 0
 for n in n1 n2 n3; do
-  cap=$(rcli GET $P:cap:$n)
+  cap=$(rcli HGET $P:node:$n cap)
   check "$n: free units never below 0 (cap $cap)" test "$cap" -ge 0
 done
-check "n2: --parallel 300 respected" test "$(rcli GET $P:run_count:n2)" -le 300
+check "n2: --parallel 300 respected" test "$(rcli HGET $P:node:n2 run_count)" -le 300
 check "the rest is still pending" test "$(rcli LLEN $P:q:pending)" = $((N - placed))
 
 # Phase 2: workers complete tasks while both schedulers keep placing.
@@ -64,8 +64,8 @@ check "workers and schedulers finished" test $rc = 0
 check "audits while draining all consistent" test "$bad" = 0
 check "every task done exactly once, nothing else recorded" "$RQ" verify $N
 for n in n1 n2 n3; do
-  check "$n: all capacity back" test "$(rcli GET $P:cap:$n)" = "$(rcli GET $P:cap_total:$n)"
-  check "$n: run_count back to 0" test "$(rcli GET $P:run_count:$n)" = 0
+  check "$n: all capacity back" test "$(rcli HGET $P:node:$n cap)" = "$(rcli HGET $P:node:$n cap_total)"
+  check "$n: run_count back to 0" test "$(rcli HGET $P:node:$n run_count)" = 0
 done
 done_sum=$(cat "$T"/w?.out | awk '{s += $4} END {print s}')
 check "workers completed $N tasks between them ($done_sum)" test "$done_sum" = $N

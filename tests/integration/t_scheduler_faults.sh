@@ -49,7 +49,7 @@ assert got == [(1, 'n1'), (2, 'n1'), (3, 'n1'), (1, 'n2'), (2, 'n2'), (3, 'n2')]
 " && ok "placements: 1-3 on n1, then 1-3 on n2" || not_ok "placements: 1-3 on n1, then 1-3 on n2"
 check "the reap is logged with its counts" \
   grep -q "reaped 1 dead worker(s): 3 task(s) requeued, 0 sent to the dead-letter list" "$T/s.log"
-check "n1's capacity is back, nothing committed there" test "$(rcli GET tk:faults:run_count:n1)" = 0
+check "n1's capacity is back, nothing committed there" test "$(rcli HGET tk:faults:node:n1 run_count)" = 0
 # take and complete one at a time (each driver call is a new process that
 # holds nothing, so an uncompleted take would be handed out again)
 for i in 1 2 3; do

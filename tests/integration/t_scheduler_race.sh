@@ -43,10 +43,10 @@ committed=$(( $(rcli LLEN $P:q:n1) + $(rcli LLEN $P:q:n2) + $(rcli LLEN $P:q:n3)
 check "placed ($last) = tasks on the node queues ($committed)" test "$last" = "$committed"
 check "placements happened ($last > 200)" test "$last" -gt 200
 for n in n1 n2 n3; do
-  cap=$(rcli GET $P:cap:$n)
+  cap=$(rcli HGET $P:node:$n cap)
   check "$n: free units never below 0 (cap $cap)" test "$cap" -ge 0
 done
-check "n2: --parallel 60 respected" test "$(rcli GET $P:run_count:n2)" -le 60
+check "n2: --parallel 60 respected" test "$(rcli HGET $P:node:n2 run_count)" -le 60
 
 # Workers drain the queue while both schedulers keep placing.
 "$RQ" worker n1 w1 200 4 3000 $N >"$T/w1.out" 2>&1 & w1=$!
@@ -88,5 +88,5 @@ print('# records %d, per scheduler %s, refused decisions %d' % (len(recs), place
 " && ok "placements.jsonl: every line whole, every task, counts match both schedulers' stats" \
   || not_ok "placements.jsonl: every line whole, every task, counts match both schedulers' stats"
 for n in n1 n2 n3; do
-  check "$n: all capacity back" test "$(rcli GET $P:cap:$n)" = "$(rcli GET $P:cap_total:$n)"
+  check "$n: all capacity back" test "$(rcli HGET $P:node:$n cap)" = "$(rcli HGET $P:node:$n cap_total)"
 done

@@ -132,9 +132,9 @@ assert int(sys.argv[3]) not in by, by
   || not_ok "drain ledger: $(tail -2 "$T/ledger2")"
 check "SIGTERM: the task placed during the drain is back in q:pending" \
   test "$(rcli LRANGE "tk:$RQ_RUN:q:pending" 0 -1)" = "$late"
-check "SIGTERM: capacity of n1 returned" test "$(rcli GET "tk:$RQ_RUN:cap:n1")" = 4
-check "SIGTERM: run_count of n1 is 0" test "$(rcli GET "tk:$RQ_RUN:run_count:n1")" = 0
-check "SIGTERM: n1 unregistered" test "$(rcli GET "tk:$RQ_RUN:worker:n1")" = ""
+check "SIGTERM: capacity of n1 returned" test "$(rcli HGET "tk:$RQ_RUN:node:n1" cap)" = 4
+check "SIGTERM: run_count of n1 is 0" test "$(rcli HGET "tk:$RQ_RUN:node:n1" run_count)" = 0
+check "SIGTERM: n1 unregistered" test "$(rcli HGET "tk:$RQ_RUN:node:n1" worker)" = ""
 check "audit consistent after the drain" "$RQ" audit
 grep -q "left: 1 task(s) handed back" "$T/w1.err" && ok "drain logged" || not_ok "drain log: $(tail -3 "$T/w1.err")"
 
@@ -157,7 +157,7 @@ for i in $(seq 1 100); do   # both pins finished
   [ "$(grep -c . "$R/events.pin.jsonl" 2>/dev/null)" = 2 ] && break; sleep 0.1
 done
 kill -TERM "$w2"; wait_pid "$w2" 30
-check "--mem-mb 512 registered" test "$(rcli GET "tk:$RQ_RUN:mem_total:n2")" = 512
+check "--mem-mb 512 registered" test "$(rcli HGET "tk:$RQ_RUN:node:n2" mem_total)" = 512
 pin_ids=$(echo $ids)
 check "--task-output null: no output files for n2's tasks" \
   sh -c "! ls '$R/task-output/' | grep -qE '^task-(${pin_ids// /|})\.a'"

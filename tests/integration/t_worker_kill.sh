@@ -21,7 +21,7 @@ wait_for() {
   return 1
 }
 running() { test "$(rcli LLEN "$P:inflight:$1")" = 1; }
-owner() { rcli GET "$P:worker:n1"; }
+owner() { rcli HGET "$P:node:n1" worker; }
 no_owner() { test -z "$(owner)"; }
 
 # the placer places and reaps (every 200 ms) until 3 tasks finished
@@ -78,7 +78,7 @@ check "worker B runs the second task" wait_for 30 running "n1:$wb"
 kill -STOP "$wb"
 check "the paused worker is reaped" wait_for 20 no_owner
 kill -CONT "$wb"
-check "worker B registers again as n1:$wb.1" wait_for 20 sh -c "test \"\$(REDISCLI_AUTH=$REDIS_PW redis-cli -p $REDIS_PORT GET $P:worker:n1)\" = n1:$wb.1"
+check "worker B registers again as n1:$wb.1" wait_for 20 sh -c "test \"\$(REDISCLI_AUTH=$REDIS_PW redis-cli -p $REDIS_PORT HGET $P:node:n1 worker)\" = n1:$wb.1"
 check "the task is done after the fence" wait_for 60 sh -c "'$RQ' results | grep -q '\"task_id\": $id2,'"
 "$RQ" results | py '
 import json, sys
@@ -109,6 +109,6 @@ check "--grace: exit 0" test "$rc" = 0
 check "--grace: stopped within 10 s ($ms ms)" test "$ms" -lt 10000
 check "--grace: the task is back in q:pending, not in the ledger" \
   sh -c "test \"\$(REDISCLI_AUTH=$REDIS_PW redis-cli -p $REDIS_PORT LRANGE $P:q:pending 0 -1)\" = $id3 && ! '$RQ' results | grep -q '\"task_id\": $id3,'"
-check "--grace: capacity returned" test "$(rcli GET "$P:cap:n1")" = "$(rcli GET "$P:cap_total:n1")"
+check "--grace: capacity returned" test "$(rcli HGET "$P:node:n1" cap)" = "$(rcli HGET "$P:node:n1" cap_total)"
 check "audit consistent" "$RQ" audit
 kill "$pl" 2>/dev/null

@@ -266,9 +266,9 @@ static void test_place_rules(void **state)
     assert_int_equal(place(q, c, "n2", -1, NULL), RQ_P_BUSY);    /* B9: --parallel 1 */
     assert_int_equal(place(q, c, "n3", -1, NULL), RQ_P_OK);
     assert_int_equal(place(q, d, "n3", -1, NULL), RQ_P_NOMEM);   /* 400 MiB left */
-    assert_int_equal(raw_int("GET %smem:n3", rq_prefix(q)), 400);
-    assert_int_equal(raw_int("GET %scap:n1", rq_prefix(q)), 1);
-    assert_int_equal(raw_int("GET %srun_count:n2", rq_prefix(q)), 1);
+    assert_int_equal(raw_int("HGET %snode:n3 mem", rq_prefix(q)), 400);
+    assert_int_equal(raw_int("HGET %snode:n1 cap", rq_prefix(q)), 1);
+    assert_int_equal(raw_int("HGET %snode:n2 run_count", rq_prefix(q)), 1);
     assert_int_equal(raw_int("LLEN %sq:n3", rq_prefix(q)), 1);
     assert_int_equal(raw_int("LINDEX %sq:pending 0", rq_prefix(q)), d);
     assert_consistent(q);
@@ -411,8 +411,8 @@ static void test_take_complete(void **state)
     assert_int_equal(rq_complete(q, "w1", a, 1, false, 3), RQ_DONE_DUP);       /* retry */
     assert_int_equal(rq_complete(q, "w1", a, 2, true, 0), RQ_DONE_SUPERSEDED); /* not a retry */
     assert_int_equal(rq_complete(q, "w1", 999, 1, true, 0), RQ_DONE_GONE);
-    assert_int_equal(raw_int("GET %scap:n1", rq_prefix(q)), 4);
-    assert_int_equal(raw_int("GET %srun_count:n1", rq_prefix(q)), 0);
+    assert_int_equal(raw_int("HGET %snode:n1 cap", rq_prefix(q)), 4);
+    assert_int_equal(raw_int("HGET %snode:n1 run_count", rq_prefix(q)), 0);
     assert_int_equal(raw_int("LLEN %sinflight:w1", rq_prefix(q)), 0);
     struct rq_counts c;
     rq_counts(q, &c);
@@ -494,8 +494,17 @@ static void test_wait_for_news(void **state)
     struct rq_task t;
     assert_int_equal(rq_take(q, "w1", "n1", NULL, 0, 0, 5000, &t), RQ_TAKE_OK);
     assert_int_equal(rq_wait(q, 1), 0); /* placing and taking wake nobody */
-    assert_int_equal(rq_complete(q, "w1", a, 1, true, 0), RQ_DONE_OK);
+    int64_t b = enq(q, "{}");
     assert_int_equal(rq_wait(q, 1), 1);
+    assert_int_equal(rq_complete(q, "w1", a, 1, true, 0), RQ_DONE_OK);
+    assert_int_equal(rq_wait(q, 1), 1); /* b waits for the units */
+    rq_task_free(&t);
+    /* with nothing waiting in q:pending a completion wakes nobody (issue
+     * 21: the next enqueue does) */
+    assert_int_equal(place(q, b, "n1", -1, NULL), RQ_P_OK);
+    assert_int_equal(rq_take(q, "w1", "n1", NULL, 0, 0, 5000, &t), RQ_TAKE_OK);
+    assert_int_equal(rq_complete(q, "w1", b, 1, true, 0), RQ_DONE_OK);
+    assert_int_equal(rq_wait(q, 1), 0);
     rq_task_free(&t);
     rq_purge(q);
     rq_close(q);
@@ -560,8 +569,8 @@ static void test_reap_and_requeue(void **state)
     assert_int_equal(rs.workers, 1);
     assert_int_equal(rs.requeued, 2); /* a (running) and b (queued on n1) */
     assert_int_equal(rs.dead, 0);
-    assert_int_equal(raw_int("GET %scap:n1", rq_prefix(q)), 4);
-    assert_int_equal(raw_int("GET %srun_count:n1", rq_prefix(q)), 0);
+    assert_int_equal(raw_int("HGET %snode:n1 cap", rq_prefix(q)), 4);
+    assert_int_equal(raw_int("HGET %snode:n1 run_count", rq_prefix(q)), 0);
     /* back at the head, in their original order, ahead of c */
     assert_int_equal(raw_int("LINDEX %sq:pending 0", rq_prefix(q)), a);
     assert_int_equal(raw_int("LINDEX %sq:pending 1", rq_prefix(q)), b);
@@ -582,7 +591,7 @@ static void test_reap_and_requeue(void **state)
     assert_int_equal(rq_complete(q, "w1", a, 1, true, 0), RQ_DONE_SUPERSEDED);
     assert_int_equal(rq_complete(q, "w2", a, 2, true, 0), RQ_DONE_OK);
     assert_int_equal(rq_complete(q, "w1", a, 1, true, 0), RQ_DONE_SUPERSEDED);
-    assert_int_equal(raw_int("GET %scap:n2", rq_prefix(q)), 4);
+    assert_int_equal(raw_int("HGET %snode:n2 cap", rq_prefix(q)), 4);
     struct rq_counts cnt;
     rq_counts(q, &cnt);
     assert_int_equal(cnt.done, 1);
@@ -593,7 +602,7 @@ static void test_reap_and_requeue(void **state)
 
     /* a re-registered w1 gets n1 back with full capacity */
     reg(q, "n1", "w1", 4, 0, 0, 10000);
-    assert_int_equal(raw_int("GET %scap:n1", rq_prefix(q)), 4);
+    assert_int_equal(raw_int("HGET %snode:n1 cap", rq_prefix(q)), 4);
     assert_consistent(q);
     rq_purge(q);
     rq_close(q);
@@ -681,11 +690,11 @@ static void test_register_rules(void **state)
     /* B11: a stale cap is not kept; it is recomputed from committed tasks */
     int64_t a = enq(q, "{\"cpu_units\": 3}");
     assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_OK);
-    raw_int("SET %scap:n1 77", rq_prefix(q));
-    raw_int("SET %srun_count:n1 -5", rq_prefix(q));
+    raw_int("HSET %snode:n1 cap 77", rq_prefix(q));
+    raw_int("HSET %snode:n1 run_count -5", rq_prefix(q));
     reg(q, "n1", "w1", 4, 0, 0, 10000); /* the same worker again (e.g. a retried call) */
-    assert_int_equal(raw_int("GET %scap:n1", rq_prefix(q)), 1);
-    assert_int_equal(raw_int("GET %srun_count:n1", rq_prefix(q)), 1);
+    assert_int_equal(raw_int("HGET %snode:n1 cap", rq_prefix(q)), 1);
+    assert_int_equal(raw_int("HGET %snode:n1 run_count", rq_prefix(q)), 1);
     assert_consistent(q);
 
     /* re-registering with a lower --parallel hands queued tasks back */
@@ -702,8 +711,8 @@ static void test_register_rules(void **state)
     assert_int_equal(raw_int("LLEN %sq:n5", rq_prefix(q)), 1);
     assert_int_equal(raw_int("LINDEX %sq:n5 0", rq_prefix(q)), y);
     assert_int_equal(raw_int("LINDEX %sq:pending 0", rq_prefix(q)), z);
-    assert_int_equal(raw_int("GET %srun_count:n5", rq_prefix(q)), 2);
-    assert_int_equal(raw_int("GET %scap:n5", rq_prefix(q)), 8);
+    assert_int_equal(raw_int("HGET %snode:n5 run_count", rq_prefix(q)), 2);
+    assert_int_equal(raw_int("HGET %snode:n5 cap", rq_prefix(q)), 8);
     assert_consistent(q);
     reg(q, "n5", "w5", 10, 1, 0, 10000); /* the running task stays */
     assert_int_equal(raw_int("LLEN %sq:n5", rq_prefix(q)), 0);
@@ -721,7 +730,7 @@ static void test_register_rules(void **state)
     assert_int_equal(place(q, b, "n3", -1, NULL), RQ_P_OK);
     msleep(250);
     reg(q, "n3", "w3b", 2, 0, 0, 10000);
-    assert_int_equal(raw_int("GET %scap:n3", rq_prefix(q)), 2);
+    assert_int_equal(raw_int("HGET %snode:n3 cap", rq_prefix(q)), 2);
     assert_int_equal(raw_int("LINDEX %sq:pending 0", rq_prefix(q)), b);
     assert_consistent(q);
     rq_purge(q);
@@ -743,8 +752,8 @@ static void test_leave(void **state)
     assert_int_equal(raw_int("LLEN %sq:pending", rq_prefix(q)), 2);
     assert_int_equal(raw_int("LINDEX %sq:pending 0", rq_prefix(q)), a);
     assert_int_equal(raw_int("HGET %stask:%lld deliveries", rq_prefix(q), (long long)a), 0);
-    assert_int_equal(raw_int("EXISTS %sworker:n1", rq_prefix(q)), 0);
-    assert_int_equal(raw_int("GET %scap:n1", rq_prefix(q)), 4);
+    assert_int_equal(raw_int("HSTRLEN %snode:n1 worker", rq_prefix(q)), 0);
+    assert_int_equal(raw_int("HGET %snode:n1 cap", rq_prefix(q)), 4);
     assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_DOWN);
     assert_consistent(q);
     rq_purge(q);
@@ -1076,10 +1085,10 @@ static void test_clock_and_audit(void **state)
     assert_int_equal(place(q, a, "n1", -1, NULL), RQ_P_OK);
     assert_consistent(q);
     char msg[1024];
-    raw_int("INCRBY %scap:n1 1", rq_prefix(q)); /* what B7's lost update looked like */
+    raw_int("HINCRBY %snode:n1 cap 1", rq_prefix(q)); /* what B7's lost update looked like */
     assert_int_equal(rq_audit(q, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "n1: cap 3 + committed 2 ~= cap_total 4"));
-    raw_int("DECRBY %scap:n1 1", rq_prefix(q));
+    raw_int("HINCRBY %snode:n1 cap -1", rq_prefix(q));
     raw_int("RPUSH %sq:pending %lld", rq_prefix(q), (long long)a); /* a duplicate */
     assert_int_equal(rq_audit(q, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "is in pending and in q:n1"));
