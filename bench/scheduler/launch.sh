@@ -51,7 +51,7 @@ one() {
     --cpu-binding none --task-output null -q & local wp=$!
   pids+=("$sp" "$wp")
   for _ in $(seq 200); do
-    [ -n "$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" GET "tk:$run:worker:n1")" ] && break
+    [ -n "$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" HGET "tk:$run:node:n1" worker)$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" GET "tk:$run:worker:n1")" ] && break
     sleep 0.05
   done
   read -r u0 c0 <<<"$(wcpu "$wp")"

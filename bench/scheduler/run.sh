@@ -59,7 +59,7 @@ run() {
   pids+=("${lp[@]}")
   for node in n1 n2 n3; do
     for _ in $(seq 100); do
-      [ -n "$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" GET "tk:$run:worker:$node")" ] && break
+      [ -n "$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" HGET "tk:$run:node:$node" worker)$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" GET "tk:$run:worker:$node")" ] && break
       sleep 0.05
     done
   done

@@ -40,7 +40,7 @@ probe_task() { python3 -c 'import json,sys; print(json.dumps({"argv": ["sh", "-c
 track_pid "$pl"
 "${W[@]}" 2>"$T/w.err" & wp=$!
 track_pid "$wp"
-check "the worker registers" wait_for 30 sh -c "test -n \"\$(REDISCLI_AUTH=$REDIS_PW redis-cli -p $REDIS_PORT GET $P:worker:n1)\""
+check "the worker registers" wait_for 30 sh -c "test -n \"\$(REDISCLI_AUTH=$REDIS_PW redis-cli -p $REDIS_PORT HGET $P:node:n1 worker)\""
 
 # ---- 12 tasks: one launcher, no exec of tracekit per task ----
 for _ in $(seq 12); do "$RQ" enqueue-json "$(probe_task)" >>"$T/ids"; done
