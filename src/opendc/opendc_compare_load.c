@@ -26,6 +26,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- finding the output folder ---- */
 
@@ -72,7 +73,8 @@ static void walk(const char *dir, int depth, const char *scenario, int64_t seed,
         if (e->d_name[0] == '.')
             continue;
         char *sub = path_join(dir, e->d_name);
-        if (is_dir(sub))
+        struct stat st;   /* never through a symlink: it could lead outside DIR */
+        if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
             walk(sub, depth - 1, scenario, seed, f);
         free(sub);
     }
