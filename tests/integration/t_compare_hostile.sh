@@ -48,3 +48,24 @@ check "an output folder reached through a symlink is not searched (it may lead o
 mkdir -p loop/a && ln -s .. loop/a/b
 cmp loop loop
 check "a symlink loop below DIR: exit 1 at once" test $rc -eq 1
+
+# ---- empty files: 0 bytes, and Parquet of 0 rows ----
+mkdir -p empty0 && cp pred/*.parquet empty0/ && : >empty0/task.parquet
+cmp empty0 empty0
+check "a 0-byte task.parquet: exit 1 naming it: $(head -c 150 empty0.err)" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'empty0/task.parquet: not a Parquet file (0 bytes)' empty0.err"
+cat >empty.spec <<'SPEC'
+{"rows0/task.parquet": [{"name": "task_id", "type": "INT32", "data": []}, {"name": "timestamp", "type": "INT64", "data": []},
+  {"name": "timestamp_absolute", "type": "INT64", "data": []}, {"name": "submission_time", "type": "INT64", "nullable": true, "data": []},
+  {"name": "schedule_time", "type": "INT64", "nullable": true, "data": []}, {"name": "finish_time", "type": "INT64", "nullable": true, "data": []}],
+ "hosts0/host.parquet": [{"name": "host_name", "type": "STRING", "data": []}, {"name": "cpu_utilization", "type": "FLOAT", "data": []}]}
+SPEC
+mkdir -p rows0 hosts0 && cp pred/task.parquet hosts0/ && W empty.spec
+cmp rows0 rows0
+check "a task.parquet of 0 rows (empty row-group list, element type 0 as hyparquet-writer writes it): 'has no rows', not 'corrupt footer'" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'rows0/task.parquet has no rows' rows0.err"
+cmp hosts0 hosts0
+check "a host.parquet of 0 rows: compared, host utilisation said missing" py '
+import json
+c = json.load(open("hosts0.json"))
+assert c["matched"] == 4 and any("predicted host utilisation" in m for m in c["missing"]), c'
