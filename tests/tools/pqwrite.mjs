@@ -3,8 +3,10 @@
 // {"DIR/file.parquet": [{"name", "type" (INT32, INT64, FLOAT, DOUBLE, STRING,
 // BOOLEAN), "nullable", "data": [...]}], ...}.  INT64 values may be strings
 // (full 64-bit range); "NaN", "Inf" and "-Inf" stand for those FLOAT/DOUBLE
-// values.  Columns may be empty (a file of 0 rows).
+// values.  Columns may be empty (a file of 0 rows).  Paths are relative to
+// SPEC.json's folder.
 import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { parquetWriteFile } from 'hyparquet-writer'
 
 const special = { NaN: NaN, Inf: Infinity, '-Inf': -Infinity }
@@ -17,7 +19,7 @@ const conv = (type, v) => {
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'))
 for (const [file, cols] of Object.entries(spec)) {
   parquetWriteFile({
-    filename: file,
+    filename: resolve(dirname(process.argv[2]), file),
     columnData: cols.map((c) => ({
       name: c.name,
       type: c.type,
