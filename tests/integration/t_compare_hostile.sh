@@ -69,3 +69,124 @@ check "a host.parquet of 0 rows: compared, host utilisation said missing" py '
 import json
 c = json.load(open("hosts0.json"))
 assert c["matched"] == 4 and any("predicted host utilisation" in m for m in c["missing"]), c'
+
+# ---- Parquet that lies: types, times, NaN, duplicates, missing tasks and hosts ----
+py '
+import json, os
+L = [json.loads(l) for l in open("pred.jsonl")]
+T0 = 1790000000000
+def rows():
+    return [dict(id=l["id"], ts=l["finish_ms"], sub=T0 + l["submission_ms"], sched=l["start_ms"], fin=l["finish_ms"],
+                 state="COMPLETED") for l in L]
+def task(rs, ts_type="INT64", id_type="INT32"):
+    return [dict(name="timestamp", type=ts_type, data=[r["ts"] for r in rs]),
+            dict(name="timestamp_absolute", type="INT64", data=[r.get("abs", T0 + r["ts"]) for r in rs]),
+            dict(name="task_id", type=id_type, data=[r["id"] for r in rs]),
+            dict(name="task_state", type="STRING", nullable=True, data=[r["state"] for r in rs]),
+            dict(name="submission_time", type="INT64", nullable=True, data=[r["sub"] for r in rs]),
+            dict(name="schedule_time", type="INT64", nullable=True, data=[r["sched"] for r in rs]),
+            dict(name="finish_time", type="INT64", nullable=True, data=[r["fin"] for r in rs])]
+def host(names=("vm",), n=1, util=0.25, active=100, idle=300, energy=1.0):
+    return [dict(name="host_name", type="STRING", data=[names[i % len(names)] for i in range(n)]),
+            dict(name="cpu_utilization", type="FLOAT", data=[util] * n),
+            dict(name="cpu_time_active", type="INT64", data=[active] * n),
+            dict(name="cpu_time_idle", type="INT64", data=[idle] * n),
+            dict(name="energy_usage", type="FLOAT", data=[energy] * n)]
+def power(e):
+    return [dict(name="source_name", type="STRING", data=["p"] * len(e)), dict(name="energy_usage", type="FLOAT", data=e)]
+spec = {}
+def case(name, **files):
+    os.makedirs("lie/" + name, exist_ok=True)
+    for f, cols in files.items():
+        spec["lie/%s/%s.parquet" % (name, f)] = cols
+case("ok", task=task(rows()), host=host(), powerSource=power([5.0, 5.0]))
+case("ts_double", task=[dict(c, type="DOUBLE", data=[float(x) for x in c["data"]]) if c["name"] == "timestamp" else c for c in task(rows())])
+case("id_int64", task=task(rows(), id_type="INT64"))
+r = rows(); r[0]["abs"] = 2**63 - 1; r[0]["ts"] = -2**63; case("origin_overflow", task=task(r))
+r = rows(); r[1]["abs"] = T0 + r[1]["ts"] + 3600000; case("origin_two", task=task(r))
+for what, v in (("sub_null", None), ("sub_min", -2**63), ("sub_max", 2**63 - 1), ("sub_late", None)):
+    r = rows(); r[0]["sub"] = v if what != "sub_late" else T0 + r[0]["sched"] + 5000; case(what, task=task(r))
+r = rows(); r[0]["fin"] = -5000; case("fin_negative", task=task(r))
+r = rows(); r[0]["fin"] = r[0]["ts"] = 2**62; case("fin_absurd", task=task(r))
+r = rows(); r[0]["sched"] = None; case("sched_null", task=task(r))
+r = rows(); d = dict(r[0], state="TERMINATED"); r.append(d); case("dup_ts", task=task(r))
+case("missing_tasks", task=task(rows()[:2]))
+case("host_nan", task=task(rows()), host=host(util="NaN", energy="NaN"))
+case("host_negative", task=task(rows()), host=host(active=-1000, idle=10, n=2) )
+case("power_bad", task=task(rows()), host=host(), powerSource=power([-100.0, "NaN", "Inf", 5.0]))
+case("many_hosts", task=task(rows()), host=host(names=["h%06d" % i for i in range(50000)], n=50000))
+for cols in spec.values():
+    for c in cols:
+        if c["type"] == "INT64":
+            c["data"] = [None if v is None else str(int(v)) for v in c["data"]]
+json.dump(spec, open("lie.spec", "w"))'
+W lie.spec 2>lie.node.err
+check "pqwrite wrote the lying files" test -s lie/ok/task.parquet
+cmp ok lie/ok
+check "the base of the lies compares: 4 matched, energy 10 J, utilisation 0.25" py '
+import json
+c = json.load(open("ok.json"))
+assert c["matched"] == 4 and c["energy_j"]["predicted"] == 10.0 and c["hosts"][0]["util_predicted"] == 0.25, c
+assert c["dropped"] == [] and c["left_out"] == 0, c'
+cmp ts_double lie/ts_double
+check "timestamp as DOUBLE: exit 1 naming file, column and types" \
+  sh -c "[ $rc -eq 1 ] && grep -q \"ts_double/task.parquet: column 'timestamp' is DOUBLE, INT64 expected\" ts_double.err"
+cmp id_int64 lie/id_int64
+check "task_id as INT64: exit 1 naming file, column and types" \
+  sh -c "[ $rc -eq 1 ] && grep -q \"column 'task_id' is INT64, INT32 expected\" id_int64.err"
+cmp origin_overflow lie/origin_overflow
+check "timestamp_absolute - timestamp overflowing (INT64_MAX - INT64_MIN): exit 1 naming the row, no UB: $(head -c 200 origin_overflow.err)" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'origin_overflow/task.parquet row 0: timestamp -9223372036854775808' origin_overflow.err &&
+    ! grep -q 'runtime error' origin_overflow.err"
+cmp origin_two lie/origin_two
+check "rows with two origins: exit 1 naming the row (the figures would shift silently)" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'origin_two/task.parquet row 1: timestamp_absolute - timestamp is' origin_two.err"
+for c in sub_null sub_min sub_max sub_late fin_negative fin_absurd sched_null; do
+  cmp $c lie/$c
+  check "$c: the task is dropped and counted, not figured (nor called 'not completed'), no UB" py "
+import json, sys
+c = json.load(open('$c.json'))
+assert $rc == 0 and 'runtime error' not in open('$c.err').read(), open('$c.err').read()[:300]
+assert c['matched'] == 3 and c['measured_only'] == 0 and c['left_out'] == 1, c
+assert [d['tasks'] for d in c['dropped']] == [1] and 'COMPLETED tasks' in c['dropped'][0]['why'], c['dropped']
+b = json.load(open('ok.json'))
+assert all(abs(w) < 1e12 for w in c['wait_ms']['predicted'].values()), c['wait_ms']
+assert c['makespan_ms']['predicted'] <= b['makespan_ms']['predicted'], c['makespan_ms']"
+done
+"$TRACEKIT" compare --run logs/r1 --input odc --opendc-output lie/sub_null >sub_null.txt 2>&1
+check "... the text says it: 'dropped: 1 task(s) of task.parquet'" grep -q '^dropped: 1 task(s) of task.parquet: COMPLETED' sub_null.txt
+cmp dup_ts lie/dup_ts
+check "two rows of a task_id at one timestamp: the last in file order counts, the other counted as dropped" py '
+import json
+c = json.load(open("dup_ts.json"))
+assert c["matched"] == 3 and c["measured_only"] == 1, c
+assert [d["rows"] for d in c["dropped"]] == [1] and "repeating" in c["dropped"][0]["why"], c["dropped"]'
+cmp missing_tasks lie/missing_tasks
+check "tasks missing from task.parquet: 2 matched, 2 measured only, said" py '
+import json
+c = json.load(open("missing_tasks.json"))
+assert c["matched"] == 2 and c["measured_only"] == 2 and any("not completed in OpenDC" in m for m in c["missing"]), c'
+cmp host_nan lie/host_nan
+check "NaN cpu_utilization and energy_usage: the row dropped and counted; no NaN figure (utilisation and energy said missing)" py '
+import json
+c = json.load(open("host_nan.json"))
+assert [d["rows"] for d in c["dropped"]] == [1] and c["dropped"][0]["why"].startswith("host.parquet"), c["dropped"]
+assert c["energy_j"]["predicted"] is None and any("predicted energy" in m for m in c["missing"]), c
+assert c["hosts"][0]["util_predicted"] is None, c["hosts"]'
+cmp host_negative lie/host_negative
+check "negative cpu_time_active: rows dropped and counted, no made-up utilisation" py '
+import json
+c = json.load(open("host_negative.json"))
+assert [d["rows"] for d in c["dropped"]] == [2] and c["hosts"][0]["util_predicted"] is None, c'
+cmp power_bad lie/power_bad
+check "powerSource energy_usage -100, NaN, Inf, 5: 3 rows dropped, energy 5 J" py '
+import json
+c = json.load(open("power_bad.json"))
+assert c["energy_j"]["predicted"] == 5.0, c["energy_j"]
+assert [d["rows"] for d in c["dropped"]] == [3] and c["dropped"][0]["why"].startswith("powerSource.parquet"), c["dropped"]'
+$TO "$TRACEKIT" compare --run logs/r1 --input odc --opendc-output lie/many_hosts --json >many_hosts.json 2>many_hosts.err; rc=$?
+check "50000 hosts in host.parquet: compared within the timeout (was quadratic), every host listed" py "
+import json
+assert $rc == 0, $rc
+c = json.load(open('many_hosts.json'))
+assert len(c['hosts']) == 50001 and sum(h['util_measured'] is not None for h in c['hosts']) == 1, len(c['hosts'])"
