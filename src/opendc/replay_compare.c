@@ -159,8 +159,10 @@ int rp_measured_load(const char *run_dir, const char *odc_dir, struct rp_measure
     if (read_names(odc_dir, &ni, &nn, err, errlen) < 0)
         return -1;
     char *p = path_join(run_dir, "CTS/invocations.jsonl");
+    size_t files = 0;
     if (file_exists(p)) {
         read_invocations(p, ni, nn, m, n, &cap);
+        files++;
     } else {   /* an experiment folder: its nodes' folders */
         DIR *d = opendir(run_dir);
         struct dirent *e;
@@ -168,8 +170,10 @@ int rp_measured_load(const char *run_dir, const char *odc_dir, struct rp_measure
             if (e->d_name[0] == '.')
                 continue;
             char *q = xasprintf("%s/%s/CTS/invocations.jsonl", run_dir, e->d_name);
-            if (file_exists(q))
+            if (file_exists(q)) {
                 read_invocations(q, ni, nn, m, n, &cap);
+                files++;
+            }
             free(q);
         }
         if (d)
@@ -179,6 +183,9 @@ int rp_measured_load(const char *run_dir, const char *odc_dir, struct rp_measure
     for (size_t i = 0; i < nn; i++)
         free(ni[i].name);
     free(ni);
+    if (!files)
+        return errf(err, errlen, "%s has no CTS/invocations.jsonl (nor NODE/CTS/invocations.jsonl): "
+                    "expected a parsed run ('tracekit parse' writes CTS/)", run_dir);
     if (!*n)
         return errf(err, errlen, "no task of %s/CTS/invocations.jsonl has a trace id of %s/tasks.parquet",
                     run_dir, odc_dir);

@@ -190,3 +190,9 @@ import json
 assert $rc == 0, $rc
 c = json.load(open('many_hosts.json'))
 assert len(c['hosts']) == 50001 and sum(h['util_measured'] is not None for h in c['hosts']) == 1, len(c['hosts'])"
+
+# ---- the measured side ----
+mkdir -p norun/raw && cp logs/r1/ledger.jsonl norun/
+$TO "$TRACEKIT" compare --run norun --input odc --opendc-output pred >/dev/null 2>norun.err; rc=$?
+check "a run folder without CTS/: exit 1 saying so and what to run: $(head -c 200 norun.err)" \
+  sh -c "[ $rc -eq 1 ] && grep -q \"norun has no CTS/invocations.jsonl.*tracekit parse\" norun.err"
