@@ -196,3 +196,46 @@ mkdir -p norun/raw && cp logs/r1/ledger.jsonl norun/
 $TO "$TRACEKIT" compare --run norun --input odc --opendc-output pred >/dev/null 2>norun.err; rc=$?
 check "a run folder without CTS/: exit 1 saying so and what to run: $(head -c 200 norun.err)" \
   sh -c "[ $rc -eq 1 ] && grep -q \"norun has no CTS/invocations.jsonl.*tracekit parse\" norun.err"
+
+# ---- replay: a workload that lies ----
+py '
+import json, os
+T0 = 1790000000000
+def tasks(ids):
+    n = len(ids)
+    return [dict(name="id", type="INT32", data=ids), dict(name="submission_time", type="INT64", data=[str(T0 + i) for i in range(n)]),
+            dict(name="duration", type="INT64", data=["1000"] * n), dict(name="cpu_count", type="INT32", data=[1] * n),
+            dict(name="cpu_capacity", type="DOUBLE", data=[1000.0] * n), dict(name="mem_capacity", type="INT64", data=["1000"] * n)]
+def frags(ids, usage=None):
+    return [dict(name="id", type="INT32", data=ids), dict(name="duration", type="INT64", data=["1000"] * len(ids)),
+            dict(name="cpu_usage", type="DOUBLE", data=usage or [500.0] * len(ids))]
+spec = {}
+topo = json.load(open("odc/topology.json"))
+def case(name, t, f, tp=topo):
+    os.makedirs("rp/" + name, exist_ok=True)
+    spec["rp/%s/tasks.parquet" % name] = t; spec["rp/%s/fragments.parquet" % name] = f
+    json.dump(tp, open("rp/%s/topology.json" % name, "w"))
+ids = list(range(1, 6))
+case("ok", tasks(ids), frags(ids))
+case("dup_ids", tasks([7] * 30000), frags([7] * 30000))
+case("usage_negative", tasks(ids), frags(ids, [500.0, -1e300, 500.0, 500.0, 500.0]))
+case("usage_nan", tasks(ids), frags(ids, [500.0, 500.0, "NaN", 500.0, 500.0]))
+t = json.loads(json.dumps(topo)); t["clusters"][0]["count"] = 2**62; t["clusters"][0]["hosts"][0]["count"] = 0
+case("cluster_count", tasks(ids), frags(ids), t)
+json.dump(spec, open("rp.spec", "w"))'
+W rp.spec 2>rp.node.err
+rp() { $TO "$TRACEKIT" replay --input "rp/$1" --json >"rp_$1.json" 2>"rp_$1.err"; rc=$?; }
+rp ok
+check "replay of the base workload: 5 tasks completed" py 'import json; assert json.load(open("rp_ok.json"))["completed"] == 5'
+rp dup_ids
+check "30000 tasks of one id (x 30000 fragments): refused at once naming tasks.parquet and the id (the copies cost 30000 x 30000 fragments): $(head -c 200 rp_dup_ids.err)" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'tasks.parquet: task id 7 appears more than once' rp_dup_ids.err"
+rp usage_negative
+check "a negative cpu_usage: refused naming fragments.parquet and the row (it gave a busy share of -3e296)" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'fragments.parquet row 1: cpu_usage -1e+300 MHz' rp_usage_negative.err"
+rp usage_nan
+check "a NaN cpu_usage: refused naming fragments.parquet and the row" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'fragments.parquet row 2: cpu_usage nan' rp_usage_nan.err"
+rp cluster_count
+check "a cluster of count 2^62 holding hosts of count 0: refused at once (it looped for ever)" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'cluster 0: count 4611686018427387904: expected at most' rp_cluster_count.err"
