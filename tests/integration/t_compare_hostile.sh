@@ -239,3 +239,30 @@ check "a NaN cpu_usage: refused naming fragments.parquet and the row" \
 rp cluster_count
 check "a cluster of count 2^62 holding hosts of count 0: refused at once (it looped for ever)" \
   sh -c "[ $rc -eq 1 ] && grep -q 'cluster 0: count 4611686018427387904: expected at most' rp_cluster_count.err"
+
+# ---- report: a hostile workload.jsonl ----
+rep() { rm -rf wl && cp -r logs/r1 wl && rm -f wl/workload.jsonl wl/report.html; }
+rep
+py '
+lines = ["{\"seed\": \"7\", \"by\": 5, \"mix\": [1]}", "{\"seed\": 1.5e300}", "{\"seed\": 99999999999999999999999}",
+         "[1, 2]", "null", "{\"seed\": " + "[" * 5000 + "]" * 5000 + "}",
+         "{\"seed\": 3, \"by\": \"" + "x" * 2000000 + "\"}", "{\"seed\": 42, \"by\": \"dispatch\", \"mix\": \"a=1\"}"]
+open("wl/workload.jsonl", "w").write("\n".join(lines) + "\n{\"seed\": 4, \"by\":")'
+$TO "$TRACEKIT" report --input wl --output wl.html --quiet 2>wl.err; rc=$?
+check "report with a hostile workload.jsonl (wrong types, huge and deep lines, torn last line): written, no crash" \
+  sh -c "[ $rc -eq 0 ] && ! grep -q 'runtime error\|Sanitizer' wl.err"
+check "... malformed lines counted (big integer, array, null, too deep, torn: 5)" grep -q 'workload.jsonl: 5 malformed line(s) skipped' wl.err
+check "... lines without an integer seed counted (a string, 1.5e300: 2), not silently left out" \
+  grep -q 'workload.jsonl: 2 line(s) without an integer "seed" skipped' wl.err
+check "... the seed row shows the good lines only; the 2 MB 'by' is not printed" py '
+import re
+h = open("wl.html").read()
+m = re.search(r"<th>seed</th><td>(.*?)</td>", h)
+assert m and "42 (dispatch, drew the --mix order)" in m.group(1) and "3 (?)" in m.group(1), m and m.group(1)[:300]
+assert "x" * 1000 not in h'
+rep; ln -s /etc/passwd wl/workload.jsonl
+$TO "$TRACEKIT" report --input wl --output wl2.html --quiet 2>wl2.err
+check "workload.jsonl a symlink: not followed, said plainly" grep -q 'workload.jsonl: it is a symbolic link (not followed)' wl2.err
+rep; mkfifo wl/workload.jsonl
+$TO "$TRACEKIT" report --input wl --output wl3.html --quiet 2>wl3.err; rc=$?
+check "workload.jsonl a FIFO: no hang, said plainly" sh -c "[ $rc -eq 0 ] && grep -q 'workload.jsonl: not a regular file' wl3.err"
