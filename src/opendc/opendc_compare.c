@@ -133,6 +133,8 @@ static const char *const drop_why[ODC_DROP_N] = {
     [ODC_DROP_HOST] = "host.parquet: rows with a negative cpu_time_active or cpu_time_idle, a cpu_utilization "
                       "outside 0..1, or a negative or non-finite energy_usage",
     [ODC_DROP_POWER] = "powerSource.parquet: rows with a null, negative or non-finite energy_usage",
+    [ODC_DROP_HOST_METRICS] = "the run's CTS/host_metrics.jsonl: lines with cpu_idle or cpu_iowait outside 0..1, "
+                              "or their sum above 1",
 };
 
 const char *odc_cmp_drop_why(int reason)

@@ -27,6 +27,7 @@ enum odc_cmp_drop {
     ODC_DROP_TASK_DUP,     /* a second row of a task_id at the same timestamp */
     ODC_DROP_HOST,         /* a host row with negative or non-finite figures */
     ODC_DROP_POWER,        /* a power-source row with a negative or non-finite energy */
+    ODC_DROP_HOST_METRICS, /* a measured host line with cpu_idle or cpu_iowait outside 0..1 */
     ODC_DROP_N
 };
 /* What a reason means, naming the file (static text). */

@@ -483,10 +483,15 @@ static void node_util(const char *path, int64_t lo, int64_t hi, const char *fall
         if (jsonl_ts(o, "ts_ms", &ts, NULL) && jsonl_num(o, "dt_ms", &dt) && jsonl_num(o, "cpu_idle", &idle) &&
             dt > 0) {
             jsonl_num(o, "cpu_iowait", &iow);
+            if (!(idle >= 0 && iow >= 0 && idle + iow <= 1 + 1e-9)) {   /* shares of the CPU's time */
+                s->dropped[ODC_DROP_HOST_METRICS]++;
+                json_decref(o);
+                continue;
+            }
             double a = (double)ts - dt > (double)lo ? (double)ts - dt : (double)lo;
             double b = (double)ts < (double)hi ? (double)ts : (double)hi;
             if (b > a) {
-                busy += (b - a) * fmax(0, 1 - idle - iow);
+                busy += (b - a) * fmax(0, 1 - idle - iow);   /* fmax: rounding of the sum */
                 cover += b - a;
             }
             if (!node && jsonl_str(o, "node"))

@@ -196,6 +196,20 @@ mkdir -p norun/raw && cp logs/r1/ledger.jsonl norun/
 $TO "$TRACEKIT" compare --run norun --input odc --opendc-output pred >/dev/null 2>norun.err; rc=$?
 check "a run folder without CTS/: exit 1 saying so and what to run: $(head -c 200 norun.err)" \
   sh -c "[ $rc -eq 1 ] && grep -q \"norun has no CTS/invocations.jsonl.*tracekit parse\" norun.err"
+cp -r logs/r1 badhost && py '
+import json
+L = [json.loads(l) for l in open("badhost/CTS/host_metrics.jsonl")]
+for i, l in enumerate(L):
+    l["cpu_idle"] = -3.0 if i % 2 else l["cpu_idle"]
+open("badhost/CTS/host_metrics.jsonl", "w").write("".join(json.dumps(l) + "\n" for l in L))
+print("#", len(L) // 2, "lines with cpu_idle -3")'
+$TO "$TRACEKIT" compare --run badhost --input odc --opendc-output pred --json >badhost.json 2>badhost.err
+check "measured host lines with cpu_idle -3: dropped and counted, utilisation stays a share (was up to 400%)" py '
+import json
+c = json.load(open("badhost.json"))
+d = [x for x in c["dropped"] if "host_metrics.jsonl" in x["why"]]
+assert d and d[0]["rows"] > 0, c["dropped"]
+assert all(h["util_measured"] is None or 0 <= h["util_measured"] <= 1 for h in c["hosts"]), c["hosts"]'
 
 # ---- replay: a workload that lies ----
 py '
