@@ -155,6 +155,9 @@ assert c['makespan_ms']['predicted'] <= b['makespan_ms']['predicted'], c['makesp
 done
 "$TRACEKIT" compare --run logs/r1 --input odc --opendc-output lie/sub_null >sub_null.txt 2>&1
 check "... the text says it: 'dropped: 1 task(s) of task.parquet'" grep -q '^dropped: 1 task(s) of task.parquet: COMPLETED' sub_null.txt
+$TO "$TRACEKIT" report --input logs/r1 --opendc odc --opendc-output lie/sub_null --output sub_null.html --quiet 2>/dev/null
+check "... and the report's comparison section: 'Dropped: 1 task(s) of task.parquet'" \
+  grep -q 'Dropped: 1 task(s) of task.parquet: COMPLETED' sub_null.html
 cmp dup_ts lie/dup_ts
 check "two rows of a task_id at one timestamp: the last in file order counts, the other counted as dropped" py '
 import json
