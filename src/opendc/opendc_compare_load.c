@@ -106,8 +106,11 @@ char *odc_cmp_find_output(const char *dir, const char *scenario, int64_t seed, c
     size_t at = (size_t)snprintf(err, errlen, "%s holds %zu outputs; choose one with --scenario and --seed "
                                  "(or give its folder):", dir, f.n);
     for (size_t i = 0; i < f.n; i++) {
-        if (at < errlen)
+        /* whole names only, and room left to say how many did not fit */
+        if (at < errlen && strlen(f.p[i]) + 40 < errlen - at)
             at += (size_t)snprintf(err + at, errlen - at, " %s", f.p[i]);
+        else if (at < errlen)
+            at += (size_t)snprintf(err + at, errlen - at, " ... and %zu more", f.n - i), at = errlen;
         free(f.p[i]);
     }
     free(f.p);

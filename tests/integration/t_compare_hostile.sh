@@ -283,3 +283,11 @@ check "workload.jsonl a symlink: not followed, said plainly" grep -q 'workload.j
 rep; mkfifo wl/workload.jsonl
 $TO "$TRACEKIT" report --input wl --output wl3.html --quiet 2>wl3.err; rc=$?
 check "workload.jsonl a FIFO: no hang, said plainly" sh -c "[ $rc -eq 0 ] && grep -q 'workload.jsonl: not a regular file' wl3.err"
+
+# ---- many outputs below DIR ----
+for i in $(seq 1 300); do mkdir -p many/raw-output/s$i/seed=0 && cp pred/task.parquet many/raw-output/s$i/seed=0/; done
+$TO "$TRACEKIT" compare --run logs/r1 --input odc --opendc-output many >/dev/null 2>many.err; rc=$?
+check "300 outputs below DIR: exit 1, whole names listed, then how many more (no name cut off)" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'many holds 300 outputs' many.err && grep -q 'seed=0 \.\.\. and [0-9]* more$' many.err"
+"$TRACEKIT" compare --run logs/r1 --input odc --opendc-output many --scenario s17 --seed 0 --json >many17.json 2>&1
+check "... --scenario s17 --seed 0 picks one" py 'import json; assert json.load(open("many17.json"))["opendc_output"].endswith("many/raw-output/s17/seed=0")'
