@@ -291,3 +291,19 @@ check "300 outputs below DIR: exit 1, whole names listed, then how many more (no
   sh -c "[ $rc -eq 1 ] && grep -q 'many holds 300 outputs' many.err && grep -q 'seed=0 \.\.\. and [0-9]* more$' many.err"
 "$TRACEKIT" compare --run logs/r1 --input odc --opendc-output many --scenario s17 --seed 0 --json >many17.json 2>&1
 check "... --scenario s17 --seed 0 picks one" py 'import json; assert json.load(open("many17.json"))["opendc_output"].endswith("many/raw-output/s17/seed=0")'
+
+# ---- the export that maps ids to trace ids ----
+py '
+import json, os
+spec = {}
+for d, idt, namet, names in (("ex_name_int", "INT32", "INT32", [1, 2]), ("ex_id_int64", "INT64", "STRING", ["a", "b"])):
+    os.makedirs(d, exist_ok=True)
+    spec[d + "/tasks.parquet"] = [dict(name="id", type=idt, data=["1", "2"] if idt == "INT64" else [1, 2]),
+                                  dict(name="name", type=namet, data=names)]
+json.dump(spec, open("ex.spec", "w"))'
+W ex.spec 2>ex.node.err
+for d in ex_name_int ex_id_int64; do
+  $TO "$TRACEKIT" compare --run logs/r1 --input $d --opendc-output pred >/dev/null 2>$d.err; rc=$?
+  check "export tasks.parquet with a wrongly typed id or name ($d): exit 1 naming file and column, no UB: $(head -c 160 $d.err)" \
+    sh -c "[ $rc -eq 1 ] && grep -q \"$d/tasks.parquet: column '[a-z]*' is\" $d.err && ! grep -q 'runtime error' $d.err"
+done
