@@ -133,9 +133,15 @@ static const char *const drop_why[ODC_DROP_N] = {
     [ODC_DROP_HOST] = "host.parquet: rows with a negative cpu_time_active or cpu_time_idle, a cpu_utilization "
                       "outside 0..1, or a negative or non-finite energy_usage",
     [ODC_DROP_POWER] = "powerSource.parquet: rows with a null, negative or non-finite energy_usage",
+    [ODC_DROP_MEAS_TIMES] = "the run's CTS/invocations.jsonl: tasks without ts_enqueue <= ts_start <= ts_end",
     [ODC_DROP_HOST_METRICS] = "the run's CTS/host_metrics.jsonl: lines with cpu_idle or cpu_iowait outside 0..1, "
                               "or their sum above 1",
 };
+
+static bool task_drop(int k)
+{
+    return k == ODC_DROP_TASK_TIMES || k == ODC_DROP_MEAS_TIMES;
+}
 
 const char *odc_cmp_drop_why(int reason)
 {
@@ -147,10 +153,9 @@ size_t odc_cmp_dropped(const struct odc_cmp *c, char **out, size_t max)
     size_t n = 0;
     for (int k = 0; k < ODC_DROP_N && n < max; k++)
         if (c->dropped[k])
-            out[n++] = xasprintf("%zu %s of %s", c->dropped[k],
-                                 k == ODC_DROP_TASK_TIMES ? "task(s)" : "row(s)", drop_why[k]);
+            out[n++] = xasprintf("%zu %s of %s", c->dropped[k], task_drop(k) ? "task(s)" : "row(s)", drop_why[k]);
     if (c->invalid && n < max)
-        out[n++] = xasprintf("%zu measured task(s) left out: their OpenDC row was dropped", c->invalid);
+        out[n++] = xasprintf("%zu task(s) left out of every figure: their row on one side was dropped", c->invalid);
     return n;
 }
 
@@ -167,12 +172,14 @@ void odc_compare(const struct odc_cmp_side *meas, const struct odc_cmp_side *pre
     for (int k = 0; k < 4; k++)
         v[k] = xmalloc(cap * sizeof *v[k]);
     double wae = 0, rae = 0, fae = 0;
+    size_t left_done = 0;
     int64_t last = 0;
     for (size_t i = 0; i < meas->ntasks; i++) {
         const struct odc_cmp_task *m = &meas->tasks[i];
         const struct odc_cmp_task *t = bsearch(m, p, pred->ntasks, sizeof *p, cmp_task_id);
-        if (t && t->invalid) {   /* counted as dropped, not as "not completed" */
+        if ((t && t->invalid) || m->invalid) {   /* counted as dropped, not as "not completed" */
             c->invalid++;
+            left_done += t && done(t);   /* OpenDC completed it: not "OpenDC only" either */
             continue;
         }
         if (!done(m) || !done(t)) {
@@ -198,7 +205,8 @@ void odc_compare(const struct odc_cmp_side *meas, const struct odc_cmp_side *pre
     }
     for (size_t i = 0; i < pred->ntasks; i++)   /* done there, not matched here */
         c->pred_only += done(&pred->tasks[i]);
-    c->pred_only -= c->matched <= c->pred_only ? c->matched : c->pred_only;
+    left_done += c->matched;
+    c->pred_only -= left_done <= c->pred_only ? left_done : c->pred_only;
     free(p);
     dist(v[0], c->matched, &c->wait_meas);
     dist(v[1], c->matched, &c->wait_pred);
@@ -319,7 +327,7 @@ void odc_cmp_json(const struct odc_cmp *c, struct jbuf *b)
         if (!c->dropped[k])
             continue;
         jb_obj_open(b, NULL);
-        jb_uint(b, k == ODC_DROP_TASK_TIMES ? "tasks" : "rows", c->dropped[k]);
+        jb_uint(b, task_drop(k) ? "tasks" : "rows", c->dropped[k]);
         jb_str(b, "why", drop_why[k]);
         jb_obj_close(b);
     }

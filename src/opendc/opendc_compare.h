@@ -17,7 +17,7 @@
 struct odc_cmp_task {
     int32_t id;                /* the export's task id */
     int64_t sub, start, end;   /* ms from the origin; -1: none */
-    bool invalid;              /* its state row was dropped (odc_cmp_drop): in no figure */
+    bool invalid;              /* its row on this side was dropped (odc_cmp_drop): in no figure */
 };
 
 /* Rows of OpenDC's output left out of the figures, by reason (each counted
@@ -28,6 +28,7 @@ enum odc_cmp_drop {
     ODC_DROP_HOST,         /* a host row with negative or non-finite figures */
     ODC_DROP_POWER,        /* a power-source row with a negative or non-finite energy */
     ODC_DROP_HOST_METRICS, /* a measured host line with cpu_idle or cpu_iowait outside 0..1 */
+    ODC_DROP_MEAS_TIMES,   /* a measured task without ts_enqueue <= ts_start <= ts_end */
     ODC_DROP_N
 };
 /* What a reason means, naming the file (static text). */
@@ -75,7 +76,7 @@ struct odc_cmp {
     bool has_energy_meas, has_energy_pred;
     double energy_meas_j, energy_pred_j, energy_error_pct;
     size_t dropped[ODC_DROP_N];   /* OpenDC's rows left out, by reason */
-    size_t invalid;               /* measured tasks whose OpenDC row was dropped (in no figure) */
+    size_t invalid;               /* tasks left out of every figure: a row dropped on either side */
 };
 
 /* window_ms 0: automatic (a 1-2-5 step giving about 20 windows over the

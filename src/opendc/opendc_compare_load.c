@@ -541,8 +541,11 @@ int odc_cmp_load_meas(const char *run_dir, const char *export_dir, int64_t t0, s
     if (rp_measured_load(run_dir, export_dir, &m, &n, err, errlen) < 0)
         return -1;
     s->tasks = xmalloc((n + 1) * sizeof *s->tasks);
-    for (size_t i = 0; i < n; i++)
-        s->tasks[i] = (struct odc_cmp_task){m[i].id, m[i].enq - t0, m[i].start - t0, m[i].end - t0, false};
+    for (size_t i = 0; i < n; i++) {   /* times validated by jsonl_ts: no overflow */
+        bool bad = !(m[i].enq <= m[i].start && m[i].start <= m[i].end);
+        s->tasks[i] = (struct odc_cmp_task){m[i].id, m[i].enq - t0, m[i].start - t0, m[i].end - t0, bad};
+        s->dropped[ODC_DROP_MEAS_TIMES] += bad;
+    }
     s->ntasks = n;
     free(m);
     int64_t horizon = 0;

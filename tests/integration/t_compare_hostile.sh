@@ -213,6 +213,17 @@ c = json.load(open("badhost.json"))
 d = [x for x in c["dropped"] if "host_metrics.jsonl" in x["why"]]
 assert d and d[0]["rows"] > 0, c["dropped"]
 assert all(h["util_measured"] is None or 0 <= h["util_measured"] <= 1 for h in c["hosts"]), c["hosts"]'
+cp -r logs/r1 badinv && py '
+import json
+L = [json.loads(l) for l in open("badinv/CTS/invocations.jsonl")]
+L[0]["ts_end"] = L[0]["ts_start"] - 500
+open("badinv/CTS/invocations.jsonl", "w").write("".join(json.dumps(l) + "\n" for l in L))'
+$TO "$TRACEKIT" compare --run badinv --input odc --opendc-output pred --json >badinv.json 2>badinv.err
+check "a measured task ending before it started: dropped, counted, left out on both sides (was silently missing)" py '
+import json
+c = json.load(open("badinv.json"))
+assert c["matched"] == 3 and c["measured_only"] == 0 and c["predicted_only"] == 0 and c["left_out"] == 1, c
+assert [d["tasks"] for d in c["dropped"]] == [1] and "invocations.jsonl" in c["dropped"][0]["why"], c["dropped"]'
 
 # ---- replay: a workload that lies ----
 py '
