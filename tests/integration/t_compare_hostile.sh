@@ -318,3 +318,19 @@ for d in ex_name_int ex_id_int64; do
   check "export tasks.parquet with a wrongly typed id or name ($d): exit 1 naming file and column, no UB: $(head -c 160 $d.err)" \
     sh -c "[ $rc -eq 1 ] && grep -q \"$d/tasks.parquet: column '[a-z]*' is\" $d.err && ! grep -q 'runtime error' $d.err"
 done
+
+# ---- huge files: a 4 GiB sparse task.parquet with PAR1 at both ends ----
+mkdir -p huge && truncate -s 4G huge/task.parquet && printf 'PAR1' | dd of=huge/task.parquet conv=notrunc 2>/dev/null
+py '
+import struct
+f = open("huge/task.parquet", "r+b"); f.seek(4 * 2**30 - 8); f.write(struct.pack("<I", 2**31) + b"PAR1")'
+cmp huge huge
+check "a 4 GiB task.parquet claiming a 2 GiB footer: exit 1 at once naming it" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'huge/task.parquet: corrupt footer length 2147483648' huge.err"
+py '
+import struct
+f = open("huge/task.parquet", "r+b"); f.seek(4 * 2**30 - 8); f.write(struct.pack("<I", 60 * 2**20) + b"PAR1")'
+cmp huge2 huge
+check "... claiming a 60 MiB footer of zeros: exit 1 naming it, no crash" \
+  sh -c "[ $rc -eq 1 ] && grep -q 'huge/task.parquet: corrupt footer' huge2.err && ! grep -q Sanitizer huge2.err"
+rm -f huge/task.parquet
