@@ -288,6 +288,12 @@ h = open("wl.html").read()
 m = re.search(r"<th>seed</th><td>(.*?)</td>", h)
 assert m and "42 (dispatch, drew the --mix order)" in m.group(1) and "3 (?)" in m.group(1), m and m.group(1)[:300]
 assert "x" * 1000 not in h'
+rep; py '
+with open("wl/workload.jsonl", "w") as f:
+    f.write("{\"seed\": 5, \"by\": \"local\", \"x\": \"" + "y" * (70 << 20) + "\"}\n{\"seed\": 6, \"by\": \"local\"}\n")'
+/usr/bin/time -f %M -o wlbig.rss $TO "$TRACEKIT" report --input wl --output wlbig.html --quiet 2>wlbig.err; rc=$?
+check "a 70 MB line in workload.jsonl: over the 64 MiB line limit, counted as malformed, the next line read (peak RSS $(cat wlbig.rss) KB)" \
+  sh -c "[ $rc -eq 0 ] && grep -q 'workload.jsonl: 1 malformed line(s) skipped' wlbig.err && grep -q '6 (local)' wlbig.html"
 rep; ln -s /etc/passwd wl/workload.jsonl
 $TO "$TRACEKIT" report --input wl --output wl2.html --quiet 2>wl2.err
 check "workload.jsonl a symlink: not followed, said plainly" grep -q 'workload.jsonl: it is a symbolic link (not followed)' wl2.err
