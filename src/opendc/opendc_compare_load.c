@@ -350,7 +350,8 @@ static bool host_row(struct hosts *H, const struct pq_column *c, size_t i)
     bool energy = c[PH_ENERGY].type >= 0 && valid_at(&c[PH_ENERGY], i);
     double a = times ? (double)c[PH_ACTIVE].v.i64[i] : 0, d = times ? (double)c[PH_IDLE].v.i64[i] : 0;
     double u = util ? c[PH_UTIL].v.f32[i] : 0, e = energy ? c[PH_ENERGY].v.f32[i] : 0;
-    if (a < 0 || d < 0 || !(u >= 0 && u <= 1) || !(e >= 0 && isfinite(e)))
+    /* cpu_utilization is usage / capacity: above 1 only by a FLOAT's rounding */
+    if (a < 0 || d < 0 || !(u >= 0 && u <= 1 + 1e-6) || !(e >= 0 && isfinite(e)))
         return false;
     size_t len;
     const uint8_t *b = pq_column_bytes(&c[PH_NAME], i, &len);
