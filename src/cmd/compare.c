@@ -28,7 +28,8 @@ static const struct opt_cmd cmd = {
         "the workload's clock 0 (the earliest submission); OpenDC's submission_time (epoch\n"
         "ms) is converted, never subtracted from its simulated times (docs/compare.md).\n"
         "DIR is OpenDC's raw-output/<scenario>/seed=<s>/ folder or any folder above it\n"
-        "with one such output (else --scenario/--seed choose).\n",
+        "with one such output (else --scenario/--seed choose).  Rows that cannot be true\n"
+        "(negative or absurd times, NaN) are left out of every figure, counted and said.\n",
     .epilogue = "Exit status: 0 compared, 1 an input could not be read (the message names the\n"
                 "file and column), 2 a bad command line.\n",
 };

@@ -601,19 +601,68 @@ json_t *jsonl_load_file(const char *path, size_t flags, json_error_t *je)
     return j;
 }
 
+/* Append b[0..n) to r->line (length *have), unless the line is already
+ * over JSONL_MAX_LINE (*over). */
+static void line_add(struct jsonl_reader *r, const char *b, size_t n, size_t *have, bool *over)
+{
+    if (*over || *have + n > JSONL_MAX_LINE) {
+        *over = true;
+        return;
+    }
+    if (*have + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 256;
+        while (cap < *have + n + 1)
+            cap *= 2;
+        cap = cap > JSONL_MAX_LINE + 1 ? JSONL_MAX_LINE + 1 : cap;
+        r->line = xrealloc(r->line, cap);
+        r->cap = cap;
+    }
+    memcpy(r->line + *have, b, n);
+    *have += n;
+}
+
 int jsonl_next_line(struct jsonl_reader *r, const char **line, size_t *len, bool *complete)
 {
-    ssize_t n = getline(&r->line, &r->cap, r->f);
-    if (n < 0)
-        return ferror(r->f) ? -1 : 0;
+    enum { CHUNK = 64 << 10 };
+    if (!r->buf)
+        r->buf = xmalloc(CHUNK);
+    size_t n = 0;
+    bool nl = false, over = false, any = false;
+    for (;;) {
+        if (r->bpos == r->blen) {
+            r->bpos = 0;
+            r->blen = fread(r->buf, 1, CHUNK, r->f);
+            if (r->blen == 0) {
+                if (ferror(r->f))
+                    return -1;
+                break;
+            }
+        }
+        any = true;
+        const char *p = r->buf + r->bpos, *e = memchr(p, '\n', r->blen - r->bpos);
+        size_t take = e ? (size_t)(e - p) : r->blen - r->bpos;
+        line_add(r, p, take, &n, &over);
+        r->bpos += take + (e != NULL);
+        if (e) {
+            nl = true;
+            break;
+        }
+    }
+    if (!any)
+        return 0;
     r->lineno++;
-    bool nl = n > 0 && r->line[n - 1] == '\n';
-    if (nl)
-        r->line[--n] = '\0';
+    if (over) {   /* never held whole: one byte no parser takes */
+        r->oversized++;
+        n = 0;
+        line_add(r, "\x01", 1, &n, &(bool){false});
+    } else if (!r->line) {
+        line_add(r, "", 0, &n, &(bool){false});
+    }
     if (n > 0 && r->line[n - 1] == '\r')
-        r->line[--n] = '\0';
+        n--;
+    r->line[n] = '\0';
     *line = r->line;
-    *len = (size_t)n;
+    *len = n;
     if (complete)
         *complete = nl;
     return 1;
@@ -653,6 +702,7 @@ void jsonl_reader_close(struct jsonl_reader *r)
 {
     if (r->f)
         fclose(r->f);
+    free(r->buf);
     free(r->line);
     free(r->path);
     memset(r, 0, sizeof *r);

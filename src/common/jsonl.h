@@ -116,11 +116,20 @@ int jsonl_text_depth(const char *s, size_t n, int limit);
 json_t *jsonl_loadb(const char *s, size_t n, size_t flags, json_error_t *je);
 json_t *jsonl_loads(const char *s, size_t flags, json_error_t *je);
 
+/* The longest line a reader takes (bytes, without '\n').  A longer one is
+ * never held whole: it comes back from jsonl_next_line as the one byte
+ * 0x01, which no parser accepts (so it is counted as malformed), and is
+ * counted in `oversized`. */
+#define JSONL_MAX_LINE ((size_t)64 << 20)
+
 struct jsonl_reader {
     FILE *f;
     char *path;
     char *line;
     size_t cap;
+    char *buf;           /* read-ahead: buf[bpos..blen) not yet returned */
+    size_t bpos, blen;
+    uint64_t oversized;  /* lines longer than JSONL_MAX_LINE */
     uint64_t lineno;     /* lines seen */
     uint64_t good;       /* objects returned */
     uint64_t malformed;  /* complete lines that were not a JSON object (or too deep) */
@@ -135,8 +144,9 @@ int jsonl_reader_open(struct jsonl_reader *r, const char *path);
  * jsonl_loadb (its depth limit); NULL with je->text saying why (je may be
  * NULL). */
 json_t *jsonl_load_file(const char *path, size_t flags, json_error_t *je);
-/* Next line as raw text (without '\n'); 1 = line, 0 = EOF, -1 = error.
- * *complete says whether it ended with '\n'. */
+/* Next line as raw text (without '\n'; at most JSONL_MAX_LINE bytes, see
+ * there); 1 = line, 0 = EOF, -1 = error.  *complete says whether it ended
+ * with '\n'.  The text is valid until the next call. */
 int jsonl_next_line(struct jsonl_reader *r, const char **line, size_t *len, bool *complete);
 /* Next JSON object; malformed/torn lines are counted and skipped.
  * 1 = *obj set (caller json_decref), 0 = EOF, -1 = I/O error. */

@@ -66,7 +66,7 @@ static int64_t auto_window(int64_t span)
     for (;;) {
         for (int m = 0; m < 3; m++) {
             int64_t c = w * (m == 0 ? 1 : m == 1 ? 2 : 5);
-            if (span <= 20 * c)
+            if (span / 20 + (span % 20 != 0) <= c)   /* span <= 20 c, without overflow */
                 return c;
         }
         if (w > INT64_MAX / 100)
@@ -102,20 +102,61 @@ static int cmp_pair(const void *a, const void *b)
     return strcmp(((const struct odc_cmp_hostpair *)a)->name, ((const struct odc_cmp_hostpair *)b)->name);
 }
 
+/* Either side's hosts by name: sorted, then a measured and a predicted
+ * entry of one name merged (O(n log n): OpenDC may report many hosts). */
 static void host_pairs(const struct odc_cmp_side *meas, const struct odc_cmp_side *pred, struct odc_cmp *c)
 {
-    c->hosts = xcalloc(meas->nhosts + pred->nhosts + 1, sizeof *c->hosts);
+    size_t n = meas->nhosts + pred->nhosts;
+    struct odc_cmp_hostpair *all = xcalloc(n + 1, sizeof *all);
     for (size_t i = 0; i < meas->nhosts; i++)
-        c->hosts[c->nhosts++] = (struct odc_cmp_hostpair){xstrdup(meas->hosts[i].name), meas->hosts[i].util, NAN};
-    for (size_t i = 0; i < pred->nhosts; i++) {
-        size_t k = 0;
-        while (k < c->nhosts && strcmp(c->hosts[k].name, pred->hosts[i].name))
-            k++;
-        if (k == c->nhosts)
-            c->hosts[c->nhosts++] = (struct odc_cmp_hostpair){xstrdup(pred->hosts[i].name), NAN, NAN};
-        c->hosts[k].pred = pred->hosts[i].util;
+        all[i] = (struct odc_cmp_hostpair){meas->hosts[i].name, meas->hosts[i].util, NAN};
+    for (size_t i = 0; i < pred->nhosts; i++)
+        all[meas->nhosts + i] = (struct odc_cmp_hostpair){pred->hosts[i].name, NAN, pred->hosts[i].util};
+    qsort(all, n, sizeof *all, cmp_pair);
+    c->hosts = xcalloc(n + 1, sizeof *c->hosts);
+    for (size_t i = 0; i < n; i++) {
+        struct odc_cmp_hostpair *last = c->nhosts ? &c->hosts[c->nhosts - 1] : NULL;
+        if (last && !strcmp(last->name, all[i].name)) {   /* the same host on the other side */
+            last->meas = isnan(last->meas) ? all[i].meas : last->meas;
+            last->pred = isnan(last->pred) ? all[i].pred : last->pred;
+            continue;
+        }
+        c->hosts[c->nhosts++] = (struct odc_cmp_hostpair){xstrdup(all[i].name), all[i].meas, all[i].pred};
     }
-    qsort(c->hosts, c->nhosts, sizeof *c->hosts, cmp_pair);
+    free(all);
+}
+
+static const char *const drop_why[ODC_DROP_N] = {
+    [ODC_DROP_TASK_TIMES] = "task.parquet: COMPLETED tasks whose last row lacks 0 <= submission <= schedule <= "
+                            "finish (ms from the origin, each a time between 1970 and 2200)",
+    [ODC_DROP_TASK_DUP] = "task.parquet: rows repeating a task_id's timestamp (the last in file order kept)",
+    [ODC_DROP_HOST] = "host.parquet: rows with a negative cpu_time_active or cpu_time_idle, a cpu_utilization "
+                      "outside 0..1, or a negative or non-finite energy_usage",
+    [ODC_DROP_POWER] = "powerSource.parquet: rows with a null, negative or non-finite energy_usage",
+    [ODC_DROP_MEAS_TIMES] = "the run's CTS/invocations.jsonl: tasks without ts_enqueue <= ts_start <= ts_end",
+    [ODC_DROP_HOST_METRICS] = "the run's CTS/host_metrics.jsonl: lines with cpu_idle or cpu_iowait outside 0..1, "
+                              "or their sum above 1",
+};
+
+static bool task_drop(int k)
+{
+    return k == ODC_DROP_TASK_TIMES || k == ODC_DROP_MEAS_TIMES;
+}
+
+const char *odc_cmp_drop_why(int reason)
+{
+    return reason >= 0 && reason < ODC_DROP_N ? drop_why[reason] : "?";
+}
+
+size_t odc_cmp_dropped(const struct odc_cmp *c, char **out, size_t max)
+{
+    size_t n = 0;
+    for (int k = 0; k < ODC_DROP_N && n < max; k++)
+        if (c->dropped[k])
+            out[n++] = xasprintf("%zu %s of %s", c->dropped[k], task_drop(k) ? "task(s)" : "row(s)", drop_why[k]);
+    if (c->invalid && n < max)
+        out[n++] = xasprintf("%zu task(s) left out of every figure: their row on one side was dropped", c->invalid);
+    return n;
 }
 
 void odc_compare(const struct odc_cmp_side *meas, const struct odc_cmp_side *pred, int64_t window_ms,
@@ -131,10 +172,16 @@ void odc_compare(const struct odc_cmp_side *meas, const struct odc_cmp_side *pre
     for (int k = 0; k < 4; k++)
         v[k] = xmalloc(cap * sizeof *v[k]);
     double wae = 0, rae = 0, fae = 0;
+    size_t left_done = 0;
     int64_t last = 0;
     for (size_t i = 0; i < meas->ntasks; i++) {
         const struct odc_cmp_task *m = &meas->tasks[i];
         const struct odc_cmp_task *t = bsearch(m, p, pred->ntasks, sizeof *p, cmp_task_id);
+        if ((t && t->invalid) || m->invalid) {   /* counted as dropped, not as "not completed" */
+            c->invalid++;
+            left_done += t && done(t);   /* OpenDC completed it: not "OpenDC only" either */
+            continue;
+        }
         if (!done(m) || !done(t)) {
             c->meas_only += done(m);
             continue;
@@ -147,7 +194,7 @@ void odc_compare(const struct odc_cmp_side *meas, const struct odc_cmp_side *pre
         v[3][c->matched] = rp;
         wae += fabs(wp - wm);
         rae += fabs(rp - rm);
-        fae += fabs((double)(t->end - m->end));
+        fae += fabs((double)t->end - (double)m->end);
         last = m->end > last ? m->end : last;
         c->matched++;
     }
@@ -158,7 +205,8 @@ void odc_compare(const struct odc_cmp_side *meas, const struct odc_cmp_side *pre
     }
     for (size_t i = 0; i < pred->ntasks; i++)   /* done there, not matched here */
         c->pred_only += done(&pred->tasks[i]);
-    c->pred_only -= c->matched <= c->pred_only ? c->matched : c->pred_only;
+    left_done += c->matched;
+    c->pred_only -= left_done <= c->pred_only ? left_done : c->pred_only;
     free(p);
     dist(v[0], c->matched, &c->wait_meas);
     dist(v[1], c->matched, &c->wait_pred);
@@ -182,6 +230,8 @@ void odc_compare(const struct odc_cmp_side *meas, const struct odc_cmp_side *pre
     c->energy_pred_j = pred->energy_j;
     if (meas->has_energy && pred->has_energy && meas->energy_j > 0)
         c->energy_error_pct = 100.0 * (pred->energy_j - meas->energy_j) / meas->energy_j;
+    for (int k = 0; k < ODC_DROP_N; k++)
+        c->dropped[k] = meas->dropped[k] + pred->dropped[k];
 }
 
 /* ---- output ---- */
@@ -272,6 +322,17 @@ void odc_cmp_json(const struct odc_cmp *c, struct jbuf *b)
     for (size_t i = 0; i < nm; i++)
         jb_str(b, NULL, miss[i]);
     jb_arr_close(b);
+    jb_arr_open(b, "dropped");
+    for (int k = 0; k < ODC_DROP_N; k++) {
+        if (!c->dropped[k])
+            continue;
+        jb_obj_open(b, NULL);
+        jb_uint(b, task_drop(k) ? "tasks" : "rows", c->dropped[k]);
+        jb_str(b, "why", drop_why[k]);
+        jb_obj_close(b);
+    }
+    jb_arr_close(b);
+    jb_uint(b, "left_out", c->invalid);
 }
 
 static void cell(FILE *f, double v, double scale)
@@ -329,4 +390,10 @@ void odc_cmp_text(const struct odc_cmp *c, FILE *f)
     size_t nm = odc_cmp_missing(c, miss, 8);
     for (size_t i = 0; i < nm; i++)
         fprintf(f, "missing: %s\n", miss[i]);
+    char *drop[ODC_DROP_N + 1];
+    size_t nd = odc_cmp_dropped(c, drop, ODC_DROP_N + 1);
+    for (size_t i = 0; i < nd; i++) {
+        fprintf(f, "dropped: %s\n", drop[i]);
+        free(drop[i]);
+    }
 }

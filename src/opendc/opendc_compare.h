@@ -17,7 +17,22 @@
 struct odc_cmp_task {
     int32_t id;                /* the export's task id */
     int64_t sub, start, end;   /* ms from the origin; -1: none */
+    bool invalid;              /* its row on this side was dropped (odc_cmp_drop): in no figure */
 };
+
+/* Rows of OpenDC's output left out of the figures, by reason (each counted
+ * and said: odc_cmp_drop_why). */
+enum odc_cmp_drop {
+    ODC_DROP_TASK_TIMES,   /* a COMPLETED task without 0 <= submission <= schedule <= finish */
+    ODC_DROP_TASK_DUP,     /* a second row of a task_id at the same timestamp */
+    ODC_DROP_HOST,         /* a host row with negative or non-finite figures */
+    ODC_DROP_POWER,        /* a power-source row with a negative or non-finite energy */
+    ODC_DROP_HOST_METRICS, /* a measured host line with cpu_idle or cpu_iowait outside 0..1 */
+    ODC_DROP_MEAS_TIMES,   /* a measured task without ts_enqueue <= ts_start <= ts_end */
+    ODC_DROP_N
+};
+/* What a reason means, naming the file (static text). */
+const char *odc_cmp_drop_why(int reason);
 
 struct odc_cmp_host {
     char *name;                /* malloc'd */
@@ -32,6 +47,7 @@ struct odc_cmp_side {
     bool has_energy;
     double energy_j;
     const char *energy_from;      /* static text: where energy_j comes from */
+    size_t dropped[ODC_DROP_N];   /* rows left out, by reason */
 };
 void odc_cmp_side_free(struct odc_cmp_side *s);
 
@@ -59,6 +75,8 @@ struct odc_cmp {
     size_t nhosts;
     bool has_energy_meas, has_energy_pred;
     double energy_meas_j, energy_pred_j, energy_error_pct;
+    size_t dropped[ODC_DROP_N];   /* OpenDC's rows left out, by reason */
+    size_t invalid;               /* tasks left out of every figure: a row dropped on either side */
 };
 
 /* window_ms 0: automatic (a 1-2-5 step giving about 20 windows over the
@@ -74,6 +92,8 @@ void odc_cmp_json(const struct odc_cmp *c, struct jbuf *b);
 void odc_cmp_text(const struct odc_cmp *c, FILE *f);
 /* What either side lacks, as sentences (static text); returns how many (at most max). */
 size_t odc_cmp_missing(const struct odc_cmp *c, const char **out, size_t max);
+/* The rows left out, one malloc'd sentence each ("N row(s) of ..."); returns how many (at most max). */
+size_t odc_cmp_dropped(const struct odc_cmp *c, char **out, size_t max);
 
 /* ---- the files (opendc_compare_load.c) ---- */
 
@@ -90,8 +110,10 @@ char *odc_cmp_find_export(const char *out_dir);
 
 /* The predicted side from an output folder: task.parquet (the last row of
  * each task_id), host.parquet, powerSource.parquet when present.  *t0 is
- * OpenDC's clock 0 in epoch ms (timestamp_absolute - timestamp).  0, or -1
- * with err naming the file and column. */
+ * OpenDC's clock 0 in epoch ms (timestamp_absolute - timestamp), which every
+ * row must share and which must lie between 1970 and 2200; times beyond
+ * that range, negative figures and NaN are rows dropped (s->dropped).
+ * 0, or -1 with err naming the file and column. */
 int odc_cmp_load_pred(const char *dir, struct odc_cmp_side *s, int64_t *t0, char *err, size_t errlen);
 
 /* The measured side: the run's tasks joined to the export's ids (as tracekit

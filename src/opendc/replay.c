@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bound on simulated ms (about 146 years): sums of a few stay in int64. */
-#define RP_MAX_MS (INT64_C(1) << 52)
 
 /* ---- max-min fair sharing (MaxMinFairnessFlowDistributor.java) ---- */
 

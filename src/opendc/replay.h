@@ -21,6 +21,9 @@ struct rp_task {
     size_t frag0, nfrag;
 };
 
+/* Bound on simulated ms (about 146 years): sums of a few stay in int64. */
+#define RP_MAX_MS (INT64_C(1) << 52)
+
 struct rp_frag {
     int64_t dur_ms;
     double usage_mhz;

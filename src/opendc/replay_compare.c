@@ -88,18 +88,17 @@ static int read_names(const char *odc_dir, struct name_id **out, size_t *n, char
     if (li < 0 || ln < 0)
         rc = errf(err, errlen, "%s/tasks.parquet has no name column (the trace ids): not a tracekit export",
                   odc_dir);
+    /* OpenDC's types (id INT32, name a string): another type is an error
+     * naming the column, never a join that silently finds nothing. */
+    static const struct pq_want w[2] = {{"id", PQ_INT32, true}, {"name", PQ_BYTE_ARRAY, true}};
     for (int g = 0; rc == 0 && g < pq_reader_num_row_groups(r); g++) {
-        struct pq_column ci, cn;
-        if (pq_read_column(r, g, li, &ci, err, errlen) < 0) {
+        struct pq_column c[2];
+        if (pq_read_wanted(r, g, w, 2, c, err, errlen) < 0) {
             rc = -1;
             break;
         }
-        if (pq_read_column(r, g, ln, &cn, err, errlen) < 0) {
-            pq_reader_release(r, &ci);
-            rc = -1;
-            break;
-        }
-        for (size_t i = 0; ci.type == PQ_INT32 && cn.data && i < ci.n && i < cn.n; i++) {
+        const struct pq_column ci = c[0], cn = c[1];
+        for (size_t i = 0; i < ci.n && i < cn.n; i++) {
             size_t len;
             const uint8_t *b = pq_column_bytes(&cn, i, &len);
             if ((cn.valid && !cn.valid[i]) || (ci.valid && !ci.valid[i]))
@@ -111,12 +110,15 @@ static int read_names(const char *odc_dir, struct name_id **out, size_t *n, char
             (*out)[*n].slot = SIZE_MAX;
             (*out)[(*n)++].id = ci.v.i32[i];
         }
-        pq_reader_release(r, &ci);
-        pq_reader_release(r, &cn);
+        pq_reader_release(r, &c[0]);
+        pq_reader_release(r, &c[1]);
     }
     pq_reader_close(r);
     if (*out)
         qsort(*out, *n, sizeof **out, cmp_name);
+    if (rc == 0 && !*n)
+        rc = errf(err, errlen, "%s/tasks.parquet has no task with a name (the trace ids): not a tracekit export",
+                  odc_dir);
     return rc;
 }
 
@@ -159,8 +161,10 @@ int rp_measured_load(const char *run_dir, const char *odc_dir, struct rp_measure
     if (read_names(odc_dir, &ni, &nn, err, errlen) < 0)
         return -1;
     char *p = path_join(run_dir, "CTS/invocations.jsonl");
+    size_t files = 0;
     if (file_exists(p)) {
         read_invocations(p, ni, nn, m, n, &cap);
+        files++;
     } else {   /* an experiment folder: its nodes' folders */
         DIR *d = opendir(run_dir);
         struct dirent *e;
@@ -168,8 +172,10 @@ int rp_measured_load(const char *run_dir, const char *odc_dir, struct rp_measure
             if (e->d_name[0] == '.')
                 continue;
             char *q = xasprintf("%s/%s/CTS/invocations.jsonl", run_dir, e->d_name);
-            if (file_exists(q))
+            if (file_exists(q)) {
                 read_invocations(q, ni, nn, m, n, &cap);
+                files++;
+            }
             free(q);
         }
         if (d)
@@ -179,6 +185,9 @@ int rp_measured_load(const char *run_dir, const char *odc_dir, struct rp_measure
     for (size_t i = 0; i < nn; i++)
         free(ni[i].name);
     free(ni);
+    if (!files)
+        return errf(err, errlen, "%s has no CTS/invocations.jsonl (nor NODE/CTS/invocations.jsonl): "
+                    "expected a parsed run ('tracekit parse' writes CTS/)", run_dir);
     if (!*n)
         return errf(err, errlen, "no task of %s/CTS/invocations.jsonl has a trace id of %s/tasks.parquet",
                     run_dir, odc_dir);

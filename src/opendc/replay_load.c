@@ -110,8 +110,19 @@ static int read_frags(const char *dir, struct rawfrag **out, size_t *nout, char 
             pq_reader_close(r);
             return -1;
         }
-        for (size_t i = 0; i < c[0].n && at < n; i++, at++)
+        for (size_t i = 0; i < c[0].n && at < n; i++, at++) {
             f[at] = (struct rawfrag){c[0].v.i32[i], at, c[1].v.i64[i], c[2].v.f64[i]};
+            if (!(f[at].usage >= 0 && f[at].usage < 1e15) || f[at].dur > RP_MAX_MS / 1024) {
+                errf(err, errlen, "fragments.parquet row %zu: cpu_usage %g MHz, duration %lld ms: expected a "
+                     "finite cpu_usage >= 0 (and below 1e15) and a duration of at most %lld ms", at,
+                     f[at].usage, (long long)f[at].dur, (long long)(RP_MAX_MS / 1024));
+                for (int k = 0; k < 3; k++)
+                    pq_reader_release(r, &c[k]);
+                free(f);
+                pq_reader_close(r);
+                return -1;
+            }
+        }
         for (int k = 0; k < 3; k++)
             pq_reader_release(r, &c[k]);
     }
@@ -147,8 +158,10 @@ static void raw_free(struct raw *t)
     free(t->cap);
 }
 
-/* Join: each task takes the fragments with its id, in file order. */
-static void join(const struct raw *t, struct rawfrag *f, size_t nf, struct rp_workload *w)
+/* Join: each task takes the fragments with its id, in file order.  0, or
+ * -1 with err: two tasks of one id. */
+static int join(const struct raw *t, struct rawfrag *f, size_t nf, struct rp_workload *w, char *err,
+                size_t errlen)
 {
     qsort(f, nf, sizeof *f, cmp_frag);   /* (id, row): file order within a task */
     size_t *order = xcalloc(t->n + 1, sizeof *order);
@@ -156,8 +169,12 @@ static void join(const struct raw *t, struct rawfrag *f, size_t nf, struct rp_wo
         order[i] = i;
     qsort_r(order, t->n, sizeof *order, cmp_task, t->sub);
     w->tasks = xcalloc(t->n + 1, sizeof *w->tasks);
-    size_t cap = nf;
-    w->frags = xcalloc(cap + 1, sizeof *w->frags);
+    w->frags = xcalloc(nf + 1, sizeof *w->frags);
+    /* By the first of an id's fragments: whether a task took them.  A
+     * second task of that id is refused: copying the fragments per task made
+     * n tasks of one id cost n x n fragments (a small file, hours of replay). */
+    bool *taken = xcalloc(nf + 1, sizeof *taken);
+    int rc = 0;
     for (size_t k = 0; k < t->n; k++) {
         size_t i = order[k], lo = 0, hi = nf;
         while (lo < hi) {
@@ -174,19 +191,23 @@ static void join(const struct raw *t, struct rawfrag *f, size_t nf, struct rp_wo
             w->dropped++;
             continue;
         }
+        if (taken[lo]) {
+            rc = errf(err, errlen, "tasks.parquet: task id %d appears more than once (row %zu again): expected "
+                      "unique ids (OpenDC's loader gives such tasks one fragment list and collides them)",
+                      t->id[i], i);
+            break;
+        }
+        taken[lo] = true;
         struct rp_task *x = &w->tasks[w->ntasks++];
         *x = (struct rp_task){.id = t->id[i], .sub_ms = t->sub[i], .cores = t->cores[i], .cap_mhz = t->cap[i],
                               .mem_mib = (int64_t)floor((double)t->mem[i] / 1000.0 + 0.5),
                               .frag0 = w->nfrags, .nfrag = end - lo};
-        for (size_t j = lo; j < end; j++) {
-            if (w->nfrags >= cap) {   /* a duplicate task id: it gets its own copy */
-                cap = w->nfrags + (end - j);
-                w->frags = xrealloc(w->frags, (cap + 1) * sizeof *w->frags);
-            }
+        for (size_t j = lo; j < end; j++)
             w->frags[w->nfrags++] = (struct rp_frag){f[j].dur, f[j].usage};
-        }
     }
+    free(taken);
     free(order);
+    return rc;
 }
 
 int rp_load_workload(const char *dir, struct rp_workload *w, char *err, size_t errlen)
@@ -199,10 +220,12 @@ int rp_load_workload(const char *dir, struct rp_workload *w, char *err, size_t e
         raw_free(&t);
         return -1;
     }
-    join(&t, f, nf, w);
+    int rc = join(&t, f, nf, w, err, errlen);
     free(f);
     raw_free(&t);
-    return 0;
+    if (rc < 0)
+        rp_workload_free(w);
+    return rc;
 }
 
 void rp_workload_free(struct rp_workload *w)
@@ -264,6 +287,11 @@ int rp_hosts_json(const json_t *topo, struct rp_host **hosts, size_t *n, char *e
     if (!json_array_size(clusters))
         return errf(err, errlen, "the topology has no \"clusters\"");
     json_array_foreach(clusters, ci, c) {
+        if (count_of(c) > 1 << 20) {   /* copies of no host at all would loop for ever */
+            rc = errf(err, errlen, "cluster %zu: count %lld: expected at most %u", ci, (long long)count_of(c),
+                      1u << 20);
+            break;
+        }
         for (int64_t cc = 0; cc < count_of(c) && rc == 0 && json_array_size(json_object_get(c, "hosts")); cc++) {
             json_array_foreach(json_object_get(c, "hosts"), hi, e) {
                 struct rp_host h = {0};

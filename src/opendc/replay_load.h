@@ -15,7 +15,10 @@ struct rp_workload {
     size_t dropped;          /* tasks without fragments (OpenDC drops them) */
 };
 
-/* DIR/tasks.parquet and DIR/fragments.parquet.  0, or -1 with err. */
+/* DIR/tasks.parquet and DIR/fragments.parquet.  0, or -1 with err naming
+ * the file: a fragment's cpu_usage not finite and >= 0 or its duration
+ * beyond RP_MAX_MS / 1024 (and the row), two tasks of one id (OpenDC's
+ * loader gives them one fragment list and collides them: ids are unique). */
 int rp_load_workload(const char *dir, struct rp_workload *w, char *err, size_t errlen);
 void rp_workload_free(struct rp_workload *w);
 

@@ -147,6 +147,8 @@ struct pq_reader;
 #define PQ_BUDGET_ENV "TRACEKIT_PARQUET_MAX_MB"
 uint64_t pq_read_budget_default(void);
 
+/* A regular file only (open_regular: not through a symlink, never blocking
+ * on a FIFO).  NULL with err naming the file. */
 struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen);
 /* Replace the budget (bytes; what was spent stays spent). */
 void pq_reader_set_budget(struct pq_reader *r, uint64_t bytes);

@@ -264,12 +264,15 @@ struct pq_reader *pq_reader_open(const char *path, char *err, size_t errlen)
     struct pq_reader *r = xcalloc(1, sizeof *r);
     r->path = xstrdup(path);
     r->budget = pq_read_budget_default();
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* A regular file only, never through a symlink: a FIFO planted in an
+     * OpenDC output folder would block the read for ever, a link would
+     * read outside it (docs/security.md). */
+    r->fd = open_regular(path);
     struct stat st;
     uint8_t tail[8], head[4];
     char msg[400];
     if (r->fd < 0 || fstat(r->fd, &st) < 0) {
-        errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        errf(err, errlen, "cannot open %s: %s", path, open_strerror(errno));
         goto fail;
     }
     r->size = st.st_size;

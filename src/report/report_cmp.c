@@ -6,6 +6,7 @@
 #include "common/util.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void lit(struct jbuf *b, const char *s)
@@ -115,6 +116,14 @@ void report_cmp_section_html(const struct odc_cmp *c, const char *dir, int width
         lit(b, "<p class=\"note\">Missing: ");
         report_html_escape(b, miss[i]);
         lit(b, "</p>");
+    }
+    char *drop[ODC_DROP_N + 1];
+    size_t nd = odc_cmp_dropped(c, drop, ODC_DROP_N + 1);
+    for (size_t i = 0; i < nd; i++) {
+        lit(b, "<p class=\"note\">Dropped: ");
+        report_html_escape(b, drop[i]);
+        lit(b, "</p>");
+        free(drop[i]);
     }
     lit(b, "</section>");
 }

@@ -191,7 +191,7 @@ static uint64_t read_jsonl(struct report *r, size_t node, const char *cts, const
     uint64_t n = 0;
     if (jsonl_reader_open(&rd, p) < 0) {
         if (errno != ENOENT)
-            log_warn("cannot read %s: %s", p, strerror(errno));
+            log_warn("cannot read %s: %s", p, open_strerror(errno));
         free(p);
         return 0;
     }
@@ -265,6 +265,7 @@ struct ctl {
     size_t sub, plc, led;                  /* lines */
     json_t *mix, *units, *argv0, *policy, *status, *nodes, *workers, *seed;
     size_t retried;
+    size_t wl_bad;                         /* workload.jsonl objects without an integer seed */
     int64_t *enq;                          /* submitted ts_enqueue */
     size_t nenq, capenq;
 };
@@ -363,8 +364,10 @@ static void on_ledger(struct ctl *c, const json_t *o)
 static void on_workload(struct ctl *c, const json_t *o)
 {
     int64_t seed;
-    if (!jsonl_int(o, "seed", &seed))
+    if (!jsonl_int(o, "seed", &seed)) {   /* wlbuild_record always writes one */
+        c->wl_bad++;
         return;
+    }
     const char *by = json_string_value(json_object_get(o, "by"));
     const char *mix = json_string_value(json_object_get(o, "mix"));
     char text[96];
@@ -382,7 +385,7 @@ static bool read_ctl(struct ctl *c, json_t *profiles, const char *dir, const cha
     struct jsonl_reader rd;
     if (jsonl_reader_open(&rd, p) < 0) {
         if (errno != ENOENT)
-            log_warn("cannot read %s: %s", p, strerror(errno));
+            log_warn("cannot read %s: %s", p, open_strerror(errno));
         free(p);
         return false;
     }
@@ -401,6 +404,9 @@ static bool read_ctl(struct ctl *c, json_t *profiles, const char *dir, const cha
     if (rd.malformed || rd.torn)
         log_warn("%s: %llu malformed line(s) skipped", p,
                  (unsigned long long)(rd.malformed + rd.torn));
+    if (which == CTL_WL && c->wl_bad)
+        log_warn("%s: %zu line(s) without an integer \"seed\" skipped (the seed row leaves them out)", p,
+                 c->wl_bad);
     jsonl_reader_close(&rd);
     free(p);
     return true;

@@ -341,6 +341,42 @@ static void test_append_line_concurrent(void **state)
 
 /* A symlink planted at a JSONL file's name (the collector's and exec's
  * appends, any reader) is never followed; a FIFO is refused at once. */
+/* A line over JSONL_MAX_LINE is never held whole (the buffer stays at the
+ * limit; getline grew it to the line's size, a few GB from a hostile file):
+ * it comes back as one byte no parser takes, counted as oversized and
+ * malformed; the lines around it, CRLF and a torn last line read as before. */
+static void test_oversized_line(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/tk-jsonl-big-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "{\"a\": 1}\r\n{\"s\": \"");
+    for (size_t i = 0; i < JSONL_MAX_LINE + 100; i++)
+        fputc('x', f);
+    fprintf(f, "\"}\n\n{\"b\": 2}\n{\"c\": 3");
+    fclose(f);
+    struct jsonl_reader r;
+    assert_int_equal(jsonl_reader_open(&r, path), 0);
+    json_t *o;
+    assert_int_equal(jsonl_next(&r, &o), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "a")), 1);
+    json_decref(o);
+    assert_int_equal(jsonl_next(&r, &o), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "b")), 2);
+    json_decref(o);
+    assert_true(r.cap <= JSONL_MAX_LINE + 1);
+    assert_int_equal(r.oversized, 1);
+    assert_int_equal(r.malformed, 1);
+    assert_int_equal(r.blank, 1);
+    assert_int_equal(jsonl_next(&r, &o), 0);   /* the torn last line */
+    assert_int_equal(r.torn, 1);
+    assert_int_equal(r.lineno, 5);
+    jsonl_reader_close(&r);
+    unlink(path);
+}
+
 static void test_planted_links_and_fifos(void **state)
 {
     (void)state;
@@ -392,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_append_line),
         cmocka_unit_test(test_append_line_concurrent),
         cmocka_unit_test(test_planted_links_and_fifos),
+        cmocka_unit_test(test_oversized_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,17 +15,17 @@
 #include "opendc/opendc_compare.h"
 
 static struct odc_cmp_task meas_t[] = {
-    {1, 0, 100, 600},    /* wait 100, run 500 */
-    {2, 0, 200, 1200},   /* wait 200, run 1000 */
-    {3, 500, 500, 1500}, /* wait 0, run 1000 */
-    {4, 0, 0, 400},      /* not in OpenDC's output */
+    {1, 0, 100, 600, false},    /* wait 100, run 500 */
+    {2, 0, 200, 1200, false},   /* wait 200, run 1000 */
+    {3, 500, 500, 1500, false}, /* wait 0, run 1000 */
+    {4, 0, 0, 400, false},      /* not in OpenDC's output */
 };
 static struct odc_cmp_task pred_t[] = {
-    {3, 500, 2000, 3000}, /* wait 1500, run 1000 */
-    {1, 0, 1000, 1500},   /* wait 1000, run 500 */
-    {2, 0, 1000, 2000},   /* wait 1000, run 1000 */
-    {5, 0, 0, 100},       /* not in the run */
-    {6, 0, -1, -1},       /* terminated */
+    {3, 500, 2000, 3000, false}, /* wait 1500, run 1000 */
+    {1, 0, 1000, 1500, false},   /* wait 1000, run 500 */
+    {2, 0, 1000, 2000, false},   /* wait 1000, run 1000 */
+    {5, 0, 0, 100, false},       /* not in the run */
+    {6, 0, -1, -1, false},       /* terminated */
 };
 
 static void sides(struct odc_cmp_side *m, struct odc_cmp_side *p, struct odc_cmp_host *mh,
@@ -136,7 +136,7 @@ static void test_nothing_matched(void **state)
 {
     (void)state;
     struct odc_cmp_side m = {0}, p = {0};
-    struct odc_cmp_task only = {9, 0, 0, 10};
+    struct odc_cmp_task only = {9, 0, 0, 10, false};
     m.tasks = &only;
     m.ntasks = 1;
     struct odc_cmp c;
