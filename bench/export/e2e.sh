@@ -7,10 +7,10 @@
 # one task each: 4 x 250 000 = 1 M and 2 x 2 500 000 = 5 M, where memory
 # would follow the largest process), parsed by `tracekit parse`.  Then,
 # RUNS times each (default 3, the best wall time and the largest peak RSS
-# kept): `tracekit export opendc` (snappy, the default), the same with
-# BEFORE=/path/to/an/older/tracekit if set, and DuckDB 1.5 (npm
-# @duckdb/node-api, pinned in bench/package-lock.json, installed into
-# bench/node_modules) on one thread and on two doing duckdb_job.mjs: read
+# kept): `tracekit export opendc` (snappy, the default) and with
+# --upstream-compat, both also with BEFORE=/path/to/an/older/tracekit if
+# set, and DuckDB 1.5 (npm @duckdb/node-api, pinned in
+# bench/package-lock.json, installed into bench/node_modules) on one thread and on two doing duckdb_job.mjs: read
 # CTS/proc_metrics.jsonl, per-process CPU deltas by window function, write
 # snappy Parquet.  DuckDB's time is its query's (its start-up is not
 # counted); tracekit's is the whole process.  Prints a Markdown table for
@@ -84,6 +84,10 @@ for shape in "${shapes[@]}"; do
   fi
   read -r w r < <(best_of "$tk" export opendc --input "$out/run/bench" --output "$out/o" --quiet --upstream-compat)
   row "tracekit export opendc --upstream-compat" "$w" "$r"
+  if [ -n "${BEFORE:-}" ]; then
+    read -r w r < <(best_of "$BEFORE" export opendc --input "$out/run/bench" --output "$out/o" --quiet --upstream-compat)
+    row "tracekit export opendc --upstream-compat, $BEFORE" "$w" "$r"
+  fi
   row "DuckDB, 1 thread (query)" "$d1" "$d1r"
   row "DuckDB, 2 threads (query)" "$d2" "$d2r"
 done
