@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# bench/export/e2e.sh [--10m] [RUNS] -- `tracekit export opendc` end to end
-# against DuckDB doing the core of the same job, in the same run.
+# bench/export/e2e.sh [--10m] [--long] [RUNS] -- `tracekit export opendc` end
+# to end against DuckDB doing the core of the same job, in the same run.
 #
 # The run: bench_parse's synthetic one (200 processes x 5000 ticks = 1 M
-# samples; --10m adds 200 x 50 000 = 10 M), parsed by `tracekit parse`.  Then,
+# samples; --10m adds 200 x 50 000 = 10 M; --long adds few long processes,
+# one task each: 4 x 250 000 = 1 M and 2 x 2 500 000 = 5 M, where memory
+# would follow the largest process), parsed by `tracekit parse`.  Then,
 # RUNS times each (default 3, the best wall time and the largest peak RSS
-# kept): `tracekit export opendc` (snappy, the default), the same with
-# BEFORE=/path/to/an/older/tracekit if set, and DuckDB 1.5 (npm
-# @duckdb/node-api, pinned in bench/package-lock.json, installed into
-# bench/node_modules) on one thread and on two doing duckdb_job.mjs: read
+# kept): `tracekit export opendc` (snappy, the default) and with
+# --upstream-compat, both also with BEFORE=/path/to/an/older/tracekit if
+# set, and DuckDB 1.5 (npm @duckdb/node-api, pinned in
+# bench/package-lock.json, installed into bench/node_modules) on one thread and on two doing duckdb_job.mjs: read
 # CTS/proc_metrics.jsonl, per-process CPU deltas by window function, write
 # snappy Parquet.  DuckDB's time is its query's (its start-up is not
 # counted); tracekit's is the whole process.  Prints a Markdown table for
 # docs/benchmarks.md with each time's ratio to DuckDB on one thread.
 set -eu
 cd "$(dirname "$0")/../.."
-sizes=(1000000) runs=3
+shapes=("200 5000") runs=3   # processes, ticks each
 for a in "$@"; do
   case $a in
-    --10m) sizes+=(10000000) ;;
+    --10m) shapes+=("200 50000") ;;
+    --long) shapes+=("4 250000" "2 2500000") ;;
     [0-9]*) runs=$a ;;
-    *) echo "usage: bench/export/e2e.sh [--10m] [RUNS]" >&2; exit 2 ;;
+    *) echo "usage: bench/export/e2e.sh [--10m] [--long] [RUNS]" >&2; exit 2 ;;
   esac
 done
 make -s build/tracekit build/bench/parse/bench_parse
@@ -62,9 +65,12 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /
 echo
 echo "| samples | what | wall s (best of $runs) | peak RSS MB | / DuckDB 1 thread |"
 echo "|---:|---|---:|---:|---:|"
-for n in "${sizes[@]}"; do
+for shape in "${shapes[@]}"; do
+  read -r procs ticks <<<"$shape"
+  n=$((procs * ticks))
+  [ "$procs" = 200 ] || n="$n ($procs processes)"
   rm -rf "$out/run"
-  build/bench/parse/bench_parse --procs 200 --ticks $((n / 200)) --dir "$out/run" --keep >"$out/gen.log"
+  build/bench/parse/bench_parse --procs "$procs" --ticks "$ticks" --dir "$out/run" --keep >"$out/gen.log"
   rm -f "$out/run/bench/proc_metrics.jsonl"   # the raw file: not needed any more
   read -r d1 d1r < <(duck 1)
   read -r d2 d2r < <(duck 2)
@@ -78,6 +84,10 @@ for n in "${sizes[@]}"; do
   fi
   read -r w r < <(best_of "$tk" export opendc --input "$out/run/bench" --output "$out/o" --quiet --upstream-compat)
   row "tracekit export opendc --upstream-compat" "$w" "$r"
+  if [ -n "${BEFORE:-}" ]; then
+    read -r w r < <(best_of "$BEFORE" export opendc --input "$out/run/bench" --output "$out/o" --quiet --upstream-compat)
+    row "tracekit export opendc --upstream-compat, $BEFORE" "$w" "$r"
+  fi
   row "DuckDB, 1 thread (query)" "$d1" "$d1r"
   row "DuckDB, 2 threads (query)" "$d2" "$d2r"
 done

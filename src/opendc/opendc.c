@@ -633,6 +633,30 @@ static int choose_ids(struct builder *b, const size_t *keep, size_t nk, char *er
     return b->o->id_mode == ODC_ID_AUTO && dup < 0 && bad < 0;
 }
 
+/* A loaded run's fragments go out of memory (res->spill, in the store's
+ * folder).  0, or -1 with err. */
+static int spill_frags(struct builder *b, char *err, size_t errlen)
+{
+    if (!b->in->store)
+        return 0;
+    int fd = odc_store_tmpfile(b->in->store);
+    if (fd < 0)
+        return errf(err, errlen, "%s", odc_store_error(b->in->store));
+    b->res->spill = xmalloc(sizeof *b->res->spill);
+    *b->res->spill = (struct odc_frag_spill){fd, 0};
+    return 0;
+}
+
+/* 0, or -1 with err: the samples or the fragments' file failed. */
+static int export_error(struct builder *b, struct odc_store *st, char *err, size_t errlen)
+{
+    if (odc_store_error(st))
+        return errf(err, errlen, "%s", odc_store_error(st));
+    if (b->spill_errno)
+        return errf(err, errlen, "cannot write the fragments' temporary file: %s", strerror(b->spill_errno));
+    return 0;
+}
+
 /* What export_ours keeps between tasks. */
 struct ours {
     struct builder *b;
@@ -644,6 +668,7 @@ struct ours {
     struct odc_span *spans;
     size_t span_cap;
     size_t *rs, rs_cap;    /* scratch: a request's samples */
+    struct odc_cursor *cur;  /* an exec task's samples */
 };
 
 /* A kept HTTP request: keep[pos] is on node, its process pid. */
@@ -725,12 +750,12 @@ static void span_room(struct ours *w, size_t ns)
  * figure to compare the fragments with. */
 static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss, double *counter)
 {
-    struct proc_samples ps;
-    read_proc(w->st, odc_store_find(w->st, v->node, v->pid), &ps);
-    request_occupancy(w, &ps);
     size_t ns = 0;
     *rss = -1;
     if (v->http) {
+        struct proc_samples ps;
+        read_proc(w->st, odc_store_find(w->st, v->node, v->pid), &ps);
+        request_occupancy(w, &ps);
         size_t n = req_samples(&ps, v, &w->rs, &w->rs_cap);
         if (n > w->span_cap) {
             w->span_cap = n;
@@ -752,11 +777,11 @@ static size_t task_spans(struct ours *w, const struct odc_inv *v, int64_t *rss, 
         return ns;
     }
     /* A process's samples lie within its life; the slack only guards
-     * against clock differences (what lies outside is clipped anyway). */
-    for (size_t p = lower_ts(&ps, slack_before(v->ts_start)); p < ps.n; p++) {
-        const struct odc_sample *sm = &ps.s[p];
-        if (sm->ts_ms > slack_after(v->ts_end))
-            break;
+     * against clock differences (what lies outside is clipped anyway).
+     * Only the task's window is read, never held: a cursor. */
+    odc_cursor_seek(w->cur, odc_store_find(w->st, v->node, v->pid), slack_before(v->ts_start),
+                    slack_after(v->ts_end));
+    for (const struct odc_sample *sm; (sm = odc_cursor_next(w->cur));) {
         if (!belongs(v, sm))
             continue;
         if (sm->rss_kb > *rss)
@@ -974,25 +999,21 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
         free(keep);
         return -1;
     }
-    if (in->store) {
-        /* a loaded run: its fragments go out of memory too */
-        int fd = odc_store_tmpfile(in->store);
-        if (fd < 0) {
-            free(keep);
-            return errf(err, errlen, "%s", odc_store_error(in->store));
-        }
-        b->res->spill = xmalloc(sizeof *b->res->spill);
-        *b->res->spill = (struct odc_frag_spill){fd, 0};
+    if (spill_frags(b, err, errlen) < 0) {
+        if (w.own_st)
+            odc_store_free(w.st);
+        free(keep);
+        return -1;
     }
     w.spans = xmalloc(w.span_cap * sizeof *w.spans);
+    w.cur = odc_cursor_new(w.st);
     http_refs(&w, nk);
     for (size_t i = 0; i < nk; i++) {
         const struct odc_inv *v = &in->invs[keep[i]];
         export_task(&w, v, use_pid ? (int32_t)v->pid : (int32_t)(i + 1));
     }
-    int rc = odc_store_error(w.st) ? errf(err, errlen, "%s", odc_store_error(w.st)) : 0;
-    if (rc == 0 && b->spill_errno)
-        rc = errf(err, errlen, "cannot write the fragments' temporary file: %s", strerror(b->spill_errno));
+    int rc = export_error(b, w.st, err, errlen);
+    odc_cursor_free(w.cur);
     free(w.spans);
     free(w.http);
     free(w.rs);
@@ -1003,20 +1024,6 @@ static int export_ours(struct builder *b, char *err, size_t errlen)
 }
 
 /* ---- --upstream-compat: the original exporter's numbers (§9.3-9.6) ---- */
-
-/* Positions in ps of the samples with dt_ms > 0 (with_dt_only) and ts in
- * [a, b], in ts order. */
-static size_t window(const struct proc_samples *ps, int64_t a, int64_t b, bool with_dt_only, size_t *out)
-{
-    size_t n = 0;
-    for (size_t p = 0; p < ps->n; p++) {
-        const struct odc_sample *s = &ps->s[p];
-        if (s->ts_ms < a || s->ts_ms > b || (with_dt_only && !(s->dt_ms > 0)))
-            continue;
-        out[n++] = p;
-    }
-    return n;
-}
 
 struct pid_row {
     int64_t pid;
@@ -1045,46 +1052,24 @@ static size_t last_row(const struct pid_row *v, size_t n, int64_t pid)
     return lo > 0 && v[lo - 1].pid == pid ? v[lo - 1].row : SIZE_MAX;
 }
 
-static int cmp_frag_id(const void *a, const void *b, void *ctx)
+/* A task id's fragments, for §9.6: how many, and their cpu_usage's 95th
+ * percentile. */
+struct id_stat {
+    int32_t id;
+    size_t n;
+    double q95;
+};
+
+static int cmp_id_stat(const void *a, const void *b)
 {
-    const struct odc_frag *fr = ctx;
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    if (fr[i].id != fr[j].id)
-        return (fr[i].id > fr[j].id) - (fr[i].id < fr[j].id);
-    return (i > j) - (i < j);
+    const struct id_stat *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
-/* Fragment indices sorted by (id, position). */
-static size_t *frags_by_id(const struct odc_result *res)
+static struct id_stat *find_id(struct id_stat *v, size_t n, int32_t id)
 {
-    size_t *o = xmalloc((res->n_frags ? res->n_frags : 1) * sizeof *o);
-    for (size_t i = 0; i < res->n_frags; i++)
-        o[i] = i;
-    qsort_r(o, res->n_frags, sizeof *o, cmp_frag_id, res->frags);
-    return o;
-}
-
-static void id_range(const struct odc_result *res, const size_t *o, size_t n, int32_t id, size_t *lo,
-                     size_t *hi)
-{
-    size_t a = 0, z = n;
-    while (a < z) {
-        size_t mid = a + (z - a) / 2;
-        if (res->frags[o[mid]].id < id)
-            a = mid + 1;
-        else
-            z = mid;
-    }
-    *lo = a;
-    z = n;
-    while (a < z) {
-        size_t mid = a + (z - a) / 2;
-        if (res->frags[o[mid]].id <= id)
-            a = mid + 1;
-        else
-            z = mid;
-    }
-    *hi = a;
+    struct id_stat key = {.id = id};
+    return n ? bsearch(&key, v, n, sizeof *v, cmp_id_stat) : NULL;
 }
 
 /* The id of a PID: its position among the distinct PIDs + 1, or the PID. */
@@ -1101,12 +1086,45 @@ struct upstream {
     struct builder *b;
     struct odc_store *st;
     bool own_st;
-    size_t *win;           /* scratch: positions of one window */
-    size_t win_cap;
+    struct odc_cursor *cur;  /* a task's window of its process's samples */
     int64_t *seen;         /* distinct PIDs in row order (§9.3 ids) */
     size_t nseen;
     bool seq;              /* sequential ids */
+    struct pid_row *last;  /* the tasks by (pid, row) */
+    /* The fragments go out as they are made (to res->spill when the
+     * samples come from a loaded store); what §9.6 needs of them is kept
+     * by task id (ids: each id once, with its count when it got
+     * fragments from samples, the synthetic one's usage in q95 else)
+     * and recomputed from the samples, one id at a time, into use. */
+    struct id_stat *ids;
+    size_t nids, ids_cap;
+    struct pid_row *by_id; /* (task id, position in seen), sorted */
+    bool collect;          /* upstream_task_frags into use, not the result */
+    double *use;
+    size_t nuse, use_cap;
 };
+
+/* One fragment of task id: into the result (and the exported total, in
+ * the fragments' order), or only its usage into u->use. */
+static void upstream_emit(struct upstream *u, int32_t id, int64_t dur, double usage)
+{
+    if (u->collect) {
+        ARRAY_GROW(u->use, u->nuse + 1, u->use_cap, 256);
+        u->use[u->nuse++] = usage;
+        return;
+    }
+    add_frag(u->b, id, dur, usage);
+    u->b->res->exported_cpu_mhz_ms += usage * (double)dur;
+}
+
+/* id got a fragment (n: from samples; else the synthetic one, usage). */
+static void upstream_id(struct upstream *u, int32_t id, bool synthetic, double usage)
+{
+    if (u->nids && u->ids[u->nids - 1].id == id)
+        return;
+    ARRAY_GROW(u->ids, u->nids + 1, u->ids_cap, 64);
+    u->ids[u->nids++] = (struct id_stat){id, synthetic ? 1 : 0, synthetic ? usage : 0};
+}
 
 /* Valid invocations in node order, file order (the loader keeps that
  * order), malloc'd; §9.3: ids keyed by PID, a PID seen twice anywhere is
@@ -1145,17 +1163,6 @@ static size_t *upstream_rows(struct upstream *u, size_t *nr)
     return rows;
 }
 
-/* The samples of pid on node into *ps, u->win with room for them all. */
-static void upstream_proc(struct upstream *u, int node, int64_t pid, struct proc_samples *ps)
-{
-    read_proc(u->st, odc_store_find(u->st, node, pid), ps);
-    if (ps->n > u->win_cap) {
-        u->win_cap = ps->n;
-        free(u->win);
-        u->win = xmalloc(u->win_cap * sizeof *u->win);
-    }
-}
-
 /* §9.4: the first pass, one task per invocation. */
 static void upstream_task(struct upstream *u, const struct odc_inv *v)
 {
@@ -1163,22 +1170,29 @@ static void upstream_task(struct upstream *u, const struct odc_inv *v)
     const struct odc_node *nd = &in->nodes[v->node];
     double freq = nd->raw_mhz > 0 ? nd->raw_mhz : 2400;
     int cores = nd->raw_cores;
-    struct proc_samples ps;
-    upstream_proc(u, v->node, v->pid, &ps);
-    size_t nw = window(&ps, v->ts_start, v->ts_end, true, u->win);
+    /* its samples in [ts_start, ts_end]: those with dt > 0 for the CPU,
+     * all for the memory */
+    size_t nw = 0, nm = 0;
+    double peak = 0, sum = 0;
+    int64_t mem = -1;
+    odc_cursor_seek(u->cur, odc_store_find(u->st, v->node, v->pid), v->ts_start, v->ts_end);
+    for (const struct odc_sample *s; (s = odc_cursor_next(u->cur));) {
+        nm++;
+        if (s->rss_kb > mem)
+            mem = s->rss_kb;
+        if (!(s->dt_ms > 0))
+            continue;
+        nw++;
+        double r = s->cpu_ms / fmax(s->dt_ms, 1);
+        if (r > peak)
+            peak = r;
+        sum += s->cpu_ms;
+    }
     int cores_used = 1;
     double per_core;
     if (nw == 0) {
         per_core = fmax(0.5 * freq, 0.1);
     } else {
-        double peak = 0, sum = 0;
-        for (size_t k = 0; k < nw; k++) {
-            const struct odc_sample *s = &ps.s[u->win[k]];
-            double r = s->cpu_ms / fmax(s->dt_ms, 1);
-            if (r > peak)
-                peak = r;
-            sum += s->cpu_ms;
-        }
         cores_used = (int)floor(peak + 0.5);
         if (cores_used < 1)
             cores_used = 1;
@@ -1193,11 +1207,6 @@ static void upstream_task(struct upstream *u, const struct odc_inv *v)
         }
         per_core = fmax(per_core, 1.0);
     }
-    int64_t mem = -1;
-    size_t nm = window(&ps, v->ts_start, v->ts_end, false, u->win);
-    for (size_t k = 0; k < nm; k++)
-        if (ps.s[u->win[k]].rss_kb > mem)
-            mem = ps.s[u->win[k]].rss_kb;
     struct odc_task *t = new_task(u->b);
     t->id = pid_id(u->seen, u->nseen, u->seq, v->pid);
     t->name = v->trace_id ? xstrdup(v->trace_id) : NULL;
@@ -1214,30 +1223,24 @@ static void upstream_task(struct upstream *u, const struct odc_inv *v)
         note(u->b, ODC_N_NO_SAMPLES, v, t->id, -1);
 }
 
-/* §9.5: the fragments of task t from its PID's samples on node x. */
+/* §9.5: the fragments of task t from its PID's samples on node x, to
+ * upstream_emit. */
 static void upstream_task_frags(struct upstream *u, int node, int64_t pid, const struct odc_task *t)
 {
-    struct builder *b = u->b;
-    const struct odc_input *in = b->in;
+    const struct odc_input *in = u->b->in;
     const struct odc_node *tn = &in->nodes[t->node];
     double freq = tn->raw_mhz > 0 ? tn->raw_mhz : 2400;
     double cores = tn->raw_cores > 0 ? tn->raw_cores : INFINITY;
     int64_t ts_start = t->ts_start, ts_end = t->ts_start + t->duration;
-    struct proc_samples ps;
-    upstream_proc(u, node, pid, &ps);
-    size_t nw = window(&ps, ts_start, ts_end, true, u->win);
-    if (nw == 0) {
-        add_frag(b, t->id, ts_end - ts_start, t->cpu_capacity * 0.5);
-        return;
-    }
-    const struct odc_sample *s0 = &ps.s[u->win[0]];
-    double w0 = (double)s0->ts_ms - s0->dt_ms;
-    if (w0 > (double)ts_start)
-        add_frag(b, t->id, llround(w0 - (double)ts_start),
-                 fmax(fmin(s0->cpu_ms / s0->dt_ms, cores) * freq, 0.1));
-    for (size_t k = 0; k < nw; k++) {
-        const struct odc_sample *s = &ps.s[u->win[k]];
+    size_t nw = 0;
+    odc_cursor_seek(u->cur, odc_store_find(u->st, node, pid), ts_start, ts_end);
+    for (const struct odc_sample *s; (s = odc_cursor_next(u->cur));) {
+        if (!(s->dt_ms > 0))
+            continue;
         double ws = (double)s->ts_ms - s->dt_ms, cpu = s->cpu_ms;
+        if (nw++ == 0 && ws > (double)ts_start)   /* before the first sample */
+            upstream_emit(u, t->id, llround(ws - (double)ts_start),
+                          fmax(fmin(s->cpu_ms / s->dt_ms, cores) * freq, 0.1));
         if (ws < (double)ts_start) {
             cpu *= ((double)s->ts_ms - (double)ts_start) / s->dt_ms;
             ws = (double)ts_start;
@@ -1246,8 +1249,10 @@ static void upstream_task_frags(struct upstream *u, int node, int64_t pid, const
         if (d <= 0)
             continue;
         double c = fmin(fmax(cpu / d, 0), cores);
-        add_frag(b, t->id, llround(d), fmax(c * freq, 0.1));
+        upstream_emit(u, t->id, llround(d), fmax(c * freq, 0.1));
     }
+    if (nw == 0)
+        upstream_emit(u, t->id, ts_end - ts_start, t->cpu_capacity * 0.5);
 }
 
 /* §9.5: per node, its PIDs in order of first appearance, each to the last
@@ -1256,10 +1261,10 @@ static void upstream_frags(struct upstream *u)
 {
     const struct odc_input *in = u->b->in;
     struct odc_result *res = u->b->res;
-    struct pid_row *last = xmalloc((res->n_tasks ? res->n_tasks : 1) * sizeof *last);
+    u->last = xmalloc((res->n_tasks ? res->n_tasks : 1) * sizeof *u->last);
     for (size_t k = 0; k < res->n_tasks; k++)
-        last[k] = (struct pid_row){res->tasks[k].pid, k};
-    qsort(last, res->n_tasks, sizeof *last, cmp_pid_row);
+        u->last[k] = (struct pid_row){res->tasks[k].pid, k};
+    qsort(u->last, res->n_tasks, sizeof *u->last, cmp_pid_row);
     size_t np;
     const struct odc_proc *procs = odc_store_procs(u->st, &np);
     struct pid_row *first = xmalloc((np ? np : 1) * sizeof *first);
@@ -1273,13 +1278,20 @@ static void upstream_frags(struct upstream *u)
         qsort(first, nf, sizeof *first, cmp_pid_row);   /* by first sample index */
         for (size_t f = 0; f < nf; f++) {
             int64_t pid = (int64_t)first[f].row;
-            size_t t_i = last_row(last, res->n_tasks, pid);
-            if (t_i != SIZE_MAX)
+            size_t t_i = last_row(u->last, res->n_tasks, pid);
+            if (t_i != SIZE_MAX) {
                 upstream_task_frags(u, (int)nd_i, pid, &res->tasks[t_i]);
+                upstream_id(u, res->tasks[t_i].id, false, 0);
+            }
         }
     }
     free(first);
-    free(last);
+    qsort(u->ids, u->nids, sizeof *u->ids, cmp_id_stat);
+    size_t w = 0;
+    for (size_t k = 0; k < u->nids; k++)
+        if (!w || u->ids[w - 1].id != u->ids[k].id)
+            u->ids[w++] = u->ids[k];
+    u->nids = w;
 }
 
 /* Every task id without a fragment: one synthetic fragment at half its
@@ -1287,24 +1299,53 @@ static void upstream_frags(struct upstream *u)
 static void upstream_missing_frags(struct upstream *u)
 {
     struct odc_result *res = u->b->res;
-    size_t *order = frags_by_id(res);
-    size_t n_before = res->n_frags;
-    int32_t *done = xmalloc((res->n_tasks ? res->n_tasks : 1) * sizeof *done);
-    size_t ndone = 0;
+    size_t n_real = u->nids;
     for (size_t k = 0; k < res->n_tasks; k++) {
         const struct odc_task *t = &res->tasks[k];
-        size_t lo, hi;
-        id_range(res, order, n_before, t->id, &lo, &hi);
+        if (find_id(u->ids, n_real, t->id))
+            continue;
         bool did = false;
-        for (size_t j = 0; j < ndone && !did; j++)
-            did = done[j] == t->id;
-        if (lo == hi && !did) {
-            add_frag(u->b, t->id, t->duration, t->cpu_capacity * 0.5);
-            done[ndone++] = t->id;
+        for (size_t j = n_real; j < u->nids && !did; j++)
+            did = u->ids[j].id == t->id;
+        if (!did) {
+            upstream_emit(u, t->id, t->duration, t->cpu_capacity * 0.5);
+            ARRAY_GROW(u->ids, u->nids + 1, u->ids_cap, 64);
+            u->ids[u->nids++] = (struct id_stat){t->id, 1, t->cpu_capacity * 0.5};
         }
     }
-    free(done);
-    free(order);
+    qsort(u->ids, u->nids, sizeof *u->ids, cmp_id_stat);
+}
+
+/* The count and 95th percentile of the usages of an id that got its
+ * fragments from samples: upstream_frags again for its PIDs, the usages
+ * kept (the fragments of one task id at a time). */
+static void upstream_id_stat(struct upstream *u, struct id_stat *is)
+{
+    const struct odc_input *in = u->b->in;
+    struct odc_result *res = u->b->res;
+    u->collect = true;
+    u->nuse = 0;
+    size_t lo = 0, hi = u->nseen;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (u->by_id[mid].pid < is->id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < u->nseen && u->by_id[lo].pid == is->id; lo++) {
+        int64_t pid = u->seen[u->by_id[lo].row];
+        size_t t_i = last_row(u->last, res->n_tasks, pid);
+        for (size_t nd_i = 0; t_i != SIZE_MAX && nd_i < in->n_nodes; nd_i++) {
+            const struct odc_proc *p = odc_store_find(u->st, (int)nd_i, pid);
+            if (p && p->first_dt_seq != UINT64_MAX)
+                upstream_task_frags(u, (int)nd_i, pid, &res->tasks[t_i]);
+        }
+    }
+    u->collect = false;
+    is->n = u->nuse;
+    qsort(u->use, u->nuse, sizeof *u->use, cmp_double);
+    is->q95 = stats_quantile(u->use, u->nuse, 0.95); /* the original's (pandas) */
 }
 
 /* §9.6: post-processing of the tasks table. */
@@ -1312,20 +1353,22 @@ static void upstream_post(struct upstream *u)
 {
     const struct odc_input *in = u->b->in;
     struct odc_result *res = u->b->res;
-    size_t *order = frags_by_id(res);
-    double *use = xmalloc((res->n_frags ? res->n_frags : 1) * sizeof *use);
+    /* every id's figures before any task changes (they come from the
+     * tasks); a PID's id is pid_id's: its position in seen, or itself */
+    u->by_id = xmalloc((u->nseen ? u->nseen : 1) * sizeof *u->by_id);
+    for (size_t k = 0; k < u->nseen; k++)
+        u->by_id[k] = (struct pid_row){u->seq ? (int32_t)((int64_t)k + 1) : (int32_t)u->seen[k], k};
+    qsort(u->by_id, u->nseen, sizeof *u->by_id, cmp_pid_row);
+    for (size_t k = 0; k < u->nids; k++)
+        if (!u->ids[k].n)
+            upstream_id_stat(u, &u->ids[k]);
     for (size_t k = 0; k < res->n_tasks; k++) {
         struct odc_task *t = &res->tasks[k];
         const struct odc_node *tn = &in->nodes[t->node];
-        size_t lo, hi, nu = 0;
-        id_range(res, order, res->n_frags, t->id, &lo, &hi);
-        for (size_t j = lo; j < hi; j++)
-            use[nu++] = res->frags[order[j]].cpu_usage;
-        t->n_frags = nu;
-        if (nu) {
-            qsort(use, nu, sizeof *use, cmp_double);
-            t->cpu_capacity = stats_quantile(use, nu, 0.95); /* the original's (pandas) */
-        }
+        const struct id_stat *is = find_id(u->ids, u->nids, t->id);
+        t->n_frags = is ? is->n : 0;
+        if (t->n_frags)
+            t->cpu_capacity = is->q95;
         double freq = tn->raw_mhz;   /* the raw value, no default, here */
         if (freq > 0) {
             double c = odc_round_half_even(t->cpu_capacity / freq);
@@ -1337,18 +1380,15 @@ static void upstream_post(struct upstream *u)
         }
         t->cpu_capacity = fmin(t->cpu_capacity, 2400.0 * t->cpu_count);
     }
-    free(order);
-    free(use);
-    for (size_t j = 0; j < res->n_frags; j++)
-        res->exported_cpu_mhz_ms += res->frags[j].cpu_usage * (double)res->frags[j].duration;
 }
 
 static int export_upstream(struct builder *b, char *err, size_t errlen)
 {
     const struct odc_input *in = b->in;
     struct upstream u = {.b = b};
-    if (!(u.st = index_samples(in, &u.own_st, err, errlen)))
+    if (spill_frags(b, err, errlen) < 0 || !(u.st = index_samples(in, &u.own_st, err, errlen)))
         return -1;
+    u.cur = odc_cursor_new(u.st);
     size_t nr;
     size_t *rows = upstream_rows(&u, &nr);
     for (size_t i = 0; i < nr; i++)
@@ -1356,9 +1396,13 @@ static int export_upstream(struct builder *b, char *err, size_t errlen)
     upstream_frags(&u);
     upstream_missing_frags(&u);
     upstream_post(&u);
-    int rc = odc_store_error(u.st) ? errf(err, errlen, "%s", odc_store_error(u.st)) : 0;
-    free(u.win);
+    int rc = export_error(b, u.st, err, errlen);
+    odc_cursor_free(u.cur);
     free(u.seen);
+    free(u.last);
+    free(u.by_id);
+    free(u.ids);
+    free(u.use);
     free(rows);
     if (u.own_st)
         odc_store_free(u.st);

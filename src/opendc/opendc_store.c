@@ -3,6 +3,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ struct seg {
     uint64_t at;
     size_t n;
     uint64_t first_dt_seq;
+    int64_t ts0, ts1;      /* its first and last ts_ms */
 };
 
 struct slot {
@@ -131,9 +133,10 @@ static void index_chunk(struct odc_store *st, uint64_t at)
         if (!g || i == 0 || g->node != s->node || g->pid != s->pid) {
             ARRAY_GROW(st->segs, st->nsegs + 1, st->segs_cap, 64);
             g = &st->segs[st->nsegs++];
-            *g = (struct seg){s->node, s->pid, at + i, 0, UINT64_MAX};
+            *g = (struct seg){s->node, s->pid, at + i, 0, UINT64_MAX, s->ts_ms, s->ts_ms};
         }
         g->n++;
+        g->ts1 = s->ts_ms;
         if (s->dt_ms > 0 && s->seq < g->first_dt_seq)
             g->first_dt_seq = s->seq;
     }
@@ -325,4 +328,179 @@ const struct odc_sample *odc_store_read(struct odc_store *st, const struct odc_p
     if (fresh)
         *fresh = is_new;
     return st->runs_fd >= 0 ? s->buf : st->chunk + st->segs[p->seg0].at;
+}
+
+/* ---- cursors ---- */
+
+/* Records a cursor buffers per run. */
+#define CUR_RECS 128
+
+/* One run's part of the cursor's window: rec[i .. n - 1] buffered, at ..
+ * end - 1 still in the file. */
+struct cur_seg {
+    const struct odc_sample *rec;
+    size_t i, n;
+    uint64_t at, end;
+};
+
+struct odc_cursor {
+    struct odc_store *st;
+    int64_t t1;
+    struct cur_seg *segs;
+    size_t nsegs, segs_cap;
+    struct odc_sample *buf;     /* file mode: CUR_RECS per segment */
+    size_t buf_cap;
+    size_t *heap;               /* segments by their next record */
+    size_t nheap, heap_cap;
+    struct odc_sample out;
+};
+
+struct odc_cursor *odc_cursor_new(struct odc_store *st)
+{
+    struct odc_cursor *c = xcalloc(1, sizeof *c);
+    c->st = st;
+    return c;
+}
+
+void odc_cursor_free(struct odc_cursor *c)
+{
+    if (!c)
+        return;
+    free(c->segs);
+    free(c->buf);
+    free(c->heap);
+    free(c);
+}
+
+/* Segment k's next record, read in when its buffer is spent; NULL at its
+ * end (or on a read error, kept in the store). */
+static const struct odc_sample *seg_head(struct odc_cursor *c, size_t k)
+{
+    struct cur_seg *g = &c->segs[k];
+    if (g->i < g->n)
+        return &g->rec[g->i];
+    if (g->at >= g->end)
+        return NULL;
+    size_t n = g->end - g->at < CUR_RECS ? (size_t)(g->end - g->at) : CUR_RECS;
+    struct odc_sample *b = c->buf + k * CUR_RECS;
+    if (pread_full(c->st->runs_fd, b, n * sizeof *b, g->at * sizeof *b) < 0) {
+        read_failed(c->st);
+        g->at = g->end;
+        return NULL;
+    }
+    g->rec = b;
+    g->i = 0;
+    g->n = n;
+    g->at += n;
+    return &g->rec[0];
+}
+
+/* ts_ms of record k of the store. */
+static int rec_ts(struct odc_store *st, uint64_t k, int64_t *ts)
+{
+    if (st->runs_fd < 0) {
+        *ts = st->chunk[k].ts_ms;
+        return 0;
+    }
+    if (pread_full(st->runs_fd, ts, sizeof *ts, k * sizeof(struct odc_sample) +
+                   offsetof(struct odc_sample, ts_ms)) < 0) {
+        read_failed(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* The first record of g with ts_ms >= t0 (g is sorted by ts_ms). */
+static uint64_t seg_lower(struct odc_store *st, const struct seg *g, int64_t t0)
+{
+    if (g->ts0 >= t0)
+        return g->at;
+    uint64_t lo = g->at, hi = g->at + g->n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        int64_t ts;
+        if (rec_ts(st, mid, &ts) < 0)
+            return g->at + g->n;
+        if (ts < t0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool head_less(struct odc_cursor *c, size_t a, size_t b)
+{
+    return cmp_rec(&c->segs[a].rec[c->segs[a].i], &c->segs[b].rec[c->segs[b].i]) < 0;
+}
+
+static void sift_down(struct odc_cursor *c, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < c->nheap && head_less(c, c->heap[l], c->heap[m]))
+            m = l;
+        if (r < c->nheap && head_less(c, c->heap[r], c->heap[m]))
+            m = r;
+        if (m == i)
+            return;
+        size_t t = c->heap[i];
+        c->heap[i] = c->heap[m];
+        c->heap[m] = t;
+        i = m;
+    }
+}
+
+void odc_cursor_seek(struct odc_cursor *c, const struct odc_proc *p, int64_t t0, int64_t t1)
+{
+    struct odc_store *st = c->st;
+    c->nsegs = c->nheap = 0;
+    c->t1 = t1;
+    if (!p || t1 < t0)
+        return;
+    ARRAY_GROW(c->segs, p->nseg, c->segs_cap, 8);
+    if (st->runs_fd >= 0 && p->nseg * CUR_RECS > c->buf_cap) {
+        free(c->buf);
+        c->buf_cap = p->nseg * CUR_RECS;
+        c->buf = xmalloc(c->buf_cap * sizeof *c->buf);
+    }
+    for (size_t i = p->seg0; i < p->seg0 + p->nseg; i++) {
+        const struct seg *g = &st->segs[i];
+        if (g->ts1 < t0 || g->ts0 > t1)
+            continue;
+        struct cur_seg *cs = &c->segs[c->nsegs];
+        *cs = (struct cur_seg){NULL, 0, 0, seg_lower(st, g, t0), g->at + g->n};
+        if (st->runs_fd < 0) {   /* in memory: the whole part at once */
+            cs->rec = st->chunk + cs->at;
+            cs->n = (size_t)(cs->end - cs->at);
+            cs->at = cs->end;
+        }
+        if (seg_head(c, c->nsegs))
+            c->nsegs++;
+    }
+    ARRAY_GROW(c->heap, c->nsegs, c->heap_cap, 8);
+    for (size_t k = 0; k < c->nsegs; k++)
+        c->heap[k] = k;
+    c->nheap = c->nsegs;
+    for (size_t k = c->nheap / 2; k-- > 0;)
+        sift_down(c, k);
+}
+
+const struct odc_sample *odc_cursor_next(struct odc_cursor *c)
+{
+    if (!c->nheap)
+        return NULL;
+    size_t k = c->heap[0];
+    struct cur_seg *g = &c->segs[k];
+    const struct odc_sample *s = &g->rec[g->i];
+    if (s->ts_ms > c->t1) {
+        c->nheap = 0;
+        return NULL;
+    }
+    c->out = *s;
+    g->i++;
+    if (!seg_head(c, k))
+        c->heap[0] = c->heap[--c->nheap];
+    sift_down(c, 0);
+    return &c->out;
 }

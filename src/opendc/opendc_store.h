@@ -9,10 +9,13 @@
  * place of each process in it; the export then reads one process at a time,
  * its part of every run (pread), merged (the runs of a time-ordered file
  * overlap only at their edges).  A store whose samples fit in one chunk
- * never touches a file.  Memory: one chunk while loading, a few processes'
- * samples while exporting (ODC_STORE_CACHE), and one directory entry per
- * process per run; whatever order the file has (hand-made, other tools),
- * the result is the same.
+ * never touches a file.  Memory: one chunk while loading, and one
+ * directory entry per process per run; then either a cursor (a block of
+ * each run, whatever the process's length: exec tasks and
+ * --upstream-compat read only their time window this way) or a few whole
+ * processes (odc_store_read, ODC_STORE_CACHE: the services whose HTTP
+ * requests share their samples).  Whatever order the file has (hand-made,
+ * other tools), the result is the same.
  *
  * Rules: odc_store_add in file order (node by node, line by line; that order
  * breaks ties of equal (pid, ts_ms) and is each sample's seq), then
@@ -71,6 +74,21 @@ const struct odc_sample *odc_store_read(struct odc_store *st, const struct odc_p
 int odc_store_tmpfile(struct odc_store *st);
 /* Set when a read failed (a message), NULL otherwise. */
 const char *odc_store_error(const struct odc_store *st);
+
+/* A cursor: one process's samples in a time window, in (ts_ms, seq)
+ * order, without holding them: a block of each run at a time (memory:
+ * CUR_RECS records per run the process is in), each run's part found by
+ * its first and last times and a binary search. */
+struct odc_cursor;
+
+/* malloc'd; odc_cursor_free.  st must outlive it. */
+struct odc_cursor *odc_cursor_new(struct odc_store *st);
+void odc_cursor_free(struct odc_cursor *c);
+/* Start over at p's samples with t0 <= ts_ms <= t1 (p NULL: none). */
+void odc_cursor_seek(struct odc_cursor *c, const struct odc_proc *p, int64_t t0, int64_t t1);
+/* The next sample, borrowed until the next call; NULL at the end, or on a
+ * read error (odc_store_error says why). */
+const struct odc_sample *odc_cursor_next(struct odc_cursor *c);
 
 /* Processes whose samples odc_store_read keeps at once. */
 #define ODC_STORE_CACHE 4

@@ -45,6 +45,23 @@ static struct odc_sample *make_samples(size_t n, unsigned seed)
     return v;
 }
 
+/* The cursor over [t0, t1] gives exactly want's samples (sorted) in that
+ * window, in order. */
+static void check_cursor(struct odc_cursor *c, const struct odc_proc *pr, const struct odc_sample *want, size_t n,
+                         int64_t t0, int64_t t1)
+{
+    odc_cursor_seek(c, pr, t0, t1);
+    for (size_t k = 0; k < n; k++) {
+        if (want[k].ts_ms < t0 || want[k].ts_ms > t1)
+            continue;
+        const struct odc_sample *got = odc_cursor_next(c);
+        assert_non_null(got);
+        assert_memory_equal(got, &want[k], sizeof *got);
+    }
+    assert_null(odc_cursor_next(c));
+    assert_null(odc_cursor_next(c));
+}
+
 /* Everything the store says agrees with a sort in memory. */
 static void check_store(size_t n, const char *dir, bool shuffle)
 {
@@ -77,6 +94,7 @@ static void check_store(size_t n, const char *dir, bool shuffle)
     qsort(v, n, sizeof *v, cmp_ref);
     size_t np;
     const struct odc_proc *procs = odc_store_procs(st, &np);
+    struct odc_cursor *cur = odc_cursor_new(st);
     size_t at = 0;
     for (size_t p = 0; p < np; p++) {
         const struct odc_proc *pr = &procs[p];
@@ -98,9 +116,23 @@ static void check_store(size_t n, const char *dir, bool shuffle)
         assert_memory_equal(got, &v[at], pr->n * sizeof *got);
         assert_true(fresh);
         aux[0] = 42;
+        /* cursors: the whole process, a window inside (edges on samples,
+         * and between them), before and after it, an empty one */
+        const struct odc_sample *w = &v[at];
+        int64_t a = w[pr->n / 3].ts_ms, b = w[pr->n - 1 - pr->n / 4].ts_ms;
+        check_cursor(cur, pr, w, pr->n, INT64_MIN, INT64_MAX);
+        check_cursor(cur, pr, w, pr->n, a, b);
+        check_cursor(cur, pr, w, pr->n, a + 1, b - 1);
+        check_cursor(cur, pr, w, pr->n, w[0].ts_ms - 1000, w[0].ts_ms);
+        check_cursor(cur, pr, w, pr->n, w[pr->n - 1].ts_ms + 1, INT64_MAX);
+        check_cursor(cur, pr, w, pr->n, b, a - 1);
         at += pr->n;
     }
     assert_int_equal(at, n);
+    odc_cursor_seek(cur, NULL, 0, 1);
+    assert_null(odc_cursor_next(cur));
+    odc_cursor_free(cur);
+    odc_cursor_free(NULL);
     assert_null(odc_store_find(st, 1, 5));
     assert_null(odc_store_find(st, 7, 1000));
     /* the cache: the last ODC_STORE_CACHE processes are kept with their
