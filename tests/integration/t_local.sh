@@ -88,6 +88,70 @@ check "SIGTERM: exit 1 (tasks not run)" test "$rc" -eq 1
 check "SIGTERM: the running task finished done" test "$(grep -c '"status": "done"' logs/l5/ledger.jsonl)" = 1
 check "SIGTERM: nothing else started" test "$(wc -l <logs/l5/ledger.jsonl)" = 1
 
+# ---- the task launcher (issue 21 item 5): one per run, not a tracekit exec per task ----
+# launchers PID: its children running `tracekit exec --launcher` that read
+# their socket (its task processes, also its children, have /dev/null as stdin)
+launchers() {
+  local k
+  for k in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    [ "$({ tr '\0' ' ' </proc/"$k"/cmdline; } 2>/dev/null)" = "tracekit exec --launcher " ] &&
+      case $(readlink /proc/"$k"/fd/0 2>/dev/null) in socket:*) echo "$k" ;; esac
+  done
+}
+# what a task sees of the process that runs it (its exec) and of that one's parent
+PROBE='sleep 0.2; printf "exec=%s cmdline=%s parent=%s\n" "$PPID" "$(tr "\0" " " </proc/$PPID/cmdline)" "$(sed "s/.*) //" /proc/$PPID/stat | cut -d" " -f2)"'
+python3 -c 'import json,sys
+for _ in range(12): print(json.dumps({"argv": ["sh", "-c", sys.argv[1]], "app": "probe"}))' "$PROBE" >probe.jsonl
+"$TRACEKIT" local --run-id ll --logs logs --tasks probe.jsonl --capacity-units 3 --cpu-binding none \
+  --no-collect 2>ll.err & lp=$!
+track_pid "$lp"
+: >ll.launchers
+while kill -0 "$lp" 2>/dev/null; do launchers "$lp" >>ll.launchers; sleep 0.05; done
+wait_pid "$lp" 30; rc=$?
+check "launcher run: exit 0" test "$rc" -eq 0
+check "launcher run: one launcher for the whole run ($(sort -u ll.launchers | tr '\n' ' '))" \
+  test "$(sort -u ll.launchers | grep -c .)" = 1
+cat logs/ll/task-output/task-*.a1.log >ll.probe 2>/dev/null
+py '
+import re, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("exec=")]
+assert len(lines) == 12, lines
+execs = set()
+for l in lines:
+    m = re.match(r"exec=(\d+) cmdline=(.*) parent=(\d+)$", l.rstrip("\n"))
+    assert m, l
+    assert m.group(2) == "tracekit exec --launcher ", l   # a fork of the launcher
+    assert m.group(3) == sys.argv[2], l                     # a child of local
+    execs.add(m.group(1))
+assert len(execs) == 12, execs
+' ll.probe "$lp" && ok "launcher run: each task's exec is a fork of the launcher and a child of local" \
+  || not_ok "launcher run: task processes: $(head -c 400 ll.probe)"
+py '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1] + "/events.probe.jsonl")]
+assert len(ev) == 12 and all(e["status"] == 0 and e.get("exec_id") for e in ev), ev
+assert len({e["exec_id"] for e in ev}) == 12, ev
+L = [json.loads(l) for l in open(sys.argv[1] + "/ledger.jsonl")]
+assert len(L) == 12 and all(r["status"] == "done" for r in L), L
+' logs/ll && ok "launcher run: 12 records, distinct exec ids, all done" \
+  || not_ok "launcher run: records: $(head -c 600 logs/ll/events.probe.jsonl)"
+check "launcher run: the launcher is gone after the run" \
+  sh -c "! kill -0 $(sort -u ll.launchers | head -1) 2>/dev/null"
+
+# kill -9 of the launcher mid-run: every task still runs and is recorded
+"$TRACEKIT" local --run-id lk --logs logs --command 'sleep 0.4' --total 8 --capacity-units 2 \
+  --cpu-binding none --no-collect 2>lk.err & lp=$!
+track_pid "$lp"
+lk=
+for _ in $(seq 100); do lk=$(launchers "$lp" | head -1); [ -n "$lk" ] && break; sleep 0.05; done
+sleep 0.2
+[ -n "$lk" ] && kill -9 "$lk"
+wait_pid "$lp" 30; rc=$?
+check "kill -9 of the launcher (${lk:-none found}): local exits 0" test -n "$lk" -a "$rc" -eq 0
+check "... all 8 tasks done" test "$(grep -c '"status": "done"' logs/lk/ledger.jsonl)" = 8
+check "... 8 records by exec" test "$(cat logs/lk/events.*.jsonl | grep -c '"status": 0')" = 8
+check "... local says the launcher ended" grep -q "the task launcher (pid $lk) ended" lk.err
+
 # ---- the same tasks through Redis: same records, same placements ----
 if ! command -v redis-server >/dev/null; then skip "redis-server not installed"; exit 0; fi
 rq_require
