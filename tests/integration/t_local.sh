@@ -4,6 +4,7 @@
 # tasks and a deterministic policy.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/rq_lib.sh"
+. "$(dirname "$0")/launcher_lib.sh"
 cd "$T"
 
 # ---- a run with failures, pins and the collector ----
@@ -89,19 +90,8 @@ check "SIGTERM: the running task finished done" test "$(grep -c '"status": "done
 check "SIGTERM: nothing else started" test "$(wc -l <logs/l5/ledger.jsonl)" = 1
 
 # ---- the task launcher (issue 21 item 5): one per run, not a tracekit exec per task ----
-# launchers PID: its children running `tracekit exec --launcher` that read
-# their socket (its task processes, also its children, have /dev/null as stdin)
-launchers() {
-  local k
-  for k in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-    [ "$({ tr '\0' ' ' </proc/"$k"/cmdline; } 2>/dev/null)" = "tracekit exec --launcher " ] &&
-      case $(readlink /proc/"$k"/fd/0 2>/dev/null) in socket:*) echo "$k" ;; esac
-  done
-}
-# what a task sees of the process that runs it (its exec) and of that one's parent
-PROBE='sleep 0.2; printf "exec=%s cmdline=%s parent=%s\n" "$PPID" "$(tr "\0" " " </proc/$PPID/cmdline)" "$(sed "s/.*) //" /proc/$PPID/stat | cut -d" " -f2)"'
 python3 -c 'import json,sys
-for _ in range(12): print(json.dumps({"argv": ["sh", "-c", sys.argv[1]], "app": "probe"}))' "$PROBE" >probe.jsonl
+for _ in range(12): print(json.dumps({"argv": ["sh", "-c", sys.argv[1]], "app": "probe"}))' "sleep 0.2; $PROBE" >probe.jsonl
 "$TRACEKIT" local --run-id ll --logs logs --tasks probe.jsonl --capacity-units 3 --cpu-binding none \
   --no-collect 2>ll.err & lp=$!
 track_pid "$lp"
@@ -112,19 +102,7 @@ check "launcher run: exit 0" test "$rc" -eq 0
 check "launcher run: one launcher for the whole run ($(sort -u ll.launchers | tr '\n' ' '))" \
   test "$(sort -u ll.launchers | grep -c .)" = 1
 cat logs/ll/task-output/task-*.a1.log >ll.probe 2>/dev/null
-py '
-import re, sys
-lines = [l for l in open(sys.argv[1]) if l.startswith("exec=")]
-assert len(lines) == 12, lines
-execs = set()
-for l in lines:
-    m = re.match(r"exec=(\d+) cmdline=(.*) parent=(\d+)$", l.rstrip("\n"))
-    assert m, l
-    assert m.group(2) == "tracekit exec --launcher ", l   # a fork of the launcher
-    assert m.group(3) == sys.argv[2], l                     # a child of local
-    execs.add(m.group(1))
-assert len(execs) == 12, execs
-' ll.probe "$lp" && ok "launcher run: each task's exec is a fork of the launcher and a child of local" \
+probe_forks ll.probe "$lp" 12 && ok "launcher run: each task's exec is a fork of the launcher and a child of local" \
   || not_ok "launcher run: task processes: $(head -c 400 ll.probe)"
 py '
 import json, sys
