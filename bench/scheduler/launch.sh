@@ -77,13 +77,17 @@ PY
   figures "$W/logs/$run" "$N" "$label" "$own" "$(python3 -c "print($all - $own)")"
 }
 
-if [ "$MODE" = local ]; then
-  echo "# $(date -u +%FT%TZ) $(uname -n) nproc=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg); $N tasks of true, tracekit local, 4 units"
-  echo "# binary   tasks children_ms/task task_ms/task exec_ms/task local_ms/task"
+# rounds ONE WHAT LASTCOL RUN: ROUNDS rounds of ONE (baseline first), with the header
+rounds() {
+  echo "# $(date -u +%FT%TZ) $(uname -n) nproc=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg); $N tasks of true, $2"
+  echo "# binary   tasks children_ms/task task_ms/task exec_ms/task $3"
   for r in $(seq 1 "$ROUNDS"); do
-    [ -n "${BASELINE:-}" ] && one_local "$BASELINE" baseline "local-b$r"
-    one_local build/tracekit this "local-$r"
+    [ -n "${BASELINE:-}" ] && "$1" "$BASELINE" baseline "$4-b$r"
+    "$1" build/tracekit this "$4-$r"
   done
+}
+if [ "$MODE" = local ]; then
+  rounds one_local "tracekit local, 4 units" local_ms/task local
   exit 0
 fi
 
@@ -125,9 +129,4 @@ one() {
   figures "$W/logs/$run" "$N" "$label" "$((u1 - u0))" "$((c1 - c0))"
 }
 
-echo "# $(date -u +%FT%TZ) $(uname -n) nproc=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg); $N tasks of true, 1 worker, 4 slots"
-echo "# binary   tasks children_ms/task task_ms/task exec_ms/task worker_ms/task"
-for r in $(seq 1 "$ROUNDS"); do
-  [ -n "${BASELINE:-}" ] && one "$BASELINE" baseline "launch-b$r"
-  one build/tracekit this "launch-$r"
-done
+rounds one "1 worker, 4 slots" worker_ms/task launch
