@@ -130,6 +130,25 @@ check "... all 8 tasks done" test "$(grep -c '"status": "done"' logs/lk/ledger.j
 check "... 8 records by exec" test "$(cat logs/lk/events.*.jsonl | grep -c '"status": 0')" = 8
 check "... local says the launcher ended" grep -q "the task launcher (pid $lk) ended" lk.err
 
+# SIGINT twice: the tasks the launcher started are stopped (their process
+# groups), recorded by their exec; the launcher does not outlive local
+"$TRACEKIT" local --run-id li --logs logs --command 'sleep 30' --total 4 --capacity-units 2 \
+  --cpu-binding none --no-collect 2>li.err & lp=$!
+track_pid "$lp"
+li=
+for _ in $(seq 100); do li=$(launchers "$lp" | head -1); [ -n "$li" ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ "$(ls logs/li/pids 2>/dev/null | wc -l)" = 2 ] && break; sleep 0.05; done
+kill -INT "$lp"; sleep 0.3; kill -INT "$lp"
+wait_pid "$lp" 15; rc=$?
+check "SIGINT twice: local ends (exit $rc), the 2 running tasks stopped" test "$rc" -eq 1
+py '
+import glob, json, sys
+ev = [json.loads(l) for f in glob.glob(sys.argv[1] + "/events.*.jsonl") for l in open(f)]
+assert len(ev) == 2 and all(e["signal"] == 15 for e in ev), ev
+' logs/li && ok "... each recorded by its exec as ended by SIGTERM" \
+  || not_ok "SIGINT records: $(cat logs/li/events.*.jsonl 2>&1 | head -c 600)"
+check "... the launcher (${li:-none found}) is gone" sh -c "test -n '$li' && ! kill -0 $li 2>/dev/null"
+
 # ---- the same tasks through Redis: same records, same placements ----
 if ! command -v redis-server >/dev/null; then skip "redis-server not installed"; exit 0; fi
 rq_require
