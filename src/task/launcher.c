@@ -1,4 +1,4 @@
-/* launcher.c -- a worker's task launcher (launcher.h). */
+/* launcher.c -- a task launcher and the policy around it (launcher.h). */
 #include "task/launcher.h"
 #include "common/log.h"
 #include "common/util.h"

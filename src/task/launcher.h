@@ -1,5 +1,5 @@
-/* launcher.h -- a worker's task launcher: one long-lived `tracekit exec
- * --launcher` per worker that starts each task's `tracekit exec` as a fork
+/* launcher.h -- a task launcher: one long-lived `tracekit exec --launcher`
+ * per worker (and per `tracekit local` run) that starts each task's `tracekit exec` as a fork
  * of itself instead of a new program (no exec of tracekit, no dynamic
  * loader per task: docs/benchmarks.md, "Starting a task").
  *
