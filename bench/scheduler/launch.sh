@@ -13,8 +13,16 @@
 #   exec_ms/task      children - task: the overhead (the issue's target <= 1 ms)
 #   worker_ms/task    the worker's own utime + stime / TASKS
 #   bench/scheduler/launch.sh [TASKS=500] [ROUNDS=3]
+# The local mode: the same TASKS tasks through one `tracekit local` (4
+# units, --cpu-binding none, --task-output null, --no-collect), no Redis;
+# children_ms/task is then local's children (from wait4 of local: it and all
+# it reaped, minus its own utime + stime read from /proc just before it
+# ends), and the last column local_ms/task:
+#   bench/scheduler/launch.sh local [TASKS=500] [ROUNDS=3]
 set -u
 cd "$(dirname "$0")/../.."
+MODE=worker
+[ "${1:-}" = local ] && { MODE=local; shift; }
 N=${1:-500}; ROUNDS=${2:-3}
 make -s build/tracekit >/dev/null || exit 1
 W=$(mktemp -d /tmp/tk-bench-launch.XXXXXX)
@@ -25,6 +33,64 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
+for _ in $(seq 1 "$N"); do echo '{"argv": ["true"], "app": "b"}'; done >"$W/tasks.jsonl"
+
+# the tasks' own CPU from the records; one line of figures.  LOGS N LABEL OWN_TICKS CHILD_TICKS
+figures() {
+  python3 - "$@" "$(getconf CLK_TCK)" <<'PY'
+import glob, json, sys
+d, n, label, wu, wc, hz = sys.argv[1:]
+n, tick = int(n), 1000.0 / int(hz)
+ev = [json.loads(l) for f in glob.glob(d + "/events.*.jsonl") for l in open(f)]
+task = sum((e.get("cpu_user_ms") or 0) + (e.get("cpu_sys_ms") or 0) for e in ev)
+print("%-8s %5d %8.3f %8.3f %8.3f %8.3f" % (label, len(ev), float(wc) * tick / n, task / n,
+      (float(wc) * tick - task) / n, float(wu) * tick / n))
+PY
+}
+
+# one_local TK LABEL RUN: one round of `tracekit local`
+one_local() {
+  local tk=$1 label=$2 run=$3 own all
+  read -r own all < <(python3 - "$tk" "$run" "$W" <<'PY'
+import os, subprocess, sys, time
+tk, run, w = sys.argv[1:]
+p = subprocess.Popen([tk, "local", "--run-id", run, "--logs", w + "/logs", "--tasks",
+                      w + "/tasks.jsonl", "--capacity-units", "4", "--cpu-binding", "none",
+                      "--task-output", "null", "--no-collect", "-q"],
+                     stdout=subprocess.DEVNULL, stderr=open(w + "/" + run + ".err", "w"))
+own = 0
+while True:
+    try:  # its own utime + stime, the last seen
+        f = open("/proc/%d/stat" % p.pid).read().rsplit(")", 1)[1].split()
+        if f[0] != "Z":
+            own = int(f[11]) + int(f[12])
+    except OSError:
+        pass
+    pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+    if pid:
+        break
+    time.sleep(0.02)
+hz = os.sysconf("SC_CLK_TCK")
+print(own, (ru.ru_utime + ru.ru_stime) * hz)
+PY
+)
+  figures "$W/logs/$run" "$N" "$label" "$own" "$(python3 -c "print($all - $own)")"
+}
+
+# rounds ONE WHAT LASTCOL RUN: ROUNDS rounds of ONE (baseline first), with the header
+rounds() {
+  echo "# $(date -u +%FT%TZ) $(uname -n) nproc=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg); $N tasks of true, $2"
+  echo "# binary   tasks children_ms/task task_ms/task exec_ms/task $3"
+  for r in $(seq 1 "$ROUNDS"); do
+    [ -n "${BASELINE:-}" ] && "$1" "$BASELINE" baseline "$4-b$r"
+    "$1" build/tracekit this "$4-$r"
+  done
+}
+if [ "$MODE" = local ]; then
+  rounds one_local "tracekit local, 4 units" local_ms/task local
+  exit 0
+fi
+
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 PW=bench-$(od -An -tx8 -N8 /dev/urandom | tr -d ' \n')
 printf 'port %s\nbind 127.0.0.1\nrequirepass %s\nsave ""\nappendonly no\ndir %s\n' \
@@ -36,7 +102,6 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 export TRACEKIT_REDIS_URL="redis://:$PW@127.0.0.1:$PORT/0"
-for _ in $(seq 1 "$N"); do echo '{"argv": ["true"], "app": "b"}'; done >"$W/tasks.jsonl"
 # wcpu PID: its utime+stime, and its children's: reaped (cutime+cstime) and running
 wcpu() { { cut -d' ' -f14-17 "/proc/$1/stat"
            for k in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
@@ -61,20 +126,7 @@ one() {
   read -r u1 c1 <<<"$(wcpu "$wp")"
   kill -TERM "$sp" "$wp" 2>/dev/null
   wait "$sp" "$wp" 2>/dev/null
-  python3 - "$W/logs/$run" "$N" "$label" "$((u1 - u0))" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY'
-import glob, json, sys
-d, n, label, wu, wc, hz = sys.argv[1:]
-n, tick = int(n), 1000.0 / int(hz)
-ev = [json.loads(l) for f in glob.glob(d + "/events.*.jsonl") for l in open(f)]
-task = sum((e.get("cpu_user_ms") or 0) + (e.get("cpu_sys_ms") or 0) for e in ev)
-print("%-8s %5d %8.3f %8.3f %8.3f %8.3f" % (label, len(ev), int(wc) * tick / n, task / n,
-      (int(wc) * tick - task) / n, int(wu) * tick / n))
-PY
+  figures "$W/logs/$run" "$N" "$label" "$((u1 - u0))" "$((c1 - c0))"
 }
 
-echo "# $(date -u +%FT%TZ) $(uname -n) nproc=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg); $N tasks of true, 1 worker, 4 slots"
-echo "# binary   tasks children_ms/task task_ms/task exec_ms/task worker_ms/task"
-for r in $(seq 1 "$ROUNDS"); do
-  [ -n "${BASELINE:-}" ] && one "$BASELINE" baseline "launch-b$r"
-  one build/tracekit this "launch-$r"
-done
+rounds one "1 worker, 4 slots" worker_ms/task launch

@@ -9,6 +9,7 @@
 #include "common/uuid.h"
 #include "sched/embed.h"
 #include "task/launch.h"
+#include "task/launcher.h"
 #include "task/task.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@ struct local {
     struct embed e;
     struct pacer p;
     struct runner_conf rc;
+    struct starter launch;     /* starts the tasks (task/launcher.h): a launcher, or posix_spawn */
     struct {
         pid_t pid;             /* the exec child */
         size_t task;           /* its task index */
@@ -312,9 +314,11 @@ static void start(struct local *l, size_t ti)
     struct runner_task rt;
     pid_t pid = -1;
     if (runner_build(&l->rc, body, &rt, err, sizeof err) == 0) {
-        runner_exec_id_new(l->e.tasks[ti].exec_id);   /* as a worker does */
-        runner_set_exec_id(&rt, l->e.tasks[ti].exec_id);
-        pid = runner_spawn(&rt, l->c->out, l->c->out_dir, err, sizeof err);
+        char *xid = l->e.tasks[ti].exec_id;
+        runner_exec_id_new(xid);   /* as a worker does */
+        runner_set_exec_id(&rt, xid);
+        pid = starter_spawn(&l->launch, &l->rc, body, xid, &rt, l->c->out, l->c->out_dir, t->id,
+                            err, sizeof err);
         runner_task_free(&rt);
     }
     free(body);
@@ -354,12 +358,15 @@ static void reap(struct local *l)
 {
     pid_t pid;
     int rc;
-    while (runner_reap(false, &pid, &rc) == 1)
+    while (runner_reap(false, &pid, &rc) == 1) {
+        if (starter_reaped(&l->launch, pid, rc))
+            continue; /* the launcher: the tasks it started go on */
         for (size_t i = 0; i < l->running; i++)
             if (l->run[i].pid == pid) {
                 finish(l, l->run[i].task, rc);
                 break;
             }
+    }
 }
 
 static void signal_children(struct local *l, int sig)
@@ -484,6 +491,7 @@ static int run_tasks(struct local *l)
     l->prog = progress_begin("local", l->c->quiet);
     l->t0 = now_mono_ns();
     bool fatal = loop(l, sfd);
+    starter_close(&l->launch);
     progress_end(l->prog);
     l->prog = NULL;
     close(sfd);
@@ -522,6 +530,7 @@ static void local_init(struct local *l)
     l->rc.logs = c->ctx->logs;
     l->rc.pid_dir = c->pid_dir;
     l->rc.parent = getpid();
+    starter_init(&l->launch, l->rc.self_exe);
 }
 
 /* The tasks, between the files and the collector.  The exit code. */

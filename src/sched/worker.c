@@ -31,7 +31,6 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define WORKER_ID_MAX 200
-#define LAUNCHER_RETRY_MS 5000 /* a launcher that failed or ended early: posix_spawn meanwhile */
 
 /* ---- the job table ---- */
 
@@ -309,8 +308,7 @@ struct engine {
     struct rq *q;
     int sfd;                /* signalfd: SIGCHLD, SIGTERM, SIGINT */
     struct runner_conf rc;
-    struct launcher launch; /* starts the tasks (launcher.h); down: posix_spawn */
-    int64_t launch_at;      /* mono ms: (re)start the launcher not before */
+    struct starter launch;  /* starts the tasks (launcher.h): a launcher, or posix_spawn */
     struct rq_worker_info info;
     char wid[WORKER_ID_MAX]; /* info.worker: the id last registered */
     char *clock_path;
@@ -618,54 +616,6 @@ static void heartbeat(struct engine *e)
 
 /* ---- the main thread: children ---- */
 
-/* The launcher ended (reaped as rc): close our end; the next task starts a
- * new one, after LAUNCHER_RETRY_MS if it ran for less than that.  Tasks it
- * started are ours and go on. */
-static void launcher_ended(struct engine *e, int rc)
-{
-    int64_t now = mono_ms();
-    if (e->launch.fd >= 0)
-        log_warn("the task launcher (pid %d) ended (rc %d); running tasks go on, the next one "
-                 "starts a new launcher", (int)e->launch.pid, rc);
-    if (now - e->launch.started_ms < LAUNCHER_RETRY_MS)
-        e->launch_at = now + LAUNCHER_RETRY_MS;
-    e->launch.pid = -1;
-    launcher_close(&e->launch);
-}
-
-/* Start a built task: through the launcher (started when due), else as a
- * tracekit exec of its own (runner_spawn).  Returns its pid, or -1 with err.
- * A task that the launcher may have started without saying so gets a new
- * execution id before it starts the other way. */
-static pid_t spawn_task(struct engine *e, struct worker_job *j, struct runner_task *t,
-                        char *err, size_t errlen)
-{
-    if (e->launch.pid < 0 && mono_ms() >= e->launch_at) {
-        if (launcher_open(&e->launch, e->rc.self_exe, err, errlen) < 0) {
-            log_warn("%s; starting tasks one tracekit exec each for now", err);
-            e->launch_at = mono_ms() + LAUNCHER_RETRY_MS;
-        } else {
-            log_debug("task launcher started, pid %d", (int)e->launch.pid);
-        }
-    }
-    if (e->launch.fd >= 0) {
-        pid_t pid = launcher_spawn(&e->launch, t, e->c->out, e->c->out_dir, err, errlen);
-        if (pid >= -1)
-            return pid;
-        if (e->launch.fd < 0)
-            log_warn("task %lld: %s (pid %d); starting it as a tracekit exec of its own",
-                     (long long)j->id, err, (int)e->launch.pid);
-        if (pid == LAUNCHER_UNSURE) {
-            runner_exec_id_new(j->exec_id);
-            runner_task_free(t);
-            if (runner_build(&e->rc, j->body, t, err, errlen) != 0)
-                return -1;
-            runner_set_exec_id(t, j->exec_id);
-        }
-    }
-    return runner_spawn(t, e->c->out, e->c->out_dir, err, errlen);
-}
-
 /* Start what the taker handed over; a body that cannot be run finishes at
  * once as failed. */
 static void start_queued(struct engine *e)
@@ -682,7 +632,8 @@ static void start_queued(struct engine *e)
             continue;
         }
         runner_set_exec_id(&t, j->exec_id);
-        pid_t pid = spawn_task(e, j, &t, err, sizeof err);
+        pid_t pid = starter_spawn(&e->launch, &e->rc, j->body, j->exec_id, &t, e->c->out,
+                                  e->c->out_dir, j->id, err, sizeof err);
         if (pid < 0) {
             log_error("task %lld: %s; completing it as failed (rc %d)", (long long)j->id, err,
                       RUNNER_RC_BAD);
@@ -715,10 +666,8 @@ static void reap_children(struct engine *e)
     uint64_t held;
     char more[80];
     while (runner_reap(false, &pid, &rc) == 1) {
-        if (pid == e->launch.pid) {
-            launcher_ended(e, rc);
+        if (starter_reaped(&e->launch, pid, rc))
             continue;
-        }
         struct worker_job j;
         pthread_mutex_lock(&e->mu);
         enum worker_exit x = worker_jobs_exited(&e->jobs, pid, rc, &j);
@@ -929,7 +878,7 @@ static struct engine *engine_new(const struct worker_conf *c)
     e->lease_ms = c->lease_ms;
     e->sfd = -1;
     e->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    launcher_init(&e->launch);
+    starter_init(&e->launch, c->runner.self_exe);
 
     int ncpu = runner_cpus();
     int64_t units = c->capacity_units > 0 ? c->capacity_units : (int64_t)floor(c->ratio * ncpu);
@@ -1063,7 +1012,7 @@ static void engine_close(struct engine *e)
 {
     if (e->sfd >= 0)
         close(e->sfd);
-    launcher_close(&e->launch);
+    starter_close(&e->launch);
     rq_close(e->q);
     free(e->clock_path);
     if (e->taker_on)

@@ -1,4 +1,4 @@
-/* launcher.c -- a worker's task launcher (launcher.h). */
+/* launcher.c -- a task launcher and the policy around it (launcher.h). */
 #include "task/launcher.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -204,6 +204,74 @@ void launcher_close(struct launcher *l)
             ;
     }
     launcher_init(l);
+}
+
+/* ---- starting tasks through a launcher ---- */
+
+void starter_init(struct starter *s, const char *self_exe)
+{
+    launcher_init(&s->l);
+    s->launch_at = 0;
+    s->self_exe = self_exe;
+}
+
+/* The launcher ended (reaped as rc): close our end; the next task starts a
+ * new one, after LAUNCHER_RETRY_MS if it ran for less than that.  Tasks it
+ * started are ours and go on. */
+static void ended(struct starter *s, int rc)
+{
+    int64_t now = mono_ms();
+    if (s->l.fd >= 0)
+        log_warn("the task launcher (pid %d) ended (rc %d); running tasks go on, the next one "
+                 "starts a new launcher", (int)s->l.pid, rc);
+    if (now - s->l.started_ms < LAUNCHER_RETRY_MS)
+        s->launch_at = now + LAUNCHER_RETRY_MS;
+    s->l.pid = -1;
+    launcher_close(&s->l);
+}
+
+bool starter_reaped(struct starter *s, pid_t pid, int rc)
+{
+    if (pid <= 0 || pid != s->l.pid)
+        return false;
+    ended(s, rc);
+    return true;
+}
+
+pid_t starter_spawn(struct starter *s, const struct runner_conf *rc, const char *body,
+                    char exec_id[17], struct runner_task *t, enum runner_out out,
+                    const char *out_dir, int64_t task_id, char *err, size_t errlen)
+{
+    if (s->l.pid < 0 && mono_ms() >= s->launch_at) {
+        if (launcher_open(&s->l, s->self_exe, err, errlen) < 0) {
+            log_warn("%s; starting tasks one tracekit exec each for now", err);
+            s->launch_at = mono_ms() + LAUNCHER_RETRY_MS;
+        } else {
+            log_debug("task launcher started, pid %d", (int)s->l.pid);
+        }
+    }
+    if (s->l.fd >= 0) {
+        pid_t pid = launcher_spawn(&s->l, t, out, out_dir, err, errlen);
+        if (pid >= -1)
+            return pid;
+        if (s->l.fd < 0)
+            log_warn("task %lld: %s (pid %d); starting it as a tracekit exec of its own",
+                     (long long)task_id, err, (int)s->l.pid);
+        if (pid == LAUNCHER_UNSURE) {
+            runner_exec_id_new(exec_id);
+            runner_task_free(t);
+            if (runner_build(rc, body, t, err, errlen) != 0)
+                return -1;
+            runner_set_exec_id(t, exec_id);
+        }
+    }
+    return runner_spawn(t, out, out_dir, err, errlen);
+}
+
+void starter_close(struct starter *s)
+{
+    launcher_close(&s->l);
+    s->launch_at = 0;
 }
 
 /* ---- the launcher ---- */

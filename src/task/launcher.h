@@ -1,5 +1,5 @@
-/* launcher.h -- a worker's task launcher: one long-lived `tracekit exec
- * --launcher` per worker that starts each task's `tracekit exec` as a fork
+/* launcher.h -- a task launcher: one long-lived `tracekit exec --launcher`
+ * per worker (and per `tracekit local` run) that starts each task's `tracekit exec` as a fork
  * of itself instead of a new program (no exec of tracekit, no dynamic
  * loader per task: docs/benchmarks.md, "Starting a task").
  *
@@ -59,6 +59,39 @@ pid_t launcher_spawn(struct launcher *l, const struct runner_task *t, enum runne
                      const char *out_dir, char *err, size_t errlen);
 /* Close the socket; kill and reap the launcher if it still runs. */
 void launcher_close(struct launcher *l);
+
+/* ---- starting tasks through a launcher (the worker and `tracekit local`) ----
+ *
+ * The policy around a launcher: it is started when due; a task starts
+ * through it, else (launcher down, not startable, or a command line too
+ * long for it) as a tracekit exec of its own (runner_spawn); a launcher
+ * that failed or ended within LAUNCHER_RETRY_MS of its start is not
+ * started again before LAUNCHER_RETRY_MS; a task it may have started
+ * without saying so (LAUNCHER_UNSURE) gets a new exec id and is built
+ * again before it starts the other way.  The caller reaps its children and
+ * hands every pid to starter_reaped first. */
+#define LAUNCHER_RETRY_MS 5000       /* a launcher that failed or ended early: runner_spawn meanwhile */
+
+struct starter {
+    struct launcher l;               /* l.pid: the launcher, to recognise when reaped */
+    int64_t launch_at;               /* monotonic ms: (re)start the launcher not before */
+    const char *self_exe;            /* the tracekit binary (NULL: this one); borrowed */
+};
+
+/* No launcher yet; the first starter_spawn starts one. */
+void starter_init(struct starter *s, const char *self_exe);
+/* Start the task of body (built by runner_build(rc, body) into t, with
+ * exec id exec_id set) as runner_spawn(t, out, out_dir) would.  When the
+ * launcher may have started it, exec_id is renewed and t rebuilt.
+ * Returns the pid, or -1 with err (task_id names it in messages). */
+pid_t starter_spawn(struct starter *s, const struct runner_conf *rc, const char *body,
+                    char exec_id[17], struct runner_task *t, enum runner_out out,
+                    const char *out_dir, int64_t task_id, char *err, size_t errlen);
+/* pid (reaped with status rc): true if it was the launcher (logged, closed,
+ * started again with a later task); false: not ours, the caller's. */
+bool starter_reaped(struct starter *s, pid_t pid, int rc);
+/* Close the launcher (killed and reaped if it still runs). */
+void starter_close(struct starter *s);
 
 /* The launcher's side (`tracekit exec --launcher`): serve the messages on
  * fd until end of file; each task process returns run(argc, argv) (argv[0]

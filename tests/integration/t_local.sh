@@ -4,6 +4,7 @@
 # tasks and a deterministic policy.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/rq_lib.sh"
+. "$(dirname "$0")/launcher_lib.sh"
 cd "$T"
 
 # ---- a run with failures, pins and the collector ----
@@ -87,6 +88,66 @@ wait_pid "$lp" 20; rc=$?
 check "SIGTERM: exit 1 (tasks not run)" test "$rc" -eq 1
 check "SIGTERM: the running task finished done" test "$(grep -c '"status": "done"' logs/l5/ledger.jsonl)" = 1
 check "SIGTERM: nothing else started" test "$(wc -l <logs/l5/ledger.jsonl)" = 1
+
+# ---- the task launcher (issue 21 item 5): one per run, not a tracekit exec per task ----
+python3 -c 'import json,sys
+for _ in range(12): print(json.dumps({"argv": ["sh", "-c", sys.argv[1]], "app": "probe"}))' "sleep 0.2; $PROBE" >probe.jsonl
+"$TRACEKIT" local --run-id ll --logs logs --tasks probe.jsonl --capacity-units 3 --cpu-binding none \
+  --no-collect 2>ll.err & lp=$!
+track_pid "$lp"
+: >ll.launchers
+while kill -0 "$lp" 2>/dev/null; do launchers "$lp" >>ll.launchers; sleep 0.05; done
+wait_pid "$lp" 30; rc=$?
+check "launcher run: exit 0" test "$rc" -eq 0
+check "launcher run: one launcher for the whole run ($(sort -u ll.launchers | tr '\n' ' '))" \
+  test "$(sort -u ll.launchers | grep -c .)" = 1
+cat logs/ll/task-output/task-*.a1.log >ll.probe 2>/dev/null
+probe_forks ll.probe "$lp" 12 && ok "launcher run: each task's exec is a fork of the launcher and a child of local" \
+  || not_ok "launcher run: task processes: $(head -c 400 ll.probe)"
+py '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1] + "/events.probe.jsonl")]
+assert len(ev) == 12 and all(e["status"] == 0 and e.get("exec_id") for e in ev), ev
+assert len({e["exec_id"] for e in ev}) == 12, ev
+L = [json.loads(l) for l in open(sys.argv[1] + "/ledger.jsonl")]
+assert len(L) == 12 and all(r["status"] == "done" for r in L), L
+' logs/ll && ok "launcher run: 12 records, distinct exec ids, all done" \
+  || not_ok "launcher run: records: $(head -c 600 logs/ll/events.probe.jsonl)"
+check "launcher run: the launcher is gone after the run" \
+  sh -c "! kill -0 $(sort -u ll.launchers | head -1) 2>/dev/null"
+
+# kill -9 of the launcher mid-run: every task still runs and is recorded
+"$TRACEKIT" local --run-id lk --logs logs --command 'sleep 0.4' --total 8 --capacity-units 2 \
+  --cpu-binding none --no-collect 2>lk.err & lp=$!
+track_pid "$lp"
+lk=
+for _ in $(seq 100); do lk=$(launchers "$lp" | head -1); [ -n "$lk" ] && break; sleep 0.05; done
+sleep 0.2
+[ -n "$lk" ] && kill -9 "$lk"
+wait_pid "$lp" 30; rc=$?
+check "kill -9 of the launcher (${lk:-none found}): local exits 0" test -n "$lk" -a "$rc" -eq 0
+check "... all 8 tasks done" test "$(grep -c '"status": "done"' logs/lk/ledger.jsonl)" = 8
+check "... 8 records by exec" test "$(cat logs/lk/events.*.jsonl | grep -c '"status": 0')" = 8
+check "... local says the launcher ended" grep -q "the task launcher (pid $lk) ended" lk.err
+
+# SIGINT twice: the tasks the launcher started are stopped (their process
+# groups), recorded by their exec; the launcher does not outlive local
+"$TRACEKIT" local --run-id li --logs logs --command 'sleep 30' --total 4 --capacity-units 2 \
+  --cpu-binding none --no-collect 2>li.err & lp=$!
+track_pid "$lp"
+li=
+for _ in $(seq 100); do li=$(launchers "$lp" | head -1); [ -n "$li" ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ "$(ls logs/li/pids 2>/dev/null | wc -l)" = 2 ] && break; sleep 0.05; done
+kill -INT "$lp"; sleep 0.3; kill -INT "$lp"
+wait_pid "$lp" 15; rc=$?
+check "SIGINT twice: local ends (exit $rc), the 2 running tasks stopped" test "$rc" -eq 1
+py '
+import glob, json, sys
+ev = [json.loads(l) for f in glob.glob(sys.argv[1] + "/events.*.jsonl") for l in open(f)]
+assert len(ev) == 2 and all(e["signal"] == 15 for e in ev), ev
+' logs/li && ok "... each recorded by its exec as ended by SIGTERM" \
+  || not_ok "SIGINT records: $(cat logs/li/events.*.jsonl 2>&1 | head -c 600)"
+check "... the launcher (${li:-none found}) is gone" sh -c "test -n '$li' && ! kill -0 $li 2>/dev/null"
 
 # ---- the same tasks through Redis: same records, same placements ----
 if ! command -v redis-server >/dev/null; then skip "redis-server not installed"; exit 0; fi

@@ -9,6 +9,7 @@
 # through the parent-death signal.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/rq_lib.sh"
+. "$(dirname "$0")/launcher_lib.sh"
 rq_require
 redis_start
 
@@ -23,17 +24,8 @@ wait_for() {
   for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
   return 1
 }
-# launchers WORKER_PID: pids of its children running `tracekit exec --launcher`
-launchers() {
-  local k
-  for k in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-    [ "$(tr '\0' ' ' </proc/"$k"/cmdline 2>/dev/null)" = "tracekit exec --launcher " ] && echo "$k"
-  done
-}
 # a task's command runs once exec wrote its sentinel (pids/PID)
 started() { [ -n "$(ls "$R/pids" 2>/dev/null)" ]; }
-# what a task sees of the process that runs it (its exec) and of that one's parent
-PROBE='printf "exec=%s cmdline=%s parent=%s\n" "$PPID" "$(tr "\0" " " </proc/$PPID/cmdline)" "$(sed "s/.*) //" /proc/$PPID/stat | cut -d" " -f2)"'
 probe_task() { python3 -c 'import json,sys; print(json.dumps({"argv": ["sh", "-c", sys.argv[1]], "app": "probe"}))' "$PROBE"; }
 
 "$RQ" placer Mem 1 0 19 >"$T/placer.out" 2>&1 & pl=$!
@@ -48,20 +40,7 @@ check "12 tasks done" wait_for 60 sh -c "test \"\$('$RQ' results | grep -c '\"st
 l1=$(launchers "$wp")
 check "the worker has one task launcher (${l1:-none})" test "$(echo "$l1" | grep -c .)" = 1
 cat "$R"/task-output/task-*.a1.log >"$T/probe.out" 2>/dev/null
-py '
-import re, sys
-lines = [l for l in open(sys.argv[1]) if l.startswith("exec=")]
-assert len(lines) == 12, lines
-execs = set()
-for l in lines:
-    m = re.match(r"exec=(\d+) cmdline=(.*) parent=(\d+)$", l.rstrip("\n"))
-    assert m, l
-    # a fork of the launcher: its command line, not a tracekit exec of its own
-    assert m.group(2) == "tracekit exec --launcher ", l
-    assert m.group(3) == sys.argv[2], l          # the worker is its parent
-    execs.add(m.group(1))
-assert len(execs) == 12, execs                   # one process per task
-' "$T/probe.out" "$wp" \
+probe_forks "$T/probe.out" "$wp" 12 \
   && ok "each task's exec is a fork of the launcher and a child of the worker (no exec of tracekit per task)" \
   || not_ok "task processes: $(head -c 400 "$T/probe.out")"
 py '

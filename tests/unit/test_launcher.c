@@ -167,11 +167,47 @@ static void test_down(void **state)
     close(l.fd);
 }
 
+/* the starter: a task through its launcher; the launcher reaped (a pid
+ * of its own, told apart from the tasks'), closed, not started again
+ * before LAUNCHER_RETRY_MS as it lived less than that */
+static void test_starter(void **state)
+{
+    (void)state;
+    struct starter s;
+    starter_init(&s, NULL);
+    assert_int_equal(s.l.pid, -1);
+    start(&s.l);
+    s.l.started_ms = now_mono_ns() / 1000000;
+    char *argv[] = {"tracekit", "exec", "--", "true", NULL};
+    struct runner_task t = {.id = 3, .attempt = 1, .argv = argv};
+    struct runner_conf rc = {0};
+    char xid[17] = "0123456789abcdef", err[512];
+    pid_t pid = starter_spawn(&s, &rc, "{}", xid, &t, RUNNER_OUT_NULL, NULL, 3, err, sizeof err);
+    assert_true(pid > 0);
+    assert_int_not_equal(pid, s.l.pid);
+    assert_string_equal(xid, "0123456789abcdef");   /* the launcher answered: same id */
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_false(starter_reaped(&s, pid, WEXITSTATUS(st)));   /* a task: the caller's */
+    pid_t lp = s.l.pid;
+    kill(lp, SIGKILL);
+    assert_int_equal(waitpid(lp, &st, 0), lp);
+    int64_t now = now_mono_ns() / 1000000;
+    assert_true(starter_reaped(&s, lp, 137));
+    assert_int_equal(s.l.pid, -1);
+    assert_int_equal(s.l.fd, -1);
+    assert_true(s.launch_at >= now + LAUNCHER_RETRY_MS - 100);
+    assert_false(starter_reaped(&s, lp, 137));   /* once */
+    starter_close(&s);
+    assert_int_equal(waitpid(-1, &st, WNOHANG), -1);   /* nothing left */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spawn),
         cmocka_unit_test(test_down),
+        cmocka_unit_test(test_starter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
