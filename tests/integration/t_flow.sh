@@ -48,13 +48,13 @@ check_records $RUN '{}' && ok "ledger: all $N tasks once, right status/rc, joine
 # the controller's records reach the experiment folder through Redis (#18 item 7)
 shipped=$(rcli SISMEMBER tk:flow:ship:nodes controller)
 check "dispatch --wait ships the controller's records (member: $shipped)" \
-  bash -c '[ "$1" = 1 ] && grep -q "shipped the controller.s records (3 file(s))" "$2"' _ "$shipped" "$T/$RUN.dispatch.log"
+  bash -c '[ "$1" = 1 ] && grep -q "shipped the controller.s records (4 file(s))" "$2"' _ "$shipped" "$T/$RUN.dispatch.log"
 NODE_ID=n1 env -u RQ_URL TRACEKIT_REDIS_URL="$RQ_URL" "$TRACEKIT" parse --logs "$LOGS" --run-id $RUN --ship --quiet \
   >"$T/ship.log" 2>&1
 env -u RQ_URL TRACEKIT_REDIS_URL="$RQ_URL" "$TRACEKIT" gather --run-id $RUN --output "$T/exp" --redis "$RQ_URL" \
   >"$T/gather.log" 2>&1; rc=$?
 check "gather --redis puts the controller's records at the top of the experiment, not in a node (rc $rc)" \
-  bash -c 'for f in ledger placements submitted; do cmp -s "$1/$f.jsonl" "$2/$f.jsonl" || exit 1; done; [ "$(ls -d "$2"/*/ | wc -l)" = 1 ] && [ ! -e "$2/controller" ]' \
+  bash -c 'for f in ledger placements submitted workload; do cmp -s "$1/$f.jsonl" "$2/$f.jsonl" || exit 1; done; [ "$(ls -d "$2"/*/ | wc -l)" = 1 ] && [ ! -e "$2/controller" ]' \
   _ "$LOGS/$RUN" "$T/exp"
 check "the three nodes ran tasks, each at most its units at once" py '
 import glob, json, sys
