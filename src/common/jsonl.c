@@ -668,7 +668,8 @@ int jsonl_next_line(struct jsonl_reader *r, const char **line, size_t *len, bool
     return 1;
 }
 
-int jsonl_next(struct jsonl_reader *r, json_t **obj)
+int jsonl_next_with(struct jsonl_reader *r, bool (*take)(const char *line, size_t len, void *ctx),
+                    void *ctx)
 {
     const char *line;
     size_t len;
@@ -682,9 +683,7 @@ int jsonl_next(struct jsonl_reader *r, json_t **obj)
             r->blank++;
             continue;
         }
-        json_t *v = jsonl_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-        if (!v || !json_is_object(v)) {
-            json_decref(v);
+        if (!take(line, len, ctx)) {
             if (complete)
                 r->malformed++;
             else
@@ -692,10 +691,26 @@ int jsonl_next(struct jsonl_reader *r, json_t **obj)
             continue;
         }
         r->good++;
-        *obj = v;
         return 1;
     }
     return rc;
+}
+
+/* jsonl_next's decoder: an object, or refused. */
+static bool take_object(const char *line, size_t len, void *ctx)
+{
+    json_t *v = jsonl_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!v || !json_is_object(v)) {
+        json_decref(v);
+        return false;
+    }
+    *(json_t **)ctx = v;
+    return true;
+}
+
+int jsonl_next(struct jsonl_reader *r, json_t **obj)
+{
+    return jsonl_next_with(r, take_object, obj);
 }
 
 void jsonl_reader_close(struct jsonl_reader *r)

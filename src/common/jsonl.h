@@ -151,6 +151,12 @@ int jsonl_next_line(struct jsonl_reader *r, const char **line, size_t *len, bool
 /* Next JSON object; malformed/torn lines are counted and skipped.
  * 1 = *obj set (caller json_decref), 0 = EOF, -1 = I/O error. */
 int jsonl_next(struct jsonl_reader *r, json_t **obj);
+/* The same counting around another decoder: the next non-blank line that
+ * take(line, len, ctx) accepts (returns true for); lines it refuses are
+ * counted as malformed (or torn, the last unterminated one) and skipped.
+ * 1 = taken, 0 = EOF, -1 = I/O error. */
+int jsonl_next_with(struct jsonl_reader *r, bool (*take)(const char *line, size_t len, void *ctx),
+                    void *ctx);
 void jsonl_reader_close(struct jsonl_reader *r);
 
 /* ---- fields of a parsed object ----

@@ -182,19 +182,40 @@ static void add_host(struct report *r, size_t node, const json_t *o)
     report_add_host(r, node, &h);
 }
 
+/* Open cts/name for reading; false when it cannot be (said unless missing). */
+static bool read_open(struct jsonl_reader *rd, const char *cts, const char *name, char **path)
+{
+    *path = path_join(cts, name);
+    if (jsonl_reader_open(rd, *path) == 0)
+        return true;
+    if (errno != ENOENT)
+        log_warn("cannot read %s: %s", *path, open_strerror(errno));
+    free(*path);
+    return false;
+}
+
+/* After the last line (rc of the last read): what went wrong, then close. */
+static void read_close(struct jsonl_reader *rd, char *path, int rc)
+{
+    if (rc < 0)
+        log_warn("reading %s failed after %llu line(s): %s", path, (unsigned long long)rd->lineno,
+                 strerror(errno));
+    if (rd->malformed || rd->torn)
+        log_warn("%s: %llu malformed line(s) skipped", path,
+                 (unsigned long long)(rd->malformed + rd->torn));
+    jsonl_reader_close(rd);
+    free(path);
+}
+
 /* Every object of one JSONL file; a missing file is fine (count 0). */
 static uint64_t read_jsonl(struct report *r, size_t node, const char *cts, const char *name,
                            void (*fn)(struct report *, size_t, const json_t *))
 {
-    char *p = path_join(cts, name);
     struct jsonl_reader rd;
-    uint64_t n = 0;
-    if (jsonl_reader_open(&rd, p) < 0) {
-        if (errno != ENOENT)
-            log_warn("cannot read %s: %s", p, open_strerror(errno));
-        free(p);
+    char *p;
+    if (!read_open(&rd, cts, name, &p))
         return 0;
-    }
+    uint64_t n = 0;
     json_t *o;
     int rc;
     while ((rc = jsonl_next(&rd, &o)) == 1) {
@@ -202,14 +223,7 @@ static uint64_t read_jsonl(struct report *r, size_t node, const char *cts, const
         json_decref(o);
         n++;
     }
-    if (rc < 0)
-        log_warn("reading %s failed after %llu line(s): %s", p, (unsigned long long)rd.lineno,
-                 strerror(errno));
-    if (rd.malformed || rd.torn)
-        log_warn("%s: %llu malformed line(s) skipped", p,
-                 (unsigned long long)(rd.malformed + rd.torn));
-    jsonl_reader_close(&rd);
-    free(p);
+    read_close(&rd, p, rc);
     return n;
 }
 
@@ -217,26 +231,15 @@ static uint64_t read_jsonl(struct report *r, size_t node, const char *cts, const
  * scanner (cts_sample_scan), with read_jsonl's warnings. */
 static void read_samples(struct report *r, size_t node, const char *cts)
 {
-    char *p = path_join(cts, "proc_metrics.jsonl");
     struct jsonl_reader rd;
-    if (jsonl_reader_open(&rd, p) < 0) {
-        if (errno != ENOENT)
-            log_warn("cannot read %s: %s", p, strerror(errno));
-        free(p);
+    char *p;
+    if (!read_open(&rd, cts, "proc_metrics.jsonl", &p))
         return;
-    }
     struct cts_sample cs;
     int rc;
     while ((rc = cts_sample_next(&rd, &cs)) == 1)
         add_sample(r, node, &cs);
-    if (rc < 0)
-        log_warn("reading %s failed after %llu line(s): %s", p, (unsigned long long)rd.lineno,
-                 strerror(errno));
-    if (rd.malformed || rd.torn)
-        log_warn("%s: %llu malformed line(s) skipped", p,
-                 (unsigned long long)(rd.malformed + rd.torn));
-    jsonl_reader_close(&rd);
-    free(p);
+    read_close(&rd, p, rc);
 }
 
 bool report_load_node(struct report *r, const char *run_dir)

@@ -930,31 +930,14 @@ bool cts_sample_scan(const char *line, size_t len, struct cts_sample *out)
     return ok;
 }
 
+static bool take_sample(const char *line, size_t len, void *ctx)
+{
+    return cts_sample_scan(line, len, ctx);
+}
+
 int cts_sample_next(struct jsonl_reader *r, struct cts_sample *out)
 {
-    const char *line;
-    size_t len;
-    bool complete;
-    int rc;
-    while ((rc = jsonl_next_line(r, &line, &len, &complete)) == 1) {
-        size_t i = 0;
-        while (i < len && (line[i] == ' ' || line[i] == '\t'))
-            i++;
-        if (i == len) {
-            r->blank++;
-            continue;
-        }
-        if (!cts_sample_scan(line, len, out)) {
-            if (complete)
-                r->malformed++;
-            else
-                r->torn++;
-            continue;
-        }
-        r->good++;
-        return 1;
-    }
-    return rc;
+    return jsonl_next_with(r, take_sample, out);
 }
 
 bool cts_host_busy(const json_t *line, double *busy)
