@@ -50,18 +50,10 @@ int launcher_open(struct launcher *l, const char *path, char *err, size_t errlen
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
+    runner_spawnattr_init(&at);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
     /* stdout and stderr stay ours: tasks with inherited output get them */
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSIGMASK);
     char *argv[] = {"tracekit", "exec", "--launcher", NULL};
     char **env = runner_env(environ);
     pid_t pid;

@@ -504,6 +504,19 @@ size_t runner_log_reason(const char *path, char *out, size_t outlen)
 
 /* ---- spawning and reaping ---- */
 
+void runner_spawnattr_init(posix_spawnattr_t *at)
+{
+    posix_spawnattr_init(at);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(at, &all);
+    posix_spawnattr_setsigmask(at, &none);
+    posix_spawnattr_setpgroup(at, 0);
+    posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                     POSIX_SPAWN_SETSIGMASK);
+}
+
 pid_t runner_spawn(const struct runner_task *t, enum runner_out out, const char *out_dir,
                    char *err, size_t errlen)
 {
@@ -521,7 +534,7 @@ pid_t runner_spawn(const struct runner_task *t, enum runner_out out, const char 
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
+    runner_spawnattr_init(&at);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     if (out == RUNNER_OUT_FILE) {
         posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
@@ -534,14 +547,6 @@ pid_t runner_spawn(const struct runner_task *t, enum runner_out out, const char 
     /* nothing else of ours: not the Redis connections (an authenticated
      * socket is as good as the password), not the signal or event fds */
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSIGMASK);
     char **env = runner_env(environ);
     pid_t pid;
     int rc = posix_spawn(&pid, t->path, &fa, &at, t->argv, env);

@@ -10,6 +10,7 @@
 
 #include "task/task.h"
 
+#include <spawn.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,11 @@ char *runner_log_path(const char *dir, int64_t id, int attempt);
  * `tracekit exec` around it.  out gets "" when there is nothing to say
  * (no file, empty).  Returns the length. */
 size_t runner_log_reason(const char *path, char *out, size_t outlen);
+
+/* Initialises at as every process tracekit starts for a task is started:
+ * its own process group, every signal at its default, an empty signal
+ * mask.  The caller destroys it. */
+void runner_spawnattr_init(posix_spawnattr_t *at);
 
 /* Create the task's output folder, then posix_spawn t->argv with: its own
  * process group, every signal at its default, an empty signal mask,
