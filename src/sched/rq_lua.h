@@ -249,6 +249,7 @@ static const char LUA_PLACE[] =
     "                       'parallel', 'run_count', 'mem', 'mem_total')\n"
     "  now = now or now_ms()\n"
     "  h = {known = v[1] ~= false, up = v[2] and v[2] ~= '' and alive(v[3], now), cap = num(v[4]),\n"
+    "       owner = v[2] or '',\n"
     "       par = num(v[5]), run = num(v[6]), mem = num(v[7]), memtot = num(v[8]), ids = {}}\n"
     "  hosts[node] = h\n"
     "  return h\n"
@@ -302,7 +303,7 @@ static const char LUA_PLACE[] =
     "  h.ids[#h.ids + 1] = id\n"
     "  placed = placed + 1\n"
     "  redis.call('HSET', tk, 'state', 'placed', 'node', node, 'ts_place', int(now),\n"
-    "             'placed_by', token)\n"
+    "             'placed_by', token, 'worker', h.owner)\n"
     "  return 'ok', h.cap\n"
     "end\n"
     "for i = 4, 3 + 5 * n, 5 do\n"
@@ -337,10 +338,6 @@ static const char LUA_PLACE[] =
  * | {'fenced'}; from 'held': found in the in-flight list (look again). */
 static const char LUA_TAKE[] =
     "local W, node, lease_ms = ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
-    "if redis.call('HGET', P..'node:'..node, 'worker') ~= W then\n"
-    "  reap_worker(W, 'crash', tonumber(ARGV[5]))\n"
-    "  return {'fenced'}\n"
-    "end\n"
     "local F = {'state', 'node', 'worker', 'attempt', 'deliveries', 'body', 'cpu', 'mem'}\n"
     "local function fields(id) return redis.call('HMGET', P..'task:'..id, unpack(F)) end\n"
     "local function give(id, f, from)\n"
@@ -349,10 +346,20 @@ static const char LUA_TAKE[] =
     "  return r\n"
     "end\n"
     "local inflight = P..'inflight:'..W\n"
+    /* the task just moved: placed for this worker (LUA_PLACE names the
+     * node's owner in it; a node changes owner only by reaping the old
+     * one, which sends the tasks queued on it back to q:pending), so W
+     * still owns the node: no separate fencing read (issue 21) */
+    "local f0\n"
     "if ARGV[6] ~= '' then\n"
-    "  local f = fields(ARGV[6])\n"
-    "  if f[1] == 'placed' and f[2] == node then return give(ARGV[6], f, 'new') end\n"
+    "  f0 = fields(ARGV[6])\n"
+    "  if f0[1] == 'placed' and f0[2] == node and f0[3] == W then return give(ARGV[6], f0, 'new') end\n"
     "end\n"
+    "if redis.call('HGET', P..'node:'..node, 'worker') ~= W then\n"
+    "  reap_worker(W, 'crash', tonumber(ARGV[5]))\n"
+    "  return {'fenced'}\n"
+    "end\n"
+    "if f0 and f0[1] == 'placed' and f0[2] == node then return give(ARGV[6], f0, 'new') end\n"
     "local held = {}\n"
     "for i = 7, #ARGV do held[ARGV[i]] = true end\n"
     "for _, id in ipairs(redis.call('LRANGE', inflight, 0, -1)) do\n"
