@@ -50,6 +50,7 @@ struct rq {
      * the snapshot does not read them again (a ring of the newest) */
     struct rq_head known[8];
     size_t known_next;
+    int64_t alone;            /* the last wake-up's task was alone in q:pending */
 };
 
 const char *rq_error(const struct rq *q) { return redis_error(q->c); }
@@ -77,13 +78,17 @@ static redisReply *eval(struct rq *q, int s, int nargs, const char **args, int *
     return r;
 }
 
-/* remember a task a wake-up told: "id cpu mem pin" (pin may be empty) */
+/* remember a task a wake-up told: "id cpu mem alone pin" (pin may be
+ * empty; alone: 1 if it was alone in q:pending) */
 static void know_task(struct rq *q, const char *w)
 {
     long long id, cpu, mem;
-    int end = 0;
-    if (!w || sscanf(w, "%lld %lld %lld %n", &id, &cpu, &mem, &end) != 3 || end == 0 || id <= 0)
+    int alone, end = 0;
+    q->alone = 0;
+    if (!w || sscanf(w, "%lld %lld %lld %d %n", &id, &cpu, &mem, &alone, &end) != 4 || end == 0 ||
+        id <= 0)
         return;
+    q->alone = alone == 1 ? id : 0;
     struct rq_head *k = &q->known[q->known_next++ % ARRAY_LEN(q->known)];
     free(k->pin);
     *k = (struct rq_head){id, cpu, mem, w[end] ? xstrdup(w + end) : NULL};
@@ -481,9 +486,14 @@ int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint, stru
     snprintf(nh, sizeof nh, "%zu", nhead);
     snprintf(si, sizeof si, "%lld", (long long)(since > 0 ? since : 0));
     snprintf(hi, sizeof hi, "%lld", (long long)(hint > 0 ? hint : 0));
-    char ids[ARRAY_LEN(q->known)][24];
-    const char *args[3 + ARRAY_LEN(q->known)] = {nh, si, hi};
-    int na = 3;
+    /* the task the last wake-up said was alone: used once, by a partial
+     * snapshot (LUA_STATE) */
+    char alone[24] = "", ids[ARRAY_LEN(q->known)][24];
+    if (since > 0 && q->alone > 0 && known_task(q, q->alone))
+        snprintf(alone, sizeof alone, "%lld", (long long)q->alone);
+    q->alone = 0;
+    const char *args[4 + ARRAY_LEN(q->known)] = {nh, si, hi, alone};
+    int na = 4;
     for (size_t i = 0; i < ARRAY_LEN(q->known); i++)
         if (q->known[i].id > 0) {
             snprintf(ids[i], sizeof ids[i], "%lld", (long long)q->known[i].id);
@@ -663,8 +673,8 @@ int rq_wait(struct rq *q, int timeout_ms)
     if (!r)
         return rc;
     int woke = r->type == REDIS_REPLY_ARRAY;
-    if (woke && r->elements == 2)
-        know_task(q, redis_reply_str(r->element[1]));
+    if (woke)
+        know_task(q, r->elements == 2 ? redis_reply_str(r->element[1]) : NULL);
     freeReplyObject(r);
     return woke;
 }

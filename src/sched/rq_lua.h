@@ -205,16 +205,18 @@ static const char LUA_ENQUEUE[] =
     "    out[#out + 1] = ts\n"
     "  end\n"
     "end\n"
+    "local len = 0\n"
     "for i = 1, #ids, 1000 do\n"
-    "  redis.call('RPUSH', P..'q:pending', unpack(ids, i, math.min(i + 999, #ids)))\n"
+    "  len = redis.call('RPUSH', P..'q:pending', unpack(ids, i, math.min(i + 999, #ids)))\n"
     "end\n"
     "if #ids > 0 then\n"
     "  redis.call('HINCRBY', P..'stats', 'enqueued', #ids)\n"
     /* one task: the wake-up tells its units, memory and pin, which never
-     * change, so the scheduler it wakes need not read them (issue 21) */
+     * change, and whether it is alone in q:pending, so the scheduler it
+     * wakes need not read them (issue 21; LUA_STATE) */
     "  if #ids == 1 then\n"
     "    local i = known\n"
-    "    wake(ids[1]..' '..ARGV[i + 2]..' '..ARGV[i + 3]..' '..ARGV[i + 6])\n"
+    "    wake(ids[1]..' '..ARGV[i + 2]..' '..ARGV[i + 3]..' '..(len == 1 and 1 or 0)..' '..ARGV[i + 6])\n"
     "  else wake() end\n"
     "end\n"
     "return out\n";
@@ -529,7 +531,7 @@ static const char LUA_LEAVE[] =
     "local n = reap_worker(ARGV[2], 'return', 0)\n"
     "return n\n";
 
-/* ARGV: P, nhead, since, hint, known ids...  Returns {ver, seq, full, nnodes, {node, up,
+/* ARGV: P, nhead, since, hint, alone, known ids...  Returns {ver, seq, full, nnodes, {node, up,
  * worker, cap, cap_total, run_count, mem, mem_total, phys, ratio, parallel}
  * x nnodes, nhead, {id, cpu, mem, pin ('' = none)} x nhead, pending}.
  * since 0: every node (full 1); else only the nodes touched after change
@@ -546,6 +548,11 @@ static const char LUA_LEAVE[] =
  * partial snapshot whose head read was not all of it (more than nhead).
  * known ids: tasks whose units, memory and pin the caller knows (from a
  * wake-up, rq_wait): for those the head says '' instead of reading them.
+ * alone: a task the wake-up said was alone in q:pending when enqueued
+ * ('' none): a partial snapshot takes it as the head without reading
+ * q:pending (tasks enqueued after it wake the schedulers again; a head
+ * that moved meanwhile, e.g. a requeue, makes the placement 'stale' and
+ * the next snapshot a full one).
  * A node registered under another key layout is an error (docs/redis.md). */
 static const char LUA_STATE[] =
     "local since = tonumber(ARGV[3])\n"
@@ -589,10 +596,12 @@ static const char LUA_STATE[] =
     "local want = tonumber(ARGV[2])\n"
     "if free < want then want = free end\n"
     "if want < 1 then want = 1 end\n"
-    "local head = redis.call('LRANGE', P..'q:pending', 0, want - 1)\n"
+    "local head\n"
+    "if since > 0 and ARGV[5] ~= '' then head = {ARGV[5]}\n"
+    "else head = redis.call('LRANGE', P..'q:pending', 0, want - 1) end\n"
     "out[#out + 1] = #head\n"
     "local known = {}\n"
-    "for i = 5, #ARGV do known[ARGV[i]] = true end\n"
+    "for i = 6, #ARGV do known[ARGV[i]] = true end\n"
     "for _, id in ipairs(head) do\n"
     "  local f = {'', '', ''}\n"
     "  if not known[id] then f = redis.call('HMGET', P..'task:'..id, 'cpu', 'mem', 'pin') end\n"

@@ -1090,7 +1090,27 @@ static void test_reconnect_and_noscript(void **state)
     rq_state_free(&st);
     raw_int("HSET %stask:%lld cpu 1", rq_prefix(q), (long long)h);
     assert_int_equal(place(q, g, "n9", -1, NULL), RQ_P_OK);
+    /* h was not alone in q:pending; a task enqueued alone is taken as the
+     * head by a partial snapshot without reading q:pending (a task pushed
+     * behind its back, which an enqueue never does, is not seen; a full
+     * snapshot sees it) */
     assert_int_equal(place(q, h, "n9", -1, NULL), RQ_P_OK);
+    assert_int_equal(rq_state(q, 2, &st) == 0 && st.nhead == 0, 1);
+    int64_t seq0 = st.seq;
+    rq_state_free(&st);
+    while (rq_wait(q, 1) == 1)
+        ;
+    int64_t m = enq(q, "{}");
+    assert_int_equal(rq_wait(q, 100), 1);
+    raw_int("RPUSH %sq:pending 999999", rq_prefix(q));
+    assert_int_equal(rq_state_since(q, 4, seq0, 1, &st), 0);
+    assert_int_equal(st.nhead == 1 && st.head[0].id == m, 1);
+    rq_state_free(&st);
+    assert_int_equal(rq_state(q, 4, &st) == 0 && st.nhead == 2, 1);
+    rq_state_free(&st);
+    raw_int("RPOP %sq:pending", rq_prefix(q));
+    raw_int("DEL %stask:%lld", rq_prefix(q), (long long)m);
+    raw_int("LREM %sq:pending 0 %lld", rq_prefix(q), (long long)m);
     assert_consistent(q);
 
     /* after a reconnect the placer does not trust its snapshot */
