@@ -51,6 +51,7 @@ struct rq {
     struct rq_head known[8];
     size_t known_next;
     int64_t alone;            /* the last wake-up's task was alone in q:pending */
+    int64_t head_max;         /* the highest task id a snapshot returned */
 };
 
 const char *rq_error(const struct rq *q) { return redis_error(q->c); }
@@ -489,7 +490,9 @@ int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint, stru
     /* the task the last wake-up said was alone: used once, by a partial
      * snapshot (LUA_STATE) */
     char alone[24] = "", ids[ARRAY_LEN(q->known)][24];
-    if (since > 0 && q->alone > 0 && known_task(q, q->alone))
+    /* (not a task an earlier snapshot returned: then the wake-up is older
+     * than what this scheduler knows, and the task likely placed) */
+    if (since > 0 && q->alone > q->head_max && known_task(q, q->alone))
         snprintf(alone, sizeof alone, "%lld", (long long)q->alone);
     q->alone = 0;
     const char *args[4 + ARRAY_LEN(q->known)] = {nh, si, hi, alone};
@@ -522,6 +525,8 @@ int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint, stru
     s->head = xcalloc(nt ? nt : 1, sizeof *s->head);
     for (size_t i = 0; i < nt; i++, k += 4) {
         redis_reply_int(r->element[k], &s->head[i].id);
+        if (s->head[i].id > q->head_max)
+            q->head_max = s->head[i].id;
         const struct rq_head *kn = known_task(q, s->head[i].id);
         if (kn && !*redis_reply_str(r->element[k + 1])) {  /* not read: known */
             s->head[i].cpu_units = kn->cpu_units;
