@@ -308,7 +308,7 @@ int placer_round(struct placer *s)
             break;
         /* later decisions see this one's effect */
         policy_commit(&s->hosts[h], &t);
-        req[n] = (struct rq_place_req){hd->id, s->snap.hosts[h].node, s->snap.ver + (int64_t)n};
+        req[n] = (struct rq_place_req){hd->id, s->snap.hosts[h].node, s->snap.ver + (int64_t)n, hd};
     }
     int placed = 0, rc = 0;
     bool stale = false;

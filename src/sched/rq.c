@@ -46,6 +46,12 @@ struct rq {
     char reg_worker[160];     /* the worker registered last on this connection */
     char reg_node[160];       /* ... and its node (heartbeats skip a look-up) */
     unsigned take_reconnects; /* reconnects when it last did */
+    /* tasks a wake-up told (rq_wait): units, memory, pin never change, so
+     * the snapshot does not read them again (a ring of the newest) */
+    struct rq_head known[8];
+    size_t known_next;
+    int64_t alone;            /* the last wake-up's task was alone in q:pending */
+    int64_t head_max;         /* the highest task id a snapshot returned */
 };
 
 const char *rq_error(const struct rq *q) { return redis_error(q->c); }
@@ -71,6 +77,30 @@ static redisReply *eval(struct rq *q, int s, int nargs, const char **args, int *
     if (a != small)
         free(a);
     return r;
+}
+
+/* remember a task a wake-up told: "id cpu mem alone pin" (pin may be
+ * empty; alone: 1 if it was alone in q:pending) */
+static void know_task(struct rq *q, const char *w)
+{
+    long long id, cpu, mem;
+    int alone, end = 0;
+    q->alone = 0;
+    if (!w || sscanf(w, "%lld %lld %lld %d %n", &id, &cpu, &mem, &alone, &end) != 4 || end == 0 ||
+        id <= 0)
+        return;
+    q->alone = alone == 1 ? id : 0;
+    struct rq_head *k = &q->known[q->known_next++ % ARRAY_LEN(q->known)];
+    free(k->pin);
+    *k = (struct rq_head){id, cpu, mem, w[end] ? xstrdup(w + end) : NULL};
+}
+
+static const struct rq_head *known_task(const struct rq *q, int64_t id)
+{
+    for (size_t i = 0; i < ARRAY_LEN(q->known); i++)
+        if (q->known[i].id == id && id > 0)
+            return &q->known[i];
+    return NULL;
 }
 
 /* ---- open / close ---- */
@@ -159,6 +189,8 @@ void rq_close(struct rq *q)
 {
     if (!q)
         return;
+    for (size_t i = 0; i < ARRAY_LEN(q->known); i++)
+        free(q->known[i].pin);
     redis_close(q->c);
     free(q->prefix);
     free(q);
@@ -455,9 +487,23 @@ int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint, stru
     snprintf(nh, sizeof nh, "%zu", nhead);
     snprintf(si, sizeof si, "%lld", (long long)(since > 0 ? since : 0));
     snprintf(hi, sizeof hi, "%lld", (long long)(hint > 0 ? hint : 0));
-    const char *args[3] = {nh, si, hi};
+    /* the task the last wake-up said was alone: used once, by a partial
+     * snapshot (LUA_STATE) */
+    char alone[24] = "", ids[ARRAY_LEN(q->known)][24];
+    /* (not a task an earlier snapshot returned: then the wake-up is older
+     * than what this scheduler knows, and the task likely placed) */
+    if (since > 0 && q->alone > q->head_max && known_task(q, q->alone))
+        snprintf(alone, sizeof alone, "%lld", (long long)q->alone);
+    q->alone = 0;
+    const char *args[4 + ARRAY_LEN(q->known)] = {nh, si, hi, alone};
+    int na = 4;
+    for (size_t i = 0; i < ARRAY_LEN(q->known); i++)
+        if (q->known[i].id > 0) {
+            snprintf(ids[i], sizeof ids[i], "%lld", (long long)q->known[i].id);
+            args[na++] = ids[i];
+        }
     int rc;
-    redisReply *r = eval(q, S_STATE, 3, args, &rc);
+    redisReply *r = eval(q, S_STATE, na, args, &rc);
     if (!r)
         return rc == RQ_ESCRIPT && strstr(rq_error(q), "key layout") ? RQ_ELAYOUT : rc;
     /* ver, seq, full, nhosts, 11 per host, nhead, 4 per task, pending */
@@ -479,6 +525,15 @@ int rq_state_since(struct rq *q, size_t nhead, int64_t since, int64_t hint, stru
     s->head = xcalloc(nt ? nt : 1, sizeof *s->head);
     for (size_t i = 0; i < nt; i++, k += 4) {
         redis_reply_int(r->element[k], &s->head[i].id);
+        if (s->head[i].id > q->head_max)
+            q->head_max = s->head[i].id;
+        const struct rq_head *kn = known_task(q, s->head[i].id);
+        if (kn && !*redis_reply_str(r->element[k + 1])) {  /* not read: known */
+            s->head[i].cpu_units = kn->cpu_units;
+            s->head[i].mem_mb = kn->mem_mb;
+            s->head[i].pin = kn->pin ? xstrdup(kn->pin) : NULL;
+            continue;
+        }
         redis_reply_int(r->element[k + 1], &s->head[i].cpu_units);
         redis_reply_int(r->element[k + 2], &s->head[i].mem_mb);
         const char *pin = redis_reply_str(r->element[k + 3]);
@@ -534,8 +589,10 @@ int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
      * version once, and applied in order (LUA_PLACE) */
     if (r[0].expect_ver >= 0)
         snprintf(ver, sizeof ver, "%lld", (long long)r[0].expect_ver);
-    char (*num)[24] = xmalloc(n * sizeof *num);
-    const char **args = xmalloc((2 + 2 * n) * sizeof *args);
+    /* per placement: id, node, then units, memory, pin as the caller
+     * knows them ('' units: unknown, the script reads the task hash) */
+    char (*num)[3][24] = xmalloc(n * sizeof *num);
+    const char **args = xmalloc((2 + 5 * n) * sizeof *args);
     args[0] = token;
     args[1] = ver;
     for (size_t i = 0; i < n; i++) {
@@ -545,12 +602,22 @@ int rq_place_many(struct rq *q, const struct rq_place_req *r, size_t n,
             free(args);
             return RQ_EARG;
         }
-        snprintf(num[i], 24, "%lld", (long long)r[i].task_id);
-        args[2 + 2 * i] = num[i];
-        args[3 + 2 * i] = r[i].node;
+        const struct rq_head *t = r[i].task && r[i].task->id == r[i].task_id ? r[i].task : NULL;
+        snprintf(num[i][0], 24, "%lld", (long long)r[i].task_id);
+        num[i][1][0] = num[i][2][0] = '\0';
+        if (t) {
+            snprintf(num[i][1], 24, "%lld", (long long)t->cpu_units);
+            snprintf(num[i][2], 24, "%lld", (long long)t->mem_mb);
+        }
+        const char **a = args + 2 + 5 * i;
+        a[0] = num[i][0];
+        a[1] = r[i].node;
+        a[2] = num[i][1];
+        a[3] = num[i][2];
+        a[4] = t && t->pin ? t->pin : "";
     }
     int rc;
-    redisReply *rep = eval(q, S_PLACE, (int)(2 + 2 * n), args, &rc);
+    redisReply *rep = eval(q, S_PLACE, (int)(2 + 5 * n), args, &rc);
     free(num);
     free(args);
     if (!rep)
@@ -611,6 +678,8 @@ int rq_wait(struct rq *q, int timeout_ms)
     if (!r)
         return rc;
     int woke = r->type == REDIS_REPLY_ARRAY;
+    if (woke)
+        know_task(q, r->elements == 2 ? redis_reply_str(r->element[1]) : NULL);
     freeReplyObject(r);
     return woke;
 }

@@ -177,6 +177,10 @@ struct rq_place_req {
                             first request's is checked once for the whole
                             batch (one script call), whose placements are
                             applied in order until one is refused */
+    const struct rq_head *task; /* optional: the task's units, memory and pin
+                            as a snapshot of expect_ver read them (they never
+                            change); the script then does not read the task
+                            hash when the version and the head match */
 };
 
 struct rq_place_res {

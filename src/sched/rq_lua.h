@@ -32,8 +32,10 @@ static const char LUA_PRELUDE[] =
      * while nobody waits is not lost; the newest 8 are kept (trimmed only
      * when longer: one command per wake-up), so a burst of changes wakes
      * several schedulers and costs at most 8 idle rounds */
-    "local function wake()\n"
-    "  if redis.call('RPUSH', P..'wake', 1) > 8 then redis.call('LTRIM', P..'wake', -8, -1) end\n"
+    /* what: '1', or what a scheduler can know without reading it (an
+     * enqueue of one task: 'id cpu mem pin', LUA_STATE) */
+    "local function wake(what)\n"
+    "  if redis.call('RPUSH', P..'wake', what or 1) > 8 then redis.call('LTRIM', P..'wake', -8, -1) end\n"
     "end\n"
     /* the new state version of this script's changes: one INCR per script
      * however many changes; it is also the change number of the nodes the
@@ -174,7 +176,7 @@ static const char LUA_PRELUDE[] =
  * Returns each task's ts_enqueue (on a retry: the stored one). */
 static const char LUA_ENQUEUE[] =
     "local raise = ARGV[2] == '1'\n"
-    "local out, ids, stamp = {}, {}, nil\n"
+    "local out, ids, stamp, known = {}, {}, nil, nil\n"
     "for i = 3, #ARGV - 6, 7 do\n"
     "  local id = ARGV[i]\n"
     "  local tk = P..'task:'..id\n"
@@ -199,31 +201,44 @@ static const char LUA_ENQUEUE[] =
     "      redis.call('SET', P..'seq', id)\n"
     "    end\n"
     "    ids[#ids + 1] = id\n"
+    "    known = i\n"
     "    out[#out + 1] = ts\n"
     "  end\n"
     "end\n"
+    "local len = 0\n"
     "for i = 1, #ids, 1000 do\n"
-    "  redis.call('RPUSH', P..'q:pending', unpack(ids, i, math.min(i + 999, #ids)))\n"
+    "  len = redis.call('RPUSH', P..'q:pending', unpack(ids, i, math.min(i + 999, #ids)))\n"
     "end\n"
     "if #ids > 0 then\n"
     "  redis.call('HINCRBY', P..'stats', 'enqueued', #ids)\n"
-    "  wake()\n"
+    /* one task: the wake-up tells its units, memory and pin, which never
+     * change, and whether it is alone in q:pending, so the scheduler it
+     * wakes need not read them (issue 21; LUA_STATE) */
+    "  if #ids == 1 then\n"
+    "    local i = known\n"
+    "    wake(ids[1]..' '..ARGV[i + 2]..' '..ARGV[i + 3]..' '..(len == 1 and 1 or 0)..' '..ARGV[i + 6])\n"
+    "  else wake() end\n"
     "end\n"
     "return out\n";
 
-/* ARGV: P, batch token, expected version ('' = any), then id, node per
- * placement, applied in order in this one call.  The token is unique per
+/* ARGV: P, batch token, expected version ('' = any), then per placement
+ * id, node, cpu, mem, pin, applied in order in this one call.  cpu, mem,
+ * pin: the task's as the caller's snapshot read them (they never change
+ * after the enqueue); cpu '' = not known.  The token is unique per
  * rq_place_many call.  With a version, the state must be at that version
  * (nothing changed since the decisions were made), and after a refusal the
  * rest of the batch is not placed ('stale': decided on a head that did not
- * move).  A task pinned to a node is refused ('pinned') anywhere else.
+ * move).  At that version with cpu known, the task hash is not read (issue
+ * 21): the head of q:pending popped is the task, and only pending tasks
+ * are in q:pending; anything else reads it to say why.  A task pinned to a
+ * node is refused ('pinned') anywhere else.
  * Each placement takes its node's units, memory and --parallel slot in the
  * node hash (read once per node), moves the task to q:NODE and counts it;
  * the node is touched once, the version raised by the number placed.
  * Returns {version after, status, free units (-1: not read)} x placements}. */
 static const char LUA_PLACE[] =
     "local token, expect = ARGV[2], ARGV[3]\n"
-    "local n = math.floor((#ARGV - 3) / 2)\n"
+    "local n = math.floor((#ARGV - 3) / 5)\n"
     /* raised first (one command), set back below unless all are placed */
     "local base = redis.call('INCRBY', P..'ver', n) - n\n"
     "local placed, stop, now = 0, false, nil\n"
@@ -236,16 +251,31 @@ static const char LUA_PLACE[] =
     "                       'parallel', 'run_count', 'mem', 'mem_total')\n"
     "  now = now or now_ms()\n"
     "  h = {known = v[1] ~= false, up = v[2] and v[2] ~= '' and alive(v[3], now), cap = num(v[4]),\n"
+    "       owner = v[2] or '',\n"
     "       par = num(v[5]), run = num(v[6]), mem = num(v[7]), memtot = num(v[8]), ids = {}}\n"
     "  hosts[node] = h\n"
     "  return h\n"
     "end\n"
-    "local function place(id, node)\n"
+    /* why task id cannot be placed: it is not the pending head */
+    "local function why_not(id, node)\n"
+    "  local f = redis.call('HMGET', P..'task:'..id, 'state', 'node', 'placed_by')\n"
+    "  if not f[1] then return 'gone' end\n"
+    /* a retry of this very call after a lost reply */
+    "  if f[1] ~= 'pending' and f[2] == node and f[3] == token and\n"
+    "     (f[1] == 'placed' or f[1] == 'running') then\n"
+    "    return 'already'\n"
+    "  end\n"
+    "  if f[1] == 'pending' and expect ~= '' and tonumber(expect) ~= base then return 'version' end\n"
+    "  return 'stale'\n"
+    "end\n"
+    "local function place(id, node, kcpu, kmem, kpin)\n"
     "  local tk = P..'task:'..id\n"
-    "  local f = redis.call('HMGET', tk, 'state', 'node', 'cpu', 'mem', 'placed_by', 'pin')\n"
+    "  local fast = kcpu ~= '' and expect ~= '' and tonumber(expect) == base\n"
+    "  local f\n"
+    "  if fast then f = {'pending', '', kcpu, kmem, '', kpin}\n"
+    "  else f = redis.call('HMGET', tk, 'state', 'node', 'cpu', 'mem', 'placed_by', 'pin') end\n"
     "  if not f[1] then return 'gone' end\n"
     "  if f[1] ~= 'pending' then\n"
-    /* a retry of this very call after a lost reply */
     "    if f[2] == node and f[5] == token and (f[1] == 'placed' or f[1] == 'running') then\n"
     "      return 'already'\n"
     "    end\n"
@@ -260,12 +290,13 @@ static const char LUA_PLACE[] =
     "  local head = redis.call('LPOP', P..'q:pending')\n"
     "  local need, mem = num(f[3]), num(f[4])\n"
     "  local why\n"
-    "  if head ~= id then why = 'stale'\n"
+    "  if head ~= id then why = fast and 'read' or 'stale'\n"
     "  elseif h.cap < need then why = 'nocap'\n"
     "  elseif h.par > 0 and h.run >= h.par then why = 'busy'\n"
     "  elseif mem > 0 and h.memtot > 0 and h.mem < mem then why = 'nomem' end\n"
     "  if why then\n"
     "    if head then redis.call('LPUSH', P..'q:pending', head) end\n"
+    "    if why == 'read' then return why_not(id, node) end\n"
     "    return why, h.cap\n"
     "  end\n"
     "  if mem > 0 and h.memtot > 0 then h.mem = h.mem - mem end\n"
@@ -274,12 +305,12 @@ static const char LUA_PLACE[] =
     "  h.ids[#h.ids + 1] = id\n"
     "  placed = placed + 1\n"
     "  redis.call('HSET', tk, 'state', 'placed', 'node', node, 'ts_place', int(now),\n"
-    "             'placed_by', token)\n"
+    "             'placed_by', token, 'worker', h.owner)\n"
     "  return 'ok', h.cap\n"
     "end\n"
-    "for i = 4, 3 + 2 * n, 2 do\n"
+    "for i = 4, 3 + 5 * n, 5 do\n"
     "  local st, cap = 'stale', nil\n"
-    "  if not stop then st, cap = place(ARGV[i], ARGV[i + 1]) end\n"
+    "  if not stop then st, cap = place(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]) end\n"
     "  if st ~= 'ok' and st ~= 'already' and expect ~= '' then stop = true end\n"
     "  res[#res + 1] = st; res[#res + 1] = cap or -1\n"
     "end\n"
@@ -309,10 +340,6 @@ static const char LUA_PLACE[] =
  * | {'fenced'}; from 'held': found in the in-flight list (look again). */
 static const char LUA_TAKE[] =
     "local W, node, lease_ms = ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
-    "if redis.call('HGET', P..'node:'..node, 'worker') ~= W then\n"
-    "  reap_worker(W, 'crash', tonumber(ARGV[5]))\n"
-    "  return {'fenced'}\n"
-    "end\n"
     "local F = {'state', 'node', 'worker', 'attempt', 'deliveries', 'body', 'cpu', 'mem'}\n"
     "local function fields(id) return redis.call('HMGET', P..'task:'..id, unpack(F)) end\n"
     "local function give(id, f, from)\n"
@@ -321,10 +348,20 @@ static const char LUA_TAKE[] =
     "  return r\n"
     "end\n"
     "local inflight = P..'inflight:'..W\n"
+    /* the task just moved: placed for this worker (LUA_PLACE names the
+     * node's owner in it; a node changes owner only by reaping the old
+     * one, which sends the tasks queued on it back to q:pending), so W
+     * still owns the node: no separate fencing read (issue 21) */
+    "local f0\n"
     "if ARGV[6] ~= '' then\n"
-    "  local f = fields(ARGV[6])\n"
-    "  if f[1] == 'placed' and f[2] == node then return give(ARGV[6], f, 'new') end\n"
+    "  f0 = fields(ARGV[6])\n"
+    "  if f0[1] == 'placed' and f0[2] == node and f0[3] == W then return give(ARGV[6], f0, 'new') end\n"
     "end\n"
+    "if redis.call('HGET', P..'node:'..node, 'worker') ~= W then\n"
+    "  reap_worker(W, 'crash', tonumber(ARGV[5]))\n"
+    "  return {'fenced'}\n"
+    "end\n"
+    "if f0 and f0[1] == 'placed' and f0[2] == node then return give(ARGV[6], f0, 'new') end\n"
     "local held = {}\n"
     "for i = 7, #ARGV do held[ARGV[i]] = true end\n"
     "for _, id in ipairs(redis.call('LRANGE', inflight, 0, -1)) do\n"
@@ -494,7 +531,7 @@ static const char LUA_LEAVE[] =
     "local n = reap_worker(ARGV[2], 'return', 0)\n"
     "return n\n";
 
-/* ARGV: P, nhead, since, hint.  Returns {ver, seq, full, nnodes, {node, up,
+/* ARGV: P, nhead, since, hint, alone, known ids...  Returns {ver, seq, full, nnodes, {node, up,
  * worker, cap, cap_total, run_count, mem, mem_total, phys, ratio, parallel}
  * x nnodes, nhead, {id, cpu, mem, pin ('' = none)} x nhead, pending}.
  * since 0: every node (full 1); else only the nodes touched after change
@@ -509,6 +546,13 @@ static const char LUA_LEAVE[] =
  * free slots of the nodes not read (the caller's count, >= 0).  pending:
  * LLEN q:pending (read only when the head read is not all of it); -1 in a
  * partial snapshot whose head read was not all of it (more than nhead).
+ * known ids: tasks whose units, memory and pin the caller knows (from a
+ * wake-up, rq_wait): for those the head says '' instead of reading them.
+ * alone: a task the wake-up said was alone in q:pending when enqueued
+ * ('' none): a partial snapshot takes it as the head without reading
+ * q:pending (tasks enqueued after it wake the schedulers again; a head
+ * that moved meanwhile, e.g. a requeue, makes the placement 'stale' and
+ * the next snapshot a full one).
  * A node registered under another key layout is an error (docs/redis.md). */
 static const char LUA_STATE[] =
     "local since = tonumber(ARGV[3])\n"
@@ -552,10 +596,15 @@ static const char LUA_STATE[] =
     "local want = tonumber(ARGV[2])\n"
     "if free < want then want = free end\n"
     "if want < 1 then want = 1 end\n"
-    "local head = redis.call('LRANGE', P..'q:pending', 0, want - 1)\n"
+    "local head\n"
+    "if since > 0 and ARGV[5] ~= '' then head = {ARGV[5]}\n"
+    "else head = redis.call('LRANGE', P..'q:pending', 0, want - 1) end\n"
     "out[#out + 1] = #head\n"
+    "local known = {}\n"
+    "for i = 6, #ARGV do known[ARGV[i]] = true end\n"
     "for _, id in ipairs(head) do\n"
-    "  local f = redis.call('HMGET', P..'task:'..id, 'cpu', 'mem', 'pin')\n"
+    "  local f = {'', '', ''}\n"
+    "  if not known[id] then f = redis.call('HMGET', P..'task:'..id, 'cpu', 'mem', 'pin') end\n"
     "  out[#out + 1] = id; out[#out + 1] = f[1] or '1'; out[#out + 1] = f[2] or '0'\n"
     "  out[#out + 1] = f[3] or ''\n"
     "end\n"

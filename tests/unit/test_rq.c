@@ -109,7 +109,7 @@ static int64_t enq(struct rq *q, const char *fields)
 static enum rq_place_status place(struct rq *q, int64_t id, const char *node, int64_t ver,
                                   int64_t *cap_left)
 {
-    struct rq_place_req r = {id, node, ver};
+    struct rq_place_req r = {id, node, ver, NULL};
     struct rq_place_res res;
     if (rq_place(q, &r, &res) != 0)
         fail_msg("place: %s", rq_error(q));
@@ -444,7 +444,7 @@ static void *place_later(void *arg)
     snprintf(id, sizeof id, "t%d-%d", getpid(), run_seq);
     struct rq *q = open_run(id);
     msleep(lp->delay_ms);
-    struct rq_place_req r = {lp->id, "n1", -1};
+    struct rq_place_req r = {lp->id, "n1", -1, NULL};
     struct rq_place_res res;
     rq_place(q, &r, &res);
     rq_close(q);
@@ -1024,7 +1024,7 @@ static void test_reconnect_and_noscript(void **state)
     /* pipelined path; the same request twice in one call stands for a
      * retry after a lost reply: the second finds its own placement */
     int64_t b = enq(q, "{}");
-    struct rq_place_req r[2] = {{b, "n1", -1}, {b, "n1", -1}};
+    struct rq_place_req r[2] = {{b, "n1", -1, NULL}, {b, "n1", -1, NULL}};
     struct rq_place_res res[2];
     assert_int_equal(rq_place_many(q, r, 2, res), 0);
     assert_int_equal(res[0].st, RQ_P_OK);
@@ -1034,20 +1034,83 @@ static void test_reconnect_and_noscript(void **state)
     int64_t c = enq(q, "{\"cpu_units\": 3}"), d = enq(q, "{}");
     struct rq_state st;
     assert_int_equal(rq_state(q, 2, &st), 0);
-    struct rq_place_req ch[2] = {{c, "n1", st.ver}, {d, "n1", st.ver + 1}};
+    struct rq_place_req ch[2] = {{c, "n1", st.ver, NULL}, {d, "n1", st.ver + 1, NULL}};
     assert_int_equal(rq_place_many(q, ch, 2, res), 0);
     assert_int_equal(res[0].st, RQ_P_NOCAP); /* 2 of 4 units left */
     assert_int_equal(res[1].st, RQ_P_STALE); /* d is not the head */
     rq_state_free(&st);
-    ch[0] = (struct rq_place_req){c, "n2", -1};
+    ch[0] = (struct rq_place_req){c, "n2", -1, NULL};
     reg(q, "n2", "w2", 4, 0, 0, 10000);
     assert_int_equal(rq_state(q, 2, &st) == 0 && st.head[0].id == c, 1);
     ch[0].expect_ver = st.ver;
-    ch[1] = (struct rq_place_req){d, "n1", st.ver + 1};
+    ch[1] = (struct rq_place_req){d, "n1", st.ver + 1, NULL};
     assert_int_equal(rq_place_many(q, ch, 2, res), 0);
     assert_int_equal(res[0].st, RQ_P_OK);
     assert_int_equal(res[1].st, RQ_P_OK);
     rq_state_free(&st);
+    assert_consistent(q);
+
+    /* issue 21: at the snapshot's version the units, memory and pin it
+     * read are trusted (the task hash is not read): a task that is not the
+     * head is still refused and the queue left as it was; the head is
+     * placed with its units, once */
+    reg(q, "n9", "w9", 4, 0, 0, 10000); /* full after this */
+    while (rq_wait(q, 1) == 1)
+        ;
+    int64_t e = enq(q, "{\"cpu_units\": 2, \"node\": \"n9\"}"), g = enq(q, "{}");
+    assert_int_equal(rq_state(q, 2, &st) == 0 && st.nhead == 2 && st.head[0].id == e, 1);
+    struct rq_place_req fp = {g, "n9", st.ver, &st.head[1]};
+    assert_int_equal(rq_place_many(q, &fp, 1, res), 0);
+    assert_int_equal(res[0].st, RQ_P_STALE);
+    fp = (struct rq_place_req){e, "n1", st.ver, &st.head[0]};
+    assert_int_equal(rq_place_many(q, &fp, 1, res), 0);
+    assert_int_equal(res[0].st, RQ_P_PINNED);
+    fp = (struct rq_place_req){e, "n9", st.ver, &st.head[0]};
+    assert_int_equal(rq_place_many(q, &fp, 1, res), 0);
+    assert_int_equal(res[0].st, RQ_P_OK);
+    assert_int_equal(res[0].cap_left, 2);
+    assert_int_equal(rq_place_many(q, &fp, 1, res), 0);
+    assert_int_equal(res[0].st, RQ_P_STALE); /* placed once: not again */
+    rq_state_free(&st);
+    assert_consistent(q);
+    /* a one-task enqueue's wake-up tells the task: the snapshot does not
+     * read it and still has its units, memory and pin */
+    assert_int_equal(rq_state(q, 2, &st) == 0 && st.nhead == 1 && st.head[0].id == g, 1);
+    rq_state_free(&st);
+    while (rq_wait(q, 1) == 1)
+        ;
+    int64_t h = enq(q, "{\"cpu_units\": 1, \"mem_mb\": 0, \"node\": \"n9\"}");
+    assert_int_equal(rq_wait(q, 100), 1);
+    /* (not read: a value changed behind its back, which never happens, is
+     * not seen) */
+    raw_int("HSET %stask:%lld cpu 3", rq_prefix(q), (long long)h);
+    assert_int_equal(rq_state(q, 2, &st) == 0 && st.nhead == 2 && st.head[1].id == h, 1);
+    assert_int_equal(st.head[1].cpu_units, 1);
+    assert_string_equal(st.head[1].pin ? st.head[1].pin : "", "n9");
+    rq_state_free(&st);
+    raw_int("HSET %stask:%lld cpu 1", rq_prefix(q), (long long)h);
+    assert_int_equal(place(q, g, "n9", -1, NULL), RQ_P_OK);
+    /* h was not alone in q:pending; a task enqueued alone is taken as the
+     * head by a partial snapshot without reading q:pending (a task pushed
+     * behind its back, which an enqueue never does, is not seen; a full
+     * snapshot sees it) */
+    assert_int_equal(place(q, h, "n9", -1, NULL), RQ_P_OK);
+    assert_int_equal(rq_state(q, 2, &st) == 0 && st.nhead == 0, 1);
+    int64_t seq0 = st.seq;
+    rq_state_free(&st);
+    while (rq_wait(q, 1) == 1)
+        ;
+    int64_t m = enq(q, "{}");
+    assert_int_equal(rq_wait(q, 100), 1);
+    raw_int("RPUSH %sq:pending 999999", rq_prefix(q));
+    assert_int_equal(rq_state_since(q, 4, seq0, 1, &st), 0);
+    assert_int_equal(st.nhead == 1 && st.head[0].id == m, 1);
+    rq_state_free(&st);
+    assert_int_equal(rq_state(q, 4, &st) == 0 && st.nhead == 2, 1);
+    rq_state_free(&st);
+    raw_int("RPOP %sq:pending", rq_prefix(q));
+    raw_int("DEL %stask:%lld", rq_prefix(q), (long long)m);
+    raw_int("LREM %sq:pending 0 %lld", rq_prefix(q), (long long)m);
     assert_consistent(q);
 
     /* after a reconnect the placer does not trust its snapshot */
@@ -1571,7 +1634,7 @@ static int driver(int argc, char **argv)
         struct rq_state st;
         rc = rq_state(q, 1, &st) != 0 || st.nhead == 0;
         if (!rc) {
-            struct rq_place_req r = {st.head[0].id, a[0], -1};
+            struct rq_place_req r = {st.head[0].id, a[0], -1, NULL};
             struct rq_place_res res;
             rc = rq_place(q, &r, &res) != 0 || res.st != RQ_P_OK;
             printf("place %lld -> %s: %s\n", (long long)r.task_id, a[0], rc ? "refused" : "ok");
