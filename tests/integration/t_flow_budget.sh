@@ -7,8 +7,10 @@
 #  - full: a burst of 800 tasks of `true` on 4 workers of 4 units (a
 #    backlog of ~780 tasks the whole run);
 #  - free: 240 tasks dispatched 15 ms apart (the backlog stays near 0: one
-#    round of the scheduler per arrival): at most 40 too (time-based costs,
-#    heartbeats and reaps, make it depend a little on the run's length;
+#    round of the scheduler per arrival): 39.6-39.8 measured, here and
+#    with two CPU hogs beside it; the bound is 41 because time-based costs
+#    (heartbeats, reaps) grow a little with the run's length on a slower
+#    machine (the benchmark, not this test, states the <= 40 figure);
 #    43.6 before the paced cuts: the placement and the snapshot trusting
 #    what the snapshot and the wake-up told, the take trusting the owner
 #    the placement named);
@@ -60,8 +62,8 @@ run free 240 0.015
 # one enqueue, one scheduling round, one take and one completion per task,
 # plus the heartbeats of the run's length: ~39.6 (docs/benchmarks.md);
 # 43-46 before the paced cuts, 86-97 before key layout 2
-check "paced arrivals: at most 40 Redis commands per task ($PER)" \
-  python3 -c "import sys; sys.exit(not $PER <= 40)"
+check "paced arrivals: at most 41 Redis commands per task ($PER; 43.6 before the paced cuts)" \
+  python3 -c "import sys; sys.exit(not $PER <= 41)"
 
 # key layouts are never mixed: a run whose nodes were registered with the
 # older layout (the strings cap:NODE, worker:NODE...) is refused by this
