@@ -129,17 +129,9 @@ pid_t launcher_spawn(struct launcher *l, const struct runner_task *t, enum runne
 {
     if (l->fd < 0)
         return fail(l, LAUNCHER_DOWN, err, errlen, "%s", "the task launcher is not running");
-    if (t->output_dir) /* like runner_spawn */
-        mkdir_p(t->output_dir, 0755);
-    char *log = NULL;
-    if (out == RUNNER_OUT_FILE) {
-        if (mkdir_p(out_dir, TK_DIR_MODE) < 0) {
-            snprintf(err, errlen, "cannot create the task output folder %s: %s", out_dir,
-                     strerror(errno));
-            return -1;
-        }
-        log = runner_log_path(out_dir, t->id, t->attempt);
-    }
+    char *log;
+    if (runner_prepare_output(t, out, out_dir, &log, err, errlen) < 0)
+        return -1;
     char *buf = xmalloc(LAUNCHER_MSG_MAX);
     size_t len = message(t, out, log, buf, LAUNCHER_MSG_MAX);
     ssize_t w = -1;

@@ -517,20 +517,29 @@ void runner_spawnattr_init(posix_spawnattr_t *at)
                                      POSIX_SPAWN_SETSIGMASK);
 }
 
+int runner_prepare_output(const struct runner_task *t, enum runner_out out, const char *out_dir,
+                          char **log, char *err, size_t errlen)
+{
+    *log = NULL;
+    if (t->output_dir) /* like the original; if this fails, ffmpeg says why */
+        mkdir_p(t->output_dir, 0755);
+    if (out != RUNNER_OUT_FILE)
+        return 0;
+    if (mkdir_p(out_dir, TK_DIR_MODE) < 0) {
+        snprintf(err, errlen, "cannot create the task output folder %s: %s", out_dir,
+                 strerror(errno));
+        return -1;
+    }
+    *log = runner_log_path(out_dir, t->id, t->attempt);
+    return 0;
+}
+
 pid_t runner_spawn(const struct runner_task *t, enum runner_out out, const char *out_dir,
                    char *err, size_t errlen)
 {
-    if (t->output_dir) /* like the original; if this fails, ffmpeg says why */
-        mkdir_p(t->output_dir, 0755);
-    char *log = NULL;
-    if (out == RUNNER_OUT_FILE) {
-        if (mkdir_p(out_dir, TK_DIR_MODE) < 0) {
-            snprintf(err, errlen, "cannot create the task output folder %s: %s", out_dir,
-                     strerror(errno));
-            return -1;
-        }
-        log = runner_log_path(out_dir, t->id, t->attempt);
-    }
+    char *log;
+    if (runner_prepare_output(t, out, out_dir, &log, err, errlen) < 0)
+        return -1;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);

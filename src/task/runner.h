@@ -95,6 +95,12 @@ size_t runner_log_reason(const char *path, char *out, size_t outlen);
  * mask.  The caller destroys it. */
 void runner_spawnattr_init(posix_spawnattr_t *at);
 
+/* Before a task starts: its output folder (t->output_dir, made if it can
+ * be) and, with out == RUNNER_OUT_FILE, out_dir, and *log =
+ * out_dir/task-ID.aATTEMPT.log (malloc'd; else NULL).  0, or -1 with err. */
+int runner_prepare_output(const struct runner_task *t, enum runner_out out, const char *out_dir,
+                          char **log, char *err, size_t errlen);
+
 /* Create the task's output folder, then posix_spawn t->argv with: its own
  * process group, every signal at its default, an empty signal mask,
  * runner_env(environ), stdin /dev/null, stdout and stderr to
