@@ -8,12 +8,14 @@
 # OpenDC's own topology for it (topology_100.json of its jmh benchmark) when
 # the mirror has it, and on synthetic workloads from rpgen: 100K tasks x 1 fragment and
 # 10K tasks x 100 fragments (1 M fragments), 32 hosts of 16 cores, under
-# NoDelay and Perfect.  RUNS runs each (default 3): the median wall time and
+# NoDelay and Perfect; and a real export of 1 M+ fragments: bench_parse's
+# synthetic run (200 processes x 5000 ticks), parsed and exported by
+# tracekit export opendc.  RUNS runs each (default 3): the median wall time and
 # the largest peak RSS, as a Markdown table for docs/replay.md.
 set -eu
 cd "$(dirname "$0")/../.."
 runs=${1:-3}
-make -s build/tracekit build/bench/replay/rpgen
+make -s build/tracekit build/bench/replay/rpgen build/bench/parse/bench_parse
 out=$(mktemp -d "${TMPDIR:-/tmp}/rpbench.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 fix=${ODC_FIXTURES:-/work/shared/fixtures/opendc}/taskScaling_100K_tasks
@@ -38,8 +40,13 @@ echo "$(date -u +%Y-%m-%d), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo
 echo
 build/bench/replay/rpgen "$out/t100k" 100000 1 32
 build/bench/replay/rpgen "$out/f1m" 10000 100 32
+build/bench/parse/bench_parse --procs 200 --ticks 5000 --dir "$out/run" --keep >/dev/null
+build/tracekit export opendc --input "$out/run/bench" --output "$out/export" --quiet
+rm -rf "$out/run"
+nfrag=$(sed -n 's/.*`fragments.parquet` (\([0-9]*\) fragments).*/\1/p' "$out/export/export_report.md")
 sets=("synthetic 100K tasks x 1 fragment|$out/t100k|"
-      "synthetic 10K tasks x 100 fragments (1 M)|$out/f1m|")
+      "synthetic 10K tasks x 100 fragments (1 M)|$out/f1m|"
+      "export of bench_parse's 1 M-sample run ($nfrag fragments), its topology|$out/export|")
 if [ -f "$fix/tasks.parquet" ] && [ -f "$fix/fragments.parquet" ]; then
   topo=$out/t100k/topology.json name="OpenDC taskScaling_100K_tasks, synthetic topology"
   [ -f "$fix/topology_100.json" ] && topo=$fix/topology_100.json name="OpenDC taskScaling_100K_tasks, its topology_100.json"
