@@ -39,19 +39,8 @@ cleanup() {
   if [ "${KEEP:-0}" = 1 ]; then echo "# kept $W" >&2; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-PW=bench-$(od -An -tx8 -N8 /dev/urandom | tr -d ' \n')
-mkdir -p "$W/redis"
-printf 'port %s\nbind 127.0.0.1\nrequirepass %s\nsave ""\nappendonly yes\nappendfsync everysec\ndir %s\nlogfile %s\n' \
-  "$PORT" "$PW" "$W/redis" "$W/redis/log" >"$W/redis.conf"
-chmod 600 "$W/redis.conf"
-redis-server "$W/redis.conf" & pids+=($!)
-RP=$!
-for _ in $(seq 100); do
-  [ "$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && break
-  sleep 0.05
-done
-export TRACEKIT_REDIS_URL="redis://:$PW@127.0.0.1:$PORT/0"
+. bench/scheduler/redis_lib.sh
+bench_redis_start yes
 rcli() { REDISCLI_AUTH=$PW redis-cli -p "$PORT" "$@"; }
 # cpu PID...: utime+stime and cutime+cstime, ticks, summed
 cpu() { local p; for p in "$@"; do cut -d' ' -f14-17 "/proc/$p/stat" 2>/dev/null; done |

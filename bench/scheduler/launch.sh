@@ -91,17 +91,8 @@ if [ "$MODE" = local ]; then
   exit 0
 fi
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-PW=bench-$(od -An -tx8 -N8 /dev/urandom | tr -d ' \n')
-printf 'port %s\nbind 127.0.0.1\nrequirepass %s\nsave ""\nappendonly no\ndir %s\n' \
-  "$PORT" "$PW" "$W" >"$W/redis.conf"
-chmod 600 "$W/redis.conf"
-redis-server "$W/redis.conf" >/dev/null & pids+=($!)
-for _ in $(seq 100); do
-  [ "$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && break
-  sleep 0.05
-done
-export TRACEKIT_REDIS_URL="redis://:$PW@127.0.0.1:$PORT/0"
+. bench/scheduler/redis_lib.sh
+bench_redis_start no
 # wcpu PID: its utime+stime, and its children's: reaped (cutime+cstime) and running
 wcpu() { { cut -d' ' -f14-17 "/proc/$1/stat"
            for k in $(cat /proc/"$1"/task/*/children 2>/dev/null); do

@@ -31,18 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-PW=bench-$(od -An -tx8 -N8 /dev/urandom | tr -d ' \n')
-mkdir -p "$W/redis"
-printf 'port %s\nbind 127.0.0.1\nrequirepass %s\nsave ""\nappendonly no\ndir %s\nlogfile %s\n' \
-  "$PORT" "$PW" "$W/redis" "$W/redis/log" >"$W/redis.conf"
-chmod 600 "$W/redis.conf"
-redis-server "$W/redis.conf" & pids+=($!)
-for _ in $(seq 100); do
-  [ "$(REDISCLI_AUTH=$PW redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && break
-  sleep 0.05
-done
-export TRACEKIT_REDIS_URL="redis://:$PW@127.0.0.1:$PORT/0"
+. bench/scheduler/redis_lib.sh
+bench_redis_start no
 
 echo "# $(date -u +%FT%TZ) $(uname -n) nproc=$(nproc) cpu=\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)\" kernel=$(uname -r)"
 echo "# $(redis-server --version | cut -d' ' -f1-3), no persistence; release build; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
